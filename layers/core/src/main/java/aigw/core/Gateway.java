@@ -1,0 +1,139 @@
+package aigw.core;
+
+import aigw.core.auth.Authenticator;
+import aigw.core.aws.AwsClients;
+import aigw.core.config.Deployment;
+import aigw.core.config.ModelList;
+import aigw.core.config.Router;
+import aigw.core.keys.KeyCache;
+import aigw.core.keys.KeyStore;
+import aigw.core.keys.dynamodb.DynamoDbKeyStore;
+import aigw.core.keys.dynamodb.DynamoDbUsageRecorder;
+import aigw.core.providers.Providers;
+import aigw.core.providers.openai.OpenAiCompatibleProvider;
+import aigw.core.secrets.MasterKey;
+import aigw.core.secrets.SecretSource;
+import aigw.core.secrets.SecretsManagerSecretSource;
+import aigw.core.secrets.StaticSecretSource;
+import aigw.core.usage.GroupCommitUsageRecorder;
+import aigw.core.usage.UsageRecorder;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+import java.util.logging.Logger;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+
+/**
+ * The composition root: everything a handler needs, built once per container. Lambda builds it
+ * from the environment; {@code local/} and tests build it from their own parts.
+ */
+public final class Gateway {
+  private static final Logger LOG = Logger.getLogger(Gateway.class.getName());
+
+  private final GatewaySettings settings;
+  private final Clock clock;
+  private final KeyStore keyStore;
+  private final KeyCache keyCache;
+  private final UsageRecorder usage;
+  private final MasterKey masterKey;
+  private final Authenticator authenticator;
+  private final Router router;
+  private final Providers providers;
+
+  public Gateway(
+      GatewaySettings settings,
+      Clock clock,
+      KeyStore keyStore,
+      UsageRecorder usage,
+      SecretSource masterKeySource,
+      List<Deployment> models,
+      Providers providers) {
+    this.settings = settings;
+    this.clock = clock;
+    this.keyStore = keyStore;
+    this.keyCache = new KeyCache(keyStore, clock, settings.keyCacheTtl());
+    this.usage = new GroupCommitUsageRecorder(usage);
+    this.masterKey =
+        new MasterKey(masterKeySource, clock, settings.masterKeyTtl(), settings.masterKeyRecheck());
+    this.authenticator = new Authenticator(masterKey, keyCache);
+    this.router = new Router(models);
+    this.providers = providers;
+  }
+
+  /** The usual wiring over a DynamoDB client: keys and usage in the table the settings name. */
+  public static Gateway over(
+      GatewaySettings settings, DynamoDbClient dynamo, SecretSource masterKeySource, List<Deployment> models, Clock clock) {
+    return new Gateway(
+        settings,
+        clock,
+        new DynamoDbKeyStore(dynamo, settings.keysTable()),
+        new DynamoDbUsageRecorder(dynamo, settings.keysTable()),
+        masterKeySource,
+        models,
+        new Providers(OpenAiCompatibleProvider.defaultHttpClient()));
+  }
+
+  /**
+   * Lambda's wiring. On AWS the master key comes only from Secrets Manager: with no secret
+   * configured or readable the function refuses to start rather than fall back to a known key.
+   */
+  public static Gateway fromEnvironment(Map<String, String> env) {
+    var settings = GatewaySettings.fromEnvironment(env);
+    SecretSource secret;
+    if (settings.masterKeySecretId() != null) {
+      secret = new SecretsManagerSecretSource(AwsClients.secretsManager(), settings.masterKeySecretId());
+    } else if (env.containsKey("AWS_LAMBDA_FUNCTION_NAME")) {
+      LOG.severe("AIGW_MASTER_KEY_SECRET_ID is not set: on AWS the master key must come from Secrets Manager. Not starting.");
+      throw new IllegalStateException("AIGW_MASTER_KEY_SECRET_ID is not set");
+    } else {
+      secret = StaticSecretSource.fromEnvironment(env);
+    }
+    List<Deployment> models =
+        settings.configFile() == null ? ModelList.empty() : ModelList.read(Path.of(settings.configFile()), env);
+    var gateway = over(settings, AwsClients.dynamoDb(), secret, models, Clock.systemUTC());
+    try {
+      gateway.masterKey.load();
+    } catch (SecretSource.SecretUnavailable e) {
+      LOG.severe("Cannot read the master key from " + secret.describe() + ": " + e.getMessage() + ". Not starting.");
+      throw e;
+    }
+    return gateway;
+  }
+
+  public GatewaySettings settings() {
+    return settings;
+  }
+
+  public Clock clock() {
+    return clock;
+  }
+
+  public KeyStore keyStore() {
+    return keyStore;
+  }
+
+  public KeyCache keyCache() {
+    return keyCache;
+  }
+
+  public UsageRecorder usage() {
+    return usage;
+  }
+
+  public MasterKey masterKey() {
+    return masterKey;
+  }
+
+  public Authenticator authenticator() {
+    return authenticator;
+  }
+
+  public Router router() {
+    return router;
+  }
+
+  public Providers providers() {
+    return providers;
+  }
+}

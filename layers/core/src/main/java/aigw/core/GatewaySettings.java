@@ -1,0 +1,89 @@
+package aigw.core;
+
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * Every setting the functions read, from the environment, once per container. Each has a documented
+ * default (docs/configuration.md).
+ *
+ * @param keysTable DynamoDB table of virtual keys (AIGW_KEYS_TABLE)
+ * @param masterKeySecretId Secrets Manager name or ARN of the master key (AIGW_MASTER_KEY_SECRET_ID);
+ *     null means the local master key (AIGW_MASTER_KEY or the development default)
+ * @param configFile path of the model list YAML (AIGW_CONFIG); null for none
+ * @param keyCacheTtl how long a container trusts a key it has read (AIGW_KEY_CACHE_TTL_SECONDS)
+ * @param masterKeyTtl how long the master key is cached (AIGW_MASTER_KEY_TTL_SECONDS)
+ * @param masterKeyRecheck least time between re-reads of the master key on a mismatch
+ *     (AIGW_MASTER_KEY_RECHECK_SECONDS)
+ * @param allowMasterKeyForModels whether the master key may call models (AIGW_ALLOW_MASTER_KEY_FOR_MODELS)
+ * @param maxRequestBytes larger bodies get 413 (AIGW_MAX_REQUEST_BYTES)
+ */
+public record GatewaySettings(
+    String keysTable,
+    String masterKeySecretId,
+    String configFile,
+    Duration keyCacheTtl,
+    Duration masterKeyTtl,
+    Duration masterKeyRecheck,
+    boolean allowMasterKeyForModels,
+    long maxRequestBytes) {
+
+  public static final String DEFAULT_KEYS_TABLE = "aigw-keys";
+  /** Lambda takes at most 6 MB of synchronous payload, and the event wraps the body. */
+  public static final long DEFAULT_MAX_REQUEST_BYTES = 5L * 1024 * 1024;
+
+  public static GatewaySettings fromEnvironment(Map<String, String> env) {
+    return new GatewaySettings(
+        env.getOrDefault("AIGW_KEYS_TABLE", DEFAULT_KEYS_TABLE),
+        blankToNull(env.get("AIGW_MASTER_KEY_SECRET_ID")),
+        blankToNull(env.get("AIGW_CONFIG")),
+        seconds(env, "AIGW_KEY_CACHE_TTL_SECONDS", 5),
+        seconds(env, "AIGW_MASTER_KEY_TTL_SECONDS", 300),
+        seconds(env, "AIGW_MASTER_KEY_RECHECK_SECONDS", 5),
+        Boolean.parseBoolean(env.getOrDefault("AIGW_ALLOW_MASTER_KEY_FOR_MODELS", "false")),
+        number(env, "AIGW_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES));
+  }
+
+  public GatewaySettings withConfigFile(String file) {
+    return new GatewaySettings(
+        keysTable, masterKeySecretId, file, keyCacheTtl, masterKeyTtl, masterKeyRecheck, allowMasterKeyForModels, maxRequestBytes);
+  }
+
+  public GatewaySettings withKeyCacheTtl(Duration ttl) {
+    return new GatewaySettings(
+        keysTable, masterKeySecretId, configFile, ttl, masterKeyTtl, masterKeyRecheck, allowMasterKeyForModels, maxRequestBytes);
+  }
+
+  public GatewaySettings withAllowMasterKeyForModels(boolean allow) {
+    return new GatewaySettings(
+        keysTable, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, allow, maxRequestBytes);
+  }
+
+  private static Duration seconds(Map<String, String> env, String name, long fallback) {
+    return Duration.ofMillis(Math.round(decimal(env, name, fallback) * 1000));
+  }
+
+  private static double decimal(Map<String, String> env, String name, double fallback) {
+    String value = env.get(name);
+    if (value == null || value.isBlank()) {
+      return fallback;
+    }
+    try {
+      double parsed = Double.parseDouble(value.trim());
+      if (parsed < 0) {
+        throw new NumberFormatException();
+      }
+      return parsed;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " must be a non-negative number, got '" + value + "'");
+    }
+  }
+
+  private static long number(Map<String, String> env, String name, long fallback) {
+    return (long) decimal(env, name, fallback);
+  }
+
+  private static String blankToNull(String value) {
+    return value == null || value.isBlank() ? null : value.trim();
+  }
+}

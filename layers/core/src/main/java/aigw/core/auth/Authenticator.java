@@ -1,0 +1,107 @@
+package aigw.core.auth;
+
+import aigw.core.errors.AuthenticationFailed;
+import aigw.core.errors.AuthenticationFailed.Reason;
+import aigw.core.errors.ServiceUnavailable;
+import aigw.core.http.GatewayRequest;
+import aigw.core.keys.ApiKeys;
+import aigw.core.keys.KeyCache;
+import aigw.core.keys.VirtualKey;
+import aigw.core.secrets.MasterKey;
+import aigw.core.secrets.SecretSource;
+import java.time.Instant;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * Turns the key a request presents into a {@link Caller}, or throws {@link AuthenticationFailed}
+ * with LiteLLM's message and type. The key is read from {@code Authorization: Bearer}, {@code
+ * x-api-key} (Anthropic SDKs) or {@code api-key} (Azure OpenAI SDKs).
+ */
+public final class Authenticator {
+  private final MasterKey masterKey;
+  private final KeyCache keys;
+
+  public Authenticator(MasterKey masterKey, KeyCache keys) {
+    this.masterKey = masterKey;
+    this.keys = keys;
+  }
+
+  /** Model routes: virtual keys are looked up first, so the common case never touches the master key. */
+  public Caller forModelRoute(GatewayRequest request, Instant now) {
+    String presented = presentedKey(request);
+    Optional<VirtualKey> key = keys.find(ApiKeys.hash(presented));
+    if (key.isPresent()) {
+      return checked(key.get(), now);
+    }
+    if (isMaster(presented)) {
+      return new Caller.Master();
+    }
+    throw unknown(presented);
+  }
+
+  /** Admin routes: the master key is checked first; a virtual key is recognised only to say 403. */
+  public Caller forAdminRoute(GatewayRequest request, Instant now) {
+    String presented = presentedKey(request);
+    if (isMaster(presented)) {
+      return new Caller.Master();
+    }
+    Optional<VirtualKey> key = keys.find(ApiKeys.hash(presented));
+    if (key.isPresent()) {
+      return checked(key.get(), now);
+    }
+    throw unknown(presented);
+  }
+
+  private boolean isMaster(String presented) {
+    try {
+      return masterKey.matches(presented);
+    } catch (SecretSource.SecretUnavailable e) {
+      throw new ServiceUnavailable("The master key cannot be read: " + e.getMessage(), e);
+    }
+  }
+
+  private static Caller checked(VirtualKey key, Instant now) {
+    if (key.blocked()) {
+      throw new AuthenticationFailed(
+          Reason.BLOCKED, "Authentication Error, Key is blocked. Update via `/key/unblock` if you're an admin.");
+    }
+    if (key.isExpired(now)) {
+      throw new AuthenticationFailed(
+          Reason.EXPIRED,
+          "Authentication Error - Expired Key. Key Expiry time " + key.expiresAt() + " and current time " + now);
+    }
+    return new Caller.Virtual(key);
+  }
+
+  private static AuthenticationFailed unknown(String presented) {
+    return new AuthenticationFailed(
+        Reason.UNKNOWN,
+        "Authentication Error, Invalid proxy server token passed. Received API Key = "
+            + ApiKeys.mask(presented)
+            + ", Unable to find token in cache or the keys table");
+  }
+
+  static String presentedKey(GatewayRequest request) {
+    String authorization = request.header("authorization");
+    if (authorization != null && !authorization.isBlank()) {
+      String value = authorization.trim();
+      if (value.length() > 7 && value.substring(0, 7).toLowerCase(Locale.ROOT).equals("bearer ")) {
+        String key = value.substring(7).trim();
+        if (!key.isEmpty()) {
+          return key;
+        }
+      }
+      throw new AuthenticationFailed(
+          Reason.MISSING,
+          "Authentication Error, Malformed API Key passed in. Ensure Key has `Bearer ` prefix.");
+    }
+    for (String header : new String[] {"x-api-key", "api-key"}) {
+      String value = request.header(header);
+      if (value != null && !value.isBlank()) {
+        return value.trim();
+      }
+    }
+    throw new AuthenticationFailed(Reason.MISSING, "Authentication Error, No api key passed in.");
+  }
+}

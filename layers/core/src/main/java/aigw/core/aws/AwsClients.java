@@ -1,0 +1,23 @@
+package aigw.core.aws;
+
+import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.secretsmanager.SecretsManagerClient;
+
+/**
+ * AWS SDK clients built the one way the gateway wants them: the JDK url-connection HTTP client
+ * (smallest package, fastest start; the SDK's Apache and Netty clients are not even on the
+ * classpath), region and credentials from the standard chain, endpoints overridable with the
+ * standard AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SECRETS_MANAGER variables.
+ */
+public final class AwsClients {
+  private AwsClients() {}
+
+  public static DynamoDbClient dynamoDb() {
+    return DynamoDbClient.builder().httpClient(UrlConnectionHttpClient.create()).build();
+  }
+
+  public static SecretsManagerClient secretsManager() {
+    return SecretsManagerClient.builder().httpClient(UrlConnectionHttpClient.create()).build();
+  }
+}

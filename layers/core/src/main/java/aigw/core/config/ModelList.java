@@ -1,0 +1,192 @@
+package aigw.core.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.logging.Logger;
+
+/**
+ * Reads LiteLLM's {@code model_list} YAML:
+ *
+ * <pre>
+ * model_list:
+ *   - model_name: gpt-4o-mini             # the name clients use
+ *     litellm_params:
+ *       model: openai/gpt-4o-mini         # provider prefix / provider's model name
+ *       api_base: https://api.openai.com/v1
+ *       api_key: os.environ/OPENAI_API_KEY
+ *       timeout: 120                      # seconds
+ * router_settings:
+ *   timeout: 300                          # default for entries without one
+ * </pre>
+ */
+public final class ModelList {
+  static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(300);
+  private static final Logger LOG = Logger.getLogger(ModelList.class.getName());
+  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+  private static final String ENV_PREFIX = "os.environ/";
+  private static final Set<String> KNOWN_SECTIONS =
+      Set.of("model_list", "router_settings", "litellm_settings", "general_settings", "environment_variables");
+  private static final Set<String> SUPPORTED_PARAMS =
+      Set.of("model", "api_base", "api_key", "timeout", "api_version", "rpm", "tpm", "weight", "stream_timeout");
+
+  private ModelList() {}
+
+  public static List<Deployment> empty() {
+    return List.of();
+  }
+
+  public static List<Deployment> read(Path file, Map<String, String> env) {
+    try (InputStream in = Files.newInputStream(file)) {
+      return read(in, file.toString(), env);
+    } catch (IOException e) {
+      throw new InvalidConfig("cannot read the model list " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  public static List<Deployment> read(InputStream yaml, String origin, Map<String, String> env) {
+    JsonNode root;
+    try {
+      root = YAML.readTree(yaml);
+    } catch (IOException e) {
+      throw new InvalidConfig(origin + " is not valid YAML: " + e.getMessage(), e);
+    }
+    if (root == null || root.isMissingNode() || root.isNull()) {
+      return List.of();
+    }
+    if (!root.isObject()) {
+      throw new InvalidConfig(origin + ": the top level must be a mapping with a model_list");
+    }
+    root.fieldNames()
+        .forEachRemaining(
+            name -> {
+              if (!KNOWN_SECTIONS.contains(name)) {
+                LOG.warning(origin + ": ignoring unknown section '" + name + "'");
+              }
+            });
+    Duration defaultTimeout = seconds(root.path("router_settings").path("timeout"), DEFAULT_TIMEOUT, origin);
+    JsonNode list = root.path("model_list");
+    if (list.isMissingNode() || list.isNull()) {
+      return List.of();
+    }
+    if (!list.isArray()) {
+      throw new InvalidConfig(origin + ": model_list must be a list");
+    }
+    var deployments = new ArrayList<Deployment>();
+    for (int i = 0; i < list.size(); i++) {
+      deployments.add(entry(list.get(i), origin + ": model_list[" + i + "]", defaultTimeout, env));
+    }
+    return List.copyOf(deployments);
+  }
+
+  private static Deployment entry(JsonNode entry, String where, Duration defaultTimeout, Map<String, String> env) {
+    String modelName = requiredText(entry, "model_name", where);
+    JsonNode params = entry.path("litellm_params");
+    if (!params.isObject()) {
+      throw new InvalidConfig(where + " (" + modelName + "): litellm_params is required");
+    }
+    params.fieldNames()
+        .forEachRemaining(
+            name -> {
+              if (!SUPPORTED_PARAMS.contains(name)) {
+                LOG.warning(where + " (" + modelName + "): litellm_params." + name + " is not supported yet and is ignored");
+              }
+            });
+    String model = requiredText(params, "model", where + ".litellm_params");
+    int slash = model.indexOf('/');
+    if (slash <= 0 || slash == model.length() - 1) {
+      throw new InvalidConfig(
+          where + " (" + modelName + "): litellm_params.model must be <provider>/<model>, e.g. openai/gpt-4o-mini; got '" + model + "'");
+    }
+    String prefix = model.substring(0, slash);
+    Provider provider =
+        Provider.forPrefix(prefix)
+            .orElseThrow(
+                () ->
+                    new InvalidConfig(
+                        where + " (" + modelName + "): provider '" + prefix + "' is not supported yet; supported: " + Provider.knownPrefixes()));
+    String apiBase = resolve(text(params, "api_base"), where + ".api_base", env);
+    if (apiBase == null) {
+      apiBase =
+          provider
+              .defaultApiBase()
+              .orElseThrow(() -> new InvalidConfig(where + " (" + modelName + "): provider '" + prefix + "' needs api_base"));
+    }
+    if (provider == Provider.AZURE && !apiBase.replaceAll("/+$", "").endsWith("/openai/v1")) {
+      // Azure OpenAI's v1 API lives under /openai/v1 of the resource endpoint LiteLLM users configure.
+      apiBase = apiBase.replaceAll("/+$", "") + "/openai/v1";
+    }
+    String keySource = text(params, "api_key");
+    String apiKey = resolve(keySource, where + ".api_key", env);
+    if (keySource != null && apiKey == null) {
+      LOG.warning(
+          where + " (" + modelName + "): " + keySource + " is not set; calls to this deployment will fail until it is");
+    }
+    return new Deployment(
+        modelName,
+        provider,
+        model.substring(slash + 1),
+        uri(apiBase, where),
+        apiKey,
+        keySource == null ? null : keySource.startsWith(ENV_PREFIX) ? keySource : "litellm_params.api_key",
+        seconds(params.path("timeout"), defaultTimeout, where));
+  }
+
+  /** {@code os.environ/NAME} reads the environment; anything else is taken literally. */
+  private static String resolve(String value, String where, Map<String, String> env) {
+    if (value == null) {
+      return null;
+    }
+    if (value.startsWith(ENV_PREFIX)) {
+      String found = env.get(value.substring(ENV_PREFIX.length()));
+      return found == null || found.isBlank() ? null : found.trim();
+    }
+    return value;
+  }
+
+  private static URI uri(String value, String where) {
+    try {
+      URI uri = new URI(value.replaceAll("/+$", ""));
+      if (!"https".equals(uri.getScheme()) && !"http".equals(uri.getScheme())) {
+        throw new InvalidConfig(where + ": api_base must be an http(s) URL, got '" + value + "'");
+      }
+      return uri;
+    } catch (URISyntaxException e) {
+      throw new InvalidConfig(where + ": api_base is not a URL: " + value, e);
+    }
+  }
+
+  private static Duration seconds(JsonNode node, Duration fallback, String where) {
+    if (node.isMissingNode() || node.isNull()) {
+      return fallback;
+    }
+    if (!node.isNumber() && !(node.isTextual() && node.asText().matches("\\d+(\\.\\d+)?"))) {
+      throw new InvalidConfig(where + ": timeout must be a number of seconds");
+    }
+    return Duration.ofMillis(Math.round(node.asDouble() * 1000));
+  }
+
+  private static String requiredText(JsonNode node, String field, String where) {
+    String value = text(node, field);
+    if (value == null || value.isBlank()) {
+      throw new InvalidConfig(where + ": " + field + " is required");
+    }
+    return value;
+  }
+
+  private static String text(JsonNode node, String field) {
+    JsonNode value = node.get(field);
+    return value == null || value.isNull() ? null : value.asText();
+  }
+}

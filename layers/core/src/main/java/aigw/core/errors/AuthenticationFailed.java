@@ -1,0 +1,29 @@
+package aigw.core.errors;
+
+/** Thrown when no key, an unknown key, a blocked key or an expired key is presented (HTTP 401). */
+public final class AuthenticationFailed extends GatewayException {
+  /** LiteLLM's error types for the same cases, so clients that branch on them keep working. */
+  public enum Reason {
+    MISSING("auth_error"),
+    UNKNOWN("token_not_found_in_db"),
+    BLOCKED("auth_error"),
+    EXPIRED("expired_key");
+
+    final String type;
+
+    Reason(String type) {
+      this.type = type;
+    }
+  }
+
+  private final Reason reason;
+
+  public AuthenticationFailed(Reason reason, String message) {
+    super(message, reason == Reason.MISSING || reason == Reason.BLOCKED ? null : "key");
+    this.reason = reason;
+  }
+
+  public Reason reason() {
+    return reason;
+  }
+}

@@ -1,0 +1,81 @@
+package aigw.core.errors;
+
+import aigw.core.http.GatewayResponse;
+import com.fasterxml.jackson.annotation.JsonInclude;
+
+/**
+ * The only place a failure becomes HTTP: OpenAI's error envelope {@code {"error":{"message","type",
+ * "param","code"}}} with LiteLLM's types, and {@code code} as the status string, as LiteLLM's
+ * ProxyException does.
+ */
+public record ErrorEnvelope(Body error) {
+  @JsonInclude(JsonInclude.Include.ALWAYS)
+  public record Body(String message, String type, String param, String code) {}
+
+  // Exhaustive switch: a new exception type will not compile until it is mapped.
+  public static int status(GatewayException e) {
+    return switch (e) {
+      case AuthenticationFailed a -> 401;
+      case ModelNotAllowed m -> 401; // LiteLLM answers 401 key_model_access_denied
+      case PermissionDenied p -> 403;
+      case BadRequest b -> 400;
+      case NotFound n -> 404;
+      case MethodNotAllowed m -> 405;
+      case PayloadTooLarge p -> 413;
+      case UpstreamFailed u -> u.upstreamStatus() >= 500 ? 502 : u.upstreamStatus();
+      case UpstreamUnreachable u -> 502;
+      case ServiceUnavailable s -> 503;
+      case UpstreamTimeout t -> 504;
+    };
+  }
+
+  public static String type(GatewayException e) {
+    return switch (e) {
+      case AuthenticationFailed a -> a.reason().type;
+      case ModelNotAllowed m -> "key_model_access_denied";
+      case PermissionDenied p -> "auth_error";
+      case BadRequest b -> "invalid_request_error";
+      case NotFound n -> "not_found_error";
+      case MethodNotAllowed m -> "invalid_request_error";
+      case PayloadTooLarge p -> "invalid_request_error";
+      case UpstreamFailed u -> u.upstreamType() != null ? u.upstreamType() : "upstream_error";
+      case UpstreamUnreachable u -> "api_connection_error";
+      case ServiceUnavailable s -> "service_unavailable";
+      case UpstreamTimeout t -> "timeout";
+    };
+  }
+
+  public static ErrorEnvelope of(GatewayException e) {
+    int status = status(e);
+    String code =
+        e instanceof UpstreamFailed u && u.upstreamCode() != null && status < 500
+            ? u.upstreamCode()
+            : Integer.toString(status);
+    return new ErrorEnvelope(new Body(e.getMessage(), type(e), e.param(), code));
+  }
+
+  public static GatewayResponse response(GatewayException e) {
+    var response = GatewayResponse.json(status(e), of(e));
+    if (e instanceof MethodNotAllowed m) {
+      response = response.withHeader("Allow", m.allowed());
+    }
+    if (e instanceof UpstreamFailed u && u.retryAfter() != null) {
+      response = response.withHeader("Retry-After", u.retryAfter());
+    }
+    return response;
+  }
+
+  /** For failures that are the gateway's own bug: a fixed message, never the exception's text. */
+  public static GatewayResponse internalError(String requestId) {
+    return GatewayResponse.json(
+        500,
+        new ErrorEnvelope(
+            new Body(
+                "Internal error in the gateway"
+                    + (requestId == null ? "" : " (request id " + requestId + ")")
+                    + ". The details are in the gateway's log.",
+                "internal_server_error",
+                null,
+                "500")));
+  }
+}

@@ -1,0 +1,38 @@
+package aigw.core.errors;
+
+/**
+ * Thrown when the provider answered with an error status. Its 4xx pass through with the provider's
+ * own message, type and code; its 5xx become 502 (the gateway worked, the upstream did not).
+ */
+public final class UpstreamFailed extends GatewayException {
+  private final int upstreamStatus;
+  private final String upstreamType;
+  private final String upstreamCode;
+  private final String retryAfter;
+
+  public UpstreamFailed(
+      int upstreamStatus, String message, String type, String param, String code, String retryAfter) {
+    super(message, param);
+    this.upstreamStatus = upstreamStatus;
+    this.upstreamType = type;
+    this.upstreamCode = code;
+    this.retryAfter = retryAfter;
+  }
+
+  public int upstreamStatus() {
+    return upstreamStatus;
+  }
+
+  public String upstreamType() {
+    return upstreamType;
+  }
+
+  public String upstreamCode() {
+    return upstreamCode;
+  }
+
+  /** The provider's Retry-After header on a 429 or 503, passed on to the client; may be null. */
+  public String retryAfter() {
+    return retryAfter;
+  }
+}

@@ -1,0 +1,69 @@
+package aigw.core.json;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+
+/** The one ObjectMapper of the gateway: thread-safe, built once per container. */
+public final class Json {
+  public static final ObjectMapper MAPPER =
+      JsonMapper.builder()
+          .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+          .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+          .build();
+
+  private Json() {}
+
+  /** Parses bytes that must be a JSON object; throws {@link NotAJsonObject} otherwise. */
+  public static ObjectNode readObject(byte[] body) {
+    JsonNode node;
+    try {
+      node = MAPPER.readTree(body);
+    } catch (IOException e) {
+      throw new NotAJsonObject(describe(e));
+    }
+    if (node == null || !node.isObject()) {
+      throw new NotAJsonObject("the body must be a JSON object");
+    }
+    return (ObjectNode) node;
+  }
+
+  public static byte[] bytes(Object value) {
+    try {
+      return MAPPER.writeValueAsBytes(value);
+    } catch (JsonProcessingException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public static String string(Object value) {
+    try {
+      return MAPPER.writeValueAsString(value);
+    } catch (JsonProcessingException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Jackson's message without the source excerpt, which may echo a secret back to a log. */
+  private static String describe(IOException e) {
+    if (e instanceof JsonProcessingException p) {
+      var location = p.getLocation();
+      String where = location == null ? "" : " at line " + location.getLineNr() + ", column " + location.getColumnNr();
+      return "malformed JSON" + where + ": " + p.getOriginalMessage();
+    }
+    return "malformed JSON";
+  }
+
+  /** Thrown when a request body is not a JSON object. */
+  public static final class NotAJsonObject extends RuntimeException {
+    NotAJsonObject(String message) {
+      super(message);
+    }
+  }
+}

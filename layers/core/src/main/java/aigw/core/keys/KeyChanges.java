@@ -1,0 +1,56 @@
+package aigw.core.keys;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The fields a {@code /key/update}, {@code /key/block} or {@code /key/unblock} changes; an empty
+ * Optional leaves the stored value as it is.
+ */
+public record KeyChanges(
+    Optional<String> keyAlias,
+    Optional<List<String>> models,
+    Optional<String> teamId,
+    Optional<String> userId,
+    Optional<Map<String, Object>> metadata,
+    Optional<Instant> expiresAt,
+    Optional<Boolean> blocked) {
+
+  public static KeyChanges none() {
+    return new KeyChanges(
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty());
+  }
+
+  public static KeyChanges blocked(boolean blocked) {
+    return none().withBlocked(blocked);
+  }
+
+  public KeyChanges withBlocked(boolean value) {
+    return new KeyChanges(keyAlias, models, teamId, userId, metadata, expiresAt, Optional.of(value));
+  }
+
+  public VirtualKey applyTo(VirtualKey key, Instant now) {
+    return new VirtualKey(
+        key.tokenHash(),
+        key.keyId(),
+        key.keyName(),
+        keyAlias.orElse(key.keyAlias()),
+        models.orElse(key.models()),
+        teamId.orElse(key.teamId()),
+        userId.orElse(key.userId()),
+        metadata.orElse(key.metadata()),
+        key.createdAt(),
+        now,
+        expiresAt.orElse(key.expiresAt()),
+        blocked.orElse(key.blocked()),
+        key.usage());
+  }
+}

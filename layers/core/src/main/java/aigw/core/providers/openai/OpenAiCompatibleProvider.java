@@ -1,0 +1,153 @@
+package aigw.core.providers.openai;
+
+import aigw.core.config.Deployment;
+import aigw.core.config.Provider;
+import aigw.core.errors.ServiceUnavailable;
+import aigw.core.errors.UpstreamFailed;
+import aigw.core.errors.UpstreamTimeout;
+import aigw.core.errors.UpstreamUnreachable;
+import aigw.core.json.Json;
+import aigw.core.providers.ModelProvider;
+import aigw.core.providers.Operation;
+import aigw.core.providers.ProviderResponse;
+import aigw.core.usage.TokenUsage;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.time.Duration;
+
+/**
+ * Any provider with OpenAI's HTTP API: OpenAI, Azure OpenAI (v1 API), Groq, Mistral, DeepSeek,
+ * OpenRouter, Ollama, vLLM... The request goes on as the client sent it, with only {@code model}
+ * replaced, so parameters the gateway does not know still reach the provider.
+ * https://platform.openai.com/docs/api-reference/chat/create
+ */
+public final class OpenAiCompatibleProvider implements ModelProvider {
+  private final HttpClient http;
+
+  public OpenAiCompatibleProvider(HttpClient http) {
+    this.http = http;
+  }
+
+  /** The client every provider shares: HTTP/2 where the server offers it, a bounded connect time. */
+  public static HttpClient defaultHttpClient() {
+    return HttpClient.newBuilder()
+        .connectTimeout(Duration.ofSeconds(10))
+        .followRedirects(HttpClient.Redirect.NEVER)
+        .build();
+  }
+
+  @Override
+  public ProviderResponse call(Deployment deployment, Operation operation, ObjectNode request) {
+    ObjectNode upstreamRequest = request.deepCopy();
+    upstreamRequest.put("model", deployment.upstreamModel());
+    URI uri = URI.create(deployment.apiBase() + operation.path());
+    var builder =
+        HttpRequest.newBuilder(uri)
+            .timeout(deployment.timeout())
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofByteArray(Json.bytes(upstreamRequest)));
+    if ("http".equals(uri.getScheme())) {
+      // Plain-text servers (Ollama, vLLM, test stubs) speak HTTP/1.1; skip the h2c upgrade dance.
+      builder.version(HttpClient.Version.HTTP_1_1);
+    }
+    if (deployment.apiKey() != null) {
+      if (deployment.provider().authStyle() == Provider.AuthStyle.API_KEY_HEADER) {
+        builder.header("api-key", deployment.apiKey());
+      } else {
+        builder.header("Authorization", "Bearer " + deployment.apiKey());
+      }
+    } else if (deployment.apiKeySource() != null) {
+      throw new ServiceUnavailable(
+          "The gateway has no credential for model '"
+              + deployment.modelName()
+              + "': "
+              + deployment.apiKeySource()
+              + " is not set. The operator must set it.",
+          null);
+    }
+
+    HttpResponse<byte[]> response;
+    try {
+      response = http.send(builder.build(), HttpResponse.BodyHandlers.ofByteArray());
+    } catch (HttpTimeoutException e) {
+      throw new UpstreamTimeout(
+          "The provider of '" + deployment.modelName() + "' did not answer within " + deployment.timeout().toSeconds() + " s.");
+    } catch (IOException e) {
+      throw new UpstreamUnreachable(
+          "Cannot reach the provider of '" + deployment.modelName() + "' at " + deployment.apiBase().getHost() + ": " + describe(e), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new UpstreamUnreachable("Interrupted while calling the provider", e);
+    }
+
+    int status = response.statusCode();
+    if (status / 100 != 2) {
+      throw failure(deployment, response);
+    }
+    JsonNode body;
+    try {
+      body = Json.MAPPER.readTree(response.body());
+    } catch (IOException e) {
+      throw new UpstreamUnreachable("The provider of '" + deployment.modelName() + "' sent a body that is not JSON.", e);
+    }
+    if (body == null || !body.isObject()) {
+      throw new UpstreamUnreachable("The provider of '" + deployment.modelName() + "' sent an empty or non-object answer.", null);
+    }
+    return new ProviderResponse(response.body(), TokenUsage.fromOpenAi(body.get("usage")));
+  }
+
+  /**
+   * The provider's error in our envelope. Its own 401/403 mean the gateway's provider credential is
+   * wrong, not the client's key, so they become 502: the client must not think its key was refused.
+   */
+  static UpstreamFailed failure(Deployment deployment, HttpResponse<byte[]> response) {
+    int status = response.statusCode();
+    String message = null;
+    String type = null;
+    String param = null;
+    String code = null;
+    try {
+      JsonNode error = Json.MAPPER.readTree(response.body()).path("error");
+      if (error.isObject()) {
+        message = textOrNull(error.get("message"));
+        type = textOrNull(error.get("type"));
+        param = textOrNull(error.get("param"));
+        code = textOrNull(error.get("code"));
+      } else if (error.isTextual()) {
+        message = error.asText(); // Ollama and some others: {"error": "text"}
+      }
+    } catch (IOException | RuntimeException notJson) {
+      // fall through to a generic message
+    }
+    if (message == null) {
+      message = "The provider answered HTTP " + status + ".";
+    }
+    String retryAfter = response.headers().firstValue("retry-after").orElse(null);
+    if (status == 401 || status == 403) {
+      return new UpstreamFailed(
+          502,
+          "The provider of '" + deployment.modelName() + "' refused the gateway's credentials (HTTP " + status + "): " + message,
+          "upstream_auth_error",
+          null,
+          null,
+          null);
+    }
+    return new UpstreamFailed(status, message, type, param, code, retryAfter);
+  }
+
+  private static String textOrNull(JsonNode node) {
+    return node == null || node.isNull() ? null : node.asText();
+  }
+
+  private static String describe(IOException e) {
+    String message = e.getMessage();
+    return message == null || message.isBlank() ? e.getClass().getSimpleName() : message;
+  }
+}

@@ -1,0 +1,9 @@
+package aigw.core.usage;
+
+/**
+ * Writes usage for a key. {@link #record} returns only once the write is durable: the client is told
+ * about a request only after its usage is stored.
+ */
+public interface UsageRecorder {
+  void record(String tokenHash, UsageDelta delta);
+}
