@@ -1,0 +1,393 @@
+package aigw.admin;
+
+import aigw.core.Gateway;
+import aigw.core.auth.Caller;
+import aigw.core.errors.BadRequest;
+import aigw.core.errors.MethodNotAllowed;
+import aigw.core.errors.NotFound;
+import aigw.core.errors.PayloadTooLarge;
+import aigw.core.errors.PermissionDenied;
+import aigw.core.errors.ServiceUnavailable;
+import aigw.core.http.GatewayRequest;
+import aigw.core.http.GatewayResponse;
+import aigw.core.json.Json;
+import aigw.core.keys.ApiKeys;
+import aigw.core.keys.KeyChanges;
+import aigw.core.keys.KeyStore;
+import aigw.core.keys.VirtualKey;
+import aigw.core.secrets.SecretSource;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.logging.Logger;
+
+/**
+ * LiteLLM's key management API, master key only:
+ *
+ * <ul>
+ *   <li>{@code POST /key/generate}, {@code POST /key/update}, {@code POST /key/delete}
+ *   <li>{@code POST /key/block}, {@code POST /key/unblock}
+ *   <li>{@code GET /key/info?key=}, {@code GET /key/list}
+ *   <li>{@code GET /health/liveliness}, {@code GET /health/readiness} (no key needed)
+ * </ul>
+ *
+ * Every change is stored before it is acknowledged, and drops the key from this container's cache.
+ */
+public final class AdminService {
+  private static final Logger LOG = Logger.getLogger(AdminService.class.getName());
+  private static final int MAX_ADMIN_BODY_BYTES = 64 * 1024;
+  private static final int MAX_PAGE_SIZE = 100;
+  /** A custom key must be at least this long after {@code sk-}: guessable keys are refused. */
+  static final int MIN_CUSTOM_KEY_CHARS = 16;
+
+  private static final Set<String> GENERATE_FIELDS =
+      Set.of("key", "key_alias", "duration", "models", "team_id", "user_id", "metadata", "blocked");
+  private static final Set<String> UPDATE_FIELDS =
+      Set.of("key", "key_alias", "duration", "models", "team_id", "user_id", "metadata", "blocked");
+  private static final Set<String> KEY_ONLY = Set.of("key");
+  private static final Set<String> DELETE_FIELDS = Set.of("keys", "key_aliases");
+  private static final Set<String> LIST_PARAMS =
+      Set.of("page", "size", "user_id", "team_id", "key_alias", "key_hash", "return_full_object", "sort_by", "sort_order");
+  private static final Set<String> LIST_NOT_YET = Set.of("organization_id", "include_team_keys", "project_id");
+
+  private final Gateway gateway;
+
+  public AdminService(Gateway gateway) {
+    this.gateway = gateway;
+  }
+
+  public GatewayResponse handle(GatewayRequest request) {
+    String path = request.path().replaceAll("/+$", "");
+    switch (path) {
+      case "/health/liveliness", "/health/liveness" -> {
+        return GatewayResponse.json(200, "I'm alive!");
+      }
+      case "/health/readiness" -> {
+        return readiness();
+      }
+      default -> {}
+    }
+    return switch (path) {
+      case "/key/generate" -> post(request, this::generate);
+      case "/key/update" -> post(request, this::update);
+      case "/key/delete" -> post(request, this::delete);
+      case "/key/block" -> post(request, body -> setBlocked(body, true));
+      case "/key/unblock" -> post(request, body -> setBlocked(body, false));
+      case "/key/info" -> get(request, this::info);
+      case "/key/list" -> get(request, this::list);
+      default -> throw new NotFound("Unknown route " + request.method() + " " + request.path() + ".", null);
+    };
+  }
+
+  private interface BodyCall {
+    GatewayResponse apply(ObjectNode body);
+  }
+
+  private interface QueryCall {
+    GatewayResponse apply(GatewayRequest request);
+  }
+
+  private GatewayResponse post(GatewayRequest request, BodyCall call) {
+    if (!request.method().equals("POST")) {
+      throw new MethodNotAllowed(request.method(), request.path(), "POST");
+    }
+    requireMaster(request);
+    if (request.body().length > MAX_ADMIN_BODY_BYTES) {
+      throw new PayloadTooLarge(request.body().length, MAX_ADMIN_BODY_BYTES);
+    }
+    if (request.body().length == 0) {
+      throw new BadRequest("The request body is empty; send a JSON object.");
+    }
+    try {
+      return call.apply(Json.readObject(request.body()));
+    } catch (Json.NotAJsonObject e) {
+      throw new BadRequest("Invalid JSON in the request body: " + e.getMessage());
+    }
+  }
+
+  private GatewayResponse get(GatewayRequest request, QueryCall call) {
+    if (!request.method().equals("GET")) {
+      throw new MethodNotAllowed(request.method(), request.path(), "GET");
+    }
+    requireMaster(request);
+    return call.apply(request);
+  }
+
+  private void requireMaster(GatewayRequest request) {
+    Caller caller = gateway.authenticator().forAdminRoute(request, now());
+    if (!(caller instanceof Caller.Master)) {
+      throw new PermissionDenied("Admin-only endpoint. Not allowed to access this. Use the master key.");
+    }
+  }
+
+  // POST /key/generate
+  private GatewayResponse generate(ObjectNode body) {
+    var fields = new Fields(body, GENERATE_FIELDS);
+    Instant now = now();
+    String key = fields.text("key").orElse(null);
+    if (key == null) {
+      key = ApiKeys.generate();
+    } else if (!key.startsWith(ApiKeys.PREFIX) || key.length() < ApiKeys.PREFIX.length() + MIN_CUSTOM_KEY_CHARS) {
+      throw new BadRequest(
+          "A custom 'key' must start with 'sk-' and have at least " + MIN_CUSTOM_KEY_CHARS + " characters after it.", "key");
+    }
+    Instant expires = fields.text("duration").map(d -> now.plus(Durations.parse(d, "duration"))).orElse(null);
+    var virtualKey =
+        new VirtualKey(
+            ApiKeys.hash(key),
+            UUID.randomUUID().toString(),
+            ApiKeys.mask(key),
+            fields.text("key_alias").orElse(null),
+            fields.strings("models").orElse(List.of()),
+            fields.text("team_id").orElse(null),
+            fields.text("user_id").orElse(null),
+            fields.object("metadata").orElse(Map.of()),
+            now,
+            now,
+            expires,
+            fields.bool("blocked").orElse(false),
+            null);
+    try {
+      gateway.keyStore().create(virtualKey);
+    } catch (KeyStore.KeyAlreadyExists e) {
+      throw new BadRequest(e.getMessage() + ".", virtualKey.keyAlias() != null && e.getMessage().contains("key_alias") ? "key_alias" : "key");
+    }
+    LOG.info("Created key " + virtualKey.keyName() + " (key_id " + virtualKey.keyId() + ")");
+    var response = new LinkedHashMap<String, Object>();
+    response.put("key", key); // the only time the key is ever shown
+    response.putAll(KeyViews.info(virtualKey));
+    response.put("token", virtualKey.tokenHash());
+    response.put("token_id", virtualKey.tokenHash());
+    return GatewayResponse.json(200, response);
+  }
+
+  // POST /key/update
+  private GatewayResponse update(ObjectNode body) {
+    var fields = new Fields(body, UPDATE_FIELDS);
+    String reference = fields.requiredText("key");
+    Instant now = now();
+    var changes =
+        new KeyChanges(
+            fields.text("key_alias"),
+            fields.strings("models"),
+            fields.text("team_id"),
+            fields.text("user_id"),
+            fields.object("metadata"),
+            fields.text("duration").map(d -> now.plus(Durations.parse(d, "duration"))),
+            fields.bool("blocked"));
+    VirtualKey updated = change(reference, changes, now);
+    var response = new LinkedHashMap<String, Object>();
+    response.put("key", reference);
+    response.putAll(KeyViews.info(updated));
+    return GatewayResponse.json(200, response);
+  }
+
+  // POST /key/block and /key/unblock
+  private GatewayResponse setBlocked(ObjectNode body, boolean blocked) {
+    var fields = new Fields(body, KEY_ONLY);
+    String reference = fields.requiredText("key");
+    VirtualKey updated = change(reference, KeyChanges.blocked(blocked), now());
+    var response = new LinkedHashMap<String, Object>();
+    response.put("key", reference);
+    response.putAll(KeyViews.info(updated));
+    return GatewayResponse.json(200, response);
+  }
+
+  private VirtualKey change(String reference, KeyChanges changes, Instant now) {
+    String hash = hashOf(reference);
+    try {
+      VirtualKey updated = gateway.keyStore().update(hash, changes, now);
+      gateway.keyCache().invalidate(hash);
+      return updated;
+    } catch (KeyStore.KeyNotFound e) {
+      throw keyNotFound(reference);
+    } catch (KeyStore.KeyAlreadyExists e) {
+      throw new BadRequest(e.getMessage() + ".", "key_alias");
+    }
+  }
+
+  // POST /key/delete
+  private GatewayResponse delete(ObjectNode body) {
+    var fields = new Fields(body, DELETE_FIELDS);
+    List<String> keys = fields.strings("keys").orElse(List.of());
+    List<String> aliases = fields.strings("key_aliases").orElse(List.of());
+    if (keys.isEmpty() && aliases.isEmpty()) {
+      throw new BadRequest("Send 'keys' or 'key_aliases' (at least one key).", "keys");
+    }
+    var hashes = new LinkedHashSet<String>();
+    var named = new LinkedHashMap<String, String>(); // hash -> how the caller named it
+    for (String key : keys) {
+      String hash = hashOf(key);
+      hashes.add(hash);
+      named.putIfAbsent(hash, key);
+    }
+    var missingAliases = new ArrayList<String>();
+    for (String alias : aliases) {
+      List<String> found = gateway.keyStore().hashesForAlias(alias);
+      if (found.isEmpty()) {
+        missingAliases.add(alias);
+      }
+      for (String hash : found) {
+        hashes.add(hash);
+        named.putIfAbsent(hash, alias);
+      }
+    }
+    if (!missingAliases.isEmpty()) {
+      throw new NotFound("No key has the alias " + String.join(", ", missingAliases) + "; nothing was deleted.", "key_aliases");
+    }
+    if (hashes.size() > 100) {
+      throw new BadRequest("At most 100 keys can be deleted per call.", "keys");
+    }
+    try {
+      gateway.keyStore().deleteAll(hashes);
+    } catch (KeyStore.KeyNotFound e) {
+      var missing = e.missing().stream().map(h -> ApiKeys.isHash(named.get(h)) ? h : ApiKeys.mask(named.get(h))).toList();
+      throw new NotFound("No such key: " + String.join(", ", missing) + "; nothing was deleted.", "keys");
+    }
+    hashes.forEach(gateway.keyCache()::invalidate);
+    LOG.info("Deleted " + hashes.size() + " key(s)");
+    var deleted = new ArrayList<String>(keys);
+    deleted.addAll(aliases);
+    return GatewayResponse.json(200, Map.of("deleted_keys", deleted));
+  }
+
+  // GET /key/info?key=
+  private GatewayResponse info(GatewayRequest request) {
+    rejectUnknownParams(request, Set.of("key"), Set.of());
+    String reference = request.queryParam("key");
+    if (reference == null || reference.isBlank()) {
+      throw new BadRequest("Query parameter 'key' is required: the key or its hash.", "key");
+    }
+    VirtualKey key = gateway.keyStore().findByHash(hashOf(reference)).orElseThrow(() -> keyNotFound(reference));
+    var response = new LinkedHashMap<String, Object>();
+    response.put("key", reference);
+    response.put("info", KeyViews.info(key));
+    return GatewayResponse.json(200, response);
+  }
+
+  // GET /key/list
+  private GatewayResponse list(GatewayRequest request) {
+    rejectUnknownParams(request, LIST_PARAMS, LIST_NOT_YET);
+    int page = positiveInt(request, "page", 1, Integer.MAX_VALUE);
+    int size = positiveInt(request, "size", 10, MAX_PAGE_SIZE);
+    boolean full = Boolean.parseBoolean(request.queryParam("return_full_object"));
+    String sortBy = Optional.ofNullable(request.queryParam("sort_by")).orElse("created_at");
+    String sortOrder = Optional.ofNullable(request.queryParam("sort_order")).orElse("desc");
+    Comparator<VirtualKey> order =
+        switch (sortBy) {
+          case "created_at" -> Comparator.comparing(VirtualKey::createdAt);
+          case "updated_at" -> Comparator.comparing(VirtualKey::updatedAt);
+          case "key_alias" -> Comparator.comparing(k -> k.keyAlias() == null ? "" : k.keyAlias());
+          default -> throw new BadRequest("'sort_by' must be created_at, updated_at or key_alias.", "sort_by");
+        };
+    order =
+        switch (sortOrder) {
+          case "asc" -> order;
+          case "desc" -> order.reversed();
+          default -> throw new BadRequest("'sort_order' must be asc or desc.", "sort_order");
+        };
+    var matching =
+        gateway.keyStore().listAll().stream()
+            .filter(k -> matches(request.queryParam("user_id"), k.userId()))
+            .filter(k -> matches(request.queryParam("team_id"), k.teamId()))
+            .filter(k -> matches(request.queryParam("key_alias"), k.keyAlias()))
+            .filter(k -> matches(request.queryParam("key_hash"), k.tokenHash()))
+            .sorted(order)
+            .toList();
+    int total = matching.size();
+    int totalPages = total == 0 ? 0 : (total + size - 1) / size;
+    int from = (int) Math.min((long) (page - 1) * size, total);
+    var pageKeys = matching.subList(from, Math.min(from + size, total));
+    List<Object> keys =
+        pageKeys.stream()
+            .map(k -> full ? (Object) KeyViews.full(k) : (Object) k.tokenHash())
+            .toList();
+    var response = new LinkedHashMap<String, Object>();
+    response.put("keys", keys);
+    response.put("total_count", total);
+    response.put("current_page", page);
+    response.put("total_pages", totalPages);
+    return GatewayResponse.json(200, response);
+  }
+
+  private GatewayResponse readiness() {
+    var status = new LinkedHashMap<String, Object>();
+    boolean healthy = true;
+    try {
+      gateway.keyStore().findByHash("0".repeat(64)); // one real GetItem on the keys table
+      status.put("db", "connected");
+    } catch (ServiceUnavailable e) {
+      healthy = false;
+      status.put("db", "unreachable");
+      LOG.warning("Readiness: " + e.getMessage());
+    }
+    try {
+      gateway.masterKey().check();
+      status.put("master_key", "readable");
+    } catch (SecretSource.SecretUnavailable e) {
+      healthy = false;
+      status.put("master_key", "unreadable");
+      LOG.warning("Readiness: " + e.getMessage());
+    }
+    status.put("models", gateway.router().size());
+    var response = new LinkedHashMap<String, Object>();
+    response.put("status", healthy ? "healthy" : "unhealthy");
+    response.putAll(status);
+    return GatewayResponse.json(healthy ? 200 : 503, response);
+  }
+
+  private static void rejectUnknownParams(GatewayRequest request, Set<String> accepted, Set<String> notYet) {
+    for (String name : request.query().keySet()) {
+      if (notYet.contains(name)) {
+        throw new BadRequest("Query parameter '" + name + "' is not supported by aigw yet.", name);
+      }
+      if (!accepted.contains(name)) {
+        throw new BadRequest(
+            "Unknown query parameter '" + name + "'. Accepted: " + String.join(", ", accepted.stream().sorted().toList()) + ".",
+            name);
+      }
+    }
+  }
+
+  private static int positiveInt(GatewayRequest request, String name, int fallback, int max) {
+    String value = request.queryParam(name);
+    if (value == null || value.isBlank()) {
+      return fallback;
+    }
+    try {
+      int parsed = Integer.parseInt(value.trim());
+      if (parsed < 1 || parsed > max) {
+        throw new NumberFormatException();
+      }
+      return parsed;
+    } catch (NumberFormatException e) {
+      throw new BadRequest("'" + name + "' must be a whole number from 1 to " + max + ".", name);
+    }
+  }
+
+  private static boolean matches(String wanted, String actual) {
+    return wanted == null || wanted.equals(actual);
+  }
+
+  /** A key is named by its value or by its stored hash (as /key/list returns them). */
+  private static String hashOf(String reference) {
+    return ApiKeys.isHash(reference) ? reference : ApiKeys.hash(reference);
+  }
+
+  private static NotFound keyNotFound(String reference) {
+    String shown = ApiKeys.isHash(reference) ? reference : ApiKeys.mask(reference);
+    return new NotFound("Key not found: " + shown + ".", "key");
+  }
+
+  private Instant now() {
+    return gateway.clock().instant();
+  }
+}

@@ -1,0 +1,202 @@
+package aigw.proxy;
+
+import aigw.core.Gateway;
+import aigw.core.auth.Caller;
+import aigw.core.config.Deployment;
+import aigw.core.errors.BadRequest;
+import aigw.core.errors.MethodNotAllowed;
+import aigw.core.errors.ModelNotAllowed;
+import aigw.core.errors.NotFound;
+import aigw.core.errors.PayloadTooLarge;
+import aigw.core.errors.PermissionDenied;
+import aigw.core.errors.UpstreamUnreachable;
+import aigw.core.http.GatewayRequest;
+import aigw.core.http.GatewayResponse;
+import aigw.core.json.Json;
+import aigw.core.providers.Operation;
+import aigw.core.providers.ProviderResponse;
+import aigw.core.usage.UsageDelta;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The OpenAI-compatible routes, with or without the {@code /v1} prefix:
+ *
+ * <ul>
+ *   <li>{@code POST /v1/chat/completions}
+ *   <li>{@code POST /v1/embeddings}
+ *   <li>{@code GET /v1/models} (only the models the key may use)
+ * </ul>
+ *
+ * Each call: authenticate, validate, route, call the provider, record usage, answer.
+ */
+public final class ProxyService {
+  private final Gateway gateway;
+  private final long createdEpochSecond;
+
+  public ProxyService(Gateway gateway) {
+    this.gateway = gateway;
+    this.createdEpochSecond = gateway.clock().instant().getEpochSecond();
+  }
+
+  public GatewayResponse handle(GatewayRequest request) {
+    String route = route(request.path());
+    return switch (route) {
+      case "/chat/completions" -> {
+        requireMethod(request, "POST");
+        yield forward(request, Operation.CHAT_COMPLETIONS);
+      }
+      case "/embeddings" -> {
+        requireMethod(request, "POST");
+        yield forward(request, Operation.EMBEDDINGS);
+      }
+      case "/models" -> {
+        requireMethod(request, "GET");
+        yield models(request);
+      }
+      default -> throw new NotFound("Unknown route " + request.method() + " " + request.path() + ".", null);
+    };
+  }
+
+  private GatewayResponse forward(GatewayRequest request, Operation operation) {
+    Instant now = gateway.clock().instant();
+    Caller caller = gateway.authenticator().forModelRoute(request, now);
+    if (caller instanceof Caller.Master && !gateway.settings().allowMasterKeyForModels()) {
+      throw new PermissionDenied(
+          "The master key is for the admin API only and is not accepted for model calls. Create a"
+              + " virtual key with POST /key/generate and use that (or set"
+              + " AIGW_ALLOW_MASTER_KEY_FOR_MODELS=true).");
+    }
+    long limit = gateway.settings().maxRequestBytes();
+    if (request.body().length > limit) {
+      throw new PayloadTooLarge(request.body().length, limit);
+    }
+    ObjectNode body = parse(request.body());
+    String model = validate(body, operation);
+    if (caller instanceof Caller.Virtual virtual && !virtual.key().allowsModel(model)) {
+      throw new ModelNotAllowed(model, virtual.key().models());
+    }
+    List<Deployment> rotation = gateway.router().rotation(model);
+    if (rotation.isEmpty()) {
+      throw new NotFound(
+          "The model '" + model + "' does not exist on this gateway. GET /v1/models lists the models your key can use.",
+          "model");
+    }
+    ProviderResponse answer = call(rotation, operation, body);
+    if (caller instanceof Caller.Virtual virtual) {
+      // Written before the client hears back: an answered request is always counted.
+      gateway.usage().record(virtual.key().tokenHash(), UsageDelta.oneRequest(answer.usage(), gateway.clock().instant()));
+    }
+    return GatewayResponse.json(200, answer.body());
+  }
+
+  /** Tries the deployments in turn, moving on only when one cannot be reached at all. */
+  private ProviderResponse call(List<Deployment> rotation, Operation operation, ObjectNode body) {
+    UpstreamUnreachable last = null;
+    for (Deployment deployment : rotation) {
+      try {
+        return gateway.providers().forDeployment(deployment).call(deployment, operation, body);
+      } catch (UpstreamUnreachable e) {
+        last = e;
+      }
+    }
+    throw last;
+  }
+
+  private GatewayResponse models(GatewayRequest request) {
+    Caller caller = gateway.authenticator().forModelRoute(request, gateway.clock().instant());
+    var data = new ArrayList<Map<String, Object>>();
+    gateway
+        .router()
+        .models()
+        .forEach(
+            (name, provider) -> {
+              if (!(caller instanceof Caller.Virtual virtual) || virtual.key().allowsModel(name)) {
+                data.add(Map.of("id", name, "object", "model", "created", createdEpochSecond, "owned_by", provider.prefix()));
+              }
+            });
+    return GatewayResponse.json(200, Map.of("object", "list", "data", data));
+  }
+
+  private static ObjectNode parse(byte[] body) {
+    if (body.length == 0) {
+      throw new BadRequest("The request body is empty; send a JSON object.");
+    }
+    try {
+      return Json.readObject(body);
+    } catch (Json.NotAJsonObject e) {
+      throw new BadRequest("Invalid JSON in the request body: " + e.getMessage());
+    }
+  }
+
+  /** Checks what the gateway itself needs; everything else is the provider's to judge. */
+  private static String validate(ObjectNode body, Operation operation) {
+    JsonNode model = body.get("model");
+    if (model == null || model.isNull()) {
+      throw new BadRequest("'model' is required.", "model");
+    }
+    if (!model.isTextual() || model.asText().isBlank()) {
+      throw new BadRequest("'model' must be a non-empty string.", "model");
+    }
+    JsonNode stream = body.get("stream");
+    if (stream != null && !stream.isNull()) {
+      if (!stream.isBoolean()) {
+        throw new BadRequest("'stream' must be a boolean.", "stream");
+      }
+      if (stream.booleanValue()) {
+        throw new BadRequest(
+            "stream=true is not supported by this gateway yet; send the request without 'stream' (or with"
+                + " stream=false) to get the whole answer at once.",
+            "stream");
+      }
+    }
+    switch (operation) {
+      case CHAT_COMPLETIONS -> {
+        JsonNode messages = body.get("messages");
+        if (messages == null || messages.isNull()) {
+          throw new BadRequest("'messages' is required.", "messages");
+        }
+        if (!messages.isArray() || messages.isEmpty()) {
+          throw new BadRequest("'messages' must be a non-empty array.", "messages");
+        }
+        for (JsonNode message : messages) {
+          if (!message.isObject()) {
+            throw new BadRequest("Each entry of 'messages' must be an object.", "messages");
+          }
+        }
+      }
+      case EMBEDDINGS -> {
+        JsonNode input = body.get("input");
+        if (input == null || input.isNull()) {
+          throw new BadRequest("'input' is required.", "input");
+        }
+        if (!input.isTextual() && !input.isArray()) {
+          throw new BadRequest("'input' must be a string or an array.", "input");
+        }
+      }
+    }
+    return model.asText();
+  }
+
+  private static void requireMethod(GatewayRequest request, String method) {
+    if (!request.method().equals(method)) {
+      throw new MethodNotAllowed(request.method(), request.path(), method);
+    }
+  }
+
+  /** {@code /v1/chat/completions}, {@code /chat/completions} and a trailing slash all name one route. */
+  static String route(String path) {
+    String route = path;
+    while (route.length() > 1 && route.endsWith("/")) {
+      route = route.substring(0, route.length() - 1);
+    }
+    if (route.startsWith("/v1/")) {
+      route = route.substring(3);
+    }
+    return route;
+  }
+}

@@ -1,0 +1,102 @@
+package aigw.core.apigateway;
+
+import aigw.core.errors.ErrorEnvelope;
+import aigw.core.errors.GatewayException;
+import aigw.core.http.GatewayRequest;
+import aigw.core.http.GatewayResponse;
+import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
+import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The one bridge between API Gateway REST proxy events and the core's {@link GatewayRequest} /
+ * {@link GatewayResponse}, and the one place an exception becomes an HTTP answer. Both functions
+ * and the local gateway go through it, so they behave the same.
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html
+ */
+public final class ApiGatewayEvents {
+  private static final Logger LOG = Logger.getLogger(ApiGatewayEvents.class.getName());
+
+  private ApiGatewayEvents() {}
+
+  /** Runs {@code app} on the event; a client's mistake becomes its error envelope, a bug a bare 500. */
+  public static APIGatewayProxyResponseEvent handle(
+      APIGatewayProxyRequestEvent event, Function<GatewayRequest, GatewayResponse> app) {
+    GatewayRequest request = null;
+    try {
+      request = toRequest(event);
+      return toEvent(app.apply(request));
+    } catch (GatewayException e) {
+      if (ErrorEnvelope.status(e) >= 500) {
+        LOG.warning(describe(request) + " failed: " + e.getMessage());
+      }
+      return toEvent(ErrorEnvelope.response(e));
+    } catch (RuntimeException e) {
+      LOG.log(Level.SEVERE, describe(request) + " failed with an unexpected error", e);
+      return toEvent(ErrorEnvelope.internalError(request == null ? null : request.requestId()));
+    }
+  }
+
+  public static GatewayRequest toRequest(APIGatewayProxyRequestEvent event) {
+    byte[] body;
+    if (event.getBody() == null) {
+      body = new byte[0];
+    } else if (Boolean.TRUE.equals(event.getIsBase64Encoded())) {
+      body = Base64.getDecoder().decode(event.getBody());
+    } else {
+      body = event.getBody().getBytes(StandardCharsets.UTF_8);
+    }
+    var context = event.getRequestContext();
+    return new GatewayRequest(
+        event.getHttpMethod(),
+        event.getPath(),
+        firstValues(event.getHeaders(), event.getMultiValueHeaders()),
+        firstValues(event.getQueryStringParameters(), event.getMultiValueQueryStringParameters()),
+        body,
+        context == null ? null : context.getRequestId());
+  }
+
+  public static APIGatewayProxyResponseEvent toEvent(GatewayResponse response) {
+    return new APIGatewayProxyResponseEvent()
+        .withStatusCode(response.status())
+        .withHeaders(response.headers())
+        .withBody(new String(response.body(), StandardCharsets.UTF_8))
+        .withIsBase64Encoded(false);
+  }
+
+  /** API Gateway sends both single- and multi-value maps; either may be null. */
+  private static Map<String, String> firstValues(Map<String, String> single, Map<String, List<String>> multi) {
+    var merged = new HashMap<String, String>();
+    if (multi != null) {
+      multi.forEach(
+          (name, values) -> {
+            if (name != null && values != null && !values.isEmpty()) {
+              merged.put(name, values.get(0));
+            }
+          });
+    }
+    if (single != null) {
+      single.forEach(
+          (name, value) -> {
+            if (name != null && value != null) {
+              merged.putIfAbsent(name, value);
+            }
+          });
+    }
+    return merged;
+  }
+
+  private static String describe(GatewayRequest request) {
+    if (request == null) {
+      return "A request";
+    }
+    return request.method() + " " + request.path() + (request.requestId() == null ? "" : " (" + request.requestId() + ")");
+  }
+}
