@@ -20,6 +20,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -116,10 +117,18 @@ public final class ProxyService {
         .forEach(
             (name, provider) -> {
               if (!(caller instanceof Caller.Virtual virtual) || virtual.key().allowsModel(name)) {
-                data.add(Map.of("id", name, "object", "model", "created", createdEpochSecond, "owned_by", provider.prefix()));
+                var model = new LinkedHashMap<String, Object>();
+                model.put("id", name);
+                model.put("object", "model");
+                model.put("created", createdEpochSecond);
+                model.put("owned_by", provider.prefix());
+                data.add(model);
               }
             });
-    return GatewayResponse.json(200, Map.of("object", "list", "data", data));
+    var list = new LinkedHashMap<String, Object>();
+    list.put("object", "list");
+    list.put("data", data);
+    return GatewayResponse.json(200, list);
   }
 
   private static ObjectNode parse(byte[] body) {

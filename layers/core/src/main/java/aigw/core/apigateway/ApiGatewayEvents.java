@@ -44,6 +44,20 @@ public final class ApiGatewayEvents {
     }
   }
 
+  /** Reads an event file as API Gateway sends it (events/*.json); fields this class lacks are ignored. */
+  public static APIGatewayProxyRequestEvent parseEvent(byte[] json) {
+    try {
+      return EVENT_READER.readValue(json);
+    } catch (java.io.IOException e) {
+      throw new IllegalArgumentException("not an API Gateway REST proxy event: " + (e instanceof com.fasterxml.jackson.core.JsonProcessingException p ? p.getOriginalMessage() : e.getMessage()), e);
+    }
+  }
+
+  private static final com.fasterxml.jackson.databind.ObjectReader EVENT_READER =
+      aigw.core.json.Json.MAPPER
+          .readerFor(APIGatewayProxyRequestEvent.class)
+          .without(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
   public static GatewayRequest toRequest(APIGatewayProxyRequestEvent event) {
     byte[] body;
     if (event.getBody() == null) {

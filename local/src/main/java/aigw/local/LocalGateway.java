@@ -1,0 +1,170 @@
+package aigw.local;
+
+import aigw.admin.AdminHandler;
+import aigw.admin.AdminService;
+import aigw.core.Gateway;
+import aigw.core.GatewaySettings;
+import aigw.core.aws.AwsClients;
+import aigw.core.config.Deployment;
+import aigw.core.config.ModelList;
+import aigw.core.secrets.SecretSource;
+import aigw.core.secrets.SecretsManagerSecretSource;
+import aigw.core.secrets.StaticSecretSource;
+import aigw.proxy.ProxyHandler;
+import aigw.proxy.ProxyService;
+import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
+import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+
+/**
+ * The gateway on a laptop: the same {@link ProxyHandler} and {@link AdminHandler} classes Lambda
+ * runs, fed the same API Gateway events by {@link LocalServer}, over embedded DynamoDB Local (or
+ * real AWS with {@code --aws}).
+ */
+public final class LocalGateway implements AutoCloseable {
+  static final String BUNDLED_CONFIG = "/aigw/config.example.yaml";
+  /** The template's logical table ids, and the table names used locally. */
+  static Map<String, String> localTableNames(GatewaySettings settings) {
+    return Map.of("KeysTable", settings.keysTable());
+  }
+
+  private final LocalOptions options;
+  private final EmbeddedDynamoDb embedded;
+  private final Gateway gateway;
+  private final ProxyHandler proxy;
+  private final AdminHandler admin;
+  private final boolean developmentMasterKey;
+  private LocalServer server;
+
+  private LocalGateway(LocalOptions options) {
+    this.options = options;
+    var env = options.env();
+    var settings = GatewaySettings.fromEnvironment(env);
+    if (options.keysTable() != null) {
+      settings =
+          new GatewaySettings(
+              options.keysTable(),
+              settings.masterKeySecretId(),
+              settings.configFile(),
+              settings.keyCacheTtl(),
+              settings.masterKeyTtl(),
+              settings.masterKeyRecheck(),
+              settings.allowMasterKeyForModels(),
+              settings.maxRequestBytes());
+    }
+    DynamoDbClient dynamo;
+    SecretSource secret;
+    if (options.aws()) {
+      this.embedded = null;
+      dynamo = AwsClients.dynamoDb();
+      secret = new SecretsManagerSecretSource(AwsClients.secretsManager(), options.masterKeySecretId());
+      this.developmentMasterKey = false;
+    } else {
+      this.embedded =
+          options.inMemory() ? EmbeddedDynamoDb.inMemory() : EmbeddedDynamoDb.inDirectory(options.dataDir());
+      dynamo = embedded.client();
+      TemplateTables.createAll(dynamo, localTableNames(settings));
+      var local = StaticSecretSource.fromEnvironment(env);
+      secret = local;
+      this.developmentMasterKey = local.isDevelopmentDefault();
+    }
+    this.gateway = Gateway.over(settings, dynamo, secret, models(options), Clock.systemUTC());
+    gateway.masterKey().load();
+    this.proxy = new ProxyHandler(new ProxyService(gateway));
+    this.admin = new AdminHandler(new AdminService(gateway));
+  }
+
+  /** Builds the gateway without listening: for {@code invoke}. */
+  public static LocalGateway create(LocalOptions options) {
+    return new LocalGateway(options);
+  }
+
+  /** Builds the gateway and listens on the configured address. */
+  public static LocalGateway start(LocalOptions options) {
+    var gateway = new LocalGateway(options);
+    try {
+      gateway.server = LocalServer.start(options.host(), options.port(), gateway::dispatch);
+    } catch (IOException | RuntimeException e) {
+      gateway.close();
+      throw e instanceof IOException io ? new UncheckedIOException("cannot listen on " + options.host() + ":" + options.port(), io) : (RuntimeException) e;
+    }
+    return gateway;
+  }
+
+  private static List<Deployment> models(LocalOptions options) {
+    if (options.config() != null) {
+      return ModelList.read(options.config(), options.env());
+    }
+    try (InputStream bundled = LocalGateway.class.getResourceAsStream(BUNDLED_CONFIG)) {
+      return bundled == null ? List.of() : ModelList.read(bundled, "the bundled config.example.yaml", options.env());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Where API Gateway would send the event: admin routes to AdminFunction, the rest to ProxyFunction. */
+  public APIGatewayProxyResponseEvent dispatch(APIGatewayProxyRequestEvent event) {
+    return isAdminPath(event.getPath()) ? admin.handleRequest(event, null) : proxy.handleRequest(event, null);
+  }
+
+  public APIGatewayProxyResponseEvent invoke(String function, APIGatewayProxyRequestEvent event) {
+    return switch (function) {
+      case "proxy", "ProxyFunction" -> proxy.handleRequest(event, null);
+      case "admin", "AdminFunction" -> admin.handleRequest(event, null);
+      default -> throw new IllegalArgumentException("unknown function '" + function + "': use proxy or admin");
+    };
+  }
+
+  static boolean isAdminPath(String path) {
+    return path != null
+        && (path.startsWith("/key/") || path.startsWith("/team/") || path.startsWith("/health/")
+            || path.equals("/key") || path.equals("/health"));
+  }
+
+  public URI baseUrl() {
+    return URI.create("http://" + hostForUrl() + ":" + server.port());
+  }
+
+  private String hostForUrl() {
+    String host = options.host();
+    return host.contains(":") ? "[" + host + "]" : host;
+  }
+
+  public int port() {
+    return server.port();
+  }
+
+  public Gateway gateway() {
+    return gateway;
+  }
+
+  public boolean usesDevelopmentMasterKey() {
+    return developmentMasterKey;
+  }
+
+  public String storageDescription() {
+    if (options.aws()) {
+      return "DynamoDB table " + gateway.settings().keysTable() + " (AWS), master key from " + gateway.masterKey().describe();
+    }
+    return options.inMemory()
+        ? "embedded DynamoDB Local, in memory (nothing is kept)"
+        : "embedded DynamoDB Local, data in " + options.dataDir().toAbsolutePath().normalize();
+  }
+
+  @Override
+  public void close() {
+    if (server != null) {
+      server.stop();
+    }
+    if (embedded != null) {
+      embedded.close();
+    }
+  }
+}

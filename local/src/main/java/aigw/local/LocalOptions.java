@@ -1,0 +1,121 @@
+package aigw.local;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Command line of the local gateway. Flags win over environment variables, which win over defaults.
+ *
+ * @param config model list YAML; null means the example bundled in the jar
+ * @param dataDir where embedded DynamoDB Local keeps its files (unless inMemory)
+ * @param aws use real AWS (or AWS_ENDPOINT_URL_* stand-ins) instead of the embedded database
+ */
+public record LocalOptions(
+    String command,
+    String host,
+    int port,
+    Path config,
+    Path dataDir,
+    boolean inMemory,
+    boolean aws,
+    String keysTable,
+    String masterKeySecretId,
+    String function,
+    Path event,
+    Map<String, String> env) {
+
+  static final String USAGE =
+      """
+      Usage:
+        java -jar aigw-local.jar [serve] [options]                      start the gateway
+        java -jar aigw-local.jar invoke proxy|admin --event FILE [options]  run one handler on one API Gateway event
+
+      Options:
+        --port N              port to listen on (AIGW_PORT; default 3000)
+        --host ADDRESS        address to bind (AIGW_HOST; default 127.0.0.1, never 0.0.0.0 unless asked)
+        --config FILE         model_list YAML (AIGW_CONFIG; default: the bundled example)
+        --data-dir DIR        where the embedded DynamoDB keeps keys (AIGW_DATA_DIR; default .aigw/data)
+        --in-memory           keep nothing: the database lives and dies with the process
+        --aws                 use real AWS instead: DynamoDB table and Secrets Manager master key
+        --keys-table NAME     with --aws: the keys table (AIGW_KEYS_TABLE)
+        --master-key-secret ID  with --aws: the master key secret (AIGW_MASTER_KEY_SECRET_ID)
+        --help                this text
+
+      The master key is AIGW_MASTER_KEY, or sk-development-only (with a warning) when it is unset.
+      """;
+
+  public static LocalOptions parse(String[] argv, Map<String, String> env) {
+    var args = new ArrayList<>(List.of(argv));
+    String command = "serve";
+    String function = null;
+    if (!args.isEmpty() && !args.get(0).startsWith("--")) {
+      command = args.remove(0);
+      if (command.equals("invoke")) {
+        if (args.isEmpty() || args.get(0).startsWith("--")) {
+          throw new IllegalArgumentException("invoke needs a function: proxy or admin");
+        }
+        function = args.remove(0);
+      } else if (!command.equals("serve")) {
+        throw new IllegalArgumentException("unknown command '" + command + "'");
+      }
+    }
+    String host = env.getOrDefault("AIGW_HOST", "127.0.0.1");
+    int port = port(env.getOrDefault("AIGW_PORT", "3000"));
+    Path config = env.containsKey("AIGW_CONFIG") ? Path.of(env.get("AIGW_CONFIG")) : null;
+    Path dataDir = Path.of(env.getOrDefault("AIGW_DATA_DIR", ".aigw/data"));
+    boolean inMemory = false;
+    boolean aws = false;
+    String keysTable = env.get("AIGW_KEYS_TABLE");
+    String secret = env.get("AIGW_MASTER_KEY_SECRET_ID");
+    Path event = null;
+    for (int i = 0; i < args.size(); i++) {
+      String arg = args.get(i);
+      switch (arg) {
+        case "--port" -> port = port(value(args, ++i, arg));
+        case "--host" -> host = value(args, ++i, arg);
+        case "--config" -> config = Path.of(value(args, ++i, arg));
+        case "--data-dir" -> dataDir = Path.of(value(args, ++i, arg));
+        case "--in-memory" -> inMemory = true;
+        case "--aws" -> aws = true;
+        case "--keys-table" -> keysTable = value(args, ++i, arg);
+        case "--master-key-secret" -> secret = value(args, ++i, arg);
+        case "--event" -> event = Path.of(value(args, ++i, arg));
+        case "--help", "-h" -> command = "help";
+        default -> throw new IllegalArgumentException("unknown option '" + arg + "'");
+      }
+    }
+    if (command.equals("invoke") && event == null) {
+      throw new IllegalArgumentException("invoke needs --event FILE");
+    }
+    if (aws && secret == null) {
+      throw new IllegalArgumentException("--aws needs --master-key-secret (or AIGW_MASTER_KEY_SECRET_ID)");
+    }
+    return new LocalOptions(command, host, port, config, dataDir, inMemory, aws, keysTable, secret, function, event, env);
+  }
+
+  /** Options for tests and benchmarks: in memory, an ephemeral port. */
+  public static LocalOptions inMemory(Path config, Map<String, String> env) {
+    return new LocalOptions("serve", "127.0.0.1", 0, config, null, true, false, null, null, null, null, env);
+  }
+
+  private static String value(List<String> args, int index, String flag) {
+    if (index >= args.size()) {
+      throw new IllegalArgumentException(flag + " needs a value");
+    }
+    return args.get(index);
+  }
+
+  private static int port(String text) {
+    try {
+      int port = Integer.parseInt(text.trim());
+      if (port < 0 || port > 65535) {
+        throw new NumberFormatException();
+      }
+      return port;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("port must be a number from 0 to 65535, got '" + text + "'");
+    }
+  }
+}

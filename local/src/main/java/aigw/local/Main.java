@@ -1,0 +1,87 @@
+package aigw.local;
+
+import aigw.core.apigateway.ApiGatewayEvents;
+import aigw.core.json.Json;
+import aigw.core.secrets.StaticSecretSource;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.concurrent.CountDownLatch;
+
+/** {@code java -jar local/target/aigw-local.jar}: the gateway on 127.0.0.1:3000, or one handler on one event. */
+public final class Main {
+  private Main() {}
+
+  public static void main(String[] argv) throws Exception {
+    LocalOptions options;
+    try {
+      options = LocalOptions.parse(argv, System.getenv());
+    } catch (IllegalArgumentException e) {
+      System.err.println("aigw: " + e.getMessage());
+      System.err.println(LocalOptions.USAGE);
+      System.exit(2);
+      return;
+    }
+    switch (options.command()) {
+      case "help" -> System.out.println(LocalOptions.USAGE);
+      case "invoke" -> System.exit(invoke(options));
+      default -> serve(options);
+    }
+  }
+
+  private static void serve(LocalOptions options) throws InterruptedException {
+    LocalGateway gateway;
+    try {
+      gateway = LocalGateway.start(options);
+    } catch (RuntimeException e) {
+      System.err.println("aigw: cannot start: " + e.getMessage());
+      System.exit(1);
+      return;
+    }
+    var stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  gateway.close();
+                  stopped.countDown();
+                }));
+    String url = gateway.baseUrl().toString();
+    String master = gateway.usesDevelopmentMasterKey() ? StaticSecretSource.DEVELOPMENT_KEY : "$AIGW_MASTER_KEY";
+    var models = gateway.gateway().router().models();
+    System.out.printf(
+        """
+        aigw local gateway listening on %s
+          OpenAI base URL: %s/v1
+          models:          %s
+          keys:            %s
+
+        Create a first virtual key with the master key:
+          curl -s %s/key/generate -H "Authorization: Bearer %s" \\
+            -H "Content-Type: application/json" -d '{"key_alias": "my-app"}'
+        Then call a model with the "key" it returns:
+          curl -s %s/v1/chat/completions -H "Authorization: Bearer <key>" \\
+            -H "Content-Type: application/json" -d '{"model": "%s", "messages": [{"role": "user", "content": "Hello"}]}'
+        Ctrl-C stops it.
+        """,
+        url,
+        url,
+        models.isEmpty() ? "(none: pass --config FILE with a model_list)" : String.join(", ", models.keySet()),
+        gateway.storageDescription(),
+        url,
+        master,
+        url,
+        models.isEmpty() ? "<model>" : models.keySet().iterator().next());
+    System.out.flush();
+    stopped.await();
+  }
+
+  private static int invoke(LocalOptions options) throws IOException {
+    var event = ApiGatewayEvents.parseEvent(Files.readAllBytes(options.event()));
+    try (var gateway = LocalGateway.create(options)) {
+      var response = gateway.invoke(options.function(), event);
+      System.out.println(Json.MAPPER.writer(SerializationFeature.INDENT_OUTPUT).writeValueAsString(response));
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,133 @@
+package aigw.local;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.model.AttributeDefinition;
+import software.amazon.awssdk.services.dynamodb.model.BillingMode;
+import software.amazon.awssdk.services.dynamodb.model.CreateTableRequest;
+import software.amazon.awssdk.services.dynamodb.model.GlobalSecondaryIndex;
+import software.amazon.awssdk.services.dynamodb.model.KeySchemaElement;
+import software.amazon.awssdk.services.dynamodb.model.Projection;
+import software.amazon.awssdk.services.dynamodb.model.ResourceInUseException;
+
+/**
+ * Creates the local tables from the {@code AWS::DynamoDB::Table} resources of the same
+ * template.yaml that deploys them (packaged into the jar), so local and AWS cannot drift apart.
+ * CloudFormation's short-form tags (!Ref, !Sub) are ignored by the YAML reader; table definitions
+ * use none.
+ */
+public final class TemplateTables {
+  static final String TEMPLATE_RESOURCE = "/aigw/template.yaml";
+  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+
+  private TemplateTables() {}
+
+  /** Logical id to CreateTableRequest, for every table in the template. */
+  public static Map<String, CreateTableRequest> fromTemplate(Map<String, String> tableNames) {
+    try (InputStream in = TemplateTables.class.getResourceAsStream(TEMPLATE_RESOURCE)) {
+      if (in == null) {
+        throw new IllegalStateException(TEMPLATE_RESOURCE + " is missing from the jar");
+      }
+      return parse(YAML.readTree(in), tableNames);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the packaged template.yaml", e);
+    }
+  }
+
+  static Map<String, CreateTableRequest> parse(JsonNode template, Map<String, String> tableNames) {
+    var tables = new LinkedHashMap<String, CreateTableRequest>();
+    template
+        .path("Resources")
+        .fields()
+        .forEachRemaining(
+            resource -> {
+              JsonNode definition = resource.getValue();
+              if (!"AWS::DynamoDB::Table".equals(definition.path("Type").asText())) {
+                return;
+              }
+              String logicalId = resource.getKey();
+              String name = tableNames.get(logicalId);
+              if (name == null) {
+                throw new IllegalStateException("no local name for table " + logicalId + " of template.yaml");
+              }
+              tables.put(logicalId, request(name, definition.path("Properties")));
+            });
+    return tables;
+  }
+
+  private static CreateTableRequest request(String name, JsonNode properties) {
+    var attributes = new ArrayList<AttributeDefinition>();
+    properties
+        .path("AttributeDefinitions")
+        .forEach(
+            a ->
+                attributes.add(
+                    AttributeDefinition.builder()
+                        .attributeName(a.path("AttributeName").asText())
+                        .attributeType(a.path("AttributeType").asText())
+                        .build()));
+    var indexes = new ArrayList<GlobalSecondaryIndex>();
+    properties
+        .path("GlobalSecondaryIndexes")
+        .forEach(
+            index ->
+                indexes.add(
+                    GlobalSecondaryIndex.builder()
+                        .indexName(index.path("IndexName").asText())
+                        .keySchema(keySchema(index.path("KeySchema")))
+                        .projection(
+                            Projection.builder()
+                                .projectionType(index.path("Projection").path("ProjectionType").asText("ALL"))
+                                .nonKeyAttributes(texts(index.path("Projection").path("NonKeyAttributes")))
+                                .build())
+                        .build()));
+    var builder =
+        CreateTableRequest.builder()
+            .tableName(name)
+            .attributeDefinitions(attributes)
+            .keySchema(keySchema(properties.path("KeySchema")))
+            .billingMode(BillingMode.PAY_PER_REQUEST);
+    if (!indexes.isEmpty()) {
+      builder.globalSecondaryIndexes(indexes);
+    }
+    return builder.build();
+  }
+
+  private static List<KeySchemaElement> keySchema(JsonNode schema) {
+    var elements = new ArrayList<KeySchemaElement>();
+    schema.forEach(
+        k ->
+            elements.add(
+                KeySchemaElement.builder()
+                    .attributeName(k.path("AttributeName").asText())
+                    .keyType(k.path("KeyType").asText())
+                    .build()));
+    return elements;
+  }
+
+  private static List<String> texts(JsonNode array) {
+    var list = new ArrayList<String>();
+    array.forEach(n -> list.add(n.asText()));
+    return list.isEmpty() ? null : list;
+  }
+
+  /** Creates each table unless it already exists (a file-backed data directory keeps them). */
+  public static void createAll(DynamoDbClient dynamo, Map<String, String> tableNames) {
+    for (CreateTableRequest request : fromTemplate(tableNames).values()) {
+      try {
+        dynamo.createTable(request);
+      } catch (ResourceInUseException alreadyThere) {
+        // kept from an earlier run
+      }
+    }
+  }
+}
