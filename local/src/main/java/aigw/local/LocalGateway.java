@@ -5,6 +5,7 @@ import aigw.admin.AdminService;
 import aigw.core.Gateway;
 import aigw.core.GatewaySettings;
 import aigw.core.aws.AwsClients;
+import aigw.core.aws.TemplateTables;
 import aigw.core.config.Deployment;
 import aigw.core.config.ModelList;
 import aigw.core.secrets.SecretSource;
@@ -30,6 +31,8 @@ import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
  */
 public final class LocalGateway implements AutoCloseable {
   static final String BUNDLED_CONFIG = "/aigw/config.example.yaml";
+  /** template.yaml, packaged into the jar by the build: the local tables are created from it. */
+  static final String TEMPLATE_RESOURCE = "/aigw/template.yaml";
   /** The template's logical table ids, and the table names used locally. */
   static Map<String, String> localTableNames(GatewaySettings settings) {
     return Map.of("KeysTable", settings.keysTable());
@@ -70,7 +73,11 @@ public final class LocalGateway implements AutoCloseable {
       this.embedded =
           options.inMemory() ? EmbeddedDynamoDb.inMemory() : EmbeddedDynamoDb.inDirectory(options.dataDir());
       dynamo = embedded.client();
-      TemplateTables.createAll(dynamo, localTableNames(settings));
+      try (InputStream template = LocalGateway.class.getResourceAsStream(TEMPLATE_RESOURCE)) {
+        TemplateTables.createAll(dynamo, template, localTableNames(settings));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
       var local = StaticSecretSource.fromEnvironment(env);
       secret = local;
       this.developmentMasterKey = local.isDevelopmentDefault();

@@ -1,4 +1,4 @@
-package aigw.local;
+package aigw.core.aws;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -20,26 +20,22 @@ import software.amazon.awssdk.services.dynamodb.model.Projection;
 import software.amazon.awssdk.services.dynamodb.model.ResourceInUseException;
 
 /**
- * Creates the local tables from the {@code AWS::DynamoDB::Table} resources of the same
- * template.yaml that deploys them (packaged into the jar), so local and AWS cannot drift apart.
+ * Creates tables from the {@code AWS::DynamoDB::Table} resources of the same template.yaml that
+ * deploys them, so the local gateway, the tests and AWS cannot drift apart.
  * CloudFormation's short-form tags (!Ref, !Sub) are ignored by the YAML reader; table definitions
  * use none.
  */
 public final class TemplateTables {
-  static final String TEMPLATE_RESOURCE = "/aigw/template.yaml";
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
   private TemplateTables() {}
 
   /** Logical id to CreateTableRequest, for every table in the template. */
-  public static Map<String, CreateTableRequest> fromTemplate(Map<String, String> tableNames) {
-    try (InputStream in = TemplateTables.class.getResourceAsStream(TEMPLATE_RESOURCE)) {
-      if (in == null) {
-        throw new IllegalStateException(TEMPLATE_RESOURCE + " is missing from the jar");
-      }
-      return parse(YAML.readTree(in), tableNames);
+  public static Map<String, CreateTableRequest> fromTemplate(InputStream template, Map<String, String> tableNames) {
+    try {
+      return parse(YAML.readTree(template), tableNames);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot read the packaged template.yaml", e);
+      throw new UncheckedIOException("cannot read template.yaml", e);
     }
   }
 
@@ -121,8 +117,8 @@ public final class TemplateTables {
   }
 
   /** Creates each table unless it already exists (a file-backed data directory keeps them). */
-  public static void createAll(DynamoDbClient dynamo, Map<String, String> tableNames) {
-    for (CreateTableRequest request : fromTemplate(tableNames).values()) {
+  public static void createAll(DynamoDbClient dynamo, InputStream template, Map<String, String> tableNames) {
+    for (CreateTableRequest request : fromTemplate(template, tableNames).values()) {
       try {
         dynamo.createTable(request);
       } catch (ResourceInUseException alreadyThere) {

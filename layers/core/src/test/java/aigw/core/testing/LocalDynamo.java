@@ -1,0 +1,49 @@
+package aigw.core.testing;
+
+import aigw.core.aws.TemplateTables;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.dynamodb.services.local.embedded.DynamoDBEmbedded;
+import software.amazon.dynamodb.services.local.shared.access.AmazonDynamoDBLocal;
+
+/**
+ * DynamoDB Local embedded in the test JVM, in memory, with the tables of the repository's
+ * template.yaml. Each instance gets its own table names, so tests sharing one engine stay apart.
+ */
+public final class LocalDynamo implements AutoCloseable {
+  private static final AtomicInteger COUNTER = new AtomicInteger();
+
+  private final AmazonDynamoDBLocal local;
+  private final DynamoDbClient client;
+  private final String keysTable;
+
+  public LocalDynamo() {
+    this.local = DynamoDBEmbedded.create(null, false);
+    this.client = local.dynamoDbClient();
+    this.keysTable = "keys-" + COUNTER.incrementAndGet();
+    try (InputStream template = Files.newInputStream(RepoFiles.resolve("template.yaml"))) {
+      TemplateTables.createAll(client, template, Map.of("KeysTable", keysTable));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public DynamoDbClient client() {
+    return client;
+  }
+
+  public String keysTable() {
+    return keysTable;
+  }
+
+  @Override
+  public void close() {
+    client.close();
+    local.shutdown();
+  }
+}
