@@ -1,7 +1,6 @@
 package aigw.core.usage;
 
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Coalesces concurrent usage writes of one key into one atomic write (group commit), keeping
@@ -25,54 +24,66 @@ public final class GroupCommitUsageRecorder implements UsageRecorder {
   @Override
   public void record(String tokenHash, UsageDelta delta) {
     KeyLane lane = lanes.computeIfAbsent(tokenHash, hash -> new KeyLane());
-    Batch mine = lane.join(delta);
-    lane.writer.lock();
-    try {
-      if (!mine.done) {
-        // Whoever holds the lock writes everything that has gathered, including this delta.
-        Batch batch = lane.seal();
-        try {
-          delegate.record(tokenHash, batch.total);
-        } catch (RuntimeException e) {
-          batch.failure = e;
-          throw e;
-        } finally {
-          batch.done = true;
-        }
-      } else if (mine.failure != null) {
-        throw mine.failure;
+    Batch batch;
+    synchronized (lane) {
+      Batch mine = lane.open;
+      mine.add(delta);
+      // Wait while another caller writes; our delta rides in the next write, or already did.
+      while (lane.writing && !mine.done) {
+        waitUninterruptibly(lane);
       }
-    } finally {
-      lane.writer.unlock();
+      if (mine.done) {
+        mine.throwIfFailed();
+        return;
+      }
+      // Nobody is writing and our batch is still open: we write it, with every delta gathered so far.
+      lane.writing = true;
+      batch = mine;
+      lane.open = new Batch();
+    }
+    RuntimeException failure = null;
+    try {
+      delegate.record(tokenHash, batch.total);
+    } catch (RuntimeException e) {
+      failure = e;
+    }
+    synchronized (lane) {
+      batch.failure = failure;
+      batch.done = true;
+      lane.writing = false;
+      lane.notifyAll();
+    }
+    batch.throwIfFailed();
+  }
+
+  private static void waitUninterruptibly(Object monitor) {
+    try {
+      monitor.wait();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
-  /** Deltas that one write will carry. Fields are guarded by the lane's locks. */
+  /** Deltas that one write carries. Guarded by the lane's monitor. */
   private static final class Batch {
     UsageDelta total;
-    volatile boolean done;
-    volatile RuntimeException failure;
+    boolean done;
+    RuntimeException failure;
+
+    void add(UsageDelta delta) {
+      total = total == null ? delta : total.plus(delta);
+    }
+
+    void throwIfFailed() {
+      if (failure != null) {
+        throw failure;
+      }
+    }
   }
 
-  /** One key: the batch now gathering deltas, and the lock that lets one writer in at a time. */
+  /** One key: the batch gathering deltas, and whether a write is in flight. Guarded by its monitor. */
   private static final class KeyLane {
-    final ReentrantLock writer = new ReentrantLock();
-    private final Object gathering = new Object();
-    private Batch open = new Batch();
-
-    Batch join(UsageDelta delta) {
-      synchronized (gathering) {
-        open.total = open.total == null ? delta : open.total.plus(delta);
-        return open;
-      }
-    }
-
-    Batch seal() {
-      synchronized (gathering) {
-        Batch sealed = open;
-        open = new Batch();
-        return sealed;
-      }
-    }
+    Batch open = new Batch();
+    boolean writing;
   }
 }

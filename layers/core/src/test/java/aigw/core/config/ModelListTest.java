@@ -1,0 +1,109 @@
+package aigw.core.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import aigw.core.testing.RepoFiles;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class ModelListTest {
+  private static List<Deployment> read(String yaml, Map<String, String> env) {
+    return ModelList.read(new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)), "test.yaml", env);
+  }
+
+  @Test
+  void readsLiteLlmModelListWithEnvironmentKeys() {
+    var deployments =
+        read(
+            """
+            model_list:
+              - model_name: gpt-4o-mini
+                litellm_params:
+                  model: openai/gpt-4o-mini
+                  api_key: os.environ/OPENAI_API_KEY
+                  timeout: 12.5
+              - model_name: fast
+                litellm_params:
+                  model: groq/llama-3.1-8b-instant
+                  api_key: os.environ/GROQ_API_KEY
+            router_settings:
+              timeout: 30
+            """,
+            Map.of("OPENAI_API_KEY", "sk-from-env"));
+    assertThat(deployments).hasSize(2);
+    var openAi = deployments.get(0);
+    assertThat(openAi.modelName()).isEqualTo("gpt-4o-mini");
+    assertThat(openAi.provider()).isEqualTo(Provider.OPENAI);
+    assertThat(openAi.upstreamModel()).isEqualTo("gpt-4o-mini");
+    assertThat(openAi.apiBase()).hasToString("https://api.openai.com/v1");
+    assertThat(openAi.apiKey()).isEqualTo("sk-from-env");
+    assertThat(openAi.timeout()).isEqualTo(Duration.ofMillis(12_500));
+    var groq = deployments.get(1);
+    assertThat(groq.apiBase()).hasToString("https://api.groq.com/openai/v1");
+    assertThat(groq.apiKey()).isNull(); // GROQ_API_KEY unset: the deployment says so when called
+    assertThat(groq.apiKeySource()).isEqualTo("os.environ/GROQ_API_KEY");
+    assertThat(groq.timeout()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(openAi.toString()).doesNotContain("sk-from-env");
+  }
+
+  @Test
+  void azureUsesTheV1ApiUnderTheResourceEndpoint() {
+    var azure =
+        read(
+                """
+                model_list:
+                  - model_name: gpt-4o
+                    litellm_params:
+                      model: azure/my-deployment
+                      api_base: https://res.openai.azure.com/
+                      api_key: os.environ/AZURE_API_KEY
+                """,
+                Map.of("AZURE_API_KEY", "azure-key"))
+            .get(0);
+    assertThat(azure.apiBase()).hasToString("https://res.openai.azure.com/openai/v1");
+    assertThat(azure.upstreamModel()).isEqualTo("my-deployment");
+    assertThat(azure.provider().authStyle()).isEqualTo(Provider.AuthStyle.API_KEY_HEADER);
+  }
+
+  @Test
+  void modelNamesWithSlashesKeepEverythingAfterTheProvider() {
+    var vllm =
+        read(
+                """
+                model_list:
+                  - model_name: qwen
+                    litellm_params: {model: hosted_vllm/Qwen/Qwen2.5-7B-Instruct, api_base: "http://localhost:8000/v1"}
+                """,
+                Map.of())
+            .get(0);
+    assertThat(vllm.upstreamModel()).isEqualTo("Qwen/Qwen2.5-7B-Instruct");
+  }
+
+  @Test
+  void mistakesAreReportedWithTheEntryAndTheReason() {
+    assertThatThrownBy(() -> read("model_list:\n  - model_name: x\n    litellm_params: {model: gpt-4o}\n", Map.of()))
+        .isInstanceOf(InvalidConfig.class)
+        .hasMessageContaining("model_list[0]")
+        .hasMessageContaining("<provider>/<model>");
+    assertThatThrownBy(() -> read("model_list:\n  - model_name: x\n    litellm_params: {model: nosuch/m}\n", Map.of()))
+        .hasMessageContaining("provider 'nosuch' is not supported");
+    assertThatThrownBy(() -> read("model_list:\n  - litellm_params: {model: openai/m}\n", Map.of()))
+        .hasMessageContaining("model_name is required");
+    assertThatThrownBy(() -> read("model_list:\n  - model_name: x\n    litellm_params: {model: hosted_vllm/m}\n", Map.of()))
+        .hasMessageContaining("needs api_base");
+    assertThatThrownBy(() -> read("model_list: [oops\n", Map.of())).hasMessageContaining("not valid YAML");
+    assertThatThrownBy(() -> read("model_list:\n  - model_name: x\n    litellm_params: {model: openai/m, api_base: 'ftp://x'}\n", Map.of()))
+        .hasMessageContaining("http(s)");
+  }
+
+  @Test
+  void theShippedExampleConfigIsValid() {
+    var deployments = ModelList.read(RepoFiles.resolve("local/config.example.yaml"), Map.of("OPENAI_API_KEY", "sk-x"));
+    assertThat(deployments).extracting(Deployment::modelName).contains("gpt-4o-mini", "text-embedding-3-small");
+  }
+}

@@ -1,0 +1,121 @@
+package aigw.core.keys.dynamodb;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import aigw.core.keys.ApiKeys;
+import aigw.core.keys.KeyChanges;
+import aigw.core.keys.KeyStore;
+import aigw.core.keys.VirtualKey;
+import aigw.core.testing.LocalDynamo;
+import aigw.core.usage.TokenUsage;
+import aigw.core.usage.UsageDelta;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class DynamoDbKeyStoreTest {
+  private static LocalDynamo dynamo;
+  private static DynamoDbKeyStore store;
+  private static DynamoDbUsageRecorder usage;
+  private static final Instant NOW = Instant.parse("2026-03-01T10:00:00Z");
+
+  @BeforeAll
+  static void start() {
+    dynamo = new LocalDynamo();
+    store = new DynamoDbKeyStore(dynamo.client(), dynamo.keysTable());
+    usage = new DynamoDbUsageRecorder(dynamo.client(), dynamo.keysTable());
+  }
+
+  @AfterAll
+  static void stop() {
+    dynamo.close();
+  }
+
+  private static VirtualKey newKey(String plaintext, String alias) {
+    return new VirtualKey(
+        ApiKeys.hash(plaintext), "id-" + alias, ApiKeys.mask(plaintext), alias, List.of("gpt-4o-mini"), "team-1", "user-1",
+        Map.of("owner", "platform", "n", 3), NOW, NOW, NOW.plusSeconds(3600), false, null);
+  }
+
+  @Test
+  void aKeyRoundTripsThroughDynamoDbWithoutItsPlaintext() {
+    String plaintext = ApiKeys.generate();
+    var key = newKey(plaintext, "round-trip");
+    store.create(key);
+    var found = store.findByHash(ApiKeys.hash(plaintext)).orElseThrow();
+    assertThat(found).usingRecursiveComparison().isEqualTo(key);
+    var items = dynamo.client().scan(r -> r.tableName(dynamo.keysTable())).items();
+    assertThat(items.toString()).doesNotContain(plaintext);
+  }
+
+  @Test
+  void aliasesAreUnique() {
+    store.create(newKey(ApiKeys.generate(), "unique-alias"));
+    assertThatThrownBy(() -> store.create(newKey(ApiKeys.generate(), "unique-alias")))
+        .isInstanceOf(KeyStore.KeyAlreadyExists.class)
+        .hasMessageContaining("unique-alias");
+    assertThat(store.hashesForAlias("unique-alias")).hasSize(1);
+  }
+
+  @Test
+  void updateChangesOnlyTheGivenFields() {
+    String plaintext = ApiKeys.generate();
+    store.create(newKey(plaintext, "to-update"));
+    var changes =
+        new KeyChanges(Optional.empty(), Optional.of(List.of("a", "b")), Optional.empty(), Optional.of("user-2"),
+            Optional.empty(), Optional.empty(), Optional.of(true));
+    var updated = store.update(ApiKeys.hash(plaintext), changes, NOW.plusSeconds(60));
+    assertThat(updated.models()).containsExactly("a", "b");
+    assertThat(updated.userId()).isEqualTo("user-2");
+    assertThat(updated.blocked()).isTrue();
+    assertThat(updated.teamId()).isEqualTo("team-1");
+    assertThat(updated.metadata()).containsEntry("owner", "platform");
+    assertThat(updated.updatedAt()).isEqualTo(NOW.plusSeconds(60));
+    assertThatThrownBy(() -> store.update(ApiKeys.hash("sk-missing"), changes, NOW)).isInstanceOf(KeyStore.KeyNotFound.class);
+  }
+
+  @Test
+  void deleteIsAllOrNothing() {
+    String a = ApiKeys.generate();
+    store.create(newKey(a, "del-a"));
+    String missing = ApiKeys.hash("sk-never-created");
+    assertThatThrownBy(() -> store.deleteAll(List.of(ApiKeys.hash(a), missing)))
+        .isInstanceOfSatisfying(KeyStore.KeyNotFound.class, e -> assertThat(e.missing()).containsExactly(missing));
+    assertThat(store.findByHash(ApiKeys.hash(a))).isPresent();
+    store.deleteAll(List.of(ApiKeys.hash(a)));
+    assertThat(store.findByHash(ApiKeys.hash(a))).isEmpty();
+  }
+
+  @Test
+  void concurrentUsageUpdatesAreAtomic() throws Exception {
+    String plaintext = ApiKeys.generate();
+    store.create(newKey(plaintext, "usage"));
+    String hash = ApiKeys.hash(plaintext);
+    var pool = Executors.newFixedThreadPool(8);
+    for (int i = 0; i < 200; i++) {
+      pool.submit(() -> usage.record(hash, UsageDelta.oneRequest(new TokenUsage(3, 4, 7), NOW.plusSeconds(5))));
+    }
+    pool.shutdown();
+    assertThat(pool.awaitTermination(60, TimeUnit.SECONDS)).isTrue();
+    var counted = store.findByHash(hash).orElseThrow().usage();
+    assertThat(counted.requests()).isEqualTo(200);
+    assertThat(counted.promptTokens()).isEqualTo(600);
+    assertThat(counted.completionTokens()).isEqualTo(800);
+    assertThat(counted.totalTokens()).isEqualTo(1400);
+    assertThat(counted.lastUsedAt()).isEqualTo(NOW.plusSeconds(5));
+  }
+
+  @Test
+  void usageOfADeletedKeyDoesNotRecreateIt() {
+    String hash = ApiKeys.hash("sk-deleted-meanwhile");
+    usage.record(hash, UsageDelta.oneRequest(TokenUsage.NONE, NOW));
+    assertThat(store.findByHash(hash)).isEmpty();
+  }
+}

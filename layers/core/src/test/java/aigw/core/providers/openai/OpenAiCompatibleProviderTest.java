@@ -1,0 +1,195 @@
+package aigw.core.providers.openai;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.*;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import aigw.core.config.Deployment;
+import aigw.core.config.Provider;
+import aigw.core.errors.ErrorEnvelope;
+import aigw.core.errors.ServiceUnavailable;
+import aigw.core.errors.UpstreamFailed;
+import aigw.core.errors.UpstreamTimeout;
+import aigw.core.errors.UpstreamUnreachable;
+import aigw.core.json.Json;
+import aigw.core.providers.Operation;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.http.Fault;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class OpenAiCompatibleProviderTest {
+  private static WireMockServer upstream;
+  private final OpenAiCompatibleProvider provider = new OpenAiCompatibleProvider(OpenAiCompatibleProvider.defaultHttpClient());
+
+  @BeforeAll
+  static void startUpstream() {
+    upstream = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1"));
+    upstream.start();
+  }
+
+  @AfterAll
+  static void stopUpstream() {
+    upstream.stop();
+  }
+
+  @BeforeEach
+  void reset() {
+    upstream.resetAll();
+  }
+
+  private Deployment deployment(Provider provider, String apiKey, Duration timeout) {
+    return new Deployment("public-name", provider, "upstream-model", URI.create(upstream.baseUrl() + "/v1"), apiKey, "os.environ/TEST_KEY", timeout);
+  }
+
+  private Deployment openAi() {
+    return deployment(Provider.OPENAI, "sk-upstream-credential", Duration.ofSeconds(5));
+  }
+
+  private static ObjectNode request(String json) {
+    return Json.readObject(json.getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static final String COMPLETION =
+      """
+      {"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"upstream-model-2024",
+       "choices":[{"index":0,"message":{"role":"assistant","content":"Hi!"},"finish_reason":"stop"}],
+       "usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12}}
+      """;
+
+  @Test
+  void forwardsTheRequestUntouchedExceptTheModelAndReportsUsage() {
+    upstream.stubFor(post("/v1/chat/completions").willReturn(okJson(COMPLETION)));
+    var response =
+        provider.call(
+            openAi(),
+            Operation.CHAT_COMPLETIONS,
+            request(
+                """
+                {"model":"public-name","messages":[{"role":"user","content":"hello"}],
+                 "temperature":0.1,"some_future_param":{"nested":[1,2]},"tools":[{"type":"function","function":{"name":"f"}}]}
+                """));
+    assertThat(response.usage().promptTokens()).isEqualTo(9);
+    assertThat(response.usage().totalTokens()).isEqualTo(12);
+    assertThat(new String(response.body(), StandardCharsets.UTF_8)).contains("\"content\":\"Hi!\"");
+    upstream.verify(
+        postRequestedFor(urlEqualTo("/v1/chat/completions"))
+            .withHeader("Authorization", equalTo("Bearer sk-upstream-credential"))
+            .withHeader("Content-Type", equalTo("application/json"))
+            .withRequestBody(
+                equalToJson(
+                    """
+                    {"model":"upstream-model","messages":[{"role":"user","content":"hello"}],
+                     "temperature":0.1,"some_future_param":{"nested":[1,2]},"tools":[{"type":"function","function":{"name":"f"}}]}
+                    """)));
+  }
+
+  @Test
+  void azureGetsItsKeyInTheApiKeyHeader() {
+    upstream.stubFor(post("/v1/embeddings").willReturn(okJson("{\"object\":\"list\",\"data\":[],\"usage\":{\"prompt_tokens\":2,\"total_tokens\":2}}")));
+    var response = provider.call(deployment(Provider.AZURE, "azure-secret", Duration.ofSeconds(5)), Operation.EMBEDDINGS, request("{\"model\":\"x\",\"input\":\"hi\"}"));
+    assertThat(response.usage().totalTokens()).isEqualTo(2);
+    upstream.verify(postRequestedFor(urlEqualTo("/v1/embeddings")).withHeader("api-key", equalTo("azure-secret")).withoutHeader("Authorization"));
+  }
+
+  @Test
+  void keylessProvidersGetNoAuthorizationHeader() {
+    upstream.stubFor(post("/v1/chat/completions").willReturn(okJson(COMPLETION)));
+    provider.call(
+        new Deployment("m", Provider.OLLAMA, "llama3.2", URI.create(upstream.baseUrl() + "/v1"), null, null, Duration.ofSeconds(5)),
+        Operation.CHAT_COMPLETIONS,
+        request("{\"model\":\"m\",\"messages\":[]}"));
+    upstream.verify(postRequestedFor(urlEqualTo("/v1/chat/completions")).withoutHeader("Authorization"));
+  }
+
+  @Test
+  void aMissingConfiguredCredentialIsTheOperatorsProblemNotAProviderCall() {
+    assertThatThrownBy(() -> provider.call(deployment(Provider.OPENAI, null, Duration.ofSeconds(5)), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+        .isInstanceOf(ServiceUnavailable.class)
+        .hasMessageContaining("os.environ/TEST_KEY");
+    assertThat(upstream.getAllServeEvents()).isEmpty();
+  }
+
+  @Test
+  void providerClientErrorsPassThroughWithTheirOwnMessageTypeAndCode() {
+    upstream.stubFor(
+        post("/v1/chat/completions")
+            .willReturn(
+                aResponse()
+                    .withStatus(400)
+                    .withHeader("Content-Type", "application/json")
+                    .withBody("{\"error\":{\"message\":\"max_tokens is too large\",\"type\":\"invalid_request_error\",\"param\":\"max_tokens\",\"code\":\"invalid_value\"}}")));
+    assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+        .isInstanceOfSatisfying(
+            UpstreamFailed.class,
+            e -> {
+              assertThat(ErrorEnvelope.status(e)).isEqualTo(400);
+              var envelope = ErrorEnvelope.of(e).error();
+              assertThat(envelope.message()).isEqualTo("max_tokens is too large");
+              assertThat(envelope.type()).isEqualTo("invalid_request_error");
+              assertThat(envelope.param()).isEqualTo("max_tokens");
+              assertThat(envelope.code()).isEqualTo("invalid_value");
+            });
+  }
+
+  @Test
+  void providerRateLimitsKeepTheirStatusAndRetryAfter() {
+    upstream.stubFor(
+        post("/v1/chat/completions")
+            .willReturn(aResponse().withStatus(429).withHeader("Retry-After", "7").withBody("{\"error\":{\"message\":\"slow down\",\"type\":\"rate_limit_error\"}}")));
+    assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+        .isInstanceOfSatisfying(
+            UpstreamFailed.class,
+            e -> {
+              var response = ErrorEnvelope.response(e);
+              assertThat(response.status()).isEqualTo(429);
+              assertThat(response.headers()).containsEntry("Retry-After", "7");
+            });
+  }
+
+  @Test
+  void aProviderRefusingTheGatewaysCredentialIsA502NotTheClientsFault() {
+    upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(401).withBody("{\"error\":{\"message\":\"Incorrect API key\"}}")));
+    assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+        .isInstanceOfSatisfying(UpstreamFailed.class, e -> assertThat(ErrorEnvelope.status(e)).isEqualTo(502));
+  }
+
+  @Test
+  void providerServerErrorsAndGarbageBecome502() {
+    upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(503).withBody("<html>down</html>")));
+    assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+        .isInstanceOfSatisfying(UpstreamFailed.class, e -> assertThat(ErrorEnvelope.status(e)).isEqualTo(502));
+    upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(200).withBody("not json")));
+    assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+        .isInstanceOf(UpstreamUnreachable.class);
+    upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
+    assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+        .isInstanceOf(UpstreamUnreachable.class);
+  }
+
+  @Test
+  void aSlowProviderTimesOutAs504() {
+    upstream.stubFor(post("/v1/chat/completions").willReturn(okJson(COMPLETION).withFixedDelay(3000)));
+    assertThatThrownBy(() -> provider.call(deployment(Provider.OPENAI, "k", Duration.ofMillis(300)), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+        .isInstanceOfSatisfying(UpstreamTimeout.class, e -> assertThat(ErrorEnvelope.status(e)).isEqualTo(504));
+  }
+
+  @Test
+  void anUnreachableProviderIs502() throws Exception {
+    int closedPort;
+    try (var socket = new ServerSocket(0)) {
+      closedPort = socket.getLocalPort();
+    }
+    var nowhere = new Deployment("m", Provider.OPENAI, "m", URI.create("http://127.0.0.1:" + closedPort + "/v1"), "k", "x", Duration.ofSeconds(2));
+    assertThatThrownBy(() -> provider.call(nowhere, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+        .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> assertThat(ErrorEnvelope.status(e)).isEqualTo(502));
+  }
+}

@@ -1,0 +1,87 @@
+package aigw.core.secrets;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import aigw.core.testing.MutableClock;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+class MasterKeyTest {
+  /** A secret that can be rotated or made unreachable, counting reads like Secrets Manager bills them. */
+  static final class RotatingSecret implements SecretSource {
+    volatile String value;
+    volatile boolean down;
+    final AtomicInteger reads = new AtomicInteger();
+
+    RotatingSecret(String value) {
+      this.value = value;
+    }
+
+    @Override
+    public String read() {
+      reads.incrementAndGet();
+      if (down) {
+        throw new SecretUnavailable("service down", null);
+      }
+      return value;
+    }
+
+    @Override
+    public String describe() {
+      return "test secret";
+    }
+  }
+
+  private final MutableClock clock = MutableClock.at("2026-01-01T00:00:00Z");
+  private final RotatingSecret secret = new RotatingSecret("sk-master-one-aaaaaaaaaaaa");
+  private final MasterKey master =
+      new MasterKey(secret, clock, Duration.ofMinutes(5), Duration.ofSeconds(5)).load();
+
+  @Test
+  void matchesOnlyTheExactKey() {
+    assertThat(master.matches("sk-master-one-aaaaaaaaaaaa")).isTrue();
+    assertThat(master.matches("sk-master-one-aaaaaaaaaaab")).isFalse();
+    assertThat(master.matches("")).isFalse();
+    assertThat(master.matches(null)).isFalse();
+  }
+
+  @Test
+  void aRotatedKeyIsAcceptedWithoutRestartAfterTheRecheckInterval() {
+    secret.value = "sk-master-two-bbbbbbbbbbbb";
+    assertThat(master.matches("sk-master-two-bbbbbbbbbbbb")).isFalse(); // read 0 s ago: no re-read
+    clock.advance(Duration.ofSeconds(5));
+    assertThat(master.matches("sk-master-two-bbbbbbbbbbbb")).isTrue();
+    assertThat(master.matches("sk-master-one-aaaaaaaaaaaa")).isFalse();
+  }
+
+  @Test
+  void wrongKeysCannotHammerSecretsManager() {
+    int before = secret.reads.get();
+    for (int i = 0; i < 1000; i++) {
+      master.matches("sk-wrong-" + i);
+    }
+    assertThat(secret.reads.get() - before).isZero();
+    clock.advance(Duration.ofSeconds(6));
+    for (int i = 0; i < 1000; i++) {
+      master.matches("sk-wrong-" + i);
+    }
+    assertThat(secret.reads.get() - before).isEqualTo(1);
+  }
+
+  @Test
+  void anOutageKeepsTheCachedKeyWorking() {
+    secret.down = true;
+    clock.advance(Duration.ofMinutes(6));
+    assertThat(master.matches("sk-master-one-aaaaaaaaaaaa")).isTrue();
+  }
+
+  @Test
+  void withNoReadableSecretTheGatewayDoesNotStart() {
+    var broken = new RotatingSecret("x");
+    broken.down = true;
+    assertThatThrownBy(() -> new MasterKey(broken, clock, Duration.ofMinutes(5), Duration.ofSeconds(5)).load())
+        .isInstanceOf(SecretSource.SecretUnavailable.class);
+  }
+}

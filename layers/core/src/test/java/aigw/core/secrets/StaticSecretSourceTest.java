@@ -1,0 +1,58 @@
+package aigw.core.secrets;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import org.junit.jupiter.api.Test;
+
+class StaticSecretSourceTest {
+  private static List<LogRecord> captureWhile(Runnable action) {
+    var records = new ArrayList<LogRecord>();
+    var handler =
+        new Handler() {
+          @Override
+          public void publish(LogRecord record) {
+            records.add(record);
+          }
+
+          @Override
+          public void flush() {}
+
+          @Override
+          public void close() {}
+        };
+    Logger logger = Logger.getLogger(StaticSecretSource.class.getName());
+    logger.addHandler(handler);
+    try {
+      action.run();
+    } finally {
+      logger.removeHandler(handler);
+    }
+    return records;
+  }
+
+  @Test
+  void withoutAigwMasterKeyTheDevelopmentKeyIsUsedWithAWarning() {
+    var records = captureWhile(() -> assertThat(StaticSecretSource.fromEnvironment(Map.of()).read()).isEqualTo("sk-development-only"));
+    assertThat(records).anySatisfy(r -> {
+      assertThat(r.getLevel()).isEqualTo(Level.WARNING);
+      assertThat(r.getMessage()).contains("WARNING").contains("sk-development-only");
+    });
+  }
+
+  @Test
+  void aConfiguredKeyIsUsedAndNeverLogged() {
+    var records =
+        captureWhile(
+            () -> assertThat(StaticSecretSource.fromEnvironment(Map.of("AIGW_MASTER_KEY", "sk-configured-secret-value")).read())
+                .isEqualTo("sk-configured-secret-value"));
+    assertThat(records).noneSatisfy(r -> assertThat(r.getMessage()).contains("sk-configured-secret-value"));
+    assertThat(records).noneSatisfy(r -> assertThat(r.getLevel()).isEqualTo(Level.WARNING));
+  }
+}
