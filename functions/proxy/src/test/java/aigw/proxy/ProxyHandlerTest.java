@@ -1,0 +1,342 @@
+package aigw.proxy;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.*;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import aigw.core.Gateway;
+import aigw.core.json.Json;
+import aigw.core.keys.ApiKeys;
+import aigw.core.keys.KeyChanges;
+import aigw.core.testing.Events;
+import aigw.core.testing.LocalDynamo;
+import aigw.core.testing.MutableClock;
+import aigw.core.testing.TestGateways;
+import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
+import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.github.tomakehurst.wiremock.WireMockServer;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The proxy function driven as Lambda drives it: the events/ files in, API Gateway responses out. */
+class ProxyHandlerTest {
+  private static final String KEY = Events.EVENTS_VIRTUAL_KEY;
+  private static final String COMPLETION =
+      """
+      {"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini-2024-07-18",
+       "choices":[{"index":0,"message":{"role":"assistant","content":"Hello!"},"finish_reason":"stop"}],
+       "usage":{"prompt_tokens":11,"completion_tokens":2,"total_tokens":13}}
+      """;
+  private static final String EMBEDDING =
+      """
+      {"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,0.2]}],
+       "model":"text-embedding-3-small","usage":{"prompt_tokens":2,"total_tokens":2}}
+      """;
+
+  private static WireMockServer upstream;
+  private LocalDynamo dynamo;
+  private MutableClock clock;
+  private Gateway gateway;
+  private ProxyHandler handler;
+
+  @BeforeAll
+  static void startUpstream() {
+    upstream = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1"));
+    upstream.start();
+  }
+
+  @AfterAll
+  static void stopUpstream() {
+    upstream.stop();
+  }
+
+  @BeforeEach
+  void setUp() {
+    upstream.resetAll();
+    upstream.stubFor(post("/v1/chat/completions").willReturn(okJson(COMPLETION)));
+    upstream.stubFor(post("/v1/embeddings").willReturn(okJson(EMBEDDING)));
+    dynamo = new LocalDynamo();
+    clock = MutableClock.at("2026-05-01T12:00:00Z");
+    gateway = gatewayWith(false);
+    handler = new ProxyHandler(new ProxyService(gateway));
+  }
+
+  private Gateway gatewayWith(boolean allowMaster) {
+    var models =
+        List.of(
+            TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", upstream.baseUrl() + "/v1"),
+            TestGateways.openAi("text-embedding-3-small", "text-embedding-3-small", upstream.baseUrl() + "/v1"),
+            TestGateways.openAi("other-model", "other", upstream.baseUrl() + "/v1"));
+    return TestGateways.gateway(TestGateways.settings(dynamo).withAllowMasterKeyForModels(allowMaster), dynamo, models, clock);
+  }
+
+  @AfterEach
+  void tearDown() {
+    dynamo.close();
+  }
+
+  private APIGatewayProxyResponseEvent send(APIGatewayProxyRequestEvent event) {
+    return handler.handleRequest(event, null);
+  }
+
+  private static JsonNode body(APIGatewayProxyResponseEvent response) throws Exception {
+    return Json.MAPPER.readTree(response.getBody());
+  }
+
+  private static JsonNode error(APIGatewayProxyResponseEvent response) throws Exception {
+    JsonNode error = body(response).get("error");
+    assertThat(error).as("OpenAI error envelope in %s", response.getBody()).isNotNull();
+    assertThat(error.has("message") && error.has("type") && error.has("param") && error.has("code")).isTrue();
+    assertThat(error.get("code").asText()).isEqualTo(Integer.toString(response.getStatusCode()));
+    assertThat(response.getBody()).doesNotContain("\tat ").doesNotContain("Exception");
+    return error;
+  }
+
+  private void storeEventsKey(List<String> models) {
+    TestGateways.storeKey(gateway, KEY, models, null, false);
+  }
+
+  @Test
+  void chatCompletionIsProxiedAndItsUsageWrittenBeforeTheAnswer() throws Exception {
+    storeEventsKey(List.of());
+    var response = send(Events.load("proxy-chat-completions.json"));
+    assertThat(response.getStatusCode()).isEqualTo(200);
+    assertThat(response.getHeaders()).containsEntry("Content-Type", "application/json");
+    assertThat(body(response).at("/choices/0/message/content").asText()).isEqualTo("Hello!");
+    // The response is back: its usage must already be in DynamoDB.
+    var usage = gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow().usage();
+    assertThat(usage.requests()).isEqualTo(1);
+    assertThat(usage.promptTokens()).isEqualTo(11);
+    assertThat(usage.completionTokens()).isEqualTo(2);
+    assertThat(usage.totalTokens()).isEqualTo(13);
+    assertThat(usage.lastUsedAt()).isEqualTo(clock.instant());
+    upstream.verify(
+        postRequestedFor(urlEqualTo("/v1/chat/completions"))
+            .withRequestBody(matchingJsonPath("$.temperature", equalTo("0.2")))
+            .withHeader("Authorization", equalTo("Bearer sk-upstream-test-credential")));
+  }
+
+  @Test
+  void theRouteWorksWithoutTheV1Prefix() {
+    storeEventsKey(List.of());
+    assertThat(send(Events.load("proxy-chat-completions-no-v1.json")).getStatusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void embeddingsAreProxiedAndCounted() throws Exception {
+    storeEventsKey(List.of());
+    var response = send(Events.load("proxy-embeddings.json"));
+    assertThat(response.getStatusCode()).isEqualTo(200);
+    assertThat(body(response).at("/data/0/embedding/1").asDouble()).isEqualTo(0.2);
+    assertThat(gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow().usage().totalTokens()).isEqualTo(2);
+  }
+
+  @Test
+  void modelsListsOnlyWhatTheKeyMayUse() throws Exception {
+    storeEventsKey(List.of("gpt-4o-mini", "text-embedding-3-small"));
+    var response = send(Events.load("proxy-models.json"));
+    assertThat(response.getStatusCode()).isEqualTo(200);
+    var json = body(response);
+    assertThat(json.get("object").asText()).isEqualTo("list");
+    assertThat(json.get("data").findValuesAsText("id")).containsExactly("gpt-4o-mini", "text-embedding-3-small");
+    assertThat(json.at("/data/0/object").asText()).isEqualTo("model");
+    assertThat(json.at("/data/0/owned_by").asText()).isEqualTo("openai");
+  }
+
+  @Test
+  void noKeyGets401() throws Exception {
+    var response = send(Events.load("proxy-no-key.json"));
+    assertThat(response.getStatusCode()).isEqualTo(401);
+    assertThat(error(response).get("message").asText()).contains("No api key passed in");
+    upstream.verify(0, postRequestedFor(anyUrl()));
+  }
+
+  @Test
+  void unknownKeyGets401TokenNotFoundWithTheKeyMasked() throws Exception {
+    var response = send(Events.load("proxy-bad-key.json"));
+    assertThat(response.getStatusCode()).isEqualTo(401);
+    var error = error(response);
+    assertThat(error.get("type").asText()).isEqualTo("token_not_found_in_db");
+    assertThat(error.get("param").asText()).isEqualTo("key");
+    assertThat(error.get("message").asText()).contains("sk-...here").doesNotContain("sk-this-key-does-not-exist-anywhere");
+  }
+
+  @Test
+  void theKeyIsAlsoReadFromXApiKeyAndApiKeyHeaders() {
+    storeEventsKey(List.of());
+    for (String header : List.of("x-api-key", "api-key")) {
+      var event = Events.withKey(Events.load("proxy-chat-completions.json"), null);
+      event.getHeaders().put(header, KEY);
+      assertThat(send(event).getStatusCode()).as(header).isEqualTo(200);
+    }
+  }
+
+  @Test
+  void malformedAuthorizationHeaderGets401() throws Exception {
+    var event = Events.withKey(Events.load("proxy-chat-completions.json"), null);
+    event.getHeaders().put("Authorization", KEY); // no "Bearer "
+    var response = send(event);
+    assertThat(response.getStatusCode()).isEqualTo(401);
+    assertThat(error(response).get("message").asText()).contains("Bearer");
+  }
+
+  @Test
+  void blockedKeyGets401AndUnblockingRestoresIt() throws Exception {
+    storeEventsKey(List.of());
+    gateway.keyStore().update(ApiKeys.hash(KEY), KeyChanges.blocked(true), clock.instant());
+    var response = send(Events.load("proxy-chat-completions.json"));
+    assertThat(response.getStatusCode()).isEqualTo(401);
+    assertThat(error(response).get("message").asText()).contains("Key is blocked");
+    gateway.keyStore().update(ApiKeys.hash(KEY), KeyChanges.blocked(false), clock.instant());
+    clock.advance(gateway.keyCache().ttl());
+    assertThat(send(Events.load("proxy-chat-completions.json")).getStatusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void expiredKeyGets401ExpiredKeyAtItsExactExpiry() throws Exception {
+    TestGateways.storeKey(gateway, KEY, List.of(), clock.instant().plusSeconds(60), false);
+    assertThat(send(Events.load("proxy-chat-completions.json")).getStatusCode()).isEqualTo(200);
+    clock.advance(Duration.ofSeconds(60));
+    var response = send(Events.load("proxy-chat-completions.json"));
+    assertThat(response.getStatusCode()).isEqualTo(401);
+    assertThat(error(response).get("type").asText()).isEqualTo("expired_key");
+  }
+
+  @Test
+  void modelOutsideTheKeysListGets401KeyModelAccessDenied() throws Exception {
+    storeEventsKey(List.of("text-embedding-3-small"));
+    var response = send(Events.load("proxy-chat-completions.json"));
+    assertThat(response.getStatusCode()).isEqualTo(401);
+    var error = error(response);
+    assertThat(error.get("type").asText()).isEqualTo("key_model_access_denied");
+    assertThat(error.get("param").asText()).isEqualTo("model");
+    assertThat(error.get("message").asText()).contains("gpt-4o-mini").contains("text-embedding-3-small");
+    upstream.verify(0, postRequestedFor(anyUrl()));
+  }
+
+  @Test
+  void unknownModelGets404() throws Exception {
+    storeEventsKey(List.of());
+    var event = Events.withBody(Events.load("proxy-chat-completions.json"), "{\"model\":\"no-such-model\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    var response = send(event);
+    assertThat(response.getStatusCode()).isEqualTo(404);
+    assertThat(error(response).get("param").asText()).isEqualTo("model");
+  }
+
+  @Test
+  void malformedJsonGets400() throws Exception {
+    storeEventsKey(List.of());
+    var response = send(Events.load("proxy-malformed-json.json"));
+    assertThat(response.getStatusCode()).isEqualTo(400);
+    assertThat(error(response).get("type").asText()).isEqualTo("invalid_request_error");
+  }
+
+  @Test
+  void wrongTypesGet400NamingTheField() throws Exception {
+    storeEventsKey(List.of());
+    String[][] cases = {
+      {"{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "model"},
+      {"{\"model\":42,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "model"},
+      {"{\"model\":\"gpt-4o-mini\"}", "messages"},
+      {"{\"model\":\"gpt-4o-mini\",\"messages\":\"hello\"}", "messages"},
+      {"{\"model\":\"gpt-4o-mini\",\"messages\":[]}", "messages"},
+      {"{\"model\":\"gpt-4o-mini\",\"messages\":[\"hi\"]}", "messages"},
+      {"{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":\"yes\"}", "stream"},
+      {"[1,2,3]", null},
+      {"", null},
+    };
+    for (String[] c : cases) {
+      var response = send(Events.withBody(Events.load("proxy-chat-completions.json"), c[0]));
+      assertThat(response.getStatusCode()).as(c[0]).isEqualTo(400);
+      var param = error(response).get("param");
+      assertThat(param.isNull() ? null : param.asText()).as(c[0]).isEqualTo(c[1]);
+    }
+    var embeddings = send(Events.withBody(Events.load("proxy-embeddings.json"), "{\"model\":\"text-embedding-3-small\",\"input\":5}"));
+    assertThat(embeddings.getStatusCode()).isEqualTo(400);
+    assertThat(error(embeddings).get("param").asText()).isEqualTo("input");
+    upstream.verify(0, postRequestedFor(anyUrl()));
+  }
+
+  @Test
+  void streamingIsRefusedWithAClearMessageUntilItIsBuilt() throws Exception {
+    storeEventsKey(List.of());
+    var response = send(Events.load("proxy-stream.json"));
+    assertThat(response.getStatusCode()).isEqualTo(400);
+    var error = error(response);
+    assertThat(error.get("param").asText()).isEqualTo("stream");
+    assertThat(error.get("message").asText()).contains("stream=true is not supported");
+  }
+
+  @Test
+  void bodyOverTheLimitGets413() throws Exception {
+    storeEventsKey(List.of());
+    String big = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"" + "x".repeat(6 * 1024 * 1024) + "\"}]}";
+    var response = send(Events.withBody(Events.load("proxy-chat-completions.json"), big));
+    assertThat(response.getStatusCode()).isEqualTo(413);
+    assertThat(error(response).get("message").asText()).contains("5242880");
+  }
+
+  @Test
+  void theMasterKeyIsRefusedForModelCallsUnlessTheOperatorAllowsIt() throws Exception {
+    var event = Events.withKey(Events.load("proxy-chat-completions.json"), TestGateways.MASTER_KEY);
+    var refused = send(event);
+    assertThat(refused.getStatusCode()).isEqualTo(403);
+    assertThat(error(refused).get("message").asText()).contains("/key/generate");
+    upstream.verify(0, postRequestedFor(anyUrl()));
+
+    handler = new ProxyHandler(new ProxyService(gatewayWith(true)));
+    assertThat(send(Events.withKey(Events.load("proxy-chat-completions.json"), TestGateways.MASTER_KEY)).getStatusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void providerErrorsComeBackInTheSameEnvelope() throws Exception {
+    storeEventsKey(List.of());
+    upstream.stubFor(
+        post("/v1/chat/completions")
+            .willReturn(aResponse().withStatus(400).withBody("{\"error\":{\"message\":\"bad temperature\",\"type\":\"invalid_request_error\",\"param\":\"temperature\",\"code\":null}}")));
+    var response = send(Events.load("proxy-chat-completions.json"));
+    assertThat(response.getStatusCode()).isEqualTo(400);
+    var error = error(response);
+    assertThat(error.get("message").asText()).isEqualTo("bad temperature");
+    assertThat(error.get("param").asText()).isEqualTo("temperature");
+    // A failed call is not counted as usage.
+    assertThat(gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow().usage().requests()).isZero();
+  }
+
+  @Test
+  void anUnreachableDeploymentFailsOverToTheNextOneOfTheSameName() throws Exception {
+    var models =
+        List.of(
+            TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", "http://127.0.0.1:1/v1"),
+            TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", upstream.baseUrl() + "/v1"));
+    gateway = TestGateways.gateway(dynamo, models, clock);
+    handler = new ProxyHandler(new ProxyService(gateway));
+    storeEventsKey(List.of());
+    for (int i = 0; i < 4; i++) {
+      assertThat(send(Events.load("proxy-chat-completions.json")).getStatusCode()).isEqualTo(200);
+    }
+    upstream.verify(4, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+  }
+
+  @Test
+  void wrongMethodGets405AndUnknownRouteGets404() throws Exception {
+    storeEventsKey(List.of());
+    var get = Events.load("proxy-chat-completions.json");
+    get.setHttpMethod("GET");
+    var response = send(get);
+    assertThat(response.getStatusCode()).isEqualTo(405);
+    assertThat(response.getHeaders()).containsEntry("Allow", "POST");
+    error(response);
+    var unknown = Events.load("proxy-chat-completions.json");
+    unknown.setPath("/v1/completions-that-do-not-exist");
+    var notFound = send(unknown);
+    assertThat(notFound.getStatusCode()).isEqualTo(404);
+    error(notFound);
+  }
+}
