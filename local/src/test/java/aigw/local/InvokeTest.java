@@ -1,0 +1,38 @@
+package aigw.local;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import aigw.core.json.Json;
+import aigw.core.testing.Events;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `aigw-local invoke FUNCTION --event FILE` replays the events/ files through the same handlers. */
+class InvokeTest {
+  @Test
+  void eventsReplayThroughTheAdminAndProxyFunctions(@TempDir Path data) throws Exception {
+    var options = LocalOptions.parse(new String[] {"--data-dir", data.toString()}, Map.of());
+    try (var gateway = LocalGateway.create(options)) {
+      // events/admin-* present the development master key; create the key events/proxy-* present.
+      var generate = Events.withBody(Events.load("admin-key-generate.json"), "{\"key\":\"" + Events.EVENTS_VIRTUAL_KEY + "\"}");
+      assertThat(gateway.invoke("admin", generate).getStatusCode()).isEqualTo(200);
+
+      var info = gateway.invoke("AdminFunction", Events.load("admin-key-info.json"));
+      assertThat(info.getStatusCode()).isEqualTo(200);
+      assertThat(Json.MAPPER.readTree(info.getBody()).at("/info/key_name").asText()).isEqualTo("sk-...cret");
+
+      var models = gateway.invoke("proxy", Events.load("proxy-models.json"));
+      assertThat(models.getStatusCode()).isEqualTo(200);
+      assertThat(Json.MAPPER.readTree(models.getBody()).get("object").asText()).isEqualTo("list");
+
+      assertThat(gateway.invoke("proxy", Events.load("proxy-bad-key.json")).getStatusCode()).isEqualTo(401);
+      assertThat(gateway.invoke("admin", Events.load("admin-health-readiness.json")).getStatusCode()).isEqualTo(200);
+    }
+    // File-backed: the key is still there for the next run.
+    try (var gateway = LocalGateway.create(options)) {
+      assertThat(gateway.invoke("admin", Events.load("admin-key-info.json")).getStatusCode()).isEqualTo(200);
+    }
+  }
+}
