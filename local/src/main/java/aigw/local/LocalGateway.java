@@ -22,6 +22,7 @@ import java.net.URI;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 
 /**
@@ -46,7 +47,7 @@ public final class LocalGateway implements AutoCloseable {
   private final boolean developmentMasterKey;
   private LocalServer server;
 
-  private LocalGateway(LocalOptions options) {
+  private LocalGateway(LocalOptions options, UnaryOperator<DynamoDbClient> decorate) {
     this.options = options;
     var env = options.env();
     var settings = GatewaySettings.fromEnvironment(env);
@@ -82,7 +83,7 @@ public final class LocalGateway implements AutoCloseable {
       secret = local;
       this.developmentMasterKey = local.isDevelopmentDefault();
     }
-    this.gateway = Gateway.over(settings, dynamo, secret, models(options), Clock.systemUTC());
+    this.gateway = Gateway.over(settings, decorate.apply(dynamo), secret, models(options), Clock.systemUTC());
     gateway.masterKey().load();
     this.proxy = new ProxyHandler(new ProxyService(gateway));
     this.admin = new AdminHandler(new AdminService(gateway));
@@ -90,12 +91,17 @@ public final class LocalGateway implements AutoCloseable {
 
   /** Builds the gateway without listening: for {@code invoke}. */
   public static LocalGateway create(LocalOptions options) {
-    return new LocalGateway(options);
+    return new LocalGateway(options, UnaryOperator.identity());
   }
 
   /** Builds the gateway and listens on the configured address. */
   public static LocalGateway start(LocalOptions options) {
-    var gateway = new LocalGateway(options);
+    return start(options, UnaryOperator.identity());
+  }
+
+  /** As {@link #start(LocalOptions)}, with the DynamoDB client wrapped (the benchmark counts calls). */
+  public static LocalGateway start(LocalOptions options, UnaryOperator<DynamoDbClient> decorate) {
+    var gateway = new LocalGateway(options, decorate);
     try {
       gateway.server = LocalServer.start(options.host(), options.port(), gateway::dispatch);
     } catch (IOException | RuntimeException e) {

@@ -138,14 +138,20 @@ public final class AdminService {
     } else if (!key.startsWith(ApiKeys.PREFIX) || key.length() < ApiKeys.PREFIX.length() + MIN_CUSTOM_KEY_CHARS) {
       throw new BadRequest(
           "A custom 'key' must start with 'sk-' and have at least " + MIN_CUSTOM_KEY_CHARS + " characters after it.", "key");
+    } else if (!key.strip().equals(key)) {
+      // Callers' keys are trimmed before lookup: this key could never be presented.
+      throw new BadRequest("A custom 'key' must not start or end with whitespace.", "key");
+    } else if (gateway.masterKey().matches(key)) {
+      // Model routes look virtual keys up first: this would let the master key call models.
+      throw new BadRequest("A custom 'key' must not be the master key.", "key");
     }
-    Instant expires = fields.text("duration").map(d -> now.plus(Durations.parse(d, "duration"))).orElse(null);
+    Instant expires = fields.text("duration").map(d -> Durations.expiry(now, d, "duration")).orElse(null);
     var virtualKey =
         new VirtualKey(
             ApiKeys.hash(key),
             UUID.randomUUID().toString(),
             ApiKeys.mask(key),
-            fields.text("key_alias").orElse(null),
+            keyAlias(fields).orElse(null),
             fields.strings("models").orElse(List.of()),
             fields.text("team_id").orElse(null),
             fields.text("user_id").orElse(null),
@@ -176,12 +182,12 @@ public final class AdminService {
     Instant now = now();
     var changes =
         new KeyChanges(
-            fields.text("key_alias"),
+            keyAlias(fields),
             fields.strings("models"),
             fields.text("team_id"),
             fields.text("user_id"),
             fields.object("metadata"),
-            fields.text("duration").map(d -> now.plus(Durations.parse(d, "duration"))),
+            fields.text("duration").map(d -> Durations.expiry(now, d, "duration")),
             fields.bool("blocked"));
     VirtualKey updated = change(reference, changes, now);
     var response = new LinkedHashMap<String, Object>();
@@ -342,6 +348,15 @@ public final class AdminService {
     response.put("status", healthy ? "healthy" : "unhealthy");
     response.putAll(status);
     return GatewayResponse.json(healthy ? 200 : 503, response);
+  }
+
+  /** The alias is a key of the alias index, where DynamoDB refuses an empty string. */
+  private static Optional<String> keyAlias(Fields fields) {
+    Optional<String> alias = fields.text("key_alias");
+    if (alias.isPresent() && alias.get().isBlank()) {
+      throw new BadRequest("'key_alias' must not be empty; leave it out for a key without an alias.", "key_alias");
+    }
+    return alias;
   }
 
   private static void rejectUnknownParams(GatewayRequest request, Set<String> accepted, Set<String> notYet) {

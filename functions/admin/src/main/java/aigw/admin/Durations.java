@@ -1,7 +1,10 @@
 package aigw.admin;
 
 import aigw.core.errors.BadRequest;
+import java.time.DateTimeException;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.regex.Pattern;
 
 /** LiteLLM's duration strings: {@code 30s}, {@code 30m}, {@code 30h}, {@code 30d}, {@code 2w}, {@code 1mo}, {@code 1y}. */
@@ -14,18 +17,43 @@ final class Durations {
   static Duration parse(String text, String param) {
     var match = FORMAT.matcher(text.trim());
     if (!match.matches()) {
-      throw new BadRequest(
-          "'" + param + "' must look like 30s, 30m, 30h, 30d, 2w, 1mo or 1y; got '" + text + "'.", param);
+      throw invalid(text, param);
     }
-    long amount = Long.parseLong(match.group(1));
-    return switch (match.group(2)) {
-      case "s" -> Duration.ofSeconds(amount);
-      case "m" -> Duration.ofMinutes(amount);
-      case "h" -> Duration.ofHours(amount);
-      case "d" -> Duration.ofDays(amount);
-      case "w" -> Duration.ofDays(7 * amount);
-      case "mo" -> Duration.ofDays(30 * amount);
-      default -> Duration.ofDays(365 * amount);
-    };
+    try {
+      long amount = Long.parseLong(match.group(1));
+      return switch (match.group(2)) {
+        case "s" -> Duration.ofSeconds(amount);
+        case "m" -> Duration.ofMinutes(amount);
+        case "h" -> Duration.ofHours(amount);
+        case "d" -> Duration.ofDays(amount);
+        case "w" -> Duration.ofDays(Math.multiplyExact(7, amount));
+        case "mo" -> Duration.ofDays(Math.multiplyExact(30, amount));
+        default -> Duration.ofDays(Math.multiplyExact(365, amount));
+      };
+    } catch (NumberFormatException | ArithmeticException e) { // more digits than a Duration holds
+      throw tooLong(text, param);
+    }
+  }
+
+  /**
+   * The expiry {@code text} from {@code now}, in whole seconds: the keys table keeps epoch seconds,
+   * so the expiry a response shows is the one that is stored and enforced.
+   */
+  static Instant expiry(Instant now, String text, String param) {
+    Duration duration = parse(text, param);
+    try {
+      return now.plus(duration).truncatedTo(ChronoUnit.SECONDS);
+    } catch (DateTimeException | ArithmeticException e) {
+      throw tooLong(text, param);
+    }
+  }
+
+  private static BadRequest invalid(String text, String param) {
+    return new BadRequest(
+        "'" + param + "' must look like 30s, 30m, 30h, 30d, 2w, 1mo or 1y; got '" + text + "'.", param);
+  }
+
+  private static BadRequest tooLong(String text, String param) {
+    return new BadRequest("'" + param + "' is too long to be a key's lifetime; got '" + text + "'.", param);
   }
 }

@@ -1,0 +1,203 @@
+package aigw.bench;
+
+import aigw.local.LocalGateway;
+import aigw.local.LocalOptions;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * One run, one report: the gateway's added latency over calling a loopback stub provider directly
+ * (1 and 16 connections), requests per second at 16, DynamoDB calls per proxied request, the same
+ * against the file-backed default, and JVM start to first proxied response of the packaged jar.
+ *
+ * <pre>
+ * ./mvnw -q package -DskipTests
+ * java -cp local/target/aigw-local.jar:bench/target/aigw-bench.jar aigw.bench.Bench [--requests N] [--jar PATH]
+ * </pre>
+ */
+public final class Bench {
+  private static final String MASTER = "sk-bench-master-key-not-a-secret";
+  private static final byte[] CHAT =
+      "{\"model\":\"bench-model\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}],\"temperature\":0.2}"
+          .getBytes(StandardCharsets.UTF_8);
+
+  private Bench() {}
+
+  public static void main(String[] args) throws Exception {
+    int requests = 20_000;
+    Path jar = Path.of("local/target/aigw-local.jar");
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--requests" -> requests = Integer.parseInt(args[++i]);
+        case "--jar" -> jar = Path.of(args[++i]);
+        default -> throw new IllegalArgumentException("unknown option " + args[i]);
+      }
+    }
+    System.out.printf(Locale.ROOT, "aigw bench: %d cores, %s %s, %d requests per measurement%n",
+        Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.name"), System.getProperty("java.version"), requests);
+    try (var stub = new StubProvider()) {
+      Path config = writeConfig(stub.baseUrl());
+      URI direct = URI.create(stub.baseUrl() + "/v1/chat/completions");
+
+      System.out.println();
+      System.out.println("== in memory (embedded DynamoDB Local, nothing kept) ==");
+      measure(LocalOptions.inMemory(config, env()), direct, requests);
+
+      Path data = Files.createTempDirectory("aigw-bench-data");
+      System.out.println();
+      System.out.println("== file-backed (the default: embedded DynamoDB Local in " + data + ") ==");
+      var fileBacked = LocalOptions.parse(new String[] {"--port", "0", "--config", config.toString(), "--data-dir", data.toString()}, env());
+      measure(fileBacked, direct, requests);
+
+      System.out.println();
+      System.out.println("== start-up of the packaged jar (" + jar + ") ==");
+      if (Files.exists(jar)) {
+        coldStart(jar, config, List.of());
+        coldStart(jar, config, List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto"));
+      } else {
+        System.out.println("  skipped: " + jar + " not built (./mvnw package -DskipTests)");
+      }
+    }
+  }
+
+  private static Map<String, String> env() {
+    return Map.of("AIGW_MASTER_KEY", MASTER, "BENCH_PROVIDER_KEY", "sk-bench-provider-not-a-secret");
+  }
+
+  private static Path writeConfig(String stubBase) throws IOException {
+    Path config = Files.createTempFile("aigw-bench", ".yaml");
+    Files.writeString(
+        config,
+        """
+        model_list:
+          - model_name: bench-model
+            litellm_params:
+              model: openai/bench-model
+              api_base: %s/v1
+              api_key: os.environ/BENCH_PROVIDER_KEY
+        """
+            .formatted(stubBase));
+    return config;
+  }
+
+  private static void measure(LocalOptions options, URI direct, int requests) throws Exception {
+    var counting = new CountingDynamoDb();
+    try (var gateway = LocalGateway.start(options, counting::wrap)) {
+      String key = createKey(gateway.baseUrl());
+      URI proxied = URI.create(gateway.baseUrl() + "/v1/chat/completions");
+      String bearer = "Bearer " + key;
+
+      // Warm both paths (JIT, connections) before measuring.
+      LoadRun.run(direct, null, CHAT, 4, Math.max(500, requests / 8));
+      LoadRun.run(proxied, bearer, CHAT, 4, Math.max(500, requests / 8));
+
+      for (int connections : new int[] {1, 16}) {
+        int perConnection = Math.max(1, requests / connections);
+        var directRun = LoadRun.run(direct, null, CHAT, connections, perConnection);
+        var before = counting.snapshot();
+        var gatewayRun = LoadRun.run(proxied, bearer, CHAT, connections, perConnection);
+        var after = counting.snapshot();
+        report(directRun, gatewayRun, before, after);
+      }
+    }
+  }
+
+  private static void report(LoadRun.Result direct, LoadRun.Result gateway, Map<String, Long> before, Map<String, Long> after) {
+    System.out.printf(Locale.ROOT,
+        "  %2d connection%s: direct p50 %.3f ms p99 %.3f ms | gateway p50 %.3f ms p99 %.3f ms | added p50 %.3f ms p99 %.3f ms%n",
+        direct.connections(), direct.connections() == 1 ? " " : "s",
+        direct.percentileMillis(50), direct.percentileMillis(99),
+        gateway.percentileMillis(50), gateway.percentileMillis(99),
+        gateway.percentileMillis(50) - direct.percentileMillis(50),
+        gateway.percentileMillis(99) - direct.percentileMillis(99));
+    System.out.printf(Locale.ROOT, "                 requests/s: direct %.0f | gateway %.0f%n",
+        direct.requestsPerSecond(), gateway.requestsPerSecond());
+    var perRequest = new ArrayList<String>();
+    after.forEach((op, count) -> {
+      long delta = count - before.getOrDefault(op, 0L);
+      if (delta > 0) {
+        perRequest.add(String.format(Locale.ROOT, "%s %.3f", op, (double) delta / gateway.requests()));
+      }
+    });
+    System.out.println("                 DynamoDB calls per proxied request: " + (perRequest.isEmpty() ? "none" : String.join(", ", perRequest)));
+  }
+
+  private static String createKey(URI base) throws Exception {
+    var response =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(URI.create(base + "/key/generate"))
+                    .header("Authorization", "Bearer " + MASTER)
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"key_alias\":\"bench-" + System.nanoTime() + "\"}"))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
+    Matcher key = Pattern.compile("\"key\":\"(sk-[^\"]+)\"").matcher(response.body());
+    if (response.statusCode() != 200 || !key.find()) {
+      throw new IllegalStateException("cannot create a key: " + response.body());
+    }
+    return key.group(1);
+  }
+
+  /** Spawns the jar and polls until a chat completion is proxied: JVM start to first proxied response. */
+  private static void coldStart(Path jar, Path config, List<String> jvmFlags) throws Exception {
+    int port;
+    try (var socket = new ServerSocket(0)) {
+      port = socket.getLocalPort();
+    }
+    String java = ProcessHandle.current().info().command().orElse("java");
+    var command = new ArrayList<String>();
+    command.add(java);
+    command.addAll(jvmFlags);
+    command.addAll(List.of("-jar", jar.toString(), "--in-memory", "--port", Integer.toString(port), "--config", config.toString()));
+    var builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+    builder.environment().putAll(env());
+    builder.environment().put("AIGW_ALLOW_MASTER_KEY_FOR_MODELS", "true"); // no key to create first
+    var client = HttpClient.newBuilder().connectTimeout(Duration.ofMillis(200)).build();
+    var request =
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
+            .header("Authorization", "Bearer " + MASTER)
+            .POST(HttpRequest.BodyPublishers.ofByteArray(CHAT))
+            .build();
+    long start = System.nanoTime();
+    Process process = builder.start();
+    try {
+      while (true) {
+        if (!process.isAlive()) {
+          throw new IllegalStateException("the gateway exited with " + process.exitValue());
+        }
+        try {
+          var response = client.send(request, HttpResponse.BodyHandlers.ofString());
+          if (response.statusCode() == 200) {
+            break;
+          }
+        } catch (IOException notYetListening) {
+          // keep polling
+        }
+        if (System.nanoTime() - start > Duration.ofSeconds(60).toNanos()) {
+          throw new IllegalStateException("no proxied response within 60 s");
+        }
+        Thread.sleep(5);
+      }
+      double millis = (System.nanoTime() - start) / 1e6;
+      System.out.printf(Locale.ROOT, "  JVM start to first proxied response: %.0f ms%s%n",
+          millis, jvmFlags.isEmpty() ? " (java -jar, no flags)" : " (" + String.join(" ", jvmFlags) + ")");
+    } finally {
+      process.destroy();
+      process.waitFor();
+    }
+  }
+}
