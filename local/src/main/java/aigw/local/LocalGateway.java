@@ -63,30 +63,38 @@ public final class LocalGateway implements AutoCloseable {
               settings.allowMasterKeyForModels(),
               settings.maxRequestBytes());
     }
-    DynamoDbClient dynamo;
-    SecretSource secret;
-    if (options.aws()) {
-      this.embedded = null;
-      dynamo = AwsClients.dynamoDb();
-      secret = new SecretsManagerSecretSource(AwsClients.secretsManager(), options.masterKeySecretId());
-      this.developmentMasterKey = false;
-    } else {
-      this.embedded =
-          options.inMemory() ? EmbeddedDynamoDb.inMemory() : EmbeddedDynamoDb.inDirectory(options.dataDir());
-      dynamo = embedded.client();
-      try (InputStream template = LocalGateway.class.getResourceAsStream(TEMPLATE_RESOURCE)) {
-        TemplateTables.createAll(dynamo, template, localTableNames(settings));
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
+    // Read the model list first: a mistake in it stops the start before anything is running.
+    List<Deployment> models = models(options);
+    this.embedded =
+        options.aws() ? null : options.inMemory() ? EmbeddedDynamoDb.inMemory() : EmbeddedDynamoDb.inDirectory(options.dataDir());
+    try {
+      DynamoDbClient dynamo;
+      SecretSource secret;
+      if (options.aws()) {
+        dynamo = AwsClients.dynamoDb();
+        secret = new SecretsManagerSecretSource(AwsClients.secretsManager(), options.masterKeySecretId());
+        this.developmentMasterKey = false;
+      } else {
+        dynamo = embedded.client();
+        try (InputStream template = LocalGateway.class.getResourceAsStream(TEMPLATE_RESOURCE)) {
+          TemplateTables.createAll(dynamo, template, localTableNames(settings));
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+        var local = StaticSecretSource.fromEnvironment(env);
+        secret = local;
+        this.developmentMasterKey = local.isDevelopmentDefault();
       }
-      var local = StaticSecretSource.fromEnvironment(env);
-      secret = local;
-      this.developmentMasterKey = local.isDevelopmentDefault();
+      this.gateway = Gateway.over(settings, decorate.apply(dynamo), secret, models, Clock.systemUTC());
+      gateway.masterKey().load();
+      this.proxy = new ProxyHandler(new ProxyService(gateway));
+      this.admin = new AdminHandler(new AdminService(gateway));
+    } catch (RuntimeException e) {
+      if (embedded != null) {
+        embedded.close(); // its threads are not daemons: left running, the JVM would never exit
+      }
+      throw e;
     }
-    this.gateway = Gateway.over(settings, decorate.apply(dynamo), secret, models(options), Clock.systemUTC());
-    gateway.masterKey().load();
-    this.proxy = new ProxyHandler(new ProxyService(gateway));
-    this.admin = new AdminHandler(new AdminService(gateway));
   }
 
   /** Builds the gateway without listening: for {@code invoke}. */

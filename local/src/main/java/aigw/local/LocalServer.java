@@ -87,7 +87,16 @@ final class LocalServer {
             "{\"message\":\"Request Too Long\"}".getBytes(StandardCharsets.UTF_8));
         return;
       }
-      APIGatewayProxyResponseEvent response = handler.apply(toEvent(exchange, body));
+      APIGatewayProxyRequestEvent event;
+      try {
+        event = toEvent(exchange, body);
+      } catch (MalformedQuery e) {
+        send(exchange, 400, Map.of("Content-Type", "application/json"),
+            "{\"error\":{\"message\":\"Malformed query string (a bad %-escape).\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"400\"}}"
+                .getBytes(StandardCharsets.UTF_8));
+        return;
+      }
+      APIGatewayProxyResponseEvent response = handler.apply(event);
       byte[] out = response.getBody() == null ? new byte[0] : response.getBody().getBytes(StandardCharsets.UTF_8);
       if (Boolean.TRUE.equals(response.getIsBase64Encoded())) {
         out = java.util.Base64.getDecoder().decode(out);
@@ -177,8 +186,19 @@ final class LocalServer {
     return path;
   }
 
+  /** API Gateway answers a malformed escape with 400 itself; so do we, before any handler. */
   private static String decode(String text) {
-    return URLDecoder.decode(text, StandardCharsets.UTF_8);
+    try {
+      return URLDecoder.decode(text, StandardCharsets.UTF_8);
+    } catch (IllegalArgumentException e) {
+      throw new MalformedQuery();
+    }
+  }
+
+  private static final class MalformedQuery extends RuntimeException {
+    MalformedQuery() {
+      super("malformed query string", null, false, false);
+    }
   }
 
   private static byte[] readBody(InputStream in) throws IOException {

@@ -68,9 +68,11 @@ public final class AdminService {
     String path = request.path().replaceAll("/+$", "");
     switch (path) {
       case "/health/liveliness", "/health/liveness" -> {
+        requireGet(request);
         return GatewayResponse.json(200, "I'm alive!");
       }
       case "/health/readiness" -> {
+        requireGet(request);
         return readiness();
       }
       default -> {}
@@ -114,11 +116,15 @@ public final class AdminService {
   }
 
   private GatewayResponse get(GatewayRequest request, QueryCall call) {
+    requireGet(request);
+    requireMaster(request);
+    return call.apply(request);
+  }
+
+  private static void requireGet(GatewayRequest request) {
     if (!request.method().equals("GET")) {
       throw new MethodNotAllowed(request.method(), request.path(), "GET");
     }
-    requireMaster(request);
-    return call.apply(request);
   }
 
   private void requireMaster(GatewayRequest request) {

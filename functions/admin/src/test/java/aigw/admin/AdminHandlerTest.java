@@ -1034,6 +1034,15 @@ class AdminHandlerTest {
     }
 
     @Test
+    void healthRoutesAnswerOnlyGet() {
+      for (String path : new String[] {"/health/liveliness", "/health/readiness"}) {
+        Reply reply = api.post(path, "{}");
+        assertThat(reply.status()).as(path).isEqualTo(405);
+        assertThat(reply.headers()).containsEntry("Allow", "GET");
+      }
+    }
+
+    @Test
     void livenessSpellingIsAcceptedToo() {
       Reply reply = api.get("/health/liveness", null);
       assertThat(reply.status()).isEqualTo(200);

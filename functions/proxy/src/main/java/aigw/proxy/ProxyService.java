@@ -9,6 +9,8 @@ import aigw.core.errors.ModelNotAllowed;
 import aigw.core.errors.NotFound;
 import aigw.core.errors.PayloadTooLarge;
 import aigw.core.errors.PermissionDenied;
+import aigw.core.errors.GatewayException;
+import aigw.core.errors.ServiceUnavailable;
 import aigw.core.errors.UpstreamUnreachable;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
@@ -95,13 +97,21 @@ public final class ProxyService {
     return GatewayResponse.json(200, answer.body());
   }
 
-  /** Tries the deployments in turn, moving on only when one cannot be reached at all. */
+  /**
+   * Tries the deployments in turn, moving on only when the request cannot have reached a provider
+   * (no connection, no credential configured), so no request is run, or billed, twice.
+   */
   private ProviderResponse call(List<Deployment> rotation, Operation operation, ObjectNode body) {
-    UpstreamUnreachable last = null;
+    GatewayException last = null;
     for (Deployment deployment : rotation) {
       try {
         return gateway.providers().forDeployment(deployment).call(deployment, operation, body);
       } catch (UpstreamUnreachable e) {
+        if (!e.beforeSending()) {
+          throw e;
+        }
+        last = e;
+      } catch (ServiceUnavailable e) {
         last = e;
       }
     }

@@ -325,6 +325,23 @@ class ProxyHandlerTest {
   }
 
   @Test
+  void aDeploymentThatFailedAfterTheRequestWasSentIsNotRetriedElsewhere() throws Exception {
+    upstream.stubFor(post("/broken/v1/chat/completions").willReturn(aResponse().withFault(com.github.tomakehurst.wiremock.http.Fault.CONNECTION_RESET_BY_PEER)));
+    var models =
+        List.of(
+            TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", upstream.baseUrl() + "/broken/v1"),
+            TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", upstream.baseUrl() + "/v1"));
+    gateway = TestGateways.gateway(dynamo, models, clock);
+    handler = new ProxyHandler(new ProxyService(gateway));
+    storeEventsKey(List.of());
+    var response = send(Events.load("proxy-chat-completions.json")); // first turn: the broken one
+    assertThat(response.getStatusCode()).isEqualTo(502);
+    assertThat(error(response).get("type").asText()).isEqualTo("api_connection_error");
+    upstream.verify(0, postRequestedFor(urlEqualTo("/v1/chat/completions"))); // not run twice
+    assertThat(gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow().usage().requests()).isZero();
+  }
+
+  @Test
   void wrongMethodGets405AndUnknownRouteGets404() throws Exception {
     storeEventsKey(List.of());
     var get = Events.load("proxy-chat-completions.json");

@@ -34,7 +34,7 @@ public record GatewaySettings(
 
   public static GatewaySettings fromEnvironment(Map<String, String> env) {
     return new GatewaySettings(
-        env.getOrDefault("AIGW_KEYS_TABLE", DEFAULT_KEYS_TABLE),
+        blankToNull(env.get("AIGW_KEYS_TABLE")) == null ? DEFAULT_KEYS_TABLE : env.get("AIGW_KEYS_TABLE").trim(),
         blankToNull(env.get("AIGW_MASTER_KEY_SECRET_ID")),
         blankToNull(env.get("AIGW_CONFIG")),
         seconds(env, "AIGW_KEY_CACHE_TTL_SECONDS", 5),

@@ -174,7 +174,11 @@ public final class ModelList {
     if (!node.isNumber() && !(node.isTextual() && node.asText().matches("\\d+(\\.\\d+)?"))) {
       throw new InvalidConfig(where + ": timeout must be a number of seconds");
     }
-    return Duration.ofMillis(Math.round(node.asDouble() * 1000));
+    Duration timeout = Duration.ofMillis(Math.round(node.asDouble() * 1000));
+    if (timeout.isZero() || timeout.isNegative()) {
+      throw new InvalidConfig(where + ": timeout must be more than 0 seconds");
+    }
+    return timeout;
   }
 
   private static String requiredText(JsonNode node, String field, String where) {

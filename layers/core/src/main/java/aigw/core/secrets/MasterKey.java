@@ -67,9 +67,16 @@ public final class MasterKey {
     }
   }
 
-  /** Reads the secret now, for readiness checks; throws {@link SecretSource.SecretUnavailable}. */
+  /**
+   * For readiness checks: reads the secret unless it was read within the recheck interval, so an
+   * unauthenticated health probe cannot drive Secrets Manager calls. Throws {@link
+   * SecretSource.SecretUnavailable} when it cannot be read.
+   */
   public void check() {
-    refresh(clock.millis());
+    long now = clock.millis();
+    if (digest == null || now - readAtMillis >= recheckMillis) {
+      refresh(now);
+    }
   }
 
   public String describe() {

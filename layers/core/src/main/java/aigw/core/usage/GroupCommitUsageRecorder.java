@@ -52,6 +52,11 @@ public final class GroupCommitUsageRecorder implements UsageRecorder {
       batch.done = true;
       lane.writing = false;
       lane.notifyAll();
+      if (lane.open.total == null) {
+        // Idle: forget the key so the map holds only keys in use. A caller that fetched this lane
+        // a moment ago still writes correctly (each write is an atomic ADD), just on its own.
+        lanes.remove(tokenHash, lane);
+      }
     }
     batch.throwIfFailed();
   }

@@ -97,6 +97,8 @@ class ModelListTest {
     assertThatThrownBy(() -> read("model_list:\n  - model_name: x\n    litellm_params: {model: hosted_vllm/m}\n", Map.of()))
         .hasMessageContaining("needs api_base");
     assertThatThrownBy(() -> read("model_list: [oops\n", Map.of())).hasMessageContaining("not valid YAML");
+    assertThatThrownBy(() -> read("model_list:\n  - model_name: x\n    litellm_params: {model: openai/m, timeout: 0}\n", Map.of()))
+        .hasMessageContaining("more than 0 seconds");
     assertThatThrownBy(() -> read("model_list:\n  - model_name: x\n    litellm_params: {model: openai/m, api_base: 'ftp://x'}\n", Map.of()))
         .hasMessageContaining("http(s)");
   }

@@ -22,7 +22,7 @@ class ErrorEnvelopeTest {
         Arguments.of(new NotFound("m", "model"), 404, "not_found_error", "model"),
         Arguments.of(new MethodNotAllowed("GET", "/x", "POST"), 405, "invalid_request_error", null),
         Arguments.of(new PayloadTooLarge(10, 5), 413, "invalid_request_error", null),
-        Arguments.of(new UpstreamUnreachable("m", null), 502, "api_connection_error", null),
+        Arguments.of(new UpstreamUnreachable("m", null, true), 502, "api_connection_error", null),
         Arguments.of(new ServiceUnavailable("m", null), 503, "service_unavailable", null),
         Arguments.of(new UpstreamTimeout("m"), 504, "timeout", null));
   }

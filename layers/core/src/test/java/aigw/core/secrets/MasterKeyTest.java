@@ -71,6 +71,21 @@ class MasterKeyTest {
   }
 
   @Test
+  void readinessChecksReadTheSecretAtMostOncePerRecheckInterval() {
+    int before = secret.reads.get();
+    for (int i = 0; i < 100; i++) {
+      master.check();
+    }
+    assertThat(secret.reads.get() - before).isZero();
+    clock.advance(Duration.ofSeconds(5));
+    master.check();
+    assertThat(secret.reads.get() - before).isEqualTo(1);
+    secret.down = true;
+    clock.advance(Duration.ofSeconds(5));
+    assertThatThrownBy(master::check).isInstanceOf(SecretSource.SecretUnavailable.class);
+  }
+
+  @Test
   void anOutageKeepsTheCachedKeyWorking() {
     secret.down = true;
     clock.advance(Duration.ofMinutes(6));

@@ -43,9 +43,9 @@ public final class DynamoDbKeyStore implements KeyStore {
 
   @Override
   public Optional<VirtualKey> findByHash(String tokenHash) {
-    // Eventually consistent: half the cost of a strong read, and the key cache already allows a few
-    // seconds of staleness.
-    var item = call(() -> dynamo.getItem(r -> r.tableName(table).key(keyOf(tokenHash))).item());
+    // Strongly consistent: a key works the moment /key/generate has answered, and a block is seen
+    // by the next uncached read. It costs one more read unit than an eventual read, on cache misses only.
+    var item = call(() -> dynamo.getItem(r -> r.tableName(table).key(keyOf(tokenHash)).consistentRead(true)).item());
     return item == null || item.isEmpty() ? Optional.empty() : Optional.of(fromItem(item));
   }
 

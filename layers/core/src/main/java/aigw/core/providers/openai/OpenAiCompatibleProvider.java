@@ -14,8 +14,10 @@ import aigw.core.usage.TokenUsage;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
@@ -76,18 +78,29 @@ public final class OpenAiCompatibleProvider implements ModelProvider {
     HttpResponse<byte[]> response;
     try {
       response = http.send(builder.build(), HttpResponse.BodyHandlers.ofByteArray());
+    } catch (HttpConnectTimeoutException | ConnectException e) {
+      // Checked before HttpTimeoutException, its parent: no connection means nothing was sent.
+      throw new UpstreamUnreachable(
+          "Cannot connect to the provider of '" + deployment.modelName() + "' at " + deployment.apiBase().getHost() + ": " + describe(e), e, true);
     } catch (HttpTimeoutException e) {
       throw new UpstreamTimeout(
-          "The provider of '" + deployment.modelName() + "' did not answer within " + deployment.timeout().toSeconds() + " s.");
+          "The provider of '" + deployment.modelName() + "' did not answer within " + seconds(deployment.timeout()) + " s.");
     } catch (IOException e) {
       throw new UpstreamUnreachable(
-          "Cannot reach the provider of '" + deployment.modelName() + "' at " + deployment.apiBase().getHost() + ": " + describe(e), e);
+          "The connection to the provider of '" + deployment.modelName() + "' at " + deployment.apiBase().getHost() + " failed: " + describe(e), e, false);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new UpstreamUnreachable("Interrupted while calling the provider", e);
+      throw new UpstreamUnreachable("Interrupted while calling the provider", e, false);
     }
 
     int status = response.statusCode();
+    if (status / 100 == 3) {
+      // Redirects are not followed (a provider URL that moved is a configuration error, and
+      // following one would resend the credential elsewhere).
+      throw new UpstreamFailed(
+          502, "The provider of '" + deployment.modelName() + "' answered with a redirect (HTTP " + status + "); check its api_base.",
+          "upstream_error", null, null, null);
+    }
     if (status / 100 != 2) {
       throw failure(deployment, response);
     }
@@ -95,10 +108,10 @@ public final class OpenAiCompatibleProvider implements ModelProvider {
     try {
       body = Json.MAPPER.readTree(response.body());
     } catch (IOException e) {
-      throw new UpstreamUnreachable("The provider of '" + deployment.modelName() + "' sent a body that is not JSON.", e);
+      throw new UpstreamUnreachable("The provider of '" + deployment.modelName() + "' sent a body that is not JSON.", e, false);
     }
     if (body == null || !body.isObject()) {
-      throw new UpstreamUnreachable("The provider of '" + deployment.modelName() + "' sent an empty or non-object answer.", null);
+      throw new UpstreamUnreachable("The provider of '" + deployment.modelName() + "' sent an empty or non-object answer.", null, false);
     }
     return new ProviderResponse(response.body(), TokenUsage.fromOpenAi(body.get("usage")));
   }
@@ -140,6 +153,10 @@ public final class OpenAiCompatibleProvider implements ModelProvider {
           null);
     }
     return new UpstreamFailed(status, message, type, param, code, retryAfter);
+  }
+
+  private static String seconds(Duration timeout) {
+    return java.math.BigDecimal.valueOf(timeout.toMillis(), 3).stripTrailingZeros().toPlainString();
   }
 
   private static String textOrNull(JsonNode node) {

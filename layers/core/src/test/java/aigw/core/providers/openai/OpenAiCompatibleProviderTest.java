@@ -172,7 +172,18 @@ class OpenAiCompatibleProviderTest {
         .isInstanceOf(UpstreamUnreachable.class);
     upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
     assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
-        .isInstanceOf(UpstreamUnreachable.class);
+        .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> assertThat(e.beforeSending()).as("the request was sent").isFalse());
+  }
+
+  @Test
+  void aRedirectIsNotFollowedAndBecomes502() {
+    upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(301).withHeader("Location", "https://elsewhere.example/v1")));
+    assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+        .isInstanceOfSatisfying(UpstreamFailed.class, e -> {
+          assertThat(ErrorEnvelope.status(e)).isEqualTo(502);
+          assertThat(e.getMessage()).contains("redirect").contains("api_base");
+        });
+    assertThat(upstream.getAllServeEvents()).hasSize(1);
   }
 
   @Test
@@ -190,6 +201,9 @@ class OpenAiCompatibleProviderTest {
     }
     var nowhere = new Deployment("m", Provider.OPENAI, "m", URI.create("http://127.0.0.1:" + closedPort + "/v1"), "k", "x", Duration.ofSeconds(2));
     assertThatThrownBy(() -> provider.call(nowhere, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
-        .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> assertThat(ErrorEnvelope.status(e)).isEqualTo(502));
+        .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> {
+          assertThat(ErrorEnvelope.status(e)).isEqualTo(502);
+          assertThat(e.beforeSending()).as("nothing was sent: safe to try another deployment").isTrue();
+        });
   }
 }
