@@ -30,7 +30,9 @@ final class LoadRun {
 
   static Result run(URI uri, String authorization, byte[] body, int connections, int requestsPerConnection) throws Exception {
     HttpClient client =
-        HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+        HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5))
+            .executor(Runnable::run) // as the gateway does: no pool hand-off per response
+            .build();
     var builder =
         HttpRequest.newBuilder(uri)
             .timeout(Duration.ofSeconds(30))

@@ -12,6 +12,26 @@ import software.amazon.dynamodb.services.local.shared.access.AmazonDynamoDBLocal
  * directory between runs. Its worker threads are not daemons, so it must be closed.
  */
 public final class EmbeddedDynamoDb implements AutoCloseable {
+  /**
+   * DynamoDBEmbedded.create's Boolean is an opt-out: false would start its telemetry client, which
+   * calls Cognito and Pinpoint over the network at every start (seconds, with retries, when offline).
+   */
+  static final boolean TELEMETRY_OPT_OUT = true;
+
+  static {
+    // DynamoDB Local logs through log4j2; starting log4j-core (configuration, plugins, JMX) took
+    // about a third of the gateway's start-up in a profile. The simple context of log4j-api prints
+    // errors only, which is all we want from an embedded database. Set before its classes load.
+    setIfAbsent("log4j2.loggerContextFactory", "org.apache.logging.log4j.simple.SimpleLoggerContextFactory");
+    setIfAbsent("log4j2.disable.jmx", "true");
+  }
+
+  private static void setIfAbsent(String property, String value) {
+    if (System.getProperty(property) == null) {
+      System.setProperty(property, value);
+    }
+  }
+
   private final AmazonDynamoDBLocal local;
   private final DynamoDbClient client;
 
@@ -21,7 +41,7 @@ public final class EmbeddedDynamoDb implements AutoCloseable {
   }
 
   public static EmbeddedDynamoDb inMemory() {
-    return new EmbeddedDynamoDb(DynamoDBEmbedded.create(null, false)); // false: no telemetry
+    return new EmbeddedDynamoDb(DynamoDBEmbedded.create(null, TELEMETRY_OPT_OUT));
   }
 
   public static EmbeddedDynamoDb inDirectory(Path directory) {
@@ -32,7 +52,7 @@ public final class EmbeddedDynamoDb implements AutoCloseable {
     }
     // The embedded engine takes the SQLite file itself, not a directory.
     File database = directory.resolve("dynamodb-local.db").toFile();
-    return new EmbeddedDynamoDb(DynamoDBEmbedded.create(database, false));
+    return new EmbeddedDynamoDb(DynamoDBEmbedded.create(database, TELEMETRY_OPT_OUT));
   }
 
   public DynamoDbClient client() {

@@ -64,6 +64,16 @@ public final class Gateway {
   /** The usual wiring over a DynamoDB client: keys and usage in the table the settings name. */
   public static Gateway over(
       GatewaySettings settings, DynamoDbClient dynamo, SecretSource masterKeySource, List<Deployment> models, Clock clock) {
+    return over(settings, dynamo, masterKeySource, models, new Providers(OpenAiCompatibleProvider.defaultHttpClient()), clock);
+  }
+
+  public static Gateway over(
+      GatewaySettings settings,
+      DynamoDbClient dynamo,
+      SecretSource masterKeySource,
+      List<Deployment> models,
+      Providers providers,
+      Clock clock) {
     return new Gateway(
         settings,
         clock,
@@ -71,7 +81,7 @@ public final class Gateway {
         new DynamoDbUsageRecorder(dynamo, settings.keysTable()),
         masterKeySource,
         models,
-        new Providers(OpenAiCompatibleProvider.defaultHttpClient()));
+        providers);
   }
 
   /**

@@ -23,7 +23,7 @@ public final class LocalDynamo implements AutoCloseable {
   private final String keysTable;
 
   public LocalDynamo() {
-    this.local = DynamoDBEmbedded.create(null, false);
+    this.local = DynamoDBEmbedded.create(null, true); // true: telemetry opt-out
     this.client = local.dynamoDbClient();
     this.keysTable = "keys-" + COUNTER.incrementAndGet();
     try (InputStream template = Files.newInputStream(RepoFiles.resolve("template.yaml"))) {

@@ -41,6 +41,10 @@ public final class OpenAiCompatibleProvider implements ModelProvider {
     return HttpClient.newBuilder()
         .connectTimeout(Duration.ofSeconds(10))
         .followRedirects(HttpClient.Redirect.NEVER)
+        // Completions run on the client's selector thread instead of hopping to a pool thread: the
+        // body handlers used here (byte arrays) never block, and one thread hand-off less per call
+        // is measurable in bench/.
+        .executor(Runnable::run)
         .build();
   }
 
