@@ -15,6 +15,7 @@ import aigw.core.keys.ApiKeys;
 import aigw.core.keys.KeyChanges;
 import aigw.core.keys.KeyStore;
 import aigw.core.keys.VirtualKey;
+import aigw.core.keys.dynamodb.DynamoDbKeyStore;
 import aigw.core.secrets.SecretSource;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Instant;
@@ -255,8 +256,8 @@ public final class AdminService {
     if (!missingAliases.isEmpty()) {
       throw new NotFound("No key has the alias " + String.join(", ", missingAliases) + "; nothing was deleted.", "key_aliases");
     }
-    if (hashes.size() > 100) {
-      throw new BadRequest("At most 100 keys can be deleted per call.", "keys");
+    if (hashes.size() > DynamoDbKeyStore.MAX_DELETE_BATCH) {
+      throw new BadRequest("At most " + DynamoDbKeyStore.MAX_DELETE_BATCH + " keys can be deleted per call (one transaction).", "keys");
     }
     try {
       gateway.keyStore().deleteAll(hashes);

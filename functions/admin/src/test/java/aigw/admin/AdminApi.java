@@ -181,8 +181,21 @@ final class AdminApi implements AutoCloseable {
         .toList();
   }
 
+  /** Stored keys: items of the keys table other than the "alias#..." guards that keep aliases unique. */
   int storedItems() {
-    return dynamo.client().scan(r -> r.tableName(dynamo.keysTable())).count();
+    return (int)
+        dynamo.client().scan(r -> r.tableName(dynamo.keysTable())).items().stream()
+            .filter(item -> !item.get("token_hash").s().startsWith("alias#"))
+            .count();
+  }
+
+  /** The alias guard items, as alias -> hash of the key that holds it. */
+  Map<String, String> aliasGuards() {
+    var guards = new java.util.TreeMap<String, String>();
+    dynamo.client().scan(r -> r.tableName(dynamo.keysTable())).items().stream()
+        .filter(item -> item.get("token_hash").s().startsWith("alias#"))
+        .forEach(item -> guards.put(item.get("token_hash").s().substring("alias#".length()), item.get("alias_of").s()));
+    return guards;
   }
 
   private static java.util.stream.Stream<String> flatten(

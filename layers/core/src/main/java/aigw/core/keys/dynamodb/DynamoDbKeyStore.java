@@ -20,14 +20,27 @@ import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 import software.amazon.awssdk.services.dynamodb.model.CancellationReason;
 import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException;
 import software.amazon.awssdk.services.dynamodb.model.Delete;
+import software.amazon.awssdk.services.dynamodb.model.Put;
 import software.amazon.awssdk.services.dynamodb.model.ReturnValue;
 import software.amazon.awssdk.services.dynamodb.model.TransactWriteItem;
 import software.amazon.awssdk.services.dynamodb.model.TransactionCanceledException;
+import software.amazon.awssdk.services.dynamodb.model.Update;
 
-/** Virtual keys in one DynamoDB table, partition key {@code token_hash}, plus an alias index. */
+/**
+ * Virtual keys in one DynamoDB table, partition key {@code token_hash}.
+ *
+ * <p>Aliases are unique, enforced by DynamoDB itself: each alias has a guard item in the same table
+ * ({@code token_hash = "alias#<alias>"}, {@code alias_of = <key hash>}) written in the same
+ * transaction as the key, with {@code attribute_not_exists}. Two concurrent {@code /key/generate}
+ * calls with one alias cannot both succeed, and looking a key up by alias is one strongly
+ * consistent GetItem. Guard keys never collide with key hashes, which are 64 hex characters.
+ */
 public final class DynamoDbKeyStore implements KeyStore {
-  /** TransactWriteItems takes at most 100 actions. */
-  static final int MAX_DELETE_BATCH = 100;
+  /** TransactWriteItems takes at most 100 actions; a key with an alias takes two. */
+  public static final int MAX_DELETE_BATCH = 50;
+
+  static final String ALIAS_GUARD_PREFIX = "alias#";
+  static final String ALIAS_OF = "alias_of";
 
   private final DynamoDbClient dynamo;
   private final String table;
@@ -45,38 +58,41 @@ public final class DynamoDbKeyStore implements KeyStore {
   public Optional<VirtualKey> findByHash(String tokenHash) {
     // Strongly consistent: a key works the moment /key/generate has answered, and a block is seen
     // by the next uncached read. It costs one more read unit than an eventual read, on cache misses only.
-    var item = call(() -> dynamo.getItem(r -> r.tableName(table).key(keyOf(tokenHash)).consistentRead(true)).item());
-    return item == null || item.isEmpty() ? Optional.empty() : Optional.of(fromItem(item));
+    return read(tokenHash).map(KeyItems::fromItem);
+  }
+
+  private Optional<Map<String, AttributeValue>> read(String partitionKey) {
+    var item = call(() -> dynamo.getItem(r -> r.tableName(table).key(keyOf(partitionKey)).consistentRead(true)).item());
+    return item == null || item.isEmpty() ? Optional.empty() : Optional.of(item);
   }
 
   @Override
   public void create(VirtualKey key) {
-    if (key.keyAlias() != null && !hashesForAlias(key.keyAlias()).isEmpty()) {
-      throw new KeyAlreadyExists("key_alias '" + key.keyAlias() + "' is already used by another key");
+    var putKey =
+        TransactWriteItem.builder()
+            .put(Put.builder().tableName(table).item(toItem(key)).conditionExpression("attribute_not_exists(#pk)")
+                .expressionAttributeNames(Map.of("#pk", TOKEN_HASH)).build())
+            .build();
+    if (key.keyAlias() == null) {
+      try {
+        call(() -> dynamo.transactWriteItems(r -> r.transactItems(putKey)));
+      } catch (TransactionCanceledException e) {
+        throw new KeyAlreadyExists("a key with this value already exists");
+      }
+      return;
     }
     try {
-      call(
-          () ->
-              dynamo.putItem(
-                  r ->
-                      r.tableName(table)
-                          .item(toItem(key))
-                          .conditionExpression("attribute_not_exists(" + TOKEN_HASH + ")")));
-    } catch (ConditionalCheckFailedException e) {
-      throw new KeyAlreadyExists("a key with this value already exists");
+      call(() -> dynamo.transactWriteItems(r -> r.transactItems(putKey, putGuard(key.keyAlias(), key.tokenHash()))));
+    } catch (TransactionCanceledException e) {
+      if (failed(e, 0)) {
+        throw new KeyAlreadyExists("a key with this value already exists");
+      }
+      throw aliasTaken(key.keyAlias());
     }
   }
 
   @Override
   public VirtualKey update(String tokenHash, KeyChanges changes, Instant now) {
-    if (changes.keyAlias().isPresent()) {
-      var others = new ArrayList<>(hashesForAlias(changes.keyAlias().get()));
-      others.remove(tokenHash);
-      if (!others.isEmpty()) {
-        throw new KeyAlreadyExists(
-            "key_alias '" + changes.keyAlias().get() + "' is already used by another key");
-      }
-    }
     var set = new ArrayList<String>();
     var values = new HashMap<String, AttributeValue>();
     var names = new HashMap<String, String>();
@@ -89,23 +105,64 @@ public final class DynamoDbKeyStore implements KeyStore {
     setIf(set, names, values, BLOCKED, changes.blocked().map(AttributeValue::fromBool));
     setIf(set, names, values, UPDATED_AT, Optional.of(s(now.toString())));
     names.put("#pk", TOKEN_HASH);
-    try {
-      var updated =
-          call(
-              () ->
-                  dynamo.updateItem(
-                      r ->
-                          r.tableName(table)
-                              .key(keyOf(tokenHash))
-                              .updateExpression("SET " + String.join(", ", set))
-                              .conditionExpression("attribute_exists(#pk)")
-                              .expressionAttributeNames(names)
-                              .expressionAttributeValues(values)
-                              .returnValues(ReturnValue.ALL_NEW)));
-      return fromItem(updated.attributes());
-    } catch (ConditionalCheckFailedException e) {
-      throw new KeyNotFound(List.of(tokenHash));
+    String expression = "SET " + String.join(", ", set);
+
+    String oldAlias = null;
+    String newAlias = changes.keyAlias().orElse(null);
+    if (newAlias != null) {
+      oldAlias = read(tokenHash).map(item -> item.get(KEY_ALIAS)).map(AttributeValue::s).orElse(null);
     }
+    if (newAlias == null || newAlias.equals(oldAlias)) {
+      try {
+        var updated =
+            call(
+                () ->
+                    dynamo.updateItem(
+                        r ->
+                            r.tableName(table)
+                                .key(keyOf(tokenHash))
+                                .updateExpression(expression)
+                                .conditionExpression("attribute_exists(#pk)")
+                                .expressionAttributeNames(names)
+                                .expressionAttributeValues(values)
+                                .returnValues(ReturnValue.ALL_NEW)));
+        return fromItem(updated.attributes());
+      } catch (ConditionalCheckFailedException e) {
+        throw new KeyNotFound(List.of(tokenHash));
+      }
+    }
+
+    // A new alias: claim its guard, release the old one and update the key, all or nothing. The
+    // key's alias is checked unchanged since we read it, so concurrent renames cannot interleave.
+    var condition = new StringBuilder("attribute_exists(#pk) AND ");
+    if (oldAlias == null) {
+      condition.append("attribute_not_exists(#").append(KEY_ALIAS).append(")");
+    } else {
+      condition.append("#").append(KEY_ALIAS).append(" = :oldAlias");
+      values.put(":oldAlias", s(oldAlias));
+    }
+    var actions = new ArrayList<TransactWriteItem>();
+    actions.add(
+        TransactWriteItem.builder()
+            .update(Update.builder().tableName(table).key(keyOf(tokenHash)).updateExpression(expression)
+                .conditionExpression(condition.toString()).expressionAttributeNames(names).expressionAttributeValues(values).build())
+            .build());
+    actions.add(putGuard(newAlias, tokenHash));
+    if (oldAlias != null) {
+      actions.add(deleteGuard(oldAlias));
+    }
+    try {
+      call(() -> dynamo.transactWriteItems(r -> r.transactItems(actions)));
+    } catch (TransactionCanceledException e) {
+      if (failed(e, 1)) {
+        throw aliasTaken(newAlias);
+      }
+      if (read(tokenHash).isEmpty()) {
+        throw new KeyNotFound(List.of(tokenHash));
+      }
+      throw new ServiceUnavailable("The key changed while it was being updated; try again", e);
+    }
+    return findByHash(tokenHash).orElseThrow(() -> new KeyNotFound(List.of(tokenHash)));
   }
 
   @Override
@@ -117,60 +174,81 @@ public final class DynamoDbKeyStore implements KeyStore {
     if (hashes.size() > MAX_DELETE_BATCH) {
       throw new IllegalArgumentException("at most " + MAX_DELETE_BATCH + " keys per delete");
     }
-    var actions =
-        hashes.stream()
-            .map(
-                hash ->
-                    TransactWriteItem.builder()
-                        .delete(
-                            Delete.builder()
-                                .tableName(table)
-                                .key(keyOf(hash))
-                                .conditionExpression("attribute_exists(#pk)")
-                                .expressionAttributeNames(Map.of("#pk", TOKEN_HASH))
-                                .build())
-                        .build())
-            .toList();
+    var actions = new ArrayList<TransactWriteItem>();
+    var missing = new ArrayList<String>();
+    for (String hash : hashes) {
+      var item = read(hash);
+      if (item.isEmpty()) {
+        missing.add(hash);
+        continue;
+      }
+      var delete = Delete.builder().tableName(table).key(keyOf(hash)).conditionExpression("attribute_exists(#pk)")
+          .expressionAttributeNames(Map.of("#pk", TOKEN_HASH));
+      AttributeValue alias = item.get().get(KEY_ALIAS);
+      if (alias != null) {
+        // Delete only if the alias is still the one whose guard goes with it.
+        delete.conditionExpression("attribute_exists(#pk) AND #alias = :alias")
+            .expressionAttributeNames(Map.of("#pk", TOKEN_HASH, "#alias", KEY_ALIAS))
+            .expressionAttributeValues(Map.of(":alias", alias));
+        actions.add(TransactWriteItem.builder().delete(deleteGuard(alias.s()).delete()).build());
+      }
+      actions.add(TransactWriteItem.builder().delete(delete.build()).build());
+    }
+    if (!missing.isEmpty()) {
+      throw new KeyNotFound(missing);
+    }
     try {
       call(() -> dynamo.transactWriteItems(r -> r.transactItems(actions)));
     } catch (TransactionCanceledException e) {
-      // Reasons come back in request order; ConditionalCheckFailed marks the keys that do not exist.
-      var missing = new ArrayList<String>();
-      List<CancellationReason> reasons = e.cancellationReasons();
-      for (int i = 0; i < reasons.size() && i < hashes.size(); i++) {
-        if ("ConditionalCheckFailed".equals(reasons.get(i).code())) {
-          missing.add(hashes.get(i));
-        }
+      var gone = hashes.stream().filter(h -> read(h).isEmpty()).toList();
+      if (!gone.isEmpty()) {
+        throw new KeyNotFound(gone);
       }
-      if (missing.isEmpty()) {
-        throw new ServiceUnavailable("DynamoDB cancelled the delete; try again", e);
-      }
-      throw new KeyNotFound(missing);
+      throw new ServiceUnavailable("A key changed while it was being deleted; nothing was deleted, try again", e);
     }
   }
 
   @Override
   public List<String> hashesForAlias(String keyAlias) {
-    var response =
-        call(
-            () ->
-                dynamo.query(
-                    r ->
-                        r.tableName(table)
-                            .indexName(ALIAS_INDEX)
-                            .keyConditionExpression("#alias = :alias")
-                            .expressionAttributeNames(Map.of("#alias", KEY_ALIAS))
-                            .expressionAttributeValues(Map.of(":alias", s(keyAlias)))));
-    return response.items().stream().map(item -> item.get(TOKEN_HASH).s()).toList();
+    return read(ALIAS_GUARD_PREFIX + keyAlias).map(item -> List.of(item.get(ALIAS_OF).s())).orElse(List.of());
   }
 
   @Override
   public List<VirtualKey> listAll() {
     return call(
         () ->
-            dynamo.scanPaginator(r -> r.tableName(table)).items().stream()
+            dynamo.scanPaginator(r -> r.tableName(table).consistentRead(true)).items().stream()
+                .filter(item -> !item.get(TOKEN_HASH).s().startsWith(ALIAS_GUARD_PREFIX))
                 .map(KeyItems::fromItem)
                 .toList());
+  }
+
+  private TransactWriteItem putGuard(String alias, String tokenHash) {
+    return TransactWriteItem.builder()
+        .put(
+            Put.builder()
+                .tableName(table)
+                .item(Map.of(TOKEN_HASH, s(ALIAS_GUARD_PREFIX + alias), ALIAS_OF, s(tokenHash)))
+                .conditionExpression("attribute_not_exists(#pk)")
+                .expressionAttributeNames(Map.of("#pk", TOKEN_HASH))
+                .build())
+        .build();
+  }
+
+  private TransactWriteItem deleteGuard(String alias) {
+    return TransactWriteItem.builder()
+        .delete(Delete.builder().tableName(table).key(keyOf(ALIAS_GUARD_PREFIX + alias)).build())
+        .build();
+  }
+
+  /** Whether action {@code index} of a cancelled transaction failed its condition. */
+  private static boolean failed(TransactionCanceledException e, int index) {
+    List<CancellationReason> reasons = e.cancellationReasons();
+    return reasons != null && reasons.size() > index && "ConditionalCheckFailed".equals(reasons.get(index).code());
+  }
+
+  private static KeyAlreadyExists aliasTaken(String alias) {
+    return new KeyAlreadyExists("key_alias '" + alias + "' is already used by another key");
   }
 
   private static Map<String, AttributeValue> keyOf(String tokenHash) {

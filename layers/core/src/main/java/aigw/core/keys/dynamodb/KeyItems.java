@@ -33,9 +33,6 @@ final class KeyItems {
   static final String TOTAL_TOKENS = "total_tokens";
   static final String LAST_USED_AT = "last_used_at";
 
-  /** The global secondary index that makes aliases unique and deletable by name. */
-  static final String ALIAS_INDEX = "key_alias-index";
-
   private static final TypeReference<Map<String, Object>> METADATA_TYPE = new TypeReference<>() {};
 
   private KeyItems() {}

@@ -65,6 +65,51 @@ class DynamoDbKeyStoreTest {
   }
 
   @Test
+  void concurrentCreatesWithOneAliasLetExactlyOneWin() throws Exception {
+    var pool = Executors.newFixedThreadPool(8);
+    var wins = new java.util.concurrent.atomic.AtomicInteger();
+    var refused = new java.util.concurrent.atomic.AtomicInteger();
+    for (int i = 0; i < 16; i++) {
+      pool.submit(
+          () -> {
+            try {
+              store.create(newKey(ApiKeys.generate(), "contested"));
+              wins.incrementAndGet();
+            } catch (KeyStore.KeyAlreadyExists e) {
+              refused.incrementAndGet();
+            }
+          });
+    }
+    pool.shutdown();
+    assertThat(pool.awaitTermination(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(wins).hasValue(1);
+    assertThat(refused).hasValue(15);
+    assertThat(store.listAll()).filteredOn(k -> "contested".equals(k.keyAlias())).hasSize(1);
+  }
+
+  @Test
+  void renamingFreesTheOldAliasAndDeletingFreesTheNewOne() {
+    String a = ApiKeys.generate();
+    String b = ApiKeys.generate();
+    store.create(newKey(a, "rename-from"));
+    store.create(newKey(b, "rename-other"));
+    var rename = KeyChanges.none();
+    rename = new KeyChanges(Optional.of("rename-to"), rename.models(), rename.teamId(), rename.userId(), rename.metadata(), rename.expiresAt(), rename.blocked());
+    assertThat(store.update(ApiKeys.hash(a), rename, NOW).keyAlias()).isEqualTo("rename-to");
+    assertThat(store.hashesForAlias("rename-to")).containsExactly(ApiKeys.hash(a));
+    assertThat(store.hashesForAlias("rename-from")).isEmpty();
+
+    var takeOthers = new KeyChanges(Optional.of("rename-other"), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty());
+    assertThatThrownBy(() -> store.update(ApiKeys.hash(a), takeOthers, NOW)).isInstanceOf(KeyStore.KeyAlreadyExists.class);
+    assertThat(store.findByHash(ApiKeys.hash(a)).orElseThrow().keyAlias()).isEqualTo("rename-to"); // unchanged
+
+    store.deleteAll(List.of(ApiKeys.hash(a)));
+    assertThat(store.hashesForAlias("rename-to")).isEmpty();
+    store.create(newKey(ApiKeys.generate(), "rename-to")); // free again
+    assertThat(store.listAll()).allSatisfy(k -> assertThat(k.tokenHash()).hasSize(64)); // no guard items listed
+  }
+
+  @Test
   void updateChangesOnlyTheGivenFields() {
     String plaintext = ApiKeys.generate();
     store.create(newKey(plaintext, "to-update"));
