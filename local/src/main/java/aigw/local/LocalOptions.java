@@ -39,7 +39,7 @@ public record LocalOptions(
         --data-dir DIR        where the embedded DynamoDB keeps keys (AIGW_DATA_DIR; default .aigw/data)
         --in-memory           keep nothing: the database lives and dies with the process
         --aws                 use real AWS instead: DynamoDB table and Secrets Manager master key
-        --keys-table NAME     with --aws: the keys table (AIGW_KEYS_TABLE)
+        --keys-table NAME     the keys table (AIGW_KEYS_TABLE; default aigw-keys)
         --master-key-secret ID  with --aws: the master key secret (AIGW_MASTER_KEY_SECRET_ID)
         --help                this text
 
@@ -67,7 +67,7 @@ public record LocalOptions(
     Path dataDir = Path.of(env.getOrDefault("AIGW_DATA_DIR", ".aigw/data"));
     boolean inMemory = false;
     boolean aws = false;
-    String keysTable = env.get("AIGW_KEYS_TABLE");
+    String keysTable = blankToNull(env.get("AIGW_KEYS_TABLE"));
     String secret = env.get("AIGW_MASTER_KEY_SECRET_ID");
     Path event = null;
     for (int i = 0; i < args.size(); i++) {
@@ -98,6 +98,10 @@ public record LocalOptions(
   /** Options for tests and benchmarks: in memory, an ephemeral port. */
   public static LocalOptions inMemory(Path config, Map<String, String> env) {
     return new LocalOptions("serve", "127.0.0.1", 0, config, null, true, false, null, null, null, null, env);
+  }
+
+  private static String blankToNull(String value) {
+    return value == null || value.isBlank() ? null : value.trim();
   }
 
   private static String value(List<String> args, int index, String flag) {

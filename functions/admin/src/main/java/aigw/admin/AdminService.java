@@ -357,7 +357,7 @@ public final class AdminService {
     return GatewayResponse.json(healthy ? 200 : 503, response);
   }
 
-  /** The alias is a key of the alias index, where DynamoDB refuses an empty string. */
+  /** A blank alias names nothing and would make a guard item "alias#" that every blank alias shares. */
   private static Optional<String> keyAlias(Fields fields) {
     Optional<String> alias = fields.text("key_alias");
     if (alias.isPresent() && alias.get().isBlank()) {
