@@ -1,6 +1,8 @@
 package aigw.core.usage;
 
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Coalesces concurrent usage writes of one key into one atomic write (group commit), keeping
@@ -25,12 +27,13 @@ public final class GroupCommitUsageRecorder implements UsageRecorder {
   public void record(String tokenHash, UsageDelta delta) {
     KeyLane lane = lanes.computeIfAbsent(tokenHash, hash -> new KeyLane());
     Batch batch;
-    synchronized (lane) {
+    lane.lock.lock();
+    try {
       Batch mine = lane.open;
       mine.add(delta);
       // Wait while another caller writes; our delta rides in the next write, or already did.
       while (lane.writing && !mine.done) {
-        waitUninterruptibly(lane);
+        lane.writeEnded.awaitUninterruptibly();
       }
       if (mine.done) {
         mine.throwIfFailed();
@@ -40,6 +43,8 @@ public final class GroupCommitUsageRecorder implements UsageRecorder {
       lane.writing = true;
       batch = mine;
       lane.open = new Batch();
+    } finally {
+      lane.lock.unlock();
     }
     RuntimeException failure = null;
     try {
@@ -47,29 +52,24 @@ public final class GroupCommitUsageRecorder implements UsageRecorder {
     } catch (RuntimeException e) {
       failure = e;
     }
-    synchronized (lane) {
+    lane.lock.lock();
+    try {
       batch.failure = failure;
       batch.done = true;
       lane.writing = false;
-      lane.notifyAll();
+      lane.writeEnded.signalAll();
       if (lane.open.total == null) {
         // Idle: forget the key so the map holds only keys in use. A caller that fetched this lane
         // a moment ago still writes correctly (each write is an atomic ADD), just on its own.
         lanes.remove(tokenHash, lane);
       }
+    } finally {
+      lane.lock.unlock();
     }
     batch.throwIfFailed();
   }
 
-  private static void waitUninterruptibly(Object monitor) {
-    try {
-      monitor.wait();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
-  /** Deltas that one write carries. Guarded by the lane's monitor. */
+  /** Deltas that one write carries. Guarded by the lane's lock. */
   private static final class Batch {
     UsageDelta total;
     boolean done;
@@ -86,8 +86,10 @@ public final class GroupCommitUsageRecorder implements UsageRecorder {
     }
   }
 
-  /** One key: the batch gathering deltas, and whether a write is in flight. Guarded by its monitor. */
+  /** One key: the batch gathering deltas, and whether a write is in flight. Guarded by its lock. */
   private static final class KeyLane {
+    final ReentrantLock lock = new ReentrantLock();
+    final Condition writeEnded = lock.newCondition();
     Batch open = new Batch();
     boolean writing;
   }
