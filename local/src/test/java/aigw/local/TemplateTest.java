@@ -125,6 +125,20 @@ class TemplateTest {
     assertThat(variables.has("AIGW_MASTER_KEY_SECRET_ID")).isTrue();
     assertThat(variables.path("AIGW_KEYS_TABLE").asText()).isEqualTo("KeysTable");
     assertThat(variables.has("AIGW_MASTER_KEY")).as("the master key is never an environment variable").isFalse();
+    assertThat(resources.path("ProxyFunction").path("Properties").path("Environment").path("Variables").path("AIGW_PROVIDER_SECRET_ID").asText())
+        .isEqualTo("ProviderCredentialsSecret");
+  }
+
+  @Test
+  void theModelListTheFunctionsReadIsInTheLayer() {
+    Path layer = builtDirectory(resources.path("CoreLayer").path("Properties").path("ContentUri").asText());
+    String inFunction = template.path("Parameters").path("ModelConfigPath").path("Default").asText();
+    assertThat(inFunction).startsWith("/opt/"); // layers are extracted to /opt
+    Path packaged = layer.resolve(inFunction.substring("/opt/".length()));
+    assertThat(packaged).exists();
+    var deployments = aigw.core.config.ModelList.read(packaged, Map.of());
+    assertThat(deployments).isNotEmpty();
+    assertThat(deployments).allSatisfy(d -> assertThat(d.apiKey()).as("no literal key in the packaged list").isNull());
   }
 
   @Test
@@ -143,8 +157,12 @@ class TemplateTest {
           JsonNode actions = statement.path("Action");
           (actions.isArray() ? actions : List.of(actions)).forEach(a -> granted.add(a.asText()));
           JsonNode resource = statement.path("Resource");
+          var mayTouch =
+              function.equals("ProxyFunction")
+                  ? List.of("KeysTable.Arn", "MasterKeySecret", "ProviderCredentialsSecret")
+                  : List.of("KeysTable.Arn", "MasterKeySecret"); // the admin never reads provider keys
           (resource.isArray() ? resource : List.of(resource))
-              .forEach(r -> assertThat(r.asText()).as(function + " resource").isIn("KeysTable.Arn", "MasterKeySecret"));
+              .forEach(r -> assertThat(r.asText()).as(function + " resource").isIn(mayTouch));
         }
       }
       assertThat(granted).as(function).isEqualTo(allowed.get(function));

@@ -13,7 +13,7 @@ public final class ProxyHandler
   private final ProxyService proxy;
 
   public ProxyHandler() { // Lambda runtime: wiring from the environment, once per container
-    this(new ProxyService(Gateway.fromEnvironment(System.getenv())));
+    this(new ProxyService(Gateway.fromEnvironment(System.getenv(), true)));
   }
 
   public ProxyHandler(ProxyService proxy) { // tests and local/

@@ -12,6 +12,7 @@ import aigw.core.keys.dynamodb.DynamoDbUsageRecorder;
 import aigw.core.providers.Providers;
 import aigw.core.providers.openai.OpenAiCompatibleProvider;
 import aigw.core.secrets.MasterKey;
+import aigw.core.secrets.ProviderCredentials;
 import aigw.core.secrets.SecretSource;
 import aigw.core.secrets.SecretsManagerSecretSource;
 import aigw.core.secrets.StaticSecretSource;
@@ -89,6 +90,14 @@ public final class Gateway {
    * configured or readable the function refuses to start rather than fall back to a known key.
    */
   public static Gateway fromEnvironment(Map<String, String> env) {
+    return fromEnvironment(env, false);
+  }
+
+  /**
+   * @param callsProviders whether this function calls providers and so may read the provider
+   *     credentials secret (AIGW_PROVIDER_SECRET_ID); the admin function does not, and is not granted it
+   */
+  public static Gateway fromEnvironment(Map<String, String> env, boolean callsProviders) {
     var settings = GatewaySettings.fromEnvironment(env);
     SecretSource secret;
     if (settings.masterKeySecretId() != null) {
@@ -99,8 +108,13 @@ public final class Gateway {
     } else {
       secret = StaticSecretSource.fromEnvironment(env);
     }
+    Map<String, String> names = env;
+    String providerSecret = env.get("AIGW_PROVIDER_SECRET_ID");
+    if (callsProviders && providerSecret != null && !providerSecret.isBlank()) {
+      names = ProviderCredentials.overlay(env, AwsClients.secretsManager(), providerSecret.trim());
+    }
     List<Deployment> models =
-        settings.configFile() == null ? ModelList.empty() : ModelList.read(Path.of(settings.configFile()), env);
+        settings.configFile() == null ? ModelList.empty() : ModelList.read(Path.of(settings.configFile()), names);
     var gateway = over(settings, AwsClients.dynamoDb(), secret, models, Clock.systemUTC());
     try {
       gateway.masterKey.load();
