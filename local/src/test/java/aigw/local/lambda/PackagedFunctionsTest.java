@@ -1,0 +1,277 @@
+package aigw.local.lambda;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.*;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import aigw.core.aws.TemplateTables;
+import aigw.core.json.Json;
+import aigw.core.keys.dynamodb.DynamoDbKeyStore;
+import aigw.core.testing.Events;
+import aigw.core.testing.RepoFiles;
+import aigw.core.testing.TestGateways;
+import com.amazonaws.services.lambda.runtime.api.client.AWSLambda;
+import com.amazonaws.services.lambda.runtime.serialization.factories.JacksonFactory;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.github.tomakehurst.wiremock.WireMockServer;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.dynamodb.services.local.main.ServerRunner;
+import software.amazon.dynamodb.services.local.server.DynamoDBProxyServer;
+
+/**
+ * The packaged functions run as Lambda runs them: each function directory as the task root, the
+ * core layer's jars, and the official runtime interface client polling a loopback stand-in of the
+ * Runtime API, with the template's environment; DynamoDB Local (server mode) and a Secrets Manager
+ * stand-in behind the standard AWS_ENDPOINT_URL_* variables. The events/ files are replayed.
+ */
+class PackagedFunctionsTest {
+  private static final String VIRTUAL_KEY = Events.EVENTS_VIRTUAL_KEY;
+  private static final String KEYS_TABLE = "aigw-packaged-keys";
+  private static final Map<String, Long> INIT_MILLIS = new java.util.TreeMap<>();
+
+  @TempDir static Path work;
+  private static DynamoDBProxyServer dynamo;
+  private static int dynamoPort;
+  private static WireMockServer aws; // Secrets Manager stand-in and the model provider
+  private static JsonNode templateVariables;
+
+  @BeforeAll
+  static void start() throws Exception {
+    assumeTrue(Files.isDirectory(RepoFiles.resolve("functions/proxy/target/function")), "built by ./mvnw package (README's ./mvnw verify runs it first)");
+    dynamoPort = freePort();
+    dynamo = ServerRunner.createServerFromCommandLineArgs(new String[] {"-inMemory", "-port", Integer.toString(dynamoPort), "-disableTelemetry"});
+    dynamo.start();
+    try (DynamoDbClient client = dynamoClient(); InputStream template = Files.newInputStream(RepoFiles.resolve("template.yaml"))) {
+      TemplateTables.createAll(client, template, Map.of("KeysTable", KEYS_TABLE));
+      var keys = new DynamoDbKeyStore(client, KEYS_TABLE);
+      var gateway = aigw.core.Gateway.over(
+          aigw.core.GatewaySettings.fromEnvironment(Map.of("AIGW_KEYS_TABLE", KEYS_TABLE)), client,
+          aigw.core.secrets.StaticSecretSource.of("unused"), List.of(), java.time.Clock.systemUTC());
+      TestGateways.storeKey(gateway, VIRTUAL_KEY, List.of(), null, false);
+      assertThat(keys.findByHash(aigw.core.keys.ApiKeys.hash(VIRTUAL_KEY))).isPresent();
+    }
+
+    aws = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1"));
+    aws.start();
+    secret("master-key-secret", "{\"master_key\":\"" + Events.EVENTS_MASTER_KEY + "\"}");
+    secret("provider-secret", "{\"TEST_PROVIDER_KEY\":\"sk-provider-from-secrets-manager\"}");
+    aws.stubFor(post("/v1/chat/completions").willReturn(okJson(
+        "{\"id\":\"c\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"from the stub\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":3,\"total_tokens\":7}}")));
+
+    templateVariables =
+        new ObjectMapper(new YAMLFactory()).readTree(RepoFiles.resolve("template.yaml").toFile())
+            .path("Globals").path("Function").path("Environment").path("Variables");
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (aws != null) {
+      aws.stop();
+    }
+    if (dynamo != null) {
+      dynamo.stop();
+    }
+    if (!INIT_MILLIS.isEmpty()) {
+      System.out.println("Init time under the runtime interface client (process start to first poll): " + INIT_MILLIS);
+    }
+  }
+
+  private static void secret(String id, String value) {
+    aws.stubFor(
+        post("/")
+            .withHeader("X-Amz-Target", equalTo("secretsmanager.GetSecretValue"))
+            .withRequestBody(matchingJsonPath("$.SecretId", equalTo(id)))
+            .willReturn(
+                aResponse()
+                    .withHeader("Content-Type", "application/x-amz-json-1.1")
+                    .withBody(Json.string(Map.of("ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + id, "Name", id,
+                        "SecretString", value, "VersionId", "v1", "VersionStages", List.of("AWSCURRENT"))))));
+  }
+
+  private static DynamoDbClient dynamoClient() {
+    return DynamoDbClient.builder()
+        .endpointOverride(URI.create("http://127.0.0.1:" + dynamoPort))
+        .region(Region.US_EAST_1)
+        .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create("test", "test")))
+        .httpClient(UrlConnectionHttpClient.create())
+        .build();
+  }
+
+  private static int freePort() throws IOException {
+    try (var socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
+  }
+
+  private static String jarOf(Class<?> type) throws Exception {
+    return Path.of(type.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+  }
+
+  /** The template's variables with their references resolved to this test's stand-ins. */
+  private Map<String, String> functionEnvironment(String function, Path config) {
+    var env = new HashMap<String, String>();
+    templateVariables.fieldNames().forEachRemaining(name -> env.put(name, "set-below"));
+    env.put("AIGW_KEYS_TABLE", KEYS_TABLE);
+    env.put("AIGW_MASTER_KEY_SECRET_ID", "master-key-secret");
+    env.put("AIGW_CONFIG", config.toString());
+    env.put("AIGW_KEY_CACHE_TTL_SECONDS", "5");
+    if (function.equals("ProxyFunction")) {
+      env.put("AIGW_PROVIDER_SECRET_ID", "provider-secret");
+    }
+    assertThat(env.values()).doesNotContain("set-below");
+    env.put("AWS_LAMBDA_FUNCTION_NAME", function);
+    env.put("AWS_LAMBDA_FUNCTION_VERSION", "1");
+    env.put("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512");
+    env.put("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/" + function);
+    env.put("AWS_LAMBDA_LOG_STREAM_NAME", "test");
+    env.put("AWS_REGION", "us-east-1");
+    env.put("AWS_ACCESS_KEY_ID", "test");
+    env.put("AWS_SECRET_ACCESS_KEY", "test");
+    env.put("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:" + dynamoPort);
+    env.put("AWS_ENDPOINT_URL_SECRETS_MANAGER", aws.baseUrl());
+    env.put("DDB_LOCAL_TELEMETRY", "0");
+    return env;
+  }
+
+  /** Starts the runtime interface client on a function directory, with the layer's jars. */
+  private static Process runtime(String handler, Path taskRoot, List<String> extraClasspath, Map<String, String> env, RuntimeApiStandIn api)
+      throws Exception {
+    var classpath = new ArrayList<String>(List.of(jarOf(AWSLambda.class), jarOf(JacksonFactory.class),
+        jarOf(com.amazonaws.services.lambda.runtime.RequestHandler.class)));
+    classpath.addAll(extraClasspath);
+    String java = ProcessHandle.current().info().command().orElse("java");
+    var builder =
+        new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", String.join(File.pathSeparator, classpath), AWSLambda.class.getName(), handler)
+            .directory(taskRoot.toFile()) // the task root, as /var/task on Lambda
+            .redirectErrorStream(true)
+            .redirectOutput(work.resolve(handler.replaceAll("\\W", "_") + ".log").toFile());
+    builder.environment().clear();
+    builder.environment().putAll(env);
+    builder.environment().put("AWS_LAMBDA_RUNTIME_API", api.address());
+    builder.environment().put("PATH", System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
+    return builder.start();
+  }
+
+  private static List<String> layerJars() throws IOException {
+    try (Stream<Path> jars = Files.list(RepoFiles.resolve("layers/core/target/layer/java/lib"))) {
+      return jars.map(Path::toString).filter(p -> p.endsWith(".jar")).sorted().toList();
+    }
+  }
+
+  private Path testModelList() throws IOException {
+    Path config = work.resolve("models.yaml");
+    Files.writeString(config, """
+        model_list:
+          - model_name: gpt-4o-mini
+            litellm_params: {model: openai/gpt-4o-mini, api_base: "%s/v1", api_key: os.environ/TEST_PROVIDER_KEY}
+        """.formatted(aws.baseUrl()));
+    return config;
+  }
+
+  private static JsonNode answer(RuntimeApiStandIn api, String eventFile, Process process) throws Exception {
+    byte[] event = Files.readAllBytes(RepoFiles.resolve("events/" + eventFile));
+    var outcome = api.invoke(event).get(60, TimeUnit.SECONDS);
+    assertThat(outcome.kind()).as("%s: %s", eventFile, outcome.body()).isEqualTo("response");
+    assertThat(process.isAlive()).isTrue();
+    return Json.MAPPER.readTree(outcome.body());
+  }
+
+  private static int status(JsonNode response) {
+    return response.get("statusCode").asInt();
+  }
+
+  @Test
+  void theProxyFunctionServesTheEventsFromItsPackage() throws Exception {
+    Path taskRoot = RepoFiles.resolve("functions/proxy/target/function");
+    try (var api = new RuntimeApiStandIn()) {
+      long started = System.nanoTime();
+      Process process = runtime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, layerJars(), functionEnvironment("ProxyFunction", testModelList()), api);
+      try {
+        INIT_MILLIS.put("ProxyFunction", TimeUnit.NANOSECONDS.toMillis(api.firstPollNanos.get(60, TimeUnit.SECONDS) - started));
+        var chat = answer(api, "proxy-chat-completions.json", process);
+        assertThat(status(chat)).as(chat.toString()).isEqualTo(200);
+        assertThat(Json.MAPPER.readTree(chat.get("body").asText()).at("/choices/0/message/content").asText()).isEqualTo("from the stub");
+        // The provider key came from the provider credentials secret, not from any variable.
+        aws.verify(postRequestedFor(urlEqualTo("/v1/chat/completions")).withHeader("Authorization", equalTo("Bearer sk-provider-from-secrets-manager")));
+
+        var models = answer(api, "proxy-models.json", process);
+        assertThat(status(models)).isEqualTo(200);
+        assertThat(Json.MAPPER.readTree(models.get("body").asText()).get("data").findValuesAsText("id")).containsExactly("gpt-4o-mini");
+
+        assertThat(status(answer(api, "proxy-bad-key.json", process))).isEqualTo(401);
+        assertThat(status(answer(api, "proxy-no-key.json", process))).isEqualTo(401);
+        assertThat(status(answer(api, "proxy-malformed-json.json", process))).isEqualTo(400);
+        assertThat(status(answer(api, "proxy-stream.json", process))).isEqualTo(400);
+        assertThat(status(answer(api, "proxy-embeddings.json", process))).isEqualTo(404); // not in this model list
+      } finally {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  @Test
+  void theAdminFunctionServesTheEventsFromItsPackage() throws Exception {
+    Path taskRoot = RepoFiles.resolve("functions/admin/target/function");
+    try (var api = new RuntimeApiStandIn()) {
+      long started = System.nanoTime();
+      Process process = runtime("aigw.admin.AdminHandler::handleRequest", taskRoot, layerJars(), functionEnvironment("AdminFunction", testModelList()), api);
+      try {
+        INIT_MILLIS.put("AdminFunction", TimeUnit.NANOSECONDS.toMillis(api.firstPollNanos.get(60, TimeUnit.SECONDS) - started));
+        var ready = answer(api, "admin-health-readiness.json", process);
+        assertThat(status(ready)).as(ready.toString()).isEqualTo(200);
+        assertThat(Json.MAPPER.readTree(ready.get("body").asText()).get("master_key").asText()).isEqualTo("readable");
+        assertThat(status(answer(api, "admin-health-liveliness.json", process))).isEqualTo(200);
+
+        var generated = answer(api, "admin-key-generate.json", process);
+        assertThat(status(generated)).as(generated.toString()).isEqualTo(200);
+        assertThat(Json.MAPPER.readTree(generated.get("body").asText()).get("key").asText()).startsWith("sk-");
+        assertThat(status(answer(api, "admin-key-info.json", process))).isEqualTo(200);
+        assertThat(status(answer(api, "admin-key-list.json", process))).isEqualTo(200);
+        assertThat(status(answer(api, "admin-key-generate-with-virtual-key.json", process))).isEqualTo(403);
+      } finally {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  @Test
+  void aTrivialHandlerGivesTheInitBaseline() throws Exception {
+    Path testClasses = Path.of(TrivialHandler.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    try (var api = new RuntimeApiStandIn()) {
+      long started = System.nanoTime();
+      Process process = runtime(TrivialHandler.class.getName() + "::handleRequest", testClasses, List.of(), Map.of("AWS_REGION", "us-east-1"), api);
+      try {
+        INIT_MILLIS.put("trivial handler", TimeUnit.NANOSECONDS.toMillis(api.firstPollNanos.get(60, TimeUnit.SECONDS) - started));
+        var outcome = api.invoke("{\"a\":1}".getBytes(StandardCharsets.UTF_8)).get(60, TimeUnit.SECONDS);
+        assertThat(outcome.body()).isEqualTo("\"ok\"");
+      } finally {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+}
