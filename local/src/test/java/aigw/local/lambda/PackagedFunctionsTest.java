@@ -135,7 +135,8 @@ class PackagedFunctionsTest {
   /** The template's variables with their references resolved to this test's stand-ins. */
   private Map<String, String> functionEnvironment(String function, Path config) {
     var env = new HashMap<String, String>();
-    templateVariables.fieldNames().forEachRemaining(name -> env.put(name, "set-below"));
+    // Literal values as the template has them (JAVA_TOOL_OPTIONS); references are resolved below.
+    templateVariables.fields().forEachRemaining(v -> env.put(v.getKey(), v.getKey().startsWith("AIGW_") ? "set-below" : v.getValue().asText()));
     env.put("AIGW_KEYS_TABLE", KEYS_TABLE);
     env.put("AIGW_MASTER_KEY_SECRET_ID", "master-key-secret");
     env.put("AIGW_CONFIG", config.toString());
