@@ -2,6 +2,7 @@ package aigw.admin;
 
 import aigw.core.Gateway;
 import aigw.core.apigateway.ApiGatewayEvents;
+import aigw.core.snapstart.Priming;
 import com.amazonaws.services.lambda.runtime.Context;
 import com.amazonaws.services.lambda.runtime.RequestHandler;
 import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
@@ -13,7 +14,12 @@ public final class AdminHandler
   private final AdminService admin;
 
   public AdminHandler() { // Lambda runtime
-    this(new AdminService(Gateway.fromEnvironment(System.getenv())));
+    this(Gateway.fromEnvironment(System.getenv()));
+  }
+
+  private AdminHandler(Gateway gateway) {
+    this(new AdminService(gateway));
+    Priming.register(gateway, admin::handle); // SnapStart: warm the request path before the snapshot
   }
 
   public AdminHandler(AdminService admin) { // tests and local/

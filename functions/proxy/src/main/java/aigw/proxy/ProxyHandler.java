@@ -2,6 +2,7 @@ package aigw.proxy;
 
 import aigw.core.Gateway;
 import aigw.core.apigateway.ApiGatewayEvents;
+import aigw.core.snapstart.Priming;
 import com.amazonaws.services.lambda.runtime.Context;
 import com.amazonaws.services.lambda.runtime.RequestHandler;
 import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
@@ -13,7 +14,12 @@ public final class ProxyHandler
   private final ProxyService proxy;
 
   public ProxyHandler() { // Lambda runtime: wiring from the environment, once per container
-    this(new ProxyService(Gateway.fromEnvironment(System.getenv(), true)));
+    this(Gateway.fromEnvironment(System.getenv(), true));
+  }
+
+  private ProxyHandler(Gateway gateway) {
+    this(new ProxyService(gateway));
+    Priming.register(gateway, proxy::handle); // SnapStart: warm the request path before the snapshot
   }
 
   public ProxyHandler(ProxyService proxy) { // tests and local/

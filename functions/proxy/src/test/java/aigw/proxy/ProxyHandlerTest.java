@@ -341,6 +341,40 @@ class ProxyHandlerTest {
     assertThat(gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow().usage().requests()).isZero();
   }
 
+  private static java.util.List<String> logOf(Class<?> type, Runnable action) {
+    var messages = new java.util.concurrent.CopyOnWriteArrayList<String>();
+    var handler = new java.util.logging.Handler() {
+      @Override public void publish(java.util.logging.LogRecord r) { messages.add(r.getMessage()); }
+      @Override public void flush() {}
+      @Override public void close() {}
+    };
+    var logger = java.util.logging.Logger.getLogger(type.getName());
+    logger.addHandler(handler);
+    try {
+      action.run();
+    } finally {
+      logger.removeHandler(handler);
+    }
+    return messages;
+  }
+
+  @Test
+  void snapStartPrimingRunsTheRequestPathWithoutCallingAProviderOrCachingAKey() {
+    var priming = aigw.core.snapstart.Priming.register(gateway, new ProxyService(gateway)::handle);
+    assertThat(logOf(aigw.core.snapstart.Priming.class, priming::prime)).anyMatch(m -> m.startsWith("Primed the request path in"));
+    upstream.verify(0, anyRequestedFor(anyUrl()));
+    // A key created after the snapshot works at once: priming cached nothing.
+    storeEventsKey(List.of());
+    assertThat(send(Events.load("proxy-chat-completions.json")).getStatusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void primingThatFailsStillLetsTheSnapshotBeTaken() {
+    var broken = TestGateways.gateway(aigw.core.GatewaySettings.fromEnvironment(java.util.Map.of("AIGW_KEYS_TABLE", "no-such-table")), dynamo, List.of(), clock);
+    var priming = aigw.core.snapstart.Priming.register(broken, new ProxyService(broken)::handle);
+    assertThat(logOf(aigw.core.snapstart.Priming.class, priming::prime)).anyMatch(m -> m.startsWith("Priming did not complete"));
+  }
+
   @Test
   void wrongMethodGets405AndUnknownRouteGets404() throws Exception {
     storeEventsKey(List.of());

@@ -13,7 +13,6 @@ public final class ApiKeys {
   /** 32 random bytes: 256 bits, as the seeds and LiteLLM's token_urlsafe(32) ask. */
   static final int RANDOM_BYTES = 32;
 
-  private static final SecureRandom RANDOM = new SecureRandom();
   private static final Base64.Encoder URL_SAFE = Base64.getUrlEncoder().withoutPadding();
   private static final HexFormat HEX = HexFormat.of();
 
@@ -22,7 +21,9 @@ public final class ApiKeys {
   /** A new key: {@code sk-} and 43 URL-safe characters of SecureRandom output. */
   public static String generate() {
     byte[] bytes = new byte[RANDOM_BYTES];
-    RANDOM.nextBytes(bytes);
+    // A new generator per key: no random state is ever captured in a SnapStart snapshot and shared
+    // by the containers restored from it. Keys are created rarely; the cost does not matter.
+    new SecureRandom().nextBytes(bytes);
     return PREFIX + URL_SAFE.encodeToString(bytes);
   }
 
