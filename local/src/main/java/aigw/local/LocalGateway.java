@@ -140,7 +140,7 @@ public final class LocalGateway implements AutoCloseable {
       gateway.server = LocalServer.start(options.host(), options.port(), gateway::dispatch);
     } catch (IOException | RuntimeException e) {
       gateway.close();
-      throw e instanceof IOException io ? new UncheckedIOException("cannot listen on " + options.host() + ":" + options.port(), io) : (RuntimeException) e;
+      throw e instanceof IOException io ? new UncheckedIOException("cannot listen on " + options.host() + ":" + options.port() + " (" + io.getMessage() + ")", io) : (RuntimeException) e;
     }
     return gateway;
   }

@@ -6,6 +6,7 @@ import aigw.core.secrets.StaticSecretSource;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.util.concurrent.CountDownLatch;
 
 /** {@code java -jar local/target/aigw-local.jar}: the gateway on 127.0.0.1:3000, or one handler on one event. */
@@ -76,12 +77,20 @@ public final class Main {
     stopped.await();
   }
 
-  private static int invoke(LocalOptions options) throws IOException {
-    var event = ApiGatewayEvents.parseEvent(Files.readAllBytes(options.event()));
-    try (var gateway = LocalGateway.create(options)) {
-      var response = gateway.invoke(options.function(), event);
-      System.out.println(Json.MAPPER.writer(SerializationFeature.INDENT_OUTPUT).writeValueAsString(response));
-      return 0;
+  /** Prints the handler's response event; a bad file or config is one line on stderr and exit 1. */
+  private static int invoke(LocalOptions options) {
+    try {
+      var event = ApiGatewayEvents.parseEvent(Files.readAllBytes(options.event()));
+      try (var gateway = LocalGateway.create(options)) {
+        var response = gateway.invoke(options.function(), event);
+        System.out.println(Json.MAPPER.writer(SerializationFeature.INDENT_OUTPUT).writeValueAsString(response));
+        return 0;
+      }
+    } catch (NoSuchFileException e) {
+      System.err.println("aigw: no such event file: " + e.getFile());
+    } catch (IOException | RuntimeException e) {
+      System.err.println("aigw: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
     }
+    return 1;
   }
 }

@@ -19,8 +19,17 @@ final class Durations {
     if (!match.matches()) {
       throw invalid(text, param);
     }
+    long amount;
     try {
-      long amount = Long.parseLong(match.group(1));
+      amount = Long.parseLong(match.group(1));
+    } catch (NumberFormatException e) { // more digits than a long holds
+      throw tooLong(text, param);
+    }
+    if (amount == 0) {
+      // A key that is expired the moment it is created is never what the caller meant.
+      throw new BadRequest("'" + param + "' must be longer than 0; leave it out for a key that never expires.", param);
+    }
+    try {
       return switch (match.group(2)) {
         case "s" -> Duration.ofSeconds(amount);
         case "m" -> Duration.ofMinutes(amount);

@@ -23,11 +23,17 @@ class DurationsTest {
     "1mo, PT720H",
     "3mo, PT2160H",
     "1y, PT8760H",
-    "0s, PT0S",
     "' 7d ', PT168H",
   })
   void readsEveryLiteLlmUnit(String text, String expected) {
     assertThat(Durations.parse(text, "duration")).isEqualTo(Duration.parse(expected));
+  }
+
+  @org.junit.jupiter.api.Test
+  void aZeroDurationIsRefusedRatherThanCreatingAnExpiredKey() {
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> Durations.parse("0s", "duration"))
+        .isInstanceOf(aigw.core.errors.BadRequest.class)
+        .hasMessageContaining("longer than 0");
   }
 
   @ParameterizedTest

@@ -16,6 +16,8 @@ public final class Json {
       JsonMapper.builder()
           .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
           .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+          // "{...} garbage" is not a JSON object: refuse it rather than forward half a body.
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
           .build();
 
   private Json() {}
@@ -55,7 +57,15 @@ public final class Json {
     if (e instanceof JsonProcessingException p) {
       var location = p.getLocation();
       String where = location == null ? "" : " at line " + location.getLineNr() + ", column " + location.getColumnNr();
-      return "malformed JSON" + where + ": " + p.getOriginalMessage();
+      String reason = p.getOriginalMessage();
+      // Jackson appends a source excerpt or location to some messages; the location is given above.
+      for (String tail : new String[] {"\n", " [Source:", " at [Source:"}) {
+        int cut = reason == null ? -1 : reason.indexOf(tail);
+        if (cut >= 0) {
+          reason = reason.substring(0, cut);
+        }
+      }
+      return "malformed JSON" + where + ": " + reason;
     }
     return "malformed JSON";
   }

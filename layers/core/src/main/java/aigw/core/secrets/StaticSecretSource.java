@@ -30,7 +30,7 @@ public final class StaticSecretSource implements SecretSource {
       return new StaticSecretSource(configured.trim(), "AIGW_MASTER_KEY");
     }
     LOG.warning(
-        "WARNING: AIGW_MASTER_KEY is not set; using the default master key '"
+        "AIGW_MASTER_KEY is not set; using the default master key '"
             + DEVELOPMENT_KEY
             + "'. Anyone who can reach this gateway can administer it. For development only: set"
             + " AIGW_MASTER_KEY to a random value (openssl rand -hex 32) anywhere else.");

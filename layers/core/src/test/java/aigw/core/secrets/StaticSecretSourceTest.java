@@ -42,7 +42,7 @@ class StaticSecretSourceTest {
     var records = captureWhile(() -> assertThat(StaticSecretSource.fromEnvironment(Map.of()).read()).isEqualTo("sk-development-only"));
     assertThat(records).anySatisfy(r -> {
       assertThat(r.getLevel()).isEqualTo(Level.WARNING);
-      assertThat(r.getMessage()).contains("WARNING").contains("sk-development-only");
+      assertThat(r.getMessage()).contains("AIGW_MASTER_KEY is not set").contains("sk-development-only");
     });
   }
 
