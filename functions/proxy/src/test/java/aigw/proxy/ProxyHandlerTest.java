@@ -249,6 +249,7 @@ class ProxyHandlerTest {
       {"{\"model\":\"gpt-4o-mini\",\"messages\":[\"hi\"]}", "messages"},
       {"{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":\"yes\"}", "stream"},
       {"[1,2,3]", null},
+      {"{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]} trailing", null},
       {"", null},
     };
     for (String[] c : cases) {
