@@ -1,7 +1,6 @@
 package aigw.local;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.*;
-import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -57,8 +56,7 @@ class LocalGatewayEndToEndTest {
 
   @BeforeAll
   static void start() throws Exception {
-    upstream = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1"));
-    upstream.start();
+    upstream = aigw.core.testing.Upstream.start();
     Path config = dir.resolve("config.yaml");
     Files.writeString(
         config,

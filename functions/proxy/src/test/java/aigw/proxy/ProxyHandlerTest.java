@@ -1,7 +1,6 @@
 package aigw.proxy;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.*;
-import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import aigw.core.Gateway;
@@ -47,8 +46,7 @@ class ProxyHandlerTest {
 
   @BeforeAll
   static void startUpstream() {
-    upstream = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1"));
-    upstream.start();
+    upstream = aigw.core.testing.Upstream.start();
   }
 
   @AfterAll
@@ -342,27 +340,10 @@ class ProxyHandlerTest {
     assertThat(gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow().usage().requests()).isZero();
   }
 
-  private static java.util.List<String> logOf(Class<?> type, Runnable action) {
-    var messages = new java.util.concurrent.CopyOnWriteArrayList<String>();
-    var handler = new java.util.logging.Handler() {
-      @Override public void publish(java.util.logging.LogRecord r) { messages.add(r.getMessage()); }
-      @Override public void flush() {}
-      @Override public void close() {}
-    };
-    var logger = java.util.logging.Logger.getLogger(type.getName());
-    logger.addHandler(handler);
-    try {
-      action.run();
-    } finally {
-      logger.removeHandler(handler);
-    }
-    return messages;
-  }
-
   @Test
   void snapStartPrimingRunsTheRequestPathWithoutCallingAProviderOrCachingAKey() {
     var priming = aigw.core.snapstart.Priming.register(gateway, new ProxyService(gateway)::handle);
-    assertThat(logOf(aigw.core.snapstart.Priming.class, priming::prime)).anyMatch(m -> m.startsWith("Primed the request path in"));
+    assertThat(aigw.core.testing.Logs.messages(aigw.core.snapstart.Priming.class, priming::prime)).anyMatch(m -> m.startsWith("Primed the request path in"));
     upstream.verify(0, anyRequestedFor(anyUrl()));
     // A key created after the snapshot works at once: priming cached nothing.
     storeEventsKey(List.of());
@@ -373,7 +354,7 @@ class ProxyHandlerTest {
   void primingThatFailsStillLetsTheSnapshotBeTaken() {
     var broken = TestGateways.gateway(aigw.core.GatewaySettings.fromEnvironment(java.util.Map.of("AIGW_KEYS_TABLE", "no-such-table")), dynamo, List.of(), clock);
     var priming = aigw.core.snapstart.Priming.register(broken, new ProxyService(broken)::handle);
-    assertThat(logOf(aigw.core.snapstart.Priming.class, priming::prime)).anyMatch(m -> m.startsWith("Priming did not complete"));
+    assertThat(aigw.core.testing.Logs.messages(aigw.core.snapstart.Priming.class, priming::prime)).anyMatch(m -> m.startsWith("Priming did not complete"));
   }
 
   @Test

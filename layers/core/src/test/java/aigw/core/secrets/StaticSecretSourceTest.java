@@ -2,39 +2,16 @@ package aigw.core.secrets;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
+import aigw.core.testing.Logs;
 import org.junit.jupiter.api.Test;
 
 class StaticSecretSourceTest {
   private static List<LogRecord> captureWhile(Runnable action) {
-    var records = new ArrayList<LogRecord>();
-    var handler =
-        new Handler() {
-          @Override
-          public void publish(LogRecord record) {
-            records.add(record);
-          }
-
-          @Override
-          public void flush() {}
-
-          @Override
-          public void close() {}
-        };
-    Logger logger = Logger.getLogger(StaticSecretSource.class.getName());
-    logger.addHandler(handler);
-    try {
-      action.run();
-    } finally {
-      logger.removeHandler(handler);
-    }
-    return records;
+    return Logs.of(StaticSecretSource.class, action);
   }
 
   @Test

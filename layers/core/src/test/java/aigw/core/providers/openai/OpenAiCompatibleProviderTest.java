@@ -1,7 +1,6 @@
 package aigw.core.providers.openai;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.*;
-import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -32,8 +31,7 @@ class OpenAiCompatibleProviderTest {
 
   @BeforeAll
   static void startUpstream() {
-    upstream = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1"));
-    upstream.start();
+    upstream = aigw.core.testing.Upstream.start();
   }
 
   @AfterAll
