@@ -7,6 +7,7 @@ import aigw.core.errors.UpstreamFailed;
 import aigw.core.errors.UpstreamTimeout;
 import aigw.core.errors.UpstreamUnreachable;
 import aigw.core.json.Json;
+import aigw.core.keys.ApiKeys;
 import aigw.core.providers.ModelProvider;
 import aigw.core.providers.Operation;
 import aigw.core.providers.ProviderResponse;
@@ -146,11 +147,17 @@ public final class OpenAiCompatibleProvider implements ModelProvider {
     if (message == null) {
       message = "The provider answered HTTP " + status + ".";
     }
+    if (deployment.apiKey() != null && deployment.apiKey().length() >= 8) {
+      // Some providers quote the credential they were given; it must not reach the client.
+      message = message.replace(deployment.apiKey(), ApiKeys.mask(deployment.apiKey()));
+    }
     String retryAfter = response.headers().firstValue("retry-after").orElse(null);
     if (status == 401 || status == 403) {
+      // The provider's own words about the gateway's credential are for the operator, not the client.
       return new UpstreamFailed(
           502,
-          "The provider of '" + deployment.modelName() + "' refused the gateway's credentials (HTTP " + status + "): " + message,
+          "The provider of '" + deployment.modelName() + "' refused the gateway's credentials (HTTP " + status
+              + "). The operator must check the provider key configured for it.",
           "upstream_auth_error",
           null,
           null,

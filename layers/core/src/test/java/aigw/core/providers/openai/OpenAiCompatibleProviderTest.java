@@ -155,9 +155,22 @@ class OpenAiCompatibleProviderTest {
 
   @Test
   void aProviderRefusingTheGatewaysCredentialIsA502NotTheClientsFault() {
-    upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(401).withBody("{\"error\":{\"message\":\"Incorrect API key\"}}")));
+    upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(401)
+        .withBody("{\"error\":{\"message\":\"Incorrect API key provided: sk-upstream-credential\"}}")));
     assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
-        .isInstanceOfSatisfying(UpstreamFailed.class, e -> assertThat(ErrorEnvelope.status(e)).isEqualTo(502));
+        .isInstanceOfSatisfying(UpstreamFailed.class, e -> {
+          assertThat(ErrorEnvelope.status(e)).isEqualTo(502);
+          assertThat(e.getMessage()).contains("refused the gateway's credentials").doesNotContain("sk-upstream-credential");
+        });
+  }
+
+  @Test
+  void aProviderQuotingTheCredentialInAnErrorNeverShowsItToTheClient() {
+    upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(400)
+        .withBody("{\"error\":{\"message\":\"key sk-upstream-credential has no access to this model\"}}")));
+    assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+        .isInstanceOfSatisfying(UpstreamFailed.class, e ->
+            assertThat(e.getMessage()).doesNotContain("sk-upstream-credential").contains("sk-...tial"));
   }
 
   @Test
