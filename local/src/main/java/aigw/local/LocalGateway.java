@@ -56,16 +56,7 @@ public final class LocalGateway implements AutoCloseable {
     var env = options.env();
     var settings = GatewaySettings.fromEnvironment(env);
     if (options.keysTable() != null) {
-      settings =
-          new GatewaySettings(
-              options.keysTable(),
-              settings.masterKeySecretId(),
-              settings.configFile(),
-              settings.keyCacheTtl(),
-              settings.masterKeyTtl(),
-              settings.masterKeyRecheck(),
-              settings.allowMasterKeyForModels(),
-              settings.maxRequestBytes());
+      settings = settings.withKeysTable(options.keysTable());
     }
     // Start-up in parallel: the embedded database (about 0.9 s of class loading and SQLite set-up)
     // on its own thread, while this one reads the model list and builds the provider HTTP client.

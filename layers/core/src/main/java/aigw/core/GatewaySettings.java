@@ -44,14 +44,9 @@ public record GatewaySettings(
         number(env, "AIGW_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES));
   }
 
-  public GatewaySettings withConfigFile(String file) {
+  public GatewaySettings withKeysTable(String table) {
     return new GatewaySettings(
-        keysTable, masterKeySecretId, file, keyCacheTtl, masterKeyTtl, masterKeyRecheck, allowMasterKeyForModels, maxRequestBytes);
-  }
-
-  public GatewaySettings withKeyCacheTtl(Duration ttl) {
-    return new GatewaySettings(
-        keysTable, masterKeySecretId, configFile, ttl, masterKeyTtl, masterKeyRecheck, allowMasterKeyForModels, maxRequestBytes);
+        table, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, allowMasterKeyForModels, maxRequestBytes);
   }
 
   public GatewaySettings withAllowMasterKeyForModels(boolean allow) {

@@ -50,10 +50,6 @@ public final class DynamoDbKeyStore implements KeyStore {
     this.table = table;
   }
 
-  public String table() {
-    return table;
-  }
-
   @Override
   public Optional<VirtualKey> findByHash(String tokenHash) {
     // Strongly consistent: a key works the moment /key/generate has answered, and a block is seen
