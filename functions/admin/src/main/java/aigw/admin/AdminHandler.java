@@ -2,6 +2,7 @@ package aigw.admin;
 
 import aigw.core.Gateway;
 import aigw.core.apigateway.ApiGatewayEvents;
+import aigw.core.rotation.VirtualKeyRotator;
 import aigw.core.snapstart.Priming;
 import com.amazonaws.services.lambda.runtime.Context;
 import com.amazonaws.services.lambda.runtime.RequestHandler;
@@ -18,7 +19,7 @@ public final class AdminHandler
   }
 
   private AdminHandler(Gateway gateway) {
-    this(new AdminService(gateway));
+    this(new AdminService(gateway, VirtualKeyRotator.fromEnvironment(gateway, System.getenv())));
     Priming.register(gateway, admin::handle); // SnapStart: warm the request path before the snapshot
   }
 

@@ -13,12 +13,17 @@ import aigw.core.http.GatewayResponse;
 import aigw.core.json.Json;
 import aigw.core.keys.ApiKeys;
 import aigw.core.keys.KeyChanges;
+import aigw.core.keys.KeyRotation;
 import aigw.core.keys.KeyStore;
 import aigw.core.keys.VirtualKey;
 import aigw.core.keys.dynamodb.DynamoDbKeyStore;
+import aigw.core.rotation.LoggedRotationEvents;
+import aigw.core.rotation.VirtualKeyRotator;
 import aigw.core.secrets.SecretSource;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -28,7 +33,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.function.Function;
 import java.util.logging.Logger;
+import java.util.regex.Pattern;
 
 /**
  * LiteLLM's key management API, master key only:
@@ -37,6 +44,7 @@ import java.util.logging.Logger;
  *   <li>{@code POST /key/generate}, {@code POST /key/update}, {@code POST /key/delete}
  *   <li>{@code POST /key/block}, {@code POST /key/unblock}
  *   <li>{@code GET /key/info?key=}, {@code GET /key/list}
+ *   <li>{@code POST /key/regenerate}, {@code POST /key/{key}/regenerate}: a new value for the key
  *   <li>{@code GET /health/liveliness}, {@code GET /health/readiness} (no key needed)
  * </ul>
  *
@@ -50,9 +58,13 @@ public final class AdminService {
   static final int MIN_CUSTOM_KEY_CHARS = 16;
 
   private static final Set<String> GENERATE_FIELDS =
-      Set.of("key", "key_alias", "duration", "models", "team_id", "user_id", "metadata", "blocked");
-  private static final Set<String> UPDATE_FIELDS =
-      Set.of("key", "key_alias", "duration", "models", "team_id", "user_id", "metadata", "blocked");
+      Set.of("key", "key_alias", "duration", "models", "team_id", "user_id", "metadata", "blocked",
+          "auto_rotate", "rotation_interval", "grace_period", "rotation_secret");
+  private static final Set<String> UPDATE_FIELDS = GENERATE_FIELDS;
+  /** LiteLLM's RegenerateKeyRequest fields that aigw takes. */
+  private static final Set<String> REGENERATE_FIELDS =
+      Set.of("key", "new_key", "grace_period", "duration", "metadata", "new_master_key");
+  private static final Pattern REGENERATE_PATH = Pattern.compile("/key/(.+)/regenerate");
   private static final Set<String> KEY_ONLY = Set.of("key");
   private static final Set<String> DELETE_FIELDS = Set.of("keys", "key_aliases");
   private static final Set<String> LIST_PARAMS =
@@ -60,9 +72,17 @@ public final class AdminService {
   private static final Set<String> LIST_NOT_YET = Set.of("organization_id", "include_team_keys", "project_id");
 
   private final Gateway gateway;
+  private final VirtualKeyRotator rotator;
 
+  /** Without secret targets: keys rotate, but cannot name a secret to receive their new value. */
   public AdminService(Gateway gateway) {
+    this(gateway, new VirtualKeyRotator(gateway.keyStore(), gateway.keyCache(), null, VirtualKeyRotator.DEFAULT_SECRET_PREFIX,
+        new LoggedRotationEvents(), gateway.clock()));
+  }
+
+  public AdminService(Gateway gateway, VirtualKeyRotator rotator) {
     this.gateway = gateway;
+    this.rotator = rotator;
   }
 
   public GatewayResponse handle(GatewayRequest request) {
@@ -86,7 +106,14 @@ public final class AdminService {
       case "/key/unblock" -> post(request, body -> setBlocked(body, false));
       case "/key/info" -> get(request, this::info);
       case "/key/list" -> get(request, this::list);
-      default -> throw new NotFound("Unknown route " + request.method() + " " + request.path() + ".", null);
+      case "/key/regenerate" -> post(request, body -> regenerate(body, null));
+      default -> {
+        var inPath = REGENERATE_PATH.matcher(path);
+        if (inPath.matches()) {
+          yield post(request, body -> regenerate(body, inPath.group(1)));
+        }
+        throw new NotFound("Unknown route " + request.method() + " " + request.path() + ".", null);
+      }
     };
   }
 
@@ -139,19 +166,7 @@ public final class AdminService {
   private GatewayResponse generate(ObjectNode body) {
     var fields = new Fields(body, GENERATE_FIELDS);
     Instant now = now();
-    String key = fields.text("key").orElse(null);
-    if (key == null) {
-      key = ApiKeys.generate();
-    } else if (!key.startsWith(ApiKeys.PREFIX) || key.length() < ApiKeys.PREFIX.length() + MIN_CUSTOM_KEY_CHARS) {
-      throw new BadRequest(
-          "A custom 'key' must start with 'sk-' and have at least " + MIN_CUSTOM_KEY_CHARS + " characters after it.", "key");
-    } else if (!key.strip().equals(key)) {
-      // Callers' keys are trimmed before lookup: this key could never be presented.
-      throw new BadRequest("A custom 'key' must not start or end with whitespace.", "key");
-    } else if (gateway.masterKey().matches(key)) {
-      // Model routes look virtual keys up first: this would let the master key call models.
-      throw new BadRequest("A custom 'key' must not be the master key.", "key");
-    }
+    String key = fields.text("key").map(k -> checkedCustomKey(k, "key")).orElseGet(ApiKeys::generate);
     Instant expires = fields.text("duration").map(d -> Durations.expiry(now, d, "duration")).orElse(null);
     var virtualKey =
         new VirtualKey(
@@ -167,6 +182,8 @@ public final class AdminService {
             now,
             expires,
             fields.bool("blocked").orElse(false),
+            null,
+            rotationSettings(fields, KeyRotation.NONE, now).orElse(KeyRotation.NONE),
             null);
     try {
       gateway.keyStore().create(virtualKey);
@@ -179,6 +196,9 @@ public final class AdminService {
     response.putAll(KeyViews.info(virtualKey));
     response.put("token", virtualKey.tokenHash());
     response.put("token_id", virtualKey.tokenHash());
+    if (virtualKey.rotation().secretTarget() != null) {
+      response.put("rotation_secret_written", rotator.deliverFirstValue(virtualKey, key));
+    }
     return GatewayResponse.json(200, response);
   }
 
@@ -187,16 +207,20 @@ public final class AdminService {
     var fields = new Fields(body, UPDATE_FIELDS);
     String reference = fields.requiredText("key");
     Instant now = now();
-    var changes =
-        new KeyChanges(
-            keyAlias(fields),
-            fields.strings("models"),
-            fields.text("team_id"),
-            fields.text("user_id"),
-            fields.object("metadata"),
-            fields.text("duration").map(d -> Durations.expiry(now, d, "duration")),
-            fields.bool("blocked"));
-    VirtualKey updated = change(reference, changes, now);
+    VirtualKey updated =
+        change(
+            reference,
+            current ->
+                new KeyChanges(
+                    keyAlias(fields),
+                    fields.strings("models"),
+                    fields.text("team_id"),
+                    fields.text("user_id"),
+                    fields.object("metadata"),
+                    fields.text("duration").map(d -> Durations.expiry(now, d, "duration")),
+                    fields.bool("blocked"),
+                    rotationSettings(fields, current.rotation(), now)),
+            now);
     var response = new LinkedHashMap<String, Object>();
     response.put("key", reference);
     response.putAll(KeyViews.info(updated));
@@ -207,24 +231,152 @@ public final class AdminService {
   private GatewayResponse setBlocked(ObjectNode body, boolean blocked) {
     var fields = new Fields(body, KEY_ONLY);
     String reference = fields.requiredText("key");
-    VirtualKey updated = change(reference, KeyChanges.blocked(blocked), now());
+    VirtualKey updated = change(reference, current -> KeyChanges.blocked(blocked), now());
     var response = new LinkedHashMap<String, Object>();
     response.put("key", reference);
     response.putAll(KeyViews.info(updated));
     return GatewayResponse.json(200, response);
   }
 
-  private VirtualKey change(String reference, KeyChanges changes, Instant now) {
-    String hash = hashOf(reference);
-    try {
-      VirtualKey updated = gateway.keyStore().update(hash, changes, now);
-      gateway.keyCache().invalidate(hash);
-      return updated;
-    } catch (KeyStore.KeyNotFound e) {
-      throw keyNotFound(reference);
-    } catch (KeyStore.KeyAlreadyExists e) {
-      throw new BadRequest(e.getMessage() + ".", "key_alias");
+  /**
+   * Applies the changes to the key {@code reference} names (a rotated-out value names the key it was
+   * rotated to). A key changed or rotated by a concurrent call is read again and changed once more.
+   */
+  private VirtualKey change(String reference, Function<VirtualKey, KeyChanges> changesFor, Instant now) {
+    for (int attempt = 1; ; attempt++) {
+      VirtualKey current = resolve(reference);
+      try {
+        VirtualKey updated = gateway.keyStore().update(current.tokenHash(), changesFor.apply(current), now);
+        gateway.keyCache().invalidate(current.tokenHash());
+        return updated;
+      } catch (KeyStore.KeyNotFound e) {
+        throw keyNotFound(reference);
+      } catch (KeyStore.KeyAlreadyExists e) {
+        throw new BadRequest(e.getMessage() + ".", "key_alias");
+      } catch (KeyStore.KeyChangedConcurrently e) {
+        if (attempt == 3) {
+          throw new ServiceUnavailable(e.getMessage(), e);
+        }
+      }
     }
+  }
+
+  /** The key a reference (value, hash, or a value rotated out of it) names, as stored now. */
+  private VirtualKey resolve(String reference) {
+    return gateway.keyStore().findByHash(hashOf(reference)).orElseThrow(() -> keyNotFound(reference));
+  }
+
+  /**
+   * The rotation settings after this request, from the fields and the key's current settings; empty
+   * when the request sets none of them.
+   */
+  private Optional<KeyRotation> rotationSettings(Fields fields, KeyRotation current, Instant now) {
+    if (!fields.has("auto_rotate") && !fields.has("rotation_interval") && !fields.has("grace_period") && !fields.has("rotation_secret")) {
+      return Optional.empty();
+    }
+    boolean autoRotate = fields.bool("auto_rotate").orElse(current.autoRotate());
+    Duration interval =
+        fields.text("rotation_interval").map(t -> Durations.parse(t, "rotation_interval")).orElse(current.interval());
+    Duration grace =
+        fields.text("grace_period").map(t -> Durations.parseAllowingZero(t, "grace_period")).orElse(current.gracePeriod());
+    String secret = fields.text("rotation_secret").map(String::trim).orElse(current.secretTarget());
+    if (secret != null && secret.isEmpty()) {
+      secret = null; // "" removes the secret target
+    }
+    if (autoRotate && interval == null) {
+      throw new BadRequest("'rotation_interval' (such as 30d) is required when 'auto_rotate' is true.", "rotation_interval");
+    }
+    if (autoRotate && interval.compareTo(KeyRotation.DEFAULT_GRACE_PERIOD) < 0 && grace == null) {
+      throw new BadRequest(
+          "A 'rotation_interval' shorter than the default grace period (24h) needs a 'grace_period' no longer than it.",
+          "grace_period");
+    }
+    if (autoRotate && grace != null && grace.compareTo(interval) > 0) {
+      // Otherwise values would pile up, each still working when the next rotation comes.
+      throw new BadRequest("'grace_period' must not be longer than 'rotation_interval'.", "grace_period");
+    }
+    if (secret != null && !secret.equals(current.secretTarget())) {
+      String refusal = rotator.refuseSecretTarget(secret);
+      if (refusal != null) {
+        throw new BadRequest("'rotation_secret' cannot be used: " + refusal + ".", "rotation_secret");
+      }
+    }
+    // Keep the due time unless the schedule itself changed; a new schedule starts now.
+    Instant next = null;
+    if (autoRotate) {
+      boolean sameSchedule = current.autoRotate() && interval.equals(current.interval()) && current.nextRotationAt() != null;
+      next = sameSchedule ? current.nextRotationAt() : now.plus(interval).truncatedTo(ChronoUnit.SECONDS);
+    }
+    return Optional.of(
+        new KeyRotation(autoRotate, interval, grace, secret, next, current.lastRotatedAt(), current.count(), current.previousKeyValidUntil()));
+  }
+
+  // POST /key/regenerate and /key/{key}/regenerate
+  private GatewayResponse regenerate(ObjectNode body, String keyInPath) {
+    var fields = new Fields(body, REGENERATE_FIELDS);
+    if (fields.has("new_master_key")) {
+      throw new BadRequest(
+          "The master key is rotated by Secrets Manager, not by this call: aws secretsmanager rotate-secret --secret-id "
+              + "<MasterKeySecretArn> (docs/operations.md).",
+          "new_master_key");
+    }
+    String reference = keyInPath != null ? keyInPath : fields.requiredText("key");
+    if (keyInPath != null && fields.text("key").filter(k -> !k.equals(keyInPath)).isPresent()) {
+      throw new BadRequest("'key' in the body names another key than the path.", "key");
+    }
+    String newKey = fields.text("new_key").map(k -> checkedCustomKey(k, "new_key")).orElse(null);
+    Instant now = now();
+    Optional<Duration> grace = fields.text("grace_period").map(t -> Durations.parseAllowingZero(t, "grace_period"));
+    var changes =
+        new KeyChanges(
+            Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(),
+            fields.object("metadata"),
+            fields.text("duration").map(d -> Durations.expiry(now, d, "duration")),
+            Optional.empty());
+    for (int attempt = 1; ; attempt++) {
+      VirtualKey current = resolve(reference);
+      // LiteLLM: no grace_period means the old key stops at once; a key's own grace_period setting
+      // (for its scheduled rotations) applies when the call names none.
+      Duration gracePeriod = grace.orElse(
+          current.rotation().gracePeriod() == null ? Duration.ZERO : current.rotation().gracePeriod());
+      try {
+        var rotation = rotator.rotate(current, newKey, gracePeriod, changes, "manual");
+        var response = new LinkedHashMap<String, Object>();
+        response.put("key", rotation.key()); // the only time the new key is ever shown
+        response.putAll(KeyViews.info(rotation.rotated()));
+        response.put("token", rotation.rotated().tokenHash());
+        response.put("token_id", rotation.rotated().tokenHash());
+        if (rotation.rotated().rotation().secretTarget() != null) {
+          response.put("rotation_secret_written", !rotation.deliveryFailed());
+        }
+        return GatewayResponse.json(200, response);
+      } catch (KeyStore.KeyNotFound e) {
+        throw keyNotFound(reference);
+      } catch (KeyStore.KeyAlreadyExists e) {
+        throw new BadRequest("'new_key' is already used by a key.", "new_key");
+      } catch (KeyStore.KeyChangedConcurrently e) {
+        if (attempt == 3) {
+          throw new ServiceUnavailable(e.getMessage(), e);
+        }
+      }
+    }
+  }
+
+  /** A key value the caller chose: LiteLLM's rules plus the ones that keep it presentable and safe. */
+  private String checkedCustomKey(String key, String param) {
+    if (!key.startsWith(ApiKeys.PREFIX) || key.length() < ApiKeys.PREFIX.length() + MIN_CUSTOM_KEY_CHARS) {
+      throw new BadRequest(
+          "A custom '" + param + "' must start with 'sk-' and have at least " + MIN_CUSTOM_KEY_CHARS + " characters after it.", param);
+    }
+    if (!key.strip().equals(key)) {
+      // Callers' keys are trimmed before lookup: this key could never be presented.
+      throw new BadRequest("A custom '" + param + "' must not start or end with whitespace.", param);
+    }
+    if (gateway.masterKey().matches(key)) {
+      // Model routes look virtual keys up first: this would let the master key call models.
+      throw new BadRequest("A custom '" + param + "' must not be the master key.", param);
+    }
+    return key;
   }
 
   // POST /key/delete
@@ -238,7 +390,8 @@ public final class AdminService {
     var hashes = new LinkedHashSet<String>();
     var named = new LinkedHashMap<String, String>(); // hash -> how the caller named it
     for (String key : keys) {
-      String hash = hashOf(key);
+      // A value rotated out of a key names that key; an unknown one is reported below, by its own hash.
+      String hash = gateway.keyStore().findByHash(hashOf(key)).map(VirtualKey::tokenHash).orElse(hashOf(key));
       hashes.add(hash);
       named.putIfAbsent(hash, key);
     }
@@ -279,7 +432,8 @@ public final class AdminService {
     if (reference == null || reference.isBlank()) {
       throw new BadRequest("Query parameter 'key' is required: the key or its hash.", "key");
     }
-    VirtualKey key = gateway.keyStore().findByHash(hashOf(reference)).orElseThrow(() -> keyNotFound(reference));
+    VirtualKey found = resolve(reference);
+    VirtualKey key = found.withUsage(gateway.keyStore().usageOf(found.keyId()));
     var response = new LinkedHashMap<String, Object>();
     response.put("key", reference);
     response.put("info", KeyViews.info(key));

@@ -15,6 +15,15 @@ final class Durations {
 
   /** Months count as 30 days and years as 365: a key's lifetime, not a calendar. */
   static Duration parse(String text, String param) {
+    return parse(text, param, false);
+  }
+
+  /** A grace period may be zero: the previous key stops at once. */
+  static Duration parseAllowingZero(String text, String param) {
+    return parse(text, param, true);
+  }
+
+  private static Duration parse(String text, String param, boolean zeroAllowed) {
     var match = FORMAT.matcher(text.trim());
     if (!match.matches()) {
       throw invalid(text, param);
@@ -25,7 +34,7 @@ final class Durations {
     } catch (NumberFormatException e) { // more digits than a long holds
       throw tooLong(text, param);
     }
-    if (amount == 0) {
+    if (amount == 0 && !zeroAllowed) {
       // A key that is expired the moment it is created is never what the caller meant.
       throw new BadRequest("'" + param + "' must be longer than 0; leave it out for a key that never expires.", param);
     }
@@ -63,6 +72,21 @@ final class Durations {
   }
 
   private static BadRequest tooLong(String text, String param) {
-    return new BadRequest("'" + param + "' is too long to be a key's lifetime; got '" + text + "'.", param);
+    return new BadRequest("'" + param + "' is too long; got '" + text + "'.", param);
+  }
+
+  /** The shortest of LiteLLM's forms for a duration of whole seconds: {@code 30d}, {@code 12h}, {@code 90s}. */
+  static String format(Duration duration) {
+    long seconds = duration.toSeconds();
+    if (seconds != 0 && seconds % 86_400 == 0) {
+      return seconds / 86_400 + "d";
+    }
+    if (seconds != 0 && seconds % 3_600 == 0) {
+      return seconds / 3_600 + "h";
+    }
+    if (seconds != 0 && seconds % 60 == 0) {
+      return seconds / 60 + "m";
+    }
+    return seconds + "s";
   }
 }

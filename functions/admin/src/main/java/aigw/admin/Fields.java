@@ -24,7 +24,7 @@ final class Fields {
           "policies", "prompts", "aliases", "object_permission", "budget_id", "tags", "enforced_params",
           "allowed_routes", "allowed_passthrough_routes", "allowed_vector_store_indexes", "rpm_limit_type",
           "tpm_limit_type", "router_settings", "access_group_ids", "soft_budget", "send_invite_email",
-          "key_type", "auto_rotate", "rotation_interval", "organization_id", "project_id",
+          "key_type", "organization_id", "project_id",
           "temp_budget_increase", "temp_budget_expiry");
 
   private final ObjectNode body;

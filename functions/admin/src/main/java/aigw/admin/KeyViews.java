@@ -1,5 +1,6 @@
 package aigw.admin;
 
+import aigw.core.keys.KeyRotation;
 import aigw.core.keys.VirtualKey;
 import java.time.Instant;
 import java.util.LinkedHashMap;
@@ -28,6 +29,15 @@ final class KeyViews {
     view.put("completion_tokens", key.usage().completionTokens());
     view.put("total_tokens", key.usage().totalTokens());
     view.put("last_used_at", text(key.usage().lastUsedAt()));
+    KeyRotation rotation = key.rotation();
+    view.put("auto_rotate", rotation.autoRotate());
+    view.put("rotation_interval", rotation.interval() == null ? null : Durations.format(rotation.interval()));
+    view.put("grace_period", rotation.gracePeriod() == null ? null : Durations.format(rotation.gracePeriod()));
+    view.put("rotation_secret", rotation.secretTarget());
+    view.put("key_rotation_at", text(rotation.nextRotationAt()));
+    view.put("last_rotation_at", text(rotation.lastRotatedAt()));
+    view.put("rotation_count", rotation.count());
+    view.put("previous_key_valid_until", text(rotation.previousKeyValidUntil()));
     return view;
   }
 

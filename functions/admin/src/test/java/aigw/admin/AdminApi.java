@@ -3,6 +3,7 @@ package aigw.admin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import aigw.core.Gateway;
+import aigw.core.keys.ApiKeys;
 import aigw.core.errors.AuthenticationFailed;
 import aigw.core.errors.ErrorEnvelope;
 import aigw.core.http.GatewayRequest;
@@ -185,7 +186,7 @@ final class AdminApi implements AutoCloseable {
   int storedItems() {
     return (int)
         dynamo.client().scan(r -> r.tableName(dynamo.keysTable())).items().stream()
-            .filter(item -> !item.get("token_hash").s().startsWith("alias#"))
+            .filter(item -> ApiKeys.isHash(item.get("token_hash").s()) && !item.containsKey("rotated_to")) // keys only
             .count();
   }
 

@@ -808,7 +808,7 @@ class AdminHandlerTest {
     }
 
     @Test
-    void moreThanFiftyKeysGets400AndNothingIsDeleted() {
+    void moreKeysThanOneTransactionHoldsGets400AndNothingIsDeleted() {
       String kept = api.generate("{}").path("key").asText();
       var keys = new ArrayList<String>(List.of(kept));
       IntStream.range(0, 50).forEach(i -> keys.add("sk-unknown-key-number-" + i + "-padding"));
@@ -992,8 +992,8 @@ class AdminHandlerTest {
 
     @Test
     void unknownRouteGets404() {
-      JsonNode error = assertError(api.post("/key/regenerate", "{}"), 404, "not_found_error", null);
-      assertThat(error.path("message").asText()).contains("/key/regenerate");
+      JsonNode error = assertError(api.post("/key/rotate-everything", "{}"), 404, "not_found_error", null);
+      assertThat(error.path("message").asText()).contains("/key/rotate-everything");
       assertError(api.get("/team/list", null), 404, "not_found_error", null);
       assertError(api.get("/", null), 404, "not_found_error", null);
     }

@@ -92,7 +92,7 @@ public final class ProxyService {
     ProviderResponse answer = call(rotation, operation, body);
     if (caller instanceof Caller.Virtual virtual) {
       // Written before the client hears back: an answered request is always counted.
-      gateway.usage().record(virtual.key().tokenHash(), UsageDelta.oneRequest(answer.usage(), gateway.clock().instant()));
+      gateway.usage().record(virtual.key().keyId(), UsageDelta.oneRequest(answer.usage(), gateway.clock().instant()));
     }
     return GatewayResponse.json(200, answer.body());
   }

@@ -108,7 +108,7 @@ class ProxyHandlerTest {
     assertThat(response.getHeaders()).containsEntry("Content-Type", "application/json");
     assertThat(body(response).at("/choices/0/message/content").asText()).isEqualTo("Hello!");
     // The response is back: its usage must already be in DynamoDB.
-    var usage = gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow().usage();
+    var usage = gateway.keyStore().usageOf(gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow().keyId());
     assertThat(usage.requests()).isEqualTo(1);
     assertThat(usage.promptTokens()).isEqualTo(11);
     assertThat(usage.completionTokens()).isEqualTo(2);
@@ -132,7 +132,8 @@ class ProxyHandlerTest {
     var response = send(Events.load("proxy-embeddings.json"));
     assertThat(response.getStatusCode()).isEqualTo(200);
     assertThat(body(response).at("/data/0/embedding/1").asDouble()).isEqualTo(0.2);
-    assertThat(gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow().usage().totalTokens()).isEqualTo(2);
+    String keyId = gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow().keyId();
+    assertThat(gateway.keyStore().usageOf(keyId).totalTokens()).isEqualTo(2);
   }
 
   @Test
@@ -305,7 +306,7 @@ class ProxyHandlerTest {
     assertThat(error.get("message").asText()).isEqualTo("bad temperature");
     assertThat(error.get("param").asText()).isEqualTo("temperature");
     // A failed call is not counted as usage.
-    assertThat(gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow().usage().requests()).isZero();
+    assertThat(gateway.keyStore().usageOf(gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow().keyId()).requests()).isZero();
   }
 
   @Test
@@ -337,7 +338,7 @@ class ProxyHandlerTest {
     assertThat(response.getStatusCode()).isEqualTo(502);
     assertThat(error(response).get("type").asText()).isEqualTo("api_connection_error");
     upstream.verify(0, postRequestedFor(urlEqualTo("/v1/chat/completions"))); // not run twice
-    assertThat(gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow().usage().requests()).isZero();
+    assertThat(gateway.keyStore().usageOf(gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow().keyId()).requests()).isZero();
   }
 
   @Test

@@ -62,6 +62,14 @@ public final class Authenticator {
   }
 
   private static Caller checked(VirtualKey key, Instant now) {
+    if (key.isRotatedOut(now)) {
+      // Checked on every request, not left to the cache or to TTL: the old value stops at the
+      // grace end exactly.
+      throw new AuthenticationFailed(
+          Reason.UNKNOWN,
+          "Authentication Error, this key was rotated and its grace period ended at " + key.graceEndsAt()
+              + ". Use the new key (" + key.keyName() + ").");
+    }
     if (key.blocked()) {
       throw new AuthenticationFailed(
           Reason.BLOCKED, "Authentication Error, Key is blocked. Update via `/key/unblock` if you're an admin.");

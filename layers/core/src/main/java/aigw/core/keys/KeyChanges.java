@@ -8,6 +8,9 @@ import java.util.Optional;
 /**
  * The fields a {@code /key/update}, {@code /key/block} or {@code /key/unblock} changes; an empty
  * Optional leaves the stored value as it is.
+ *
+ * @param rotation new rotation settings (auto_rotate, interval, grace period, secret target and
+ *     the next due time they give); the rotation history (last rotation, count) never changes here
  */
 public record KeyChanges(
     Optional<String> keyAlias,
@@ -16,10 +19,23 @@ public record KeyChanges(
     Optional<String> userId,
     Optional<Map<String, Object>> metadata,
     Optional<Instant> expiresAt,
-    Optional<Boolean> blocked) {
+    Optional<Boolean> blocked,
+    Optional<KeyRotation> rotation) {
+
+  public KeyChanges(
+      Optional<String> keyAlias,
+      Optional<List<String>> models,
+      Optional<String> teamId,
+      Optional<String> userId,
+      Optional<Map<String, Object>> metadata,
+      Optional<Instant> expiresAt,
+      Optional<Boolean> blocked) {
+    this(keyAlias, models, teamId, userId, metadata, expiresAt, blocked, Optional.empty());
+  }
 
   public static KeyChanges none() {
     return new KeyChanges(
+        Optional.empty(),
         Optional.empty(),
         Optional.empty(),
         Optional.empty(),
@@ -34,7 +50,11 @@ public record KeyChanges(
   }
 
   public KeyChanges withBlocked(boolean value) {
-    return new KeyChanges(keyAlias, models, teamId, userId, metadata, expiresAt, Optional.of(value));
+    return new KeyChanges(keyAlias, models, teamId, userId, metadata, expiresAt, Optional.of(value), rotation);
+  }
+
+  public boolean isEmpty() {
+    return equals(none());
   }
 
   public VirtualKey applyTo(VirtualKey key, Instant now) {
@@ -51,6 +71,21 @@ public record KeyChanges(
         now,
         expiresAt.orElse(key.expiresAt()),
         blocked.orElse(key.blocked()),
-        key.usage());
+        key.usage(),
+        rotation.map(r -> mergeSettings(key.rotation(), r)).orElse(key.rotation()),
+        key.graceEndsAt());
+  }
+
+  /** Settings from {@code settings}, history from {@code current}. */
+  static KeyRotation mergeSettings(KeyRotation current, KeyRotation settings) {
+    return new KeyRotation(
+        settings.autoRotate(),
+        settings.interval(),
+        settings.gracePeriod(),
+        settings.secretTarget(),
+        settings.nextRotationAt(),
+        current.lastRotatedAt(),
+        current.count(),
+        current.previousKeyValidUntil());
   }
 }

@@ -5,10 +5,21 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 
-/** Where virtual keys live. Every method is one round trip at most, except {@link #listAll}. */
+/**
+ * Where virtual keys live. A key's usage counters are kept apart from its settings, by key id, so
+ * that a rotation (which gives the key a new hash) never races the usage writes of requests in
+ * flight.
+ */
 public interface KeyStore {
-  /** One GetItem by hash. */
+  /**
+   * The key this hash opens, without its usage: one GetItem for a current key value. A value
+   * replaced by a rotation leads to the key it was rotated to, marked with the end of its grace
+   * period ({@link VirtualKey#graceEndsAt()}).
+   */
   Optional<VirtualKey> findByHash(String tokenHash);
+
+  /** The key's usage counters (one GetItem); zero when none were recorded. */
+  KeyUsage usageOf(String keyId);
 
   /** Creates the key; throws {@link KeyAlreadyExists} if the hash or the alias is taken. */
   void create(VirtualKey key);
@@ -22,8 +33,26 @@ public interface KeyStore {
   /** The hashes of the keys with this alias (at most one, since aliases are unique). */
   List<String> hashesForAlias(String keyAlias);
 
-  /** Every key; for the admin listing, which filters and pages in memory. */
+  /** Every key with its usage; for the admin listing, which filters and pages in memory. */
   List<VirtualKey> listAll();
+
+  /**
+   * Gives {@code current} a new key value in one transaction: the key moves to {@code newTokenHash}
+   * with its id, alias, settings (plus {@code changes}) and usage; the old value keeps opening it
+   * until {@code graceEnd}. Throws {@link KeyChangedConcurrently} if the key was rotated or
+   * changed since {@code current} was read, so two rotations of one key cannot both happen.
+   */
+  VirtualKey rotate(VirtualKey current, String newTokenHash, String newKeyName, Instant graceEnd, KeyChanges changes, Instant now);
+
+  /** Up to {@code limit} keys whose scheduled rotation is due at {@code now}, from an index on the due time. */
+  List<VirtualKey> dueForRotation(Instant now, int limit);
+
+  /** Thrown when a key changed between reading it and writing it; read it again and retry. */
+  final class KeyChangedConcurrently extends RuntimeException {
+    public KeyChangedConcurrently(String message) {
+      super(message, null, false, false);
+    }
+  }
 
   /** Thrown when a key to create collides with an existing hash or alias. */
   final class KeyAlreadyExists extends RuntimeException {

@@ -12,6 +12,9 @@ import java.util.Map;
  * @param keyName the display form, {@code sk-...abcd}
  * @param models the models this key may call; empty means all
  * @param expiresAt null when the key never expires
+ * @param rotation rotation settings and state
+ * @param graceEndsAt set only when the key was looked up by a previous key value, after a
+ *     rotation: the instant that value stops working. Null for the current key value.
  */
 public record VirtualKey(
     String tokenHash,
@@ -26,12 +29,55 @@ public record VirtualKey(
     Instant updatedAt,
     Instant expiresAt,
     boolean blocked,
-    KeyUsage usage) {
+    KeyUsage usage,
+    KeyRotation rotation,
+    Instant graceEndsAt) {
 
   public VirtualKey {
     models = models == null ? List.of() : List.copyOf(models);
     metadata = metadata == null ? Map.of() : metadata;
     usage = usage == null ? KeyUsage.NONE : usage;
+    rotation = rotation == null ? KeyRotation.NONE : rotation;
+  }
+
+  /** A key that has never been rotated. */
+  public VirtualKey(
+      String tokenHash,
+      String keyId,
+      String keyName,
+      String keyAlias,
+      List<String> models,
+      String teamId,
+      String userId,
+      Map<String, Object> metadata,
+      Instant createdAt,
+      Instant updatedAt,
+      Instant expiresAt,
+      boolean blocked,
+      KeyUsage usage) {
+    this(tokenHash, keyId, keyName, keyAlias, models, teamId, userId, metadata, createdAt, updatedAt, expiresAt, blocked,
+        usage, KeyRotation.NONE, null);
+  }
+
+  public VirtualKey withUsage(KeyUsage value) {
+    return new VirtualKey(tokenHash, keyId, keyName, keyAlias, models, teamId, userId, metadata, createdAt, updatedAt,
+        expiresAt, blocked, value, rotation, graceEndsAt);
+  }
+
+  public VirtualKey withRotation(KeyRotation value) {
+    return new VirtualKey(tokenHash, keyId, keyName, keyAlias, models, teamId, userId, metadata, createdAt, updatedAt,
+        expiresAt, blocked, usage, value, graceEndsAt);
+  }
+
+  /** This key as found through a previous key value that works until {@code end}. */
+  public VirtualKey withGraceEndsAt(Instant end) {
+    return new VirtualKey(tokenHash, keyId, keyName, keyAlias, models, teamId, userId, metadata, createdAt, updatedAt,
+        expiresAt, blocked, usage, rotation, end);
+  }
+
+  /** Whether the presented value was rotated out and its grace period is over. */
+  public boolean isRotatedOut(Instant now) {
+    return graceEndsAt != null && !now.isBefore(graceEndsAt);
   }
 
   public boolean isExpired(Instant now) {

@@ -24,8 +24,8 @@ public final class GroupCommitUsageRecorder implements UsageRecorder {
   }
 
   @Override
-  public void record(String tokenHash, UsageDelta delta) {
-    KeyLane lane = lanes.computeIfAbsent(tokenHash, hash -> new KeyLane());
+  public void record(String keyId, UsageDelta delta) {
+    KeyLane lane = lanes.computeIfAbsent(keyId, id -> new KeyLane());
     Batch batch;
     lane.lock.lock();
     try {
@@ -48,7 +48,7 @@ public final class GroupCommitUsageRecorder implements UsageRecorder {
     }
     RuntimeException failure = null;
     try {
-      delegate.record(tokenHash, batch.total);
+      delegate.record(keyId, batch.total);
     } catch (RuntimeException e) {
       failure = e;
     }
@@ -61,7 +61,7 @@ public final class GroupCommitUsageRecorder implements UsageRecorder {
       if (lane.open.total == null) {
         // Idle: forget the key so the map holds only keys in use. A caller that fetched this lane
         // a moment ago still writes correctly (each write is an atomic ADD), just on its own.
-        lanes.remove(tokenHash, lane);
+        lanes.remove(keyId, lane);
       }
     } finally {
       lane.lock.unlock();

@@ -5,5 +5,6 @@ package aigw.core.usage;
  * about a request only after its usage is stored.
  */
 public interface UsageRecorder {
-  void record(String tokenHash, UsageDelta delta);
+  /** @param keyId the key's stable id: its usage survives rotations */
+  void record(String keyId, UsageDelta delta);
 }

@@ -51,6 +51,21 @@ class KeyCacheTest {
     public List<VirtualKey> listAll() {
       return List.copyOf(keys.values());
     }
+
+    @Override
+    public KeyUsage usageOf(String keyId) {
+      return KeyUsage.NONE;
+    }
+
+    @Override
+    public VirtualKey rotate(VirtualKey current, String newTokenHash, String newKeyName, Instant graceEnd, KeyChanges changes, Instant now) {
+      throw new UnsupportedOperationException("not used by the cache");
+    }
+
+    @Override
+    public List<VirtualKey> dueForRotation(Instant now, int limit) {
+      return List.of();
+    }
   }
 
   private final MutableClock clock = MutableClock.at("2026-01-01T00:00:00Z");

@@ -5,6 +5,7 @@ import static aigw.core.keys.dynamodb.KeyItems.*;
 import aigw.core.errors.ServiceUnavailable;
 import aigw.core.keys.KeyChanges;
 import aigw.core.keys.KeyStore;
+import aigw.core.keys.KeyUsage;
 import aigw.core.keys.VirtualKey;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -12,8 +13,10 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
@@ -21,26 +24,30 @@ import software.amazon.awssdk.services.dynamodb.model.CancellationReason;
 import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException;
 import software.amazon.awssdk.services.dynamodb.model.Delete;
 import software.amazon.awssdk.services.dynamodb.model.Put;
-import software.amazon.awssdk.services.dynamodb.model.ReturnValue;
 import software.amazon.awssdk.services.dynamodb.model.TransactWriteItem;
 import software.amazon.awssdk.services.dynamodb.model.TransactionCanceledException;
 import software.amazon.awssdk.services.dynamodb.model.Update;
 
 /**
- * Virtual keys in one DynamoDB table, partition key {@code token_hash}.
+ * Virtual keys in one DynamoDB table, partition key {@code token_hash}; the item kinds are described
+ * in {@link KeyItems}.
  *
- * <p>Aliases are unique, enforced by DynamoDB itself: each alias has a guard item in the same table
- * ({@code token_hash = "alias#<alias>"}, {@code alias_of = <key hash>}) written in the same
- * transaction as the key, with {@code attribute_not_exists}. Two concurrent {@code /key/generate}
- * calls with one alias cannot both succeed, and looking a key up by alias is one strongly
- * consistent GetItem. Guard keys never collide with key hashes, which are 64 hex characters.
+ * <p>Every change that touches more than one item is one transaction, and every write to a key is
+ * conditional on the key being as it was read ({@code updated_at} unchanged and not rotated out), so
+ * concurrent admin calls and rotations cannot interleave:
+ *
+ * <ul>
+ *   <li>Aliases are unique: each has a guard item written with {@code attribute_not_exists} in the
+ *       same transaction as the key. Looking a key up by alias is one strongly consistent GetItem.
+ *   <li>A rotation puts the key under its new hash and replaces the old item with a pointer to it,
+ *       at once; of two rotations of one key, one wins and the other is told so.
+ * </ul>
  */
 public final class DynamoDbKeyStore implements KeyStore {
-  /** TransactWriteItems takes at most 100 actions; a key with an alias takes two. */
-  public static final int MAX_DELETE_BATCH = 50;
-
-  static final String ALIAS_GUARD_PREFIX = "alias#";
-  static final String ALIAS_OF = "alias_of";
+  /** TransactWriteItems takes at most 100 actions; deleting a key takes three. */
+  public static final int MAX_DELETE_BATCH = 33;
+  /** Rotations of one key within one grace period chain pointers; more hops than this is a broken chain. */
+  static final int MAX_ROTATION_HOPS = 8;
 
   private final DynamoDbClient dynamo;
   private final String table;
@@ -54,7 +61,27 @@ public final class DynamoDbKeyStore implements KeyStore {
   public Optional<VirtualKey> findByHash(String tokenHash) {
     // Strongly consistent: a key works the moment /key/generate has answered, and a block is seen
     // by the next uncached read. It costs one more read unit than an eventual read, on cache misses only.
-    return read(tokenHash).map(KeyItems::fromItem);
+    var item = read(tokenHash);
+    Instant graceEnd = null;
+    for (int hops = 0; item.isPresent() && isRotatedOut(item.get()); hops++) {
+      if (hops == MAX_ROTATION_HOPS) {
+        return Optional.empty();
+      }
+      if (graceEnd == null) {
+        graceEnd = instant(item.get(), VALID_UNTIL); // the presented value's own end
+      }
+      item = read(item.get().get(ROTATED_TO).s());
+    }
+    if (item.isEmpty() || !isKey(item.get())) {
+      return Optional.empty();
+    }
+    VirtualKey key = fromItem(item.get());
+    return Optional.of(graceEnd == null ? key : key.withGraceEndsAt(graceEnd));
+  }
+
+  @Override
+  public KeyUsage usageOf(String keyId) {
+    return read(usageKey(keyId)).map(KeyItems::usageFromItem).orElse(KeyUsage.NONE);
   }
 
   private Optional<Map<String, AttributeValue>> read(String partitionKey) {
@@ -64,101 +91,144 @@ public final class DynamoDbKeyStore implements KeyStore {
 
   @Override
   public void create(VirtualKey key) {
-    var putKey =
-        TransactWriteItem.builder()
-            .put(Put.builder().tableName(table).item(toItem(key)).conditionExpression("attribute_not_exists(#pk)")
-                .expressionAttributeNames(Map.of("#pk", TOKEN_HASH)).build())
-            .build();
-    if (key.keyAlias() == null) {
-      try {
-        call(() -> dynamo.transactWriteItems(r -> r.transactItems(putKey)));
-      } catch (TransactionCanceledException e) {
-        throw new KeyAlreadyExists("a key with this value already exists");
-      }
-      return;
+    var actions = new ArrayList<TransactWriteItem>();
+    actions.add(putIfAbsent(toItem(key)));
+    actions.add(putIfAbsent(usageItem(key)));
+    if (key.keyAlias() != null) {
+      actions.add(putIfAbsent(guardItem(key.keyAlias(), key.tokenHash(), key.expiresAt())));
     }
     try {
-      call(() -> dynamo.transactWriteItems(r -> r.transactItems(putKey, putGuard(key.keyAlias(), key.tokenHash()))));
+      call(() -> dynamo.transactWriteItems(r -> r.transactItems(actions)));
     } catch (TransactionCanceledException e) {
-      if (failed(e, 0)) {
-        throw new KeyAlreadyExists("a key with this value already exists");
+      if (failed(e, 2)) {
+        throw aliasTaken(key.keyAlias());
       }
-      throw aliasTaken(key.keyAlias());
+      throw new KeyAlreadyExists("a key with this value already exists");
     }
   }
 
   @Override
   public VirtualKey update(String tokenHash, KeyChanges changes, Instant now) {
-    var set = new ArrayList<String>();
-    var values = new HashMap<String, AttributeValue>();
-    var names = new HashMap<String, String>();
-    setIf(set, names, values, KEY_ALIAS, changes.keyAlias().map(KeyItems::s));
-    setIf(set, names, values, MODELS, changes.models().map(KeyItems::models));
-    setIf(set, names, values, TEAM_ID, changes.teamId().map(KeyItems::s));
-    setIf(set, names, values, USER_ID, changes.userId().map(KeyItems::s));
-    setIf(set, names, values, METADATA, changes.metadata().map(KeyItems::metadata));
-    setIf(set, names, values, EXPIRES_AT, changes.expiresAt().map(KeyItems::epochSeconds));
-    setIf(set, names, values, BLOCKED, changes.blocked().map(AttributeValue::fromBool));
-    setIf(set, names, values, UPDATED_AT, Optional.of(s(now.toString())));
-    names.put("#pk", TOKEN_HASH);
-    String expression = "SET " + String.join(", ", set);
-
-    String oldAlias = null;
-    String newAlias = changes.keyAlias().orElse(null);
-    if (newAlias != null) {
-      oldAlias = read(tokenHash).map(item -> item.get(KEY_ALIAS)).map(AttributeValue::s).orElse(null);
-    }
-    if (newAlias == null || newAlias.equals(oldAlias)) {
-      try {
-        var updated =
-            call(
-                () ->
-                    dynamo.updateItem(
-                        r ->
-                            r.tableName(table)
-                                .key(keyOf(tokenHash))
-                                .updateExpression(expression)
-                                .conditionExpression("attribute_exists(#pk)")
-                                .expressionAttributeNames(names)
-                                .expressionAttributeValues(values)
-                                .returnValues(ReturnValue.ALL_NEW)));
-        return fromItem(updated.attributes());
-      } catch (ConditionalCheckFailedException e) {
-        throw new KeyNotFound(List.of(tokenHash));
-      }
-    }
-
-    // A new alias: claim its guard, release the old one and update the key, all or nothing. The
-    // key's alias is checked unchanged since we read it, so concurrent renames cannot interleave.
-    var condition = new StringBuilder("attribute_exists(#pk) AND ");
-    if (oldAlias == null) {
-      condition.append("attribute_not_exists(#").append(KEY_ALIAS).append(")");
-    } else {
-      condition.append("#").append(KEY_ALIAS).append(" = :oldAlias");
-      values.put(":oldAlias", s(oldAlias));
-    }
+    VirtualKey current = readKey(tokenHash);
+    VirtualKey updated = changes.applyTo(current, now);
     var actions = new ArrayList<TransactWriteItem>();
-    actions.add(
-        TransactWriteItem.builder()
-            .update(Update.builder().tableName(table).key(keyOf(tokenHash)).updateExpression(expression)
-                .conditionExpression(condition.toString()).expressionAttributeNames(names).expressionAttributeValues(values).build())
-            .build());
-    actions.add(putGuard(newAlias, tokenHash));
-    if (oldAlias != null) {
-      actions.add(deleteGuard(oldAlias));
+    actions.add(TransactWriteItem.builder().put(putUnchanged(toItem(updated), current)).build());
+    actions.addAll(companionChanges(current, updated));
+    write(actions, current, updated.keyAlias());
+    return updated.withUsage(usageOf(current.keyId()));
+  }
+
+  @Override
+  public VirtualKey rotate(
+      VirtualKey current, String newTokenHash, String newKeyName, Instant graceEnd, KeyChanges changes, Instant now) {
+    VirtualKey changed = changes.applyTo(current, now);
+    VirtualKey rotated =
+        new VirtualKey(newTokenHash, current.keyId(), newKeyName, changed.keyAlias(), changed.models(), changed.teamId(),
+            changed.userId(), changed.metadata(), changed.createdAt(), now, changed.expiresAt(), changed.blocked(),
+            KeyUsage.NONE, changed.rotation().rotatedAt(now, graceEnd), null);
+    var actions = new ArrayList<TransactWriteItem>();
+    actions.add(putIfAbsent(toItem(rotated)));
+    actions.add(TransactWriteItem.builder().put(putUnchanged(rotatedOutItem(current, newTokenHash, graceEnd), current)).build());
+    actions.addAll(companionChanges(current, rotated));
+    try {
+      write(actions, current, rotated.keyAlias());
+    } catch (TransactionCanceledException e) {
+      throw new KeyAlreadyExists("a key with this value already exists");
     }
+    return rotated.withUsage(usageOf(current.keyId()));
+  }
+
+  /**
+   * The alias guard and usage item follow the key: the guard points at its hash and both share its
+   * purge time, so that TTL removes a key and its companions together.
+   */
+  private List<TransactWriteItem> companionChanges(VirtualKey before, VirtualKey after) {
+    var actions = new ArrayList<TransactWriteItem>();
+    boolean aliasChanged = !Objects.equals(before.keyAlias(), after.keyAlias());
+    boolean hashChanged = !before.tokenHash().equals(after.tokenHash());
+    boolean expiryChanged = !Objects.equals(before.expiresAt(), after.expiresAt());
+    if (after.keyAlias() != null && (aliasChanged || hashChanged || expiryChanged)) {
+      Put guard = Put.builder().tableName(table).item(guardItem(after.keyAlias(), after.tokenHash(), after.expiresAt())).build();
+      if (aliasChanged) {
+        guard = guard.toBuilder().conditionExpression("attribute_not_exists(#pk)").expressionAttributeNames(Map.of("#pk", TOKEN_HASH)).build();
+      } else {
+        guard = guard.toBuilder().conditionExpression("#of = :before").expressionAttributeNames(Map.of("#of", ALIAS_OF))
+            .expressionAttributeValues(Map.of(":before", s(before.tokenHash()))).build();
+      }
+      actions.add(TransactWriteItem.builder().put(guard).build());
+    }
+    if (aliasChanged && before.keyAlias() != null) {
+      actions.add(TransactWriteItem.builder().delete(Delete.builder().tableName(table).key(keyOf(guardKey(before.keyAlias()))).build()).build());
+    }
+    if (expiryChanged) {
+      var update = Update.builder().tableName(table).key(keyOf(usageKey(after.keyId())));
+      if (after.expiresAt() == null) {
+        update.updateExpression("REMOVE #purge").expressionAttributeNames(Map.of("#purge", PURGE_AT));
+      } else {
+        update.updateExpression("SET #purge = :purge").expressionAttributeNames(Map.of("#purge", PURGE_AT))
+            .expressionAttributeValues(Map.of(":purge", epochSeconds(purgeAt(after.expiresAt()))));
+      }
+      actions.add(TransactWriteItem.builder().update(update.build()).build());
+    }
+    return actions;
+  }
+
+  /**
+   * Runs the actions; the first one writes the key. A cancelled transaction is explained: the new
+   * alias is taken, the key is gone, or it changed since it was read.
+   */
+  private void write(List<TransactWriteItem> actions, VirtualKey current, String newAlias) {
     try {
       call(() -> dynamo.transactWriteItems(r -> r.transactItems(actions)));
     } catch (TransactionCanceledException e) {
-      if (failed(e, 1)) {
-        throw aliasTaken(newAlias);
+      boolean aliasClaim = newAlias != null && !newAlias.equals(current.keyAlias());
+      if (aliasClaim && e.cancellationReasons() != null) {
+        for (int i = 0; i < actions.size(); i++) {
+          Put put = actions.get(i).put();
+          if (put != null && put.item().get(TOKEN_HASH).s().equals(guardKey(newAlias)) && failed(e, i)) {
+            throw aliasTaken(newAlias);
+          }
+        }
       }
-      if (read(tokenHash).isEmpty()) {
-        throw new KeyNotFound(List.of(tokenHash));
+      var now = read(current.tokenHash());
+      if (now.isEmpty()) {
+        throw new KeyNotFound(List.of(current.tokenHash()));
       }
-      throw new ServiceUnavailable("The key changed while it was being updated; try again", e);
+      if (!isKey(now.get()) || !Objects.equals(text(now.get(), UPDATED_AT), current.updatedAt().toString())) {
+        throw new KeyChangedConcurrently("The key was changed or rotated by another call at the same time; read it again and retry.");
+      }
+      throw e; // e.g. the new hash exists already: the caller explains
     }
-    return findByHash(tokenHash).orElseThrow(() -> new KeyNotFound(List.of(tokenHash)));
+  }
+
+  /** Puts {@code item} over the key only if it is still as {@code current} was read. */
+  private Put putUnchanged(Map<String, AttributeValue> item, VirtualKey current) {
+    return Put.builder()
+        .tableName(table)
+        .item(item)
+        .conditionExpression("#updated = :seen AND attribute_not_exists(#rotated)")
+        .expressionAttributeNames(Map.of("#updated", UPDATED_AT, "#rotated", ROTATED_TO))
+        .expressionAttributeValues(Map.of(":seen", s(current.updatedAt().toString())))
+        .build();
+  }
+
+  private TransactWriteItem putIfAbsent(Map<String, AttributeValue> item) {
+    return TransactWriteItem.builder()
+        .put(Put.builder().tableName(table).item(item).conditionExpression("attribute_not_exists(#pk)")
+            .expressionAttributeNames(Map.of("#pk", TOKEN_HASH)).build())
+        .build();
+  }
+
+  /** The key stored under exactly this hash (not through a rotated-out value). */
+  private VirtualKey readKey(String tokenHash) {
+    var item = read(tokenHash).orElseThrow(() -> new KeyNotFound(List.of(tokenHash)));
+    if (!isKey(item)) {
+      if (isRotatedOut(item)) {
+        throw new KeyChangedConcurrently("The key was rotated; use its new value or its hash.");
+      }
+      throw new KeyNotFound(List.of(tokenHash));
+    }
+    return fromItem(item);
   }
 
   @Override
@@ -174,21 +244,20 @@ public final class DynamoDbKeyStore implements KeyStore {
     var missing = new ArrayList<String>();
     for (String hash : hashes) {
       var item = read(hash);
-      if (item.isEmpty()) {
+      if (item.isEmpty() || !isKey(item.get())) {
         missing.add(hash);
         continue;
       }
-      var delete = Delete.builder().tableName(table).key(keyOf(hash)).conditionExpression("attribute_exists(#pk)")
-          .expressionAttributeNames(Map.of("#pk", TOKEN_HASH));
-      AttributeValue alias = item.get().get(KEY_ALIAS);
-      if (alias != null) {
-        // Delete only if the alias is still the one whose guard goes with it.
-        delete.conditionExpression("attribute_exists(#pk) AND #alias = :alias")
-            .expressionAttributeNames(Map.of("#pk", TOKEN_HASH, "#alias", KEY_ALIAS))
-            .expressionAttributeValues(Map.of(":alias", alias));
-        actions.add(TransactWriteItem.builder().delete(deleteGuard(alias.s()).delete()).build());
+      VirtualKey key = fromItem(item.get());
+      // Delete only the key as read: its alias guard goes with it. Values rotated out of it point
+      // at nothing from now on, and TTL removes them at the end of their grace period.
+      actions.add(TransactWriteItem.builder().delete(Delete.builder().tableName(table).key(keyOf(hash))
+          .conditionExpression("#updated = :seen").expressionAttributeNames(Map.of("#updated", UPDATED_AT))
+          .expressionAttributeValues(Map.of(":seen", s(key.updatedAt().toString()))).build()).build());
+      actions.add(TransactWriteItem.builder().delete(Delete.builder().tableName(table).key(keyOf(usageKey(key.keyId()))).build()).build());
+      if (key.keyAlias() != null) {
+        actions.add(TransactWriteItem.builder().delete(Delete.builder().tableName(table).key(keyOf(guardKey(key.keyAlias()))).build()).build());
       }
-      actions.add(TransactWriteItem.builder().delete(delete.build()).build());
     }
     if (!missing.isEmpty()) {
       throw new KeyNotFound(missing);
@@ -196,7 +265,7 @@ public final class DynamoDbKeyStore implements KeyStore {
     try {
       call(() -> dynamo.transactWriteItems(r -> r.transactItems(actions)));
     } catch (TransactionCanceledException e) {
-      var gone = hashes.stream().filter(h -> read(h).isEmpty()).toList();
+      var gone = hashes.stream().filter(h -> read(h).filter(KeyItems::isKey).isEmpty()).toList();
       if (!gone.isEmpty()) {
         throw new KeyNotFound(gone);
       }
@@ -206,35 +275,44 @@ public final class DynamoDbKeyStore implements KeyStore {
 
   @Override
   public List<String> hashesForAlias(String keyAlias) {
-    return read(ALIAS_GUARD_PREFIX + keyAlias).map(item -> List.of(item.get(ALIAS_OF).s())).orElse(List.of());
+    return read(guardKey(keyAlias)).map(item -> List.of(item.get(ALIAS_OF).s())).orElse(List.of());
   }
 
   @Override
   public List<VirtualKey> listAll() {
-    return call(
-        () ->
-            dynamo.scanPaginator(r -> r.tableName(table).consistentRead(true)).items().stream()
-                .filter(item -> !item.get(TOKEN_HASH).s().startsWith(ALIAS_GUARD_PREFIX))
-                .map(KeyItems::fromItem)
-                .toList());
+    var items = call(() -> dynamo.scanPaginator(r -> r.tableName(table).consistentRead(true)).items().stream().toList());
+    Map<String, KeyUsage> usage =
+        items.stream().filter(KeyItems::isUsage).collect(Collectors.toMap(i -> i.get(KEY_ID).s(), KeyItems::usageFromItem, (a, b) -> a));
+    return items.stream()
+        .filter(KeyItems::isKey)
+        .map(KeyItems::fromItem)
+        .map(k -> k.withUsage(usage.getOrDefault(k.keyId(), KeyUsage.NONE)))
+        .toList();
   }
 
-  private TransactWriteItem putGuard(String alias, String tokenHash) {
-    return TransactWriteItem.builder()
-        .put(
-            Put.builder()
-                .tableName(table)
-                .item(Map.of(TOKEN_HASH, s(ALIAS_GUARD_PREFIX + alias), ALIAS_OF, s(tokenHash)))
-                .conditionExpression("attribute_not_exists(#pk)")
-                .expressionAttributeNames(Map.of("#pk", TOKEN_HASH))
-                .build())
-        .build();
-  }
-
-  private TransactWriteItem deleteGuard(String alias) {
-    return TransactWriteItem.builder()
-        .delete(Delete.builder().tableName(table).key(keyOf(ALIAS_GUARD_PREFIX + alias)).build())
-        .build();
+  @Override
+  public List<VirtualKey> dueForRotation(Instant now, int limit) {
+    var due =
+        call(
+            () ->
+                dynamo.query(
+                    r ->
+                        r.tableName(table)
+                            .indexName(ROTATION_DUE_INDEX)
+                            .keyConditionExpression("#schedule = :scheduled AND #due <= :now")
+                            .expressionAttributeNames(Map.of("#schedule", ROTATION_SCHEDULE, "#due", KEY_ROTATION_AT))
+                            .expressionAttributeValues(Map.of(":scheduled", s(SCHEDULED), ":now", epochSeconds(now)))
+                            .limit(limit)));
+    // The index is eventually consistent: read each key again, strongly, and keep those still due.
+    var keys = new ArrayList<VirtualKey>();
+    for (var entry : due.items()) {
+      read(entry.get(TOKEN_HASH).s())
+          .filter(KeyItems::isKey)
+          .map(KeyItems::fromItem)
+          .filter(k -> k.rotation().nextRotationAt() != null && !k.rotation().nextRotationAt().isAfter(now))
+          .ifPresent(keys::add);
+    }
+    return keys;
   }
 
   /** Whether action {@code index} of a cancelled transaction failed its condition. */
@@ -247,22 +325,10 @@ public final class DynamoDbKeyStore implements KeyStore {
     return new KeyAlreadyExists("key_alias '" + alias + "' is already used by another key");
   }
 
-  private static Map<String, AttributeValue> keyOf(String tokenHash) {
-    return Map.of(TOKEN_HASH, s(tokenHash));
-  }
-
-  private static void setIf(
-      List<String> set,
-      Map<String, String> names,
-      Map<String, AttributeValue> values,
-      String attribute,
-      Optional<AttributeValue> value) {
-    value.ifPresent(
-        v -> {
-          names.put("#" + attribute, attribute);
-          values.put(":" + attribute, v);
-          set.add("#" + attribute + " = :" + attribute);
-        });
+  private static Map<String, AttributeValue> keyOf(String partitionKey) {
+    var key = new HashMap<String, AttributeValue>();
+    key.put(TOKEN_HASH, s(partitionKey));
+    return key;
   }
 
   /** Condition failures are answers; any other SDK failure means DynamoDB is unavailable. */

@@ -13,7 +13,8 @@ import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedExce
 import software.amazon.awssdk.services.dynamodb.model.ExpectedAttributeValue;
 
 /**
- * Adds a usage delta to the key's counters with one atomic UpdateItem.
+ * Adds a usage delta to the key's counters (its {@code usage#<key_id>} item) with one atomic
+ * UpdateItem.
  *
  * <p>It uses UpdateItem's {@code AttributeUpdates} (ADD) and {@code Expected} (NOT_NULL) rather
  * than an UpdateExpression: the same atomic semantics on DynamoDB, and DynamoDB Local, which the
@@ -33,7 +34,7 @@ public final class DynamoDbUsageRecorder implements UsageRecorder {
   }
 
   @Override
-  public void record(String tokenHash, UsageDelta delta) {
+  public void record(String keyId, UsageDelta delta) {
     Map<String, AttributeValueUpdate> updates =
         Map.of(
             REQUEST_COUNT, add(delta.requests()),
@@ -47,12 +48,12 @@ public final class DynamoDbUsageRecorder implements UsageRecorder {
               dynamo.updateItem(
                   r ->
                       r.tableName(table)
-                          .key(Map.of(TOKEN_HASH, s(tokenHash)))
+                          .key(Map.of(TOKEN_HASH, s(usageKey(keyId))))
                           .attributeUpdates(updates)
                           // Never recreate a key deleted while its request was in flight.
                           .expected(KEY_EXISTS)));
     } catch (ConditionalCheckFailedException deletedMeanwhile) {
-      // The key was deleted after it was checked: there is no row left to count against.
+      // The key was deleted after it was checked: there is no item left to count against.
     }
   }
 

@@ -1,18 +1,35 @@
 package aigw.core.keys.dynamodb;
 
 import aigw.core.json.Json;
+import aigw.core.keys.KeyRotation;
 import aigw.core.keys.KeyUsage;
 import aigw.core.keys.VirtualKey;
 import com.fasterxml.jackson.core.type.TypeReference;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 
-/** The keys table's item layout: one item per key hash, attribute names as in LiteLLM's API. */
+/**
+ * The keys table's item layout, attribute names as in LiteLLM's API. Four kinds of item share the
+ * table, told apart by their partition key:
+ *
+ * <ul>
+ *   <li>a key: {@code token_hash} = SHA-256 of its current value (64 hex characters), its settings;
+ *   <li>a rotated-out value: the old hash, {@code rotated_to} = the key's next hash, {@code
+ *       valid_until} = end of its grace period;
+ *   <li>a key's usage: {@code usage#<key_id>}, the counters every proxied request adds to;
+ *   <li>an alias guard: {@code alias#<alias>}, {@code alias_of} = the key's hash (aliases are unique).
+ * </ul>
+ *
+ * {@code purge_at} (epoch seconds) is the table's TTL attribute: DynamoDB deletes rotated-out values
+ * after their grace period, and expired keys (with their usage and alias) a retention period after
+ * their expiry. Both stop working at the exact instant, whether or not TTL has run yet.
+ */
 final class KeyItems {
   static final String TOKEN_HASH = "token_hash";
   static final String KEY_ID = "key_id";
@@ -24,18 +41,78 @@ final class KeyItems {
   static final String METADATA = "metadata"; // JSON text: keeps any shape the admin sent
   static final String CREATED_AT = "created_at";
   static final String UPDATED_AT = "updated_at";
-  /** Epoch seconds, the unit DynamoDB TTL reads. */
+  /** Epoch seconds. */
   static final String EXPIRES_AT = "expires_at";
   static final String BLOCKED = "blocked";
+
+  // Rotation settings and state.
+  static final String AUTO_ROTATE = "auto_rotate";
+  static final String ROTATION_INTERVAL_SECONDS = "rotation_interval_seconds";
+  static final String GRACE_PERIOD_SECONDS = "grace_period_seconds";
+  static final String ROTATION_SECRET = "rotation_secret";
+  /** Epoch seconds: the sort key of the {@link #ROTATION_DUE_INDEX}. */
+  static final String KEY_ROTATION_AT = "key_rotation_at";
+  /**
+   * The due index's partition key, {@link #SCHEDULED}, present only on keys the schedule rotates:
+   * the index holds those keys alone, so finding the due ones never reads the rest.
+   */
+  static final String ROTATION_SCHEDULE = "rotation_schedule";
+  static final String SCHEDULED = "scheduled";
+  static final String ROTATION_DUE_INDEX = "RotationDue";
+  static final String LAST_ROTATION_AT = "last_rotation_at";
+  static final String ROTATION_COUNT = "rotation_count";
+  static final String PREVIOUS_KEY_VALID_UNTIL = "previous_key_valid_until";
+
+  // A rotated-out value.
+  static final String ROTATED_TO = "rotated_to";
+  static final String VALID_UNTIL = "valid_until";
+
+  // Usage items.
+  static final String USAGE_PREFIX = "usage#";
   static final String REQUEST_COUNT = "request_count";
   static final String PROMPT_TOKENS = "prompt_tokens";
   static final String COMPLETION_TOKENS = "completion_tokens";
   static final String TOTAL_TOKENS = "total_tokens";
   static final String LAST_USED_AT = "last_used_at";
 
+  // Alias guards.
+  static final String ALIAS_GUARD_PREFIX = "alias#";
+  static final String ALIAS_OF = "alias_of";
+
+  /** The TTL attribute (template.yaml's TimeToLiveSpecification). */
+  static final String PURGE_AT = "purge_at";
+  /** How long an expired key stays listable (and extendable with /key/update) before TTL removes it. */
+  static final Duration EXPIRED_KEY_RETENTION = Duration.ofDays(7);
+
   private static final TypeReference<Map<String, Object>> METADATA_TYPE = new TypeReference<>() {};
 
   private KeyItems() {}
+
+  static String usageKey(String keyId) {
+    return USAGE_PREFIX + keyId;
+  }
+
+  static String guardKey(String alias) {
+    return ALIAS_GUARD_PREFIX + alias;
+  }
+
+  /** When DynamoDB may delete a key with this expiry and its companions; null for never. */
+  static Instant purgeAt(Instant expiresAt) {
+    return expiresAt == null ? null : expiresAt.plus(EXPIRED_KEY_RETENTION);
+  }
+
+  static boolean isKey(Map<String, AttributeValue> item) {
+    String pk = item.get(TOKEN_HASH).s();
+    return !pk.startsWith(ALIAS_GUARD_PREFIX) && !pk.startsWith(USAGE_PREFIX) && !item.containsKey(ROTATED_TO);
+  }
+
+  static boolean isRotatedOut(Map<String, AttributeValue> item) {
+    return item.containsKey(ROTATED_TO);
+  }
+
+  static boolean isUsage(Map<String, AttributeValue> item) {
+    return item.get(TOKEN_HASH).s().startsWith(USAGE_PREFIX);
+  }
 
   static Map<String, AttributeValue> toItem(VirtualKey key) {
     var item = new HashMap<String, AttributeValue>();
@@ -51,12 +128,80 @@ final class KeyItems {
     item.put(UPDATED_AT, s(key.updatedAt().toString()));
     if (key.expiresAt() != null) {
       item.put(EXPIRES_AT, epochSeconds(key.expiresAt()));
+      item.put(PURGE_AT, epochSeconds(purgeAt(key.expiresAt())));
     }
     item.put(BLOCKED, AttributeValue.fromBool(key.blocked()));
+    item.putAll(rotationSettings(key.rotation()));
+    KeyRotation rotation = key.rotation();
+    if (rotation.lastRotatedAt() != null) {
+      item.put(LAST_ROTATION_AT, s(rotation.lastRotatedAt().toString()));
+    }
+    if (rotation.count() > 0) {
+      item.put(ROTATION_COUNT, n(rotation.count()));
+    }
+    if (rotation.previousKeyValidUntil() != null) {
+      item.put(PREVIOUS_KEY_VALID_UNTIL, s(rotation.previousKeyValidUntil().toString()));
+    }
+    return item;
+  }
+
+  /** The rotation settings' attributes; absent ones are left out (and removed on update). */
+  static Map<String, AttributeValue> rotationSettings(KeyRotation rotation) {
+    var item = new HashMap<String, AttributeValue>();
+    if (rotation.autoRotate()) {
+      item.put(AUTO_ROTATE, AttributeValue.fromBool(true));
+    }
+    if (rotation.interval() != null) {
+      item.put(ROTATION_INTERVAL_SECONDS, n(rotation.interval().toSeconds()));
+    }
+    if (rotation.gracePeriod() != null) {
+      item.put(GRACE_PERIOD_SECONDS, n(rotation.gracePeriod().toSeconds()));
+    }
+    if (rotation.secretTarget() != null) {
+      item.put(ROTATION_SECRET, s(rotation.secretTarget()));
+    }
+    if (rotation.nextRotationAt() != null) {
+      item.put(KEY_ROTATION_AT, epochSeconds(rotation.nextRotationAt()));
+      item.put(ROTATION_SCHEDULE, s(SCHEDULED));
+    }
+    return item;
+  }
+
+  static final List<String> ROTATION_SETTING_ATTRIBUTES =
+      List.of(AUTO_ROTATE, ROTATION_INTERVAL_SECONDS, GRACE_PERIOD_SECONDS, ROTATION_SECRET, KEY_ROTATION_AT, ROTATION_SCHEDULE);
+
+  /** What is left of a key value after a rotation: a pointer to the key's new hash, valid until {@code graceEnd}. */
+  static Map<String, AttributeValue> rotatedOutItem(VirtualKey old, String newTokenHash, Instant graceEnd) {
+    return Map.of(
+        TOKEN_HASH, s(old.tokenHash()),
+        KEY_ID, s(old.keyId()),
+        KEY_NAME, s(old.keyName()),
+        ROTATED_TO, s(newTokenHash),
+        VALID_UNTIL, s(graceEnd.toString()),
+        PURGE_AT, epochSeconds(graceEnd));
+  }
+
+  static Map<String, AttributeValue> usageItem(VirtualKey key) {
+    var item = new HashMap<String, AttributeValue>();
+    item.put(TOKEN_HASH, s(usageKey(key.keyId())));
+    item.put(KEY_ID, s(key.keyId()));
     item.put(REQUEST_COUNT, n(key.usage().requests()));
     item.put(PROMPT_TOKENS, n(key.usage().promptTokens()));
     item.put(COMPLETION_TOKENS, n(key.usage().completionTokens()));
     item.put(TOTAL_TOKENS, n(key.usage().totalTokens()));
+    if (key.expiresAt() != null) {
+      item.put(PURGE_AT, epochSeconds(purgeAt(key.expiresAt())));
+    }
+    return item;
+  }
+
+  static Map<String, AttributeValue> guardItem(String alias, String tokenHash, Instant expiresAt) {
+    var item = new HashMap<String, AttributeValue>();
+    item.put(TOKEN_HASH, s(guardKey(alias)));
+    item.put(ALIAS_OF, s(tokenHash));
+    if (expiresAt != null) {
+      item.put(PURGE_AT, epochSeconds(purgeAt(expiresAt)));
+    }
     return item;
   }
 
@@ -72,14 +217,28 @@ final class KeyItems {
         readMetadata(text(item, METADATA)),
         instant(item, CREATED_AT),
         instant(item, UPDATED_AT),
-        item.containsKey(EXPIRES_AT) ? Instant.ofEpochSecond(Long.parseLong(item.get(EXPIRES_AT).n())) : null,
+        epochInstant(item, EXPIRES_AT),
         item.containsKey(BLOCKED) && Boolean.TRUE.equals(item.get(BLOCKED).bool()),
-        new KeyUsage(
-            number(item, REQUEST_COUNT),
-            number(item, PROMPT_TOKENS),
-            number(item, COMPLETION_TOKENS),
-            number(item, TOTAL_TOKENS),
-            instant(item, LAST_USED_AT)));
+        KeyUsage.NONE,
+        new KeyRotation(
+            item.containsKey(AUTO_ROTATE) && Boolean.TRUE.equals(item.get(AUTO_ROTATE).bool()),
+            seconds(item, ROTATION_INTERVAL_SECONDS),
+            seconds(item, GRACE_PERIOD_SECONDS),
+            text(item, ROTATION_SECRET),
+            epochInstant(item, KEY_ROTATION_AT),
+            instant(item, LAST_ROTATION_AT),
+            number(item, ROTATION_COUNT),
+            instant(item, PREVIOUS_KEY_VALID_UNTIL)),
+        null);
+  }
+
+  static KeyUsage usageFromItem(Map<String, AttributeValue> item) {
+    return new KeyUsage(
+        number(item, REQUEST_COUNT),
+        number(item, PROMPT_TOKENS),
+        number(item, COMPLETION_TOKENS),
+        number(item, TOTAL_TOKENS),
+        instant(item, LAST_USED_AT));
   }
 
   static AttributeValue s(String value) {
@@ -108,7 +267,7 @@ final class KeyItems {
     }
   }
 
-  private static String text(Map<String, AttributeValue> item, String name) {
+  static String text(Map<String, AttributeValue> item, String name) {
     AttributeValue value = item.get(name);
     return value == null ? null : value.s();
   }
@@ -118,9 +277,19 @@ final class KeyItems {
     return value == null || value.n() == null ? 0 : Long.parseLong(value.n());
   }
 
-  private static Instant instant(Map<String, AttributeValue> item, String name) {
+  private static Duration seconds(Map<String, AttributeValue> item, String name) {
+    AttributeValue value = item.get(name);
+    return value == null || value.n() == null ? null : Duration.ofSeconds(Long.parseLong(value.n()));
+  }
+
+  static Instant instant(Map<String, AttributeValue> item, String name) {
     String value = text(item, name);
     return value == null ? null : Instant.parse(value);
+  }
+
+  private static Instant epochInstant(Map<String, AttributeValue> item, String name) {
+    AttributeValue value = item.get(name);
+    return value == null || value.n() == null ? null : Instant.ofEpochSecond(Long.parseLong(value.n()));
   }
 
   private static Map<String, Object> readMetadata(String json) {

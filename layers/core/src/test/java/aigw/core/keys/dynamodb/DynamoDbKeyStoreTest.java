@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import aigw.core.keys.ApiKeys;
 import aigw.core.keys.KeyChanges;
 import aigw.core.keys.KeyStore;
+import aigw.core.keys.KeyUsage;
 import aigw.core.keys.VirtualKey;
 import aigw.core.testing.LocalDynamo;
 import aigw.core.usage.TokenUsage;
@@ -141,15 +142,15 @@ class DynamoDbKeyStoreTest {
   @Test
   void concurrentUsageUpdatesAreAtomic() throws Exception {
     String plaintext = ApiKeys.generate();
-    store.create(newKey(plaintext, "usage"));
-    String hash = ApiKeys.hash(plaintext);
+    var key = newKey(plaintext, "usage");
+    store.create(key);
     var pool = Executors.newFixedThreadPool(8);
     for (int i = 0; i < 200; i++) {
-      pool.submit(() -> usage.record(hash, UsageDelta.oneRequest(new TokenUsage(3, 4, 7), NOW.plusSeconds(5))));
+      pool.submit(() -> usage.record(key.keyId(), UsageDelta.oneRequest(new TokenUsage(3, 4, 7), NOW.plusSeconds(5))));
     }
     pool.shutdown();
     assertThat(pool.awaitTermination(60, TimeUnit.SECONDS)).isTrue();
-    var counted = store.findByHash(hash).orElseThrow().usage();
+    var counted = store.usageOf(key.keyId());
     assertThat(counted.requests()).isEqualTo(200);
     assertThat(counted.promptTokens()).isEqualTo(600);
     assertThat(counted.completionTokens()).isEqualTo(800);
@@ -159,8 +160,12 @@ class DynamoDbKeyStoreTest {
 
   @Test
   void usageOfADeletedKeyDoesNotRecreateIt() {
-    String hash = ApiKeys.hash("sk-deleted-meanwhile");
-    usage.record(hash, UsageDelta.oneRequest(TokenUsage.NONE, NOW));
-    assertThat(store.findByHash(hash)).isEmpty();
+    String plaintext = ApiKeys.generate();
+    var key = newKey(plaintext, "deleted-meanwhile");
+    store.create(key);
+    store.deleteAll(List.of(key.tokenHash()));
+    usage.record(key.keyId(), UsageDelta.oneRequest(TokenUsage.NONE, NOW));
+    assertThat(store.usageOf(key.keyId())).isEqualTo(KeyUsage.NONE);
+    assertThat(dynamo.client().scan(r -> r.tableName(dynamo.keysTable())).items().toString()).doesNotContain(key.keyId());
   }
 }

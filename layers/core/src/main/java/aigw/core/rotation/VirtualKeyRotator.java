@@ -1,0 +1,195 @@
+package aigw.core.rotation;
+
+import aigw.core.Gateway;
+import aigw.core.aws.AwsClients;
+import aigw.core.keys.ApiKeys;
+import aigw.core.keys.KeyCache;
+import aigw.core.keys.KeyChanges;
+import aigw.core.keys.KeyStore;
+import aigw.core.keys.VirtualKey;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.logging.Logger;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.services.secretsmanager.SecretsManagerClient;
+
+/**
+ * Rotates virtual keys: on demand ({@code /key/regenerate}) and on their schedule. A rotation gives
+ * the key a new value and keeps everything else (id, alias, settings, usage); the previous value
+ * works until the end of the grace period. After the new value is stored it is written to the
+ * key's secret target, if it has one, and announced as a {@link RotationEvent}.
+ */
+public final class VirtualKeyRotator {
+  private static final Logger LOG = Logger.getLogger(VirtualKeyRotator.class.getName());
+  /** Keys read from the due index per query. */
+  static final int PAGE_SIZE = 25;
+  private static final int SECRET_WRITE_ATTEMPTS = 3;
+
+  /** Secret targets must be named under this prefix: the functions may write only there (template.yaml). */
+  public static final String DEFAULT_SECRET_PREFIX = "aigw/keys/";
+
+  private final KeyStore store;
+  private final KeyCache cache;
+  private final SecretsManagerClient secrets;
+  private final String secretPrefix;
+  private final RotationEvents events;
+  private final Clock clock;
+
+  /**
+   * @param secrets where secret targets are written; null when this deployment has none, and then
+   *     keys cannot name a secret target
+   * @param secretPrefix the name prefix every secret target must have
+   */
+  public VirtualKeyRotator(
+      KeyStore store, KeyCache cache, SecretsManagerClient secrets, String secretPrefix, RotationEvents events, Clock clock) {
+    this.store = store;
+    this.cache = cache;
+    this.secrets = secrets;
+    this.secretPrefix = secretPrefix;
+    this.events = events;
+    this.clock = clock;
+  }
+
+  /** Lambda's wiring: Secrets Manager and EventBridge from the standard chains, the prefix from AIGW_KEY_SECRET_PREFIX. */
+  public static VirtualKeyRotator fromEnvironment(Gateway gateway, Map<String, String> env) {
+    String prefix = env.getOrDefault("AIGW_KEY_SECRET_PREFIX", DEFAULT_SECRET_PREFIX);
+    return new VirtualKeyRotator(
+        gateway.keyStore(),
+        gateway.keyCache(),
+        AwsClients.secretsManager(),
+        prefix == null || prefix.isBlank() ? DEFAULT_SECRET_PREFIX : prefix.trim(),
+        EventBridgeRotationEvents.fromEnvironment(UrlConnectionHttpClient.create(), env),
+        gateway.clock());
+  }
+
+  /**
+   * Why {@code secretId} cannot be a secret target, or null if it can: it must be a name (or an
+   * ARN of a secret named) under the prefix, which is all the functions may write.
+   */
+  public String refuseSecretTarget(String secretId) {
+    if (secrets == null) {
+      return "this deployment has no Secrets Manager to write keys to";
+    }
+    String name = secretId;
+    if (secretId.startsWith("arn:")) {
+      int at = secretId.indexOf(":secret:");
+      name = at < 0 ? "" : secretId.substring(at + ":secret:".length());
+    }
+    if (!name.startsWith(secretPrefix) || name.length() == secretPrefix.length()) {
+      return "the secret's name must start with '" + secretPrefix + "' (the functions may write only there)";
+    }
+    return null;
+  }
+
+  /** Writes a new key's first value to its secret target; false (and logged) if that failed. */
+  public boolean deliverFirstValue(VirtualKey key, String value) {
+    String target = key.rotation().secretTarget();
+    return target == null || writeToSecret(target, value, key);
+  }
+
+  /**
+   * @param key the new key value ({@code sk-...}), shown to the caller once; never stored
+   * @param rotated the key as stored after the rotation
+   */
+  public record Rotation(String key, VirtualKey rotated, boolean deliveryFailed) {}
+
+  /** What one scheduled run did. */
+  public record RunResult(int rotated, int alreadyRotated, int failed) {}
+
+  /**
+   * Rotates {@code current} now. Throws {@link KeyStore.KeyChangedConcurrently} if another call
+   * rotated or changed it since it was read.
+   *
+   * @param newKey the new value, or null to generate one
+   * @param gracePeriod how long the previous value keeps working; zero stops it at once
+   */
+  public Rotation rotate(VirtualKey current, String newKey, Duration gracePeriod, KeyChanges changes, String trigger) {
+    Instant now = clock.instant();
+    String value = newKey == null ? ApiKeys.generate() : newKey;
+    // Whole seconds, like every time the key table shows: the end shown is the end enforced.
+    Instant graceEnd = now.plus(gracePeriod).truncatedTo(ChronoUnit.SECONDS);
+    if (graceEnd.isBefore(now)) {
+      graceEnd = now;
+    }
+    VirtualKey rotated = store.rotate(current, ApiKeys.hash(value), ApiKeys.mask(value), graceEnd, changes, now);
+    cache.invalidate(current.tokenHash());
+    LOG.info("Rotated key " + current.keyName() + " -> " + rotated.keyName() + " (key_id " + rotated.keyId() + ", "
+        + trigger + "); the previous key works until " + graceEnd);
+    boolean deliveryFailed = false;
+    String target = rotated.rotation().secretTarget();
+    if (target != null) {
+      deliveryFailed = !writeToSecret(target, value, rotated);
+    }
+    events.publish(
+        new RotationEvent(rotated.keyId(), rotated.keyAlias(), rotated.keyName(), current.keyName(), now, graceEnd,
+            rotated.rotation().nextRotationAt(), rotated.rotation().count(), trigger, target, deliveryFailed));
+    return new Rotation(value, rotated, deliveryFailed);
+  }
+
+  /**
+   * The schedule's run: rotates every key that is due, each once. A key another run rotated in the
+   * meantime is counted and skipped; a key that fails is logged and left due, for the next run.
+   */
+  public RunResult rotateDue() {
+    int rotated = 0;
+    int alreadyRotated = 0;
+    int failed = 0;
+    Set<String> tried = new HashSet<>();
+    while (true) {
+      var due = store.dueForRotation(clock.instant(), PAGE_SIZE);
+      var fresh = due.stream().filter(k -> tried.add(k.keyId())).toList();
+      if (fresh.isEmpty()) {
+        break;
+      }
+      for (VirtualKey key : fresh) {
+        try {
+          rotate(key, null, key.rotation().effectiveGracePeriod(), KeyChanges.none(), "schedule");
+          rotated++;
+        } catch (KeyStore.KeyChangedConcurrently | KeyStore.KeyNotFound e) {
+          alreadyRotated++;
+        } catch (RuntimeException e) {
+          failed++;
+          LOG.warning("Could not rotate key " + key.keyName() + " (key_id " + key.keyId() + "): " + e.getMessage());
+        }
+      }
+      if (due.size() < PAGE_SIZE) {
+        break;
+      }
+    }
+    if (rotated + alreadyRotated + failed > 0) {
+      LOG.info("Scheduled rotation: " + rotated + " rotated, " + alreadyRotated + " already rotated by another run, "
+          + failed + " failed");
+    }
+    return new RunResult(rotated, alreadyRotated, failed);
+  }
+
+  /** The rotation is already stored; the write is retried, and a failure is reported, not thrown. */
+  private boolean writeToSecret(String secretId, String value, VirtualKey rotated) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        secrets.putSecretValue(r -> r.secretId(secretId).secretString(value));
+        return true;
+      } catch (SdkException e) {
+        if (attempt == SECRET_WRITE_ATTEMPTS) {
+          LOG.severe("Could not write the value of key " + rotated.keyName() + " (key_id " + rotated.keyId()
+              + ") to secret " + secretId + ": " + e.getMessage()
+              + (rotated.rotation().previousKeyValidUntil() == null ? "" : ". The previous key works until "
+                  + rotated.rotation().previousKeyValidUntil() + "; regenerate the key before then."));
+          return false;
+        }
+        try {
+          Thread.sleep(200L * attempt);
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          return false;
+        }
+      }
+    }
+  }
+}
