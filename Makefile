@@ -10,6 +10,8 @@
 # Each target copies exactly the directory the template's CodeUri/ContentUri names, so both deploy
 # flows ship the same files. Maven runs at most once per `sam build`: the first target builds and
 # writes a stamp; later targets find the stamp newer than every source and only copy.
+# On a fresh clone SAM logs "Skipping copy operation since source .../target/... does not exist":
+# expected, it copies CodeUri to a scratch directory that this file does not use.
 #
 # To add a function (or layer): one line below, `build-<LogicalId>: ARTIFACT := <its CodeUri>`.
 # Its Maven module is picked up by the functions/*/pom.xml wildcard.
