@@ -95,7 +95,7 @@ public final class MasterKeyRotation {
     }
   }
 
-  private void createSecret(String secretId, String token, String rotationToken) {
+  void createSecret(String secretId, String token, String rotationToken) { // package-private: the LocalStack test stages the version itself
     String current = secrets.getSecretValue(r -> r.secretId(secretId).versionStage(CURRENT)).secretString();
     try {
       secrets.getSecretValue(r -> r.secretId(secretId).versionId(token).versionStage(PENDING));
