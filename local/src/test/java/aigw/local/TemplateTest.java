@@ -74,7 +74,11 @@ class TemplateTest {
 
   @Test
   void everyHandlerLoadsFromItsCodeUriAndTheLayerAlone() throws Exception {
-    assertThat(functions()).containsExactlyInAnyOrder("ProxyFunction", "AdminFunction");
+    assertThat(functions()).containsExactlyInAnyOrder("ProxyFunction", "AdminFunction", "MasterKeyRotationFunction");
+    // What each handler receives: API Gateway events, or Secrets Manager's rotation event as a map.
+    Map<String, Class<?>> eventType =
+        Map.of("ProxyFunction", APIGatewayProxyRequestEvent.class, "AdminFunction", APIGatewayProxyRequestEvent.class,
+            "MasterKeyRotationFunction", Map.class);
     Path layer = builtDirectory(resources.path("CoreLayer").path("Properties").path("ContentUri").asText());
     List<URL> layerJars = jarsIn(layer.resolve("java/lib"));
     assertThat(layerJars).isNotEmpty();
@@ -95,7 +99,7 @@ class TemplateTest {
         assertThat(type.getConstructor()).as("%s needs a public no-argument constructor for the runtime", function).isNotNull();
         type.getMethod(
             handler[1],
-            loader.loadClass(APIGatewayProxyRequestEvent.class.getName()),
+            loader.loadClass(eventType.get(function).getName()),
             loader.loadClass(Context.class.getName()));
         // Resolve every class the function and the core declare, so a class missing from the
         // zip/layer split fails here rather than on AWS.
@@ -149,7 +153,12 @@ class TemplateTest {
             // TransactWriteItems is authorised per item as PutItem, UpdateItem and DeleteItem.
             "AdminFunction",
                 Set.of("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-                    "dynamodb:Scan", "secretsmanager:GetSecretValue"));
+                    "dynamodb:Scan", "secretsmanager:GetSecretValue"),
+            // MasterKeyRotation: DescribeSecret (the checks), GetSecretValue, PutSecretValue (createSecret),
+            // UpdateSecretVersionStage (finishSecret). No GetRandomPassword: keys come from SecureRandom.
+            "MasterKeyRotationFunction",
+                Set.of("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
+                    "secretsmanager:UpdateSecretVersionStage"));
     for (String function : functions()) {
       var granted = new HashSet<String>();
       for (JsonNode policy : resources.path(function).path("Properties").path("Policies")) {
@@ -158,9 +167,11 @@ class TemplateTest {
           (actions.isArray() ? actions : List.of(actions)).forEach(a -> granted.add(a.asText()));
           JsonNode resource = statement.path("Resource");
           var mayTouch =
-              function.equals("ProxyFunction")
-                  ? List.of("KeysTable.Arn", "MasterKeySecret", "ProviderCredentialsSecret")
-                  : List.of("KeysTable.Arn", "MasterKeySecret"); // the admin never reads provider keys
+              switch (function) {
+                case "ProxyFunction" -> List.of("KeysTable.Arn", "MasterKeySecret", "ProviderCredentialsSecret");
+                case "MasterKeyRotationFunction" -> List.of("MasterKeySecret"); // nothing but the secret it rotates
+                default -> List.of("KeysTable.Arn", "MasterKeySecret"); // the admin never reads provider keys
+              };
           (resource.isArray() ? resource : List.of(resource))
               .forEach(r -> assertThat(r.asText()).as(function + " resource").isIn(mayTouch));
         }
@@ -170,9 +181,37 @@ class TemplateTest {
   }
 
   @Test
+  void secretsManagerRotatesTheMasterKeyThroughTheRotationFunctionsAlias() {
+    JsonNode schedule = resources.path("MasterKeyRotationSchedule");
+    assertThat(schedule.path("Type").asText()).isEqualTo("AWS::SecretsManager::RotationSchedule");
+    JsonNode properties = schedule.path("Properties");
+    assertThat(properties.path("SecretId").asText()).isEqualTo("MasterKeySecret");
+    assertThat(properties.path("RotationRules").path("AutomaticallyAfterDays").asText()).isEqualTo("MasterKeyRotationDays");
+    assertThat(template.path("Parameters").path("MasterKeyRotationDays").path("Default").asInt()).isEqualTo(30);
+    assertThat(properties.path("RotateImmediatelyOnUpdate").asBoolean(true)).as("a deploy does not rotate").isFalse();
+    // Secrets Manager may invoke exactly what the schedule names, only for this account, and the
+    // permission exists before the schedule first invokes the function.
+    JsonNode permission = resources.path(schedule.path("DependsOn").asText());
+    assertThat(permission.path("Type").asText()).isEqualTo("AWS::Lambda::Permission");
+    assertThat(permission.path("Properties").path("Principal").asText()).isEqualTo("secretsmanager.amazonaws.com");
+    assertThat(permission.path("Properties").path("Action").asText()).isEqualTo("lambda:InvokeFunction");
+    assertThat(permission.path("Properties").path("SourceAccount").asText()).isEqualTo("AWS::AccountId");
+    assertThat(permission.path("Properties").path("FunctionName").asText())
+        .isEqualTo(properties.path("RotationLambdaARN").asText())
+        .isEqualTo("MasterKeyRotationFunction.Alias"); // the published alias: SnapStart applies to versions
+    // The gateway's side: the previous key's grace period, from a parameter.
+    assertThat(template.path("Globals").path("Function").path("Environment").path("Variables").path("AIGW_MASTER_KEY_GRACE_SECONDS").asText())
+        .isEqualTo("MasterKeyGraceSeconds");
+    assertThat(template.path("Parameters").path("MasterKeyGraceSeconds").path("Default").asInt()).isEqualTo(3600);
+  }
+
+  @Test
   void noSecretIsAParameterOrAnOutput() {
     template.path("Parameters").fields().forEachRemaining(p -> {
-      assertThat(p.getKey().toLowerCase()).doesNotContain("masterkey").doesNotContain("apikey");
+      assertThat(p.getKey().toLowerCase()).doesNotContain("apikey");
+      if (p.getKey().toLowerCase().contains("masterkey")) { // settings about the key (days, seconds), never the key
+        assertThat(p.getValue().path("Type").asText()).as(p.getKey()).isEqualTo("Number");
+      }
       assertThat(p.getValue().path("Default").asText()).doesNotStartWith("sk-");
     });
     template.path("Outputs").fields().forEachRemaining(o ->

@@ -56,7 +56,7 @@ public final class Gateway {
     this.keyCache = new KeyCache(keyStore, clock, settings.keyCacheTtl());
     this.usage = new GroupCommitUsageRecorder(usage);
     this.masterKey =
-        new MasterKey(masterKeySource, clock, settings.masterKeyTtl(), settings.masterKeyRecheck());
+        new MasterKey(masterKeySource, clock, settings.masterKeyTtl(), settings.masterKeyRecheck(), settings.masterKeyGrace());
     this.authenticator = new Authenticator(masterKey, keyCache);
     this.router = new Router(models);
     this.providers = providers;

@@ -15,6 +15,8 @@ import java.util.Map;
  * @param masterKeyTtl how long the master key is cached (AIGW_MASTER_KEY_TTL_SECONDS)
  * @param masterKeyRecheck least time between re-reads of the master key on a mismatch
  *     (AIGW_MASTER_KEY_RECHECK_SECONDS)
+ * @param masterKeyGrace how long after a rotation the previous master key still works
+ *     (AIGW_MASTER_KEY_GRACE_SECONDS); zero: not at all
  * @param allowMasterKeyForModels whether the master key may call models (AIGW_ALLOW_MASTER_KEY_FOR_MODELS)
  * @param maxRequestBytes larger bodies get 413 (AIGW_MAX_REQUEST_BYTES)
  */
@@ -25,6 +27,7 @@ public record GatewaySettings(
     Duration keyCacheTtl,
     Duration masterKeyTtl,
     Duration masterKeyRecheck,
+    Duration masterKeyGrace,
     boolean allowMasterKeyForModels,
     long maxRequestBytes) {
 
@@ -40,18 +43,19 @@ public record GatewaySettings(
         seconds(env, "AIGW_KEY_CACHE_TTL_SECONDS", 5),
         seconds(env, "AIGW_MASTER_KEY_TTL_SECONDS", 300),
         seconds(env, "AIGW_MASTER_KEY_RECHECK_SECONDS", 5),
+        seconds(env, "AIGW_MASTER_KEY_GRACE_SECONDS", 3600),
         Boolean.parseBoolean(env.getOrDefault("AIGW_ALLOW_MASTER_KEY_FOR_MODELS", "false")),
         number(env, "AIGW_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES));
   }
 
   public GatewaySettings withKeysTable(String table) {
     return new GatewaySettings(
-        table, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, allowMasterKeyForModels, maxRequestBytes);
+        table, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, masterKeyGrace, allowMasterKeyForModels, maxRequestBytes);
   }
 
   public GatewaySettings withAllowMasterKeyForModels(boolean allow) {
     return new GatewaySettings(
-        keysTable, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, allow, maxRequestBytes);
+        keysTable, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, masterKeyGrace, allow, maxRequestBytes);
   }
 
   private static Duration seconds(Map<String, String> env, String name, long fallback) {

@@ -4,6 +4,7 @@ import aigw.core.keys.ApiKeys;
 import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.logging.Logger;
 
 /**
@@ -11,6 +12,12 @@ import java.util.logging.Logger;
  * for {@code ttl}; when a presented key does not match, the secret is read again at most once per
  * {@code recheckInterval}, so a rotated master key works within seconds without a restart and a
  * stream of wrong keys cannot hammer Secrets Manager.
+ *
+ * <p>After a rotation the key it replaced (AWSPREVIOUS) is accepted too, until {@code grace} after
+ * the moment the new key became current. That moment comes from the secret itself (the current
+ * version's creation time), not from when this container noticed, so every container stops
+ * accepting the old key at the same instant, checked on every comparison rather than at the next
+ * re-read.
  */
 public final class MasterKey {
   private static final Logger LOG = Logger.getLogger(MasterKey.class.getName());
@@ -19,15 +26,35 @@ public final class MasterKey {
   private final Clock clock;
   private final long ttlMillis;
   private final long recheckMillis;
+  private final Duration grace;
 
-  private volatile byte[] digest;
-  private volatile long readAtMillis;
+  /** What was read, as digests; replaced as a whole so a reader never sees half of a refresh. */
+  private record Cached(byte[] current, byte[] previous, long previousUntilMillis, long readAtMillis) {
+    boolean accepts(byte[] candidate, long now) {
+      boolean matchesCurrent = MessageDigest.isEqual(current, candidate);
+      boolean matchesPrevious = previous != null && MessageDigest.isEqual(previous, candidate) && now < previousUntilMillis;
+      return matchesCurrent | matchesPrevious; // both compared every time: no timing hint of which
+    }
 
+    Cached readAt(long now) {
+      return new Cached(current, previous, previousUntilMillis, now);
+    }
+  }
+
+  private volatile Cached cached;
+
+  /** Without a grace period: only the current key is accepted. */
   public MasterKey(SecretSource source, Clock clock, Duration ttl, Duration recheckInterval) {
+    this(source, clock, ttl, recheckInterval, Duration.ZERO);
+  }
+
+  /** @param grace how long after a rotation the previous key still works (AIGW_MASTER_KEY_GRACE_SECONDS); zero for none */
+  public MasterKey(SecretSource source, Clock clock, Duration ttl, Duration recheckInterval, Duration grace) {
     this.source = source;
     this.clock = clock;
     this.ttlMillis = ttl.toMillis();
     this.recheckMillis = recheckInterval.toMillis();
+    this.grace = grace;
   }
 
   /** Reads the secret now; a deployment with no readable secret must not start. */
@@ -42,28 +69,30 @@ public final class MasterKey {
     }
     byte[] candidate = ApiKeys.sha256(presented);
     long now = clock.millis();
-    if (digest == null) {
-      refresh(now);
-    } else if (now - readAtMillis >= ttlMillis) {
-      refreshKeepingOld(now);
+    Cached seen = cached;
+    if (seen == null) {
+      seen = refresh(now);
+    } else if (now - seen.readAtMillis() >= ttlMillis) {
+      seen = refreshKeepingOld(now);
     }
-    if (MessageDigest.isEqual(digest, candidate)) {
+    if (seen.accepts(candidate, now)) {
       return true;
     }
-    if (now - readAtMillis >= recheckMillis) {
-      refreshKeepingOld(now); // perhaps the secret was rotated since we cached it
-      return MessageDigest.isEqual(digest, candidate);
+    if (now - seen.readAtMillis() >= recheckMillis) {
+      return refreshKeepingOld(now).accepts(candidate, now); // perhaps the secret was rotated since we cached it
     }
     return false;
   }
 
   /** A Secrets Manager outage must not lock the admin out: keep the last value and retry later. */
-  private void refreshKeepingOld(long now) {
+  private Cached refreshKeepingOld(long now) {
     try {
-      refresh(now);
+      return refresh(now);
     } catch (SecretSource.SecretUnavailable e) {
       LOG.warning("Could not re-read the master key (" + e.getMessage() + "); keeping the cached one.");
-      readAtMillis = now;
+      Cached kept = cached.readAt(now);
+      cached = kept;
+      return kept;
     }
   }
 
@@ -74,7 +103,8 @@ public final class MasterKey {
    */
   public void check() {
     long now = clock.millis();
-    if (digest == null || now - readAtMillis >= recheckMillis) {
+    Cached seen = cached;
+    if (seen == null || now - seen.readAtMillis() >= recheckMillis) {
       refresh(now);
     }
   }
@@ -83,16 +113,27 @@ public final class MasterKey {
     return source.describe();
   }
 
-  private synchronized void refresh(long now) {
-    String value = source.read();
-    if (value == null || value.isBlank()) {
+  private synchronized Cached refresh(long now) {
+    boolean wantPrevious = !grace.isZero() && !grace.isNegative();
+    SecretSource.Versions read = source.readVersions(wantPrevious ? Instant.ofEpochMilli(now).minus(grace) : null);
+    if (read.current() == null || read.current().isBlank()) {
       throw new SecretSource.SecretUnavailable("the master key in " + source.describe() + " is empty", null);
     }
-    byte[] fresh = ApiKeys.sha256(value);
-    if (digest != null && !MessageDigest.isEqual(digest, fresh)) {
-      LOG.info("The master key changed in " + source.describe() + "; using the new one.");
+    byte[] current = ApiKeys.sha256(read.current());
+    byte[] previous = null;
+    long previousUntil = 0;
+    if (wantPrevious && read.previous() != null && !read.previous().isBlank() && read.currentSince() != null) {
+      previous = ApiKeys.sha256(read.previous());
+      previousUntil = read.currentSince().plus(grace).toEpochMilli();
     }
-    digest = fresh;
-    readAtMillis = now;
+    Cached before = cached;
+    if (before != null && !MessageDigest.isEqual(before.current(), current)) {
+      LOG.info("The master key changed in " + source.describe() + "; using the new one"
+          + (previous != null && now < previousUntil ? ", and the previous one until " + Instant.ofEpochMilli(previousUntil) : "")
+          + ".");
+    }
+    Cached fresh = new Cached(current, previous, previousUntil, now);
+    cached = fresh;
+    return fresh;
   }
 }

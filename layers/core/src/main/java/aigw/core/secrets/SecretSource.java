@@ -1,12 +1,35 @@
 package aigw.core.secrets;
 
+import java.time.Instant;
+
 /** Where the master key comes from. Implementations read it; {@link MasterKey} caches and compares. */
 public interface SecretSource {
   /** Reads the current value; throws {@link SecretUnavailable} if it cannot. */
   String read();
 
+  /**
+   * Reads the current value, when it became current, and the value it replaced if that happened
+   * after {@code previousWantedIfRotatedAfter} (null: the previous value is not wanted). Sources
+   * without versions have no previous value and no rotation time.
+   */
+  default Versions readVersions(Instant previousWantedIfRotatedAfter) {
+    return new Versions(read(), null, null);
+  }
+
   /** For log lines: where the secret lives, never what it is. */
   String describe();
+
+  /**
+   * @param current the value in use (AWSCURRENT)
+   * @param currentSince when it became current, or null if unknown
+   * @param previous the value it replaced (AWSPREVIOUS), or null if none or not wanted
+   */
+  record Versions(String current, Instant currentSince, String previous) {
+    @Override
+    public String toString() { // never the values
+      return "Versions[currentSince=" + currentSince + ", previous=" + (previous != null) + "]";
+    }
+  }
 
   /** Thrown when the secret cannot be read or is empty. */
   final class SecretUnavailable extends RuntimeException {
