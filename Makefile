@@ -19,6 +19,8 @@
 build-CoreLayer:     ARTIFACT := layers/core/target/layer
 build-ProxyFunction: ARTIFACT := functions/proxy/target/function
 build-AdminFunction: ARTIFACT := functions/admin/target/function
+build-MasterKeyRotationFunction:   ARTIFACT := functions/rotation/target/function
+build-KeyRotationScheduleFunction: ARTIFACT := functions/rotation/target/function
 
 # This file's directory, not the working directory: SAM's cwd depends on its options (scratch copy,
 # --build-in-source); WorkingDirectory pins it, this makes it irrelevant.

@@ -74,11 +74,12 @@ class TemplateTest {
 
   @Test
   void everyHandlerLoadsFromItsCodeUriAndTheLayerAlone() throws Exception {
-    assertThat(functions()).containsExactlyInAnyOrder("ProxyFunction", "AdminFunction", "MasterKeyRotationFunction");
+    assertThat(functions()).containsExactlyInAnyOrder(
+        "ProxyFunction", "AdminFunction", "MasterKeyRotationFunction", "KeyRotationScheduleFunction");
     // What each handler receives: API Gateway events, or Secrets Manager's rotation event as a map.
     Map<String, Class<?>> eventType =
         Map.of("ProxyFunction", APIGatewayProxyRequestEvent.class, "AdminFunction", APIGatewayProxyRequestEvent.class,
-            "MasterKeyRotationFunction", Map.class);
+            "MasterKeyRotationFunction", Map.class, "KeyRotationScheduleFunction", Map.class);
     Path layer = builtDirectory(resources.path("CoreLayer").path("Properties").path("ContentUri").asText());
     List<URL> layerJars = jarsIn(layer.resolve("java/lib"));
     assertThat(layerJars).isNotEmpty();
@@ -145,6 +146,28 @@ class TemplateTest {
     assertThat(deployments).allSatisfy(d -> assertThat(d.apiKey()).as("no literal key in the packaged list").isNull());
   }
 
+  /** Secrets under the KeySecretsPrefix parameter: the rotation_secret targets. */
+  private static final String KEY_SECRETS =
+      "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${KeySecretsPrefix}*";
+  private static final String DEFAULT_BUS = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default";
+
+  private static final String ROTATION_DUE_INDEX = "${KeysTable.Arn}/index/RotationDue";
+
+  @Test
+  void keyRotationIsScheduledAndWritesOnlyUnderTheSecretPrefix() {
+    for (String function : List.of("AdminFunction", "KeyRotationScheduleFunction")) {
+      assertThat(resources.path(function).path("Properties").path("Environment").path("Variables").path("AIGW_KEY_SECRET_PREFIX").asText())
+          .as(function + " knows where it may write keys").isEqualTo("KeySecretsPrefix");
+    }
+    JsonNode schedule = resources.path("KeyRotationScheduleFunction").path("Properties").path("Events").path("Schedule");
+    assertThat(schedule.path("Type").asText()).isEqualTo("Schedule");
+    assertThat(schedule.path("Properties").path("Schedule").asText()).isEqualTo("KeyRotationCheckRate");
+    assertThat(template.path("Parameters").path("KeyRotationCheckRate").path("Default").asText()).startsWith("rate(");
+    JsonNode table = resources.path("KeysTable").path("Properties");
+    assertThat(table.path("TimeToLiveSpecification").path("AttributeName").asText()).isEqualTo("purge_at");
+    assertThat(table.path("GlobalSecondaryIndexes").get(0).path("IndexName").asText()).isEqualTo("RotationDue");
+  }
+
   @Test
   void eachFunctionIsGrantedOnlyWhatItsCodeCalls() {
     Map<String, Set<String>> allowed =
@@ -153,12 +176,17 @@ class TemplateTest {
             // TransactWriteItems is authorised per item as PutItem, UpdateItem and DeleteItem.
             "AdminFunction",
                 Set.of("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-                    "dynamodb:Scan", "secretsmanager:GetSecretValue"),
+                    "dynamodb:Scan", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "events:PutEvents"),
             // MasterKeyRotation: DescribeSecret (the checks), GetSecretValue, PutSecretValue (createSecret),
             // UpdateSecretVersionStage (finishSecret). No GetRandomPassword: keys come from SecureRandom.
             "MasterKeyRotationFunction",
                 Set.of("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
-                    "secretsmanager:UpdateSecretVersionStage"));
+                    "secretsmanager:UpdateSecretVersionStage"),
+            // The schedule: the due index (Query), the rotation transaction (PutItem, UpdateItem), the
+            // secret targets under the prefix and the event bus; no master key, no Scan, no DeleteItem.
+            "KeyRotationScheduleFunction",
+                Set.of("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
+                    "secretsmanager:PutSecretValue", "events:PutEvents"));
     for (String function : functions()) {
       var granted = new HashSet<String>();
       for (JsonNode policy : resources.path(function).path("Properties").path("Policies")) {
@@ -170,7 +198,8 @@ class TemplateTest {
               switch (function) {
                 case "ProxyFunction" -> List.of("KeysTable.Arn", "MasterKeySecret", "ProviderCredentialsSecret");
                 case "MasterKeyRotationFunction" -> List.of("MasterKeySecret"); // nothing but the secret it rotates
-                default -> List.of("KeysTable.Arn", "MasterKeySecret"); // the admin never reads provider keys
+                case "KeyRotationScheduleFunction" -> List.of("KeysTable.Arn", ROTATION_DUE_INDEX, KEY_SECRETS, DEFAULT_BUS);
+                default -> List.of("KeysTable.Arn", "MasterKeySecret", KEY_SECRETS, DEFAULT_BUS); // never provider keys
               };
           (resource.isArray() ? resource : List.of(resource))
               .forEach(r -> assertThat(r.asText()).as(function + " resource").isIn(mayTouch));

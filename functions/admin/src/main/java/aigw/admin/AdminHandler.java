@@ -19,7 +19,7 @@ public final class AdminHandler
   }
 
   private AdminHandler(Gateway gateway) {
-    this(new AdminService(gateway, VirtualKeyRotator.fromEnvironment(gateway, System.getenv())));
+    this(new AdminService(gateway, VirtualKeyRotator.fromEnvironment(gateway.keyStore(), gateway.keyCache(), gateway.clock(), System.getenv())));
     Priming.register(gateway, admin::handle); // SnapStart: warm the request path before the snapshot
   }
 

@@ -1,6 +1,5 @@
 package aigw.core.rotation;
 
-import aigw.core.Gateway;
 import aigw.core.aws.AwsClients;
 import aigw.core.keys.ApiKeys;
 import aigw.core.keys.KeyCache;
@@ -56,16 +55,19 @@ public final class VirtualKeyRotator {
     this.clock = clock;
   }
 
-  /** Lambda's wiring: Secrets Manager and EventBridge from the standard chains, the prefix from AIGW_KEY_SECRET_PREFIX. */
-  public static VirtualKeyRotator fromEnvironment(Gateway gateway, Map<String, String> env) {
+  /**
+   * Lambda's wiring: Secrets Manager and EventBridge from the standard chains, the secret prefix
+   * from AIGW_KEY_SECRET_PREFIX.
+   */
+  public static VirtualKeyRotator fromEnvironment(KeyStore store, KeyCache cache, Clock clock, Map<String, String> env) {
     String prefix = env.getOrDefault("AIGW_KEY_SECRET_PREFIX", DEFAULT_SECRET_PREFIX);
     return new VirtualKeyRotator(
-        gateway.keyStore(),
-        gateway.keyCache(),
+        store,
+        cache,
         AwsClients.secretsManager(),
         prefix == null || prefix.isBlank() ? DEFAULT_SECRET_PREFIX : prefix.trim(),
         EventBridgeRotationEvents.fromEnvironment(UrlConnectionHttpClient.create(), env),
-        gateway.clock());
+        clock);
   }
 
   /**
