@@ -11,6 +11,15 @@ import aigw.core.config.ModelList;
 import aigw.core.providers.Providers;
 import aigw.core.providers.openai.OpenAiCompatibleProvider;
 import aigw.core.secrets.SecretSource;
+import aigw.core.rotation.LoggedRotationEvents;
+import aigw.core.rotation.VirtualKeyRotator;
+import aigw.core.secrets.InMemorySecretsManager;
+import aigw.rotation.KeyRotationScheduleHandler;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import software.amazon.awssdk.services.secretsmanager.SecretsManagerClient;
 import aigw.core.secrets.SecretsManagerSecretSource;
 import aigw.core.secrets.StaticSecretSource;
 import aigw.proxy.ProxyHandler;
@@ -35,6 +44,7 @@ import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
  * real AWS with {@code --aws}).
  */
 public final class LocalGateway implements AutoCloseable {
+  private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(LocalGateway.class.getName());
   static final String BUNDLED_CONFIG = "/aigw/config.example.yaml";
   /** template.yaml, packaged into the jar by the build: the local tables are created from it. */
   static final String TEMPLATE_RESOURCE = "/aigw/template.yaml";
@@ -49,6 +59,10 @@ public final class LocalGateway implements AutoCloseable {
   private final ProxyHandler proxy;
   private final AdminHandler admin;
   private final boolean developmentMasterKey;
+  /** Secrets that receive rotated keys: in memory locally (it follows Secrets Manager's rules), AWS with --aws. */
+  private final SecretsManagerClient keySecrets;
+  private final KeyRotationScheduleHandler keyRotationSchedule;
+  private ScheduledExecutorService scheduler;
   private LocalServer server;
 
   private LocalGateway(LocalOptions options, UnaryOperator<DynamoDbClient> decorate) {
@@ -87,7 +101,9 @@ public final class LocalGateway implements AutoCloseable {
     try {
       DynamoDbClient dynamo;
       SecretSource secret;
+      SecretsManagerClient secrets;
       if (options.aws()) {
+        secrets = AwsClients.secretsManager();
         dynamo = AwsClients.dynamoDb();
         secret = new SecretsManagerSecretSource(AwsClients.secretsManager(), options.masterKeySecretId());
         this.developmentMasterKey = false;
@@ -98,6 +114,7 @@ public final class LocalGateway implements AutoCloseable {
         } catch (IOException e) {
           throw new UncheckedIOException(e);
         }
+        secrets = new InMemorySecretsManager(Clock.systemUTC());
         var local = StaticSecretSource.fromEnvironment(env);
         secret = local;
         this.developmentMasterKey = local.isDevelopmentDefault();
@@ -105,7 +122,13 @@ public final class LocalGateway implements AutoCloseable {
       this.gateway = Gateway.over(settings, decorate.apply(dynamo), secret, models, providers, Clock.systemUTC());
       gateway.masterKey().load();
       this.proxy = new ProxyHandler(new ProxyService(gateway));
-      this.admin = new AdminHandler(new AdminService(gateway));
+      this.keySecrets = secrets;
+      var rotator =
+          new VirtualKeyRotator(gateway.keyStore(), gateway.keyCache(), secrets,
+              env.getOrDefault("AIGW_KEY_SECRET_PREFIX", VirtualKeyRotator.DEFAULT_SECRET_PREFIX), new LoggedRotationEvents(),
+              gateway.clock());
+      this.admin = new AdminHandler(new AdminService(gateway, rotator));
+      this.keyRotationSchedule = new KeyRotationScheduleHandler(rotator);
     } catch (RuntimeException e) {
       if (embedded != null) {
         embedded.close(); // its threads are not daemons: left running, the JVM would never exit
@@ -129,6 +152,7 @@ public final class LocalGateway implements AutoCloseable {
     var gateway = new LocalGateway(options, decorate);
     try {
       gateway.server = LocalServer.start(options.host(), options.port(), gateway::dispatch);
+      gateway.startSchedules();
     } catch (IOException | RuntimeException e) {
       gateway.close();
       throw e instanceof IOException io ? new UncheckedIOException("cannot listen on " + options.host() + ":" + options.port() + " (" + io.getMessage() + ")", io) : (RuntimeException) e;
@@ -147,6 +171,34 @@ public final class LocalGateway implements AutoCloseable {
     }
   }
 
+  /**
+   * The key rotation schedule, as EventBridge runs KeyRotationScheduleFunction on AWS: the same
+   * handler, every {@code --rotation-check-seconds}.
+   */
+  private void startSchedules() {
+    if (options.rotationCheck().isZero()) {
+      return;
+    }
+    scheduler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().name("aigw-key-rotation").unstarted(r));
+    long every = options.rotationCheck().toMillis();
+    scheduler.scheduleWithFixedDelay(this::runKeyRotationSchedule, every, every, TimeUnit.MILLISECONDS);
+  }
+
+  /** One run of the key rotation schedule; what it did is logged by the rotator. */
+  public Map<String, Object> runKeyRotationSchedule() {
+    try {
+      return keyRotationSchedule.handleRequest(Map.of(), null);
+    } catch (RuntimeException e) {
+      LOG.warning("Key rotation run failed: " + e.getMessage());
+      return Map.of("error", String.valueOf(e.getMessage()));
+    }
+  }
+
+  /** The secrets rotated keys are written to (rotation_secret): in memory unless --aws. */
+  public SecretsManagerClient keySecrets() {
+    return keySecrets;
+  }
+
   /** Where API Gateway would send the event: admin routes to AdminFunction, the rest to ProxyFunction. */
   public APIGatewayProxyResponseEvent dispatch(APIGatewayProxyRequestEvent event) {
     return isAdminPath(event.getPath()) ? admin.handleRequest(event, null) : proxy.handleRequest(event, null);
@@ -156,7 +208,7 @@ public final class LocalGateway implements AutoCloseable {
     return switch (function) {
       case "proxy", "ProxyFunction" -> proxy.handleRequest(event, null);
       case "admin", "AdminFunction" -> admin.handleRequest(event, null);
-      default -> throw new IllegalArgumentException("unknown function '" + function + "': use proxy or admin");
+      default -> throw new IllegalArgumentException("unknown function '" + function + "': use proxy, admin or rotation");
     };
   }
 
@@ -198,6 +250,9 @@ public final class LocalGateway implements AutoCloseable {
 
   @Override
   public void close() {
+    if (scheduler != null) {
+      scheduler.shutdownNow();
+    }
     if (server != null) {
       server.stop();
     }

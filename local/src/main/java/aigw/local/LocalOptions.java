@@ -1,6 +1,7 @@
 package aigw.local;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -11,6 +12,7 @@ import java.util.Map;
  * @param config model list YAML; null means the example bundled in the jar
  * @param dataDir where embedded DynamoDB Local keeps its files (unless inMemory)
  * @param aws use real AWS (or AWS_ENDPOINT_URL_* stand-ins) instead of the embedded database
+ * @param rotationCheck how often the key rotation schedule runs; zero turns it off
  */
 public record LocalOptions(
     String command,
@@ -24,13 +26,18 @@ public record LocalOptions(
     String masterKeySecretId,
     String function,
     Path event,
+    Duration rotationCheck,
     Map<String, String> env) {
+
+  /** As often as the template's default rate would be far too slow for a demo; cheap locally. */
+  static final Duration DEFAULT_ROTATION_CHECK = Duration.ofSeconds(60);
 
   static final String USAGE =
       """
       Usage:
         java -jar aigw-local.jar [serve] [options]                      start the gateway
         java -jar aigw-local.jar invoke proxy|admin --event FILE [options]  run one handler on one API Gateway event
+        java -jar aigw-local.jar invoke rotation --event FILE [options]  run the key rotation schedule once (events/schedule-rotation.json)
 
       Options:
         --port N              port to listen on (AIGW_PORT; default 3000)
@@ -41,6 +48,8 @@ public record LocalOptions(
         --aws                 use real AWS instead: DynamoDB table and Secrets Manager master key
         --keys-table NAME     the keys table (AIGW_KEYS_TABLE; default aigw-keys)
         --master-key-secret ID  with --aws: the master key secret (AIGW_MASTER_KEY_SECRET_ID)
+        --rotation-check-seconds N  how often due keys are rotated (AIGW_ROTATION_CHECK_SECONDS;
+                              default 60, 0 = off); the same schedule as KeyRotationScheduleFunction
         --help                this text
 
       The master key is AIGW_MASTER_KEY, or sk-development-only (with a warning) when it is unset.
@@ -54,7 +63,7 @@ public record LocalOptions(
       command = args.remove(0);
       if (command.equals("invoke")) {
         if (args.isEmpty() || args.get(0).startsWith("--")) {
-          throw new IllegalArgumentException("invoke needs a function: proxy or admin");
+          throw new IllegalArgumentException("invoke needs a function: proxy, admin or rotation");
         }
         function = args.remove(0);
       } else if (!command.equals("serve")) {
@@ -70,6 +79,7 @@ public record LocalOptions(
     String keysTable = blankToNull(env.get("AIGW_KEYS_TABLE"));
     String secret = env.get("AIGW_MASTER_KEY_SECRET_ID");
     Path event = null;
+    Duration rotationCheck = seconds(env.get("AIGW_ROTATION_CHECK_SECONDS"), "AIGW_ROTATION_CHECK_SECONDS");
     for (int i = 0; i < args.size(); i++) {
       String arg = args.get(i);
       switch (arg) {
@@ -82,6 +92,7 @@ public record LocalOptions(
         case "--keys-table" -> keysTable = value(args, ++i, arg);
         case "--master-key-secret" -> secret = value(args, ++i, arg);
         case "--event" -> event = Path.of(value(args, ++i, arg));
+        case "--rotation-check-seconds" -> rotationCheck = seconds(value(args, ++i, arg), arg);
         case "--help", "-h" -> command = "help";
         default -> throw new IllegalArgumentException("unknown option '" + arg + "'");
       }
@@ -92,12 +103,16 @@ public record LocalOptions(
     if (aws && secret == null) {
       throw new IllegalArgumentException("--aws needs --master-key-secret (or AIGW_MASTER_KEY_SECRET_ID)");
     }
-    return new LocalOptions(command, host, port, config, dataDir, inMemory, aws, keysTable, secret, function, event, env);
+    return new LocalOptions(command, host, port, config, dataDir, inMemory, aws, keysTable, secret, function, event, rotationCheck, env);
   }
 
   /** Options for tests and benchmarks: in memory, an ephemeral port. */
   public static LocalOptions inMemory(Path config, Map<String, String> env) {
-    return new LocalOptions("serve", "127.0.0.1", 0, config, null, true, false, null, null, null, null, env);
+    return new LocalOptions("serve", "127.0.0.1", 0, config, null, true, false, null, null, null, null, Duration.ZERO, env);
+  }
+
+  public LocalOptions withRotationCheck(Duration every) {
+    return new LocalOptions(command, host, port, config, dataDir, inMemory, aws, keysTable, masterKeySecretId, function, event, every, env);
   }
 
   private static String blankToNull(String value) {
@@ -109,6 +124,21 @@ public record LocalOptions(
       throw new IllegalArgumentException(flag + " needs a value");
     }
     return args.get(index);
+  }
+
+  private static Duration seconds(String text, String name) {
+    if (text == null || text.isBlank()) {
+      return DEFAULT_ROTATION_CHECK;
+    }
+    try {
+      long seconds = Long.parseLong(text.trim());
+      if (seconds < 0) {
+        throw new NumberFormatException();
+      }
+      return Duration.ofSeconds(seconds);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " must be a whole number of seconds (0 = off), got '" + text + "'");
+    }
   }
 
   private static int port(String text) {

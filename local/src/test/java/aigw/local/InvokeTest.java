@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import aigw.core.json.Json;
 import aigw.core.testing.Events;
+import aigw.core.testing.RepoFiles;
 import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -34,5 +35,31 @@ class InvokeTest {
     try (var gateway = LocalGateway.create(options)) {
       assertThat(gateway.invoke("admin", Events.load("admin-key-info.json")).getStatusCode()).isEqualTo(200);
     }
+  }
+
+  @Test
+  void invokeRotationRunsTheScheduleOnceOnTheScheduledEventFile(@TempDir Path data) throws Exception {
+    var options = LocalOptions.parse(new String[] {"--data-dir", data.toString()}, Map.of());
+    try (var gateway = LocalGateway.create(options)) {
+      var generate = Events.withBody(Events.load("admin-key-generate.json"),
+          "{\"key_alias\":\"due-soon\",\"auto_rotate\":true,\"rotation_interval\":\"1s\",\"grace_period\":\"1s\"}");
+      assertThat(gateway.invoke("admin", generate).getStatusCode()).isEqualTo(200);
+    }
+    Thread.sleep(2_100); // key_rotation_at is whole seconds: now + 1 s, rounded down
+    var out = new java.io.ByteArrayOutputStream();
+    var stdout = System.out;
+    System.setOut(new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8));
+    int exit;
+    try {
+      exit = Main.invoke(LocalOptions.parse(
+          new String[] {"invoke", "rotation", "--event", RepoFiles.resolve("events/schedule-rotation.json").toString(),
+              "--data-dir", data.toString()}, Map.of()));
+    } finally {
+      System.setOut(stdout);
+    }
+    assertThat(exit).isZero();
+    var result = Json.MAPPER.readTree(out.toString(java.nio.charset.StandardCharsets.UTF_8));
+    assertThat(result.path("rotated").asInt()).isEqualTo(1);
+    assertThat(result.path("failed").asInt()).isZero();
   }
 }
