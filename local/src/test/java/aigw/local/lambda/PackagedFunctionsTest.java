@@ -141,6 +141,7 @@ class PackagedFunctionsTest {
     env.put("AIGW_MASTER_KEY_SECRET_ID", "master-key-secret");
     env.put("AIGW_CONFIG", config.toString());
     env.put("AIGW_KEY_CACHE_TTL_SECONDS", "5");
+    env.put("AIGW_MASTER_KEY_GRACE_SECONDS", "3600");
     if (function.equals("ProxyFunction")) {
       env.put("AIGW_PROVIDER_SECRET_ID", "provider-secret");
     }
@@ -254,6 +255,46 @@ class PackagedFunctionsTest {
         assertThat(status(answer(api, "admin-key-info.json", process))).isEqualTo(200);
         assertThat(status(answer(api, "admin-key-list.json", process))).isEqualTo(200);
         assertThat(status(answer(api, "admin-key-generate-with-virtual-key.json", process))).isEqualTo(403);
+      } finally {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  @Test
+  void theRotationFunctionRotatesTheMasterKeyFromItsPackage() throws Exception {
+    Path taskRoot = RepoFiles.resolve("functions/rotation/target/function");
+    assumeTrue(Files.isDirectory(taskRoot), "built by ./mvnw package");
+    String oldKey = "sk-old-master-key-for-the-packaged-rotation-test";
+    var secrets = new aigw.core.secrets.InMemorySecretsManager(java.time.Clock.systemUTC());
+    String secretArn = secrets.createSecret(r -> r.name("rotated-master-secret").secretString("{\"master_key\":\"" + oldKey + "\",\"owner\":\"ops\"}")).arn();
+    try (var api = new RuntimeApiStandIn(); var secretsManager = new SecretsManagerStandIn(secrets)) {
+      var env = functionEnvironment("MasterKeyRotationFunction", testModelList());
+      env.put("AWS_ENDPOINT_URL_SECRETS_MANAGER", secretsManager.endpoint());
+      long started = System.nanoTime();
+      Process process = runtime("aigw.rotation.MasterKeyRotationHandler::handleRequest", taskRoot, layerJars(), env, api);
+      try {
+        INIT_MILLIS.put("MasterKeyRotationFunction", TimeUnit.NANOSECONDS.toMillis(api.firstPollNanos.get(60, TimeUnit.SECONDS) - started));
+        var steps = new ArrayList<String>();
+        // Secrets Manager's part: one invocation per step, with its event.
+        secrets.registerRotationFunction("arn:aws:lambda:us-east-1:000000000000:function:rotation:live", (id, token, step) -> {
+          try {
+            var outcome = api.invoke(Json.MAPPER.writeValueAsBytes(Map.of("SecretId", id, "ClientRequestToken", token, "Step", step)))
+                .get(60, TimeUnit.SECONDS);
+            assertThat(outcome.kind()).as("%s: %s", step, outcome.body()).isEqualTo("response");
+            steps.add(step);
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        });
+        secrets.rotateSecret(r -> r.secretId(secretArn).rotationLambdaARN("arn:aws:lambda:us-east-1:000000000000:function:rotation:live"));
+        assertThat(steps).isEqualTo(SecretsManagerStandIn.steps());
+        JsonNode current = Json.MAPPER.readTree(secrets.getSecretValue(r -> r.secretId(secretArn)).secretString());
+        assertThat(current.path("master_key").asText()).startsWith("sk-").hasSize(46);
+        assertThat(current.path("owner").asText()).isEqualTo("ops");
+        assertThat(secrets.getSecretValue(r -> r.secretId(secretArn).versionStage("AWSPREVIOUS")).secretString()).contains(oldKey);
+        assertThat(Files.readString(work.resolve("aigw_rotation_MasterKeyRotationHandler__handleRequest.log")))
+            .as("no key in the function's log but its masked form").doesNotContain(current.path("master_key").asText()).doesNotContain(oldKey);
       } finally {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       }
