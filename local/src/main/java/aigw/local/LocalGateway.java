@@ -15,6 +15,10 @@ import aigw.core.rotation.LoggedRotationEvents;
 import aigw.core.rotation.VirtualKeyRotator;
 import aigw.core.secrets.InMemorySecretsManager;
 import aigw.rotation.KeyRotationScheduleHandler;
+import aigw.rotation.MasterKeyRotation;
+import aigw.rotation.MasterKeyRotationHandler;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -63,6 +67,8 @@ public final class LocalGateway implements AutoCloseable {
   private final SecretsManagerClient keySecrets;
   private final KeyRotationScheduleHandler keyRotationSchedule;
   private ScheduledExecutorService scheduler;
+  static final String LOCAL_MASTER_KEY_SECRET = "aigw/master-key";
+  static final String LOCAL_ROTATION_FUNCTION = "arn:aws:lambda:local:000000000000:function:MasterKeyRotationFunction";
   private LocalServer server;
 
   private LocalGateway(LocalOptions options, UnaryOperator<DynamoDbClient> decorate) {
@@ -114,10 +120,17 @@ public final class LocalGateway implements AutoCloseable {
         } catch (IOException e) {
           throw new UncheckedIOException(e);
         }
-        secrets = new InMemorySecretsManager(Clock.systemUTC());
+        var inMemorySecrets = new InMemorySecretsManager(Clock.systemUTC());
+        secrets = inMemorySecrets;
         var local = StaticSecretSource.fromEnvironment(env);
-        secret = local;
         this.developmentMasterKey = local.isDevelopmentDefault();
+        // The master key lives in the in-memory Secrets Manager, read and rotated exactly as on AWS:
+        // the same secret source (with its AWSPREVIOUS grace) and the same rotation handler.
+        inMemorySecrets.createSecret(r -> r.name(LOCAL_MASTER_KEY_SECRET).secretString(local.read()));
+        var rotation = new MasterKeyRotationHandler(new MasterKeyRotation(inMemorySecrets));
+        inMemorySecrets.registerRotationFunction(LOCAL_ROTATION_FUNCTION, (id, token, step) ->
+            rotation.handleRequest(Map.of("SecretId", id, "ClientRequestToken", token, "Step", step), null));
+        secret = new SecretsManagerSecretSource(inMemorySecrets, LOCAL_MASTER_KEY_SECRET);
       }
       this.gateway = Gateway.over(settings, decorate.apply(dynamo), secret, models, providers, Clock.systemUTC());
       gateway.masterKey().load();
@@ -176,12 +189,43 @@ public final class LocalGateway implements AutoCloseable {
    * handler, every {@code --rotation-check-seconds}.
    */
   private void startSchedules() {
-    if (options.rotationCheck().isZero()) {
-      return;
+    scheduler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().name("aigw-rotation").unstarted(r));
+    if (!options.rotationCheck().isZero()) {
+      long every = options.rotationCheck().toMillis();
+      scheduler.scheduleWithFixedDelay(this::runKeyRotationSchedule, every, every, TimeUnit.MILLISECONDS);
     }
-    scheduler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().name("aigw-key-rotation").unstarted(r));
-    long every = options.rotationCheck().toMillis();
-    scheduler.scheduleWithFixedDelay(this::runKeyRotationSchedule, every, every, TimeUnit.MILLISECONDS);
+    if (!options.masterKeyRotation().isZero()) {
+      long every = options.masterKeyRotation().toMillis();
+      scheduler.scheduleWithFixedDelay(this::rotateMasterKey, every, every, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /**
+   * Rotates the master key as Secrets Manager's schedule would (RotateSecret, the four steps), then
+   * hands the new key to the developer in {@code DATA-DIR/master-key}, readable by its owner only.
+   */
+  public void rotateMasterKey() {
+    try {
+      keySecrets.rotateSecret(r -> r.secretId(LOCAL_MASTER_KEY_SECRET).rotationLambdaARN(LOCAL_ROTATION_FUNCTION));
+      String key = currentMasterKey();
+      Path file = options.dataDir().resolve("master-key");
+      Files.writeString(file, key + System.lineSeparator());
+      try {
+        Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+      } catch (UnsupportedOperationException notPosix) {
+        // Windows: the file keeps its directory's permissions.
+      }
+      LOG.info("Master key rotated: the new one (" + aigw.core.keys.ApiKeys.mask(key) + ") is in " + file.toAbsolutePath()
+          + "; the previous one works for " + gateway.settings().masterKeyGrace().toSeconds() + " s more.");
+    } catch (IOException | RuntimeException e) {
+      LOG.warning("Master key rotation failed: " + e.getMessage());
+    }
+  }
+
+  /** The master key now (AWSCURRENT of the local secret); with --aws, not available here. */
+  public String currentMasterKey() {
+    return SecretsManagerSecretSource.parse(
+        keySecrets.getSecretValue(r -> r.secretId(LOCAL_MASTER_KEY_SECRET)).secretString(), LOCAL_MASTER_KEY_SECRET);
   }
 
   /** One run of the key rotation schedule; what it did is logged by the rotator. */

@@ -13,6 +13,8 @@ import java.util.Map;
  * @param dataDir where embedded DynamoDB Local keeps its files (unless inMemory)
  * @param aws use real AWS (or AWS_ENDPOINT_URL_* stand-ins) instead of the embedded database
  * @param rotationCheck how often the key rotation schedule runs; zero turns it off
+ * @param masterKeyRotation how often the master key rotates (in the in-memory Secrets Manager);
+ *     zero, the default, never
  */
 public record LocalOptions(
     String command,
@@ -27,6 +29,7 @@ public record LocalOptions(
     String function,
     Path event,
     Duration rotationCheck,
+    Duration masterKeyRotation,
     Map<String, String> env) {
 
   /** As often as the template's default rate would be far too slow for a demo; cheap locally. */
@@ -50,6 +53,9 @@ public record LocalOptions(
         --master-key-secret ID  with --aws: the master key secret (AIGW_MASTER_KEY_SECRET_ID)
         --rotation-check-seconds N  how often due keys are rotated (AIGW_ROTATION_CHECK_SECONDS;
                               default 60, 0 = off); the same schedule as KeyRotationScheduleFunction
+        --master-key-rotation-seconds N  rotate the master key every N s through the same rotation
+                              handler as on AWS (AIGW_MASTER_KEY_ROTATION_SECONDS; default 0 = never);
+                              each new key is written to DATA-DIR/master-key
         --help                this text
 
       The master key is AIGW_MASTER_KEY, or sk-development-only (with a warning) when it is unset.
@@ -79,7 +85,9 @@ public record LocalOptions(
     String keysTable = blankToNull(env.get("AIGW_KEYS_TABLE"));
     String secret = env.get("AIGW_MASTER_KEY_SECRET_ID");
     Path event = null;
-    Duration rotationCheck = seconds(env.get("AIGW_ROTATION_CHECK_SECONDS"), "AIGW_ROTATION_CHECK_SECONDS");
+    Duration rotationCheck = seconds(env.get("AIGW_ROTATION_CHECK_SECONDS"), "AIGW_ROTATION_CHECK_SECONDS", DEFAULT_ROTATION_CHECK);
+    Duration masterKeyRotation =
+        seconds(env.get("AIGW_MASTER_KEY_ROTATION_SECONDS"), "AIGW_MASTER_KEY_ROTATION_SECONDS", Duration.ZERO);
     for (int i = 0; i < args.size(); i++) {
       String arg = args.get(i);
       switch (arg) {
@@ -92,7 +100,8 @@ public record LocalOptions(
         case "--keys-table" -> keysTable = value(args, ++i, arg);
         case "--master-key-secret" -> secret = value(args, ++i, arg);
         case "--event" -> event = Path.of(value(args, ++i, arg));
-        case "--rotation-check-seconds" -> rotationCheck = seconds(value(args, ++i, arg), arg);
+        case "--rotation-check-seconds" -> rotationCheck = seconds(value(args, ++i, arg), arg, DEFAULT_ROTATION_CHECK);
+        case "--master-key-rotation-seconds" -> masterKeyRotation = seconds(value(args, ++i, arg), arg, Duration.ZERO);
         case "--help", "-h" -> command = "help";
         default -> throw new IllegalArgumentException("unknown option '" + arg + "'");
       }
@@ -100,19 +109,29 @@ public record LocalOptions(
     if (command.equals("invoke") && event == null) {
       throw new IllegalArgumentException("invoke needs --event FILE");
     }
+    if (!masterKeyRotation.isZero() && (inMemory || aws)) {
+      // In memory there is no file to hand the new key over; on AWS Secrets Manager's own schedule rotates it.
+      throw new IllegalArgumentException("--master-key-rotation-seconds needs the file-backed local mode (no --in-memory, no --aws)");
+    }
     if (aws && secret == null) {
       throw new IllegalArgumentException("--aws needs --master-key-secret (or AIGW_MASTER_KEY_SECRET_ID)");
     }
-    return new LocalOptions(command, host, port, config, dataDir, inMemory, aws, keysTable, secret, function, event, rotationCheck, env);
+    return new LocalOptions(command, host, port, config, dataDir, inMemory, aws, keysTable, secret, function, event, rotationCheck, masterKeyRotation, env);
   }
 
   /** Options for tests and benchmarks: in memory, an ephemeral port. */
   public static LocalOptions inMemory(Path config, Map<String, String> env) {
-    return new LocalOptions("serve", "127.0.0.1", 0, config, null, true, false, null, null, null, null, Duration.ZERO, env);
+    return new LocalOptions("serve", "127.0.0.1", 0, config, null, true, false, null, null, null, null, Duration.ZERO, Duration.ZERO, env);
   }
 
   public LocalOptions withRotationCheck(Duration every) {
-    return new LocalOptions(command, host, port, config, dataDir, inMemory, aws, keysTable, masterKeySecretId, function, event, every, env);
+    return new LocalOptions(
+        command, host, port, config, dataDir, inMemory, aws, keysTable, masterKeySecretId, function, event, every, masterKeyRotation, env);
+  }
+
+  public LocalOptions withMasterKeyRotation(Duration every) {
+    return new LocalOptions(
+        command, host, port, config, dataDir, inMemory, aws, keysTable, masterKeySecretId, function, event, rotationCheck, every, env);
   }
 
   private static String blankToNull(String value) {
@@ -126,9 +145,9 @@ public record LocalOptions(
     return args.get(index);
   }
 
-  private static Duration seconds(String text, String name) {
+  private static Duration seconds(String text, String name, Duration fallback) {
     if (text == null || text.isBlank()) {
-      return DEFAULT_ROTATION_CHECK;
+      return fallback;
     }
     try {
       long seconds = Long.parseLong(text.trim());

@@ -1,0 +1,92 @@
+package aigw.local;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The master key rotates locally through the in-memory Secrets Manager and the same rotation
+ * handler as on AWS: an admin client that keeps the old key never fails during the rotation or its
+ * grace period, the new key (handed over in DATA-DIR/master-key) works at once, and the old one
+ * gets 401 after the grace end.
+ */
+class LocalMasterKeyRotationTest {
+  private static final String MASTER = "sk-local-master-before-rotation-0123456789";
+  private final HttpClient http = HttpClient.newHttpClient();
+
+  private int status(LocalGateway gateway, String key) throws Exception {
+    var request = HttpRequest.newBuilder(URI.create(gateway.baseUrl() + "/key/list")).header("Authorization", "Bearer " + key).build();
+    return http.send(request, HttpResponse.BodyHandlers.ofString()).statusCode();
+  }
+
+  @Test
+  void anAdminClientWithTheOldKeyNeverFailsUntilTheGraceEnd(@TempDir Path data) throws Exception {
+    var env = Map.of("AIGW_MASTER_KEY", MASTER, "AIGW_MASTER_KEY_GRACE_SECONDS", "2", "AIGW_MASTER_KEY_RECHECK_SECONDS", "0");
+    var options = LocalOptions.parse(new String[] {"--port", "0", "--data-dir", data.toString(), "--rotation-check-seconds", "0"}, env);
+    try (var gateway = LocalGateway.start(options)) {
+      assertThat(status(gateway, MASTER)).isEqualTo(200);
+      var failures = new CopyOnWriteArrayList<Integer>();
+      var calls = new AtomicInteger();
+      var stop = new AtomicBoolean();
+      var client = Thread.ofPlatform().start(() -> {
+        while (!stop.get()) {
+          try {
+            int code = status(gateway, MASTER);
+            calls.incrementAndGet();
+            if (code != 200) {
+              failures.add(code);
+            }
+          } catch (Exception e) {
+            failures.add(-1);
+          }
+        }
+      });
+      Thread.sleep(200);
+      Instant rotatedAt = Instant.now();
+      gateway.rotateMasterKey(); // what --master-key-rotation-seconds schedules
+      String newKey = Files.readString(data.resolve("master-key")).strip();
+      assertThat(newKey).startsWith("sk-").isNotEqualTo(MASTER).isEqualTo(gateway.currentMasterKey());
+      assertThat(status(gateway, newKey)).as("the new key works at once").isEqualTo(200);
+      while (Instant.now().isBefore(rotatedAt.plusMillis(1_500))) {
+        Thread.sleep(50);
+      }
+      stop.set(true);
+      client.join(10_000);
+      assertThat(failures).isEmpty();
+      assertThat(calls.get()).isGreaterThan(3);
+
+      while (Instant.now().isBefore(rotatedAt.plusMillis(2_300))) {
+        Thread.sleep(50);
+      }
+      assertThat(status(gateway, MASTER)).as("past the grace end").isEqualTo(401);
+      assertThat(status(gateway, newKey)).isEqualTo(200);
+      if (!System.getProperty("os.name").startsWith("Windows")) {
+        assertThat(Files.getPosixFilePermissions(data.resolve("master-key")).toString()).isEqualTo("[OWNER_READ, OWNER_WRITE]");
+      }
+    }
+  }
+
+  @Test
+  void masterKeyRotationNeedsAFileToHandTheKeyOver() {
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> LocalOptions.parse(new String[] {"--in-memory", "--master-key-rotation-seconds", "60"}, Map.of()))
+        .hasMessageContaining("file-backed");
+    var options = LocalOptions.parse(new String[] {"--master-key-rotation-seconds", "60"}, Map.of());
+    assertThat(options.masterKeyRotation()).isEqualTo(Duration.ofSeconds(60));
+    assertThat(List.of(options.rotationCheck())).containsExactly(Duration.ofSeconds(60));
+  }
+}
