@@ -142,4 +142,29 @@ class LocalKeyRotationTest {
     assertThat(info.path("key_alias").asText()).isEqualTo("rotation-demo");
     assertThat(info.path("request_count").asLong()).isEqualTo(oldKeyRequests.get() + secretReaderRequests.get() + 1);
   }
+
+  @Test
+  void withoutASecretTargetTheScheduledKeyIsRetrievableOnceThenGone() throws Exception {
+    var created = Json.MAPPER.readTree(send("/key/generate", MASTER,
+        "{\"auto_rotate\":true,\"rotation_interval\":\"3s\",\"grace_period\":\"2s\"}").body());
+    String oldKey = created.path("key").asText();
+    assertThat(send("/key/retrieve", MASTER, "{\"key\":\"" + oldKey + "\"}").statusCode())
+        .as("nothing is waiting before the first rotation").isEqualTo(404);
+    Instant deadline = Instant.now().plusSeconds(20);
+    while (Json.MAPPER.readTree(send("/key/info?key=" + oldKey, MASTER, null).body()).at("/info/rotation_count").asInt() == 0) {
+      assertThat(Instant.now()).as("the schedule rotated the key within 20 s").isBefore(deadline);
+      Thread.sleep(100);
+    }
+    var retrieved = send("/key/retrieve", MASTER, "{\"key\":\"" + oldKey + "\"}");
+    assertThat(retrieved.statusCode()).isEqualTo(200);
+    JsonNode body = Json.MAPPER.readTree(retrieved.body());
+    String newKey = body.path("key").asText();
+    assertThat(newKey).startsWith("sk-").isNotEqualTo(oldKey);
+    assertThat(body.path("key_id").asText()).isEqualTo(created.path("key_id").asText());
+    assertThat(chat(newKey).statusCode()).isEqualTo(200);
+
+    var again = send("/key/retrieve", MASTER, "{\"key\":\"" + newKey + "\"}");
+    assertThat(again.statusCode()).as("retrievable once, then gone").isEqualTo(404);
+    assertThat(Json.MAPPER.readTree(again.body()).at("/error/message").asText()).contains("once");
+  }
 }

@@ -149,6 +149,9 @@ class TemplateTest {
   /** Secrets under the KeySecretsPrefix parameter: the rotation_secret targets. */
   private static final String KEY_SECRETS =
       "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${KeySecretsPrefix}*";
+  /** Where a scheduled rotation leaves a new key for one /key/retrieve. */
+  private static final String PENDING_KEY_SECRETS =
+      "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${KeySecretsPrefix}pending/*";
   private static final String DEFAULT_BUS = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default";
 
   private static final String ROTATION_DUE_INDEX = "${KeysTable.Arn}/index/RotationDue";
@@ -176,7 +179,8 @@ class TemplateTest {
             // TransactWriteItems is authorised per item as PutItem, UpdateItem and DeleteItem.
             "AdminFunction",
                 Set.of("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-                    "dynamodb:Scan", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "events:PutEvents"),
+                    "dynamodb:Scan", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret",
+                    "events:PutEvents"),
             // MasterKeyRotation: DescribeSecret (the checks), GetSecretValue, PutSecretValue (createSecret),
             // UpdateSecretVersionStage (finishSecret). No GetRandomPassword: keys come from SecureRandom.
             "MasterKeyRotationFunction",
@@ -186,7 +190,7 @@ class TemplateTest {
             // secret targets under the prefix and the event bus; no master key, no Scan, no DeleteItem.
             "KeyRotationScheduleFunction",
                 Set.of("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
-                    "secretsmanager:PutSecretValue", "events:PutEvents"));
+                    "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret", "events:PutEvents"));
     for (String function : functions()) {
       var granted = new HashSet<String>();
       for (JsonNode policy : resources.path(function).path("Properties").path("Policies")) {
@@ -198,8 +202,8 @@ class TemplateTest {
               switch (function) {
                 case "ProxyFunction" -> List.of("KeysTable.Arn", "MasterKeySecret", "ProviderCredentialsSecret");
                 case "MasterKeyRotationFunction" -> List.of("MasterKeySecret"); // nothing but the secret it rotates
-                case "KeyRotationScheduleFunction" -> List.of("KeysTable.Arn", ROTATION_DUE_INDEX, KEY_SECRETS, DEFAULT_BUS);
-                default -> List.of("KeysTable.Arn", "MasterKeySecret", KEY_SECRETS, DEFAULT_BUS); // never provider keys
+                case "KeyRotationScheduleFunction" -> List.of("KeysTable.Arn", ROTATION_DUE_INDEX, KEY_SECRETS, PENDING_KEY_SECRETS, DEFAULT_BUS);
+                default -> List.of("KeysTable.Arn", "MasterKeySecret", KEY_SECRETS, PENDING_KEY_SECRETS, DEFAULT_BUS); // never provider keys
               };
           (resource.isArray() ? resource : List.of(resource))
               .forEach(r -> assertThat(r.asText()).as(function + " resource").isIn(mayTouch));

@@ -45,6 +45,8 @@ import java.util.regex.Pattern;
  *   <li>{@code POST /key/block}, {@code POST /key/unblock}
  *   <li>{@code GET /key/info?key=}, {@code GET /key/list}
  *   <li>{@code POST /key/regenerate}, {@code POST /key/{key}/regenerate}: a new value for the key
+ *   <li>{@code POST /key/retrieve}: the value a scheduled rotation made, for a key without a secret
+ *       target; once
  *   <li>{@code GET /health/liveliness}, {@code GET /health/readiness} (no key needed)
  * </ul>
  *
@@ -107,6 +109,7 @@ public final class AdminService {
       case "/key/info" -> get(request, this::info);
       case "/key/list" -> get(request, this::list);
       case "/key/regenerate" -> post(request, body -> regenerate(body, null));
+      case "/key/retrieve" -> post(request, this::retrieve);
       default -> {
         var inPath = REGENERATE_PATH.matcher(path);
         if (inPath.matches()) {
@@ -340,7 +343,7 @@ public final class AdminService {
       Duration gracePeriod = grace.orElse(
           current.rotation().gracePeriod() == null ? Duration.ZERO : current.rotation().gracePeriod());
       try {
-        var rotation = rotator.rotate(current, newKey, gracePeriod, changes, "manual");
+        var rotation = rotator.rotate(current, newKey, gracePeriod, changes, VirtualKeyRotator.MANUAL);
         var response = new LinkedHashMap<String, Object>();
         response.put("key", rotation.key()); // the only time the new key is ever shown
         response.putAll(KeyViews.info(rotation.rotated()));
@@ -360,6 +363,30 @@ public final class AdminService {
         }
       }
     }
+  }
+
+  // POST /key/retrieve
+  private GatewayResponse retrieve(ObjectNode body) {
+    var fields = new Fields(body, KEY_ONLY);
+    String reference = fields.requiredText("key");
+    VirtualKey key = resolve(reference);
+    String value =
+        rotator.retrieveOnce(key)
+            .orElseThrow(
+                () ->
+                    new NotFound(
+                        "No new value of key " + key.keyName() + " is waiting: only a scheduled rotation of a key without a"
+                            + " rotation_secret leaves one, and it can be retrieved once.",
+                        "key"));
+    if (!ApiKeys.hash(value).equals(key.tokenHash())) {
+      // The key was regenerated after the scheduled rotation: the held value is already outdated.
+      throw new NotFound("The value a scheduled rotation left for key " + key.keyName() + " was replaced by a later rotation;"
+          + " it has been discarded. Regenerate the key to get a value.", "key");
+    }
+    var response = new LinkedHashMap<String, Object>();
+    response.put("key", value); // shown this once; the secret that held it is deleted
+    response.putAll(KeyViews.info(key.withUsage(gateway.keyStore().usageOf(key.keyId()))));
+    return GatewayResponse.json(200, response);
   }
 
   /** A key value the caller chose: LiteLLM's rules plus the ones that keep it presentable and safe. */

@@ -12,6 +12,7 @@ import java.util.Map;
  * @param deliveredTo the secret that received the new key; null when there is none
  * @param deliveryFailed whether writing the new key to that secret failed (the previous key still
  *     works until {@code previousKeyValidUntil}: regenerate the key before then)
+ * @param retrievable whether the new key waits for one {@code POST /key/retrieve}
  */
 public record RotationEvent(
     String keyId,
@@ -24,7 +25,8 @@ public record RotationEvent(
     long rotationCount,
     String trigger,
     String deliveredTo,
-    boolean deliveryFailed) {
+    boolean deliveryFailed,
+    boolean retrievable) {
 
   public static final String SOURCE = "aigw";
   public static final String DETAIL_TYPE = "Virtual key rotated";
@@ -43,6 +45,7 @@ public record RotationEvent(
     detail.put("trigger", trigger);
     detail.put("rotation_secret", deliveredTo);
     detail.put("delivery_failed", deliveryFailed);
+    detail.put("retrievable", retrievable);
     return detail;
   }
 }

@@ -12,23 +12,36 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.HashSet;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.logging.Logger;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.services.secretsmanager.SecretsManagerClient;
+import software.amazon.awssdk.services.secretsmanager.model.ResourceExistsException;
+import software.amazon.awssdk.services.secretsmanager.model.ResourceNotFoundException;
 
 /**
  * Rotates virtual keys: on demand ({@code /key/regenerate}) and on their schedule. A rotation gives
  * the key a new value and keeps everything else (id, alias, settings, usage); the previous value
- * works until the end of the grace period. After the new value is stored it is written to the
- * key's secret target, if it has one, and announced as a {@link RotationEvent}.
+ * works until the end of the grace period. After the new value is stored it goes where it can be
+ * picked up, and the rotation is announced as a {@link RotationEvent}:
+ *
+ * <ul>
+ *   <li>to the key's secret target ({@code rotation_secret}), if it has one;
+ *   <li>otherwise, for a scheduled rotation (nobody is there to see a response), to a secret of
+ *       its own, {@code <prefix>pending/<key_id>}, that {@code POST /key/retrieve} reads once and
+ *       deletes. The key is never kept in the keys table, not even encrypted. The same happens when
+ *       writing to the secret target fails, so the new key is not lost.
+ * </ul>
  */
 public final class VirtualKeyRotator {
   private static final Logger LOG = Logger.getLogger(VirtualKeyRotator.class.getName());
   /** Keys read from the due index per query. */
   static final int PAGE_SIZE = 25;
   private static final int SECRET_WRITE_ATTEMPTS = 3;
+  public static final String SCHEDULE = "schedule";
+  public static final String MANUAL = "manual";
 
   /** Secret targets must be named under this prefix: the functions may write only there (template.yaml). */
   public static final String DEFAULT_SECRET_PREFIX = "aigw/keys/";
@@ -98,8 +111,10 @@ public final class VirtualKeyRotator {
   /**
    * @param key the new key value ({@code sk-...}), shown to the caller once; never stored
    * @param rotated the key as stored after the rotation
+   * @param deliveryFailed writing to the secret target failed
+   * @param heldForRetrieval the new key waits in its pending secret for {@code POST /key/retrieve}
    */
-  public record Rotation(String key, VirtualKey rotated, boolean deliveryFailed) {}
+  public record Rotation(String key, VirtualKey rotated, boolean deliveryFailed, boolean heldForRetrieval) {}
 
   /** What one scheduled run did. */
   public record RunResult(int rotated, int alreadyRotated, int failed) {}
@@ -128,10 +143,12 @@ public final class VirtualKeyRotator {
     if (target != null) {
       deliveryFailed = !writeToSecret(target, value, rotated);
     }
+    // A manual rotation answers with the key; a scheduled one has no one to answer.
+    boolean held = (deliveryFailed || target == null) && SCHEDULE.equals(trigger) && holdForRetrieval(rotated, value);
     events.publish(
         new RotationEvent(rotated.keyId(), rotated.keyAlias(), rotated.keyName(), current.keyName(), now, graceEnd,
-            rotated.rotation().nextRotationAt(), rotated.rotation().count(), trigger, target, deliveryFailed));
-    return new Rotation(value, rotated, deliveryFailed);
+            rotated.rotation().nextRotationAt(), rotated.rotation().count(), trigger, target, deliveryFailed, held));
+    return new Rotation(value, rotated, deliveryFailed, held);
   }
 
   /**
@@ -151,7 +168,7 @@ public final class VirtualKeyRotator {
       }
       for (VirtualKey key : fresh) {
         try {
-          rotate(key, null, key.rotation().effectiveGracePeriod(), KeyChanges.none(), "schedule");
+          rotate(key, null, key.rotation().effectiveGracePeriod(), KeyChanges.none(), SCHEDULE);
           rotated++;
         } catch (KeyStore.KeyChangedConcurrently | KeyStore.KeyNotFound e) {
           alreadyRotated++;
@@ -169,6 +186,58 @@ public final class VirtualKeyRotator {
           + failed + " failed");
     }
     return new RunResult(rotated, alreadyRotated, failed);
+  }
+
+  /** The secret where a scheduled rotation leaves the new key of {@code keyId} for one retrieval. */
+  public String retrievalSecret(String keyId) {
+    return secretPrefix + "pending/" + keyId;
+  }
+
+  private boolean holdForRetrieval(VirtualKey rotated, String value) {
+    if (secrets == null) {
+      LOG.warning("Key " + rotated.keyName() + " (key_id " + rotated.keyId() + ") was rotated, but this deployment has no"
+          + " Secrets Manager to keep its new value for /key/retrieve; regenerate it to get a value.");
+      return false;
+    }
+    String name = retrievalSecret(rotated.keyId());
+    try {
+      try {
+        secrets.createSecret(r -> r.name(name).secretString(value)
+            .description("aigw: the new value of key " + rotated.keyName() + ", deleted when POST /key/retrieve reads it"));
+      } catch (ResourceExistsException earlierOneNotRetrieved) {
+        secrets.putSecretValue(r -> r.secretId(name).secretString(value)); // the newest value is the one that works
+      }
+      return true;
+    } catch (SdkException e) {
+      LOG.severe("Could not keep the new value of key " + rotated.keyName() + " (key_id " + rotated.keyId() + ") in " + name
+          + ": " + e.getMessage() + ". The previous key works until " + rotated.rotation().previousKeyValidUntil()
+          + "; regenerate the key before then.");
+      return false;
+    }
+  }
+
+  /**
+   * The new key a scheduled rotation left for {@code key}, once: read, then deleted, and only
+   * returned once the delete succeeded, so no second call can read it. Empty when there is none.
+   */
+  public Optional<String> retrieveOnce(VirtualKey key) {
+    if (secrets == null) {
+      return Optional.empty();
+    }
+    String name = retrievalSecret(key.keyId());
+    String value;
+    try {
+      value = secrets.getSecretValue(r -> r.secretId(name)).secretString();
+    } catch (ResourceNotFoundException none) {
+      return Optional.empty();
+    }
+    try {
+      secrets.deleteSecret(r -> r.secretId(name).forceDeleteWithoutRecovery(true));
+    } catch (ResourceNotFoundException retrievedConcurrently) {
+      return Optional.empty();
+    }
+    LOG.info("The new value of key " + key.keyName() + " (key_id " + key.keyId() + ") was retrieved; " + name + " is deleted");
+    return Optional.of(value);
   }
 
   /** The rotation is already stored; the write is retried, and a failure is reported, not thrown. */

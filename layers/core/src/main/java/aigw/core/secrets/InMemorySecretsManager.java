@@ -24,6 +24,8 @@ import software.amazon.awssdk.services.secretsmanager.model.InvalidParameterExce
 import software.amazon.awssdk.services.secretsmanager.model.InvalidRequestException;
 import software.amazon.awssdk.services.secretsmanager.model.PutSecretValueRequest;
 import software.amazon.awssdk.services.secretsmanager.model.PutSecretValueResponse;
+import software.amazon.awssdk.services.secretsmanager.model.DeleteSecretRequest;
+import software.amazon.awssdk.services.secretsmanager.model.DeleteSecretResponse;
 import software.amazon.awssdk.services.secretsmanager.model.ResourceExistsException;
 import software.amazon.awssdk.services.secretsmanager.model.ResourceNotFoundException;
 import software.amazon.awssdk.services.secretsmanager.model.RotateSecretRequest;
@@ -141,6 +143,20 @@ public final class InMemorySecretsManager implements SecretsManagerClient {
     }
     secret.lastChanged = now;
     return CreateSecretResponse.builder().arn(secret.arn).name(secret.name).versionId(versionId).build();
+  }
+
+  /**
+   * Deletes the secret. Only {@code ForceDeleteWithoutRecovery}: a recovery window (the real
+   * service's default) would keep the name taken, and nothing here uses one.
+   */
+  @Override
+  public synchronized DeleteSecretResponse deleteSecret(DeleteSecretRequest request) {
+    if (!Boolean.TRUE.equals(request.forceDeleteWithoutRecovery())) {
+      throw InvalidParameterException.builder().message("This stand-in deletes only with ForceDeleteWithoutRecovery.").build();
+    }
+    Secret secret = find(request.secretId());
+    secrets.remove(secret.name);
+    return DeleteSecretResponse.builder().arn(secret.arn).name(secret.name).deletionDate(clock.instant()).build();
   }
 
   @Override
