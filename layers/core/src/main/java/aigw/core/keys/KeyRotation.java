@@ -2,6 +2,7 @@ package aigw.core.keys;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 
 /**
  * A key's rotation settings and state. Rotation replaces the key material and nothing else: the
@@ -40,7 +41,8 @@ public record KeyRotation(
 
   /** The state after a rotation at {@code now} whose previous key works until {@code graceEnd}. */
   public KeyRotation rotatedAt(Instant now, Instant graceEnd) {
-    Instant next = autoRotate && interval != null ? now.plus(interval) : null;
+    // Whole seconds, as the keys table stores the due time: the time shown is the one stored.
+    Instant next = autoRotate && interval != null ? now.plus(interval).truncatedTo(ChronoUnit.SECONDS) : null;
     return new KeyRotation(autoRotate, interval, gracePeriod, secretTarget, next, now, count + 1, graceEnd);
   }
 
