@@ -296,6 +296,19 @@ class KeyRotationAdminTest {
   }
 
   @Test
+  void theNextDueTimeARegenerateShowsIsTheOneStoredEvenWhenTheClockHasMilliseconds() {
+    String oldKey = api.generate(body("auto_rotate", true, "rotation_interval", "30d", "grace_period", "1h")).path("key").asText();
+    api.clock.advance(Duration.ofMillis(1500)); // Lambda's clock is never on a whole second
+    JsonNode reply = regenerated(body("key", oldKey));
+    JsonNode info = api.info(reply.path("key").asText());
+    assertThat(reply.path("key_rotation_at").asText()).isEqualTo(info.path("key_rotation_at").asText());
+    assertThat(reply.path("previous_key_valid_until").asText()).isEqualTo(info.path("previous_key_valid_until").asText());
+    assertThat(reply.path("last_rotation_at").asText()).isEqualTo(info.path("last_rotation_at").asText());
+    assertThat(Instant.parse(info.path("key_rotation_at").asText()))
+        .isBetween(START.plus(Duration.ofDays(30)), START.plus(Duration.ofDays(30)).plusMillis(1500));
+  }
+
+  @Test
   void regenerateTakesDurationAndMetadata() {
     String oldKey = api.generate(body("metadata", Map.of("a", 1), "duration", "1d")).path("key").asText();
     JsonNode reply = regenerated(body("key", oldKey, "duration", "30d", "metadata", Map.of("b", 2)));
