@@ -404,6 +404,30 @@ class KeyRotationStoreTest {
     }
   }
 
+  @Test
+  void aTransactionConflictIsReportedAsAConcurrentChangeNotAsATakenValue() {
+    var conflicting = new ConflictingDynamo(dynamo.client());
+    var racing = new DynamoDbKeyStore(conflicting, dynamo.keysTable());
+    String oldValue = ApiKeys.generate();
+    String newValue = ApiKeys.generate();
+    var key = create(oldValue, "conflicted");
+
+    // Another transaction on the key is still in flight: DynamoDB cancels this one, nothing is written.
+    conflicting.conflicts.set(1);
+    assertThatThrownBy(() -> racing.rotate(key, ApiKeys.hash(newValue), ApiKeys.mask(newValue), NOW.plus(DAY), KeyChanges.none(), NOW))
+        .isInstanceOf(KeyStore.KeyChangedConcurrently.class);
+    conflicting.conflicts.set(1);
+    assertThatThrownBy(() -> racing.update(key.tokenHash(), KeyChanges.blocked(true), NOW.plusSeconds(1)))
+        .isInstanceOf(KeyStore.KeyChangedConcurrently.class);
+    assertThat(store.findByHash(key.tokenHash()).orElseThrow().graceEndsAt()).isNull();
+    assertThat(store.findByHash(ApiKeys.hash(newValue))).isEmpty();
+
+    // Read again and retried, both go through.
+    var rotated = racing.rotate(store.findByHash(key.tokenHash()).orElseThrow(), ApiKeys.hash(newValue), ApiKeys.mask(newValue),
+        NOW.plus(DAY), KeyChanges.none(), NOW);
+    assertThat(racing.update(rotated.tokenHash(), KeyChanges.blocked(true), NOW.plusSeconds(1)).blocked()).isTrue();
+  }
+
   // ---------------------------------------------------------------------------------------------
   // delete and TTL
 
