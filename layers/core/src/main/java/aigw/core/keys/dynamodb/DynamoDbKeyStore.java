@@ -128,7 +128,7 @@ public final class DynamoDbKeyStore implements KeyStore {
             KeyUsage.NONE, changed.rotation().rotatedAt(now, graceEnd), null);
     var actions = new ArrayList<TransactWriteItem>();
     actions.add(putIfAbsent(toItem(rotated)));
-    actions.add(TransactWriteItem.builder().put(putUnchanged(rotatedOutItem(current, newTokenHash, graceEnd), current)).build());
+    actions.add(TransactWriteItem.builder().put(putUnchanged(rotatedOutItem(current, newTokenHash, graceEnd, rotated.rotation().rotatedOutUntil()), current)).build());
     actions.addAll(companionChanges(current, rotated));
     try {
       write(actions, current, rotated.keyAlias());
