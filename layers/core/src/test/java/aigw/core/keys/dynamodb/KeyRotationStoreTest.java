@@ -246,6 +246,47 @@ class KeyRotationStoreTest {
     assertThat(store.hashesForAlias("chained")).containsExactly(ApiKeys.hash(c));
   }
 
+  /** Deletes what DynamoDB's TTL may delete at {@code now}: every item whose purge_at has passed. */
+  private void runTtl(Instant now) {
+    for (var item : items()) {
+      Long purge = purgeAt(item);
+      if (purge != null && purge <= now.getEpochSecond()) {
+        dynamo.client().deleteItem(r -> r.tableName(dynamo.keysTable()).key(Map.of("token_hash", item.get("token_hash"))));
+      }
+    }
+  }
+
+  @Test
+  void anOldValueKeepsWorkingUntilItsOwnEndEvenAfterTtlRemovedTheShorterLivedValuesAfterIt() {
+    String a = ApiKeys.generate();
+    String b = ApiKeys.generate();
+    String c = ApiKeys.generate();
+    String d = ApiKeys.generate();
+    var key = create(a, "long-chain");
+    Instant endA = NOW.plus(Duration.ofHours(1));
+    var k = rotate(key, b, endA, NOW); // a works for an hour
+    k = rotate(k, c, NOW.plus(Duration.ofMinutes(10)), NOW.plus(Duration.ofMinutes(10))); // b stops at once
+    k = rotate(k, d, NOW.plus(Duration.ofMinutes(20)), NOW.plus(Duration.ofMinutes(20))); // c stops at once
+    // Some of those rotations were updated in between: the chain's end survives an update.
+    store.update(k.tokenHash(), KeyChanges.blocked(false), NOW.plus(Duration.ofMinutes(21)));
+
+    Instant later = NOW.plus(Duration.ofMinutes(30));
+    runTtl(later);
+    var byA = store.findByHash(ApiKeys.hash(a));
+    assertThat(byA).as("a's grace has not ended: TTL must not have cut its way to the key").isPresent();
+    assertThat(byA.get().tokenHash()).isEqualTo(ApiKeys.hash(d));
+    assertThat(byA.get().graceEndsAt()).isEqualTo(endA);
+    assertThat(byA.get().isRotatedOut(later)).isFalse();
+    for (String ended : List.of(b, c)) {
+      assertThat(store.findByHash(ApiKeys.hash(ended)).map(x -> x.isRotatedOut(later)).orElse(true)).isTrue();
+    }
+
+    runTtl(endA);
+    assertThat(store.findByHash(ApiKeys.hash(a)).map(x -> x.isRotatedOut(endA)).orElse(true)).isTrue();
+    assertThat(items()).filteredOn(KeyItems::isRotatedOut).as("every rotated-out value purged by the end of the longest grace").isEmpty();
+    assertThat(store.findByHash(ApiKeys.hash(d))).isPresent();
+  }
+
   @Test
   void aRotatedOutValueCannotBeRotatedOrUpdatedAgain() {
     String a = ApiKeys.generate();
