@@ -33,6 +33,8 @@ class KeyRotationAdminTest {
 
   private AdminApi api;
   private RecordingSecretsManager secrets;
+  private VirtualKeyRotator rotator;
+  private final java.util.concurrent.ConcurrentLinkedQueue<aigw.core.rotation.RotationEvent> events = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
   @BeforeEach
   void start() {
@@ -52,11 +54,15 @@ class KeyRotationAdminTest {
     api =
         new AdminApi(
             clock,
-            gateway ->
-                new AdminService(
-                    gateway,
-                    new VirtualKeyRotator(gateway.keyStore(), gateway.keyCache(), secrets, VirtualKeyRotator.DEFAULT_SECRET_PREFIX,
-                        new LoggedRotationEvents(), clock)));
+            gateway -> {
+              rotator = new VirtualKeyRotator(gateway.keyStore(), gateway.keyCache(), secrets, VirtualKeyRotator.DEFAULT_SECRET_PREFIX,
+                  event -> {
+                    events.add(event);
+                    new LoggedRotationEvents().publish(event);
+                  },
+                  clock);
+              return new AdminService(gateway, rotator);
+            });
   }
 
   private static JsonNode assertError(Reply reply, int status, String type, String param) {
@@ -356,6 +362,17 @@ class KeyRotationAdminTest {
   }
 
   @Test
+  void aNewKeyThatIsTheKeysOwnCurrentOrPreviousValueIsA400() {
+    String first = api.generate(body()).path("key").asText();
+    assertError(regenerate(body("key", first, "new_key", first)), 400, "invalid_request_error", "new_key");
+    String second = regenerated(body("key", first, "grace_period", "1h", "new_key", "sk-second-value-of-this-key-01")).path("key").asText();
+    assertError(regenerate(body("key", second, "new_key", first)), 400, "invalid_request_error", "new_key");
+    assertThat(api.onModelRoute(first)).isEqualTo(WORKS);
+    assertThat(api.onModelRoute(second)).isEqualTo(WORKS);
+    assertThat(api.info(second).path("rotation_count").asLong()).isEqualTo(1);
+  }
+
+  @Test
   void newMasterKeyIsRefusedPointingAtSecretsManager() {
     String oldKey = api.generate(body()).path("key").asText();
     JsonNode error = assertError(regenerate(body("key", oldKey, "new_master_key", "sk-new-master-key-value-1234")), 400,
@@ -429,6 +446,57 @@ class KeyRotationAdminTest {
     assertThat(api.post("/key/update", body("key", key, "rotation_secret", "aigw/keys/team-a")).status()).isEqualTo(200);
     String next = regenerated(body("key", key)).path("key").asText();
     assertThat(secrets.value("aigw/keys/team-a")).isEqualTo(next);
+  }
+
+  @Test
+  void theScheduleRotatesADueKeyAndWritesItsNewValueToTheSecret() {
+    withSecretsManager();
+    JsonNode created = api.generate(body("key_alias", "nightly", "auto_rotate", true, "rotation_interval", "1d", "grace_period", "1h",
+        "rotation_secret", "aigw/keys/nightly"));
+    String first = created.path("key").asText();
+    api.clock.advance(Duration.ofDays(1).minusSeconds(1));
+    assertThat(rotator.rotateDue()).isEqualTo(new VirtualKeyRotator.RunResult(0, 0, 0));
+    api.clock.advance(Duration.ofSeconds(1));
+
+    assertThat(rotator.rotateDue()).isEqualTo(new VirtualKeyRotator.RunResult(1, 0, 0));
+
+    String second = secrets.value("aigw/keys/nightly");
+    assertThat(second).isNotEqualTo(first).startsWith("sk-");
+    assertThat(api.onModelRoute(second)).isEqualTo(WORKS);
+    assertThat(api.onModelRoute(first)).isEqualTo(WORKS);
+    JsonNode info = api.info(second);
+    assertThat(info.path("key_id").asText()).isEqualTo(created.path("key_id").asText());
+    assertThat(info.path("rotation_count").asLong()).isEqualTo(1);
+    assertThat(info.path("key_rotation_at").asText()).isEqualTo(START.plus(Duration.ofDays(2)).toString());
+    assertThat(info.path("previous_key_valid_until").asText()).isEqualTo(START.plus(Duration.ofDays(1)).plus(Duration.ofHours(1)).toString());
+    assertThat(events).singleElement().satisfies(e -> {
+      assertThat(e.trigger()).isEqualTo("schedule");
+      assertThat(e.deliveredTo()).isEqualTo("aigw/keys/nightly");
+      assertThat(e.deliveryFailed()).isFalse();
+      assertThat(e.detail().toString()).doesNotContain(second).doesNotContain(first);
+    });
+    assertThat(rotator.rotateDue()).as("not due again until tomorrow").isEqualTo(new VirtualKeyRotator.RunResult(0, 0, 0));
+    api.clock.advance(Duration.ofHours(1));
+    assertThat(api.onModelRoute(first)).isEqualTo(ROTATED_OUT);
+    assertThat(api.onModelRoute(second)).isEqualTo(WORKS);
+  }
+
+  @Test
+  void aFailedSecretWriteIsReportedAndTheRotationStands() {
+    withSecretsManager();
+    String first = api.generate(body("rotation_secret", "aigw/keys/flaky")).path("key").asText();
+    secrets.unavailable = true;
+    JsonNode reply = regenerated(body("key", first, "grace_period", "1h"));
+    assertThat(reply.path("rotation_secret_written").asBoolean()).isFalse();
+    String second = reply.path("key").asText();
+    assertThat(api.onModelRoute(second)).as("the caller still got the new key").isEqualTo(WORKS);
+    assertThat(api.onModelRoute(first)).isEqualTo(WORKS);
+    assertThat(secrets.value("aigw/keys/flaky")).as("the secret still holds the previous key").isEqualTo(first);
+    assertThat(events).singleElement().satisfies(e -> assertThat(e.deliveryFailed()).isTrue());
+
+    JsonNode created = api.generate(body("rotation_secret", "aigw/keys/other"));
+    assertThat(created.path("rotation_secret_written").asBoolean()).isFalse();
+    assertThat(api.onModelRoute(created.path("key").asText())).isEqualTo(WORKS);
   }
 
   @Test

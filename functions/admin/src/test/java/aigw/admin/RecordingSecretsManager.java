@@ -12,9 +12,14 @@ import software.amazon.awssdk.services.secretsmanager.model.ResourceNotFoundExce
 /** A Secrets Manager that keeps secrets in memory: only putSecretValue and getSecretValue, what rotation uses. */
 final class RecordingSecretsManager implements SecretsManagerClient {
   final Map<String, String> secrets = new ConcurrentHashMap<>();
+  /** While set, every write fails as Secrets Manager does when it cannot be reached. */
+  volatile boolean unavailable;
 
   @Override
   public PutSecretValueResponse putSecretValue(PutSecretValueRequest request) {
+    if (unavailable) {
+      throw software.amazon.awssdk.core.exception.SdkClientException.create("test: Secrets Manager is unreachable");
+    }
     secrets.put(request.secretId(), request.secretString());
     return PutSecretValueResponse.builder().name(request.secretId()).build();
   }
