@@ -202,4 +202,26 @@ class ZeroFailedRequestsDuringRotationTest {
     upstream.verify(successes, postRequestedFor(urlEqualTo("/v1/chat/completions")));
     assertThat(admin.keyStore().findByHash(ApiKeys.hash(newKey)).orElseThrow().keyId()).isEqualTo(stored.keyId());
   }
+  @Test
+  void aKeyRotatedWithoutGraceStopsInAnotherContainerWithinTheKeyCacheTtl() throws Exception {
+    Gateway admin = container();
+    Gateway proxyContainer = container();
+    var proxy = new ProxyHandler(new ProxyService(proxyContainer));
+    String oldKey = ApiKeys.generate();
+    VirtualKey stored = TestGateways.storeKey(admin, oldKey, List.of(), null, false);
+    assertThat(call(proxy, oldKey).getStatusCode()).isEqualTo(200); // the proxy container has the key cached now
+    var rotator = new VirtualKeyRotator(admin.keyStore(), admin.keyCache(), null, VirtualKeyRotator.DEFAULT_SECRET_PREFIX, e -> {}, clock);
+    String newKey = rotator.rotate(stored, null, Duration.ZERO, KeyChanges.none(), "manual").key();
+
+    assertThat(call(proxy, newKey).getStatusCode()).as("a new key works at once everywhere").isEqualTo(200);
+    // The admin container dropped its cache entry; the proxy container trusts its own for at most the TTL.
+    Duration ttl = proxyContainer.keyCache().ttl();
+    assertThat(ttl).isPositive().isLessThanOrEqualTo(Duration.ofSeconds(5));
+    clock.advance(ttl);
+    var refused = call(proxy, oldKey);
+    assertThat(refused.getStatusCode()).isEqualTo(401);
+    assertThat(errorType(refused)).isEqualTo("token_not_found_in_db");
+    assertThat(call(proxy, newKey).getStatusCode()).isEqualTo(200);
+    assertThat(admin.keyStore().usageOf(stored.keyId()).requests()).isEqualTo(3);
+  }
 }
