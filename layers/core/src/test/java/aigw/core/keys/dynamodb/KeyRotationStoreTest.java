@@ -410,6 +410,23 @@ class KeyRotationStoreTest {
   }
 
   @Test
+  void oneScheduledRunRotatesMoreDueKeysThanOnePage() {
+    int count = 2 * 25 + 3; // VirtualKeyRotator reads the due index 25 keys at a time
+    for (int i = 0; i < count; i++) {
+      create(ApiKeys.generate(), "page-" + i, null, schedule(DAY, Duration.ofHours(1), NOW.minusSeconds(i)));
+    }
+    create(ApiKeys.generate(), "not-yet", null, schedule(DAY, Duration.ofHours(1), NOW.plusSeconds(1)));
+    var events = new RecordingEvents();
+
+    assertThat(rotator(events).rotateDue()).isEqualTo(new VirtualKeyRotator.RunResult(count, 0, 0));
+
+    assertThat(events.events).hasSize(count);
+    assertThat(events.events.stream().map(RotationEvent::keyAlias).distinct().count()).isEqualTo(count);
+    assertThat(events.events).noneMatch(e -> e.keyAlias().equals("not-yet"));
+    assertThat(store.dueForRotation(NOW, 25)).isEmpty();
+  }
+
+  @Test
   void anUpdateRacingARotationNeverResurrectsTheOldRow() throws Exception {
     for (int round = 0; round < 10; round++) {
       String oldValue = ApiKeys.generate();
