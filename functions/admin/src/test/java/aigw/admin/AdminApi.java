@@ -45,12 +45,17 @@ final class AdminApi implements AutoCloseable {
   }
 
   AdminApi(MutableClock clock) {
+    this(clock, AdminService::new);
+  }
+
+  /** The admin function over a service built from the gateway, e.g. with a rotator that has Secrets Manager. */
+  AdminApi(MutableClock clock, java.util.function.Function<Gateway, AdminService> service) {
     this.dynamo = new LocalDynamo();
     this.clock = clock;
     this.gateway =
         Gateway.over(
             TestGateways.settings(dynamo), dynamo.client(), StaticSecretSource.of(MASTER), List.of(), clock);
-    this.handler = new AdminHandler(new AdminService(gateway));
+    this.handler = new AdminHandler(service.apply(gateway));
   }
 
   /** What a client sees of one response. */

@@ -86,6 +86,7 @@ public record KeyChanges(
         settings.nextRotationAt(),
         current.lastRotatedAt(),
         current.count(),
-        current.previousKeyValidUntil());
+        current.previousKeyValidUntil(),
+        current.rotatedOutUntil());
   }
 }

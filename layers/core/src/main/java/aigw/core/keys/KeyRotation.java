@@ -2,6 +2,7 @@ package aigw.core.keys;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 
 /**
  * A key's rotation settings and state. Rotation replaces the key material and nothing else: the
@@ -18,6 +19,9 @@ import java.time.Instant;
  * @param count rotations so far (LiteLLM's {@code rotation_count})
  * @param previousKeyValidUntil end of the last rotation's grace period: the previous key works
  *     until then
+ * @param rotatedOutUntil the latest end of any value rotated out of this key (an older value can
+ *     outlive a later one rotated out with a shorter grace): the rotated-out items chained to the
+ *     key are kept until then, so that TTL never cuts an older value's way to the key
  */
 public record KeyRotation(
     boolean autoRotate,
@@ -27,12 +31,25 @@ public record KeyRotation(
     Instant nextRotationAt,
     Instant lastRotatedAt,
     long count,
-    Instant previousKeyValidUntil) {
+    Instant previousKeyValidUntil,
+    Instant rotatedOutUntil) {
 
   /** The and LiteLLM's usual grace: a day for every client to pick up the new key. */
   public static final Duration DEFAULT_GRACE_PERIOD = Duration.ofHours(24);
 
   public static final KeyRotation NONE = new KeyRotation(false, null, null, null, null, null, 0, null);
+
+  public KeyRotation(
+      boolean autoRotate,
+      Duration interval,
+      Duration gracePeriod,
+      String secretTarget,
+      Instant nextRotationAt,
+      Instant lastRotatedAt,
+      long count,
+      Instant previousKeyValidUntil) {
+    this(autoRotate, interval, gracePeriod, secretTarget, nextRotationAt, lastRotatedAt, count, previousKeyValidUntil, null);
+  }
 
   public Duration effectiveGracePeriod() {
     return gracePeriod == null ? DEFAULT_GRACE_PERIOD : gracePeriod;
@@ -40,8 +57,10 @@ public record KeyRotation(
 
   /** The state after a rotation at {@code now} whose previous key works until {@code graceEnd}. */
   public KeyRotation rotatedAt(Instant now, Instant graceEnd) {
-    Instant next = autoRotate && interval != null ? now.plus(interval) : null;
-    return new KeyRotation(autoRotate, interval, gracePeriod, secretTarget, next, now, count + 1, graceEnd);
+    // Whole seconds, as the keys table stores the due time: the time shown is the one stored.
+    Instant next = autoRotate && interval != null ? now.plus(interval).truncatedTo(ChronoUnit.SECONDS) : null;
+    Instant chainEnd = rotatedOutUntil != null && rotatedOutUntil.isAfter(graceEnd) ? rotatedOutUntil : graceEnd;
+    return new KeyRotation(autoRotate, interval, gracePeriod, secretTarget, next, now, count + 1, graceEnd, chainEnd);
   }
 
   /** The next due time for these settings, counted from the last rotation or else from {@code since}. */

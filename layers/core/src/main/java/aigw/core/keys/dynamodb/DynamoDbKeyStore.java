@@ -128,7 +128,7 @@ public final class DynamoDbKeyStore implements KeyStore {
             KeyUsage.NONE, changed.rotation().rotatedAt(now, graceEnd), null);
     var actions = new ArrayList<TransactWriteItem>();
     actions.add(putIfAbsent(toItem(rotated)));
-    actions.add(TransactWriteItem.builder().put(putUnchanged(rotatedOutItem(current, newTokenHash, graceEnd), current)).build());
+    actions.add(TransactWriteItem.builder().put(putUnchanged(rotatedOutItem(current, newTokenHash, graceEnd, rotated.rotation().rotatedOutUntil()), current)).build());
     actions.addAll(companionChanges(current, rotated));
     try {
       write(actions, current, rotated.keyAlias());
@@ -196,6 +196,10 @@ public final class DynamoDbKeyStore implements KeyStore {
       }
       if (!isKey(now.get()) || !Objects.equals(text(now.get(), UPDATED_AT), current.updatedAt().toString())) {
         throw new KeyChangedConcurrently("The key was changed or rotated by another call at the same time; read it again and retry.");
+      }
+      if (conflicted(e)) {
+        // Another transaction on one of these items was still in flight: nothing was written.
+        throw new KeyChangedConcurrently("The key is being changed or rotated by another call at the same time; read it again and retry.");
       }
       throw e; // e.g. the new hash exists already: the caller explains
     }
@@ -313,6 +317,12 @@ public final class DynamoDbKeyStore implements KeyStore {
           .ifPresent(keys::add);
     }
     return keys;
+  }
+
+  /** Whether DynamoDB cancelled the transaction because another one was writing the same items. */
+  private static boolean conflicted(TransactionCanceledException e) {
+    return e.cancellationReasons() != null
+        && e.cancellationReasons().stream().anyMatch(r -> "TransactionConflict".equals(r.code()));
   }
 
   /** Whether action {@code index} of a cancelled transaction failed its condition. */

@@ -27,7 +27,7 @@ import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
  * </ul>
  *
  * {@code purge_at} (epoch seconds) is the table's TTL attribute: DynamoDB deletes rotated-out values
- * after their grace period, and expired keys (with their usage and alias) a retention period after
+ * after their grace period (or after an older value's, while that one still leads through them), and expired keys (with their usage and alias) a retention period after
  * their expiry. Both stop working at the exact instant, whether or not TTL has run yet.
  */
 final class KeyItems {
@@ -62,6 +62,8 @@ final class KeyItems {
   static final String LAST_ROTATION_AT = "last_rotation_at";
   static final String ROTATION_COUNT = "rotation_count";
   static final String PREVIOUS_KEY_VALID_UNTIL = "previous_key_valid_until";
+  /** Epoch seconds: the latest end of any value rotated out of the key; their items are purged then. */
+  static final String ROTATED_OUT_UNTIL = "rotated_out_until";
 
   // A rotated-out value.
   static final String ROTATED_TO = "rotated_to";
@@ -142,6 +144,9 @@ final class KeyItems {
     if (rotation.previousKeyValidUntil() != null) {
       item.put(PREVIOUS_KEY_VALID_UNTIL, s(rotation.previousKeyValidUntil().toString()));
     }
+    if (rotation.rotatedOutUntil() != null) {
+      item.put(ROTATED_OUT_UNTIL, epochSeconds(rotation.rotatedOutUntil()));
+    }
     return item;
   }
 
@@ -170,15 +175,19 @@ final class KeyItems {
   static final List<String> ROTATION_SETTING_ATTRIBUTES =
       List.of(AUTO_ROTATE, ROTATION_INTERVAL_SECONDS, GRACE_PERIOD_SECONDS, ROTATION_SECRET, KEY_ROTATION_AT, ROTATION_SCHEDULE);
 
-  /** What is left of a key value after a rotation: a pointer to the key's new hash, valid until {@code graceEnd}. */
-  static Map<String, AttributeValue> rotatedOutItem(VirtualKey old, String newTokenHash, Instant graceEnd) {
+  /**
+   * What is left of a key value after a rotation: a pointer to the key's new hash, valid until
+   * {@code graceEnd}. It is purged at {@code purgeAt}, no earlier than its own end but later if an
+   * older value still works through it.
+   */
+  static Map<String, AttributeValue> rotatedOutItem(VirtualKey old, String newTokenHash, Instant graceEnd, Instant purgeAt) {
     return Map.of(
         TOKEN_HASH, s(old.tokenHash()),
         KEY_ID, s(old.keyId()),
         KEY_NAME, s(old.keyName()),
         ROTATED_TO, s(newTokenHash),
         VALID_UNTIL, s(graceEnd.toString()),
-        PURGE_AT, epochSeconds(graceEnd));
+        PURGE_AT, epochSeconds(purgeAt.isAfter(graceEnd) ? purgeAt : graceEnd));
   }
 
   static Map<String, AttributeValue> usageItem(VirtualKey key) {
@@ -228,7 +237,8 @@ final class KeyItems {
             epochInstant(item, KEY_ROTATION_AT),
             instant(item, LAST_ROTATION_AT),
             number(item, ROTATION_COUNT),
-            instant(item, PREVIOUS_KEY_VALID_UNTIL)),
+            instant(item, PREVIOUS_KEY_VALID_UNTIL),
+            epochInstant(item, ROTATED_OUT_UNTIL)),
         null);
   }
 
