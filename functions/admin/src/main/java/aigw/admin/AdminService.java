@@ -3,6 +3,7 @@ package aigw.admin;
 import aigw.core.Gateway;
 import aigw.core.auth.Caller;
 import aigw.core.errors.BadRequest;
+import aigw.core.errors.Conflict;
 import aigw.core.errors.MethodNotAllowed;
 import aigw.core.errors.NotFound;
 import aigw.core.errors.PayloadTooLarge;
@@ -257,8 +258,9 @@ public final class AdminService {
       } catch (KeyStore.KeyAlreadyExists e) {
         throw new BadRequest(e.getMessage() + ".", "key_alias");
       } catch (KeyStore.KeyChangedConcurrently e) {
+        // Field changes apply to the key as it is now: read it again and apply them once more.
         if (attempt == 3) {
-          throw new ServiceUnavailable(e.getMessage(), e);
+          throw new Conflict(e.getMessage(), "key");
         }
       }
     }
@@ -336,32 +338,33 @@ public final class AdminService {
             fields.object("metadata"),
             fields.text("duration").map(d -> Durations.expiry(now, d, "duration")),
             Optional.empty());
-    for (int attempt = 1; ; attempt++) {
-      VirtualKey current = resolve(reference);
-      // LiteLLM: no grace_period means the old key stops at once; a key's own grace_period setting
-      // (for its scheduled rotations) applies when the call names none.
-      Duration gracePeriod = grace.orElse(
-          current.rotation().gracePeriod() == null ? Duration.ZERO : current.rotation().gracePeriod());
-      try {
-        var rotation = rotator.rotate(current, newKey, gracePeriod, changes, VirtualKeyRotator.MANUAL);
-        var response = new LinkedHashMap<String, Object>();
-        response.put("key", rotation.key()); // the only time the new key is ever shown
-        response.putAll(KeyViews.info(rotation.rotated()));
-        response.put("token", rotation.rotated().tokenHash());
-        response.put("token_id", rotation.rotated().tokenHash());
-        if (rotation.rotated().rotation().secretTarget() != null) {
-          response.put("rotation_secret_written", !rotation.deliveryFailed());
-        }
-        return GatewayResponse.json(200, response);
-      } catch (KeyStore.KeyNotFound e) {
-        throw keyNotFound(reference);
-      } catch (KeyStore.KeyAlreadyExists e) {
-        throw new BadRequest("'new_key' is already used by a key.", "new_key");
-      } catch (KeyStore.KeyChangedConcurrently e) {
-        if (attempt == 3) {
-          throw new ServiceUnavailable(e.getMessage(), e);
-        }
+    VirtualKey current = resolve(reference);
+    // LiteLLM: no grace_period means the old key stops at once; a key's own grace_period setting
+    // (for its scheduled rotations) applies when the call names none.
+    Duration gracePeriod = grace.orElse(
+        current.rotation().gracePeriod() == null ? Duration.ZERO : current.rotation().gracePeriod());
+    try {
+      var rotation = rotator.rotate(current, newKey, gracePeriod, changes, VirtualKeyRotator.MANUAL);
+      var response = new LinkedHashMap<String, Object>();
+      response.put("key", rotation.key()); // the only time the new key is ever shown
+      response.putAll(KeyViews.info(rotation.rotated()));
+      response.put("token", rotation.rotated().tokenHash());
+      response.put("token_id", rotation.rotated().tokenHash());
+      if (rotation.rotated().rotation().secretTarget() != null) {
+        response.put("rotation_secret_written", !rotation.deliveryFailed());
       }
+      return GatewayResponse.json(200, response);
+    } catch (KeyStore.KeyNotFound e) {
+      throw keyNotFound(reference);
+    } catch (KeyStore.KeyAlreadyExists e) {
+      throw new BadRequest("'new_key' is already used by a key.", "new_key");
+    } catch (KeyStore.KeyChangedConcurrently e) {
+      // Not retried: the caller asked to replace the value it named, and another call has just
+      // replaced or changed it. Rotating again would replace a value this caller never saw.
+      throw new Conflict(
+          "Key " + current.keyName() + " was rotated or changed by another call at the same time; nothing was changed."
+              + " Read it with /key/info and retry if it still needs a new value.",
+          "key");
     }
   }
 

@@ -455,10 +455,10 @@ class KeyRotationAdminTest {
         "rotation_secret", "aigw/keys/nightly"));
     String first = created.path("key").asText();
     api.clock.advance(Duration.ofDays(1).minusSeconds(1));
-    assertThat(rotator.rotateDue()).isEqualTo(new VirtualKeyRotator.RunResult(0, 0, 0));
+    assertThat(rotator.rotateDue()).isEqualTo(new VirtualKeyRotator.RunResult(0, 0, 0, 0));
     api.clock.advance(Duration.ofSeconds(1));
 
-    assertThat(rotator.rotateDue()).isEqualTo(new VirtualKeyRotator.RunResult(1, 0, 0));
+    assertThat(rotator.rotateDue()).isEqualTo(new VirtualKeyRotator.RunResult(1, 0, 0, 0));
 
     String second = secrets.value("aigw/keys/nightly");
     assertThat(second).isNotEqualTo(first).startsWith("sk-");
@@ -475,7 +475,7 @@ class KeyRotationAdminTest {
       assertThat(e.deliveryFailed()).isFalse();
       assertThat(e.detail().toString()).doesNotContain(second).doesNotContain(first);
     });
-    assertThat(rotator.rotateDue()).as("not due again until tomorrow").isEqualTo(new VirtualKeyRotator.RunResult(0, 0, 0));
+    assertThat(rotator.rotateDue()).as("not due again until tomorrow").isEqualTo(new VirtualKeyRotator.RunResult(0, 0, 0, 0));
     api.clock.advance(Duration.ofHours(1));
     assertThat(api.onModelRoute(first)).isEqualTo(ROTATED_OUT);
     assertThat(api.onModelRoute(second)).isEqualTo(WORKS);

@@ -44,6 +44,7 @@ public final class KeyRotationScheduleHandler implements RequestHandler<Map<Stri
     summary.put("rotated", result.rotated());
     summary.put("already_rotated", result.alreadyRotated());
     summary.put("failed", result.failed());
+    summary.put("skipped", result.skipped());
     if (result.failed() > 0) {
       // A failed run shows in the function's error metric; the keys stay due for the next run.
       throw new IllegalStateException(result.failed() + " key(s) could not be rotated; see the log. " + summary);

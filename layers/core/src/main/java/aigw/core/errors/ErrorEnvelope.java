@@ -20,6 +20,7 @@ public record ErrorEnvelope(Body error) {
       case PermissionDenied p -> 403;
       case BadRequest b -> 400;
       case NotFound n -> 404;
+      case Conflict c -> 409;
       case MethodNotAllowed m -> 405;
       case PayloadTooLarge p -> 413;
       case UpstreamFailed u -> u.upstreamStatus() >= 500 ? 502 : u.upstreamStatus();
@@ -36,6 +37,7 @@ public record ErrorEnvelope(Body error) {
       case PermissionDenied p -> "auth_error";
       case BadRequest b -> "invalid_request_error";
       case NotFound n -> "not_found_error";
+      case Conflict c -> "conflict_error";
       case MethodNotAllowed m -> "invalid_request_error";
       case PayloadTooLarge p -> "invalid_request_error";
       case UpstreamFailed u -> u.upstreamType() != null ? u.upstreamType() : "upstream_error";

@@ -44,8 +44,24 @@ public interface KeyStore {
    */
   VirtualKey rotate(VirtualKey current, String newTokenHash, String newKeyName, Instant graceEnd, KeyChanges changes, Instant now);
 
-  /** Up to {@code limit} keys whose scheduled rotation is due at {@code now}, from an index on the due time. */
-  List<VirtualKey> dueForRotation(Instant now, int limit);
+  /**
+   * One page of the keys whose scheduled rotation is due at {@code now}, from an index on the due
+   * time, oldest due first: up to {@code limit} index entries from after {@code after} (a previous
+   * page's {@link DuePage#next()}, or null for the first page).
+   */
+  DuePage dueForRotation(Instant now, int limit, String after);
+
+  /** The first page of {@link #dueForRotation(Instant, int, String)}'s keys. */
+  default List<VirtualKey> dueForRotation(Instant now, int limit) {
+    return dueForRotation(now, limit, null).keys();
+  }
+
+  /**
+   * @param keys the due keys of this page, read again strongly (fewer than the limit when some
+   *     index entries were out of date)
+   * @param next where the next page starts; null when this was the last
+   */
+  record DuePage(List<VirtualKey> keys, String next) {}
 
   /** Thrown when a key changed between reading it and writing it; read it again and retry. */
   final class KeyChangedConcurrently extends RuntimeException {

@@ -10,10 +10,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.HashSet;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.logging.Logger;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
@@ -117,7 +115,7 @@ public final class VirtualKeyRotator {
   public record Rotation(String key, VirtualKey rotated, boolean deliveryFailed, boolean heldForRetrieval) {}
 
   /** What one scheduled run did. */
-  public record RunResult(int rotated, int alreadyRotated, int failed) {}
+  public record RunResult(int rotated, int alreadyRotated, int failed, int skipped) {}
 
   /**
    * Rotates {@code current} now. Throws {@link KeyStore.KeyChangedConcurrently} if another call
@@ -152,21 +150,25 @@ public final class VirtualKeyRotator {
   }
 
   /**
-   * The schedule's run: rotates every key that is due, each once. A key another run rotated in the
-   * meantime is counted and skipped; a key that fails is logged and left due, for the next run.
+   * The schedule's run: rotates every key that is due, each once, walking the due index page by
+   * page. A key another run rotated in the meantime is counted and skipped; a key that fails is
+   * logged and left due, for the next run. Blocked and expired keys are not rotated: nobody can use
+   * their new value, and each rotation would write a secret and send an event.
    */
   public RunResult rotateDue() {
     int rotated = 0;
     int alreadyRotated = 0;
     int failed = 0;
-    Set<String> tried = new HashSet<>();
-    while (true) {
-      var due = store.dueForRotation(clock.instant(), PAGE_SIZE);
-      var fresh = due.stream().filter(k -> tried.add(k.keyId())).toList();
-      if (fresh.isEmpty()) {
-        break;
-      }
-      for (VirtualKey key : fresh) {
+    int skipped = 0;
+    Instant now = clock.instant();
+    String after = null;
+    do {
+      KeyStore.DuePage page = store.dueForRotation(now, PAGE_SIZE, after);
+      for (VirtualKey key : page.keys()) {
+        if (key.blocked() || key.isExpired(clock.instant())) {
+          skipped++;
+          continue;
+        }
         try {
           rotate(key, null, key.rotation().effectiveGracePeriod(), KeyChanges.none(), SCHEDULE);
           rotated++;
@@ -177,15 +179,13 @@ public final class VirtualKeyRotator {
           LOG.warning("Could not rotate key " + key.keyName() + " (key_id " + key.keyId() + "): " + e.getMessage());
         }
       }
-      if (due.size() < PAGE_SIZE) {
-        break;
-      }
-    }
-    if (rotated + alreadyRotated + failed > 0) {
+      after = page.next();
+    } while (after != null);
+    if (rotated + alreadyRotated + failed + skipped > 0) {
       LOG.info("Scheduled rotation: " + rotated + " rotated, " + alreadyRotated + " already rotated by another run, "
-          + failed + " failed");
+          + failed + " failed, " + skipped + " blocked or expired (not rotated)");
     }
-    return new RunResult(rotated, alreadyRotated, failed);
+    return new RunResult(rotated, alreadyRotated, failed, skipped);
   }
 
   /** The secret where a scheduled rotation leaves the new key of {@code keyId} for one retrieval. */

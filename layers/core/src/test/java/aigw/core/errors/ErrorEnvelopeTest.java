@@ -20,6 +20,7 @@ class ErrorEnvelopeTest {
         Arguments.of(new PermissionDenied("m"), 403, "auth_error", null),
         Arguments.of(new BadRequest("m", "messages"), 400, "invalid_request_error", "messages"),
         Arguments.of(new NotFound("m", "model"), 404, "not_found_error", "model"),
+        Arguments.of(new Conflict("m", "key"), 409, "conflict_error", "key"),
         Arguments.of(new MethodNotAllowed("GET", "/x", "POST"), 405, "invalid_request_error", null),
         Arguments.of(new PayloadTooLarge(10, 5), 413, "invalid_request_error", null),
         Arguments.of(new UpstreamUnreachable("m", null, true), 502, "api_connection_error", null),

@@ -63,8 +63,8 @@ class KeyCacheTest {
     }
 
     @Override
-    public List<VirtualKey> dueForRotation(Instant now, int limit) {
-      return List.of();
+    public DuePage dueForRotation(Instant now, int limit, String after) {
+      return new DuePage(List.of(), null);
     }
   }
 

@@ -295,18 +295,22 @@ public final class DynamoDbKeyStore implements KeyStore {
   }
 
   @Override
-  public List<VirtualKey> dueForRotation(Instant now, int limit) {
+  public DuePage dueForRotation(Instant now, int limit, String after) {
     var due =
         call(
             () ->
                 dynamo.query(
-                    r ->
-                        r.tableName(table)
-                            .indexName(ROTATION_DUE_INDEX)
-                            .keyConditionExpression("#schedule = :scheduled AND #due <= :now")
-                            .expressionAttributeNames(Map.of("#schedule", ROTATION_SCHEDULE, "#due", KEY_ROTATION_AT))
-                            .expressionAttributeValues(Map.of(":scheduled", s(SCHEDULED), ":now", epochSeconds(now)))
-                            .limit(limit)));
+                    r -> {
+                      r.tableName(table)
+                          .indexName(ROTATION_DUE_INDEX)
+                          .keyConditionExpression("#schedule = :scheduled AND #due <= :now")
+                          .expressionAttributeNames(Map.of("#schedule", ROTATION_SCHEDULE, "#due", KEY_ROTATION_AT))
+                          .expressionAttributeValues(Map.of(":scheduled", s(SCHEDULED), ":now", epochSeconds(now)))
+                          .limit(limit);
+                      if (after != null) {
+                        r.exclusiveStartKey(startAfter(after));
+                      }
+                    }));
     // The index is eventually consistent: read each key again, strongly, and keep those still due.
     var keys = new ArrayList<VirtualKey>();
     for (var entry : due.items()) {
@@ -316,7 +320,18 @@ public final class DynamoDbKeyStore implements KeyStore {
           .filter(k -> k.rotation().nextRotationAt() != null && !k.rotation().nextRotationAt().isAfter(now))
           .ifPresent(keys::add);
     }
-    return keys;
+    var last = due.lastEvaluatedKey();
+    String next = last == null || last.isEmpty() ? null : last.get(KEY_ROTATION_AT).n() + ":" + last.get(TOKEN_HASH).s();
+    return new DuePage(keys, next);
+  }
+
+  /** A page position, {@code <key_rotation_at>:<token_hash>}, as the index's ExclusiveStartKey. */
+  private static Map<String, AttributeValue> startAfter(String position) {
+    int colon = position.indexOf(':');
+    return Map.of(
+        ROTATION_SCHEDULE, s(SCHEDULED),
+        KEY_ROTATION_AT, AttributeValue.fromN(position.substring(0, colon)),
+        TOKEN_HASH, s(position.substring(colon + 1)));
   }
 
   /** Whether DynamoDB cancelled the transaction because another one was writing the same items. */

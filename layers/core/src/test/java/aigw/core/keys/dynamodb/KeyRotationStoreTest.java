@@ -406,7 +406,7 @@ class KeyRotationStoreTest {
       assertThat(KeyItems.fromItem(keyRows(id).get(0)).rotation().count()).isEqualTo(1);
     }
     assertThat(store.dueForRotation(NOW, 25)).isEmpty();
-    assertThat(first.rotateDue()).isEqualTo(new VirtualKeyRotator.RunResult(0, 0, 0));
+    assertThat(first.rotateDue()).isEqualTo(new VirtualKeyRotator.RunResult(0, 0, 0, 0));
   }
 
   @Test
@@ -418,7 +418,7 @@ class KeyRotationStoreTest {
     create(ApiKeys.generate(), "not-yet", null, schedule(DAY, Duration.ofHours(1), NOW.plusSeconds(1)));
     var events = new RecordingEvents();
 
-    assertThat(rotator(events).rotateDue()).isEqualTo(new VirtualKeyRotator.RunResult(count, 0, 0));
+    assertThat(rotator(events).rotateDue()).isEqualTo(new VirtualKeyRotator.RunResult(count, 0, 0, 0));
 
     assertThat(events.events).hasSize(count);
     assertThat(events.events.stream().map(RotationEvent::keyAlias).distinct().count()).isEqualTo(count);
@@ -460,6 +460,39 @@ class KeyRotationStoreTest {
         assertThat(store.findByHash(ApiKeys.hash(newValue))).isEmpty();
       }
     }
+  }
+
+  @Test
+  void keysThatFailToRotateDoNotHoldUpTheKeysDueAfterThem() {
+    // 30 keys due first whose rotations all fail, more than one page of the due index, then 5 more.
+    for (int i = 0; i < 30; i++) {
+      create(ApiKeys.generate(), "failing-" + i, null, schedule(DAY, Duration.ofHours(1), NOW.minusSeconds(100 + i)));
+    }
+    for (int i = 0; i < 5; i++) {
+      create(ApiKeys.generate(), "later-" + i, null, schedule(DAY, Duration.ofHours(1), NOW.minusSeconds(i)));
+    }
+    var conflicting = new ConflictingDynamo(dynamo.client());
+    conflicting.conflicts.set(30); // the first 30 rotation transactions are cancelled
+    var racing = new DynamoDbKeyStore(conflicting, dynamo.keysTable());
+    var events = new RecordingEvents();
+    var run = new VirtualKeyRotator(racing, new KeyCache(racing, clock, Duration.ZERO), null, VirtualKeyRotator.DEFAULT_SECRET_PREFIX,
+        events, clock).rotateDue();
+
+    assertThat(run.rotated()).isEqualTo(5);
+    assertThat(events.events).extracting(RotationEvent::keyAlias).allMatch(a -> a.startsWith("later-"));
+    assertThat(store.dueForRotation(NOW, 100)).hasSize(30).allMatch(k -> k.keyAlias().startsWith("failing-")); // due next run
+  }
+
+  @Test
+  void blockedAndExpiredKeysAreNotRotated() {
+    var blocked = create(ApiKeys.generate(), "blocked-due", null, schedule(DAY, Duration.ofHours(1), NOW.minusSeconds(60)));
+    store.update(blocked.tokenHash(), KeyChanges.blocked(true), NOW.minusSeconds(30));
+    create(ApiKeys.generate(), "expired-due", NOW.minusSeconds(1), schedule(DAY, Duration.ofHours(1), NOW.minusSeconds(60)));
+    create(ApiKeys.generate(), "live-due", null, schedule(DAY, Duration.ofHours(1), NOW.minusSeconds(60)));
+    var events = new RecordingEvents();
+
+    assertThat(rotator(events).rotateDue()).isEqualTo(new VirtualKeyRotator.RunResult(1, 0, 0, 2));
+    assertThat(events.events).extracting(RotationEvent::keyAlias).containsExactly("live-due");
   }
 
   @Test
