@@ -65,6 +65,8 @@ public final class LocalGateway implements AutoCloseable {
   private final boolean developmentMasterKey;
   /** Secrets that receive rotated keys: in memory locally (it follows Secrets Manager's rules), AWS with --aws. */
   private final SecretsManagerClient keySecrets;
+  /** Holds the master key secret in local mode (null with --aws, where Secrets Manager does). */
+  private final InMemorySecretsManager localSecretsManager;
   private final KeyRotationScheduleHandler keyRotationSchedule;
   private ScheduledExecutorService scheduler;
   static final String LOCAL_MASTER_KEY_SECRET = "aigw/master-key";
@@ -108,6 +110,7 @@ public final class LocalGateway implements AutoCloseable {
       DynamoDbClient dynamo;
       SecretSource secret;
       SecretsManagerClient secrets;
+      InMemorySecretsManager inMemorySecrets = null;
       if (options.aws()) {
         secrets = AwsClients.secretsManager();
         dynamo = AwsClients.dynamoDb();
@@ -120,8 +123,8 @@ public final class LocalGateway implements AutoCloseable {
         } catch (IOException e) {
           throw new UncheckedIOException(e);
         }
-        var inMemorySecrets = new InMemorySecretsManager(Clock.systemUTC());
-        secrets = inMemorySecrets;
+        inMemorySecrets = new InMemorySecretsManager(Clock.systemUTC());
+        secrets = new LocalSecrets(inMemorySecrets, options.inMemory() ? null : options.dataDir().resolve("secrets"));
         var local = StaticSecretSource.fromEnvironment(env);
         this.developmentMasterKey = local.isDevelopmentDefault();
         // The master key lives in the in-memory Secrets Manager, read and rotated exactly as on AWS:
@@ -136,6 +139,7 @@ public final class LocalGateway implements AutoCloseable {
       gateway.masterKey().load();
       this.proxy = new ProxyHandler(new ProxyService(gateway));
       this.keySecrets = secrets;
+      this.localSecretsManager = inMemorySecrets;
       var rotator =
           new VirtualKeyRotator(gateway.keyStore(), gateway.keyCache(), secrets,
               env.getOrDefault("AIGW_KEY_SECRET_PREFIX", VirtualKeyRotator.DEFAULT_SECRET_PREFIX), new LoggedRotationEvents(),
@@ -206,7 +210,7 @@ public final class LocalGateway implements AutoCloseable {
    */
   public void rotateMasterKey() {
     try {
-      keySecrets.rotateSecret(r -> r.secretId(LOCAL_MASTER_KEY_SECRET).rotationLambdaARN(LOCAL_ROTATION_FUNCTION));
+      localSecretsManager.rotateSecret(r -> r.secretId(LOCAL_MASTER_KEY_SECRET).rotationLambdaARN(LOCAL_ROTATION_FUNCTION));
       String key = currentMasterKey();
       Path file = options.dataDir().resolve("master-key");
       Files.writeString(file, key + System.lineSeparator());
@@ -224,8 +228,11 @@ public final class LocalGateway implements AutoCloseable {
 
   /** The master key now (AWSCURRENT of the local secret); with --aws, not available here. */
   public String currentMasterKey() {
+    if (localSecretsManager == null) {
+      throw new IllegalStateException("with --aws the master key is in Secrets Manager: aws secretsmanager get-secret-value");
+    }
     return SecretsManagerSecretSource.parse(
-        keySecrets.getSecretValue(r -> r.secretId(LOCAL_MASTER_KEY_SECRET)).secretString(), LOCAL_MASTER_KEY_SECRET);
+        localSecretsManager.getSecretValue(r -> r.secretId(LOCAL_MASTER_KEY_SECRET)).secretString(), LOCAL_MASTER_KEY_SECRET);
   }
 
   /** One run of the key rotation schedule; what it did is logged by the rotator. */

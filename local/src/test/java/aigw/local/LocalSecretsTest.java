@@ -1,0 +1,40 @@
+package aigw.local;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import aigw.core.secrets.InMemorySecretsManager;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A local developer can use rotation_secret targets without creating secrets, and read them from files. */
+class LocalSecretsTest {
+  @Test
+  void aWriteCreatesTheSecretAndMirrorsItToAnOwnerOnlyFileUntilItIsDeleted(@TempDir Path dir) throws Exception {
+    var memory = new InMemorySecretsManager(Clock.systemUTC());
+    var secrets = new LocalSecrets(memory, dir.resolve("secrets"));
+
+    secrets.putSecretValue(r -> r.secretId("aigw/keys/my-app").secretString("sk-first-value-0123456789abcdef"));
+    secrets.putSecretValue(r -> r.secretId("aigw/keys/my-app").secretString("sk-second-value-0123456789abcdef"));
+
+    assertThat(memory.getSecretValue(r -> r.secretId("aigw/keys/my-app")).secretString()).isEqualTo("sk-second-value-0123456789abcdef");
+    Path file = dir.resolve("secrets").resolve("aigw_keys_my-app");
+    assertThat(Files.readString(file).strip()).isEqualTo("sk-second-value-0123456789abcdef");
+    if (!System.getProperty("os.name").startsWith("Windows")) {
+      assertThat(Files.getPosixFilePermissions(file).toString()).isEqualTo("[OWNER_READ, OWNER_WRITE]");
+    }
+
+    secrets.deleteSecret(r -> r.secretId("aigw/keys/my-app").forceDeleteWithoutRecovery(true));
+    assertThat(file).doesNotExist();
+  }
+
+  @Test
+  void inMemoryModeWritesNoFile(@TempDir Path dir) {
+    var secrets = new LocalSecrets(new InMemorySecretsManager(Clock.systemUTC()), null);
+    secrets.createSecret(r -> r.name("aigw/keys/pending/id-1").secretString("sk-pending-value-0123456789abcdef"));
+    assertThat(secrets.getSecretValue(r -> r.secretId("aigw/keys/pending/id-1")).secretString()).startsWith("sk-pending");
+    assertThat(dir).isEmptyDirectory();
+  }
+}
