@@ -81,6 +81,26 @@ class LocalMasterKeyRotationTest {
   }
 
   @Test
+  void theFlagRotatesTheMasterKeyOnASchedule(@TempDir Path data) throws Exception {
+    var env = Map.of("AIGW_MASTER_KEY", MASTER, "AIGW_MASTER_KEY_RECHECK_SECONDS", "0");
+    var options = LocalOptions.parse(
+        new String[] {"--port", "0", "--data-dir", data.toString(), "--rotation-check-seconds", "0", "--master-key-rotation-seconds", "1"},
+        env);
+    try (var gateway = LocalGateway.start(options)) {
+      Path handedOver = data.resolve("master-key");
+      Instant deadline = Instant.now().plusSeconds(15);
+      while (!Files.exists(handedOver) || Files.readString(handedOver).isBlank()) {
+        assertThat(Instant.now()).as("rotated within 15 s").isBefore(deadline);
+        Thread.sleep(100);
+      }
+      String rotated = gateway.currentMasterKey();
+      assertThat(rotated).isNotEqualTo(MASTER);
+      assertThat(status(gateway, rotated)).isEqualTo(200);
+      assertThat(status(gateway, MASTER)).as("within the default 1 h grace").isEqualTo(200);
+    }
+  }
+
+  @Test
   void masterKeyRotationNeedsAFileToHandTheKeyOver() {
     org.assertj.core.api.Assertions.assertThatThrownBy(
             () -> LocalOptions.parse(new String[] {"--in-memory", "--master-key-rotation-seconds", "60"}, Map.of()))
