@@ -213,12 +213,8 @@ public final class LocalGateway implements AutoCloseable {
       localSecretsManager.rotateSecret(r -> r.secretId(LOCAL_MASTER_KEY_SECRET).rotationLambdaARN(LOCAL_ROTATION_FUNCTION));
       String key = currentMasterKey();
       Path file = options.dataDir().resolve("master-key");
-      Files.writeString(file, key + System.lineSeparator());
-      try {
-        Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
-      } catch (UnsupportedOperationException notPosix) {
-        // Windows: the file keeps its directory's permissions.
-      }
+      Files.createDirectories(options.dataDir());
+      LocalSecrets.writeOwnerOnly(file, key + System.lineSeparator());
       LOG.info("Master key rotated: the new one (" + aigw.core.keys.ApiKeys.mask(key) + ") is in " + file.toAbsolutePath()
           + "; the previous one works for " + gateway.settings().masterKeyGrace().toSeconds() + " s more.");
     } catch (IOException | RuntimeException e) {

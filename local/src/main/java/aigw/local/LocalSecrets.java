@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import software.amazon.awssdk.services.secretsmanager.SecretsManagerClient;
 import software.amazon.awssdk.services.secretsmanager.model.CreateSecretRequest;
@@ -88,15 +89,29 @@ final class LocalSecrets implements SecretsManagerClient {
     }
     try {
       Files.createDirectories(directory);
-      Path file = file(name);
-      Files.writeString(file, value + System.lineSeparator());
-      try {
-        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-      } catch (UnsupportedOperationException notPosix) {
-        // Windows: the file keeps its directory's permissions.
-      }
+      writeOwnerOnly(file(name), value + System.lineSeparator());
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + file(name), e);
+    }
+  }
+
+  /**
+   * Writes a secret to a file no one else can read at any moment: a new file created owner-only,
+   * then moved over the old one (a write followed by a chmod would leave it readable in between).
+   */
+  static void writeOwnerOnly(Path file, String content) throws IOException {
+    Path temporary;
+    try {
+      temporary = Files.createTempFile(file.getParent(), ".aigw-", ".tmp",
+          PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    } catch (UnsupportedOperationException notPosix) {
+      temporary = Files.createTempFile(file.getParent(), ".aigw-", ".tmp"); // Windows: the directory's ACL applies
+    }
+    try {
+      Files.writeString(temporary, content);
+      Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    } finally {
+      Files.deleteIfExists(temporary);
     }
   }
 

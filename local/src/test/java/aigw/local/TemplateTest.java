@@ -159,6 +159,12 @@ class TemplateTest {
   private static final String ROTATION_DUE_INDEX = "${KeysTable.Arn}/index/RotationDue";
 
   @Test
+  void theAccessLogNeverRecordsTheRequestPathWhichCanHoldAKey() {
+    String format = resources.path("Api").path("Properties").path("AccessLogSetting").path("Format").asText();
+    assertThat(format).contains("$context.resourcePath").doesNotContain("$context.path").doesNotContain("header");
+  }
+
+  @Test
   void keyRotationIsScheduledAndWritesOnlyUnderTheSecretPrefix() {
     for (String function : List.of("AdminFunction", "KeyRotationScheduleFunction")) {
       assertThat(resources.path(function).path("Properties").path("Environment").path("Variables").path("AIGW_KEY_SECRET_PREFIX").asText())

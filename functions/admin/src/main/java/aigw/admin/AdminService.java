@@ -59,6 +59,8 @@ public final class AdminService {
   private static final int MAX_PAGE_SIZE = 100;
   /** A custom key must be at least this long after {@code sk-}: guessable keys are refused. */
   static final int MIN_CUSTOM_KEY_CHARS = 16;
+  /** Longest rotation interval or grace period: longer ones are mistakes, and overflow a date. */
+  static final Duration LONGEST_SETTING = Duration.ofDays(3650);
 
   private static final Set<String> GENERATE_FIELDS =
       Set.of("key", "key_alias", "duration", "models", "team_id", "user_id", "metadata", "blocked",
@@ -288,6 +290,16 @@ public final class AdminService {
     if (secret != null && secret.isEmpty()) {
       secret = null; // "" removes the secret target
     }
+    if (interval != null && interval.compareTo(LONGEST_SETTING) > 0) {
+      throw new BadRequest("'rotation_interval' must be at most 10 years (3650d).", "rotation_interval");
+    }
+    if (grace != null && grace.compareTo(LONGEST_SETTING) > 0) {
+      throw new BadRequest("'grace_period' must be at most 10 years (3650d).", "grace_period");
+    }
+    if (autoRotate && grace != null && grace.isZero()) {
+      // Scheduled rotations are unattended: the application needs time to read the new key.
+      throw new BadRequest("'grace_period' must be longer than 0 when 'auto_rotate' is true.", "grace_period");
+    }
     if (autoRotate && interval == null) {
       throw new BadRequest("'rotation_interval' (such as 30d) is required when 'auto_rotate' is true.", "rotation_interval");
     }
@@ -332,6 +344,9 @@ public final class AdminService {
     String newKey = fields.text("new_key").map(k -> checkedCustomKey(k, "new_key")).orElse(null);
     Instant now = now();
     Optional<Duration> grace = fields.text("grace_period").map(t -> Durations.parseAllowingZero(t, "grace_period"));
+    if (grace.isPresent() && grace.get().compareTo(LONGEST_SETTING) > 0) {
+      throw new BadRequest("'grace_period' must be at most 10 years (3650d).", "grace_period");
+    }
     var changes =
         new KeyChanges(
             Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(),
@@ -339,6 +354,9 @@ public final class AdminService {
             fields.text("duration").map(d -> Durations.expiry(now, d, "duration")),
             Optional.empty());
     VirtualKey current = resolve(reference);
+    if (newKey != null && ApiKeys.hash(newKey).equals(current.tokenHash())) {
+      throw new BadRequest("'new_key' is the key's current value; a new value must differ.", "new_key");
+    }
     // LiteLLM: no grace_period means the old key stops at once; a key's own grace_period setting
     // (for its scheduled rotations) applies when the call names none.
     Duration gracePeriod = grace.orElse(
@@ -381,14 +399,15 @@ public final class AdminService {
                         "No new value of key " + key.keyName() + " is waiting: only a scheduled rotation of a key without a"
                             + " rotation_secret leaves one, and it can be retrieved once.",
                         "key"));
-    if (!ApiKeys.hash(value).equals(key.tokenHash())) {
+    Optional<VirtualKey> opens = gateway.keyStore().findByHash(ApiKeys.hash(value)); // read after the secret: no race
+    if (opens.isEmpty() || opens.get().graceEndsAt() != null || !opens.get().keyId().equals(key.keyId())) {
       // The key was regenerated after the scheduled rotation: the held value is already outdated.
       throw new NotFound("The value a scheduled rotation left for key " + key.keyName() + " was replaced by a later rotation;"
           + " it has been discarded. Regenerate the key to get a value.", "key");
     }
     var response = new LinkedHashMap<String, Object>();
     response.put("key", value); // shown this once; the secret that held it is deleted
-    response.putAll(KeyViews.info(key.withUsage(gateway.keyStore().usageOf(key.keyId()))));
+    response.putAll(KeyViews.info(opens.get().withUsage(gateway.keyStore().usageOf(key.keyId()))));
     return GatewayResponse.json(200, response);
   }
 
@@ -442,13 +461,20 @@ public final class AdminService {
     if (hashes.size() > DynamoDbKeyStore.MAX_DELETE_BATCH) {
       throw new BadRequest("At most " + DynamoDbKeyStore.MAX_DELETE_BATCH + " keys can be deleted per call (one transaction).", "keys");
     }
+    var keyIds = new ArrayList<String>();
+    for (String hash : hashes) {
+      gateway.keyStore().findByHash(hash).map(VirtualKey::keyId).ifPresent(keyIds::add);
+    }
     try {
       gateway.keyStore().deleteAll(hashes);
     } catch (KeyStore.KeyNotFound e) {
       var missing = e.missing().stream().map(h -> ApiKeys.isHash(named.get(h)) ? h : ApiKeys.mask(named.get(h))).toList();
       throw new NotFound("No such key: " + String.join(", ", missing) + "; nothing was deleted.", "keys");
+    } catch (KeyStore.KeyChangedConcurrently e) {
+      throw new Conflict(e.getMessage() + " Nothing was deleted.", "keys");
     }
     hashes.forEach(gateway.keyCache()::invalidate);
+    keyIds.forEach(rotator::discardHeldValue); // a deleted key's waiting value must not outlive it
     LOG.info("Deleted " + hashes.size() + " key(s)");
     var deleted = new ArrayList<String>(keys);
     deleted.addAll(aliases);

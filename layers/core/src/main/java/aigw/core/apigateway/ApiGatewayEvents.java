@@ -4,6 +4,7 @@ import aigw.core.errors.ErrorEnvelope;
 import aigw.core.errors.GatewayException;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
+import aigw.core.keys.ApiKeys;
 import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
 import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
 import java.nio.charset.StandardCharsets;
@@ -111,6 +112,24 @@ public final class ApiGatewayEvents {
     if (request == null) {
       return "A request";
     }
-    return request.method() + " " + request.path() + (request.requestId() == null ? "" : " (" + request.requestId() + ")");
+    return request.method() + " " + loggablePath(request.path()) + (request.requestId() == null ? "" : " (" + request.requestId() + ")");
   }
+
+  /**
+   * The path with any segment that may be a key masked: LiteLLM's {@code /key/{key}/regenerate}
+   * carries a key in the path. Route words, and 64-hex hashes (not secret), are kept.
+   */
+  static String loggablePath(String path) {
+    if (path == null) {
+      return null;
+    }
+    var segments = new java.util.ArrayList<String>();
+    for (String segment : path.split("/", -1)) {
+      boolean routeWord =
+          segment.length() <= 24 && segment.chars().allMatch(c -> c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.');
+      segments.add(!segment.startsWith("sk-") && (routeWord || ApiKeys.isHash(segment)) ? segment : ApiKeys.mask(segment));
+    }
+    return String.join("/", segments);
+  }
+
 }

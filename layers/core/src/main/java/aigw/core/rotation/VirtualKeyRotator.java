@@ -1,6 +1,7 @@
 package aigw.core.rotation;
 
 import aigw.core.aws.AwsClients;
+import aigw.core.errors.ServiceUnavailable;
 import aigw.core.keys.ApiKeys;
 import aigw.core.keys.KeyCache;
 import aigw.core.keys.KeyChanges;
@@ -12,6 +13,7 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 import java.util.logging.Logger;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
@@ -37,7 +39,15 @@ public final class VirtualKeyRotator {
   private static final Logger LOG = Logger.getLogger(VirtualKeyRotator.class.getName());
   /** Keys read from the due index per query. */
   static final int PAGE_SIZE = 25;
-  private static final int SECRET_WRITE_ATTEMPTS = 3;
+  /**
+   * Each Secrets Manager call is bounded, and so is the whole rotation: the key is stored before
+   * it is delivered, so a function timeout in between would lose the only copy of the new value.
+   * Two attempts of at most 3 s, plus PutEvents' 1 s connect and 3 s read, stay well inside the
+   * admin function's timeout.
+   */
+  private static final int SECRET_WRITE_ATTEMPTS = 2;
+
+  private static final Duration SECRETS_CALL_TIMEOUT = Duration.ofSeconds(3);
   public static final String SCHEDULE = "schedule";
   public static final String MANUAL = "manual";
 
@@ -77,7 +87,9 @@ public final class VirtualKeyRotator {
         cache,
         AwsClients.secretsManager(),
         prefix == null || prefix.isBlank() ? DEFAULT_SECRET_PREFIX : prefix.trim(),
-        EventBridgeRotationEvents.fromEnvironment(UrlConnectionHttpClient.create(), env),
+        EventBridgeRotationEvents.fromEnvironment(
+            UrlConnectionHttpClient.builder().connectionTimeout(Duration.ofSeconds(1)).socketTimeout(Duration.ofSeconds(3)).build(),
+            env),
         clock);
   }
 
@@ -96,6 +108,9 @@ public final class VirtualKeyRotator {
     }
     if (!name.startsWith(secretPrefix) || name.length() == secretPrefix.length()) {
       return "the secret's name must start with '" + secretPrefix + "' (the functions may write only there)";
+    }
+    if (name.startsWith(secretPrefix + "pending/")) {
+      return "'" + secretPrefix + "pending/' holds the values waiting for /key/retrieve";
     }
     return null;
   }
@@ -156,6 +171,15 @@ public final class VirtualKeyRotator {
    * their new value, and each rotation would write a secret and send an event.
    */
   public RunResult rotateDue() {
+    return rotateDue(() -> true);
+  }
+
+  /**
+   * As {@link #rotateDue()}, starting another rotation only while {@code timeLeft} says there is
+   * time to finish it (the function's remaining time): a rotation cut short by the function's
+   * timeout after its commit would lose its new value. The keys left stay due for the next run.
+   */
+  public RunResult rotateDue(BooleanSupplier timeLeft) {
     int rotated = 0;
     int alreadyRotated = 0;
     int failed = 0;
@@ -165,6 +189,10 @@ public final class VirtualKeyRotator {
     do {
       KeyStore.DuePage page = store.dueForRotation(now, PAGE_SIZE, after);
       for (VirtualKey key : page.keys()) {
+        if (!timeLeft.getAsBoolean()) {
+          LOG.warning("Scheduled rotation: out of time; the keys still due are left for the next run");
+          return new RunResult(rotated, alreadyRotated, failed, skipped);
+        }
         if (key.blocked() || key.isExpired(clock.instant())) {
           skipped++;
           continue;
@@ -203,9 +231,11 @@ public final class VirtualKeyRotator {
     try {
       try {
         secrets.createSecret(r -> r.name(name).secretString(value)
-            .description("aigw: the new value of key " + rotated.keyName() + ", deleted when POST /key/retrieve reads it"));
+            .description("aigw: the new value of key " + rotated.keyName() + ", deleted when POST /key/retrieve reads it")
+            .overrideConfiguration(o -> o.apiCallTimeout(SECRETS_CALL_TIMEOUT)));
       } catch (ResourceExistsException earlierOneNotRetrieved) {
-        secrets.putSecretValue(r -> r.secretId(name).secretString(value)); // the newest value is the one that works
+        secrets.putSecretValue(r -> r.secretId(name).secretString(value)
+            .overrideConfiguration(o -> o.apiCallTimeout(SECRETS_CALL_TIMEOUT))); // the newest value is the one that works
       }
       return true;
     } catch (SdkException e) {
@@ -227,24 +257,43 @@ public final class VirtualKeyRotator {
     String name = retrievalSecret(key.keyId());
     String value;
     try {
-      value = secrets.getSecretValue(r -> r.secretId(name)).secretString();
-    } catch (ResourceNotFoundException none) {
-      return Optional.empty();
-    }
-    try {
-      secrets.deleteSecret(r -> r.secretId(name).forceDeleteWithoutRecovery(true));
-    } catch (ResourceNotFoundException retrievedConcurrently) {
-      return Optional.empty();
+      try {
+        value = secrets.getSecretValue(r -> r.secretId(name)).secretString();
+      } catch (ResourceNotFoundException none) {
+        return Optional.empty();
+      }
+      try {
+        secrets.deleteSecret(r -> r.secretId(name).forceDeleteWithoutRecovery(true));
+      } catch (ResourceNotFoundException retrievedConcurrently) {
+        return Optional.empty();
+      }
+    } catch (SdkException e) {
+      throw new ServiceUnavailable("Secrets Manager is unavailable: " + e.getMessage(), e);
     }
     LOG.info("The new value of key " + key.keyName() + " (key_id " + key.keyId() + ") was retrieved; " + name + " is deleted");
     return Optional.of(value);
+  }
+
+  /** Deletes the value a scheduled rotation left for this key, if any; best effort (a deleted key's). */
+  public void discardHeldValue(String keyId) {
+    if (secrets == null) {
+      return;
+    }
+    try {
+      secrets.deleteSecret(r -> r.secretId(retrievalSecret(keyId)).forceDeleteWithoutRecovery(true));
+    } catch (ResourceNotFoundException nothingWaiting) {
+      // the usual case
+    } catch (SdkException e) {
+      LOG.warning("Could not delete " + retrievalSecret(keyId) + " of deleted key_id " + keyId + ": " + e.getMessage());
+    }
   }
 
   /** The rotation is already stored; the write is retried, and a failure is reported, not thrown. */
   private boolean writeToSecret(String secretId, String value, VirtualKey rotated) {
     for (int attempt = 1; ; attempt++) {
       try {
-        secrets.putSecretValue(r -> r.secretId(secretId).secretString(value));
+        secrets.putSecretValue(
+            r -> r.secretId(secretId).secretString(value).overrideConfiguration(o -> o.apiCallTimeout(SECRETS_CALL_TIMEOUT)));
         return true;
       } catch (SdkException e) {
         if (attempt == SECRET_WRITE_ATTEMPTS) {

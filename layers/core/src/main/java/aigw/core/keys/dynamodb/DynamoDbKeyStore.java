@@ -248,6 +248,9 @@ public final class DynamoDbKeyStore implements KeyStore {
     var missing = new ArrayList<String>();
     for (String hash : hashes) {
       var item = read(hash);
+      if (item.isPresent() && isRotatedOut(item.get())) {
+        throw new KeyChangedConcurrently("A key was rotated while it was being deleted; delete it by its new value, hash or alias.");
+      }
       if (item.isEmpty() || !isKey(item.get())) {
         missing.add(hash);
         continue;
