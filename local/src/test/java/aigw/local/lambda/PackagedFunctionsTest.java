@@ -58,7 +58,7 @@ class PackagedFunctionsTest {
   private static DynamoDBProxyServer dynamo;
   private static int dynamoPort;
   private static WireMockServer aws; // Secrets Manager stand-in and the model provider
-  private static JsonNode templateVariables;
+  private static JsonNode template;
 
   @BeforeAll
   static void start() throws Exception {
@@ -83,9 +83,7 @@ class PackagedFunctionsTest {
     aws.stubFor(post("/v1/chat/completions").willReturn(okJson(
         "{\"id\":\"c\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"from the stub\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":3,\"total_tokens\":7}}")));
 
-    templateVariables =
-        new ObjectMapper(new YAMLFactory()).readTree(RepoFiles.resolve("template.yaml").toFile())
-            .path("Globals").path("Function").path("Environment").path("Variables");
+    template = new ObjectMapper(new YAMLFactory()).readTree(RepoFiles.resolve("template.yaml").toFile());
   }
 
   @AfterAll
@@ -136,14 +134,23 @@ class PackagedFunctionsTest {
   private Map<String, String> functionEnvironment(String function, Path config) {
     var env = new HashMap<String, String>();
     // Literal values as the template has them (JAVA_TOOL_OPTIONS); references are resolved below.
-    templateVariables.fields().forEachRemaining(v -> env.put(v.getKey(), v.getKey().startsWith("AIGW_") ? "set-below" : v.getValue().asText()));
+    // The globals, then the function's own variables.
+    JsonNode own = template.path("Resources").path(function).path("Properties").path("Environment").path("Variables");
+    assertThat(template.path("Resources").path(function).path("Type").asText()).as(function).isEqualTo("AWS::Serverless::Function");
+    for (JsonNode variables : List.of(template.path("Globals").path("Function").path("Environment").path("Variables"), own)) {
+      variables.fields().forEachRemaining(v -> env.put(v.getKey(), v.getKey().startsWith("AIGW_") ? "set-below" : v.getValue().asText()));
+    }
     env.put("AIGW_KEYS_TABLE", KEYS_TABLE);
     env.put("AIGW_MASTER_KEY_SECRET_ID", "master-key-secret");
     env.put("AIGW_CONFIG", config.toString());
     env.put("AIGW_KEY_CACHE_TTL_SECONDS", "5");
     env.put("AIGW_MASTER_KEY_GRACE_SECONDS", "3600");
-    if (function.equals("ProxyFunction")) {
+    if (env.containsKey("AIGW_PROVIDER_SECRET_ID")) {
       env.put("AIGW_PROVIDER_SECRET_ID", "provider-secret");
+    }
+    if (env.containsKey("AIGW_KEY_SECRET_PREFIX")) { // !Ref KeySecretsPrefix: the parameter's default
+      assertThat(own.path("AIGW_KEY_SECRET_PREFIX").asText()).isEqualTo("KeySecretsPrefix");
+      env.put("AIGW_KEY_SECRET_PREFIX", template.path("Parameters").path("KeySecretsPrefix").path("Default").asText());
     }
     assertThat(env.values()).doesNotContain("set-below");
     env.put("AWS_LAMBDA_FUNCTION_NAME", function);
