@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import aigw.core.aws.TemplateTables;
 import aigw.core.json.Json;
+import aigw.core.keys.ApiKeys;
+import aigw.core.keys.KeyRotation;
+import aigw.core.keys.VirtualKey;
 import aigw.core.keys.dynamodb.DynamoDbKeyStore;
 import aigw.core.testing.Events;
 import aigw.core.testing.RepoFiles;
@@ -25,10 +28,16 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -40,6 +49,7 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 import software.amazon.dynamodb.services.local.main.ServerRunner;
 import software.amazon.dynamodb.services.local.server.DynamoDBProxyServer;
 
@@ -47,7 +57,8 @@ import software.amazon.dynamodb.services.local.server.DynamoDBProxyServer;
  * The packaged functions run as Lambda runs them: each function directory as the task root, the
  * core layer's jars, and the official runtime interface client polling a loopback stand-in of the
  * Runtime API, with the template's environment; DynamoDB Local (server mode) and a Secrets Manager
- * stand-in behind the standard AWS_ENDPOINT_URL_* variables. The events/ files are replayed.
+ * stand-in behind the standard AWS_ENDPOINT_URL_* variables (and an EventBridge stand-in for the
+ * key rotation schedule). The events/ files are replayed.
  */
 class PackagedFunctionsTest {
   private static final String VIRTUAL_KEY = Events.EVENTS_VIRTUAL_KEY;
@@ -58,7 +69,7 @@ class PackagedFunctionsTest {
   private static DynamoDBProxyServer dynamo;
   private static int dynamoPort;
   private static WireMockServer aws; // Secrets Manager stand-in and the model provider
-  private static JsonNode templateVariables;
+  private static JsonNode template;
 
   @BeforeAll
   static void start() throws Exception {
@@ -83,9 +94,7 @@ class PackagedFunctionsTest {
     aws.stubFor(post("/v1/chat/completions").willReturn(okJson(
         "{\"id\":\"c\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"from the stub\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":3,\"total_tokens\":7}}")));
 
-    templateVariables =
-        new ObjectMapper(new YAMLFactory()).readTree(RepoFiles.resolve("template.yaml").toFile())
-            .path("Globals").path("Function").path("Environment").path("Variables");
+    template = new ObjectMapper(new YAMLFactory()).readTree(RepoFiles.resolve("template.yaml").toFile());
   }
 
   @AfterAll
@@ -136,14 +145,23 @@ class PackagedFunctionsTest {
   private Map<String, String> functionEnvironment(String function, Path config) {
     var env = new HashMap<String, String>();
     // Literal values as the template has them (JAVA_TOOL_OPTIONS); references are resolved below.
-    templateVariables.fields().forEachRemaining(v -> env.put(v.getKey(), v.getKey().startsWith("AIGW_") ? "set-below" : v.getValue().asText()));
+    // The globals, then the function's own variables.
+    JsonNode own = template.path("Resources").path(function).path("Properties").path("Environment").path("Variables");
+    assertThat(template.path("Resources").path(function).path("Type").asText()).as(function).isEqualTo("AWS::Serverless::Function");
+    for (JsonNode variables : List.of(template.path("Globals").path("Function").path("Environment").path("Variables"), own)) {
+      variables.fields().forEachRemaining(v -> env.put(v.getKey(), v.getKey().startsWith("AIGW_") ? "set-below" : v.getValue().asText()));
+    }
     env.put("AIGW_KEYS_TABLE", KEYS_TABLE);
     env.put("AIGW_MASTER_KEY_SECRET_ID", "master-key-secret");
     env.put("AIGW_CONFIG", config.toString());
     env.put("AIGW_KEY_CACHE_TTL_SECONDS", "5");
     env.put("AIGW_MASTER_KEY_GRACE_SECONDS", "3600");
-    if (function.equals("ProxyFunction")) {
+    if (env.containsKey("AIGW_PROVIDER_SECRET_ID")) {
       env.put("AIGW_PROVIDER_SECRET_ID", "provider-secret");
+    }
+    if (env.containsKey("AIGW_KEY_SECRET_PREFIX")) { // !Ref KeySecretsPrefix: the parameter's default
+      assertThat(own.path("AIGW_KEY_SECRET_PREFIX").asText()).isEqualTo("KeySecretsPrefix");
+      env.put("AIGW_KEY_SECRET_PREFIX", template.path("Parameters").path("KeySecretsPrefix").path("Default").asText());
     }
     assertThat(env.values()).doesNotContain("set-below");
     env.put("AWS_LAMBDA_FUNCTION_NAME", function);
@@ -295,6 +313,166 @@ class PackagedFunctionsTest {
         assertThat(secrets.getSecretValue(r -> r.secretId(secretArn).versionStage("AWSPREVIOUS")).secretString()).contains(oldKey);
         assertThat(Files.readString(work.resolve("aigw_rotation_MasterKeyRotationHandler__handleRequest.log")))
             .as("no key in the function's log but its masked form").doesNotContain(current.path("master_key").asText()).doesNotContain(oldKey);
+      } finally {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /** A key the schedule must rotate: auto_rotate, its key_rotation_at a minute ago. */
+  private static VirtualKey dueKey(String plaintext, String alias, String rotationSecret) {
+    Instant now = Instant.now().truncatedTo(ChronoUnit.SECONDS);
+    Instant created = now.minus(Duration.ofDays(30));
+    var rotation = new KeyRotation(true, Duration.ofDays(30), Duration.ofHours(2), rotationSecret, now.minusSeconds(60), null, 0, null);
+    return new VirtualKey(ApiKeys.hash(plaintext), UUID.randomUUID().toString(), ApiKeys.mask(plaintext), alias, List.of("gpt-4o-mini"),
+        "team-a", null, Map.of("owner", "platform"), created, created, null, false, null, rotation, null);
+  }
+
+  private static String sha256Hex(String value) throws Exception {
+    return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(value.getBytes(StandardCharsets.UTF_8)));
+  }
+
+  /**
+   * The Authorization header SigV4 gives {@code request} as it arrived, signed again with the
+   * function's credentials at its own X-Amz-Date: equal only if the signed parts reached the
+   * service unchanged and the payload hash is the body's.
+   */
+  private static String sigV4(EventBridgeStandIn.Request request, String endpoint, String sessionToken) throws Exception {
+    assertThat(request.header("X-Amz-Content-Sha256")).isEqualTo(sha256Hex(request.body()));
+    Instant signedAt = java.time.LocalDateTime.parse(request.header("X-Amz-Date"), java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'"))
+        .toInstant(java.time.ZoneOffset.UTC);
+    var unsigned = software.amazon.awssdk.http.SdkHttpRequest.builder()
+        .method(software.amazon.awssdk.http.SdkHttpMethod.fromValue(request.method()))
+        .uri(URI.create(endpoint + request.path()))
+        .putHeader("Content-Type", request.header("Content-Type"))
+        .putHeader("X-Amz-Target", request.header("X-Amz-Target"))
+        .build();
+    var signer = software.amazon.awssdk.http.auth.aws.signer.AwsV4HttpSigner.create();
+    var signed = signer.sign(r -> r
+        .identity(software.amazon.awssdk.identity.spi.AwsSessionCredentialsIdentity.create("test", "test", sessionToken))
+        .request(unsigned)
+        .payload(software.amazon.awssdk.http.ContentStreamProvider.fromUtf8String(request.body()))
+        .putProperty(software.amazon.awssdk.http.auth.aws.signer.AwsV4HttpSigner.SERVICE_SIGNING_NAME, "events")
+        .putProperty(software.amazon.awssdk.http.auth.aws.signer.AwsV4HttpSigner.REGION_NAME, "us-east-1")
+        .putProperty(software.amazon.awssdk.http.auth.spi.signer.HttpSigner.SIGNING_CLOCK, java.time.Clock.fixed(signedAt, java.time.ZoneOffset.UTC)));
+    return signed.request().firstMatchingHeader("Authorization").orElseThrow();
+  }
+
+  @Test
+  void theKeyRotationScheduleFunctionRotatesTheDueKeysFromItsPackage() throws Exception {
+    Path taskRoot = RepoFiles.resolve("functions/rotation/target/function");
+    assumeTrue(Files.isDirectory(taskRoot), "built by ./mvnw package");
+    String prefix = template.path("Parameters").path("KeySecretsPrefix").path("Default").asText();
+    String target = prefix + "packaged/scheduled-app";
+    var secrets = new aigw.core.secrets.InMemorySecretsManager(java.time.Clock.systemUTC());
+    secrets.createSecret(r -> r.name(target).secretString("placeholder until the first rotation"));
+    String oldWithSecret = ApiKeys.generate();
+    String oldPending = ApiKeys.generate();
+    VirtualKey withSecret = dueKey(oldWithSecret, "packaged-scheduled-with-secret", target);
+    VirtualKey pending = dueKey(oldPending, "packaged-scheduled-pending", null);
+    try (DynamoDbClient client = dynamoClient()) {
+      var store = new DynamoDbKeyStore(client, KEYS_TABLE);
+      store.create(withSecret);
+      store.create(pending);
+      assertThat(store.dueForRotation(Instant.now(), 25)).extracting(VirtualKey::keyId).containsExactlyInAnyOrder(withSecret.keyId(), pending.keyId());
+    }
+    String pendingSecret = prefix + "pending/" + pending.keyId();
+
+    try (var api = new RuntimeApiStandIn(); var secretsManager = new SecretsManagerStandIn(secrets); var events = new EventBridgeStandIn()) {
+      var env = functionEnvironment("KeyRotationScheduleFunction", testModelList());
+      assertThat(env).containsEntry("AIGW_KEY_SECRET_PREFIX", "aigw/keys/");
+      env.put("AWS_ENDPOINT_URL_SECRETS_MANAGER", secretsManager.endpoint());
+      env.put("AWS_ENDPOINT_URL_EVENTBRIDGE", events.endpoint());
+      env.put("AWS_SESSION_TOKEN", "test-session-token"); // Lambda's credentials are temporary ones
+      long started = System.nanoTime();
+      Process process = runtime("aigw.rotation.KeyRotationScheduleHandler::handleRequest", taskRoot, layerJars(), env, api);
+      try {
+        INIT_MILLIS.put("KeyRotationScheduleFunction", TimeUnit.NANOSECONDS.toMillis(api.firstPollNanos.get(60, TimeUnit.SECONDS) - started));
+        long invoked = Instant.now().getEpochSecond();
+        JsonNode result = answer(api, "schedule-rotation.json", process);
+        assertThat(result).isEqualTo(Json.MAPPER.readTree("{\"rotated\":2,\"already_rotated\":0,\"failed\":0}"));
+
+        // The new keys: the secret target's new value, and the pending secret CreateSecret made.
+        String newWithSecret = secrets.getSecretValue(r -> r.secretId(target)).secretString();
+        String newPending = secrets.getSecretValue(r -> r.secretId(pendingSecret)).secretString();
+        assertThat(secretsManager.calls).contains("secretsmanager.PutSecretValue " + target, "secretsmanager.CreateSecret " + pendingSecret);
+        var plaintexts = List.of(oldWithSecret, oldPending, newWithSecret, newPending);
+        for (String key : List.of(newWithSecret, newPending)) {
+          assertThat(key).startsWith("sk-").hasSize(46).isNotIn(oldWithSecret, oldPending);
+        }
+
+        // Both keys rotated in the table: same key_id, new hash (the SHA-256 of the delivered value),
+        // the old hash now a pointer to it.
+        try (DynamoDbClient client = dynamoClient()) {
+          var store = new DynamoDbKeyStore(client, KEYS_TABLE);
+          for (var pair : List.of(Map.entry(withSecret, newWithSecret), Map.entry(pending, newPending))) {
+            VirtualKey before = pair.getKey();
+            String newHash = sha256Hex(pair.getValue());
+            VirtualKey after = store.findByHash(newHash).orElseThrow(() -> new AssertionError("no key under the SHA-256 of the delivered value"));
+            assertThat(after.tokenHash()).isEqualTo(newHash).isNotEqualTo(before.tokenHash());
+            assertThat(after.keyId()).isEqualTo(before.keyId());
+            assertThat(after.keyAlias()).isEqualTo(before.keyAlias());
+            assertThat(after.keyName()).isEqualTo(ApiKeys.mask(pair.getValue()));
+            assertThat(after.rotation().count()).isEqualTo(1);
+            assertThat(after.rotation().lastRotatedAt().getEpochSecond()).isBetween(invoked - 1, Instant.now().getEpochSecond());
+            assertThat(after.rotation().nextRotationAt()).isAfter(Instant.now().plus(Duration.ofDays(29)));
+            var old = client.getItem(r -> r.tableName(KEYS_TABLE).key(Map.of("token_hash", AttributeValue.fromS(before.tokenHash()))).consistentRead(true)).item();
+            assertThat(old.get("rotated_to")).as("the old hash is a rotated-out pointer").isEqualTo(AttributeValue.fromS(newHash));
+            assertThat(old).doesNotContainKey("rotation_schedule"); // out of the due index
+            // The previous value still works, within the grace period.
+            assertThat(store.findByHash(before.tokenHash())).get().extracting(VirtualKey::keyId).isEqualTo(before.keyId());
+          }
+          assertThat(store.dueForRotation(Instant.now(), 25)).isEmpty();
+        }
+
+        // What went to EventBridge: one signed PutEvents per rotation, no key in it.
+        assertThat(events.requests).hasSize(2);
+        var announced = new HashMap<String, JsonNode>();
+        for (var request : events.requests) {
+          assertThat(request.method()).isEqualTo("POST");
+          assertThat(request.path()).isEqualTo("/");
+          assertThat(request.header("X-Amz-Target")).isEqualTo("AWSEvents.PutEvents");
+          assertThat(request.header("Content-Type")).isEqualTo("application/x-amz-json-1.1");
+          assertThat(request.header("Authorization"))
+              .matches("AWS4-HMAC-SHA256 Credential=test/\\d{8}/us-east-1/events/aws4_request, SignedHeaders=[^,]*x-amz-target[^,]*, Signature=[0-9a-f]{64}");
+          assertThat(request.header("X-Amz-Date")).isNotNull();
+          assertThat(request.header("X-Amz-Security-Token")).isEqualTo("test-session-token");
+          assertThat(request.header("Authorization")).isEqualTo(sigV4(request, events.endpoint(), "test-session-token"));
+          for (String key : plaintexts) {
+            assertThat(request.body()).doesNotContain(key);
+          }
+          JsonNode entries = Json.MAPPER.readTree(request.body()).path("Entries");
+          assertThat(entries).hasSize(1);
+          JsonNode entry = entries.get(0);
+          assertThat(entry.path("Source").asText()).isEqualTo("aigw");
+          assertThat(entry.path("DetailType").asText()).isEqualTo("Virtual key rotated");
+          assertThat(entry.path("EventBusName").asText()).isEqualTo("default");
+          JsonNode detail = Json.MAPPER.readTree(entry.path("Detail").asText());
+          announced.put(detail.path("key_id").asText(), detail);
+        }
+        assertThat(announced).containsOnlyKeys(withSecret.keyId(), pending.keyId());
+        for (var pair : List.of(Map.entry(withSecret, newWithSecret), Map.entry(pending, newPending))) {
+          JsonNode detail = announced.get(pair.getKey().keyId());
+          assertThat(detail.path("trigger").asText()).isEqualTo("schedule");
+          assertThat(detail.path("key_name").asText()).isEqualTo(ApiKeys.mask(pair.getValue()));
+          assertThat(detail.path("previous_key_name").asText()).isEqualTo(pair.getKey().keyName());
+          Instant validUntil = Instant.parse(detail.path("previous_key_valid_until").asText());
+          assertThat(validUntil.getEpochSecond()).isBetween(invoked + 7200 - 1, Instant.now().getEpochSecond() + 7200);
+          assertThat(detail.path("rotation_count").asLong()).isEqualTo(1);
+        }
+        assertThat(announced.get(withSecret.keyId()).path("rotation_secret").asText()).isEqualTo(target);
+        assertThat(announced.get(withSecret.keyId()).path("retrievable").asBoolean()).isFalse();
+        assertThat(announced.get(pending.keyId()).path("rotation_secret").isNull()).isTrue();
+        assertThat(announced.get(pending.keyId()).path("retrievable").asBoolean()).isTrue();
+        for (JsonNode detail : announced.values()) {
+          assertThat(detail.path("delivery_failed").asBoolean()).isFalse();
+        }
+
+        String log = Files.readString(work.resolve("aigw_rotation_KeyRotationScheduleHandler__handleRequest.log"));
+        assertThat(log).as("the function logged its run").contains("Scheduled rotation: 2 rotated");
+        for (String key : plaintexts) {
+          assertThat(log).as("no key in the function's log but its masked form").doesNotContain(key);
+        }
       } finally {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       }

@@ -15,13 +15,16 @@ import java.util.Map;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
 
 /**
- * Secrets Manager's JSON 1.1 wire protocol on a loopback port, for the four calls a rotation makes,
+ * Secrets Manager's JSON 1.1 wire protocol on a loopback port, for the calls the rotations make
+ * (the master key's four steps; CreateSecret and PutSecretValue of a scheduled key rotation),
  * answered by an {@link InMemorySecretsManager}: so a packaged function's own SDK client talks to
  * the staging-label model through AWS_ENDPOINT_URL_SECRETS_MANAGER.
  */
 final class SecretsManagerStandIn implements AutoCloseable {
   private final InMemorySecretsManager secrets;
   private final HttpServer server;
+  /** The X-Amz-Target of every call, with its SecretId or Name: {@code secretsmanager.CreateSecret aigw/keys/...}. */
+  final List<String> calls = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   SecretsManagerStandIn(InMemorySecretsManager secrets) throws IOException {
     this.secrets = secrets;
@@ -37,10 +40,20 @@ final class SecretsManagerStandIn implements AutoCloseable {
   private void answer(HttpExchange exchange) throws IOException {
     String target = exchange.getRequestHeaders().getFirst("X-Amz-Target");
     JsonNode in = Json.MAPPER.readTree(exchange.getRequestBody().readAllBytes());
+    calls.add(target + " " + (in.has("SecretId") ? text(in, "SecretId") : text(in, "Name")));
     int status = 200;
     Map<String, Object> out = new LinkedHashMap<>();
     try {
       switch (target == null ? "" : target) {
+        case "secretsmanager.CreateSecret" -> {
+          var c = secrets.createSecret(r -> r.name(text(in, "Name")).clientRequestToken(text(in, "ClientRequestToken"))
+              .description(text(in, "Description")).secretString(text(in, "SecretString")));
+          out.put("ARN", c.arn());
+          out.put("Name", c.name());
+          if (c.versionId() != null) {
+            out.put("VersionId", c.versionId());
+          }
+        }
         case "secretsmanager.DescribeSecret" -> {
           var d = secrets.describeSecret(r -> r.secretId(text(in, "SecretId")));
           out.put("ARN", d.arn());
