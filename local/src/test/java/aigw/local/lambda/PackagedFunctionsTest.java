@@ -390,7 +390,7 @@ class PackagedFunctionsTest {
         INIT_MILLIS.put("KeyRotationScheduleFunction", TimeUnit.NANOSECONDS.toMillis(api.firstPollNanos.get(60, TimeUnit.SECONDS) - started));
         long invoked = Instant.now().getEpochSecond();
         JsonNode result = answer(api, "schedule-rotation.json", process);
-        assertThat(result).isEqualTo(Json.MAPPER.readTree("{\"rotated\":2,\"already_rotated\":0,\"failed\":0}"));
+        assertThat(result).isEqualTo(Json.MAPPER.readTree("{\"rotated\":2,\"already_rotated\":0,\"failed\":0,\"skipped\":0}"));
 
         // The new keys: the secret target's new value, and the pending secret CreateSecret made.
         String newWithSecret = secrets.getSecretValue(r -> r.secretId(target)).secretString();

@@ -484,6 +484,20 @@ class KeyRotationStoreTest {
   }
 
   @Test
+  void aRunOutOfTimeStartsNoFurtherRotationAndLeavesTheKeysDue() {
+    for (int i = 0; i < 3; i++) {
+      create(ApiKeys.generate(), "budget-" + i, null, schedule(DAY, Duration.ofHours(1), NOW.minusSeconds(60 + i)));
+    }
+    var events = new RecordingEvents();
+    var calls = new java.util.concurrent.atomic.AtomicInteger();
+    var run = rotator(events).rotateDue(() -> calls.incrementAndGet() <= 1); // time for one rotation only
+
+    assertThat(run.rotated()).isEqualTo(1);
+    assertThat(events.events).hasSize(1);
+    assertThat(store.dueForRotation(NOW, 25)).hasSize(2);
+  }
+
+  @Test
   void blockedAndExpiredKeysAreNotRotated() {
     var blocked = create(ApiKeys.generate(), "blocked-due", null, schedule(DAY, Duration.ofHours(1), NOW.minusSeconds(60)));
     store.update(blocked.tokenHash(), KeyChanges.blocked(true), NOW.minusSeconds(30));
