@@ -133,7 +133,11 @@ public final class DynamoDbKeyStore implements KeyStore {
     try {
       write(actions, current, rotated.keyAlias());
     } catch (TransactionCanceledException e) {
-      throw new KeyAlreadyExists("a key with this value already exists");
+      if (failed(e, 0)) { // the new hash: an item exists there already
+        throw new KeyAlreadyExists("a key with this value already exists");
+      }
+      // Another condition (the alias guard moved, the usage item is gone): the key changed meanwhile.
+      throw new KeyChangedConcurrently("The key was changed by another call at the same time; read it again and retry.");
     }
     return rotated.withUsage(usageOf(current.keyId()));
   }
