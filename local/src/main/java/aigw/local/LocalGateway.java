@@ -210,16 +210,33 @@ public final class LocalGateway implements AutoCloseable {
    */
   public void rotateMasterKey() {
     try {
-      localSecretsManager.rotateSecret(r -> r.secretId(LOCAL_MASTER_KEY_SECRET).rotationLambdaARN(LOCAL_ROTATION_FUNCTION));
-      String key = currentMasterKey();
-      Path file = options.dataDir().resolve("master-key");
-      Files.createDirectories(options.dataDir());
-      LocalSecrets.writeOwnerOnly(file, key + System.lineSeparator());
-      LOG.info("Master key rotated: the new one (" + aigw.core.keys.ApiKeys.mask(key) + ") is in " + file.toAbsolutePath()
-          + "; the previous one works for " + gateway.settings().masterKeyGrace().toSeconds() + " s more.");
+      rotateMasterKey(null);
     } catch (IOException | RuntimeException e) {
       LOG.warning("Master key rotation failed: " + e.getMessage());
     }
+  }
+
+  /**
+   * One rotation of the local master key with this ClientRequestToken (null: a new one), playing
+   * Secrets Manager's part: RotateSecret stages the version and invokes the rotation handler for
+   * createSecret, setSecret, testSecret and finishSecret, in order. Returns where the new key is.
+   */
+  public Path rotateMasterKey(String clientRequestToken) throws IOException {
+    if (localSecretsManager == null) {
+      throw new IllegalStateException("with --aws, rotate the master key with aws secretsmanager rotate-secret");
+    }
+    if (options.inMemory()) {
+      throw new IllegalStateException("master key rotation needs the file-backed mode: the new key is handed over in DATA-DIR/master-key");
+    }
+    localSecretsManager.rotateSecret(
+        r -> r.secretId(LOCAL_MASTER_KEY_SECRET).rotationLambdaARN(LOCAL_ROTATION_FUNCTION).clientRequestToken(clientRequestToken));
+    String key = currentMasterKey();
+    Path file = options.dataDir().resolve("master-key");
+    Files.createDirectories(options.dataDir());
+    LocalSecrets.writeOwnerOnly(file, key + System.lineSeparator());
+    LOG.info("Master key rotated: the new one (" + aigw.core.keys.ApiKeys.mask(key) + ") is in " + file.toAbsolutePath()
+        + "; the previous one works for " + gateway.settings().masterKeyGrace().toSeconds() + " s more.");
+    return file;
   }
 
   /** The master key now (AWSCURRENT of the local secret); with --aws, not available here. */

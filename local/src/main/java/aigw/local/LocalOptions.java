@@ -41,6 +41,7 @@ public record LocalOptions(
         java -jar aigw-local.jar [serve] [options]                      start the gateway
         java -jar aigw-local.jar invoke proxy|admin --event FILE [options]  run one handler on one API Gateway event
         java -jar aigw-local.jar invoke rotation --event FILE [options]  run the key rotation schedule once (events/schedule-rotation.json)
+        java -jar aigw-local.jar invoke master-key-rotation --event FILE  rotate the local master key once (events/secretsmanager-rotation.json)
 
       Options:
         --port N              port to listen on (AIGW_PORT; default 3000)
@@ -69,7 +70,7 @@ public record LocalOptions(
       command = args.remove(0);
       if (command.equals("invoke")) {
         if (args.isEmpty() || args.get(0).startsWith("--")) {
-          throw new IllegalArgumentException("invoke needs a function: proxy, admin or rotation");
+          throw new IllegalArgumentException("invoke needs a function: proxy, admin, rotation or master-key-rotation");
         }
         function = args.remove(0);
       } else if (!command.equals("serve")) {

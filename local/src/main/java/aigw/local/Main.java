@@ -6,6 +6,7 @@ import aigw.core.secrets.StaticSecretSource;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.file.NoSuchFileException;
 import java.util.concurrent.CountDownLatch;
 
@@ -81,6 +82,21 @@ public final class Main {
   static int invoke(LocalOptions options) {
     try {
       byte[] eventBytes = Files.readAllBytes(options.event());
+      if (options.function().equals("master-key-rotation") || options.function().equals("MasterKeyRotationFunction")) {
+        // Secrets Manager's event: {"SecretId", "ClientRequestToken", "Step"}. Locally Secrets
+        // Manager's part is played too: the token starts a rotation that runs all four steps.
+        var event = Json.MAPPER.readTree(eventBytes);
+        String token = event.path("ClientRequestToken").asText(null);
+        try (var gateway = LocalGateway.create(options)) {
+          Path file = gateway.rotateMasterKey(token);
+          var result = new java.util.LinkedHashMap<String, Object>();
+          result.put("rotated", true);
+          result.put("master_key_name", aigw.core.keys.ApiKeys.mask(gateway.currentMasterKey()));
+          result.put("master_key_file", file.toAbsolutePath().toString());
+          System.out.println(Json.MAPPER.writer(SerializationFeature.INDENT_OUTPUT).writeValueAsString(result));
+          return 0;
+        }
+      }
       if (options.function().equals("rotation") || options.function().equals("KeyRotationScheduleFunction")) {
         Json.MAPPER.readTree(eventBytes); // a scheduled event's content does not matter, but it must be JSON
         try (var gateway = LocalGateway.create(options)) {

@@ -62,4 +62,25 @@ class InvokeTest {
     assertThat(result.path("rotated").asInt()).isEqualTo(1);
     assertThat(result.path("failed").asInt()).isZero();
   }
+
+  @Test
+  void invokeMasterKeyRotationRotatesTheLocalMasterKeyThroughTheRotationHandler(@TempDir Path data) throws Exception {
+    var out = new java.io.ByteArrayOutputStream();
+    var stdout = System.out;
+    System.setOut(new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8));
+    int exit;
+    try {
+      exit = Main.invoke(LocalOptions.parse(
+          new String[] {"invoke", "master-key-rotation", "--event", RepoFiles.resolve("events/secretsmanager-rotation.json").toString(),
+              "--data-dir", data.toString()}, Map.of("AIGW_MASTER_KEY", "sk-local-master-key-before-0123456789")));
+    } finally {
+      System.setOut(stdout);
+    }
+    assertThat(exit).isZero();
+    var result = Json.MAPPER.readTree(out.toString(java.nio.charset.StandardCharsets.UTF_8));
+    String newKey = java.nio.file.Files.readString(data.resolve("master-key")).strip();
+    assertThat(newKey).startsWith("sk-").isNotEqualTo("sk-local-master-key-before-0123456789");
+    assertThat(result.path("master_key_name").asText()).isEqualTo(aigw.core.keys.ApiKeys.mask(newKey));
+    assertThat(out.toString(java.nio.charset.StandardCharsets.UTF_8)).doesNotContain(newKey);
+  }
 }
