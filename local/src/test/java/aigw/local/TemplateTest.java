@@ -159,6 +159,33 @@ class TemplateTest {
   private static final String ROTATION_DUE_INDEX = "${KeysTable.Arn}/index/RotationDue";
 
   @Test
+  void unattendedRotationsCannotFailSilently() {
+    // Each rotation function's errors, and a rotated key its secret did not receive, reach the alert topic.
+    for (String function : List.of("KeyRotationScheduleFunction", "MasterKeyRotationFunction", "ProxyFunction")) {
+      var alarms = new ArrayList<JsonNode>();
+      resources.fields().forEachRemaining(r -> {
+        JsonNode p = r.getValue().path("Properties");
+        if ("AWS::CloudWatch::Alarm".equals(r.getValue().path("Type").asText())
+            && "Errors".equals(p.path("MetricName").asText())
+            && function.equals(p.path("Dimensions").get(0).path("Value").asText())) {
+          alarms.add(p);
+        }
+      });
+      assertThat(alarms).as(function + " has an Errors alarm").hasSize(1);
+      assertThat(alarms.get(0).path("AlarmActions").get(0).asText()).isEqualTo("AlertTopic");
+    }
+    JsonNode rule = resources.path("KeyDeliveryFailedRule").path("Properties");
+    assertThat(rule.path("EventPattern").path("source").get(0).asText()).isEqualTo(aigw.core.rotation.RotationEvent.SOURCE);
+    assertThat(rule.path("EventPattern").path("detail-type").get(0).asText()).isEqualTo(aigw.core.rotation.RotationEvent.DETAIL_TYPE);
+    assertThat(rule.path("EventPattern").path("detail").has("delivery_failed")).isTrue();
+    assertThat(rule.path("Targets").get(0).path("Arn").asText()).isEqualTo("AlertTopic");
+    // Only that rule may publish to the topic.
+    JsonNode statement = resources.path("AlertTopicPolicy").path("Properties").path("PolicyDocument").path("Statement").get(0);
+    assertThat(statement.path("Principal").path("Service").asText()).isEqualTo("events.amazonaws.com");
+    assertThat(statement.path("Condition").path("ArnEquals").path("aws:SourceArn").asText()).isEqualTo("KeyDeliveryFailedRule.Arn");
+  }
+
+  @Test
   void theAccessLogNeverRecordsTheRequestPathWhichCanHoldAKey() {
     String format = resources.path("Api").path("Properties").path("AccessLogSetting").path("Format").asText();
     assertThat(format).contains("$context.resourcePath").doesNotContain("$context.path").doesNotContain("header");
