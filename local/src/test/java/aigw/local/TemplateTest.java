@@ -225,7 +225,7 @@ class TemplateTest {
             // secret targets under the prefix and the event bus; no master key, no Scan, no DeleteItem.
             "KeyRotationScheduleFunction",
                 Set.of("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
-                    "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret", "events:PutEvents"));
+                    "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "events:PutEvents"));
     for (String function : functions()) {
       var granted = new HashSet<String>();
       for (JsonNode policy : resources.path(function).path("Properties").path("Policies")) {

@@ -354,6 +354,14 @@ public final class AdminService {
             fields.text("duration").map(d -> Durations.expiry(now, d, "duration")),
             Optional.empty());
     VirtualKey current = resolve(reference);
+    if (current.graceEndsAt() != null) {
+      // The caller named a value that was already replaced: regenerating would replace a value it
+      // may never have seen (say, one a scheduled rotation left for /key/retrieve).
+      throw new Conflict(
+          "This value of key " + current.keyName() + " was already replaced by a rotation; regenerate the key by its current"
+              + " value or its hash (" + current.tokenHash() + "). A regenerate without grace_period also stops this value.",
+          "key");
+    }
     if (newKey != null && ApiKeys.hash(newKey).equals(current.tokenHash())) {
       throw new BadRequest("'new_key' is the key's current value; a new value must differ.", "new_key");
     }
@@ -378,7 +386,8 @@ public final class AdminService {
       throw new BadRequest("'new_key' is already used by a key.", "new_key");
     } catch (KeyStore.KeyChangedConcurrently e) {
       // Not retried: the caller asked to replace the value it named, and another call has just
-      // replaced or changed it. Rotating again would replace a value this caller never saw.
+      // replaced or changed it (or was writing it: DynamoDB cancels a transaction that meets
+      // another). Rotating again could replace a value this caller never saw; it may retry.
       throw new Conflict(
           "Key " + current.keyName() + " was rotated or changed by another call at the same time; nothing was changed."
               + " Read it with /key/info and retry if it still needs a new value.",
@@ -461,9 +470,9 @@ public final class AdminService {
     if (hashes.size() > DynamoDbKeyStore.MAX_DELETE_BATCH) {
       throw new BadRequest("At most " + DynamoDbKeyStore.MAX_DELETE_BATCH + " keys can be deleted per call (one transaction).", "keys");
     }
-    var keyIds = new ArrayList<String>();
+    var deletedKeys = new ArrayList<VirtualKey>();
     for (String hash : hashes) {
-      gateway.keyStore().findByHash(hash).map(VirtualKey::keyId).ifPresent(keyIds::add);
+      gateway.keyStore().findByHash(hash).ifPresent(deletedKeys::add);
     }
     try {
       gateway.keyStore().deleteAll(hashes);
@@ -474,7 +483,7 @@ public final class AdminService {
       throw new Conflict(e.getMessage() + " Nothing was deleted.", "keys");
     }
     hashes.forEach(gateway.keyCache()::invalidate);
-    keyIds.forEach(rotator::discardHeldValue); // a deleted key's waiting value must not outlive it
+    deletedKeys.forEach(k -> rotator.discardHeldValue(k.keyId(), k.rotation().count())); // must not outlive the key
     LOG.info("Deleted " + hashes.size() + " key(s)");
     var deleted = new ArrayList<String>(keys);
     deleted.addAll(aliases);

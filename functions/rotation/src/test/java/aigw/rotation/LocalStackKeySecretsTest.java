@@ -91,7 +91,7 @@ class LocalStackKeySecretsTest {
     assertThat(ApiKeys.hash(held)).isEqualTo(rotatedWithout.tokenHash());
     assertThat(rotator.retrieveOnce(rotatedWithout)).isEmpty();
     org.assertj.core.api.Assertions.assertThatThrownBy(
-            () -> secrets.getSecretValue(r -> r.secretId(rotator.retrievalSecret(withoutTarget.keyId()))))
+            () -> secrets.getSecretValue(r -> r.secretId(rotator.retrievalSecret(withoutTarget.keyId(), 1))))
         .isInstanceOf(ResourceNotFoundException.class);
   }
 }

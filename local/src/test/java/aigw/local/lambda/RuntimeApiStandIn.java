@@ -68,7 +68,8 @@ final class RuntimeApiStandIn implements AutoCloseable {
         }
         var headers = exchange.getResponseHeaders();
         headers.set("Lambda-Runtime-Aws-Request-Id", next.getKey());
-        headers.set("Lambda-Runtime-Deadline-Ms", Long.toString(System.currentTimeMillis() + 30_000));
+        // The longest Timeout in template.yaml (KeyRotationScheduleFunction, 300 s): its handler plans by it.
+        headers.set("Lambda-Runtime-Deadline-Ms", Long.toString(System.currentTimeMillis() + 300_000));
         headers.set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:test");
         headers.set("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000;Sampled=0");
         headers.set("Content-Type", "application/json");

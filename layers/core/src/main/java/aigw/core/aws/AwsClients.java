@@ -1,5 +1,6 @@
 package aigw.core.aws;
 
+import java.time.Duration;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.secretsmanager.SecretsManagerClient;
@@ -13,8 +14,15 @@ import software.amazon.awssdk.services.secretsmanager.SecretsManagerClient;
 public final class AwsClients {
   private AwsClients() {}
 
+  /**
+   * Every call is bounded: a key check or usage write that hangs must fail within the API's time,
+   * and a rotation must know its commit's outcome before the function's timeout.
+   */
   public static DynamoDbClient dynamoDb() {
-    return DynamoDbClient.builder().httpClient(UrlConnectionHttpClient.create()).build();
+    return DynamoDbClient.builder()
+        .httpClient(UrlConnectionHttpClient.create())
+        .overrideConfiguration(o -> o.apiCallAttemptTimeout(Duration.ofSeconds(2)).apiCallTimeout(Duration.ofSeconds(6)))
+        .build();
   }
 
   public static SecretsManagerClient secretsManager() {

@@ -87,6 +87,7 @@ public record KeyChanges(
         current.lastRotatedAt(),
         current.count(),
         current.previousKeyValidUntil(),
-        current.rotatedOutUntil());
+        current.rotatedOutUntil(),
+        current.earlierValuesRevokedAt());
   }
 }

@@ -22,6 +22,9 @@ import java.time.temporal.ChronoUnit;
  * @param rotatedOutUntil the latest end of any value rotated out of this key (an older value can
  *     outlive a later one rotated out with a shorter grace): the rotated-out items chained to the
  *     key are kept until then, so that TTL never cuts an older value's way to the key
+ * @param earlierValuesRevokedAt set by a rotation without grace period: every value rotated out of
+ *     the key at or before this instant stops working from it, whatever its own grace end (the
+ *     answer to a leak is a rotation that leaves no old value working)
  */
 public record KeyRotation(
     boolean autoRotate,
@@ -32,7 +35,8 @@ public record KeyRotation(
     Instant lastRotatedAt,
     long count,
     Instant previousKeyValidUntil,
-    Instant rotatedOutUntil) {
+    Instant rotatedOutUntil,
+    Instant earlierValuesRevokedAt) {
 
   /** The and LiteLLM's usual grace: a day for every client to pick up the new key. */
   public static final Duration DEFAULT_GRACE_PERIOD = Duration.ofHours(24);
@@ -48,7 +52,21 @@ public record KeyRotation(
       Instant lastRotatedAt,
       long count,
       Instant previousKeyValidUntil) {
-    this(autoRotate, interval, gracePeriod, secretTarget, nextRotationAt, lastRotatedAt, count, previousKeyValidUntil, null);
+    this(autoRotate, interval, gracePeriod, secretTarget, nextRotationAt, lastRotatedAt, count, previousKeyValidUntil, null, null);
+  }
+
+  public KeyRotation(
+      boolean autoRotate,
+      Duration interval,
+      Duration gracePeriod,
+      String secretTarget,
+      Instant nextRotationAt,
+      Instant lastRotatedAt,
+      long count,
+      Instant previousKeyValidUntil,
+      Instant rotatedOutUntil) {
+    this(autoRotate, interval, gracePeriod, secretTarget, nextRotationAt, lastRotatedAt, count, previousKeyValidUntil,
+        rotatedOutUntil, null);
   }
 
   public Duration effectiveGracePeriod() {
@@ -60,7 +78,9 @@ public record KeyRotation(
     // Whole seconds, as the keys table stores the due time: the time shown is the one stored.
     Instant next = autoRotate && interval != null ? now.plus(interval).truncatedTo(ChronoUnit.SECONDS) : null;
     Instant chainEnd = rotatedOutUntil != null && rotatedOutUntil.isAfter(graceEnd) ? rotatedOutUntil : graceEnd;
-    return new KeyRotation(autoRotate, interval, gracePeriod, secretTarget, next, now, count + 1, graceEnd, chainEnd);
+    // No grace: nothing rotated out of this key so far may keep working either.
+    Instant revoked = graceEnd.isAfter(now) ? earlierValuesRevokedAt : now;
+    return new KeyRotation(autoRotate, interval, gracePeriod, secretTarget, next, now, count + 1, graceEnd, chainEnd, revoked);
   }
 
   /** The next due time for these settings, counted from the last rotation or else from {@code since}. */

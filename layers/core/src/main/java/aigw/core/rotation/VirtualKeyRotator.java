@@ -18,6 +18,7 @@ import java.util.logging.Logger;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.services.secretsmanager.SecretsManagerClient;
+import software.amazon.awssdk.services.secretsmanager.model.InvalidRequestException;
 import software.amazon.awssdk.services.secretsmanager.model.ResourceExistsException;
 import software.amazon.awssdk.services.secretsmanager.model.ResourceNotFoundException;
 
@@ -48,6 +49,7 @@ public final class VirtualKeyRotator {
   private static final int SECRET_WRITE_ATTEMPTS = 2;
 
   private static final Duration SECRETS_CALL_TIMEOUT = Duration.ofSeconds(3);
+  private static final java.util.regex.Pattern SECRET_NAME = java.util.regex.Pattern.compile("[A-Za-z0-9/_+=.@-]{1,512}");
   public static final String SCHEDULE = "schedule";
   public static final String MANUAL = "manual";
 
@@ -112,6 +114,10 @@ public final class VirtualKeyRotator {
     if (name.startsWith(secretPrefix + "pending/")) {
       return "'" + secretPrefix + "pending/' holds the values waiting for /key/retrieve";
     }
+    if (!SECRET_NAME.matcher(name).matches() || name.contains("..")) {
+      // Secrets Manager's own rule; checked here so that a bad name fails now, not at each rotation.
+      return "a secret name has 1 to 512 of the characters A-Z a-z 0-9 / _ + = . @ -";
+    }
     return null;
   }
 
@@ -156,6 +162,8 @@ public final class VirtualKeyRotator {
     if (target != null) {
       deliveryFailed = !writeToSecret(target, value, rotated);
     }
+    // A value the previous scheduled rotation left for /key/retrieve opens nothing any more.
+    discardHeldValue(rotated.keyId(), rotated.rotation().count() - 1);
     // A manual rotation answers with the key; a scheduled one has no one to answer.
     boolean held = (deliveryFailed || target == null) && SCHEDULE.equals(trigger) && holdForRetrieval(rotated, value);
     events.publish(
@@ -216,9 +224,12 @@ public final class VirtualKeyRotator {
     return new RunResult(rotated, alreadyRotated, failed, skipped);
   }
 
-  /** The secret where a scheduled rotation leaves the new key of {@code keyId} for one retrieval. */
-  public String retrievalSecret(String keyId) {
-    return secretPrefix + "pending/" + keyId;
+  /**
+   * The secret where a scheduled rotation leaves the new value of a key for one retrieval: one per
+   * rotation ({@code rotation_count}), so a new one never waits for the deletion of the last.
+   */
+  public String retrievalSecret(String keyId, long rotationCount) {
+    return secretPrefix + "pending/" + keyId + "/" + rotationCount;
   }
 
   private boolean holdForRetrieval(VirtualKey rotated, String value) {
@@ -227,7 +238,7 @@ public final class VirtualKeyRotator {
           + " Secrets Manager to keep its new value for /key/retrieve; regenerate it to get a value.");
       return false;
     }
-    String name = retrievalSecret(rotated.keyId());
+    String name = retrievalSecret(rotated.keyId(), rotated.rotation().count());
     try {
       try {
         secrets.createSecret(r -> r.name(name).secretString(value)
@@ -254,17 +265,17 @@ public final class VirtualKeyRotator {
     if (secrets == null) {
       return Optional.empty();
     }
-    String name = retrievalSecret(key.keyId());
+    String name = retrievalSecret(key.keyId(), key.rotation().count());
     String value;
     try {
       try {
         value = secrets.getSecretValue(r -> r.secretId(name)).secretString();
-      } catch (ResourceNotFoundException none) {
-        return Optional.empty();
+      } catch (ResourceNotFoundException | InvalidRequestException noneOrBeingDeleted) {
+        return Optional.empty(); // a secret being deleted answers InvalidRequestException
       }
       try {
         secrets.deleteSecret(r -> r.secretId(name).forceDeleteWithoutRecovery(true));
-      } catch (ResourceNotFoundException retrievedConcurrently) {
+      } catch (ResourceNotFoundException | InvalidRequestException retrievedConcurrently) {
         return Optional.empty();
       }
     } catch (SdkException e) {
@@ -274,17 +285,22 @@ public final class VirtualKeyRotator {
     return Optional.of(value);
   }
 
-  /** Deletes the value a scheduled rotation left for this key, if any; best effort (a deleted key's). */
-  public void discardHeldValue(String keyId) {
-    if (secrets == null) {
+  /**
+   * Deletes the value a scheduled rotation left for this key's rotation {@code rotationCount}, if
+   * any: the key was deleted, or rotated again, and the value opens nothing any more. Best effort.
+   */
+  public void discardHeldValue(String keyId, long rotationCount) {
+    if (secrets == null || rotationCount < 1) {
       return;
     }
+    String name = retrievalSecret(keyId, rotationCount);
     try {
-      secrets.deleteSecret(r -> r.secretId(retrievalSecret(keyId)).forceDeleteWithoutRecovery(true));
-    } catch (ResourceNotFoundException nothingWaiting) {
+      secrets.deleteSecret(r -> r.secretId(name).forceDeleteWithoutRecovery(true)
+          .overrideConfiguration(o -> o.apiCallTimeout(SECRETS_CALL_TIMEOUT)));
+    } catch (ResourceNotFoundException | InvalidRequestException nothingWaiting) {
       // the usual case
     } catch (SdkException e) {
-      LOG.warning("Could not delete " + retrievalSecret(keyId) + " of deleted key_id " + keyId + ": " + e.getMessage());
+      LOG.warning("Could not delete " + name + ", an outdated value of key_id " + keyId + ": " + e.getMessage());
     }
   }
 

@@ -63,12 +63,14 @@ public final class DynamoDbKeyStore implements KeyStore {
     // by the next uncached read. It costs one more read unit than an eventual read, on cache misses only.
     var item = read(tokenHash);
     Instant graceEnd = null;
+    Instant rotatedAt = null;
     for (int hops = 0; item.isPresent() && isRotatedOut(item.get()); hops++) {
       if (hops == MAX_ROTATION_HOPS) {
         return Optional.empty();
       }
       if (graceEnd == null) {
         graceEnd = instant(item.get(), VALID_UNTIL); // the presented value's own end
+        rotatedAt = instant(item.get(), ROTATED_AT);
       }
       item = read(item.get().get(ROTATED_TO).s());
     }
@@ -76,7 +78,15 @@ public final class DynamoDbKeyStore implements KeyStore {
       return Optional.empty();
     }
     VirtualKey key = fromItem(item.get());
-    return Optional.of(graceEnd == null ? key : key.withGraceEndsAt(graceEnd));
+    if (graceEnd == null) {
+      return Optional.of(key);
+    }
+    // A later rotation without grace revoked every value rotated out before it.
+    Instant revoked = key.rotation().earlierValuesRevokedAt();
+    if (revoked != null && (rotatedAt == null || !rotatedAt.isAfter(revoked)) && revoked.isBefore(graceEnd)) {
+      graceEnd = revoked;
+    }
+    return Optional.of(key.withGraceEndsAt(graceEnd));
   }
 
   @Override
@@ -128,8 +138,10 @@ public final class DynamoDbKeyStore implements KeyStore {
             KeyUsage.NONE, changed.rotation().rotatedAt(now, graceEnd), null);
     var actions = new ArrayList<TransactWriteItem>();
     actions.add(putIfAbsent(toItem(rotated)));
-    actions.add(TransactWriteItem.builder().put(putUnchanged(rotatedOutItem(current, newTokenHash, graceEnd, rotated.rotation().rotatedOutUntil()), current)).build());
+    actions.add(TransactWriteItem.builder().put(putUnchanged(rotatedOutItem(current, newTokenHash, now, graceEnd, rotated.rotation().rotatedOutUntil()), current)).build());
     actions.addAll(companionChanges(current, rotated));
+    // Read before the commit: after it, a failed read would make the caller lose the new value.
+    KeyUsage usage = usageOf(current.keyId());
     try {
       write(actions, current, rotated.keyAlias());
     } catch (TransactionCanceledException e) {
@@ -138,8 +150,20 @@ public final class DynamoDbKeyStore implements KeyStore {
       }
       // Another condition (the alias guard moved, the usage item is gone): the key changed meanwhile.
       throw new KeyChangedConcurrently("The key was changed by another call at the same time; read it again and retry.");
+    } catch (ServiceUnavailable unknownOutcome) {
+      // A timeout or lost answer: the transaction may have been applied. If the new item is there,
+      // it was, and the caller must deliver the new value; otherwise nothing happened.
+      boolean applied;
+      try {
+        applied = read(newTokenHash).map(item -> current.keyId().equals(text(item, KEY_ID))).orElse(false);
+      } catch (ServiceUnavailable stillDown) {
+        applied = false;
+      }
+      if (!applied) {
+        throw unknownOutcome;
+      }
     }
-    return rotated.withUsage(usageOf(current.keyId()));
+    return rotated.withUsage(usage);
   }
 
   /**
@@ -276,11 +300,15 @@ public final class DynamoDbKeyStore implements KeyStore {
     try {
       call(() -> dynamo.transactWriteItems(r -> r.transactItems(actions)));
     } catch (TransactionCanceledException e) {
-      var gone = hashes.stream().filter(h -> read(h).filter(KeyItems::isKey).isEmpty()).toList();
+      var now = hashes.stream().collect(Collectors.toMap(h -> h, this::read));
+      if (now.values().stream().anyMatch(item -> item.isPresent() && isRotatedOut(item.get()))) {
+        throw new KeyChangedConcurrently("A key was rotated while it was being deleted; delete it by its new value, hash or alias.");
+      }
+      var gone = hashes.stream().filter(h -> now.get(h).filter(KeyItems::isKey).isEmpty()).toList();
       if (!gone.isEmpty()) {
         throw new KeyNotFound(gone);
       }
-      throw new ServiceUnavailable("A key changed while it was being deleted; nothing was deleted, try again", e);
+      throw new KeyChangedConcurrently("A key changed while it was being deleted; nothing was deleted, try again.");
     }
   }
 

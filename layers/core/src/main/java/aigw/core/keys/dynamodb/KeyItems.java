@@ -64,10 +64,13 @@ final class KeyItems {
   static final String PREVIOUS_KEY_VALID_UNTIL = "previous_key_valid_until";
   /** Epoch seconds: the latest end of any value rotated out of the key; their items are purged then. */
   static final String ROTATED_OUT_UNTIL = "rotated_out_until";
+  static final String EARLIER_VALUES_REVOKED_AT = "earlier_values_revoked_at";
 
   // A rotated-out value.
   static final String ROTATED_TO = "rotated_to";
   static final String VALID_UNTIL = "valid_until";
+  /** When the value was rotated out; a later rotation without grace revokes it if it is not after. */
+  static final String ROTATED_AT = "rotated_at";
 
   // Usage items.
   static final String USAGE_PREFIX = "usage#";
@@ -144,6 +147,9 @@ final class KeyItems {
     if (rotation.previousKeyValidUntil() != null) {
       item.put(PREVIOUS_KEY_VALID_UNTIL, s(rotation.previousKeyValidUntil().toString()));
     }
+    if (rotation.earlierValuesRevokedAt() != null) {
+      item.put(EARLIER_VALUES_REVOKED_AT, s(rotation.earlierValuesRevokedAt().toString()));
+    }
     if (rotation.rotatedOutUntil() != null) {
       item.put(ROTATED_OUT_UNTIL, epochSeconds(rotation.rotatedOutUntil()));
     }
@@ -180,12 +186,14 @@ final class KeyItems {
    * {@code graceEnd}. It is purged at {@code purgeAt}, no earlier than its own end but later if an
    * older value still works through it.
    */
-  static Map<String, AttributeValue> rotatedOutItem(VirtualKey old, String newTokenHash, Instant graceEnd, Instant purgeAt) {
+  static Map<String, AttributeValue> rotatedOutItem(
+      VirtualKey old, String newTokenHash, Instant rotatedAt, Instant graceEnd, Instant purgeAt) {
     return Map.of(
         TOKEN_HASH, s(old.tokenHash()),
         KEY_ID, s(old.keyId()),
         KEY_NAME, s(old.keyName()),
         ROTATED_TO, s(newTokenHash),
+        ROTATED_AT, s(rotatedAt.toString()),
         VALID_UNTIL, s(graceEnd.toString()),
         PURGE_AT, epochSeconds(purgeAt.isAfter(graceEnd) ? purgeAt : graceEnd));
   }
@@ -238,7 +246,8 @@ final class KeyItems {
             instant(item, LAST_ROTATION_AT),
             number(item, ROTATION_COUNT),
             instant(item, PREVIOUS_KEY_VALID_UNTIL),
-            epochInstant(item, ROTATED_OUT_UNTIL)),
+            epochInstant(item, ROTATED_OUT_UNTIL),
+            instant(item, EARLIER_VALUES_REVOKED_AT)),
         null);
   }
 

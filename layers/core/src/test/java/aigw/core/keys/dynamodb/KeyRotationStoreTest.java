@@ -246,6 +246,28 @@ class KeyRotationStoreTest {
     assertThat(store.hashesForAlias("chained")).containsExactly(ApiKeys.hash(c));
   }
 
+  @Test
+  void aRotationWithoutGraceRevokesEveryEarlierValueAtOnce() {
+    String a = ApiKeys.generate();
+    String b = ApiKeys.generate();
+    String c = ApiKeys.generate();
+    String d = ApiKeys.generate();
+    var key = create(a, "leaked");
+    var k = rotate(key, b, NOW.plus(DAY), NOW); // a: a day of grace
+    Instant leak = NOW.plus(Duration.ofMinutes(5));
+    k = rotate(k, c, leak, leak); // after a leak: no grace, for b nor for a
+
+    assertThat(store.findByHash(ApiKeys.hash(a)).orElseThrow().isRotatedOut(leak)).as("a, though its own end is a day away").isTrue();
+    assertThat(store.findByHash(ApiKeys.hash(b)).orElseThrow().isRotatedOut(leak)).isTrue();
+    assertThat(store.findByHash(ApiKeys.hash(c)).orElseThrow().graceEndsAt()).isNull();
+
+    // A later rotation with grace gives the value it replaces its grace: the revocation is in the past.
+    Instant later = leak.plus(Duration.ofMinutes(5));
+    rotate(k, d, later.plus(Duration.ofHours(1)), later);
+    assertThat(store.findByHash(ApiKeys.hash(c)).orElseThrow().isRotatedOut(later.plusSeconds(60))).isFalse();
+    assertThat(store.findByHash(ApiKeys.hash(a)).orElseThrow().isRotatedOut(later)).isTrue();
+  }
+
   /** Deletes what DynamoDB's TTL may delete at {@code now}: every item whose purge_at has passed. */
   private void runTtl(Instant now) {
     for (var item : items()) {
@@ -265,8 +287,8 @@ class KeyRotationStoreTest {
     var key = create(a, "long-chain");
     Instant endA = NOW.plus(Duration.ofHours(1));
     var k = rotate(key, b, endA, NOW); // a works for an hour
-    k = rotate(k, c, NOW.plus(Duration.ofMinutes(10)), NOW.plus(Duration.ofMinutes(10))); // b stops at once
-    k = rotate(k, d, NOW.plus(Duration.ofMinutes(20)), NOW.plus(Duration.ofMinutes(20))); // c stops at once
+    k = rotate(k, c, NOW.plus(Duration.ofMinutes(11)), NOW.plus(Duration.ofMinutes(10))); // b works for a minute
+    k = rotate(k, d, NOW.plus(Duration.ofMinutes(21)), NOW.plus(Duration.ofMinutes(20))); // c works for a minute
     // Some of those rotations were updated in between: the chain's end survives an update.
     store.update(k.tokenHash(), KeyChanges.blocked(false), NOW.plus(Duration.ofMinutes(21)));
 
