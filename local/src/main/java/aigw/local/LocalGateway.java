@@ -124,12 +124,28 @@ public final class LocalGateway implements AutoCloseable {
           throw new UncheckedIOException(e);
         }
         inMemorySecrets = new InMemorySecretsManager(Clock.systemUTC());
-        secrets = new LocalSecrets(inMemorySecrets, options.inMemory() ? null : options.dataDir().resolve("secrets"));
-        var local = StaticSecretSource.fromEnvironment(env);
+        Path secretFiles = options.inMemory() ? null : options.dataDir().resolve("secrets");
+        StaticSecretSource local = StaticSecretSource.fromEnvironment(env);
+        try {
+          if (secretFiles != null) {
+            LocalSecrets.load(inMemorySecrets, secretFiles);
+          }
+          Path rotatedMasterKey = options.inMemory() ? null : options.dataDir().resolve("master-key");
+          if (rotatedMasterKey != null && Files.isRegularFile(rotatedMasterKey)) {
+            // A rotation in an earlier run replaced the configured key: the rotated one is current.
+            local = StaticSecretSource.of(Files.readString(rotatedMasterKey).strip());
+            LOG.info("Using the master key a local rotation wrote to " + rotatedMasterKey.toAbsolutePath() + " ("
+                + aigw.core.keys.ApiKeys.mask(local.read()) + "), not AIGW_MASTER_KEY; delete that file to go back.");
+          }
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+        secrets = new LocalSecrets(inMemorySecrets, secretFiles);
         this.developmentMasterKey = local.isDevelopmentDefault();
         // The master key lives in the in-memory Secrets Manager, read and rotated exactly as on AWS:
         // the same secret source (with its AWSPREVIOUS grace) and the same rotation handler.
-        inMemorySecrets.createSecret(r -> r.name(LOCAL_MASTER_KEY_SECRET).secretString(local.read()));
+        String masterKey = local.read();
+        inMemorySecrets.createSecret(r -> r.name(LOCAL_MASTER_KEY_SECRET).secretString(masterKey));
         var rotation = new MasterKeyRotationHandler(new MasterKeyRotation(inMemorySecrets));
         inMemorySecrets.registerRotationFunction(LOCAL_ROTATION_FUNCTION, (id, token, step) ->
             rotation.handleRequest(Map.of("SecretId", id, "ClientRequestToken", token, "Step", step), null));

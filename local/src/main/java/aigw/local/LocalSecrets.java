@@ -1,7 +1,6 @@
 package aigw.local;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -24,12 +23,13 @@ import software.amazon.awssdk.services.secretsmanager.model.ResourceNotFoundExce
  *
  * <ul>
  *   <li>a write to a secret that does not exist creates it (on AWS the operator creates it first);
- *   <li>with a data directory, every value is also written to {@code DATA-DIR/secrets/<name>},
- *       readable by its owner only, where a local application can read its key, and removed when
- *       the secret is deleted.
+ *   <li>with a data directory, every value is also written to {@code DATA-DIR/secrets/<name>}
+ *       (the name's slashes are directories), readable by its owner only, where a local application
+ *       can read its key; removed when the secret is deleted, and loaded again at the next start.
  * </ul>
  */
 final class LocalSecrets implements SecretsManagerClient {
+  private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(LocalSecrets.class.getName());
   private final SecretsManagerClient secrets;
   private final Path directory; // null: in memory only
 
@@ -71,16 +71,39 @@ final class LocalSecrets implements SecretsManagerClient {
     if (directory != null) {
       try {
         Files.deleteIfExists(file(request.secretId()));
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
+      } catch (IOException | IllegalArgumentException e) {
+        LOG.warning("Could not delete the file of secret " + request.secretId() + ": " + e.getMessage());
       }
     }
     return response;
   }
 
-  /** Where the value of secret {@code name} is mirrored; null without a data directory. */
+  /** Where the value of secret {@code name} (or ARN) is mirrored; null without a data directory. */
   Path file(String name) {
-    return directory == null ? null : directory.resolve(name.replace('/', '_'));
+    if (directory == null) {
+      return null;
+    }
+    int arn = name.indexOf(":secret:");
+    String plain = name.startsWith("arn:") && arn >= 0 ? name.substring(arn + ":secret:".length()) : name;
+    Path file = directory.resolve(plain).normalize();
+    if (!file.startsWith(directory.normalize()) || file.equals(directory.normalize())) {
+      throw new IllegalArgumentException("secret name " + name + " does not name a file under " + directory);
+    }
+    return file;
+  }
+
+  /** The secrets a previous run mirrored, back into {@code secrets}: they outlive the process, as on AWS. */
+  static void load(SecretsManagerClient secrets, Path directory) throws IOException {
+    if (!Files.isDirectory(directory)) {
+      return;
+    }
+    try (var files = Files.walk(directory)) {
+      for (Path file : files.filter(Files::isRegularFile).filter(f -> !f.getFileName().toString().startsWith(".aigw-")).toList()) {
+        String name = directory.relativize(file).toString().replace(java.io.File.separatorChar, '/');
+        String value = Files.readString(file).strip();
+        secrets.createSecret(r -> r.name(name).secretString(value).description("loaded by the local aigw gateway"));
+      }
+    }
   }
 
   private void mirror(String name, String value) {
@@ -88,10 +111,12 @@ final class LocalSecrets implements SecretsManagerClient {
       return;
     }
     try {
-      Files.createDirectories(directory);
-      writeOwnerOnly(file(name), value + System.lineSeparator());
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + file(name), e);
+      Path file = file(name);
+      Files.createDirectories(file.getParent());
+      writeOwnerOnly(file, value + System.lineSeparator());
+    } catch (IOException | IllegalArgumentException e) {
+      // The secret itself is written; only the convenience copy is missing.
+      LOG.warning("Could not mirror secret " + name + " to a file under " + directory + ": " + e.getMessage());
     }
   }
 

@@ -74,6 +74,13 @@ class LocalMasterKeyRotationTest {
       }
       assertThat(status(gateway, MASTER)).as("past the grace end").isEqualTo(401);
       assertThat(status(gateway, newKey)).isEqualTo(200);
+    }
+    // The next run starts with the rotated key, as a Lambda container started after a rotation would.
+    try (var restarted = LocalGateway.start(options)) {
+      String newKey = Files.readString(data.resolve("master-key")).strip();
+      assertThat(status(restarted, newKey)).isEqualTo(200);
+      assertThat(status(restarted, MASTER)).isEqualTo(401);
+      assertThat(restarted.usesDevelopmentMasterKey()).isFalse();
       if (!System.getProperty("os.name").startsWith("Windows")) {
         assertThat(Files.getPosixFilePermissions(data.resolve("master-key")).toString()).isEqualTo("[OWNER_READ, OWNER_WRITE]");
       }

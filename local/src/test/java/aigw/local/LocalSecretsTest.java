@@ -20,14 +20,26 @@ class LocalSecretsTest {
     secrets.putSecretValue(r -> r.secretId("aigw/keys/my-app").secretString("sk-second-value-0123456789abcdef"));
 
     assertThat(memory.getSecretValue(r -> r.secretId("aigw/keys/my-app")).secretString()).isEqualTo("sk-second-value-0123456789abcdef");
-    Path file = dir.resolve("secrets").resolve("aigw_keys_my-app");
+    Path file = dir.resolve("secrets").resolve("aigw/keys/my-app");
     assertThat(Files.readString(file).strip()).isEqualTo("sk-second-value-0123456789abcdef");
     if (!System.getProperty("os.name").startsWith("Windows")) {
       assertThat(Files.getPosixFilePermissions(file).toString()).isEqualTo("[OWNER_READ, OWNER_WRITE]");
     }
 
+    // The next run (a new in-memory Secrets Manager) finds the secret again.
+    var nextRun = new InMemorySecretsManager(Clock.systemUTC());
+    LocalSecrets.load(nextRun, dir.resolve("secrets"));
+    assertThat(nextRun.getSecretValue(r -> r.secretId("aigw/keys/my-app")).secretString()).isEqualTo("sk-second-value-0123456789abcdef");
+
     secrets.deleteSecret(r -> r.secretId("aigw/keys/my-app").forceDeleteWithoutRecovery(true));
     assertThat(file).doesNotExist();
+  }
+
+  @Test
+  void aNameThatLeavesTheDirectoryIsNotMirrored(@TempDir Path dir) {
+    var secrets = new LocalSecrets(new InMemorySecretsManager(Clock.systemUTC()), dir.resolve("secrets"));
+    secrets.createSecret(r -> r.name("../escape").secretString("sk-escape-attempt-0123456789abcdef"));
+    assertThat(dir.resolve("escape")).doesNotExist();
   }
 
   @Test
