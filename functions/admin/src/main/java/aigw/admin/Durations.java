@@ -36,7 +36,8 @@ final class Durations {
     }
     if (amount == 0 && !zeroAllowed) {
       // A key that is expired the moment it is created is never what the caller meant.
-      throw new BadRequest("'" + param + "' must be longer than 0; leave it out for a key that never expires.", param);
+      throw new BadRequest("'" + param + "' must be longer than 0"
+          + (param.equals("duration") ? "; leave it out for a key that never expires." : "."), param);
     }
     try {
       return switch (match.group(2)) {

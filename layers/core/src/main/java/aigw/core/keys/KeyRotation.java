@@ -80,7 +80,8 @@ public record KeyRotation(
     Instant chainEnd = rotatedOutUntil != null && rotatedOutUntil.isAfter(graceEnd) ? rotatedOutUntil : graceEnd;
     // No grace: nothing rotated out of this key so far may keep working either.
     Instant revoked = graceEnd.isAfter(now) ? earlierValuesRevokedAt : now;
-    return new KeyRotation(autoRotate, interval, gracePeriod, secretTarget, next, now, count + 1, graceEnd, chainEnd, revoked);
+    return new KeyRotation(
+        autoRotate, interval, gracePeriod, secretTarget, next, now.truncatedTo(ChronoUnit.SECONDS), count + 1, graceEnd, chainEnd, revoked);
   }
 
   /** The next due time for these settings, counted from the last rotation or else from {@code since}. */

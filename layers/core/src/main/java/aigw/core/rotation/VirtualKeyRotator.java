@@ -149,10 +149,8 @@ public final class VirtualKeyRotator {
     Instant now = clock.instant();
     String value = newKey == null ? ApiKeys.generate() : newKey;
     // Whole seconds, like every time the key table shows: the end shown is the end enforced.
+    // Without grace that is a moment ago: the old value stops at once.
     Instant graceEnd = now.plus(gracePeriod).truncatedTo(ChronoUnit.SECONDS);
-    if (graceEnd.isBefore(now)) {
-      graceEnd = now;
-    }
     VirtualKey rotated = store.rotate(current, ApiKeys.hash(value), ApiKeys.mask(value), graceEnd, changes, now);
     cache.invalidate(current.tokenHash());
     LOG.info("Rotated key " + current.keyName() + " -> " + rotated.keyName() + " (key_id " + rotated.keyId() + ", "
@@ -167,7 +165,7 @@ public final class VirtualKeyRotator {
     // A manual rotation answers with the key; a scheduled one has no one to answer.
     boolean held = (deliveryFailed || target == null) && SCHEDULE.equals(trigger) && holdForRetrieval(rotated, value);
     events.publish(
-        new RotationEvent(rotated.keyId(), rotated.keyAlias(), rotated.keyName(), current.keyName(), now, graceEnd,
+        new RotationEvent(rotated.keyId(), rotated.keyAlias(), rotated.keyName(), current.keyName(), rotated.rotation().lastRotatedAt(), graceEnd,
             rotated.rotation().nextRotationAt(), rotated.rotation().count(), trigger, target, deliveryFailed, held));
     return new Rotation(value, rotated, deliveryFailed, held);
   }
