@@ -30,8 +30,16 @@ class InvokeTest {
 
       assertThat(gateway.invoke("proxy", Events.load("proxy-bad-key.json")).getStatusCode()).isEqualTo(401);
       assertThat(gateway.invoke("admin", Events.load("admin-health-readiness.json")).getStatusCode()).isEqualTo(200);
+
+      // A manual regenerate answers with the new key (nothing waits for /key/retrieve); the example
+      // key keeps working for the event's one-hour grace period.
+      var regenerated = gateway.invoke("admin", Events.load("admin-key-regenerate.json"));
+      assertThat(regenerated.getStatusCode()).as(regenerated.getBody()).isEqualTo(200);
+      assertThat(Json.MAPPER.readTree(regenerated.getBody()).path("key").asText()).startsWith("sk-").isNotEqualTo(Events.EVENTS_VIRTUAL_KEY);
+      assertThat(gateway.invoke("proxy", Events.load("proxy-models.json")).getStatusCode()).isEqualTo(200);
+      assertThat(gateway.invoke("admin", Events.load("admin-key-retrieve.json")).getStatusCode()).isEqualTo(404);
     }
-    // File-backed: the key is still there for the next run.
+    // File-backed: the key is still there for the next run (named by its old value, in its grace period).
     try (var gateway = LocalGateway.create(options)) {
       assertThat(gateway.invoke("admin", Events.load("admin-key-info.json")).getStatusCode()).isEqualTo(200);
     }
