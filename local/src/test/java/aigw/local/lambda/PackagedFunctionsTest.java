@@ -376,7 +376,7 @@ class PackagedFunctionsTest {
       store.create(pending);
       assertThat(store.dueForRotation(Instant.now(), 25)).extracting(VirtualKey::keyId).containsExactlyInAnyOrder(withSecret.keyId(), pending.keyId());
     }
-    String pendingSecret = prefix + "pending/" + pending.keyId();
+    String pendingSecret = prefix + "pending/" + pending.keyId() + "/1"; // one secret per rotation: its rotation_count
 
     try (var api = new RuntimeApiStandIn(); var secretsManager = new SecretsManagerStandIn(secrets); var events = new EventBridgeStandIn()) {
       var env = functionEnvironment("KeyRotationScheduleFunction", testModelList());
