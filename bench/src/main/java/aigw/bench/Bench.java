@@ -1,5 +1,8 @@
 package aigw.bench;
 
+import aigw.core.keys.ApiKeys;
+import aigw.core.keys.KeyRotation;
+import aigw.core.keys.VirtualKey;
 import aigw.local.LocalGateway;
 import aigw.local.LocalOptions;
 import java.io.IOException;
@@ -12,17 +15,20 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
  * One run, one report: the gateway's added latency over calling a loopback stub provider directly
  * (1 and 16 connections), requests per second at 16, DynamoDB calls per proxied request, the same
- * against the file-backed default, and JVM start to first proxied response of the packaged jar.
+ * against the file-backed default, a scheduled run rotating many due keys, and JVM start to first
+ * proxied response of the packaged jar.
  *
  * <pre>
  * ./mvnw -q package -DskipTests
@@ -65,6 +71,10 @@ public final class Bench {
         System.out.println("== file-backed (the default: embedded DynamoDB Local in " + data + ") ==");
         var fileBacked = LocalOptions.parse(new String[] {"--port", "0", "--config", config.toString(), "--data-dir", data.toString()}, env());
         measure(fileBacked, direct, requests);
+
+        System.out.println();
+        System.out.println("== scheduled key rotation (in memory; half the keys have a rotation_secret) ==");
+        rotation(LocalOptions.inMemory(config, env()), 500);
       }
 
       System.out.println();
@@ -128,6 +138,44 @@ public final class Bench {
         var after = counting.snapshot();
         report(directRun, gatewayRun, before, after);
       }
+    }
+  }
+
+  /**
+   * One scheduled run over {@code keys} due keys, as KeyRotationScheduleFunction runs it: rotations
+   * per second, and DynamoDB and Secrets Manager calls per rotation.
+   */
+  private static void rotation(LocalOptions options, int keys) throws Exception {
+    var counting = new CountingDynamoDb();
+    // Two log lines per rotation would cost more than the rotation: quiet them for the measurement.
+    var rotationLog = java.util.logging.Logger.getLogger("aigw.core.rotation");
+    rotationLog.setLevel(java.util.logging.Level.WARNING);
+    try (var gateway = LocalGateway.start(options, counting::wrap)) {
+      var store = gateway.gateway().keyStore();
+      var now = Instant.now();
+      for (int i = 0; i < keys; i++) {
+        String value = ApiKeys.generate();
+        var rotation = new KeyRotation(true, Duration.ofDays(30), Duration.ofHours(1),
+            i % 2 == 0 ? "aigw/keys/bench-" + i : null, now.minusSeconds(60), null, 0, null);
+        store.create(new VirtualKey(ApiKeys.hash(value), UUID.randomUUID().toString(),
+            ApiKeys.mask(value), null, List.of(), null, null, Map.of(), now, now, null, false, null, rotation, null));
+      }
+      var before = counting.snapshot();
+      long start = System.nanoTime();
+      var result = gateway.runKeyRotationSchedule();
+      double seconds = (System.nanoTime() - start) / 1e9;
+      var after = counting.snapshot();
+      Object rotated = result.get("rotated");
+      System.out.printf(Locale.ROOT, "  %s of %d due keys rotated in %.2f s: %.0f rotations/s%n",
+          rotated, keys, seconds, ((Number) rotated).doubleValue() / seconds);
+      var perRotation = new ArrayList<String>();
+      after.forEach((op, count) -> {
+        long delta = count - before.getOrDefault(op, 0L);
+        if (delta > 0) {
+          perRotation.add(String.format(Locale.ROOT, "%s %.2f", op, (double) delta / ((Number) rotated).doubleValue()));
+        }
+      });
+      System.out.println("  DynamoDB calls per rotation: " + String.join(", ", perRotation));
     }
   }
 
