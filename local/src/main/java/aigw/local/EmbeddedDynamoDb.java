@@ -26,6 +26,19 @@ public final class EmbeddedDynamoDb implements AutoCloseable {
     setIfAbsent("log4j2.disable.jmx", "true");
   }
 
+  /**
+   * sqlite4java warns "SQLite: unknown jar version" at every start: it reads its version from a jar
+   * name that shading changed. Harmless, and the first line a newcomer sees; only its errors remain.
+   * A field: java.util.logging holds loggers weakly, and a collected one forgets its level.
+   */
+  private static final java.util.logging.Logger SQLITE_LOG = quietSqlite();
+
+  private static java.util.logging.Logger quietSqlite() {
+    var logger = java.util.logging.Logger.getLogger("com.almworks.sqlite4java");
+    logger.setLevel(java.util.logging.Level.SEVERE);
+    return logger;
+  }
+
   private static void setIfAbsent(String property, String value) {
     if (System.getProperty(property) == null) {
       System.setProperty(property, value);
