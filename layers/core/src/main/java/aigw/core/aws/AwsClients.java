@@ -25,7 +25,17 @@ public final class AwsClients {
         .build();
   }
 
+  /**
+   * One client per container: the master key, the provider credentials and the key rotation all
+   * read or write Secrets Manager, and each client built costs class loading and a credentials and
+   * region lookup at cold start. Clients are thread-safe.
+   */
   public static SecretsManagerClient secretsManager() {
-    return SecretsManagerClient.builder().httpClient(UrlConnectionHttpClient.create()).build();
+    return SharedSecretsManager.CLIENT;
+  }
+
+  /** Built on first use (holder idiom), so a function that never calls Secrets Manager never builds it. */
+  private static final class SharedSecretsManager {
+    static final SecretsManagerClient CLIENT = SecretsManagerClient.builder().httpClient(UrlConnectionHttpClient.create()).build();
   }
 }
