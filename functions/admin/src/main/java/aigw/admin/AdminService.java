@@ -324,8 +324,8 @@ public final class AdminService {
       boolean sameSchedule = current.autoRotate() && interval.equals(current.interval()) && current.nextRotationAt() != null;
       next = sameSchedule ? current.nextRotationAt() : now.plus(interval).truncatedTo(ChronoUnit.SECONDS);
     }
-    return Optional.of(
-        new KeyRotation(autoRotate, interval, grace, secret, next, current.lastRotatedAt(), current.count(), current.previousKeyValidUntil()));
+    // Settings only: the rotation history stays the key's (KeyChanges.applyTo keeps it).
+    return Optional.of(new KeyRotation(autoRotate, interval, grace, secret, next, null, 0, null));
   }
 
   // POST /key/regenerate and /key/{key}/regenerate
@@ -447,19 +447,22 @@ public final class AdminService {
     }
     var hashes = new LinkedHashSet<String>();
     var named = new LinkedHashMap<String, String>(); // hash -> how the caller named it
+    var found = new LinkedHashMap<String, VirtualKey>(); // hash -> the key, as read before the delete
     for (String key : keys) {
       // A value rotated out of a key names that key; an unknown one is reported below, by its own hash.
-      String hash = gateway.keyStore().findByHash(hashOf(key)).map(VirtualKey::tokenHash).orElse(hashOf(key));
+      Optional<VirtualKey> current = gateway.keyStore().findByHash(hashOf(key));
+      String hash = current.map(VirtualKey::tokenHash).orElse(hashOf(key));
+      current.ifPresent(k -> found.put(hash, k));
       hashes.add(hash);
       named.putIfAbsent(hash, key);
     }
     var missingAliases = new ArrayList<String>();
     for (String alias : aliases) {
-      List<String> found = gateway.keyStore().hashesForAlias(alias);
-      if (found.isEmpty()) {
+      List<String> aliased = gateway.keyStore().hashesForAlias(alias);
+      if (aliased.isEmpty()) {
         missingAliases.add(alias);
       }
-      for (String hash : found) {
+      for (String hash : aliased) {
         hashes.add(hash);
         named.putIfAbsent(hash, alias);
       }
@@ -470,9 +473,10 @@ public final class AdminService {
     if (hashes.size() > DynamoDbKeyStore.MAX_DELETE_BATCH) {
       throw new BadRequest("At most " + DynamoDbKeyStore.MAX_DELETE_BATCH + " keys can be deleted per call (one transaction).", "keys");
     }
-    var deletedKeys = new ArrayList<VirtualKey>();
     for (String hash : hashes) {
-      gateway.keyStore().findByHash(hash).ifPresent(deletedKeys::add);
+      if (!found.containsKey(hash)) { // named by alias
+        gateway.keyStore().findByHash(hash).ifPresent(k -> found.put(hash, k));
+      }
     }
     try {
       gateway.keyStore().deleteAll(hashes);
@@ -483,7 +487,7 @@ public final class AdminService {
       throw new Conflict(e.getMessage() + " Nothing was deleted.", "keys");
     }
     hashes.forEach(gateway.keyCache()::invalidate);
-    deletedKeys.forEach(k -> rotator.discardHeldValue(k.keyId(), k.rotation().count())); // must not outlive the key
+    found.values().forEach(k -> rotator.discardHeldValue(k.keyId(), k.rotation().count())); // must not outlive the key
     LOG.info("Deleted " + hashes.size() + " key(s)");
     var deleted = new ArrayList<String>(keys);
     deleted.addAll(aliases);

@@ -55,19 +55,6 @@ public record KeyRotation(
     this(autoRotate, interval, gracePeriod, secretTarget, nextRotationAt, lastRotatedAt, count, previousKeyValidUntil, null, null);
   }
 
-  public KeyRotation(
-      boolean autoRotate,
-      Duration interval,
-      Duration gracePeriod,
-      String secretTarget,
-      Instant nextRotationAt,
-      Instant lastRotatedAt,
-      long count,
-      Instant previousKeyValidUntil,
-      Instant rotatedOutUntil) {
-    this(autoRotate, interval, gracePeriod, secretTarget, nextRotationAt, lastRotatedAt, count, previousKeyValidUntil,
-        rotatedOutUntil, null);
-  }
 
   public Duration effectiveGracePeriod() {
     return gracePeriod == null ? DEFAULT_GRACE_PERIOD : gracePeriod;
