@@ -54,41 +54,36 @@ class InvokeTest {
       assertThat(gateway.invoke("admin", generate).getStatusCode()).isEqualTo(200);
     }
     Thread.sleep(2_100); // key_rotation_at is whole seconds: now + 1 s, rounded down
-    var out = new java.io.ByteArrayOutputStream();
-    var stdout = System.out;
-    System.setOut(new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8));
-    int exit;
-    try {
-      exit = Main.invoke(LocalOptions.parse(
-          new String[] {"invoke", "rotation", "--event", RepoFiles.resolve("events/schedule-rotation.json").toString(),
-              "--data-dir", data.toString()}, Map.of()));
-    } finally {
-      System.setOut(stdout);
-    }
-    assertThat(exit).isZero();
-    var result = Json.MAPPER.readTree(out.toString(java.nio.charset.StandardCharsets.UTF_8));
+    String out = invokeMain(Map.of(), "invoke", "rotation", "--event", RepoFiles.resolve("events/schedule-rotation.json").toString(),
+        "--data-dir", data.toString());
+    var result = Json.MAPPER.readTree(out);
     assertThat(result.path("rotated").asInt()).isEqualTo(1);
     assertThat(result.path("failed").asInt()).isZero();
   }
 
   @Test
   void invokeMasterKeyRotationRotatesTheLocalMasterKeyThroughTheRotationHandler(@TempDir Path data) throws Exception {
+    String out = invokeMain(Map.of("AIGW_MASTER_KEY", "sk-local-master-key-before-0123456789"), "invoke", "master-key-rotation",
+        "--event", RepoFiles.resolve("events/secretsmanager-rotation.json").toString(), "--data-dir", data.toString());
+    var result = Json.MAPPER.readTree(out);
+    String newKey = java.nio.file.Files.readString(data.resolve("master-key")).strip();
+    assertThat(newKey).startsWith("sk-").isNotEqualTo("sk-local-master-key-before-0123456789");
+    assertThat(result.path("master_key_name").asText()).isEqualTo(aigw.core.keys.ApiKeys.mask(newKey));
+    assertThat(out).doesNotContain(newKey);
+  }
+
+  /** Runs {@code aigw-local invoke ...} as the command line does and returns what it printed; it must exit 0. */
+  private static String invokeMain(Map<String, String> env, String... args) {
     var out = new java.io.ByteArrayOutputStream();
     var stdout = System.out;
     System.setOut(new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8));
     int exit;
     try {
-      exit = Main.invoke(LocalOptions.parse(
-          new String[] {"invoke", "master-key-rotation", "--event", RepoFiles.resolve("events/secretsmanager-rotation.json").toString(),
-              "--data-dir", data.toString()}, Map.of("AIGW_MASTER_KEY", "sk-local-master-key-before-0123456789")));
+      exit = Main.invoke(LocalOptions.parse(args, env));
     } finally {
       System.setOut(stdout);
     }
-    assertThat(exit).isZero();
-    var result = Json.MAPPER.readTree(out.toString(java.nio.charset.StandardCharsets.UTF_8));
-    String newKey = java.nio.file.Files.readString(data.resolve("master-key")).strip();
-    assertThat(newKey).startsWith("sk-").isNotEqualTo("sk-local-master-key-before-0123456789");
-    assertThat(result.path("master_key_name").asText()).isEqualTo(aigw.core.keys.ApiKeys.mask(newKey));
-    assertThat(out.toString(java.nio.charset.StandardCharsets.UTF_8)).doesNotContain(newKey);
+    assertThat(exit).as(out.toString(java.nio.charset.StandardCharsets.UTF_8)).isZero();
+    return out.toString(java.nio.charset.StandardCharsets.UTF_8);
   }
 }
