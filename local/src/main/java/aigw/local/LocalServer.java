@@ -171,7 +171,7 @@ final class LocalServer {
 
   /** The template's resource that matches the path, as API Gateway reports it. */
   static String resource(String path) {
-    for (String prefix : new String[] {"/v1/", "/key/", "/health/", "/team/"}) {
+    for (String prefix : new String[] {"/v1/", "/models/", "/key/", "/health/", "/team/"}) {
       if (path.startsWith(prefix) && path.length() > prefix.length()) {
         return prefix + "{proxy+}";
       }
