@@ -257,6 +257,22 @@ class ProxyHandlerTest {
   }
 
   @Test
+  void aRotationInThisContainerStopsEveryCachedEarlierValueAtTheNextRequest() throws Exception {
+    var rotator = new aigw.core.rotation.VirtualKeyRotator(gateway.keyStore(), gateway.keyCache(), null,
+        aigw.core.rotation.VirtualKeyRotator.DEFAULT_SECRET_PREFIX, new aigw.core.rotation.LoggedRotationEvents(), clock);
+    storeEventsKey(List.of());
+    var first = rotator.rotate(gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow(), "sk-second-value-of-the-events-key",
+        java.time.Duration.ofHours(1), aigw.core.keys.KeyChanges.none(), "manual");
+    assertThat(send(Events.load("proxy-chat-completions.json")).getStatusCode()).as("in its grace period; now cached").isEqualTo(200);
+
+    rotator.rotate(first.rotated(), null, java.time.Duration.ZERO, aigw.core.keys.KeyChanges.none(), "manual");
+
+    var response = send(Events.load("proxy-chat-completions.json"));
+    assertThat(response.getStatusCode()).isEqualTo(401);
+    assertThat(error(response).get("type").asText()).isEqualTo("token_not_found_in_db");
+  }
+
+  @Test
   void noKeyGets401() throws Exception {
     var response = send(Events.load("proxy-no-key.json"));
     assertThat(response.getStatusCode()).isEqualTo(401);
