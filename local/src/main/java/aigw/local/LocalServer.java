@@ -110,7 +110,9 @@ final class LocalServer {
   /** Builds the event API Gateway sends for a {proxy+} resource; null when the body is too large. */
   static APIGatewayProxyRequestEvent toEvent(HttpExchange exchange, byte[] body) {
     String method = exchange.getRequestMethod();
-    String path = exchange.getRequestURI().getPath();
+    // Still %-encoded, as API Gateway REST passes it: a model id with %2F in /v1/models/{id}
+    // decodes once, in the handler, the same here as on AWS.
+    String path = exchange.getRequestURI().getRawPath();
     var headers = new HashMap<String, String>();
     var multiHeaders = new HashMap<String, List<String>>();
     exchange
@@ -169,7 +171,7 @@ final class LocalServer {
 
   /** The template's resource that matches the path, as API Gateway reports it. */
   static String resource(String path) {
-    for (String prefix : new String[] {"/v1/", "/key/", "/health/", "/team/"}) {
+    for (String prefix : new String[] {"/v1/", "/models/", "/key/", "/health/", "/team/"}) {
       if (path.startsWith(prefix) && path.length() > prefix.length()) {
         return prefix + "{proxy+}";
       }

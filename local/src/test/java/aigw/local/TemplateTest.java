@@ -186,6 +186,16 @@ class TemplateTest {
   }
 
   @Test
+  void everyProxyRouteTheLocalServerServesIsAResourceOfTheProxyFunction() {
+    var paths = new java.util.HashSet<String>();
+    resources.path("ProxyFunction").path("Properties").path("Events").forEach(e -> paths.add(e.path("Properties").path("Path").asText()));
+    for (String path : List.of("/v1/chat/completions", "/chat/completions", "/embeddings", "/models", "/v1/models/gpt-4o",
+        "/models/gpt-4o", "/models/openai/gpt-4o", "/models/openai%2Fgpt-4o")) {
+      assertThat(paths).as("API Gateway resource for " + path).contains(LocalServer.resource(path));
+    }
+  }
+
+  @Test
   void theAccessLogNeverRecordsTheRequestPathWhichCanHoldAKey() {
     String format = resources.path("Api").path("Properties").path("AccessLogSetting").path("Format").asText();
     assertThat(format).contains("$context.resourcePath").doesNotContain("$context.path").doesNotContain("header");

@@ -2,6 +2,7 @@ package aigw.admin;
 
 import aigw.core.Gateway;
 import aigw.core.auth.Caller;
+import aigw.core.config.ModelAccess;
 import aigw.core.errors.BadRequest;
 import aigw.core.errors.Conflict;
 import aigw.core.errors.MethodNotAllowed;
@@ -11,6 +12,7 @@ import aigw.core.errors.PermissionDenied;
 import aigw.core.errors.ServiceUnavailable;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
+import aigw.core.http.PathSegments;
 import aigw.core.json.Json;
 import aigw.core.keys.ApiKeys;
 import aigw.core.keys.KeyChanges;
@@ -68,7 +70,7 @@ public final class AdminService {
   private static final Set<String> UPDATE_FIELDS = GENERATE_FIELDS;
   /** LiteLLM's RegenerateKeyRequest fields that aigw takes. */
   private static final Set<String> REGENERATE_FIELDS =
-      Set.of("key", "new_key", "grace_period", "duration", "metadata", "new_master_key");
+      Set.of("key", "new_key", "grace_period", "duration", "metadata", "blocked", "new_master_key");
   private static final Pattern REGENERATE_PATH = Pattern.compile("/key/(.+)/regenerate");
   private static final Set<String> KEY_ONLY = Set.of("key");
   private static final Set<String> DELETE_FIELDS = Set.of("keys", "key_aliases");
@@ -116,11 +118,20 @@ public final class AdminService {
       default -> {
         var inPath = REGENERATE_PATH.matcher(path);
         if (inPath.matches()) {
-          yield post(request, body -> regenerate(body, inPath.group(1)));
+          yield post(request, body -> regenerate(body, keyInPath(inPath.group(1))));
         }
         throw new NotFound("Unknown route " + request.method() + " " + request.path() + ".", null);
       }
     };
+  }
+
+  /** The key (or hash) in {@code /key/{key}/regenerate}, %-escapes decoded as LiteLLM's path parameter is. */
+  private static String keyInPath(String raw) {
+    try {
+      return PathSegments.decode(raw);
+    } catch (IllegalArgumentException e) {
+      throw new BadRequest("The key in the path has a malformed %-escape.", "key");
+    }
   }
 
   private interface BodyCall {
@@ -180,7 +191,7 @@ public final class AdminService {
             UUID.randomUUID().toString(),
             ApiKeys.mask(key),
             keyAlias(fields).orElse(null),
-            fields.strings("models").orElse(List.of()),
+            fields.strings("models").map(this::checkedModels).orElse(List.of()),
             fields.text("team_id").orElse(null),
             fields.text("user_id").orElse(null),
             fields.object("metadata").orElse(Map.of()),
@@ -219,7 +230,7 @@ public final class AdminService {
             current ->
                 new KeyChanges(
                     keyAlias(fields),
-                    fields.strings("models"),
+                    fields.strings("models").map(this::checkedModels),
                     fields.text("team_id"),
                     fields.text("user_id"),
                     fields.object("metadata"),
@@ -253,7 +264,8 @@ public final class AdminService {
       VirtualKey current = resolve(reference);
       try {
         VirtualKey updated = gateway.keyStore().update(current.tokenHash(), changesFor.apply(current), now);
-        gateway.keyCache().invalidate(current.tokenHash());
+        // Every value of the key, including ones in their grace period: the change holds for all.
+        gateway.keyCache().evictKey(current.keyId());
         return updated;
       } catch (KeyStore.KeyNotFound e) {
         throw keyNotFound(reference);
@@ -352,7 +364,7 @@ public final class AdminService {
             Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(),
             fields.object("metadata"),
             fields.text("duration").map(d -> Durations.expiry(now, d, "duration")),
-            Optional.empty());
+            fields.bool("blocked"));
     VirtualKey current = resolve(reference);
     if (current.graceEndsAt() != null) {
       // The caller named a value that was already replaced: regenerating would replace a value it
@@ -362,6 +374,7 @@ public final class AdminService {
               + " value or its hash (" + current.tokenHash() + "). A regenerate without grace_period also stops this value.",
           "key");
     }
+    refuseUnusableResult(current, changes, now);
     if (newKey != null && ApiKeys.hash(newKey).equals(current.tokenHash())) {
       throw new BadRequest("'new_key' is the key's current value; a new value must differ.", "new_key");
     }
@@ -395,6 +408,32 @@ public final class AdminService {
     }
   }
 
+  /**
+   * A regenerate answers with a value that works, or changes nothing: LiteLLM keeps every setting
+   * of the key through a regenerate (only {@code duration} and the fields sent change it), so an
+   * expired or blocked key would get a new value that fails at its first use. The caller learns it
+   * now, with the field that fixes it.
+   */
+  private static void refuseUnusableResult(VirtualKey current, KeyChanges changes, Instant now) {
+    VirtualKey after = changes.applyTo(current, now);
+    if (after.isExpired(now)) {
+      throw new BadRequest(
+          "Key " + current.keyName() + " expired at " + current.expiresAt() + ", and its new value would be expired too;"
+              + " nothing was changed. Send a 'duration' (such as 30d) to give the new value a lifetime.",
+          "duration");
+    }
+    if (after.blocked()) {
+      throw new BadRequest(
+          changes.blocked().orElse(false)
+              ? "'blocked': true would block the new value at once; nothing was changed. Regenerate without it, or block the"
+                  + " key with /key/block."
+              : "Key " + current.keyName() + " is blocked, and its new value would be blocked too; nothing was changed. Send"
+                  + " 'blocked': false to unblock the key with its new value (without a grace_period the old value stops at"
+                  + " once), or /key/unblock it first.",
+          "blocked");
+    }
+  }
+
   // POST /key/retrieve
   private GatewayResponse retrieve(ObjectNode body) {
     var fields = new Fields(body, KEY_ONLY);
@@ -420,6 +459,21 @@ public final class AdminService {
     return GatewayResponse.json(200, response);
   }
 
+  /**
+   * A key's {@code models}, each entry checked to allow at least one model this gateway serves: an
+   * entry that matches nothing (a typo such as {@code gpt-9}, a pattern for a provider that is not
+   * configured) would leave the key with an empty {@code /v1/models} and a 401 on every call.
+   */
+  private List<String> checkedModels(List<String> entries) {
+    for (String entry : entries) {
+      String refusal = ModelAccess.refusal(entry, gateway.router());
+      if (refusal != null) {
+        throw new BadRequest("The 'models' entry '" + entry + "' allows no model: " + refusal + ".", "models");
+      }
+    }
+    return entries;
+  }
+
   /** A key value the caller chose: LiteLLM's rules plus the ones that keep it presentable and safe. */
   private String checkedCustomKey(String key, String param) {
     if (!key.startsWith(ApiKeys.PREFIX) || key.length() < ApiKeys.PREFIX.length() + MIN_CUSTOM_KEY_CHARS) {
@@ -429,6 +483,14 @@ public final class AdminService {
     if (!key.strip().equals(key)) {
       // Callers' keys are trimmed before lookup: this key could never be presented.
       throw new BadRequest("A custom '" + param + "' must not start or end with whitespace.", param);
+    }
+    String unpresentable = ApiKeys.unpresentable(key);
+    if (unpresentable != null) {
+      // It would be stored, and then get 401 on every route: no client can send it as it is.
+      throw new BadRequest(
+          "A custom '" + param + "' must be sendable as 'Authorization: Bearer <key>' (RFC 9110 token68): "
+              + ApiKeys.PRESENTABLE_RULE + "; " + unpresentable + ".",
+          param);
     }
     if (gateway.masterKey().matches(key)) {
       // Model routes look virtual keys up first: this would let the master key call models.
@@ -487,6 +549,7 @@ public final class AdminService {
       throw new Conflict(e.getMessage() + " Nothing was deleted.", "keys");
     }
     hashes.forEach(gateway.keyCache()::invalidate);
+    found.values().forEach(k -> gateway.keyCache().evictKey(k.keyId())); // and the values rotated out of them
     found.values().forEach(k -> rotator.discardHeldValue(k.keyId(), k.rotation().count())); // must not outlive the key
     LOG.info("Deleted " + hashes.size() + " key(s)");
     var deleted = new ArrayList<String>(keys);

@@ -3,6 +3,10 @@ package aigw.admin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import aigw.core.Gateway;
+import aigw.core.config.Deployment;
+import aigw.core.config.Provider;
+import java.net.URI;
+import java.time.Duration;
 import aigw.core.keys.ApiKeys;
 import aigw.core.errors.AuthenticationFailed;
 import aigw.core.errors.ErrorEnvelope;
@@ -35,6 +39,19 @@ final class AdminApi implements AutoCloseable {
   static final String START = "2026-11-23T05:30:00Z";
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /**
+   * The model list the admin function reads (a key's {@code models} entries are checked against it):
+   * the bundled list's two, two more OpenAI ones and an Ollama one, for provider patterns.
+   */
+  static final List<Deployment> MODELS =
+      List.of(
+          TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", "http://127.0.0.1:9/v1"),
+          TestGateways.openAi("gpt-4o", "gpt-4o", "http://127.0.0.1:9/v1"),
+          TestGateways.openAi("text-embedding-3-small", "text-embedding-3-small", "http://127.0.0.1:9/v1"),
+          TestGateways.openAi("m1", "m1", "http://127.0.0.1:9/v1"),
+          new Deployment("llama3.2", Provider.OLLAMA, "llama3.2", URI.create("http://127.0.0.1:9/v1"), null, null,
+              Duration.ofSeconds(5)));
+
   final LocalDynamo dynamo;
   final MutableClock clock;
   final Gateway gateway;
@@ -54,7 +71,7 @@ final class AdminApi implements AutoCloseable {
     this.clock = clock;
     this.gateway =
         Gateway.over(
-            TestGateways.settings(dynamo), dynamo.client(), StaticSecretSource.of(MASTER), List.of(), clock);
+            TestGateways.settings(dynamo), dynamo.client(), StaticSecretSource.of(MASTER), MODELS, clock);
     this.handler = new AdminHandler(service.apply(gateway));
   }
 
@@ -178,6 +195,14 @@ final class AdminApi implements AutoCloseable {
   }
 
   record Outcome(int status, String type) {}
+
+  /** The models the key's value may use, as the proxy function sees them now (it must work). */
+  List<String> modelsOf(String key) {
+    var request =
+        new GatewayRequest("GET", "/v1/models", Map.of("Authorization", "Bearer " + key), Map.of(), new byte[0], null);
+    var caller = gateway.authenticator().forModelRoute(request, clock.instant());
+    return ((aigw.core.auth.Caller.Virtual) caller).key().models();
+  }
 
   /** Every attribute value of every item in the keys table, flattened to strings. */
   List<String> storedValues() {

@@ -203,6 +203,64 @@ class AdminHandlerTest {
       assertThat(api.storedItems()).isZero();
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "sk-ключ-0000000000000000000000", // non-ASCII: re-encoded on the way, never matches
+        "sk-with inner-space-0000000000", // a space ends a token68
+        "sk-tab\there-000000000000000000",
+        "sk-quote\"d-000000000000000000",
+        "sk-comma,d-0000000000000000000",
+        "sk-padding=inside-000000000000", // '=' only at the end
+        "sk-del\u007f-00000000000000000000",
+    })
+    void customKeyThatCannotTravelInAnAuthorizationHeaderGets400NamingTheRule(String custom) {
+      Reply reply = api.post("/key/generate", Map.of("key", custom));
+
+      JsonNode error = assertError(reply, 400, "invalid_request_error", "key");
+      assertThat(error.path("message").asText()).contains("token68").contains("A-Z a-z 0-9 - . _ ~ + /");
+      assertThat(error.path("message").asText().substring(10)).as("the value is not echoed").doesNotContain(custom.substring(3));
+      assertThat(api.storedItems()).isZero();
+    }
+
+    @Test
+    void customKeyOfEveryToken68CharacterAndTrailingPaddingIsAcceptedAndAuthenticates() {
+      String custom = "sk-AZaz09-._~+/abcdefgh==";
+      assertThat(api.generate(Map.of("key", custom)).path("key").asText()).isEqualTo(custom);
+      assertThat(api.onModelRoute(custom).status()).isEqualTo(200);
+    }
+
+    @Test
+    void customKeyLongerThanTheMaximumGets400AndTheMaximumIsAccepted() {
+      String longest = "sk-" + "a".repeat(ApiKeys.MAX_KEY_CHARS - 3);
+      assertThat(api.generate(Map.of("key", longest)).path("key").asText()).isEqualTo(longest);
+
+      JsonNode error = assertError(api.post("/key/generate", Map.of("key", longest + "b")), 400, "invalid_request_error", "key");
+      assertThat(error.path("message").asText()).contains(Integer.toString(ApiKeys.MAX_KEY_CHARS));
+      assertThat(api.storedItems()).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"gpt-9", "GPT-4o", "gpt-4o-mini ", "anthropic/*", "claude-*", "all-team-models"})
+    void modelsEntryThatAllowsNoModelGets400NamingTheEntry(String entry) {
+      Reply reply = api.post("/key/generate", Map.of("models", List.of("gpt-4o-mini", entry)));
+
+      JsonNode error = assertError(reply, 400, "invalid_request_error", "models");
+      assertThat(error.path("message").asText()).contains("'" + entry + "'");
+      assertThat(api.storedItems()).isZero();
+
+      String key = api.generate(Map.of("models", List.of("gpt-4o-mini"))).path("key").asText();
+      assertError(api.post("/key/update", Map.of("key", key, "models", List.of(entry))), 400, "invalid_request_error", "models");
+      assertThat(texts(api.info(key).path("models"))).containsExactly("gpt-4o-mini");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"*", "all-proxy-models", "openai/*", "ollama/*", "gpt-4o*", "*-mini", "llama3.2"})
+    void modelsEntriesThatLiteLlmSupportsAreAcceptedAndAuthorizeAlike(String entry) {
+      JsonNode created = api.generate(Map.of("models", List.of(entry)));
+      assertThat(texts(created.path("models"))).containsExactly(entry);
+      assertThat(api.onModelRoute(created.path("key").asText()).status()).isEqualTo(200);
+    }
+
     @Test
     void customKeyEqualToTheMasterKeyGets400SoTheMasterKeyCannotBecomeAVirtualKey() {
       Reply reply = api.post("/key/generate", Map.of("key", AdminApi.MASTER));
@@ -1009,7 +1067,7 @@ class AdminHandlerTest {
     void keyStoreOutageGets503ServiceUnavailable() {
       try (var dynamo = new LocalDynamo()) {
         var missingTable = GatewaySettings.fromEnvironment(Map.of("AIGW_KEYS_TABLE", "no-such-table"));
-        var gateway = Gateway.over(missingTable, dynamo.client(), StaticSecretSource.of(AdminApi.MASTER), List.of(), api.clock);
+        var gateway = Gateway.over(missingTable, dynamo.client(), StaticSecretSource.of(AdminApi.MASTER), AdminApi.MODELS, api.clock);
         var handler = new AdminHandler(new AdminService(gateway));
 
         var list = handler.handleRequest(Events.load("admin-key-list.json"), null);
@@ -1057,7 +1115,7 @@ class AdminHandlerTest {
       assertThat(reply.body().path("status").asText()).isEqualTo("healthy");
       assertThat(reply.body().path("db").asText()).isEqualTo("connected");
       assertThat(reply.body().path("master_key").asText()).isEqualTo("readable");
-      assertThat(reply.body().path("models").asInt(-1)).isZero();
+      assertThat(reply.body().path("models").asInt(-1)).isEqualTo(AdminApi.MODELS.size());
     }
 
     @Test

@@ -3,9 +3,11 @@ package aigw.proxy;
 import aigw.core.Gateway;
 import aigw.core.auth.Caller;
 import aigw.core.config.Deployment;
+import aigw.core.config.Provider;
 import aigw.core.errors.BadRequest;
 import aigw.core.errors.MethodNotAllowed;
 import aigw.core.errors.ModelNotAllowed;
+import aigw.core.errors.ModelNotFound;
 import aigw.core.errors.NotFound;
 import aigw.core.errors.PayloadTooLarge;
 import aigw.core.errors.PermissionDenied;
@@ -14,6 +16,7 @@ import aigw.core.errors.ServiceUnavailable;
 import aigw.core.errors.UpstreamUnreachable;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
+import aigw.core.http.PathSegments;
 import aigw.core.json.Json;
 import aigw.core.providers.Operation;
 import aigw.core.providers.ProviderResponse;
@@ -33,11 +36,15 @@ import java.util.Map;
  *   <li>{@code POST /v1/chat/completions}
  *   <li>{@code POST /v1/embeddings}
  *   <li>{@code GET /v1/models} (only the models the key may use)
+ *   <li>{@code GET /v1/models/{id}}: OpenAI's "retrieve model"; the id may hold {@code /}, sent
+ *       as is or as {@code %2F}
  * </ul>
  *
  * Each call: authenticate, validate, route, call the provider, record usage, answer.
  */
 public final class ProxyService {
+  private static final String MODEL_ROUTE = "/models/";
+
   private final Gateway gateway;
   private final long createdEpochSecond;
 
@@ -61,7 +68,13 @@ public final class ProxyService {
         requireMethod(request, "GET");
         yield models(request);
       }
-      default -> throw new NotFound("Unknown route " + request.method() + " " + request.path() + ".", null);
+      default -> {
+        if (route.startsWith(MODEL_ROUTE)) {
+          requireMethod(request, "GET");
+          yield model(request, route.substring(MODEL_ROUTE.length()));
+        }
+        throw new NotFound("Unknown route " + request.method() + " " + request.path() + ".", null);
+      }
     };
   }
 
@@ -80,7 +93,7 @@ public final class ProxyService {
     }
     ObjectNode body = parse(request.body());
     String model = validate(body, operation);
-    if (caller instanceof Caller.Virtual virtual && !virtual.key().allowsModel(model)) {
+    if (caller instanceof Caller.Virtual virtual && !gateway.router().allows(virtual.key().models(), model)) {
       throw new ModelNotAllowed(model, virtual.key().models());
     }
     List<Deployment> rotation = gateway.router().rotation(model);
@@ -126,19 +139,49 @@ public final class ProxyService {
         .models()
         .forEach(
             (name, provider) -> {
-              if (!(caller instanceof Caller.Virtual virtual) || virtual.key().allowsModel(name)) {
-                var model = new LinkedHashMap<String, Object>();
-                model.put("id", name);
-                model.put("object", "model");
-                model.put("created", createdEpochSecond);
-                model.put("owned_by", provider.prefix());
-                data.add(model);
+              if (mayUse(caller, name)) {
+                data.add(modelObject(name, provider));
               }
             });
     var list = new LinkedHashMap<String, Object>();
     list.put("object", "list");
     list.put("data", data);
     return GatewayResponse.json(200, list);
+  }
+
+  /**
+   * GET /v1/models/{id}: the model object, as in the list, for a model the key may use. Any other
+   * id gets OpenAI's 404 for it, the same whether the model does not exist or the key may not use
+   * it.
+   */
+  private GatewayResponse model(GatewayRequest request, String rawId) {
+    Caller caller = gateway.authenticator().forModelRoute(request, gateway.clock().instant());
+    String id;
+    try {
+      id = PathSegments.decode(rawId);
+    } catch (IllegalArgumentException e) {
+      throw new BadRequest("The model id in the path has a malformed %-escape.", "model");
+    }
+    Provider provider = gateway.router().providerOf(id);
+    if (provider == null || !mayUse(caller, id)) {
+      throw new ModelNotFound(id);
+    }
+    return GatewayResponse.json(200, modelObject(id, provider));
+  }
+
+  /** The master key sees every model; a virtual key those its {@code models} allow. */
+  private boolean mayUse(Caller caller, String model) {
+    return !(caller instanceof Caller.Virtual virtual) || gateway.router().allows(virtual.key().models(), model);
+  }
+
+  /** OpenAI's Model object: exactly id, object, created, owned_by (what the SDKs parse). */
+  private Map<String, Object> modelObject(String name, Provider provider) {
+    var model = new LinkedHashMap<String, Object>();
+    model.put("id", name);
+    model.put("object", "model");
+    model.put("created", createdEpochSecond);
+    model.put("owned_by", provider.prefix());
+    return model;
   }
 
   private static ObjectNode parse(byte[] body) {

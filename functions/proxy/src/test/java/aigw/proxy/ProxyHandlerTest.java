@@ -17,6 +17,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -146,6 +147,129 @@ class ProxyHandlerTest {
     assertThat(json.get("data").findValuesAsText("id")).containsExactly("gpt-4o-mini", "text-embedding-3-small");
     assertThat(json.at("/data/0/object").asText()).isEqualTo("model");
     assertThat(json.at("/data/0/owned_by").asText()).isEqualTo("openai");
+  }
+
+  /** GET {@code path} with the events' key, as API Gateway passes it: the path still %-encoded. */
+  private APIGatewayProxyResponseEvent get(String method, String path) {
+    var event = Events.load("proxy-models.json");
+    event.setHttpMethod(method);
+    event.setPath(path);
+    event.getRequestContext().setHttpMethod(method);
+    return send(event);
+  }
+
+  private void withModels(String... names) {
+    var models = java.util.Arrays.stream(names).map(n -> TestGateways.openAi(n, n, upstream.baseUrl() + "/v1")).toList();
+    gateway = TestGateways.gateway(dynamo, models, clock);
+    handler = new ProxyHandler(new ProxyService(gateway));
+  }
+
+  @Test
+  void retrieveModelGivesOpenAisModelObjectWithAndWithoutV1() throws Exception {
+    storeEventsKey(List.of("gpt-4o-mini"));
+    for (String path : List.of("/v1/models/gpt-4o-mini", "/models/gpt-4o-mini", "/v1/models/gpt-4o-mini/")) {
+      var response = get("GET", path);
+      assertThat(response.getStatusCode()).as(path).isEqualTo(200);
+      var json = body(response);
+      assertThat(json.properties()).extracting(java.util.Map.Entry::getKey).containsExactly("id", "object", "created", "owned_by");
+      assertThat(json.get("id").asText()).isEqualTo("gpt-4o-mini");
+      assertThat(json.get("object").asText()).isEqualTo("model");
+      assertThat(json.get("created").isIntegralNumber()).isTrue();
+      assertThat(json.get("owned_by").asText()).isEqualTo("openai");
+      assertThat(json).isEqualTo(body(send(Events.load("proxy-models.json"))).at("/data/0"));
+    }
+  }
+
+  @Test
+  void retrieveModelOfAModelTheKeyMayNotUseOrThatDoesNotExistGetsOpenAis404() throws Exception {
+    storeEventsKey(List.of("gpt-4o-mini"));
+    for (String model : List.of("text-embedding-3-small", "no-such-model")) {
+      var response = get("GET", "/v1/models/" + model);
+      assertThat(response.getStatusCode()).as(model).isEqualTo(404);
+      assertThat(response.getHeaders()).containsEntry("Content-Type", "application/json");
+      var error = body(response).get("error");
+      assertThat(error.get("type").asText()).isEqualTo("invalid_request_error");
+      assertThat(error.get("code").asText()).isEqualTo("model_not_found");
+      assertThat(error.get("param").isNull()).isTrue();
+      assertThat(error.get("message").asText()).isEqualTo("The model `" + model + "` does not exist or you do not have access to it.");
+    }
+  }
+
+  @Test
+  void retrieveModelTakesIdsWithSlashesAndEscapesAsSentOrEncoded() throws Exception {
+    withModels("openai/gpt-4.1", "café", "a+b", "100%");
+    storeEventsKey(List.of());
+    var paths =
+        Map.of(
+            "/v1/models/openai%2Fgpt-4.1", "openai/gpt-4.1",
+            "/v1/models/openai/gpt-4.1", "openai/gpt-4.1",
+            "/v1/models/openai%2fgpt-4.1", "openai/gpt-4.1",
+            "/v1/models/caf%C3%A9", "café",
+            "/v1/models/a+b", "a+b",
+            "/v1/models/a%2Bb", "a+b",
+            "/v1/models/100%25", "100%");
+    for (var entry : paths.entrySet()) {
+      var response = get("GET", entry.getKey());
+      assertThat(response.getStatusCode()).as(entry.getKey()).isEqualTo(200);
+      assertThat(body(response).get("id").asText()).as(entry.getKey()).isEqualTo(entry.getValue());
+    }
+    var malformed = get("GET", "/v1/models/100%");
+    assertThat(malformed.getStatusCode()).isEqualTo(400);
+    assertThat(error(malformed).get("message").asText()).contains("%-escape");
+  }
+
+  @Test
+  void retrieveModelAnswersOnlyGetAndNeedsAKey() throws Exception {
+    storeEventsKey(List.of());
+    var post = get("POST", "/v1/models/gpt-4o-mini");
+    assertThat(post.getStatusCode()).isEqualTo(405);
+    assertThat(post.getHeaders()).containsEntry("Allow", "GET");
+    var event = Events.load("proxy-no-key.json");
+    event.setHttpMethod("GET");
+    event.setPath("/v1/models/gpt-4o-mini");
+    assertThat(send(event).getStatusCode()).isEqualTo(401);
+  }
+
+  @Test
+  void patternEntriesAuthorizeListRetrieveAndCallsAlike() throws Exception {
+    withModels("gpt-4o-mini", "gpt-4o", "text-embedding-3-small");
+    storeEventsKey(List.of("gpt-4o*"));
+    assertThat(body(send(Events.load("proxy-models.json"))).get("data").findValuesAsText("id")).containsExactly("gpt-4o-mini", "gpt-4o");
+    assertThat(get("GET", "/v1/models/gpt-4o").getStatusCode()).isEqualTo(200);
+    assertThat(get("GET", "/v1/models/text-embedding-3-small").getStatusCode()).isEqualTo(404);
+    assertThat(send(Events.load("proxy-chat-completions.json")).getStatusCode()).isEqualTo(200);
+    assertThat(send(Events.load("proxy-embeddings.json")).getStatusCode()).isEqualTo(401);
+  }
+
+  @Test
+  void starAndProviderPatternAllowEveryModelOfTheirKind() throws Exception {
+    storeEventsKey(List.of("*"));
+    assertThat(body(send(Events.load("proxy-models.json"))).get("data").findValuesAsText("id"))
+        .containsExactly("gpt-4o-mini", "text-embedding-3-small", "other-model");
+    assertThat(send(Events.load("proxy-chat-completions.json")).getStatusCode()).isEqualTo(200);
+    gateway.keyStore().update(ApiKeys.hash(KEY),
+        new aigw.core.keys.KeyChanges(java.util.Optional.empty(), java.util.Optional.of(List.of("openai/*")), java.util.Optional.empty(),
+            java.util.Optional.empty(), java.util.Optional.empty(), java.util.Optional.empty(), java.util.Optional.empty()),
+        clock.instant());
+    gateway.keyCache().invalidate(ApiKeys.hash(KEY));
+    assertThat(body(send(Events.load("proxy-models.json"))).get("data").findValuesAsText("id")).hasSize(3);
+    assertThat(send(Events.load("proxy-embeddings.json")).getStatusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void aRotationInThisContainerStopsEveryCachedEarlierValueAtTheNextRequest() throws Exception {
+    var rotator = new aigw.core.rotation.VirtualKeyRotator(gateway.keyStore(), gateway.keyCache(), null,
+        aigw.core.rotation.VirtualKeyRotator.DEFAULT_SECRET_PREFIX, new aigw.core.rotation.LoggedRotationEvents(), clock);
+    storeEventsKey(List.of());
+    var first = rotator.rotate(gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow(), "sk-second-value-of-the-events-key",
+        java.time.Duration.ofHours(1), aigw.core.keys.KeyChanges.none(), "manual");
+    assertThat(send(Events.load("proxy-chat-completions.json")).getStatusCode()).as("in its grace period; now cached").isEqualTo(200);
+
+    rotator.rotate(first.rotated(), null, java.time.Duration.ZERO, aigw.core.keys.KeyChanges.none(), "manual");
+
+    var response = send(Events.load("proxy-chat-completions.json"));
+    assertThat(response.getStatusCode()).isEqualTo(401);
+    assertThat(error(response).get("type").asText()).isEqualTo("token_not_found_in_db");
   }
 
   @Test

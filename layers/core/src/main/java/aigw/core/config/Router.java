@@ -46,6 +46,21 @@ public final class Router {
     return models;
   }
 
+  /**
+   * Whether a key with these {@code models} entries may use {@code modelName} ({@link ModelAccess}'s
+   * rules; provider patterns such as {@code openai/*} match the provider of the model's deployments).
+   */
+  public boolean allows(List<String> entries, String modelName) {
+    List<Deployment> deployments = byName.get(modelName);
+    return ModelAccess.allows(entries, modelName, deployments == null ? null : deployments.get(0).provider().prefix());
+  }
+
+  /** The provider of a model's first deployment; null if the gateway does not serve it. */
+  public Provider providerOf(String modelName) {
+    List<Deployment> deployments = byName.get(modelName);
+    return deployments == null ? null : deployments.get(0).provider();
+  }
+
   public int size() {
     return byName.values().stream().mapToInt(List::size).sum();
   }

@@ -6,7 +6,8 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 /**
  * The only place a failure becomes HTTP: OpenAI's error envelope {@code {"error":{"message","type",
  * "param","code"}}} with LiteLLM's types, and {@code code} as the status string, as LiteLLM's
- * ProxyException does.
+ * ProxyException does (except where OpenAI's own code is kept: a provider's 4xx, an unknown model
+ * on {@code GET /v1/models/{id}}).
  */
 public record ErrorEnvelope(Body error) {
   @JsonInclude(JsonInclude.Include.ALWAYS)
@@ -20,6 +21,7 @@ public record ErrorEnvelope(Body error) {
       case PermissionDenied p -> 403;
       case BadRequest b -> 400;
       case NotFound n -> 404;
+      case ModelNotFound m -> 404;
       case Conflict c -> 409;
       case MethodNotAllowed m -> 405;
       case PayloadTooLarge p -> 413;
@@ -37,6 +39,7 @@ public record ErrorEnvelope(Body error) {
       case PermissionDenied p -> "auth_error";
       case BadRequest b -> "invalid_request_error";
       case NotFound n -> "not_found_error";
+      case ModelNotFound m -> "invalid_request_error"; // OpenAI's type for it
       case Conflict c -> "conflict_error";
       case MethodNotAllowed m -> "invalid_request_error";
       case PayloadTooLarge p -> "invalid_request_error";
@@ -49,10 +52,14 @@ public record ErrorEnvelope(Body error) {
 
   public static ErrorEnvelope of(GatewayException e) {
     int status = status(e);
-    String code =
-        e instanceof UpstreamFailed u && u.upstreamCode() != null && status < 500
-            ? u.upstreamCode()
-            : Integer.toString(status);
+    String code;
+    if (e instanceof UpstreamFailed u && u.upstreamCode() != null && status < 500) {
+      code = u.upstreamCode();
+    } else if (e instanceof ModelNotFound) {
+      code = ModelNotFound.CODE; // as OpenAI answers GET /v1/models/{id}, so SDKs see their usual code
+    } else {
+      code = Integer.toString(status);
+    }
     return new ErrorEnvelope(new Body(e.getMessage(), type(e), e.param(), code));
   }
 

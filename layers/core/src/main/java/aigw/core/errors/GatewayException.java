@@ -10,6 +10,7 @@ public abstract sealed class GatewayException extends RuntimeException
         ModelNotAllowed,
         BadRequest,
         NotFound,
+        ModelNotFound,
         Conflict,
         PayloadTooLarge,
         MethodNotAllowed,

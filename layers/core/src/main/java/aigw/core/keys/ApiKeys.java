@@ -12,6 +12,15 @@ public final class ApiKeys {
   public static final String PREFIX = "sk-";
   /** 32 random bytes: 256 bits, as the seeds and LiteLLM's token_urlsafe(32) ask. */
   static final int RANDOM_BYTES = 32;
+  /**
+   * Longest key value aigw accepts, in characters (a generated key has 46). Far below what any hop
+   * refuses (API Gateway REST takes 10,240 bytes of headers; the JDK server and SDKs more): a longer
+   * value is a mistake, such as a pasted file.
+   */
+  public static final int MAX_KEY_CHARS = 256;
+  /** What {@link #unpresentable(String)} asks of a key value, in words, for error messages. */
+  public static final String PRESENTABLE_RULE =
+      "only the characters A-Z a-z 0-9 - . _ ~ + / (and = at the end), at most " + MAX_KEY_CHARS + " in all";
 
   private static final Base64.Encoder URL_SAFE = Base64.getUrlEncoder().withoutPadding();
   private static final HexFormat HEX = HexFormat.of();
@@ -25,6 +34,42 @@ public final class ApiKeys {
     // by the containers restored from it. Keys are created rarely; the cost does not matter.
     new SecureRandom().nextBytes(bytes);
     return PREFIX + URL_SAFE.encodeToString(bytes);
+  }
+
+  /**
+   * Why a key value could not be presented as it is, or null if it can. A key travels in {@code
+   * Authorization: Bearer <key>}, whose value must be an RFC 9110 token68 ({@code 1*(ALPHA / DIGIT /
+   * "-" / "." / "_" / "~" / "+" / "/") *"="}, RFC 9110 section 11.2); {@code x-api-key} and {@code
+   * api-key} take any visible ASCII, a superset. Anything else (a space, a non-ASCII letter, a
+   * control character) is trimmed, re-encoded (the JDK server and many clients read header bytes as
+   * ISO-8859-1, not UTF-8) or refused on the way, so the hash of what arrives never matches.
+   *
+   * @return a sentence fragment naming the broken rule and the first offending position (0-based),
+   *     never the value itself
+   */
+  public static String unpresentable(String key) {
+    if (key.length() > MAX_KEY_CHARS) {
+      return "it has " + key.length() + " characters; the most is " + MAX_KEY_CHARS;
+    }
+    int end = key.length();
+    while (end > 0 && key.charAt(end - 1) == '=') {
+      end--; // token68's trailing padding
+    }
+    if (end == 0) {
+      return "it has no character before its trailing '='";
+    }
+    for (int i = 0; i < end; i++) {
+      if (!isToken68Char(key.charAt(i))) {
+        return "the character at position " + i + " is not one of them"
+            + (key.charAt(i) == '=' ? " ('=' may appear only at the end)" : "");
+      }
+    }
+    return null;
+  }
+
+  private static boolean isToken68Char(char c) {
+    return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+        || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
   }
 
   /** Lower-case hex SHA-256 of the key: the only form a key is stored or looked up in. */

@@ -10,7 +10,7 @@ import java.util.Map;
  * @param tokenHash SHA-256 of the key, hex: the table's partition key
  * @param keyId stable id of this key; it survives rotation, the hash does not
  * @param keyName the display form, {@code sk-...abcd}
- * @param models the models this key may call; empty means all
+ * @param models the models this key may call, by name or pattern ({@link aigw.core.config.ModelAccess}); empty means all
  * @param expiresAt null when the key never expires
  * @param rotation rotation settings and state
  * @param graceEndsAt set only when the key was looked up by a previous key value, after a
@@ -84,12 +84,8 @@ public record VirtualKey(
     return expiresAt != null && !now.isBefore(expiresAt);
   }
 
-  /** LiteLLM's rule: an empty list, or the special name {@code all-proxy-models}, allows every model. */
-  public boolean allowsModel(String model) {
-    return models.isEmpty() || models.contains(model) || models.contains("all-proxy-models");
-  }
-
-  public boolean allowsAllModels() {
-    return models.isEmpty() || models.contains("all-proxy-models");
+  /** Whether the key works at {@code now}: neither blocked nor expired. */
+  public boolean isUsable(Instant now) {
+    return !blocked && !isExpired(now);
   }
 }

@@ -152,7 +152,8 @@ public final class VirtualKeyRotator {
     // Without grace that is a moment ago: the old value stops at once.
     Instant graceEnd = now.plus(gracePeriod).truncatedTo(ChronoUnit.SECONDS);
     VirtualKey rotated = store.rotate(current, ApiKeys.hash(value), ApiKeys.mask(value), graceEnd, changes, now);
-    cache.invalidate(current.tokenHash());
+    // Every cached value of the key: the one replaced, and earlier ones a rotation without grace revokes.
+    cache.evictKey(current.keyId());
     LOG.info("Rotated key " + current.keyName() + " -> " + rotated.keyName() + " (key_id " + rotated.keyId() + ", "
         + trigger + "); the previous key works until " + graceEnd);
     boolean deliveryFailed = false;
@@ -199,7 +200,7 @@ public final class VirtualKeyRotator {
           LOG.warning("Scheduled rotation: out of time; the keys still due are left for the next run");
           return new RunResult(rotated, alreadyRotated, failed, skipped);
         }
-        if (key.blocked() || key.isExpired(clock.instant())) {
+        if (!key.isUsable(clock.instant())) {
           skipped++;
           continue;
         }

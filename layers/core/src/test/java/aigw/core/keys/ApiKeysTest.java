@@ -32,4 +32,25 @@ class ApiKeysTest {
     assertThat(ApiKeys.mask("sk-short")).isEqualTo("sk-...");
     assertThat(ApiKeys.mask(null)).isEqualTo("(none)");
   }
+
+  @Test
+  void generatedKeysArePresentable() {
+    for (int i = 0; i < 200; i++) {
+      assertThat(ApiKeys.unpresentable(ApiKeys.generate())).isNull();
+    }
+  }
+
+  @Test
+  void onlyToken68ValuesUpToTheMaximumArePresentable() {
+    assertThat(ApiKeys.unpresentable("sk-AZaz09-._~+/==")).isNull();
+    assertThat(ApiKeys.unpresentable("sk-" + "a".repeat(ApiKeys.MAX_KEY_CHARS - 3))).isNull();
+    assertThat(ApiKeys.unpresentable("sk-" + "a".repeat(ApiKeys.MAX_KEY_CHARS - 2))).contains("the most is 256");
+    assertThat(ApiKeys.unpresentable("sk-ключ")).contains("position 3");
+    assertThat(ApiKeys.unpresentable("sk-a b")).contains("position 4");
+    assertThat(ApiKeys.unpresentable("sk-a=b")).contains("'=' may appear only at the end");
+    assertThat(ApiKeys.unpresentable("===")).contains("no character before");
+    for (char c : "\"(),:;<>?@[\\]{}\t\u0000\u007f\u00e9".toCharArray()) {
+      assertThat(ApiKeys.unpresentable("sk-abc" + c + "def")).as("0x%02x", (int) c).isNotNull();
+    }
+  }
 }

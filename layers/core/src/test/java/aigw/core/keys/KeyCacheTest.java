@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 
 class KeyCacheTest {
   /** A store that counts reads, standing in for DynamoDB. */
-  static final class CountingStore implements KeyStore {
+  static class CountingStore implements KeyStore {
     final Map<String, VirtualKey> keys = new ConcurrentHashMap<>();
     final AtomicInteger reads = new AtomicInteger();
 
@@ -105,6 +105,56 @@ class KeyCacheTest {
     store.create(key("h2"));
     assertThat(cache.find("h2")).isPresent();
   }
+
+  private VirtualKey key(String hash, String keyId) {
+    var now = clock.instant();
+    return new VirtualKey(hash, keyId, "sk-...", null, List.of(), null, null, Map.of(), now, now, null, false, null);
+  }
+
+  @Test
+  void evictKeyDropsTheEntryOfEveryValueOfThatKeyAndNoOther() {
+    store.create(key("current", "k1"));
+    store.keys.put("rotated-out", key("current", "k1").withGraceEndsAt(clock.instant().plusSeconds(3600)));
+    store.create(key("other", "k2"));
+    cache.find("current");
+    cache.find("rotated-out");
+    cache.find("other");
+    int reads = store.reads.get();
+
+    cache.evictKey("k1");
+
+    cache.find("current");
+    cache.find("rotated-out");
+    assertThat(store.reads.get()).as("both values of k1 read again").isEqualTo(reads + 2);
+    cache.find("other");
+    assertThat(store.reads.get()).as("k2 still cached").isEqualTo(reads + 2);
+  }
+
+  @Test
+  void aLookupThatReadTheStoreBeforeAnEvictionDoesNotCacheWhatItRead() {
+    // The read returns the key as it was; an admin change and its eviction happen before the put.
+    var racing = new CountingStore() {
+      @Override
+      public Optional<VirtualKey> findByHash(String tokenHash) {
+        Optional<VirtualKey> before = super.findByHash(tokenHash);
+        if (reads.get() == 1) {
+          keys.put(tokenHash, keys.get(tokenHash).withUsage(KeyUsage.NONE)); // stand-in for the change
+          raceCache[0].evictKey("id");
+        }
+        return before;
+      }
+    };
+    var raced = new KeyCache(racing, clock, Duration.ofSeconds(5));
+    raceCache[0] = raced;
+    racing.create(key("h1"));
+
+    raced.find("h1");
+    raced.find("h1");
+
+    assertThat(racing.reads).as("the second lookup read the store again").hasValue(2);
+  }
+
+  private final KeyCache[] raceCache = new KeyCache[1];
 
   @Test
   void invalidateDropsTheCachedCopy() {
