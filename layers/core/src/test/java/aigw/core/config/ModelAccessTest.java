@@ -56,13 +56,15 @@ class ModelAccessTest {
     assertThat(ModelAccess.globMatches(name, other)).isEqualTo(name.equals(other));
   }
 
+  // A backtracking matcher would take exponential time here (41 stars over 5,000 characters); the
+  // greedy glob answers in one pass. No timing is asserted (timings belong in bench/): a regression
+  // to backtracking shows as a hung build.
   @Test
-  void aPatternWithManyStarsStaysFast() {
+  void aPatternWithManyStarsIsAnsweredWithoutBacktracking() {
     String pattern = "*a".repeat(40) + "*b";
     String text = "a".repeat(5000);
-    long start = System.nanoTime();
     assertThat(ModelAccess.globMatches(pattern, text)).isFalse();
-    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(2));
+    assertThat(ModelAccess.globMatches(pattern, text + "b")).isTrue();
   }
 
   @Test
