@@ -5,9 +5,11 @@ import aigw.core.errors.PermissionDenied;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.logging.Logger;
@@ -174,7 +176,7 @@ public final class CorsPolicy {
     }
     // The requested method is not echoed: one not listed (PUT, DELETE) fails in the browser.
     return Optional.of(
-        new GatewayResponse(204, java.util.Map.of(), new byte[0])
+        new GatewayResponse(204, Map.of(), new byte[0])
             .withHeader("Access-Control-Allow-Origin", anyOrigin ? "*" : origin)
             .withHeader("Access-Control-Allow-Methods", ALLOWED_METHODS)
             .withHeader("Access-Control-Allow-Headers", String.join(", ", headers))
@@ -201,7 +203,7 @@ public final class CorsPolicy {
     }
     String vary = response.headers().entrySet().stream()
         .filter(e -> e.getKey().equalsIgnoreCase("Vary"))
-        .map(e -> e.getValue() + ", Origin")
+        .map(e -> Arrays.stream(e.getValue().split(",")).anyMatch(v -> v.strip().equalsIgnoreCase("Origin")) ? e.getValue() : e.getValue() + ", Origin")
         .findFirst()
         .orElse("Origin");
     GatewayResponse answer = response.withHeader("Vary", vary);

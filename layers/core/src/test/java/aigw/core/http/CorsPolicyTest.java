@@ -81,6 +81,9 @@ class CorsPolicyTest {
     var answer = allowing(APP).preflight(preflight("https://evil.example", null)).orElseThrow();
     assertThat(answer.status()).isEqualTo(403);
     assertThat(answer.headers()).doesNotContainKey("Access-Control-Allow-Origin").containsKey("Vary");
+    // As the handlers finish every answer: the denial keeps one Vary with Origin once.
+    var finished = allowing(APP).onResponse(preflight("https://evil.example", null), answer);
+    assertThat(finished.headers()).containsEntry("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
     var error = Json.readObject(answer.body()).get("error");
     assertThat(error.get("message").asText()).contains("https://evil.example").contains("AIGW_CORS_ALLOWED_ORIGINS");
     assertThat(error.get("code").asText()).isEqualTo("403");
