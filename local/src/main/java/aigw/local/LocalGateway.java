@@ -8,6 +8,7 @@ import aigw.core.aws.AwsClients;
 import aigw.core.aws.TemplateTables;
 import aigw.core.config.Deployment;
 import aigw.core.config.ModelList;
+import aigw.core.http.CorsPolicy;
 import aigw.core.providers.Providers;
 import aigw.core.providers.openai.OpenAiCompatibleProvider;
 import aigw.core.secrets.SecretSource;
@@ -62,6 +63,8 @@ public final class LocalGateway implements AutoCloseable {
   private final Gateway gateway;
   private final ProxyHandler proxy;
   private final AdminHandler admin;
+  /** Which browser pages may call the gateway (AIGW_CORS_ALLOWED_ORIGINS, --cors-allowed-origins). */
+  private final CorsPolicy cors;
   private final boolean developmentMasterKey;
   /** Secrets that receive rotated keys: in memory locally (it follows Secrets Manager's rules), AWS with --aws. */
   private final SecretsManagerClient keySecrets;
@@ -153,14 +156,16 @@ public final class LocalGateway implements AutoCloseable {
       }
       this.gateway = Gateway.over(settings, decorate.apply(dynamo), secret, models, providers, Clock.systemUTC());
       gateway.masterKey().load();
-      this.proxy = new ProxyHandler(new ProxyService(gateway));
+      // One policy for both functions and the server's own answers: its start-up line is logged once.
+      this.cors = CorsPolicy.allowing(settings.corsAllowedOrigins());
+      this.proxy = new ProxyHandler(new ProxyService(gateway), cors);
       this.keySecrets = secrets;
       this.localSecretsManager = inMemorySecrets;
       var rotator =
           new VirtualKeyRotator(gateway.keyStore(), gateway.keyCache(), secrets,
               env.getOrDefault("AIGW_KEY_SECRET_PREFIX", VirtualKeyRotator.DEFAULT_SECRET_PREFIX), new LoggedRotationEvents(),
               gateway.clock());
-      this.admin = new AdminHandler(new AdminService(gateway, rotator));
+      this.admin = new AdminHandler(new AdminService(gateway, rotator), cors);
       this.keyRotationSchedule = new KeyRotationScheduleHandler(rotator);
     } catch (RuntimeException e) {
       if (embedded != null) {
@@ -184,7 +189,7 @@ public final class LocalGateway implements AutoCloseable {
   public static LocalGateway start(LocalOptions options, UnaryOperator<DynamoDbClient> decorate) {
     var gateway = new LocalGateway(options, decorate);
     try {
-      gateway.server = LocalServer.start(options.host(), options.port(), gateway::dispatch);
+      gateway.server = LocalServer.start(options.host(), options.port(), gateway.cors, gateway::dispatch);
       gateway.startSchedules();
     } catch (IOException | RuntimeException e) {
       gateway.close();

@@ -57,6 +57,8 @@ public record LocalOptions(
         --master-key-rotation-seconds N  rotate the master key every N s through the same rotation
                               handler as on AWS (AIGW_MASTER_KEY_ROTATION_SECONDS; default 0 = never);
                               each new key is written to DATA-DIR/master-key
+        --cors-allowed-origins LIST  comma-separated origins whose web pages may call the gateway
+                              from a browser, or * for any (AIGW_CORS_ALLOWED_ORIGINS; default: none)
         --help                this text
 
       The master key is AIGW_MASTER_KEY, or sk-development-only (with a warning) when it is unset.
@@ -103,6 +105,7 @@ public record LocalOptions(
         case "--event" -> event = Path.of(value(args, ++i, arg));
         case "--rotation-check-seconds" -> rotationCheck = seconds(value(args, ++i, arg), arg, DEFAULT_ROTATION_CHECK);
         case "--master-key-rotation-seconds" -> masterKeyRotation = seconds(value(args, ++i, arg), arg, Duration.ZERO);
+        case "--cors-allowed-origins" -> env = withEntry(env, "AIGW_CORS_ALLOWED_ORIGINS", value(args, ++i, arg)); // read by GatewaySettings
         case "--help", "-h" -> command = "help";
         default -> throw new IllegalArgumentException("unknown option '" + arg + "'");
       }
@@ -133,6 +136,12 @@ public record LocalOptions(
   public LocalOptions withMasterKeyRotation(Duration every) {
     return new LocalOptions(
         command, host, port, config, dataDir, inMemory, aws, keysTable, masterKeySecretId, function, event, rotationCheck, every, env);
+  }
+
+  private static Map<String, String> withEntry(Map<String, String> env, String name, String value) {
+    var copy = new java.util.HashMap<>(env);
+    copy.put(name, value);
+    return Map.copyOf(copy);
   }
 
   private static String blankToNull(String value) {

@@ -1,5 +1,11 @@
 package aigw.local;
 
+import aigw.core.errors.BadRequest;
+import aigw.core.errors.ErrorEnvelope;
+import aigw.core.errors.PayloadTooLarge;
+import aigw.core.http.CorsPolicy;
+import aigw.core.http.GatewayRequest;
+import aigw.core.http.GatewayResponse;
 import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
 import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent.ProxyRequestContext;
 import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent.RequestIdentity;
@@ -8,6 +14,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -53,13 +60,18 @@ final class LocalServer {
     this.workers = workers;
   }
 
+  /**
+   * Listens on {@code host:port} and hands each request to {@code handler} as API Gateway would.
+   * {@code cors} is applied to the answers this server gives by itself (the handlers apply it to
+   * theirs).
+   */
   static LocalServer start(
-      String host, int port, Function<APIGatewayProxyRequestEvent, APIGatewayProxyResponseEvent> handler)
+      String host, int port, CorsPolicy cors, Function<APIGatewayProxyRequestEvent, APIGatewayProxyResponseEvent> handler)
       throws IOException {
     HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 512);
     ExecutorService workers = Executors.newFixedThreadPool(WORKER_THREADS, Thread.ofPlatform().name("aigw-http-", 0).daemon(true).factory());
     server.setExecutor(workers);
-    server.createContext("/", exchange -> serve(exchange, handler));
+    server.createContext("/", exchange -> serve(exchange, cors, handler));
     server.start();
     return new LocalServer(server, workers);
   }
@@ -78,16 +90,43 @@ final class LocalServer {
     }
   }
 
+  /**
+   * One exchange. Every answer this server gives by itself is in the OpenAI error envelope, made by
+   * {@link ErrorEnvelope} like the handlers' own: 413 for a body over {@link #MAX_BODY_BYTES}, 400
+   * for a body that cannot be read (a broken chunked encoding, a short body), and 502 when the
+   * handler itself fails (what API Gateway answers for a function that crashed).
+   *
+   * <p>Not covered: requests the JDK server refuses before any handler runs (a malformed request
+   * line or header name, an unsupported Transfer-Encoding, {@code OPTIONS *}) get its own short
+   * HTML answer; API Gateway's front end refuses such requests with its own page too.
+   */
   private static void serve(
-      HttpExchange exchange, Function<APIGatewayProxyRequestEvent, APIGatewayProxyResponseEvent> handler) {
+      HttpExchange exchange, CorsPolicy cors, Function<APIGatewayProxyRequestEvent, APIGatewayProxyResponseEvent> handler) {
     try (exchange) {
-      byte[] body = readBody(exchange.getRequestBody());
-      if (body == null) {
-        send(exchange, 413, Map.of("Content-Type", "application/json"),
-            "{\"message\":\"Request Too Long\"}".getBytes(StandardCharsets.UTF_8));
+      byte[] body;
+      try {
+        body = readBody(exchange.getRequestBody());
+      } catch (IOException e) {
+        // Also what a vanished client looks like; then the answer below cannot be sent, which is fine.
+        LOG.log(Level.FINE, "request body unreadable", e);
+        sendOwn(exchange, cors, ErrorEnvelope.response(
+            new BadRequest("The request body could not be read (" + e.getMessage() + "); send it with a correct Content-Length or chunked encoding.")));
         return;
       }
-      APIGatewayProxyResponseEvent response = handler.apply(toEvent(exchange, body));
+      if (body == null) {
+        sendOwn(exchange, cors, ErrorEnvelope.response(new PayloadTooLarge(MAX_BODY_BYTES)));
+        return;
+      }
+      APIGatewayProxyRequestEvent event = toEvent(exchange, body);
+      APIGatewayProxyResponseEvent response;
+      try {
+        response = handler.apply(event);
+      } catch (RuntimeException | LinkageError | StackOverflowError e) {
+        // The handlers catch their own failures; this is one they could not (on Lambda, a crashed invoke).
+        LOG.log(Level.SEVERE, "handler failed", e);
+        sendOwn(exchange, cors, ErrorEnvelope.integrationFailure(event.getRequestContext().getRequestId()));
+        return;
+      }
       byte[] out = response.getBody() == null ? new byte[0] : response.getBody().getBytes(StandardCharsets.UTF_8);
       if (Boolean.TRUE.equals(response.getIsBase64Encoded())) {
         out = java.util.Base64.getDecoder().decode(out);
@@ -96,15 +135,32 @@ final class LocalServer {
     } catch (IOException e) {
       LOG.log(Level.FINE, "client went away", e);
     } catch (RuntimeException e) {
-      // API Gateway answers a crashed integration with 502 and this body.
-      LOG.log(Level.SEVERE, "handler failed", e);
+      LOG.log(Level.SEVERE, "local server failed", e);
       try {
-        send(exchange, 502, Map.of("Content-Type", "application/json"),
-            "{\"message\": \"Internal server error\"}".getBytes(StandardCharsets.UTF_8));
-      } catch (IOException ignored) {
-        // the client is gone
+        sendOwn(exchange, cors, ErrorEnvelope.integrationFailure(null));
+      } catch (IOException | RuntimeException ignored) {
+        // headers already sent, or the client is gone: nothing more can be said
       }
     }
+  }
+
+  /** An answer of this server's own, with the CORS headers the handlers would have given it. */
+  private static void sendOwn(HttpExchange exchange, CorsPolicy cors, GatewayResponse response) throws IOException {
+    var request =
+        new GatewayRequest(
+            exchange.getRequestMethod(), exchange.getRequestURI().getPath(), firstValues(exchange), Map.of(), null, null);
+    response = cors.onResponse(request, response);
+    send(exchange, response.status(), response.headers(), response.body());
+  }
+
+  private static Map<String, String> firstValues(HttpExchange exchange) {
+    var headers = new HashMap<String, String>();
+    exchange.getRequestHeaders().forEach((name, values) -> {
+      if (!values.isEmpty()) {
+        headers.put(name, values.get(0));
+      }
+    });
+    return headers;
   }
 
   /** Builds the event API Gateway sends for a {proxy+} resource; null when the body is too large. */
@@ -192,14 +248,24 @@ final class LocalServer {
     return body.length > MAX_BODY_BYTES ? null : body;
   }
 
+  /**
+   * Writes the answer. A HEAD answer, and any empty one, is sent with length -1: the JDK server
+   * sends no body then, and warns ("being invoked with a content length for a HEAD request") for any
+   * other length.
+   */
   private static void send(HttpExchange exchange, int status, Map<String, String> headers, byte[] body)
       throws IOException {
     if (headers != null) {
       headers.forEach((name, value) -> exchange.getResponseHeaders().set(name, value));
     }
-    exchange.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
-    if (body.length > 0) {
-      exchange.getResponseBody().write(body);
+    boolean noBody = body.length == 0 || exchange.getRequestMethod().equalsIgnoreCase("HEAD");
+    exchange.sendResponseHeaders(status, noBody ? -1 : body.length);
+    if (!noBody) {
+      // Closed here, before the exchange: closing the exchange first drains the request body, and a
+      // broken one (a bad chunk) would drop the connection before this answer is flushed.
+      try (OutputStream out = exchange.getResponseBody()) {
+        out.write(body);
+      }
     }
   }
 }

@@ -2,6 +2,7 @@ package aigw.admin;
 
 import aigw.core.Gateway;
 import aigw.core.apigateway.ApiGatewayEvents;
+import aigw.core.http.CorsPolicy;
 import aigw.core.rotation.VirtualKeyRotator;
 import aigw.core.snapstart.Priming;
 import com.amazonaws.services.lambda.runtime.Context;
@@ -13,22 +14,29 @@ import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent
 public final class AdminHandler
     implements RequestHandler<APIGatewayProxyRequestEvent, APIGatewayProxyResponseEvent> {
   private final AdminService admin;
+  private final CorsPolicy cors;
 
   public AdminHandler() { // Lambda runtime
     this(Gateway.fromEnvironment(System.getenv()));
   }
 
   private AdminHandler(Gateway gateway) {
-    this(new AdminService(gateway, VirtualKeyRotator.fromEnvironment(gateway.keyStore(), gateway.keyCache(), gateway.clock(), System.getenv())));
+    this(new AdminService(gateway, VirtualKeyRotator.fromEnvironment(gateway.keyStore(), gateway.keyCache(), gateway.clock(), System.getenv())),
+        CorsPolicy.allowing(gateway.settings().corsAllowedOrigins()));
     Priming.register(gateway, admin::handle); // SnapStart: warm the request path before the snapshot
   }
 
-  public AdminHandler(AdminService admin) { // tests and local/
+  public AdminHandler(AdminService admin) { // tests: no CORS
+    this(admin, CorsPolicy.DISABLED);
+  }
+
+  public AdminHandler(AdminService admin, CorsPolicy cors) { // tests and local/
     this.admin = admin;
+    this.cors = cors;
   }
 
   @Override
   public APIGatewayProxyResponseEvent handleRequest(APIGatewayProxyRequestEvent event, Context context) {
-    return ApiGatewayEvents.handle(event, admin::handle);
+    return ApiGatewayEvents.handle(event, cors, admin::handle);
   }
 }

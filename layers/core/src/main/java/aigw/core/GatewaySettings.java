@@ -19,6 +19,9 @@ import java.util.Map;
  *     (AIGW_MASTER_KEY_GRACE_SECONDS); zero: not at all
  * @param allowMasterKeyForModels whether the master key may call models (AIGW_ALLOW_MASTER_KEY_FOR_MODELS)
  * @param maxRequestBytes larger bodies get 413 (AIGW_MAX_REQUEST_BYTES)
+ * @param corsAllowedOrigins origins whose pages may call the gateway from a browser
+ *     (AIGW_CORS_ALLOWED_ORIGINS, comma-separated, or {@code *}); empty, the default: CORS off.
+ *     See {@link aigw.core.http.CorsPolicy}.
  */
 public record GatewaySettings(
     String keysTable,
@@ -29,7 +32,8 @@ public record GatewaySettings(
     Duration masterKeyRecheck,
     Duration masterKeyGrace,
     boolean allowMasterKeyForModels,
-    long maxRequestBytes) {
+    long maxRequestBytes,
+    java.util.List<String> corsAllowedOrigins) {
 
   public static final String DEFAULT_KEYS_TABLE = "aigw-keys";
   /** Lambda takes at most 6 MB of synchronous payload, and the event wraps the body. */
@@ -45,17 +49,18 @@ public record GatewaySettings(
         seconds(env, "AIGW_MASTER_KEY_RECHECK_SECONDS", 5),
         seconds(env, "AIGW_MASTER_KEY_GRACE_SECONDS", 3600),
         Boolean.parseBoolean(env.getOrDefault("AIGW_ALLOW_MASTER_KEY_FOR_MODELS", "false")),
-        number(env, "AIGW_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES));
+        number(env, "AIGW_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES),
+        aigw.core.http.CorsPolicy.parseOrigins(env.get("AIGW_CORS_ALLOWED_ORIGINS"), "AIGW_CORS_ALLOWED_ORIGINS"));
   }
 
   public GatewaySettings withKeysTable(String table) {
     return new GatewaySettings(
-        table, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, masterKeyGrace, allowMasterKeyForModels, maxRequestBytes);
+        table, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, masterKeyGrace, allowMasterKeyForModels, maxRequestBytes, corsAllowedOrigins);
   }
 
   public GatewaySettings withAllowMasterKeyForModels(boolean allow) {
     return new GatewaySettings(
-        keysTable, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, masterKeyGrace, allow, maxRequestBytes);
+        keysTable, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, masterKeyGrace, allow, maxRequestBytes, corsAllowedOrigins);
   }
 
   private static Duration seconds(Map<String, String> env, String name, long fallback) {

@@ -163,6 +163,9 @@ class PackagedFunctionsTest {
       assertThat(own.path("AIGW_KEY_SECRET_PREFIX").asText()).isEqualTo("KeySecretsPrefix");
       env.put("AIGW_KEY_SECRET_PREFIX", template.path("Parameters").path("KeySecretsPrefix").path("Default").asText());
     }
+    if (env.containsKey("AIGW_CORS_ALLOWED_ORIGINS")) { // !Ref CorsAllowedOrigins: the parameter's default, CORS off
+      env.put("AIGW_CORS_ALLOWED_ORIGINS", template.path("Parameters").path("CorsAllowedOrigins").path("Default").asText());
+    }
     assertThat(env.values()).doesNotContain("set-below");
     env.put("AWS_LAMBDA_FUNCTION_NAME", function);
     env.put("AWS_LAMBDA_FUNCTION_VERSION", "1");

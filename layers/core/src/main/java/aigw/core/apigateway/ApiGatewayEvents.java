@@ -2,6 +2,7 @@ package aigw.core.apigateway;
 
 import aigw.core.errors.ErrorEnvelope;
 import aigw.core.errors.GatewayException;
+import aigw.core.http.CorsPolicy;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
 import aigw.core.keys.ApiKeys;
@@ -27,22 +28,50 @@ public final class ApiGatewayEvents {
 
   private ApiGatewayEvents() {}
 
-  /** Runs {@code app} on the event; a client's mistake becomes its error envelope, a bug a bare 500. */
+  /** Runs {@code app} on the event without CORS; see {@link #handle(APIGatewayProxyRequestEvent, CorsPolicy, Function)}. */
   public static APIGatewayProxyResponseEvent handle(
       APIGatewayProxyRequestEvent event, Function<GatewayRequest, GatewayResponse> app) {
+    return handle(event, CorsPolicy.DISABLED, app);
+  }
+
+  /**
+   * Runs {@code app} on the event; a client's mistake becomes its error envelope, a bug a bare 500.
+   * Around it, for every route: a CORS preflight is answered by {@code cors} without reaching
+   * {@code app} (so without authentication), every answer gets the CORS headers {@code cors}
+   * gives it, and {@code HEAD} is answered as {@code GET} without the body (RFC 9110 9.3.2).
+   */
+  public static APIGatewayProxyResponseEvent handle(
+      APIGatewayProxyRequestEvent event, CorsPolicy cors, Function<GatewayRequest, GatewayResponse> app) {
     GatewayRequest request = null;
+    GatewayResponse response;
     try {
       request = toRequest(event);
-      return toEvent(app.apply(request));
+      var preflight = cors.preflight(request);
+      response = preflight.isPresent() ? preflight.get() : app.apply(isHead(request) ? asGet(request) : request);
     } catch (GatewayException e) {
       if (ErrorEnvelope.status(e) >= 500) {
         LOG.warning(describe(request) + " failed: " + e.getMessage());
       }
-      return toEvent(ErrorEnvelope.response(e));
+      response = ErrorEnvelope.response(e);
     } catch (RuntimeException e) {
       LOG.log(Level.SEVERE, describe(request) + " failed with an unexpected error", e);
-      return toEvent(ErrorEnvelope.internalError(request == null ? null : request.requestId()));
+      response = ErrorEnvelope.internalError(request == null ? null : request.requestId());
     }
+    if (request != null) {
+      response = cors.onResponse(request, response);
+      if (isHead(request)) {
+        response = new GatewayResponse(response.status(), response.headers(), new byte[0]);
+      }
+    }
+    return toEvent(response);
+  }
+
+  private static boolean isHead(GatewayRequest request) {
+    return request.method().equals("HEAD");
+  }
+
+  private static GatewayRequest asGet(GatewayRequest head) {
+    return new GatewayRequest("GET", head.path(), head.headers(), head.query(), head.body(), head.requestId());
   }
 
   /** Reads an event file as API Gateway sends it (events/*.json); fields this class lacks are ignored. */

@@ -36,8 +36,6 @@ public final class ModelList {
   private static final Logger LOG = Logger.getLogger(ModelList.class.getName());
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
   private static final String ENV_PREFIX = "os.environ/";
-  private static final Set<String> KNOWN_SECTIONS =
-      Set.of("model_list", "router_settings", "litellm_settings", "general_settings", "environment_variables");
   private static final Set<String> SUPPORTED_PARAMS =
       Set.of("model", "api_base", "api_key", "timeout", "api_version", "rpm", "tpm", "weight", "stream_timeout");
 
@@ -68,13 +66,7 @@ public final class ModelList {
     if (!root.isObject()) {
       throw new InvalidConfig(origin + ": the top level must be a mapping with a model_list");
     }
-    root.fieldNames()
-        .forEachRemaining(
-            name -> {
-              if (!KNOWN_SECTIONS.contains(name)) {
-                LOG.warning(origin + ": ignoring unknown section '" + name + "'");
-              }
-            });
+    LiteLlmSettings.warnAboutIgnored(root, origin, LOG);
     Duration defaultTimeout = seconds(root.path("router_settings").path("timeout"), DEFAULT_TIMEOUT, origin);
     JsonNode list = root.path("model_list");
     if (list.isMissingNode() || list.isNull()) {
@@ -128,6 +120,13 @@ public final class ModelList {
       apiBase = apiBase.replaceAll("/+$", "") + "/openai/v1";
     }
     String keySource = text(params, "api_key");
+    if (keySource != null && !keySource.startsWith(ENV_PREFIX) && !keySource.isBlank()) {
+      // LiteLLM takes it too, but a key in a file ends up in repositories, images and the Lambda layer.
+      LOG.warning(
+          where + " (" + modelName + "): litellm_params.api_key is written in the file (" + aigw.core.keys.ApiKeys.mask(keySource)
+              + "). Anyone who can read the file, or the layer it is packaged in, has the key: put it in an environment"
+              + " variable (on AWS, the provider credentials secret) and write api_key: os.environ/NAME.");
+    }
     String apiKey = resolve(keySource, where + ".api_key", env);
     if (keySource != null && apiKey == null) {
       LOG.warning(

@@ -87,4 +87,21 @@ public record ErrorEnvelope(Body error) {
                 null,
                 "500")));
   }
+
+  /**
+   * When the function itself failed, outside the handler's own error handling (an invoke that
+   * crashed): 502, as API Gateway answers then, with a fixed message.
+   */
+  public static GatewayResponse integrationFailure(String requestId) {
+    return GatewayResponse.json(
+        502,
+        new ErrorEnvelope(
+            new Body(
+                "The gateway's function failed"
+                    + (requestId == null ? "" : " (request id " + requestId + ")")
+                    + ". The details are in the gateway's log.",
+                "internal_server_error",
+                null,
+                "502")));
+  }
 }
