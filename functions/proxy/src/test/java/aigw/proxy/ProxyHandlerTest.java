@@ -454,4 +454,19 @@ class ProxyHandlerTest {
     // The provider ran it: it is counted on the key.
     assertThat(gateway.keyStore().usageOf(gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow().keyId()).totalTokens()).isEqualTo(13);
   }
+
+  @Test
+  void anUnreachableProviderIsNamedByHostPortAndReasonToTheClientAndInTheLog() throws Exception {
+    gateway = TestGateways.gateway(dynamo, List.of(TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", "http://127.0.0.1:1/v1")), clock);
+    handler = new ProxyHandler(new ProxyService(gateway));
+    storeEventsKey(List.of());
+    var response = new APIGatewayProxyResponseEvent[1];
+    var log = aigw.core.testing.Logs.messages(aigw.core.apigateway.ApiGatewayEvents.class,
+        () -> response[0] = send(Events.load("proxy-chat-completions.json")));
+    assertThat(response[0].getStatusCode()).isEqualTo(502);
+    String expected = "Cannot connect to the provider of 'gpt-4o-mini' at 127.0.0.1:1: connection refused (nothing listens on that port).";
+    assertThat(error(response[0]).get("message").asText()).isEqualTo(expected);
+    assertThat(error(response[0]).get("type").asText()).isEqualTo("api_connection_error");
+    assertThat(log).anyMatch(line -> line.contains(expected)).noneMatch(line -> line.contains("sk-upstream-test-credential"));
+  }
 }

@@ -80,7 +80,7 @@ public final class OpenAiCompatibleProvider implements ModelProvider {
               + deployment.modelName()
               + "': "
               + deployment.apiKeySource()
-              + " is not set. The operator must set it.",
+              + " is not set. The operator must set it (locally in the environment; on AWS in the provider credentials secret).",
           null);
     }
 
