@@ -17,7 +17,9 @@ import aigw.core.errors.UpstreamUnreachable;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
 import aigw.core.http.PathSegments;
+import aigw.core.http.ResponseLimit;
 import aigw.core.json.Json;
+import aigw.core.providers.ForwardedBody;
 import aigw.core.providers.Operation;
 import aigw.core.providers.ProviderResponse;
 import aigw.core.usage.UsageDelta;
@@ -91,7 +93,7 @@ public final class ProxyService {
     if (request.body().length > limit) {
       throw new PayloadTooLarge(request.body().length, limit);
     }
-    ObjectNode body = parse(request.body());
+    ObjectNode body = parse(request.body()); // to validate; what is sent is the client's bytes (ForwardedBody)
     String model = validate(body, operation);
     if (caller instanceof Caller.Virtual virtual && !gateway.router().allows(virtual.key().models(), model)) {
       throw new ModelNotAllowed(model, virtual.key().models());
@@ -102,11 +104,16 @@ public final class ProxyService {
           "The model '" + model + "' does not exist on this gateway. GET /v1/models lists the models your key can use.",
           "model");
     }
-    ProviderResponse answer = call(rotation, operation, body);
+    if (operation == Operation.EMBEDDINGS) {
+      // An answer over Lambda's 6 MB would be billed and lost: refuse what can be known before the call.
+      ResponseLimit.checkEmbeddings(body, rotation.get(0).upstreamModel());
+    }
+    ProviderResponse answer = call(rotation, operation, ForwardedBody.of(request.body()));
     if (caller instanceof Caller.Virtual virtual) {
       // Written before the client hears back: an answered request is always counted.
       gateway.usage().record(virtual.key().keyId(), UsageDelta.oneRequest(answer.usage(), gateway.clock().instant()));
     }
+    ResponseLimit.checkAnswer(answer.body(), "The provider of '" + model + "'");
     return GatewayResponse.json(200, answer.body());
   }
 
@@ -114,11 +121,11 @@ public final class ProxyService {
    * Tries the deployments in turn, moving on only when the request cannot have reached a provider
    * (no connection, no credential configured), so no request is run, or billed, twice.
    */
-  private ProviderResponse call(List<Deployment> rotation, Operation operation, ObjectNode body) {
+  private ProviderResponse call(List<Deployment> rotation, Operation operation, ForwardedBody body) {
     GatewayException last = null;
     for (Deployment deployment : rotation) {
       try {
-        return gateway.providers().forDeployment(deployment).call(deployment, operation, body);
+        return gateway.providers().call(deployment, operation, body);
       } catch (UpstreamUnreachable e) {
         if (!e.beforeSending()) {
           throw e;

@@ -497,4 +497,100 @@ class ProxyHandlerTest {
     assertThat(notFound.getStatusCode()).isEqualTo(404);
     error(notFound);
   }
+
+  @Test
+  void theClientsBodyReachesTheProviderByteForByteWithOnlyTheModelReplaced() throws Exception {
+    storeEventsKey(List.of());
+    // Values a double cannot hold, escapes, a duplicate key, odd key order and whitespace: none may change.
+    String sent = "{ \"messages\" : [ {\"role\":\"user\",\"content\":\"caf\\u00e9 \\ud83d\\ude00 \\\"q\\\" \\/\"} ],\n"
+        + "  \"temperature\": 1e400, \"top_p\": 0.1000000000000000055511151231257827,\t\"seed\": 123456789012345678901234567890,\n"
+        + "  \"n\": 1.0, \"logit_bias\": {\"50256\": -100, \"50256\": -99}, \"model\"  :  \"other-model\" ,\r\n"
+        + "  \"zz\": null, \"aa\": [1.50, 2E+3], \"metadata\": {\"model\": \"not-the-top-level-one\"} }";
+    var response = send(Events.withBody(Events.load("proxy-chat-completions.json"), sent));
+    assertThat(response.getStatusCode()).as(response.getBody()).isEqualTo(200);
+    var received = upstream.findAll(postRequestedFor(urlEqualTo("/v1/chat/completions")));
+    assertThat(received).hasSize(1);
+    assertThat(received.get(0).getBodyAsString()).isEqualTo(sent.replace("\"other-model\"", "\"other\""));
+  }
+
+  @Test
+  void everyTopLevelModelIsReplacedSoNoProviderSeesANameTheGatewayDidNotRouteOn() throws Exception {
+    storeEventsKey(List.of("other-model"));
+    String sent = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"model\":\"other-model\"}";
+    assertThat(send(Events.withBody(Events.load("proxy-chat-completions.json"), sent)).getStatusCode()).isEqualTo(200);
+    assertThat(upstream.findAll(postRequestedFor(urlEqualTo("/v1/chat/completions"))).get(0).getBodyAsString())
+        .isEqualTo("{\"model\":\"other\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"model\":\"other\"}");
+    // The key may use other-model only: the last model is the one routed and authorized.
+    String reversed = "{\"model\":\"other-model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"model\":\"gpt-4o-mini\"}";
+    assertThat(send(Events.withBody(Events.load("proxy-chat-completions.json"), reversed)).getStatusCode()).isEqualTo(401);
+  }
+
+  @Test
+  void embeddingsBodiesAreForwardedByteForByteToo() throws Exception {
+    storeEventsKey(List.of());
+    String sent = "{\"input\":[\"a\",\"\\u00e9\"],\"model\":\"text-embedding-3-small\",\"dimensions\":256.0,\"user\":\"\\ud83d\\ude00\"}";
+    var event = Events.withBody(Events.load("proxy-embeddings.json"), sent);
+    assertThat(send(event).getStatusCode()).isEqualTo(200);
+    assertThat(upstream.findAll(postRequestedFor(urlEqualTo("/v1/embeddings"))).get(0).getBodyAsString()).isEqualTo(sent);
+  }
+
+  @Test
+  void anEmbeddingsBatchWhoseAnswerCannotFitInALambdaResponseIsRefusedBeforeTheProviderBillsIt() throws Exception {
+    storeEventsKey(List.of());
+    var inputs = new StringBuilder();
+    for (int i = 0; i < 500; i++) {
+      inputs.append(i == 0 ? "" : ",").append("\"text ").append(i).append('"');
+    }
+    var response = send(Events.withBody(Events.load("proxy-embeddings.json"), "{\"model\":\"text-embedding-3-small\",\"input\":[" + inputs + "]}"));
+    assertThat(response.getStatusCode()).isEqualTo(400);
+    var error = error(response);
+    assertThat(error.get("type").asText()).isEqualTo("invalid_request_error");
+    assertThat(error.get("param").asText()).isEqualTo("input");
+    assertThat(error.get("message").asText())
+        .contains("500 inputs × 1536 dimensions as JSON floats")
+        .contains("6291456 bytes (6 MB) an AWS Lambda response can carry")
+        .contains("Send at most 407 inputs per request, or set \"encoding_format\": \"base64\"");
+    upstream.verify(0, postRequestedFor(urlEqualTo("/v1/embeddings")));
+
+    // The way out the message names works: the same batch as base64.
+    var base64 = send(Events.withBody(Events.load("proxy-embeddings.json"),
+        "{\"model\":\"text-embedding-3-small\",\"encoding_format\":\"base64\",\"input\":[" + inputs + "]}"));
+    assertThat(base64.getStatusCode()).isEqualTo(200);
+    // So does asking for fewer dimensions.
+    assertThat(send(Events.withBody(Events.load("proxy-embeddings.json"),
+        "{\"model\":\"text-embedding-3-small\",\"dimensions\":512,\"input\":[" + inputs + "]}")).getStatusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void anAnswerTooLargeForALambdaResponseIsAClearErrorAndStillCounted() throws Exception {
+    storeEventsKey(List.of());
+    // 6 MB of content, escaped quotes included: over the limit only once escaped into the response event.
+    String content = "\\\"".repeat(1_600_000);
+    String huge = COMPLETION.replace("\"Hello!\"", "\"" + content + "\"");
+    assertThat(huge.length()).isLessThan(6_291_456);
+    upstream.stubFor(post("/v1/chat/completions").willReturn(okJson(huge)));
+    var response = send(Events.load("proxy-chat-completions.json"));
+    assertThat(response.getStatusCode()).isEqualTo(502);
+    var error = error(response);
+    assertThat(error.get("type").asText()).isEqualTo("response_too_large");
+    assertThat(error.get("message").asText()).startsWith("The provider of 'gpt-4o-mini' answered ")
+        .contains("over the 6291456 bytes (6 MB) an AWS Lambda response can carry");
+    // The provider ran it: it is counted on the key.
+    assertThat(gateway.keyStore().usageOf(gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow().keyId()).totalTokens()).isEqualTo(13);
+  }
+
+  @Test
+  void anUnreachableProviderIsNamedByHostPortAndReasonToTheClientAndInTheLog() throws Exception {
+    gateway = TestGateways.gateway(dynamo, List.of(TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", "http://127.0.0.1:1/v1")), clock);
+    handler = new ProxyHandler(new ProxyService(gateway));
+    storeEventsKey(List.of());
+    var response = new APIGatewayProxyResponseEvent[1];
+    var log = aigw.core.testing.Logs.messages(aigw.core.apigateway.ApiGatewayEvents.class,
+        () -> response[0] = send(Events.load("proxy-chat-completions.json")));
+    assertThat(response[0].getStatusCode()).isEqualTo(502);
+    String expected = "Cannot connect to the provider of 'gpt-4o-mini' at 127.0.0.1:1: connection refused (nothing listens on that port).";
+    assertThat(error(response[0]).get("message").asText()).isEqualTo(expected);
+    assertThat(error(response[0]).get("type").asText()).isEqualTo("api_connection_error");
+    assertThat(log).anyMatch(line -> line.contains(expected)).noneMatch(line -> line.contains("sk-upstream-test-credential"));
+  }
 }

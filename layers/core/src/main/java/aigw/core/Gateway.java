@@ -19,6 +19,7 @@ import aigw.core.secrets.StaticSecretSource;
 import aigw.core.usage.GroupCommitUsageRecorder;
 import aigw.core.usage.UsageRecorder;
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
@@ -108,14 +109,20 @@ public final class Gateway {
     } else {
       secret = StaticSecretSource.fromEnvironment(env);
     }
+    Clock clock = Clock.systemUTC();
+    ProviderCredentials credentials = ProviderCredentials.environmentOnly();
     Map<String, String> names = env;
     String providerSecret = env.get("AIGW_PROVIDER_SECRET_ID");
     if (callsProviders && providerSecret != null && !providerSecret.isBlank()) {
-      names = ProviderCredentials.overlay(env, AwsClients.secretsManager(), providerSecret.trim());
+      // Read again at each call once stale (and after a SnapStart restore): see ProviderCredentials.
+      credentials = ProviderCredentials.overSecret(env, AwsClients.secretsManager(), providerSecret.trim(), clock);
+      names = credentials.names();
     }
     List<Deployment> models =
         settings.configFile() == null ? ModelList.empty() : ModelList.read(Path.of(settings.configFile()), names);
-    var gateway = over(settings, AwsClients.dynamoDb(), secret, models, Clock.systemUTC());
+    var gateway =
+        over(settings, AwsClients.dynamoDb(), secret, models, new Providers(OpenAiCompatibleProvider.defaultHttpClient(), credentials), clock);
+    gateway.router.startAtRandom(new SecureRandom());
     try {
       gateway.masterKey.load();
     } catch (SecretSource.SecretUnavailable e) {
@@ -123,6 +130,19 @@ public final class Gateway {
       throw e;
     }
     return gateway;
+  }
+
+  /**
+   * After a SnapStart restore: what init read or chose may be stale or shared with every other
+   * environment restored from the same snapshot. The master key and the provider credentials are
+   * read again at their next use, and the round-robin turns start at random (SecureRandom is
+   * snapshot-safe on Lambda's Java runtimes). docs/architecture.md lists what init holds and why the
+   * rest is safe.
+   */
+  public void renewAfterRestore() {
+    masterKey.expire();
+    providers.credentials().expire();
+    router.startAtRandom(new SecureRandom());
   }
 
   public GatewaySettings settings() {

@@ -257,6 +257,50 @@ class PackagedFunctionsTest {
     }
   }
 
+  /**
+   * Issue 11's first deploy: SnapStart runs init while the provider credentials secret still holds
+   * the template's {@code {}}, and every environment is restored from that init. The operator's
+   * put-secret-value afterwards must reach the next call without a new version or a restart.
+   */
+  @Test
+  void theProxyFunctionUsesAProviderKeySetAfterItsInitWithoutARestart() throws Exception {
+    Path taskRoot = RepoFiles.resolve("functions/proxy/target/function");
+    var secrets = new aigw.core.secrets.InMemorySecretsManager(java.time.Clock.systemUTC());
+    secrets.createSecret(r -> r.name("master-key-secret").secretString("{\"master_key\":\"" + Events.EVENTS_MASTER_KEY + "\"}"));
+    secrets.createSecret(r -> r.name("provider-secret").secretString("{}")); // as the template creates it
+    try (var api = new RuntimeApiStandIn(); var secretsManager = new SecretsManagerStandIn(secrets)) {
+      var env = functionEnvironment("ProxyFunction", testModelList());
+      env.put("AWS_ENDPOINT_URL_SECRETS_MANAGER", secretsManager.endpoint());
+      env.put("AIGW_PROVIDER_SECRET_RECHECK_SECONDS", "1"); // the default 5 s, shortened to keep the test quick
+      Process process = runtime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, layerJars(), env, api);
+      try {
+        api.firstPollNanos.get(60, TimeUnit.SECONDS); // init done: the empty secret was read
+        assertThat(secretsManager.calls).contains("secretsmanager.GetSecretValue provider-secret");
+
+        var before = answer(api, "proxy-chat-completions.json", process);
+        assertThat(status(before)).as(before.toString()).isEqualTo(503);
+        assertThat(Json.MAPPER.readTree(before.get("body").asText()).at("/error/message").asText())
+            .contains("os.environ/TEST_PROVIDER_KEY is not set");
+
+        String setLater = "sk-provider-key-put-after-init-" + UUID.randomUUID();
+        secrets.putSecretValue(r -> r.secretId("provider-secret").secretString("{\"TEST_PROVIDER_KEY\":\"" + setLater + "\"}"));
+        Thread.sleep(1100); // past the recheck interval of the read the 503 made
+
+        var after = answer(api, "proxy-chat-completions.json", process);
+        assertThat(status(after)).as(after.toString()).isEqualTo(200);
+        assertThat(Json.MAPPER.readTree(after.get("body").asText()).at("/choices/0/message/content").asText()).isEqualTo("from the stub");
+        aws.verify(1, postRequestedFor(urlEqualTo("/v1/chat/completions")).withHeader("Authorization", equalTo("Bearer " + setLater)));
+
+        String log = Files.readString(work.resolve("aigw_proxy_ProxyHandler__handleRequest.log"));
+        assertThat(log).as("the change is logged by name, never by value")
+            .contains("The provider credentials in provider-secret changed; using the new values for TEST_PROVIDER_KEY.")
+            .doesNotContain(setLater);
+      } finally {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
   @Test
   void theAdminFunctionServesTheEventsFromItsPackage() throws Exception {
     Path taskRoot = RepoFiles.resolve("functions/admin/target/function");

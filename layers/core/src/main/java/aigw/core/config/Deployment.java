@@ -22,6 +22,11 @@ public record Deployment(
     String apiKeySource,
     Duration timeout) {
 
+  /** The same deployment with another credential (the provider credentials secret changed). */
+  public Deployment withApiKey(String newApiKey) {
+    return new Deployment(modelName, provider, upstreamModel, apiBase, newApiKey, apiKeySource, timeout);
+  }
+
   @Override
   public String toString() {
     // Never print the credential.

@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.random.RandomGenerator;
 
 /**
  * Public model name to deployments. Several entries with one {@code model_name} are balanced round
@@ -20,6 +21,15 @@ public final class Router {
       cursors.computeIfAbsent(d.modelName(), name -> new AtomicInteger());
     }
     byName.replaceAll((name, list) -> List.copyOf(list));
+  }
+
+  /**
+   * Moves every model's turn to a random deployment. A new execution environment calls it (and a
+   * SnapStart restore again): otherwise every container, and every environment restored from one
+   * snapshot, would send its first request of each model to the same deployment.
+   */
+  public void startAtRandom(RandomGenerator random) {
+    cursors.forEach((name, cursor) -> cursor.set(random.nextInt(byName.get(name).size())));
   }
 
   /** The deployments of a model, starting with the one whose turn it is; empty if unknown. */

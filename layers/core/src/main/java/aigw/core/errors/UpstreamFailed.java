@@ -5,6 +5,9 @@ package aigw.core.errors;
  * own message, type and code; its 5xx become 502 (the gateway worked, the upstream did not).
  */
 public final class UpstreamFailed extends GatewayException {
+  /** The type of a provider's 401/403: it refused the gateway's own credential, not the client's key. */
+  public static final String CREDENTIAL_REFUSED = "upstream_auth_error";
+
   private final int upstreamStatus;
   private final String upstreamType;
   private final String upstreamCode;
@@ -29,6 +32,11 @@ public final class UpstreamFailed extends GatewayException {
 
   public String upstreamCode() {
     return upstreamCode;
+  }
+
+  /** True when the provider refused the gateway's provider credential (its HTTP 401 or 403). */
+  public boolean credentialRefused() {
+    return CREDENTIAL_REFUSED.equals(upstreamType);
   }
 
   /** The provider's Retry-After header on a 429 or 503, passed on to the client; may be null. */

@@ -1,7 +1,6 @@
 package aigw.core.providers;
 
 import aigw.core.config.Deployment;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
  * One upstream API. Takes an OpenAI-shaped request, answers in OpenAI's shape, and reports tokens.
@@ -9,5 +8,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * UpstreamTimeout}.
  */
 public interface ModelProvider {
-  ProviderResponse call(Deployment deployment, Operation operation, ObjectNode request);
+  /**
+   * @param deployment where to send it, with the credential to send (as of now)
+   * @param request the client's body; what is sent must differ from it only where the provider's API needs it
+   */
+  ProviderResponse call(Deployment deployment, Operation operation, ForwardedBody request);
 }

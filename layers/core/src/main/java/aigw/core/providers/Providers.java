@@ -2,23 +2,64 @@ package aigw.core.providers;
 
 import aigw.core.config.Deployment;
 import aigw.core.config.Provider;
+import aigw.core.errors.UpstreamFailed;
 import aigw.core.providers.openai.OpenAiCompatibleProvider;
+import aigw.core.secrets.ProviderCredentials;
 import java.net.http.HttpClient;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.Optional;
 
-/** The one place provider APIs are registered: model_list prefix to the class that speaks its API. */
+/**
+ * The one place provider APIs are registered (model_list prefix to the class that speaks its API),
+ * and where a deployment gets its credential as of the call.
+ */
 public final class Providers {
   private final Map<Provider, ModelProvider> byProvider = new EnumMap<>(Provider.class);
+  private final ProviderCredentials credentials;
 
+  /** Deployments keep the credentials the model list was read with (local gateway, tests). */
   public Providers(HttpClient http) {
+    this(http, ProviderCredentials.environmentOnly());
+  }
+
+  /** @param credentials where each call reads its deployment's credential (on AWS: the provider credentials secret) */
+  public Providers(HttpClient http, ProviderCredentials credentials) {
     var openAiCompatible = new OpenAiCompatibleProvider(http);
     for (Provider provider : Provider.values()) {
       byProvider.put(provider, openAiCompatible); // every prefix so far speaks OpenAI's API
     }
+    this.credentials = credentials;
   }
 
   public ModelProvider forDeployment(Deployment deployment) {
     return byProvider.get(deployment.provider());
+  }
+
+  public ProviderCredentials credentials() {
+    return credentials;
+  }
+
+  /**
+   * Calls {@code deployment}'s provider with its current credential. When the provider refuses that
+   * credential (its 401/403: nothing was run, so nothing was billed) and the credentials secret now
+   * holds another value for it, the request is sent once more with the new value; otherwise the
+   * refusal is thrown as it is.
+   */
+  public ProviderResponse call(Deployment deployment, Operation operation, ForwardedBody body) {
+    Deployment current = credentials.current(deployment);
+    ModelProvider provider = forDeployment(current);
+    try {
+      return provider.call(current, operation, body);
+    } catch (UpstreamFailed refused) {
+      if (!refused.credentialRefused() || current.apiKey() == null) {
+        throw refused;
+      }
+      Optional<Deployment> renewed = credentials.renewedAfterRefusal(current);
+      if (renewed.isEmpty()) {
+        throw refused;
+      }
+      return provider.call(renewed.get(), operation, body);
+    }
   }
 }

@@ -113,6 +113,17 @@ public final class MasterKey {
     return source.describe();
   }
 
+  /**
+   * Makes the next comparison read the secret again. Called after a SnapStart restore: the value
+   * read at init may be days old by then, and rotated since.
+   */
+  public void expire() {
+    Cached seen = cached;
+    if (seen != null) {
+      cached = seen.readAt(Long.MIN_VALUE / 2);
+    }
+  }
+
   private synchronized Cached refresh(long now) {
     boolean wantPrevious = !grace.isZero() && !grace.isNegative();
     SecretSource.Versions read = source.readVersions(wantPrevious ? Instant.ofEpochMilli(now).minus(grace) : null);

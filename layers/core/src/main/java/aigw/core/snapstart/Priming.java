@@ -4,6 +4,7 @@ import aigw.core.Gateway;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
 import aigw.core.json.Json;
+import aigw.core.providers.ForwardedBody;
 import aigw.core.usage.TokenUsage;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
@@ -22,8 +23,11 @@ import org.crac.Resource;
  * authenticator, so no provider is called), a health check, one real GetItem for a key that cannot
  * exist, and a JSON round trip of a chat completion. What it leaves out of the snapshot: no key is
  * cached (the GetItem finds nothing), no provider connection is opened, no random state or id is
- * created. The cached master key's age is measured by the clock, so after a restore it is re-read
- * once its TTL has passed.
+ * created.
+ *
+ * <p>After a restore ({@link #afterRestore}), {@link Gateway#renewAfterRestore} makes the master
+ * key and the provider credentials be read again at their next use and restarts the round-robin
+ * turns at random: the snapshot may be days old and is shared by every restored environment.
  */
 public final class Priming implements Resource {
   private static final Logger LOG = Logger.getLogger(Priming.class.getName());
@@ -59,7 +63,7 @@ public final class Priming implements Resource {
 
   @Override
   public void afterRestore(Context<? extends Resource> context) {
-    // Nothing to renew: no unique or time-bound state was captured (see the class comment).
+    gateway.renewAfterRestore();
   }
 
   /** Runs the request path once; failures are logged, never thrown, so a snapshot is still taken. */
@@ -72,7 +76,7 @@ public final class Priming implements Resource {
       call("GET", "/health/liveliness", new byte[0]);
       gateway.keyStore().findByHash("0".repeat(64)); // one real read: SDK marshalling and connection
       TokenUsage.fromOpenAi(Json.readObject(SAMPLE_COMPLETION).get("usage"));
-      Json.bytes(Json.readObject(chat));
+      ForwardedBody.of(chat).withModel("primed"); // the body splice a proxied call makes
       LOG.info("Primed the request path in " + (System.nanoTime() - start) / 1_000_000 + " ms");
     } catch (RuntimeException e) {
       LOG.warning("Priming did not complete (" + e + "); the first request will load what is missing");

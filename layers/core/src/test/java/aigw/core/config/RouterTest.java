@@ -24,4 +24,26 @@ class RouterTest {
     assertThat(router.rotation("nope")).isEmpty();
     assertThat(router.models().keySet()).containsExactly("m", "other");
   }
+
+  @Test
+  void aNewOrRestoredEnvironmentStartsItsTurnsWhereItsRandomSourceSays() {
+    var a = TestGateways.openAi("m", "a", "http://127.0.0.1:1");
+    var b = TestGateways.openAi("m", "b", "http://127.0.0.1:2");
+    var c = TestGateways.openAi("m", "c", "http://127.0.0.1:3");
+    var router = new Router(List.of(a, b, c));
+    assertThat(router.rotation("m")).containsExactly(a, b, c); // without it: every container starts with the first
+    router.startAtRandom(new java.util.random.RandomGenerator() {
+      @Override
+      public long nextLong() {
+        return 0;
+      }
+
+      @Override
+      public int nextInt(int bound) {
+        return 2; // stands in for SecureRandom picking the third
+      }
+    });
+    assertThat(router.rotation("m")).containsExactly(c, a, b);
+    assertThat(router.rotation("m")).containsExactly(a, b, c);
+  }
 }

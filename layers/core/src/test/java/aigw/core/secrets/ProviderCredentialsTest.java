@@ -2,7 +2,14 @@ package aigw.core.secrets;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import aigw.core.config.Deployment;
+import aigw.core.config.Provider;
+import aigw.core.testing.MutableClock;
+import java.net.URI;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.services.secretsmanager.SecretsManagerClient;
 import software.amazon.awssdk.services.secretsmanager.model.GetSecretValueRequest;
@@ -10,34 +17,50 @@ import software.amazon.awssdk.services.secretsmanager.model.GetSecretValueRespon
 import software.amazon.awssdk.services.secretsmanager.model.ResourceNotFoundException;
 
 class ProviderCredentialsTest {
-  /** A Secrets Manager stand-in holding one secret string (null: the secret does not exist). */
-  private static SecretsManagerClient holding(String secretString) {
-    return new SecretsManagerClient() {
-      @Override
-      public GetSecretValueResponse getSecretValue(GetSecretValueRequest request) {
-        if (secretString == null) {
-          throw ResourceNotFoundException.builder().message("Secrets Manager can't find the specified secret.").build();
-        }
-        return GetSecretValueResponse.builder().name(request.secretId()).secretString(secretString).build();
-      }
+  private static final String SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:aigw-providers";
+  private static final Duration TTL = Duration.ofMinutes(5);
+  private static final Duration RECHECK = Duration.ofSeconds(5);
 
-      @Override
-      public String serviceName() {
-        return "secretsmanager";
-      }
+  /** Secrets Manager holding one secret string the test changes (null: GetSecretValue fails); counts reads. */
+  private static final class Holding implements SecretsManagerClient {
+    volatile String secretString;
+    final AtomicInteger reads = new AtomicInteger();
 
-      @Override
-      public void close() {}
-    };
+    Holding(String secretString) {
+      this.secretString = secretString;
+    }
+
+    @Override
+    public GetSecretValueResponse getSecretValue(GetSecretValueRequest request) {
+      reads.incrementAndGet();
+      if (secretString == null) {
+        throw ResourceNotFoundException.builder().message("Secrets Manager can't find the specified secret.").build();
+      }
+      return GetSecretValueResponse.builder().name(request.secretId()).secretString(secretString).build();
+    }
+
+    @Override
+    public String serviceName() {
+      return "secretsmanager";
+    }
+
+    @Override
+    public void close() {}
+  }
+
+  private final MutableClock clock = MutableClock.at("2026-05-01T12:00:00Z");
+
+  private ProviderCredentials over(Map<String, String> env, Holding secrets) {
+    return ProviderCredentials.overSecret(env, secrets, SECRET, clock, TTL, RECHECK);
+  }
+
+  private static Deployment needing(String name, String valueAtInit) {
+    return new Deployment("gpt-4o-mini", Provider.OPENAI, "gpt-4o-mini", URI.create("https://api.openai.com/v1"), valueAtInit, "os.environ/" + name, Duration.ofSeconds(30));
   }
 
   @Test
   void theModelListResolvesNamesFromTheSecretWhenTheEnvironmentLacksThem() {
-    var names =
-        ProviderCredentials.overlay(
-            Map.of("AZURE_API_KEY", "from-env"),
-            holding("{\"OPENAI_API_KEY\":\"sk-from-secret\",\"AZURE_API_KEY\":\"from-secret\",\"n\":5}"),
-            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:aigw-providers");
+    var names = over(Map.of("AZURE_API_KEY", "from-env"), new Holding("{\"OPENAI_API_KEY\":\"sk-from-secret\",\"AZURE_API_KEY\":\"from-secret\",\"n\":5}")).names();
     assertThat(names).containsEntry("OPENAI_API_KEY", "sk-from-secret");
     assertThat(names).containsEntry("AZURE_API_KEY", "from-env"); // the environment wins
     assertThat(names).doesNotContainKey("n"); // not a string
@@ -45,8 +68,121 @@ class ProviderCredentialsTest {
 
   @Test
   void anUnreadableOrMalformedSecretContributesNothingInsteadOfStoppingTheFunction() {
-    assertThat(ProviderCredentials.overlay(Map.of("A", "1"), holding(null), "missing")).containsOnlyKeys("A");
-    assertThat(ProviderCredentials.overlay(Map.of(), holding("sk-not-json"), "s")).isEmpty();
-    assertThat(ProviderCredentials.overlay(Map.of(), holding("{}"), "s")).isEmpty();
+    assertThat(over(Map.of("A", "1"), new Holding(null)).names()).containsOnlyKeys("A");
+    assertThat(over(Map.of(), new Holding("sk-not-json")).names()).isEmpty();
+    assertThat(over(Map.of(), new Holding("{}")).names()).isEmpty();
+  }
+
+  @Test
+  void aSecretEmptyAtInitAndFilledLaterIsUsedAtTheNextCallOnceTheRecheckIntervalHasPassed() {
+    var secrets = new Holding("{}"); // as the template creates it
+    var credentials = over(Map.of(), secrets);
+    var deployment = needing("OPENAI_API_KEY", credentials.names().get("OPENAI_API_KEY"));
+    assertThat(deployment.apiKey()).isNull();
+    assertThat(secrets.reads).hasValue(1);
+
+    secrets.secretString = "{\"OPENAI_API_KEY\":\"sk-set-after-deploy\"}";
+    assertThat(credentials.current(deployment).apiKey()).as("read within the recheck interval: not again").isNull();
+    assertThat(secrets.reads).hasValue(1);
+
+    clock.advance(RECHECK);
+    assertThat(credentials.current(deployment).apiKey()).isEqualTo("sk-set-after-deploy");
+    assertThat(secrets.reads).hasValue(2);
+    assertThat(credentials.current(deployment).apiKey()).as("now cached").isEqualTo("sk-set-after-deploy");
+    assertThat(secrets.reads).hasValue(2);
+  }
+
+  @Test
+  void aChangedCredentialIsUsedOnceTheTtlHasPassedWithoutAnyFailure() {
+    var secrets = new Holding("{\"OPENAI_API_KEY\":\"sk-first\"}");
+    var credentials = over(Map.of(), secrets);
+    var deployment = needing("OPENAI_API_KEY", credentials.names().get("OPENAI_API_KEY"));
+    secrets.secretString = "{\"OPENAI_API_KEY\":\"sk-second\"}";
+
+    clock.advance(TTL.minusSeconds(1));
+    assertThat(credentials.current(deployment).apiKey()).isEqualTo("sk-first");
+    assertThat(secrets.reads).hasValue(1);
+    clock.advance(Duration.ofSeconds(1));
+    assertThat(credentials.current(deployment).apiKey()).isEqualTo("sk-second");
+    assertThat(secrets.reads).hasValue(2);
+  }
+
+  @Test
+  void aRefusedCredentialIsReadAgainAtOnceButAtMostOncePerRecheckInterval() {
+    var secrets = new Holding("{\"OPENAI_API_KEY\":\"sk-revoked\"}");
+    var credentials = over(Map.of(), secrets);
+    var atInit = needing("OPENAI_API_KEY", credentials.names().get("OPENAI_API_KEY"));
+    clock.advance(RECHECK); // the init read is older than the recheck interval
+    var refused = credentials.current(atInit);
+    assertThat(credentials.renewedAfterRefusal(refused)).as("unchanged: nothing new to try").isEmpty();
+    assertThat(secrets.reads).hasValue(2);
+
+    secrets.secretString = "{\"OPENAI_API_KEY\":\"sk-replacement\"}";
+    assertThat(credentials.renewedAfterRefusal(refused)).as("read a moment ago: a stream of 401s cannot hammer Secrets Manager").isEmpty();
+    assertThat(secrets.reads).hasValue(2);
+
+    clock.advance(RECHECK);
+    assertThat(credentials.renewedAfterRefusal(refused)).get().extracting(Deployment::apiKey).isEqualTo("sk-replacement");
+    assertThat(secrets.reads).hasValue(3);
+    assertThat(credentials.current(refused).apiKey()).isEqualTo("sk-replacement");
+  }
+
+  @Test
+  void aFailedReadKeepsTheValuesReadBeforeAndIsNotRetriedBeforeTheRecheckInterval() {
+    var secrets = new Holding("{\"OPENAI_API_KEY\":\"sk-good\"}");
+    var credentials = over(Map.of(), secrets);
+    var deployment = needing("OPENAI_API_KEY", credentials.names().get("OPENAI_API_KEY"));
+    secrets.secretString = null; // Secrets Manager fails from now on
+    clock.advance(TTL);
+    assertThat(credentials.current(deployment).apiKey()).isEqualTo("sk-good");
+    assertThat(secrets.reads).hasValue(2);
+    clock.advance(RECHECK.minusMillis(1));
+    assertThat(credentials.current(deployment).apiKey()).isEqualTo("sk-good");
+    assertThat(secrets.reads).hasValue(2);
+  }
+
+  @Test
+  void afterARestoreTheNextCallReadsTheSecretAgainEvenWithinTheTtl() {
+    var secrets = new Holding("{\"OPENAI_API_KEY\":\"sk-in-the-snapshot\"}");
+    var credentials = over(Map.of(), secrets);
+    var deployment = needing("OPENAI_API_KEY", credentials.names().get("OPENAI_API_KEY"));
+    secrets.secretString = "{\"OPENAI_API_KEY\":\"sk-current\"}";
+    credentials.expire();
+    assertThat(credentials.current(deployment).apiKey()).isEqualTo("sk-current");
+    assertThat(secrets.reads).hasValue(2);
+  }
+
+  @Test
+  void namesInTheEnvironmentAndLiteralKeysNeverCauseARead() {
+    var secrets = new Holding("{\"OPENAI_API_KEY\":\"sk-from-secret\"}");
+    var credentials = over(Map.of("OPENAI_API_KEY", "sk-from-env"), secrets);
+    var fromEnv = needing("OPENAI_API_KEY", "sk-from-env");
+    var literal = new Deployment("m", Provider.OPENAI, "m", URI.create("https://api.openai.com/v1"), "sk-literal", "litellm_params.api_key", Duration.ofSeconds(30));
+    clock.advance(TTL.multipliedBy(2));
+    assertThat(credentials.current(fromEnv)).isSameAs(fromEnv);
+    assertThat(credentials.current(literal)).isSameAs(literal);
+    assertThat(credentials.renewedAfterRefusal(fromEnv)).isEmpty();
+    assertThat(secrets.reads).hasValue(0);
+  }
+
+  @Test
+  void withoutASecretDeploymentsKeepTheCredentialTheModelListWasReadWith() {
+    var deployment = needing("OPENAI_API_KEY", "sk-at-start");
+    assertThat(ProviderCredentials.environmentOnly().current(deployment)).isSameAs(deployment);
+    assertThat(ProviderCredentials.environmentOnly().renewedAfterRefusal(deployment)).isEmpty();
+  }
+
+  @Test
+  void ttlAndRecheckComeFromTheEnvironmentAndMustBeNumbers() {
+    var secrets = new Holding("{}");
+    var credentials = ProviderCredentials.overSecret(Map.of("AIGW_PROVIDER_SECRET_RECHECK_SECONDS", "0.5"), secrets, SECRET, clock);
+    var deployment = needing("K", null);
+    credentials.names();
+    secrets.secretString = "{\"K\":\"v\"}";
+    clock.advance(Duration.ofMillis(500));
+    assertThat(credentials.current(deployment).apiKey()).isEqualTo("v");
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> ProviderCredentials.overSecret(Map.of("AIGW_PROVIDER_SECRET_TTL_SECONDS", "soon"), secrets, SECRET, Clock.systemUTC()))
+        .hasMessage("AIGW_PROVIDER_SECRET_TTL_SECONDS must be a non-negative number, got 'soon'");
   }
 }

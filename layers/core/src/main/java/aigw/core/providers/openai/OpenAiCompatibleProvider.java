@@ -8,12 +8,12 @@ import aigw.core.errors.UpstreamTimeout;
 import aigw.core.errors.UpstreamUnreachable;
 import aigw.core.json.Json;
 import aigw.core.keys.ApiKeys;
+import aigw.core.providers.ForwardedBody;
 import aigw.core.providers.ModelProvider;
 import aigw.core.providers.Operation;
 import aigw.core.providers.ProviderResponse;
 import aigw.core.usage.TokenUsage;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
@@ -23,11 +23,13 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.time.Duration;
+import javax.net.ssl.SSLHandshakeException;
 
 /**
  * Any provider with OpenAI's HTTP API: OpenAI, Azure OpenAI (v1 API), Groq, Mistral, DeepSeek,
- * OpenRouter, Ollama, vLLM... The request goes on as the client sent it, with only {@code model}
- * replaced, so parameters the gateway does not know still reach the provider.
+ * OpenRouter, Ollama, vLLM... The request goes on as the client sent it, byte for byte, with only
+ * {@code model} replaced, so parameters the gateway does not know still reach the provider and no
+ * value changes on the way.
  * https://platform.openai.com/docs/api-reference/chat/create
  */
 public final class OpenAiCompatibleProvider implements ModelProvider {
@@ -37,10 +39,13 @@ public final class OpenAiCompatibleProvider implements ModelProvider {
     this.http = http;
   }
 
+  /** How long a provider has to accept a connection (TCP and TLS). */
+  public static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+
   /** The client every provider shares: HTTP/2 where the server offers it, a bounded connect time. */
   public static HttpClient defaultHttpClient() {
     return HttpClient.newBuilder()
-        .connectTimeout(Duration.ofSeconds(10))
+        .connectTimeout(CONNECT_TIMEOUT)
         .followRedirects(HttpClient.Redirect.NEVER)
         // Completions run on the client's selector thread instead of hopping to a pool thread: the
         // body handlers used here (byte arrays) never block, and one thread hand-off less per call
@@ -50,16 +55,15 @@ public final class OpenAiCompatibleProvider implements ModelProvider {
   }
 
   @Override
-  public ProviderResponse call(Deployment deployment, Operation operation, ObjectNode request) {
-    ObjectNode upstreamRequest = request.deepCopy();
-    upstreamRequest.put("model", deployment.upstreamModel());
+  public ProviderResponse call(Deployment deployment, Operation operation, ForwardedBody request) {
     URI uri = URI.create(deployment.apiBase() + operation.path());
     var builder =
         HttpRequest.newBuilder(uri)
             .timeout(deployment.timeout())
             .header("Content-Type", "application/json")
             .header("Accept", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofByteArray(Json.bytes(upstreamRequest)));
+            // The client's bytes, only model replaced: no value changes on the way (ForwardedBody).
+            .POST(HttpRequest.BodyPublishers.ofByteArray(request.withModel(deployment.upstreamModel())));
     if ("http".equals(uri.getScheme())) {
       // Plain-text servers (Ollama, vLLM, test stubs) speak HTTP/1.1; skip the h2c upgrade dance.
       builder.version(HttpClient.Version.HTTP_1_1);
@@ -76,26 +80,31 @@ public final class OpenAiCompatibleProvider implements ModelProvider {
               + deployment.modelName()
               + "': "
               + deployment.apiKeySource()
-              + " is not set. The operator must set it.",
+              + " is not set. The operator must set it (locally in the environment; on AWS in the provider credentials secret).",
           null);
     }
 
     HttpResponse<byte[]> response;
     try {
       response = http.send(builder.build(), HttpResponse.BodyHandlers.ofByteArray());
-    } catch (HttpConnectTimeoutException | ConnectException e) {
-      // Checked before HttpTimeoutException, its parent: no connection means nothing was sent.
+    } catch (HttpConnectTimeoutException | ConnectException | SSLHandshakeException e) {
+      // Checked before HttpTimeoutException, the parent of the first: no connection (or no TLS
+      // session) means no byte of the request was sent, so another deployment may be tried.
       throw new UpstreamUnreachable(
-          "Cannot connect to the provider of '" + deployment.modelName() + "' at " + deployment.apiBase().getHost() + ": " + describe(e), e, true);
+          "Cannot connect to the provider of '" + deployment.modelName() + "' at " + hostAndPort(uri) + ": "
+              + ConnectionFailures.reason(e, uri.getHost(), port(uri), http.connectTimeout().orElse(CONNECT_TIMEOUT)) + ".",
+          e, true);
     } catch (HttpTimeoutException e) {
       throw new UpstreamTimeout(
-          "The provider of '" + deployment.modelName() + "' did not answer within " + seconds(deployment.timeout()) + " s.");
+          "The provider of '" + deployment.modelName() + "' at " + hostAndPort(uri) + " did not answer within " + seconds(deployment.timeout()) + " s.");
     } catch (IOException e) {
       throw new UpstreamUnreachable(
-          "The connection to the provider of '" + deployment.modelName() + "' at " + deployment.apiBase().getHost() + " failed: " + describe(e), e, false);
+          "The connection to the provider of '" + deployment.modelName() + "' at " + hostAndPort(uri) + " failed after the request was sent: "
+              + ConnectionFailures.reason(e, null, 0, null) + ".",
+          e, false);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new UpstreamUnreachable("Interrupted while calling the provider", e, false);
+      throw new UpstreamUnreachable("Interrupted while calling the provider of '" + deployment.modelName() + "' at " + hostAndPort(uri) + ".", e, false);
     }
 
     int status = response.statusCode();
@@ -166,7 +175,7 @@ public final class OpenAiCompatibleProvider implements ModelProvider {
     return new UpstreamFailed(status, message, type, param, code, retryAfter);
   }
 
-  private static String seconds(Duration timeout) {
+  static String seconds(Duration timeout) {
     return java.math.BigDecimal.valueOf(timeout.toMillis(), 3).stripTrailingZeros().toPlainString();
   }
 
@@ -174,8 +183,16 @@ public final class OpenAiCompatibleProvider implements ModelProvider {
     return node == null || node.isNull() ? null : node.asText();
   }
 
-  private static String describe(IOException e) {
-    String message = e.getMessage();
-    return message == null || message.isBlank() ? e.getClass().getSimpleName() : message;
+  /**
+   * {@code host:port} of a provider URL, the port filled in from the scheme. Never the rest of the
+   * URL: an {@code api_base} may carry a credential in its user info or query.
+   */
+  static String hostAndPort(URI uri) {
+    String host = uri.getHost() == null ? "?" : uri.getHost();
+    return (host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host) + ":" + port(uri);
+  }
+
+  private static int port(URI uri) {
+    return uri.getPort() != -1 ? uri.getPort() : "https".equals(uri.getScheme()) ? 443 : 80;
   }
 }

@@ -11,9 +11,8 @@ import aigw.core.errors.ServiceUnavailable;
 import aigw.core.errors.UpstreamFailed;
 import aigw.core.errors.UpstreamTimeout;
 import aigw.core.errors.UpstreamUnreachable;
-import aigw.core.json.Json;
+import aigw.core.providers.ForwardedBody;
 import aigw.core.providers.Operation;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.http.Fault;
 import java.net.ServerSocket;
@@ -52,8 +51,8 @@ class OpenAiCompatibleProviderTest {
     return deployment(Provider.OPENAI, "sk-upstream-credential", Duration.ofSeconds(5));
   }
 
-  private static ObjectNode request(String json) {
-    return Json.readObject(json.getBytes(StandardCharsets.UTF_8));
+  private static ForwardedBody request(String json) {
+    return ForwardedBody.of(json.getBytes(StandardCharsets.UTF_8));
   }
 
   private static final String COMPLETION =
@@ -205,7 +204,7 @@ class OpenAiCompatibleProviderTest {
   }
 
   @Test
-  void anUnreachableProviderIs502() throws Exception {
+  void aRefusedConnectionIs502NamingHostPortAndReason() throws Exception {
     int closedPort;
     try (var socket = new ServerSocket(0)) {
       closedPort = socket.getLocalPort();
@@ -215,6 +214,93 @@ class OpenAiCompatibleProviderTest {
         .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> {
           assertThat(ErrorEnvelope.status(e)).isEqualTo(502);
           assertThat(e.beforeSending()).as("nothing was sent: safe to try another deployment").isTrue();
+          assertThat(e.getMessage())
+              .isEqualTo("Cannot connect to the provider of 'm' at 127.0.0.1:" + closedPort + ": connection refused (nothing listens on that port).");
+        });
+  }
+
+  @Test
+  void aHostNameThatDoesNotResolveIsNamedAsADnsFailureWithTheDefaultPort() {
+    // .invalid never resolves (RFC 2606); an https URL without a port means 443.
+    var unresolvable = new Deployment("m", Provider.OPENAI, "m", URI.create("https://aigw-test.invalid/v1"), "k", "x", Duration.ofSeconds(5));
+    assertThatThrownBy(() -> provider.call(unresolvable, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+        .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> {
+          assertThat(e.beforeSending()).isTrue();
+          assertThat(e.getMessage()).isEqualTo(
+              "Cannot connect to the provider of 'm' at aigw-test.invalid:443: the host name does not resolve (DNS); check api_base.");
+        });
+  }
+
+  @Test
+  void aCertificateTheGatewayDoesNotTrustIsNamedAsATlsFailureAndNothingIsSent() {
+    WireMockServer tls = new WireMockServer(com.github.tomakehurst.wiremock.core.WireMockConfiguration.options().dynamicHttpsPort().bindAddress("127.0.0.1"));
+    tls.start();
+    try {
+      tls.stubFor(post("/v1/chat/completions").willReturn(okJson(COMPLETION)));
+      var selfSigned = new Deployment("m", Provider.OPENAI, "m", URI.create("https://127.0.0.1:" + tls.httpsPort() + "/v1"), "sk-upstream-credential", "x", Duration.ofSeconds(5));
+      assertThatThrownBy(() -> provider.call(selfSigned, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+          .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> {
+            assertThat(e.beforeSending()).as("no TLS session, so no byte of the request left").isTrue();
+            assertThat(e.getMessage()).isEqualTo("Cannot connect to the provider of 'm' at 127.0.0.1:" + tls.httpsPort()
+                + ": the TLS handshake failed (the server's certificate is not trusted by the gateway).");
+          });
+      assertThat(tls.getAllServeEvents()).isEmpty();
+    } finally {
+      tls.stop();
+    }
+  }
+
+  @Test
+  void aServerThatNeverAcceptsIsAConnectTimeoutNamingHostAndPort() throws Exception {
+    // A listening socket that never accepts, its backlog filled: the kernel drops further SYNs.
+    try (var full = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      var fillers = new java.util.ArrayList<java.net.Socket>();
+      try {
+        for (int i = 0; i < 8; i++) {
+          var filler = new java.net.Socket();
+          try {
+            filler.connect(full.getLocalSocketAddress(), 200);
+            fillers.add(filler);
+          } catch (java.io.IOException backlogFull) {
+            filler.close();
+            break;
+          }
+        }
+        var quick = new OpenAiCompatibleProvider(java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofMillis(300)).build());
+        var silent = new Deployment("m", Provider.OPENAI, "m", URI.create("http://127.0.0.1:" + full.getLocalPort() + "/v1"), "k", "x", Duration.ofSeconds(5));
+        assertThatThrownBy(() -> quick.call(silent, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+            .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> {
+              assertThat(e.beforeSending()).isTrue();
+              assertThat(e.getMessage()).isEqualTo("Cannot connect to the provider of 'm' at 127.0.0.1:" + full.getLocalPort() + ": no connection within 0.3 s (connect timeout; a firewall, a wrong port or an overloaded server).");
+            });
+      } finally {
+        for (var filler : fillers) {
+          filler.close();
+        }
+      }
+    }
+  }
+
+  @Test
+  void aConnectionFailureNeverShowsACredentialWrittenIntoApiBase() throws Exception {
+    int closedPort;
+    try (var socket = new ServerSocket(0)) {
+      closedPort = socket.getLocalPort();
+    }
+    var withUserInfo = new Deployment("m", Provider.OPENAI, "m",
+        URI.create("http://user:sk-in-the-url-0000@127.0.0.1:" + closedPort + "/v1?api-key=sk-in-the-query-0000"), "sk-header-credential", "x", Duration.ofSeconds(2));
+    assertThatThrownBy(() -> provider.call(withUserInfo, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+        .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> assertThat(e.getMessage())
+            .contains("127.0.0.1:" + closedPort).doesNotContain("sk-in-the-url").doesNotContain("sk-in-the-query").doesNotContain("sk-header-credential"));
+  }
+
+  @Test
+  void aResetAfterSendingNamesHostPortAndSaysTheRequestWasSent() {
+    upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
+    assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+        .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> {
+          assertThat(e.beforeSending()).isFalse();
+          assertThat(e.getMessage()).startsWith("The connection to the provider of 'public-name' at localhost:" + upstream.port() + " failed after the request was sent: ");
         });
   }
 }

@@ -1,0 +1,123 @@
+package aigw.core.providers.openai;
+
+import java.io.EOFException;
+import java.net.ConnectException;
+import java.net.NoRouteToHostException;
+import java.net.UnknownHostException;
+import java.net.http.HttpConnectTimeoutException;
+import java.nio.channels.UnresolvedAddressException;
+import java.security.cert.CertificateException;
+import java.util.Locale;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLHandshakeException;
+
+/**
+ * Why a connection to a provider failed, in words an operator can act on: refused, timed out, the
+ * name did not resolve, TLS failed, reset. The JDK's HTTP client often throws a bare {@code
+ * ConnectException} with no message and the real reason in its causes, so the cause chain is read.
+ * Only exception types and JDK messages go into the text, never a header or URL beyond host:port.
+ */
+final class ConnectionFailures {
+  private ConnectionFailures() {}
+
+  /** Where the connection was attempted, for {@link #probe}; null: no probe. */
+  static String reason(Throwable failure, String host, int port, java.time.Duration connectTimeout) {
+    if (failure instanceof HttpConnectTimeoutException) {
+      return "no connection within " + OpenAiCompatibleProvider.seconds(connectTimeout) + " s (connect timeout; a firewall, a wrong port or an overloaded server)";
+    }
+    String reason = reason(failure);
+    if (reason == null && host != null) {
+      reason = probe(host, port);
+    }
+    return reason != null ? reason : "the connection could not be opened (" + describe(failure) + ")";
+  }
+
+  /**
+   * The JDK's HTTP client reports a refused connection as a bare ConnectException caused by a
+   * ClosedChannelException, without the operating system's reason. Only then, after the failure
+   * (nothing was sent), one plain socket connection to the same address, bounded to 2 s, asks the
+   * operating system what is wrong.
+   */
+  static String probe(String host, int port) {
+    try (var socket = new java.net.Socket()) {
+      socket.connect(new java.net.InetSocketAddress(host, port), 2000);
+      return "the connection was closed while it was being opened";
+    } catch (java.net.SocketTimeoutException e) {
+      return "no answer to the connection attempt (a firewall, or a wrong host or port)";
+    } catch (java.io.IOException e) {
+      String known = reason(e);
+      return known != null ? known : describe(e);
+    }
+  }
+
+  /** The reason the failure itself names, or null when it names none the operator could act on. */
+  static String reason(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof HttpConnectTimeoutException) {
+        return "no connection within the connect timeout";
+      }
+      if (t instanceof UnresolvedAddressException || t instanceof UnknownHostException) {
+        return "the host name does not resolve (DNS); check api_base";
+      }
+      if (t instanceof NoRouteToHostException) {
+        return "no route to the host (network unreachable)";
+      }
+      if (t instanceof SSLHandshakeException || t instanceof CertificateException) {
+        return "the TLS handshake failed (" + tlsDetail(t) + ")";
+      }
+      if (t instanceof SSLException) {
+        return "TLS failed (" + tlsDetail(t) + ")";
+      }
+      if (t instanceof EOFException) {
+        return "the provider closed the connection before answering";
+      }
+    }
+    String message = deepestMessage(failure).toLowerCase(Locale.ROOT);
+    if (message.contains("connection refused")) {
+      return "connection refused (nothing listens on that port)";
+    }
+    if (message.contains("connection reset")) {
+      return "the connection was reset";
+    }
+    if (message.contains("timed out")) {
+      return "the connection timed out";
+    }
+    if (failure instanceof ConnectException) {
+      return null;
+    }
+    return describe(failure);
+  }
+
+  /** The first line of the TLS failure, shortened for the common certificate case. */
+  private static String tlsDetail(Throwable t) {
+    String all = deepestMessage(t);
+    if (all.contains("PKIX path building failed") || all.contains("unable to find valid certification path")) {
+      return "the server's certificate is not trusted by the gateway";
+    }
+    if (all.contains("No subject alternative") || all.contains("No name matching")) {
+      return "the server's certificate does not name this host";
+    }
+    int newline = all.indexOf('\n');
+    return newline < 0 ? all : all.substring(0, newline);
+  }
+
+  private static String deepestMessage(Throwable failure) {
+    String found = "";
+    for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t.getMessage() != null && !t.getMessage().isBlank()) {
+        found = found.isEmpty() ? t.getMessage() : found + ": " + t.getMessage();
+      }
+    }
+    return found.isEmpty() ? failure.getClass().getSimpleName() : found;
+  }
+
+  private static String describe(Throwable failure) {
+    Throwable innermost = failure;
+    while (innermost.getCause() != null && innermost.getCause() != innermost) {
+      innermost = innermost.getCause();
+    }
+    String message = innermost.getMessage();
+    String type = innermost.getClass().getSimpleName();
+    return message == null || message.isBlank() ? type : type + ": " + message;
+  }
+}
