@@ -73,7 +73,7 @@ class InvokeTest {
   }
 
   /** Runs {@code aigw-local invoke ...} as the command line does and returns what it printed; it must exit 0. */
-  private static String invokeMain(Map<String, String> env, String... args) {
+  static String invokeMain(Map<String, String> env, String... args) {
     var out = new java.io.ByteArrayOutputStream();
     var stdout = System.out;
     System.setOut(new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8));
