@@ -16,9 +16,12 @@ class InvokeTest {
   void eventsReplayThroughTheAdminAndProxyFunctions(@TempDir Path data) throws Exception {
     var options = LocalOptions.parse(new String[] {"--data-dir", data.toString()}, Map.of());
     try (var gateway = LocalGateway.create(options)) {
-      // events/admin-* present the development master key; create the key events/proxy-* present.
-      var generate = Events.withBody(Events.load("admin-key-generate.json"), "{\"key\":\"" + Events.EVENTS_VIRTUAL_KEY + "\"}");
-      assertThat(gateway.invoke("admin", generate).getStatusCode()).isEqualTo(200);
+      // events/admin-* present the development master key; this one creates the key events/proxy-* present.
+      var generate = gateway.invoke("admin", Events.load("admin-key-generate-example-virtual-key.json"));
+      assertThat(generate.getStatusCode()).as(generate.getBody()).isEqualTo(200);
+      assertThat(Json.MAPPER.readTree(generate.getBody()).path("key").asText()).isEqualTo(Events.EVENTS_VIRTUAL_KEY);
+      assertThat(gateway.invoke("admin", Events.load("admin-key-generate-refused-for-virtual-key.json")).getStatusCode())
+          .as("the virtual key is refused on admin routes").isEqualTo(403);
 
       var info = gateway.invoke("AdminFunction", Events.load("admin-key-info.json"));
       assertThat(info.getStatusCode()).isEqualTo(200);
