@@ -49,6 +49,7 @@ public final class Main {
                   stopped.countDown();
                 }));
     String url = gateway.baseUrl().toString();
+    // Which master key and from where was logged once at start (LocalMasterKey); here only how to use it.
     var masterKey = gateway.startMasterKey();
     String master = masterKey == null ? "$MASTER_KEY" : masterKey.shellReference();
     var models = gateway.gateway().router().models();
@@ -58,7 +59,6 @@ public final class Main {
           OpenAI base URL: %s/v1
           models:          %s (from %s)
           keys:            %s
-          master key:      %s
 
         Create a first virtual key with the master key:
           curl -s %s/key/generate -H "Authorization: Bearer %s" \\
@@ -73,7 +73,6 @@ public final class Main {
         models.isEmpty() ? "(none: pass --config FILE with a model_list)" : String.join(", ", models.keySet()),
         gateway.configDescription(),
         gateway.storageDescription(),
-        masterKey == null ? gateway.gateway().masterKey().describe() : masterKey.origin(),
         url,
         master,
         url,

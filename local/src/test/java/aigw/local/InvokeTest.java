@@ -75,6 +75,26 @@ class InvokeTest {
     assertThat(out).doesNotContain(newKey);
   }
 
+  @Test
+  void invokeSaysWhichModelListItUses(@TempDir Path data) throws Exception {
+    String event = RepoFiles.resolve("events/proxy-models.json").toString();
+    var err = new java.io.ByteArrayOutputStream();
+    var stderr = System.err;
+    System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+    try {
+      invokeMain(Map.of(), "invoke", "proxy", "--event", event, "--data-dir", data.toString());
+      invokeMain(Map.of(), "invoke", "proxy", "--event", event, "--data-dir", data.toString(),
+          "--config", RepoFiles.resolve("local/config.example.yaml").toString());
+    } finally {
+      System.setErr(stderr);
+    }
+    assertThat(err.toString(java.nio.charset.StandardCharsets.UTF_8).lines().filter(l -> l.startsWith("aigw: models from ")).toList())
+        .containsExactly(
+            "aigw: models from the bundled config.example.yaml (--config FILE for your own): gpt-4o-mini, text-embedding-3-small, llama3.2",
+            "aigw: models from " + RepoFiles.resolve("local/config.example.yaml").toAbsolutePath().normalize()
+                + ": gpt-4o-mini, text-embedding-3-small, llama3.2");
+  }
+
   /** Runs {@code aigw-local invoke ...} as the command line does and returns what it printed; it must exit 0. */
   static String invokeMain(Map<String, String> env, String... args) {
     var out = new java.io.ByteArrayOutputStream();
