@@ -398,6 +398,37 @@ class DocsExamplesTest {
     return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
   }
 
+  /**
+   * The error table of docs/api.md: each admin example message that quotes the value it got
+   * ({@code got '5x'}) is sent to {@code /key/generate} in the row's field and must come back as
+   * written, with the row's status and param.
+   */
+  @Test
+  void theApiDocsAdminErrorMessagesAreTheOnesTheGatewaySends() throws Exception {
+    String doc = Files.readString(RepoFiles.resolve("docs/api.md"));
+    Pattern row = Pattern.compile("^\\| Admin:[^|]*\\| (\\d{3}) \\| `([a-z_]+)` \\| `([a-z_]+)` \\| (.*) \\|$", Pattern.MULTILINE);
+    Pattern example = Pattern.compile("`([^`]*got '([^']*)'[^`]*)`");
+    int checked = 0;
+    try (var gateway = LocalGateway.start(LocalOptions.inMemory(config, Map.of("AIGW_MASTER_KEY", MASTER, "DOCS_PROVIDER_KEY", "sk-stub")))) {
+      Matcher rows = row.matcher(doc);
+      while (rows.find()) {
+        Matcher examples = example.matcher(rows.group(4));
+        while (examples.find()) {
+          String body = Json.MAPPER.writeValueAsString(Map.of(rows.group(3), examples.group(2)));
+          var response = send(gateway, "POST", "/key/generate", MASTER, body);
+          JsonNode error = Json.MAPPER.readTree(response.body()).path("error");
+          String what = "docs/api.md: " + rows.group(0) + "\n" + body + " -> " + response.statusCode() + " " + response.body();
+          assertThat(response.statusCode()).as(what).isEqualTo(Integer.parseInt(rows.group(1)));
+          assertThat(error.path("type").asText()).as(what).isEqualTo(rows.group(2));
+          assertThat(error.path("param").asText()).as(what).isEqualTo(rows.group(3));
+          assertThat(error.path("message").asText()).as(what).isEqualTo(examples.group(1));
+          checked++;
+        }
+      }
+    }
+    assertThat(checked).as("admin error examples found in docs/api.md").isPositive();
+  }
+
   @Test
   void theUsageInTheConfigurationDocIsTheOneTheCommandPrints() throws IOException {
     String doc = Files.readString(RepoFiles.resolve("docs/configuration.md"));
