@@ -267,14 +267,12 @@ public final class LocalGateway implements AutoCloseable {
   /**
    * One rotation of the local master key with this ClientRequestToken (null: a new one), playing
    * Secrets Manager's part: RotateSecret stages the version and invokes the rotation handler for
-   * createSecret, setSecret, testSecret and finishSecret, in order. Returns where the new key is.
+   * createSecret, setSecret, testSecret and finishSecret, in order. Returns where the new key is:
+   * {@code DATA-DIR/master-key}, or null in memory, where nothing is kept (a dry run).
    */
   public Path rotateMasterKey(String clientRequestToken) throws IOException {
     if (localSecretsManager == null) {
       throw new IllegalStateException("with --aws, rotate the master key with aws secretsmanager rotate-secret");
-    }
-    if (options.inMemory()) {
-      throw new IllegalStateException("master key rotation needs the file-backed mode: the new key is handed over in DATA-DIR/master-key");
     }
     localSecretsManager.rotateSecret(
         r -> r.secretId(LOCAL_MASTER_KEY_SECRET).rotationLambdaARN(LOCAL_ROTATION_FUNCTION).clientRequestToken(clientRequestToken));
@@ -283,10 +281,15 @@ public final class LocalGateway implements AutoCloseable {
     String previous = SecretsManagerSecretSource.parse(
         localSecretsManager.getSecretValue(r -> r.secretId(LOCAL_MASTER_KEY_SECRET).versionStage(InMemorySecretsManager.PREVIOUS)).secretString(),
         LOCAL_MASTER_KEY_SECRET);
+    Instant graceEnd = current.createdDate().plus(gateway.settings().masterKeyGrace());
+    if (options.inMemory()) {
+      // A dry run: the rotation handler ran, nothing is kept and the next start uses the same key as before.
+      LOG.info("Master key rotated in memory only (" + aigw.core.keys.ApiKeys.mask(key) + "): nothing is kept.");
+      return null;
+    }
     Path file = LocalMasterKey.write(options.dataDir(), key, previous, current.createdDate());
     LOG.info("Master key rotated: the new one (" + aigw.core.keys.ApiKeys.mask(key) + ") is in " + file.toAbsolutePath()
-        + "; the previous one (" + LocalMasterKey.maskOrDefault(previous) + ") works until "
-        + current.createdDate().plus(gateway.settings().masterKeyGrace()) + ", also after a restart.");
+        + "; the previous one (" + LocalMasterKey.maskOrDefault(previous) + ") works until " + graceEnd + ", also after a restart.");
     return file;
   }
 

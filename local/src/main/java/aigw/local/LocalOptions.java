@@ -42,7 +42,8 @@ public record LocalOptions(
         java -jar aigw-local.jar invoke proxy|admin --event FILE [options]  run one handler on one API Gateway event
         java -jar aigw-local.jar invoke rotation --event FILE [options]  run the key rotation schedule once (events/schedule-rotation.json)
         java -jar aigw-local.jar invoke master-key-rotation --event FILE  rotate the data directory's master key once
-                              (events/secretsmanager-rotation.json); see "Master key" below
+                              (events/secretsmanager-rotation.json); see "Master key" below;
+                              with --in-memory a dry run that keeps nothing
         java -jar aigw-local.jar --version                             print the version
 
       Options:

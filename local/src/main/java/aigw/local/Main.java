@@ -106,6 +106,12 @@ public final class Main {
           var result = new java.util.LinkedHashMap<String, Object>();
           result.put("rotated", true);
           result.put("master_key_name", aigw.core.keys.ApiKeys.mask(gateway.currentMasterKey()));
+          if (file == null) { // --in-memory: a dry run of the rotation handler
+            result.put("kept", false);
+            result.put("note", "--in-memory: nothing was written; the data directory's master key is unchanged");
+            System.out.println(Json.MAPPER.writer(SerializationFeature.INDENT_OUTPUT).writeValueAsString(result));
+            return 0;
+          }
           result.put("master_key_file", file.toAbsolutePath().toString());
           // What changed for good in the data directory, and how to go back: the next start uses the
           // new key, and the one it replaced (the events/admin-* files present sk-development-only)

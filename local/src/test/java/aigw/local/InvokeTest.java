@@ -76,6 +76,19 @@ class InvokeTest {
   }
 
   @Test
+  void invokeMasterKeyRotationInMemoryIsADryRunThatKeepsNothing(@TempDir Path data) throws Exception {
+    String out = invokeMain(Map.of(), "invoke", "master-key-rotation", "--in-memory",
+        "--event", RepoFiles.resolve("events/secretsmanager-rotation.json").toString(), "--data-dir", data.toString());
+    var result = Json.MAPPER.readTree(out);
+    assertThat(result.path("rotated").asBoolean()).isTrue();
+    assertThat(result.path("kept").asBoolean(true)).isFalse();
+    assertThat(result.path("master_key_name").asText()).startsWith("sk-...").isNotEqualTo("sk-...only");
+    try (var stream = java.nio.file.Files.list(data)) {
+      assertThat(stream.toList()).as("nothing written to the data directory").isEmpty();
+    }
+  }
+
+  @Test
   void invokeSaysWhichModelListItUses(@TempDir Path data) throws Exception {
     String event = RepoFiles.resolve("events/proxy-models.json").toString();
     var err = new java.io.ByteArrayOutputStream();
