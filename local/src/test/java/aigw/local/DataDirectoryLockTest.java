@@ -18,7 +18,7 @@ class DataDirectoryLockTest {
   private static LocalOptions onDirectory(Path data, String... more) {
     var args = new java.util.ArrayList<>(List.of(more));
     args.addAll(List.of("--data-dir", data.toString(), "--port", "0", "--rotation-check-seconds", "0"));
-    return LocalOptions.parse(args.toArray(String[]::new), Map.of());
+    return LocalOptions.parse(args.toArray(String[]::new), InvokeTest.PROVIDER_ENV);
   }
 
   @Test

@@ -12,9 +12,12 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** `aigw-local invoke FUNCTION --event FILE` replays the events/ files through the same handlers. */
 class InvokeTest {
+  /** The bundled model list's provider variable, set so that its "not set" warning does not repeat in every test. */
+  static final Map<String, String> PROVIDER_ENV = Map.of("OPENAI_API_KEY", "sk-test-provider-not-a-secret");
+
   @Test
   void eventsReplayThroughTheAdminAndProxyFunctions(@TempDir Path data) throws Exception {
-    var options = LocalOptions.parse(new String[] {"--data-dir", data.toString()}, Map.of());
+    var options = LocalOptions.parse(new String[] {"--data-dir", data.toString()}, PROVIDER_ENV);
     try (var gateway = LocalGateway.create(options)) {
       // events/admin-* present the development master key; this one creates the key events/proxy-* present.
       var generate = gateway.invoke("admin", Events.load("admin-key-generate-example-virtual-key.json"));
@@ -50,14 +53,14 @@ class InvokeTest {
 
   @Test
   void invokeRotationRunsTheScheduleOnceOnTheScheduledEventFile(@TempDir Path data) throws Exception {
-    var options = LocalOptions.parse(new String[] {"--data-dir", data.toString()}, Map.of());
+    var options = LocalOptions.parse(new String[] {"--data-dir", data.toString()}, PROVIDER_ENV);
     try (var gateway = LocalGateway.create(options)) {
       var generate = Events.withBody(Events.load("admin-key-generate.json"),
           "{\"key_alias\":\"due-soon\",\"auto_rotate\":true,\"rotation_interval\":\"1s\",\"grace_period\":\"1s\"}");
       assertThat(gateway.invoke("admin", generate).getStatusCode()).isEqualTo(200);
     }
     Thread.sleep(2_100); // key_rotation_at is whole seconds: now + 1 s, rounded down
-    String out = invokeMain(Map.of(), "invoke", "rotation", "--event", RepoFiles.resolve("events/schedule-rotation.json").toString(),
+    String out = invokeMain(PROVIDER_ENV, "invoke", "rotation", "--event", RepoFiles.resolve("events/schedule-rotation.json").toString(),
         "--data-dir", data.toString());
     var result = Json.MAPPER.readTree(out);
     assertThat(result.path("rotated").asInt()).isEqualTo(1);
@@ -77,7 +80,7 @@ class InvokeTest {
 
   @Test
   void invokeMasterKeyRotationInMemoryIsADryRunThatKeepsNothing(@TempDir Path data) throws Exception {
-    String out = invokeMain(Map.of(), "invoke", "master-key-rotation", "--in-memory",
+    String out = invokeMain(PROVIDER_ENV, "invoke", "master-key-rotation", "--in-memory",
         "--event", RepoFiles.resolve("events/secretsmanager-rotation.json").toString(), "--data-dir", data.toString());
     var result = Json.MAPPER.readTree(out);
     assertThat(result.path("rotated").asBoolean()).isTrue();
@@ -95,8 +98,8 @@ class InvokeTest {
     var stderr = System.err;
     System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
     try {
-      invokeMain(Map.of(), "invoke", "proxy", "--event", event, "--data-dir", data.toString());
-      invokeMain(Map.of(), "invoke", "proxy", "--event", event, "--data-dir", data.toString(),
+      invokeMain(PROVIDER_ENV, "invoke", "proxy", "--event", event, "--data-dir", data.toString());
+      invokeMain(PROVIDER_ENV, "invoke", "proxy", "--event", event, "--data-dir", data.toString(),
           "--config", RepoFiles.resolve("local/config.example.yaml").toString());
     } finally {
       System.setErr(stderr);

@@ -35,7 +35,7 @@ class LocalMasterKeyRotationTest {
 
   @Test
   void anAdminClientWithTheOldKeyNeverFailsUntilTheGraceEnd(@TempDir Path data) throws Exception {
-    var env = Map.of("AIGW_MASTER_KEY", MASTER, "AIGW_MASTER_KEY_GRACE_SECONDS", "2", "AIGW_MASTER_KEY_RECHECK_SECONDS", "0");
+    var env = Map.of("OPENAI_API_KEY", "sk-test-provider-not-a-secret", "AIGW_MASTER_KEY", MASTER, "AIGW_MASTER_KEY_GRACE_SECONDS", "2", "AIGW_MASTER_KEY_RECHECK_SECONDS", "0");
     var options = LocalOptions.parse(new String[] {"--port", "0", "--data-dir", data.toString(), "--rotation-check-seconds", "0"}, env);
     try (var gateway = LocalGateway.start(options)) {
       assertThat(status(gateway, MASTER)).isEqualTo(200);
@@ -123,7 +123,7 @@ class LocalMasterKeyRotationTest {
   @Test
   void afterInvokeMasterKeyRotationARestartKeepsTheDevelopmentKeyForItsGracePeriodOnly(@TempDir Path data) throws Exception {
     // No AIGW_MASTER_KEY: the development default, which events/admin-* present, is rotated out.
-    var env = Map.of("AIGW_MASTER_KEY_GRACE_SECONDS", "8", "AIGW_MASTER_KEY_RECHECK_SECONDS", "0");
+    var env = Map.of("OPENAI_API_KEY", "sk-test-provider-not-a-secret", "AIGW_MASTER_KEY_GRACE_SECONDS", "8", "AIGW_MASTER_KEY_RECHECK_SECONDS", "0");
     String out = InvokeTest.invokeMain(env, "invoke", "master-key-rotation",
         "--event", aigw.core.testing.RepoFiles.resolve("events/secretsmanager-rotation.json").toString(), "--data-dir", data.toString());
     var printed = aigw.core.json.Json.MAPPER.readTree(out);
@@ -162,20 +162,20 @@ class LocalMasterKeyRotationTest {
 
   @Test
   void startUpNamesTheMasterKeyInForceInOneLine() throws Exception {
-    var defaultKey = aigwLogs(() -> LocalGateway.create(LocalOptions.inMemory(null, Map.of())).close());
+    var defaultKey = aigwLogs(() -> LocalGateway.create(LocalOptions.inMemory(null, InvokeTest.PROVIDER_ENV)).close());
     assertThat(masterKeyLines(defaultKey)).singleElement()
         .satisfies(line -> assertThat(line).contains("'sk-development-only'", "development default", "AIGW_MASTER_KEY is not set"));
     assertThat(defaultKey.stream().filter(r -> r.getMessage().toLowerCase().contains("master key")).findFirst().orElseThrow().getLevel())
         .isEqualTo(java.util.logging.Level.WARNING);
 
-    var configured = aigwLogs(() -> LocalGateway.create(LocalOptions.inMemory(null, Map.of("AIGW_MASTER_KEY", MASTER))).close());
+    var configured = aigwLogs(() -> LocalGateway.create(LocalOptions.inMemory(null, Map.of("AIGW_MASTER_KEY", MASTER, "OPENAI_API_KEY", "sk-test-provider-not-a-secret"))).close());
     assertThat(masterKeyLines(configured)).singleElement()
         .satisfies(line -> assertThat(line).contains(aigw.core.keys.ApiKeys.mask(MASTER), "from AIGW_MASTER_KEY").doesNotContain(MASTER));
   }
 
   @Test
   void theFlagRotatesTheMasterKeyOnASchedule(@TempDir Path data) throws Exception {
-    var env = Map.of("AIGW_MASTER_KEY", MASTER, "AIGW_MASTER_KEY_RECHECK_SECONDS", "0");
+    var env = Map.of("OPENAI_API_KEY", "sk-test-provider-not-a-secret", "AIGW_MASTER_KEY", MASTER, "AIGW_MASTER_KEY_RECHECK_SECONDS", "0");
     var options = LocalOptions.parse(
         new String[] {"--port", "0", "--data-dir", data.toString(), "--rotation-check-seconds", "0", "--master-key-rotation-seconds", "1"},
         env);
