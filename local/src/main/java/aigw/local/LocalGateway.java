@@ -378,9 +378,12 @@ public final class LocalGateway implements AutoCloseable {
 
   /** Where the model list came from: the --config file, or the bundled example. */
   public String configDescription() {
-    return options.config() != null
-        ? options.config().toAbsolutePath().normalize().toString()
-        : "the bundled config.example.yaml (--config FILE for your own)";
+    return options.config() != null ? options.config().toAbsolutePath().normalize().toString() : "the bundled config.example.yaml";
+  }
+
+  /** Whether the model list is the bundled example (no --config). */
+  public boolean usesBundledConfig() {
+    return options.config() == null;
   }
 
   public String storageDescription() {

@@ -71,7 +71,7 @@ public final class Main {
         url,
         url,
         models.isEmpty() ? "(none: pass --config FILE with a model_list)" : String.join(", ", models.keySet()),
-        gateway.configDescription(),
+        gateway.configDescription() + (gateway.usesBundledConfig() ? "; --config FILE for your own" : ""),
         gateway.storageDescription(),
         url,
         master,
@@ -134,7 +134,8 @@ public final class Main {
       }
       var event = ApiGatewayEvents.parseEvent(eventBytes);
       try (var gateway = LocalGateway.create(options)) {
-        System.err.println("aigw: models from " + gateway.configDescription() + ": "
+        System.err.println("aigw: models from " + gateway.configDescription()
+            + (gateway.usesBundledConfig() ? " (--config FILE for your own)" : "") + ": "
             + String.join(", ", gateway.gateway().router().models().keySet()));
         var response = gateway.invoke(options.function(), event);
         System.out.println(Json.MAPPER.writer(SerializationFeature.INDENT_OUTPUT).writeValueAsString(response));

@@ -247,7 +247,7 @@ class DocsExamplesTest {
     for (int i = 1; i < words.size(); i++) {
       String word = words.get(i);
       switch (word) {
-        case "-s", "-S", "-sS", "--silent", "--fail", "-f" -> {}
+        case "-s", "-S", "-sS", "-si", "-i", "--include", "-v", "-N", "--no-buffer", "--silent", "--fail", "-f", "--fail-with-body" -> {} // output only
         case "-X", "--request" -> method = words.get(++i);
         case "-H", "--header" -> {
           String header = words.get(++i);
