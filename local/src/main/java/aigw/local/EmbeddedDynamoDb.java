@@ -3,6 +3,10 @@ package aigw.local;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.dynamodb.services.local.embedded.DynamoDBEmbedded;
 import software.amazon.dynamodb.services.local.shared.access.AmazonDynamoDBLocal;
@@ -47,14 +51,34 @@ public final class EmbeddedDynamoDb implements AutoCloseable {
 
   private final AmazonDynamoDBLocal local;
   private final DynamoDbClient client;
+  /** The SQLite queue threads this database started; see {@link #close()}. */
+  private final List<Thread> sqliteQueues;
 
-  private EmbeddedDynamoDb(AmazonDynamoDBLocal local) {
-    this.local = local;
+  private EmbeddedDynamoDb(java.util.function.Supplier<AmazonDynamoDBLocal> create) {
+    Set<Thread> before = sqliteQueueThreads();
+    this.local = create.get();
     this.client = local.dynamoDbClient();
+    var started = new ArrayList<>(sqliteQueueThreads());
+    started.removeAll(before);
+    this.sqliteQueues = List.copyOf(started);
+  }
+
+  /**
+   * sqlite4java names each queue's thread {@code SQLiteQueue[<file>]}. DynamoDB Local opens its queue
+   * when it is created; only the threads of that moment are ours (one database starts at a time).
+   */
+  private static Set<Thread> sqliteQueueThreads() {
+    var threads = new HashSet<Thread>();
+    for (Thread thread : Thread.getAllStackTraces().keySet()) {
+      if (thread.getName().startsWith("SQLiteQueue[")) {
+        threads.add(thread);
+      }
+    }
+    return threads;
   }
 
   public static EmbeddedDynamoDb inMemory() {
-    return new EmbeddedDynamoDb(DynamoDBEmbedded.create(null, TELEMETRY_OPT_OUT));
+    return new EmbeddedDynamoDb(() -> DynamoDBEmbedded.create(null, TELEMETRY_OPT_OUT));
   }
 
   public static EmbeddedDynamoDb inDirectory(Path directory) {
@@ -65,16 +89,31 @@ public final class EmbeddedDynamoDb implements AutoCloseable {
     }
     // The embedded engine takes the SQLite file itself, not a directory.
     File database = directory.resolve("dynamodb-local.db").toFile();
-    return new EmbeddedDynamoDb(DynamoDBEmbedded.create(database, TELEMETRY_OPT_OUT));
+    return new EmbeddedDynamoDb(() -> DynamoDBEmbedded.create(database, TELEMETRY_OPT_OUT));
   }
 
   public DynamoDbClient client() {
     return client;
   }
 
+  /**
+   * Shuts the database down and waits until SQLite has closed its file. DynamoDB Local's shutdown
+   * only asks sqlite4java's queue to stop (SQLiteQueue.stop without join): its thread closes the
+   * connection a moment later. Returning before that left the file open, so the next gateway on the
+   * same data directory in this JVM got "database is locked", and a directory deleted right after
+   * close (a test's temporary one) made the late close fail with a logged "disk I/O error".
+   */
   @Override
   public void close() {
     client.close();
     local.shutdown();
+    for (Thread queue : sqliteQueues) {
+      try {
+        queue.join(10_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
   }
 }

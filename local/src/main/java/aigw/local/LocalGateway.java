@@ -36,6 +36,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -66,6 +67,12 @@ public final class LocalGateway implements AutoCloseable {
   /** Which browser pages may call the gateway (AIGW_CORS_ALLOWED_ORIGINS, --cors-allowed-origins). */
   private final CorsPolicy cors;
   private final boolean developmentMasterKey;
+  /** Which master key this process started with and from where; null with --aws. */
+  private final LocalMasterKey localMasterKey;
+  /** Dates the local secrets' versions: the system clock, except while a past rotation is put back. */
+  private final RestoringClock secretsClock = new RestoringClock();
+  /** Held while this process uses the data directory; null in memory and with --aws. */
+  private final DataDirectoryLock lock;
   /** Secrets that receive rotated keys: in memory locally (it follows Secrets Manager's rules), AWS with --aws. */
   private final SecretsManagerClient keySecrets;
   /** Holds the master key secret in local mode (null with --aws, where Secrets Manager does). */
@@ -76,8 +83,24 @@ public final class LocalGateway implements AutoCloseable {
   static final String LOCAL_ROTATION_FUNCTION = "arn:aws:lambda:local:000000000000:function:MasterKeyRotationFunction";
   private LocalServer server;
 
-  private LocalGateway(LocalOptions options, UnaryOperator<DynamoDbClient> decorate) {
+  /** Takes the data directory's lock, then builds; the lock is released if building fails. */
+  private static LocalGateway build(LocalOptions options, UnaryOperator<DynamoDbClient> decorate) {
+    DataDirectoryLock lock = options.aws() || options.inMemory()
+        ? null
+        : DataDirectoryLock.acquire(options.dataDir(), options.command().equals("invoke") ? "invoke " + options.function() : "serve");
+    try {
+      return new LocalGateway(options, decorate, lock);
+    } catch (RuntimeException e) {
+      if (lock != null) {
+        lock.close();
+      }
+      throw e;
+    }
+  }
+
+  private LocalGateway(LocalOptions options, UnaryOperator<DynamoDbClient> decorate, DataDirectoryLock lock) {
     this.options = options;
+    this.lock = lock;
     var env = options.env();
     var settings = GatewaySettings.fromEnvironment(env);
     if (options.keysTable() != null) {
@@ -114,11 +137,13 @@ public final class LocalGateway implements AutoCloseable {
       SecretSource secret;
       SecretsManagerClient secrets;
       InMemorySecretsManager inMemorySecrets = null;
+      LocalMasterKey masterKey = null;
       if (options.aws()) {
         secrets = AwsClients.secretsManager();
         dynamo = AwsClients.dynamoDb();
         secret = new SecretsManagerSecretSource(AwsClients.secretsManager(), options.masterKeySecretId());
         this.developmentMasterKey = false;
+        LOG.info("Master key from " + secret.describe() + ".");
       } else {
         dynamo = embedded.client();
         try (InputStream template = LocalGateway.class.getResourceAsStream(TEMPLATE_RESOURCE)) {
@@ -126,29 +151,35 @@ public final class LocalGateway implements AutoCloseable {
         } catch (IOException e) {
           throw new UncheckedIOException(e);
         }
-        inMemorySecrets = new InMemorySecretsManager(Clock.systemUTC());
+        inMemorySecrets = new InMemorySecretsManager(secretsClock);
         Path secretFiles = options.inMemory() ? null : options.dataDir().resolve("secrets");
-        StaticSecretSource local = StaticSecretSource.fromEnvironment(env);
         try {
           if (secretFiles != null) {
             LocalSecrets.load(inMemorySecrets, secretFiles);
           }
-          Path rotatedMasterKey = options.inMemory() ? null : options.dataDir().resolve("master-key");
-          if (rotatedMasterKey != null && Files.isRegularFile(rotatedMasterKey)) {
-            // A rotation in an earlier run replaced the configured key: the rotated one is current.
-            local = StaticSecretSource.of(Files.readString(rotatedMasterKey).strip());
-            LOG.info("Using the master key a local rotation wrote to " + rotatedMasterKey.toAbsolutePath() + " ("
-                + aigw.core.keys.ApiKeys.mask(local.read()) + "), not AIGW_MASTER_KEY; delete that file to go back.");
-          }
         } catch (IOException e) {
           throw new UncheckedIOException(e);
         }
+        LocalMasterKey startKey = LocalMasterKey.resolve(options.inMemory() ? null : options.dataDir(), env);
+        startKey.logInForce(settings.masterKeyGrace(), Instant.now());
+        masterKey = startKey;
         secrets = new LocalSecrets(inMemorySecrets, secretFiles);
-        this.developmentMasterKey = local.isDevelopmentDefault();
+        this.developmentMasterKey = masterKey.developmentDefault();
         // The master key lives in the in-memory Secrets Manager, read and rotated exactly as on AWS:
         // the same secret source (with its AWSPREVIOUS grace) and the same rotation handler.
-        String masterKey = local.read();
-        inMemorySecrets.createSecret(r -> r.name(LOCAL_MASTER_KEY_SECRET).secretString(masterKey));
+        if (startKey.previousKey() != null) {
+          // An earlier run rotated it: AWSPREVIOUS and AWSCURRENT as that rotation left them, the
+          // current version dated at the rotation, so the grace period ends when it would have.
+          secretsClock.pinned = startKey.rotatedAt();
+          try {
+            inMemorySecrets.createSecret(r -> r.name(LOCAL_MASTER_KEY_SECRET).secretString(startKey.previousKey()));
+            inMemorySecrets.putSecretValue(r -> r.secretId(LOCAL_MASTER_KEY_SECRET).secretString(startKey.key()));
+          } finally {
+            secretsClock.pinned = null;
+          }
+        } else {
+          inMemorySecrets.createSecret(r -> r.name(LOCAL_MASTER_KEY_SECRET).secretString(startKey.key()));
+        }
         var rotation = new MasterKeyRotationHandler(new MasterKeyRotation(inMemorySecrets));
         inMemorySecrets.registerRotationFunction(LOCAL_ROTATION_FUNCTION, (id, token, step) ->
             rotation.handleRequest(Map.of("SecretId", id, "ClientRequestToken", token, "Step", step), null));
@@ -161,6 +192,7 @@ public final class LocalGateway implements AutoCloseable {
       this.proxy = new ProxyHandler(new ProxyService(gateway), cors);
       this.keySecrets = secrets;
       this.localSecretsManager = inMemorySecrets;
+      this.localMasterKey = masterKey;
       var rotator =
           new VirtualKeyRotator(gateway.keyStore(), gateway.keyCache(), secrets,
               env.getOrDefault("AIGW_KEY_SECRET_PREFIX", VirtualKeyRotator.DEFAULT_SECRET_PREFIX), new LoggedRotationEvents(),
@@ -177,7 +209,7 @@ public final class LocalGateway implements AutoCloseable {
 
   /** Builds the gateway without listening: for {@code invoke}. */
   public static LocalGateway create(LocalOptions options) {
-    return new LocalGateway(options, UnaryOperator.identity());
+    return build(options, UnaryOperator.identity());
   }
 
   /** Builds the gateway and listens on the configured address. */
@@ -187,7 +219,7 @@ public final class LocalGateway implements AutoCloseable {
 
   /** As {@link #start(LocalOptions)}, with the DynamoDB client wrapped (the benchmark counts calls). */
   public static LocalGateway start(LocalOptions options, UnaryOperator<DynamoDbClient> decorate) {
-    var gateway = new LocalGateway(options, decorate);
+    var gateway = build(options, decorate);
     try {
       gateway.server = LocalServer.start(options.host(), options.port(), gateway.cors, gateway::dispatch);
       gateway.startSchedules();
@@ -240,24 +272,49 @@ public final class LocalGateway implements AutoCloseable {
   /**
    * One rotation of the local master key with this ClientRequestToken (null: a new one), playing
    * Secrets Manager's part: RotateSecret stages the version and invokes the rotation handler for
-   * createSecret, setSecret, testSecret and finishSecret, in order. Returns where the new key is.
+   * createSecret, setSecret, testSecret and finishSecret, in order. Returns where the new key is:
+   * {@code DATA-DIR/master-key}, or null in memory, where nothing is kept (a dry run).
    */
   public Path rotateMasterKey(String clientRequestToken) throws IOException {
     if (localSecretsManager == null) {
       throw new IllegalStateException("with --aws, rotate the master key with aws secretsmanager rotate-secret");
     }
-    if (options.inMemory()) {
-      throw new IllegalStateException("master key rotation needs the file-backed mode: the new key is handed over in DATA-DIR/master-key");
-    }
     localSecretsManager.rotateSecret(
         r -> r.secretId(LOCAL_MASTER_KEY_SECRET).rotationLambdaARN(LOCAL_ROTATION_FUNCTION).clientRequestToken(clientRequestToken));
-    String key = currentMasterKey();
-    Path file = options.dataDir().resolve("master-key");
-    Files.createDirectories(options.dataDir());
-    LocalSecrets.writeOwnerOnly(file, key + System.lineSeparator());
+    var current = localSecretsManager.getSecretValue(r -> r.secretId(LOCAL_MASTER_KEY_SECRET));
+    String key = SecretsManagerSecretSource.parse(current.secretString(), LOCAL_MASTER_KEY_SECRET);
+    String previous = SecretsManagerSecretSource.parse(
+        localSecretsManager.getSecretValue(r -> r.secretId(LOCAL_MASTER_KEY_SECRET).versionStage(InMemorySecretsManager.PREVIOUS)).secretString(),
+        LOCAL_MASTER_KEY_SECRET);
+    Instant graceEnd = current.createdDate().plus(gateway.settings().masterKeyGrace());
+    if (options.inMemory()) {
+      // A dry run: the rotation handler ran, nothing is kept and the next start uses the same key as before.
+      LOG.info("Master key rotated in memory only (" + aigw.core.keys.ApiKeys.mask(key) + "): nothing is kept.");
+      return null;
+    }
+    Path file = LocalMasterKey.write(options.dataDir(), key, previous, current.createdDate());
     LOG.info("Master key rotated: the new one (" + aigw.core.keys.ApiKeys.mask(key) + ") is in " + file.toAbsolutePath()
-        + "; the previous one works for " + gateway.settings().masterKeyGrace().toSeconds() + " s more.");
+        + "; the previous one (" + LocalMasterKey.maskOrDefault(previous) + ") works until " + graceEnd + ", also after a restart.");
     return file;
+  }
+
+  /** When the key a rotation replaced stops working; null when it never rotated (or with --aws). */
+  public Instant previousMasterKeyValidUntil() {
+    if (localSecretsManager == null) {
+      return null;
+    }
+    try {
+      localSecretsManager.getSecretValue(r -> r.secretId(LOCAL_MASTER_KEY_SECRET).versionStage(InMemorySecretsManager.PREVIOUS));
+    } catch (software.amazon.awssdk.services.secretsmanager.model.ResourceNotFoundException none) {
+      return null;
+    }
+    return localSecretsManager.getSecretValue(r -> r.secretId(LOCAL_MASTER_KEY_SECRET)).createdDate()
+        .plus(gateway.settings().masterKeyGrace());
+  }
+
+  /** Which master key this process started with, and from where (null with --aws). */
+  LocalMasterKey startMasterKey() {
+    return localMasterKey;
   }
 
   /** The master key now (AWSCURRENT of the local secret); with --aws, not available here. */
@@ -324,6 +381,16 @@ public final class LocalGateway implements AutoCloseable {
     return developmentMasterKey;
   }
 
+  /** Where the model list came from: the --config file, or the bundled example. */
+  public String configDescription() {
+    return options.config() != null ? options.config().toAbsolutePath().normalize().toString() : "the bundled config.example.yaml";
+  }
+
+  /** Whether the model list is the bundled example (no --config). */
+  public boolean usesBundledConfig() {
+    return options.config() == null;
+  }
+
   public String storageDescription() {
     if (options.aws()) {
       return "DynamoDB table " + gateway.settings().keysTable() + " (AWS), master key from " + gateway.masterKey().describe();
@@ -343,6 +410,30 @@ public final class LocalGateway implements AutoCloseable {
     }
     if (embedded != null) {
       embedded.close();
+    }
+    if (lock != null) {
+      lock.close(); // last: the database files are closed by now
+    }
+  }
+
+  /** {@link Clock#systemUTC()}, except while {@code pinned} is set. */
+  private static final class RestoringClock extends Clock {
+    volatile Instant pinned;
+
+    @Override
+    public Instant instant() {
+      Instant at = pinned;
+      return at != null ? at : Instant.now();
+    }
+
+    @Override
+    public java.time.ZoneId getZone() {
+      return java.time.ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      throw new UnsupportedOperationException();
     }
   }
 }

@@ -41,7 +41,10 @@ public record LocalOptions(
         java -jar aigw-local.jar [serve] [options]                      start the gateway
         java -jar aigw-local.jar invoke proxy|admin --event FILE [options]  run one handler on one API Gateway event
         java -jar aigw-local.jar invoke rotation --event FILE [options]  run the key rotation schedule once (events/schedule-rotation.json)
-        java -jar aigw-local.jar invoke master-key-rotation --event FILE  rotate the local master key once (events/secretsmanager-rotation.json)
+        java -jar aigw-local.jar invoke master-key-rotation --event FILE  rotate the data directory's master key once
+                              (events/secretsmanager-rotation.json); see "Master key" below;
+                              with --in-memory a dry run that keeps nothing
+        java -jar aigw-local.jar --version                             print the version
 
       Options:
         --port N              port to listen on (AIGW_PORT; default 3000)
@@ -61,7 +64,18 @@ public record LocalOptions(
                               from a browser, or * for any (AIGW_CORS_ALLOWED_ORIGINS; default: none)
         --help                this text
 
-      The master key is AIGW_MASTER_KEY, or sk-development-only (with a warning) when it is unset.
+      Master key, decided at start and named in one start-up line:
+        1. DATA-DIR/master-key, if a local rotation wrote it (it wins over AIGW_MASTER_KEY);
+        2. AIGW_MASTER_KEY;
+        3. sk-development-only, with a WARNING.
+      A rotation (invoke master-key-rotation, --master-key-rotation-seconds) changes the data directory
+      for good: the new key goes to DATA-DIR/master-key and the key it replaced, with the rotation's
+      time, to DATA-DIR/master-key.previous (both readable by you only). The replaced key (and so the
+      events/admin-* files, which present sk-development-only) keeps working for
+      AIGW_MASTER_KEY_GRACE_SECONDS (default 3600), also across restarts. To undo, stop the gateway and
+      delete both files.
+
+      One process per data directory: a second one is refused (DATA-DIR/.lock names the first).
       """;
 
   public static LocalOptions parse(String[] argv, Map<String, String> env) {
@@ -107,8 +121,12 @@ public record LocalOptions(
         case "--master-key-rotation-seconds" -> masterKeyRotation = seconds(value(args, ++i, arg), arg, Duration.ZERO);
         case "--cors-allowed-origins" -> env = withEntry(env, "AIGW_CORS_ALLOWED_ORIGINS", value(args, ++i, arg)); // read by GatewaySettings
         case "--help", "-h" -> command = "help";
+        case "--version" -> command = "version";
         default -> throw new IllegalArgumentException("unknown option '" + arg + "'");
       }
+    }
+    if (command.equals("help") || command.equals("version")) {
+      return new LocalOptions(command, host, port, config, dataDir, inMemory, aws, keysTable, secret, function, event, rotationCheck, masterKeyRotation, env);
     }
     if (command.equals("invoke") && event == null) {
       throw new IllegalArgumentException("invoke needs --event FILE");

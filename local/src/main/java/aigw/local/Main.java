@@ -2,7 +2,6 @@ package aigw.local;
 
 import aigw.core.apigateway.ApiGatewayEvents;
 import aigw.core.json.Json;
-import aigw.core.secrets.StaticSecretSource;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -26,6 +25,7 @@ public final class Main {
     }
     switch (options.command()) {
       case "help" -> System.out.println(LocalOptions.USAGE);
+      case "version" -> System.out.println(version());
       case "invoke" -> System.exit(invoke(options));
       default -> serve(options);
     }
@@ -49,13 +49,15 @@ public final class Main {
                   stopped.countDown();
                 }));
     String url = gateway.baseUrl().toString();
-    String master = gateway.usesDevelopmentMasterKey() ? StaticSecretSource.DEVELOPMENT_KEY : "$AIGW_MASTER_KEY";
+    // Which master key and from where was logged once at start (LocalMasterKey); here only how to use it.
+    var masterKey = gateway.startMasterKey();
+    String master = masterKey == null ? "$MASTER_KEY" : masterKey.shellReference();
     var models = gateway.gateway().router().models();
     System.out.printf(
         """
         aigw local gateway listening on %s
           OpenAI base URL: %s/v1
-          models:          %s
+          models:          %s (from %s)
           keys:            %s
 
         Create a first virtual key with the master key:
@@ -69,6 +71,7 @@ public final class Main {
         url,
         url,
         models.isEmpty() ? "(none: pass --config FILE with a model_list)" : String.join(", ", models.keySet()),
+        gateway.configDescription() + (gateway.usesBundledConfig() ? "; --config FILE for your own" : ""),
         gateway.storageDescription(),
         url,
         master,
@@ -76,6 +79,16 @@ public final class Main {
         models.isEmpty() ? "<model>" : models.keySet().iterator().next());
     System.out.flush();
     stopped.await();
+  }
+
+  /**
+   * {@code aigw-local 0.1.0-SNAPSHOT}, from the jar's manifest (Implementation-Version, set by the
+   * build); "development build" when run from classes, as in tests and IDEs.
+   */
+  static String version() {
+    String version = Main.class.getPackage().getImplementationVersion();
+    return "aigw-local " + (version == null ? "(development build, not from the jar)" : version)
+        + " on Java " + Runtime.version();
   }
 
   /** Prints the handler's response event; a bad file or config is one line on stderr and exit 1. */
@@ -88,11 +101,26 @@ public final class Main {
         var event = Json.MAPPER.readTree(eventBytes);
         String token = event.path("ClientRequestToken").asText(null);
         try (var gateway = LocalGateway.create(options)) {
+          String before = gateway.currentMasterKey();
           Path file = gateway.rotateMasterKey(token);
           var result = new java.util.LinkedHashMap<String, Object>();
           result.put("rotated", true);
           result.put("master_key_name", aigw.core.keys.ApiKeys.mask(gateway.currentMasterKey()));
+          if (file == null) { // --in-memory: a dry run of the rotation handler
+            result.put("kept", false);
+            result.put("note", "--in-memory: nothing was written; the data directory's master key is unchanged");
+            System.out.println(Json.MAPPER.writer(SerializationFeature.INDENT_OUTPUT).writeValueAsString(result));
+            return 0;
+          }
           result.put("master_key_file", file.toAbsolutePath().toString());
+          // What changed for good in the data directory, and how to go back: the next start uses the
+          // new key, and the one it replaced (the events/admin-* files present sk-development-only)
+          // only until the grace end.
+          result.put("previous_key_name", LocalMasterKey.maskOrDefault(before));
+          result.put("previous_key_works_until", String.valueOf(gateway.previousMasterKeyValidUntil()));
+          result.put("undo", "delete " + file.toAbsolutePath() + " and " + file.resolveSibling(LocalMasterKey.PREVIOUS_FILE).toAbsolutePath()
+              + " (with no gateway running): the next start uses "
+              + (options.env().getOrDefault("AIGW_MASTER_KEY", "").isBlank() ? "sk-development-only" : "AIGW_MASTER_KEY") + " again");
           System.out.println(Json.MAPPER.writer(SerializationFeature.INDENT_OUTPUT).writeValueAsString(result));
           return 0;
         }
@@ -106,6 +134,9 @@ public final class Main {
       }
       var event = ApiGatewayEvents.parseEvent(eventBytes);
       try (var gateway = LocalGateway.create(options)) {
+        System.err.println("aigw: models from " + gateway.configDescription()
+            + (gateway.usesBundledConfig() ? " (--config FILE for your own)" : "") + ": "
+            + String.join(", ", gateway.gateway().router().models().keySet()));
         var response = gateway.invoke(options.function(), event);
         System.out.println(Json.MAPPER.writer(SerializationFeature.INDENT_OUTPUT).writeValueAsString(response));
         return 0;

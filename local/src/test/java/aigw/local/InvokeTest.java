@@ -12,13 +12,19 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** `aigw-local invoke FUNCTION --event FILE` replays the events/ files through the same handlers. */
 class InvokeTest {
+  /** The bundled model list's provider variable, set so that its "not set" warning does not repeat in every test. */
+  static final Map<String, String> PROVIDER_ENV = Map.of("OPENAI_API_KEY", "sk-test-provider-not-a-secret");
+
   @Test
   void eventsReplayThroughTheAdminAndProxyFunctions(@TempDir Path data) throws Exception {
-    var options = LocalOptions.parse(new String[] {"--data-dir", data.toString()}, Map.of());
+    var options = LocalOptions.parse(new String[] {"--data-dir", data.toString()}, PROVIDER_ENV);
     try (var gateway = LocalGateway.create(options)) {
-      // events/admin-* present the development master key; create the key events/proxy-* present.
-      var generate = Events.withBody(Events.load("admin-key-generate.json"), "{\"key\":\"" + Events.EVENTS_VIRTUAL_KEY + "\"}");
-      assertThat(gateway.invoke("admin", generate).getStatusCode()).isEqualTo(200);
+      // events/admin-* present the development master key; this one creates the key events/proxy-* present.
+      var generate = gateway.invoke("admin", Events.load("admin-key-generate-example-virtual-key.json"));
+      assertThat(generate.getStatusCode()).as(generate.getBody()).isEqualTo(200);
+      assertThat(Json.MAPPER.readTree(generate.getBody()).path("key").asText()).isEqualTo(Events.EVENTS_VIRTUAL_KEY);
+      assertThat(gateway.invoke("admin", Events.load("admin-key-generate-refused-for-virtual-key.json")).getStatusCode())
+          .as("the virtual key is refused on admin routes").isEqualTo(403);
 
       var info = gateway.invoke("AdminFunction", Events.load("admin-key-info.json"));
       assertThat(info.getStatusCode()).isEqualTo(200);
@@ -47,14 +53,14 @@ class InvokeTest {
 
   @Test
   void invokeRotationRunsTheScheduleOnceOnTheScheduledEventFile(@TempDir Path data) throws Exception {
-    var options = LocalOptions.parse(new String[] {"--data-dir", data.toString()}, Map.of());
+    var options = LocalOptions.parse(new String[] {"--data-dir", data.toString()}, PROVIDER_ENV);
     try (var gateway = LocalGateway.create(options)) {
       var generate = Events.withBody(Events.load("admin-key-generate.json"),
           "{\"key_alias\":\"due-soon\",\"auto_rotate\":true,\"rotation_interval\":\"1s\",\"grace_period\":\"1s\"}");
       assertThat(gateway.invoke("admin", generate).getStatusCode()).isEqualTo(200);
     }
     Thread.sleep(2_100); // key_rotation_at is whole seconds: now + 1 s, rounded down
-    String out = invokeMain(Map.of(), "invoke", "rotation", "--event", RepoFiles.resolve("events/schedule-rotation.json").toString(),
+    String out = invokeMain(PROVIDER_ENV, "invoke", "rotation", "--event", RepoFiles.resolve("events/schedule-rotation.json").toString(),
         "--data-dir", data.toString());
     var result = Json.MAPPER.readTree(out);
     assertThat(result.path("rotated").asInt()).isEqualTo(1);
@@ -72,8 +78,41 @@ class InvokeTest {
     assertThat(out).doesNotContain(newKey);
   }
 
+  @Test
+  void invokeMasterKeyRotationInMemoryIsADryRunThatKeepsNothing(@TempDir Path data) throws Exception {
+    String out = invokeMain(PROVIDER_ENV, "invoke", "master-key-rotation", "--in-memory",
+        "--event", RepoFiles.resolve("events/secretsmanager-rotation.json").toString(), "--data-dir", data.toString());
+    var result = Json.MAPPER.readTree(out);
+    assertThat(result.path("rotated").asBoolean()).isTrue();
+    assertThat(result.path("kept").asBoolean(true)).isFalse();
+    assertThat(result.path("master_key_name").asText()).startsWith("sk-...").isNotEqualTo("sk-...only");
+    try (var stream = java.nio.file.Files.list(data)) {
+      assertThat(stream.toList()).as("nothing written to the data directory").isEmpty();
+    }
+  }
+
+  @Test
+  void invokeSaysWhichModelListItUses(@TempDir Path data) throws Exception {
+    String event = RepoFiles.resolve("events/proxy-models.json").toString();
+    var err = new java.io.ByteArrayOutputStream();
+    var stderr = System.err;
+    System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+    try {
+      invokeMain(PROVIDER_ENV, "invoke", "proxy", "--event", event, "--data-dir", data.toString());
+      invokeMain(PROVIDER_ENV, "invoke", "proxy", "--event", event, "--data-dir", data.toString(),
+          "--config", RepoFiles.resolve("local/config.example.yaml").toString());
+    } finally {
+      System.setErr(stderr);
+    }
+    assertThat(err.toString(java.nio.charset.StandardCharsets.UTF_8).lines().filter(l -> l.startsWith("aigw: models from ")).toList())
+        .containsExactly(
+            "aigw: models from the bundled config.example.yaml (--config FILE for your own): gpt-4o-mini, text-embedding-3-small, llama3.2",
+            "aigw: models from " + RepoFiles.resolve("local/config.example.yaml").toAbsolutePath().normalize()
+                + ": gpt-4o-mini, text-embedding-3-small, llama3.2");
+  }
+
   /** Runs {@code aigw-local invoke ...} as the command line does and returns what it printed; it must exit 0. */
-  private static String invokeMain(Map<String, String> env, String... args) {
+  static String invokeMain(Map<String, String> env, String... args) {
     var out = new java.io.ByteArrayOutputStream();
     var stdout = System.out;
     System.setOut(new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8));

@@ -35,7 +35,7 @@ class LocalMasterKeyRotationTest {
 
   @Test
   void anAdminClientWithTheOldKeyNeverFailsUntilTheGraceEnd(@TempDir Path data) throws Exception {
-    var env = Map.of("AIGW_MASTER_KEY", MASTER, "AIGW_MASTER_KEY_GRACE_SECONDS", "2", "AIGW_MASTER_KEY_RECHECK_SECONDS", "0");
+    var env = Map.of("OPENAI_API_KEY", "sk-test-provider-not-a-secret", "AIGW_MASTER_KEY", MASTER, "AIGW_MASTER_KEY_GRACE_SECONDS", "2", "AIGW_MASTER_KEY_RECHECK_SECONDS", "0");
     var options = LocalOptions.parse(new String[] {"--port", "0", "--data-dir", data.toString(), "--rotation-check-seconds", "0"}, env);
     try (var gateway = LocalGateway.start(options)) {
       assertThat(status(gateway, MASTER)).isEqualTo(200);
@@ -87,9 +87,95 @@ class LocalMasterKeyRotationTest {
     }
   }
 
+  /** Every log record of aigw's classes while {@code action} runs. */
+  static List<java.util.logging.LogRecord> aigwLogs(ThrowingRunnable action) throws Exception {
+    var records = new CopyOnWriteArrayList<java.util.logging.LogRecord>();
+    var handler = new java.util.logging.Handler() {
+      @Override
+      public void publish(java.util.logging.LogRecord record) {
+        records.add(record);
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+    var logger = java.util.logging.Logger.getLogger("aigw");
+    logger.addHandler(handler);
+    try {
+      action.run();
+    } finally {
+      logger.removeHandler(handler);
+    }
+    return records;
+  }
+
+  interface ThrowingRunnable {
+    void run() throws Exception;
+  }
+
+  private static List<String> masterKeyLines(List<java.util.logging.LogRecord> records) {
+    return records.stream().map(java.util.logging.LogRecord::getMessage).filter(m -> m.toLowerCase().contains("master key")).toList();
+  }
+
+  @Test
+  void afterInvokeMasterKeyRotationARestartKeepsTheDevelopmentKeyForItsGracePeriodOnly(@TempDir Path data) throws Exception {
+    // No AIGW_MASTER_KEY: the development default, which events/admin-* present, is rotated out.
+    var env = Map.of("OPENAI_API_KEY", "sk-test-provider-not-a-secret", "AIGW_MASTER_KEY_GRACE_SECONDS", "8", "AIGW_MASTER_KEY_RECHECK_SECONDS", "0");
+    String out = InvokeTest.invokeMain(env, "invoke", "master-key-rotation",
+        "--event", aigw.core.testing.RepoFiles.resolve("events/secretsmanager-rotation.json").toString(), "--data-dir", data.toString());
+    var printed = aigw.core.json.Json.MAPPER.readTree(out);
+    String newKey = Files.readString(data.resolve("master-key")).strip();
+    var previousFile = aigw.core.json.Json.MAPPER.readTree(Files.readString(data.resolve("master-key.previous")));
+    Instant rotatedAt = Instant.parse(previousFile.path("rotated_at").asText());
+    assertThat(previousFile.path("previous_key").asText()).isEqualTo("sk-development-only");
+    assertThat(printed.path("previous_key_works_until").asText()).isEqualTo(rotatedAt.plusSeconds(8).toString());
+    assertThat(printed.path("undo").asText()).contains("master-key.previous").contains("sk-development-only");
+    if (!System.getProperty("os.name").startsWith("Windows")) {
+      assertThat(Files.getPosixFilePermissions(data.resolve("master-key.previous")).toString()).isEqualTo("[OWNER_READ, OWNER_WRITE]");
+    }
+
+    var options = LocalOptions.parse(new String[] {"--port", "0", "--data-dir", data.toString(), "--rotation-check-seconds", "0"}, env);
+    var gateway = new LocalGateway[1];
+    var startLogs = aigwLogs(() -> gateway[0] = LocalGateway.start(options));
+    try (var restarted = gateway[0]) {
+      assertThat(masterKeyLines(startLogs)).as("one start-up line names the key in force and its origin").singleElement()
+          .satisfies(line -> assertThat(line)
+              .contains(aigw.core.keys.ApiKeys.mask(newKey), data.resolve("master-key").toAbsolutePath().toString(),
+                  "sk-development-only", "works until " + rotatedAt.plusSeconds(8))
+              .doesNotContain(newKey));
+      assertThat(status(restarted, newKey)).isEqualTo(200);
+      assertThat(status(restarted, "sk-development-only")).as("within the grace period the rotation announced").isEqualTo(200);
+      while (Instant.now().isBefore(rotatedAt.plusMillis(8_300))) {
+        Thread.sleep(100);
+      }
+      assertThat(status(restarted, "sk-development-only")).as("past the grace end").isEqualTo(401);
+    }
+    // A restart after the grace end does not start a new grace period.
+    try (var again = LocalGateway.start(options)) {
+      assertThat(status(again, "sk-development-only")).isEqualTo(401);
+      assertThat(status(again, newKey)).isEqualTo(200);
+    }
+  }
+
+  @Test
+  void startUpNamesTheMasterKeyInForceInOneLine() throws Exception {
+    var defaultKey = aigwLogs(() -> LocalGateway.create(LocalOptions.inMemory(null, InvokeTest.PROVIDER_ENV)).close());
+    assertThat(masterKeyLines(defaultKey)).singleElement()
+        .satisfies(line -> assertThat(line).contains("'sk-development-only'", "development default", "AIGW_MASTER_KEY is not set"));
+    assertThat(defaultKey.stream().filter(r -> r.getMessage().toLowerCase().contains("master key")).findFirst().orElseThrow().getLevel())
+        .isEqualTo(java.util.logging.Level.WARNING);
+
+    var configured = aigwLogs(() -> LocalGateway.create(LocalOptions.inMemory(null, Map.of("AIGW_MASTER_KEY", MASTER, "OPENAI_API_KEY", "sk-test-provider-not-a-secret"))).close());
+    assertThat(masterKeyLines(configured)).singleElement()
+        .satisfies(line -> assertThat(line).contains(aigw.core.keys.ApiKeys.mask(MASTER), "from AIGW_MASTER_KEY").doesNotContain(MASTER));
+  }
+
   @Test
   void theFlagRotatesTheMasterKeyOnASchedule(@TempDir Path data) throws Exception {
-    var env = Map.of("AIGW_MASTER_KEY", MASTER, "AIGW_MASTER_KEY_RECHECK_SECONDS", "0");
+    var env = Map.of("OPENAI_API_KEY", "sk-test-provider-not-a-secret", "AIGW_MASTER_KEY", MASTER, "AIGW_MASTER_KEY_RECHECK_SECONDS", "0");
     var options = LocalOptions.parse(
         new String[] {"--port", "0", "--data-dir", data.toString(), "--rotation-check-seconds", "0", "--master-key-rotation-seconds", "1"},
         env);

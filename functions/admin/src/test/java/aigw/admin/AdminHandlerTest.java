@@ -768,7 +768,7 @@ class AdminHandlerTest {
     @Test
     void blockedVirtualKeyOnAdminRouteGets401() {
       TestGateways.storeKey(api.gateway, VIRTUAL, List.of(), null, true);
-      assertError(api.send("admin-key-generate-with-virtual-key.json"), 401, "auth_error", null);
+      assertError(api.send("admin-key-generate-refused-for-virtual-key.json"), 401, "auth_error", null);
     }
   }
 
@@ -890,7 +890,7 @@ class AdminHandlerTest {
     void virtualKeyOnAdminRouteGets403AndCreatesNothing() {
       storeEventsVirtualKey();
 
-      Reply reply = api.send("admin-key-generate-with-virtual-key.json");
+      Reply reply = api.send("admin-key-generate-refused-for-virtual-key.json");
 
       assertError(reply, 403, "auth_error", null);
       assertThat(api.storedItems()).isEqualTo(1);
@@ -910,7 +910,7 @@ class AdminHandlerTest {
     @Test
     void expiredVirtualKeyOnAdminRouteGets401ExpiredKey() {
       TestGateways.storeKey(api.gateway, VIRTUAL, List.of(), Instant.parse(AdminApi.START).minusSeconds(1), false);
-      assertError(api.send("admin-key-generate-with-virtual-key.json"), 401, "expired_key", "key");
+      assertError(api.send("admin-key-generate-refused-for-virtual-key.json"), 401, "expired_key", "key");
     }
 
     @Test

@@ -319,7 +319,7 @@ class PackagedFunctionsTest {
         assertThat(Json.MAPPER.readTree(generated.get("body").asText()).get("key").asText()).startsWith("sk-");
         assertThat(status(answer(api, "admin-key-info.json", process))).isEqualTo(200);
         assertThat(status(answer(api, "admin-key-list.json", process))).isEqualTo(200);
-        assertThat(status(answer(api, "admin-key-generate-with-virtual-key.json", process))).isEqualTo(403);
+        assertThat(status(answer(api, "admin-key-generate-refused-for-virtual-key.json", process))).isEqualTo(403);
       } finally {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       }

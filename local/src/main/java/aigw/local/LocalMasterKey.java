@@ -1,0 +1,136 @@
+package aigw.local;
+
+import aigw.core.json.Json;
+import aigw.core.keys.ApiKeys;
+import aigw.core.secrets.StaticSecretSource;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Which master key the local gateway uses and where it comes from, decided once at start, in this
+ * order:
+ *
+ * <ol>
+ *   <li>{@code DATA-DIR/master-key}, when a local rotation wrote one ({@code invoke
+ *       master-key-rotation} or {@code --master-key-rotation-seconds}): it replaced the key the
+ *       gateway had before, as a rotation replaces AWSCURRENT on AWS, so it wins over
+ *       {@code AIGW_MASTER_KEY}. Deleting it goes back.
+ *   <li>{@code AIGW_MASTER_KEY}.
+ *   <li>the development default {@code sk-development-only}, with a WARNING.
+ * </ol>
+ *
+ * <p>A rotation also writes {@code DATA-DIR/master-key.previous}: the key it replaced and when, so
+ * that the previous key's grace period ({@code AIGW_MASTER_KEY_GRACE_SECONDS}) survives a restart
+ * as it survives a new Lambda container on AWS (there Secrets Manager keeps AWSPREVIOUS and the
+ * version's creation date). Both files are readable by their owner only.
+ *
+ * @param key the master key in force
+ * @param origin where it comes from, for the start-up line
+ * @param previousKey the key a local rotation replaced, or null
+ * @param rotatedAt when that rotation happened (the grace period counts from it), or null
+ * @param developmentDefault whether {@code key} is the development default
+ * @param shellReference how a shell command in the start-up banner refers to the key
+ */
+record LocalMasterKey(
+    String key, String origin, String previousKey, Instant rotatedAt, boolean developmentDefault, String shellReference) {
+  static final String FILE = "master-key";
+  static final String PREVIOUS_FILE = "master-key.previous";
+  private static final Logger LOG = Logger.getLogger(LocalMasterKey.class.getName());
+
+  /** Decides the key for a gateway on {@code dataDir} (null: in memory, no rotation files). */
+  static LocalMasterKey resolve(Path dataDir, Map<String, String> env) {
+    String configured = env.get("AIGW_MASTER_KEY");
+    boolean fromEnv = configured != null && !configured.isBlank();
+    Path file = dataDir == null ? null : dataDir.resolve(FILE);
+    if (file != null && Files.isRegularFile(file)) {
+      try {
+        String key = Files.readString(file).strip();
+        if (key.isEmpty()) {
+          throw new IllegalStateException(file.toAbsolutePath() + " is empty: delete it to use "
+              + (fromEnv ? "AIGW_MASTER_KEY" : "the development master key") + " again");
+        }
+        Path previousFile = dataDir.resolve(PREVIOUS_FILE);
+        String previous = null;
+        Instant rotatedAt = null;
+        if (Files.isRegularFile(previousFile)) {
+          try {
+            var node = Json.MAPPER.readTree(Files.readString(previousFile));
+            previous = node.path("previous_key").asText(null);
+            rotatedAt = Instant.parse(node.path("rotated_at").asText());
+          } catch (IOException | RuntimeException e) {
+            // Not fatal: only the previous key's grace period is lost. Never quote the file: it holds a key.
+            LOG.warning("Ignoring " + previousFile.toAbsolutePath() + ": it is not what a local rotation writes;"
+                + " only the current master key is accepted.");
+            previous = null;
+            rotatedAt = null;
+          }
+        }
+        String origin = file.toAbsolutePath().normalize() + ", written by a local master key rotation"
+            + (rotatedAt == null ? "" : " at " + rotatedAt)
+            + (fromEnv ? " (AIGW_MASTER_KEY is ignored while that file exists; delete it to go back to AIGW_MASTER_KEY)"
+                : " (delete it to go back to the development master key)");
+        return new LocalMasterKey(key, origin, previous, rotatedAt, StaticSecretSource.DEVELOPMENT_KEY.equals(key),
+            "$(cat " + file + ")");
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read the master key in " + file.toAbsolutePath(), e);
+      }
+    }
+    if (fromEnv) {
+      return new LocalMasterKey(configured.trim(), "AIGW_MASTER_KEY", null, null,
+          StaticSecretSource.DEVELOPMENT_KEY.equals(configured.trim()), "$AIGW_MASTER_KEY");
+    }
+    return new LocalMasterKey(StaticSecretSource.DEVELOPMENT_KEY,
+        "the development default, as AIGW_MASTER_KEY is not set. Anyone who can reach this gateway can administer it;"
+            + " for development only: set AIGW_MASTER_KEY to a random value (openssl rand -hex 32) anywhere else",
+        null, null, true, StaticSecretSource.DEVELOPMENT_KEY);
+  }
+
+  /**
+   * The one start-up line saying which key is in force and where from: a WARNING for the
+   * development default, INFO otherwise. The key itself only masked, except the public default.
+   */
+  void logInForce(Duration grace, Instant now) {
+    String name = developmentDefault ? "'" + StaticSecretSource.DEVELOPMENT_KEY + "'" : ApiKeys.mask(key);
+    String line = "Master key " + name + " from " + origin;
+    Instant graceEnd = previousKeyValidUntil(grace);
+    if (graceEnd != null && now.isBefore(graceEnd)) {
+      line += "; the key it replaced (" + maskOrDefault(previousKey) + ") works until " + graceEnd;
+    }
+    LOG.log(developmentDefault ? Level.WARNING : Level.INFO, line + ".");
+  }
+
+  /** The end of the previous key's grace period, or null when there is no previous key. */
+  Instant previousKeyValidUntil(Duration grace) {
+    return previousKey == null || rotatedAt == null ? null : rotatedAt.plus(grace);
+  }
+
+  /**
+   * After a rotation: the new key to {@code DATA-DIR/master-key} and the one it replaced, with the
+   * rotation's instant, to {@code DATA-DIR/master-key.previous}, each owner-only. The previous key
+   * goes first, so that a crash in between leaves the old key current rather than a grace lost.
+   */
+  static Path write(Path dataDir, String key, String previousKey, Instant rotatedAt) throws IOException {
+    Files.createDirectories(dataDir);
+    if (previousKey != null) {
+      var previous = new LinkedHashMap<String, String>();
+      previous.put("previous_key", previousKey);
+      previous.put("rotated_at", rotatedAt.toString());
+      LocalSecrets.writeOwnerOnly(dataDir.resolve(PREVIOUS_FILE), Json.MAPPER.writeValueAsString(previous) + System.lineSeparator());
+    }
+    Path file = dataDir.resolve(FILE);
+    LocalSecrets.writeOwnerOnly(file, key + System.lineSeparator());
+    return file;
+  }
+
+  static String maskOrDefault(String key) {
+    return StaticSecretSource.DEVELOPMENT_KEY.equals(key) ? StaticSecretSource.DEVELOPMENT_KEY : ApiKeys.mask(key);
+  }
+}
