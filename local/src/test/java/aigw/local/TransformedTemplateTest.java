@@ -97,7 +97,7 @@ class TransformedTemplateTest {
 
   private static JsonNode missingTranslator(String why) {
     if (System.getenv("CI") != null) {
-      fail("CI must run the transformed-template tests, but " + why + " (.ci/run installs aws-sam-translator)");
+      fail("CI must run the transformed-template tests, but " + why + " (.ci/run looks for it in pyenv; otherwise pip install aws-sam-translator)");
     }
     assumeTrue(false, why + "; install aws-sam-translator (pip install aws-sam-translator) to run these tests");
     return null;
