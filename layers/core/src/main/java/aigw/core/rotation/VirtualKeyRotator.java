@@ -53,6 +53,9 @@ public final class VirtualKeyRotator {
   public static final String SCHEDULE = "schedule";
   public static final String MANUAL = "manual";
 
+  /** How long an expired key can still be extended: as long as the keys table keeps it (KeyItems.EXPIRED_KEY_RETENTION). */
+  static final Duration EXPIRED_KEY_EXTENDABLE = Duration.ofDays(7);
+
   /** Secret targets must be named under this prefix: the functions may write only there (template.yaml). */
   public static final String DEFAULT_SECRET_PREFIX = "aigw/keys/";
 
@@ -201,6 +204,7 @@ public final class VirtualKeyRotator {
           return new RunResult(rotated, alreadyRotated, failed, skipped);
         }
         if (!key.isUsable(clock.instant())) {
+          discardHeldValueOfPurgedKey(key);
           skipped++;
           continue;
         }
@@ -300,6 +304,19 @@ public final class VirtualKeyRotator {
       // the usual case
     } catch (SdkException e) {
       LOG.warning("Could not delete " + name + ", an outdated value of key_id " + keyId + ": " + e.getMessage());
+    }
+  }
+
+  /**
+   * A key that expired more than {@link #EXPIRED_KEY_EXTENDABLE} ago can no longer be
+   * extended and is about to be purged: the value a scheduled rotation left for it opens nothing,
+   * and its secret would cost $0.40 a month forever. Within that window it is kept, as an extended
+   * key needs it. (A key purged before it is next due is not seen here; docs/operations.md says how
+   * to find what such keys leave.)
+   */
+  private void discardHeldValueOfPurgedKey(VirtualKey key) {
+    if (key.expiresAt() != null && !clock.instant().isBefore(key.expiresAt().plus(EXPIRED_KEY_EXTENDABLE))) {
+      discardHeldValue(key.keyId(), key.rotation().count());
     }
   }
 

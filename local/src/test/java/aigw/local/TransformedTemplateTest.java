@@ -1,0 +1,450 @@
+package aigw.local;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import aigw.core.errors.ErrorEnvelope;
+import aigw.core.errors.NotFound;
+import aigw.core.errors.PayloadTooLarge;
+import aigw.core.errors.PermissionDenied;
+import aigw.core.errors.UpstreamTimeout;
+import aigw.core.testing.RepoFiles;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * template.yaml as CloudFormation receives it: after AWS SAM's transform, run by SAM's own
+ * translator (aws-sam-translator, the library cfn-lint uses; local/src/test/python/sam_transform.py).
+ * What SAM generates - function versions, the API's stages and deployment, Lambda permissions, the
+ * OpenAPI body - cannot be checked on the source YAML.
+ *
+ * <p>Needs {@code python3} with samtranslator (or {@code AIGW_PYTHON} naming an interpreter that
+ * has it). Without it the tests are skipped on a developer's machine and fail under CI ({@code
+ * CI} set), so CI never passes without having run them.
+ */
+class TransformedTemplateTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  /** What `sam package` would name the artifacts: S3 keys are checksums of the content. */
+  private static final Map<String, String> BUILD_A =
+      Map.of("CoreLayer", "s3://aigw-artifacts/layer-aaaa", "ProxyFunction", "s3://aigw-artifacts/proxy-1111",
+          "AdminFunction", "s3://aigw-artifacts/admin-2222", "KeyRotationScheduleFunction", "s3://aigw-artifacts/rotation-3333",
+          "MasterKeyRotationFunction", "s3://aigw-artifacts/rotation-3333");
+  private static final List<String> FUNCTIONS =
+      List.of("ProxyFunction", "AdminFunction", "KeyRotationScheduleFunction", "MasterKeyRotationFunction");
+
+  private static JsonNode defaults;
+  private static JsonNode conditions;
+
+  @BeforeAll
+  static void transformOnce() throws Exception {
+    defaults = transform(BUILD_A, Map.of());
+    conditions = lastConditions;
+  }
+
+  private static JsonNode lastConditions;
+
+  /** The transformed template's Resources, for these artifacts and parameter overrides. */
+  static JsonNode transform(Map<String, String> artifacts, Map<String, String> parameters) throws IOException, InterruptedException {
+    String python = System.getenv().getOrDefault("AIGW_PYTHON", "python3");
+    ObjectNode request = JSON.createObjectNode();
+    request.put("template", RepoFiles.resolve("template.yaml").toString());
+    request.set("artifacts", JSON.valueToTree(artifacts));
+    request.set("parameters", JSON.valueToTree(parameters));
+    Process process;
+    try {
+      process = new ProcessBuilder(python, RepoFiles.resolve("local/src/test/python/sam_transform.py").toString()).start();
+    } catch (IOException noPython) {
+      return missingTranslator(python + " cannot be started: " + noPython.getMessage());
+    }
+    try (var stdin = process.getOutputStream()) {
+      stdin.write(JSON.writeValueAsBytes(request));
+    }
+    // Read both streams fully before waiting: the output is larger than a pipe's buffer.
+    var stderr = new StringBuilder();
+    Thread errors = Thread.ofVirtual().start(() -> {
+      try {
+        stderr.append(new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+      } catch (IOException ignored) {
+        // the exit status tells
+      }
+    });
+    byte[] output = process.getInputStream().readAllBytes();
+    if (!process.waitFor(60, TimeUnit.SECONDS)) {
+      process.destroyForcibly();
+      fail("the SAM transform did not finish within 60 s");
+    }
+    errors.join();
+    if (process.exitValue() == 3) {
+      return missingTranslator(stderr.toString().strip());
+    }
+    assertThat(process.exitValue()).as("SAM transform of template.yaml: %s", stderr).isZero();
+    JsonNode transformed = JSON.readTree(output).path("template");
+    lastConditions = transformed.path("Conditions");
+    return transformed.path("Resources");
+  }
+
+  private static JsonNode missingTranslator(String why) {
+    if (System.getenv("CI") != null) {
+      fail("CI must run the transformed-template tests, but " + why + " (.ci/run looks for it in pyenv; otherwise pip install aws-sam-translator)");
+    }
+    assumeTrue(false, why + "; install aws-sam-translator (pip install aws-sam-translator) to run these tests");
+    return null;
+  }
+
+  private static Map<String, String> versionOfEachFunction(JsonNode resources) {
+    var versions = new HashMap<String, String>();
+    resources.fields().forEachRemaining(r -> {
+      if ("AWS::Lambda::Version".equals(r.getValue().path("Type").asText())) {
+        versions.put(r.getValue().path("Properties").path("FunctionName").path("Ref").asText(), r.getKey());
+      }
+    });
+    assertThat(versions.keySet()).containsExactlyInAnyOrderElementsOf(FUNCTIONS);
+    // The alias the API, the schedule and Secrets Manager call serves exactly that version.
+    for (String function : FUNCTIONS) {
+      JsonNode alias = resources.path(function + "Aliaslive").path("Properties");
+      assertThat(alias.path("FunctionVersion").path("Fn::GetAtt").get(0).asText()).as(function).isEqualTo(versions.get(function));
+    }
+    return versions;
+  }
+
+  private static Map<String, JsonNode> ofType(JsonNode resources, String type) {
+    var found = new LinkedHashMap<String, JsonNode>();
+    resources.fields().forEachRemaining(r -> {
+      if (type.equals(r.getValue().path("Type").asText())) {
+        found.put(r.getKey(), r.getValue());
+      }
+    });
+    return found;
+  }
+
+  @Test
+  void aNewCoreLayerPublishesANewVersionOfEveryFunction() throws Exception {
+    var changedLayer = new HashMap<>(BUILD_A);
+    changedLayer.put("CoreLayer", "s3://aigw-artifacts/layer-bbbb");
+    Map<String, String> before = versionOfEachFunction(defaults);
+    Map<String, String> after = versionOfEachFunction(transform(changedLayer, Map.of()));
+    // SAM's default hash leaves layers out (aws/serverless-application-model#3610): the alias
+    // would keep serving the old layer's logic and models.yaml.
+    for (String function : FUNCTIONS) {
+      assertThat(after.get(function)).as("%s's version after a layer change", function).isNotEqualTo(before.get(function));
+    }
+  }
+
+  @Test
+  void theSameBuildPublishesNoNewVersionsAndNewCodeOnlyItsOwn() throws Exception {
+    // Reproducible artifacts (project.build.outputTimestamp) keep their S3 keys from build to
+    // build; then a deploy without changes must not publish and snapshot four new versions.
+    assertThat(versionOfEachFunction(transform(BUILD_A, Map.of()))).isEqualTo(versionOfEachFunction(defaults));
+    var newAdminCode = new HashMap<>(BUILD_A);
+    newAdminCode.put("AdminFunction", "s3://aigw-artifacts/admin-9999");
+    Map<String, String> before = versionOfEachFunction(defaults);
+    Map<String, String> after = versionOfEachFunction(transform(newAdminCode, Map.of()));
+    for (String function : FUNCTIONS) {
+      if (function.equals("AdminFunction")) {
+        assertThat(after.get(function)).isNotEqualTo(before.get(function));
+      } else {
+        assertThat(after.get(function)).as(function).isEqualTo(before.get(function));
+      }
+    }
+  }
+
+  @Test
+  void theApiHasExactlyOneStageWithItsThrottlingAndAccessLog() {
+    Map<String, JsonNode> stages = ofType(defaults, "AWS::ApiGateway::Stage");
+    assertThat(stages).hasSize(1);
+    JsonNode stage = stages.values().iterator().next().path("Properties");
+    assertThat(stage.path("StageName").asText()).isEqualTo("v1api");
+    assertThat(stage.path("MethodSettings").get(0).path("ThrottlingRateLimit").path("Ref").asText()).isEqualTo("ApiThrottlingRateLimit");
+    assertThat(stage.path("AccessLogSetting").path("DestinationArn").path("Fn::GetAtt").get(0).asText()).isEqualTo("ApiAccessLogGroup");
+    // A deployment with a StageName creates a second stage of that name (SAM's "Stage").
+    Map<String, JsonNode> deployments = ofType(defaults, "AWS::ApiGateway::Deployment");
+    assertThat(deployments).hasSize(1);
+    assertThat(deployments.values().iterator().next().path("Properties").has("StageName")).as("a deployment that creates a stage").isFalse();
+  }
+
+  @Test
+  void apiGatewayMayInvokeEachFunctionOnlyThroughThatStage() {
+    String stage = ofType(defaults, "AWS::ApiGateway::Stage").keySet().iterator().next();
+    var invokedByTheApi = new ArrayList<String>();
+    defaults.path("Api").path("Properties").path("Body").path("paths").forEach(path -> path.forEach(method -> {
+      String uri = method.path("x-amazon-apigateway-integration").path("uri").path("Fn::Sub").asText();
+      invokedByTheApi.add(uri.replaceAll(".*functions/\\$\\{(\\w+)}/invocations", "$1"));
+    }));
+    assertThat(invokedByTheApi).hasSize(6).allSatisfy(alias -> assertThat(alias).endsWith("Aliaslive"));
+    var permitted = new ArrayList<String>();
+    ofType(defaults, "AWS::Lambda::Permission").forEach((name, permission) -> {
+      JsonNode properties = permission.path("Properties");
+      if (!"apigateway.amazonaws.com".equals(properties.path("Principal").asText())) {
+        return;
+      }
+      JsonNode sourceArn = properties.path("SourceArn").path("Fn::Sub");
+      String arn = sourceArn.isArray() ? sourceArn.get(0).asText() : sourceArn.asText();
+      assertThat(arn).as(name).startsWith("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${Api}/${" + stage + "}/");
+      assertThat(sourceArn.isArray() ? sourceArn.get(1).toString() : "").as(name).doesNotContain("\"*\"");
+      permitted.add(properties.path("FunctionName").path("Ref").asText());
+    });
+    assertThat(permitted).containsExactlyInAnyOrderElementsOf(invokedByTheApi.stream().distinct().toList());
+  }
+
+  /** Sample values for the $context variables the gateway responses may use, as API Gateway fills them in. */
+  private static String render(String template) throws IOException {
+    // messageString is API Gateway's message as a quoted, escaped JSON string.
+    return template
+        .replace("$context.error.messageString", JSON.writeValueAsString("Missing \"Authentication\" Token"))
+        .replace("$context.requestId", "c6af9ac6-7b61-11e6-9a41-93e8deadbeef");
+  }
+
+  @Test
+  void apiGatewaysOwnErrorsAreOpenAiErrorsWithTheGatewaysTypes() throws IOException {
+    JsonNode responses = defaults.path("Api").path("Properties").path("Body").path("x-amazon-apigateway-gateway-responses");
+    // The same failure answers the same type whether API Gateway or a function reports it.
+    Map<String, Object[]> expected = new LinkedHashMap<>();
+    expected.put("MISSING_AUTHENTICATION_TOKEN", new Object[] {404, ErrorEnvelope.type(new NotFound("m", null))});
+    expected.put("RESOURCE_NOT_FOUND", new Object[] {404, ErrorEnvelope.type(new NotFound("m", null))});
+    expected.put("REQUEST_TOO_LARGE", new Object[] {413, ErrorEnvelope.type(new PayloadTooLarge(2, 1))});
+    expected.put("BAD_REQUEST_BODY", new Object[] {400, "invalid_request_error"});
+    expected.put("BAD_REQUEST_PARAMETERS", new Object[] {400, "invalid_request_error"});
+    expected.put("UNSUPPORTED_MEDIA_TYPE", new Object[] {415, "invalid_request_error"});
+    expected.put("THROTTLED", new Object[] {429, "rate_limit_error"});
+    expected.put("QUOTA_EXCEEDED", new Object[] {429, "rate_limit_error"});
+    expected.put("ACCESS_DENIED", new Object[] {403, ErrorEnvelope.type(new PermissionDenied("m"))});
+    expected.put("WAF_FILTERED", new Object[] {403, ErrorEnvelope.type(new PermissionDenied("m"))});
+    expected.put("INTEGRATION_FAILURE", new Object[] {502, "internal_server_error"});
+    expected.put("INTEGRATION_TIMEOUT", new Object[] {504, ErrorEnvelope.type(new UpstreamTimeout("m"))});
+    expected.put("DEFAULT_4XX", new Object[] {null, "invalid_request_error"});
+    expected.put("DEFAULT_5XX", new Object[] {null, "internal_server_error"});
+
+    for (var entry : expected.entrySet()) {
+      String type = entry.getKey();
+      JsonNode response = responses.path(type);
+      assertThat(response.isMissingNode()).as("gateway response %s", type).isFalse();
+      Integer status = (Integer) entry.getValue()[0];
+      if (status == null) {
+        assertThat(response.has("statusCode")).as("%s keeps API Gateway's status", type).isFalse();
+      } else {
+        assertThat(response.path("statusCode").asText()).as(type).isEqualTo(status.toString());
+      }
+      String template = response.path("responseTemplates").path("application/json").asText();
+      assertThat(template).as(type).doesNotContain("$context.path").doesNotContain("$context.resourcePath").doesNotContain("$input");
+      JsonNode body = JSON.readTree(render(template)); // throws unless valid JSON once filled in
+      JsonNode error = body.path("error");
+      assertThat(body.size()).as(type).isEqualTo(1);
+      assertThat(iterableOf(error.fieldNames())).as(type).containsExactly("message", "type", "param", "code");
+      assertThat(error.path("message").asText()).as(type).isNotBlank();
+      assertThat(error.path("type").asText()).as(type).isEqualTo(entry.getValue()[1]);
+      assertThat(error.path("param").isNull()).as(type).isTrue();
+      if (status == null) {
+        assertThat(error.path("code").isNull()).as(type).isTrue();
+      } else {
+        assertThat(error.path("code").asText()).as(type).isEqualTo(status.toString());
+      }
+    }
+    // A client that is throttled is told when to come back.
+    for (String throttled : List.of("THROTTLED", "QUOTA_EXCEEDED")) {
+      String retryAfter = responses.path(throttled).path("responseParameters").path("gatewayresponse.header.Retry-After").asText();
+      assertThat(retryAfter).as(throttled).matches("'[1-9][0-9]*'"); // a static value is quoted
+    }
+  }
+
+  private static List<String> iterableOf(java.util.Iterator<String> names) {
+    var list = new ArrayList<String>();
+    names.forEachRemaining(list::add);
+    return list;
+  }
+
+  @Test
+  void theAccountWideLoggingRoleIsSetOnlyWhenAsked() throws Exception {
+    assertThat(created(defaults, Map.of(), "AWS::ApiGateway::Account")).as("by default").isEmpty();
+    assertThat(created(defaults, Map.of(), "AWS::IAM::Role")).doesNotContain("ApiGatewayCloudWatchRole");
+    var asked = Map.of("ManageApiGatewayAccountRole", "true");
+    JsonNode withRole = transform(BUILD_A, asked);
+    assertThat(created(withRole, asked, "AWS::ApiGateway::Account")).containsExactly("ApiGatewayAccount");
+    // The stage enables access logging only once the role is set: the API waits for a handle whose
+    // Metadata refers to the setting when it exists (a DependsOn cannot name a conditional resource).
+    JsonNode api = withRole.path("Api");
+    String handle = api.path("DependsOn").isArray() ? api.path("DependsOn").get(0).asText() : api.path("DependsOn").asText();
+    assertThat(withRole.path(handle).path("Type").asText()).isEqualTo("AWS::CloudFormation::WaitConditionHandle");
+    assertThat(withRole.path(handle).has("Condition")).isFalse();
+    assertThat(resolve(withRole.path(handle).path("Metadata"), asked).toString()).contains("{\"Ref\":\"ApiGatewayAccount\"}");
+    assertThat(resolve(defaults.path(handle).path("Metadata"), Map.of()).toString()).doesNotContain("ApiGatewayAccount\"}");
+  }
+
+  @Test
+  void whatOutlivesTheStackIsChosen() {
+    // The keys: retained, on deletion and on replacement.
+    assertThat(policies(defaults.path("KeysTable"))).isEqualTo(List.of("Retain", "Retain"));
+    // Credentials: deleted with the stack (CloudFormation skips the recovery window), kept on replacement.
+    assertThat(policies(defaults.path("MasterKeySecret"))).isEqualTo(List.of("Delete", "Retain"));
+    assertThat(policies(defaults.path("ProviderCredentialsSecret"))).isEqualTo(List.of("Delete", "Retain"));
+    // Every log group is kept and expires by its retention.
+    Map<String, JsonNode> logGroups = ofType(defaults, "AWS::Logs::LogGroup");
+    assertThat(logGroups).hasSize(5);
+    logGroups.forEach((name, group) -> {
+      assertThat(policies(group)).as(name).isEqualTo(List.of("Retain", "Retain"));
+      assertThat(group.path("Properties").path("RetentionInDays").path("Ref").asText()).as(name).endsWith("RetentionDays");
+      assertThat(group.path("Properties").has("LogGroupName")).as("%s: a kept group with a fixed name would block the next stack", name).isFalse();
+    });
+  }
+
+  private static List<String> policies(JsonNode resource) {
+    return List.of(resource.path("DeletionPolicy").asText("(none)"), resource.path("UpdateReplacePolicy").asText("(none)"));
+  }
+
+  @Test
+  void everyFunctionLogsToAGroupWithRetention() {
+    Map<String, JsonNode> functions = ofType(defaults, "AWS::Lambda::Function");
+    assertThat(functions.keySet()).containsExactlyInAnyOrderElementsOf(FUNCTIONS);
+    functions.forEach((name, function) -> {
+      String group = function.path("Properties").path("LoggingConfig").path("LogGroup").path("Ref").asText();
+      assertThat(defaults.path(group).path("Type").asText()).as(name).isEqualTo("AWS::Logs::LogGroup");
+      assertThat(defaults.path(group).path("Properties").path("RetentionInDays").path("Ref").asText()).isEqualTo("FunctionLogRetentionDays");
+    });
+  }
+
+  @Test
+  void keyManagementHasReservedConcurrencyAndTheProxyCapIsAParameter() throws Exception {
+    for (String function : List.of("AdminFunction", "KeyRotationScheduleFunction", "MasterKeyRotationFunction")) {
+      JsonNode reserved = resolve(defaults.path(function).path("Properties").path("ReservedConcurrentExecutions"), Map.of());
+      assertThat(reserved.asInt()).as(function).isPositive();
+      JsonNode off = resolve(defaults.path(function).path("Properties").path("ReservedConcurrentExecutions"),
+          Map.of("KeyManagementReservedConcurrency", "0"));
+      assertThat(off.isMissingNode()).as("%s with KeyManagementReservedConcurrency=0", function).isTrue();
+    }
+    JsonNode proxy = defaults.path("ProxyFunction").path("Properties").path("ReservedConcurrentExecutions");
+    assertThat(resolve(proxy, Map.of()).isMissingNode()).as("the proxy is uncapped by default").isTrue();
+    assertThat(resolve(proxy, Map.of("ProxyReservedConcurrency", "50")).asInt()).isEqualTo(50);
+  }
+
+  @Test
+  void rarelyInvokedFunctionsDoNotUseSnapStart() {
+    for (String function : List.of("KeyRotationScheduleFunction", "MasterKeyRotationFunction")) {
+      JsonNode snapStart = defaults.path(function).path("Properties").path("SnapStart");
+      assertThat(snapStart.isMissingNode() || "None".equals(snapStart.path("ApplyOn").asText())).as(function).isTrue();
+    }
+    for (String function : List.of("ProxyFunction", "AdminFunction")) {
+      assertThat(defaults.path(function).path("Properties").path("SnapStart").path("ApplyOn").asText()).as(function).isEqualTo("PublishedVersions");
+    }
+  }
+
+  @Test
+  void alarmsAndTheRuleCanPublishToTheEncryptedTopic() {
+    JsonNode topic = defaults.path("AlertTopic").path("Properties");
+    String key = topic.path("KmsMasterKeyId").path("Ref").asText();
+    assertThat(defaults.path(key).path("Type").asText()).as("a key whose policy this stack sets, not alias/aws/sns").isEqualTo("AWS::KMS::Key");
+    Map<String, List<String>> keyUse = new HashMap<>();
+    defaults.path(key).path("Properties").path("KeyPolicy").path("Statement").forEach(s -> {
+      String service = s.path("Principal").path("Service").asText();
+      if (!service.isEmpty()) {
+        var actions = new ArrayList<String>();
+        s.path("Action").forEach(a -> actions.add(a.asText()));
+        keyUse.put(service, actions);
+      }
+    });
+    assertThat(keyUse.get("cloudwatch.amazonaws.com")).containsExactlyInAnyOrder("kms:Decrypt", "kms:GenerateDataKey*");
+    assertThat(keyUse.get("events.amazonaws.com")).containsExactlyInAnyOrder("kms:Decrypt", "kms:GenerateDataKey*");
+
+    var mayPublish = new HashMap<String, JsonNode>();
+    defaults.path("AlertTopicPolicy").path("Properties").path("PolicyDocument").path("Statement")
+        .forEach(s -> mayPublish.put(s.path("Principal").path("Service").asText(), s.path("Condition")));
+    // Every alarm that alerts is allowed, by ARN, and only for this account.
+    var alarms = new ArrayList<String>();
+    ofType(defaults, "AWS::CloudWatch::Alarm").forEach((name, alarm) -> {
+      if (alarm.path("Properties").path("AlarmActions").toString().contains("\"AlertTopic\"")) {
+        alarms.add(name);
+      }
+    });
+    assertThat(alarms).hasSize(3);
+    var allowedAlarms = new ArrayList<String>();
+    mayPublish.get("cloudwatch.amazonaws.com").path("ArnEquals").path("aws:SourceArn").forEach(a -> allowedAlarms.add(a.path("Fn::GetAtt").get(0).asText()));
+    assertThat(allowedAlarms).containsExactlyInAnyOrderElementsOf(alarms);
+    assertThat(mayPublish.get("cloudwatch.amazonaws.com").path("StringEquals").path("aws:SourceAccount").path("Ref").asText()).isEqualTo("AWS::AccountId");
+    assertThat(mayPublish.get("events.amazonaws.com").path("ArnEquals").path("aws:SourceArn").path("Fn::GetAtt").get(0).asText()).isEqualTo("KeyDeliveryFailedRule");
+  }
+
+  // --- CloudFormation's conditions, evaluated for a set of parameter values (defaults otherwise) ---
+
+  /** The source template, for parameter defaults (Jackson's YAML reader keeps plain values). */
+  private static JsonNode template() {
+    try {
+      return new ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory()).readTree(RepoFiles.resolve("template.yaml").toFile());
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static List<String> created(JsonNode resources, Map<String, String> parameters, String type) {
+    var names = new ArrayList<String>();
+    ofType(resources, type).forEach((name, resource) -> {
+      if (!resource.has("Condition") || condition(resource.path("Condition").asText(), parameters)) {
+        names.add(name);
+      }
+    });
+    return names;
+  }
+
+  private static boolean condition(String name, Map<String, String> parameters) {
+    // Conditions are CloudFormation's; the transform keeps them as they are.
+    return resolve(conditions.path(name), parameters).asBoolean();
+  }
+
+  /** Resolves Fn::If, Fn::Equals, Fn::Not, Condition and parameter Refs; AWS::NoValue is a missing node. */
+  private static JsonNode resolve(JsonNode node, Map<String, String> parameters) {
+    if (node.isObject() && node.size() == 1) {
+      String function = node.fieldNames().next();
+      JsonNode args = node.path(function);
+      switch (function) {
+        case "Fn::If" -> {
+          boolean holds = condition(args.get(0).asText(), parameters);
+          return resolve(args.get(holds ? 1 : 2), parameters);
+        }
+        case "Fn::Equals" -> {
+          return JSON.getNodeFactory().booleanNode(
+              resolve(args.get(0), parameters).asText().equals(resolve(args.get(1), parameters).asText()));
+        }
+        case "Fn::Not" -> {
+          return JSON.getNodeFactory().booleanNode(!resolve(args.get(0), parameters).asBoolean());
+        }
+        case "Condition" -> {
+          return JSON.getNodeFactory().booleanNode(condition(args.asText(), parameters));
+        }
+        case "Ref" -> {
+          String name = args.asText();
+          if (name.equals("AWS::NoValue")) {
+            return com.fasterxml.jackson.databind.node.MissingNode.getInstance();
+          }
+          JsonNode parameter = template().path("Parameters").path(name);
+          if (!parameter.isMissingNode()) {
+            return JSON.getNodeFactory().textNode(parameters.getOrDefault(name, parameter.path("Default").asText()));
+          }
+          return node;
+        }
+        default -> {
+          // not a condition function: resolve inside it
+        }
+      }
+    }
+    if (node.isObject()) {
+      ObjectNode copy = JSON.createObjectNode();
+      node.fields().forEachRemaining(f -> {
+        JsonNode value = resolve(f.getValue(), parameters);
+        if (!value.isMissingNode()) {
+          copy.set(f.getKey(), value);
+        }
+      });
+      return copy;
+    }
+    return node;
+  }
+}
