@@ -182,7 +182,7 @@ class TransformedTemplateTest {
       String uri = method.path("x-amazon-apigateway-integration").path("uri").path("Fn::Sub").asText();
       invokedByTheApi.add(uri.replaceAll(".*functions/\\$\\{(\\w+)}/invocations", "$1"));
     }));
-    assertThat(invokedByTheApi).hasSize(6).allSatisfy(alias -> assertThat(alias).endsWith("Aliaslive"));
+    assertThat(invokedByTheApi).as("one integration per route").hasSize(7).allSatisfy(alias -> assertThat(alias).endsWith("Aliaslive"));
     var permitted = new ArrayList<String>();
     ofType(defaults, "AWS::Lambda::Permission").forEach((name, permission) -> {
       JsonNode properties = permission.path("Properties");
