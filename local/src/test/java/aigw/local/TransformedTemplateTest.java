@@ -161,6 +161,76 @@ class TransformedTemplateTest {
   }
 
   @Test
+  void aNewIntegrationTimeoutIsDeployedToTheStage() throws Exception {
+    // AlwaysDeploy names the deployment after the transform's second.
+    Thread.sleep(1100);
+    JsonNode changed = transform(BUILD_A, Map.of("ApiIntegrationTimeoutMillis", "60000"));
+    assertThat(ofType(changed, "AWS::ApiGateway::Deployment").keySet())
+        .as("the stage gets a new deployment, so the new timeout is served")
+        .doesNotContainAnyElementsOf(ofType(defaults, "AWS::ApiGateway::Deployment").keySet());
+  }
+
+  /**
+   * SAM hashes a function's properties with parameter references unresolved, so a deploy that
+   * changes only a parameter publishes no version by the hash (checked first, so this test notices
+   * the day SAM fixes it). What publishes one is the version's Description: CloudFormation resolves
+   * it, and a changed Description replaces the version. So every parameter a function's
+   * configuration uses must be in it, and it must fit Lambda's 256 characters at every parameter's
+   * longest allowed value.
+   */
+  @Test
+  void aParameterChangePublishesANewVersionThroughTheVersionDescription() throws Exception {
+    assertThat(versionOfEachFunction(transform(BUILD_A, Map.of("FunctionMemorySize", "1024", "KeyCacheTtlSeconds", "60"))))
+        .as("SAM's version names ignore parameter values")
+        .isEqualTo(versionOfEachFunction(defaults));
+    JsonNode parameters = template().path("Parameters");
+    Map<String, JsonNode> versions = ofType(defaults, "AWS::Lambda::Version");
+    for (String function : FUNCTIONS) {
+      JsonNode properties = defaults.path(function).path("Properties").deepCopy();
+      // Reserved concurrency belongs to the function, not to a version: no publish needed.
+      ((ObjectNode) properties).remove("ReservedConcurrentExecutions");
+      var used = new java.util.TreeSet<String>();
+      collectParameterReferences(properties, parameters, used);
+      assertThat(used).as("%s uses parameters", function).isNotEmpty();
+      JsonNode version = versions.values().stream()
+          .filter(v -> v.path("Properties").path("FunctionName").path("Ref").asText().equals(function))
+          .findFirst().orElseThrow();
+      String description = version.path("Properties").path("Description").path("Fn::Sub").asText();
+      for (String parameter : used) {
+        assertThat(description).as("%s's version description names %s", function, parameter).contains("${" + parameter + "}");
+      }
+      String longest = description;
+      var placeholder = java.util.regex.Pattern.compile("\\$\\{(\\w+)}").matcher(description);
+      while (placeholder.find()) {
+        JsonNode parameter = parameters.path(placeholder.group(1));
+        int length = parameter.has("MaxLength") ? parameter.path("MaxLength").asInt()
+            : parameter.has("MaxValue") ? parameter.path("MaxValue").asText().length() + 4 // decimals: "3600.5"
+            : fail("%s has no bound, so %s's version description may pass 256 characters", placeholder.group(1), function);
+        longest = longest.replace(placeholder.group(), "x".repeat(length));
+      }
+      assertThat(longest.length()).as("%s's version description at the longest parameter values", function).isLessThanOrEqualTo(256);
+    }
+  }
+
+  /** Names of the template parameters referenced by Ref or ${...} anywhere under node. */
+  private static void collectParameterReferences(JsonNode node, JsonNode parameters, java.util.Set<String> into) {
+    if (node.isObject()) {
+      if (node.has("Ref") && parameters.has(node.path("Ref").asText())) {
+        into.add(node.path("Ref").asText());
+      }
+      JsonNode sub = node.path("Fn::Sub");
+      String text = sub.isArray() ? sub.path(0).asText() : sub.asText("");
+      var placeholder = java.util.regex.Pattern.compile("\\$\\{(\\w+)}").matcher(text);
+      while (placeholder.find()) {
+        if (parameters.has(placeholder.group(1))) {
+          into.add(placeholder.group(1));
+        }
+      }
+    }
+    node.elements().forEachRemaining(child -> collectParameterReferences(child, parameters, into));
+  }
+
+  @Test
   void theApiHasExactlyOneStageWithItsThrottlingAndAccessLog() {
     Map<String, JsonNode> stages = ofType(defaults, "AWS::ApiGateway::Stage");
     assertThat(stages).hasSize(1);
