@@ -9,9 +9,12 @@ import java.time.Duration;
  * @param modelName the name clients ask for ({@code model_name})
  * @param provider the provider API family, from the prefix of {@code litellm_params.model}
  * @param upstreamModel the model name sent to the provider (after the prefix)
- * @param apiBase the provider's OpenAI-compatible base URL, ending before {@code /chat/completions}
+ * @param apiBase the provider's OpenAI-compatible base URL, ending before {@code /chat/completions};
+ *     null while its {@code os.environ/NAME} is unset and the provider has no default (calls answer 503)
  * @param apiKey the provider credential, or null when the provider needs none (Ollama, vLLM)
  * @param apiKeySource where the credential came from, for messages (e.g. {@code os.environ/OPENAI_API_KEY})
+ * @param apiBaseSource {@code os.environ/NAME} when {@code api_base} names a variable (read again with
+ *     the credentials, see {@code ProviderCredentials}); null for a literal or the provider's default
  */
 public record Deployment(
     String modelName,
@@ -20,11 +23,23 @@ public record Deployment(
     URI apiBase,
     String apiKey,
     String apiKeySource,
-    Duration timeout) {
+    Duration timeout,
+    String apiBaseSource) {
+
+  /** A deployment whose {@code api_base} is literal or the provider's default. */
+  public Deployment(
+      String modelName, Provider provider, String upstreamModel, URI apiBase, String apiKey, String apiKeySource, Duration timeout) {
+    this(modelName, provider, upstreamModel, apiBase, apiKey, apiKeySource, timeout, null);
+  }
 
   /** The same deployment with another credential (the provider credentials secret changed). */
   public Deployment withApiKey(String newApiKey) {
-    return new Deployment(modelName, provider, upstreamModel, apiBase, newApiKey, apiKeySource, timeout);
+    return new Deployment(modelName, provider, upstreamModel, apiBase, newApiKey, apiKeySource, timeout, apiBaseSource);
+  }
+
+  /** The same deployment at another base URL (its {@code os.environ/NAME} changed in the secret). */
+  public Deployment withApiBase(URI newApiBase) {
+    return new Deployment(modelName, provider, upstreamModel, newApiBase, apiKey, apiKeySource, timeout, apiBaseSource);
   }
 
   @Override

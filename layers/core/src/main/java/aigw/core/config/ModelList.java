@@ -108,16 +108,19 @@ public final class ModelList {
                 () ->
                     new InvalidConfig(
                         where + " (" + modelName + "): provider '" + prefix + "' is not supported yet; supported: " + Provider.knownPrefixes()));
-    String apiBase = resolve(text(params, "api_base"), where + ".api_base", env);
+    String baseSource = text(params, "api_base");
+    String apiBase = resolve(baseSource, where + ".api_base", env);
     if (apiBase == null) {
-      apiBase =
-          provider
-              .defaultApiBase()
-              .orElseThrow(() -> new InvalidConfig(where + " (" + modelName + "): provider '" + prefix + "' needs api_base"));
+      apiBase = provider.defaultApiBase().orElse(null);
     }
-    if (provider == Provider.AZURE && !apiBase.replaceAll("/+$", "").endsWith("/openai/v1")) {
-      // Azure OpenAI's v1 API lives under /openai/v1 of the resource endpoint LiteLLM users configure.
-      apiBase = apiBase.replaceAll("/+$", "") + "/openai/v1";
+    boolean baseFromEnvironment = baseSource != null && baseSource.startsWith(ENV_PREFIX);
+    if (apiBase == null) {
+      if (!baseFromEnvironment) {
+        throw new InvalidConfig(where + " (" + modelName + "): provider '" + prefix + "' needs api_base");
+      }
+      // Not a start error: on AWS the variable comes from the provider credentials secret, which the
+      // first deploy creates empty and which is read again at the call (ProviderCredentials).
+      LOG.warning(where + " (" + modelName + "): " + baseSource + " (api_base) is not set; calls to this deployment will fail until it is");
     }
     String keySource = text(params, "api_key");
     if (keySource != null && !keySource.startsWith(ENV_PREFIX) && !keySource.isBlank()) {
@@ -136,10 +139,11 @@ public final class ModelList {
         modelName,
         provider,
         model.substring(slash + 1),
-        uri(apiBase, where),
+        apiBase == null ? null : apiBase(provider, apiBase, where),
         apiKey,
         keySource == null ? null : keySource.startsWith(ENV_PREFIX) ? keySource : "litellm_params.api_key",
-        seconds(params.path("timeout"), defaultTimeout, where));
+        seconds(params.path("timeout"), defaultTimeout, where),
+        baseFromEnvironment ? baseSource : null);
   }
 
   /** {@code os.environ/NAME} reads the environment; anything else is taken literally. */
@@ -152,6 +156,20 @@ public final class ModelList {
       return found == null || found.isBlank() ? null : found.trim();
     }
     return value;
+  }
+
+  /**
+   * The base URL calls go to, from an {@code api_base} value (written in the file, from the
+   * environment or, on AWS, from the provider credentials secret at the call).
+   *
+   * @throws InvalidConfig when it is not an http(s) URL
+   */
+  public static URI apiBase(Provider provider, String value, String where) {
+    if (provider == Provider.AZURE && !value.replaceAll("/+$", "").endsWith("/openai/v1")) {
+      // Azure OpenAI's v1 API lives under /openai/v1 of the resource endpoint LiteLLM users configure.
+      value = value.replaceAll("/+$", "") + "/openai/v1";
+    }
+    return uri(value, where);
   }
 
   private static URI uri(String value, String where) {

@@ -1,9 +1,13 @@
 package aigw.core.secrets;
 
 import aigw.core.config.Deployment;
+import aigw.core.config.InvalidConfig;
+import aigw.core.config.ModelList;
+import aigw.core.errors.ServiceUnavailable;
 import aigw.core.json.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
@@ -108,21 +112,44 @@ public final class ProviderCredentials {
   }
 
   /**
-   * The deployment with the credential its {@code os.environ/NAME} holds now; a deployment with a
-   * literal key, no key, or a name set in the environment is returned as it is.
+   * The deployment with the credential and base URL its {@code os.environ/NAME} references hold
+   * now; a deployment with literal values, no key, or names set in the environment is returned as
+   * it is. A name missing from the secret is looked up again at once (at most every recheck
+   * interval): the operator may have just added it (the first deploy creates the secret empty).
+   *
+   * @throws ServiceUnavailable when the secret's {@code api_base} value is not an http(s) URL
    */
   public Deployment current(Deployment deployment) {
-    String name = secretName(deployment);
-    if (name == null) {
-      return deployment;
+    Deployment current = deployment;
+    String keyName = secretName(deployment.apiKeySource());
+    if (keyName != null) {
+      String value = lookUp(keyName);
+      if (!Objects.equals(value, deployment.apiKey())) {
+        current = current.withApiKey(value);
+      }
     }
+    String baseName = secretName(deployment.apiBaseSource());
+    if (baseName != null) {
+      String value = lookUp(baseName);
+      if (value != null) {
+        try {
+          URI base = ModelList.apiBase(deployment.provider(), value.trim(), baseName + " in " + secretId);
+          if (!base.equals(deployment.apiBase())) {
+            current = current.withApiBase(base);
+          }
+        } catch (InvalidConfig e) {
+          throw new ServiceUnavailable("The gateway's api_base for model '" + deployment.modelName() + "' is not usable: "
+              + e.getMessage() + ". The operator must correct it.", null);
+        }
+      }
+    }
+    return current;
+  }
+
+  private String lookUp(String name) {
     long now = clock.millis();
     String value = fresh(now, false).names().get(name);
-    if (value == null) {
-      // Perhaps the operator has just added it (the first deploy creates the secret empty).
-      value = fresh(now, true).names().get(name);
-    }
-    return Objects.equals(value, deployment.apiKey()) ? deployment : deployment.withApiKey(value);
+    return value != null ? value : fresh(now, true).names().get(name);
   }
 
   /**
@@ -131,7 +158,7 @@ public final class ProviderCredentials {
    * credential if it changed; empty when there is nothing new to try.
    */
   public Optional<Deployment> renewedAfterRefusal(Deployment refused) {
-    String name = secretName(refused);
+    String name = secretName(refused.apiKeySource());
     if (name == null) {
       return Optional.empty();
     }
@@ -154,9 +181,8 @@ public final class ProviderCredentials {
     }
   }
 
-  /** The name this deployment's credential is read under from the secret; null when the secret plays no part. */
-  private String secretName(Deployment deployment) {
-    String source = deployment.apiKeySource();
+  /** The name an {@code os.environ/NAME} source is read under from the secret; null when the secret plays no part. */
+  private String secretName(String source) {
     if (secrets == null || source == null || !source.startsWith(ENV_PREFIX)) {
       return null;
     }

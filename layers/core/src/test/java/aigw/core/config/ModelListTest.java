@@ -96,6 +96,10 @@ class ModelListTest {
         .hasMessageContaining("model_name is required");
     assertThatThrownBy(() -> read("model_list:\n  - model_name: x\n    litellm_params: {model: hosted_vllm/m}\n", Map.of()))
         .hasMessageContaining("needs api_base");
+    // A variable may be set later (on AWS in the provider credentials secret): not a start error.
+    assertThat(read("model_list:\n  - model_name: x\n    litellm_params: {model: hosted_vllm/m, api_base: os.environ/VLLM_BASE}\n", Map.of())
+            .get(0).apiBaseSource())
+        .isEqualTo("os.environ/VLLM_BASE");
     assertThatThrownBy(() -> read("model_list: [oops\n", Map.of())).hasMessageContaining("not valid YAML");
     assertThatThrownBy(() -> read("model_list:\n  - model_name: x\n    litellm_params: {model: openai/m, timeout: 0}\n", Map.of()))
         .hasMessageContaining("more than 0 seconds");

@@ -92,6 +92,44 @@ class ProviderCredentialsTest {
     assertThat(secrets.reads).hasValue(2);
   }
 
+  /**
+   * An Azure deployment whose api_base and key both name the secret: the first deploy's empty
+   * secret must neither stop the function (the model list is read at init, inside the SnapStart
+   * snapshot) nor freeze a base URL; once the operator sets both, the next call goes there.
+   */
+  @Test
+  void anApiBaseFromTheSecretIsReadAtTheCallLikeTheKeyAndAnUnsetOneIsA503NamingIt() throws Exception {
+    var secrets = new Holding("{}");
+    var credentials = over(Map.of(), secrets);
+    var deployments = aigw.core.config.ModelList.read(
+        java.nio.file.Files.writeString(java.nio.file.Files.createTempFile("models", ".yaml"), """
+            model_list:
+              - model_name: gpt-4o
+                litellm_params: {model: azure/my-gpt-4o, api_base: os.environ/AZURE_API_BASE, api_key: os.environ/AZURE_API_KEY}
+            """),
+        credentials.names());
+    Deployment azure = deployments.get(0);
+    assertThat(azure.apiBase()).as("unset at init: no start error").isNull();
+    var provider = new aigw.core.providers.openai.OpenAiCompatibleProvider(java.net.http.HttpClient.newHttpClient());
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> provider.call(credentials.current(azure), aigw.core.providers.Operation.CHAT_COMPLETIONS,
+            aigw.core.providers.ForwardedBody.of("{\"model\":\"gpt-4o\"}".getBytes())))
+        .isInstanceOf(aigw.core.errors.ServiceUnavailable.class)
+        .hasMessageContaining("os.environ/AZURE_API_BASE is not set");
+
+    secrets.secretString = "{\"AZURE_API_BASE\":\"https://my-resource.openai.azure.com/\",\"AZURE_API_KEY\":\"azure-key-1\"}";
+    clock.advance(RECHECK);
+    Deployment current = credentials.current(azure);
+    assertThat(current.apiBase()).hasToString("https://my-resource.openai.azure.com/openai/v1");
+    assertThat(current.apiKey()).isEqualTo("azure-key-1");
+
+    secrets.secretString = "{\"AZURE_API_BASE\":\"ftp://nowhere\",\"AZURE_API_KEY\":\"azure-key-1\"}";
+    clock.advance(TTL);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> credentials.current(azure))
+        .isInstanceOf(aigw.core.errors.ServiceUnavailable.class)
+        .hasMessageContaining("AZURE_API_BASE")
+        .hasMessageContaining("http(s)");
+  }
+
   @Test
   void aChangedCredentialIsUsedOnceTheTtlHasPassedWithoutAnyFailure() {
     var secrets = new Holding("{\"OPENAI_API_KEY\":\"sk-first\"}");

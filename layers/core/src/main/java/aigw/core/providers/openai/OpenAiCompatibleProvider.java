@@ -56,6 +56,12 @@ public final class OpenAiCompatibleProvider implements ModelProvider {
 
   @Override
   public ProviderResponse call(Deployment deployment, Operation operation, ForwardedBody request) {
+    if (deployment.apiBase() == null) {
+      throw new ServiceUnavailable(
+          "The gateway has no api_base for model '" + deployment.modelName() + "': " + deployment.apiBaseSource()
+              + " is not set. The operator must set it (locally in the environment; on AWS in the provider credentials secret).",
+          null);
+    }
     URI uri = URI.create(deployment.apiBase() + operation.path());
     var builder =
         HttpRequest.newBuilder(uri)
