@@ -6,15 +6,35 @@ import com.fasterxml.jackson.databind.JsonNode;
 public record TokenUsage(long promptTokens, long completionTokens, long totalTokens) {
   public static final TokenUsage NONE = new TokenUsage(0, 0, 0);
 
-  /** Reads OpenAI's {@code usage}: missing fields count as 0; total defaults to prompt + completion. */
+  /**
+   * The most tokens one response may count: far above any model's context window, far below what
+   * could overflow a key's counters. A provider's answer is not trusted beyond it.
+   */
+  static final long MAX_TOKENS_PER_RESPONSE = 1_000_000_000L;
+
+  /**
+   * Reads OpenAI's {@code usage} ({@code prompt_tokens}, {@code completion_tokens},
+   * {@code total_tokens}: integers, per OpenAI's API reference). A field that is missing, or not a
+   * whole number from 0 to {@link #MAX_TOKENS_PER_RESPONSE} (a string, a fraction, a negative or
+   * huge value from a faulty or hostile upstream), counts as 0, so it can neither lower a key's
+   * counters nor overflow them; a total that is missing or unusable is prompt + completion.
+   */
   public static TokenUsage fromOpenAi(JsonNode usage) {
     if (usage == null || !usage.isObject()) {
       return NONE;
     }
-    long prompt = usage.path("prompt_tokens").asLong(0);
-    long completion = usage.path("completion_tokens").asLong(0);
-    long total = usage.path("total_tokens").asLong(prompt + completion);
-    return new TokenUsage(prompt, completion, total);
+    long prompt = count(usage.path("prompt_tokens"));
+    long completion = count(usage.path("completion_tokens"));
+    JsonNode total = usage.path("total_tokens");
+    return new TokenUsage(prompt, completion, isCount(total) ? total.longValue() : prompt + completion);
+  }
+
+  private static long count(JsonNode field) {
+    return isCount(field) ? field.longValue() : 0;
+  }
+
+  private static boolean isCount(JsonNode field) {
+    return field.isIntegralNumber() && field.canConvertToLong() && field.longValue() >= 0 && field.longValue() <= MAX_TOKENS_PER_RESPONSE;
   }
 
   public TokenUsage plus(TokenUsage other) {

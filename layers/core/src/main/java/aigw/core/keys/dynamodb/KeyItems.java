@@ -291,9 +291,22 @@ final class KeyItems {
     return value == null ? null : value.s();
   }
 
+  /**
+   * A counter as a long, saturated at the ends of its range: DynamoDB numbers have 38 digits, and a
+   * counter that was ever pushed past a long (by data written before usage values were checked)
+   * must not make every read of the key, or of the whole key list, fail.
+   */
   private static long number(Map<String, AttributeValue> item, String name) {
     AttributeValue value = item.get(name);
-    return value == null || value.n() == null ? 0 : Long.parseLong(value.n());
+    if (value == null || value.n() == null) {
+      return 0;
+    }
+    try {
+      return Long.parseLong(value.n());
+    } catch (NumberFormatException beyondALong) {
+      var exact = new java.math.BigDecimal(value.n());
+      return exact.signum() < 0 ? Long.MIN_VALUE : Long.MAX_VALUE;
+    }
   }
 
   private static Duration seconds(Map<String, AttributeValue> item, String name) {

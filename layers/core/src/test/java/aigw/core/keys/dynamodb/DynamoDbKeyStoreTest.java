@@ -159,6 +159,19 @@ class DynamoDbKeyStoreTest {
   }
 
   @Test
+  void aCounterPushedBeyondALongIsReadSaturatedInsteadOfFailingEveryRead() {
+    // Data written before provider usage was checked: 2 x Long.MAX_VALUE from a hostile upstream.
+    String plaintext = ApiKeys.generate();
+    var key = newKey(plaintext, "overflowed");
+    store.create(key);
+    usage.record(key.keyId(), UsageDelta.oneRequest(new TokenUsage(Long.MAX_VALUE, 0, Long.MAX_VALUE), NOW));
+    usage.record(key.keyId(), UsageDelta.oneRequest(new TokenUsage(Long.MAX_VALUE, 0, Long.MAX_VALUE), NOW));
+    var counted = store.usageOf(key.keyId());
+    assertThat(counted.promptTokens()).isEqualTo(Long.MAX_VALUE);
+    assertThat(counted.requests()).isEqualTo(2);
+  }
+
+  @Test
   void usageOfADeletedKeyDoesNotRecreateIt() {
     String plaintext = ApiKeys.generate();
     var key = newKey(plaintext, "deleted-meanwhile");
