@@ -168,9 +168,12 @@ public final class LocalGateway implements AutoCloseable {
         // The master key lives in the in-memory Secrets Manager, read and rotated exactly as on AWS:
         // the same secret source (with its AWSPREVIOUS grace) and the same rotation handler.
         if (startKey.previousKey() != null) {
-          // An earlier run rotated it: AWSPREVIOUS and AWSCURRENT as that rotation left them, the
-          // current version dated at the rotation, so the grace period ends when it would have.
-          secretsClock.pinned = startKey.rotatedAt();
+          // An earlier run rotated it: AWSPREVIOUS and AWSCURRENT as that rotation left them. The
+          // secret source counts the grace from the current version's date with this process's
+          // setting, so the version is dated at the rotation, or earlier when the end it announced
+          // (master-key.previous) comes before rotation + this setting: either way the previous key
+          // works until exactly LocalMasterKey.previousKeyValidUntil, never longer after a restart.
+          secretsClock.pinned = startKey.previousKeyValidUntil(settings.masterKeyGrace()).minus(settings.masterKeyGrace());
           try {
             inMemorySecrets.createSecret(r -> r.name(LOCAL_MASTER_KEY_SECRET).secretString(startKey.previousKey()));
             inMemorySecrets.putSecretValue(r -> r.secretId(LOCAL_MASTER_KEY_SECRET).secretString(startKey.key()));
@@ -292,7 +295,7 @@ public final class LocalGateway implements AutoCloseable {
       LOG.info("Master key rotated in memory only (" + aigw.core.keys.ApiKeys.mask(key) + "): nothing is kept.");
       return null;
     }
-    Path file = LocalMasterKey.write(options.dataDir(), key, previous, current.createdDate());
+    Path file = LocalMasterKey.write(options.dataDir(), key, previous, current.createdDate(), graceEnd);
     LOG.info("Master key rotated: the new one (" + aigw.core.keys.ApiKeys.mask(key) + ") is in " + file.toAbsolutePath()
         + "; the previous one (" + LocalMasterKey.maskOrDefault(previous) + ") works until " + graceEnd + ", also after a restart.");
     return file;

@@ -27,20 +27,31 @@ import java.util.logging.Logger;
  *   <li>the development default {@code sk-development-only}, with a WARNING.
  * </ol>
  *
- * <p>A rotation also writes {@code DATA-DIR/master-key.previous}: the key it replaced and when, so
- * that the previous key's grace period ({@code AIGW_MASTER_KEY_GRACE_SECONDS}) survives a restart
- * as it survives a new Lambda container on AWS (there Secrets Manager keeps AWSPREVIOUS and the
- * version's creation date). Both files are readable by their owner only.
+ * <p>A rotation also writes {@code DATA-DIR/master-key.previous}: the key it replaced, when
+ * ({@code rotated_at}) and until when it works ({@code valid_until}, the end the rotation announced
+ * with the {@code AIGW_MASTER_KEY_GRACE_SECONDS} of the process that rotated), so that the grace
+ * period survives a restart as it survives a new Lambda container on AWS (there Secrets Manager
+ * keeps AWSPREVIOUS and the version's creation date, and every function has the same setting). A
+ * restart with another setting never extends that end; see {@link #previousKeyValidUntil}. Both
+ * files are readable by their owner only.
  *
  * @param key the master key in force
  * @param origin where it comes from, for the start-up line
  * @param previousKey the key a local rotation replaced, or null
  * @param rotatedAt when that rotation happened (the grace period counts from it), or null
+ * @param storedValidUntil the end of the previous key's grace period the rotation announced, or
+ *     null (no previous key, or a file written before that end was stored: only {@code rotated_at})
  * @param developmentDefault whether {@code key} is the development default
  * @param shellReference how a shell command in the start-up banner refers to the key
  */
 record LocalMasterKey(
-    String key, String origin, String previousKey, Instant rotatedAt, boolean developmentDefault, String shellReference) {
+    String key,
+    String origin,
+    String previousKey,
+    Instant rotatedAt,
+    Instant storedValidUntil,
+    boolean developmentDefault,
+    String shellReference) {
   static final String FILE = "master-key";
   static final String PREVIOUS_FILE = "master-key.previous";
   private static final Logger LOG = Logger.getLogger(LocalMasterKey.class.getName());
@@ -60,37 +71,41 @@ record LocalMasterKey(
         Path previousFile = dataDir.resolve(PREVIOUS_FILE);
         String previous = null;
         Instant rotatedAt = null;
+        Instant storedValidUntil = null;
         if (Files.isRegularFile(previousFile)) {
           try {
             var node = Json.MAPPER.readTree(Files.readString(previousFile));
             previous = node.path("previous_key").asText(null);
             rotatedAt = Instant.parse(node.path("rotated_at").asText());
+            String validUntil = node.path("valid_until").asText(null); // absent in files of earlier versions
+            storedValidUntil = validUntil == null ? null : Instant.parse(validUntil);
           } catch (IOException | RuntimeException e) {
             // Not fatal: only the previous key's grace period is lost. Never quote the file: it holds a key.
             LOG.warning("Ignoring " + previousFile.toAbsolutePath() + ": it is not what a local rotation writes;"
                 + " only the current master key is accepted.");
             previous = null;
             rotatedAt = null;
+            storedValidUntil = null;
           }
         }
         String origin = file.toAbsolutePath().normalize() + ", written by a local master key rotation"
             + (rotatedAt == null ? "" : " at " + rotatedAt)
             + (fromEnv ? " (AIGW_MASTER_KEY is ignored while that file exists; delete it to go back to AIGW_MASTER_KEY)"
                 : " (delete it to go back to the development master key)");
-        return new LocalMasterKey(key, origin, previous, rotatedAt, StaticSecretSource.DEVELOPMENT_KEY.equals(key),
+        return new LocalMasterKey(key, origin, previous, rotatedAt, storedValidUntil, StaticSecretSource.DEVELOPMENT_KEY.equals(key),
             "$(cat " + file + ")");
       } catch (IOException e) {
         throw new UncheckedIOException("cannot read the master key in " + file.toAbsolutePath(), e);
       }
     }
     if (fromEnv) {
-      return new LocalMasterKey(configured.trim(), "AIGW_MASTER_KEY", null, null,
+      return new LocalMasterKey(configured.trim(), "AIGW_MASTER_KEY", null, null, null,
           StaticSecretSource.DEVELOPMENT_KEY.equals(configured.trim()), "$AIGW_MASTER_KEY");
     }
     return new LocalMasterKey(StaticSecretSource.DEVELOPMENT_KEY,
         "the development default, as AIGW_MASTER_KEY is not set. Anyone who can reach this gateway can administer it;"
             + " for development only: set AIGW_MASTER_KEY to a random value (openssl rand -hex 32) anywhere else",
-        null, null, true, StaticSecretSource.DEVELOPMENT_KEY);
+        null, null, null, true, StaticSecretSource.DEVELOPMENT_KEY);
   }
 
   /**
@@ -101,28 +116,44 @@ record LocalMasterKey(
     String name = developmentDefault ? "'" + StaticSecretSource.DEVELOPMENT_KEY + "'" : ApiKeys.mask(key);
     String line = "Master key " + name + " from " + origin;
     Instant graceEnd = previousKeyValidUntil(grace);
-    if (graceEnd != null && now.isBefore(graceEnd)) {
-      line += "; the key it replaced (" + maskOrDefault(previousKey) + ") works until " + graceEnd;
+    if (graceEnd != null) {
+      line += "; the key it replaced (" + maskOrDefault(previousKey) + ")"
+          + (now.isBefore(graceEnd) ? " works until " : " stopped working at ") + graceEnd;
     }
     LOG.log(developmentDefault ? Level.WARNING : Level.INFO, line + ".");
   }
 
-  /** The end of the previous key's grace period, or null when there is no previous key. */
+  /**
+   * The end of the previous key's grace period, or null when there is no previous key: the end the
+   * rotation announced and stored, or {@code rotated_at + grace} when that is earlier. A restart
+   * with a longer {@code AIGW_MASTER_KEY_GRACE_SECONDS} (or none, the default 3600) must not extend
+   * a grace period, nor revive a key whose grace already ended; a shorter one may shorten it, as
+   * lowering the setting on AWS shortens the grace of every container at once. A file with only
+   * {@code rotated_at} (written before the end was stored) counts from it with {@code grace}.
+   *
+   * @param grace {@code AIGW_MASTER_KEY_GRACE_SECONDS} of the process now running
+   */
   Instant previousKeyValidUntil(Duration grace) {
-    return previousKey == null || rotatedAt == null ? null : rotatedAt.plus(grace);
+    if (previousKey == null || rotatedAt == null) {
+      return null;
+    }
+    Instant byTheSettingNow = rotatedAt.plus(grace);
+    return storedValidUntil != null && storedValidUntil.isBefore(byTheSettingNow) ? storedValidUntil : byTheSettingNow;
   }
 
   /**
    * After a rotation: the new key to {@code DATA-DIR/master-key} and the one it replaced, with the
-   * rotation's instant, to {@code DATA-DIR/master-key.previous}, each owner-only. The previous key
-   * goes first, so that a crash in between leaves the old key current rather than a grace lost.
+   * rotation's instant and the end of its grace period as announced ({@code validUntil}), to
+   * {@code DATA-DIR/master-key.previous}, each owner-only. The previous key goes first, so that a
+   * crash in between leaves the old key current rather than a grace lost.
    */
-  static Path write(Path dataDir, String key, String previousKey, Instant rotatedAt) throws IOException {
+  static Path write(Path dataDir, String key, String previousKey, Instant rotatedAt, Instant validUntil) throws IOException {
     Files.createDirectories(dataDir);
     if (previousKey != null) {
       var previous = new LinkedHashMap<String, String>();
       previous.put("previous_key", previousKey);
       previous.put("rotated_at", rotatedAt.toString());
+      previous.put("valid_until", validUntil.toString());
       LocalSecrets.writeOwnerOnly(dataDir.resolve(PREVIOUS_FILE), Json.MAPPER.writeValueAsString(previous) + System.lineSeparator());
     }
     Path file = dataDir.resolve(FILE);

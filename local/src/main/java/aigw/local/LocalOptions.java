@@ -70,10 +70,11 @@ public record LocalOptions(
         3. sk-development-only, with a WARNING.
       A rotation (invoke master-key-rotation, --master-key-rotation-seconds) changes the data directory
       for good: the new key goes to DATA-DIR/master-key and the key it replaced, with the rotation's
-      time, to DATA-DIR/master-key.previous (both readable by you only). The replaced key (and so the
-      events/admin-* files, which present sk-development-only) keeps working for
-      AIGW_MASTER_KEY_GRACE_SECONDS (default 3600), also across restarts. To undo, stop the gateway and
-      delete both files.
+      time and the end of its grace, to DATA-DIR/master-key.previous (both readable by you only). The
+      replaced key (and so the events/admin-* files, which present sk-development-only) keeps working
+      for AIGW_MASTER_KEY_GRACE_SECONDS (default 3600) as set for the rotation, until the end it
+      announced: a restart with another setting never extends it (a shorter one shortens it). To undo,
+      stop the gateway and delete both files.
 
       One process per data directory: a second one is refused (DATA-DIR/.lock names the first).
       """;

@@ -161,6 +161,52 @@ class LocalMasterKeyRotationTest {
   }
 
   @Test
+  void aRestartWithALongerGraceSettingKeepsTheEndTheRotationAnnounced(@TempDir Path data) throws Exception {
+    var rotateEnv = Map.of("OPENAI_API_KEY", "sk-test-provider-not-a-secret", "AIGW_MASTER_KEY_GRACE_SECONDS", "2", "AIGW_MASTER_KEY_RECHECK_SECONDS", "0");
+    String out = InvokeTest.invokeMain(rotateEnv, "invoke", "master-key-rotation",
+        "--event", aigw.core.testing.RepoFiles.resolve("events/secretsmanager-rotation.json").toString(), "--data-dir", data.toString());
+    Instant announcedEnd = Instant.parse(aigw.core.json.Json.MAPPER.readTree(out).path("previous_key_works_until").asText());
+    String newKey = Files.readString(data.resolve("master-key")).strip();
+    var previousFile = aigw.core.json.Json.MAPPER.readTree(Files.readString(data.resolve("master-key.previous")));
+    Instant rotatedAt = Instant.parse(previousFile.path("rotated_at").asText());
+    assertThat(announcedEnd).isEqualTo(rotatedAt.plusSeconds(2));
+
+    // Restarted without AIGW_MASTER_KEY_GRACE_SECONDS: the default 3600 s must not extend the 2 s announced.
+    var restartEnv = Map.of("OPENAI_API_KEY", "sk-test-provider-not-a-secret", "AIGW_MASTER_KEY_RECHECK_SECONDS", "0");
+    var options = LocalOptions.parse(new String[] {"--port", "0", "--data-dir", data.toString(), "--rotation-check-seconds", "0"}, restartEnv);
+    var gateway = new LocalGateway[1];
+    var startLogs = aigwLogs(() -> gateway[0] = LocalGateway.start(options));
+    try (var restarted = gateway[0]) {
+      assertThat(masterKeyLines(startLogs)).singleElement()
+          .satisfies(line -> assertThat(line).contains("sk-development-only", announcedEnd.toString())
+              .doesNotContain(rotatedAt.plusSeconds(3600).toString()));
+      assertThat(restarted.previousMasterKeyValidUntil()).isEqualTo(announcedEnd);
+      while (Instant.now().isBefore(announcedEnd.plusMillis(300))) {
+        Thread.sleep(50);
+      }
+      assertThat(status(restarted, "sk-development-only")).as("past the end the rotation announced").isEqualTo(401);
+      assertThat(status(restarted, newKey)).isEqualTo(200);
+    }
+  }
+
+  @Test
+  void aShorterGraceSettingNowShortensTheStoredEndAndOldFilesCountFromTheRotation(@TempDir Path data) throws Exception {
+    Instant rotatedAt = Instant.parse("2026-01-01T00:00:00Z");
+    LocalMasterKey.write(data, "sk-after-rotation-0123456789abcdef", "sk-before-rotation-0123456789abcdef", rotatedAt, rotatedAt.plusSeconds(600));
+    var stored = LocalMasterKey.resolve(data, Map.of());
+    assertThat(stored.previousKeyValidUntil(Duration.ofHours(1))).as("a longer setting now does not extend it").isEqualTo(rotatedAt.plusSeconds(600));
+    assertThat(stored.previousKeyValidUntil(Duration.ofSeconds(60))).as("a shorter setting now shortens it").isEqualTo(rotatedAt.plusSeconds(60));
+    assertThat(stored.previousKeyValidUntil(Duration.ZERO)).isEqualTo(rotatedAt);
+
+    // A file from before the end was stored: only rotated_at, counted with the grace setting now.
+    Files.writeString(data.resolve("master-key.previous"),
+        "{\"previous_key\":\"sk-before-rotation-0123456789abcdef\",\"rotated_at\":\"" + rotatedAt + "\"}\n");
+    var old = LocalMasterKey.resolve(data, Map.of());
+    assertThat(old.previousKey()).isEqualTo("sk-before-rotation-0123456789abcdef");
+    assertThat(old.previousKeyValidUntil(Duration.ofHours(1))).isEqualTo(rotatedAt.plusSeconds(3600));
+  }
+
+  @Test
   void startUpNamesTheMasterKeyInForceInOneLine() throws Exception {
     var defaultKey = aigwLogs(() -> LocalGateway.create(LocalOptions.inMemory(null, InvokeTest.PROVIDER_ENV)).close());
     assertThat(masterKeyLines(defaultKey)).singleElement()
