@@ -1080,7 +1080,7 @@ class AdminHandlerTest {
 
       Reply postOnGet = api.post("/key/list", "{}");
       assertError(postOnGet, 405, "invalid_request_error", null);
-      assertThat(postOnGet.headers()).containsEntry("Allow", "GET");
+      assertThat(postOnGet.headers()).containsEntry("Allow", "GET, HEAD");
 
       Reply deleteOnDelete = api.send(AdminApi.request("admin-key-delete.json", "DELETE", "/key/delete", null, null));
       assertError(deleteOnDelete, 405, "invalid_request_error", null);
@@ -1131,11 +1131,16 @@ class AdminHandlerTest {
     }
 
     @Test
-    void healthRoutesAnswerOnlyGet() {
+    void healthRoutesAnswerOnlyGetAndHeadAndSaySoInAllow() {
       for (String path : new String[] {"/health/liveliness", "/health/readiness"}) {
         Reply reply = api.post(path, "{}");
         assertThat(reply.status()).as(path).isEqualTo(405);
-        assertThat(reply.headers()).containsEntry("Allow", "GET");
+        // RFC 9110 §10.2.1: Allow lists the methods the route answers, and HEAD is answered wherever GET is.
+        assertThat(reply.headers()).containsEntry("Allow", "GET, HEAD");
+        for (String allowed : reply.headers().get("Allow").split(", ")) {
+          Reply answered = api.send(AdminApi.request("admin-health-liveliness.json", allowed, path, null, null));
+          assertThat(answered.status()).as("%s %s: %s", allowed, path, answered).isNotEqualTo(405);
+        }
       }
     }
 
