@@ -13,7 +13,11 @@ import aigw.core.testing.Events;
 import aigw.core.testing.LocalDynamo;
 import aigw.core.testing.MutableClock;
 import aigw.core.testing.TestGateways;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -35,6 +39,12 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** The admin function driven the way Lambda drives it: API Gateway events in, HTTP answers out. */
 class AdminHandlerTest {
   private static final String VIRTUAL = Events.EVENTS_VIRTUAL_KEY;
+  /** Reads answers without rounding numbers to doubles, to see what a client that keeps digits sees. */
+  private static final ObjectMapper EXACT =
+      JsonMapper.builder()
+          .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+          .disable(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES)
+          .build();
 
   private AdminApi api;
 
@@ -370,6 +380,35 @@ class AdminHandlerTest {
       assertThat(body.path("models").isArray()).isTrue();
       assertThat(body.path("models").size()).isZero();
       assertThat(body.get("expires").isNull()).isTrue();
+    }
+
+    /**
+     * Issue 12: metadata came back as {"b":0.1,"c":"Infinity","e":100.0}, read through doubles. Every number
+     * must survive generate, DynamoDB and /key/info as given: more digits than a double holds, a value
+     * beyond a double's range, exponent forms, trailing zeros, integers past a long, nested.
+     */
+    @Test
+    void metadataNumbersComeBackAsGivenThroughStorage() throws Exception {
+      String metadata =
+          "{\"b\":0.1000000000000000055511151231257827,\"c\":1e400,\"e\":1E+2,\"z\":1.50,"
+              + "\"big\":123456789012345678901234567890,\"nested\":{\"list\":[-2.5e-400,7]}}";
+      Reply generated = api.post("/key/generate", "{\"metadata\": " + metadata + "}");
+      assertThat(generated.status()).as("%s", generated).isEqualTo(200);
+      Reply info = api.get("/key/info", query("key", generated.body().path("key").asText()));
+      assertThat(info.status()).as("%s", info).isEqualTo(200);
+
+      for (String text : List.of(generated.text(), info.text())) {
+        JsonNode root = EXACT.readTree(text);
+        JsonNode returned = root.has("info") ? root.path("info").path("metadata") : root.path("metadata");
+        JsonNode given = EXACT.readTree(metadata);
+        assertThat(returned.path("c").isNumber()).as("1e400 is still a number in %s", text).isTrue();
+        for (String name : List.of("b", "c", "e", "z", "big")) {
+          assertThat(returned.path(name).decimalValue()).as("%s in %s", name, text).isEqualByComparingTo(given.path(name).decimalValue());
+        }
+        assertThat(returned.path("z").decimalValue().scale()).as("1.50 keeps its trailing zero in %s", text).isEqualTo(2);
+        assertThat(returned.path("nested").path("list").get(0).decimalValue()).isEqualByComparingTo("-2.5e-400");
+        assertThat(returned.path("nested").path("list").get(1).asInt()).isEqualTo(7);
+      }
     }
   }
 
@@ -1041,7 +1080,7 @@ class AdminHandlerTest {
 
       Reply postOnGet = api.post("/key/list", "{}");
       assertError(postOnGet, 405, "invalid_request_error", null);
-      assertThat(postOnGet.headers()).containsEntry("Allow", "GET");
+      assertThat(postOnGet.headers()).containsEntry("Allow", "GET, HEAD");
 
       Reply deleteOnDelete = api.send(AdminApi.request("admin-key-delete.json", "DELETE", "/key/delete", null, null));
       assertError(deleteOnDelete, 405, "invalid_request_error", null);
@@ -1092,11 +1131,16 @@ class AdminHandlerTest {
     }
 
     @Test
-    void healthRoutesAnswerOnlyGet() {
+    void healthRoutesAnswerOnlyGetAndHeadAndSaySoInAllow() {
       for (String path : new String[] {"/health/liveliness", "/health/readiness"}) {
         Reply reply = api.post(path, "{}");
         assertThat(reply.status()).as(path).isEqualTo(405);
-        assertThat(reply.headers()).containsEntry("Allow", "GET");
+        // RFC 9110 §10.2.1: Allow lists the methods the route answers, and HEAD is answered wherever GET is.
+        assertThat(reply.headers()).containsEntry("Allow", "GET, HEAD");
+        for (String allowed : reply.headers().get("Allow").split(", ")) {
+          Reply answered = api.send(AdminApi.request("admin-health-liveliness.json", allowed, path, null, null));
+          assertThat(answered.status()).as("%s %s: %s", allowed, path, answered).isNotEqualTo(405);
+        }
       }
     }
 

@@ -223,7 +223,8 @@ class ProxyHandlerTest {
     storeEventsKey(List.of());
     var post = get("POST", "/v1/models/gpt-4o-mini");
     assertThat(post.getStatusCode()).isEqualTo(405);
-    assertThat(post.getHeaders()).containsEntry("Allow", "GET");
+    assertThat(post.getHeaders()).containsEntry("Allow", "GET, HEAD");
+    assertThat(get("HEAD", "/v1/models/gpt-4o-mini").getStatusCode()).as("HEAD, listed in Allow, is answered").isEqualTo(200);
     var event = Events.load("proxy-no-key.json");
     event.setHttpMethod("GET");
     event.setPath("/v1/models/gpt-4o-mini");

@@ -5,16 +5,27 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 
-/** The one ObjectMapper of the gateway: thread-safe, built once per container. */
+/**
+ * The one ObjectMapper of the gateway: thread-safe, built once per container.
+ *
+ * <p>Numbers a client sent are kept as written: a JSON number with a fraction or an exponent is read as
+ * a {@link java.math.BigDecimal} (not a double, which would turn {@code 1e400} into {@code "Infinity"} and
+ * {@code 0.1000000000000000055511151231257827} into {@code 0.1}), and its trailing zeros are kept
+ * ({@code 1.50} stays {@code 1.50}). Free-form values such as a key's {@code metadata} are therefore stored and
+ * returned as given; typed fields ({@code double}, {@code long}) read the same as before.
+ */
 public final class Json {
   public static final ObjectMapper MAPPER =
       JsonMapper.builder()
           .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+          .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+          .disable(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES)
           .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
           // "{...} garbage" is not a JSON object: refuse it rather than forward half a body.
           .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)

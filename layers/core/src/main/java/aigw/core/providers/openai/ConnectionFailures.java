@@ -20,16 +20,32 @@ import javax.net.ssl.SSLHandshakeException;
 final class ConnectionFailures {
   private ConnectionFailures() {}
 
-  /** Where the connection was attempted, for {@link #probe}; null: no probe. */
-  static String reason(Throwable failure, String host, int port, java.time.Duration connectTimeout) {
+  /**
+   * Why no request could be sent: the connection or its TLS session was never established. {@code host}
+   * and {@code port} are where the connection was attempted, for {@link #probe}.
+   */
+  static String beforeSending(Throwable failure, String host, int port, java.time.Duration connectTimeout) {
     if (failure instanceof HttpConnectTimeoutException) {
       return "no connection within " + OpenAiCompatibleProvider.seconds(connectTimeout) + " s (connect timeout; a firewall, a wrong port or an overloaded server)";
+    }
+    for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      // Before the request left, any TLS failure is one of the handshake, whatever its exception type:
+      // the JDK raises a plain SSLException for a plain-HTTP answer to its ClientHello.
+      if (t instanceof SSLException || t instanceof CertificateException) {
+        return "the TLS handshake failed (" + tlsDetail(t) + ")";
+      }
     }
     String reason = reason(failure);
     if (reason == null && host != null) {
       reason = probe(host, port);
     }
     return reason != null ? reason : "the connection could not be opened (" + describe(failure) + ")";
+  }
+
+  /** Why an exchange failed once (part of) the request had been sent. */
+  static String afterSending(Throwable failure) {
+    String reason = reason(failure);
+    return reason != null ? reason : describe(failure);
   }
 
   /**
@@ -88,9 +104,13 @@ final class ConnectionFailures {
     return describe(failure);
   }
 
-  /** The first line of the TLS failure, shortened for the common certificate case. */
+  /** The first line of the TLS failure, shortened for the common cases. */
   private static String tlsDetail(Throwable t) {
     String all = deepestMessage(t);
+    if (all.contains("Unrecognized SSL message") || all.contains("plaintext connection")) {
+      // The JDK's words for a server that answered the ClientHello in plain text.
+      return "the server answered in plain HTTP; use http:// in api_base, or the provider's TLS port";
+    }
     if (all.contains("PKIX path building failed") || all.contains("unable to find valid certification path")) {
       return "the server's certificate is not trusted by the gateway";
     }
@@ -104,8 +124,11 @@ final class ConnectionFailures {
   private static String deepestMessage(Throwable failure) {
     String found = "";
     for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-      if (t.getMessage() != null && !t.getMessage().isBlank()) {
-        found = found.isEmpty() ? t.getMessage() : found + ": " + t.getMessage();
+      String message = t.getMessage();
+      // The JDK often wraps a cause with the cause's own message (or its toString): say each once.
+      boolean repeatsCause = t.getCause() != null && t.getCause() != t && String.valueOf(message).equals(t.getCause().toString());
+      if (message != null && !message.isBlank() && !found.contains(message) && !repeatsCause) {
+        found = found.isEmpty() ? message : found + ": " + message;
       }
     }
     return found.isEmpty() ? failure.getClass().getSimpleName() : found;

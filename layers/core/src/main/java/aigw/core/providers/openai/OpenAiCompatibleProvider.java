@@ -63,13 +63,14 @@ public final class OpenAiCompatibleProvider implements ModelProvider {
           null);
     }
     URI uri = URI.create(deployment.apiBase() + operation.path());
+    // The client's bytes, only model replaced: no value changes on the way (ForwardedBody).
+    var forwarded = new WatchedBody(HttpRequest.BodyPublishers.ofByteArray(request.withModel(deployment.upstreamModel())));
     var builder =
         HttpRequest.newBuilder(uri)
             .timeout(deployment.timeout())
             .header("Content-Type", "application/json")
             .header("Accept", "application/json")
-            // The client's bytes, only model replaced: no value changes on the way (ForwardedBody).
-            .POST(HttpRequest.BodyPublishers.ofByteArray(request.withModel(deployment.upstreamModel())));
+            .POST(forwarded);
     if ("http".equals(uri.getScheme())) {
       // Plain-text servers (Ollama, vLLM, test stubs) speak HTTP/1.1; skip the h2c upgrade dance.
       builder.version(HttpClient.Version.HTTP_1_1);
@@ -96,17 +97,20 @@ public final class OpenAiCompatibleProvider implements ModelProvider {
     } catch (HttpConnectTimeoutException | ConnectException | SSLHandshakeException e) {
       // Checked before HttpTimeoutException, the parent of the first: no connection (or no TLS
       // session) means no byte of the request was sent, so another deployment may be tried.
-      throw new UpstreamUnreachable(
-          "Cannot connect to the provider of '" + deployment.modelName() + "' at " + hostAndPort(uri) + ": "
-              + ConnectionFailures.reason(e, uri.getHost(), port(uri), http.connectTimeout().orElse(CONNECT_TIMEOUT)) + ".",
-          e, true);
+      throw cannotConnect(deployment, uri, e);
     } catch (HttpTimeoutException e) {
       throw new UpstreamTimeout(
           "The provider of '" + deployment.modelName() + "' at " + hostAndPort(uri) + " did not answer within " + seconds(deployment.timeout()) + " s.");
     } catch (IOException e) {
+      if (!forwarded.requested()) {
+        // The client never asked for the body, so the request never left: for https it waits for the
+        // TLS handshake (HTTP/2 negotiation) before it starts an exchange. The JDK raises a plain
+        // SSLException, not an SSLHandshakeException, when e.g. a plain-HTTP port answers the handshake.
+        throw cannotConnect(deployment, uri, e);
+      }
       throw new UpstreamUnreachable(
           "The connection to the provider of '" + deployment.modelName() + "' at " + hostAndPort(uri) + " failed after the request was sent: "
-              + ConnectionFailures.reason(e, null, 0, null) + ".",
+              + ConnectionFailures.afterSending(e) + ".",
           e, false);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -187,6 +191,44 @@ public final class OpenAiCompatibleProvider implements ModelProvider {
 
   private static String textOrNull(JsonNode node) {
     return node == null || node.isNull() ? null : node.asText();
+  }
+
+  /** No request left: a failure of the connection or its TLS handshake; another deployment may be tried. */
+  private UpstreamUnreachable cannotConnect(Deployment deployment, URI uri, IOException e) {
+    return new UpstreamUnreachable(
+        "Cannot connect to the provider of '" + deployment.modelName() + "' at " + hostAndPort(uri) + ": "
+            + ConnectionFailures.beforeSending(e, uri.getHost(), port(uri), http.connectTimeout().orElse(CONNECT_TIMEOUT)) + ".",
+        e, true);
+  }
+
+  /**
+   * The request body, noting whether the HTTP client ever asked for it. It asks when it sends the
+   * request, after the connection is open and, for https, the TLS handshake is complete (the client
+   * negotiates HTTP/2 first). A failure before that means the provider cannot have received a whole
+   * request, so it cannot have run or billed one, and another deployment may be tried.
+   */
+  private static final class WatchedBody implements HttpRequest.BodyPublisher {
+    private final HttpRequest.BodyPublisher bytes;
+    private volatile boolean requested;
+
+    WatchedBody(HttpRequest.BodyPublisher bytes) {
+      this.bytes = bytes;
+    }
+
+    boolean requested() {
+      return requested;
+    }
+
+    @Override
+    public long contentLength() {
+      return bytes.contentLength();
+    }
+
+    @Override
+    public void subscribe(java.util.concurrent.Flow.Subscriber<? super java.nio.ByteBuffer> subscriber) {
+      requested = true;
+      bytes.subscribe(subscriber);
+    }
   }
 
   /**

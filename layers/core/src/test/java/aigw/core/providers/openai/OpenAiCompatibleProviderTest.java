@@ -250,6 +250,25 @@ class OpenAiCompatibleProviderTest {
     }
   }
 
+  /**
+   * Issue 12: an https api_base on a plain-HTTP port was "failed after the request was sent: TLS failed
+   * (Unrecognized SSL message, plaintext connection?: Unrecognized SSL message, plaintext connection?)" and no
+   * other deployment was tried. TLS never completed, so nothing was sent; the reason is said once.
+   */
+  @Test
+  void anHttpsApiBaseOnAPlainHttpPortFailsBeforeSendingAndSaysSoOnce() {
+    upstream.stubFor(post("/v1/chat/completions").willReturn(okJson(COMPLETION)));
+    var https = new Deployment("m", Provider.OPENAI, "m", URI.create("https://127.0.0.1:" + upstream.port() + "/v1"), "sk-upstream-credential", "x", Duration.ofSeconds(5));
+    assertThatThrownBy(() -> provider.call(https, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+        .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> {
+          assertThat(ErrorEnvelope.status(e)).isEqualTo(502);
+          assertThat(e.beforeSending()).as("no TLS session, so no byte of the request left: another deployment may be tried").isTrue();
+          assertThat(e.getMessage()).isEqualTo("Cannot connect to the provider of 'm' at 127.0.0.1:" + upstream.port()
+              + ": the TLS handshake failed (the server answered in plain HTTP; use http:// in api_base, or the provider's TLS port).");
+        });
+    assertThat(upstream.getAllServeEvents()).as("no request reached the provider").isEmpty();
+  }
+
   @Test
   void aServerThatNeverAcceptsIsAConnectTimeoutNamingHostAndPort() throws Exception {
     // A listening socket that never accepts, its backlog filled: the kernel drops further SYNs.
