@@ -1,7 +1,5 @@
 package aigw.local;
 
-import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
-import static com.github.tomakehurst.wiremock.client.WireMock.post;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import aigw.core.json.Json;
@@ -40,13 +38,7 @@ class LocalKeyRotationTest {
 
   @BeforeAll
   static void start() throws Exception {
-    upstream = aigw.core.testing.Upstream.start();
-    upstream.stubFor(post("/v1/chat/completions").willReturn(okJson(
-        """
-        {"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,
-         "message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],
-         "usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}
-        """)));
+    upstream = aigw.core.testing.Upstream.answeringChatCompletions();
     Path config = dir.resolve("config.yaml");
     Files.writeString(config, """
         model_list:
