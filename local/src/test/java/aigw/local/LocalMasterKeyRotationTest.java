@@ -89,27 +89,7 @@ class LocalMasterKeyRotationTest {
 
   /** Every log record of aigw's classes while {@code action} runs. */
   static List<java.util.logging.LogRecord> aigwLogs(ThrowingRunnable action) throws Exception {
-    var records = new CopyOnWriteArrayList<java.util.logging.LogRecord>();
-    var handler = new java.util.logging.Handler() {
-      @Override
-      public void publish(java.util.logging.LogRecord record) {
-        records.add(record);
-      }
-
-      @Override
-      public void flush() {}
-
-      @Override
-      public void close() {}
-    };
-    var logger = java.util.logging.Logger.getLogger("aigw");
-    logger.addHandler(handler);
-    try {
-      action.run();
-    } finally {
-      logger.removeHandler(handler);
-    }
-    return records;
+    return aigw.core.testing.Logs.of("aigw", action::run);
   }
 
   interface ThrowingRunnable {

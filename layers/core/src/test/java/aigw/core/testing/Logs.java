@@ -10,7 +10,23 @@ import java.util.logging.Logger;
 public final class Logs {
   private Logs() {}
 
+  /** An action that may throw, such as starting a gateway. */
+  public interface Action {
+    void run() throws Exception;
+  }
+
   public static List<LogRecord> of(Class<?> type, Runnable action) {
+    try {
+      return of(type.getName(), action::run);
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IllegalStateException(e); // a Runnable throws no checked exception
+    }
+  }
+
+  /** Every record logged under {@code loggerName} (a class or a package, e.g. "aigw") while {@code action} runs. */
+  public static List<LogRecord> of(String loggerName, Action action) throws Exception {
     var records = new CopyOnWriteArrayList<LogRecord>();
     var handler =
         new Handler() {
@@ -25,7 +41,7 @@ public final class Logs {
           @Override
           public void close() {}
         };
-    Logger logger = Logger.getLogger(type.getName());
+    Logger logger = Logger.getLogger(loggerName);
     logger.addHandler(handler);
     try {
       action.run();
