@@ -108,6 +108,7 @@ public final class ApiGatewayEvents {
   }
 
   public static APIGatewayProxyResponseEvent toEvent(GatewayResponse response) {
+    response = response.buffered(); // the buffered integration carries the whole body in the event
     return new APIGatewayProxyResponseEvent()
         .withStatusCode(response.status())
         .withHeaders(response.headers())
