@@ -586,7 +586,7 @@ class ProxyHandlerTest {
     handler = new ProxyHandler(new ProxyService(gateway));
     storeEventsKey(List.of());
     var response = new APIGatewayProxyResponseEvent[1];
-    var log = aigw.core.testing.Logs.messages(aigw.core.apigateway.ApiGatewayEvents.class,
+    var log = aigw.core.testing.Logs.messages(aigw.core.http.GatewayApplication.class,
         () -> response[0] = send(Events.load("proxy-chat-completions.json")));
     assertThat(response[0].getStatusCode()).isEqualTo(502);
     String expected = "Cannot connect to the provider of 'gpt-4o-mini' at 127.0.0.1:1: connection refused (nothing listens on that port).";

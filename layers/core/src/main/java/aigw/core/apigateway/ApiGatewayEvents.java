@@ -1,11 +1,10 @@
 package aigw.core.apigateway;
 
 import aigw.core.errors.ErrorEnvelope;
-import aigw.core.errors.GatewayException;
 import aigw.core.http.CorsPolicy;
+import aigw.core.http.GatewayApplication;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
-import aigw.core.keys.ApiKeys;
 import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
 import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
 import java.nio.charset.StandardCharsets;
@@ -35,43 +34,24 @@ public final class ApiGatewayEvents {
   }
 
   /**
-   * Runs {@code app} on the event; a client's mistake becomes its error envelope, a bug a bare 500.
-   * Around it, for every route: a CORS preflight is answered by {@code cors} without reaching
-   * {@code app} (so without authentication), every answer gets the CORS headers {@code cors}
-   * gives it, and {@code HEAD} is answered as {@code GET} without the body (RFC 9110 9.3.2).
+   * Runs {@code app} on the event through {@link GatewayApplication} (CORS, {@code HEAD}, errors as
+   * envelopes) and answers with the whole body in the event.
    */
   public static APIGatewayProxyResponseEvent handle(
       APIGatewayProxyRequestEvent event, CorsPolicy cors, Function<GatewayRequest, GatewayResponse> app) {
-    GatewayRequest request = null;
-    GatewayResponse response;
+    return handle(event, GatewayApplication.of(cors, app));
+  }
+
+  /** Runs {@code application} on the event and answers with the whole body in the event. */
+  public static APIGatewayProxyResponseEvent handle(APIGatewayProxyRequestEvent event, GatewayApplication application) {
+    GatewayRequest request;
     try {
       request = toRequest(event);
-      var preflight = cors.preflight(request);
-      response = preflight.isPresent() ? preflight.get() : app.apply(isHead(request) ? asGet(request) : request);
-    } catch (GatewayException e) {
-      if (ErrorEnvelope.status(e) >= 500) {
-        LOG.warning(describe(request) + " failed: " + e.getMessage());
-      }
-      response = ErrorEnvelope.response(e);
-    } catch (RuntimeException e) {
-      LOG.log(Level.SEVERE, describe(request) + " failed with an unexpected error", e);
-      response = ErrorEnvelope.internalError(request == null ? null : request.requestId());
+    } catch (RuntimeException e) { // e.g. a body flagged base64 that is not
+      LOG.log(Level.WARNING, "An API Gateway event could not be read", e);
+      return toEvent(ErrorEnvelope.response(new aigw.core.errors.BadRequest("The request could not be read: " + e.getMessage())));
     }
-    if (request != null) {
-      response = cors.onResponse(request, response);
-      if (isHead(request)) {
-        response = new GatewayResponse(response.status(), response.headers(), new byte[0]);
-      }
-    }
-    return toEvent(response);
-  }
-
-  private static boolean isHead(GatewayRequest request) {
-    return request.method().equals("HEAD");
-  }
-
-  private static GatewayRequest asGet(GatewayRequest head) {
-    return new GatewayRequest("GET", head.path(), head.headers(), head.query(), head.body(), head.requestId());
+    return toEvent(application.handle(request));
   }
 
   /** Reads an event file as API Gateway sends it (events/*.json); fields this class lacks are ignored. */
@@ -136,30 +116,6 @@ public final class ApiGatewayEvents {
           });
     }
     return merged;
-  }
-
-  private static String describe(GatewayRequest request) {
-    if (request == null) {
-      return "A request";
-    }
-    return request.method() + " " + loggablePath(request.path()) + (request.requestId() == null ? "" : " (" + request.requestId() + ")");
-  }
-
-  /**
-   * The path with any segment that may be a key masked: LiteLLM's {@code /key/{key}/regenerate}
-   * carries a key in the path. Route words, and 64-hex hashes (not secret), are kept.
-   */
-  static String loggablePath(String path) {
-    if (path == null) {
-      return null;
-    }
-    var segments = new java.util.ArrayList<String>();
-    for (String segment : path.split("/", -1)) {
-      boolean routeWord =
-          segment.length() <= 24 && segment.chars().allMatch(c -> c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.');
-      segments.add(!segment.startsWith("sk-") && (routeWord || ApiKeys.isHash(segment)) ? segment : ApiKeys.mask(segment));
-    }
-    return String.join("/", segments);
   }
 
 }

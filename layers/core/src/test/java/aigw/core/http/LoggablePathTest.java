@@ -1,4 +1,4 @@
-package aigw.core.apigateway;
+package aigw.core.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -9,11 +9,11 @@ class LoggablePathTest {
   @Test
   void aKeyInThePathIsMaskedAndRouteWordsAndHashesAreKept() {
     String key = "sk-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-xyz9";
-    assertThat(ApiGatewayEvents.loggablePath("/key/" + key + "/regenerate")).isEqualTo("/key/sk-...xyz9/regenerate");
+    assertThat(GatewayApplication.loggablePath("/key/" + key + "/regenerate")).isEqualTo("/key/sk-...xyz9/regenerate");
     String hash = "a".repeat(64);
-    assertThat(ApiGatewayEvents.loggablePath("/key/" + hash + "/regenerate")).isEqualTo("/key/" + hash + "/regenerate");
-    assertThat(ApiGatewayEvents.loggablePath("/v1/chat/completions")).isEqualTo("/v1/chat/completions");
+    assertThat(GatewayApplication.loggablePath("/key/" + hash + "/regenerate")).isEqualTo("/key/" + hash + "/regenerate");
+    assertThat(GatewayApplication.loggablePath("/v1/chat/completions")).isEqualTo("/v1/chat/completions");
     // A custom key need not start with sk- here (it would be refused, but it is still someone's secret).
-    assertThat(ApiGatewayEvents.loggablePath("/key/My-Secret-Value-1234567890/regenerate")).doesNotContain("Secret");
+    assertThat(GatewayApplication.loggablePath("/key/My-Secret-Value-1234567890/regenerate")).doesNotContain("Secret");
   }
 }

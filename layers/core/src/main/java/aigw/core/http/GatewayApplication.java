@@ -1,0 +1,93 @@
+package aigw.core.http;
+
+import aigw.core.errors.ErrorEnvelope;
+import aigw.core.errors.GatewayException;
+import aigw.core.keys.ApiKeys;
+import java.util.function.Function;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The gateway's HTTP application, whatever carries it (the local server, API Gateway's buffered
+ * event, the Lambda streaming runtime): routes plus what applies to every route. A CORS preflight
+ * is answered by the {@link CorsPolicy} without reaching the routes (so without authentication),
+ * every answer gets the CORS headers the policy gives it, {@code HEAD} is answered as {@code GET}
+ * without the body (RFC 9110 9.3.2), and an exception becomes an answer here and nowhere else: a
+ * client's mistake its error envelope ({@link ErrorEnvelope}), a bug a bare 500.
+ */
+public final class GatewayApplication {
+  private static final Logger LOG = Logger.getLogger(GatewayApplication.class.getName());
+
+  private final CorsPolicy cors;
+  private final Function<GatewayRequest, GatewayResponse> routes;
+
+  private GatewayApplication(CorsPolicy cors, Function<GatewayRequest, GatewayResponse> routes) {
+    this.cors = cors;
+    this.routes = routes;
+  }
+
+  /** @param routes the routes (e.g. {@code ProxyService::handle}); may throw {@link GatewayException} */
+  public static GatewayApplication of(CorsPolicy cors, Function<GatewayRequest, GatewayResponse> routes) {
+    return new GatewayApplication(cors, routes);
+  }
+
+  public CorsPolicy cors() {
+    return cors;
+  }
+
+  /** Answers {@code request}; never throws. */
+  public GatewayResponse handle(GatewayRequest request) {
+    GatewayResponse response;
+    try {
+      var preflight = cors.preflight(request);
+      response = preflight.isPresent() ? preflight.get() : routes.apply(isHead(request) ? asGet(request) : request);
+    } catch (GatewayException e) {
+      if (ErrorEnvelope.status(e) >= 500) {
+        LOG.warning(describe(request) + " failed: " + e.getMessage());
+      }
+      response = ErrorEnvelope.response(e);
+    } catch (RuntimeException e) {
+      LOG.log(Level.SEVERE, describe(request) + " failed with an unexpected error", e);
+      response = ErrorEnvelope.internalError(request.requestId());
+    }
+    response = cors.onResponse(request, response);
+    if (isHead(request)) {
+      response = new GatewayResponse(response.status(), response.headers(), new byte[0]);
+    }
+    return response;
+  }
+
+  /** What a failure the application could not answer looks like to a client; see {@link ErrorEnvelope#internalError}. */
+  public GatewayResponse internalError(GatewayRequest request) {
+    return cors.onResponse(request, ErrorEnvelope.internalError(request.requestId()));
+  }
+
+  private static boolean isHead(GatewayRequest request) {
+    return request.method().equals("HEAD");
+  }
+
+  private static GatewayRequest asGet(GatewayRequest head) {
+    return new GatewayRequest("GET", head.path(), head.headers(), head.query(), head.body(), head.requestId());
+  }
+
+  static String describe(GatewayRequest request) {
+    return request.method() + " " + loggablePath(request.path()) + (request.requestId() == null ? "" : " (" + request.requestId() + ")");
+  }
+
+  /**
+   * The path with any segment that may be a key masked: LiteLLM's {@code /key/{key}/regenerate}
+   * carries a key in the path. Route words, and 64-hex hashes (not secret), are kept.
+   */
+  public static String loggablePath(String path) {
+    if (path == null) {
+      return null;
+    }
+    var segments = new java.util.ArrayList<String>();
+    for (String segment : path.split("/", -1)) {
+      boolean routeWord =
+          segment.length() <= 24 && segment.chars().allMatch(c -> c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.');
+      segments.add(!segment.startsWith("sk-") && (routeWord || ApiKeys.isHash(segment)) ? segment : ApiKeys.mask(segment));
+    }
+    return String.join("/", segments);
+  }
+}
