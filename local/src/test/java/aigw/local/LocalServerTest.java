@@ -3,6 +3,7 @@ package aigw.local;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import aigw.core.http.CorsPolicy;
+import aigw.core.http.GatewayApplication;
 import aigw.core.json.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.ByteArrayOutputStream;
@@ -132,9 +133,9 @@ class LocalServerTest {
   @Test
   void aHandlerThatCrashesGets502InTheEnvelopeWithCors() throws IOException {
     var cors = CorsPolicy.allowing(List.of(PAGE));
-    LocalServer server = LocalServer.start("127.0.0.1", 0, cors, event -> {
+    LocalServer server = LocalServer.start("127.0.0.1", 0, GatewayApplication.of(cors, request -> {
       throw new StackOverflowError("a bug in a handler");
-    });
+    }));
     try {
       Answer answer = raw(server.port(), "GET /v1/models HTTP/1.1\r\nHost: x\r\nOrigin: " + PAGE + "\r\nConnection: close\r\n\r\n");
       assertEnvelope(answer, 502, "internal_server_error");
