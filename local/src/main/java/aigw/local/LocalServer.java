@@ -47,11 +47,12 @@ final class LocalServer {
   private static final java.util.Set<String> FRAMING_HEADERS = java.util.Set.of("content-length", "transfer-encoding");
 
   static {
-    // Without TCP_NODELAY, Nagle's algorithm holds each small chunk of a stream (an SSE event is a
-    // few hundred bytes) until the client acknowledges the previous segment, which a client's
-    // delayed ACK puts off by up to 40 ms on Linux: the first event waits behind the headers, and
-    // so on. The JDK server reads this property once, when its first server is created in the
-    // process (sun.net.httpserver.ServerConfig); an explicit setting is left alone.
+    // Without TCP_NODELAY, Nagle's algorithm holds a small chunk of a stream (an SSE event is a few
+    // hundred bytes) while an earlier segment is unacknowledged, and a client that delays its ACKs
+    // (macOS and Windows do, by up to 100-200 ms) makes each event wait for the timer. Streaming
+    // servers turn it off (Go's net/http, Netty and Tomcat do by default). The JDK server reads this
+    // property once, when the first server of the process is created (sun.net.httpserver.ServerConfig);
+    // an explicit setting is left alone.
     if (System.getProperty("sun.net.httpserver.nodelay") == null) {
       System.setProperty("sun.net.httpserver.nodelay", "true");
     }

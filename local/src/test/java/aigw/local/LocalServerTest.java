@@ -117,6 +117,20 @@ class LocalServerTest {
   }
 
   @Test
+  void aBodyThatIsNotUtf8GetsA400InTheEnvelopeInsteadOfBeingRepaired() throws IOException {
+    // JSON is UTF-8 (RFC 8259 8.1): the body reaches the application as sent, so a stray byte is
+    // refused, not silently turned into U+FFFD and acted on.
+    byte[] body = {'{', '"', 'k', 'e', 'y', '_', 'a', 'l', 'i', 'a', 's', '"', ':', '"', (byte) 0xff, '"', '}'};
+    byte[] head = ("POST /key/generate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + MASTER + "\r\nContent-Type: application/json\r\n"
+        + "Content-Length: " + body.length + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1);
+    byte[] request = Arrays.copyOf(head, head.length + body.length);
+    System.arraycopy(body, 0, request, head.length, body.length);
+    Answer answer = raw(gateway.port(), request);
+    assertEnvelope(answer, 400, "invalid_request_error");
+    assertThat(answer.error().get("message").asText()).contains("UTF-8");
+  }
+
+  @Test
   void anUnknownMethodGets405InTheEnvelopeWithAllow() throws IOException {
     for (String path : List.of("/v1/models", "/key/generate")) {
       Answer answer = raw(gateway.port(), "PROPFIND " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
