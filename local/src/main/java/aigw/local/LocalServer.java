@@ -252,12 +252,25 @@ final class LocalServer {
   /**
    * Sends a streamed answer chunked (length 0 to {@code sendResponseHeaders}): the JDK's chunked
    * stream buffers up to 4 KiB and writes one chunk to the socket at each {@code flush()}, so every
-   * event the body flushes reaches the client at once. The last chunk is written only when the body
-   * returned normally.
+   * event the body flushes reaches the client at once; the headers are sent before the body runs.
+   * The last chunk is written only when the body
+   * returned normally. When the client is already gone before the headers, the body still runs,
+   * against a stream that fails its first write: that is how it learns to end and account for the
+   * upstream call it may have started ({@link aigw.core.http.StreamingBody}'s contract).
    */
   private static void stream(HttpExchange exchange, GatewayRequest request, GatewayResponse response) throws IOException {
-    exchange.sendResponseHeaders(response.status(), 0);
-    var client = new ClientStream(exchange.getResponseBody());
+    OutputStream chunked;
+    try {
+      exchange.sendResponseHeaders(response.status(), 0);
+      chunked = exchange.getResponseBody();
+      // The status and headers now, not with the first event (the JDK server holds them in its
+      // buffer until then): the client knows at once that its answer is a stream.
+      chunked.flush();
+    } catch (IOException gone) {
+      chunked = OutputStream.nullOutputStream();
+      chunked.close(); // every write and flush now throws IOException("Stream closed")
+    }
+    var client = new ClientStream(chunked);
     try {
       response.stream().writeTo(client);
       client.flush();

@@ -47,6 +47,14 @@ class LocalServerStreamingTest {
   private final AtomicBoolean lastEventWritten = new AtomicBoolean();
   /** How /endless ended: the exception its write or flush threw. */
   private final CompletableFuture<Throwable> endlessFailure = new CompletableFuture<>();
+  /** Released by /reset-before-headers when the application has the request. */
+  private final CountDownLatch resetRouteEntered = new CountDownLatch(1);
+  /** Released by the test once its client has reset the connection to /reset-before-headers. */
+  private final CountDownLatch clientReset = new CountDownLatch(1);
+  /** What the body of /reset-before-headers met at its first write. */
+  private final CompletableFuture<Throwable> afterResetFailure = new CompletableFuture<>();
+  /** Set by /slow-first when it writes its first event. */
+  private final AtomicBoolean slowFirstWritten = new AtomicBoolean();
   /** Whether the body of /head-only ran. */
   private final AtomicBoolean headOnlyBodyRan = new AtomicBoolean();
 
@@ -60,6 +68,7 @@ class LocalServerStreamingTest {
   @AfterEach
   void stop() {
     firstEventSeen.countDown();
+    clientReset.countDown();
     server.stop();
   }
 
@@ -77,6 +86,15 @@ class LocalServerStreamingTest {
         }
         lastEventWritten.set(true);
         event(out, "2");
+      });
+      case "/slow-first" -> GatewayResponse.streaming(200, EVENT_STREAM, out -> {
+        try {
+          firstEventSeen.await(20, TimeUnit.SECONDS); // the provider has not sent its first token yet
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        slowFirstWritten.set(true);
+        event(out, "1");
       });
       case "/endless" -> GatewayResponse.streaming(200, EVENT_STREAM, out -> {
         long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -97,6 +115,23 @@ class LocalServerStreamingTest {
         event(out, "1");
         throw new IllegalStateException("a bug after the first event");
       });
+      case "/reset-before-headers" -> {
+        resetRouteEntered.countDown();
+        try {
+          clientReset.await(20, TimeUnit.SECONDS); // the provider is still being called
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        yield GatewayResponse.streaming(200, EVENT_STREAM, out -> {
+          try {
+            event(out, "1");
+            afterResetFailure.complete(null);
+          } catch (IOException e) {
+            afterResetFailure.complete(e); // here a provider body would cancel its upstream call and count it
+            throw e;
+          }
+        });
+      }
       case "/head-only" -> GatewayResponse.streaming(200, EVENT_STREAM, out -> {
         headOnlyBodyRan.set(true);
         event(out, "1");
@@ -191,6 +226,17 @@ class LocalServerStreamingTest {
   }
 
   @Test
+  void theStatusAndHeadersArriveBeforeTheFirstEvent() throws IOException {
+    try (var connection = new Connection(server.port(), "GET /slow-first HTTP/1.1\r\nHost: x\r\n\r\n")) {
+      assertThat(connection.status).isEqualTo(200);
+      assertThat(connection.header("content-type")).isEqualTo("text/event-stream");
+      assertThat(slowFirstWritten).as("the body has not written yet").isFalse();
+      firstEventSeen.countDown();
+      assertThat(connection.chunk()).isEqualTo("data: 1\n\n");
+    }
+  }
+
+  @Test
   void aClientThatGoesAwayMidStreamFailsTheApplicationsNextWrites() throws Exception {
     try (var connection = new Connection(server.port(), "GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")) {
       assertThat(connection.chunk()).isEqualTo("data: 0\n\n");
@@ -198,6 +244,19 @@ class LocalServerStreamingTest {
     // The body writes every 10 ms: the second write after the close at the latest meets the reset.
     Throwable failure = endlessFailure.get(5, TimeUnit.SECONDS);
     assertThat(failure).as("the application saw the client go").isInstanceOf(IOException.class);
+  }
+
+  @Test
+  void aClientGoneBeforeTheHeadersStillLetsTheBodyRunAndSeeItGone() throws Exception {
+    var socket = new Socket("127.0.0.1", server.port());
+    socket.getOutputStream().write("GET /reset-before-headers HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+    socket.getOutputStream().flush();
+    assertThat(resetRouteEntered.await(10, TimeUnit.SECONDS)).as("the application has the request").isTrue();
+    socket.setSoLinger(true, 0);
+    socket.close(); // a reset, at once: the server's first write (the headers) fails
+    Thread.sleep(200); // loopback delivers the reset at once; some room for a loaded machine
+    clientReset.countDown();
+    assertThat(afterResetFailure.get(5, TimeUnit.SECONDS)).as("the body ran and its first write failed").isInstanceOf(IOException.class);
   }
 
   @Test
