@@ -9,6 +9,7 @@ import aigw.core.aws.TemplateTables;
 import aigw.core.config.Deployment;
 import aigw.core.config.ModelList;
 import aigw.core.http.CorsPolicy;
+import aigw.core.http.GatewayApplication;
 import aigw.core.providers.Providers;
 import aigw.core.providers.openai.OpenAiCompatibleProvider;
 import aigw.core.secrets.SecretSource;
@@ -45,9 +46,10 @@ import java.util.function.UnaryOperator;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 
 /**
- * The gateway on a laptop: the same {@link ProxyHandler} and {@link AdminHandler} classes Lambda
- * runs, fed the same API Gateway events by {@link LocalServer}, over embedded DynamoDB Local (or
- * real AWS with {@code --aws}).
+ * The gateway on a laptop: the same {@link ProxyService} and {@link AdminService} Lambda runs,
+ * served as one {@link GatewayApplication} by {@link LocalServer} (streamed answers included), over
+ * embedded DynamoDB Local (or real AWS with {@code --aws}). {@code invoke} runs the Lambda handler
+ * classes themselves on API Gateway events.
  */
 public final class LocalGateway implements AutoCloseable {
   private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(LocalGateway.class.getName());
@@ -64,6 +66,8 @@ public final class LocalGateway implements AutoCloseable {
   private final Gateway gateway;
   private final ProxyHandler proxy;
   private final AdminHandler admin;
+  /** ProxyFunction's and AdminFunction's routes as one HTTP application: what the server serves. */
+  private final GatewayApplication application;
   /** Which browser pages may call the gateway (AIGW_CORS_ALLOWED_ORIGINS, --cors-allowed-origins). */
   private final CorsPolicy cors;
   private final boolean developmentMasterKey;
@@ -192,7 +196,8 @@ public final class LocalGateway implements AutoCloseable {
       gateway.masterKey().load();
       // One policy for both functions and the server's own answers: its start-up line is logged once.
       this.cors = CorsPolicy.allowing(settings.corsAllowedOrigins());
-      this.proxy = new ProxyHandler(new ProxyService(gateway), cors);
+      var proxyService = new ProxyService(gateway);
+      this.proxy = new ProxyHandler(proxyService, cors);
       this.keySecrets = secrets;
       this.localSecretsManager = inMemorySecrets;
       this.localMasterKey = masterKey;
@@ -200,7 +205,12 @@ public final class LocalGateway implements AutoCloseable {
           new VirtualKeyRotator(gateway.keyStore(), gateway.keyCache(), secrets,
               env.getOrDefault("AIGW_KEY_SECRET_PREFIX", VirtualKeyRotator.DEFAULT_SECRET_PREFIX), new LoggedRotationEvents(),
               gateway.clock());
-      this.admin = new AdminHandler(new AdminService(gateway, rotator), cors);
+      var adminService = new AdminService(gateway, rotator);
+      this.admin = new AdminHandler(adminService, cors);
+      // What the server serves: the same services as the handlers, without the API Gateway event
+      // between, routed as API Gateway routes template.yaml's resources to the two functions.
+      this.application = GatewayApplication.of(
+          cors, request -> isAdminPath(request.path()) ? adminService.handle(request) : proxyService.handle(request));
       this.keyRotationSchedule = new KeyRotationScheduleHandler(rotator);
     } catch (RuntimeException e) {
       if (embedded != null) {
@@ -224,7 +234,7 @@ public final class LocalGateway implements AutoCloseable {
   public static LocalGateway start(LocalOptions options, UnaryOperator<DynamoDbClient> decorate) {
     var gateway = build(options, decorate);
     try {
-      gateway.server = LocalServer.start(options.host(), options.port(), gateway.cors, gateway::dispatch);
+      gateway.server = LocalServer.start(options.host(), options.port(), gateway.application);
       gateway.startSchedules();
     } catch (IOException | RuntimeException e) {
       gateway.close();
@@ -344,11 +354,19 @@ public final class LocalGateway implements AutoCloseable {
     return keySecrets;
   }
 
-  /** Where API Gateway would send the event: admin routes to AdminFunction, the rest to ProxyFunction. */
-  public APIGatewayProxyResponseEvent dispatch(APIGatewayProxyRequestEvent event) {
-    return isAdminPath(event.getPath()) ? admin.handleRequest(event, null) : proxy.handleRequest(event, null);
+  /**
+   * The HTTP application the server serves: admin routes ({@link #isAdminPath}) answered as
+   * AdminFunction answers them, every other path as ProxyFunction, with CORS, {@code HEAD} and
+   * error envelopes as on AWS.
+   */
+  public GatewayApplication application() {
+    return application;
   }
 
+  /**
+   * Runs one function's Lambda handler on an API Gateway event, as {@code sam local invoke} does:
+   * the adapter from the event to the application is part of what this tests.
+   */
   public APIGatewayProxyResponseEvent invoke(String function, APIGatewayProxyRequestEvent event) {
     return switch (function) {
       case "proxy", "ProxyFunction" -> proxy.handleRequest(event, null);
@@ -357,6 +375,7 @@ public final class LocalGateway implements AutoCloseable {
     };
   }
 
+  /** Which paths API Gateway sends to AdminFunction (template.yaml); every other goes to ProxyFunction. */
   static boolean isAdminPath(String path) {
     return path != null
         && (path.startsWith("/key/") || path.startsWith("/team/") || path.startsWith("/health/")

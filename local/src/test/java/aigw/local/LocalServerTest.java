@@ -3,6 +3,7 @@ package aigw.local;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import aigw.core.http.CorsPolicy;
+import aigw.core.http.GatewayApplication;
 import aigw.core.json.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.ByteArrayOutputStream;
@@ -116,6 +117,20 @@ class LocalServerTest {
   }
 
   @Test
+  void aBodyThatIsNotUtf8GetsA400InTheEnvelopeInsteadOfBeingRepaired() throws IOException {
+    // JSON is UTF-8 (RFC 8259 8.1): the body reaches the application as sent, so a stray byte is
+    // refused, not silently turned into U+FFFD and acted on.
+    byte[] body = {'{', '"', 'k', 'e', 'y', '_', 'a', 'l', 'i', 'a', 's', '"', ':', '"', (byte) 0xff, '"', '}'};
+    byte[] head = ("POST /key/generate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + MASTER + "\r\nContent-Type: application/json\r\n"
+        + "Content-Length: " + body.length + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1);
+    byte[] request = Arrays.copyOf(head, head.length + body.length);
+    System.arraycopy(body, 0, request, head.length, body.length);
+    Answer answer = raw(gateway.port(), request);
+    assertEnvelope(answer, 400, "invalid_request_error");
+    assertThat(answer.error().get("message").asText()).contains("UTF-8");
+  }
+
+  @Test
   void anUnknownMethodGets405InTheEnvelopeWithAllow() throws IOException {
     for (String path : List.of("/v1/models", "/key/generate")) {
       Answer answer = raw(gateway.port(), "PROPFIND " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -132,9 +147,9 @@ class LocalServerTest {
   @Test
   void aHandlerThatCrashesGets502InTheEnvelopeWithCors() throws IOException {
     var cors = CorsPolicy.allowing(List.of(PAGE));
-    LocalServer server = LocalServer.start("127.0.0.1", 0, cors, event -> {
+    LocalServer server = LocalServer.start("127.0.0.1", 0, GatewayApplication.of(cors, request -> {
       throw new StackOverflowError("a bug in a handler");
-    });
+    }));
     try {
       Answer answer = raw(server.port(), "GET /v1/models HTTP/1.1\r\nHost: x\r\nOrigin: " + PAGE + "\r\nConnection: close\r\n\r\n");
       assertEnvelope(answer, 502, "internal_server_error");

@@ -17,9 +17,11 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * The one bridge between API Gateway REST proxy events and the core's {@link GatewayRequest} /
- * {@link GatewayResponse}, and the one place an exception becomes an HTTP answer. Both functions
- * and the local gateway go through it, so they behave the same.
+ * The adapter between API Gateway REST proxy events (the buffered Lambda proxy integration) and
+ * the {@link GatewayApplication}: an event becomes a {@link GatewayRequest}, the application's
+ * {@link GatewayResponse} (a stream run to its end) the response event. The Lambda handlers and
+ * the local gateway's {@code invoke} command go through it; the local server serves the
+ * application directly, with the same request shape (header names lower-cased, first values).
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html
  */
 public final class ApiGatewayEvents {

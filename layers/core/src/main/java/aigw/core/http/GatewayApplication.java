@@ -14,6 +14,11 @@ import java.util.logging.Logger;
  * every answer gets the CORS headers the policy gives it, {@code HEAD} is answered as {@code GET}
  * without the body (RFC 9110 9.3.2), and an exception becomes an answer here and nowhere else: a
  * client's mistake its error envelope ({@link ErrorEnvelope}), a bug a bare 500.
+ *
+ * <p>A streamed answer's body runs after {@link #handle} has returned: the transport sends the
+ * status and headers, then runs {@link StreamingBody#writeTo} on its own output. A failure there
+ * can no longer change the status, so it is the transport's to end the stream visibly (the local
+ * server closes the connection without the last chunk). {@code HEAD} never runs a stream.
  */
 public final class GatewayApplication {
   private static final Logger LOG = Logger.getLogger(GatewayApplication.class.getName());

@@ -5,14 +5,16 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * An HTTP request as the core sees it, whatever carried it (API Gateway event, local server).
+ * An HTTP request as the core sees it, whatever carried it (API Gateway event, local server,
+ * Lambda streaming runtime).
  *
  * @param method upper-case HTTP method
  * @param path the resource path, e.g. {@code /v1/chat/completions}, without the stage
  * @param headers header names lower-cased; the first value of each
  * @param query query string parameters; the first value of each
  * @param body the raw body, empty when there is none
- * @param requestId API Gateway's request id, for log lines
+ * @param requestId the transport's id of the request (API Gateway's, or one the local server
+ *     makes), for log lines and error messages
  */
 public record GatewayRequest(
     String method,
