@@ -233,7 +233,7 @@ public final class Bench {
   private static String verdict(double measured, double target, String unit) {
     return measured <= target
         ? "met"
-        : String.format(Locale.ROOT, "missed by %.1f %s", measured - target, unit);
+        : String.format(Locale.ROOT, unit.equals("ms") ? "missed by %.3f %s" : "missed by %.1f %s", measured - target, unit);
   }
 
   /**

@@ -1,5 +1,6 @@
 package aigw.bench;
 
+import java.io.IOException;
 import java.net.URI;
 import java.util.Arrays;
 
@@ -27,7 +28,10 @@ final class StreamRun {
     }
   }
 
-  /** The endpoint did not answer a stream (an error status, a JSON body, a stream cut before {@code [DONE]}). */
+  /**
+   * The endpoint did not answer a stream: an error status, a JSON body, a stream cut before {@code
+   * [DONE]}, a connection that failed.
+   */
   record NotMeasured(String why) implements Outcome {}
 
   private StreamRun() {}
@@ -38,7 +42,12 @@ final class StreamRun {
     int chunks = -1;
     try (var client = new SseClient(uri, authorization)) {
       for (int i = 0; i < streams; i++) {
-        var answer = client.post(body);
+        SseClient.Answer answer;
+        try {
+          answer = client.post(body);
+        } catch (IOException | RuntimeException e) { // a reset, a timeout, an answer that is not HTTP
+          return new NotMeasured("stream " + (i + 1) + " failed: " + e);
+        }
         if (answer.status() != 200 || !answer.contentType().startsWith("text/event-stream")) {
           return new NotMeasured("HTTP " + answer.status() + " " + answer.contentType() + ": " + answer.head());
         }
