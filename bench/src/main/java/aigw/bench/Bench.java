@@ -27,12 +27,14 @@ import java.util.regex.Pattern;
 /**
  * One run, one report: the gateway's added latency over calling a loopback stub provider directly
  * (1 and 16 connections), requests per second at 16, DynamoDB calls per proxied request, the same
- * against the file-backed default, a scheduled run rotating many due keys, and JVM start to first
- * proxied response of the packaged jar.
+ * against the file-backed default, streamed chat completions (added time to first byte, added time
+ * per chunk), a scheduled run rotating many due keys, and JVM start to first proxied response of
+ * the packaged jar.
  *
  * <pre>
  * ./mvnw -q package -DskipTests
  * java -cp local/target/aigw-local.jar:bench/target/aigw-bench.jar aigw.bench.Bench [--requests N] [--jar PATH]
+ *     [--streams N] [--chunks N] [--streaming-only] [--start-only]
  * </pre>
  */
 public final class Bench {
@@ -40,26 +42,58 @@ public final class Bench {
   private static final byte[] CHAT =
       "{\"model\":\"bench-model\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}],\"temperature\":0.2}"
           .getBytes(StandardCharsets.UTF_8);
+  /** As streaming clients ask (the OpenAI SDKs, the Vercel AI SDK): usage in a last chunk. */
+  private static final byte[] STREAMED_CHAT =
+      ("{\"model\":\"bench-model\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}],\"temperature\":0.2,"
+              + "\"stream\":true,\"stream_options\":{\"include_usage\":true}}")
+          .getBytes(StandardCharsets.UTF_8);
+  // Issue 14's streaming targets.
+  private static final double TARGET_ADDED_FIRST_BYTE_P50_MILLIS = 0.5;
+  private static final double TARGET_ADDED_MICROS_PER_CHUNK = 20;
 
   private Bench() {}
 
   public static void main(String[] args) throws Exception {
     int requests = 20_000;
+    int streams = 2_000;
+    int chunks = 20;
     boolean load = true;
+    boolean streaming = true;
+    boolean startUp = true;
     Path jar = Path.of("local/target/aigw-local.jar");
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--requests" -> requests = Integer.parseInt(args[++i]);
+        case "--streams" -> streams = Integer.parseInt(args[++i]);
+        case "--chunks" -> chunks = Integer.parseInt(args[++i]);
         case "--jar" -> jar = Path.of(args[++i]);
-        case "--start-only" -> load = false;
+        case "--start-only" -> {
+          load = false;
+          streaming = false;
+        }
+        case "--streaming-only" -> {
+          load = false;
+          startUp = false;
+        }
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
+    // The JDK's HttpServer reads this once per JVM, at the first server: the stub's, before the
+    // gateway's (which asks for it too, in LocalServer). Without it a stream of small flushed
+    // events waits on Nagle's algorithm and delayed ACKs: 44 ms for 23 events instead of 0.3 ms.
+    System.setProperty("sun.net.httpserver.nodelay", "true");
     System.out.printf(Locale.ROOT, "aigw bench: %d cores, %s %s, %d requests per measurement%n",
         Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.name"), System.getProperty("java.version"), requests);
-    try (var stub = new StubProvider()) {
+    try (var stub = new StubProvider(chunks)) {
       Path config = writeConfig(stub.baseUrl());
       URI direct = URI.create(stub.baseUrl() + "/v1/chat/completions");
+
+      if (streaming) {
+        System.out.println();
+        System.out.printf(Locale.ROOT,
+            "== streaming (in memory; 1 connection, %d streams of %d content chunks, usage asked) ==%n", streams, chunks);
+        streaming(LocalOptions.inMemory(config, env()), direct, streams);
+      }
 
       if (load) {
         System.out.println();
@@ -77,6 +111,9 @@ public final class Bench {
         rotation(LocalOptions.inMemory(config, env()), 500);
       }
 
+      if (!startUp) {
+        return;
+      }
       System.out.println();
       System.out.println("== start-up of the packaged jar (" + jar + ") ==");
       if (Files.exists(jar)) {
@@ -139,6 +176,66 @@ public final class Bench {
         report(directRun, gatewayRun, before, after);
       }
     }
+  }
+
+  /**
+   * Streamed chat completions at 1 connection, straight to the stub (the floor) and through the
+   * gateway: time to the first {@code data:} event and to {@code data: [DONE]}. Added time per chunk
+   * is (gateway total - floor total) / chunks, p50 against p50. When the gateway does not stream
+   * (an error, a JSON answer) the floor is still printed and the gateway's answer is shown instead.
+   */
+  private static void streaming(LocalOptions options, URI direct, int streams) throws Exception {
+    try (var gateway = LocalGateway.start(options)) {
+      URI proxied = URI.create(gateway.baseUrl() + "/v1/chat/completions");
+      String bearer = "Bearer " + createKey(gateway.baseUrl());
+      int warmUp = Math.max(50, streams / 2);
+      StreamRun.run(direct, null, STREAMED_CHAT, warmUp);
+      StreamRun.run(proxied, bearer, STREAMED_CHAT, warmUp);
+
+      var floor = StreamRun.run(direct, null, STREAMED_CHAT, streams);
+      if (!(floor instanceof StreamRun.Measured directRun)) {
+        System.out.println("  the stub itself did not stream: " + ((StreamRun.NotMeasured) floor).why());
+        return;
+      }
+      var through = StreamRun.run(proxied, bearer, STREAMED_CHAT, streams);
+      System.out.printf(Locale.ROOT, "  %d data: events per stream ([DONE] excluded)%n", directRun.chunks());
+      if (!(through instanceof StreamRun.Measured gatewayRun)) {
+        System.out.printf(Locale.ROOT, "  time to first byte: direct p50 %.3f ms p99 %.3f ms%n",
+            directRun.firstByteMillis(50), directRun.firstByteMillis(99));
+        System.out.printf(Locale.ROOT, "  whole stream:       direct p50 %.3f ms p99 %.3f ms%n",
+            directRun.totalMillis(50), directRun.totalMillis(99));
+        System.out.println("  gateway: streaming not measured, it did not stream: " + ((StreamRun.NotMeasured) through).why());
+        return;
+      }
+      if (gatewayRun.chunks() != directRun.chunks()) {
+        System.out.printf(Locale.ROOT, "  gateway: %d data: events per stream where the provider sent %d%n",
+            gatewayRun.chunks(), directRun.chunks());
+      }
+      double addedFirstByteP50 = gatewayRun.firstByteMillis(50) - directRun.firstByteMillis(50);
+      System.out.printf(Locale.ROOT,
+          "  time to first byte: direct p50 %.3f ms p99 %.3f ms | gateway p50 %.3f ms p99 %.3f ms | added p50 %.3f ms p99 %.3f ms (target p50 <= %.1f ms: %s)%n",
+          directRun.firstByteMillis(50), directRun.firstByteMillis(99),
+          gatewayRun.firstByteMillis(50), gatewayRun.firstByteMillis(99),
+          addedFirstByteP50, gatewayRun.firstByteMillis(99) - directRun.firstByteMillis(99),
+          TARGET_ADDED_FIRST_BYTE_P50_MILLIS, verdict(addedFirstByteP50, TARGET_ADDED_FIRST_BYTE_P50_MILLIS, "ms"));
+      double addedTotalP50 = gatewayRun.totalMillis(50) - directRun.totalMillis(50);
+      double microsPerChunk = addedTotalP50 * 1000 / directRun.chunks();
+      System.out.printf(Locale.ROOT,
+          "  whole stream:       direct p50 %.3f ms p99 %.3f ms | gateway p50 %.3f ms p99 %.3f ms | added p50 %.3f ms p99 %.3f ms%n",
+          directRun.totalMillis(50), directRun.totalMillis(99),
+          gatewayRun.totalMillis(50), gatewayRun.totalMillis(99),
+          addedTotalP50, gatewayRun.totalMillis(99) - directRun.totalMillis(99));
+      // The same difference without the first byte's: what each later chunk costs on its own.
+      double microsPerLaterChunk = (addedTotalP50 - addedFirstByteP50) * 1000 / Math.max(1, directRun.chunks() - 1);
+      System.out.printf(Locale.ROOT, "  added time per chunk: %.1f µs (target <= %.0f µs: %s); after the first byte: %.1f µs per chunk%n",
+          microsPerChunk, TARGET_ADDED_MICROS_PER_CHUNK, verdict(microsPerChunk, TARGET_ADDED_MICROS_PER_CHUNK, "µs"), microsPerLaterChunk);
+    }
+  }
+
+  private static String verdict(double measured, double target, String unit) {
+    return measured <= target
+        ? "met"
+        : String.format(Locale.ROOT, unit.equals("ms") ? "missed by %.3f %s" : "missed by %.1f %s", measured - target, unit);
   }
 
   /**
