@@ -59,7 +59,7 @@ class ProvidersTest {
   }
 
   private ProviderResponse call() {
-    return providers.call(deployment, Operation.CHAT_COMPLETIONS, ForwardedBody.of("{\"model\":\"gpt-4o-mini\",\"messages\":[]}".getBytes(StandardCharsets.UTF_8)));
+    return (ProviderResponse) providers.call(deployment, ProviderRequest.complete(Operation.CHAT_COMPLETIONS, ForwardedBody.of("{\"model\":\"gpt-4o-mini\",\"messages\":[]}".getBytes(StandardCharsets.UTF_8))));
   }
 
   @Test
