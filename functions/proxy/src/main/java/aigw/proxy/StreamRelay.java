@@ -91,7 +91,11 @@ final class StreamRelay implements StreamingBody {
         try {
           chunk = chunks.next();
         } catch (GatewayException failed) {
-          recordOnce();
+          try {
+            recordOnce(); // what was generated until the failure
+          } catch (RuntimeException notRecorded) {
+            LOG.log(Level.WARNING, "usage of a stream that failed mid-way could not be recorded", notRecorded);
+          }
           writeEvent(out, Json.bytes(ErrorEnvelope.of(failed)));
           return;
         }

@@ -75,6 +75,20 @@ class ProvidersTest {
   }
 
   @Test
+  void aStreamWhoseCredentialIsRefusedIsRetriedOnceWithTheReplacement() {
+    upstream.stubFor(post("/v1/chat/completions").withHeader("Authorization", equalTo("Bearer sk-new"))
+        .willReturn(aResponse().withHeader("Content-Type", "text/event-stream").withBody("data: " + COMPLETION + "\n\ndata: [DONE]\n\n")));
+    secrets.putSecretValue(r -> r.secretId(SECRET).secretString("{\"OPENAI_API_KEY\":\"sk-new\"}"));
+    var body = ForwardedBody.of("{\"model\":\"gpt-4o-mini\",\"messages\":[],\"stream\":true}".getBytes(StandardCharsets.UTF_8));
+    try (var stream = (ProviderStream) providers.call(deployment, ProviderRequest.streamed(Operation.CHAT_COMPLETIONS, body))) {
+      assertThat(stream.next().usage().totalTokens()).isEqualTo(2);
+      assertThat(stream.next()).isNull();
+    }
+    upstream.verify(1, postRequestedFor(urlEqualTo("/v1/chat/completions")).withHeader("Authorization", equalTo("Bearer sk-old")));
+    upstream.verify(1, postRequestedFor(urlEqualTo("/v1/chat/completions")).withHeader("Authorization", equalTo("Bearer sk-new")));
+  }
+
+  @Test
   void aRefusedCredentialThatIsStillTheSecretsValueIsNotSentAgain() {
     assertThatThrownBy(this::call).isInstanceOfSatisfying(UpstreamFailed.class, e -> {
       assertThat(ErrorEnvelope.status(e)).isEqualTo(502);

@@ -177,6 +177,35 @@ class OpenAiCompatibleProviderTest {
             assertThat(e.getMessage()).doesNotContain("sk-upstream-credential").contains("sk-...tial"));
   }
 
+  private aigw.core.providers.ProviderStream stream(Deployment deployment) {
+    return (aigw.core.providers.ProviderStream) provider.answer(
+        deployment, aigw.core.providers.ProviderRequest.streamed(Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\",\"stream\":true}")));
+  }
+
+  @Test
+  void aStreamRefusedBeforeItsFirstByteIsThrownFromTheCallWithTheSameRules() {
+    upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(401)
+        .withBody("{\"error\":{\"message\":\"Incorrect API key provided: sk-upstream-credential\"}}")));
+    assertThatThrownBy(() -> stream(openAi()))
+        .isInstanceOfSatisfying(UpstreamFailed.class, e -> {
+          assertThat(ErrorEnvelope.status(e)).isEqualTo(502);
+          assertThat(e.credentialRefused()).isTrue();
+          assertThat(e.getMessage()).doesNotContain("sk-upstream-credential");
+        });
+    upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(301).withHeader("Location", "https://elsewhere.example/v1")));
+    assertThatThrownBy(() -> stream(openAi())).isInstanceOfSatisfying(UpstreamFailed.class, e -> assertThat(e.getMessage()).contains("redirect"));
+  }
+
+  @Test
+  void anErrorEventQuotingTheCredentialNeverShowsItToTheClient() {
+    upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withHeader("Content-Type", "text/event-stream")
+        .withBody("data: {\"error\":{\"message\":\"key sk-upstream-credential was revoked mid-stream\",\"type\":\"server_error\"}}\n\n")));
+    try (var stream = stream(openAi())) {
+      assertThatThrownBy(stream::next).isInstanceOfSatisfying(UpstreamFailed.class, e ->
+          assertThat(e.getMessage()).doesNotContain("sk-upstream-credential").contains("sk-...tial"));
+    }
+  }
+
   @Test
   void providerServerErrorsAndGarbageBecome502() {
     upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(503).withBody("<html>down</html>")));
