@@ -303,6 +303,27 @@ class ProxyStreamingTest {
   }
 
   @Test
+  void aStreamMayLastLongerThanTheTimeoutAsLongAsChunksKeepComing() throws Exception {
+    useModels(List.of(new Deployment("held", Provider.OPENAI, "held-upstream", URI.create(upstream.baseUrl()), "sk-upstream-test-credential", "test",
+        Duration.ofMillis(500))));
+    var out = ClientOutput.staying();
+    var call = sendInBackground("/v1/chat/completions", chatStream("held", ""), out);
+    var exchange = upstream.awaitRequest();
+    exchange.startStream();
+    var sent = new ArrayList<String>();
+    for (int i = 0; i < 8; i++) { // 8 x 250 ms: four times the timeout in all, never 500 ms without a byte
+      exchange.sendEvent(chunk("t" + i));
+      sent.add(chunk("t" + i));
+      Thread.sleep(250);
+    }
+    exchange.sendEvent("[DONE]");
+    exchange.finish();
+    call.get(10, TimeUnit.SECONDS);
+    sent.add("[DONE]");
+    assertThat(out.text()).isEqualTo(sse(sent.toArray(String[]::new)));
+  }
+
+  @Test
   void aProviderErrorEventMidStreamIsPassedInOpenAisErrorShape() throws Exception {
     stubStream("/v1/chat/completions",
         sse(chunk("Hel"), "{\"error\":{\"message\":\"The server had an error while processing your request.\",\"type\":\"server_error\",\"param\":null,\"code\":null}}"));
