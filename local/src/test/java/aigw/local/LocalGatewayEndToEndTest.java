@@ -152,6 +152,9 @@ class LocalGatewayEndToEndTest {
     assertThatThrownBy(() -> sdk(key).chat().completions().create(chat("no-such-model")))
         .isInstanceOfSatisfying(NotFoundException.class, e -> assertThat(e.param()).contains("model"));
 
+    // A provider refusing a stream before its first byte: a normal error response the SDK raises.
+    upstream.stubFor(post("/v1/chat/completions").withRequestBody(matchingJsonPath("$.stream", equalTo("true"))).willReturn(aResponse().withStatus(400)
+        .withBody("{\"error\":{\"message\":\"streaming is off\",\"type\":\"invalid_request_error\",\"param\":\"stream\",\"code\":null}}")));
     assertThatThrownBy(() -> sdk(key).chat().completions().createStreaming(chat("gpt-4o-mini")).stream().count())
         .isInstanceOfSatisfying(BadRequestException.class, e -> assertThat(e.param()).contains("stream"));
 

@@ -28,6 +28,8 @@ final class KeyViews {
     view.put("prompt_tokens", key.usage().promptTokens());
     view.put("completion_tokens", key.usage().completionTokens());
     view.put("total_tokens", key.usage().totalTokens());
+    // Of request_count, the streams cut off before the provider reported usage: their tokens are estimates.
+    view.put("estimated_request_count", key.usage().estimatedRequests());
     view.put("last_used_at", text(key.usage().lastUsedAt()));
     KeyRotation rotation = key.rotation();
     view.put("auto_rotate", rotation.autoRotate());

@@ -428,6 +428,21 @@ class AdminHandlerTest {
     }
 
     @Test
+    void infoShowsHowManyRequestsWereCountedWithEstimatedTokens() {
+      String key = api.generate(Map.of()).path("key").asText();
+      String keyId = api.gateway.keyStore().findByHash(ApiKeys.hash(key)).orElseThrow().keyId();
+      var now = api.clock.instant();
+      api.gateway.usage().record(keyId, aigw.core.usage.UsageDelta.oneRequest(new aigw.core.usage.TokenUsage(7, 3, 10), now));
+      api.gateway.usage().record(keyId, aigw.core.usage.UsageDelta.oneEstimatedRequest(new aigw.core.usage.TokenUsage(5, 2, 7), now));
+
+      JsonNode info = api.get("/key/info", query("key", key)).body().path("info");
+
+      assertThat(info.path("request_count").asLong()).isEqualTo(2);
+      assertThat(info.path("total_tokens").asLong()).isEqualTo(17);
+      assertThat(info.path("estimated_request_count").asLong()).isEqualTo(1);
+    }
+
+    @Test
     void keyCanBeNamedByItsHash() {
       String key = api.generate(Map.of("key_alias", "by-hash")).path("key").asText();
       String hash = ApiKeys.hash(key);
@@ -664,6 +679,21 @@ class AdminHandlerTest {
       assertThat(info.path("user_id").asText()).isEqualTo("ann");
       assertThat(texts(info.path("models"))).containsExactly("m1");
       assertThat(texts(api.get("/key/list", query("key_alias", "old")).body().path("keys"))).isEmpty();
+    }
+
+    @Test
+    void infoShowsHowManyRequestsWereCountedWithEstimatedTokens() {
+      String key = api.generate(Map.of()).path("key").asText();
+      String keyId = api.gateway.keyStore().findByHash(ApiKeys.hash(key)).orElseThrow().keyId();
+      var now = api.clock.instant();
+      api.gateway.usage().record(keyId, aigw.core.usage.UsageDelta.oneRequest(new aigw.core.usage.TokenUsage(7, 3, 10), now));
+      api.gateway.usage().record(keyId, aigw.core.usage.UsageDelta.oneEstimatedRequest(new aigw.core.usage.TokenUsage(5, 2, 7), now));
+
+      JsonNode info = api.get("/key/info", query("key", key)).body().path("info");
+
+      assertThat(info.path("request_count").asLong()).isEqualTo(2);
+      assertThat(info.path("total_tokens").asLong()).isEqualTo(17);
+      assertThat(info.path("estimated_request_count").asLong()).isEqualTo(1);
     }
 
     @Test

@@ -21,7 +21,10 @@ import aigw.core.http.ResponseLimit;
 import aigw.core.json.Json;
 import aigw.core.providers.ForwardedBody;
 import aigw.core.providers.Operation;
+import aigw.core.providers.ProviderAnswer;
+import aigw.core.providers.ProviderRequest;
 import aigw.core.providers.ProviderResponse;
+import aigw.core.providers.ProviderStream;
 import aigw.core.usage.UsageDelta;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -35,14 +38,16 @@ import java.util.Map;
  * The OpenAI-compatible routes, with or without the {@code /v1} prefix:
  *
  * <ul>
- *   <li>{@code POST /v1/chat/completions}
+ *   <li>{@code POST /v1/chat/completions}, whole or streamed ({@code stream: true})
+ *   <li>{@code POST /v1/completions} (legacy text completions), whole or streamed
  *   <li>{@code POST /v1/embeddings}
  *   <li>{@code GET /v1/models} (only the models the key may use)
  *   <li>{@code GET /v1/models/{id}}: OpenAI's "retrieve model"; the id may hold {@code /}, sent
  *       as is or as {@code %2F}
  * </ul>
  *
- * Each call: authenticate, validate, route, call the provider, record usage, answer.
+ * Each call: authenticate, validate, route, call the provider, record usage, answer. A streamed
+ * answer records its usage inside its body ({@link StreamRelay}), before the stream ends.
  */
 public final class ProxyService {
   private static final String MODEL_ROUTE = "/models/";
@@ -61,6 +66,10 @@ public final class ProxyService {
       case "/chat/completions" -> {
         requireMethod(request, "POST");
         yield forward(request, Operation.CHAT_COMPLETIONS);
+      }
+      case "/completions" -> {
+        requireMethod(request, "POST");
+        yield forward(request, Operation.COMPLETIONS);
       }
       case "/embeddings" -> {
         requireMethod(request, "POST");
@@ -108,24 +117,40 @@ public final class ProxyService {
       // An answer over Lambda's 6 MB would be billed and lost: refuse what can be known before the call.
       ResponseLimit.checkEmbeddings(body, rotation.get(0).upstreamModel());
     }
-    ProviderResponse answer = call(rotation, operation, ForwardedBody.of(request.body()));
-    if (caller instanceof Caller.Virtual virtual) {
-      // Written before the client hears back: an answered request is always counted.
-      gateway.usage().record(virtual.key().keyId(), UsageDelta.oneRequest(answer.usage(), gateway.clock().instant()));
-    }
-    ResponseLimit.checkAnswer(answer.body(), "The provider of '" + model + "'");
-    return GatewayResponse.json(200, answer.body());
+    boolean stream = body.path("stream").asBoolean(false);
+    var forwarded = ForwardedBody.of(request.body());
+    var providerRequest = stream ? ProviderRequest.streamed(operation, forwarded) : ProviderRequest.complete(operation, forwarded);
+    String keyId = caller instanceof Caller.Virtual virtual ? virtual.key().keyId() : null;
+    return switch (call(rotation, providerRequest)) {
+      case ProviderResponse answer -> {
+        if (keyId != null) {
+          // Written before the client hears back: an answered request is always counted.
+          gateway.usage().record(keyId, UsageDelta.oneRequest(answer.usage(), gateway.clock().instant()));
+        }
+        ResponseLimit.checkAnswer(answer.body(), "The provider of '" + model + "'");
+        yield GatewayResponse.json(200, answer.body());
+      }
+      case ProviderStream chunks -> {
+        boolean clientWantsUsage = body.path("stream_options").path("include_usage").asBoolean(false);
+        var relay = new StreamRelay(chunks, clientWantsUsage, keyId, request.body().length, gateway.usage(), gateway.clock());
+        // The first chunk is awaited here: a provider that fails before it (an error event, a cut-off
+        // or silent stream) still gets a normal error response with its status.
+        relay.awaitFirstChunk();
+        yield GatewayResponse.streaming(200, StreamRelay.HEADERS, relay);
+      }
+    };
   }
 
   /**
    * Tries the deployments in turn, moving on only when the request cannot have reached a provider
-   * (no connection, no credential configured), so no request is run, or billed, twice.
+   * (no connection, no credential configured), so no request is run, or billed, twice. A stream
+   * follows the same rule: its answer is chosen once its status and headers have arrived.
    */
-  private ProviderResponse call(List<Deployment> rotation, Operation operation, ForwardedBody body) {
+  private ProviderAnswer call(List<Deployment> rotation, ProviderRequest request) {
     GatewayException last = null;
     for (Deployment deployment : rotation) {
       try {
-        return gateway.providers().call(deployment, operation, body);
+        return gateway.providers().call(deployment, request);
       } catch (UpstreamUnreachable e) {
         if (!e.beforeSending()) {
           throw e;
@@ -212,15 +237,28 @@ public final class ProxyService {
       throw new BadRequest("'model' must be a non-empty string.", "model");
     }
     JsonNode stream = body.get("stream");
+    boolean streaming = false;
     if (stream != null && !stream.isNull()) {
       if (!stream.isBoolean()) {
         throw new BadRequest("'stream' must be a boolean.", "stream");
       }
-      if (stream.booleanValue()) {
-        throw new BadRequest(
-            "stream=true is not supported by this gateway yet; send the request without 'stream' (or with"
-                + " stream=false) to get the whole answer at once.",
-            "stream");
+      streaming = stream.booleanValue();
+      if (streaming && operation == Operation.EMBEDDINGS) {
+        throw new BadRequest("'stream' is not supported for embeddings; send the request without it.", "stream");
+      }
+    }
+    JsonNode streamOptions = body.get("stream_options");
+    if (streamOptions != null && !streamOptions.isNull()) {
+      // OpenAI's rule and words: https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options
+      if (!streaming) {
+        throw new BadRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options");
+      }
+      if (!streamOptions.isObject()) {
+        throw new BadRequest("'stream_options' must be an object.", "stream_options");
+      }
+      JsonNode includeUsage = streamOptions.get("include_usage");
+      if (includeUsage != null && !includeUsage.isNull() && !includeUsage.isBoolean()) {
+        throw new BadRequest("'stream_options.include_usage' must be a boolean.", "stream_options");
       }
     }
     switch (operation) {
@@ -238,6 +276,16 @@ public final class ProxyService {
           }
         }
       }
+      case COMPLETIONS -> {
+        JsonNode prompt = body.get("prompt");
+        if (prompt == null || prompt.isNull()) {
+          throw new BadRequest("'prompt' is required.", "prompt");
+        }
+        if (!isPrompt(prompt)) {
+          throw new BadRequest(
+              "'prompt' must be a string, an array of strings, an array of tokens (integers) or an array of token arrays.", "prompt");
+        }
+      }
       case EMBEDDINGS -> {
         JsonNode input = body.get("input");
         if (input == null || input.isNull()) {
@@ -249,6 +297,39 @@ public final class ProxyService {
       }
     }
     return model.asText();
+  }
+
+  /**
+   * OpenAI's forms of {@code prompt} (https://platform.openai.com/docs/api-reference/completions/create#completions-create-prompt):
+   * a string, or a non-empty array of strings, of token ids, or of token id arrays, one form per array.
+   */
+  private static boolean isPrompt(JsonNode prompt) {
+    if (prompt.isTextual()) {
+      return true;
+    }
+    if (!prompt.isArray() || prompt.isEmpty()) {
+      return false;
+    }
+    JsonNode first = prompt.get(0);
+    for (JsonNode item : prompt) {
+      boolean sameForm =
+          first.isTextual() ? item.isTextual()
+              : first.isIntegralNumber() ? item.isIntegralNumber()
+              : first.isArray() && item.isArray() && !item.isEmpty() && allIntegers(item);
+      if (!sameForm) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean allIntegers(JsonNode array) {
+    for (JsonNode item : array) {
+      if (!item.isIntegralNumber()) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static void requireMethod(GatewayRequest request, String method) {

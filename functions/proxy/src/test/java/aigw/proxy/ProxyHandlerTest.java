@@ -389,13 +389,18 @@ class ProxyHandlerTest {
   }
 
   @Test
-  void streamingIsRefusedWithAClearMessageUntilItIsBuilt() throws Exception {
+  void aStreamThroughTheBufferedAdapterAnswersTheWholeEventStream() throws Exception {
     storeEventsKey(List.of());
+    String chunk = "{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":null}]}";
+    String usage = "{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1,\"total_tokens\":6}}";
+    upstream.stubFor(post("/v1/chat/completions").withRequestBody(matchingJsonPath("$.stream", equalTo("true")))
+        .willReturn(aResponse().withHeader("Content-Type", "text/event-stream").withBody("data: " + chunk + "\n\ndata: " + usage + "\n\ndata: [DONE]\n\n")));
     var response = send(Events.load("proxy-stream.json"));
-    assertThat(response.getStatusCode()).isEqualTo(400);
-    var error = error(response);
-    assertThat(error.get("param").asText()).isEqualTo("stream");
-    assertThat(error.get("message").asText()).contains("stream=true is not supported");
+    assertThat(response.getStatusCode()).isEqualTo(200);
+    assertThat(response.getHeaders()).containsEntry("Content-Type", "text/event-stream; charset=utf-8");
+    assertThat(response.getBody()).isEqualTo("data: " + chunk + "\n\ndata: [DONE]\n\n");
+    var keyId = gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow().keyId();
+    assertThat(gateway.keyStore().usageOf(keyId).totalTokens()).isEqualTo(6);
   }
 
   @Test

@@ -249,7 +249,13 @@ class PackagedFunctionsTest {
         assertThat(status(answer(api, "proxy-bad-key.json", process))).isEqualTo(401);
         assertThat(status(answer(api, "proxy-no-key.json", process))).isEqualTo(401);
         assertThat(status(answer(api, "proxy-malformed-json.json", process))).isEqualTo(400);
-        assertThat(status(answer(api, "proxy-stream.json", process))).isEqualTo(400);
+        // A stream, answered whole by API Gateway's buffered mode: the event stream to its [DONE].
+        String chunk = "{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"streamed\"}}]}";
+        aws.stubFor(post("/v1/chat/completions").withRequestBody(matchingJsonPath("$.stream", equalTo("true")))
+            .willReturn(aResponse().withHeader("Content-Type", "text/event-stream").withBody("data: " + chunk + "\n\ndata: [DONE]\n\n")));
+        var stream = answer(api, "proxy-stream.json", process);
+        assertThat(status(stream)).as(stream.toString()).isEqualTo(200);
+        assertThat(stream.get("body").asText()).isEqualTo("data: " + chunk + "\n\ndata: [DONE]\n\n");
         assertThat(status(answer(api, "proxy-embeddings.json", process))).isEqualTo(404); // not in this model list
       } finally {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);

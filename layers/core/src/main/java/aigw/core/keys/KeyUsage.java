@@ -2,8 +2,17 @@ package aigw.core.keys;
 
 import java.time.Instant;
 
-/** Usage counters kept on the key's row; each proxied request adds to them atomically. */
+/**
+ * Usage counters kept on the key's row; each proxied request adds to them atomically.
+ *
+ * @param estimatedRequests how many of {@code requests} were counted with estimated tokens (a
+ *     stream cut off before the provider reported usage; see docs/api.md)
+ */
 public record KeyUsage(
-    long requests, long promptTokens, long completionTokens, long totalTokens, Instant lastUsedAt) {
-  public static final KeyUsage NONE = new KeyUsage(0, 0, 0, 0, null);
+    long requests, long promptTokens, long completionTokens, long totalTokens, Instant lastUsedAt, long estimatedRequests) {
+  public static final KeyUsage NONE = new KeyUsage(0, 0, 0, 0, null, 0);
+
+  public KeyUsage(long requests, long promptTokens, long completionTokens, long totalTokens, Instant lastUsedAt) {
+    this(requests, promptTokens, completionTokens, totalTokens, lastUsedAt, 0);
+  }
 }

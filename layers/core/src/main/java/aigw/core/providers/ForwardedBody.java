@@ -20,15 +20,25 @@ import java.util.Arrays;
  * <p>Every top-level {@code model} is replaced when a client sends it more than once: the gateway
  * routes on the last one (as Jackson's tree and Python's json do), and no provider, whichever
  * duplicate it reads, sees a name the gateway did not route on.
+ *
+ * <p>For a stream, {@link #withModelAndUsage} also makes {@code stream_options.include_usage} true
+ * (the gateway counts every streamed call): each top-level {@code stream_options} object gets it
+ * (that value alone is re-encoded, its other members kept), or one is appended when there is none.
  */
 public final class ForwardedBody {
   private final byte[] sent;
   /** Byte ranges [start, end) of the top-level model values, in order. */
   private final int[] modelSpans;
+  /** Byte ranges [start, end) of the top-level stream_options values, in order. */
+  private final int[] streamOptionsSpans;
+  /** Offset of the closing brace of the top-level object. */
+  private final int end;
 
-  private ForwardedBody(byte[] sent, int[] modelSpans) {
+  private ForwardedBody(byte[] sent, int[] modelSpans, int[] streamOptionsSpans, int end) {
     this.sent = sent;
     this.modelSpans = modelSpans;
+    this.streamOptionsSpans = streamOptionsSpans;
+    this.end = end;
   }
 
   /**
@@ -39,6 +49,8 @@ public final class ForwardedBody {
   public static ForwardedBody of(byte[] sent) {
     int[] spans = new int[4];
     int count = 0;
+    int[] optionSpans = new int[0];
+    int end;
     try (JsonParser parser = Json.MAPPER.getFactory().createParser(sent)) {
       if (parser.nextToken() != JsonToken.START_OBJECT) {
         throw new BadRequest("The request body must be a JSON object.");
@@ -46,6 +58,7 @@ public final class ForwardedBody {
       JsonToken token;
       while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
         boolean isModel = "model".equals(parser.currentName());
+        boolean isStreamOptions = "stream_options".equals(parser.currentName());
         JsonToken value = parser.nextToken();
         long start = parser.currentTokenLocation().getByteOffset();
         if (value.isStructStart()) {
@@ -53,26 +66,36 @@ public final class ForwardedBody {
         } else {
           parser.finishToken(); // a string is read lazily; its end is known once it is finished
         }
-        if (isModel) {
-          long end = parser.currentLocation().getByteOffset();
-          if (start < 0 || end < start) {
+        if (isModel || isStreamOptions) {
+          long valueEnd = parser.currentLocation().getByteOffset();
+          if (start < 0 || valueEnd < start) {
             // Jackson reports byte offsets for UTF-8 input only (it decodes UTF-16/32 through a Reader).
             throw new BadRequest("The request body must be JSON in UTF-8.");
           }
-          if (count + 2 > spans.length) {
-            spans = Arrays.copyOf(spans, spans.length * 2);
+          if (isStreamOptions) {
+            optionSpans = Arrays.copyOf(optionSpans, optionSpans.length + 2);
+            optionSpans[optionSpans.length - 2] = (int) start;
+            optionSpans[optionSpans.length - 1] = (int) valueEnd;
+          } else {
+            if (count + 2 > spans.length) {
+              spans = Arrays.copyOf(spans, spans.length * 2);
+            }
+            spans[count++] = (int) start;
+            spans[count++] = (int) valueEnd;
           }
-          spans[count++] = (int) start;
-          spans[count++] = (int) end;
         }
       }
-      if (token != JsonToken.END_OBJECT || parser.nextToken() != null) {
+      if (token != JsonToken.END_OBJECT) {
+        throw new BadRequest("The request body must be one JSON object.");
+      }
+      end = (int) parser.currentTokenLocation().getByteOffset();
+      if (parser.nextToken() != null) {
         throw new BadRequest("The request body must be one JSON object.");
       }
     } catch (IOException e) {
       throw new BadRequest("Invalid JSON in the request body.");
     }
-    return new ForwardedBody(sent, Arrays.copyOf(spans, count));
+    return new ForwardedBody(sent, Arrays.copyOf(spans, count), optionSpans, end);
   }
 
   /** The bytes as the client sent them. */
@@ -85,16 +108,62 @@ public final class ForwardedBody {
     if (modelSpans.length == 0) {
       return sent;
     }
-    byte[] value = quoted(model);
-    var out = new ByteArrayOutputStream(sent.length + value.length);
+    return splice(quoted(model), null);
+  }
+
+  /**
+   * {@link #withModel} with {@code stream_options.include_usage} set to true: every top-level {@code
+   * stream_options} object gets it, its other members kept; a body without one gets {@code
+   * "stream_options":{"include_usage":true}} appended as its last member.
+   */
+  public byte[] withModelAndUsage(String model) {
+    return splice(modelSpans.length == 0 ? null : quoted(model), true);
+  }
+
+  /** The bytes with each model value replaced by {@code model} (unless null), and usage asked for (unless null). */
+  private byte[] splice(byte[] model, Boolean askUsage) {
+    // All replaced ranges, ordered by offset: model and stream_options values never overlap.
+    int[][] ranges = new int[modelSpans.length / 2 + (askUsage == null ? 0 : streamOptionsSpans.length / 2)][];
+    int n = 0;
+    if (model != null) {
+      for (int i = 0; i < modelSpans.length; i += 2) {
+        ranges[n++] = new int[] {modelSpans[i], modelSpans[i + 1], 0};
+      }
+    }
+    if (askUsage != null) {
+      for (int i = 0; i < streamOptionsSpans.length; i += 2) {
+        ranges[n++] = new int[] {streamOptionsSpans[i], streamOptionsSpans[i + 1], 1};
+      }
+    }
+    ranges = Arrays.copyOf(ranges, n);
+    Arrays.sort(ranges, (a, b) -> Integer.compare(a[0], b[0]));
+    var out = new ByteArrayOutputStream(sent.length + 48);
     int from = 0;
-    for (int i = 0; i < modelSpans.length; i += 2) {
-      out.write(sent, from, modelSpans[i] - from);
-      out.writeBytes(value);
-      from = modelSpans[i + 1];
+    for (int[] range : ranges) {
+      out.write(sent, from, range[0] - from);
+      out.writeBytes(range[2] == 0 ? model : withIncludeUsage(Arrays.copyOfRange(sent, range[0], range[1])));
+      from = range[1];
+    }
+    if (askUsage != null && streamOptionsSpans.length == 0) {
+      out.write(sent, from, end - from);
+      // A body that routes has a model, so the object has a member before the one appended.
+      out.writeBytes(",\"stream_options\":{\"include_usage\":true}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      from = end;
     }
     out.write(sent, from, sent.length - from);
     return out.toByteArray();
+  }
+
+  /** A stream_options value with include_usage true; a value that is not an object becomes just that. */
+  private static byte[] withIncludeUsage(byte[] value) {
+    try {
+      var node = Json.MAPPER.readTree(value);
+      var options = node instanceof com.fasterxml.jackson.databind.node.ObjectNode object ? object : Json.MAPPER.createObjectNode();
+      options.put("include_usage", true);
+      return Json.MAPPER.writeValueAsBytes(options);
+    } catch (IOException e) {
+      throw new BadRequest("Invalid JSON in 'stream_options'.", "stream_options");
+    }
   }
 
   private static byte[] quoted(String text) {

@@ -3,6 +3,7 @@ package aigw.core.providers;
 import aigw.core.config.Deployment;
 import aigw.core.config.Provider;
 import aigw.core.errors.UpstreamFailed;
+import aigw.core.providers.http.UpstreamHttp;
 import aigw.core.providers.openai.OpenAiCompatibleProvider;
 import aigw.core.secrets.ProviderCredentials;
 import java.net.http.HttpClient;
@@ -11,8 +12,8 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The one place provider APIs are registered (model_list prefix to the class that speaks its API),
- * and where a deployment gets its credential as of the call.
+ * The one place provider APIs are registered (model_list prefix to the {@link ModelProvider} that
+ * speaks its API), and where a deployment gets its credential as of the call.
  */
 public final class Providers {
   private final Map<Provider, ModelProvider> byProvider = new EnumMap<>(Provider.class);
@@ -25,7 +26,7 @@ public final class Providers {
 
   /** @param credentials where each call reads its deployment's credential (on AWS: the provider credentials secret) */
   public Providers(HttpClient http, ProviderCredentials credentials) {
-    var openAiCompatible = new OpenAiCompatibleProvider(http);
+    var openAiCompatible = new OpenAiCompatibleProvider(new UpstreamHttp(http));
     for (Provider provider : Provider.values()) {
       byProvider.put(provider, openAiCompatible); // every prefix so far speaks OpenAI's API
     }
@@ -44,13 +45,14 @@ public final class Providers {
    * Calls {@code deployment}'s provider with its current credential. When the provider refuses that
    * credential (its 401/403: nothing was run, so nothing was billed) and the credentials secret now
    * holds another value for it, the request is sent once more with the new value; otherwise the
-   * refusal is thrown as it is.
+   * refusal is thrown as it is. A stream's refusal comes with its status, before any chunk, so it is
+   * retried the same way.
    */
-  public ProviderResponse call(Deployment deployment, Operation operation, ForwardedBody body) {
+  public ProviderAnswer call(Deployment deployment, ProviderRequest request) {
     Deployment current = credentials.current(deployment);
     ModelProvider provider = forDeployment(current);
     try {
-      return provider.call(current, operation, body);
+      return provider.answer(current, request);
     } catch (UpstreamFailed refused) {
       if (!refused.credentialRefused() || current.apiKey() == null) {
         throw refused;
@@ -59,7 +61,7 @@ public final class Providers {
       if (renewed.isEmpty()) {
         throw refused;
       }
-      return provider.call(renewed.get(), operation, body);
+      return provider.answer(renewed.get(), request);
     }
   }
 }

@@ -59,7 +59,7 @@ class ProvidersTest {
   }
 
   private ProviderResponse call() {
-    return providers.call(deployment, Operation.CHAT_COMPLETIONS, ForwardedBody.of("{\"model\":\"gpt-4o-mini\",\"messages\":[]}".getBytes(StandardCharsets.UTF_8)));
+    return (ProviderResponse) providers.call(deployment, ProviderRequest.complete(Operation.CHAT_COMPLETIONS, ForwardedBody.of("{\"model\":\"gpt-4o-mini\",\"messages\":[]}".getBytes(StandardCharsets.UTF_8))));
   }
 
   @Test
@@ -72,6 +72,20 @@ class ProvidersTest {
     call();
     upstream.verify(2, postRequestedFor(urlEqualTo("/v1/chat/completions")).withHeader("Authorization", equalTo("Bearer sk-new")));
     upstream.verify(1, postRequestedFor(urlEqualTo("/v1/chat/completions")).withHeader("Authorization", equalTo("Bearer sk-old")));
+  }
+
+  @Test
+  void aStreamWhoseCredentialIsRefusedIsRetriedOnceWithTheReplacement() {
+    upstream.stubFor(post("/v1/chat/completions").withHeader("Authorization", equalTo("Bearer sk-new"))
+        .willReturn(aResponse().withHeader("Content-Type", "text/event-stream").withBody("data: " + COMPLETION + "\n\ndata: [DONE]\n\n")));
+    secrets.putSecretValue(r -> r.secretId(SECRET).secretString("{\"OPENAI_API_KEY\":\"sk-new\"}"));
+    var body = ForwardedBody.of("{\"model\":\"gpt-4o-mini\",\"messages\":[],\"stream\":true}".getBytes(StandardCharsets.UTF_8));
+    try (var stream = (ProviderStream) providers.call(deployment, ProviderRequest.streamed(Operation.CHAT_COMPLETIONS, body))) {
+      assertThat(stream.next().usage().totalTokens()).isEqualTo(2);
+      assertThat(stream.next()).isNull();
+    }
+    upstream.verify(1, postRequestedFor(urlEqualTo("/v1/chat/completions")).withHeader("Authorization", equalTo("Bearer sk-old")));
+    upstream.verify(1, postRequestedFor(urlEqualTo("/v1/chat/completions")).withHeader("Authorization", equalTo("Bearer sk-new")));
   }
 
   @Test

@@ -111,8 +111,8 @@ class ProviderCredentialsTest {
     Deployment azure = deployments.get(0);
     assertThat(azure.apiBase()).as("unset at init: no start error").isNull();
     var provider = new aigw.core.providers.openai.OpenAiCompatibleProvider(java.net.http.HttpClient.newHttpClient());
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> provider.call(credentials.current(azure), aigw.core.providers.Operation.CHAT_COMPLETIONS,
-            aigw.core.providers.ForwardedBody.of("{\"model\":\"gpt-4o\"}".getBytes())))
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> provider.answer(credentials.current(azure), aigw.core.providers.ProviderRequest.complete(aigw.core.providers.Operation.CHAT_COMPLETIONS,
+            aigw.core.providers.ForwardedBody.of("{\"model\":\"gpt-4o\"}".getBytes()))))
         .isInstanceOf(aigw.core.errors.ServiceUnavailable.class)
         .hasMessageContaining("os.environ/AZURE_API_BASE is not set");
 

@@ -35,13 +35,16 @@ public final class DynamoDbUsageRecorder implements UsageRecorder {
 
   @Override
   public void record(String keyId, UsageDelta delta) {
-    Map<String, AttributeValueUpdate> updates =
+    var updates = new java.util.HashMap<String, AttributeValueUpdate>(
         Map.of(
             REQUEST_COUNT, add(delta.requests()),
             PROMPT_TOKENS, add(delta.tokens().promptTokens()),
             COMPLETION_TOKENS, add(delta.tokens().completionTokens()),
             TOTAL_TOKENS, add(delta.tokens().totalTokens()),
-            LAST_USED_AT, AttributeValueUpdate.builder().action(AttributeAction.PUT).value(s(delta.lastUsedAt().toString())).build());
+            LAST_USED_AT, AttributeValueUpdate.builder().action(AttributeAction.PUT).value(s(delta.lastUsedAt().toString())).build()));
+    if (delta.estimatedRequests() > 0) {
+      updates.put(ESTIMATED_REQUEST_COUNT, add(delta.estimatedRequests()));
+    }
     try {
       DynamoDbKeyStore.call(
           () ->

@@ -79,6 +79,8 @@ final class KeyItems {
   static final String COMPLETION_TOKENS = "completion_tokens";
   static final String TOTAL_TOKENS = "total_tokens";
   static final String LAST_USED_AT = "last_used_at";
+  /** Requests counted with estimated tokens (a stream cut off before the provider's usage). */
+  static final String ESTIMATED_REQUEST_COUNT = "estimated_request_count";
 
   // Alias guards.
   static final String ALIAS_GUARD_PREFIX = "alias#";
@@ -206,6 +208,7 @@ final class KeyItems {
     item.put(PROMPT_TOKENS, n(key.usage().promptTokens()));
     item.put(COMPLETION_TOKENS, n(key.usage().completionTokens()));
     item.put(TOTAL_TOKENS, n(key.usage().totalTokens()));
+    item.put(ESTIMATED_REQUEST_COUNT, n(key.usage().estimatedRequests()));
     if (key.expiresAt() != null) {
       item.put(PURGE_AT, epochSeconds(purgeAt(key.expiresAt())));
     }
@@ -257,7 +260,8 @@ final class KeyItems {
         number(item, PROMPT_TOKENS),
         number(item, COMPLETION_TOKENS),
         number(item, TOTAL_TOKENS),
-        instant(item, LAST_USED_AT));
+        instant(item, LAST_USED_AT),
+        number(item, ESTIMATED_REQUEST_COUNT));
   }
 
   static AttributeValue s(String value) {

@@ -51,6 +51,11 @@ class OpenAiCompatibleProviderTest {
     return deployment(Provider.OPENAI, "sk-upstream-credential", Duration.ofSeconds(5));
   }
 
+  /** A call answered whole, as the proxy makes one without {@code stream}. */
+  private static aigw.core.providers.ProviderResponse call(OpenAiCompatibleProvider provider, Deployment deployment, Operation operation, ForwardedBody body) {
+    return (aigw.core.providers.ProviderResponse) provider.answer(deployment, aigw.core.providers.ProviderRequest.complete(operation, body));
+  }
+
   private static ForwardedBody request(String json) {
     return ForwardedBody.of(json.getBytes(StandardCharsets.UTF_8));
   }
@@ -66,7 +71,7 @@ class OpenAiCompatibleProviderTest {
   void forwardsTheRequestUntouchedExceptTheModelAndReportsUsage() {
     upstream.stubFor(post("/v1/chat/completions").willReturn(okJson(COMPLETION)));
     var response =
-        provider.call(
+        call(provider,
             openAi(),
             Operation.CHAT_COMPLETIONS,
             request(
@@ -92,7 +97,7 @@ class OpenAiCompatibleProviderTest {
   @Test
   void azureGetsItsKeyInTheApiKeyHeader() {
     upstream.stubFor(post("/v1/embeddings").willReturn(okJson("{\"object\":\"list\",\"data\":[],\"usage\":{\"prompt_tokens\":2,\"total_tokens\":2}}")));
-    var response = provider.call(deployment(Provider.AZURE, "azure-secret", Duration.ofSeconds(5)), Operation.EMBEDDINGS, request("{\"model\":\"x\",\"input\":\"hi\"}"));
+    var response = call(provider, deployment(Provider.AZURE, "azure-secret", Duration.ofSeconds(5)), Operation.EMBEDDINGS, request("{\"model\":\"x\",\"input\":\"hi\"}"));
     assertThat(response.usage().totalTokens()).isEqualTo(2);
     upstream.verify(postRequestedFor(urlEqualTo("/v1/embeddings")).withHeader("api-key", equalTo("azure-secret")).withoutHeader("Authorization"));
   }
@@ -100,7 +105,7 @@ class OpenAiCompatibleProviderTest {
   @Test
   void keylessProvidersGetNoAuthorizationHeader() {
     upstream.stubFor(post("/v1/chat/completions").willReturn(okJson(COMPLETION)));
-    provider.call(
+    call(provider, 
         new Deployment("m", Provider.OLLAMA, "llama3.2", URI.create(upstream.baseUrl() + "/v1"), null, null, Duration.ofSeconds(5)),
         Operation.CHAT_COMPLETIONS,
         request("{\"model\":\"m\",\"messages\":[]}"));
@@ -109,7 +114,7 @@ class OpenAiCompatibleProviderTest {
 
   @Test
   void aMissingConfiguredCredentialIsTheOperatorsProblemNotAProviderCall() {
-    assertThatThrownBy(() -> provider.call(deployment(Provider.OPENAI, null, Duration.ofSeconds(5)), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+    assertThatThrownBy(() -> call(provider, deployment(Provider.OPENAI, null, Duration.ofSeconds(5)), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
         .isInstanceOf(ServiceUnavailable.class)
         .hasMessageContaining("os.environ/TEST_KEY");
     assertThat(upstream.getAllServeEvents()).isEmpty();
@@ -124,7 +129,7 @@ class OpenAiCompatibleProviderTest {
                     .withStatus(400)
                     .withHeader("Content-Type", "application/json")
                     .withBody("{\"error\":{\"message\":\"max_tokens is too large\",\"type\":\"invalid_request_error\",\"param\":\"max_tokens\",\"code\":\"invalid_value\"}}")));
-    assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+    assertThatThrownBy(() -> call(provider, openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
         .isInstanceOfSatisfying(
             UpstreamFailed.class,
             e -> {
@@ -142,7 +147,7 @@ class OpenAiCompatibleProviderTest {
     upstream.stubFor(
         post("/v1/chat/completions")
             .willReturn(aResponse().withStatus(429).withHeader("Retry-After", "7").withBody("{\"error\":{\"message\":\"slow down\",\"type\":\"rate_limit_error\"}}")));
-    assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+    assertThatThrownBy(() -> call(provider, openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
         .isInstanceOfSatisfying(
             UpstreamFailed.class,
             e -> {
@@ -156,7 +161,7 @@ class OpenAiCompatibleProviderTest {
   void aProviderRefusingTheGatewaysCredentialIsA502NotTheClientsFault() {
     upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(401)
         .withBody("{\"error\":{\"message\":\"Incorrect API key provided: sk-upstream-credential\"}}")));
-    assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+    assertThatThrownBy(() -> call(provider, openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
         .isInstanceOfSatisfying(UpstreamFailed.class, e -> {
           assertThat(ErrorEnvelope.status(e)).isEqualTo(502);
           assertThat(e.getMessage()).contains("refused the gateway's credentials").doesNotContain("sk-upstream-credential");
@@ -167,28 +172,57 @@ class OpenAiCompatibleProviderTest {
   void aProviderQuotingTheCredentialInAnErrorNeverShowsItToTheClient() {
     upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(400)
         .withBody("{\"error\":{\"message\":\"key sk-upstream-credential has no access to this model\"}}")));
-    assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+    assertThatThrownBy(() -> call(provider, openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
         .isInstanceOfSatisfying(UpstreamFailed.class, e ->
             assertThat(e.getMessage()).doesNotContain("sk-upstream-credential").contains("sk-...tial"));
+  }
+
+  private aigw.core.providers.ProviderStream stream(Deployment deployment) {
+    return (aigw.core.providers.ProviderStream) provider.answer(
+        deployment, aigw.core.providers.ProviderRequest.streamed(Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\",\"stream\":true}")));
+  }
+
+  @Test
+  void aStreamRefusedBeforeItsFirstByteIsThrownFromTheCallWithTheSameRules() {
+    upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(401)
+        .withBody("{\"error\":{\"message\":\"Incorrect API key provided: sk-upstream-credential\"}}")));
+    assertThatThrownBy(() -> stream(openAi()))
+        .isInstanceOfSatisfying(UpstreamFailed.class, e -> {
+          assertThat(ErrorEnvelope.status(e)).isEqualTo(502);
+          assertThat(e.credentialRefused()).isTrue();
+          assertThat(e.getMessage()).doesNotContain("sk-upstream-credential");
+        });
+    upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(301).withHeader("Location", "https://elsewhere.example/v1")));
+    assertThatThrownBy(() -> stream(openAi())).isInstanceOfSatisfying(UpstreamFailed.class, e -> assertThat(e.getMessage()).contains("redirect"));
+  }
+
+  @Test
+  void anErrorEventQuotingTheCredentialNeverShowsItToTheClient() {
+    upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withHeader("Content-Type", "text/event-stream")
+        .withBody("data: {\"error\":{\"message\":\"key sk-upstream-credential was revoked mid-stream\",\"type\":\"server_error\"}}\n\n")));
+    try (var stream = stream(openAi())) {
+      assertThatThrownBy(stream::next).isInstanceOfSatisfying(UpstreamFailed.class, e ->
+          assertThat(e.getMessage()).doesNotContain("sk-upstream-credential").contains("sk-...tial"));
+    }
   }
 
   @Test
   void providerServerErrorsAndGarbageBecome502() {
     upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(503).withBody("<html>down</html>")));
-    assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+    assertThatThrownBy(() -> call(provider, openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
         .isInstanceOfSatisfying(UpstreamFailed.class, e -> assertThat(ErrorEnvelope.status(e)).isEqualTo(502));
     upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(200).withBody("not json")));
-    assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+    assertThatThrownBy(() -> call(provider, openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
         .isInstanceOf(UpstreamUnreachable.class);
     upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
-    assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+    assertThatThrownBy(() -> call(provider, openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
         .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> assertThat(e.beforeSending()).as("the request was sent").isFalse());
   }
 
   @Test
   void aRedirectIsNotFollowedAndBecomes502() {
     upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(301).withHeader("Location", "https://elsewhere.example/v1")));
-    assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+    assertThatThrownBy(() -> call(provider, openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
         .isInstanceOfSatisfying(UpstreamFailed.class, e -> {
           assertThat(ErrorEnvelope.status(e)).isEqualTo(502);
           assertThat(e.getMessage()).contains("redirect").contains("api_base");
@@ -199,7 +233,7 @@ class OpenAiCompatibleProviderTest {
   @Test
   void aSlowProviderTimesOutAs504() {
     upstream.stubFor(post("/v1/chat/completions").willReturn(okJson(COMPLETION).withFixedDelay(3000)));
-    assertThatThrownBy(() -> provider.call(deployment(Provider.OPENAI, "k", Duration.ofMillis(300)), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+    assertThatThrownBy(() -> call(provider, deployment(Provider.OPENAI, "k", Duration.ofMillis(300)), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
         .isInstanceOfSatisfying(UpstreamTimeout.class, e -> assertThat(ErrorEnvelope.status(e)).isEqualTo(504));
   }
 
@@ -210,7 +244,7 @@ class OpenAiCompatibleProviderTest {
       closedPort = socket.getLocalPort();
     }
     var nowhere = new Deployment("m", Provider.OPENAI, "m", URI.create("http://127.0.0.1:" + closedPort + "/v1"), "k", "x", Duration.ofSeconds(2));
-    assertThatThrownBy(() -> provider.call(nowhere, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+    assertThatThrownBy(() -> call(provider, nowhere, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
         .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> {
           assertThat(ErrorEnvelope.status(e)).isEqualTo(502);
           assertThat(e.beforeSending()).as("nothing was sent: safe to try another deployment").isTrue();
@@ -223,7 +257,7 @@ class OpenAiCompatibleProviderTest {
   void aHostNameThatDoesNotResolveIsNamedAsADnsFailureWithTheDefaultPort() {
     // .invalid never resolves (RFC 2606); an https URL without a port means 443.
     var unresolvable = new Deployment("m", Provider.OPENAI, "m", URI.create("https://aigw-test.invalid/v1"), "k", "x", Duration.ofSeconds(5));
-    assertThatThrownBy(() -> provider.call(unresolvable, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+    assertThatThrownBy(() -> call(provider, unresolvable, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
         .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> {
           assertThat(e.beforeSending()).isTrue();
           assertThat(e.getMessage()).isEqualTo(
@@ -238,7 +272,7 @@ class OpenAiCompatibleProviderTest {
     try {
       tls.stubFor(post("/v1/chat/completions").willReturn(okJson(COMPLETION)));
       var selfSigned = new Deployment("m", Provider.OPENAI, "m", URI.create("https://127.0.0.1:" + tls.httpsPort() + "/v1"), "sk-upstream-credential", "x", Duration.ofSeconds(5));
-      assertThatThrownBy(() -> provider.call(selfSigned, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+      assertThatThrownBy(() -> call(provider, selfSigned, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
           .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> {
             assertThat(e.beforeSending()).as("no TLS session, so no byte of the request left").isTrue();
             assertThat(e.getMessage()).isEqualTo("Cannot connect to the provider of 'm' at 127.0.0.1:" + tls.httpsPort()
@@ -259,7 +293,7 @@ class OpenAiCompatibleProviderTest {
   void anHttpsApiBaseOnAPlainHttpPortFailsBeforeSendingAndSaysSoOnce() {
     upstream.stubFor(post("/v1/chat/completions").willReturn(okJson(COMPLETION)));
     var https = new Deployment("m", Provider.OPENAI, "m", URI.create("https://127.0.0.1:" + upstream.port() + "/v1"), "sk-upstream-credential", "x", Duration.ofSeconds(5));
-    assertThatThrownBy(() -> provider.call(https, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+    assertThatThrownBy(() -> call(provider, https, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
         .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> {
           assertThat(ErrorEnvelope.status(e)).isEqualTo(502);
           assertThat(e.beforeSending()).as("no TLS session, so no byte of the request left: another deployment may be tried").isTrue();
@@ -287,7 +321,7 @@ class OpenAiCompatibleProviderTest {
         }
         var quick = new OpenAiCompatibleProvider(java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofMillis(300)).build());
         var silent = new Deployment("m", Provider.OPENAI, "m", URI.create("http://127.0.0.1:" + full.getLocalPort() + "/v1"), "k", "x", Duration.ofSeconds(5));
-        assertThatThrownBy(() -> quick.call(silent, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+        assertThatThrownBy(() -> call(quick, silent, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
             .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> {
               assertThat(e.beforeSending()).isTrue();
               assertThat(e.getMessage()).isEqualTo("Cannot connect to the provider of 'm' at 127.0.0.1:" + full.getLocalPort() + ": no connection within 0.3 s (connect timeout; a firewall, a wrong port or an overloaded server).");
@@ -308,7 +342,7 @@ class OpenAiCompatibleProviderTest {
     }
     var withUserInfo = new Deployment("m", Provider.OPENAI, "m",
         URI.create("http://user:sk-in-the-url-0000@127.0.0.1:" + closedPort + "/v1?api-key=sk-in-the-query-0000"), "sk-header-credential", "x", Duration.ofSeconds(2));
-    assertThatThrownBy(() -> provider.call(withUserInfo, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+    assertThatThrownBy(() -> call(provider, withUserInfo, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
         .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> assertThat(e.getMessage())
             .contains("127.0.0.1:" + closedPort).doesNotContain("sk-in-the-url").doesNotContain("sk-in-the-query").doesNotContain("sk-header-credential"));
   }
@@ -316,7 +350,7 @@ class OpenAiCompatibleProviderTest {
   @Test
   void aResetAfterSendingNamesHostPortAndSaysTheRequestWasSent() {
     upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
-    assertThatThrownBy(() -> provider.call(openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+    assertThatThrownBy(() -> call(provider, openAi(), Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
         .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> {
           assertThat(e.beforeSending()).isFalse();
           assertThat(e.getMessage()).startsWith("The connection to the provider of 'public-name' at localhost:" + upstream.port() + " failed after the request was sent: ");

@@ -1,4 +1,4 @@
-package aigw.core.providers.openai;
+package aigw.core.providers.http;
 
 import java.io.EOFException;
 import java.net.ConnectException;
@@ -26,7 +26,7 @@ final class ConnectionFailures {
    */
   static String beforeSending(Throwable failure, String host, int port, java.time.Duration connectTimeout) {
     if (failure instanceof HttpConnectTimeoutException) {
-      return "no connection within " + OpenAiCompatibleProvider.seconds(connectTimeout) + " s (connect timeout; a firewall, a wrong port or an overloaded server)";
+      return "no connection within " + UpstreamHttp.seconds(connectTimeout) + " s (connect timeout; a firewall, a wrong port or an overloaded server)";
     }
     for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
       // Before the request left, any TLS failure is one of the handshake, whatever its exception type:

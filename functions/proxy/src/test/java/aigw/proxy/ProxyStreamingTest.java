@@ -1,0 +1,429 @@
+package aigw.proxy;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.*;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import aigw.core.Gateway;
+import aigw.core.config.Deployment;
+import aigw.core.config.Provider;
+import aigw.core.http.CorsPolicy;
+import aigw.core.http.GatewayApplication;
+import aigw.core.http.GatewayRequest;
+import aigw.core.http.GatewayResponse;
+import aigw.core.json.Json;
+import aigw.core.keys.KeyUsage;
+import aigw.core.testing.LocalDynamo;
+import aigw.core.testing.MutableClock;
+import aigw.core.testing.StreamingUpstream;
+import aigw.core.testing.TestGateways;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.github.tomakehurst.wiremock.WireMockServer;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code stream: true} and {@code /v1/completions} through the proxy's HTTP application, against
+ * real loopback upstreams: WireMock for whole streams, {@link StreamingUpstream} where timing, a
+ * dying provider or a departing client matter.
+ */
+class ProxyStreamingTest {
+  private static final String KEY = "sk-aigw-streaming-test-key-0001";
+  private static WireMockServer wiremock;
+
+  private LocalDynamo dynamo;
+  private MutableClock clock;
+  private StreamingUpstream upstream;
+  private Gateway gateway;
+  private GatewayApplication app;
+  private String keyId;
+
+  @BeforeAll
+  static void startWireMock() {
+    wiremock = aigw.core.testing.Upstream.start();
+  }
+
+  @AfterAll
+  static void stopWireMock() {
+    wiremock.stop();
+  }
+
+  @BeforeEach
+  void setUp() {
+    wiremock.resetAll();
+    dynamo = new LocalDynamo();
+    clock = MutableClock.at("2026-05-01T12:00:00Z");
+    upstream = StreamingUpstream.start();
+    useModels(List.of(
+        TestGateways.openAi("held", "held-upstream", upstream.baseUrl()),
+        TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", wiremock.baseUrl() + "/v1"),
+        TestGateways.openAi("instruct", "gpt-3.5-turbo-instruct", wiremock.baseUrl() + "/v1")));
+  }
+
+  private void useModels(List<Deployment> models) {
+    gateway = TestGateways.gateway(dynamo, models, clock);
+    app = GatewayApplication.of(CorsPolicy.DISABLED, new ProxyService(gateway)::handle);
+    if (keyId == null) { // one table for every gateway of a test
+      keyId = TestGateways.storeKey(gateway, KEY, List.of(), null, false).keyId();
+    }
+  }
+
+  @AfterEach
+  void tearDown() {
+    upstream.close();
+    dynamo.close();
+  }
+
+  private GatewayResponse send(String path, String body) {
+    return app.handle(new GatewayRequest("POST", path, Map.of("Authorization", "Bearer " + KEY, "Content-Type", "application/json"),
+        Map.of(), body.getBytes(StandardCharsets.UTF_8), "req-1"));
+  }
+
+  private static String chatStream(String model, String extra) {
+    return "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}],\"stream\":true" + extra + "}";
+  }
+
+  private static String chunk(String content) {
+    return "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\""
+        + content + "\"},\"finish_reason\":null}],\"usage\":null}";
+  }
+
+  private static final String STOP =
+      "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}";
+  private static final String USAGE =
+      "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":2,\"total_tokens\":13}}";
+
+  private static String sse(String... data) {
+    var out = new StringBuilder();
+    for (String d : data) {
+      out.append("data: ").append(d).append("\n\n");
+    }
+    return out.toString();
+  }
+
+  private void stubStream(String url, String sseBody) {
+    wiremock.stubFor(post(url).willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream").withBody(sseBody)));
+  }
+
+  private KeyUsage usage() {
+    return gateway.keyStore().usageOf(keyId);
+  }
+
+  /** The client's side: what was written, as it was written. */
+  private static final class ClientOutput extends OutputStream {
+    private final ByteArrayOutputStream written = new ByteArrayOutputStream();
+    private final int flushesBeforeGone;
+    private int flushes;
+
+    ClientOutput(int flushesBeforeGone) {
+      this.flushesBeforeGone = flushesBeforeGone;
+    }
+
+    static ClientOutput staying() {
+      return new ClientOutput(Integer.MAX_VALUE);
+    }
+
+    @Override
+    public synchronized void write(int b) throws IOException {
+      write(new byte[] {(byte) b}, 0, 1);
+    }
+
+    @Override
+    public synchronized void write(byte[] b, int off, int len) throws IOException {
+      if (flushes >= flushesBeforeGone) {
+        throw new IOException("Broken pipe"); // the client closed its connection
+      }
+      written.write(b, off, len);
+    }
+
+    @Override
+    public synchronized void flush() {
+      flushes++;
+    }
+
+    synchronized String text() {
+      return written.toString(StandardCharsets.UTF_8);
+    }
+  }
+
+  /** Runs the whole request (call, then body) on another thread, as a transport does. */
+  private CompletableFuture<GatewayResponse> sendInBackground(String path, String body, OutputStream out) {
+    return CompletableFuture.supplyAsync(() -> {
+      GatewayResponse response = send(path, body);
+      if (response.isStreaming()) {
+        try {
+          response.stream().writeTo(out);
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
+      return response;
+    });
+  }
+
+  private static void awaitWritten(ClientOutput out, String text) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!out.text().contains(text)) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("not written within 10 s: " + text + "\nwritten: " + out.text());
+      }
+      Thread.sleep(5);
+    }
+  }
+
+  @Test
+  void chunksReachTheClientAsTheyArriveInOrderAndTheStreamEndsWithDone() throws Exception {
+    var out = ClientOutput.staying();
+    var call = sendInBackground("/v1/chat/completions", chatStream("held", ""), out);
+    var exchange = upstream.awaitRequest();
+    assertThat(exchange.requestLine()).isEqualTo("POST /v1/chat/completions HTTP/1.1");
+    JsonNode sent = Json.MAPPER.readTree(exchange.body());
+    assertThat(sent.get("model").asText()).isEqualTo("held-upstream");
+    assertThat(sent.at("/stream_options/include_usage").asBoolean()).as("the gateway always asks for usage").isTrue();
+    exchange.startStream();
+    exchange.sendEvent(chunk("Hel"));
+    // The first event reaches the client while the provider still holds the rest.
+    awaitWritten(out, chunk("Hel"));
+    assertThat(out.text()).isEqualTo("data: " + chunk("Hel") + "\n\n");
+    exchange.sendEvent(chunk("lo"));
+    awaitWritten(out, chunk("lo"));
+    exchange.sendEvent(STOP);
+    exchange.sendEvent(USAGE);
+    exchange.sendEvent("[DONE]");
+    exchange.finish();
+    GatewayResponse response = call.get(10, TimeUnit.SECONDS);
+
+    assertThat(response.status()).isEqualTo(200);
+    assertThat(response.headers()).containsEntry("Content-Type", "text/event-stream; charset=utf-8").containsEntry("Cache-Control", "no-cache");
+    assertThat(out.text()).as("the usage chunk only for clients that ask for it").isEqualTo(sse(chunk("Hel"), chunk("lo"), STOP, "[DONE]"));
+    KeyUsage usage = usage();
+    assertThat(usage.requests()).isEqualTo(1);
+    assertThat(usage.totalTokens()).as("the provider's usage, recorded before [DONE]").isEqualTo(13);
+    assertThat(usage.estimatedRequests()).isZero();
+  }
+
+  @Test
+  void aClientThatAskedForUsageGetsTheUsageChunkWithEmptyChoices() throws Exception {
+    stubStream("/v1/chat/completions", sse(chunk("Hi"), STOP, USAGE, "[DONE]"));
+    GatewayResponse response = send("/v1/chat/completions", chatStream("gpt-4o-mini", ",\"stream_options\":{\"include_usage\":true}"));
+    String body = new String(response.buffered().body(), StandardCharsets.UTF_8);
+    assertThat(body).isEqualTo(sse(chunk("Hi"), STOP, USAGE, "[DONE]"));
+    assertThat(usage().promptTokens()).isEqualTo(11);
+    assertThat(usage().completionTokens()).isEqualTo(2);
+    wiremock.verify(postRequestedFor(urlEqualTo("/v1/chat/completions"))
+        .withRequestBody(matchingJsonPath("$.stream_options.include_usage", equalTo("true"))));
+  }
+
+  @Test
+  void toolCallDeltasPassThroughByteForByte() throws Exception {
+    String first = "{\"id\":\"c2\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,"
+        + "\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]},\"finish_reason\":null}]}";
+    String args = "{\"id\":\"c2\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+        + "\"function\":{\"arguments\":\"{\\\"city\\\": \\\"Paris\\\"}\"}}]},\"finish_reason\":null}]}";
+    String last = "{\"id\":\"c2\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}";
+    stubStream("/v1/chat/completions", sse(first, args, last, USAGE, "[DONE]"));
+    GatewayResponse response = send("/v1/chat/completions", chatStream("gpt-4o-mini", ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}]"));
+    assertThat(new String(response.buffered().body(), StandardCharsets.UTF_8)).isEqualTo(sse(first, args, last, "[DONE]"));
+  }
+
+  @Test
+  void aClientLeavingMidStreamEndsTheUpstreamCallAndItsOutputIsCountedAsAnEstimate() throws Exception {
+    var out = new ClientOutput(1); // the client reads one event, then closes its connection
+    String request = chatStream("held", "");
+    var call = sendInBackground("/v1/chat/completions", request, out);
+    var exchange = upstream.awaitRequest();
+    exchange.startStream();
+    exchange.sendEvent(chunk("Hello wor"));
+    awaitWritten(out, chunk("Hello wor"));
+    exchange.sendEvent(chunk("ld, and more"));
+    assertThatThrownBy(() -> call.get(10, TimeUnit.SECONDS)).hasRootCauseInstanceOf(IOException.class);
+    assertThat(exchange.awaitClientClosed(Duration.ofSeconds(5))).as("the gateway closed its connection to the provider").isTrue();
+
+    KeyUsage usage = usage();
+    assertThat(usage.requests()).isEqualTo(1);
+    assertThat(usage.estimatedRequests()).as("marked as estimated").isEqualTo(1);
+    long requestBytes = request.getBytes(StandardCharsets.UTF_8).length;
+    assertThat(usage.promptTokens()).isEqualTo((requestBytes + 3) / 4);
+    assertThat(usage.completionTokens()).as("\"Hello wor\" + \"ld, and more\": 21 characters").isEqualTo(6);
+  }
+
+  @Test
+  void aProviderDyingMidStreamEndsTheStreamWithAnErrorEventAndNoDone() throws Exception {
+    var out = ClientOutput.staying();
+    var call = sendInBackground("/v1/chat/completions", chatStream("held", ""), out);
+    var exchange = upstream.awaitRequest();
+    exchange.startStream();
+    exchange.sendEvent(chunk("Hel"));
+    awaitWritten(out, chunk("Hel"));
+    exchange.die();
+    assertThat(call.get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
+
+    String[] events = out.text().split("\n\n");
+    assertThat(events).hasSize(2);
+    assertThat(events[0]).isEqualTo("data: " + chunk("Hel"));
+    JsonNode error = Json.MAPPER.readTree(events[1].substring("data: ".length())).get("error");
+    assertThat(error.get("type").asText()).isEqualTo("api_connection_error");
+    assertThat(error.get("code").asText()).isEqualTo("502");
+    assertThat(error.get("message").asText()).contains("provider of 'held'").contains("middle");
+    assertThat(out.text()).doesNotContain("[DONE]");
+    assertThat(usage().requests()).isEqualTo(1);
+    assertThat(usage().estimatedRequests()).isEqualTo(1);
+  }
+
+  @Test
+  void aProviderGoingSilentMidStreamTimesOutWithAnErrorEventInsteadOfHanging() throws Exception {
+    useModels(List.of(new Deployment("held", Provider.OPENAI, "held-upstream", URI.create(upstream.baseUrl()), "sk-upstream-test-credential", "test",
+        Duration.ofMillis(400))));
+    var out = ClientOutput.staying();
+    var call = sendInBackground("/v1/chat/completions", chatStream("held", ""), out);
+    var exchange = upstream.awaitRequest();
+    exchange.startStream();
+    exchange.sendEvent(chunk("Hel")); // and then nothing
+    assertThat(call.get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
+    assertThat(out.text()).startsWith("data: " + chunk("Hel") + "\n\n").doesNotContain("[DONE]");
+    JsonNode error = Json.MAPPER.readTree(out.text().split("\n\n")[1].substring("data: ".length())).get("error");
+    assertThat(error.get("type").asText()).isEqualTo("timeout");
+    assertThat(error.get("message").asText()).contains("sent nothing for 0.4 s");
+    assertThat(exchange.awaitClientClosed(Duration.ofSeconds(5))).as("the silent call was ended").isTrue();
+  }
+
+  @Test
+  void aStreamMayLastLongerThanTheTimeoutAsLongAsChunksKeepComing() throws Exception {
+    useModels(List.of(new Deployment("held", Provider.OPENAI, "held-upstream", URI.create(upstream.baseUrl()), "sk-upstream-test-credential", "test",
+        Duration.ofMillis(500))));
+    var out = ClientOutput.staying();
+    var call = sendInBackground("/v1/chat/completions", chatStream("held", ""), out);
+    var exchange = upstream.awaitRequest();
+    exchange.startStream();
+    var sent = new ArrayList<String>();
+    for (int i = 0; i < 8; i++) { // 8 x 250 ms: four times the timeout in all, never 500 ms without a byte
+      exchange.sendEvent(chunk("t" + i));
+      sent.add(chunk("t" + i));
+      Thread.sleep(250);
+    }
+    exchange.sendEvent("[DONE]");
+    exchange.finish();
+    call.get(10, TimeUnit.SECONDS);
+    sent.add("[DONE]");
+    assertThat(out.text()).isEqualTo(sse(sent.toArray(String[]::new)));
+  }
+
+  @Test
+  void aProviderErrorEventMidStreamIsPassedInOpenAisErrorShape() throws Exception {
+    stubStream("/v1/chat/completions",
+        sse(chunk("Hel"), "{\"error\":{\"message\":\"The server had an error while processing your request.\",\"type\":\"server_error\",\"param\":null,\"code\":null}}"));
+    String body = new String(send("/v1/chat/completions", chatStream("gpt-4o-mini", "")).buffered().body(), StandardCharsets.UTF_8);
+    assertThat(body).isEqualTo(sse(chunk("Hel"),
+        "{\"error\":{\"message\":\"The server had an error while processing your request.\",\"type\":\"server_error\",\"param\":null,\"code\":\"502\"}}"));
+  }
+
+  @Test
+  void aRateLimitBeforeTheFirstByteIsANormalErrorResponseWithRetryAfter() throws Exception {
+    wiremock.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(429).withHeader("Retry-After", "7")
+        .withBody("{\"error\":{\"message\":\"slow down\",\"type\":\"rate_limit_error\"}}")));
+    GatewayResponse response = send("/v1/chat/completions", chatStream("gpt-4o-mini", ""));
+    assertThat(response.isStreaming()).isFalse();
+    assertThat(response.status()).isEqualTo(429);
+    assertThat(response.headers()).containsEntry("Retry-After", "7").containsEntry("Content-Type", "application/json");
+    JsonNode error = Json.MAPPER.readTree(response.body()).get("error");
+    assertThat(error.get("message").asText()).isEqualTo("slow down");
+    assertThat(error.get("type").asText()).isEqualTo("rate_limit_error");
+    assertThat(usage().requests()).as("a refused call is not counted").isZero();
+  }
+
+  @Test
+  void aServerErrorOrAnErrorAsTheFirstEventIsA502Envelope() throws Exception {
+    wiremock.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(500).withBody("{\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}")));
+    GatewayResponse failed = send("/v1/chat/completions", chatStream("gpt-4o-mini", ""));
+    assertThat(failed.status()).isEqualTo(502);
+    assertThat(Json.MAPPER.readTree(failed.body()).at("/error/message").asText()).isEqualTo("boom");
+
+    stubStream("/v1/chat/completions", sse("{\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}"));
+    GatewayResponse firstEventError = send("/v1/chat/completions", chatStream("gpt-4o-mini", ""));
+    assertThat(firstEventError.isStreaming()).as("nothing was sent yet: a normal error response").isFalse();
+    assertThat(firstEventError.status()).isEqualTo(502);
+    assertThat(Json.MAPPER.readTree(firstEventError.body()).at("/error/message").asText()).isEqualTo("overloaded");
+  }
+
+  @Test
+  void aDeploymentThatCannotBeReachedIsSkippedForTheNextAsForWholeAnswers() throws Exception {
+    int closedPort;
+    try (var socket = new ServerSocket(0)) {
+      closedPort = socket.getLocalPort();
+    }
+    useModels(List.of(
+        TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", "http://127.0.0.1:" + closedPort + "/v1"),
+        TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", wiremock.baseUrl() + "/v1")));
+    stubStream("/v1/chat/completions", sse(chunk("Hi"), STOP, USAGE, "[DONE]"));
+    GatewayResponse response = send("/v1/chat/completions", chatStream("gpt-4o-mini", ""));
+    assertThat(response.status()).isEqualTo(200);
+    assertThat(new String(response.buffered().body(), StandardCharsets.UTF_8)).endsWith("data: [DONE]\n\n");
+  }
+
+  @Test
+  void legacyCompletionsAreProxiedWholeAndStreamedWithUsageRecorded() throws Exception {
+    wiremock.stubFor(post("/v1/completions").withRequestBody(notContaining("\"stream\"")).willReturn(okJson(
+        "{\"id\":\"cmpl-1\",\"object\":\"text_completion\",\"created\":1,\"model\":\"gpt-3.5-turbo-instruct\",\"choices\":[{\"text\":\" x)\",\"index\":0,"
+            + "\"logprobs\":null,\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":2,\"total_tokens\":6}}")));
+    GatewayResponse whole = send("/v1/completions", "{\"model\":\"instruct\",\"prompt\":\"def f(\",\"max_tokens\":2}");
+    assertThat(whole.status()).isEqualTo(200);
+    assertThat(Json.MAPPER.readTree(whole.body()).at("/choices/0/text").asText()).isEqualTo(" x)");
+    assertThat(usage().totalTokens()).isEqualTo(6);
+
+    String textChunk = "{\"id\":\"cmpl-2\",\"object\":\"text_completion\",\"created\":1,\"choices\":[{\"text\":\" return\",\"index\":0,\"logprobs\":null,\"finish_reason\":null}],\"model\":\"m\"}";
+    String usageChunk = "{\"id\":\"cmpl-2\",\"object\":\"text_completion\",\"created\":1,\"choices\":[],\"model\":\"m\",\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4}}";
+    wiremock.stubFor(post("/v1/completions").withRequestBody(containing("\"stream\"")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(sse(textChunk, usageChunk, "[DONE]"))));
+    GatewayResponse streamed = send("/completions", "{\"model\":\"instruct\",\"prompt\":[\"def f(\"],\"stream\":true}");
+    assertThat(new String(streamed.buffered().body(), StandardCharsets.UTF_8)).isEqualTo(sse(textChunk, "[DONE]"));
+    assertThat(usage().requests()).isEqualTo(2);
+    assertThat(usage().totalTokens()).isEqualTo(10);
+    wiremock.verify(postRequestedFor(urlEqualTo("/v1/completions"))
+        .withRequestBody(matchingJsonPath("$.model", equalTo("gpt-3.5-turbo-instruct")))
+        .withRequestBody(matchingJsonPath("$.stream_options.include_usage", equalTo("true"))));
+  }
+
+  @Test
+  void invalidStreamingAndCompletionRequestsAre400sThatNeverReachTheProvider() throws Exception {
+    String[][] cases = {
+      {"/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream_options\":{\"include_usage\":true}}", "stream_options"},
+      {"/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":true,\"stream_options\":true}", "stream_options"},
+      {"/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":true,\"stream_options\":{\"include_usage\":\"yes\"}}", "stream_options"},
+      {"/v1/embeddings", "{\"model\":\"gpt-4o-mini\",\"input\":\"x\",\"stream\":true}", "stream"},
+      {"/v1/completions", "{\"model\":\"instruct\"}", "prompt"},
+      {"/v1/completions", "{\"model\":\"instruct\",\"prompt\":{\"text\":\"x\"}}", "prompt"},
+      {"/v1/completions", "{\"model\":\"instruct\",\"prompt\":[]}", "prompt"},
+      {"/v1/completions", "{\"model\":\"instruct\",\"prompt\":[\"a\",1]}", "prompt"},
+      {"/v1/completions", "{\"model\":\"instruct\",\"prompt\":[[1,2],[\"x\"]]}", "prompt"},
+    };
+    for (String[] c : cases) {
+      GatewayResponse response = send(c[0], c[1]);
+      assertThat(response.status()).as(c[1]).isEqualTo(400);
+      JsonNode error = Json.MAPPER.readTree(response.body()).get("error");
+      assertThat(error.get("param").asText()).as(c[1]).isEqualTo(c[2]);
+      assertThat(error.get("type").asText()).isEqualTo("invalid_request_error");
+    }
+    for (String valid : List.of("[1,2,3]", "[[1,2],[3]]", "\"x\"", "[\"a\",\"b\"]")) {
+      wiremock.stubFor(post("/v1/completions").willReturn(okJson("{\"object\":\"text_completion\",\"choices\":[]}")));
+      assertThat(send("/v1/completions", "{\"model\":\"instruct\",\"prompt\":" + valid + "}").status()).as(valid).isEqualTo(200);
+    }
+    wiremock.verify(0, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+    wiremock.verify(0, postRequestedFor(urlEqualTo("/v1/embeddings")));
+    wiremock.verify(4, postRequestedFor(urlEqualTo("/v1/completions")));
+  }
+}

@@ -1,0 +1,25 @@
+package aigw.core.providers;
+
+/**
+ * A streamed provider answer: its status was 2xx and its chunks are read one by one, each already
+ * in OpenAI's chunk shape. Not thread-safe: one reader; {@link #close} may come from any thread.
+ *
+ * <p>Whoever receives one must close it: closing ends the upstream call (for HTTP, the exchange is
+ * cancelled and its connection closed), which is how a client that went away stops the generation.
+ */
+public non-sealed interface ProviderStream extends ProviderAnswer, AutoCloseable {
+  /**
+   * The next chunk, waiting for it at most the deployment's timeout; null once the provider said
+   * its answer is complete (the stream is then closed).
+   *
+   * @throws aigw.core.errors.GatewayException when the provider reports an error inside the stream
+   *     ({@code UpstreamFailed}), its connection fails or its answer is cut off ({@code
+   *     UpstreamUnreachable}), or it sends nothing for the deployment's timeout ({@code
+   *     UpstreamTimeout}); the stream is then closed
+   */
+  StreamChunk next();
+
+  /** Ends the upstream call if it is still open; may be called more than once. */
+  @Override
+  void close();
+}

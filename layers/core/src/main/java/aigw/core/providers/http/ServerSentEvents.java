@@ -1,0 +1,83 @@
+package aigw.core.providers.http;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Reads Server-Sent Events from a byte stream, as the WHATWG parsing rules say
+ * (https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation):
+ * lines end in CRLF, LF or CR; {@code :} starts a comment; {@code data} lines accumulate; a blank
+ * line dispatches the event when it has data; an event cut off by the end of the stream is dropped.
+ * Fields other than {@code event} and {@code data} ({@code id}, {@code retry}) are read and ignored.
+ */
+public final class ServerSentEvents {
+  /** No provider sends a line near this; a longer one is a broken or hostile upstream. */
+  static final int MAX_LINE_BYTES = 8 * 1024 * 1024;
+
+  private final InputStream in;
+  private final ByteArrayOutputStream line = new ByteArrayOutputStream(256);
+  private boolean skipLineFeed; // the previous line ended in CR: a following LF belongs to it
+
+  public ServerSentEvents(InputStream in) {
+    // Read byte by byte below: a buffer in front keeps that cheap (and one idle timer per refill).
+    this.in = in instanceof java.io.BufferedInputStream ? in : new java.io.BufferedInputStream(in, 8192);
+  }
+
+  /** The next event, or null at the end of the stream. */
+  public ServerSentEvent next() throws IOException {
+    String event = null;
+    StringBuilder data = null;
+    String text;
+    while ((text = readLine()) != null) {
+      if (text.isEmpty()) {
+        if (data != null) {
+          return new ServerSentEvent(event, data.toString());
+        }
+        event = null; // an event without data is not dispatched
+        continue;
+      }
+      if (text.charAt(0) == ':') {
+        continue; // a comment (providers send them as keep-alives)
+      }
+      int colon = text.indexOf(':');
+      String field = colon < 0 ? text : text.substring(0, colon);
+      String value = colon < 0 ? "" : text.substring(colon + 1);
+      if (value.startsWith(" ")) {
+        value = value.substring(1);
+      }
+      switch (field) {
+        case "data" -> data = data == null ? new StringBuilder(value) : data.append('\n').append(value);
+        case "event" -> event = value;
+        default -> {} // id, retry and unknown fields
+      }
+    }
+    return null;
+  }
+
+  private String readLine() throws IOException {
+    line.reset();
+    int b;
+    while ((b = in.read()) != -1) {
+      if (skipLineFeed) {
+        skipLineFeed = false;
+        if (b == '\n') {
+          continue;
+        }
+      }
+      if (b == '\n') {
+        return line.toString(StandardCharsets.UTF_8);
+      }
+      if (b == '\r') {
+        skipLineFeed = true;
+        return line.toString(StandardCharsets.UTF_8);
+      }
+      if (line.size() >= MAX_LINE_BYTES) {
+        throw new IOException("a line of the event stream is longer than " + MAX_LINE_BYTES + " bytes");
+      }
+      line.write(b);
+    }
+    return line.size() == 0 ? null : line.toString(StandardCharsets.UTF_8); // a last line without its end
+  }
+}

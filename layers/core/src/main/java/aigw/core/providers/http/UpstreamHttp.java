@@ -1,0 +1,286 @@
+package aigw.core.providers.http;
+
+import aigw.core.errors.UpstreamFailed;
+import aigw.core.errors.UpstreamTimeout;
+import aigw.core.errors.UpstreamUnreachable;
+import aigw.core.keys.ApiKeys;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpHeaders;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.time.Duration;
+import java.util.List;
+import javax.net.ssl.SSLHandshakeException;
+
+/**
+ * The one HTTP transport every provider over plain HTTPS shares (the JDK's HttpClient): timeouts,
+ * the connect-versus-sent classification that decides whether another deployment may be tried,
+ * redirect refusal, masking of provider credentials in messages. It knows no provider API: a
+ * translator ({@link HttpApiTranslator}) builds the {@link UpstreamCall} and reads the answer.
+ *
+ * <p>Failures are thrown as the gateway's exceptions:
+ *
+ * <ul>
+ *   <li>{@link UpstreamUnreachable} with {@code beforeSending() == true}: no connection or no TLS
+ *       session, so no byte of the request left (another deployment may be tried);
+ *   <li>{@link UpstreamUnreachable} with {@code beforeSending() == false}: the connection failed
+ *       once the request was (partly) sent (it may have run: no retry);
+ *   <li>{@link UpstreamTimeout}: no response headers within the call's timeout, or (streamed body)
+ *       no byte within it between two reads;
+ *   <li>{@link UpstreamFailed} 502 for a redirect (never followed: a moved provider URL is a
+ *       configuration error, and following one would resend the credential elsewhere).
+ * </ul>
+ *
+ * Error statuses (4xx/5xx) are not thrown here: the provider's translator reads its error body.
+ */
+public final class UpstreamHttp {
+  /** How long a provider has to accept a connection (TCP and TLS). */
+  public static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+
+  /** The most of an error body read from a streamed answer (a provider's error is a small JSON object). */
+  static final int MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+  private final HttpClient http;
+
+  public UpstreamHttp(HttpClient http) {
+    this.http = http;
+  }
+
+  /** The client every provider shares: HTTP/2 where the server offers it, a bounded connect time. */
+  public static HttpClient defaultHttpClient() {
+    return HttpClient.newBuilder()
+        .connectTimeout(CONNECT_TIMEOUT)
+        .followRedirects(HttpClient.Redirect.NEVER)
+        // Completions run on the client's selector thread instead of hopping to a pool thread: the
+        // body handlers used here (byte arrays, an input stream's queue) never block, and one thread
+        // hand-off less per call is measurable in bench/.
+        .executor(Runnable::run)
+        .build();
+  }
+
+  /** A whole answer: status, headers and body. */
+  public record Reply(int status, HttpHeaders headers, byte[] body) {
+    public boolean ok() {
+      return status / 100 == 2;
+    }
+  }
+
+  /**
+   * An answer whose status and headers have arrived and whose body is still coming. {@link #body()}
+   * fails a read that waits longer than the call's timeout ({@link IdleTimeout}); {@link #close()}
+   * ends the exchange (the connection is not reused), which is how a streamed call is cancelled.
+   */
+  public static final class OpenReply implements AutoCloseable {
+    private final int status;
+    private final HttpHeaders headers;
+    private final IdleTimedInputStream body;
+
+    OpenReply(int status, HttpHeaders headers, IdleTimedInputStream body) {
+      this.status = status;
+      this.headers = headers;
+      this.body = body;
+    }
+
+    public int status() {
+      return status;
+    }
+
+    public boolean ok() {
+      return status / 100 == 2;
+    }
+
+    public HttpHeaders headers() {
+      return headers;
+    }
+
+    public InputStream body() {
+      return body;
+    }
+
+    /** The rest of the body, at most {@link #MAX_ERROR_BODY_BYTES}, then closes: for an error status. */
+    public byte[] readErrorBody() {
+      try (body) {
+        return body.readNBytes(MAX_ERROR_BODY_BYTES);
+      } catch (IOException unreadable) {
+        return new byte[0]; // the status alone still says what happened
+      }
+    }
+
+    @Override
+    public void close() {
+      try {
+        body.close();
+      } catch (IOException alreadyGone) {
+        // closing is all that was asked
+      }
+    }
+  }
+
+  /** Sends {@code call} and reads the whole answer. */
+  public Reply exchange(UpstreamCall call) {
+    var forwarded = new WatchedBody(HttpRequest.BodyPublishers.ofByteArray(call.body()));
+    HttpResponse<byte[]> response = send(call, forwarded, HttpResponse.BodyHandlers.ofByteArray());
+    refuseRedirect(call, response.statusCode());
+    return new Reply(response.statusCode(), response.headers(), response.body());
+  }
+
+  /**
+   * Sends {@code call} and returns once the status and headers have arrived (within the call's
+   * timeout); the body is read by the caller, each read bounded by the same timeout.
+   */
+  public OpenReply open(UpstreamCall call) {
+    var forwarded = new WatchedBody(HttpRequest.BodyPublishers.ofByteArray(call.body()));
+    HttpResponse<InputStream> response = send(call, forwarded, HttpResponse.BodyHandlers.ofInputStream());
+    var reply = new OpenReply(response.statusCode(), response.headers(), new IdleTimedInputStream(response.body(), call.timeout()));
+    if (response.statusCode() / 100 == 3) {
+      reply.close();
+      refuseRedirect(call, response.statusCode());
+    }
+    return reply;
+  }
+
+  private <T> HttpResponse<T> send(UpstreamCall call, WatchedBody forwarded, HttpResponse.BodyHandler<T> handler) {
+    URI uri = call.uri();
+    var builder = HttpRequest.newBuilder(uri).timeout(call.timeout()).POST(forwarded);
+    call.headers().forEach(builder::header);
+    if ("http".equals(uri.getScheme())) {
+      // Plain-text servers (Ollama, vLLM, test stubs) speak HTTP/1.1; skip the h2c upgrade dance.
+      builder.version(HttpClient.Version.HTTP_1_1);
+    }
+    try {
+      return http.send(builder.build(), handler);
+    } catch (HttpConnectTimeoutException | ConnectException | SSLHandshakeException e) {
+      // Checked before HttpTimeoutException, the parent of the first: no connection (or no TLS
+      // session) means no byte of the request was sent, so another deployment may be tried.
+      throw cannotConnect(call, e);
+    } catch (HttpTimeoutException e) {
+      throw new UpstreamTimeout(
+          "The provider of '" + call.modelName() + "' at " + hostAndPort(uri) + " did not answer within " + seconds(call.timeout()) + " s.");
+    } catch (IOException e) {
+      if (!forwarded.requested()) {
+        // The client never asked for the body, so the request never left: for https it waits for the
+        // TLS handshake (HTTP/2 negotiation) before it starts an exchange. The JDK raises a plain
+        // SSLException, not an SSLHandshakeException, when e.g. a plain-HTTP port answers the handshake.
+        throw cannotConnect(call, e);
+      }
+      throw new UpstreamUnreachable(
+          "The connection to the provider of '" + call.modelName() + "' at " + hostAndPort(uri) + " failed after the request was sent: "
+              + ConnectionFailures.afterSending(e) + ".",
+          e, false);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new UpstreamUnreachable("Interrupted while calling the provider of '" + call.modelName() + "' at " + hostAndPort(uri) + ".", e, false);
+    }
+  }
+
+  /**
+   * A failure while a streamed body was being read, as the gateway's exception: the request was
+   * sent and the provider was answering, so it is never {@code beforeSending}.
+   */
+  public static RuntimeException midStream(UpstreamCall call, IOException e) {
+    if (e instanceof IdleTimeout) {
+      return new UpstreamTimeout(
+          "The provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " sent nothing for " + seconds(call.timeout())
+              + " s in the middle of its answer.");
+    }
+    return new UpstreamUnreachable(
+        "The connection to the provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " failed in the middle of its answer: "
+            + ConnectionFailures.afterSending(e) + ".",
+        e, false);
+  }
+
+  private static void refuseRedirect(UpstreamCall call, int status) {
+    if (status / 100 == 3) {
+      throw new UpstreamFailed(
+          502, "The provider of '" + call.modelName() + "' answered with a redirect (HTTP " + status + "); check its api_base.",
+          "upstream_error", null, null, null);
+    }
+  }
+
+  /** {@code text} with every one of {@code secrets} (8 characters or more) replaced by its mask. */
+  public static String mask(String text, List<String> secrets) {
+    String masked = text;
+    for (String secret : secrets) {
+      if (masked != null && secret != null && secret.length() >= 8) {
+        masked = masked.replace(secret, ApiKeys.mask(secret));
+      }
+    }
+    return masked;
+  }
+
+  /**
+   * {@code failure} with the call's credentials masked in its message: some providers quote the
+   * credential they were given, and it must not reach the client.
+   */
+  public static UpstreamFailed masked(UpstreamFailed failure, List<String> secrets) {
+    String message = mask(failure.getMessage(), secrets);
+    if (message == null || message.equals(failure.getMessage())) {
+      return failure;
+    }
+    return new UpstreamFailed(
+        failure.upstreamStatus(), message, failure.upstreamType(), failure.param(), failure.upstreamCode(), failure.retryAfter());
+  }
+
+  /** No request left: a failure of the connection or its TLS handshake; another deployment may be tried. */
+  private UpstreamUnreachable cannotConnect(UpstreamCall call, IOException e) {
+    URI uri = call.uri();
+    return new UpstreamUnreachable(
+        "Cannot connect to the provider of '" + call.modelName() + "' at " + hostAndPort(uri) + ": "
+            + ConnectionFailures.beforeSending(e, uri.getHost(), port(uri), http.connectTimeout().orElse(CONNECT_TIMEOUT)) + ".",
+        e, true);
+  }
+
+  /** Seconds with up to millisecond precision and no trailing zeros: {@code 0.3}, {@code 10}. */
+  public static String seconds(Duration timeout) {
+    return java.math.BigDecimal.valueOf(timeout.toMillis(), 3).stripTrailingZeros().toPlainString();
+  }
+
+  /**
+   * {@code host:port} of a provider URL, the port filled in from the scheme. Never the rest of the
+   * URL: an {@code api_base} may carry a credential in its user info or query.
+   */
+  public static String hostAndPort(URI uri) {
+    String host = uri.getHost() == null ? "?" : uri.getHost();
+    return (host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host) + ":" + port(uri);
+  }
+
+  private static int port(URI uri) {
+    return uri.getPort() != -1 ? uri.getPort() : "https".equals(uri.getScheme()) ? 443 : 80;
+  }
+
+  /**
+   * The request body, noting whether the HTTP client ever asked for it. It asks when it sends the
+   * request, after the connection is open and, for https, the TLS handshake is complete (the client
+   * negotiates HTTP/2 first). A failure before that means the provider cannot have received a whole
+   * request, so it cannot have run or billed one, and another deployment may be tried.
+   */
+  private static final class WatchedBody implements HttpRequest.BodyPublisher {
+    private final HttpRequest.BodyPublisher bytes;
+    private volatile boolean requested;
+
+    WatchedBody(HttpRequest.BodyPublisher bytes) {
+      this.bytes = bytes;
+    }
+
+    boolean requested() {
+      return requested;
+    }
+
+    @Override
+    public long contentLength() {
+      return bytes.contentLength();
+    }
+
+    @Override
+    public void subscribe(java.util.concurrent.Flow.Subscriber<? super java.nio.ByteBuffer> subscriber) {
+      requested = true;
+      bytes.subscribe(subscriber);
+    }
+  }
+}
