@@ -20,7 +20,6 @@ import java.util.Optional;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -98,7 +97,6 @@ class JavaSdkStreamingTest {
   }
 
   @Test
-  @Disabled("until streaming lands: branch providers/server")
   void theSdkStreamsAChatCompletionThroughTheGatewayAndTheKeyRecordsItsUsage() throws Exception {
     String key = testbed.newKey();
 
@@ -119,7 +117,6 @@ class JavaSdkStreamingTest {
   }
 
   @Test
-  @Disabled("until streaming lands: branch providers/server")
   void theSdkGetsTheFinalUsageChunkThroughTheGatewayWhenItAsks() throws Exception {
     String key = testbed.newKey();
 
@@ -134,7 +131,6 @@ class JavaSdkStreamingTest {
   }
 
   @Test
-  @Disabled("until streaming lands: branch providers/server")
   void theSdkStreamsALegacyTextCompletionThroughTheGatewayAndTheKeyRecordsItsUsage() throws Exception {
     String key = testbed.newKey();
 

@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -123,7 +122,6 @@ class NodeClientsTest {
 
   @ParameterizedTest
   @EnumSource(Client.class)
-  @Disabled("until streaming lands: branch providers/server")
   void eachClientStreamsThroughTheGatewayAndTheKeyRecordsTheUsage(Client client) throws Exception {
     String key = testbed.newKey();
 
