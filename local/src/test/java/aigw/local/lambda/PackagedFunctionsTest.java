@@ -64,6 +64,8 @@ class PackagedFunctionsTest {
   private static final String VIRTUAL_KEY = Events.EVENTS_VIRTUAL_KEY;
   private static final String KEYS_TABLE = "aigw-packaged-keys";
   private static final Map<String, Long> INIT_MILLIS = new java.util.TreeMap<>();
+  private static final Map<String, Long> PEAK_RSS_MB = new java.util.TreeMap<>();
+  private static final Map<String, Long> FIRST_ANSWER_MILLIS = new java.util.TreeMap<>();
 
   @TempDir static Path work;
   private static DynamoDBProxyServer dynamo;
@@ -107,6 +109,12 @@ class PackagedFunctionsTest {
     }
     if (!INIT_MILLIS.isEmpty()) {
       System.out.println("Init time under the runtime interface client (process start to first poll): " + INIT_MILLIS);
+    }
+    if (!FIRST_ANSWER_MILLIS.isEmpty()) {
+      System.out.println("First chat completion after init, invoke to complete answer: " + FIRST_ANSWER_MILLIS);
+    }
+    if (!PEAK_RSS_MB.isEmpty()) {
+      System.out.println("Peak resident memory after a chat completion (VmHWM): " + PEAK_RSS_MB);
     }
   }
 
@@ -226,6 +234,20 @@ class PackagedFunctionsTest {
     return builder.start();
   }
 
+  /** The process's peak resident set (VmHWM of /proc/PID/status) in MB, or -1 where there is no /proc. */
+  private static long peakRssMb(Process process) {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc", Long.toString(process.pid()), "status"))) {
+        if (line.startsWith("VmHWM:")) {
+          return Long.parseLong(line.replaceAll("\\D", "")) / 1024;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // not Linux
+    }
+    return -1;
+  }
+
   private static List<String> layerJars() throws IOException {
     try (Stream<Path> jars = Files.list(RepoFiles.resolve("layers/core/target/layer/java/lib"))) {
       return jars.map(Path::toString).filter(p -> p.endsWith(".jar")).sorted().toList();
@@ -272,11 +294,14 @@ class PackagedFunctionsTest {
       Process process = streamingRuntime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, functionEnvironment("ProxyFunction", testModelList()), api);
       try {
         INIT_MILLIS.put("ProxyFunction, streaming runtime", TimeUnit.NANOSECONDS.toMillis(api.firstPollNanos.get(60, TimeUnit.SECONDS) - started));
+        long asked = System.nanoTime();
         var chat = answer(api, "proxy-chat-completions.json", process);
+        FIRST_ANSWER_MILLIS.put("ProxyFunction, streaming runtime", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - asked));
         assertThat(status(chat)).as(chat.toString()).isEqualTo(200);
         assertThat(Json.MAPPER.readTree(chat.get("body").asText()).at("/choices/0/message/content").asText()).isEqualTo("from the stub");
         // The provider key came from the provider credentials secret, not from any variable.
         aws.verify(postRequestedFor(urlEqualTo("/v1/chat/completions")).withHeader("Authorization", equalTo("Bearer sk-provider-from-secrets-manager")));
+        PEAK_RSS_MB.put("ProxyFunction, streaming runtime", peakRssMb(process));
 
         var models = answer(api, "proxy-models.json", process);
         assertThat(status(models)).isEqualTo(200);
@@ -350,11 +375,14 @@ class PackagedFunctionsTest {
       Process process = runtime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, layerJars(), functionEnvironment("ProxyFunction", testModelList()), api);
       try {
         INIT_MILLIS.put("ProxyFunction, runtime interface client", TimeUnit.NANOSECONDS.toMillis(api.firstPollNanos.get(60, TimeUnit.SECONDS) - started));
+        long asked = System.nanoTime();
         var outcome = outcome(api, "proxy-chat-completions.json", process);
+        FIRST_ANSWER_MILLIS.put("ProxyFunction, runtime interface client", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - asked));
         assertThat(outcome.header("Lambda-Runtime-Function-Response-Mode")).as("the client cannot stream").isNull();
         JsonNode chat = Json.MAPPER.readTree(outcome.body());
         assertThat(status(chat)).as(chat.toString()).isEqualTo(200);
         assertThat(Json.MAPPER.readTree(chat.get("body").asText()).at("/choices/0/message/content").asText()).isEqualTo("from the stub");
+        PEAK_RSS_MB.put("ProxyFunction, runtime interface client", peakRssMb(process));
       } finally {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       }
@@ -676,6 +704,20 @@ class PackagedFunctionsTest {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       }
     }
+  }
+
+  /** A managed runtime that started Java some other way gets a clear init failure, not a runtime that cannot stream. */
+  @Test
+  void theExecWrapperRefusesACommandLineWithoutTheRuntimeInterfaceClient() throws Exception {
+    Path wrapper = RepoFiles.resolve("layers/core/target/layer/aigw/streaming-runtime");
+    assumeTrue(Files.isRegularFile(wrapper), "built by ./mvnw package");
+    String java = ProcessHandle.current().info().command().orElse("java");
+    Process process = new ProcessBuilder(wrapper.toString(), java, "-cp", "/nowhere", "some.other.Main", "aigw.proxy.ProxyHandler::handleRequest")
+        .redirectErrorStream(true).start();
+    String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(process.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(process.exitValue()).isEqualTo(1);
+    assertThat(output).contains("does not start com.amazonaws.services.lambda.runtime.api.client.AWSLambda; not starting");
   }
 
   @Test
