@@ -706,6 +706,51 @@ class PackagedFunctionsTest {
     }
   }
 
+  /**
+   * The figures of docs/architecture.md's "Streaming on AWS": init time (process start to first
+   * poll) and first answer of the packaged proxy function under the runtime interface client and
+   * under the streaming runtime, interleaved after one warm-up run of each so that neither pays for
+   * this test JVM's own warm-up. Slow (about a minute), so only with -Daigw.measureInit=true.
+   */
+  @Test
+  void initTimesOfTheProxyFunctionUnderBothRuntimes() throws Exception {
+    assumeTrue(Boolean.getBoolean("aigw.measureInit"), "a measurement: run with -Daigw.measureInit=true");
+    Path taskRoot = RepoFiles.resolve("functions/proxy/target/function");
+    var init = new java.util.TreeMap<String, List<Long>>();
+    var first = new java.util.TreeMap<String, List<Long>>();
+    int runs = Integer.getInteger("aigw.measureRuns", 7);
+    for (int run = -1; run < runs; run++) {
+      for (boolean streaming : run % 2 == 0 ? List.of(true, false) : List.of(false, true)) {
+        String name = streaming ? "streaming runtime" : "runtime interface client 2.9.0";
+        try (var api = new RuntimeApiStandIn()) {
+          var env = functionEnvironment("ProxyFunction", testModelList());
+          long started = System.nanoTime();
+          Process process = streaming
+              ? streamingRuntime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, env, api)
+              : runtime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, layerJars(), env, api);
+          try {
+            long polled = api.firstPollNanos.get(60, TimeUnit.SECONDS);
+            long asked = System.nanoTime();
+            assertThat(status(answer(api, "proxy-chat-completions.json", process))).isEqualTo(200);
+            if (run >= 0) { // run -1 warms up
+              init.computeIfAbsent(name, n -> new ArrayList<>()).add(TimeUnit.NANOSECONDS.toMillis(polled - started));
+              first.computeIfAbsent(name, n -> new ArrayList<>()).add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - asked));
+            }
+          } finally {
+            process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+          }
+        }
+      }
+    }
+    init.forEach((name, millis) -> System.out.println("Init, " + name + ": median " + median(millis) + " ms of " + millis));
+    first.forEach((name, millis) -> System.out.println("First chat completion, " + name + ": median " + median(millis) + " ms of " + millis));
+  }
+
+  private static long median(List<Long> values) {
+    var sorted = values.stream().sorted().toList();
+    return sorted.get(sorted.size() / 2);
+  }
+
   /** A managed runtime that started Java some other way gets a clear init failure, not a runtime that cannot stream. */
   @Test
   void theExecWrapperRefusesACommandLineWithoutTheRuntimeInterfaceClient() throws Exception {
