@@ -765,6 +765,38 @@ class PackagedFunctionsTest {
     assertThat(output).contains("does not start com.amazonaws.services.lambda.runtime.api.client.AWSLambda; not starting");
   }
 
+  /**
+   * The streaming runtime's failures at init, reported as the runtime interface client reports
+   * them (aws-lambda-java-libs, AWSLambda): a handler it cannot run, a SnapStart hook that fails
+   * before the snapshot or after the restore.
+   */
+  @Test
+  void theStreamingRuntimeReportsInitAndSnapStartHookFailuresAsTheRuntimeInterfaceClientDoes() throws Exception {
+    Path testClasses = Path.of(HookedHandler.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    record Case(String handler, String failHook, String reportedTo, String errorType, String message, int exitCode) {}
+    for (var c : List.of(
+        new Case(TrivialHandler.class.getName() + "::handleRequest", "", "init-error", "Runtime.BadFunctionCode", "does not implement aigw.core.lambda.StreamingFunction", 1),
+        new Case(HookedHandler.class.getName() + "::handleRequest", "before", "init-error", "Runtime.BeforeCheckpointError", "a resource failed before the snapshot", 64),
+        new Case(HookedHandler.class.getName() + "::handleRequest", "after", "restore-error", "Runtime.AfterRestoreError", "a resource failed after the restore", 64))) {
+      try (var api = new RuntimeApiStandIn()) {
+        Process process = streamingRuntime(c.handler(), testClasses,
+            Map.of("AWS_REGION", "us-east-1", "AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start", "FAIL_HOOK", c.failHook()), api);
+        try {
+          var reported = (c.reportedTo().equals("init-error") ? api.initError : api.restoreError).get(60, TimeUnit.SECONDS);
+          assertThat(reported.header("Lambda-Runtime-Function-Error-Type")).as(c.toString()).isEqualTo(c.errorType());
+          assertThat(Json.MAPPER.readTree(reported.body()).get("errorMessage").asText()).as(c.toString()).contains(c.message());
+          assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
+          assertThat(process.exitValue()).as(c.toString()).isEqualTo(c.exitCode());
+          assertThat(api.requestLines().contains("GET /2018-06-01/runtime/restore/next")).as(c + ": restore/next")
+              .isEqualTo(c.failHook().equals("after"));
+          assertThat(api.firstPollNanos).as(c + ": no invocation is taken").isNotDone();
+        } finally {
+          process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+      }
+    }
+  }
+
   @Test
   void aTrivialHandlerGivesTheInitBaseline() throws Exception {
     Path testClasses = Path.of(TrivialHandler.class.getProtectionDomain().getCodeSource().getLocation().toURI());
