@@ -59,7 +59,11 @@ public final class StreamingRuntime {
    * @param application what answers each event
    */
   public StreamingRuntime(String runtimeApi, GatewayApplication application) {
-    this.api = new RuntimeApi(runtimeApi);
+    this(new RuntimeApi(runtimeApi), application);
+  }
+
+  private StreamingRuntime(RuntimeApi api, GatewayApplication application) {
+    this.api = api;
     this.application = application;
   }
 
@@ -87,7 +91,7 @@ public final class StreamingRuntime {
     if ("snap-start".equals(System.getenv("AWS_LAMBDA_INITIALIZATION_TYPE"))) {
       snapshot(api);
     }
-    var runtime = new StreamingRuntime(System.getenv("AWS_LAMBDA_RUNTIME_API"), function.application());
+    var runtime = new StreamingRuntime(api, function.application());
     while (true) {
       try {
         runtime.serveNext();
@@ -141,7 +145,14 @@ public final class StreamingRuntime {
     } else {
       System.clearProperty(TRACE_PROPERTY);
     }
-    GatewayResponse response = answer(invocation.event());
+    GatewayResponse response;
+    try {
+      response = answer(invocation.event());
+    } catch (RuntimeException e) { // GatewayApplication never throws; this is a bug in it, answered as the client would
+      LOG.log(Level.SEVERE, "The invocation " + invocation.requestId() + " failed", e);
+      api.invocationError(invocation.requestId(), e.getClass().getName(), e);
+      return;
+    }
     try (var post = api.streamResponse(invocation.requestId())) {
       OutputStream body = post.body();
       body.write(prelude(response));
