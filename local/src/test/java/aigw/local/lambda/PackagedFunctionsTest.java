@@ -409,7 +409,8 @@ class PackagedFunctionsTest {
         data: [DONE]
 
         """;
-    aws.stubFor(post("/v1/chat/completions").atPriority(1).withRequestBody(matchingJsonPath("$.stream", equalTo("true")))
+    // Matched on this event's own prompt, so other tests' streams get their own answers.
+    aws.stubFor(post("/v1/chat/completions").atPriority(1).withRequestBody(matchingJsonPath("$.messages[0].content", equalTo("Count to three")))
         .willReturn(aResponse().withHeader("Content-Type", "text/event-stream").withBody(events).withChunkedDribbleDelay(5, 1500)));
     try (var api = new RuntimeApiStandIn()) {
       Process process = streamingRuntime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, functionEnvironment("ProxyFunction", testModelList()), api);
