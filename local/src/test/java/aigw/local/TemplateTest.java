@@ -199,10 +199,69 @@ class TemplateTest {
         paths.add(route.getKey());
       }
     });
-    for (String path : List.of("/v1/chat/completions", "/chat/completions", "/embeddings", "/models", "/v1/models/gpt-4o",
+    for (String path : List.of("/v1/chat/completions", "/chat/completions", "/v1/completions", "/completions", "/embeddings", "/models", "/v1/models/gpt-4o",
         "/models/gpt-4o", "/models/openai/gpt-4o", "/models/openai%2Fgpt-4o")) {
       assertThat(paths).as("API Gateway resource for " + path).contains(LocalServer.resource(path));
     }
+  }
+
+  /**
+   * The proxy function runs aigw's streaming runtime (AWS_LAMBDA_EXEC_WRAPPER, a script of the core
+   * layer, which Lambda mounts at /opt) and its handler can be run by it; its timeout covers the
+   * longest stream API Gateway lets through.
+   */
+  @Test
+  void theProxyFunctionRunsTheStreamingRuntimeFromTheLayer() throws Exception {
+    JsonNode proxy = resources.path("ProxyFunction").path("Properties");
+    String wrapper = proxy.at("/Environment/Variables/AWS_LAMBDA_EXEC_WRAPPER").asText();
+    assertThat(wrapper).isEqualTo("/opt/aigw/streaming-runtime");
+    String layerDirectory = resources.at("/CoreLayer/Properties/ContentUri").asText();
+    Path script = builtDirectory(layerDirectory).resolve(wrapper.substring("/opt/".length()));
+    assertThat(Files.isExecutable(script)).as(script + " is executable (Lambda runs it)").isTrue();
+    assertThat(Files.readString(script)).startsWith("#!/bin/sh").contains("aigw.core.lambda.StreamingRuntime");
+
+    String handlerClass = proxy.path("Handler").asText().split("::")[0];
+    var jars = new ArrayList<URL>(List.of(builtDirectory(proxy.path("CodeUri").asText()).toUri().toURL()));
+    jars.addAll(jarsIn(builtDirectory(proxy.path("CodeUri").asText()).resolve("lib")));
+    jars.addAll(jarsIn(builtDirectory(layerDirectory).resolve("java/lib")));
+    try (var loader = new URLClassLoader(jars.toArray(URL[]::new), ClassLoader.getPlatformClassLoader())) {
+      Class<?> handler = loader.loadClass(handlerClass);
+      assertThat(loader.loadClass("aigw.core.lambda.StreamingFunction").isAssignableFrom(handler))
+          .as(handlerClass + " can be run by the streaming runtime").isTrue();
+    }
+
+    JsonNode parameters = template.path("Parameters");
+    assertThat(proxy.path("Timeout").asText()).as("!Ref ProxyFunctionTimeoutSeconds").isEqualTo("ProxyFunctionTimeoutSeconds");
+    assertThat(parameters.at("/ProxyFunctionTimeoutSeconds/Default").asInt() * 1000)
+        .as("the function outlives the longest stream API Gateway allows")
+        .isGreaterThanOrEqualTo(parameters.at("/ApiIntegrationTimeoutMillis/Default").asInt())
+        .isEqualTo(900_000);
+    assertThat(template.at("/Globals/Function/SnapStart/ApplyOn").asText()).isEqualTo("PublishedVersions");
+    assertThat(proxy.has("SnapStart")).as("SnapStart stays on for the proxy").isFalse();
+  }
+
+  /** Every route of the proxy function streams; the admin function's routes stay buffered. */
+  @Test
+  void theProxyRoutesAreStreamIntegrationsAndTheAdminRoutesAreBuffered() {
+    var routes = new ArrayList<String>();
+    resources.at("/Api/Properties/DefinitionBody/paths").fields().forEachRemaining(route -> {
+      JsonNode integration = route.getValue().path("x-amazon-apigateway-any-method").path("x-amazon-apigateway-integration");
+      String uri = integration.path("uri").asText();
+      routes.add(route.getKey());
+      assertThat(integration.path("type").asText()).isEqualTo("aws_proxy");
+      assertThat(integration.path("httpMethod").asText()).isEqualTo("POST");
+      if (uri.contains("${ProxyFunction.Alias}")) {
+        assertThat(uri).as(route.getKey()).isEqualTo(
+            "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2021-11-15/functions/${ProxyFunction.Alias}/response-streaming-invocations");
+        assertThat(integration.path("responseTransferMode").asText()).as(route.getKey()).isEqualTo("STREAM");
+        assertThat(integration.path("timeoutInMillis").toString()).as(route.getKey()).contains("ApiIntegrationTimeoutMillis");
+      } else {
+        assertThat(uri).as(route.getKey()).isEqualTo(
+            "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${AdminFunction.Alias}/invocations");
+        assertThat(integration.has("responseTransferMode")).as(route.getKey() + " is buffered").isFalse();
+      }
+    });
+    assertThat(routes).contains("/completions", "/chat/completions", "/v1/{proxy+}", "/key/{proxy+}");
   }
 
   @Test

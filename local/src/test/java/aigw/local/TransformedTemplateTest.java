@@ -250,9 +250,9 @@ class TransformedTemplateTest {
     var invokedByTheApi = new ArrayList<String>();
     defaults.path("Api").path("Properties").path("Body").path("paths").forEach(path -> path.forEach(method -> {
       String uri = method.path("x-amazon-apigateway-integration").path("uri").path("Fn::Sub").asText();
-      invokedByTheApi.add(uri.replaceAll(".*functions/\\$\\{(\\w+)}/invocations", "$1"));
+      invokedByTheApi.add(uri.replaceAll(".*functions/\\$\\{(\\w+)}/(response-streaming-)?invocations", "$1"));
     }));
-    assertThat(invokedByTheApi).as("one integration per route").hasSize(7).allSatisfy(alias -> assertThat(alias).endsWith("Aliaslive"));
+    assertThat(invokedByTheApi).as("one integration per route").hasSize(8).allSatisfy(alias -> assertThat(alias).endsWith("Aliaslive"));
     var permitted = new ArrayList<String>();
     ofType(defaults, "AWS::Lambda::Permission").forEach((name, permission) -> {
       JsonNode properties = permission.path("Properties");
@@ -266,6 +266,32 @@ class TransformedTemplateTest {
       permitted.add(properties.path("FunctionName").path("Ref").asText());
     });
     assertThat(permitted).containsExactlyInAnyOrderElementsOf(invokedByTheApi.stream().distinct().toList());
+  }
+
+  /**
+   * What CloudFormation receives for the proxy routes, after SAM's transform: streaming
+   * integrations (InvokeWithResponseStream on the live alias, STREAM, the timeout parameter), which
+   * the same Lambda permission (lambda:InvokeFunction) covers; the admin routes stay buffered.
+   */
+  @Test
+  void theProxyRoutesReachCloudFormationAsStreamIntegrations() {
+    var streamed = new ArrayList<String>();
+    defaults.path("Api").path("Properties").path("Body").path("paths").fields().forEachRemaining(path -> path.getValue().forEach(method -> {
+      JsonNode integration = method.path("x-amazon-apigateway-integration");
+      String uri = integration.path("uri").path("Fn::Sub").asText();
+      if (uri.contains("ProxyFunctionAliaslive")) {
+        assertThat(uri).as(path.getKey()).endsWith(":lambda:path/2021-11-15/functions/${ProxyFunctionAliaslive}/response-streaming-invocations");
+        assertThat(integration.path("responseTransferMode").asText()).as(path.getKey()).isEqualTo("STREAM");
+        assertThat(integration.path("timeoutInMillis").path("Ref").asText()).as(path.getKey()).isEqualTo("ApiIntegrationTimeoutMillis");
+        streamed.add(path.getKey());
+      } else {
+        assertThat(integration.has("responseTransferMode")).as(path.getKey()).isFalse();
+      }
+    }));
+    assertThat(streamed).containsExactlyInAnyOrder("/v1/{proxy+}", "/chat/completions", "/completions", "/embeddings", "/models", "/models/{proxy+}");
+    JsonNode proxy = ofType(defaults, "AWS::Lambda::Function").get("ProxyFunction").path("Properties");
+    assertThat(proxy.at("/Environment/Variables/AWS_LAMBDA_EXEC_WRAPPER").asText()).isEqualTo("/opt/aigw/streaming-runtime");
+    assertThat(proxy.at("/SnapStart/ApplyOn").asText()).isEqualTo("PublishedVersions");
   }
 
   /** Sample values for the $context variables the gateway responses may use, as API Gateway fills them in. */

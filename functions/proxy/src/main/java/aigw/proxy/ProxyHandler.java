@@ -3,25 +3,34 @@ package aigw.proxy;
 import aigw.core.Gateway;
 import aigw.core.apigateway.ApiGatewayEvents;
 import aigw.core.http.CorsPolicy;
+import aigw.core.http.GatewayApplication;
+import aigw.core.lambda.StreamingFunction;
 import aigw.core.snapstart.Priming;
 import com.amazonaws.services.lambda.runtime.Context;
 import com.amazonaws.services.lambda.runtime.RequestHandler;
 import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
 import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
 
-/** Lambda entry point of the OpenAI-compatible routes (API Gateway REST proxy integration). */
+/**
+ * Lambda entry point of the OpenAI-compatible routes.
+ *
+ * <p>On AWS it runs under {@code aigw.core.lambda.StreamingRuntime} (template.yaml's {@code
+ * AWS_LAMBDA_EXEC_WRAPPER}), which answers API Gateway's {@code STREAM} integration from {@link
+ * #application()}, streamed. {@link #handleRequest} is the buffered form of the same application,
+ * for the runtime interface client (an integration in {@code BUFFERED} mode), tests and {@code
+ * aigw-local.jar invoke}.
+ */
 public final class ProxyHandler
-    implements RequestHandler<APIGatewayProxyRequestEvent, APIGatewayProxyResponseEvent> {
-  private final ProxyService proxy;
-  private final CorsPolicy cors;
+    implements RequestHandler<APIGatewayProxyRequestEvent, APIGatewayProxyResponseEvent>, StreamingFunction {
+  private final GatewayApplication application;
 
-  public ProxyHandler() { // Lambda runtime: wiring from the environment, once per container
+  public ProxyHandler() { // Lambda: wiring from the environment, once per execution environment
     this(Gateway.fromEnvironment(System.getenv(), true));
   }
 
   private ProxyHandler(Gateway gateway) {
     this(new ProxyService(gateway), CorsPolicy.allowing(gateway.settings().corsAllowedOrigins()));
-    Priming.register(gateway, proxy::handle); // SnapStart: warm the request path before the snapshot
+    Priming.register(gateway, application::handle); // SnapStart: warm the request path before the snapshot
   }
 
   public ProxyHandler(ProxyService proxy) { // tests: no CORS
@@ -29,12 +38,16 @@ public final class ProxyHandler
   }
 
   public ProxyHandler(ProxyService proxy, CorsPolicy cors) { // tests and local/
-    this.proxy = proxy;
-    this.cors = cors;
+    this.application = GatewayApplication.of(cors, proxy::handle);
+  }
+
+  @Override
+  public GatewayApplication application() {
+    return application;
   }
 
   @Override
   public APIGatewayProxyResponseEvent handleRequest(APIGatewayProxyRequestEvent event, Context context) {
-    return ApiGatewayEvents.handle(event, cors, proxy::handle);
+    return ApiGatewayEvents.handle(event, application);
   }
 }

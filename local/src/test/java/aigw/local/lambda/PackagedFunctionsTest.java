@@ -64,6 +64,8 @@ class PackagedFunctionsTest {
   private static final String VIRTUAL_KEY = Events.EVENTS_VIRTUAL_KEY;
   private static final String KEYS_TABLE = "aigw-packaged-keys";
   private static final Map<String, Long> INIT_MILLIS = new java.util.TreeMap<>();
+  private static final Map<String, Long> PEAK_RSS_MB = new java.util.TreeMap<>();
+  private static final Map<String, Long> FIRST_ANSWER_MILLIS = new java.util.TreeMap<>();
 
   @TempDir static Path work;
   private static DynamoDBProxyServer dynamo;
@@ -107,6 +109,12 @@ class PackagedFunctionsTest {
     }
     if (!INIT_MILLIS.isEmpty()) {
       System.out.println("Init time under the runtime interface client (process start to first poll): " + INIT_MILLIS);
+    }
+    if (!FIRST_ANSWER_MILLIS.isEmpty()) {
+      System.out.println("First chat completion after init, invoke to complete answer: " + FIRST_ANSWER_MILLIS);
+    }
+    if (!PEAK_RSS_MB.isEmpty()) {
+      System.out.println("Peak resident memory after a chat completion (VmHWM): " + PEAK_RSS_MB);
     }
   }
 
@@ -200,6 +208,46 @@ class PackagedFunctionsTest {
     return builder.start();
   }
 
+  /**
+   * Starts a function as template.yaml deploys the proxy function: the managed runtime's command
+   * line (the runtime interface client's main class and jars, its CRaC property) handed to the
+   * layer's exec wrapper (AWS_LAMBDA_EXEC_WRAPPER), which runs aigw's streaming runtime instead.
+   */
+  private static Process streamingRuntime(String handler, Path taskRoot, Map<String, String> env, RuntimeApiStandIn api) throws Exception {
+    Path wrapper = RepoFiles.resolve("layers/core/target/layer/aigw/streaming-runtime");
+    assertThat(template.at("/Resources/ProxyFunction/Properties/Environment/Variables/AWS_LAMBDA_EXEC_WRAPPER").asText())
+        .as("the wrapper the template names").isEqualTo("/opt/aigw/streaming-runtime");
+    assertThat(Files.isExecutable(wrapper)).as("Lambda runs the wrapper only if it is executable").isTrue();
+    var classpath = List.of(jarOf(AWSLambda.class), jarOf(JacksonFactory.class), jarOf(com.amazonaws.services.lambda.runtime.RequestHandler.class));
+    String java = ProcessHandle.current().info().command().orElse("java");
+    var builder = new ProcessBuilder(wrapper.toString(), java, "--enable-native-access=ALL-UNNAMED", "-XX:+TieredCompilation", "-XX:TieredStopAtLevel=1",
+        "-Dorg.crac.Core.Compat=com.amazonaws.services.lambda.crac", "-classpath", String.join(File.pathSeparator, classpath), AWSLambda.class.getName(), handler)
+        .directory(taskRoot.toFile())
+        .redirectErrorStream(true)
+        .redirectOutput(work.resolve("streaming_" + handler.replaceAll("\\W", "_") + ".log").toFile());
+    builder.environment().clear();
+    builder.environment().putAll(env);
+    builder.environment().put("AWS_LAMBDA_RUNTIME_API", api.address());
+    builder.environment().put("LAMBDA_TASK_ROOT", taskRoot.toString());
+    builder.environment().put("_HANDLER", handler);
+    builder.environment().put("PATH", System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
+    return builder.start();
+  }
+
+  /** The process's peak resident set (VmHWM of /proc/PID/status) in MB, or -1 where there is no /proc. */
+  private static long peakRssMb(Process process) {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc", Long.toString(process.pid()), "status"))) {
+        if (line.startsWith("VmHWM:")) {
+          return Long.parseLong(line.replaceAll("\\D", "")) / 1024;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // not Linux
+    }
+    return -1;
+  }
+
   private static List<String> layerJars() throws IOException {
     try (Stream<Path> jars = Files.list(RepoFiles.resolve("layers/core/target/layer/java/lib"))) {
       return jars.map(Path::toString).filter(p -> p.endsWith(".jar")).sorted().toList();
@@ -216,12 +264,22 @@ class PackagedFunctionsTest {
     return config;
   }
 
+  /**
+   * The function's answer to one events/ file as a response event ({@code statusCode}, {@code
+   * headers}, {@code body}): the runtime interface client posts one; the streaming runtime posts
+   * the streaming format, whose prelude and body are put in that shape.
+   */
   private static JsonNode answer(RuntimeApiStandIn api, String eventFile, Process process) throws Exception {
+    var outcome = outcome(api, eventFile, process);
+    return "streaming".equals(outcome.header("Lambda-Runtime-Function-Response-Mode")) ? outcome.asResponseEvent() : Json.MAPPER.readTree(outcome.body());
+  }
+
+  private static RuntimeApiStandIn.Outcome outcome(RuntimeApiStandIn api, String eventFile, Process process) throws Exception {
     byte[] event = Files.readAllBytes(RepoFiles.resolve("events/" + eventFile));
     var outcome = api.invoke(event).get(60, TimeUnit.SECONDS);
     assertThat(outcome.kind()).as("%s: %s", eventFile, outcome.body()).isEqualTo("response");
     assertThat(process.isAlive()).isTrue();
-    return Json.MAPPER.readTree(outcome.body());
+    return outcome;
   }
 
   private static int status(JsonNode response) {
@@ -229,18 +287,21 @@ class PackagedFunctionsTest {
   }
 
   @Test
-  void theProxyFunctionServesTheEventsFromItsPackage() throws Exception {
+  void theProxyFunctionServesTheEventsFromItsPackageUnderItsStreamingRuntime() throws Exception {
     Path taskRoot = RepoFiles.resolve("functions/proxy/target/function");
     try (var api = new RuntimeApiStandIn()) {
       long started = System.nanoTime();
-      Process process = runtime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, layerJars(), functionEnvironment("ProxyFunction", testModelList()), api);
+      Process process = streamingRuntime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, functionEnvironment("ProxyFunction", testModelList()), api);
       try {
-        INIT_MILLIS.put("ProxyFunction", TimeUnit.NANOSECONDS.toMillis(api.firstPollNanos.get(60, TimeUnit.SECONDS) - started));
+        INIT_MILLIS.put("ProxyFunction, streaming runtime", TimeUnit.NANOSECONDS.toMillis(api.firstPollNanos.get(60, TimeUnit.SECONDS) - started));
+        long asked = System.nanoTime();
         var chat = answer(api, "proxy-chat-completions.json", process);
+        FIRST_ANSWER_MILLIS.put("ProxyFunction, streaming runtime", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - asked));
         assertThat(status(chat)).as(chat.toString()).isEqualTo(200);
         assertThat(Json.MAPPER.readTree(chat.get("body").asText()).at("/choices/0/message/content").asText()).isEqualTo("from the stub");
         // The provider key came from the provider credentials secret, not from any variable.
         aws.verify(postRequestedFor(urlEqualTo("/v1/chat/completions")).withHeader("Authorization", equalTo("Bearer sk-provider-from-secrets-manager")));
+        PEAK_RSS_MB.put("ProxyFunction, streaming runtime", peakRssMb(process));
 
         var models = answer(api, "proxy-models.json", process);
         assertThat(status(models)).isEqualTo(200);
@@ -257,6 +318,7 @@ class PackagedFunctionsTest {
         assertThat(status(stream)).as(stream.toString()).isEqualTo(200);
         assertThat(stream.get("body").asText()).isEqualTo("data: " + chunk + "\n\ndata: [DONE]\n\n");
         assertThat(status(answer(api, "proxy-embeddings.json", process))).isEqualTo(404); // not in this model list
+        assertThat(answer(api, "proxy-chat-completions-no-v1.json", process).at("/headers/Content-Type").asText()).isEqualTo("application/json");
       } finally {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       }
@@ -278,7 +340,7 @@ class PackagedFunctionsTest {
       var env = functionEnvironment("ProxyFunction", testModelList());
       env.put("AWS_ENDPOINT_URL_SECRETS_MANAGER", secretsManager.endpoint());
       env.put("AIGW_PROVIDER_SECRET_RECHECK_SECONDS", "1"); // the default 5 s, shortened to keep the test quick
-      Process process = runtime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, layerJars(), env, api);
+      Process process = streamingRuntime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, env, api);
       try {
         api.firstPollNanos.get(60, TimeUnit.SECONDS); // init done: the empty secret was read
         assertThat(secretsManager.calls).contains("secretsmanager.GetSecretValue provider-secret");
@@ -297,10 +359,125 @@ class PackagedFunctionsTest {
         assertThat(Json.MAPPER.readTree(after.get("body").asText()).at("/choices/0/message/content").asText()).isEqualTo("from the stub");
         aws.verify(1, postRequestedFor(urlEqualTo("/v1/chat/completions")).withHeader("Authorization", equalTo("Bearer " + setLater)));
 
-        String log = Files.readString(work.resolve("aigw_proxy_ProxyHandler__handleRequest.log"));
+        String log = Files.readString(work.resolve("streaming_aigw_proxy_ProxyHandler__handleRequest.log"));
         assertThat(log).as("the change is logged by name, never by value")
             .contains("The provider credentials in provider-secret changed; using the new values for TEST_PROVIDER_KEY.")
             .doesNotContain(setLater);
+      } finally {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /**
+   * The same package under the official runtime interface client (what a BUFFERED integration
+   * would run): the handler still answers there, and its init time is the baseline the streaming
+   * runtime's is compared with (docs/architecture.md, "Streaming on AWS").
+   */
+  @Test
+  void theProxyFunctionAlsoAnswersUnderTheRuntimeInterfaceClient() throws Exception {
+    Path taskRoot = RepoFiles.resolve("functions/proxy/target/function");
+    try (var api = new RuntimeApiStandIn()) {
+      long started = System.nanoTime();
+      Process process = runtime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, layerJars(), functionEnvironment("ProxyFunction", testModelList()), api);
+      try {
+        INIT_MILLIS.put("ProxyFunction, runtime interface client", TimeUnit.NANOSECONDS.toMillis(api.firstPollNanos.get(60, TimeUnit.SECONDS) - started));
+        long asked = System.nanoTime();
+        var outcome = outcome(api, "proxy-chat-completions.json", process);
+        FIRST_ANSWER_MILLIS.put("ProxyFunction, runtime interface client", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - asked));
+        assertThat(outcome.header("Lambda-Runtime-Function-Response-Mode")).as("the client cannot stream").isNull();
+        JsonNode chat = Json.MAPPER.readTree(outcome.body());
+        assertThat(status(chat)).as(chat.toString()).isEqualTo(200);
+        assertThat(Json.MAPPER.readTree(chat.get("body").asText()).at("/choices/0/message/content").asText()).isEqualTo("from the stub");
+        PEAK_RSS_MB.put("ProxyFunction, runtime interface client", peakRssMb(process));
+      } finally {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /**
+   * Issue 9's test: a chat completion with {@code stream: true} (events/proxy-chat-completions-stream.json)
+   * through the packaged proxy function under the runtime it runs on AWS, against a provider that
+   * sends its events over a second.
+   */
+  @Test
+  void theProxyFunctionStreamsAChatCompletionFromItsPackage() throws Exception {
+    Path taskRoot = RepoFiles.resolve("functions/proxy/target/function");
+    String events = """
+        data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"role":"assistant","content":"One"},"finish_reason":null}]}
+
+        data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":" two"},"finish_reason":null}]}
+
+        data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":" three"},"finish_reason":"stop"}]}
+
+        data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}}
+
+        data: [DONE]
+
+        """;
+    // Matched on this event's own prompt, so other tests' streams get their own answers.
+    aws.stubFor(post("/v1/chat/completions").atPriority(1).withRequestBody(matchingJsonPath("$.messages[0].content", equalTo("Count to three")))
+        .willReturn(aResponse().withHeader("Content-Type", "text/event-stream").withBody(events).withChunkedDribbleDelay(5, 1500)));
+    try (var api = new RuntimeApiStandIn()) {
+      Process process = streamingRuntime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, functionEnvironment("ProxyFunction", testModelList()), api);
+      try {
+        api.firstPollNanos.get(60, TimeUnit.SECONDS);
+        var outcome = outcome(api, "proxy-chat-completions-stream.json", process);
+
+        // The protocol, whatever the answer: streaming mode, API Gateway's prelude, chunked, no error.
+        assertThat(outcome.header("Lambda-Runtime-Function-Response-Mode")).isEqualTo("streaming");
+        assertThat(outcome.header("Content-Type")).isEqualTo("application/vnd.awslambda.http-integration-response");
+        assertThat(outcome.chunked()).isTrue();
+        assertThat(outcome.trailers()).as("no error trailer").isEmpty();
+        JsonNode prelude = outcome.prelude();
+        int status = prelude.get("statusCode").asInt();
+
+        // The provider's events reach the Runtime API as they come, not at the end.
+        assertThat(status).as(outcome.body()).isEqualTo(200);
+        assertThat(prelude.at("/headers/Content-Type").asText()).startsWith("text/event-stream");
+        assertThat(outcome.payload()).contains("\"content\":\"One\"").contains(" three").endsWith("data: [DONE]\n\n");
+        var bodyChunks = outcome.chunks().stream().filter(c -> c.text().contains("data:")).toList();
+        assertThat(bodyChunks).as("one chunk per event or so, not one at the end").hasSizeGreaterThan(2);
+        assertThat(TimeUnit.NANOSECONDS.toMillis(bodyChunks.getLast().arrivedNanos() - bodyChunks.getFirst().arrivedNanos()))
+            .as("the first event arrived well before the last (the provider took 1.5 s)").isGreaterThan(500);
+      } finally {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /**
+   * SnapStart under the streaming runtime, as Lambda drives it (AWS_LAMBDA_INITIALIZATION_TYPE
+   * snap-start): priming runs during init, then /runtime/restore/next, then the afterRestore hook,
+   * which makes the first call read the provider credentials again.
+   */
+  @Test
+  void theProxyFunctionPrimesBeforeItsSnapshotAndRenewsAfterTheRestoreUnderItsStreamingRuntime() throws Exception {
+    Path taskRoot = RepoFiles.resolve("functions/proxy/target/function");
+    var secrets = new aigw.core.secrets.InMemorySecretsManager(java.time.Clock.systemUTC());
+    secrets.createSecret(r -> r.name("master-key-secret").secretString("{\"master_key\":\"" + Events.EVENTS_MASTER_KEY + "\"}"));
+    secrets.createSecret(r -> r.name("provider-secret").secretString("{\"TEST_PROVIDER_KEY\":\"sk-provider-from-secrets-manager\"}"));
+    try (var api = new RuntimeApiStandIn(); var secretsManager = new SecretsManagerStandIn(secrets)) {
+      var env = functionEnvironment("ProxyFunction", testModelList());
+      env.put("AWS_ENDPOINT_URL_SECRETS_MANAGER", secretsManager.endpoint());
+      env.put("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start");
+      long started = System.nanoTime();
+      Process process = streamingRuntime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, env, api);
+      try {
+        long restored = api.restoreNextNanos.get(60, TimeUnit.SECONDS);
+        INIT_MILLIS.put("ProxyFunction, streaming runtime, SnapStart init to restore/next", TimeUnit.NANOSECONDS.toMillis(restored - started));
+        assertThat(Files.readString(work.resolve("streaming_aigw_proxy_ProxyHandler__handleRequest.log")))
+            .as("priming ran before the snapshot").contains("Primed the request path")
+            .as("the wrapper's --add-opens lets the DNS cache be emptied before the snapshot").doesNotContain("DNS cache could not be emptied");
+        assertThat(api.firstPollNanos.get(60, TimeUnit.SECONDS)).as("invocations only after the restore").isGreaterThan(restored);
+        assertThat(api.requestLines()).first().isEqualTo("GET /2018-06-01/runtime/restore/next");
+        long readsBeforeRestore = secretsManager.calls.stream().filter(c -> c.endsWith(" provider-secret")).count();
+
+        var chat = answer(api, "proxy-chat-completions.json", process);
+        assertThat(status(chat)).as(chat.toString()).isEqualTo(200);
+        assertThat(secretsManager.calls.stream().filter(c -> c.endsWith(" provider-secret")).count())
+            .as("afterRestore expired the provider credentials read at init: the first call read them again").isEqualTo(readsBeforeRestore + 1);
       } finally {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       }
@@ -528,6 +705,97 @@ class PackagedFunctionsTest {
         }
       } finally {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /**
+   * The figures of docs/architecture.md's "Streaming on AWS": init time (process start to first
+   * poll) and first answer of the packaged proxy function under the runtime interface client and
+   * under the streaming runtime, interleaved after one warm-up run of each so that neither pays for
+   * this test JVM's own warm-up. Slow (about a minute), so only with -Daigw.measureInit=true.
+   */
+  @Test
+  void initTimesOfTheProxyFunctionUnderBothRuntimes() throws Exception {
+    assumeTrue(Boolean.getBoolean("aigw.measureInit"), "a measurement: run with -Daigw.measureInit=true");
+    Path taskRoot = RepoFiles.resolve("functions/proxy/target/function");
+    var init = new java.util.TreeMap<String, List<Long>>();
+    var first = new java.util.TreeMap<String, List<Long>>();
+    int runs = Integer.getInteger("aigw.measureRuns", 7);
+    for (int run = -1; run < runs; run++) {
+      for (boolean streaming : run % 2 == 0 ? List.of(true, false) : List.of(false, true)) {
+        String name = streaming ? "streaming runtime" : "runtime interface client 2.9.0";
+        try (var api = new RuntimeApiStandIn()) {
+          var env = functionEnvironment("ProxyFunction", testModelList());
+          long started = System.nanoTime();
+          Process process = streaming
+              ? streamingRuntime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, env, api)
+              : runtime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, layerJars(), env, api);
+          try {
+            long polled = api.firstPollNanos.get(60, TimeUnit.SECONDS);
+            long asked = System.nanoTime();
+            assertThat(status(answer(api, "proxy-chat-completions.json", process))).isEqualTo(200);
+            if (run >= 0) { // run -1 warms up
+              init.computeIfAbsent(name, n -> new ArrayList<>()).add(TimeUnit.NANOSECONDS.toMillis(polled - started));
+              first.computeIfAbsent(name, n -> new ArrayList<>()).add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - asked));
+            }
+          } finally {
+            process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+          }
+        }
+      }
+    }
+    init.forEach((name, millis) -> System.out.println("Init, " + name + ": median " + median(millis) + " ms of " + millis));
+    first.forEach((name, millis) -> System.out.println("First chat completion, " + name + ": median " + median(millis) + " ms of " + millis));
+  }
+
+  private static long median(List<Long> values) {
+    var sorted = values.stream().sorted().toList();
+    return sorted.get(sorted.size() / 2);
+  }
+
+  /** A managed runtime that started Java some other way gets a clear init failure, not a runtime that cannot stream. */
+  @Test
+  void theExecWrapperRefusesACommandLineWithoutTheRuntimeInterfaceClient() throws Exception {
+    Path wrapper = RepoFiles.resolve("layers/core/target/layer/aigw/streaming-runtime");
+    assumeTrue(Files.isRegularFile(wrapper), "built by ./mvnw package");
+    String java = ProcessHandle.current().info().command().orElse("java");
+    Process process = new ProcessBuilder(wrapper.toString(), java, "-cp", "/nowhere", "some.other.Main", "aigw.proxy.ProxyHandler::handleRequest")
+        .redirectErrorStream(true).start();
+    String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(process.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(process.exitValue()).isEqualTo(1);
+    assertThat(output).contains("does not start com.amazonaws.services.lambda.runtime.api.client.AWSLambda; not starting");
+  }
+
+  /**
+   * The streaming runtime's failures at init, reported as the runtime interface client reports
+   * them (aws-lambda-java-libs, AWSLambda): a handler it cannot run, a SnapStart hook that fails
+   * before the snapshot or after the restore.
+   */
+  @Test
+  void theStreamingRuntimeReportsInitAndSnapStartHookFailuresAsTheRuntimeInterfaceClientDoes() throws Exception {
+    Path testClasses = Path.of(HookedHandler.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    record Case(String handler, String failHook, String reportedTo, String errorType, String message, int exitCode) {}
+    for (var c : List.of(
+        new Case(TrivialHandler.class.getName() + "::handleRequest", "", "init-error", "Runtime.BadFunctionCode", "does not implement aigw.core.lambda.StreamingFunction", 1),
+        new Case(HookedHandler.class.getName() + "::handleRequest", "before", "init-error", "Runtime.BeforeCheckpointError", "a resource failed before the snapshot", 64),
+        new Case(HookedHandler.class.getName() + "::handleRequest", "after", "restore-error", "Runtime.AfterRestoreError", "a resource failed after the restore", 64))) {
+      try (var api = new RuntimeApiStandIn()) {
+        Process process = streamingRuntime(c.handler(), testClasses,
+            Map.of("AWS_REGION", "us-east-1", "AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start", "FAIL_HOOK", c.failHook()), api);
+        try {
+          var reported = (c.reportedTo().equals("init-error") ? api.initError : api.restoreError).get(60, TimeUnit.SECONDS);
+          assertThat(reported.header("Lambda-Runtime-Function-Error-Type")).as(c.toString()).isEqualTo(c.errorType());
+          assertThat(Json.MAPPER.readTree(reported.body()).get("errorMessage").asText()).as(c.toString()).contains(c.message());
+          assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
+          assertThat(process.exitValue()).as(c.toString()).isEqualTo(c.exitCode());
+          assertThat(api.requestLines().contains("GET /2018-06-01/runtime/restore/next")).as(c + ": restore/next")
+              .isEqualTo(c.failHook().equals("after"));
+          assertThat(api.firstPollNanos).as(c + ": no invocation is taken").isNotDone();
+        } finally {
+          process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
       }
     }
   }
