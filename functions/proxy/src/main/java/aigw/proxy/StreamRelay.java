@@ -2,6 +2,7 @@ package aigw.proxy;
 
 import aigw.core.errors.ErrorEnvelope;
 import aigw.core.errors.GatewayException;
+import aigw.core.errors.UpstreamTimeout;
 import aigw.core.http.StreamingBody;
 import aigw.core.json.Json;
 import aigw.core.providers.ProviderStream;
@@ -33,7 +34,14 @@ import java.util.logging.Logger;
  *       {@code SseHandler}) raise on a {@code data:} event carrying {@code error}; a client that
  *       does not check sees a stream without its {@code [DONE]}, which says it was cut off.
  *   <li><b>The client going away</b> (a write fails): the provider stream is closed, which ends the
- *       upstream call, and what was generated is recorded before the failure is rethrown.
+ *       upstream call, and what was generated is recorded before the failure is rethrown. On AWS a
+ *       client's disconnect is usually not seen here (Lambda keeps the stream running), see
+ *       docs/architecture.md.
+ *   <li><b>The function's time limit</b> ({@link #endBeforeTimeLimit}, from the Lambda streaming
+ *       runtime's timer shortly before the invocation's deadline): the provider stream is closed
+ *       from that thread, which also ends a {@code chunks.next()} blocked waiting on the provider;
+ *       what was generated is recorded and the stream ends with an error event ({@code timeout})
+ *       saying it reached the time limit, as for a provider failure.
  * </ul>
  *
  * A call that ends without the provider's usage is recorded with estimated tokens, marked so
@@ -61,6 +69,8 @@ final class StreamRelay implements StreamingBody {
   private TokenUsage reported;
   private long generatedChars;
   private boolean recorded;
+  /** Set by {@link #endBeforeTimeLimit} (another thread); read by the writer before and after each wait. */
+  private volatile boolean timeLimitReached;
 
   StreamRelay(ProviderStream chunks, boolean clientWantsUsage, String keyId, long requestBytes, UsageRecorder usage, Clock clock) {
     this.chunks = chunks;
@@ -89,6 +99,9 @@ final class StreamRelay implements StreamingBody {
       while (more) {
         pass(chunk, out);
         try {
+          if (timeLimitReached) {
+            throw timeLimit();
+          }
           chunk = chunks.next();
         } catch (GatewayException failed) {
           try {
@@ -96,7 +109,8 @@ final class StreamRelay implements StreamingBody {
           } catch (RuntimeException notRecorded) {
             LOG.log(Level.WARNING, "usage of a stream that failed mid-way could not be recorded", notRecorded);
           }
-          writeEvent(out, Json.bytes(ErrorEnvelope.of(failed)));
+          // A next() ended by endBeforeTimeLimit's close fails as a broken connection: say why it broke.
+          writeEvent(out, Json.bytes(ErrorEnvelope.of(timeLimitReached ? timeLimit() : failed)));
           return;
         }
         more = chunk != null;
@@ -120,6 +134,23 @@ final class StreamRelay implements StreamingBody {
     } finally {
       chunks.close();
     }
+  }
+
+  /**
+   * Ends the stream early because the function is about to reach its time limit: closes the
+   * provider stream (thread-safe, per {@link ProviderStream#close}), so the writer's wait for the
+   * next chunk ends and {@link #writeTo} records the call and writes the time-limit error event.
+   */
+  @Override
+  public void endBeforeTimeLimit() {
+    timeLimitReached = true;
+    chunks.close();
+  }
+
+  private static GatewayException timeLimit() {
+    return new UpstreamTimeout(
+        "The stream was ended before the provider finished: it reached the time limit of the gateway's function "
+            + "(on AWS Lambda, the function timeout). The answer is incomplete; ask for a shorter one (for example with max_tokens).");
   }
 
   private void pass(StreamChunk chunk, OutputStream out) throws IOException {

@@ -11,6 +11,7 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
@@ -114,6 +115,11 @@ final class RuntimeApiStandIn implements AutoCloseable {
   final CompletableFuture<Long> restoreNextNanos = new CompletableFuture<>();
   final CompletableFuture<Outcome> initError = new CompletableFuture<>();
   final CompletableFuture<Outcome> restoreError = new CompletableFuture<>();
+  /**
+   * Each invocation's time limit, from when it is handed out ({@code Lambda-Runtime-Deadline-Ms});
+   * the longest Timeout in template.yaml's functions unless a test shortens it.
+   */
+  volatile Duration timeLimit = Duration.ofSeconds(900);
 
   RuntimeApiStandIn() throws IOException {
     server = new ServerSocket(0, 16, InetAddress.getLoopbackAddress());
@@ -199,8 +205,7 @@ final class RuntimeApiStandIn implements AutoCloseable {
       }
       var answer = new LinkedHashMap<String, String>();
       answer.put("Lambda-Runtime-Aws-Request-Id", next.getKey());
-      // The longest Timeout in template.yaml's functions: handlers plan by it.
-      answer.put("Lambda-Runtime-Deadline-Ms", Long.toString(System.currentTimeMillis() + 900_000));
+      answer.put("Lambda-Runtime-Deadline-Ms", Long.toString(System.currentTimeMillis() + timeLimit.toMillis()));
       answer.put("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:test");
       answer.put("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000;Sampled=0");
       answer.put("Content-Type", "application/json");

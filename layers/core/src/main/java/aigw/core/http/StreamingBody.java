@@ -12,7 +12,7 @@ import java.io.OutputStream;
  * the Lambda streaming runtime the chunked body of its response to the Runtime API, a buffering
  * adapter (API Gateway's buffered mode, tests) a byte array.
  */
-@FunctionalInterface
+@FunctionalInterface // writeTo; endBeforeTimeLimit has a default
 public interface StreamingBody {
   /**
    * Writes the whole body and returns when it is complete; must not close {@code out}.
@@ -21,4 +21,18 @@ public interface StreamingBody {
    *     work it stands for (the upstream call) and still account for it before it rethrows.
    */
   void writeTo(OutputStream out) throws IOException;
+
+  /**
+   * Called from another thread while {@link #writeTo} runs, when the transport is about to be
+   * stopped by force: on Lambda, shortly before the invocation reaches the function's timeout
+   * ({@code aigw.core.lambda.StreamingRuntime}). The body should then end its work as on any
+   * failure of its source (close the upstream call, so that a {@code writeTo} blocked waiting on
+   * it returns), account for it, end its output with an error the client can read, and let {@code
+   * writeTo} return normally. Must not block and may be called at any point of the body, also
+   * after it ended.
+   *
+   * <p>The default does nothing: the body then runs on until the platform stops it, without an
+   * end the client can read.
+   */
+  default void endBeforeTimeLimit() {}
 }

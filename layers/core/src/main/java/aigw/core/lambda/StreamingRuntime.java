@@ -6,13 +6,19 @@ import aigw.core.errors.ErrorEnvelope;
 import aigw.core.http.GatewayApplication;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
+import aigw.core.http.StreamingBody;
 import aigw.core.json.Json;
 import aigw.core.lambda.crac.Core;
+import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.security.Security;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -42,6 +48,15 @@ import java.util.logging.Logger;
  * {@code afterRestore} hooks run. A failure before the snapshot is reported to {@code
  * /runtime/init/error} as {@code Runtime.BeforeCheckpointError}, one after the restore to {@code
  * /runtime/restore/error} as {@code Runtime.AfterRestoreError}; the process then exits with 64.
+ *
+ * <p>The invocation's deadline ({@code Lambda-Runtime-Deadline-Ms}): a stream still running {@link
+ * #TIME_LIMIT_MARGIN} before it is asked to end ({@link StreamingBody#endBeforeTimeLimit}, from a
+ * timer thread), so that it closes its upstream call, records its usage and writes an error event
+ * the client can read, and the invocation ends by itself. Otherwise Lambda stops the function at the
+ * timeout: the client's stream just stops, what is not yet recorded is lost, and the execution
+ * environment is reset (the next request pays a cold start).
+ *
+ * <p>The trust store follows the runtime interface client too (see {@link #main}).
  */
 public final class StreamingRuntime {
   private static final Logger LOG = Logger.getLogger(StreamingRuntime.class.getName());
@@ -50,6 +65,36 @@ public final class StreamingRuntime {
   /** The system property X-Ray's SDK reads the trace header from (as the runtime interface client sets it). */
   static final String TRACE_PROPERTY = "com.amazonaws.xray.traceHeader";
   static final String CRAC_COMPAT_PROPERTY = "org.crac.Core.Compat";
+  static final String TRUST_STORE_PROPERTY = "javax.net.ssl.trustStore";
+  /** The managed runtime's system CA bundle (the {@code ca-certificates} package's Java trust store). */
+  static final String SYSTEM_CACERTS = "/etc/pki/java/cacerts";
+
+  /**
+   * How long before the invocation's deadline a running stream is ended. In that time the body
+   * closes its upstream call, records its usage (one DynamoDB write, tens of milliseconds), writes
+   * its error event, and this runtime ends the chunked body and reads the Runtime API's answer; all
+   * of it must be done before Lambda stops the function at the deadline. 2 s leaves ample room for
+   * that and takes at most 2 s from a stream of up to 900 s.
+   */
+  public static final Duration TIME_LIMIT_MARGIN = Duration.ofSeconds(2);
+
+  /**
+   * One daemon timer thread for the process, created at the first stream (so never inside a
+   * SnapStart snapshot); a cancelled cut-off is removed at once.
+   */
+  private static final class TimeLimitTimer {
+    static final ScheduledThreadPoolExecutor INSTANCE = create();
+
+    private static ScheduledThreadPoolExecutor create() {
+      var timer = new ScheduledThreadPoolExecutor(1, task -> {
+        var thread = new Thread(task, "aigw-time-limit-timer");
+        thread.setDaemon(true);
+        return thread;
+      });
+      timer.setRemoveOnCancelPolicy(true);
+      return timer;
+    }
+  }
 
   private final RuntimeApi api;
   private final GatewayApplication application;
@@ -75,6 +120,7 @@ public final class StreamingRuntime {
     // org.crac reads this when it first loads, which is in the handler's constructor: from here on
     // Priming and every other org.crac resource registers with aigw.core.lambda.crac.Core.
     System.setProperty(CRAC_COMPAT_PROPERTY, Core.class.getPackageName());
+    useSystemTrustStore(new File(SYSTEM_CACERTS));
     if (System.getenv("AWS_LAMBDA_JAVA_NETWORKADDRESS_CACHE_NEGATIVE_TTL") == null) {
       Security.setProperty("networkaddress.cache.negative.ttl", "1"); // as the runtime interface client does
     }
@@ -100,6 +146,24 @@ public final class StreamingRuntime {
         System.exit(1);
       }
     }
+  }
+
+  /**
+   * Trusts the system's CA bundle, as the runtime interface client does for the functions it runs
+   * (aws-lambda-java-libs, {@code AWSLambda}'s static initialiser: when {@code
+   * javax.net.ssl.trustStore} is not set and {@code /etc/pki/java/cacerts} exists and is a file, it
+   * becomes the trust store), so that the streaming proxy and the admin and rotation functions under
+   * that client trust the same certificate authorities. Only this rule is copied, not the client's
+   * {@code jdk.tls.disabledAlgorithms} override (which re-allows old algorithms).
+   *
+   * @return whether the property was set
+   */
+  static boolean useSystemTrustStore(File systemCacerts) {
+    if (System.getProperty(TRUST_STORE_PROPERTY) == null && systemCacerts.exists() && systemCacerts.isFile()) {
+      System.setProperty(TRUST_STORE_PROPERTY, systemCacerts.getPath());
+      return true;
+    }
+    return false;
   }
 
   /** Loads {@code class::method} (the method is not used) through its public no-argument constructor. */
@@ -160,7 +224,14 @@ public final class StreamingRuntime {
       body.flush(); // status and headers reach the client before the first token
       try {
         if (response.isStreaming()) {
-          response.stream().writeTo(body);
+          ScheduledFuture<?> cutOff = armTimeLimit(invocation, response.stream());
+          try {
+            response.stream().writeTo(body);
+          } finally {
+            if (cutOff != null) {
+              cutOff.cancel(false);
+            }
+          }
         } else {
           body.write(response.body());
         }
@@ -171,10 +242,32 @@ public final class StreamingRuntime {
       }
       check(post.complete(), invocation);
     } catch (IOException e) {
-      // The Runtime API stopped taking the body: the client went away (the stream, per the
-      // StreamingBody contract, already ended and accounted for its upstream call).
+      // The Runtime API stopped taking the body (the stream, per the StreamingBody contract, already
+      // ended and accounted for its upstream call). Not a client's disconnect on AWS: Lambda keeps
+      // taking a stream whose client went away (see docs/architecture.md).
       LOG.warning("The response to " + invocation.requestId() + " could not be sent to its end: " + e);
     }
+  }
+
+  /**
+   * Schedules {@link StreamingBody#endBeforeTimeLimit} at {@link #TIME_LIMIT_MARGIN} before the
+   * invocation's deadline (at once when that is already past); null when the Runtime API gave no
+   * deadline.
+   */
+  private static ScheduledFuture<?> armTimeLimit(RuntimeApi.Invocation invocation, StreamingBody stream) {
+    if (invocation.deadlineEpochMillis() == Long.MAX_VALUE) {
+      return null;
+    }
+    long delay = invocation.deadlineEpochMillis() - TIME_LIMIT_MARGIN.toMillis() - System.currentTimeMillis();
+    return TimeLimitTimer.INSTANCE.schedule(() -> {
+      LOG.warning("The stream of " + invocation.requestId() + " is ended " + TIME_LIMIT_MARGIN.toSeconds()
+          + " s before the invocation's deadline (the function's timeout)");
+      try {
+        stream.endBeforeTimeLimit();
+      } catch (RuntimeException e) {
+        LOG.log(Level.SEVERE, "The stream of " + invocation.requestId() + " could not be ended before the deadline", e);
+      }
+    }, Math.max(0, delay), TimeUnit.MILLISECONDS);
   }
 
   /** The application's answer to one event; an event that is no API Gateway proxy event is a 400. */
