@@ -120,6 +120,8 @@ final class RuntimeApiStandIn implements AutoCloseable {
    * the longest Timeout in template.yaml's functions unless a test shortens it.
    */
   volatile Duration timeLimit = Duration.ofSeconds(900);
+  /** When set, a function's response is refused by resetting its connection on its request line. */
+  volatile boolean resetResponses;
 
   RuntimeApiStandIn() throws IOException {
     server = new ServerSocket(0, 16, InetAddress.getLoopbackAddress());
@@ -181,7 +183,7 @@ final class RuntimeApiStandIn implements AutoCloseable {
           out.flush();
         }
         boolean keepAlive = !"close".equalsIgnoreCase(headers.getOrDefault("connection", ""));
-        if (!respond(method, path, headers, in, out)) {
+        if (!respond(socket, method, path, headers, in, out)) {
           return;
         }
         if (!keepAlive) {
@@ -194,7 +196,7 @@ final class RuntimeApiStandIn implements AutoCloseable {
   }
 
   /** Answers one request; false when the connection cannot be used further. */
-  private boolean respond(String method, String path, Map<String, String> headers, InputStream in, OutputStream out)
+  private boolean respond(Socket socket, String method, String path, Map<String, String> headers, InputStream in, OutputStream out)
       throws IOException, InterruptedException {
     if (method.equals("GET") && path.endsWith("/runtime/invocation/next")) {
       firstPollNanos.complete(System.nanoTime());
@@ -216,6 +218,10 @@ final class RuntimeApiStandIn implements AutoCloseable {
       restoreNextNanos.complete(System.nanoTime()); // restored at once
       send(out, 200, Map.of(), new byte[0]);
       return true;
+    }
+    if (resetResponses && method.equals("POST") && path.endsWith("/response")) {
+      socket.setSoLinger(true, 0); // close with RST: the function's next write fails
+      return false;
     }
     String[] segments = path.split("/");
     String last = segments[segments.length - 1];

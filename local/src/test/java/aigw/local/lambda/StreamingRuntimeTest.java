@@ -9,6 +9,7 @@ import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
 import aigw.core.json.Json;
 import aigw.core.lambda.StreamingRuntime;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.Test;
  */
 class StreamingRuntimeTest {
   private final CountDownLatch releaseLastEvent = new CountDownLatch(1);
+  private final CountDownLatch unsentStreamSawItsOutputFail = new CountDownLatch(1);
   private RuntimeApiStandIn api;
   private StreamingRuntime runtime;
 
@@ -44,6 +46,19 @@ class StreamingRuntimeTest {
         out.write("data: one\n\n".getBytes(StandardCharsets.UTF_8));
         out.flush();
         throw new IllegalStateException("a bug in the middle of the stream");
+      });
+      case "/stream-unsent" -> GatewayResponse.streaming(200, Map.of("Content-Type", "text/event-stream"), out -> {
+        try {
+          out.write("data: one\n\n".getBytes(StandardCharsets.UTF_8));
+          out.flush();
+          for (int i = 0; i < 1000; i++) { // until the reset connection makes a write fail
+            out.write(new byte[1024]);
+            out.flush();
+          }
+        } catch (IOException gone) {
+          unsentStreamSawItsOutputFail.countDown(); // where a relay closes its provider call and records usage
+          throw gone;
+        }
       });
       case "/models" -> GatewayResponse.json(200, Map.of("object", "list"));
       default -> throw new NotFound("no route " + request.path(), null);
@@ -151,5 +166,18 @@ class StreamingRuntimeTest {
     var next = api.invoke(event("GET", "/models")).get(10, TimeUnit.SECONDS);
     assertThat(next.prelude().get("statusCode").asInt()).isEqualTo(200);
     assertThat(next.trailers()).isEmpty();
+  }
+
+  @Test
+  void aStreamWhoseResponseTheRuntimeApiRefusesStillRunsToSeeItsOutputFail() throws Exception {
+    // The body holds a provider call opened before the answer (to learn its status): when the
+    // Runtime API takes no response, the body must still run to close that call and record it.
+    api.resetResponses = true;
+    Thread serving = serveOne();
+    api.call(event("POST", "/stream-unsent"));
+
+    assertThat(unsentStreamSawItsOutputFail.await(10, TimeUnit.SECONDS)).as("the stream ran and saw its output fail").isTrue();
+    serving.join(10_000);
+    assertThat(serving.isAlive()).as("the runtime went on to its next invocation").isFalse();
   }
 }

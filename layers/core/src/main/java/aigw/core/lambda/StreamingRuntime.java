@@ -217,11 +217,13 @@ public final class StreamingRuntime {
       api.invocationError(invocation.requestId(), e.getClass().getName(), e);
       return;
     }
+    boolean bodyRan = false;
     try (var post = api.streamResponse(invocation.requestId())) {
       OutputStream body = post.body();
       body.write(prelude(response));
       body.write(PRELUDE_END);
       body.flush(); // status and headers reach the client before the first token
+      bodyRan = true;
       try {
         if (response.isStreaming()) {
           ScheduledFuture<?> cutOff = armTimeLimit(invocation, response.stream());
@@ -246,6 +248,26 @@ public final class StreamingRuntime {
       // ended and accounted for its upstream call). Not a client's disconnect on AWS: Lambda keeps
       // taking a stream whose client went away (see docs/architecture.md).
       LOG.warning("The response to " + invocation.requestId() + " could not be sent to its end: " + e);
+      if (!bodyRan && response.isStreaming()) {
+        abandon(response.stream(), invocation);
+      }
+    }
+  }
+
+  /**
+   * Runs a stream whose answer could not even be started (the Runtime API refused its prelude)
+   * against an output that fails at once: per the {@link StreamingBody} contract it then ends the
+   * upstream call it holds (opened before the answer, to learn its status) and records its usage.
+   */
+  private static void abandon(StreamingBody stream, RuntimeApi.Invocation invocation) {
+    OutputStream closed = OutputStream.nullOutputStream();
+    try {
+      closed.close(); // every write and flush now throws IOException("Stream closed")
+      stream.writeTo(closed);
+    } catch (IOException expected) {
+      // the body saw the failure, closed its upstream call and accounted for it
+    } catch (RuntimeException e) {
+      LOG.log(Level.WARNING, "The unsent stream of " + invocation.requestId() + " failed while ending", e);
     }
   }
 
