@@ -201,6 +201,20 @@ class LocalGatewayEndToEndTest {
   }
 
   @Test
+  void anAnswerOverSixMegabytesReachesTheClientWholeAndIsCounted() throws Exception {
+    String key = newKey("{}");
+    // Over Lambda's 6 MB buffered limit, which does not bind the proxy: locally as on AWS it is answered.
+    String huge = COMPLETION.replace("\"Hello from upstream\"", "\"" + "z".repeat(7_000_000) + "\"");
+    assertThat(huge.length()).isGreaterThan(7_000_000);
+    upstream.stubFor(post("/v1/chat/completions").willReturn(okJson(huge)));
+    var response = call("POST", "/v1/chat/completions", key, "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    assertThat(response.statusCode()).isEqualTo(200);
+    assertThat(response.body()).isEqualTo(huge);
+    var info = json(call("GET", "/key/info?key=" + key, MASTER, null)).get("info");
+    assertThat(info.get("total_tokens").asLong()).isEqualTo(8);
+  }
+
+  @Test
   void aBodyOverTheLimitGets413() throws Exception {
     String key = newKey("{}");
     String big = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"" + "y".repeat(6_000_000) + "\"}]}";

@@ -213,7 +213,11 @@ class TemplateTest {
   @Test
   void theProxyFunctionRunsTheStreamingRuntimeFromTheLayer() throws Exception {
     JsonNode proxy = resources.path("ProxyFunction").path("Properties");
-    String wrapper = proxy.at("/Environment/Variables/AWS_LAMBDA_EXEC_WRAPPER").asText();
+    // !If [StreamsProxyResponses, wrapper, !Ref AWS::NoValue] (Jackson reads the tagged sequence as an array)
+    JsonNode wrapperIf = proxy.at("/Environment/Variables/AWS_LAMBDA_EXEC_WRAPPER");
+    assertThat(wrapperIf.path(0).asText()).isEqualTo("StreamsProxyResponses");
+    assertThat(wrapperIf.path(2).asText()).as("no wrapper when buffered").isEqualTo("AWS::NoValue");
+    String wrapper = wrapperIf.path(1).asText();
     assertThat(wrapper).isEqualTo("/opt/aigw/streaming-runtime");
     String layerDirectory = resources.at("/CoreLayer/Properties/ContentUri").asText();
     Path script = builtDirectory(layerDirectory).resolve(wrapper.substring("/opt/".length()));
@@ -240,21 +244,30 @@ class TemplateTest {
     assertThat(proxy.has("SnapStart")).as("SnapStart stays on for the proxy").isFalse();
   }
 
-  /** Every route of the proxy function streams; the admin function's routes stay buffered. */
+  /**
+   * Every route of the proxy function streams, unless ProxyResponseStreaming is false (then each is
+   * buffered on the ordinary invocations URI); the admin function's routes stay buffered.
+   */
   @Test
-  void theProxyRoutesAreStreamIntegrationsAndTheAdminRoutesAreBuffered() {
+  void theProxyRoutesAreStreamIntegrationsUnlessSwitchedOffAndTheAdminRoutesAreBuffered() {
     var routes = new ArrayList<String>();
     resources.at("/Api/Properties/DefinitionBody/paths").fields().forEachRemaining(route -> {
       JsonNode integration = route.getValue().path("x-amazon-apigateway-any-method").path("x-amazon-apigateway-integration");
-      String uri = integration.path("uri").asText();
+      JsonNode uriNode = integration.path("uri");
+      String uri = uriNode.isArray() ? uriNode.path(1).asText() : uriNode.asText();
       routes.add(route.getKey());
       assertThat(integration.path("type").asText()).isEqualTo("aws_proxy");
       assertThat(integration.path("httpMethod").asText()).isEqualTo("POST");
       if (uri.contains("${ProxyFunction.Alias}")) {
         assertThat(uri).as(route.getKey()).isEqualTo(
             "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2021-11-15/functions/${ProxyFunction.Alias}/response-streaming-invocations");
-        assertThat(integration.path("responseTransferMode").asText()).as(route.getKey()).isEqualTo("STREAM");
-        assertThat(integration.path("timeoutInMillis").toString()).as(route.getKey()).contains("ApiIntegrationTimeoutMillis");
+        // !If [StreamsProxyResponses, streaming, buffered], read by Jackson as arrays
+        assertThat(uriNode.path(0).asText()).as(route.getKey()).isEqualTo("StreamsProxyResponses");
+        assertThat(uriNode.path(2).asText()).as(route.getKey()).isEqualTo(
+            "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${ProxyFunction.Alias}/invocations");
+        assertThat(integration.path("responseTransferMode").toString()).as(route.getKey()).isEqualTo("[\"StreamsProxyResponses\",\"STREAM\",\"BUFFERED\"]");
+        assertThat(integration.path("timeoutInMillis").toString()).as(route.getKey())
+            .isEqualTo("[\"StreamsProxyResponses\",\"ApiIntegrationTimeoutMillis\",\"AWS::NoValue\"]");
       } else {
         assertThat(uri).as(route.getKey()).isEqualTo(
             "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${AdminFunction.Alias}/invocations");

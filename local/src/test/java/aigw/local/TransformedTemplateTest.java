@@ -203,7 +203,9 @@ class TransformedTemplateTest {
       var placeholder = java.util.regex.Pattern.compile("\\$\\{(\\w+)}").matcher(description);
       while (placeholder.find()) {
         JsonNode parameter = parameters.path(placeholder.group(1));
-        int length = parameter.has("MaxLength") ? parameter.path("MaxLength").asInt()
+        int length = parameter.has("AllowedValues")
+            ? java.util.stream.StreamSupport.stream(parameter.path("AllowedValues").spliterator(), false).mapToInt(v -> v.asText().length()).max().orElse(0)
+            : parameter.has("MaxLength") ? parameter.path("MaxLength").asInt()
             : parameter.has("MaxValue") ? parameter.path("MaxValue").asText().length() + 4 // decimals: "3600.5"
             : fail("%s has no bound, so %s's version description may pass 256 characters", placeholder.group(1), function);
         longest = longest.replace(placeholder.group(), "x".repeat(length));
@@ -217,6 +219,12 @@ class TransformedTemplateTest {
     if (node.isObject()) {
       if (node.has("Ref") && parameters.has(node.path("Ref").asText())) {
         into.add(node.path("Ref").asText());
+      }
+      if (node.has("Fn::If")) { // a condition's parameters configure the function as much as a Ref
+        collectParameterReferences(conditions.path(node.path("Fn::If").path(0).asText()), parameters, into);
+      }
+      if (node.has("Condition") && node.path("Condition").isTextual()) {
+        collectParameterReferences(conditions.path(node.path("Condition").asText()), parameters, into);
       }
       JsonNode sub = node.path("Fn::Sub");
       String text = sub.isArray() ? sub.path(0).asText() : sub.asText("");
@@ -248,7 +256,7 @@ class TransformedTemplateTest {
   void apiGatewayMayInvokeEachFunctionOnlyThroughThatStage() {
     String stage = ofType(defaults, "AWS::ApiGateway::Stage").keySet().iterator().next();
     var invokedByTheApi = new ArrayList<String>();
-    defaults.path("Api").path("Properties").path("Body").path("paths").forEach(path -> path.forEach(method -> {
+    resolve(defaults.path("Api").path("Properties").path("Body").path("paths"), Map.of()).forEach(path -> path.forEach(method -> {
       String uri = method.path("x-amazon-apigateway-integration").path("uri").path("Fn::Sub").asText();
       invokedByTheApi.add(uri.replaceAll(".*functions/\\$\\{(\\w+)}/(response-streaming-)?invocations", "$1"));
     }));
@@ -275,23 +283,70 @@ class TransformedTemplateTest {
    */
   @Test
   void theProxyRoutesReachCloudFormationAsStreamIntegrations() {
+    Map<String, String> streaming = Map.of();
     var streamed = new ArrayList<String>();
-    defaults.path("Api").path("Properties").path("Body").path("paths").fields().forEachRemaining(path -> path.getValue().forEach(method -> {
-      JsonNode integration = method.path("x-amazon-apigateway-integration");
-      String uri = integration.path("uri").path("Fn::Sub").asText();
-      if (uri.contains("ProxyFunctionAliaslive")) {
-        assertThat(uri).as(path.getKey()).endsWith(":lambda:path/2021-11-15/functions/${ProxyFunctionAliaslive}/response-streaming-invocations");
-        assertThat(integration.path("responseTransferMode").asText()).as(path.getKey()).isEqualTo("STREAM");
-        assertThat(integration.path("timeoutInMillis").path("Ref").asText()).as(path.getKey()).isEqualTo("ApiIntegrationTimeoutMillis");
-        streamed.add(path.getKey());
-      } else {
-        assertThat(integration.has("responseTransferMode")).as(path.getKey()).isFalse();
-      }
-    }));
+    proxyIntegrations(defaults, streaming).forEach((path, integration) -> {
+      assertThat(integration.path("uri").path("Fn::Sub").asText()).as(path)
+          .endsWith(":lambda:path/2021-11-15/functions/${ProxyFunctionAliaslive}/response-streaming-invocations");
+      assertThat(integration.path("responseTransferMode").asText()).as(path).isEqualTo("STREAM");
+      assertThat(integration.path("timeoutInMillis").asText()).as(path).isEqualTo("900000"); // ApiIntegrationTimeoutMillis
+      streamed.add(path);
+    });
     assertThat(streamed).containsExactlyInAnyOrder("/v1/{proxy+}", "/chat/completions", "/completions", "/embeddings", "/models", "/models/{proxy+}");
-    JsonNode proxy = ofType(defaults, "AWS::Lambda::Function").get("ProxyFunction").path("Properties");
+    JsonNode proxy = resolve(ofType(defaults, "AWS::Lambda::Function").get("ProxyFunction").path("Properties"), streaming);
     assertThat(proxy.at("/Environment/Variables/AWS_LAMBDA_EXEC_WRAPPER").asText()).isEqualTo("/opt/aigw/streaming-runtime");
     assertThat(proxy.at("/SnapStart/ApplyOn").asText()).isEqualTo("PublishedVersions");
+  }
+
+  /**
+   * The escape hatch (ProxyResponseStreaming=false): the proxy routes are ordinary BUFFERED
+   * integrations on the 2015-03-31 invocations URI with API Gateway's default timeout (29 s), and the
+   * proxy function runs its Handler under the runtime interface client (no exec wrapper), with
+   * SnapStart; the stage is deployed anew, so the switch takes effect on that deploy.
+   */
+  @Test
+  void proxyResponseStreamingFalseDeploysTheProxyRoutesBufferedUnderTheStandardRuntime() throws Exception {
+    Thread.sleep(1100); // AlwaysDeploy names the deployment after the transform's second.
+    Map<String, String> buffered = Map.of("ProxyResponseStreaming", "false");
+    JsonNode transformed = transform(BUILD_A, buffered);
+    Map<String, JsonNode> integrations = proxyIntegrations(transformed, buffered);
+    assertThat(integrations.keySet())
+        .containsExactlyInAnyOrder("/v1/{proxy+}", "/chat/completions", "/completions", "/embeddings", "/models", "/models/{proxy+}");
+    integrations.forEach((path, integration) -> {
+      assertThat(integration.path("uri").path("Fn::Sub").asText()).as(path)
+          .endsWith(":lambda:path/2015-03-31/functions/${ProxyFunctionAliaslive}/invocations");
+      assertThat(integration.path("responseTransferMode").asText()).as(path).isEqualTo("BUFFERED");
+      assertThat(integration.has("timeoutInMillis")).as(path + ": API Gateway's default, 29 s").isFalse();
+      assertThat(integration.path("type").asText()).as(path).isEqualTo("aws_proxy");
+    });
+    JsonNode proxy = resolve(ofType(transformed, "AWS::Lambda::Function").get("ProxyFunction").path("Properties"), buffered);
+    assertThat(proxy.at("/Environment/Variables").has("AWS_LAMBDA_EXEC_WRAPPER")).isFalse();
+    assertThat(proxy.at("/Environment/Variables/AIGW_PROVIDER_SECRET_ID").isMissingNode()).isFalse();
+    assertThat(proxy.path("Handler").asText()).isEqualTo("aigw.proxy.ProxyHandler::handleRequest");
+    assertThat(proxy.at("/SnapStart/ApplyOn").asText()).isEqualTo("PublishedVersions");
+    assertThat(ofType(transformed, "AWS::ApiGateway::Deployment").keySet())
+        .as("the stage gets a new deployment, so the switch is served")
+        .doesNotContainAnyElementsOf(ofType(defaults, "AWS::ApiGateway::Deployment").keySet());
+    // A new function version too (its environment changes): the description names the parameter.
+    JsonNode version = ofType(transformed, "AWS::Lambda::Version").values().stream()
+        .filter(v -> v.path("Properties").path("FunctionName").path("Ref").asText().equals("ProxyFunction"))
+        .findFirst().orElseThrow();
+    assertThat(version.at("/Properties/Description/Fn::Sub").asText()).contains("${ProxyResponseStreaming}");
+  }
+
+  /** The proxy function's integrations by route, conditions resolved for these parameter values. */
+  private static Map<String, JsonNode> proxyIntegrations(JsonNode resources, Map<String, String> parameters) {
+    var integrations = new java.util.TreeMap<String, JsonNode>();
+    JsonNode paths = resources.path("Api").path("Properties").path("Body").path("paths");
+    paths.fields().forEachRemaining(path -> path.getValue().forEach(method -> {
+      JsonNode integration = resolve(method.path("x-amazon-apigateway-integration"), parameters);
+      if (integration.path("uri").path("Fn::Sub").asText().contains("ProxyFunctionAliaslive")) {
+        integrations.put(path.getKey(), integration);
+      } else {
+        assertThat(integration.has("responseTransferMode")).as(path.getKey() + " (admin) is buffered").isFalse();
+      }
+    }));
+    return integrations;
   }
 
   /** Sample values for the $context variables the gateway responses may use, as API Gateway fills them in. */

@@ -17,7 +17,6 @@ import aigw.core.errors.UpstreamUnreachable;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
 import aigw.core.http.PathSegments;
-import aigw.core.http.ResponseLimit;
 import aigw.core.json.Json;
 import aigw.core.providers.ForwardedBody;
 import aigw.core.providers.Operation;
@@ -113,10 +112,6 @@ public final class ProxyService {
           "The model '" + model + "' does not exist on this gateway. GET /v1/models lists the models your key can use.",
           "model");
     }
-    if (operation == Operation.EMBEDDINGS) {
-      // An answer over Lambda's 6 MB would be billed and lost: refuse what can be known before the call.
-      ResponseLimit.checkEmbeddings(body, rotation.get(0).upstreamModel());
-    }
     boolean stream = body.path("stream").asBoolean(false);
     var forwarded = ForwardedBody.of(request.body());
     var providerRequest = stream ? ProviderRequest.streamed(operation, forwarded) : ProviderRequest.complete(operation, forwarded);
@@ -127,7 +122,8 @@ public final class ProxyService {
           // Written before the client hears back: an answered request is always counted.
           gateway.usage().record(keyId, UsageDelta.oneRequest(answer.usage(), gateway.clock().instant()));
         }
-        ResponseLimit.checkAnswer(answer.body(), "The provider of '" + model + "'");
+        // No size check: on AWS every proxy answer leaves through the streaming runtime, where
+        // Lambda's 6 MB buffered limit does not apply (docs/architecture.md, Streaming on AWS).
         yield GatewayResponse.json(200, answer.body());
       }
       case ProviderStream chunks -> {

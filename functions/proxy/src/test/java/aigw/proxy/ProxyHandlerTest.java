@@ -541,46 +541,34 @@ class ProxyHandlerTest {
   }
 
   @Test
-  void anEmbeddingsBatchWhoseAnswerCannotFitInALambdaResponseIsRefusedBeforeTheProviderBillsIt() throws Exception {
+  void aLargeEmbeddingsBatchIsForwardedNotRefusedForLambdasBufferedLimit() throws Exception {
     storeEventsKey(List.of());
     var inputs = new StringBuilder();
     for (int i = 0; i < 500; i++) {
       inputs.append(i == 0 ? "" : ",").append("\"text ").append(i).append('"');
     }
+    // 500 inputs x 1536 dimensions as JSON floats is about 8 MB of answer: over Lambda's 6 MB buffered
+    // limit, which no longer binds the proxy (every answer leaves through the streaming runtime).
     var response = send(Events.withBody(Events.load("proxy-embeddings.json"), "{\"model\":\"text-embedding-3-small\",\"input\":[" + inputs + "]}"));
-    assertThat(response.getStatusCode()).isEqualTo(400);
-    var error = error(response);
-    assertThat(error.get("type").asText()).isEqualTo("invalid_request_error");
-    assertThat(error.get("param").asText()).isEqualTo("input");
-    assertThat(error.get("message").asText())
-        .contains("500 inputs × 1536 dimensions as JSON floats")
-        .contains("6291456 bytes (6 MB) an AWS Lambda response can carry")
-        .contains("Send at most 407 inputs per request, or set \"encoding_format\": \"base64\"");
-    upstream.verify(0, postRequestedFor(urlEqualTo("/v1/embeddings")));
-
-    // The way out the message names works: the same batch as base64.
-    var base64 = send(Events.withBody(Events.load("proxy-embeddings.json"),
-        "{\"model\":\"text-embedding-3-small\",\"encoding_format\":\"base64\",\"input\":[" + inputs + "]}"));
-    assertThat(base64.getStatusCode()).isEqualTo(200);
-    // So does asking for fewer dimensions.
-    assertThat(send(Events.withBody(Events.load("proxy-embeddings.json"),
-        "{\"model\":\"text-embedding-3-small\",\"dimensions\":512,\"input\":[" + inputs + "]}")).getStatusCode()).isEqualTo(200);
+    assertThat(response.getStatusCode()).as(response.getBody()).isEqualTo(200);
+    upstream.verify(1, postRequestedFor(urlEqualTo("/v1/embeddings")));
   }
 
   @Test
-  void anAnswerTooLargeForALambdaResponseIsAClearErrorAndStillCounted() throws Exception {
+  void anAnswerOverSixMegabytesReachesTheClientWholeAndIsCounted() throws Exception {
     storeEventsKey(List.of());
-    // 6 MB of content, escaped quotes included: over the limit only once escaped into the response event.
-    String content = "\\\"".repeat(1_600_000);
+    // Over 6 MB as sent, and more once escaped into a buffered response event: the old 6 MB check refused it.
+    String content = "\\\"".repeat(1_600_000) + "x".repeat(3_500_000);
     String huge = COMPLETION.replace("\"Hello!\"", "\"" + content + "\"");
-    assertThat(huge.length()).isLessThan(6_291_456);
+    assertThat(huge.length()).isGreaterThan(6_291_456);
     upstream.stubFor(post("/v1/chat/completions").willReturn(okJson(huge)));
-    var response = send(Events.load("proxy-chat-completions.json"));
-    assertThat(response.getStatusCode()).isEqualTo(502);
-    var error = error(response);
-    assertThat(error.get("type").asText()).isEqualTo("response_too_large");
-    assertThat(error.get("message").asText()).startsWith("The provider of 'gpt-4o-mini' answered ")
-        .contains("over the 6291456 bytes (6 MB) an AWS Lambda response can carry");
+
+    // As the streaming runtime runs it on AWS: the handler's application, answered in one piece.
+    var request = aigw.core.apigateway.ApiGatewayEvents.toRequest(Events.load("proxy-chat-completions.json"));
+    var response = handler.application().handle(request);
+    assertThat(response.status()).isEqualTo(200);
+    assertThat(response.isStreaming()).isFalse();
+    assertThat(new String(response.body(), java.nio.charset.StandardCharsets.UTF_8)).isEqualTo(huge);
     // The provider ran it: it is counted on the key.
     assertThat(gateway.keyStore().usageOf(gateway.keyStore().findByHash(ApiKeys.hash(KEY)).orElseThrow().keyId()).totalTokens()).isEqualTo(13);
   }

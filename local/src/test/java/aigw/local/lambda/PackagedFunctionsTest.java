@@ -159,6 +159,9 @@ class PackagedFunctionsTest {
     for (JsonNode variables : List.of(template.path("Globals").path("Function").path("Environment").path("Variables"), own)) {
       variables.fields().forEachRemaining(v -> env.put(v.getKey(), v.getKey().startsWith("AIGW_") ? "set-below" : v.getValue().asText()));
     }
+    // Read by Lambda's runtime start-up, not by the function: this test starts the wrapper itself
+    // (streamingRuntime) or not at all (runtime, as with ProxyResponseStreaming=false).
+    env.remove("AWS_LAMBDA_EXEC_WRAPPER");
     env.put("AIGW_KEYS_TABLE", KEYS_TABLE);
     env.put("AIGW_MASTER_KEY_SECRET_ID", "master-key-secret");
     env.put("AIGW_CONFIG", config.toString());
@@ -215,7 +218,8 @@ class PackagedFunctionsTest {
    */
   private static Process streamingRuntime(String handler, Path taskRoot, Map<String, String> env, RuntimeApiStandIn api) throws Exception {
     Path wrapper = RepoFiles.resolve("layers/core/target/layer/aigw/streaming-runtime");
-    assertThat(template.at("/Resources/ProxyFunction/Properties/Environment/Variables/AWS_LAMBDA_EXEC_WRAPPER").asText())
+    // !If [StreamsProxyResponses, wrapper, !Ref AWS::NoValue], read by Jackson as an array
+    assertThat(template.at("/Resources/ProxyFunction/Properties/Environment/Variables/AWS_LAMBDA_EXEC_WRAPPER").path(1).asText())
         .as("the wrapper the template names").isEqualTo("/opt/aigw/streaming-runtime");
     assertThat(Files.isExecutable(wrapper)).as("Lambda runs the wrapper only if it is executable").isTrue();
     var classpath = List.of(jarOf(AWSLambda.class), jarOf(JacksonFactory.class), jarOf(com.amazonaws.services.lambda.runtime.RequestHandler.class));
@@ -397,13 +401,10 @@ class PackagedFunctionsTest {
   }
 
   /**
-   * Issue 9's test: a chat completion with {@code stream: true} (events/proxy-chat-completions-stream.json)
-   * through the packaged proxy function under the runtime it runs on AWS, against a provider that
-   * sends its events over a second.
+   * The provider's answer to events/proxy-chat-completions-stream.json: five SSE events (the last the
+   * usage chunk, then [DONE]) sent over 1.5 s.
    */
-  @Test
-  void theProxyFunctionStreamsAChatCompletionFromItsPackage() throws Exception {
-    Path taskRoot = RepoFiles.resolve("functions/proxy/target/function");
+  private static void stubCountToThree() {
     String events = """
         data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"role":"assistant","content":"One"},"finish_reason":null}]}
 
@@ -419,6 +420,42 @@ class PackagedFunctionsTest {
     // Matched on this event's own prompt, so other tests' streams get their own answers.
     aws.stubFor(post("/v1/chat/completions").atPriority(1).withRequestBody(matchingJsonPath("$.messages[0].content", equalTo("Count to three")))
         .willReturn(aResponse().withHeader("Content-Type", "text/event-stream").withBody(events).withChunkedDribbleDelay(5, 1500)));
+  }
+
+  /**
+   * The escape hatch (template.yaml's ProxyResponseStreaming=false): under the runtime interface
+   * client, a chat completion with {@code stream: true} is answered whole, every event and [DONE]
+   * in one response event, as docs/operations.md says.
+   */
+  @Test
+  void underTheRuntimeInterfaceClientAStreamIsAnsweredWhole() throws Exception {
+    stubCountToThree();
+    Path taskRoot = RepoFiles.resolve("functions/proxy/target/function");
+    try (var api = new RuntimeApiStandIn()) {
+      Process process = runtime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, layerJars(), functionEnvironment("ProxyFunction", testModelList()), api);
+      try {
+        api.firstPollNanos.get(60, TimeUnit.SECONDS);
+        var outcome = outcome(api, "proxy-chat-completions-stream.json", process);
+        assertThat(outcome.header("Lambda-Runtime-Function-Response-Mode")).as("buffered").isNull();
+        JsonNode response = Json.MAPPER.readTree(outcome.body());
+        assertThat(status(response)).as(response.toString()).isEqualTo(200);
+        assertThat(response.at("/headers/content-type").asText(response.at("/headers/Content-Type").asText())).startsWith("text/event-stream");
+        assertThat(response.get("body").asText()).contains("\"content\":\"One\"").contains(" three").endsWith("data: [DONE]\n\n");
+      } finally {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /**
+   * Issue 9's test: a chat completion with {@code stream: true} (events/proxy-chat-completions-stream.json)
+   * through the packaged proxy function under the runtime it runs on AWS, against a provider that
+   * sends its events over a second.
+   */
+  @Test
+  void theProxyFunctionStreamsAChatCompletionFromItsPackage() throws Exception {
+    Path taskRoot = RepoFiles.resolve("functions/proxy/target/function");
+    stubCountToThree();
     try (var api = new RuntimeApiStandIn()) {
       Process process = streamingRuntime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, functionEnvironment("ProxyFunction", testModelList()), api);
       try {

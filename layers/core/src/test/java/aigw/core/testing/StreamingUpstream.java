@@ -196,9 +196,17 @@ public final class StreamingUpstream implements AutoCloseable {
       write("\r\n".getBytes(StandardCharsets.ISO_8859_1));
     }
 
-    /** Ends the chunked body properly and closes. */
+    /**
+     * Ends the chunked body properly and closes. The client may already have closed: a gateway
+     * stops reading at {@code [DONE]} and ends the call, which can come before this last chunk.
+     */
     public void finish() {
-      write("0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+      try {
+        out.write("0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+        out.flush();
+      } catch (IOException clientDoneAlready) {
+        // nothing was lost: the body's events were all written before
+      }
       closeQuietly();
     }
 
