@@ -499,4 +499,23 @@ class ProxyStreamingTest {
     assertThat(overloaded.status()).isEqualTo(502);
     assertThat(Json.MAPPER.readTree(overloaded.body()).at("/error/message").asText()).isEqualTo("overloaded");
   }
+
+  @Test
+  void blockingTheKeyDoesNotStopAStreamAlreadyRunningWhichIsCountedOnTheKey() throws Exception {
+    var out = ClientOutput.staying();
+    var call = sendInBackground("/v1/chat/completions", chatStream("held", ""), out);
+    var exchange = upstream.awaitRequest();
+    exchange.startStream();
+    exchange.sendEvent(chunk("Hel"));
+    awaitWritten(out, chunk("Hel"));
+    gateway.keyStore().update(aigw.core.keys.ApiKeys.hash(KEY), aigw.core.keys.KeyChanges.blocked(true), clock.instant());
+    exchange.sendEvent(chunk("lo"));
+    exchange.sendEvent(USAGE);
+    exchange.sendEvent("[DONE]");
+    exchange.finish();
+    call.get(10, TimeUnit.SECONDS);
+    assertThat(out.text()).isEqualTo(sse(chunk("Hel"), chunk("lo"), "[DONE]"));
+    assertThat(usage().requests()).isEqualTo(1);
+    assertThat(usage().totalTokens()).isEqualTo(13);
+  }
 }
