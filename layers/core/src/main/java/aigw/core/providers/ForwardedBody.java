@@ -24,6 +24,8 @@ import java.util.Arrays;
  * <p>For a stream, {@link #withModelAndUsage} also makes {@code stream_options.include_usage} true
  * (the gateway counts every streamed call): each top-level {@code stream_options} object gets it
  * (that value alone is re-encoded, its other members kept), or one is appended when there is none.
+ * For a provider that refuses {@code stream_options} (Mistral), {@link
+ * #withModelWithoutStreamOptions} takes every top-level one out instead.
  */
 public final class ForwardedBody {
   private final byte[] sent;

@@ -26,7 +26,8 @@ import java.util.List;
 
 /**
  * OpenAI's HTTP API to OpenAI's: the request goes on as the client sent it, byte for byte, with
- * only {@code model} replaced (and, for a stream, {@code stream_options.include_usage} set), so
+ * only {@code model} replaced (and, for a stream, {@code stream_options.include_usage} set, or
+ * {@code stream_options} taken out for a provider that refuses it), so
  * parameters the gateway does not know still reach the provider and no value changes on the way.
  * Serves every OpenAI-compatible prefix of {@link Provider}: OpenAI, Azure OpenAI (v1 API), Groq,
  * Mistral, DeepSeek, OpenRouter, Ollama, vLLM...
