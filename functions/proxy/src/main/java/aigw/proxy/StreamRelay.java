@@ -24,8 +24,10 @@ import java.util.logging.Logger;
  * per chunk, flushed at once, then {@code data: [DONE]}.
  *
  * <ul>
- *   <li><b>Usage</b>: the provider is always asked for it; its usage chunk ({@code choices: []}) is
- *       passed on only when the client asked ({@code stream_options.include_usage}). The call is
+ *   <li><b>Usage</b>: the provider is asked for it (unless it refuses {@code stream_options}:
+ *       {@code Provider#acceptsStreamOptions}) and read from whichever chunk carries it, the last
+ *       one winning; a usage chunk ({@code choices: []}) is passed on only when the client asked
+ *       ({@code stream_options.include_usage}). The call is
  *       recorded on the key before {@code [DONE]} is written (and so before {@link #writeTo}
  *       returns: on Lambda the invocation must not end before the write).
  *   <li><b>A provider failure mid-stream</b> (its error event, a broken or cut-off connection,

@@ -426,4 +426,96 @@ class ProxyStreamingTest {
     wiremock.verify(0, postRequestedFor(urlEqualTo("/v1/embeddings")));
     wiremock.verify(4, postRequestedFor(urlEqualTo("/v1/completions")));
   }
+
+  @Test
+  void mistralGetsNoStreamOptionsAndItsUsageIsTakenFromItsLastChunk() throws Exception {
+    useModels(List.of(new Deployment("small", Provider.MISTRAL, "mistral-small-latest", URI.create(wiremock.baseUrl() + "/v1"),
+        "sk-upstream-test-credential", "test", Duration.ofSeconds(5))));
+    String last = "{\"id\":\"m1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"mistral-small-latest\",\"choices\":[{\"index\":0,"
+        + "\"delta\":{\"content\":\"\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":6,\"total_tokens\":8,\"completion_tokens\":2}}";
+    // Mistral's own answer to stream_options: 422 extra_forbidden (BerriAI/litellm#8978).
+    wiremock.stubFor(post("/v1/chat/completions").withRequestBody(containing("stream_options")).willReturn(aResponse().withStatus(422)
+        .withBody("{\"object\":\"error\",\"message\":{\"detail\":[{\"type\":\"extra_forbidden\",\"loc\":[\"body\",\"stream_options\"]}]},\"type\":\"invalid_request_error\"}")));
+    wiremock.stubFor(post("/v1/chat/completions").withRequestBody(notContaining("stream_options"))
+        .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream").withBody(sse(chunk("Hi"), last, "[DONE]"))));
+
+    GatewayResponse response = send("/v1/chat/completions", chatStream("small", ",\"stream_options\":{\"include_usage\":true}"));
+    assertThat(new String(response.buffered().body(), StandardCharsets.UTF_8)).isEqualTo(sse(chunk("Hi"), last, "[DONE]"));
+    assertThat(response.buffered().status()).isEqualTo(200);
+    assertThat(usage().requests()).isEqualTo(1);
+    assertThat(usage().totalTokens()).as("Mistral's own usage, from its last chunk").isEqualTo(8);
+    assertThat(usage().estimatedRequests()).isZero();
+  }
+
+  @Test
+  void aWholeJsonAnswerToAStreamRequestIsRelayedAsAStreamAndCounted() throws Exception {
+    wiremock.stubFor(post("/v1/chat/completions").willReturn(okJson(
+        "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,"
+            + "\"message\":{\"role\":\"assistant\",\"content\":\"Hello!\"},\"finish_reason\":\"stop\"}],"
+            + "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":3,\"total_tokens\":12}}")));
+    GatewayResponse response = send("/v1/chat/completions", chatStream("gpt-4o-mini", ""));
+    assertThat(response.isStreaming()).isTrue();
+    assertThat(response.headers()).containsEntry("Content-Type", "text/event-stream; charset=utf-8");
+    String[] events = new String(response.buffered().body(), StandardCharsets.UTF_8).split("\n\n");
+    assertThat(events).hasSize(2);
+    JsonNode chunk = Json.MAPPER.readTree(events[0].substring("data: ".length()));
+    assertThat(chunk.get("object").asText()).isEqualTo("chat.completion.chunk");
+    assertThat(chunk.at("/choices/0/delta/content").asText()).isEqualTo("Hello!");
+    assertThat(chunk.at("/choices/0/finish_reason").asText()).isEqualTo("stop");
+    assertThat(events[1]).isEqualTo("data: [DONE]");
+    assertThat(usage().requests()).as("a billed call is counted").isEqualTo(1);
+    assertThat(usage().totalTokens()).isEqualTo(12);
+    assertThat(usage().estimatedRequests()).isZero();
+  }
+
+  @Test
+  void anEventLargerThanTheBoundEndsTheStreamWithAnErrorEvent() throws Exception {
+    stubStream("/v1/chat/completions", sse(chunk("Hel")) + ("data: " + "x".repeat(1024 * 1024) + "\n").repeat(9) + "\n");
+    String body = new String(send("/v1/chat/completions", chatStream("gpt-4o-mini", "")).buffered().body(), StandardCharsets.UTF_8);
+    String[] events = body.split("\n\n");
+    assertThat(events).hasSize(2);
+    assertThat(events[0]).isEqualTo("data: " + chunk("Hel"));
+    JsonNode error = Json.MAPPER.readTree(events[1].substring("data: ".length())).get("error");
+    assertThat(error.get("type").asText()).isEqualTo("api_connection_error");
+    assertThat(error.get("message").asText()).contains("a stream event of more than 8388608 bytes");
+    assertThat(body).doesNotContain("[DONE]");
+  }
+
+  @Test
+  void aNamedErrorEventBeforeTheFirstChunkIsAnErrorResponseWithTheProvidersClientErrorStatus() throws Exception {
+    stubStream("/v1/chat/completions",
+        "event: error\ndata: {\"error\":{\"message\":\"This model's maximum context length is 4096 tokens.\",\"type\":\"BadRequestError\",\"param\":null,\"code\":400}}\n\n");
+    GatewayResponse response = send("/v1/chat/completions", chatStream("gpt-4o-mini", ""));
+    assertThat(response.isStreaming()).isFalse();
+    assertThat(response.status()).isEqualTo(400);
+    JsonNode error = Json.MAPPER.readTree(response.body()).get("error");
+    assertThat(error.get("message").asText()).isEqualTo("This model's maximum context length is 4096 tokens.");
+    assertThat(error.get("type").asText()).isEqualTo("BadRequestError");
+    assertThat(error.get("code").asText()).isEqualTo("400");
+    assertThat(usage().requests()).isZero();
+
+    stubStream("/v1/chat/completions", "event: error\ndata: {\"message\":\"overloaded\",\"type\":\"server_error\"}\n\n");
+    GatewayResponse overloaded = send("/v1/chat/completions", chatStream("gpt-4o-mini", ""));
+    assertThat(overloaded.status()).isEqualTo(502);
+    assertThat(Json.MAPPER.readTree(overloaded.body()).at("/error/message").asText()).isEqualTo("overloaded");
+  }
+
+  @Test
+  void blockingTheKeyDoesNotStopAStreamAlreadyRunningWhichIsCountedOnTheKey() throws Exception {
+    var out = ClientOutput.staying();
+    var call = sendInBackground("/v1/chat/completions", chatStream("held", ""), out);
+    var exchange = upstream.awaitRequest();
+    exchange.startStream();
+    exchange.sendEvent(chunk("Hel"));
+    awaitWritten(out, chunk("Hel"));
+    gateway.keyStore().update(aigw.core.keys.ApiKeys.hash(KEY), aigw.core.keys.KeyChanges.blocked(true), clock.instant());
+    exchange.sendEvent(chunk("lo"));
+    exchange.sendEvent(USAGE);
+    exchange.sendEvent("[DONE]");
+    exchange.finish();
+    call.get(10, TimeUnit.SECONDS);
+    assertThat(out.text()).isEqualTo(sse(chunk("Hel"), chunk("lo"), "[DONE]"));
+    assertThat(usage().requests()).isEqualTo(1);
+    assertThat(usage().totalTokens()).isEqualTo(13);
+  }
 }

@@ -9,19 +9,34 @@ import java.util.Optional;
  * their adapters.
  */
 public enum Provider {
-  OPENAI("openai", "https://api.openai.com/v1", AuthStyle.BEARER),
+  // The last column: whether the provider accepts OpenAI's stream_options, which the gateway adds to
+  // every stream to be told its usage. "true" only where its own docs or a client library that sends
+  // it say so; a provider that refuses unknown fields answers 4xx to a request carrying it, so an
+  // unknown one is "false" and its stream goes without it (usage is then read from whatever chunk
+  // carries it, or estimated). Sources, checked 2026-12:
+  //   openai: API reference, chat/create#stream_options. azure: v1 API, the same schema.
+  //   groq: langchain-groq sends stream_options.include_usage (ChatGroqCallOptions).
+  //   deepseek: api-docs.deepseek.com create-chat-completion lists stream_options.include_usage.
+  //   openrouter: accepted, no effect, usage always sent (openrouter.ai/docs ChatStreamOptions).
+  //   fireworks_ai: newer models need include_usage to report usage (langchain-ai/langchain#36977).
+  //   ollama: docs/openai.md lists stream_options.include_usage. hosted_vllm: vLLM's OpenAI server
+  //     supports stream_options (include_usage, continuous_usage_stats).
+  //   mistral: REFUSES it, 422 extra_forbidden on body.stream_options (BerriAI/litellm#8978,
+  //     dnakov/anon-kode#53), and sends usage in its last chunk anyway.
+  //   together_ai, xai: not verified: left out.
+  OPENAI("openai", "https://api.openai.com/v1", AuthStyle.BEARER, true),
   /** Azure OpenAI's v1 API: {@code <api_base>/openai/v1}, key in the {@code api-key} header. */
-  AZURE("azure", null, AuthStyle.API_KEY_HEADER),
-  GROQ("groq", "https://api.groq.com/openai/v1", AuthStyle.BEARER),
-  MISTRAL("mistral", "https://api.mistral.ai/v1", AuthStyle.BEARER),
-  DEEPSEEK("deepseek", "https://api.deepseek.com/v1", AuthStyle.BEARER),
-  OPENROUTER("openrouter", "https://openrouter.ai/api/v1", AuthStyle.BEARER),
-  TOGETHER_AI("together_ai", "https://api.together.xyz/v1", AuthStyle.BEARER),
-  FIREWORKS_AI("fireworks_ai", "https://api.fireworks.ai/inference/v1", AuthStyle.BEARER),
-  XAI("xai", "https://api.x.ai/v1", AuthStyle.BEARER),
-  OLLAMA("ollama", "http://localhost:11434/v1", AuthStyle.BEARER),
-  OLLAMA_CHAT("ollama_chat", "http://localhost:11434/v1", AuthStyle.BEARER),
-  HOSTED_VLLM("hosted_vllm", null, AuthStyle.BEARER);
+  AZURE("azure", null, AuthStyle.API_KEY_HEADER, true),
+  GROQ("groq", "https://api.groq.com/openai/v1", AuthStyle.BEARER, true),
+  MISTRAL("mistral", "https://api.mistral.ai/v1", AuthStyle.BEARER, false),
+  DEEPSEEK("deepseek", "https://api.deepseek.com/v1", AuthStyle.BEARER, true),
+  OPENROUTER("openrouter", "https://openrouter.ai/api/v1", AuthStyle.BEARER, true),
+  TOGETHER_AI("together_ai", "https://api.together.xyz/v1", AuthStyle.BEARER, false),
+  FIREWORKS_AI("fireworks_ai", "https://api.fireworks.ai/inference/v1", AuthStyle.BEARER, true),
+  XAI("xai", "https://api.x.ai/v1", AuthStyle.BEARER, false),
+  OLLAMA("ollama", "http://localhost:11434/v1", AuthStyle.BEARER, true),
+  OLLAMA_CHAT("ollama_chat", "http://localhost:11434/v1", AuthStyle.BEARER, true),
+  HOSTED_VLLM("hosted_vllm", null, AuthStyle.BEARER, true);
 
   /** How the credential is sent. */
   public enum AuthStyle {
@@ -32,11 +47,13 @@ public enum Provider {
   private final String prefix;
   private final String defaultApiBase;
   private final AuthStyle authStyle;
+  private final boolean acceptsStreamOptions;
 
-  Provider(String prefix, String defaultApiBase, AuthStyle authStyle) {
+  Provider(String prefix, String defaultApiBase, AuthStyle authStyle, boolean acceptsStreamOptions) {
     this.prefix = prefix;
     this.defaultApiBase = defaultApiBase;
     this.authStyle = authStyle;
+    this.acceptsStreamOptions = acceptsStreamOptions;
   }
 
   public String prefix() {
@@ -49,6 +66,16 @@ public enum Provider {
 
   public AuthStyle authStyle() {
     return authStyle;
+  }
+
+  /**
+   * True when the provider accepts OpenAI's {@code stream_options} (the gateway then asks every
+   * stream for its usage); false when it refuses it or that is not known, and a stream request goes
+   * to it without {@code stream_options}, the client's own included (sources in the comment above
+   * the constants).
+   */
+  public boolean acceptsStreamOptions() {
+    return acceptsStreamOptions;
   }
 
   public static Optional<Provider> forPrefix(String prefix) {

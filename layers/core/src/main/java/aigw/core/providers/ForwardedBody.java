@@ -24,6 +24,8 @@ import java.util.Arrays;
  * <p>For a stream, {@link #withModelAndUsage} also makes {@code stream_options.include_usage} true
  * (the gateway counts every streamed call): each top-level {@code stream_options} object gets it
  * (that value alone is re-encoded, its other members kept), or one is appended when there is none.
+ * For a provider that refuses {@code stream_options} (Mistral), {@link
+ * #withModelWithoutStreamOptions} takes every top-level one out instead.
  */
 public final class ForwardedBody {
   private final byte[] sent;
@@ -31,13 +33,16 @@ public final class ForwardedBody {
   private final int[] modelSpans;
   /** Byte ranges [start, end) of the top-level stream_options values, in order. */
   private final int[] streamOptionsSpans;
+  /** Byte ranges [key start, value end) of every top-level member, in order. */
+  private final int[] memberSpans;
   /** Offset of the closing brace of the top-level object. */
   private final int end;
 
-  private ForwardedBody(byte[] sent, int[] modelSpans, int[] streamOptionsSpans, int end) {
+  private ForwardedBody(byte[] sent, int[] modelSpans, int[] streamOptionsSpans, int[] memberSpans, int end) {
     this.sent = sent;
     this.modelSpans = modelSpans;
     this.streamOptionsSpans = streamOptionsSpans;
+    this.memberSpans = memberSpans;
     this.end = end;
   }
 
@@ -50,6 +55,8 @@ public final class ForwardedBody {
     int[] spans = new int[4];
     int count = 0;
     int[] optionSpans = new int[0];
+    int[] members = new int[16];
+    int memberCount = 0;
     int end;
     try (JsonParser parser = Json.MAPPER.getFactory().createParser(sent)) {
       if (parser.nextToken() != JsonToken.START_OBJECT) {
@@ -59,6 +66,7 @@ public final class ForwardedBody {
       while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
         boolean isModel = "model".equals(parser.currentName());
         boolean isStreamOptions = "stream_options".equals(parser.currentName());
+        long keyStart = parser.currentTokenLocation().getByteOffset();
         JsonToken value = parser.nextToken();
         long start = parser.currentTokenLocation().getByteOffset();
         if (value.isStructStart()) {
@@ -66,6 +74,11 @@ public final class ForwardedBody {
         } else {
           parser.finishToken(); // a string is read lazily; its end is known once it is finished
         }
+        if (memberCount + 2 > members.length) {
+          members = Arrays.copyOf(members, members.length * 2);
+        }
+        members[memberCount++] = (int) keyStart;
+        members[memberCount++] = (int) parser.currentLocation().getByteOffset();
         if (isModel || isStreamOptions) {
           long valueEnd = parser.currentLocation().getByteOffset();
           if (start < 0 || valueEnd < start) {
@@ -95,7 +108,7 @@ public final class ForwardedBody {
     } catch (IOException e) {
       throw new BadRequest("Invalid JSON in the request body.");
     }
-    return new ForwardedBody(sent, Arrays.copyOf(spans, count), optionSpans, end);
+    return new ForwardedBody(sent, Arrays.copyOf(spans, count), optionSpans, Arrays.copyOf(members, memberCount), end);
   }
 
   /** The bytes as the client sent them. */
@@ -118,6 +131,63 @@ public final class ForwardedBody {
    */
   public byte[] withModelAndUsage(String model) {
     return splice(modelSpans.length == 0 ? null : quoted(model), true);
+  }
+
+  /**
+   * {@link #withModel} without any top-level {@code stream_options} member, for a provider that
+   * refuses the field ({@code Provider#acceptsStreamOptions}): the other members keep their bytes;
+   * whitespace between members may change where one is taken out.
+   */
+  public byte[] withModelWithoutStreamOptions(String model) {
+    if (streamOptionsSpans.length == 0) {
+      return withModel(model);
+    }
+    byte[] quotedModel = quoted(model);
+    var out = new ByteArrayOutputStream(sent.length);
+    out.write(sent, 0, memberSpans[0]); // the opening brace and whitespace
+    boolean first = true;
+    int previousEnd = -1; // value end of the previous member kept, when it is the member just before
+    for (int i = 0; i < memberSpans.length; i += 2) {
+      int keyStart = memberSpans[i];
+      int valueEnd = memberSpans[i + 1];
+      if (isStreamOptionsMember(valueEnd)) {
+        previousEnd = -1;
+        continue;
+      }
+      if (!first) {
+        if (previousEnd >= 0) {
+          out.write(sent, previousEnd, keyStart - previousEnd); // the original comma and whitespace
+        } else {
+          out.write(',');
+        }
+      }
+      writeWithModel(out, keyStart, valueEnd, quotedModel);
+      first = false;
+      previousEnd = valueEnd;
+    }
+    out.write(sent, end, sent.length - end);
+    return out.toByteArray();
+  }
+
+  private boolean isStreamOptionsMember(int valueEnd) {
+    for (int i = 1; i < streamOptionsSpans.length; i += 2) {
+      if (streamOptionsSpans[i] == valueEnd) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** sent[from, to) with each model value in it replaced by {@code model}. */
+  private void writeWithModel(ByteArrayOutputStream out, int from, int to, byte[] model) {
+    for (int i = 0; i < modelSpans.length; i += 2) {
+      if (modelSpans[i] >= from && modelSpans[i + 1] <= to) {
+        out.write(sent, from, modelSpans[i] - from);
+        out.writeBytes(model);
+        from = modelSpans[i + 1];
+      }
+    }
+    out.write(sent, from, to - from);
   }
 
   /** The bytes with each model value replaced by {@code model} (unless null), and usage asked for (unless null). */

@@ -45,6 +45,14 @@ public interface HttpApiTranslator {
   /** The translation of one streamed 2xx answer. */
   StreamTranslation stream(Deployment deployment, ProviderRequest request);
 
+  /**
+   * A 2xx answer with a JSON body to a stream request (the provider ignored {@code stream}), as the
+   * chunks of a stream, the usage chunk last.
+   *
+   * @throws aigw.core.errors.GatewayException for an error in it, or a body that is no answer
+   */
+  java.util.List<aigw.core.providers.StreamChunk> chunksOf(Deployment deployment, ProviderRequest request, byte[] body);
+
   /** A non-2xx answer (status, headers, body, at most 64 KiB of it for a stream) as the gateway's failure. */
   UpstreamFailed error(Deployment deployment, int status, HttpHeaders headers, byte[] body);
 }

@@ -42,7 +42,58 @@ public class HttpModelProvider implements ModelProvider {
       byte[] body = reply.readErrorBody();
       throw UpstreamHttp.masked(translator.error(deployment, reply.status(), reply.headers(), body), call.secrets());
     }
+    if (isJson(reply.headers())) {
+      // The provider ignored stream and answered whole: relayed as the stream the client asked for.
+      byte[] whole = readWhole(call, reply);
+      List<StreamChunk> chunks;
+      try {
+        chunks = translator.chunksOf(deployment, request, whole);
+      } catch (UpstreamFailed reported) {
+        throw UpstreamHttp.masked(reported, call.secrets());
+      }
+      return new WholeAnswerAsStream(chunks);
+    }
     return new EventStream(call, reply, translator.stream(deployment, request));
+  }
+
+  /** A JSON media type ({@code application/json}, {@code application/problem+json}...), not an event stream. */
+  static boolean isJson(java.net.http.HttpHeaders headers) {
+    String type = headers.firstValue("content-type").orElse("").toLowerCase(java.util.Locale.ROOT);
+    int semicolon = type.indexOf(';');
+    String media = (semicolon < 0 ? type : type.substring(0, semicolon)).strip();
+    return media.equals("application/json") || (media.startsWith("application/") && media.endsWith("+json"));
+  }
+
+  /** A whole body, bounded like one event ({@link ServerSentEvents#MAX_EVENT_BYTES}): it becomes chunks. */
+  private static byte[] readWhole(UpstreamCall call, UpstreamHttp.OpenReply reply) {
+    try (reply) {
+      byte[] body = reply.body().readNBytes(ServerSentEvents.MAX_EVENT_BYTES + 1);
+      if (body.length > ServerSentEvents.MAX_EVENT_BYTES) {
+        throw new ServerSentEvents.TooLarge("a JSON answer of more than " + ServerSentEvents.MAX_EVENT_BYTES + " bytes to a stream request");
+      }
+      return body;
+    } catch (IOException e) {
+      throw UpstreamHttp.midStream(call, e, true);
+    }
+  }
+
+  /** A whole answer's chunks, already read: nothing to wait for, nothing left open. */
+  private static final class WholeAnswerAsStream implements ProviderStream {
+    private final ArrayDeque<StreamChunk> chunks;
+
+    WholeAnswerAsStream(List<StreamChunk> chunks) {
+      this.chunks = new ArrayDeque<>(chunks);
+    }
+
+    @Override
+    public StreamChunk next() {
+      return chunks.poll();
+    }
+
+    @Override
+    public void close() {
+      chunks.clear();
+    }
   }
 
   /** A streamed answer: the provider's events read one by one, translated to OpenAI chunks. */
@@ -52,6 +103,7 @@ public class HttpModelProvider implements ModelProvider {
     private final ServerSentEvents events;
     private final StreamTranslation translation;
     private final ArrayDeque<StreamChunk> pending = new ArrayDeque<>();
+    private boolean anyChunk; // a chunk was returned: from then on the client has part of the answer
 
     EventStream(UpstreamCall call, UpstreamHttp.OpenReply reply, StreamTranslation translation) {
       this.call = call;
@@ -72,12 +124,13 @@ public class HttpModelProvider implements ModelProvider {
           event = events.next();
         } catch (IOException e) {
           close();
-          throw UpstreamHttp.midStream(call, e);
+          throw UpstreamHttp.midStream(call, e, !anyChunk);
         }
         if (event == null) {
           close();
           throw new UpstreamUnreachable(
-              "The provider of '" + call.modelName() + "' ended its answer before it was complete (the connection closed in the middle of the stream).",
+              "The provider of '" + call.modelName() + "' ended its answer before it was complete (the connection closed "
+                  + (anyChunk ? "in the middle of the stream)." : "after its response headers, before any part of its answer)."),
               null, false);
         }
         List<StreamChunk> chunks;
@@ -92,6 +145,7 @@ public class HttpModelProvider implements ModelProvider {
         }
         pending.addAll(chunks);
       }
+      anyChunk = true;
       return pending.poll();
     }
 

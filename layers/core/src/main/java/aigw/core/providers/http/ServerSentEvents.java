@@ -16,8 +16,25 @@ public final class ServerSentEvents {
   /** No provider sends a line near this; a longer one is a broken or hostile upstream. */
   static final int MAX_LINE_BYTES = 8 * 1024 * 1024;
 
+  /**
+   * The most {@code data:} bytes one event may hold, all its lines together: the same 8 MiB as a
+   * line, because an event is one chunk the gateway must hold whole (and parse) before passing it
+   * on, and no relayable chunk is larger: a whole answer leaving an AWS Lambda is at most 6 MB
+   * (streamed: its 20 MB soft limit is for the whole stream, not one event). Without it, data lines
+   * with no blank line between them accumulate without end.
+   */
+  static final int MAX_EVENT_BYTES = 8 * 1024 * 1024;
+
+  /** A line or an event over its bound: the stream is ended; the message says which and how large. */
+  public static final class TooLarge extends IOException {
+    TooLarge(String what) {
+      super(what);
+    }
+  }
+
   private final InputStream in;
   private final ByteArrayOutputStream line = new ByteArrayOutputStream(256);
+  private int lineBytes; // the size in bytes of the line readLine last returned
   private boolean skipLineFeed; // the previous line ended in CR: a following LF belongs to it
 
   public ServerSentEvents(InputStream in) {
@@ -29,6 +46,7 @@ public final class ServerSentEvents {
   public ServerSentEvent next() throws IOException {
     String event = null;
     StringBuilder data = null;
+    long dataBytes = 0;
     String text;
     while ((text = readLine()) != null) {
       if (text.isEmpty()) {
@@ -37,6 +55,12 @@ public final class ServerSentEvents {
         }
         event = null; // an event without data is not dispatched
         continue;
+      }
+      if (text.startsWith("data")) {
+        dataBytes += lineBytes + 1; // the line and the \n joining it: bytes read, not characters
+        if (dataBytes > MAX_EVENT_BYTES) {
+          throw new TooLarge("a stream event of more than " + MAX_EVENT_BYTES + " bytes (its data lines together)");
+        }
       }
       if (text.charAt(0) == ':') {
         continue; // a comment (providers send them as keep-alives)
@@ -58,6 +82,7 @@ public final class ServerSentEvents {
 
   private String readLine() throws IOException {
     line.reset();
+    lineBytes = 0;
     int b;
     while ((b = in.read()) != -1) {
       if (skipLineFeed) {
@@ -67,17 +92,20 @@ public final class ServerSentEvents {
         }
       }
       if (b == '\n') {
+        lineBytes = line.size();
         return line.toString(StandardCharsets.UTF_8);
       }
       if (b == '\r') {
         skipLineFeed = true;
+        lineBytes = line.size();
         return line.toString(StandardCharsets.UTF_8);
       }
       if (line.size() >= MAX_LINE_BYTES) {
-        throw new IOException("a line of the event stream is longer than " + MAX_LINE_BYTES + " bytes");
+        throw new TooLarge("a line of more than " + MAX_LINE_BYTES + " bytes in its event stream");
       }
       line.write(b);
     }
+    lineBytes = line.size();
     return line.size() == 0 ? null : line.toString(StandardCharsets.UTF_8); // a last line without its end
   }
 }

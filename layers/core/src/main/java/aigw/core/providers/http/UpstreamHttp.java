@@ -182,15 +182,25 @@ public final class UpstreamHttp {
   /**
    * A failure while a streamed body was being read, as the gateway's exception: the request was
    * sent and the provider was answering, so it is never {@code beforeSending}.
+   *
+   * @param beforeFirstChunk true when no chunk came yet (the client then gets a normal error
+   *     response, and the message must not speak of "the middle of its answer")
    */
-  public static RuntimeException midStream(UpstreamCall call, IOException e) {
+  public static RuntimeException midStream(UpstreamCall call, IOException e, boolean beforeFirstChunk) {
+    String where = beforeFirstChunk ? "after its response headers, before any part of its answer" : "in the middle of its answer";
     if (e instanceof IdleTimeout) {
       return new UpstreamTimeout(
           "The provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " sent nothing for " + seconds(call.timeout())
-              + " s in the middle of its answer.");
+              + " s " + where + ".");
+    }
+    if (e instanceof ServerSentEvents.TooLarge tooLarge) {
+      return new UpstreamUnreachable(
+          "The provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " sent " + tooLarge.getMessage()
+              + "; the stream was ended.",
+          e, false);
     }
     return new UpstreamUnreachable(
-        "The connection to the provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " failed in the middle of its answer: "
+        "The connection to the provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " failed " + where + ": "
             + ConnectionFailures.afterSending(e) + ".",
         e, false);
   }
@@ -215,16 +225,20 @@ public final class UpstreamHttp {
   }
 
   /**
-   * {@code failure} with the call's credentials masked in its message: some providers quote the
-   * credential they were given, and it must not reach the client.
+   * {@code failure} with the call's credentials masked in every string taken from the provider's
+   * error (message, type, param, code): some providers quote the credential they were given, in
+   * any of them, and it must not reach the client.
    */
   public static UpstreamFailed masked(UpstreamFailed failure, List<String> secrets) {
     String message = mask(failure.getMessage(), secrets);
-    if (message == null || message.equals(failure.getMessage())) {
+    String type = mask(failure.upstreamType(), secrets);
+    String param = mask(failure.param(), secrets);
+    String code = mask(failure.upstreamCode(), secrets);
+    if (java.util.Objects.equals(message, failure.getMessage()) && java.util.Objects.equals(type, failure.upstreamType())
+        && java.util.Objects.equals(param, failure.param()) && java.util.Objects.equals(code, failure.upstreamCode())) {
       return failure;
     }
-    return new UpstreamFailed(
-        failure.upstreamStatus(), message, failure.upstreamType(), failure.param(), failure.upstreamCode(), failure.retryAfter());
+    return new UpstreamFailed(failure.upstreamStatus(), message, type, param, code, failure.retryAfter());
   }
 
   /** No request left: a failure of the connection or its TLS handshake; another deployment may be tried. */

@@ -16,6 +16,7 @@ import aigw.core.providers.http.UpstreamCall;
 import aigw.core.providers.http.UpstreamErrors;
 import aigw.core.usage.TokenUsage;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpHeaders;
@@ -25,7 +26,8 @@ import java.util.List;
 
 /**
  * OpenAI's HTTP API to OpenAI's: the request goes on as the client sent it, byte for byte, with
- * only {@code model} replaced (and, for a stream, {@code stream_options.include_usage} set), so
+ * only {@code model} replaced (and, for a stream, {@code stream_options.include_usage} set, or
+ * {@code stream_options} taken out for a provider that refuses it), so
  * parameters the gateway does not know still reach the provider and no value changes on the way.
  * Serves every OpenAI-compatible prefix of {@link Provider}: OpenAI, Azure OpenAI (v1 API), Groq,
  * Mistral, DeepSeek, OpenRouter, Ollama, vLLM...
@@ -61,11 +63,17 @@ public final class OpenAiTranslator implements HttpApiTranslator {
           null);
     }
     // The client's bytes, only model replaced: no value changes on the way (ForwardedBody). A stream
-    // always asks for usage: the gateway counts every call, whether or not the client wants the chunk.
-    byte[] body =
-        request.stream()
-            ? request.body().withModelAndUsage(deployment.upstreamModel())
-            : request.body().withModel(deployment.upstreamModel());
+    // asks for usage (the gateway counts every call, whether or not the client wants the chunk),
+    // except from a provider that refuses stream_options: it gets none, not even the client's, and
+    // its usage is read from whichever chunk carries it (Mistral: the last one).
+    byte[] body;
+    if (!request.stream()) {
+      body = request.body().withModel(deployment.upstreamModel());
+    } else if (deployment.provider().acceptsStreamOptions()) {
+      body = request.body().withModelAndUsage(deployment.upstreamModel());
+    } else {
+      body = request.body().withModelWithoutStreamOptions(deployment.upstreamModel());
+    }
     return new UpstreamCall(
         deployment.modelName(),
         URI.create(deployment.apiBase() + request.operation().path()),
@@ -132,15 +140,125 @@ public final class OpenAiTranslator implements HttpApiTranslator {
     return new UpstreamFailed(status, message, type, param, code, null);
   }
 
+  /**
+   * An error the provider reported inside a 200 stream: a {@code data:} event carrying {@code error}
+   * (OpenAI), or an event named {@code error}, whose data openai-node's {@code Stream} reads as
+   * {@code data.error} or else {@code data.message} (src/streaming.ts). Its status: the error's own
+   * numeric {@code code} when that is a client error (vLLM sends {@code "code": 400} for a prompt
+   * over the context length), a 401/403 as the gateway's credential refused, else 502. It only
+   * reaches the client as a status when nothing was sent yet; mid-stream it is an error event.
+   */
+  private static UpstreamFailed streamFailure(Deployment deployment, String data) {
+    JsonNode answer;
+    try {
+      answer = Json.MAPPER.readTree(data);
+    } catch (IOException | RuntimeException notJson) {
+      answer = null;
+    }
+    JsonNode error;
+    if (answer != null && answer.isObject() && answer.hasNonNull("error")) {
+      error = answer.get("error");
+    } else if (answer != null && answer.isObject()) {
+      error = answer; // event: error with {"message":..., "type":..., "code":...}
+    } else {
+      String text = data.strip();
+      return new UpstreamFailed(
+          502,
+          "The provider of '" + deployment.modelName() + "' reported an error in its stream"
+              + (text.isEmpty() ? "." : ": " + (text.length() > 500 ? text.substring(0, 500) + "..." : text)),
+          null, null, null, null);
+    }
+    int status = 502;
+    JsonNode code = error.isObject() ? error.get("code") : null;
+    int numeric = code == null ? 0 : code.canConvertToInt() ? code.asInt() : code.isTextual() ? parseStatus(code.asText()) : 0;
+    if (numeric >= 400 && numeric < 500) {
+      if (UpstreamErrors.refusesCredential(numeric)) {
+        return UpstreamErrors.credentialRefused(deployment, numeric);
+      }
+      status = numeric;
+    }
+    var failure = failureIn(Json.MAPPER.createObjectNode().set("error", error), status);
+    if (failure.getMessage().startsWith("The provider answered HTTP")) {
+      return new UpstreamFailed(
+          status, "The provider of '" + deployment.modelName() + "' reported an error in its stream.",
+          failure.upstreamType(), failure.param(), failure.upstreamCode(), null);
+    }
+    return failure;
+  }
+
+  private static int parseStatus(String text) {
+    try {
+      return Integer.parseInt(text.strip());
+    } catch (NumberFormatException notANumber) {
+      return 0;
+    }
+  }
+
   @Override
   public StreamTranslation stream(Deployment deployment, ProviderRequest request) {
     return new ChunkPassThrough(deployment);
   }
 
   /**
+   * A provider that answered a stream request with one whole JSON completion (some servers ignore
+   * {@code stream}): the client asked for a stream and its SDK parses Server-Sent Events, so the
+   * completion becomes the chunks OpenAI would have sent: one with every choice's message as its
+   * {@code delta} (tool calls given their {@code index}) and its {@code finish_reason}, then the usage
+   * chunk ({@code choices: []}). A legacy {@code text_completion} already has a chunk's shape.
+   *
+   * @throws UpstreamFailed for an {@code error} in it
+   * @throws UpstreamUnreachable for JSON that is not a completion
+   */
+  @Override
+  public List<StreamChunk> chunksOf(Deployment deployment, ProviderRequest request, byte[] body) {
+    JsonNode answer;
+    try {
+      answer = Json.MAPPER.readTree(body);
+    } catch (IOException e) {
+      answer = null;
+    }
+    if (answer != null && answer.isObject() && answer.hasNonNull("error")) {
+      throw streamFailure(deployment, new String(body, StandardCharsets.UTF_8));
+    }
+    if (answer == null || !answer.isObject() || !answer.path("choices").isArray()) {
+      throw new UpstreamUnreachable(
+          "The provider of '" + deployment.modelName() + "' answered a stream request with JSON that is not a completion"
+              + " (no 'choices'); nothing could be relayed.",
+          null, false);
+    }
+    ObjectNode chunk = ((ObjectNode) answer).deepCopy();
+    JsonNode usage = chunk.remove("usage");
+    if ("chat.completion".equals(chunk.path("object").asText()) || request.operation() == aigw.core.providers.Operation.CHAT_COMPLETIONS) {
+      chunk.put("object", "chat.completion.chunk");
+      for (JsonNode choice : chunk.path("choices")) {
+        if (choice instanceof ObjectNode c && c.get("message") instanceof ObjectNode message) {
+          c.remove("message");
+          int index = 0;
+          for (JsonNode call : message.path("tool_calls")) {
+            if (call instanceof ObjectNode toolCall && !toolCall.has("index")) {
+              toolCall.put("index", index);
+            }
+            index++;
+          }
+          c.set("delta", message);
+        }
+      }
+    }
+    var chunks = new java.util.ArrayList<StreamChunk>(2);
+    chunks.add(new StreamChunk(Json.bytes(chunk), null, false, generatedChars(chunk.path("choices"))));
+    if (usage != null && usage.isObject()) {
+      ObjectNode usageChunk = chunk.deepCopy();
+      usageChunk.set("choices", Json.MAPPER.createArrayNode());
+      usageChunk.set("usage", usage);
+      chunks.add(new StreamChunk(Json.bytes(usageChunk), TokenUsage.fromOpenAi(usage), true, 0));
+    }
+    return chunks;
+  }
+
+  /**
    * OpenAI's stream is already OpenAI's: each {@code data:} event is passed on as it came; the
-   * gateway only reads usage and generated text from it. {@code data: [DONE]} ends it; an event
-   * carrying {@code error} (OpenAI sends one when generation fails mid-stream) is thrown.
+   * gateway only reads usage (from whichever chunk carries it) and generated text from it. {@code
+   * data: [DONE]} ends it; an event carrying {@code error} or named {@code error} is thrown.
    */
   private static final class ChunkPassThrough implements StreamTranslation {
     private final Deployment deployment;
@@ -152,6 +270,9 @@ public final class OpenAiTranslator implements HttpApiTranslator {
 
     @Override
     public List<StreamChunk> onEvent(ServerSentEvent event) {
+      if ("error".equals(event.event())) {
+        throw streamFailure(deployment, event.data());
+      }
       if (DONE.equals(event.data().strip())) {
         complete = true;
         return List.of();
@@ -166,8 +287,7 @@ public final class OpenAiTranslator implements HttpApiTranslator {
         throw new UpstreamUnreachable("The provider of '" + deployment.modelName() + "' sent a stream event that is not a JSON object.", null, false);
       }
       if (chunk.hasNonNull("error")) {
-        // Mid-stream: the status was 200 already. The provider's own words, as a server error.
-        throw failureIn(chunk, 500);
+        throw streamFailure(deployment, event.data());
       }
       JsonNode usage = chunk.get("usage");
       TokenUsage tokens = usage != null && usage.isObject() ? TokenUsage.fromOpenAi(usage) : null;
