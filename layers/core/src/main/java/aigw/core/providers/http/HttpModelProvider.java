@@ -64,6 +64,11 @@ public class HttpModelProvider implements ModelProvider {
     return media.equals("application/json") || (media.startsWith("application/") && media.endsWith("+json"));
   }
 
+  /** Whether a Content-Type value names an event stream ({@code text/event-stream}, with or without parameters). */
+  static boolean isEventStream(String contentType) {
+    return contentType.toLowerCase(java.util.Locale.ROOT).strip().startsWith("text/event-stream");
+  }
+
   /** A whole body, bounded like one event ({@link ServerSentEvents#MAX_EVENT_BYTES}): it becomes chunks. */
   private static byte[] readWhole(UpstreamCall call, UpstreamHttp.OpenReply reply) {
     try (reply) {
@@ -128,6 +133,14 @@ public class HttpModelProvider implements ModelProvider {
         }
         if (event == null) {
           close();
+          String type = reply.headers().firstValue("content-type").orElse("no Content-Type");
+          if (!anyChunk && !isEventStream(type)) {
+            // Not a stream cut short: a whole body of another kind (an HTML error page, text).
+            throw new UpstreamUnreachable(
+                "The provider of '" + call.modelName() + "' answered a stream request with " + type
+                    + ", neither an event stream (text/event-stream) nor JSON.",
+                null, false);
+          }
           throw new UpstreamUnreachable(
               "The provider of '" + call.modelName() + "' ended its answer before it was complete (the connection closed "
                   + (anyChunk ? "in the middle of the stream)." : "after its response headers, before any part of its answer)."),

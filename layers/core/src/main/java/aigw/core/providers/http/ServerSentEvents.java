@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
  * lines end in CRLF, LF or CR; {@code :} starts a comment; {@code data} lines accumulate; a blank
  * line dispatches the event when it has data; an event cut off by the end of the stream is dropped.
  * Fields other than {@code event} and {@code data} ({@code id}, {@code retry}) are read and ignored.
+ * A byte order mark at the start of the stream is skipped, as the rules say.
  */
 public final class ServerSentEvents {
   /** No provider sends a line near this; a longer one is a broken or hostile upstream. */
@@ -19,9 +20,9 @@ public final class ServerSentEvents {
   /**
    * The most {@code data:} bytes one event may hold, all its lines together: the same 8 MiB as a
    * line, because an event is one chunk the gateway must hold whole (and parse) before passing it
-   * on, and no relayable chunk is larger: a whole answer leaving an AWS Lambda is at most 6 MB
-   * (streamed: its 20 MB soft limit is for the whole stream, not one event). Without it, data lines
-   * with no blank line between them accumulate without end.
+   * on, and no chunk a provider really sends comes near it (a chunk is a few tokens; a whole
+   * answer relayed as one chunk is bounded the same way). Without it, data lines with no blank line
+   * between them accumulate without end.
    */
   static final int MAX_EVENT_BYTES = 8 * 1024 * 1024;
 
@@ -36,6 +37,7 @@ public final class ServerSentEvents {
   private final ByteArrayOutputStream line = new ByteArrayOutputStream(256);
   private int lineBytes; // the size in bytes of the line readLine last returned
   private boolean skipLineFeed; // the previous line ended in CR: a following LF belongs to it
+  private boolean started; // past the first bytes, where a UTF-8 byte order mark may stand
 
   public ServerSentEvents(InputStream in) {
     // Read byte by byte below: a buffer in front keeps that cheap (and one idle timer per refill).
@@ -81,6 +83,10 @@ public final class ServerSentEvents {
   }
 
   private String readLine() throws IOException {
+    if (!started) {
+      started = true;
+      skipByteOrderMark();
+    }
     line.reset();
     lineBytes = 0;
     int b;
@@ -107,5 +113,13 @@ public final class ServerSentEvents {
     }
     lineBytes = line.size();
     return line.size() == 0 ? null : line.toString(StandardCharsets.UTF_8); // a last line without its end
+  }
+
+  /** Skips a UTF-8 byte order mark (EF BB BF) at the start of the stream; anything else is left to read. */
+  private void skipByteOrderMark() throws IOException {
+    in.mark(3);
+    if (in.read() != 0xEF || in.read() != 0xBB || in.read() != 0xBF) {
+      in.reset();
+    }
   }
 }

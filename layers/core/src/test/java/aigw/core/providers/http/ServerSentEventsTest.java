@@ -27,6 +27,13 @@ class ServerSentEventsTest {
   }
 
   @Test
+  void aByteOrderMarkAtTheStartIsSkippedNotTakenForPartOfTheFirstField() throws Exception {
+    assertThat(read("\uFEFFdata: {\"a\":1}\n\ndata: [DONE]\n\n"))
+        .containsExactly(new ServerSentEvent(null, "{\"a\":1}"), new ServerSentEvent(null, "[DONE]"));
+    assertThat(read("data: \uFEFF\n\n")).as("only at the start").containsExactly(new ServerSentEvent(null, "\uFEFF"));
+  }
+
+  @Test
   void everyLineEndingIsALineEnd() throws Exception {
     assertThat(read("data: a\r\n\r\ndata: b\r\rdata: c\n\n"))
         .containsExactly(new ServerSentEvent(null, "a"), new ServerSentEvent(null, "b"), new ServerSentEvent(null, "c"));

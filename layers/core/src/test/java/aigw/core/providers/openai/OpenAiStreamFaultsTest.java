@@ -141,6 +141,17 @@ class OpenAiStreamFaultsTest {
   }
 
   @Test
+  void aWholeBodyOfAnotherKindToAStreamRequestIsNamedByItsTypeNotTakenForACutStream() {
+    upstream.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/html; charset=utf-8").withBody("<html><body>Maintenance</body></html>")));
+    try (var chunks = stream()) {
+      assertThatThrownBy(chunks::next).isInstanceOfSatisfying(UpstreamUnreachable.class, e -> assertThat(e.getMessage())
+          .isEqualTo("The provider of 'public-name' answered a stream request with text/html; charset=utf-8, neither an event"
+              + " stream (text/event-stream) nor JSON."));
+    }
+  }
+
+  @Test
   void aJsonAnswerToAStreamRequestThatIsNoCompletionOrAnErrorSaysSo() {
     upstream.stubFor(post("/v1/chat/completions").willReturn(okJson("{\"status\":\"queued\"}")));
     assertThatThrownBy(this::stream).isInstanceOfSatisfying(UpstreamUnreachable.class, e -> assertThat(e.getMessage())
