@@ -287,6 +287,7 @@ class AzureEndToEndTest {
 
     assertThat(response.statusCode()).isEqualTo(429);
     assertThat(response.headers().firstValue("Retry-After")).contains("2");
+    assertThat(response.headers().firstValue("retry-after-ms")).as("the OpenAI SDKs read it first").contains("1500");
     JsonNode error = Json.MAPPER.readTree(response.body()).get("error");
     assertThat(error.get("message").asText()).contains("exceeded call rate limit");
     assertThat(error.get("code").asText()).isEqualTo("429");

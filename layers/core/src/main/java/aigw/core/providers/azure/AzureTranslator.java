@@ -17,8 +17,8 @@ import java.util.List;
 
 /**
  * Azure OpenAI ({@code azure/<deployment>}): OpenAI's API with Azure's URLs, its {@code api-key}
- * header and its {@code retry-after-ms}. Answers, stream chunks and errors have OpenAI's shapes
- * (Azure adds {@code prompt_filter_results} and {@code content_filter_results}, and streams an
+ * header. Answers, stream chunks and errors have OpenAI's shapes
+ * (Azure adds {@code prompt_filter_results} and {@code content_filter_results}, and streams a
  * first chunk with {@code choices: []} and no usage, which is relayed like any other chunk), so
  * they are read by {@link OpenAiTranslator}.
  *
@@ -81,30 +81,11 @@ public final class AzureTranslator implements HttpApiTranslator {
 
   /**
    * OpenAI's reading of the error ({@code {"error":{"code":"429","message":...}}}, the content
-   * filter's 400 with {@code code: content_filter}), with Azure's {@code retry-after-ms} as the
-   * client's {@code Retry-After} (whole seconds, rounded up) when Azure sent no {@code retry-after}.
+   * filter's 400 with {@code code: content_filter}), which keeps Azure's {@code retry-after-ms}
+   * beside {@code Retry-After}.
    */
   @Override
   public UpstreamFailed error(Deployment deployment, int status, HttpHeaders headers, byte[] body) {
-    UpstreamFailed failure = openAi.error(deployment, status, headers, body);
-    if (failure.retryAfter() != null || failure.credentialRefused()) {
-      return failure;
-    }
-    String seconds = headers.firstValue("retry-after-ms").map(AzureTranslator::wholeSeconds).orElse(null);
-    if (seconds == null) {
-      return failure;
-    }
-    return new UpstreamFailed(
-        failure.upstreamStatus(), failure.getMessage(), failure.upstreamType(), failure.param(), failure.upstreamCode(), seconds);
-  }
-
-  /** Milliseconds as whole seconds, rounded up; null when not a number. */
-  static String wholeSeconds(String millis) {
-    try {
-      double ms = Double.parseDouble(millis.strip());
-      return ms < 0 || Double.isNaN(ms) || Double.isInfinite(ms) ? null : Long.toString((long) Math.ceil(ms / 1000));
-    } catch (NumberFormatException notANumber) {
-      return null;
-    }
+    return openAi.error(deployment, status, headers, body);
   }
 }

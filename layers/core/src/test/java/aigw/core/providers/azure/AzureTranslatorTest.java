@@ -118,7 +118,7 @@ class AzureTranslatorTest {
 
     var response = ErrorEnvelope.response(failure);
     assertThat(response.status()).isEqualTo(429);
-    assertThat(response.headers()).containsEntry("Retry-After", "6");
+    assertThat(response.headers()).containsEntry("Retry-After", "6").containsEntry("retry-after-ms", "5300");
     var body = ErrorEnvelope.of(failure).error();
     assertThat(body.message()).contains("exceeded token rate limit").contains("retry after 6 seconds");
     assertThat(body.code()).isEqualTo("429");
@@ -131,9 +131,12 @@ class AzureTranslatorTest {
             azure("https://res.openai.azure.com", null), 429, headers(Map.of("retry-after-ms", List.of("5300"))),
             RATE_LIMITED.getBytes(StandardCharsets.UTF_8));
 
-    assertThat(ErrorEnvelope.response(failure).headers()).containsEntry("Retry-After", "6");
-    assertThat(AzureTranslator.wholeSeconds("not a number")).isNull();
-    assertThat(AzureTranslator.wholeSeconds("1000")).isEqualTo("1");
+    assertThat(ErrorEnvelope.response(failure).headers()).containsEntry("Retry-After", "6").containsEntry("retry-after-ms", "5300");
+
+    var exact = translator.error(azure("https://res.openai.azure.com", null), 429, headers(Map.of("retry-after-ms", List.of("1000"))), new byte[0]);
+    assertThat(ErrorEnvelope.response(exact).headers()).containsEntry("Retry-After", "1");
+    var junk = translator.error(azure("https://res.openai.azure.com", null), 429, headers(Map.of("retry-after-ms", List.of("soon"))), new byte[0]);
+    assertThat(ErrorEnvelope.response(junk).headers()).doesNotContainKeys("Retry-After", "retry-after-ms");
   }
 
   @Test
