@@ -120,7 +120,7 @@ class ModelListTest {
             """
             model_list:
               - model_name: dated
-                litellm_params: {model: azure/dep-a, api_base: https://res.openai.azure.com/openai, api_key: os.environ/K, api_version: "2024-10-21"}
+                litellm_params: {model: azure/dep-a, api_base: https://res.openai.azure.com/openai, api_key: os.environ/K, api_version: 2024-10-21}
               - model_name: from-env
                 litellm_params: {model: azure/dep-b, api_base: https://res.openai.azure.com, api_key: os.environ/K, api_version: os.environ/AZURE_API_VERSION}
               - model_name: v1

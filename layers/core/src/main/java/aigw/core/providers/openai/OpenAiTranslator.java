@@ -29,7 +29,7 @@ import java.util.List;
  * only {@code model} replaced (and, for a stream, {@code stream_options.include_usage} set, or
  * {@code stream_options} taken out for a provider that refuses it), so
  * parameters the gateway does not know still reach the provider and no value changes on the way.
- * Serves every OpenAI-compatible prefix of {@link Provider}: OpenAI, Azure OpenAI (v1 API), Groq,
+ * Serves every OpenAI-compatible prefix of {@link Provider}: OpenAI, Azure OpenAI (through {@code AzureTranslator}), Groq,
  * Mistral, DeepSeek, OpenRouter, Ollama, vLLM...
  *
  * <p>https://platform.openai.com/docs/api-reference/chat/create,
