@@ -135,6 +135,7 @@ public final class ModelList {
       LOG.warning(
           where + " (" + modelName + "): " + keySource + " is not set; calls to this deployment will fail until it is");
     }
+    String versionSource = text(params, "api_version");
     return new Deployment(
         modelName,
         provider,
@@ -144,18 +145,20 @@ public final class ModelList {
         keySource == null ? null : keySource.startsWith(ENV_PREFIX) ? keySource : "litellm_params.api_key",
         seconds(params.path("timeout"), defaultTimeout, where),
         baseFromEnvironment ? baseSource : null,
-        apiVersion(provider, params, where + " (" + modelName + ")", env));
+        apiVersion(provider, resolve(versionSource, where + ".api_version", env), where + " (" + modelName + ")"),
+        versionSource != null && versionSource.startsWith(ENV_PREFIX) ? versionSource : null);
   }
 
   /**
-   * {@code litellm_params.api_version} ({@code os.environ/NAME} read like {@code api_base}), or null.
-   * For Azure OpenAI it is checked here, so that a typo stops the start instead of every call
-   * answering 404: {@code v1}, {@code latest}, {@code preview} or a dated version ({@code
+   * {@code litellm_params.api_version}, once resolved (an {@code os.environ/NAME} is read like {@code
+   * api_base}: here, and on AWS again at the call by {@code ProviderCredentials}), or null when
+   * absent or blank. For Azure OpenAI it is checked, so that a typo stops the start instead of every
+   * call answering 404: {@code v1}, {@code latest}, {@code preview} or a dated version ({@code
    * YYYY-MM-DD}, optionally {@code -preview}), as Azure publishes them. Other providers ignore it.
+   *
+   * @throws InvalidConfig for a value Azure OpenAI does not have
    */
-  private static String apiVersion(Provider provider, JsonNode params, String where, Map<String, String> env) {
-    String source = text(params, "api_version");
-    String version = resolve(source, where + ".api_version", env);
+  public static String apiVersion(Provider provider, String version, String where) {
     if (version == null || version.isBlank()) {
       return null;
     }

@@ -35,7 +35,7 @@ class AzureTranslatorTest {
   private static Deployment azure(String apiBase, String apiVersion) {
     return new Deployment(
         "gpt-4o", Provider.AZURE, "my-gpt4o deployment", ModelList.apiBase(Provider.AZURE, apiBase, "test"), "azure-key-1234",
-        "os.environ/AZURE_API_KEY", Duration.ofSeconds(5), null, apiVersion);
+        "os.environ/AZURE_API_KEY", Duration.ofSeconds(5)).withApiVersion(apiVersion);
   }
 
   private static ForwardedBody body(String json) {
