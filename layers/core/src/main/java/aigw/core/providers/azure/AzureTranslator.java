@@ -2,6 +2,7 @@ package aigw.core.providers.azure;
 
 import aigw.core.config.Deployment;
 import aigw.core.errors.UpstreamFailed;
+import aigw.core.json.Json;
 import aigw.core.providers.ProviderRequest;
 import aigw.core.providers.ProviderResponse;
 import aigw.core.providers.StreamChunk;
@@ -9,10 +10,13 @@ import aigw.core.providers.http.HttpApiTranslator;
 import aigw.core.providers.http.StreamTranslation;
 import aigw.core.providers.http.UpstreamCall;
 import aigw.core.providers.openai.OpenAiTranslator;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpHeaders;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -80,12 +84,43 @@ public final class AzureTranslator implements HttpApiTranslator {
   }
 
   /**
-   * OpenAI's reading of the error ({@code {"error":{"code":"429","message":...}}}, the content
-   * filter's 400 with {@code code: content_filter}), which keeps Azure's {@code retry-after-ms}
-   * beside {@code Retry-After}.
+   * OpenAI's reading of the error ({@code {"error":{"code":"429","message":...}}}), which keeps
+   * Azure's {@code retry-after-ms} beside {@code Retry-After}. A content filter refusal (400, {@code
+   * code: content_filter}) names in its message the categories that were filtered, from {@code
+   * innererror.content_filter_result}, which the envelope has no field for: the user needs them to
+   * know what to change.
    */
   @Override
   public UpstreamFailed error(Deployment deployment, int status, HttpHeaders headers, byte[] body) {
-    return openAi.error(deployment, status, headers, body);
+    UpstreamFailed failure = openAi.error(deployment, status, headers, body);
+    if (!"content_filter".equals(failure.upstreamCode())) {
+      return failure;
+    }
+    String filtered = filteredCategories(body);
+    if (filtered.isEmpty()) {
+      return failure;
+    }
+    return new UpstreamFailed(
+        failure.upstreamStatus(), failure.getMessage() + " Filtered by Azure's content filter: " + filtered + ".",
+        failure.upstreamType(), failure.param(), failure.upstreamCode(), failure.retryAfter(), failure.retryAfterMs());
+  }
+
+  /** {@code hate (medium), jailbreak (detected)}: the categories of {@code innererror.content_filter_result} with {@code filtered: true}. */
+  private static String filteredCategories(byte[] body) {
+    JsonNode result;
+    try {
+      result = Json.MAPPER.readTree(body).path("error").path("innererror").path("content_filter_result");
+    } catch (IOException | RuntimeException notJson) {
+      return "";
+    }
+    var names = new ArrayList<String>();
+    result.properties().forEach(category -> {
+      JsonNode verdict = category.getValue();
+      if (verdict.path("filtered").asBoolean(false)) {
+        String severity = verdict.path("severity").asText("");
+        names.add(category.getKey() + (!severity.isEmpty() ? " (" + severity + ")" : verdict.path("detected").asBoolean(false) ? " (detected)" : ""));
+      }
+    });
+    return String.join(", ", names);
   }
 }

@@ -146,7 +146,7 @@ class AzureTranslatorTest {
         {"error":{"message":"The response was filtered due to the prompt triggering Azure OpenAI's content management policy.",
          "type":null,"param":"prompt","code":"content_filter","status":400,
          "innererror":{"code":"ResponsibleAIPolicyViolation","content_filter_result":{
-           "hate":{"filtered":true,"severity":"medium"},"jailbreak":{"filtered":false,"detected":false},
+           "hate":{"filtered":true,"severity":"medium"},"jailbreak":{"filtered":true,"detected":true},
            "self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},
            "violence":{"filtered":false,"severity":"safe"}}}}}
         """;
@@ -157,7 +157,9 @@ class AzureTranslatorTest {
     var body = ErrorEnvelope.of(failure).error();
     assertThat(body.code()).isEqualTo("content_filter");
     assertThat(body.param()).isEqualTo("prompt");
-    assertThat(body.message()).contains("content management policy");
+    assertThat(body.message())
+        .startsWith("The response was filtered due to the prompt triggering Azure OpenAI's content management policy.")
+        .endsWith(" Filtered by Azure's content filter: hate (medium), jailbreak (detected).");
   }
 
   @Test
