@@ -15,6 +15,11 @@ import java.time.Duration;
  * @param apiKeySource where the credential came from, for messages (e.g. {@code os.environ/OPENAI_API_KEY})
  * @param apiBaseSource {@code os.environ/NAME} when {@code api_base} names a variable (read again with
  *     the credentials, see {@code ProviderCredentials}); null for a literal or the provider's default
+ * @param apiVersion LiteLLM's {@code api_version}, as written or read from its {@code os.environ/NAME};
+ *     null when absent. Only Azure OpenAI uses it: a dated version (e.g. {@code 2024-10-21}) selects the
+ *     deployment-scoped API, anything else the v1 API ({@code AzureApiVersion})
+ * @param apiVersionSource {@code os.environ/NAME} when {@code api_version} names a variable (read
+ *     again with the credentials, like {@code apiBaseSource}); null otherwise
  */
 public record Deployment(
     String modelName,
@@ -24,22 +29,43 @@ public record Deployment(
     String apiKey,
     String apiKeySource,
     Duration timeout,
-    String apiBaseSource) {
+    String apiBaseSource,
+    String apiVersion,
+    String apiVersionSource) {
 
   /** A deployment whose {@code api_base} is literal or the provider's default. */
   public Deployment(
       String modelName, Provider provider, String upstreamModel, URI apiBase, String apiKey, String apiKeySource, Duration timeout) {
-    this(modelName, provider, upstreamModel, apiBase, apiKey, apiKeySource, timeout, null);
+    this(modelName, provider, upstreamModel, apiBase, apiKey, apiKeySource, timeout, null, null, null);
+  }
+
+  /** A deployment without {@code api_version}. */
+  public Deployment(
+      String modelName,
+      Provider provider,
+      String upstreamModel,
+      URI apiBase,
+      String apiKey,
+      String apiKeySource,
+      Duration timeout,
+      String apiBaseSource) {
+    this(modelName, provider, upstreamModel, apiBase, apiKey, apiKeySource, timeout, apiBaseSource, null, null);
   }
 
   /** The same deployment with another credential (the provider credentials secret changed). */
   public Deployment withApiKey(String newApiKey) {
-    return new Deployment(modelName, provider, upstreamModel, apiBase, newApiKey, apiKeySource, timeout, apiBaseSource);
+    return new Deployment(modelName, provider, upstreamModel, apiBase, newApiKey, apiKeySource, timeout, apiBaseSource, apiVersion, apiVersionSource);
   }
 
   /** The same deployment at another base URL (its {@code os.environ/NAME} changed in the secret). */
   public Deployment withApiBase(URI newApiBase) {
-    return new Deployment(modelName, provider, upstreamModel, newApiBase, apiKey, apiKeySource, timeout, apiBaseSource);
+    return new Deployment(modelName, provider, upstreamModel, newApiBase, apiKey, apiKeySource, timeout, apiBaseSource, apiVersion, apiVersionSource);
+  }
+
+  /** The same deployment with another {@code api_version} (its {@code os.environ/NAME} changed in the secret). */
+  public Deployment withApiVersion(String newApiVersion) {
+    return new Deployment(
+        modelName, provider, upstreamModel, apiBase, apiKey, apiKeySource, timeout, apiBaseSource, newApiVersion, apiVersionSource);
   }
 
   @Override

@@ -135,6 +135,7 @@ public final class ModelList {
       LOG.warning(
           where + " (" + modelName + "): " + keySource + " is not set; calls to this deployment will fail until it is");
     }
+    String versionSource = text(params, "api_version");
     return new Deployment(
         modelName,
         provider,
@@ -143,7 +144,31 @@ public final class ModelList {
         apiKey,
         keySource == null ? null : keySource.startsWith(ENV_PREFIX) ? keySource : "litellm_params.api_key",
         seconds(params.path("timeout"), defaultTimeout, where),
-        baseFromEnvironment ? baseSource : null);
+        baseFromEnvironment ? baseSource : null,
+        apiVersion(provider, resolve(versionSource, where + ".api_version", env), where + " (" + modelName + ")"),
+        versionSource != null && versionSource.startsWith(ENV_PREFIX) ? versionSource : null);
+  }
+
+  /**
+   * {@code litellm_params.api_version}, once resolved (an {@code os.environ/NAME} is read like {@code
+   * api_base}: here, and on AWS again at the call by {@code ProviderCredentials}), or null when
+   * absent or blank. For Azure OpenAI it is checked, so that a typo stops the start instead of every
+   * call answering 404: {@code v1}, {@code latest}, {@code preview} or a dated version ({@code
+   * YYYY-MM-DD}, optionally {@code -preview}), as Azure publishes them. Other providers ignore it.
+   *
+   * @throws InvalidConfig for a value Azure OpenAI does not have
+   */
+  public static String apiVersion(Provider provider, String version, String where) {
+    if (version == null || version.isBlank()) {
+      return null;
+    }
+    version = version.strip();
+    if (provider == Provider.AZURE && !aigw.core.providers.azure.AzureApiVersion.isValid(version)) {
+      throw new InvalidConfig(
+          where + ": litellm_params.api_version '" + version + "' is not an Azure OpenAI API version: write v1 (the v1 API),"
+              + " or a dated version such as 2024-10-21 or 2025-04-01-preview");
+    }
+    return version;
   }
 
   /** {@code os.environ/NAME} reads the environment; anything else is taken literally. */
@@ -165,9 +190,10 @@ public final class ModelList {
    * @throws InvalidConfig when it is not an http(s) URL
    */
   public static URI apiBase(Provider provider, String value, String where) {
-    if (provider == Provider.AZURE && !value.replaceAll("/+$", "").endsWith("/openai/v1")) {
-      // Azure OpenAI's v1 API lives under /openai/v1 of the resource endpoint LiteLLM users configure.
-      value = value.replaceAll("/+$", "") + "/openai/v1";
+    if (provider == Provider.AZURE) {
+      // Azure OpenAI's v1 API lives under /openai/v1 of the resource endpoint LiteLLM users configure;
+      // an api_base that already ends in /openai or /openai/v1 is not given a second one.
+      value = value.replaceAll("/+$", "").replaceAll("/openai(/v1)?$", "") + "/openai/v1";
     }
     return uri(value, where);
   }

@@ -25,7 +25,11 @@ public enum Provider {
   //     dnakov/anon-kode#53), and sends usage in its last chunk anyway.
   //   together_ai, xai: not verified: left out.
   OPENAI("openai", "https://api.openai.com/v1", AuthStyle.BEARER, true),
-  /** Azure OpenAI's v1 API: {@code <api_base>/openai/v1}, key in the {@code api-key} header. */
+  /**
+   * Azure OpenAI: the v1 API ({@code <api_base>/openai/v1}) or a dated {@code api_version}'s
+   * deployment URLs, key in the {@code api-key} header ({@code AzureTranslator}; dated versions before
+   * 2024-09-01 refuse stream_options, see {@code AzureApiVersion}).
+   */
   AZURE("azure", null, AuthStyle.API_KEY_HEADER, true),
   GROQ("groq", "https://api.groq.com/openai/v1", AuthStyle.BEARER, true),
   MISTRAL("mistral", "https://api.mistral.ai/v1", AuthStyle.BEARER, false),

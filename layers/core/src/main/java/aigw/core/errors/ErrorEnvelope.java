@@ -71,6 +71,9 @@ public record ErrorEnvelope(Body error) {
     if (e instanceof UpstreamFailed u && u.retryAfter() != null) {
       response = response.withHeader("Retry-After", u.retryAfter());
     }
+    if (e instanceof UpstreamFailed u && u.retryAfterMs() != null) {
+      response = response.withHeader("retry-after-ms", u.retryAfterMs());
+    }
     return response;
   }
 

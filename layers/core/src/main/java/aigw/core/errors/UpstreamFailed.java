@@ -12,14 +12,22 @@ public final class UpstreamFailed extends GatewayException {
   private final String upstreamType;
   private final String upstreamCode;
   private final String retryAfter;
+  private final String retryAfterMs;
 
   public UpstreamFailed(
       int upstreamStatus, String message, String type, String param, String code, String retryAfter) {
+    this(upstreamStatus, message, type, param, code, retryAfter, null);
+  }
+
+  /** @param retryAfterMs the provider's {@code retry-after-ms} (Azure OpenAI), milliseconds; may be null */
+  public UpstreamFailed(
+      int upstreamStatus, String message, String type, String param, String code, String retryAfter, String retryAfterMs) {
     super(message, param);
     this.upstreamStatus = upstreamStatus;
     this.upstreamType = type;
     this.upstreamCode = code;
     this.retryAfter = retryAfter;
+    this.retryAfterMs = retryAfterMs;
   }
 
   public int upstreamStatus() {
@@ -42,5 +50,13 @@ public final class UpstreamFailed extends GatewayException {
   /** The provider's Retry-After header on a 429 or 503, passed on to the client; may be null. */
   public String retryAfter() {
     return retryAfter;
+  }
+
+  /**
+   * The provider's {@code retry-after-ms} (Azure OpenAI sends it beside {@code retry-after}), passed
+   * on to the client: the OpenAI SDKs read it before {@code Retry-After}. May be null.
+   */
+  public String retryAfterMs() {
+    return retryAfterMs;
   }
 }

@@ -112,7 +112,7 @@ public final class ProviderCredentials {
   }
 
   /**
-   * The deployment with the credential and base URL its {@code os.environ/NAME} references hold
+   * The deployment with the credential, base URL and API version its {@code os.environ/NAME} references hold
    * now; a deployment with literal values, no key, or names set in the environment is returned as
    * it is. A name missing from the secret is looked up again at once (at most every recheck
    * interval): the operator may have just added it (the first deploy creates the secret empty).
@@ -141,6 +141,19 @@ public final class ProviderCredentials {
           throw new ServiceUnavailable("The gateway's api_base for model '" + deployment.modelName() + "' is not usable: "
               + e.getMessage() + ". The operator must correct it.", null);
         }
+      }
+    }
+    String versionName = secretName(deployment.apiVersionSource());
+    if (versionName != null) {
+      String value = lookUp(versionName);
+      try {
+        String version = ModelList.apiVersion(deployment.provider(), value, versionName + " in " + secretId);
+        if (!Objects.equals(version, deployment.apiVersion())) {
+          current = current.withApiVersion(version);
+        }
+      } catch (InvalidConfig e) {
+        throw new ServiceUnavailable("The gateway's api_version for model '" + deployment.modelName() + "' is not usable: "
+            + e.getMessage() + ". The operator must correct it.", null);
       }
     }
     return current;

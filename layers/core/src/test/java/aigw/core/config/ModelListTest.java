@@ -112,4 +112,42 @@ class ModelListTest {
     var deployments = ModelList.read(RepoFiles.resolve("local/config.example.yaml"), Map.of("OPENAI_API_KEY", "sk-x"));
     assertThat(deployments).extracting(Deployment::modelName).contains("gpt-4o-mini", "text-embedding-3-small");
   }
+
+  @Test
+  void readsAzuresApiVersionLiterallyOrFromTheEnvironment() {
+    var deployments =
+        read(
+            """
+            model_list:
+              - model_name: dated
+                litellm_params: {model: azure/dep-a, api_base: https://res.openai.azure.com/openai, api_key: os.environ/K, api_version: 2024-10-21}
+              - model_name: from-env
+                litellm_params: {model: azure/dep-b, api_base: https://res.openai.azure.com, api_key: os.environ/K, api_version: os.environ/AZURE_API_VERSION}
+              - model_name: v1
+                litellm_params: {model: azure/dep-c, api_base: https://res.openai.azure.com, api_key: os.environ/K}
+            """,
+            Map.of("K", "k", "AZURE_API_VERSION", " 2025-04-01-preview "));
+
+    assertThat(deployments.get(0).apiVersion()).isEqualTo("2024-10-21");
+    assertThat(deployments.get(0).apiBase()).as("no second /openai").hasToString("https://res.openai.azure.com/openai/v1");
+    assertThat(deployments.get(1).apiVersion()).isEqualTo("2025-04-01-preview");
+    assertThat(deployments.get(2).apiVersion()).isNull();
+    assertThat(deployments.get(0).withApiKey("other").apiVersion()).as("kept when the credential is renewed").isEqualTo("2024-10-21");
+  }
+
+  @Test
+  void refusesAnAzureApiVersionAzureDoesNotHave() {
+    assertThatThrownBy(
+            () ->
+                read(
+                    """
+                    model_list:
+                      - model_name: gpt-4o
+                        litellm_params: {model: azure/dep, api_base: https://res.openai.azure.com, api_key: os.environ/K, api_version: 2024-10}
+                    """,
+                    Map.of("K", "k")))
+        .isInstanceOf(InvalidConfig.class)
+        .hasMessageContaining("model_list[0] (gpt-4o)")
+        .hasMessageContaining("api_version '2024-10' is not an Azure OpenAI API version");
+  }
 }

@@ -130,6 +130,38 @@ class ProviderCredentialsTest {
         .hasMessageContaining("http(s)");
   }
 
+  /**
+   * An Azure api_version naming the secret is read at the call like api_base, so that the value
+   * read at init (inside the SnapStart snapshot, empty at the first deploy) never sticks: the call
+   * goes to the dated deployment URL once the operator sets it, and a value Azure does not have is
+   * a 503 naming it, not a start failure.
+   */
+  @Test
+  void anApiVersionFromTheSecretIsReadAtTheCallAndAWrongOneIsA503NamingIt() throws Exception {
+    var secrets = new Holding("{\"AZURE_API_KEY\":\"azure-key-1\"}");
+    var credentials = over(Map.of(), secrets);
+    var deployments = aigw.core.config.ModelList.read(
+        java.nio.file.Files.writeString(java.nio.file.Files.createTempFile("models", ".yaml"), """
+            model_list:
+              - model_name: gpt-4o
+                litellm_params: {model: azure/my-gpt-4o, api_base: https://res.openai.azure.com, api_key: os.environ/AZURE_API_KEY, api_version: os.environ/AZURE_API_VERSION}
+            """),
+        credentials.names());
+    Deployment azure = deployments.get(0);
+    assertThat(azure.apiVersion()).as("unset at init: the v1 API, no start error").isNull();
+
+    secrets.secretString = "{\"AZURE_API_KEY\":\"azure-key-1\",\"AZURE_API_VERSION\":\"2024-10-21\"}";
+    clock.advance(TTL);
+    assertThat(credentials.current(azure).apiVersion()).isEqualTo("2024-10-21");
+
+    secrets.secretString = "{\"AZURE_API_KEY\":\"azure-key-1\",\"AZURE_API_VERSION\":\"2024-13\"}";
+    clock.advance(TTL);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> credentials.current(azure))
+        .isInstanceOf(aigw.core.errors.ServiceUnavailable.class)
+        .hasMessageContaining("AZURE_API_VERSION")
+        .hasMessageContaining("'2024-13' is not an Azure OpenAI API version");
+  }
+
   @Test
   void aChangedCredentialIsUsedOnceTheTtlHasPassedWithoutAnyFailure() {
     var secrets = new Holding("{\"OPENAI_API_KEY\":\"sk-first\"}");

@@ -238,7 +238,7 @@ public final class UpstreamHttp {
         && java.util.Objects.equals(param, failure.param()) && java.util.Objects.equals(code, failure.upstreamCode())) {
       return failure;
     }
-    return new UpstreamFailed(failure.upstreamStatus(), message, type, param, code, failure.retryAfter());
+    return new UpstreamFailed(failure.upstreamStatus(), message, type, param, code, failure.retryAfter(), failure.retryAfterMs());
   }
 
   /** No request left: a failure of the connection or its TLS handshake; another deployment may be tried. */

@@ -29,7 +29,7 @@ import java.util.List;
  * only {@code model} replaced (and, for a stream, {@code stream_options.include_usage} set, or
  * {@code stream_options} taken out for a provider that refuses it), so
  * parameters the gateway does not know still reach the provider and no value changes on the way.
- * Serves every OpenAI-compatible prefix of {@link Provider}: OpenAI, Azure OpenAI (v1 API), Groq,
+ * Serves every OpenAI-compatible prefix of {@link Provider}: OpenAI, Azure OpenAI (through {@code AzureTranslator}), Groq,
  * Mistral, DeepSeek, OpenRouter, Ollama, vLLM...
  *
  * <p>https://platform.openai.com/docs/api-reference/chat/create,
@@ -107,8 +107,21 @@ public final class OpenAiTranslator implements HttpApiTranslator {
       return UpstreamErrors.credentialRefused(deployment, status);
     }
     UpstreamFailed failure = failureIn(body, status);
-    String retryAfter = headers.firstValue("retry-after").orElse(null);
-    return new UpstreamFailed(status, failure.getMessage(), failure.upstreamType(), failure.param(), failure.upstreamCode(), retryAfter);
+    // Azure OpenAI sends retry-after-ms beside (or instead of) retry-after; both reach the client, and
+    // a client that reads only Retry-After gets the milliseconds as whole seconds, rounded up.
+    String retryAfterMs = headers.firstValue("retry-after-ms").map(String::strip).filter(OpenAiTranslator::isMillis).orElse(null);
+    String retryAfter = headers.firstValue("retry-after").orElse(retryAfterMs == null ? null : wholeSeconds(retryAfterMs));
+    return new UpstreamFailed(
+        status, failure.getMessage(), failure.upstreamType(), failure.param(), failure.upstreamCode(), retryAfter, retryAfterMs);
+  }
+
+  private static boolean isMillis(String value) {
+    return value.matches("\\d{1,9}(\\.\\d+)?");
+  }
+
+  /** Milliseconds ({@link #isMillis}) as whole seconds, rounded up. */
+  static String wholeSeconds(String millis) {
+    return Long.toString((long) Math.ceil(Double.parseDouble(millis) / 1000));
   }
 
   /** OpenAI's {@code {"error":{...}}} (or Ollama's {@code {"error":"text"}}) in a body, with {@code status}. */
