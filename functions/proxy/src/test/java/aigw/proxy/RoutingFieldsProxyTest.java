@@ -73,10 +73,12 @@ class RoutingFieldsProxyTest {
                 "sk-upstream-test-credential", "test", Duration.ofSeconds(5)),
             TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", upstream.baseUrl() + "/v1"),
             new Deployment("llama", Provider.MISTRAL, "mistral-small", URI.create(upstream.baseUrl() + "/v1"),
+                "sk-upstream-test-credential", "test", Duration.ofSeconds(5)),
+            new Deployment("fast", Provider.GROQ, "llama-3.3-70b-versatile", URI.create(upstream.baseUrl() + "/v1"),
                 "sk-upstream-test-credential", "test", Duration.ofSeconds(5)));
     Gateway gateway =
         TestGateways.gateway(TestGateways.settings(dynamo).withAllowedRoutingFields(allowed), dynamo, models, MutableClock.at("2026-05-01T12:00:00Z"));
-    TestGateways.storeKey(gateway, KEY, List.of("cheap", "gpt-4o-mini", "llama"), null, false);
+    TestGateways.storeKey(gateway, KEY, List.of("cheap", "gpt-4o-mini", "llama", "fast"), null, false);
     return new ProxyHandler(new ProxyService(gateway));
   }
 
@@ -117,6 +119,7 @@ class RoutingFieldsProxyTest {
         "gpt-4o-mini|service_tier|\"flex\"",
         "gpt-4o-mini|service_tier|\"scale\"",
         "gpt-4o-mini|service_tier|{\"tier\":\"priority\"}",
+        "fast|service_tier|\"performance\"",
       })
   void eachFieldThatChoosesAnotherModelOrTierIsRefusedNamingIt(String model, String field, String value) throws Exception {
     var response = send("{\"model\":\"" + model + "\",\"" + field + "\":" + value + ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
@@ -134,6 +137,7 @@ class RoutingFieldsProxyTest {
         "cheap|service_tier|null",
         "gpt-4o-mini|models|[\"o1-pro\"]", // OpenAI has no fallback field: its own 4xx judges it
         "llama|route|\"fallback\"",
+        "fast|service_tier|\"flex\"", // Groq's flex is priced as on_demand
       })
   void harmlessValuesAndFieldsTheProviderDoesNotRouteOnPassUnchanged(String model, String field, String value) {
     String body = "{\"model\":\"" + model + "\",\"" + field + "\":" + value + ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";

@@ -34,7 +34,8 @@ import java.util.Set;
  *   <li>openai, azure (the same v1 schema): {@code service_tier} "priority", "flex", "scale" change the price
  *       (platform.openai.com/docs/api-reference/chat/create#service_tier); "auto" and "default" run at the
  *       project's own tier and pass.
- *   <li>groq: {@code service_tier} "flex" and "performance" are other tiers; "auto" and "on_demand" pass.
+ *   <li>groq: {@code service_tier} "performance" is an enterprise tier; "auto", "on_demand" and "flex" (the
+ *       on-demand price, console.groq.com/docs/flex-processing) pass (console.groq.com/docs/service-tiers).
  *   <li>anthropic: {@code service_tier} "auto" and "standard_only" pass (platform.claude.com/docs/en/api/service-tiers).
  *   <li>gemini: {@code service_tier} "flex" and "priority" change the price; "standard" passes.
  *   <li>mistral, deepseek, together_ai, fireworks_ai, xai, ollama, ollama_chat, hosted_vllm: no such field
@@ -62,7 +63,7 @@ public final class RoutingFields {
               SERVICE_TIER_OPENAI),
           "openai", List.of(SERVICE_TIER_OPENAI),
           "azure", List.of(SERVICE_TIER_OPENAI),
-          "groq", List.of(new Rule("service_tier", Set.of("auto", "on_demand"))),
+          "groq", List.of(new Rule("service_tier", Set.of("auto", "on_demand", "flex"))),
           "anthropic", List.of(new Rule("service_tier", Set.of("auto", "standard_only"))),
           "gemini", List.of(new Rule("service_tier", Set.of("standard"))));
 
