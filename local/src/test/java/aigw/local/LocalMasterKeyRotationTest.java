@@ -141,6 +141,24 @@ class LocalMasterKeyRotationTest {
   }
 
   @Test
+  void afterALeakDeletingMasterKeyPreviousAndRestartingEndsTheOldKeysGraceAtOnce(@TempDir Path data) throws Exception {
+    var env = Map.of("OPENAI_API_KEY", "sk-test-provider-not-a-secret", "AIGW_MASTER_KEY_GRACE_SECONDS", "3600");
+    InvokeTest.invokeMain(env, "invoke", "master-key-rotation",
+        "--event", aigw.core.testing.RepoFiles.resolve("events/secretsmanager-rotation.json").toString(), "--data-dir", data.toString());
+    String newKey = Files.readString(data.resolve("master-key")).strip();
+    var options = LocalOptions.parse(new String[] {"--port", "0", "--data-dir", data.toString(), "--rotation-check-seconds", "0"}, env);
+    try (var gateway = LocalGateway.start(options)) {
+      assertThat(status(gateway, "sk-development-only")).as("an hour of grace").isEqualTo(200);
+    }
+    // The documented answer to a leak of the old key (docs/operations.md): its grace ends now.
+    Files.delete(data.resolve("master-key.previous"));
+    try (var gateway = LocalGateway.start(options)) {
+      assertThat(status(gateway, "sk-development-only")).isEqualTo(401);
+      assertThat(status(gateway, newKey)).isEqualTo(200);
+    }
+  }
+
+  @Test
   void aRestartWithALongerGraceSettingKeepsTheEndTheRotationAnnounced(@TempDir Path data) throws Exception {
     var rotateEnv = Map.of("OPENAI_API_KEY", "sk-test-provider-not-a-secret", "AIGW_MASTER_KEY_GRACE_SECONDS", "2", "AIGW_MASTER_KEY_RECHECK_SECONDS", "0");
     String out = InvokeTest.invokeMain(rotateEnv, "invoke", "master-key-rotation",

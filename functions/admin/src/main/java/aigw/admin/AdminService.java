@@ -371,7 +371,8 @@ public final class AdminService {
       // may never have seen (say, one a scheduled rotation left for /key/retrieve).
       throw new Conflict(
           "This value of key " + current.keyName() + " was already replaced by a rotation; regenerate the key by its current"
-              + " value or its hash (" + current.tokenHash() + "). A regenerate without grace_period also stops this value.",
+              + " value or its hash (" + current.tokenHash() + ") with \"grace_period\": \"0s\": that also stops this value at"
+              + " once (after a leak).",
           "key");
     }
     refuseUnusableResult(current, changes, now);

@@ -290,6 +290,25 @@ class KeyRotationAdminTest {
   }
 
   @Test
+  void afterALeakGracePeriod0sStopsTheLeakedValueOfAKeyWithADayOfGraceAndTheConflictSaysSo() {
+    // The audit's case (issue 15): a key with grace_period 1d, regenerated after a leak.
+    String leaked = api.generate(body("grace_period", "1d")).path("key").asText();
+    String second = regenerated(body("key", leaked)).path("key").asText();
+    assertThat(api.onModelRoute(leaked)).as("no grace_period on the call: the key's day applies").isEqualTo(WORKS);
+
+    // The leaked value itself names a replaced value: the 409 says how to stop it.
+    JsonNode conflict = assertError(api.post("/key/regenerate", body("key", leaked, "grace_period", "0s")), 409, "conflict_error", "key");
+    assertThat(conflict.path("message").asText()).contains(ApiKeys.hash(second)).contains("\"grace_period\": \"0s\"");
+    assertThat(api.onModelRoute(leaked)).as("a refused call changes nothing").isEqualTo(WORKS);
+
+    JsonNode reply = regenerated(body("key", ApiKeys.hash(second), "grace_period", "0s"));
+    assertThat(reply.path("previous_key_valid_until").asText()).isEqualTo(api.clock.instant().toString());
+    assertThat(api.onModelRoute(leaked)).isEqualTo(ROTATED_OUT);
+    assertThat(api.onModelRoute(second)).isEqualTo(ROTATED_OUT);
+    assertThat(api.onModelRoute(reply.path("key").asText())).isEqualTo(WORKS);
+  }
+
+  @Test
   void aScheduledKeyRegeneratedByHandMovesItsNextDueTime() {
     String oldKey = api.generate(body("auto_rotate", true, "rotation_interval", "30d", "grace_period", "1h")).path("key").asText();
     api.clock.advance(Duration.ofDays(3));

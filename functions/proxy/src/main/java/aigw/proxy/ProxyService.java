@@ -112,6 +112,8 @@ public final class ProxyService {
           "The model '" + model + "' does not exist on this gateway. GET /v1/models lists the models your key can use.",
           "model");
     }
+    // Fields such as OpenRouter's models/route would make the provider run models the key may not use.
+    gateway.settings().allowedRoutingFields().check(body, model, rotation);
     boolean stream = body.path("stream").asBoolean(false);
     var forwarded = ForwardedBody.of(request.body());
     var providerRequest = stream ? ProviderRequest.streamed(operation, forwarded) : ProviderRequest.complete(operation, forwarded);

@@ -22,6 +22,9 @@ import java.util.Map;
  * @param corsAllowedOrigins origins whose pages may call the gateway from a browser
  *     (AIGW_CORS_ALLOWED_ORIGINS, comma-separated, or {@code *}); empty, the default: CORS off.
  *     See {@link aigw.core.http.CorsPolicy}.
+ * @param allowedRoutingFields the body fields by which a provider picks another model, route or price
+ *     tier that the operator allows, per provider (AIGW_ALLOWED_ROUTING_FIELDS); none by default.
+ *     See {@link aigw.core.config.RoutingFields}.
  */
 public record GatewaySettings(
     String keysTable,
@@ -33,7 +36,8 @@ public record GatewaySettings(
     Duration masterKeyGrace,
     boolean allowMasterKeyForModels,
     long maxRequestBytes,
-    java.util.List<String> corsAllowedOrigins) {
+    java.util.List<String> corsAllowedOrigins,
+    aigw.core.config.RoutingFields allowedRoutingFields) {
 
   public static final String DEFAULT_KEYS_TABLE = "aigw-keys";
   /** Lambda takes at most 6 MB of synchronous payload, and the event wraps the body. */
@@ -50,17 +54,23 @@ public record GatewaySettings(
         seconds(env, "AIGW_MASTER_KEY_GRACE_SECONDS", 3600),
         Boolean.parseBoolean(env.getOrDefault("AIGW_ALLOW_MASTER_KEY_FOR_MODELS", "false")),
         number(env, "AIGW_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES),
-        aigw.core.http.CorsPolicy.parseOrigins(env.get("AIGW_CORS_ALLOWED_ORIGINS"), "AIGW_CORS_ALLOWED_ORIGINS"));
+        aigw.core.http.CorsPolicy.parseOrigins(env.get("AIGW_CORS_ALLOWED_ORIGINS"), "AIGW_CORS_ALLOWED_ORIGINS"),
+        aigw.core.config.RoutingFields.parse(env.get(aigw.core.config.RoutingFields.ENV)));
   }
 
   public GatewaySettings withKeysTable(String table) {
     return new GatewaySettings(
-        table, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, masterKeyGrace, allowMasterKeyForModels, maxRequestBytes, corsAllowedOrigins);
+        table, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, masterKeyGrace, allowMasterKeyForModels, maxRequestBytes, corsAllowedOrigins, allowedRoutingFields);
   }
 
   public GatewaySettings withAllowMasterKeyForModels(boolean allow) {
     return new GatewaySettings(
-        keysTable, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, masterKeyGrace, allow, maxRequestBytes, corsAllowedOrigins);
+        keysTable, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, masterKeyGrace, allow, maxRequestBytes, corsAllowedOrigins, allowedRoutingFields);
+  }
+
+  public GatewaySettings withAllowedRoutingFields(aigw.core.config.RoutingFields allowed) {
+    return new GatewaySettings(
+        keysTable, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, masterKeyGrace, allowMasterKeyForModels, maxRequestBytes, corsAllowedOrigins, allowed);
   }
 
   private static Duration seconds(Map<String, String> env, String name, long fallback) {

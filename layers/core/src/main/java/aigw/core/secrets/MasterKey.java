@@ -36,6 +36,11 @@ public final class MasterKey {
       return matchesCurrent | matchesPrevious; // both compared every time: no timing hint of which
     }
 
+    /** Whether an accepted candidate is the previous key (asked only once it was accepted). */
+    boolean isPrevious(byte[] candidate) {
+      return !MessageDigest.isEqual(current, candidate);
+    }
+
     Cached readAt(long now) {
       return new Cached(current, previous, previousUntilMillis, now);
     }
@@ -76,6 +81,13 @@ public final class MasterKey {
       seen = refreshKeepingOld(now);
     }
     if (seen.accepts(candidate, now)) {
+      // The previous key is re-read at most every recheck interval, not every TTL: after a leak the
+      // operator removes its AWSPREVIOUS label (docs/operations.md, "A leaked master key"), and its
+      // grace period must end within seconds, not minutes. Only callers of the previous key, during
+      // its grace period, cause these reads.
+      if (seen.isPrevious(candidate) && now - seen.readAtMillis() >= recheckMillis) {
+        return refreshKeepingOld(now).accepts(candidate, now);
+      }
       return true;
     }
     if (now - seen.readAtMillis() >= recheckMillis) {

@@ -121,4 +121,40 @@ class MasterKeyGraceTest {
     assertThat(master.matches(OLD)).isTrue();
     assertThat(master.matches(NEW)).isFalse();
   }
+
+  @Test
+  void removingTheAwsPreviousLabelAfterALeakEndsTheOldKeysGraceWithinTheRecheckInterval() {
+    store.createSecret(r -> r.name("master").secretString(OLD));
+    MasterKey master = masterKey(GRACE);
+    rotateTo(NEW);
+    clock.advance(RECHECK);
+    assertThat(master.matches(NEW)).isTrue();
+    assertThat(master.matches(OLD)).as("in its grace period").isTrue();
+    String previousVersion = store.getSecretValue(r -> r.secretId("master").versionStage("AWSPREVIOUS")).versionId();
+
+    // The documented answer to a leak of the old key (docs/operations.md): the grace period ends now.
+    store.updateSecretVersionStage(r -> r.secretId("master").versionStage("AWSPREVIOUS").removeFromVersionId(previousVersion));
+    clock.advance(RECHECK); // long before the TTL (2 h) or the grace end (1 h)
+    assertThat(master.matches(OLD)).isFalse();
+    assertThat(master.matches(NEW)).isTrue();
+  }
+
+  @Test
+  void theOldKeyInItsGraceReadsTheSecretAtMostOncePerRecheckInterval() {
+    store.createSecret(r -> r.name("master").secretString(OLD));
+    MasterKey master = masterKey(GRACE);
+    rotateTo(NEW);
+    clock.advance(RECHECK);
+    assertThat(master.matches(NEW)).isTrue();
+    reads.clear();
+    for (int i = 0; i < 100; i++) {
+      assertThat(master.matches(OLD)).isTrue();
+      assertThat(master.matches(NEW)).isTrue();
+    }
+    assertThat(reads).isEmpty();
+    clock.advance(RECHECK);
+    assertThat(master.matches(OLD)).isTrue();
+    assertThat(master.matches(NEW)).isTrue();
+    assertThat(reads).containsExactly("AWSCURRENT", "AWSPREVIOUS");
+  }
 }
