@@ -3,6 +3,8 @@ package aigw.core.providers;
 import aigw.core.config.Deployment;
 import aigw.core.config.Provider;
 import aigw.core.errors.UpstreamFailed;
+import aigw.core.providers.anthropic.AnthropicTranslator;
+import aigw.core.providers.http.HttpModelProvider;
 import aigw.core.providers.http.UpstreamHttp;
 import aigw.core.providers.openai.OpenAiCompatibleProvider;
 import aigw.core.secrets.ProviderCredentials;
@@ -26,10 +28,12 @@ public final class Providers {
 
   /** @param credentials where each call reads its deployment's credential (on AWS: the provider credentials secret) */
   public Providers(HttpClient http, ProviderCredentials credentials) {
-    var openAiCompatible = new OpenAiCompatibleProvider(new UpstreamHttp(http));
+    var transport = new UpstreamHttp(http);
+    var openAiCompatible = new OpenAiCompatibleProvider(transport);
     for (Provider provider : Provider.values()) {
-      byProvider.put(provider, openAiCompatible); // every prefix so far speaks OpenAI's API
+      byProvider.put(provider, openAiCompatible); // every prefix but those below speaks OpenAI's API
     }
+    byProvider.put(Provider.ANTHROPIC, new HttpModelProvider(new AnthropicTranslator(), transport));
     this.credentials = credentials;
   }
 
