@@ -210,6 +210,36 @@ class AnthropicEndToEndTest {
             });
   }
 
+  @Test
+  void whatAnthropicCannotTakeIsRefusedWith400InTheEnvelopeAndNothingIsSent() throws Exception {
+    String key = newKey();
+    int before = anthropic.getAllServeEvents().size();
+
+    var embeddings = proxy(key, "/v1/embeddings", "{\"model\":\"claude\",\"input\":\"hello\"}");
+    var localFile =
+        proxy(key, "/v1/chat/completions",
+            "{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"file:///etc/passwd\"}}]}]}");
+
+    assertThat(embeddings.statusCode()).isEqualTo(400);
+    assertThat(Json.MAPPER.readTree(embeddings.body()).path("error").path("message").asText())
+        .isEqualTo("Model 'claude' is an Anthropic model: it serves /v1/chat/completions only, not /v1/embeddings.");
+    assertThat(localFile.statusCode()).isEqualTo(400);
+    JsonNode error = Json.MAPPER.readTree(localFile.body()).path("error");
+    assertThat(error.path("type").asText()).isEqualTo("invalid_request_error");
+    assertThat(error.path("message").asText()).isEqualTo("messages[0]: image_url.url must be an http(s) URL or a base64 data URL.");
+    assertThat(anthropic.getAllServeEvents()).hasSize(before);
+  }
+
+  private static HttpResponse<String> proxy(String key, String path, String body) throws Exception {
+    var request =
+        HttpRequest.newBuilder(URI.create(gateway.baseUrl() + path))
+            .timeout(Duration.ofSeconds(20))
+            .header("Authorization", "Bearer " + key)
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body));
+    return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
   private static String newKey() throws Exception {
     var response = call("POST", "/key/generate", "{\"key_alias\":\"anthropic-" + System.nanoTime() + "\"}");
     assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
