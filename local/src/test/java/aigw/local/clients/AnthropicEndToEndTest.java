@@ -86,6 +86,35 @@ class AnthropicEndToEndTest {
 
       """;
 
+  /** Anthropic's tool use stream (the streaming guide's input_json_delta example), arguments in three pieces. */
+  private static final String TOOL_STREAM =
+      """
+      event: message_start
+      data: {"type":"message_start","message":{"id":"msg_014p7gG3wDgGV9EUtLvnow3U","type":"message","role":"assistant","model":"claude-sonnet-4-5","stop_sequence":null,"usage":{"input_tokens":472,"output_tokens":2},"content":[],"stop_reason":null}}
+
+      event: content_block_start
+      data: {"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_01T1x1fJ34qAmk2tNTrN7Up6","name":"get_weather","input":{}}}
+
+      event: content_block_delta
+      data: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\\\"location\\\":"}}
+
+      event: content_block_delta
+      data: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":" \\\"San Francisc"}}
+
+      event: content_block_delta
+      data: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"o, CA\\\"}"}}
+
+      event: content_block_stop
+      data: {"type":"content_block_stop","index":0}
+
+      event: message_delta
+      data: {"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":89}}
+
+      event: message_stop
+      data: {"type":"message_stop"}
+
+      """;
+
   @TempDir static Path dir;
   private static WireMockServer anthropic;
   private static LocalGateway gateway;
@@ -98,6 +127,11 @@ class AnthropicEndToEndTest {
             .withRequestBody(matchingJsonPath("$.messages[0].content[0].text", equalTo("Too many")))
             .willReturn(aResponse().withStatus(429).withHeader("retry-after", "17").withHeader("Content-Type", "application/json")
                 .withBody("{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"Number of request tokens has exceeded your per-minute rate limit\"}}")));
+    anthropic.stubFor(
+        post("/v1/messages").atPriority(1)
+            .withRequestBody(matchingJsonPath("$.tools[0].name", equalTo("get_weather")))
+            .withRequestBody(matchingJsonPath("$.stream", equalTo("true")))
+            .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream").withBody(TOOL_STREAM)));
     anthropic.stubFor(
         post("/v1/messages").atPriority(2)
             .withHeader("x-api-key", equalTo(PROVIDER_KEY))
@@ -194,6 +228,39 @@ class AnthropicEndToEndTest {
     assertThat(last.usage().orElseThrow().promptTokens()).isEqualTo(25);
     assertThat(last.usage().orElseThrow().completionTokens()).isEqualTo(15);
     assertThat(keyInfoAfter(key, 1).get("total_tokens").asLong()).isEqualTo(40);
+  }
+
+  @Test
+  void aStreamedToolCallReachesTheSdkAsIndexedToolCallDeltas() throws Exception {
+    String key = newKey();
+    var tool =
+        com.openai.models.chat.completions.ChatCompletionFunctionTool.builder()
+            .function(com.openai.models.FunctionDefinition.builder().name("get_weather")
+                .parameters(com.openai.models.FunctionParameters.builder()
+                    .putAdditionalProperty("type", com.openai.core.JsonValue.from("object")).build())
+                .build())
+            .build();
+    var params =
+        ChatCompletionCreateParams.builder().model("claude").addUserMessage("What's the weather like in San Francisco?")
+            .addTool(tool).build();
+
+    List<ChatCompletionChunk> chunks;
+    try (var stream = sdk(key).chat().completions().createStreaming(params)) {
+      chunks = stream.stream().toList();
+    }
+
+    var calls = chunks.stream().flatMap(c -> c.choices().stream()).flatMap(c -> c.delta().toolCalls().stream().flatMap(List::stream)).toList();
+    assertThat(calls).allSatisfy(call -> assertThat(call.index()).isZero());
+    assertThat(calls.getFirst().id()).hasValue("toolu_01T1x1fJ34qAmk2tNTrN7Up6");
+    assertThat(calls.getFirst().function().orElseThrow().name()).hasValue("get_weather");
+    assertThat(calls.stream().map(call -> call.function().flatMap(f -> f.arguments()).orElse("")).collect(Collectors.joining()))
+        .isEqualTo("{\"location\": \"San Francisco, CA\"}");
+    assertThat(chunks.stream().flatMap(c -> c.choices().stream()).flatMap(c -> c.finishReason().stream()).toList())
+        .containsExactly(ChatCompletionChunk.Choice.FinishReason.TOOL_CALLS);
+    anthropic.verify(
+        postRequestedFor(urlEqualTo("/v1/messages"))
+            .withRequestBody(matchingJsonPath("$.tools[0].input_schema.type", equalTo("object"))));
+    assertThat(keyInfoAfter(key, 1).get("total_tokens").asLong()).isEqualTo(472 + 89);
   }
 
   @Test
