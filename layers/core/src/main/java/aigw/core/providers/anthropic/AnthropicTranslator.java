@@ -41,7 +41,8 @@ import java.util.Map;
  * blocks (a {@code data:} URL as a base64 source, an http(s) URL as a url source); function tools
  * get an {@code input_schema}; {@code max_tokens} (or {@code max_completion_tokens}) defaults to
  * {@value #DEFAULT_MAX_TOKENS}, LiteLLM's {@code DEFAULT_ANTHROPIC_CHAT_MAX_TOKENS}, because
- * Anthropic requires it; {@code stop} becomes {@code stop_sequences}. Parameters Anthropic has no
+ * Anthropic requires it; {@code stop} becomes {@code stop_sequences}, {@code user} {@code
+ * metadata.user_id}. Parameters Anthropic has no
  * equivalent for ({@code n}, {@code logprobs}, {@code presence_penalty}...) are not sent.
  *
  * <p>Answer: text blocks joined as {@code content}, {@code tool_use} blocks as {@code tool_calls}
@@ -201,6 +202,9 @@ public final class AnthropicTranslator implements HttpApiTranslator {
     }
     if (toolChoice != null && body.has("tools")) {
       body.set("tool_choice", toolChoice);
+    }
+    if (chat.path("user").isTextual()) { // OpenAI's end-user id, as LiteLLM passes it
+      body.putObject("metadata").put("user_id", chat.get("user").asText());
     }
     if (stream) {
       body.put("stream", true);
