@@ -4,9 +4,9 @@ import java.util.Arrays;
 import java.util.Optional;
 
 /**
- * The provider prefixes of LiteLLM's {@code litellm_params.model} that speak OpenAI's API, with
- * their default base URLs. Providers with their own API (Anthropic, Bedrock, Gemini) come with
- * their adapters.
+ * The provider prefixes of LiteLLM's {@code litellm_params.model}, with their default base URLs and
+ * how the credential is sent. Most speak OpenAI's API; those with their own (Anthropic) have an
+ * adapter registered in {@code aigw.core.providers.Providers}.
  */
 public enum Provider {
   // The last column: whether the provider accepts OpenAI's stream_options, which the gateway adds to
@@ -40,12 +40,16 @@ public enum Provider {
   XAI("xai", "https://api.x.ai/v1", AuthStyle.BEARER, false),
   OLLAMA("ollama", "http://localhost:11434/v1", AuthStyle.BEARER, true),
   OLLAMA_CHAT("ollama_chat", "http://localhost:11434/v1", AuthStyle.BEARER, true),
-  HOSTED_VLLM("hosted_vllm", null, AuthStyle.BEARER, true);
+  HOSTED_VLLM("hosted_vllm", null, AuthStyle.BEARER, true),
+  /** Anthropic's Messages API ({@code aigw.core.providers.anthropic}): its own body, stream_options never sent. */
+  ANTHROPIC("anthropic", "https://api.anthropic.com", AuthStyle.X_API_KEY, false);
 
   /** How the credential is sent. */
   public enum AuthStyle {
     BEARER,
-    API_KEY_HEADER
+    API_KEY_HEADER,
+    /** {@code x-api-key} with {@code anthropic-version} (Anthropic). */
+    X_API_KEY
   }
 
   private final String prefix;

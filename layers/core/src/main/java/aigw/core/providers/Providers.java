@@ -4,6 +4,7 @@ import aigw.core.config.Deployment;
 import aigw.core.config.Provider;
 import aigw.core.errors.UpstreamFailed;
 import aigw.core.providers.azure.AzureTranslator;
+import aigw.core.providers.anthropic.AnthropicTranslator;
 import aigw.core.providers.http.HttpModelProvider;
 import aigw.core.providers.http.UpstreamHttp;
 import aigw.core.providers.openai.OpenAiCompatibleProvider;
@@ -34,6 +35,7 @@ public final class Providers {
       byProvider.put(provider, openAiCompatible); // every prefix below without its own line speaks OpenAI's API
     }
     byProvider.put(Provider.AZURE, new HttpModelProvider(new AzureTranslator(), transport));
+    byProvider.put(Provider.ANTHROPIC, new HttpModelProvider(new AnthropicTranslator(), transport));
     this.credentials = credentials;
   }
 

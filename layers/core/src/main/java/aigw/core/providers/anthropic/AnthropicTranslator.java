@@ -1,0 +1,690 @@
+package aigw.core.providers.anthropic;
+
+import aigw.core.config.Deployment;
+import aigw.core.errors.BadRequest;
+import aigw.core.errors.ServiceUnavailable;
+import aigw.core.errors.UpstreamFailed;
+import aigw.core.errors.UpstreamUnreachable;
+import aigw.core.json.Json;
+import aigw.core.providers.Operation;
+import aigw.core.providers.ProviderRequest;
+import aigw.core.providers.ProviderResponse;
+import aigw.core.providers.StreamChunk;
+import aigw.core.providers.http.HttpApiTranslator;
+import aigw.core.providers.http.ServerSentEvent;
+import aigw.core.providers.http.StreamTranslation;
+import aigw.core.providers.http.UpstreamCall;
+import aigw.core.providers.http.UpstreamErrors;
+import aigw.core.usage.TokenUsage;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpHeaders;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * OpenAI's chat completions to Anthropic's Messages API and back
+ * (https://docs.anthropic.com/en/api/messages, .../messages-streaming, .../errors), as LiteLLM's
+ * {@code anthropic/<model>} does.
+ *
+ * <p>Request: system and developer messages become {@code system} (joined with a blank line); the
+ * rest become {@code messages}, consecutive turns of one role merged (Anthropic requires user and
+ * assistant to alternate), {@code tool} messages as {@code tool_result} blocks of a user turn,
+ * assistant {@code tool_calls} as {@code tool_use} blocks, {@code image_url} parts as {@code image}
+ * blocks (a {@code data:} URL as a base64 source, an http(s) URL as a url source); function tools
+ * get an {@code input_schema}; {@code max_tokens} (or {@code max_completion_tokens}) defaults to
+ * {@value #DEFAULT_MAX_TOKENS}, LiteLLM's {@code DEFAULT_ANTHROPIC_CHAT_MAX_TOKENS}, because
+ * Anthropic requires it; {@code stop} becomes {@code stop_sequences}, {@code user} {@code
+ * metadata.user_id}. Parameters Anthropic has no
+ * equivalent for ({@code n}, {@code logprobs}, {@code presence_penalty}...) are not sent.
+ *
+ * <p>Answer: text blocks joined as {@code content}, {@code tool_use} blocks as {@code tool_calls}
+ * (arguments a JSON string), {@code stop_reason} as {@code finish_reason}, usage with the cached
+ * tokens counted as prompt tokens ({@code input_tokens} counts only the uncached part) and
+ * {@code prompt_tokens_details.cached_tokens} = {@code cache_read_input_tokens}. A stream's events
+ * become {@code chat.completion.chunk}s, and {@code message_stop} a usage chunk ({@code choices: []})
+ * built from {@code message_start}'s and {@code message_delta}'s usage.
+ */
+public final class AnthropicTranslator implements HttpApiTranslator {
+  /** LiteLLM's default (litellm/constants.py DEFAULT_ANTHROPIC_CHAT_MAX_TOKENS): Anthropic requires max_tokens. */
+  public static final int DEFAULT_MAX_TOKENS = 4096;
+  /** The API version every call states (https://docs.anthropic.com/en/api/versioning). */
+  public static final String API_VERSION = "2023-06-01";
+
+  private final InstantSource clock;
+
+  public AnthropicTranslator() {
+    this(InstantSource.system());
+  }
+
+  /** @param clock gives {@code created} of the OpenAI answers (Anthropic's carry no timestamp) */
+  public AnthropicTranslator(InstantSource clock) {
+    this.clock = clock;
+  }
+
+  // ---------------------------------------------------------------- request
+
+  @Override
+  public UpstreamCall request(Deployment deployment, ProviderRequest request) {
+    if (request.operation() != Operation.CHAT_COMPLETIONS) {
+      throw new BadRequest(
+          "Model '" + deployment.modelName() + "' is an Anthropic model: it serves /v1/chat/completions only, not /v1"
+              + request.operation().path() + ".");
+    }
+    if (deployment.apiBase() == null) {
+      throw new ServiceUnavailable(
+          "The gateway has no api_base for model '" + deployment.modelName() + "': " + deployment.apiBaseSource()
+              + " is not set. The operator must set it (locally in the environment; on AWS in the provider credentials secret).",
+          null);
+    }
+    if (deployment.apiKey() == null && deployment.apiKeySource() != null) {
+      throw new ServiceUnavailable(
+          "The gateway has no credential for model '" + deployment.modelName() + "': " + deployment.apiKeySource()
+              + " is not set. The operator must set it (locally in the environment; on AWS in the provider credentials secret).",
+          null);
+    }
+    ObjectNode chat;
+    try {
+      chat = Json.readObject(request.body().sent());
+    } catch (Json.NotAJsonObject e) {
+      throw new BadRequest("The request body is not valid JSON: " + e.getMessage());
+    }
+    var headers = new LinkedHashMap<String, String>();
+    headers.put("Content-Type", "application/json");
+    headers.put("Accept", request.stream() ? "text/event-stream" : "application/json");
+    if (deployment.apiKey() != null) {
+      headers.put("x-api-key", deployment.apiKey());
+    }
+    headers.put("anthropic-version", API_VERSION);
+    return new UpstreamCall(
+        deployment.modelName(),
+        messagesUri(deployment.apiBase()),
+        headers,
+        Json.bytes(messagesBody(deployment.upstreamModel(), chat, request.stream())),
+        deployment.timeout(),
+        deployment.apiKey() == null ? List.of() : List.of(deployment.apiKey()));
+  }
+
+  /**
+   * {@code <api_base>/v1/messages}; an {@code api_base} that already ends in {@code /v1} or {@code
+   * /v1/messages} is not extended again (LiteLLM accepts both forms).
+   */
+  static URI messagesUri(URI apiBase) {
+    String base = apiBase.toString().replaceAll("/+$", "");
+    if (base.endsWith("/v1/messages")) {
+      return URI.create(base);
+    }
+    return URI.create(base + (base.endsWith("/v1") ? "/messages" : "/v1/messages"));
+  }
+
+  /** The Messages API body for an OpenAI chat completion request (see the class comment). */
+  static ObjectNode messagesBody(String model, ObjectNode chat, boolean stream) {
+    ObjectNode body = Json.MAPPER.createObjectNode();
+    body.put("model", model);
+    var system = new ArrayList<String>();
+    ArrayNode messages = body.putArray("messages");
+    JsonNode chatMessages = chat.path("messages");
+    if (!chatMessages.isArray() || chatMessages.isEmpty()) {
+      throw new BadRequest("'messages' must be a non-empty array.", "messages");
+    }
+    for (int i = 0; i < chatMessages.size(); i++) {
+      JsonNode message = chatMessages.get(i);
+      String where = "messages[" + i + "]";
+      String role = message.path("role").asText("");
+      switch (role) {
+        case "system", "developer" -> system.add(text(message.get("content"), where));
+        case "user" -> append(messages, "user", userBlocks(message.get("content"), where));
+        case "assistant" -> append(messages, "assistant", assistantBlocks(message, where));
+        case "tool" -> append(messages, "user", toolResult(message, where));
+        default -> throw new BadRequest(where + ".role '" + role + "' is not supported for Anthropic models.", where + ".role");
+      }
+    }
+    if (messages.isEmpty()) {
+      throw new BadRequest("Anthropic models need at least one user or assistant message besides the system prompt.", "messages");
+    }
+    if (!system.isEmpty()) {
+      body.put("system", String.join("\n\n", system));
+    }
+    JsonNode maxTokens = chat.hasNonNull("max_completion_tokens") ? chat.get("max_completion_tokens") : chat.get("max_tokens");
+    if (maxTokens != null && !maxTokens.isNull()) {
+      if (!maxTokens.canConvertToInt() || !maxTokens.isIntegralNumber() || maxTokens.asInt() < 1) {
+        throw new BadRequest("'max_tokens' must be a positive integer.", "max_tokens");
+      }
+      body.put("max_tokens", maxTokens.asInt());
+    } else {
+      body.put("max_tokens", DEFAULT_MAX_TOKENS);
+    }
+    JsonNode stop = chat.get("stop");
+    if (stop != null && stop.isTextual()) {
+      body.putArray("stop_sequences").add(stop.asText());
+    } else if (stop != null && stop.isArray() && !stop.isEmpty()) {
+      body.set("stop_sequences", stop);
+    }
+    for (String copied : List.of("temperature", "top_p")) {
+      if (chat.hasNonNull(copied)) {
+        body.set(copied, chat.get(copied));
+      }
+    }
+    JsonNode tools = chat.get("tools");
+    if (tools != null && tools.isArray() && !tools.isEmpty()) {
+      ArrayNode anthropicTools = body.putArray("tools");
+      for (int i = 0; i < tools.size(); i++) {
+        JsonNode function = tools.get(i).path("function");
+        if (!"function".equals(tools.get(i).path("type").asText()) || !function.path("name").isTextual()) {
+          throw new BadRequest("tools[" + i + "] must be a function tool with a name.", "tools");
+        }
+        ObjectNode tool = anthropicTools.addObject();
+        tool.put("name", function.get("name").asText());
+        if (function.hasNonNull("description")) {
+          tool.put("description", function.get("description").asText());
+        }
+        JsonNode parameters = function.get("parameters");
+        if (parameters != null && parameters.isObject()) {
+          tool.set("input_schema", parameters);
+        } else { // Anthropic requires a schema; OpenAI's default is a function without parameters
+          tool.putObject("input_schema").put("type", "object").putObject("properties");
+        }
+      }
+    }
+    ObjectNode toolChoice = toolChoice(chat.get("tool_choice"));
+    if (chat.path("parallel_tool_calls").isBoolean() && !chat.get("parallel_tool_calls").asBoolean() && body.has("tools")) {
+      if (toolChoice == null) {
+        toolChoice = Json.MAPPER.createObjectNode().put("type", "auto");
+      }
+      toolChoice.put("disable_parallel_tool_use", true);
+    }
+    if (toolChoice != null && body.has("tools")) {
+      body.set("tool_choice", toolChoice);
+    }
+    if (chat.path("user").isTextual()) { // OpenAI's end-user id, as LiteLLM passes it
+      body.putObject("metadata").put("user_id", chat.get("user").asText());
+    }
+    if (stream) {
+      body.put("stream", true);
+    }
+    return body;
+  }
+
+  /** OpenAI's {@code tool_choice} as Anthropic's: auto, required → any, none, a named function → tool. */
+  private static ObjectNode toolChoice(JsonNode choice) {
+    if (choice == null || choice.isNull()) {
+      return null;
+    }
+    ObjectNode out = Json.MAPPER.createObjectNode();
+    if (choice.isTextual()) {
+      switch (choice.asText()) {
+        case "auto" -> out.put("type", "auto");
+        case "required" -> out.put("type", "any");
+        case "none" -> out.put("type", "none");
+        default -> throw new BadRequest("'tool_choice' must be auto, required, none or a function.", "tool_choice");
+      }
+      return out;
+    }
+    String name = choice.path("function").path("name").asText(null);
+    if (name == null) {
+      throw new BadRequest("'tool_choice' must be auto, required, none or a function.", "tool_choice");
+    }
+    return out.put("type", "tool").put("name", name);
+  }
+
+  /** A turn's blocks appended, or merged into the previous turn of the same role. */
+  private static void append(ArrayNode messages, String role, ArrayNode blocks) {
+    if (blocks.isEmpty()) {
+      return;
+    }
+    JsonNode last = messages.isEmpty() ? null : messages.get(messages.size() - 1);
+    if (last != null && role.equals(last.get("role").asText())) {
+      ((ArrayNode) last.get("content")).addAll(blocks);
+      return;
+    }
+    ObjectNode turn = messages.addObject();
+    turn.put("role", role);
+    turn.set("content", blocks);
+  }
+
+  /** A system message's text: a string, or its text parts joined. */
+  private static String text(JsonNode content, String where) {
+    if (content != null && content.isTextual()) {
+      return content.asText();
+    }
+    if (content != null && content.isArray()) {
+      var parts = new ArrayList<String>();
+      for (JsonNode part : content) {
+        if (!"text".equals(part.path("type").asText())) {
+          throw new BadRequest(where + ".content may hold only text parts.", where + ".content");
+        }
+        parts.add(part.path("text").asText());
+      }
+      return String.join("\n", parts);
+    }
+    throw new BadRequest(where + ".content must be a string or an array of text parts.", where + ".content");
+  }
+
+  private static ArrayNode userBlocks(JsonNode content, String where) {
+    ArrayNode blocks = Json.MAPPER.createArrayNode();
+    if (content != null && content.isTextual()) {
+      blocks.addObject().put("type", "text").put("text", content.asText());
+      return blocks;
+    }
+    if (content == null || !content.isArray()) {
+      throw new BadRequest(where + ".content must be a string or an array of content parts.", where + ".content");
+    }
+    for (JsonNode part : content) {
+      switch (part.path("type").asText()) {
+        case "text" -> blocks.addObject().put("type", "text").put("text", part.path("text").asText());
+        case "image_url" -> blocks.add(image(part.path("image_url").path("url").asText(""), where));
+        default -> throw new BadRequest(
+            where + ": content part type '" + part.path("type").asText() + "' is not supported for Anthropic models (text and image_url are).",
+            where + ".content");
+      }
+    }
+    return blocks;
+  }
+
+  /** {@code data:<media type>;base64,<data>} as a base64 source, an http(s) URL as a url source. */
+  private static ObjectNode image(String url, String where) {
+    ObjectNode block = Json.MAPPER.createObjectNode().put("type", "image");
+    ObjectNode source = block.putObject("source");
+    if (url.startsWith("data:")) {
+      int comma = url.indexOf(',');
+      String header = comma < 0 ? "" : url.substring(5, comma);
+      if (!header.endsWith(";base64")) {
+        throw new BadRequest(where + ": an image data URL must be data:<media type>;base64,<data>.", where + ".content");
+      }
+      source.put("type", "base64").put("media_type", header.substring(0, header.length() - 7)).put("data", url.substring(comma + 1));
+    } else if (url.startsWith("https://") || url.startsWith("http://")) {
+      source.put("type", "url").put("url", url);
+    } else {
+      throw new BadRequest(where + ": image_url.url must be an http(s) URL or a base64 data URL.", where + ".content");
+    }
+    return block;
+  }
+
+  private static ArrayNode assistantBlocks(JsonNode message, String where) {
+    ArrayNode blocks = Json.MAPPER.createArrayNode();
+    JsonNode content = message.get("content");
+    if (content != null && !content.isNull()) {
+      String text = text(content, where);
+      if (!text.isEmpty()) { // Anthropic refuses empty text blocks; OpenAI sends "" beside tool calls
+        blocks.addObject().put("type", "text").put("text", text);
+      }
+    }
+    JsonNode calls = message.path("tool_calls");
+    for (int i = 0; i < calls.size(); i++) {
+      JsonNode call = calls.get(i);
+      ObjectNode use = blocks.addObject().put("type", "tool_use");
+      use.put("id", call.path("id").asText());
+      use.put("name", call.path("function").path("name").asText());
+      String arguments = call.path("function").path("arguments").asText("");
+      try {
+        JsonNode input = arguments.isBlank() ? Json.MAPPER.createObjectNode() : Json.MAPPER.readTree(arguments);
+        if (input == null || !input.isObject()) {
+          throw new IOException("not an object");
+        }
+        use.set("input", input);
+      } catch (IOException e) {
+        throw new BadRequest(
+            where + ".tool_calls[" + i + "].function.arguments must be a JSON object in a string.", where + ".tool_calls");
+      }
+    }
+    return blocks;
+  }
+
+  private static ArrayNode toolResult(JsonNode message, String where) {
+    ArrayNode blocks = Json.MAPPER.createArrayNode();
+    ObjectNode result = blocks.addObject().put("type", "tool_result");
+    if (!message.path("tool_call_id").isTextual()) {
+      throw new BadRequest(where + ".tool_call_id is required for a tool message.", where + ".tool_call_id");
+    }
+    result.put("tool_use_id", message.get("tool_call_id").asText());
+    result.put("content", text(message.get("content"), where));
+    return blocks;
+  }
+
+  // ---------------------------------------------------------------- answer
+
+  @Override
+  public ProviderResponse response(Deployment deployment, ProviderRequest request, byte[] body) {
+    JsonNode answer = parse(deployment, body);
+    if (!"message".equals(answer.path("type").asText()) || !answer.path("content").isArray()) {
+      throw new UpstreamUnreachable(
+          "The provider of '" + deployment.modelName() + "' sent an answer that is not an Anthropic message.", null, false);
+    }
+    ObjectNode usage = usage(answer.path("usage"), null);
+    return new ProviderResponse(Json.bytes(completion(answer, usage)), TokenUsage.fromOpenAi(usage));
+  }
+
+  private static JsonNode parse(Deployment deployment, byte[] body) {
+    JsonNode answer;
+    try {
+      answer = Json.MAPPER.readTree(body);
+    } catch (IOException e) {
+      throw new UpstreamUnreachable("The provider of '" + deployment.modelName() + "' sent a body that is not JSON.", e, false);
+    }
+    if (answer == null || !answer.isObject()) {
+      throw new UpstreamUnreachable("The provider of '" + deployment.modelName() + "' sent an empty or non-object answer.", null, false);
+    }
+    return answer;
+  }
+
+  private ObjectNode completion(JsonNode message, ObjectNode usage) {
+    ObjectNode completion = Json.MAPPER.createObjectNode();
+    completion.put("id", message.path("id").asText());
+    completion.put("object", "chat.completion");
+    completion.put("created", clock.instant().getEpochSecond());
+    completion.put("model", message.path("model").asText());
+    ObjectNode choice = completion.putArray("choices").addObject();
+    choice.put("index", 0);
+    ObjectNode out = choice.putObject("message");
+    out.put("role", "assistant");
+    var text = new StringBuilder();
+    ArrayNode toolCalls = Json.MAPPER.createArrayNode();
+    for (JsonNode block : message.path("content")) {
+      switch (block.path("type").asText()) {
+        case "text" -> text.append(block.path("text").asText());
+        case "tool_use" -> {
+          ObjectNode call = toolCalls.addObject();
+          call.put("id", block.path("id").asText());
+          call.put("type", "function");
+          call.putObject("function")
+              .put("name", block.path("name").asText())
+              .put("arguments", Json.string(block.has("input") ? block.get("input") : Json.MAPPER.createObjectNode()));
+        }
+        default -> {} // thinking and other blocks OpenAI's message has no field for
+      }
+    }
+    if (text.isEmpty() && !toolCalls.isEmpty()) {
+      out.putNull("content");
+    } else {
+      out.put("content", text.toString());
+    }
+    if (!toolCalls.isEmpty()) {
+      out.set("tool_calls", toolCalls);
+    }
+    choice.putNull("logprobs");
+    choice.put("finish_reason", finishReason(message.path("stop_reason").asText(null)));
+    completion.set("usage", usage);
+    return completion;
+  }
+
+  /** Anthropic's {@code stop_reason} as OpenAI's {@code finish_reason}. */
+  static String finishReason(String stopReason) {
+    if (stopReason == null) {
+      return null;
+    }
+    return switch (stopReason) {
+      case "max_tokens", "model_context_window_exceeded" -> "length";
+      case "tool_use" -> "tool_calls";
+      case "refusal" -> "content_filter";
+      default -> "stop"; // end_turn, stop_sequence, pause_turn
+    };
+  }
+
+  /**
+   * OpenAI's usage from Anthropic's: {@code input_tokens} counts only the tokens after the last cache
+   * breakpoint, so the prompt is input + cache creation + cache read (as LiteLLM counts it).
+   *
+   * @param later a {@code message_delta}'s usage, whose counts replace the first ones (they are cumulative), or null
+   */
+  static ObjectNode usage(JsonNode first, JsonNode later) {
+    long input = count(first, later, "input_tokens");
+    long creation = count(first, later, "cache_creation_input_tokens");
+    long read = count(first, later, "cache_read_input_tokens");
+    long output = count(first, later, "output_tokens");
+    ObjectNode usage = Json.MAPPER.createObjectNode();
+    usage.put("prompt_tokens", input + creation + read);
+    usage.put("completion_tokens", output);
+    usage.put("total_tokens", input + creation + read + output);
+    usage.putObject("prompt_tokens_details").put("cached_tokens", read);
+    usage.put("cache_creation_input_tokens", creation);
+    usage.put("cache_read_input_tokens", read);
+    return usage;
+  }
+
+  private static long count(JsonNode first, JsonNode later, String field) {
+    JsonNode value = later != null && later.path(field).isIntegralNumber() ? later.get(field) : first == null ? null : first.get(field);
+    return value != null && value.isIntegralNumber() && value.longValue() >= 0 ? value.longValue() : 0;
+  }
+
+  // ---------------------------------------------------------------- errors
+
+  /**
+   * Anthropic's {@code {"type":"error","error":{"type":..., "message":...}}} with its status
+   * (https://docs.anthropic.com/en/api/errors): 4xx pass on with Anthropic's message and type, 429
+   * with its {@code retry-after}; 5xx and 529 ({@code overloaded_error}) become 502 in the envelope
+   * with Anthropic's type; 401/403 are the gateway's credential refused.
+   */
+  @Override
+  public UpstreamFailed error(Deployment deployment, int status, HttpHeaders headers, byte[] body) {
+    if (UpstreamErrors.refusesCredential(status)) {
+      return UpstreamErrors.credentialRefused(deployment, status);
+    }
+    JsonNode error = null;
+    try {
+      JsonNode answer = Json.MAPPER.readTree(body);
+      error = answer == null ? null : answer.get("error");
+    } catch (IOException | RuntimeException notJson) {
+      // a proxy's HTML page: the status speaks
+    }
+    String message = error != null && error.path("message").isTextual() ? error.get("message").asText() : "The provider answered HTTP " + status + ".";
+    String type = error != null && error.path("type").isTextual() ? error.get("type").asText() : null;
+    return new UpstreamFailed(status, message, type, null, null, headers.firstValue("retry-after").orElse(null));
+  }
+
+  /** An {@code error} event inside a 200 stream: its type gives the status Anthropic would have answered. */
+  private static UpstreamFailed streamFailure(Deployment deployment, String data) {
+    JsonNode error = null;
+    try {
+      JsonNode event = Json.MAPPER.readTree(data);
+      error = event == null ? null : event.get("error");
+    } catch (IOException | RuntimeException notJson) {
+      // described below
+    }
+    String type = error != null && error.path("type").isTextual() ? error.get("type").asText() : null;
+    String message = error != null && error.path("message").isTextual()
+        ? error.get("message").asText()
+        : "The provider of '" + deployment.modelName() + "' reported an error in its stream.";
+    int status = switch (type == null ? "" : type) {
+      case "invalid_request_error" -> 400;
+      case "request_too_large" -> 413;
+      case "not_found_error" -> 404;
+      case "rate_limit_error" -> 429;
+      case "authentication_error", "permission_error" -> 401;
+      case "overloaded_error" -> 529;
+      default -> 502;
+    };
+    if (UpstreamErrors.refusesCredential(status)) {
+      return UpstreamErrors.credentialRefused(deployment, status);
+    }
+    return new UpstreamFailed(status, message, type, null, null, null);
+  }
+
+  // ---------------------------------------------------------------- stream
+
+  @Override
+  public StreamTranslation stream(Deployment deployment, ProviderRequest request) {
+    return new EventsToChunks(deployment, clock.instant().getEpochSecond());
+  }
+
+  /** A whole message (or error) answered to a stream request: its completion as one chunk, then the usage chunk. */
+  @Override
+  public List<StreamChunk> chunksOf(Deployment deployment, ProviderRequest request, byte[] body) {
+    JsonNode answer = parse(deployment, body);
+    if ("error".equals(answer.path("type").asText())) {
+      throw streamFailure(deployment, new String(body, java.nio.charset.StandardCharsets.UTF_8));
+    }
+    if (!"message".equals(answer.path("type").asText())) {
+      throw new UpstreamUnreachable(
+          "The provider of '" + deployment.modelName() + "' answered a stream request with JSON that is not a message; nothing could be relayed.",
+          null, false);
+    }
+    ObjectNode usage = usage(answer.path("usage"), null);
+    ObjectNode chunk = completion(answer, usage);
+    chunk.remove("usage");
+    chunk.put("object", "chat.completion.chunk");
+    ObjectNode choice = (ObjectNode) chunk.path("choices").get(0);
+    ObjectNode delta = (ObjectNode) choice.remove("message");
+    int index = 0;
+    for (JsonNode call : delta.path("tool_calls")) {
+      ((ObjectNode) call).put("index", index++);
+    }
+    choice.set("delta", delta);
+    ObjectNode usageChunk = chunk.deepCopy();
+    usageChunk.putArray("choices");
+    usageChunk.set("usage", usage);
+    return List.of(
+        new StreamChunk(Json.bytes(chunk), null, false, generatedChars(delta)),
+        new StreamChunk(Json.bytes(usageChunk), TokenUsage.fromOpenAi(usage), true, 0));
+  }
+
+  private static long generatedChars(JsonNode delta) {
+    long chars = delta.path("content").isTextual() ? delta.get("content").asText().length() : 0;
+    for (JsonNode call : delta.path("tool_calls")) {
+      chars += call.path("function").path("arguments").asText("").length();
+    }
+    return chars;
+  }
+
+  /**
+   * Anthropic's event sequence (https://docs.anthropic.com/en/docs/build-with-claude/streaming):
+   * {@code message_start}, per content block {@code content_block_start}, {@code
+   * content_block_delta}s and {@code content_block_stop}, then {@code message_delta} (stop reason,
+   * output tokens) and {@code message_stop}; {@code ping}s anywhere, and an {@code error} event on
+   * failure. Unknown events are skipped, as Anthropic's versioning policy asks of clients.
+   */
+  private static final class EventsToChunks implements StreamTranslation {
+    private final Deployment deployment;
+    private final long created;
+    private String id = "";
+    private String model = "";
+    private JsonNode startUsage;
+    private JsonNode deltaUsage;
+    /** Anthropic's content block index → OpenAI's tool call index, for the tool_use blocks. */
+    private final Map<Integer, Integer> toolIndexByBlock = new HashMap<>();
+    private boolean complete;
+
+    EventsToChunks(Deployment deployment, long created) {
+      this.deployment = deployment;
+      this.created = created;
+    }
+
+    @Override
+    public List<StreamChunk> onEvent(ServerSentEvent event) {
+      if ("ping".equals(event.event())) {
+        return List.of();
+      }
+      JsonNode data;
+      try {
+        data = Json.MAPPER.readTree(event.data());
+      } catch (IOException e) {
+        throw new UpstreamUnreachable("The provider of '" + deployment.modelName() + "' sent a stream event that is not JSON.", e, false);
+      }
+      if (data == null || !data.isObject()) {
+        throw new UpstreamUnreachable("The provider of '" + deployment.modelName() + "' sent a stream event that is not a JSON object.", null, false);
+      }
+      String type = event.event() != null ? event.event() : data.path("type").asText();
+      switch (type) {
+        case "error" -> throw streamFailure(deployment, event.data());
+        case "message_start" -> {
+          JsonNode message = data.path("message");
+          id = message.path("id").asText("");
+          model = message.path("model").asText("");
+          startUsage = message.get("usage");
+          ObjectNode delta = Json.MAPPER.createObjectNode().put("role", "assistant").put("content", "");
+          return List.of(chunk(delta, null, 0));
+        }
+        case "content_block_start" -> {
+          JsonNode block = data.path("content_block");
+          if ("tool_use".equals(block.path("type").asText())) {
+            int toolIndex = toolIndexByBlock.size();
+            toolIndexByBlock.put(data.path("index").asInt(), toolIndex);
+            ObjectNode call = Json.MAPPER.createObjectNode().put("index", toolIndex).put("id", block.path("id").asText()).put("type", "function");
+            call.putObject("function").put("name", block.path("name").asText()).put("arguments", "");
+            return List.of(chunk(toolCallDelta(call), null, 0));
+          }
+          String text = "text".equals(block.path("type").asText()) ? block.path("text").asText("") : "";
+          return text.isEmpty() ? List.of() : List.of(chunk(Json.MAPPER.createObjectNode().put("content", text), null, text.length()));
+        }
+        case "content_block_delta" -> {
+          JsonNode delta = data.path("delta");
+          switch (delta.path("type").asText()) {
+            case "text_delta" -> {
+              String text = delta.path("text").asText("");
+              return List.of(chunk(Json.MAPPER.createObjectNode().put("content", text), null, text.length()));
+            }
+            case "input_json_delta" -> {
+              Integer toolIndex = toolIndexByBlock.get(data.path("index").asInt());
+              String partial = delta.path("partial_json").asText("");
+              if (toolIndex == null || partial.isEmpty()) {
+                return List.of();
+              }
+              ObjectNode call = Json.MAPPER.createObjectNode().put("index", toolIndex);
+              call.putObject("function").put("arguments", partial);
+              return List.of(chunk(toolCallDelta(call), null, partial.length()));
+            }
+            default -> {
+              return List.of(); // thinking_delta, signature_delta, citations_delta: no OpenAI field
+            }
+          }
+        }
+        case "message_delta" -> {
+          deltaUsage = data.get("usage");
+          String stopReason = data.path("delta").path("stop_reason").asText(null);
+          return stopReason == null ? List.of() : List.of(chunk(Json.MAPPER.createObjectNode(), finishReason(stopReason), 0));
+        }
+        case "message_stop" -> {
+          complete = true;
+          ObjectNode usage = usage(startUsage, deltaUsage);
+          ObjectNode chunk = base();
+          chunk.putArray("choices");
+          chunk.set("usage", usage);
+          return List.of(new StreamChunk(Json.bytes(chunk), TokenUsage.fromOpenAi(usage), true, 0));
+        }
+        default -> {
+          return List.of(); // content_block_stop, and events added after this was written
+        }
+      }
+    }
+
+    private static ObjectNode toolCallDelta(ObjectNode call) {
+      ObjectNode delta = Json.MAPPER.createObjectNode();
+      delta.putArray("tool_calls").add(call);
+      return delta;
+    }
+
+    private ObjectNode base() {
+      ObjectNode chunk = Json.MAPPER.createObjectNode();
+      chunk.put("id", id);
+      chunk.put("object", "chat.completion.chunk");
+      chunk.put("created", created);
+      chunk.put("model", model);
+      return chunk;
+    }
+
+    private StreamChunk chunk(ObjectNode delta, String finishReason, long generatedChars) {
+      ObjectNode chunk = base();
+      ObjectNode choice = chunk.putArray("choices").addObject();
+      choice.put("index", 0);
+      choice.set("delta", delta);
+      choice.putNull("logprobs");
+      if (finishReason == null) {
+        choice.putNull("finish_reason");
+      } else {
+        choice.put("finish_reason", finishReason);
+      }
+      return new StreamChunk(Json.bytes(chunk), null, false, generatedChars);
+    }
+
+    @Override
+    public boolean complete() {
+      return complete;
+    }
+  }
+}
