@@ -75,6 +75,15 @@ public final class GeminiTranslator implements HttpApiTranslator {
   private static final Set<String> FILTERED =
       Set.of("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "LANGUAGE");
 
+  /**
+   * Separates a generated tool call id from the {@code thoughtSignature} Gemini attached to the
+   * call. Gemini 3 refuses a conversation whose earlier function calls come back without their
+   * signatures (ai.google.dev/gemini-api/docs/thought-signatures), and OpenAI clients keep nothing
+   * of a tool call but its id, name and arguments: so the signature travels in the id and is put
+   * back on the {@code functionCall} part when the client sends the call again (LiteLLM does the same).
+   */
+  static final String THOUGHT_SIGNATURE = "__thought__";
+
   private final Clock clock;
   private final Supplier<String> ids;
 
@@ -301,7 +310,8 @@ public final class GeminiTranslator implements HttpApiTranslator {
       if (name == null) {
         throw new BadRequest(where + ".tool_calls[" + i + "].function.name is missing.", where + ".tool_calls");
       }
-      toolNames.put(call.path("id").asText(""), name);
+      String callId = call.path("id").asText("");
+      toolNames.put(callId, name);
       JsonNode args;
       try {
         String arguments = call.path("function").path("arguments").asText("");
@@ -314,6 +324,10 @@ public final class GeminiTranslator implements HttpApiTranslator {
       }
       ObjectNode part = Json.MAPPER.createObjectNode();
       part.putObject("functionCall").put("name", name).set("args", args);
+      int signature = callId.indexOf(THOUGHT_SIGNATURE);
+      if (signature >= 0) {
+        part.put("thoughtSignature", callId.substring(signature + THOUGHT_SIGNATURE.length()));
+      }
       parts.add(part);
       i++;
     }
@@ -453,7 +467,8 @@ public final class GeminiTranslator implements HttpApiTranslator {
         JsonNode call = part.get("functionCall");
         ObjectNode toolCall = Json.MAPPER.createObjectNode();
         toolCall.put("index", firstToolIndex + calls.size());
-        toolCall.put("id", "call_" + ids.get());
+        String signature = part.path("thoughtSignature").asText("");
+        toolCall.put("id", "call_" + ids.get() + (signature.isEmpty() ? "" : THOUGHT_SIGNATURE + signature));
         toolCall.put("type", "function");
         String arguments = Json.string(call.path("args").isObject() ? call.get("args") : Json.MAPPER.createObjectNode());
         toolCall.putObject("function").put("name", call.path("name").asText()).put("arguments", arguments);
@@ -657,6 +672,8 @@ public final class GeminiTranslator implements HttpApiTranslator {
       if (!choices.isEmpty()) {
         chunks.add(new StreamChunk(Json.bytes(chunk), null, false, chars));
       }
+      // Gemini has no end marker (no [DONE]): the answer is taken as whole once every candidate seen
+      // so far has its finishReason, which Google's streams send in the last event.
       if (!started.isEmpty() && finished.containsAll(started)) {
         complete = true; // every candidate has ended: Gemini sends nothing after (no [DONE])
         chunks.addAll(usageChunk());
