@@ -253,7 +253,9 @@ public final class GeminiTranslator implements HttpApiTranslator {
       return parts;
     }
     if (content.isTextual()) {
-      parts.add(text(content.asText()));
+      if (!content.asText().isEmpty()) { // Gemini refuses an empty text part; clients send "" beside tool calls
+        parts.add(text(content.asText()));
+      }
       return parts;
     }
     if (!content.isArray()) {
