@@ -24,6 +24,7 @@ import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import com.openai.models.chat.completions.ChatCompletionFunctionTool;
+import com.openai.models.chat.completions.ChatCompletionStreamOptions;
 import com.openai.models.FunctionDefinition;
 import com.openai.models.FunctionParameters;
 import java.net.URI;
@@ -96,6 +97,15 @@ class GeminiEndToEndTest {
                     .withHeader("Content-Type", "application/json")
                     .withHeader("Retry-After", "9")
                     .withBody("{\"error\":{\"code\":429,\"message\":\"Resource has been exhausted (e.g. check quota).\",\"status\":\"RESOURCE_EXHAUSTED\"}}")));
+    gemini.stubFor(
+        post(urlEqualTo("/v1beta/models/gemini-wrong-key:generateContent"))
+            .willReturn(
+                aResponse()
+                    .withStatus(400)
+                    .withHeader("Content-Type", "application/json")
+                    .withBody(
+                        "{\"error\":{\"code\":400,\"message\":\"API key not valid. Please pass a valid API key.\",\"status\":\"INVALID_ARGUMENT\","
+                            + "\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\",\"reason\":\"API_KEY_INVALID\",\"domain\":\"googleapis.com\"}]}}")));
     Path config = dir.resolve("config.yaml");
     Files.writeString(
         config,
@@ -105,6 +115,8 @@ class GeminiEndToEndTest {
             litellm_params: {model: gemini/gemini-2.5-flash, api_base: "%1$s", api_key: os.environ/GEMINI_API_KEY}
           - model_name: gemini-busy
             litellm_params: {model: gemini/gemini-busy, api_base: "%1$s", api_key: os.environ/GEMINI_API_KEY}
+          - model_name: gemini-wrong-key
+            litellm_params: {model: gemini/gemini-wrong-key, api_base: "%1$s", api_key: os.environ/GEMINI_API_KEY}
         """
             .formatted(gemini.baseUrl()));
     gateway = LocalGateway.start(LocalOptions.inMemory(config, Map.of("AIGW_MASTER_KEY", MASTER, "GEMINI_API_KEY", PROVIDER_KEY)));
@@ -197,6 +209,44 @@ class GeminiEndToEndTest {
           assertThat(e.headers().values("retry-after")).containsExactly("9");
           assertThat(e.getMessage()).contains("Resource has been exhausted");
         });
+  }
+
+  @Test
+  void theSdkGetsGeminisUsageChunkWhenItAsks() throws Exception {
+    String key = newKey();
+
+    List<ChatCompletionChunk> chunks;
+    try (var stream = sdk(key).chat().completions().createStreaming(
+        ChatCompletionCreateParams.builder().model("gemini-flash").addUserMessage("Say hello")
+            .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build())) {
+      chunks = stream.stream().toList();
+    }
+
+    var last = chunks.getLast();
+    assertThat(last.choices()).isEmpty();
+    assertThat(last.usage().orElseThrow().promptTokens()).isEqualTo(11);
+    assertThat(last.usage().orElseThrow().completionTokens()).isEqualTo(3);
+    assertThat(chunks.stream().flatMap(c -> c.choices().stream()).flatMap(c -> c.finishReason().stream()).toList())
+        .containsExactly(ChatCompletionChunk.Choice.FinishReason.STOP);
+  }
+
+  /** Google answers a wrong key with 400 API_KEY_INVALID: the client must not read it as its own mistake. */
+  @Test
+  void geminiRefusingTheGatewaysKeyIsA502UpstreamAuthErrorWithoutTheKey() throws Exception {
+    var response =
+        HTTP.send(
+            HttpRequest.newBuilder(URI.create(gateway.baseUrl() + "/v1/chat/completions"))
+                .header("Authorization", "Bearer " + newKey())
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"gemini-wrong-key\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+
+    assertThat(response.statusCode()).isEqualTo(502);
+    JsonNode error = Json.MAPPER.readTree(response.body()).get("error");
+    assertThat(error.get("type").asText()).isEqualTo("upstream_auth_error");
+    assertThat(error.get("message").asText()).contains("refused the gateway's credentials");
+    assertThat(response.body()).doesNotContain(PROVIDER_KEY);
   }
 
   private static String newKey() throws Exception {
