@@ -42,7 +42,9 @@ public enum Provider {
   OLLAMA_CHAT("ollama_chat", "http://localhost:11434/v1", AuthStyle.BEARER, true),
   HOSTED_VLLM("hosted_vllm", null, AuthStyle.BEARER, true),
   /** Anthropic's Messages API ({@code aigw.core.providers.anthropic}): its own body, stream_options never sent. */
-  ANTHROPIC("anthropic", "https://api.anthropic.com", AuthStyle.X_API_KEY, false);
+  ANTHROPIC("anthropic", "https://api.anthropic.com", AuthStyle.X_API_KEY, false),
+  /** Google's Gemini API (not OpenAI's: aigw.core.providers.gemini translates), key in {@code x-goog-api-key}. */
+  GEMINI("gemini", "https://generativelanguage.googleapis.com", AuthStyle.API_KEY_HEADER, false);
 
   /** How the credential is sent. */
   public enum AuthStyle {

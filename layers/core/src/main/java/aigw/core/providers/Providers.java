@@ -5,6 +5,7 @@ import aigw.core.config.Provider;
 import aigw.core.errors.UpstreamFailed;
 import aigw.core.providers.azure.AzureTranslator;
 import aigw.core.providers.anthropic.AnthropicTranslator;
+import aigw.core.providers.gemini.GeminiTranslator;
 import aigw.core.providers.http.HttpModelProvider;
 import aigw.core.providers.http.UpstreamHttp;
 import aigw.core.providers.openai.OpenAiCompatibleProvider;
@@ -36,6 +37,7 @@ public final class Providers {
     }
     byProvider.put(Provider.AZURE, new HttpModelProvider(new AzureTranslator(), transport));
     byProvider.put(Provider.ANTHROPIC, new HttpModelProvider(new AnthropicTranslator(), transport));
+    byProvider.put(Provider.GEMINI, new HttpModelProvider(new GeminiTranslator(), transport));
     this.credentials = credentials;
   }
 
