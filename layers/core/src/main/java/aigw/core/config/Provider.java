@@ -5,7 +5,7 @@ import java.util.Optional;
 
 /**
  * The provider prefixes of LiteLLM's {@code litellm_params.model}, with their default base URLs and
- * how the credential is sent. Most speak OpenAI's API; those with their own (Anthropic) have an
+ * how the credential is sent. Most speak OpenAI's API; those with their own (Anthropic, Gemini) and Azure have an
  * adapter registered in {@code aigw.core.providers.Providers}.
  */
 public enum Provider {
