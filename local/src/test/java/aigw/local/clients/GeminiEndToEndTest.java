@@ -50,7 +50,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class GeminiEndToEndTest {
   private static final String MASTER = "sk-gemini-master-key-for-tests-only";
-  private static final String PROVIDER_KEY = "AIzaSy-gemini-stand-in-key-0042";
+  private static final String PROVIDER_KEY = "gemini-stand-in-key-not-a-secret-0042";
   private static final HttpClient HTTP = HttpClient.newHttpClient();
 
   @TempDir static Path dir;

@@ -17,7 +17,7 @@ import aigw.core.providers.http.ServerSentEvent;
 import aigw.core.providers.http.ServerSentEvents;
 import aigw.core.providers.http.StreamTranslation;
 import aigw.core.providers.http.UpstreamCall;
-import aigw.core.usage.TokenUsage;
+import aigw.core.testing.TranslatorFixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
@@ -72,10 +72,7 @@ class AnthropicTranslatorFixturesTest {
   }
 
   private static Stream<Arguments> cases(String file) throws Exception {
-    try (InputStream in = AnthropicTranslatorFixturesTest.class.getResourceAsStream("/aigw/core/providers/anthropic/" + file)) {
-      JsonNode all = Json.MAPPER.readTree(in);
-      return StreamSupport.stream(all.spliterator(), false).map(c -> Arguments.of(c.get("name").asText(), c));
-    }
+    return TranslatorFixtures.cases("anthropic", file);
   }
 
   private static Deployment deployment(JsonNode d) {
@@ -105,7 +102,7 @@ class AnthropicTranslatorFixturesTest {
     Deployment deployment = deployment(fixture.get("deployment"));
     if (fixture.has("expected_error")) {
       assertThatThrownBy(() -> translator.request(deployment, request))
-          .isInstanceOfSatisfying(GatewayException.class, e -> assertEnvelope(e, fixture.get("expected_error")));
+          .isInstanceOfSatisfying(GatewayException.class, e -> TranslatorFixtures.assertEnvelope(e, fixture.get("expected_error")));
       return;
     }
     UpstreamCall call = translator.request(deployment, request);
@@ -123,12 +120,12 @@ class AnthropicTranslatorFixturesTest {
     byte[] body = Json.bytes(fixture.get("body"));
     if (fixture.has("expected_error")) {
       assertThatThrownBy(() -> translator.response(CLAUDE, chat(false), body))
-          .isInstanceOfSatisfying(GatewayException.class, e -> assertEnvelope(e, fixture.get("expected_error")));
+          .isInstanceOfSatisfying(GatewayException.class, e -> TranslatorFixtures.assertEnvelope(e, fixture.get("expected_error")));
       return;
     }
     var response = translator.response(CLAUDE, chat(false), body);
     assertThat(Json.MAPPER.readTree(response.body())).isEqualTo(fixture.get("expected"));
-    assertThat(response.usage()).isEqualTo(usage(fixture.get("expected").get("usage")));
+    assertThat(response.usage()).isEqualTo(TranslatorFixtures.usage(fixture.get("expected").get("usage")));
 
     // The same message answered whole to a stream request: its chunks carry the same content and usage.
     List<StreamChunk> chunks = translator.chunksOf(CLAUDE, chat(true), body);
@@ -152,7 +149,7 @@ class AnthropicTranslatorFixturesTest {
         : Json.bytes(fixture.get("body"));
     UpstreamFailed failure = translator.error(CLAUDE, fixture.get("status").asInt(), headers, body);
     JsonNode expected = fixture.get("expected");
-    assertEnvelope(failure, expected);
+    TranslatorFixtures.assertEnvelope(failure, expected);
     assertThat(ErrorEnvelope.of(failure).error().code()).isEqualTo(expected.get("code").asText());
     assertThat(failure.retryAfter()).isEqualTo(expected.path("retry_after").isMissingNode() ? null : expected.get("retry_after").asText());
   }
@@ -179,7 +176,7 @@ class AnthropicTranslatorFixturesTest {
       JsonNode expected = expectedChunks.get(i);
       StreamChunk chunk = chunks.get(i);
       assertThat(Json.MAPPER.readTree(chunk.json())).as("chunk %d", i).isEqualTo(expected.get("json"));
-      assertThat(chunk.usage()).as("usage of chunk %d", i).isEqualTo(expected.has("usage") ? usage(expected.get("usage")) : null);
+      assertThat(chunk.usage()).as("usage of chunk %d", i).isEqualTo(expected.has("usage") ? TranslatorFixtures.usage(expected.get("usage")) : null);
       assertThat(chunk.usageOnly()).as("usage-only chunk %d", i).isEqualTo(expected.path("usage_only").asBoolean());
       assertThat(chunk.generatedChars()).as("generated characters of chunk %d", i).isEqualTo(expected.path("generated_chars").asLong());
     }
@@ -193,17 +190,9 @@ class AnthropicTranslatorFixturesTest {
       assertThat(translation.complete()).as("no message_stop: the stream was cut off").isFalse();
     } else {
       assertThat(failure).as("the error event is thrown").isNotNull();
-      assertEnvelope(failure, end.get("error"));
+      TranslatorFixtures.assertEnvelope(failure, end.get("error"));
     }
   }
 
-  private static void assertEnvelope(GatewayException e, JsonNode expected) {
-    assertThat(ErrorEnvelope.status(e)).isEqualTo(expected.get("status").asInt());
-    assertThat(ErrorEnvelope.type(e)).isEqualTo(expected.get("type").asText());
-    assertThat(e.getMessage()).isEqualTo(expected.get("message").asText());
-  }
 
-  private static TokenUsage usage(JsonNode usage) {
-    return new TokenUsage(usage.get("prompt_tokens").asLong(), usage.get("completion_tokens").asLong(), usage.get("total_tokens").asLong());
-  }
 }

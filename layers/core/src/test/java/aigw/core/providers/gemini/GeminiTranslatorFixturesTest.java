@@ -17,7 +17,7 @@ import aigw.core.providers.http.ServerSentEvent;
 import aigw.core.providers.http.ServerSentEvents;
 import aigw.core.providers.http.StreamTranslation;
 import aigw.core.providers.http.UpstreamCall;
-import aigw.core.usage.TokenUsage;
+import aigw.core.testing.TranslatorFixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
@@ -34,7 +34,6 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
-import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -48,7 +47,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * fixed at 1700000000 and generated ids count up (id1, id2...).
  */
 class GeminiTranslatorFixturesTest {
-  private static final String KEY = "AIzaSyTEST-provider-key-0001";
+  private static final String KEY = "gemini-test-key-not-a-secret-0001";
   private static final Deployment GEMINI =
       new Deployment("public-name", Provider.GEMINI, "gemini-2.5-flash", URI.create("https://generativelanguage.googleapis.com"), KEY, "os.environ/GEMINI_API_KEY", Duration.ofSeconds(7));
 
@@ -73,10 +72,7 @@ class GeminiTranslatorFixturesTest {
   }
 
   private static Stream<Arguments> cases(String file) throws Exception {
-    try (InputStream in = GeminiTranslatorFixturesTest.class.getResourceAsStream("/aigw/core/providers/gemini/" + file)) {
-      JsonNode all = Json.MAPPER.readTree(in);
-      return StreamSupport.stream(all.spliterator(), false).map(c -> Arguments.of(c.get("name").asText(), c));
-    }
+    return TranslatorFixtures.cases("gemini", file);
   }
 
   private static ProviderRequest chat(String body, boolean stream) {
@@ -89,7 +85,7 @@ class GeminiTranslatorFixturesTest {
     ProviderRequest request = chat(Json.string(fixture.get("client_body")), fixture.path("stream").asBoolean());
     if (fixture.has("expected_error")) {
       assertThatThrownBy(() -> translator.request(GEMINI, request))
-          .isInstanceOfSatisfying(GatewayException.class, e -> assertEnvelope(e, fixture.get("expected_error")));
+          .isInstanceOfSatisfying(GatewayException.class, e -> TranslatorFixtures.assertEnvelope(e, fixture.get("expected_error")));
       return;
     }
     UpstreamCall call = translator.request(GEMINI, request);
@@ -108,7 +104,7 @@ class GeminiTranslatorFixturesTest {
     byte[] body = Json.bytes(fixture.get("body"));
     var response = translator.response(GEMINI, chat("{\"messages\":[]}", false), body);
     assertThat(Json.MAPPER.readTree(response.body())).isEqualTo(fixture.get("expected"));
-    assertThat(response.usage()).isEqualTo(usage(fixture.get("expected").get("usage")));
+    assertThat(response.usage()).isEqualTo(TranslatorFixtures.usage(fixture.get("expected").get("usage")));
   }
 
   @ParameterizedTest(name = "{0}")
@@ -122,7 +118,7 @@ class GeminiTranslatorFixturesTest {
     byte[] bytes = body.isTextual() ? body.asText().getBytes(StandardCharsets.UTF_8) : Json.bytes(body);
     UpstreamFailed failure = translator.error(GEMINI, fixture.get("status").asInt(), headers, bytes);
     JsonNode expected = fixture.get("expected");
-    assertEnvelope(failure, expected);
+    TranslatorFixtures.assertEnvelope(failure, expected);
     assertThat(ErrorEnvelope.of(failure).error().code()).isEqualTo(textOrNull(expected.get("code")));
     assertThat(failure.retryAfter()).isEqualTo(textOrNull(expected.get("retry_after")));
   }
@@ -153,7 +149,7 @@ class GeminiTranslatorFixturesTest {
       assertThat(translation.complete()).as("no finishReason: the stream was cut off").isFalse();
     } else {
       assertThat(failure).as("the error event is thrown").isNotNull();
-      assertEnvelope(failure, end.get("error"));
+      TranslatorFixtures.assertEnvelope(failure, end.get("error"));
     }
   }
 
@@ -176,24 +172,13 @@ class GeminiTranslatorFixturesTest {
       JsonNode expected = expectedChunks.get(i);
       StreamChunk chunk = chunks.get(i);
       assertThat(Json.MAPPER.readTree(chunk.json())).as("chunk %d", i).isEqualTo(expected.get("json"));
-      assertThat(chunk.usage()).as("usage of chunk %d", i).isEqualTo(expected.get("json").has("usage") ? usage(expected.get("json").get("usage")) : null);
+      assertThat(chunk.usage()).as("usage of chunk %d", i).isEqualTo(expected.get("json").has("usage") ? TranslatorFixtures.usage(expected.get("json").get("usage")) : null);
       assertThat(chunk.usageOnly()).as("usage-only chunk %d", i).isEqualTo(expected.get("json").has("usage"));
       assertThat(chunk.generatedChars()).as("generated characters of chunk %d", i).isEqualTo(expected.get("generated_chars").asLong());
     }
   }
 
-  private static void assertEnvelope(GatewayException e, JsonNode expected) {
-    assertThat(ErrorEnvelope.status(e)).isEqualTo(expected.get("status").asInt());
-    assertThat(ErrorEnvelope.type(e)).isEqualTo(expected.get("type").asText());
-    assertThat(e.getMessage()).isEqualTo(expected.get("message").asText());
-  }
 
-  private static TokenUsage usage(JsonNode usage) {
-    if (usage == null) {
-      return TokenUsage.NONE;
-    }
-    return new TokenUsage(usage.get("prompt_tokens").asLong(), usage.get("completion_tokens").asLong(), usage.get("total_tokens").asLong());
-  }
 
   private static String textOrNull(JsonNode node) {
     return node == null || node.isNull() ? null : node.asText();

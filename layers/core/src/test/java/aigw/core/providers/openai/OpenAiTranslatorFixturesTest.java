@@ -17,7 +17,7 @@ import aigw.core.providers.http.ServerSentEvent;
 import aigw.core.providers.http.ServerSentEvents;
 import aigw.core.providers.http.StreamTranslation;
 import aigw.core.providers.http.UpstreamCall;
-import aigw.core.usage.TokenUsage;
+import aigw.core.testing.TranslatorFixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
@@ -29,7 +29,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-import java.util.stream.StreamSupport;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -59,10 +58,7 @@ class OpenAiTranslatorFixturesTest {
   }
 
   private static Stream<Arguments> cases(String file) throws Exception {
-    try (InputStream in = OpenAiTranslatorFixturesTest.class.getResourceAsStream("/aigw/core/providers/openai/" + file)) {
-      JsonNode all = Json.MAPPER.readTree(in);
-      return StreamSupport.stream(all.spliterator(), false).map(c -> Arguments.of(c.get("name").asText(), c));
-    }
+    return TranslatorFixtures.cases("openai", file);
   }
 
   private static Deployment deployment(JsonNode d) {
@@ -105,12 +101,12 @@ class OpenAiTranslatorFixturesTest {
     if (fixture.has("expected_error")) {
       JsonNode expected = fixture.get("expected_error");
       assertThatThrownBy(() -> translator.response(OPENAI, chat(false), body))
-          .isInstanceOfSatisfying(GatewayException.class, e -> assertEnvelope(e, expected));
+          .isInstanceOfSatisfying(GatewayException.class, e -> TranslatorFixtures.assertEnvelope(e, expected));
       return;
     }
     var response = translator.response(OPENAI, chat(false), body);
     assertThat(response.body()).as("passed untouched").isEqualTo(body);
-    assertThat(response.usage()).isEqualTo(usage(fixture.get("expected_usage")));
+    assertThat(response.usage()).isEqualTo(TranslatorFixtures.usage(fixture.get("expected_usage")));
   }
 
   @ParameterizedTest(name = "{0}")
@@ -122,7 +118,7 @@ class OpenAiTranslatorFixturesTest {
         (a, b) -> true);
     UpstreamFailed failure = translator.error(OPENAI, fixture.get("status").asInt(), headers, fixture.get("body").asText().getBytes(StandardCharsets.UTF_8));
     JsonNode expected = fixture.get("expected");
-    assertEnvelope(failure, expected);
+    TranslatorFixtures.assertEnvelope(failure, expected);
     assertThat(ErrorEnvelope.of(failure).error().param()).isEqualTo(textOrNull(expected.get("param")));
     assertThat(ErrorEnvelope.of(failure).error().code()).isEqualTo(textOrNull(expected.get("code")));
     assertThat(failure.retryAfter()).isEqualTo(textOrNull(expected.get("retry_after")));
@@ -150,7 +146,7 @@ class OpenAiTranslatorFixturesTest {
       JsonNode expected = expectedChunks.get(i);
       StreamChunk chunk = chunks.get(i);
       assertThat(new String(chunk.json(), StandardCharsets.UTF_8)).as("chunk %d, byte for byte", i).isEqualTo(expected.get("json").asText());
-      assertThat(chunk.usage()).as("usage of chunk %d", i).isEqualTo(expected.get("usage").isNull() ? null : usage(expected.get("usage")));
+      assertThat(chunk.usage()).as("usage of chunk %d", i).isEqualTo(expected.get("usage").isNull() ? null : TranslatorFixtures.usage(expected.get("usage")));
       assertThat(chunk.usageOnly()).as("usage-only chunk %d", i).isEqualTo(expected.get("usage_only").asBoolean());
       assertThat(chunk.generatedChars()).as("generated characters of chunk %d", i).isEqualTo(expected.get("generated_chars").asLong());
     }
@@ -163,19 +159,11 @@ class OpenAiTranslatorFixturesTest {
       assertThat(translation.complete()).as("no [DONE]: the stream was cut off").isFalse();
     } else {
       assertThat(failure).as("the error event is thrown").isNotNull();
-      assertEnvelope(failure, end.get("error"));
+      TranslatorFixtures.assertEnvelope(failure, end.get("error"));
     }
   }
 
-  private static void assertEnvelope(GatewayException e, JsonNode expected) {
-    assertThat(ErrorEnvelope.status(e)).isEqualTo(expected.get("status").asInt());
-    assertThat(ErrorEnvelope.type(e)).isEqualTo(expected.get("type").asText());
-    assertThat(e.getMessage()).isEqualTo(expected.get("message").asText());
-  }
 
-  private static TokenUsage usage(JsonNode usage) {
-    return new TokenUsage(usage.get("prompt_tokens").asLong(), usage.get("completion_tokens").asLong(), usage.get("total_tokens").asLong());
-  }
 
   private static String textOrNull(JsonNode node) {
     return node == null || node.isNull() ? null : node.asText();
