@@ -33,11 +33,23 @@ public final class Json {
 
   private Json() {}
 
-  /** Parses bytes that must be a JSON object; throws {@link NotAJsonObject} otherwise. */
+  /**
+   * Reads client bodies: a member name twice in one object is refused. Parsers disagree on which
+   * one wins (Jackson and Python the last, others the first or an error), so the gateway could
+   * check one value ({@code model}, a routing field such as OpenRouter's {@code models}) while the
+   * provider acts on the other.
+   */
+  private static final com.fasterxml.jackson.databind.ObjectReader STRICT_READER =
+      MAPPER.reader().with(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
+
+  /**
+   * Parses bytes that must be a JSON object with no member name twice in any object; throws
+   * {@link NotAJsonObject} otherwise.
+   */
   public static ObjectNode readObject(byte[] body) {
     JsonNode node;
     try {
-      node = MAPPER.readTree(body);
+      node = STRICT_READER.readTree(body);
     } catch (IOException e) {
       throw new NotAJsonObject(describe(e));
     }
