@@ -410,6 +410,12 @@ public final class GeminiTranslator implements HttpApiTranslator {
       choice.putObject("message").put("role", "assistant").putNull("content");
       choice.put("finish_reason", "content_filter");
     }
+    if (choices.isEmpty()) {
+      // Neither a candidate nor a blocked prompt: nothing a client could read as an answer
+      // (OpenAI's SDKs take choices[0]), so it is the provider's failure, not a 200.
+      throw new UpstreamUnreachable(
+          "The provider of '" + deployment.modelName() + "' sent an answer with no candidates and no blocked prompt.", null, false);
+    }
     JsonNode usage = usage(answer.get("usageMetadata"));
     if (usage != null) {
       out.set("usage", usage);
@@ -441,7 +447,14 @@ public final class GeminiTranslator implements HttpApiTranslator {
   private static TreeMap<Integer, JsonNode> candidatesByIndex(JsonNode answer) {
     var byIndex = new TreeMap<Integer, JsonNode>();
     int position = 0;
-    for (JsonNode candidate : answer.path("candidates")) {
+    JsonNode candidates = answer.path("candidates");
+    if (!candidates.isArray()) {
+      return byIndex; // absent, or not the array Gemini sends: no candidate
+    }
+    for (JsonNode candidate : candidates) {
+      if (!candidate.isObject()) {
+        continue;
+      }
       byIndex.put(candidate.path("index").asInt(position), candidate); // index is omitted for 0
       position++;
     }

@@ -183,4 +183,14 @@ class GeminiTranslatorFixturesTest {
   private static String textOrNull(JsonNode node) {
     return node == null || node.isNull() ? null : node.asText();
   }
+
+  @ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"{}", "{\"candidates\":{\"x\":1}}", "{\"candidates\":[]}", "{\"candidates\":[5]}"})
+  void anAnswerWithNoCandidateAndNoBlockedPromptIsTheProvidersFailureNotA200(String body) {
+    assertThatThrownBy(() -> translator.response(GEMINI, chat("{\"messages\":[]}", false), body.getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+        .isInstanceOfSatisfying(aigw.core.errors.UpstreamUnreachable.class, e -> {
+          assertThat(aigw.core.errors.ErrorEnvelope.status(e)).isEqualTo(502);
+          assertThat(e.getMessage()).isEqualTo("The provider of 'public-name' sent an answer with no candidates and no blocked prompt.");
+        });
+  }
 }
