@@ -36,8 +36,10 @@ import java.util.Set;
  *       project's own tier and pass.
  *   <li>groq: {@code service_tier} "performance" is an enterprise tier; "auto", "on_demand" and "flex" (the
  *       on-demand price, console.groq.com/docs/flex-processing) pass (console.groq.com/docs/service-tiers).
- *   <li>anthropic: {@code service_tier} "auto" and "standard_only" pass (platform.claude.com/docs/en/api/service-tiers).
- *   <li>gemini: {@code service_tier} "flex" and "priority" change the price; "standard" passes.
+ *   <li>anthropic, gemini: nothing to check. Their translators build the provider's request from the
+ *       fields they know and send no {@code service_tier} (nor any other routing field) on; should one
+ *       ever be forwarded, its rule belongs here (Anthropic's "auto"/"standard_only" and Gemini's
+ *       "standard" are the harmless values).
  *   <li>mistral, deepseek, together_ai, fireworks_ai, xai, ollama, ollama_chat, hosted_vllm: no such field
  *       found in their chat API references.
  * </ul>
@@ -63,9 +65,7 @@ public final class RoutingFields {
               SERVICE_TIER_OPENAI),
           "openai", List.of(SERVICE_TIER_OPENAI),
           "azure", List.of(SERVICE_TIER_OPENAI),
-          "groq", List.of(new Rule("service_tier", Set.of("auto", "on_demand", "flex"))),
-          "anthropic", List.of(new Rule("service_tier", Set.of("auto", "standard_only"))),
-          "gemini", List.of(new Rule("service_tier", Set.of("standard"))));
+          "groq", List.of(new Rule("service_tier", Set.of("auto", "on_demand", "flex"))));
 
   /** The environment variable that allows fields per provider. */
   public static final String ENV = "AIGW_ALLOWED_ROUTING_FIELDS";
