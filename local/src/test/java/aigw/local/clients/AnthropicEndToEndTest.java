@@ -308,30 +308,18 @@ class AnthropicEndToEndTest {
   }
 
   private static String newKey() throws Exception {
-    var response = call("POST", "/key/generate", "{\"key_alias\":\"anthropic-" + System.nanoTime() + "\"}");
-    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-    return Json.MAPPER.readTree(response.body()).get("key").asText();
+    return admin().newKey("anthropic");
   }
 
-  /** The key's info once it shows {@code requests} requests (a stream's usage is written as it ends), or after 5 s. */
   private static JsonNode keyInfoAfter(String key, long requests) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-    while (true) {
-      JsonNode info = Json.MAPPER.readTree(call("GET", "/key/info?key=" + key, null).body()).path("info");
-      if (info.path("request_count").asLong() >= requests || System.nanoTime() > deadline) {
-        return info;
-      }
-      Thread.sleep(20);
-    }
+    return admin().keyInfoAfter(key, requests);
   }
 
   private static HttpResponse<String> call(String method, String path, String body) throws Exception {
-    var request =
-        HttpRequest.newBuilder(URI.create(gateway.baseUrl() + path))
-            .timeout(Duration.ofSeconds(20))
-            .header("Authorization", "Bearer " + MASTER)
-            .header("Content-Type", "application/json")
-            .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-    return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    return admin().call(method, path, body);
+  }
+
+  private static GatewayAdmin admin() {
+    return new GatewayAdmin(gateway.baseUrl(), MASTER);
   }
 }

@@ -296,21 +296,11 @@ class AzureEndToEndTest {
   }
 
   private static String newKey() throws Exception {
-    var response = call("POST", "/key/generate", MASTER, "{\"key_alias\":\"azure-" + System.nanoTime() + "\"}");
-    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-    return Json.MAPPER.readTree(response.body()).get("key").asText();
+    return new GatewayAdmin(gateway.baseUrl(), MASTER).newKey("azure");
   }
 
-  /** The key's {@code /key/info} once it shows {@code requests} requests (a stream is recorded as it ends), or after 5 s. */
   private static JsonNode keyInfoAfter(String key, long requests) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-    while (true) {
-      JsonNode info = Json.MAPPER.readTree(call("GET", "/key/info?key=" + key, MASTER, null).body()).path("info");
-      if (info.path("request_count").asLong() >= requests || System.nanoTime() > deadline) {
-        return info;
-      }
-      Thread.sleep(20);
-    }
+    return new GatewayAdmin(gateway.baseUrl(), MASTER).keyInfoAfter(key, requests);
   }
 
   private static HttpResponse<String> call(String method, String path, String bearer, String body) throws Exception {

@@ -5,13 +5,10 @@ import aigw.local.LocalGateway;
 import aigw.local.LocalOptions;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
-import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Map;
 
 /**
@@ -23,7 +20,6 @@ final class ClientTestbed implements AutoCloseable {
   static final String CHAT_MODEL = "gpt-4o-mini";
   static final String COMPLETION_MODEL = "gpt-3.5-turbo-instruct";
 
-  private static final HttpClient HTTP = HttpClient.newHttpClient();
 
   final WireMockServer upstream;
   final LocalGateway gateway;
@@ -62,38 +58,16 @@ final class ClientTestbed implements AutoCloseable {
   }
 
   String newKey() throws Exception {
-    var response = call("POST", "/key/generate", "{\"key_alias\":\"client-" + System.nanoTime() + "\"}");
-    if (response.statusCode() != 200) {
-      throw new IllegalStateException("cannot create a key: " + response.body());
-    }
-    return Json.MAPPER.readTree(response.body()).get("key").asText();
+    return admin().newKey("client");
   }
 
-  /**
-   * The key's {@code /key/info} once its usage shows {@code requests} requests, or as it stands after
-   * 5 s: a stream's usage is written when the stream ends, which may be just after the client has
-   * read {@code [DONE]}.
-   */
+  /** See {@link GatewayAdmin#keyInfoAfter}. */
   JsonNode keyInfoAfter(String key, long requests) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-    while (true) {
-      var response = call("GET", "/key/info?key=" + key, null);
-      JsonNode info = Json.MAPPER.readTree(response.body()).path("info");
-      if (info.path("request_count").asLong() >= requests || System.nanoTime() > deadline) {
-        return info;
-      }
-      Thread.sleep(20);
-    }
+    return admin().keyInfoAfter(key, requests);
   }
 
-  private HttpResponse<String> call(String method, String path, String body) throws Exception {
-    var request =
-        HttpRequest.newBuilder(URI.create(gateway.baseUrl() + path))
-            .timeout(Duration.ofSeconds(20))
-            .header("Authorization", "Bearer " + MASTER)
-            .header("Content-Type", "application/json")
-            .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-    return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  private GatewayAdmin admin() {
+    return new GatewayAdmin(gateway.baseUrl(), MASTER);
   }
 
   @Override
