@@ -27,7 +27,6 @@ import aigw.core.providers.ProviderStream;
 import aigw.core.usage.UsageDelta;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -88,21 +87,39 @@ public final class ProxyService {
     };
   }
 
-  private GatewayResponse forward(GatewayRequest request, Operation operation) {
-    Instant now = gateway.clock().instant();
-    Caller caller = gateway.authenticator().forModelRoute(request, now);
+  /**
+   * A model call the gateway has agreed to make: who asked, the public model name, and its
+   * deployments starting with the one whose turn it is.
+   *
+   * @param keyId the virtual key to record usage on; null for the master key, whose calls are not counted
+   */
+  record Admitted(Caller caller, String keyId, String model, List<Deployment> rotation) {}
+
+  /**
+   * The caller of a model route (any inbound protocol): a valid virtual key, or the master key when
+   * {@code AIGW_ALLOW_MASTER_KEY_FOR_MODELS} allows it.
+   *
+   * @throws aigw.core.errors.AuthenticationFailed no key, or one that is unknown, expired or blocked (401)
+   * @throws PermissionDenied the master key while master-key model calls are off (403)
+   */
+  Caller authenticate(GatewayRequest request) {
+    Caller caller = gateway.authenticator().forModelRoute(request, gateway.clock().instant());
     if (caller instanceof Caller.Master && !gateway.settings().allowMasterKeyForModels()) {
       throw new PermissionDenied(
           "The master key is for the admin API only and is not accepted for model calls. Create a"
               + " virtual key with POST /key/generate and use that (or set"
               + " AIGW_ALLOW_MASTER_KEY_FOR_MODELS=true).");
     }
-    long limit = gateway.settings().maxRequestBytes();
-    if (request.body().length > limit) {
-      throw new PayloadTooLarge(request.body().length, limit);
-    }
-    ObjectNode body = parse(request.body()); // to validate; what is sent is the client's bytes (ForwardedBody)
-    String model = validate(body, operation);
+    return caller;
+  }
+
+  /**
+   * Admits a call to {@code model} for {@code caller}: the key may use it, and it exists.
+   *
+   * @throws ModelNotAllowed the key's {@code models} do not include it (401, LiteLLM's key_model_access_denied)
+   * @throws NotFound no deployment has this {@code model_name} (404)
+   */
+  Admitted admit(Caller caller, String model) {
     if (caller instanceof Caller.Virtual virtual && !gateway.router().allows(virtual.key().models(), model)) {
       throw new ModelNotAllowed(model, virtual.key().models());
     }
@@ -112,18 +129,45 @@ public final class ProxyService {
           "The model '" + model + "' does not exist on this gateway. GET /v1/models lists the models your key can use.",
           "model");
     }
+    String keyId = caller instanceof Caller.Virtual virtual ? virtual.key().keyId() : null;
+    return new Admitted(caller, keyId, model, rotation);
+  }
+
+  /** Refuses a body larger than {@code AIGW_MAX_REQUEST_BYTES} (413) before it is parsed. */
+  void requireWithinSizeLimit(GatewayRequest request) {
+    long limit = gateway.settings().maxRequestBytes();
+    if (request.body().length > limit) {
+      throw new PayloadTooLarge(request.body().length, limit);
+    }
+  }
+
+  /** Counts a whole (not streamed) answer on the key, before the client hears back; no-op for the master key. */
+  void recordAnswered(Admitted admitted, ProviderResponse answer) {
+    if (admitted.keyId() != null) {
+      gateway.usage().record(admitted.keyId(), UsageDelta.oneRequest(answer.usage(), gateway.clock().instant()));
+    }
+  }
+
+  Gateway gateway() {
+    return gateway;
+  }
+
+  private GatewayResponse forward(GatewayRequest request, Operation operation) {
+    Caller caller = authenticate(request);
+    requireWithinSizeLimit(request);
+    ObjectNode body = parse(request.body()); // to validate; what is sent is the client's bytes (ForwardedBody)
+    Admitted admitted = admit(caller, validate(body, operation));
+    String model = admitted.model();
+    List<Deployment> rotation = admitted.rotation();
     // Fields such as OpenRouter's models/route would make the provider run models the key may not use.
     gateway.settings().allowedRoutingFields().check(body, model, rotation);
     boolean stream = body.path("stream").asBoolean(false);
     var forwarded = ForwardedBody.of(request.body());
     var providerRequest = stream ? ProviderRequest.streamed(operation, forwarded) : ProviderRequest.complete(operation, forwarded);
-    String keyId = caller instanceof Caller.Virtual virtual ? virtual.key().keyId() : null;
+    String keyId = admitted.keyId();
     return switch (call(rotation, providerRequest)) {
       case ProviderResponse answer -> {
-        if (keyId != null) {
-          // Written before the client hears back: an answered request is always counted.
-          gateway.usage().record(keyId, UsageDelta.oneRequest(answer.usage(), gateway.clock().instant()));
-        }
+        recordAnswered(admitted, answer); // before the client hears back: an answered request is always counted
         // No size check: on AWS every proxy answer leaves through the streaming runtime, where
         // Lambda's 6 MB buffered limit does not apply (docs/architecture.md, Streaming on AWS).
         yield GatewayResponse.json(200, answer.body());
@@ -144,7 +188,7 @@ public final class ProxyService {
    * (no connection, no credential configured), so no request is run, or billed, twice. A stream
    * follows the same rule: its answer is chosen once its status and headers have arrived.
    */
-  private ProviderAnswer call(List<Deployment> rotation, ProviderRequest request) {
+  ProviderAnswer call(List<Deployment> rotation, ProviderRequest request) {
     GatewayException last = null;
     for (Deployment deployment : rotation) {
       try {
@@ -214,7 +258,7 @@ public final class ProxyService {
     return model;
   }
 
-  private static ObjectNode parse(byte[] body) {
+  static ObjectNode parse(byte[] body) {
     if (body.length == 0) {
       throw new BadRequest("The request body is empty; send a JSON object.");
     }
