@@ -321,7 +321,9 @@ class TemplateTest {
     for (String function : functions()) {
       var granted = new HashSet<String>();
       for (JsonNode policy : resources.path(function).path("Properties").path("Policies")) {
-        for (JsonNode statement : policy.path("Statement")) {
+        for (JsonNode element : policy.path("Statement")) {
+          // !If [Condition, statement, !Ref AWS::NoValue] reads as that array: the statement is its second element.
+          JsonNode statement = element.isArray() ? element.get(1) : element;
           JsonNode actions = statement.path("Action");
           (actions.isArray() ? actions : List.of(actions)).forEach(a -> granted.add(a.asText()));
           JsonNode resource = statement.path("Resource");
@@ -369,8 +371,12 @@ class TemplateTest {
   void noSecretIsAParameterOrAnOutput() {
     template.path("Parameters").fields().forEachRemaining(p -> {
       assertThat(p.getKey().toLowerCase()).doesNotContain("apikey");
-      if (p.getKey().toLowerCase().contains("masterkey")) { // settings about the key (days, seconds), never the key
-        assertThat(p.getValue().path("Type").asText()).as(p.getKey()).isEqualTo("Number");
+      if (p.getKey().toLowerCase().contains("masterkey")) { // settings about the key (days, seconds, a switch), never the key
+        if (p.getValue().has("AllowedValues")) {
+          assertThat(p.getValue().path("AllowedValues").toString()).as(p.getKey()).isEqualTo("[\"true\",\"false\"]");
+        } else {
+          assertThat(p.getValue().path("Type").asText()).as(p.getKey()).isEqualTo("Number");
+        }
       }
       assertThat(p.getValue().path("Default").asText()).doesNotStartWith("sk-");
     });

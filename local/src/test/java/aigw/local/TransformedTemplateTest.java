@@ -10,6 +10,19 @@ import aigw.core.errors.PayloadTooLarge;
 import aigw.core.errors.PermissionDenied;
 import aigw.core.errors.UpstreamTimeout;
 import aigw.core.testing.RepoFiles;
+import aigw.core.testing.LocalDynamo;
+import aigw.core.testing.TestGateways;
+import aigw.core.testing.Upstream;
+import aigw.core.secrets.StaticSecretSource;
+import aigw.core.http.GatewayRequest;
+import aigw.proxy.ProxyService;
+import com.github.tomakehurst.wiremock.client.WireMock;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.model.AttributeAction;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValueUpdate;
+import software.amazon.awssdk.services.dynamodb.model.ReturnValue;
+import software.amazon.awssdk.services.dynamodb.model.UpdateItemRequest;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -524,6 +537,315 @@ class TransformedTemplateTest {
     assertThat(mayPublish.get("events.amazonaws.com").path("ArnEquals").path("aws:SourceArn").path("Fn::GetAtt").get(0).asText()).isEqualTo("KeyDeliveryFailedRule");
   }
 
+  // --- Per-client limits and the admin API's own throttling (issue 15, finding 3) ---
+
+  /**
+   * API Gateway throttles each method of the stage with a bucket of its own: the admin API's is sized
+   * by its own parameters, so the model routes' settings and traffic do not decide it.
+   */
+  @Test
+  void theAdminApiIsThrottledInABucketOfItsOwn() {
+    JsonNode stage = ofType(defaults, "AWS::ApiGateway::Stage").values().iterator().next().path("Properties");
+    var settings = new LinkedHashMap<String, JsonNode>();
+    stage.path("MethodSettings").forEach(m -> settings.put(m.path("ResourcePath").asText() + " " + m.path("HttpMethod").asText(), m));
+    assertThat(settings.keySet()).containsExactly("/* *", "/~1key~1{proxy+} *");
+    JsonNode admin = settings.get("/~1key~1{proxy+} *");
+    assertThat(admin.path("ThrottlingRateLimit").path("Ref").asText()).isEqualTo("AdminThrottlingRateLimit");
+    assertThat(admin.path("ThrottlingBurstLimit").path("Ref").asText()).isEqualTo("AdminThrottlingBurstLimit");
+    // The setting names a route the API has: a method setting's path is "/" and then the resource
+    // path with each "/" written ~1 (/resource/sub is /~1resource~1sub).
+    String path = admin.path("ResourcePath").asText().substring(1).replace("~1", "/");
+    JsonNode route = defaults.path("Api").path("Properties").path("Body").path("paths").path(path);
+    assertThat(route.path("x-amazon-apigateway-any-method").path("x-amazon-apigateway-integration").path("uri").path("Fn::Sub").asText())
+        .contains("${AdminFunctionAliaslive}");
+  }
+
+  @Test
+  void noWebAclUnlessAsked() {
+    assertThat(created(defaults, Map.of(), "AWS::WAFv2::WebACL")).isEmpty();
+    assertThat(created(defaults, Map.of(), "AWS::WAFv2::WebACLAssociation")).isEmpty();
+  }
+
+  /**
+   * WafRateLimiting=true: a regional web ACL on the API's one stage (WAF's ARN format for a REST API
+   * stage), whose rate-based rules count each IP address, the admin API apart from the model
+   * routes, and with WafRequestsPerKey each key header; a client over its limit gets 429 in the
+   * error envelope with Retry-After, and no rule keeps sampled requests (they hold the key headers).
+   */
+  @Test
+  void aWebAclLimitsEachClientAndCountsTheAdminApiApart() throws Exception {
+    String stage = ofType(defaults, "AWS::ApiGateway::Stage").keySet().iterator().next();
+    for (String perKey : List.of("0", "1000")) {
+      Map<String, String> parameters = Map.of("WafRateLimiting", "true", "WafRequestsPerKey", perKey);
+      JsonNode transformed = transform(BUILD_A, parameters);
+      assertThat(created(transformed, parameters, "AWS::WAFv2::WebACL")).containsExactly("ApiWebAcl");
+      assertThat(created(transformed, parameters, "AWS::WAFv2::WebACLAssociation")).containsExactly("ApiWebAclAssociation");
+      JsonNode association = transformed.path("ApiWebAclAssociation").path("Properties");
+      assertThat(association.path("WebACLArn").path("Fn::GetAtt").toString()).isEqualTo("[\"ApiWebAcl\",\"Arn\"]");
+      assertThat(association.path("ResourceArn").path("Fn::Sub").asText())
+          .isEqualTo("arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${Api}/stages/${" + stage + "}");
+
+      JsonNode acl = resolve(transformed.path("ApiWebAcl").path("Properties"), parameters);
+      assertThat(acl.path("Scope").asText()).isEqualTo("REGIONAL");
+      assertThat(acl.path("DefaultAction").has("Allow")).isTrue();
+      assertThat(acl.at("/VisibilityConfig/SampledRequestsEnabled").asBoolean(true)).isFalse();
+      JsonNode refused = JSON.readTree(acl.at("/CustomResponseBodies/rate-limited/Content").asText());
+      assertThat(iterableOf(refused.path("error").fieldNames())).containsExactly("message", "type", "param", "code");
+      assertThat(refused.at("/error/type").asText()).isEqualTo("rate_limit_error");
+      assertThat(refused.at("/error/code").asText()).isEqualTo("429");
+
+      var rules = new LinkedHashMap<String, JsonNode>();
+      var priorities = new java.util.HashSet<Integer>();
+      acl.path("Rules").forEach(rule -> {
+        rules.put(rule.path("Name").asText(), rule);
+        assertThat(priorities.add(rule.path("Priority").asInt())).as("unique priority").isTrue();
+        assertThat(rule.at("/VisibilityConfig/SampledRequestsEnabled").asBoolean(true)).as(rule.path("Name").asText()).isFalse();
+        JsonNode response = rule.at("/Action/Block/CustomResponse");
+        assertThat(response.path("ResponseCode").asInt()).isEqualTo(429);
+        assertThat(response.path("CustomResponseBodyKey").asText()).isEqualTo("rate-limited");
+        assertThat(response.path("ResponseHeaders").toString()).contains("\"Name\":\"Retry-After\"");
+        JsonNode rate = rule.at("/Statement/RateBasedStatement");
+        assertThat(rate.path("EvaluationWindowSec").asText()).isEqualTo("300");
+      });
+      var expected = new ArrayList<>(List.of("admin-per-ip", "per-ip"));
+      if (!perKey.equals("0")) {
+        // The headers aigw.core.auth.Authenticator reads a key from.
+        expected.addAll(List.of("per-key-authorization", "per-key-x-api-key", "per-key-api-key"));
+      }
+      assertThat(rules.keySet()).containsExactlyElementsOf(expected);
+
+      JsonNode admin = rules.get("admin-per-ip").at("/Statement/RateBasedStatement");
+      assertThat(admin.path("AggregateKeyType").asText()).isEqualTo("IP");
+      assertThat(admin.path("Limit").asText()).isEqualTo("300");
+      JsonNode perIp = rules.get("per-ip").at("/Statement/RateBasedStatement");
+      assertThat(perIp.path("AggregateKeyType").asText()).isEqualTo("IP");
+      assertThat(perIp.path("Limit").asText()).isEqualTo("3000");
+      // Which requests each rule counts: the admin rule the admin API's paths, as WAF sees them
+      // on the execute-api URL (stage first) and behind a custom domain; the others everything else.
+      Map<String, Boolean> isAdmin = Map.of("/v1api/key/generate", true, "/key/block", true, "/v1api/key/sk-abc/regenerate", true,
+          "/v1api/v1/chat/completions", false, "/v1api/chat/completions", false, "/v1/models/openai/gpt-4o", false, "/v1api/health/liveliness", false);
+      isAdmin.forEach((path, expectedAdmin) -> {
+        assertThat(matches(admin.path("ScopeDownStatement"), path)).as("admin-per-ip counts %s", path).isEqualTo(expectedAdmin);
+        rules.forEach((name, rule) -> {
+          if (!name.equals("admin-per-ip")) {
+            assertThat(matches(rule.at("/Statement/RateBasedStatement/ScopeDownStatement"), path)).as("%s counts %s", name, path).isEqualTo(!expectedAdmin);
+          }
+        });
+      });
+      rules.forEach((name, rule) -> {
+        if (name.startsWith("per-key-")) {
+          JsonNode rate = rule.at("/Statement/RateBasedStatement");
+          assertThat(rate.path("AggregateKeyType").asText()).isEqualTo("CUSTOM_KEYS");
+          assertThat(rate.path("CustomKeys")).hasSize(1);
+          assertThat(rate.at("/CustomKeys/0/Header/Name").asText()).isEqualTo(name.substring("per-key-".length()));
+          assertThat(rate.path("Limit").asText()).isEqualTo(perKey);
+        }
+      });
+    }
+  }
+
+  /** A scope-down statement (ByteMatch on the URI path, or NOT of one) evaluated for a request path. */
+  private static boolean matches(JsonNode statement, String path) {
+    if (statement.has("NotStatement")) {
+      return !matches(statement.at("/NotStatement/Statement"), path);
+    }
+    JsonNode byteMatch = statement.path("ByteMatchStatement");
+    assertThat(byteMatch.path("FieldToMatch").has("UriPath")).as(statement.toString()).isTrue();
+    assertThat(byteMatch.path("PositionalConstraint").asText()).isEqualTo("CONTAINS");
+    assertThat(byteMatch.at("/TextTransformations/0/Type").asText()).isEqualTo("NONE");
+    return path.contains(byteMatch.path("SearchString").asText());
+  }
+
+  // --- The proxy function's role (issue 15, finding 8): what a compromise of the internet-facing function opens ---
+
+  /** The proxy function role's statements, conditions resolved for these parameter values. */
+  private static List<JsonNode> proxyStatements(JsonNode resources, Map<String, String> parameters) {
+    var statements = new ArrayList<JsonNode>();
+    resources.path("ProxyFunctionRole").path("Properties").path("Policies")
+        .forEach(policy -> resolve(policy.path("PolicyDocument").path("Statement"), parameters).forEach(statements::add));
+    assertThat(statements).as("the proxy function's role has statements").isNotEmpty();
+    return statements;
+  }
+
+  private static List<String> texts(JsonNode oneOrMany) {
+    var values = new ArrayList<String>();
+    (oneOrMany.isArray() ? oneOrMany : JSON.createArrayNode().add(oneOrMany)).forEach(v -> values.add(v.isTextual() ? v.asText() : v.toString()));
+    return values;
+  }
+
+  @Test
+  void theProxyFunctionCanReadTheMasterKeyOnlyWhenTheMasterKeyMayCallModels() throws Exception {
+    for (String allowed : List.of("false", "true")) {
+      Map<String, String> parameters = Map.of("AllowMasterKeyForModels", allowed);
+      JsonNode transformed = allowed.equals("false") ? defaults : transform(BUILD_A, parameters);
+      var secretsRead = new ArrayList<String>();
+      for (JsonNode statement : proxyStatements(transformed, parameters)) {
+        if (texts(statement.path("Action")).stream().anyMatch(a -> a.startsWith("secretsmanager:"))) {
+          assertThat(texts(statement.path("Action"))).containsExactly("secretsmanager:GetSecretValue");
+          texts(statement.path("Resource")).forEach(secretsRead::add);
+        }
+      }
+      JsonNode variables = resolve(transformed.path("ProxyFunction").path("Properties").path("Environment").path("Variables"), parameters);
+      assertThat(variables.path("AIGW_ALLOW_MASTER_KEY_FOR_MODELS").asText()).isEqualTo(allowed);
+      if (allowed.equals("true")) {
+        assertThat(secretsRead).containsExactlyInAnyOrder("{\"Ref\":\"ProviderCredentialsSecret\"}", "{\"Ref\":\"MasterKeySecret\"}");
+        assertThat(variables.path("AIGW_MASTER_KEY_SECRET_ID").path("Ref").asText()).isEqualTo("MasterKeySecret");
+      } else {
+        assertThat(secretsRead).as("by default").containsExactly("{\"Ref\":\"ProviderCredentialsSecret\"}");
+        assertThat(variables.has("AIGW_MASTER_KEY_SECRET_ID")).as("by default the proxy is not told where the master key is").isFalse();
+      }
+      // The admin API still authenticates with it.
+      JsonNode admin = resolve(transformed.path("AdminFunction").path("Properties").path("Environment").path("Variables"), parameters);
+      assertThat(admin.path("AIGW_MASTER_KEY_SECRET_ID").path("Ref").asText()).isEqualTo("MasterKeySecret");
+    }
+  }
+
+  /**
+   * The proxy's own writes (a whole and a streamed chat completion through {@link ProxyService},
+   * recorded on their way to DynamoDB Local) are allowed by its role's UpdateItem statement, as IAM
+   * evaluates DynamoDB's condition keys; what a compromised function would write to take over a
+   * key (unblock it, widen its models, move its expiry, read it back whole) is not.
+   */
+  @Test
+  void theProxyFunctionMayUpdateOnlyTheUsageCountersOfUsageItems() throws Exception {
+    List<JsonNode> writes = proxyStatements(defaults, Map.of()).stream()
+        .filter(s -> texts(s.path("Action")).stream().anyMatch(a -> !a.equals("dynamodb:GetItem") && a.startsWith("dynamodb:")))
+        .toList();
+    assertThat(writes).as("one statement lets the proxy write to DynamoDB").hasSize(1);
+    JsonNode update = writes.get(0);
+    assertThat(texts(update.path("Action"))).containsExactly("dynamodb:UpdateItem");
+
+    var sent = new java.util.concurrent.CopyOnWriteArrayList<UpdateItemRequest>();
+    var provider = Upstream.start();
+    try (var dynamo = new LocalDynamo()) {
+      String usage = "{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":5}";
+      provider.stubFor(WireMock.post("/v1/chat/completions").willReturn(WireMock.okJson(Upstream.CHAT_COMPLETION)));
+      provider.stubFor(WireMock.post("/v1/chat/completions").withRequestBody(WireMock.matchingJsonPath("$.stream", WireMock.equalTo("true")))
+          .willReturn(WireMock.aResponse().withHeader("Content-Type", "text/event-stream").withBody(
+              "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ok\"}}]}\n\n"
+                  + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":" + usage + "}\n\ndata: [DONE]\n\n")));
+      var gateway = aigw.core.Gateway.over(TestGateways.settings(dynamo), recording(dynamo.client(), sent),
+          StaticSecretSource.of(TestGateways.MASTER_KEY), List.of(TestGateways.openAi("gpt", "gpt-4o-mini", provider.baseUrl() + "/v1")),
+          java.time.Clock.systemUTC());
+      String plaintext = "sk-least-privilege-test-key-0001";
+      var key = TestGateways.storeKey(gateway, plaintext, List.of(), null, false);
+      var proxy = new ProxyService(gateway);
+      var headers = Map.of("authorization", "Bearer " + plaintext, "content-type", "application/json");
+      for (String body : List.of("{\"model\":\"gpt\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+          "{\"model\":\"gpt\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")) {
+        var answer = proxy.handle(new GatewayRequest("POST", "/v1/chat/completions", headers, Map.of(), body.getBytes(StandardCharsets.UTF_8), "t")).buffered();
+        assertThat(answer.status()).as(answer.bodyText()).isEqualTo(200);
+      }
+      assertThat(sent).as("the proxy counted both requests").isNotEmpty();
+      for (UpdateItemRequest request : sent) {
+        assertThat(allows(update, request)).as("the proxy's own write %s", request).isTrue();
+      }
+
+      String table = dynamo.keysTable();
+      String usageItem = sent.get(0).key().get("token_hash").s();
+      assertThat(usageItem).isEqualTo("usage#" + key.keyId());
+      var counters = Map.of("request_count", AttributeValueUpdate.builder().action(AttributeAction.ADD).value(AttributeValue.fromN("1")).build());
+      Map<String, UpdateItemRequest> forged = new LinkedHashMap<>();
+      forged.put("unblock the key", UpdateItemRequest.builder().tableName(table).key(Map.of("token_hash", AttributeValue.fromS(key.tokenHash())))
+          .attributeUpdates(Map.of("blocked", AttributeValueUpdate.builder().action(AttributeAction.PUT).value(AttributeValue.fromBool(false)).build())).build());
+      forged.put("widen the key's models", UpdateItemRequest.builder().tableName(table).key(Map.of("token_hash", AttributeValue.fromS(key.tokenHash())))
+          .updateExpression("SET models = :all").expressionAttributeValues(Map.of(":all", AttributeValue.fromL(List.of()))).build());
+      forged.put("move the expiry, by a placeholder name", UpdateItemRequest.builder().tableName(table).key(Map.of("token_hash", AttributeValue.fromS(key.tokenHash())))
+          .updateExpression("REMOVE #e").expressionAttributeNames(Map.of("#e", "expires_at")).build());
+      forged.put("a counter on the key item itself", UpdateItemRequest.builder().tableName(table).key(Map.of("token_hash", AttributeValue.fromS(key.tokenHash())))
+          .attributeUpdates(counters).build());
+      forged.put("an alias guard", UpdateItemRequest.builder().tableName(table).key(Map.of("token_hash", AttributeValue.fromS("alias#prod")))
+          .attributeUpdates(counters).build());
+      forged.put("a usage item put on the rotation schedule", UpdateItemRequest.builder().tableName(table).key(Map.of("token_hash", AttributeValue.fromS(usageItem)))
+          .updateExpression("SET rotation_schedule = :s, key_rotation_at = :t")
+          .expressionAttributeValues(Map.of(":s", AttributeValue.fromS("scheduled"), ":t", AttributeValue.fromN("0"))).build());
+      forged.put("the whole usage item read back", UpdateItemRequest.builder().tableName(table).key(Map.of("token_hash", AttributeValue.fromS(usageItem)))
+          .attributeUpdates(counters).returnValues(ReturnValue.ALL_NEW).build());
+      forged.forEach((what, request) -> assertThat(allows(update, request)).as(what).isFalse());
+    } finally {
+      provider.stop();
+    }
+  }
+
+  /** A client that records every UpdateItem request it sends on to {@code real}. */
+  private static DynamoDbClient recording(DynamoDbClient real, List<UpdateItemRequest> sent) {
+    return (DynamoDbClient) java.lang.reflect.Proxy.newProxyInstance(DynamoDbClient.class.getClassLoader(), new Class<?>[] {DynamoDbClient.class},
+        (self, method, args) -> {
+          if (args != null && args.length == 1 && args[0] instanceof java.util.function.Consumer<?>) {
+            return java.lang.reflect.InvocationHandler.invokeDefault(self, method, args); // builds the request, then calls the method below
+          }
+          if (args != null && args.length == 1 && args[0] instanceof UpdateItemRequest request) {
+            sent.add(request);
+          }
+          try {
+            return method.invoke(real, args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+  }
+
+  /**
+   * Whether the statement's conditions hold for this request, with DynamoDB's condition keys as IAM
+   * sees them (DynamoDB Developer Guide, "Using IAM policy conditions for fine-grained access
+   * control"): LeadingKeys the partition key value; Attributes every attribute the request names
+   * (key, updated, compared, by name or by placeholder); ReturnValues NONE unless asked otherwise.
+   */
+  private static boolean allows(JsonNode statement, UpdateItemRequest request) {
+    Map<String, List<String>> context = Map.of(
+        "dynamodb:LeadingKeys", List.of(request.key().get("token_hash").s()),
+        "dynamodb:Attributes", attributesNamed(request),
+        "dynamodb:ReturnValues", List.of(request.returnValues() == null ? "NONE" : request.returnValuesAsString()));
+    boolean holds = true;
+    for (var operator : iterable(statement.path("Condition").fields())) {
+      for (var entry : iterable(operator.getValue().fields())) {
+        List<String> allowed = texts(entry.getValue());
+        List<String> actual = context.get(entry.getKey());
+        assertThat(actual).as("this test knows the condition key %s", entry.getKey()).isNotNull();
+        holds &= switch (operator.getKey()) {
+          case "ForAllValues:StringLike" -> actual.stream().allMatch(v -> allowed.stream().anyMatch(pattern -> glob(pattern, v)));
+          case "ForAllValues:StringEquals" -> allowed.containsAll(actual);
+          case "StringEquals" -> actual.size() == 1 && allowed.contains(actual.get(0));
+          default -> throw new AssertionError("this test does not evaluate the operator " + operator.getKey());
+        };
+      }
+    }
+    return holds;
+  }
+
+  private static final java.util.Set<String> EXPRESSION_WORDS = java.util.Set.of("SET", "ADD", "REMOVE", "DELETE", "AND", "OR", "NOT", "BETWEEN", "IN");
+
+  private static List<String> attributesNamed(UpdateItemRequest request) {
+    var names = new java.util.TreeSet<String>(request.key().keySet());
+    names.addAll(request.attributeUpdates().keySet());
+    names.addAll(request.expected().keySet());
+    names.addAll(request.expressionAttributeNames().values());
+    for (String expression : java.util.Arrays.asList(request.updateExpression(), request.conditionExpression())) {
+      if (expression != null) {
+        var name = java.util.regex.Pattern.compile("(?<![:#\\w])([A-Za-z_]\\w*)(?!\\w|\\s*\\()").matcher(expression);
+        while (name.find()) {
+          if (!EXPRESSION_WORDS.contains(name.group(1).toUpperCase(java.util.Locale.ROOT))) {
+            names.add(name.group(1));
+          }
+        }
+      }
+    }
+    return List.copyOf(names);
+  }
+
+  /** IAM's StringLike: * any run of characters, ? any one. */
+  private static boolean glob(String pattern, String value) {
+    var regex = new StringBuilder();
+    for (char c : pattern.toCharArray()) {
+      regex.append(c == '*' ? ".*" : c == '?' ? "." : java.util.regex.Pattern.quote(String.valueOf(c)));
+    }
+    return value.matches(regex.toString());
+  }
+
+  private static <T> Iterable<T> iterable(java.util.Iterator<T> iterator) {
+    return () -> iterator;
+  }
+
   // --- CloudFormation's conditions, evaluated for a set of parameter values (defaults otherwise) ---
 
   /** The source template, for parameter defaults (Jackson's YAML reader keeps plain values). */
@@ -564,6 +886,13 @@ class TransformedTemplateTest {
           return JSON.getNodeFactory().booleanNode(
               resolve(args.get(0), parameters).asText().equals(resolve(args.get(1), parameters).asText()));
         }
+        case "Fn::And" -> {
+          boolean all = true;
+          for (JsonNode operand : args) {
+            all &= resolve(operand, parameters).asBoolean();
+          }
+          return JSON.getNodeFactory().booleanNode(all);
+        }
         case "Fn::Not" -> {
           return JSON.getNodeFactory().booleanNode(!resolve(args.get(0), parameters).asBoolean());
         }
@@ -585,6 +914,16 @@ class TransformedTemplateTest {
           // not a condition function: resolve inside it
         }
       }
+    }
+    if (node.isArray()) { // an element that resolves to AWS::NoValue is left out, as CloudFormation does
+      var copy = JSON.createArrayNode();
+      node.forEach(element -> {
+        JsonNode value = resolve(element, parameters);
+        if (!value.isMissingNode()) {
+          copy.add(value);
+        }
+      });
+      return copy;
     }
     if (node.isObject()) {
       ObjectNode copy = JSON.createObjectNode();

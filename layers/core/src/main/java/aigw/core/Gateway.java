@@ -95,13 +95,20 @@ public final class Gateway {
   }
 
   /**
-   * @param callsProviders whether this function calls providers and so may read the provider
-   *     credentials secret (AIGW_PROVIDER_SECRET_ID); the admin function does not, and is not granted it
+   * @param callsProviders whether this is the proxy function: it calls providers and so may read the
+   *     provider credentials secret (AIGW_PROVIDER_SECRET_ID), which the admin function is not
+   *     granted; and it serves only model routes, so it reads the master key only if the master key
+   *     may call models (AIGW_ALLOW_MASTER_KEY_FOR_MODELS). Otherwise it holds none ({@link
+   *     SecretSource#NOT_HELD}; its role has no access to the secret either): the master key is an
+   *     unknown key there (401), and a compromised proxy function cannot read it.
    */
   public static Gateway fromEnvironment(Map<String, String> env, boolean callsProviders) {
     var settings = GatewaySettings.fromEnvironment(env);
     SecretSource secret;
-    if (settings.masterKeySecretId() != null) {
+    if (callsProviders && !settings.allowMasterKeyForModels()) {
+      secret = SecretSource.NOT_HELD;
+      LOG.info("Master-key model calls are off (AIGW_ALLOW_MASTER_KEY_FOR_MODELS): this function does not read the master key.");
+    } else if (settings.masterKeySecretId() != null) {
       secret = new SecretsManagerSecretSource(AwsClients.secretsManager(), settings.masterKeySecretId());
     } else if (env.containsKey("AWS_LAMBDA_FUNCTION_NAME")) {
       LOG.severe("AIGW_MASTER_KEY_SECRET_ID is not set: on AWS the master key must come from Secrets Manager. Not starting.");

@@ -174,6 +174,9 @@ class PackagedFunctionsTest {
       assertThat(own.path("AIGW_KEY_SECRET_PREFIX").asText()).isEqualTo("KeySecretsPrefix");
       env.put("AIGW_KEY_SECRET_PREFIX", template.path("Parameters").path("KeySecretsPrefix").path("Default").asText());
     }
+    if (env.containsKey("AIGW_ALLOW_MASTER_KEY_FOR_MODELS")) { // !Ref AllowMasterKeyForModels: the parameter's default, false
+      env.put("AIGW_ALLOW_MASTER_KEY_FOR_MODELS", template.path("Parameters").path("AllowMasterKeyForModels").path("Default").asText());
+    }
     if (env.containsKey("AIGW_CORS_ALLOWED_ORIGINS")) { // !Ref CorsAllowedOrigins: the parameter's default, CORS off
       env.put("AIGW_CORS_ALLOWED_ORIGINS", template.path("Parameters").path("CorsAllowedOrigins").path("Default").asText());
     }
@@ -396,6 +399,49 @@ class PackagedFunctionsTest {
         PEAK_RSS_MB.put("ProxyFunction, runtime interface client", peakRssMb(process));
       } finally {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /**
+   * Issue 15, finding 8: by default the proxy function neither reads the master key (its role may
+   * not, and even with the secret's id set by hand it does not ask) nor accepts it: the master key
+   * is an unknown key there (401). With AIGW_ALLOW_MASTER_KEY_FOR_MODELS=true it reads it and the
+   * master key lists the models.
+   */
+  @Test
+  void theProxyFunctionReadsAndAcceptsTheMasterKeyOnlyWhenItMayCallModels() throws Exception {
+    Path taskRoot = RepoFiles.resolve("functions/proxy/target/function");
+    String secretId = "proxy-master-key-secret";
+    secret(secretId, "{\"master_key\":\"" + Events.EVENTS_MASTER_KEY + "\"}");
+    byte[] modelsWithTheMasterKey = Files.readString(RepoFiles.resolve("events/proxy-models.json"))
+        .replace("Bearer " + VIRTUAL_KEY, "Bearer " + Events.EVENTS_MASTER_KEY).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(new String(modelsWithTheMasterKey, java.nio.charset.StandardCharsets.UTF_8)).contains(Events.EVENTS_MASTER_KEY).doesNotContain(VIRTUAL_KEY);
+    var readsOfTheSecret = postRequestedFor(urlEqualTo("/"))
+        .withHeader("X-Amz-Target", equalTo("secretsmanager.GetSecretValue")).withRequestBody(matchingJsonPath("$.SecretId", equalTo(secretId)));
+    for (String allowed : List.of("false", "true")) {
+      var env = functionEnvironment("ProxyFunction", testModelList());
+      assertThat(env.get("AIGW_ALLOW_MASTER_KEY_FOR_MODELS")).as("the template's default").isEqualTo("false");
+      env.put("AIGW_ALLOW_MASTER_KEY_FOR_MODELS", allowed);
+      env.put("AIGW_MASTER_KEY_SECRET_ID", secretId);
+      try (var api = new RuntimeApiStandIn()) {
+        Process process = runtime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, layerJars(), env, api);
+        try {
+          var outcome = api.invoke(modelsWithTheMasterKey).get(60, TimeUnit.SECONDS);
+          assertThat(outcome.kind()).as(outcome.body()).isEqualTo("response");
+          JsonNode models = Json.MAPPER.readTree(outcome.body());
+          if (allowed.equals("false")) {
+            assertThat(status(models)).as(models.toString()).isEqualTo(401);
+            assertThat(Json.MAPPER.readTree(models.get("body").asText()).at("/error/message").asText())
+                .contains("Invalid proxy server token").doesNotContain(Events.EVENTS_MASTER_KEY);
+            aws.verify(0, readsOfTheSecret);
+          } else {
+            assertThat(status(models)).as(models.toString()).isEqualTo(200);
+            aws.verify(moreThanOrExactly(1), readsOfTheSecret);
+          }
+        } finally {
+          process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
       }
     }
   }

@@ -62,14 +62,21 @@ public final class MasterKey {
     this.grace = grace;
   }
 
-  /** Reads the secret now; a deployment with no readable secret must not start. */
+  /** Reads the secret now; a deployment with no readable secret must not start. A no-op if none is {@link #held}. */
   public MasterKey load() {
-    refresh(clock.millis());
+    if (held()) {
+      refresh(clock.millis());
+    }
     return this;
   }
 
+  /** False over {@link SecretSource#NOT_HELD}: this function knows no master key and matches none. */
+  public boolean held() {
+    return source.held();
+  }
+
   public boolean matches(String presented) {
-    if (presented == null || presented.isEmpty()) {
+    if (presented == null || presented.isEmpty() || !held()) {
       return false;
     }
     byte[] candidate = ApiKeys.sha256(presented);
@@ -114,6 +121,9 @@ public final class MasterKey {
    * SecretSource.SecretUnavailable} when it cannot be read.
    */
   public void check() {
+    if (!held()) {
+      return;
+    }
     long now = clock.millis();
     Cached seen = cached;
     if (seen == null || now - seen.readAtMillis() >= recheckMillis) {

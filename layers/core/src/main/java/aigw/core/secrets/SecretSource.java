@@ -20,6 +20,37 @@ public interface SecretSource {
   String describe();
 
   /**
+   * Whether there is a secret at all. False only for {@link #NOT_HELD}: a {@link MasterKey} over
+   * it matches no key and never reads anything.
+   */
+  default boolean held() {
+    return true;
+  }
+
+  /**
+   * No master key: for the proxy function on AWS while master-key model calls are off
+   * (AIGW_ALLOW_MASTER_KEY_FOR_MODELS, the template's AllowMasterKeyForModels), whose role is then
+   * not granted the master key secret at all (issue 15, finding 8). The master key is then an
+   * unknown key on the model routes (401), like any other string that is not a virtual key.
+   */
+  SecretSource NOT_HELD = new SecretSource() {
+    @Override
+    public String read() {
+      throw new SecretUnavailable("this function holds no master key", null);
+    }
+
+    @Override
+    public String describe() {
+      return "no master key (this function is not granted it)";
+    }
+
+    @Override
+    public boolean held() {
+      return false;
+    }
+  };
+
+  /**
    * @param current the value in use (AWSCURRENT)
    * @param currentSince when it became current, or null if unknown
    * @param previous the value it replaced (AWSPREVIOUS), or null if none or not wanted

@@ -39,6 +39,19 @@ class MasterKeyTest {
   private final MasterKey master =
       new MasterKey(secret, clock, Duration.ofMinutes(5), Duration.ofSeconds(5)).load();
 
+  /** The proxy function while master-key model calls are off: no secret to read, no key matches. */
+  @Test
+  void overNoSecretNothingIsReadAndNoKeyMatches() {
+    var none = new MasterKey(SecretSource.NOT_HELD, clock, Duration.ofMinutes(5), Duration.ofSeconds(5)).load();
+    assertThat(none.held()).isFalse();
+    assertThat(none.matches("sk-master-one-aaaaaaaaaaaa")).isFalse();
+    assertThat(none.matches(SecretSource.NOT_HELD.describe())).isFalse();
+    none.check(); // a readiness check does not fail over it either
+    none.expire();
+    assertThat(none.matches("anything")).isFalse();
+    assertThat(master.held()).isTrue();
+  }
+
   @Test
   void matchesOnlyTheExactKey() {
     assertThat(master.matches("sk-master-one-aaaaaaaaaaaa")).isTrue();
