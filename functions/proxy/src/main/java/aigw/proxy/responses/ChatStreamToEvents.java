@@ -132,7 +132,7 @@ public final class ChatStreamToEvents implements ResponseEventSource {
         endMessage(events);
         endToolCall(events);
         toolCall = new ToolCall(
-            ids.next("fc"), output.size(), call.path("id").asText(ids.next("call")),
+            ids.next("fc"), output.size(), call.path("id").isTextual() ? call.get("id").asText() : ids.next("call"),
             call.path("function").path("name").asText(""));
         calls.put(index, toolCall);
         open = toolCall;
