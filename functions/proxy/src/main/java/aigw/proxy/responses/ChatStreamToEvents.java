@@ -188,16 +188,8 @@ public final class ChatStreamToEvents implements ResponseEventSource {
     return events;
   }
 
-  /**
-   * The Responses API's {@code error} event: the envelope's members at the top, not nested
-   * (openai-node's {@code ResponseErrorEvent}: code, message, param).
-   */
   private ResponseEvent errorEvent(ErrorEnvelope.Body error) {
-    return event(Json.MAPPER.createObjectNode()
-        .put("type", "error")
-        .put("code", error.code())
-        .put("message", error.message())
-        .put("param", error.param()));
+    return event(ResponseObjects.errorEvent(error));
   }
 
   private void startMessage(List<ResponseEvent> events) {

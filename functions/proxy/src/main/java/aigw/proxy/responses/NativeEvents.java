@@ -55,12 +55,7 @@ public final class NativeEvents implements ResponseEventSource {
   @Override
   public List<ResponseEvent> failure(GatewayException failure) {
     ErrorEnvelope.Body error = ErrorEnvelope.of(failure).error();
-    var event = Json.MAPPER.createObjectNode()
-        .put("type", "error")
-        .put("code", error.code())
-        .put("message", error.message())
-        .put("param", error.param())
-        .put("sequence_number", nextSequence++);
+    var event = ResponseObjects.errorEvent(error).put("sequence_number", nextSequence++);
     ended = true;
     return List.of(new ResponseEvent("error", Json.bytes(event)));
   }

@@ -1,5 +1,6 @@
 package aigw.proxy.responses;
 
+import aigw.core.errors.ErrorEnvelope;
 import aigw.core.json.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -106,6 +107,23 @@ public final class ResponseObjects {
         .put("arguments", arguments)
         .put("call_id", callId)
         .put("name", name);
+  }
+
+  /**
+   * The Responses API's {@code error} event (openai-node's {@code ResponseErrorEvent}: code,
+   * message, param at the top), plus the whole envelope as {@code error}: the OpenAI SDKs raise
+   * their API error on an event whose data has an {@code error} member (openai-node
+   * core/streaming.ts, openai-python's {@code Stream}), so the client's call fails with the message.
+   * Without {@code sequence_number}: the caller numbers it.
+   */
+  public static ObjectNode errorEvent(ErrorEnvelope.Body error) {
+    ObjectNode event = Json.MAPPER.createObjectNode()
+        .put("type", "error")
+        .put("code", error.code())
+        .put("message", error.message())
+        .put("param", error.param());
+    event.set("error", Json.MAPPER.valueToTree(error));
+    return event;
   }
 
   /** {@code incomplete_details} for a chat {@code finish_reason}, or null when the answer is complete. */

@@ -116,6 +116,8 @@ class ResponsesTranslationFixturesTest {
     assertThat(error.get("code").asText()).isEqualTo("502");
     assertThat(error.get("message").asText()).isEqualTo("The provider of 'm' ended its answer before it was complete.");
     assertThat(error.get("sequence_number").asInt()).isEqualTo(6);
+    assertThat(error.at("/error/message").asText()).as("the OpenAI SDKs raise on an event with an error member")
+        .isEqualTo("The provider of 'm' ended its answer before it was complete.");
     assertThat(source.ended()).isTrue();
   }
 
