@@ -2,6 +2,7 @@ package aigw.proxy;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.*;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import aigw.core.Gateway;
 import aigw.core.config.Deployment;
@@ -14,6 +15,7 @@ import aigw.core.json.Json;
 import aigw.core.keys.KeyUsage;
 import aigw.core.testing.LocalDynamo;
 import aigw.core.testing.MutableClock;
+import aigw.core.testing.StreamingUpstream;
 import aigw.core.testing.TestGateways;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
@@ -23,6 +25,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -42,6 +49,7 @@ class ResponsesRouteTest {
   private Gateway gateway;
   private GatewayApplication app;
   private String keyId;
+  private StreamingUpstream upstream;
 
   @BeforeAll
   static void startWireMock() {
@@ -60,7 +68,20 @@ class ResponsesRouteTest {
     var vllm = new Deployment(
         "local-llama", Provider.HOSTED_VLLM, "meta-llama/Llama-3.1-8B", URI.create(wiremock.baseUrl() + "/v1"), "sk-upstream-test-credential",
         "test", Duration.ofSeconds(5));
-    gateway = TestGateways.gateway(dynamo, List.of(vllm, TestGateways.openAi("gpt-4.1", "gpt-4.1-2025-04-14", wiremock.baseUrl() + "/v1")),
+    upstream = StreamingUpstream.start();
+    var held = new Deployment(
+        "held-llama", Provider.HOSTED_VLLM, "llama", URI.create(upstream.baseUrl()), null, null, Duration.ofSeconds(5));
+    var azureV1 = new Deployment(
+        "azure-gpt", Provider.AZURE, "my-gpt41", URI.create(wiremock.baseUrl() + "/openai/v1"), "azure-provider-key", "test",
+        Duration.ofSeconds(5), null, "v1", null);
+    var azureDated = new Deployment(
+        "azure-dated", Provider.AZURE, "my-gpt4o", URI.create(wiremock.baseUrl() + "/openai/v1"), "azure-provider-key", "test",
+        Duration.ofSeconds(5), null, "2024-10-21", null);
+    gateway = TestGateways.gateway(
+        dynamo,
+        List.of(vllm, TestGateways.openAi("gpt-4.1", "gpt-4.1-2025-04-14", wiremock.baseUrl() + "/v1"), held, azureV1, azureDated,
+            TestGateways.openAi("mixed", "gpt-4.1", wiremock.baseUrl() + "/v1"),
+            new Deployment("mixed", Provider.HOSTED_VLLM, "llama", URI.create(wiremock.baseUrl() + "/v1"), null, null, Duration.ofSeconds(5))),
         MutableClock.at("2026-05-01T12:00:00Z"));
     app = GatewayApplication.of(CorsPolicy.DISABLED, new ProxyService(gateway)::handle);
     keyId = TestGateways.storeKey(gateway, KEY, List.of(), null, false).keyId();
@@ -68,6 +89,7 @@ class ResponsesRouteTest {
 
   @AfterEach
   void tearDown() {
+    upstream.close();
     dynamo.close();
   }
 
@@ -224,6 +246,100 @@ class ResponsesRouteTest {
       assertThat(error.get("message").asText()).startsWith("The gateway stores no responses");
     }
     assertThat(send("GET", "/v1/responses", "").status()).isEqualTo(405);
+  }
+
+  @Test
+  void anAzureV1ModelIsPassedThroughToItsResponsesUrlWithTheDeploymentNameAndApiKey() throws Exception {
+    wiremock.stubFor(post("/openai/v1/responses").willReturn(okJson(
+        "{\"id\":\"resp_az\",\"object\":\"response\",\"status\":\"completed\",\"output\":[],"
+            + "\"usage\":{\"input_tokens\":4,\"output_tokens\":2,\"total_tokens\":6}}")));
+
+    GatewayResponse response = send("POST", "/v1/responses", "{\"model\":\"azure-gpt\",\"input\":\"hi\",\"store\":true}");
+
+    assertThat(response.status()).as(response.bodyText()).isEqualTo(200);
+    var sent = wiremock.findAll(postRequestedFor(urlEqualTo("/openai/v1/responses"))).get(0);
+    assertThat(sent.getBodyAsString()).isEqualTo("{\"model\":\"my-gpt41\",\"input\":\"hi\",\"store\":true}");
+    assertThat(sent.getHeader("api-key")).isEqualTo("azure-provider-key");
+    assertThat(usage().totalTokens()).isEqualTo(6);
+  }
+
+  @Test
+  void aDatedAzureVersionAndAModelWithOneDeploymentWithoutTheResponsesApiAreTranslated() throws Exception {
+    String completion = "{\"id\":\"c\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"x\",\"choices\":[{\"index\":0,"
+        + "\"message\":{\"role\":\"assistant\",\"content\":\"Hi\"},\"finish_reason\":\"stop\"}],"
+        + "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4}}";
+    wiremock.stubFor(post(urlPathEqualTo("/openai/deployments/my-gpt4o/chat/completions")).willReturn(okJson(completion)));
+    wiremock.stubFor(post("/v1/chat/completions").willReturn(okJson(completion)));
+
+    for (String model : List.of("azure-dated", "mixed")) {
+      GatewayResponse response = send("POST", "/v1/responses", "{\"model\":\"" + model + "\",\"input\":\"hi\"}");
+      assertThat(response.status()).as(response.bodyText()).isEqualTo(200);
+      assertThat(Json.MAPPER.readTree(response.body()).at("/output/0/content/0/text").asText()).isEqualTo("Hi");
+    }
+    wiremock.verify(0, postRequestedFor(urlPathMatching(".*/responses")));
+    assertThat(usage().requests()).isEqualTo(2);
+  }
+
+  @Test
+  void anErrorEventInAPassedThroughStreamEndsTheClientsStreamWithAnErrorEventTheSdksRaise() throws Exception {
+    String created = "{\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_abc\",\"status\":\"in_progress\"}}";
+    String error = "{\"type\":\"error\",\"sequence_number\":1,\"code\":\"server_error\",\"message\":\"The model failed.\",\"param\":null}";
+    wiremock.stubFor(post("/v1/responses").willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream")
+        .withBody("event: response.created\ndata: " + created + "\n\nevent: error\ndata: " + error + "\n\n")));
+
+    GatewayResponse response = send("POST", "/v1/responses", "{\"model\":\"gpt-4.1\",\"input\":\"hi\",\"stream\":true}");
+
+    List<JsonNode> events = events(response.buffered().bodyText());
+    assertThat(events).extracting(e -> e.get("type").asText()).containsExactly("response.created", "error");
+    JsonNode last = events.get(1);
+    assertThat(last.get("sequence_number").asInt()).isEqualTo(1);
+    assertThat(last.get("message").asText()).isEqualTo("The model failed.");
+    assertThat(last.at("/error/message").asText()).isEqualTo("The model failed.");
+    assertThat(usage().requests()).as("the call is counted, estimated").isEqualTo(1);
+    assertThat(usage().estimatedRequests()).isEqualTo(1);
+  }
+
+  @Test
+  void aClientLeavingATranslatedStreamEndsTheUpstreamCallAndTheCallIsCounted() throws Exception {
+    var out = new OutputStream() {
+      private final ByteArrayOutputStream written = new ByteArrayOutputStream();
+      private int flushes;
+
+      @Override
+      public synchronized void write(int b) throws IOException {
+        write(new byte[] {(byte) b}, 0, 1);
+      }
+
+      @Override
+      public synchronized void write(byte[] b, int off, int len) throws IOException {
+        if (flushes >= 2) {
+          throw new IOException("Broken pipe"); // the client read the opening and the first delta, then left
+        }
+        written.write(b, off, len);
+      }
+
+      @Override
+      public synchronized void flush() {
+        flushes++;
+      }
+    };
+    var call = CompletableFuture.supplyAsync(() -> {
+      GatewayResponse response = send("POST", "/v1/responses", "{\"model\":\"held-llama\",\"input\":\"hi\",\"stream\":true}");
+      try {
+        response.stream().writeTo(out);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      return response;
+    });
+    var exchange = upstream.awaitRequest();
+    exchange.startStream();
+    exchange.sendEvent("{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"}}]}");
+    exchange.sendEvent("{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" world\"}}]}");
+    assertThatThrownBy(() -> call.get(10, TimeUnit.SECONDS)).hasRootCauseInstanceOf(IOException.class);
+    assertThat(exchange.awaitClientClosed(Duration.ofSeconds(5))).as("the gateway closed its connection to the provider").isTrue();
+    assertThat(usage().requests()).isEqualTo(1);
+    assertThat(usage().estimatedRequests()).isEqualTo(1);
   }
 
   /** The data of each Server-Sent Event, checking its event: line names its type. */
