@@ -295,6 +295,7 @@ class ResponsesRouteTest {
     assertThat(last.get("sequence_number").asInt()).isEqualTo(1);
     assertThat(last.get("message").asText()).isEqualTo("The model failed.");
     assertThat(last.at("/error/message").asText()).isEqualTo("The model failed.");
+    assertThat(last.at("/error/type").asText()).as("the event's own type is not the error's").isEqualTo("upstream_error");
     assertThat(usage().requests()).as("the call is counted, estimated").isEqualTo(1);
     assertThat(usage().estimatedRequests()).isEqualTo(1);
   }
@@ -338,6 +339,42 @@ class ResponsesRouteTest {
     exchange.sendEvent("{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" world\"}}]}");
     assertThatThrownBy(() -> call.get(10, TimeUnit.SECONDS)).hasRootCauseInstanceOf(IOException.class);
     assertThat(exchange.awaitClientClosed(Duration.ofSeconds(5))).as("the gateway closed its connection to the provider").isTrue();
+    assertThat(usage().requests()).isEqualTo(1);
+    assertThat(usage().estimatedRequests()).isEqualTo(1);
+  }
+
+  @Test
+  void aStreamEndedAtTheFunctionsTimeLimitEndsWithResponseFailedSayingSoAndIsCounted() throws Exception {
+    var written = new ByteArrayOutputStream();
+    var response = CompletableFuture.supplyAsync(
+        () -> send("POST", "/v1/responses", "{\"model\":\"held-llama\",\"input\":\"hi\",\"stream\":true}"));
+    var exchange = upstream.awaitRequest();
+    exchange.startStream();
+    exchange.sendEvent("{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"}}]}");
+    GatewayResponse streaming = response.get(10, TimeUnit.SECONDS);
+    var writing = CompletableFuture.runAsync(() -> {
+      try {
+        streaming.stream().writeTo(written);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    });
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!written.toString(StandardCharsets.UTF_8).contains("response.output_text.delta") && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+    }
+
+    streaming.stream().endBeforeTimeLimit(); // what the Lambda runtime's timer does shortly before the deadline
+
+    writing.get(10, TimeUnit.SECONDS);
+    List<JsonNode> events = events(written.toString(StandardCharsets.UTF_8));
+    JsonNode failed = events.get(events.size() - 2);
+    assertThat(failed.get("type").asText()).isEqualTo("response.failed");
+    assertThat(failed.at("/response/error/code").asText()).isEqualTo("504");
+    assertThat(failed.at("/response/error/message").asText()).contains("time limit of the gateway's function");
+    assertThat(failed.at("/response/output/0/content/0/text").asText()).as("what was generated is kept").isEqualTo("Hello");
+    assertThat(events.get(events.size() - 1).get("type").asText()).isEqualTo("error");
+    assertThat(exchange.awaitClientClosed(Duration.ofSeconds(5))).as("the provider call was ended").isTrue();
     assertThat(usage().requests()).isEqualTo(1);
     assertThat(usage().estimatedRequests()).isEqualTo(1);
   }

@@ -180,6 +180,14 @@ public final class ChatStreamToEvents implements ResponseEventSource {
   public List<ResponseEvent> failure(GatewayException failure) {
     ErrorEnvelope.Body error = ErrorEnvelope.of(failure).error();
     ObjectNode response = response("failed");
+    // What was generated stays in the failed Response: the items still being written, as incomplete.
+    ArrayNode partial = (ArrayNode) response.get("output");
+    if (messageId != null) {
+      partial.add(ResponseObjects.message(messageId, "incomplete", text.toString(), refusal == null ? null : refusal.toString()));
+    }
+    if (open != null) {
+      partial.add(ResponseObjects.functionCall(open.itemId, "incomplete", open.callId, open.name, open.arguments.toString()));
+    }
     response.putObject("error").put("code", error.code()).put("message", error.message());
     var events = new ArrayList<ResponseEvent>(2);
     events.add(event(Json.MAPPER.createObjectNode().put("type", "response.failed").set("response", response)));

@@ -252,8 +252,11 @@ public final class OpenAiTranslator implements HttpApiTranslator {
       }
       String type = data.path("type").asText("");
       if ("error".equals(type) || "error".equals(event.event())) {
-        // {"type":"error","code":...,"message":...,"param":...}: the envelope's fields, not nested.
-        throw streamFailure(deployment, event.data());
+        // {"type":"error","code":...,"message":...,"param":...}: the envelope's fields, not nested;
+        // its "type" names the event, not the kind of error, so it is not read as the error's type.
+        ObjectNode error = ((ObjectNode) data).deepCopy();
+        error.remove(List.of("type", "sequence_number"));
+        throw streamFailure(deployment, error.toString());
       }
       TokenUsage tokens = null;
       if (type.equals("response.completed") || type.equals("response.incomplete") || type.equals("response.failed")) {
