@@ -379,6 +379,23 @@ class ResponsesRouteTest {
     assertThat(usage().estimatedRequests()).isEqualTo(1);
   }
 
+  @Test
+  void aProvidersRefusalBeforeTheStreamIsAnErrorResponseWithItsStatusAndRetryAfterAndNothingIsCounted() throws Exception {
+    wiremock.stubFor(post("/v1/responses").willReturn(aResponse().withStatus(429).withHeader("retry-after", "7")
+        .withHeader("Content-Type", "application/json")
+        .withBody("{\"error\":{\"message\":\"Rate limit reached for gpt-4.1.\",\"type\":\"tokens\",\"param\":null,\"code\":\"rate_limit_exceeded\"}}")));
+
+    GatewayResponse response = send("POST", "/v1/responses", "{\"model\":\"gpt-4.1\",\"input\":\"hi\",\"stream\":true}");
+
+    assertThat(response.isStreaming()).isFalse();
+    assertThat(response.status()).isEqualTo(429);
+    assertThat(response.headers()).containsEntry("Retry-After", "7");
+    JsonNode error = Json.MAPPER.readTree(response.body()).get("error");
+    assertThat(error.get("message").asText()).isEqualTo("Rate limit reached for gpt-4.1.");
+    assertThat(error.get("code").asText()).isEqualTo("rate_limit_exceeded");
+    assertThat(usage().requests()).isZero();
+  }
+
   /** The data of each Server-Sent Event, checking its event: line names its type. */
   private static List<JsonNode> events(String text) throws Exception {
     var events = new ArrayList<JsonNode>();
