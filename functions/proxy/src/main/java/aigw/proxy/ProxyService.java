@@ -39,6 +39,7 @@ import java.util.Map;
  *   <li>{@code POST /v1/chat/completions}, whole or streamed ({@code stream: true})
  *   <li>{@code POST /v1/completions} (legacy text completions), whole or streamed
  *   <li>{@code POST /v1/embeddings}
+ *   <li>{@code POST /v1/responses}, {@code GET|DELETE /v1/responses/{id}}: {@link ResponsesRoute}
  *   <li>{@code GET /v1/models} (only the models the key may use)
  *   <li>{@code GET /v1/models/{id}}: OpenAI's "retrieve model"; the id may hold {@code /}, sent
  *       as is or as {@code %2F}
@@ -52,6 +53,7 @@ public final class ProxyService {
 
   private final Gateway gateway;
   private final long createdEpochSecond;
+  private final ResponsesRoute responses = new ResponsesRoute(this, aigw.proxy.responses.Ids.random());
 
   public ProxyService(Gateway gateway) {
     this.gateway = gateway;
@@ -73,11 +75,15 @@ public final class ProxyService {
         requireMethod(request, "POST");
         yield forward(request, Operation.EMBEDDINGS);
       }
+      case ResponsesRoute.ROUTE -> responses.handle(request, route);
       case "/models" -> {
         requireMethod(request, "GET");
         yield models(request);
       }
       default -> {
+        if (route.startsWith(ResponsesRoute.ROUTE + "/")) {
+          yield responses.handle(request, route);
+        }
         if (route.startsWith(MODEL_ROUTE)) {
           requireMethod(request, "GET");
           yield model(request, route.substring(MODEL_ROUTE.length()));

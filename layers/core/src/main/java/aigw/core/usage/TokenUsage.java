@@ -29,6 +29,21 @@ public record TokenUsage(long promptTokens, long completionTokens, long totalTok
     return new TokenUsage(prompt, completion, isCount(total) ? total.longValue() : prompt + completion);
   }
 
+  /**
+   * Reads the Responses API's {@code usage} ({@code input_tokens}, {@code output_tokens}, {@code
+   * total_tokens}; https://platform.openai.com/docs/api-reference/responses/object#responses/object-usage),
+   * with {@link #fromOpenAi}'s rules for a field that is missing or no count.
+   */
+  public static TokenUsage fromResponses(JsonNode usage) {
+    if (usage == null || !usage.isObject()) {
+      return NONE;
+    }
+    long input = count(usage.path("input_tokens"));
+    long output = count(usage.path("output_tokens"));
+    JsonNode total = usage.path("total_tokens");
+    return new TokenUsage(input, output, isCount(total) ? total.longValue() : input + output);
+  }
+
   private static long count(JsonNode field) {
     return isCount(field) ? field.longValue() : 0;
   }

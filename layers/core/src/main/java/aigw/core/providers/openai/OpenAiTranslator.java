@@ -6,6 +6,7 @@ import aigw.core.errors.ServiceUnavailable;
 import aigw.core.errors.UpstreamFailed;
 import aigw.core.errors.UpstreamUnreachable;
 import aigw.core.json.Json;
+import aigw.core.providers.Operation;
 import aigw.core.providers.ProviderRequest;
 import aigw.core.providers.ProviderResponse;
 import aigw.core.providers.StreamChunk;
@@ -67,7 +68,11 @@ public final class OpenAiTranslator implements HttpApiTranslator {
     // except from a provider that refuses stream_options: it gets none, not even the client's, and
     // its usage is read from whichever chunk carries it (Mistral: the last one).
     byte[] body;
-    if (!request.stream()) {
+    if (request.operation() == Operation.RESPONSES) {
+      // The Responses API has no stream_options.include_usage (it refuses unknown members): its
+      // response.completed event always carries usage.
+      body = request.body().withModel(deployment.upstreamModel());
+    } else if (!request.stream()) {
       body = request.body().withModel(deployment.upstreamModel());
     } else if (deployment.provider().acceptsStreamOptions()) {
       body = request.body().withModelAndUsage(deployment.upstreamModel());
@@ -94,7 +99,10 @@ public final class OpenAiTranslator implements HttpApiTranslator {
     if (answer == null || !answer.isObject()) {
       throw new UpstreamUnreachable("The provider of '" + deployment.modelName() + "' sent an empty or non-object answer.", null, false);
     }
-    return new ProviderResponse(body, TokenUsage.fromOpenAi(answer.get("usage")));
+    TokenUsage usage = request.operation() == Operation.RESPONSES
+        ? TokenUsage.fromResponses(answer.get("usage"))
+        : TokenUsage.fromOpenAi(answer.get("usage"));
+    return new ProviderResponse(body, usage);
   }
 
   /**
@@ -209,7 +217,61 @@ public final class OpenAiTranslator implements HttpApiTranslator {
 
   @Override
   public StreamTranslation stream(Deployment deployment, ProviderRequest request) {
-    return new ChunkPassThrough(deployment);
+    return request.operation() == Operation.RESPONSES ? new ResponsesEventPassThrough(deployment) : new ChunkPassThrough(deployment);
+  }
+
+  /**
+   * The Responses API's stream (https://platform.openai.com/docs/api-reference/responses-streaming):
+   * typed events ({@code "type":"response.output_text.delta"}...) passed on as they came. It has no
+   * {@code [DONE]}: {@code response.completed}, {@code response.incomplete} or {@code
+   * response.failed} ends it, and carries the usage ({@code response.usage}, input/output tokens).
+   * An {@code error} event is thrown as the provider's failure.
+   */
+  private static final class ResponsesEventPassThrough implements StreamTranslation {
+    private final Deployment deployment;
+    private boolean complete;
+
+    ResponsesEventPassThrough(Deployment deployment) {
+      this.deployment = deployment;
+    }
+
+    @Override
+    public List<StreamChunk> onEvent(ServerSentEvent event) {
+      if (DONE.equals(event.data().strip())) { // not sent by OpenAI, harmless from a look-alike
+        complete = true;
+        return List.of();
+      }
+      JsonNode data;
+      try {
+        data = Json.MAPPER.readTree(event.data());
+      } catch (IOException e) {
+        throw new UpstreamUnreachable("The provider of '" + deployment.modelName() + "' sent a stream event that is not JSON.", e, false);
+      }
+      if (data == null || !data.isObject()) {
+        throw new UpstreamUnreachable("The provider of '" + deployment.modelName() + "' sent a stream event that is not a JSON object.", null, false);
+      }
+      String type = data.path("type").asText("");
+      if ("error".equals(type) || "error".equals(event.event())) {
+        // {"type":"error","code":...,"message":...,"param":...}: the envelope's fields, not nested;
+        // its "type" names the event, not the kind of error, so it is not read as the error's type.
+        ObjectNode error = ((ObjectNode) data).deepCopy();
+        error.remove(List.of("type", "sequence_number"));
+        throw streamFailure(deployment, error.toString());
+      }
+      TokenUsage tokens = null;
+      if (type.equals("response.completed") || type.equals("response.incomplete") || type.equals("response.failed")) {
+        complete = true;
+        JsonNode usage = data.path("response").get("usage");
+        tokens = usage != null && usage.isObject() ? TokenUsage.fromResponses(usage) : null;
+      }
+      long generated = type.endsWith(".delta") ? length(data.get("delta")) : 0;
+      return List.of(new StreamChunk(event.data().getBytes(StandardCharsets.UTF_8), tokens, false, generated));
+    }
+
+    @Override
+    public boolean complete() {
+      return complete;
+    }
   }
 
   /**
@@ -241,7 +303,7 @@ public final class OpenAiTranslator implements HttpApiTranslator {
     }
     ObjectNode chunk = ((ObjectNode) answer).deepCopy();
     JsonNode usage = chunk.remove("usage");
-    if ("chat.completion".equals(chunk.path("object").asText()) || request.operation() == aigw.core.providers.Operation.CHAT_COMPLETIONS) {
+    if ("chat.completion".equals(chunk.path("object").asText()) || request.operation() == Operation.CHAT_COMPLETIONS) {
       chunk.put("object", "chat.completion.chunk");
       for (JsonNode choice : chunk.path("choices")) {
         if (choice instanceof ObjectNode c && c.get("message") instanceof ObjectNode message) {

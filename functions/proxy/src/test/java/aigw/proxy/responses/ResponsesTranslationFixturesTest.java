@@ -1,0 +1,165 @@
+package aigw.proxy.responses;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import aigw.core.errors.BadRequest;
+import aigw.core.errors.ErrorEnvelope;
+import aigw.core.errors.UpstreamUnreachable;
+import aigw.core.json.Json;
+import aigw.core.providers.StreamChunk;
+import aigw.core.usage.TokenUsage;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The Responses API ⇄ chat completions translation, as tables of recorded shapes
+ * ({@code src/test/resources/aigw/proxy/responses/}): Responses requests (Codex CLI's, the OpenAI
+ * SDK's) to chat requests or to the 400 the client sees; chat completions to Response objects; chat
+ * chunks to the Responses event sequence. An expected object lists the members that matter: each
+ * must be in the actual one with that value (arrays compared whole, element by element the same way).
+ */
+class ResponsesTranslationFixturesTest {
+  static Stream<Arguments> requests() throws Exception {
+    return cases("requests.json");
+  }
+
+  static Stream<Arguments> responses() throws Exception {
+    return cases("responses.json");
+  }
+
+  static Stream<Arguments> streams() throws Exception {
+    return cases("streams.json");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("requests")
+  void aResponsesRequestBecomesTheChatRequestOrTheClientsError(String name, JsonNode fixture) {
+    ObjectNode request = (ObjectNode) fixture.get("request");
+    ResponsesRequest.validate(request);
+    if (fixture.has("error")) {
+      JsonNode expected = fixture.get("error");
+      assertThatThrownBy(() -> ResponsesRequest.toChat(request))
+          .isInstanceOfSatisfying(BadRequest.class, e -> {
+            ErrorEnvelope.Body body = ErrorEnvelope.of(e).error();
+            assertThat(ErrorEnvelope.status(e)).isEqualTo(expected.get("status").asInt());
+            assertThat(body.param()).isEqualTo(expected.get("param").asText());
+            assertThat(body.message()).isEqualTo(expected.get("message").asText());
+            assertThat(body.type()).isEqualTo("invalid_request_error");
+          });
+    } else {
+      assertThat(ResponsesRequest.toChat(request)).isEqualTo(fixture.get("chat"));
+    }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("responses")
+  void aChatCompletionBecomesAResponseObject(String name, JsonNode fixture) {
+    ObjectNode response = ChatToResponse.response(
+        (ObjectNode) fixture.get("request"), fixture.get("completion"), fixture.at("/request/model").asText(), 99, counter());
+    assertContains(response, fixture.get("response"), "response");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("streams")
+  void chatChunksBecomeTheResponsesEventSequence(String name, JsonNode fixture) throws Exception {
+    var source = new ChatStreamToEvents((ObjectNode) fixture.get("request"), fixture.at("/request/model").asText(), 99, counter());
+    var events = new ArrayList<ResponseEvent>(source.opening());
+    TokenUsage usage = fixture.has("usage") ? TokenUsage.fromOpenAi(fixture.get("usage")) : TokenUsage.NONE;
+    for (JsonNode chunk : fixture.get("chunks")) {
+      var json = chunk.get("usage");
+      TokenUsage tokens = json != null && json.isObject() ? TokenUsage.fromOpenAi(json) : null;
+      if (tokens != null) {
+        usage = tokens;
+      }
+      events.addAll(source.onChunk(new StreamChunk(Json.bytes(chunk), tokens, false, 0)));
+    }
+    events.addAll(source.closing(usage));
+    assertThat(source.ended()).isTrue();
+    List<JsonNode> actual = new ArrayList<>();
+    for (int i = 0; i < events.size(); i++) {
+      JsonNode event = Json.MAPPER.readTree(events.get(i).json());
+      assertThat(events.get(i).type()).isEqualTo(event.get("type").asText());
+      assertThat(event.get("sequence_number").asInt()).as("event %d is numbered in order", i).isEqualTo(i);
+      actual.add(event);
+    }
+    assertThat(actual.stream().map(e -> e.get("type").asText()).toList())
+        .isEqualTo(StreamSupport.stream(fixture.get("events").spliterator(), false).map(e -> e.get("type").asText()).toList());
+    for (int i = 0; i < actual.size(); i++) {
+      assertContains(actual.get(i), fixture.get("events").get(i), "events[" + i + "]");
+    }
+  }
+
+  @Test
+  void aStreamThatFailsEndsWithResponseFailedCarryingTheErrorThenAnErrorEvent() throws Exception {
+    var source = new ChatStreamToEvents(Json.readObject("{\"model\":\"m\",\"input\":\"hi\"}".getBytes()), "m", 1, counter());
+    source.opening();
+    source.onChunk(new StreamChunk(
+        "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}".getBytes(), null, false, 2));
+    List<ResponseEvent> events = source.failure(new UpstreamUnreachable("The provider of 'm' ended its answer before it was complete.", null, false));
+    assertThat(events).extracting(ResponseEvent::type).containsExactly("response.failed", "error");
+    JsonNode failed = Json.MAPPER.readTree(events.get(0).json());
+    assertThat(failed.at("/response/status").asText()).isEqualTo("failed");
+    assertThat(failed.at("/response/error/code").asText()).isEqualTo("502");
+    assertThat(failed.at("/response/error/message").asText()).isEqualTo("The provider of 'm' ended its answer before it was complete.");
+    assertThat(failed.get("sequence_number").asInt()).isEqualTo(5); // created, in_progress, item added, part added, delta
+    JsonNode error = Json.MAPPER.readTree(events.get(1).json());
+    assertThat(error.get("code").asText()).isEqualTo("502");
+    assertThat(error.get("message").asText()).isEqualTo("The provider of 'm' ended its answer before it was complete.");
+    assertThat(error.get("sequence_number").asInt()).isEqualTo(6);
+    assertThat(error.at("/error/message").asText()).as("the OpenAI SDKs raise on an event with an error member")
+        .isEqualTo("The provider of 'm' ended its answer before it was complete.");
+    assertThat(source.ended()).isTrue();
+  }
+
+  @Test
+  void aRequestWithoutInputOrAModelIsRefusedNamingTheField() {
+    assertThatThrownBy(() -> ResponsesRequest.validate(Json.readObject("{\"model\":\"m\"}".getBytes())))
+        .isInstanceOf(BadRequest.class).hasMessage("'input' is required: a string, or an array of input items.");
+    assertThatThrownBy(() -> ResponsesRequest.validate(Json.readObject("{\"input\":\"hi\"}".getBytes())))
+        .isInstanceOf(BadRequest.class).hasMessage("'model' is required.");
+    assertThatThrownBy(() -> ResponsesRequest.validate(Json.readObject("{\"model\":\"m\",\"input\":5}".getBytes())))
+        .isInstanceOf(BadRequest.class).hasMessage("'input' must be a string or an array of input items.");
+  }
+
+  /** resp_1, msg_2, fc_3...: one counter for every prefix, so fixtures name the ids they expect. */
+  private static Ids counter() {
+    int[] next = {0};
+    return prefix -> prefix + "_" + (++next[0]);
+  }
+
+  private static void assertContains(JsonNode actual, JsonNode expected, String path) {
+    if (expected.isObject()) {
+      assertThat(actual.isObject()).as(path + " is an object: " + actual).isTrue();
+      expected.properties().forEach(member -> {
+        assertThat(actual.has(member.getKey())).as(path + "." + member.getKey() + " is present in " + actual).isTrue();
+        assertContains(actual.get(member.getKey()), member.getValue(), path + "." + member.getKey());
+      });
+    } else if (expected.isArray()) {
+      assertThat(actual.size()).as(path + " size: " + actual).isEqualTo(expected.size());
+      for (int i = 0; i < expected.size(); i++) {
+        assertContains(actual.get(i), expected.get(i), path + "[" + i + "]");
+      }
+    } else if (expected.isNumber()) {
+      assertThat(actual.isNumber() && actual.decimalValue().compareTo(expected.decimalValue()) == 0).as(path + ": " + actual + " = " + expected).isTrue();
+    } else {
+      assertThat(actual).as(path).isEqualTo(expected);
+    }
+  }
+
+  private static Stream<Arguments> cases(String file) throws Exception {
+    try (InputStream in = ResponsesTranslationFixturesTest.class.getResourceAsStream("/aigw/proxy/responses/" + file)) {
+      JsonNode all = Json.MAPPER.readTree(in);
+      return StreamSupport.stream(all.spliterator(), false).map(c -> Arguments.of(c.get("name").asText(), c)).toList().stream();
+    }
+  }
+}
