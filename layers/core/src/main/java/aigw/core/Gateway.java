@@ -162,7 +162,7 @@ public final class Gateway {
   /**
    * After a SnapStart restore: what init read or chose may be stale or shared with every other
    * environment restored from the same snapshot. The master key and the provider credentials are
-   * read again at their next use, and the round-robin turns start at random (SecureRandom is
+   * read again at their next use, the deployments' cooldowns are forgotten, and the round-robin turns start at random (SecureRandom is
    * snapshot-safe on Lambda's Java runtimes). docs/architecture.md lists what init holds and why the
    * rest is safe.
    */
@@ -170,6 +170,7 @@ public final class Gateway {
     masterKey.expire();
     providers.credentials().expire();
     router.startAtRandom(new SecureRandom());
+    failover.cooldowns().forgetAll();
   }
 
   public GatewaySettings settings() {

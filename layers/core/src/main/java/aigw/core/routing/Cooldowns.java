@@ -25,6 +25,14 @@ public final class Cooldowns {
   /** Failures counted since {@code windowStart}; skipped until {@code coolUntil} (epoch ms, 0 = not cooling). */
   private record State(long windowStart, int failures, long coolUntil) {}
 
+  /**
+   * Forgets every count and cooldown: after a SnapStart restore, what the snapshot's process learned
+   * (its clock may be long past) is not this environment's.
+   */
+  public void forgetAll() {
+    states.clear();
+  }
+
   /** Whether {@code deployment} is skipped at {@code now}. */
   public boolean isCooling(Deployment deployment, Instant now) {
     AtomicReference<State> state = states.get(deployment);

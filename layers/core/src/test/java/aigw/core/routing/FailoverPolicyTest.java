@@ -277,6 +277,23 @@ class FailoverPolicyTest {
   }
 
   @Test
+  void aRestoredEnvironmentForgetsTheCooldownsItsSnapshotHeld() {
+    script(A1, fails(REFUSED));
+    script(A2, ok("from a2"));
+    var policy = policy(RouterSettings.defaults());
+    for (int i = 0; i < 4; i++) {
+      policy.call(List.of(A1, A2), REQUEST);
+    }
+    assertThat(policy.cooldowns().isCooling(A1, clock.instant())).isTrue();
+
+    policy.cooldowns().forgetAll(); // Gateway.renewAfterRestore
+
+    calls.clear();
+    policy.call(List.of(A1, A2), REQUEST);
+    assertThat(calls).containsExactly("a1", "a2");
+  }
+
+  @Test
   void whenEveryDeploymentCoolsDownTheCallGets429NoDeploymentsAvailable() {
     script(A1, fails(status(503, null)));
     script(A2, fails(status(503, null)));
