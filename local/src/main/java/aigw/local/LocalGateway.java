@@ -118,7 +118,7 @@ public final class LocalGateway implements AutoCloseable {
             : CompletableFuture.supplyAsync(
                 () -> options.inMemory() ? EmbeddedDynamoDb.inMemory() : EmbeddedDynamoDb.inDirectory(options.dataDir()),
                 runnable -> Thread.ofPlatform().name("aigw-start-db").start(runnable));
-    List<Deployment> models;
+    ModelList.Config models;
     Providers providers;
     try {
       models = models(options); // a mistake in it stops the start
@@ -243,12 +243,12 @@ public final class LocalGateway implements AutoCloseable {
     return gateway;
   }
 
-  private static List<Deployment> models(LocalOptions options) {
+  private static ModelList.Config models(LocalOptions options) {
     if (options.config() != null) {
-      return ModelList.read(options.config(), options.env());
+      return ModelList.readConfig(options.config(), options.env());
     }
     try (InputStream bundled = LocalGateway.class.getResourceAsStream(BUNDLED_CONFIG)) {
-      return bundled == null ? List.of() : ModelList.read(bundled, "the bundled config.example.yaml", options.env());
+      return bundled == null ? ModelList.Config.empty() : ModelList.readConfig(bundled, "the bundled config.example.yaml", options.env());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

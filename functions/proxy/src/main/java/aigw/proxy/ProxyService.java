@@ -11,9 +11,6 @@ import aigw.core.errors.ModelNotFound;
 import aigw.core.errors.NotFound;
 import aigw.core.errors.PayloadTooLarge;
 import aigw.core.errors.PermissionDenied;
-import aigw.core.errors.GatewayException;
-import aigw.core.errors.ServiceUnavailable;
-import aigw.core.errors.UpstreamUnreachable;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
 import aigw.core.http.PathSegments;
@@ -190,25 +187,13 @@ public final class ProxyService {
   }
 
   /**
-   * Tries the deployments in turn, moving on only when the request cannot have reached a provider
-   * (no connection, no credential configured), so no request is run, or billed, twice. A stream
-   * follows the same rule: its answer is chosen once its status and headers have arrived.
+   * Calls the model group whose deployments {@code rotation} lists (in the order to try them), with
+   * the config's retries, cooldowns and fallbacks ({@link aigw.core.routing.FailoverPolicy}). A
+   * request is sent again only when it cannot have run: nothing was sent, or the provider answered
+   * an error (for a stream, before its first chunk, which has arrived when this returns).
    */
   ProviderAnswer call(List<Deployment> rotation, ProviderRequest request) {
-    GatewayException last = null;
-    for (Deployment deployment : rotation) {
-      try {
-        return gateway.providers().call(deployment, request);
-      } catch (UpstreamUnreachable e) {
-        if (!e.beforeSending()) {
-          throw e;
-        }
-        last = e;
-      } catch (ServiceUnavailable e) {
-        last = e;
-      }
-    }
-    throw last;
+    return gateway.failover().call(rotation, request);
   }
 
   private GatewayResponse models(GatewayRequest request) {

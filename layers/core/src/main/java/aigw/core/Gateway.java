@@ -5,12 +5,14 @@ import aigw.core.aws.AwsClients;
 import aigw.core.config.Deployment;
 import aigw.core.config.ModelList;
 import aigw.core.config.Router;
+import aigw.core.config.RouterSettings;
 import aigw.core.keys.KeyCache;
 import aigw.core.keys.KeyStore;
 import aigw.core.keys.dynamodb.DynamoDbKeyStore;
 import aigw.core.keys.dynamodb.DynamoDbUsageRecorder;
 import aigw.core.providers.Providers;
 import aigw.core.providers.openai.OpenAiCompatibleProvider;
+import aigw.core.routing.FailoverPolicy;
 import aigw.core.secrets.MasterKey;
 import aigw.core.secrets.ProviderCredentials;
 import aigw.core.secrets.SecretSource;
@@ -42,6 +44,7 @@ public final class Gateway {
   private final Authenticator authenticator;
   private final Router router;
   private final Providers providers;
+  private final FailoverPolicy failover;
 
   public Gateway(
       GatewaySettings settings,
@@ -51,6 +54,18 @@ public final class Gateway {
       SecretSource masterKeySource,
       List<Deployment> models,
       Providers providers) {
+    this(settings, clock, keyStore, usage, masterKeySource, new ModelList.Config(models, RouterSettings.defaults()), providers);
+  }
+
+  /** @param models the model list and its router settings (retries, fallbacks, cooldowns) */
+  public Gateway(
+      GatewaySettings settings,
+      Clock clock,
+      KeyStore keyStore,
+      UsageRecorder usage,
+      SecretSource masterKeySource,
+      ModelList.Config models,
+      Providers providers) {
     this.settings = settings;
     this.clock = clock;
     this.keyStore = keyStore;
@@ -59,8 +74,9 @@ public final class Gateway {
     this.masterKey =
         new MasterKey(masterKeySource, clock, settings.masterKeyTtl(), settings.masterKeyRecheck(), settings.masterKeyGrace());
     this.authenticator = new Authenticator(masterKey, keyCache);
-    this.router = new Router(models);
+    this.router = new Router(models.deployments());
     this.providers = providers;
+    this.failover = new FailoverPolicy(models.router(), providers::call, router::rotation, clock);
   }
 
   /** The usual wiring over a DynamoDB client: keys and usage in the table the settings name. */
@@ -74,6 +90,17 @@ public final class Gateway {
       DynamoDbClient dynamo,
       SecretSource masterKeySource,
       List<Deployment> models,
+      Providers providers,
+      Clock clock) {
+    return over(settings, dynamo, masterKeySource, new ModelList.Config(models, RouterSettings.defaults()), providers, clock);
+  }
+
+  /** As above, with the config file's router settings. */
+  public static Gateway over(
+      GatewaySettings settings,
+      DynamoDbClient dynamo,
+      SecretSource masterKeySource,
+      ModelList.Config models,
       Providers providers,
       Clock clock) {
     return new Gateway(
@@ -125,8 +152,8 @@ public final class Gateway {
       credentials = ProviderCredentials.overSecret(env, AwsClients.secretsManager(), providerSecret.trim(), clock);
       names = credentials.names();
     }
-    List<Deployment> models =
-        settings.configFile() == null ? ModelList.empty() : ModelList.read(Path.of(settings.configFile()), names);
+    ModelList.Config models =
+        settings.configFile() == null ? ModelList.Config.empty() : ModelList.readConfig(Path.of(settings.configFile()), names);
     var gateway =
         over(settings, AwsClients.dynamoDb(), secret, models, new Providers(OpenAiCompatibleProvider.defaultHttpClient(), credentials), clock);
     gateway.router.startAtRandom(new SecureRandom());
@@ -142,7 +169,7 @@ public final class Gateway {
   /**
    * After a SnapStart restore: what init read or chose may be stale or shared with every other
    * environment restored from the same snapshot. The master key and the provider credentials are
-   * read again at their next use, and the round-robin turns start at random (SecureRandom is
+   * read again at their next use, the deployments' cooldowns are forgotten, and the round-robin turns start at random (SecureRandom is
    * snapshot-safe on Lambda's Java runtimes). docs/architecture.md lists what init holds and why the
    * rest is safe.
    */
@@ -150,6 +177,7 @@ public final class Gateway {
     masterKey.expire();
     providers.credentials().expire();
     router.startAtRandom(new SecureRandom());
+    failover.cooldowns().forgetAll();
   }
 
   public GatewaySettings settings() {
@@ -186,5 +214,10 @@ public final class Gateway {
 
   public Providers providers() {
     return providers;
+  }
+
+  /** Model calls with retries, cooldowns (this container's) and fallbacks: {@code router_settings}. */
+  public FailoverPolicy failover() {
+    return failover;
   }
 }

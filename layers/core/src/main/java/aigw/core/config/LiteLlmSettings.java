@@ -12,8 +12,8 @@ import java.util.logging.Logger;
  * never logged: {@code general_settings.master_key} and {@code environment_variables} hold secrets.
  *
  * <p>LiteLLM's sections: https://docs.litellm.ai/docs/proxy/configs and
- * https://docs.litellm.ai/docs/proxy/config_settings. aigw reads {@code model_list} and {@code
- * router_settings.timeout}; everything else here is a warning.
+ * https://docs.litellm.ai/docs/proxy/config_settings. aigw reads {@code model_list} and the router
+ * settings of {@link RouterSettings#HONOURED}; everything else here is a warning.
  */
 final class LiteLlmSettings {
   private static final String ALIASES =
@@ -32,10 +32,14 @@ final class LiteLlmSettings {
           Map.entry("litellm_settings.model_alias_map", ALIASES),
           Map.entry("litellm_settings.model_group_alias", ALIASES),
           Map.entry("litellm_settings.request_timeout", "set router_settings.timeout or litellm_params.timeout (seconds)"),
-          Map.entry("router_settings.num_retries",
-              "aigw tries the next deployment of the same model_name when one cannot be reached; it does not retry"),
-          Map.entry("litellm_settings.num_retries",
-              "aigw tries the next deployment of the same model_name when one cannot be reached; it does not retry"));
+          Map.entry("litellm_settings.default_fallbacks", "name each group's fallbacks in router_settings.fallbacks"),
+          Map.entry("router_settings.default_fallbacks", "name each group's fallbacks in router_settings.fallbacks"),
+          Map.entry("router_settings.content_policy_fallbacks",
+              "aigw does not recognise content policy refusals; list the groups in router_settings.fallbacks"),
+          Map.entry("litellm_settings.content_policy_fallbacks",
+              "aigw does not recognise content policy refusals; list the groups in router_settings.fallbacks"),
+          Map.entry("router_settings.allowed_fails_policy", "set one router_settings.allowed_fails for every kind of failure"),
+          Map.entry("router_settings.retry_policy", "set one router_settings.num_retries for every kind of failure"));
   private static final Map<String, String> TOP_LEVEL_INSTEAD =
       Map.of(
           "model_group_alias", ALIASES,
@@ -56,7 +60,7 @@ final class LiteLlmSettings {
         case "router_settings", "litellm_settings", "general_settings" -> {
           for (String setting : names(value)) {
             String path = name + "." + setting;
-            if (!path.equals("router_settings.timeout")) {
+            if (!RouterSettings.HONOURED.contains(path)) {
               log.warning(origin + ": " + path + " is ignored: " + INSTEAD.getOrDefault(path, generalAdvice(name)) + ".");
             }
           }
@@ -65,7 +69,7 @@ final class LiteLlmSettings {
           String instead = TOP_LEVEL_INSTEAD.get(name);
           String variables = name.equals("environment_variables") && !names(value).isEmpty() ? " (" + String.join(", ", names(value)) + ")" : "";
           log.warning(origin + ": " + name + variables + " is ignored: "
-              + (instead != null ? instead : "aigw reads model_list and router_settings.timeout only") + ".");
+              + (instead != null ? instead : "aigw reads model_list, router_settings and litellm_settings' retry and fallback settings only") + ".");
         }
       }
     });
@@ -73,7 +77,8 @@ final class LiteLlmSettings {
 
   private static String generalAdvice(String section) {
     return switch (section) {
-      case "router_settings" -> "aigw balances entries sharing a model_name round robin and reads only router_settings.timeout";
+      case "router_settings" -> "aigw balances entries sharing a model_name round robin and reads only " + String.join(", ",
+          RouterSettings.HONOURED.stream().filter(s -> s.startsWith("router_settings.")).map(s -> s.substring(16)).sorted().toList());
       case "litellm_settings" -> "aigw has none of the LiteLLM library's settings (callbacks, caching, parameter dropping)";
       default -> SETTINGS_ARE_ENVIRONMENT;
     };

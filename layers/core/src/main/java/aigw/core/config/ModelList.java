@@ -45,15 +45,37 @@ public final class ModelList {
     return List.of();
   }
 
+  /**
+   * A whole config file as aigw reads it: the deployments and the router settings.
+   *
+   * @param deployments the {@code model_list} entries, in file order
+   * @param router the {@code router_settings} aigw honours (retries, fallbacks, cooldowns)
+   */
+  public record Config(List<Deployment> deployments, RouterSettings router) {
+    public static Config empty() {
+      return new Config(List.of(), RouterSettings.defaults());
+    }
+  }
+
   public static List<Deployment> read(Path file, Map<String, String> env) {
+    return readConfig(file, env).deployments();
+  }
+
+  public static List<Deployment> read(InputStream yaml, String origin, Map<String, String> env) {
+    return readConfig(yaml, origin, env).deployments();
+  }
+
+  /** As {@link #read(Path, Map)}, with the router settings. */
+  public static Config readConfig(Path file, Map<String, String> env) {
     try (InputStream in = Files.newInputStream(file)) {
-      return read(in, file.toString(), env);
+      return readConfig(in, file.toString(), env);
     } catch (IOException e) {
       throw new InvalidConfig("cannot read the model list " + file + ": " + e.getMessage(), e);
     }
   }
 
-  public static List<Deployment> read(InputStream yaml, String origin, Map<String, String> env) {
+  /** As {@link #read(InputStream, String, Map)}, with the router settings. */
+  public static Config readConfig(InputStream yaml, String origin, Map<String, String> env) {
     JsonNode root;
     try {
       root = YAML.readTree(yaml);
@@ -61,7 +83,7 @@ public final class ModelList {
       throw new InvalidConfig(origin + " is not valid YAML: " + e.getMessage(), e);
     }
     if (root == null || root.isMissingNode() || root.isNull()) {
-      return List.of();
+      return Config.empty();
     }
     if (!root.isObject()) {
       throw new InvalidConfig(origin + ": the top level must be a mapping with a model_list");
@@ -69,17 +91,16 @@ public final class ModelList {
     LiteLlmSettings.warnAboutIgnored(root, origin, LOG);
     Duration defaultTimeout = seconds(root.path("router_settings").path("timeout"), DEFAULT_TIMEOUT, origin);
     JsonNode list = root.path("model_list");
-    if (list.isMissingNode() || list.isNull()) {
-      return List.of();
-    }
-    if (!list.isArray()) {
-      throw new InvalidConfig(origin + ": model_list must be a list");
-    }
     var deployments = new ArrayList<Deployment>();
-    for (int i = 0; i < list.size(); i++) {
-      deployments.add(entry(list.get(i), origin + ": model_list[" + i + "]", defaultTimeout, env));
+    if (!list.isMissingNode() && !list.isNull()) {
+      if (!list.isArray()) {
+        throw new InvalidConfig(origin + ": model_list must be a list");
+      }
+      for (int i = 0; i < list.size(); i++) {
+        deployments.add(entry(list.get(i), origin + ": model_list[" + i + "]", defaultTimeout, env));
+      }
     }
-    return List.copyOf(deployments);
+    return new Config(List.copyOf(deployments), RouterSettings.read(root, deployments, origin));
   }
 
   private static Deployment entry(JsonNode entry, String where, Duration defaultTimeout, Map<String, String> env) {

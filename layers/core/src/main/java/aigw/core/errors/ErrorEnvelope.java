@@ -14,6 +14,9 @@ public record ErrorEnvelope(Body error) {
   public record Body(String message, String type, String param, String code) {}
 
   // Exhaustive switch: a new exception type will not compile until it is mapped.
+  /** The header the OpenAI SDKs read before the status to decide whether to retry (Stainless SDKs). */
+  public static final String DO_NOT_RETRY_HEADER = "x-should-retry";
+
   public static int status(GatewayException e) {
     return switch (e) {
       case AuthenticationFailed a -> 401;
@@ -29,6 +32,7 @@ public record ErrorEnvelope(Body error) {
       case UpstreamUnreachable u -> 502;
       case ServiceUnavailable s -> 503;
       case UpstreamTimeout t -> 504;
+      case NoDeploymentAvailable n -> 429; // LiteLLM's status for its RouterRateLimitError
     };
   }
 
@@ -47,6 +51,7 @@ public record ErrorEnvelope(Body error) {
       case UpstreamUnreachable u -> "api_connection_error";
       case ServiceUnavailable s -> "service_unavailable";
       case UpstreamTimeout t -> "timeout";
+      case NoDeploymentAvailable n -> "rate_limit_error";
     };
   }
 
@@ -73,6 +78,16 @@ public record ErrorEnvelope(Body error) {
     }
     if (e instanceof UpstreamFailed u && u.retryAfterMs() != null) {
       response = response.withHeader("retry-after-ms", u.retryAfterMs());
+    }
+    if (e instanceof NoDeploymentAvailable n) {
+      response = response.withHeader("Retry-After", Long.toString(n.retryAfterSeconds()));
+    }
+    if (e instanceof UpstreamFailed u && u.credentialRefused()) {
+      // A 502 the client cannot fix by sending again: the provider refused the gateway's own
+      // credential. The OpenAI SDKs (openai-python _should_retry, openai-node shouldRetry,
+      // openai-java RetryingHttpClient) retry every status >= 500 twice unless the answer says
+      // x-should-retry: false, which they obey before looking at the status.
+      response = response.withHeader(DO_NOT_RETRY_HEADER, "false");
     }
     return response;
   }

@@ -17,7 +17,8 @@ public abstract sealed class GatewayException extends RuntimeException
         UpstreamFailed,
         UpstreamUnreachable,
         UpstreamTimeout,
-        ServiceUnavailable {
+        ServiceUnavailable,
+        NoDeploymentAvailable {
 
   private final String param;
 

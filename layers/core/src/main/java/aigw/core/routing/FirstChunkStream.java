@@ -1,0 +1,37 @@
+package aigw.core.routing;
+
+import aigw.core.providers.ProviderStream;
+import aigw.core.providers.StreamChunk;
+
+/**
+ * A provider stream whose first chunk was read while the call could still be retried; {@link
+ * #next} gives it first, then reads on. Nothing of it has reached the client yet.
+ */
+final class FirstChunkStream implements ProviderStream {
+  private final ProviderStream stream;
+  private StreamChunk first;
+  private boolean firstGiven;
+  private boolean ended;
+
+  FirstChunkStream(StreamChunk first, ProviderStream stream) {
+    this.first = first;
+    this.stream = stream;
+  }
+
+  @Override
+  public StreamChunk next() {
+    if (!firstGiven) {
+      firstGiven = true;
+      StreamChunk chunk = first;
+      first = null;
+      ended = chunk == null; // the provider's answer had no chunk at all (its stream is closed)
+      return chunk;
+    }
+    return ended ? null : stream.next();
+  }
+
+  @Override
+  public void close() {
+    stream.close();
+  }
+}
