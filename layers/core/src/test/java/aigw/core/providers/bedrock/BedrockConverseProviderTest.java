@@ -34,6 +34,11 @@ import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.http.ContentStreamProvider;
+import software.amazon.awssdk.http.SdkHttpMethod;
+import software.amazon.awssdk.http.SdkHttpRequest;
+import software.amazon.awssdk.http.auth.aws.signer.AwsV4HttpSigner;
+import software.amazon.awssdk.http.auth.spi.signer.HttpSigner;
 import software.amazon.eventstream.HeaderValue;
 import software.amazon.eventstream.Message;
 
@@ -186,5 +191,44 @@ class BedrockConverseProviderTest {
           assertThat(e.getMessage()).contains("no AWS credentials to call Amazon Bedrock for model 'nova'");
         });
     assertThat(bedrock.getAllServeEvents()).isEmpty();
+  }
+
+  /**
+   * The signature holds for the request as Bedrock receives it: what the JDK's HTTP client sent
+   * (host with port, content type, body, the model id's encoding) is signed again, at the request's
+   * own X-Amz-Date, the way AWS checks it, and gives the same signature.
+   */
+  @Test
+  void theSignatureHoldsForTheRequestAsTheServerReceivesIt() {
+    bedrock.stubFor(
+        post(urlEqualTo("/model/amazon.nova-lite-v1%3A0/converse"))
+            .willReturn(aResponse().withHeader("Content-Type", "application/json").withBody(
+                "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"text\":\"ok\"}]}},\"stopReason\":\"end_turn\","
+                    + "\"usage\":{\"inputTokens\":1,\"outputTokens\":1,\"totalTokens\":2},\"metrics\":{\"latencyMs\":1}}")));
+
+    provider.answer(deployment(), chat(false));
+
+    var received = bedrock.getAllServeEvents().getFirst().getRequest();
+    var authorization = java.util.regex.Pattern.compile(
+            "AWS4-HMAC-SHA256 Credential=AKIDPROVIDERTEST0001/(\\d{8})/us-east-1/bedrock/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})")
+        .matcher(received.getHeader("Authorization"));
+    assertThat(authorization.matches()).as(received.getHeader("Authorization")).isTrue();
+    var date = java.time.LocalDateTime.parse(received.getHeader("X-Amz-Date"), java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'"))
+        .toInstant(java.time.ZoneOffset.UTC);
+    var request = SdkHttpRequest.builder().method(SdkHttpMethod.POST).uri(URI.create(bedrock.baseUrl() + received.getUrl()));
+    for (String name : authorization.group(2).split(";")) {
+      if (!name.equals("host") && !name.equals("x-amz-date")) { // the signer writes these two itself
+        request.putHeader(name, received.getHeader(name));
+      }
+    }
+    var again = AwsV4HttpSigner.create().sign(r -> r.identity(credentials.resolveCredentials())
+        .request(request.build())
+        .payload(ContentStreamProvider.fromByteArray(received.getBody()))
+        .putProperty(AwsV4HttpSigner.SERVICE_SIGNING_NAME, "bedrock")
+        .putProperty(AwsV4HttpSigner.REGION_NAME, "us-east-1")
+        .putProperty(HttpSigner.SIGNING_CLOCK, java.time.Clock.fixed(date, java.time.ZoneOffset.UTC)));
+
+    assertThat(again.request().firstMatchingHeader("Authorization").orElseThrow()).isEqualTo(received.getHeader("Authorization"));
+    assertThat(authorization.group(2).split(";")).contains("host", "x-amz-date", "content-type");
   }
 }
