@@ -34,21 +34,19 @@ class BedrockTemplateTest {
     resources.fields().forEachRemaining(resource -> {
       if ("AWS::IAM::Role".equals(resource.getValue().path("Type").asText())) {
         for (JsonNode policy : resource.getValue().path("Properties").path("Policies")) {
-          for (JsonNode statement : policy.path("PolicyDocument").path("Statement")) {
-            if (statement.toString().contains("bedrock:")) {
-              assertThat(resource.getKey()).as("only the proxy function calls Bedrock").isEqualTo("ProxyFunctionRole");
-              bedrock.add(statement);
-            }
+          if (policy.toString().contains("bedrock:")) {
+            assertThat(resource.getKey()).as("only the proxy function calls Bedrock").isEqualTo("ProxyFunctionRole");
+            bedrock.add(policy);
           }
         }
       }
     });
-    assertThat(bedrock).hasSize(1);
+    assertThat(bedrock).as("one policy, which holds nothing else").hasSize(1);
     JsonNode guarded = bedrock.getFirst().path("Fn::If");
     assertThat(guarded.get(0).asText()).isEqualTo("InvokesBedrock");
-    assertThat(guarded.get(1)).isEqualTo(Json.MAPPER.readTree("""
-        {"Effect":"Allow","Action":["bedrock:InvokeModel","bedrock:InvokeModelWithResponseStream"],"Resource":{"Ref":"BedrockModelArns"}}"""));
-    assertThat(guarded.get(2)).as("no statement otherwise").isEqualTo(Json.MAPPER.readTree("{\"Ref\":\"AWS::NoValue\"}"));
+    assertThat(guarded.get(1).path("PolicyDocument").path("Statement")).isEqualTo(Json.MAPPER.readTree("""
+        [{"Effect":"Allow","Action":["bedrock:InvokeModel","bedrock:InvokeModelWithResponseStream"],"Resource":{"Ref":"BedrockModelArns"}}]"""));
+    assertThat(guarded.get(2)).as("no policy otherwise").isEqualTo(Json.MAPPER.readTree("{\"Ref\":\"AWS::NoValue\"}"));
     // The condition holds exactly when the list joins to something: an empty default grants nothing.
     JsonNode parameter = template.path("Parameters").path("BedrockModelArns");
     assertThat(parameter.path("Type").asText()).isEqualTo("CommaDelimitedList");
