@@ -66,7 +66,7 @@ class TransformedTemplateTest {
     conditions = lastConditions;
   }
 
-  private static JsonNode lastConditions;
+  static JsonNode lastConditions; // the Conditions of the last transform (BedrockTemplateTest reads them too)
 
   /** The transformed template's Resources, for these artifacts and parameter overrides. */
   static JsonNode transform(Map<String, String> artifacts, Map<String, String> parameters) throws IOException, InterruptedException {

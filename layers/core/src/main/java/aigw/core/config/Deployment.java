@@ -20,6 +20,8 @@ import java.time.Duration;
  *     deployment-scoped API, anything else the v1 API ({@code AzureApiVersion})
  * @param apiVersionSource {@code os.environ/NAME} when {@code api_version} names a variable (read
  *     again with the credentials, like {@code apiBaseSource}); null otherwise
+ * @param awsRegion the AWS region a Bedrock deployment signs its calls for (LiteLLM's {@code
+ *     aws_region_name}, else the function's {@code AWS_REGION}); null for every other provider
  */
 public record Deployment(
     String modelName,
@@ -31,7 +33,23 @@ public record Deployment(
     Duration timeout,
     String apiBaseSource,
     String apiVersion,
-    String apiVersionSource) {
+    String apiVersionSource,
+    String awsRegion) {
+
+  /** A deployment outside AWS (no signing region). */
+  public Deployment(
+      String modelName,
+      Provider provider,
+      String upstreamModel,
+      URI apiBase,
+      String apiKey,
+      String apiKeySource,
+      Duration timeout,
+      String apiBaseSource,
+      String apiVersion,
+      String apiVersionSource) {
+    this(modelName, provider, upstreamModel, apiBase, apiKey, apiKeySource, timeout, apiBaseSource, apiVersion, apiVersionSource, null);
+  }
 
   /** A deployment whose {@code api_base} is literal or the provider's default. */
   public Deployment(
@@ -54,18 +72,19 @@ public record Deployment(
 
   /** The same deployment with another credential (the provider credentials secret changed). */
   public Deployment withApiKey(String newApiKey) {
-    return new Deployment(modelName, provider, upstreamModel, apiBase, newApiKey, apiKeySource, timeout, apiBaseSource, apiVersion, apiVersionSource);
+    return new Deployment(modelName, provider, upstreamModel, apiBase, newApiKey, apiKeySource, timeout, apiBaseSource, apiVersion, apiVersionSource, awsRegion);
   }
 
   /** The same deployment at another base URL (its {@code os.environ/NAME} changed in the secret). */
   public Deployment withApiBase(URI newApiBase) {
-    return new Deployment(modelName, provider, upstreamModel, newApiBase, apiKey, apiKeySource, timeout, apiBaseSource, apiVersion, apiVersionSource);
+    return new Deployment(
+        modelName, provider, upstreamModel, newApiBase, apiKey, apiKeySource, timeout, apiBaseSource, apiVersion, apiVersionSource, awsRegion);
   }
 
   /** The same deployment with another {@code api_version} (its {@code os.environ/NAME} changed in the secret). */
   public Deployment withApiVersion(String newApiVersion) {
     return new Deployment(
-        modelName, provider, upstreamModel, apiBase, apiKey, apiKeySource, timeout, apiBaseSource, newApiVersion, apiVersionSource);
+        modelName, provider, upstreamModel, apiBase, apiKey, apiKeySource, timeout, apiBaseSource, newApiVersion, apiVersionSource, awsRegion);
   }
 
   @Override

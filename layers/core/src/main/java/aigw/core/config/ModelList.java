@@ -37,7 +37,9 @@ public final class ModelList {
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
   private static final String ENV_PREFIX = "os.environ/";
   private static final Set<String> SUPPORTED_PARAMS =
-      Set.of("model", "api_base", "api_key", "timeout", "api_version", "rpm", "tpm", "weight", "stream_timeout");
+      Set.of(
+          "model", "api_base", "api_key", "timeout", "api_version", "rpm", "tpm", "weight", "stream_timeout",
+          "aws_region_name", "aws_bedrock_runtime_endpoint");
 
   private ModelList() {}
 
@@ -129,6 +131,9 @@ public final class ModelList {
                 () ->
                     new InvalidConfig(
                         where + " (" + modelName + "): provider '" + prefix + "' is not supported yet; supported: " + Provider.knownPrefixes()));
+    if (provider == Provider.BEDROCK) {
+      return bedrock(modelName, model.substring(slash + 1), params, where, defaultTimeout, env);
+    }
     String baseSource = text(params, "api_base");
     String apiBase = resolve(baseSource, where + ".api_base", env);
     if (apiBase == null) {
@@ -168,6 +173,61 @@ public final class ModelList {
         baseFromEnvironment ? baseSource : null,
         apiVersion(provider, resolve(versionSource, where + ".api_version", env), where + " (" + modelName + ")"),
         versionSource != null && versionSource.startsWith(ENV_PREFIX) ? versionSource : null);
+  }
+
+  /**
+   * A {@code bedrock/<model id>} entry. No key: calls are signed with the process's AWS credentials.
+   * The region is {@code aws_region_name}, else the environment's {@code AWS_REGION} (set by Lambda)
+   * or {@code AWS_DEFAULT_REGION}, as LiteLLM and the AWS SDKs resolve it; the URL is {@code
+   * aws_bedrock_runtime_endpoint} (LiteLLM's name, for VPC endpoints, proxies and tests), else
+   * {@code api_base}, else Bedrock's regional endpoint {@code https://bedrock-runtime.<region>.amazonaws.com}.
+   *
+   * @throws InvalidConfig when no region is known, or the region or endpoint is malformed
+   */
+  private static Deployment bedrock(
+      String modelName, String modelId, JsonNode params, String where, Duration defaultTimeout, Map<String, String> env) {
+    String named = where + " (" + modelName + ")";
+    String region = resolve(text(params, "aws_region_name"), where + ".aws_region_name", env);
+    if (region == null || region.isBlank()) {
+      region = env.getOrDefault("AWS_REGION", env.get("AWS_DEFAULT_REGION"));
+    }
+    if (region == null || region.isBlank()) {
+      throw new InvalidConfig(named + ": a bedrock model needs litellm_params.aws_region_name (or AWS_REGION in the environment)");
+    }
+    region = region.strip();
+    // The region becomes part of a host name and of the signature scope: letters, digits and dashes only.
+    if (!region.matches("[a-z]{2}(-[a-z0-9]+)+")) {
+      throw new InvalidConfig(named + ": aws_region_name '" + region + "' is not an AWS region such as us-east-1");
+    }
+    String endpointSource = text(params, "aws_bedrock_runtime_endpoint");
+    String baseName = "aws_bedrock_runtime_endpoint";
+    if (endpointSource == null) {
+      endpointSource = text(params, "api_base");
+      baseName = "api_base";
+    }
+    String endpoint = resolve(endpointSource, where + "." + baseName, env);
+    if (endpointSource != null && endpoint == null) {
+      // A private endpoint was meant: calling the public one instead would leave the VPC unnoticed.
+      throw new InvalidConfig(named + ": " + endpointSource + " (" + baseName + ") is not set");
+    }
+    if (endpoint == null) {
+      endpoint = "https://bedrock-runtime." + region + ".amazonaws.com";
+    }
+    if (text(params, "api_key") != null) {
+      LOG.warning(named + ": litellm_params.api_key is ignored for bedrock models; calls are signed with the function's IAM role");
+    }
+    return new Deployment(
+        modelName,
+        Provider.BEDROCK,
+        modelId,
+        uri(endpoint, where + "." + baseName),
+        null,
+        null,
+        seconds(params.path("timeout"), defaultTimeout, where),
+        null,
+        null,
+        null,
+        region);
   }
 
   /**

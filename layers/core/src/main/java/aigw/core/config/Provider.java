@@ -5,7 +5,7 @@ import java.util.Optional;
 
 /**
  * The provider prefixes of LiteLLM's {@code litellm_params.model}, with their default base URLs and
- * how the credential is sent. Most speak OpenAI's API; those with their own (Anthropic, Gemini) and Azure have an
+ * how the credential is sent. Most speak OpenAI's API; those with their own (Anthropic, Gemini, Bedrock) and Azure have an
  * adapter registered in {@code aigw.core.providers.Providers}.
  */
 public enum Provider {
@@ -44,14 +44,23 @@ public enum Provider {
   /** Anthropic's Messages API ({@code aigw.core.providers.anthropic}): its own body, stream_options never sent. */
   ANTHROPIC("anthropic", "https://api.anthropic.com", AuthStyle.X_API_KEY, false),
   /** Google's Gemini API (not OpenAI's: aigw.core.providers.gemini translates), key in {@code x-goog-api-key}. */
-  GEMINI("gemini", "https://generativelanguage.googleapis.com", AuthStyle.API_KEY_HEADER, false);
+  GEMINI("gemini", "https://generativelanguage.googleapis.com", AuthStyle.API_KEY_HEADER, false),
+  /**
+   * Amazon Bedrock's Converse API ({@code aigw.core.providers.bedrock}): {@code bedrock/<model id,
+   * inference profile id or ARN>}, signed with the function's AWS credentials (SigV4), no key. Its
+   * URL is {@code https://bedrock-runtime.<region>.amazonaws.com} unless {@code
+   * aws_bedrock_runtime_endpoint} (or {@code api_base}) says otherwise ({@code ModelList}).
+   */
+  BEDROCK("bedrock", null, AuthStyle.AWS_SIGV4, false);
 
   /** How the credential is sent. */
   public enum AuthStyle {
     BEARER,
     API_KEY_HEADER,
     /** {@code x-api-key} with {@code anthropic-version} (Anthropic). */
-    X_API_KEY
+    X_API_KEY,
+    /** No key: each request is signed with AWS Signature Version 4 and the process's AWS credentials (Bedrock). */
+    AWS_SIGV4
   }
 
   private final String prefix;

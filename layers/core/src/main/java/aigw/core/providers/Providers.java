@@ -5,6 +5,7 @@ import aigw.core.config.Provider;
 import aigw.core.errors.UpstreamFailed;
 import aigw.core.providers.azure.AzureTranslator;
 import aigw.core.providers.anthropic.AnthropicTranslator;
+import aigw.core.providers.bedrock.BedrockConverseProvider;
 import aigw.core.providers.gemini.GeminiTranslator;
 import aigw.core.providers.http.HttpModelProvider;
 import aigw.core.providers.http.UpstreamHttp;
@@ -38,6 +39,7 @@ public final class Providers {
     byProvider.put(Provider.AZURE, new HttpModelProvider(new AzureTranslator(), transport));
     byProvider.put(Provider.ANTHROPIC, new HttpModelProvider(new AnthropicTranslator(), transport));
     byProvider.put(Provider.GEMINI, new HttpModelProvider(new GeminiTranslator(), transport));
+    byProvider.put(Provider.BEDROCK, new BedrockConverseProvider(transport)); // signed with the process's AWS credentials
     this.credentials = credentials;
   }
 

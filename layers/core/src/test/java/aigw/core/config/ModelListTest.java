@@ -150,4 +150,49 @@ class ModelListTest {
         .hasMessageContaining("model_list[0] (gpt-4o)")
         .hasMessageContaining("api_version '2024-10' is not an Azure OpenAI API version");
   }
+
+  @Test
+  void bedrockSignsForItsRegionAtBedrocksRegionalEndpointOrTheOneConfigured() {
+    String yaml =
+        """
+        model_list:
+          - model_name: claude
+            litellm_params: {model: bedrock/us.anthropic.claude-3-7-sonnet-20250219-v1:0, aws_region_name: eu-west-1}
+          - model_name: nova
+            litellm_params: {model: bedrock/amazon.nova-lite-v1:0}
+          - model_name: private
+            litellm_params:
+              model: bedrock/arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-pro-v1:0
+              aws_region_name: os.environ/BEDROCK_REGION
+              aws_bedrock_runtime_endpoint: os.environ/BEDROCK_ENDPOINT
+        """;
+    var deployments =
+        read(yaml, Map.of("AWS_REGION", "us-west-2", "BEDROCK_REGION", "us-east-1", "BEDROCK_ENDPOINT", "https://vpce-0a1b.bedrock-runtime.us-east-1.vpce.amazonaws.com/"));
+    assertThat(deployments.get(0).provider()).isEqualTo(Provider.BEDROCK);
+    assertThat(deployments.get(0).upstreamModel()).isEqualTo("us.anthropic.claude-3-7-sonnet-20250219-v1:0");
+    assertThat(deployments.get(0).awsRegion()).isEqualTo("eu-west-1");
+    assertThat(deployments.get(0).apiBase()).hasToString("https://bedrock-runtime.eu-west-1.amazonaws.com");
+    assertThat(deployments.get(0).apiKey()).isNull();
+    assertThat(deployments.get(1).awsRegion()).as("the function's own region").isEqualTo("us-west-2");
+    assertThat(deployments.get(1).apiBase()).hasToString("https://bedrock-runtime.us-west-2.amazonaws.com");
+    assertThat(deployments.get(2).upstreamModel()).isEqualTo("arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-pro-v1:0");
+    assertThat(deployments.get(2).awsRegion()).isEqualTo("us-east-1");
+    assertThat(deployments.get(2).apiBase()).hasToString("https://vpce-0a1b.bedrock-runtime.us-east-1.vpce.amazonaws.com");
+  }
+
+  @Test
+  void aBedrockModelWithoutARegionOrWithAnUnsetEndpointStopsTheStart() {
+    assertThatThrownBy(() -> read("model_list:\n  - model_name: c\n    litellm_params: {model: bedrock/amazon.nova-lite-v1:0}\n", Map.of()))
+        .isInstanceOf(InvalidConfig.class)
+        .hasMessageContaining("model_list[0] (c)")
+        .hasMessageContaining("needs litellm_params.aws_region_name");
+    assertThatThrownBy(
+            () -> read("model_list:\n  - model_name: c\n    litellm_params: {model: bedrock/m.m, aws_region_name: 'us-east-1.evil.com/'}\n", Map.of()))
+        .hasMessageContaining("is not an AWS region");
+    assertThatThrownBy(
+            () -> read(
+                "model_list:\n  - model_name: c\n    litellm_params: {model: bedrock/m.m, aws_bedrock_runtime_endpoint: os.environ/VPCE}\n",
+                Map.of("AWS_REGION", "us-east-1")))
+        .hasMessageContaining("os.environ/VPCE (aws_bedrock_runtime_endpoint) is not set");
+  }
 }
