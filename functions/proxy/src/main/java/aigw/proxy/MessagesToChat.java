@@ -15,8 +15,8 @@ import java.util.List;
  *
  * <ul>
  *   <li>{@code system} (a string or text blocks) → one {@code system} message, blocks joined by a
- *       blank line; {@code cache_control} anywhere is dropped (OpenAI-compatible APIs cache on their
- *       own).
+ *       blank line, and so is a {@code system} turn inside {@code messages} (Claude Code 2.1 sends
+ *       one); {@code cache_control} anywhere is dropped (OpenAI-compatible APIs cache on their own).
  *   <li>{@code messages}: text blocks → text parts (a single one as a plain string), {@code image}
  *       blocks → {@code image_url} parts (base64 as a {@code data:} URL, a url source as is); an
  *       assistant's {@code tool_use} blocks → {@code tool_calls} (input as a JSON string); a user's
@@ -47,7 +47,7 @@ final class MessagesToChat {
     ArrayNode out = chat.putArray("messages");
     JsonNode system = messages.get("system");
     if (system != null && !system.isNull()) {
-      String text = systemText(system);
+      String text = systemText(system, "system");
       if (!text.isEmpty()) {
         out.addObject().put("role", "system").put("content", text);
       }
@@ -59,7 +59,10 @@ final class MessagesToChat {
       switch (turn.path("role").asText("")) {
         case "user" -> userTurn(turn.get("content"), where, out);
         case "assistant" -> assistantTurn(turn.get("content"), where, out);
-        default -> throw new BadRequest(where + ".role must be \"user\" or \"assistant\".", where + ".role");
+        // Anthropic's mid-conversation system messages (beta mid-conversation-system-2026-04-07), as
+        // Claude Code 2.1 sends its agent list: a system message where it stands.
+        case "system" -> out.addObject().put("role", "system").put("content", systemText(turn.get("content"), where + ".content"));
+        default -> throw new BadRequest(where + ".role must be \"user\", \"assistant\" or \"system\".", where + ".role");
       }
     }
     chat.put("max_tokens", maxTokens(messages.get("max_tokens")));
@@ -102,17 +105,17 @@ final class MessagesToChat {
     return maxTokens.asInt();
   }
 
-  private static String systemText(JsonNode system) {
-    if (system.isTextual()) {
+  private static String systemText(JsonNode system, String where) {
+    if (system != null && system.isTextual()) {
       return system.asText();
     }
-    if (!system.isArray()) {
-      throw new BadRequest("'system' must be a string or an array of text blocks.", "system");
+    if (system == null || !system.isArray()) {
+      throw new BadRequest("'" + where + "' must be a string or an array of text blocks.", where);
     }
     var parts = new ArrayList<String>();
     for (JsonNode block : system) {
       if (!"text".equals(block.path("type").asText()) || !block.path("text").isTextual()) {
-        throw new BadRequest("'system' may hold only text blocks.", "system");
+        throw new BadRequest("'" + where + "' may hold only text blocks.", where);
       }
       parts.add(block.get("text").asText());
     }

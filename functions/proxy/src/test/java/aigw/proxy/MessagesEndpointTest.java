@@ -273,6 +273,25 @@ class MessagesEndpointTest {
   }
 
   @Test
+  void anAnthropicModelAnsweringAStreamRequestWholeStillGivesTheClientAnthropicsEventSequence() throws Exception {
+    wiremock.stubFor(post("/v1/messages").willReturn(okJson("""
+        {"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929",
+         "content":[{"type":"text","text":"Hi"},{"type":"tool_use","id":"toolu_1","name":"Read","input":{"file_path":"a"}}],
+         "stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":4,"cache_creation_input_tokens":6,"output_tokens":9}}""")));
+
+    var response = send(claudeCode("claude", true));
+
+    var events = events(response.bodyText());
+    assertThat(types(events)).containsExactly("message_start", "content_block_start", "content_block_delta", "content_block_stop",
+        "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop");
+    assertThat(events.get(0).at("/message/content").isEmpty()).isTrue();
+    assertThat(events.get(2).at("/delta/text").asText()).isEqualTo("Hi");
+    assertThat(Json.MAPPER.readTree(events.get(5).at("/delta/partial_json").asText())).isEqualTo(Json.MAPPER.readTree("{\"file_path\":\"a\"}"));
+    assertThat(events.get(7).at("/delta/stop_reason").asText()).isEqualTo("tool_use");
+    assertThat(usage()).isEqualTo(new KeyUsage(1, 10, 9, 19, usage().lastUsedAt(), 0));
+  }
+
+  @Test
   void countTokensIsForwardedToAnthropicAndRefusedInAnthropicsShapeForOtherModels() throws Exception {
     wiremock.stubFor(post("/v1/messages/count_tokens").willReturn(okJson("{\"input_tokens\":2095}")));
     String body = "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}";
@@ -314,6 +333,7 @@ class MessagesEndpointTest {
     assertAnthropicError(send("{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":\"" + "x".repeat(20_000) + "\"}]}"), 413, "request_too_large");
     assertAnthropicError(send("{not json"), 400, "invalid_request_error");
     assertAnthropicError(send("{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"), 400, "invalid_request_error");
+    assertAnthropicError(send("POST", "/messages/", Map.of(), hello.formatted("no-such-model")), 404, "not_found_error"); // without /v1, as routed
     var wrongMethod = send("GET", "/v1/messages", Map.of(), "");
     assertAnthropicError(wrongMethod, 405, "invalid_request_error");
     assertThat(wrongMethod.headers()).containsEntry("Allow", "POST");
