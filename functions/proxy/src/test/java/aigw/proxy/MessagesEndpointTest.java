@@ -309,6 +309,63 @@ class MessagesEndpointTest {
     assertThat(usage().requests()).as("counting tokens generates none and is not counted").isZero();
   }
 
+  @Test
+  void aClientThatGoesAwayMidStreamEndsTheUpstreamCallAndWhatWasGeneratedIsCounted() throws Exception {
+    try (var upstream = aigw.core.testing.StreamingUpstream.start()) {
+      var held = new Deployment("held", Provider.ANTHROPIC, "claude-held", URI.create(upstream.baseUrl()), PROVIDER_KEY,
+          "os.environ/ANTHROPIC_API_KEY", Duration.ofSeconds(5));
+      gateway = TestGateways.gateway(aigw.core.GatewaySettings.fromEnvironment(Map.of("AIGW_KEYS_TABLE", dynamo.keysTable())), dynamo,
+          List.of(held), MutableClock.at("2026-05-01T12:00:00Z"));
+      app = GatewayApplication.of(CorsPolicy.DISABLED, new ProxyService(gateway)::handle);
+      var written = new java.io.ByteArrayOutputStream();
+      var client = new java.io.OutputStream() { // the client's connection: gone after its second event
+        int flushes;
+
+        @Override
+        public void write(int b) throws java.io.IOException {
+          write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws java.io.IOException {
+          if (flushes >= 2) {
+            throw new java.io.IOException("Broken pipe");
+          }
+          written.write(b, off, len);
+        }
+
+        @Override
+        public void flush() {
+          flushes++;
+        }
+      };
+      var call = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+        var response = app.handle(new GatewayRequest("POST", "/v1/messages", Map.of("x-api-key", KEY), Map.of(),
+            claudeCode("held", true).getBytes(StandardCharsets.UTF_8), "req-gone"));
+        try {
+          response.stream().writeTo(client);
+          return "completed";
+        } catch (java.io.IOException gone) {
+          return "client gone";
+        }
+      });
+      var exchange = upstream.awaitRequest();
+      assertThat(exchange.requestLine()).isEqualTo("POST /v1/messages HTTP/1.1");
+      exchange.startStream();
+      exchange.sendRaw("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","
+          + "\"content\":[],\"model\":\"claude-held\",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n");
+      exchange.sendRaw("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+      exchange.sendRaw("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hel\"}}\n\n");
+
+      assertThat(call.get(10, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo("client gone");
+      assertThat(exchange.awaitClientClosed(Duration.ofSeconds(10))).as("the upstream call was ended").isTrue();
+      assertThat(written.toString(StandardCharsets.UTF_8)).startsWith("event: message_start\n").contains("event: content_block_start\n");
+      var counted = gateway.keyStore().usageOf(keyId);
+      assertThat(counted.requests()).isEqualTo(1);
+      assertThat(counted.promptTokens()).as("message_start's usage").isEqualTo(25);
+    }
+  }
+
   // ------------------------------------------------------------ errors in Anthropic's shape
 
   private static void assertAnthropicError(GatewayResponse response, int status, String type) throws Exception {
