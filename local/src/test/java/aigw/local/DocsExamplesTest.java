@@ -348,7 +348,8 @@ class DocsExamplesTest {
         "{\"key_alias\": \"my-app\", \"models\": [\"gpt-4o-mini\"], \"duration\": \"30d\", \"auto_rotate\": true,"
             + " \"rotation_interval\": \"30d\", \"grace_period\": \"1d\", \"rotation_secret\": \"aigw/keys/my-app\"}",
         "POST /key/regenerate", "{\"key\": \"$KEY\", \"grace_period\": \"1h\"}",
-        "POST /key/retrieve", "{\"key\": \"$KEY\"}");
+        "POST /key/retrieve", "{\"key\": \"$KEY\"}",
+        "POST /v1/messages", "{\"model\": \"gpt-9\", \"max_tokens\": 10, \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}");
     var examples = blocks().stream().filter(b -> b.file().equals("docs/api.md") && b.language().equals("json")).toList();
     assertThat(examples).isNotEmpty();
     try (var gateway = LocalGateway.start(LocalOptions.inMemory(config, Map.of("AIGW_MASTER_KEY", MASTER, "DOCS_PROVIDER_KEY", "sk-stub")))) {

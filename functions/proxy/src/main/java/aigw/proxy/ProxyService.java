@@ -40,6 +40,8 @@ import java.util.Map;
  *   <li>{@code GET /v1/models} (only the models the key may use)
  *   <li>{@code GET /v1/models/{id}}: OpenAI's "retrieve model"; the id may hold {@code /}, sent
  *       as is or as {@code %2F}
+ *   <li>{@code POST /v1/messages} and {@code /v1/messages/count_tokens}: Anthropic's Messages API
+ *       ({@link MessagesEndpoint})
  * </ul>
  *
  * Each call: authenticate, validate, route, call the provider, record usage, answer. A streamed
@@ -51,6 +53,7 @@ public final class ProxyService {
   private final Gateway gateway;
   private final long createdEpochSecond;
   private final ResponsesRoute responses = new ResponsesRoute(this, aigw.proxy.responses.Ids.random());
+  private final MessagesEndpoint messages = new MessagesEndpoint(this);
 
   public ProxyService(Gateway gateway) {
     this.gateway = gateway;
@@ -73,6 +76,8 @@ public final class ProxyService {
         yield forward(request, Operation.EMBEDDINGS);
       }
       case ResponsesRoute.ROUTE -> responses.handle(request, route);
+      case "/messages" -> messages.messages(request);
+      case "/messages/count_tokens" -> messages.countTokens(request);
       case "/models" -> {
         requireMethod(request, "GET");
         yield models(request);
@@ -365,7 +370,7 @@ public final class ProxyService {
     return true;
   }
 
-  private static void requireMethod(GatewayRequest request, String method) {
+  static void requireMethod(GatewayRequest request, String method) {
     if (!request.method().equals(method)) {
       throw new MethodNotAllowed(request.method(), request.path(), method);
     }

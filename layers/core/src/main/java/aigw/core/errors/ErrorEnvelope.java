@@ -2,16 +2,52 @@ package aigw.core.errors;
 
 import aigw.core.http.GatewayResponse;
 import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * The only place a failure becomes HTTP: OpenAI's error envelope {@code {"error":{"message","type",
  * "param","code"}}} with LiteLLM's types, and {@code code} as the status string, as LiteLLM's
  * ProxyException does (except where OpenAI's own code is kept: a provider's 4xx, an unknown model
  * on {@code GET /v1/models/{id}}).
+ *
+ * <p>On Anthropic's Messages routes ({@link Dialect#ANTHROPIC}) the same failure, with the same
+ * status, is written in Anthropic's shape instead ({@link #anthropic}), so that Anthropic's SDKs and
+ * Claude Code read it: {@code {"type":"error","error":{"type","message"},"request_id"}}.
  */
 public record ErrorEnvelope(Body error) {
   @JsonInclude(JsonInclude.Include.ALWAYS)
   public record Body(String message, String type, String param, String code) {}
+
+  /** Which error shape a route speaks; chosen by the request's path, in {@code GatewayApplication}. */
+  public enum Dialect {
+    /** OpenAI's envelope: every route but Anthropic's. */
+    OPENAI,
+    /** Anthropic's error shape: {@code /v1/messages} and {@code /v1/messages/count_tokens}. */
+    ANTHROPIC;
+
+    /**
+     * {@link #ANTHROPIC} for {@code /v1/messages} and the paths under it, with or without {@code
+     * /v1} and trailing slashes (as {@code ProxyService} routes them); {@link #OPENAI} otherwise.
+     */
+    public static Dialect of(String path) {
+      String route = path == null ? "" : path;
+      while (route.length() > 1 && route.endsWith("/")) {
+        route = route.substring(0, route.length() - 1);
+      }
+      if (route.startsWith("/v1/")) {
+        route = route.substring(3);
+      }
+      return route.equals("/messages") || route.startsWith("/messages/") ? ANTHROPIC : OPENAI;
+    }
+  }
+
+  /** Anthropic's error types (https://docs.anthropic.com/en/api/errors; the SDKs' {@code ErrorType}). */
+  private static final Set<String> ANTHROPIC_TYPES =
+      Set.of(
+          "invalid_request_error", "authentication_error", "billing_error", "permission_error", "not_found_error",
+          "request_too_large", "rate_limit_error", "timeout_error", "api_error", "overloaded_error");
 
   // Exhaustive switch: a new exception type will not compile until it is mapped.
   /** The header the OpenAI SDKs read before the status to decide whether to retry (Stainless SDKs). */
@@ -92,15 +128,91 @@ public record ErrorEnvelope(Body error) {
     return response;
   }
 
+  /**
+   * Anthropic's error type for a failure: a provider's own Anthropic type when it has one (an
+   * Anthropic deployment's {@code overloaded_error}, {@code rate_limit_error}...), else the type
+   * Anthropic gives the status: 400 (and 405, 409) {@code invalid_request_error}, 401 {@code
+   * authentication_error}, 403 {@code permission_error}, 404 {@code not_found_error}, 413 {@code
+   * request_too_large}, 429 {@code rate_limit_error}, 504 {@code timeout_error}, other 5xx {@code
+   * api_error}. A provider refusing the gateway's credential is the gateway's failure ({@code api_error}).
+   */
+  public static String anthropicType(GatewayException e) {
+    if (e instanceof UpstreamFailed u && !u.credentialRefused() && ANTHROPIC_TYPES.contains(u.upstreamType())) {
+      return u.upstreamType();
+    }
+    int status = status(e);
+    return switch (status) {
+      case 401 -> "authentication_error";
+      case 403 -> "permission_error";
+      case 404 -> "not_found_error";
+      case 413 -> "request_too_large";
+      case 429 -> "rate_limit_error";
+      case 504 -> "timeout_error";
+      default -> status >= 500 ? "api_error" : "invalid_request_error";
+    };
+  }
+
+  /**
+   * Anthropic's error body for a failure: {@code {"type":"error","error":{"type","message"},
+   * "request_id"}} ({@code request_id} only when the transport gave the request one). Also the
+   * data of an {@code error} event in a Messages stream.
+   */
+  public static Map<String, Object> anthropic(GatewayException e, String requestId) {
+    return anthropic(anthropicType(e), e.getMessage(), requestId);
+  }
+
+  private static Map<String, Object> anthropic(String type, String message, String requestId) {
+    var error = new LinkedHashMap<String, Object>();
+    error.put("type", type);
+    error.put("message", message);
+    var body = new LinkedHashMap<String, Object>();
+    body.put("type", "error");
+    body.put("error", error);
+    if (requestId != null) {
+      body.put("request_id", requestId);
+    }
+    return body;
+  }
+
+  /**
+   * The answer for a failure on a route of {@code dialect}: the same status and headers in either
+   * shape; an Anthropic one also carries the request id in {@code request-id}, as Anthropic's API
+   * does (its SDKs show it as {@code requestID}).
+   */
+  public static GatewayResponse response(GatewayException e, Dialect dialect, String requestId) {
+    if (dialect == Dialect.OPENAI) {
+      return response(e);
+    }
+    var openAi = response(e);
+    var response = GatewayResponse.json(openAi.status(), anthropic(e, requestId));
+    for (var header : openAi.headers().entrySet()) {
+      response = response.withHeader(header.getKey(), header.getValue());
+    }
+    return requestId == null ? response : response.withHeader("request-id", requestId);
+  }
+
+  /** {@link #internalError(String)} in the route's shape. */
+  public static GatewayResponse internalError(String requestId, Dialect dialect) {
+    if (dialect == Dialect.OPENAI) {
+      return internalError(requestId);
+    }
+    var response = GatewayResponse.json(500, anthropic("api_error", internalErrorMessage(requestId), requestId));
+    return requestId == null ? response : response.withHeader("request-id", requestId);
+  }
+
+  private static String internalErrorMessage(String requestId) {
+    return "Internal error in the gateway"
+        + (requestId == null ? "" : " (request id " + requestId + ")")
+        + ". The details are in the gateway's log.";
+  }
+
   /** For failures that are the gateway's own bug: a fixed message, never the exception's text. */
   public static GatewayResponse internalError(String requestId) {
     return GatewayResponse.json(
         500,
         new ErrorEnvelope(
             new Body(
-                "Internal error in the gateway"
-                    + (requestId == null ? "" : " (request id " + requestId + ")")
-                    + ". The details are in the gateway's log.",
+                internalErrorMessage(requestId),
                 "internal_server_error",
                 null,
                 "500")));

@@ -13,7 +13,8 @@ import java.util.logging.Logger;
  * is answered by the {@link CorsPolicy} without reaching the routes (so without authentication),
  * every answer gets the CORS headers the policy gives it, {@code HEAD} is answered as {@code GET}
  * without the body (RFC 9110 9.3.2), and an exception becomes an answer here and nowhere else: a
- * client's mistake its error envelope ({@link ErrorEnvelope}), a bug a bare 500.
+ * client's mistake its error envelope ({@link ErrorEnvelope}), a bug a bare 500, both in the shape
+ * of the route's API ({@link ErrorEnvelope.Dialect}: Anthropic's on {@code /v1/messages}).
  *
  * <p>A streamed answer's body runs after {@link #handle} has returned: the transport sends the
  * status and headers, then runs {@link StreamingBody#writeTo} on its own output. A failure there
@@ -50,10 +51,10 @@ public final class GatewayApplication {
       if (ErrorEnvelope.status(e) >= 500) {
         LOG.warning(describe(request) + " failed: " + e.getMessage());
       }
-      response = ErrorEnvelope.response(e);
+      response = ErrorEnvelope.response(e, ErrorEnvelope.Dialect.of(request.path()), request.requestId());
     } catch (RuntimeException e) {
       LOG.log(Level.SEVERE, describe(request) + " failed with an unexpected error", e);
-      response = ErrorEnvelope.internalError(request.requestId());
+      response = ErrorEnvelope.internalError(request.requestId(), ErrorEnvelope.Dialect.of(request.path()));
     }
     response = cors.onResponse(request, response);
     if (isHead(request)) {
@@ -64,7 +65,7 @@ public final class GatewayApplication {
 
   /** What a failure the application could not answer looks like to a client; see {@link ErrorEnvelope#internalError}. */
   public GatewayResponse internalError(GatewayRequest request) {
-    return cors.onResponse(request, ErrorEnvelope.internalError(request.requestId()));
+    return cors.onResponse(request, ErrorEnvelope.internalError(request.requestId(), ErrorEnvelope.Dialect.of(request.path())));
   }
 
   private static boolean isHead(GatewayRequest request) {

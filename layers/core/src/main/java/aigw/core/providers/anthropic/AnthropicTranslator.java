@@ -73,7 +73,8 @@ public final class AnthropicTranslator implements HttpApiTranslator {
 
   @Override
   public UpstreamCall request(Deployment deployment, ProviderRequest request) {
-    if (request.operation() != Operation.CHAT_COMPLETIONS) {
+    boolean native_ = isNative(request.operation());
+    if (request.operation() != Operation.CHAT_COMPLETIONS && !native_) {
       throw new BadRequest(
           "Model '" + deployment.modelName() + "' is an Anthropic model: it serves /v1/chat/completions only, not /v1"
               + request.operation().path() + ".");
@@ -90,12 +91,6 @@ public final class AnthropicTranslator implements HttpApiTranslator {
               + " is not set. The operator must set it (locally in the environment; on AWS in the provider credentials secret).",
           null);
     }
-    ObjectNode chat;
-    try {
-      chat = Json.readObject(request.body().sent());
-    } catch (Json.NotAJsonObject e) {
-      throw new BadRequest("The request body is not valid JSON: " + e.getMessage());
-    }
     var headers = new LinkedHashMap<String, String>();
     headers.put("Content-Type", "application/json");
     headers.put("Accept", request.stream() ? "text/event-stream" : "application/json");
@@ -103,11 +98,33 @@ public final class AnthropicTranslator implements HttpApiTranslator {
       headers.put("x-api-key", deployment.apiKey());
     }
     headers.put("anthropic-version", API_VERSION);
+    byte[] body;
+    URI uri = messagesUri(deployment.apiBase());
+    if (native_) {
+      // The client's Messages body as sent, only its model replaced: fields this gateway does not
+      // know (beta ones included) reach Anthropic, with the client's anthropic-beta that enables them.
+      body = request.body().withModel(deployment.upstreamModel());
+      String beta = request.clientHeaders().get("anthropic-beta");
+      if (beta != null) {
+        headers.put("anthropic-beta", beta);
+      }
+      if (request.operation() == Operation.MESSAGES_COUNT_TOKENS) {
+        uri = URI.create(uri + "/count_tokens");
+      }
+    } else {
+      ObjectNode chat;
+      try {
+        chat = Json.readObject(request.body().sent());
+      } catch (Json.NotAJsonObject e) {
+        throw new BadRequest("The request body is not valid JSON: " + e.getMessage());
+      }
+      body = Json.bytes(messagesBody(deployment.upstreamModel(), chat, request.stream()));
+    }
     return new UpstreamCall(
         deployment.modelName(),
-        messagesUri(deployment.apiBase()),
+        uri,
         headers,
-        Json.bytes(messagesBody(deployment.upstreamModel(), chat, request.stream())),
+        body,
         deployment.timeout(),
         deployment.apiKey() == null ? List.of() : List.of(deployment.apiKey()));
   }
@@ -353,6 +370,16 @@ public final class AnthropicTranslator implements HttpApiTranslator {
   @Override
   public ProviderResponse response(Deployment deployment, ProviderRequest request, byte[] body) {
     JsonNode answer = parse(deployment, body);
+    if (request.operation() == Operation.MESSAGES_COUNT_TOKENS) {
+      return new ProviderResponse(body, TokenUsage.NONE); // {"input_tokens": n}: nothing was generated
+    }
+    if (request.operation() == Operation.MESSAGES) {
+      if (!"message".equals(answer.path("type").asText())) {
+        throw new UpstreamUnreachable(
+            "The provider of '" + deployment.modelName() + "' sent an answer that is not an Anthropic message.", null, false);
+      }
+      return new ProviderResponse(body, TokenUsage.fromOpenAi(usage(answer.path("usage"), null))); // relayed as sent
+    }
     if (!"message".equals(answer.path("type").asText()) || !answer.path("content").isArray()) {
       throw new UpstreamUnreachable(
           "The provider of '" + deployment.modelName() + "' sent an answer that is not an Anthropic message.", null, false);
@@ -425,6 +452,48 @@ public final class AnthropicTranslator implements HttpApiTranslator {
       case "refusal" -> "content_filter";
       default -> "stop"; // end_turn, stop_sequence, pause_turn
     };
+  }
+
+  /**
+   * The inverse of {@link #finishReason}, for answers translated back to Anthropic's shape ({@code
+   * /v1/messages} on a model of another provider): {@code length} → {@code max_tokens}, {@code
+   * tool_calls} (and the legacy {@code function_call}) → {@code tool_use}, {@code content_filter} →
+   * {@code refusal}, {@code stop} and anything else → {@code end_turn}. OpenAI's {@code stop} does
+   * not say whether a stop sequence ended the answer, so {@code stop_sequence} is never given.
+   */
+  public static String stopReason(String finishReason) {
+    if (finishReason == null) {
+      return "end_turn";
+    }
+    return switch (finishReason) {
+      case "length" -> "max_tokens";
+      case "tool_calls", "function_call" -> "tool_use";
+      case "content_filter" -> "refusal";
+      default -> "end_turn";
+    };
+  }
+
+  /**
+   * The inverse of {@link #usage}: Anthropic's usage from OpenAI's, the cached prompt tokens
+   * ({@code prompt_tokens_details.cached_tokens}) as {@code cache_read_input_tokens} and taken out
+   * of {@code input_tokens}, which counts only the uncached part; {@code
+   * cache_creation_input_tokens} when the answer carries it (this gateway's Anthropic answers do).
+   * Missing counts are 0.
+   */
+  public static ObjectNode anthropicUsage(JsonNode openAiUsage) {
+    long prompt = nonNegative(openAiUsage.path("prompt_tokens"));
+    long read = nonNegative(openAiUsage.path("prompt_tokens_details").path("cached_tokens"));
+    long creation = nonNegative(openAiUsage.path("cache_creation_input_tokens"));
+    ObjectNode usage = Json.MAPPER.createObjectNode();
+    usage.put("input_tokens", Math.max(0, prompt - read - creation));
+    usage.put("cache_creation_input_tokens", creation);
+    usage.put("cache_read_input_tokens", read);
+    usage.put("output_tokens", nonNegative(openAiUsage.path("completion_tokens")));
+    return usage;
+  }
+
+  private static long nonNegative(JsonNode count) {
+    return count.isIntegralNumber() && count.longValue() > 0 ? count.longValue() : 0;
   }
 
   /**
@@ -510,7 +579,126 @@ public final class AnthropicTranslator implements HttpApiTranslator {
 
   @Override
   public StreamTranslation stream(Deployment deployment, ProviderRequest request) {
+    if (request.operation() == Operation.MESSAGES) {
+      return new EventsPassedOn(deployment);
+    }
     return new EventsToChunks(deployment, clock.instant().getEpochSecond());
+  }
+
+  /** Whether {@code operation} is Anthropic's own API, passed through rather than translated. */
+  public static boolean isNative(Operation operation) {
+    return operation == Operation.MESSAGES || operation == Operation.MESSAGES_COUNT_TOKENS;
+  }
+
+  /**
+   * The events of a whole Message, as Anthropic would have streamed it: {@code message_start} (the
+   * message without its content, {@code stop_reason} null), per content block {@code
+   * content_block_start} (the block emptied), one delta with its text, JSON input or thinking, and
+   * {@code content_block_stop}, then {@code message_delta} (stop reason, usage) and {@code
+   * message_stop}. For a provider that answered a stream request whole, and the gateway's
+   * translated answers.
+   */
+  public static List<ObjectNode> eventsOf(JsonNode message) {
+    var events = new ArrayList<ObjectNode>();
+    ObjectNode start = Json.MAPPER.createObjectNode().put("type", "message_start");
+    ObjectNode startMessage = ((ObjectNode) message).deepCopy();
+    startMessage.putArray("content");
+    startMessage.putNull("stop_reason");
+    startMessage.putNull("stop_sequence");
+    start.set("message", startMessage);
+    events.add(start);
+    int index = 0;
+    for (JsonNode block : message.path("content")) {
+      ObjectNode empty = ((ObjectNode) block).deepCopy();
+      ObjectNode delta = Json.MAPPER.createObjectNode();
+      switch (block.path("type").asText()) {
+        case "text" -> {
+          empty.put("text", "");
+          delta.put("type", "text_delta").put("text", block.path("text").asText(""));
+        }
+        case "tool_use", "server_tool_use" -> {
+          empty.putObject("input");
+          delta.put("type", "input_json_delta").put("partial_json", Json.string(block.path("input")));
+        }
+        case "thinking" -> {
+          empty.put("thinking", "");
+          delta.put("type", "thinking_delta").put("thinking", block.path("thinking").asText(""));
+        }
+        default -> delta = null; // redacted_thinking and other blocks come whole in their start event
+      }
+      events.add(Json.MAPPER.createObjectNode().put("type", "content_block_start").put("index", index).set("content_block", empty));
+      if (delta != null) {
+        events.add(Json.MAPPER.createObjectNode().put("type", "content_block_delta").put("index", index).set("delta", delta));
+      }
+      events.add(Json.MAPPER.createObjectNode().put("type", "content_block_stop").put("index", index));
+      index++;
+    }
+    ObjectNode messageDelta = Json.MAPPER.createObjectNode().put("type", "message_delta");
+    ObjectNode stop = messageDelta.putObject("delta");
+    stop.set("stop_reason", message.path("stop_reason").isMissingNode() ? null : message.get("stop_reason"));
+    stop.set("stop_sequence", message.path("stop_sequence").isMissingNode() ? null : message.get("stop_sequence"));
+    messageDelta.set("usage", message.path("usage").isObject() ? message.get("usage") : Json.MAPPER.createObjectNode().put("output_tokens", 0));
+    events.add(messageDelta);
+    events.add(Json.MAPPER.createObjectNode().put("type", "message_stop"));
+    return events;
+  }
+
+  /**
+   * Anthropic's own events for a client of {@code /v1/messages}, passed on as sent (each chunk's
+   * {@code json} is the event's data, whose {@code type} names the event), with the usage read on
+   * the way: {@code message_start}'s, updated by {@code message_delta}'s cumulative counts. Its
+   * {@code error} event is the provider's failure, as for a translated stream.
+   */
+  private static final class EventsPassedOn implements StreamTranslation {
+    private final Deployment deployment;
+    private JsonNode startUsage;
+    private boolean complete;
+
+    EventsPassedOn(Deployment deployment) {
+      this.deployment = deployment;
+    }
+
+    @Override
+    public List<StreamChunk> onEvent(ServerSentEvent event) {
+      JsonNode data = eventData(deployment, event);
+      String type = event.event() != null ? event.event() : data.path("type").asText();
+      TokenUsage usage = null;
+      long generated = 0;
+      switch (type) {
+        case "error" -> throw streamFailure(deployment, event.data());
+        case "message_start" -> {
+          startUsage = data.path("message").get("usage");
+          usage = TokenUsage.fromOpenAi(usage(startUsage, null));
+        }
+        case "message_delta" -> usage = TokenUsage.fromOpenAi(usage(startUsage, data.get("usage")));
+        case "message_stop" -> complete = true;
+        case "content_block_delta" -> {
+          JsonNode delta = data.path("delta");
+          generated = delta.path("text").asText("").length() + delta.path("partial_json").asText("").length()
+              + delta.path("thinking").asText("").length();
+        }
+        default -> {} // content_block_start/stop, ping, and events added after this was written: passed on
+      }
+      return List.of(new StreamChunk(event.data().getBytes(java.nio.charset.StandardCharsets.UTF_8), usage, false, generated));
+    }
+
+    @Override
+    public boolean complete() {
+      return complete;
+    }
+  }
+
+  private static JsonNode eventData(Deployment deployment, ServerSentEvent event) {
+    JsonNode data;
+    try {
+      data = Json.MAPPER.readTree(event.data());
+    } catch (IOException e) {
+      throw new UpstreamUnreachable("The provider of '" + deployment.modelName() + "' sent a stream event that is not JSON.", e, false);
+    }
+    if (data == null || !data.isObject()) {
+      throw new UpstreamUnreachable("The provider of '" + deployment.modelName() + "' sent a stream event that is not a JSON object.", null, false);
+    }
+    return data;
   }
 
   /** A whole message (or error) answered to a stream request: its completion as one chunk, then the usage chunk. */
@@ -524,6 +712,15 @@ public final class AnthropicTranslator implements HttpApiTranslator {
       throw new UpstreamUnreachable(
           "The provider of '" + deployment.modelName() + "' answered a stream request with JSON that is not a message; nothing could be relayed.",
           null, false);
+    }
+    if (request.operation() == Operation.MESSAGES) {
+      var chunks = new ArrayList<StreamChunk>();
+      TokenUsage usage = TokenUsage.fromOpenAi(usage(answer.path("usage"), null));
+      for (ObjectNode event : eventsOf(answer)) {
+        boolean last = "message_delta".equals(event.path("type").asText());
+        chunks.add(new StreamChunk(Json.bytes(event), last ? usage : null, false, 0));
+      }
+      return chunks;
     }
     ObjectNode usage = usage(answer.path("usage"), null);
     ObjectNode chunk = completion(answer, usage);

@@ -1,0 +1,263 @@
+package aigw.proxy;
+
+import aigw.core.errors.UpstreamUnreachable;
+import aigw.core.json.Json;
+import aigw.core.providers.ProviderStream;
+import aigw.core.providers.StreamChunk;
+import aigw.core.providers.anthropic.AnthropicTranslator;
+import aigw.core.usage.TokenUsage;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * OpenAI's chat completion answers back in Anthropic's shape, for {@code /v1/messages} on a model
+ * that is not served by Anthropic: a {@code chat.completion} as a Message
+ * (https://docs.anthropic.com/en/api/messages), a stream of {@code chat.completion.chunk}s as
+ * Anthropic's event sequence (https://docs.anthropic.com/en/docs/build-with-claude/streaming). Stop
+ * reasons and usage go through {@link AnthropicTranslator#stopReason} and {@link
+ * AnthropicTranslator#anthropicUsage}, the inverses of the Anthropic adapter's tables.
+ *
+ * <p>Content: {@code reasoning_content} (or {@code reasoning}, as DeepSeek, vLLM and OpenRouter send
+ * it) as a {@code thinking} block with an empty signature, the text as a {@code text} block, each
+ * tool call as a {@code tool_use} block (its arguments parsed as {@code input}).
+ */
+final class ChatToMessages {
+  private ChatToMessages() {}
+
+  /**
+   * The Message for a whole {@code chat.completion}.
+   *
+   * @param model the model name the client asked for, echoed as Anthropic does
+   * @throws UpstreamUnreachable when the provider's answer has no choice, or tool arguments that are not a JSON object (502)
+   */
+  static ObjectNode message(byte[] completion, String model) {
+    JsonNode answer;
+    try {
+      answer = Json.MAPPER.readTree(completion);
+    } catch (IOException e) {
+      throw new UpstreamUnreachable("The provider of '" + model + "' sent an answer that is not JSON.", e, false);
+    }
+    JsonNode choice = answer.path("choices").path(0);
+    if (!choice.isObject()) {
+      throw new UpstreamUnreachable("The provider of '" + model + "' sent an answer without a choice.", null, false);
+    }
+    JsonNode said = choice.path("message");
+    ObjectNode message = Json.MAPPER.createObjectNode();
+    message.put("id", messageId(answer.path("id").asText("")));
+    message.put("type", "message");
+    message.put("role", "assistant");
+    message.put("model", model);
+    ArrayNode content = message.putArray("content");
+    String reasoning = reasoning(said);
+    if (!reasoning.isEmpty()) {
+      content.addObject().put("type", "thinking").put("thinking", reasoning).put("signature", "");
+    }
+    String text = said.path("content").asText("");
+    if (!text.isEmpty()) {
+      content.addObject().put("type", "text").put("text", text);
+    }
+    for (JsonNode call : said.path("tool_calls")) {
+      ObjectNode use = content.addObject().put("type", "tool_use").put("id", call.path("id").asText(""));
+      use.put("name", call.path("function").path("name").asText(""));
+      use.set("input", input(call.path("function").path("arguments").asText(""), model));
+    }
+    message.put("stop_reason", AnthropicTranslator.stopReason(choice.path("finish_reason").asText(null)));
+    message.putNull("stop_sequence");
+    message.set("usage", AnthropicTranslator.anthropicUsage(answer.path("usage")));
+    return message;
+  }
+
+  /** Anthropic's ids start with {@code msg_}; the provider's id is kept after it. */
+  private static String messageId(String id) {
+    return id.startsWith("msg_") ? id : "msg_" + id;
+  }
+
+  private static String reasoning(JsonNode said) {
+    JsonNode reasoning = said.path("reasoning_content").isTextual() ? said.get("reasoning_content") : said.path("reasoning");
+    return reasoning.isTextual() ? reasoning.asText() : "";
+  }
+
+  private static JsonNode input(String arguments, String model) {
+    if (arguments.isBlank()) {
+      return Json.MAPPER.createObjectNode();
+    }
+    try {
+      JsonNode input = Json.MAPPER.readTree(arguments);
+      if (input != null && input.isObject()) {
+        return input;
+      }
+    } catch (IOException notJson) {
+      // below
+    }
+    throw new UpstreamUnreachable("The provider of '" + model + "' sent tool call arguments that are not a JSON object.", null, false);
+  }
+
+  /**
+   * A provider's stream of OpenAI chunks as Anthropic's events, each a {@link StreamChunk} whose
+   * {@code json} is the event's data (its {@code type} names the event):
+   *
+   * <ol>
+   *   <li>{@code message_start} (usage 0: OpenAI reports it only at the end) and a {@code ping}, at
+   *       the first chunk;
+   *   <li>per content block, {@code content_block_start}, its deltas ({@code text_delta}, {@code
+   *       thinking_delta} for reasoning, {@code input_json_delta} for a tool call's arguments) and
+   *       {@code content_block_stop} when the next block starts or the answer ends (a delta for an
+   *       earlier tool call goes to that call's block index);
+   *   <li>once the provider's stream has ended: {@code message_delta} with the stop reason and the
+   *       usage (the chunk the gateway records), then {@code message_stop}.
+   * </ol>
+   *
+   * Failures of the provider's stream pass through {@link #next} as they are thrown.
+   */
+  static final class EventStream implements ProviderStream {
+    private final ProviderStream chunks;
+    private final String model;
+    private final ArrayDeque<StreamChunk> pending = new ArrayDeque<>();
+    private boolean started;
+    private boolean ended;
+    private int blocks; // content blocks started so far
+    private String openBlock; // "text", "thinking", "tool_use" or null
+    private final Map<Integer, Integer> blockOfToolCall = new HashMap<>();
+    private String finishReason;
+    private JsonNode usage;
+
+    EventStream(ProviderStream chunks, String model) {
+      this.chunks = chunks;
+      this.model = model;
+    }
+
+    @Override
+    public StreamChunk next() {
+      while (pending.isEmpty()) {
+        if (ended) {
+          return null;
+        }
+        StreamChunk chunk = chunks.next();
+        if (chunk == null) {
+          end();
+        } else {
+          translate(chunk);
+        }
+      }
+      return pending.poll();
+    }
+
+    @Override
+    public void close() {
+      chunks.close();
+    }
+
+    private void translate(StreamChunk chunk) {
+      JsonNode json;
+      try {
+        json = Json.MAPPER.readTree(chunk.json());
+      } catch (IOException e) {
+        throw new UpstreamUnreachable("The provider of '" + model + "' sent a chunk that is not JSON.", e, false);
+      }
+      if (!started) {
+        start(json.path("id").asText(""));
+      }
+      if (json.path("usage").isObject()) {
+        usage = json.get("usage");
+      }
+      JsonNode choice = json.path("choices").path(0);
+      if (choice.path("finish_reason").isTextual()) {
+        finishReason = choice.get("finish_reason").asText();
+      }
+      JsonNode delta = choice.path("delta");
+      String reasoning = reasoning(delta);
+      if (!reasoning.isEmpty()) {
+        blockFor("thinking", Json.MAPPER.createObjectNode().put("type", "thinking").put("thinking", "").put("signature", ""));
+        emit(blocks - 1, Json.MAPPER.createObjectNode().put("type", "thinking_delta").put("thinking", reasoning), reasoning.length());
+      }
+      String text = delta.path("content").asText("");
+      if (!text.isEmpty()) {
+        blockFor("text", Json.MAPPER.createObjectNode().put("type", "text").put("text", ""));
+        emit(blocks - 1, Json.MAPPER.createObjectNode().put("type", "text_delta").put("text", text), text.length());
+      }
+      for (JsonNode call : delta.path("tool_calls")) {
+        int index = call.path("index").asInt(0);
+        Integer block = blockOfToolCall.get(index);
+        if (block == null) {
+          ObjectNode use = Json.MAPPER.createObjectNode().put("type", "tool_use").put("id", call.path("id").asText(""));
+          use.put("name", call.path("function").path("name").asText(""));
+          use.putObject("input");
+          closeOpenBlock();
+          block = startBlock("tool_use", use);
+          blockOfToolCall.put(index, block);
+        }
+        String arguments = call.path("function").path("arguments").asText("");
+        if (!arguments.isEmpty()) {
+          emit(block, Json.MAPPER.createObjectNode().put("type", "input_json_delta").put("partial_json", arguments), arguments.length());
+        }
+      }
+    }
+
+    private void start(String id) {
+      started = true;
+      ObjectNode message = Json.MAPPER.createObjectNode();
+      message.put("id", messageId(id));
+      message.put("type", "message");
+      message.put("role", "assistant");
+      message.put("model", model);
+      message.putArray("content");
+      message.putNull("stop_reason");
+      message.putNull("stop_sequence");
+      message.set("usage", AnthropicTranslator.anthropicUsage(Json.MAPPER.createObjectNode()));
+      ObjectNode event = Json.MAPPER.createObjectNode().put("type", "message_start");
+      event.set("message", message);
+      pending.add(new StreamChunk(Json.bytes(event), null, false, 0));
+      pending.add(new StreamChunk(Json.bytes(Json.MAPPER.createObjectNode().put("type", "ping")), null, false, 0));
+    }
+
+    /** Keeps the open block if it is of {@code kind}, else closes it and starts one. */
+    private void blockFor(String kind, ObjectNode contentBlock) {
+      if (!kind.equals(openBlock)) {
+        closeOpenBlock();
+        startBlock(kind, contentBlock);
+      }
+    }
+
+    private int startBlock(String kind, ObjectNode contentBlock) {
+      ObjectNode event = Json.MAPPER.createObjectNode().put("type", "content_block_start").put("index", blocks);
+      event.set("content_block", contentBlock);
+      pending.add(new StreamChunk(Json.bytes(event), null, false, 0));
+      openBlock = kind;
+      return blocks++;
+    }
+
+    private void closeOpenBlock() {
+      if (openBlock != null) {
+        pending.add(new StreamChunk(Json.bytes(Json.MAPPER.createObjectNode().put("type", "content_block_stop").put("index", blocks - 1)), null, false, 0));
+        openBlock = null;
+      }
+    }
+
+    /** A delta of block {@code index}: the open one, or an earlier tool call's when its arguments come late. */
+    private void emit(int index, ObjectNode delta, long generatedChars) {
+      ObjectNode event = Json.MAPPER.createObjectNode().put("type", "content_block_delta").put("index", index);
+      event.set("delta", delta);
+      pending.add(new StreamChunk(Json.bytes(event), null, false, generatedChars));
+    }
+
+    private void end() {
+      ended = true;
+      if (!started) {
+        start("");
+      }
+      closeOpenBlock();
+      ObjectNode event = Json.MAPPER.createObjectNode().put("type", "message_delta");
+      event.putObject("delta").put("stop_reason", AnthropicTranslator.stopReason(finishReason)).putNull("stop_sequence");
+      ObjectNode anthropicUsage = AnthropicTranslator.anthropicUsage(usage == null ? Json.MAPPER.createObjectNode() : usage);
+      event.set("usage", anthropicUsage);
+      TokenUsage counted = usage == null ? null : TokenUsage.fromOpenAi(usage); // none: the relay estimates
+      pending.add(new StreamChunk(Json.bytes(event), counted, false, 0));
+      pending.add(new StreamChunk(Json.bytes(Json.MAPPER.createObjectNode().put("type", "message_stop")), null, false, 0));
+    }
+  }
+}

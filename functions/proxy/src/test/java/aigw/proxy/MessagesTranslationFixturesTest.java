@@ -1,0 +1,134 @@
+package aigw.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import aigw.core.errors.ErrorEnvelope;
+import aigw.core.errors.GatewayException;
+import aigw.core.json.Json;
+import aigw.core.providers.ProviderStream;
+import aigw.core.providers.StreamChunk;
+import aigw.core.testing.TranslatorFixtures;
+import aigw.core.usage.TokenUsage;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.InputStream;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * {@code /v1/messages} on a model of another provider, as tables (src/test/resources/aigw/proxy/messages/):
+ * Anthropic requests in (the Anthropic SDK's and Claude Code's recorded shapes: system blocks with
+ * {@code cache_control}, tools with JSON Schema, tool_use/tool_result turns, thinking) → chat
+ * completion requests out ({@link MessagesToChat}); chat completions in → Messages out and chunk
+ * streams in → Anthropic events out ({@link ChatToMessages}). Errors as the client sees them in
+ * Anthropic's shape (status and type). Pure: no HTTP.
+ */
+class MessagesTranslationFixturesTest {
+  static Stream<Arguments> requests() throws Exception {
+    return cases("requests.json");
+  }
+
+  static Stream<Arguments> responses() throws Exception {
+    return cases("responses.json");
+  }
+
+  static Stream<Arguments> streams() throws Exception {
+    return cases("streams.json");
+  }
+
+  private static Stream<Arguments> cases(String file) throws Exception {
+    try (InputStream in = MessagesTranslationFixturesTest.class.getResourceAsStream("/aigw/proxy/messages/" + file)) {
+      JsonNode all = Json.MAPPER.readTree(in);
+      return StreamSupport.stream(all.spliterator(), false).map(c -> Arguments.of(c.get("name").asText(), c)).toList().stream();
+    }
+  }
+
+  private static void assertAnthropicError(GatewayException e, JsonNode expected) {
+    assertThat(ErrorEnvelope.status(e)).isEqualTo(expected.get("status").asInt());
+    assertThat(ErrorEnvelope.anthropicType(e)).isEqualTo(expected.get("type").asText());
+    assertThat(e.getMessage()).isEqualTo(expected.get("message").asText());
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("requests")
+  void messagesRequestInChatRequestOut(String name, JsonNode fixture) {
+    ObjectNode messages = (ObjectNode) fixture.get("messages");
+    if (fixture.has("error")) {
+      assertThatThrownBy(() -> MessagesToChat.chatRequest(messages))
+          .isInstanceOfSatisfying(GatewayException.class, e -> assertAnthropicError(e, fixture.get("error")));
+      return;
+    }
+    assertThat(asSent(MessagesToChat.chatRequest(messages))).isEqualTo(fixture.get("chat"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("responses")
+  void chatCompletionInMessageOut(String name, JsonNode fixture) {
+    byte[] completion = Json.bytes(fixture.get("completion"));
+    if (fixture.has("error")) {
+      assertThatThrownBy(() -> ChatToMessages.message(completion, "gpt-4o-mini"))
+          .isInstanceOfSatisfying(GatewayException.class, e -> assertAnthropicError(e, fixture.get("error")));
+      return;
+    }
+    assertThat(asSent(ChatToMessages.message(completion, "gpt-4o-mini"))).isEqualTo(fixture.get("message"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("streams")
+  void chunksInEventsOut(String name, JsonNode fixture) throws Exception {
+    var chunks = new ArrayDeque<StreamChunk>();
+    for (JsonNode chunk : fixture.get("chunks")) {
+      boolean usageOnly = chunk.path("choices").isEmpty();
+      TokenUsage usage = chunk.path("usage").isObject() ? TokenUsage.fromOpenAi(chunk.get("usage")) : null;
+      chunks.add(new StreamChunk(Json.bytes(chunk), usage, usageOnly, 0));
+    }
+    var closed = new boolean[1];
+    ProviderStream provider = new ProviderStream() {
+      @Override
+      public StreamChunk next() {
+        return chunks.poll();
+      }
+
+      @Override
+      public void close() {
+        closed[0] = true;
+      }
+    };
+    var events = new ChatToMessages.EventStream(provider, "gpt-4o-mini");
+    var seen = new ArrayList<JsonNode>();
+    TokenUsage reported = null;
+    StreamChunk event;
+    while ((event = events.next()) != null) {
+      seen.add(Json.MAPPER.readTree(event.json()));
+      if (event.usage() != null) {
+        reported = event.usage();
+      }
+    }
+    assertThat(seen).containsExactlyElementsOf(List.copyOf(iterable(fixture.get("events"))));
+    assertThat(reported).isEqualTo(fixture.get("usage").isNull() ? null : TranslatorFixtures.usage(fixture.get("usage")));
+    events.close();
+    assertThat(closed[0]).as("closing the events ends the provider's stream").isTrue();
+  }
+
+  /** As the client or provider reads it: written and parsed again (numbers then compare by value). */
+  private static JsonNode asSent(JsonNode json) {
+    try {
+      return Json.MAPPER.readTree(Json.bytes(json));
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static List<JsonNode> iterable(JsonNode array) {
+    var list = new ArrayList<JsonNode>();
+    array.forEach(list::add);
+    return list;
+  }
+}
