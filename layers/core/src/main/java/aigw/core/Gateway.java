@@ -16,7 +16,10 @@ import aigw.core.secrets.ProviderCredentials;
 import aigw.core.secrets.SecretSource;
 import aigw.core.secrets.SecretsManagerSecretSource;
 import aigw.core.secrets.StaticSecretSource;
+import aigw.core.usage.DurableUsageRecorder;
 import aigw.core.usage.GroupCommitUsageRecorder;
+import aigw.core.usage.LoggedUsageJournal;
+import aigw.core.usage.UsageJournal;
 import aigw.core.usage.UsageRecorder;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -38,6 +41,7 @@ public final class Gateway {
   private final KeyStore keyStore;
   private final KeyCache keyCache;
   private final UsageRecorder usage;
+  private final DurableUsageRecorder durableUsage;
   private final MasterKey masterKey;
   private final Authenticator authenticator;
   private final Router router;
@@ -51,11 +55,28 @@ public final class Gateway {
       SecretSource masterKeySource,
       List<Deployment> models,
       Providers providers) {
+    this(settings, clock, keyStore, usage, new LoggedUsageJournal(), masterKeySource, models, providers);
+  }
+
+  /**
+   * @param usageJournal where usage the store cannot take is kept to be replayed (a file locally,
+   *     the log on Lambda)
+   */
+  public Gateway(
+      GatewaySettings settings,
+      Clock clock,
+      KeyStore keyStore,
+      UsageRecorder usage,
+      UsageJournal usageJournal,
+      SecretSource masterKeySource,
+      List<Deployment> models,
+      Providers providers) {
     this.settings = settings;
     this.clock = clock;
     this.keyStore = keyStore;
     this.keyCache = new KeyCache(keyStore, clock, settings.keyCacheTtl());
-    this.usage = new GroupCommitUsageRecorder(usage);
+    this.durableUsage = new DurableUsageRecorder(usage, usageJournal);
+    this.usage = new GroupCommitUsageRecorder(durableUsage);
     this.masterKey =
         new MasterKey(masterKeySource, clock, settings.masterKeyTtl(), settings.masterKeyRecheck(), settings.masterKeyGrace());
     this.authenticator = new Authenticator(masterKey, keyCache);
@@ -76,11 +97,24 @@ public final class Gateway {
       List<Deployment> models,
       Providers providers,
       Clock clock) {
+    return over(settings, dynamo, masterKeySource, models, providers, new LoggedUsageJournal(), clock);
+  }
+
+  /** The usual wiring, keeping usage DynamoDB refuses in {@code usageJournal}. */
+  public static Gateway over(
+      GatewaySettings settings,
+      DynamoDbClient dynamo,
+      SecretSource masterKeySource,
+      List<Deployment> models,
+      Providers providers,
+      UsageJournal usageJournal,
+      Clock clock) {
     return new Gateway(
         settings,
         clock,
         new DynamoDbKeyStore(dynamo, settings.keysTable()),
         new DynamoDbUsageRecorder(dynamo, settings.keysTable()),
+        usageJournal,
         masterKeySource,
         models,
         providers);
@@ -163,6 +197,15 @@ public final class Gateway {
 
   public UsageRecorder usage() {
     return usage;
+  }
+
+  /**
+   * Writes the usage kept during an outage of the key store (see {@link DurableUsageRecorder}).
+   *
+   * @return how many kept records were written; 0 on Lambda, where they are in the log
+   */
+  public int replayKeptUsage() {
+    return durableUsage.replayKept();
   }
 
   public MasterKey masterKey() {
