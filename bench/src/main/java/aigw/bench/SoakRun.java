@@ -48,6 +48,13 @@ final class SoakRun {
     }
   }
 
+  /** A run's counts without its per-request records. */
+  record Summary(long served, long errors, List<String> errorSamples, double seconds) {
+    Summary(Result run) {
+      this(run.served(), run.errors(), run.errorSamples(), run.seconds());
+    }
+  }
+
   private SoakRun() {}
 
   static Result run(URI uri, String authorization, byte[] body, int connections, Duration duration) throws Exception {
