@@ -35,7 +35,12 @@ import java.util.regex.Pattern;
  * ./mvnw -q package -DskipTests
  * java -cp local/target/aigw-local.jar:bench/target/aigw-bench.jar aigw.bench.Bench [--requests N] [--jar PATH]
  *     [--streams N] [--chunks N] [--streaming-only] [--start-only]
+ * java -cp ... aigw.bench.Bench --soak [--soak-seconds S]   (only the soak; 300 s by default)
  * </pre>
+ *
+ * <p>The soak ({@link #soak}) runs 16 connections against the file-backed local gateway for {@code
+ * --soak-seconds} and prints the figures of issue 15: errors, p99 of the first and last minute,
+ * heap after GC at start and end, and the key's counters against the requests served.
  */
 public final class Bench {
   private static final String MASTER = "sk-bench-master-key-not-a-secret";
@@ -60,6 +65,8 @@ public final class Bench {
     boolean load = true;
     boolean streaming = true;
     boolean startUp = true;
+    boolean soak = false;
+    Duration soakDuration = Duration.ofMinutes(5);
     Path jar = Path.of("local/target/aigw-local.jar");
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
@@ -71,6 +78,8 @@ public final class Bench {
           load = false;
           streaming = false;
         }
+        case "--soak" -> soak = true;
+        case "--soak-seconds" -> soakDuration = Duration.ofSeconds(Long.parseLong(args[++i]));
         case "--streaming-only" -> {
           load = false;
           startUp = false;
@@ -87,6 +96,14 @@ public final class Bench {
     try (var stub = new StubProvider(chunks)) {
       Path config = writeConfig(stub.baseUrl());
       URI direct = URI.create(stub.baseUrl() + "/v1/chat/completions");
+
+      if (soak) {
+        boolean held = soak(config, soakDuration);
+        if (!held) {
+          System.exit(1);
+        }
+        return;
+      }
 
       if (streaming) {
         System.out.println();
@@ -294,6 +311,88 @@ public final class Bench {
       }
     });
     System.out.println("                 DynamoDB calls per proxied request: " + (perRequest.isEmpty() ? "none" : String.join(", ", perRequest)));
+  }
+
+  // Issue 15's soak targets.
+  private static final int SOAK_CONNECTIONS = 16;
+  private static final double SOAK_MAX_P99_GROWTH = 0.20;
+  private static final double SOAK_MAX_HEAP_GROWTH = 0.10;
+
+  /**
+   * 16 connections for {@code duration} against the file-backed local gateway (the default a
+   * developer runs), after a warm-up on another key. Heap is measured in this JVM (gateway, stub and
+   * clients) after a full GC through the MemoryMXBean, once after the warm-up and once after the
+   * soak, once the soak's own per-request records are dropped. "First" and "last minute" are the requests started in the first and last 60 s (or a
+   * fifth of a shorter run).
+   *
+   * @return whether every figure met its target
+   */
+  static boolean soak(Path config, Duration duration) throws Exception {
+    Path data = Files.createTempDirectory("aigw-soak-data");
+    System.out.println();
+    System.out.printf(Locale.ROOT, "== soak (file-backed, %d connections, %d s, data in %s) ==%n", SOAK_CONNECTIONS, duration.toSeconds(), data);
+    var options = LocalOptions.parse(new String[] {"--port", "0", "--config", config.toString(), "--data-dir", data.toString()}, env());
+    try (var gateway = LocalGateway.start(options)) {
+      URI proxied = URI.create(gateway.baseUrl() + "/v1/chat/completions");
+      // Warm-up on its own key, so the soak key's counters hold the soak's requests only.
+      LoadRun.run(proxied, "Bearer " + createKey(gateway.baseUrl()), CHAT, SOAK_CONNECTIONS, 1_000);
+      String key = createKey(gateway.baseUrl());
+      long heapBefore = heapAfterGc();
+
+      var run = SoakRun.run(proxied, "Bearer " + key, CHAT, SOAK_CONNECTIONS, duration);
+      long window = Math.min(Duration.ofMinutes(1).toNanos(), duration.toNanos() / 5);
+      long runNanos = duration.toNanos();
+      double firstP99 = run.percentileMillis(99, 0, window);
+      double lastP99 = run.percentileMillis(99, runNanos - window, runNanos);
+      long firstCount = run.countIn(0, window);
+      long lastCount = run.countIn(runNanos - window, runNanos);
+      var summary = new SoakRun.Summary(run);
+      run = null; // its per-request records (16 B a request) are the bench's, not the gateway's heap
+
+      long heapAfter = heapAfterGc();
+      long counted = requestCount(gateway.baseUrl(), key);
+
+      boolean noErrors = summary.errors() == 0;
+      boolean p99Held = lastP99 <= firstP99 * (1 + SOAK_MAX_P99_GROWTH);
+      boolean heapHeld = heapAfter <= heapBefore * (1 + SOAK_MAX_HEAP_GROWTH);
+      boolean countersWhole = counted == summary.served();
+      System.out.printf(Locale.ROOT, "  requests served:      %,d in %.1f s (%.0f/s)%n", summary.served(), summary.seconds(), summary.served() / summary.seconds());
+      System.out.printf(Locale.ROOT, "  errors:               %d   %s%n", summary.errors(), noErrors ? "OK (target 0)" : "FAIL (target 0): " + summary.errorSamples());
+      System.out.printf(Locale.ROOT, "  p99 first %3d s:      %.2f ms (%,d requests)%n",
+          window / 1_000_000_000L, firstP99, firstCount);
+      System.out.printf(Locale.ROOT, "  p99 last %3d s:       %.2f ms (%,d requests)   %+.1f %%  %s%n",
+          window / 1_000_000_000L, lastP99, lastCount, (lastP99 / firstP99 - 1) * 100,
+          p99Held ? "OK (target within +20 %)" : "FAIL (target within +20 %)");
+      System.out.printf(Locale.ROOT, "  heap after GC:        %.1f MB at start, %.1f MB at end   %+.1f %%  %s%n",
+          heapBefore / 1e6, heapAfter / 1e6, ((double) heapAfter / heapBefore - 1) * 100,
+          heapHeld ? "OK (target within +10 %)" : "FAIL (target within +10 %)");
+      System.out.printf(Locale.ROOT, "  key's request_count:  %,d (requests served %,d)   %s%n",
+          counted, summary.served(), countersWhole ? "OK (equal)" : "FAIL (must be equal)");
+      return noErrors && p99Held && heapHeld && countersWhole;
+    }
+  }
+
+  /** Heap in use after a full collection, as the MemoryMXBean reports it (bytes). Two GCs: the first may only queue finalizable objects. */
+  private static long heapAfterGc() throws InterruptedException {
+    var memory = java.lang.management.ManagementFactory.getMemoryMXBean();
+    memory.gc();
+    Thread.sleep(200);
+    memory.gc();
+    return memory.getHeapMemoryUsage().getUsed();
+  }
+
+  /** The key's {@code request_count} from {@code /key/info}. */
+  private static long requestCount(URI base, String key) throws Exception {
+    var response =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(URI.create(base + "/key/info?key=" + key)).header("Authorization", "Bearer " + MASTER).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+    Matcher count = Pattern.compile("\"request_count\":(\\d+)").matcher(response.body());
+    if (response.statusCode() != 200 || !count.find()) {
+      throw new IllegalStateException("cannot read /key/info: " + response.body());
+    }
+    return Long.parseLong(count.group(1));
   }
 
   private static String createKey(URI base) throws Exception {

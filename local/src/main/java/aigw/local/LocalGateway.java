@@ -32,6 +32,9 @@ import aigw.proxy.ProxyHandler;
 import aigw.proxy.ProxyService;
 import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
 import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
+import aigw.core.usage.FileUsageJournal;
+import aigw.core.usage.LoggedUsageJournal;
+import aigw.core.usage.UsageJournal;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -192,8 +195,9 @@ public final class LocalGateway implements AutoCloseable {
             rotation.handleRequest(Map.of("SecretId", id, "ClientRequestToken", token, "Step", step), null));
         secret = new SecretsManagerSecretSource(inMemorySecrets, LOCAL_MASTER_KEY_SECRET);
       }
-      this.gateway = Gateway.over(settings, decorate.apply(dynamo), secret, models, providers, Clock.systemUTC());
+      this.gateway = Gateway.over(settings, decorate.apply(dynamo), secret, models, providers, usageJournal(options), Clock.systemUTC());
       gateway.masterKey().load();
+      replayKeptUsage(); // what an earlier run kept while DynamoDB refused it
       // One policy for both functions and the server's own answers: its start-up line is logged once.
       this.cors = CorsPolicy.allowing(settings.corsAllowedOrigins());
       var proxyService = new ProxyService(gateway);
@@ -243,6 +247,31 @@ public final class LocalGateway implements AutoCloseable {
     return gateway;
   }
 
+  /** How often usage kept during a DynamoDB outage is written again (also once at start). */
+  static final java.time.Duration USAGE_REPLAY_INTERVAL = java.time.Duration.ofSeconds(30);
+  /** The journal file in the data directory: one JSON line per usage delta DynamoDB refused. */
+  static final String USAGE_JOURNAL_FILE = "usage-journal.jsonl";
+
+  /**
+   * Usage DynamoDB refused is kept in {@code DATA-DIR/usage-journal.jsonl}; in memory (nothing is
+   * kept anyway) and with {@code --aws} (no data directory of ours) it goes to the log, as on Lambda.
+   */
+  private static UsageJournal usageJournal(LocalOptions options) {
+    return options.aws() || options.inMemory()
+        ? new LoggedUsageJournal()
+        : new FileUsageJournal(options.dataDir().resolve(USAGE_JOURNAL_FILE));
+  }
+
+  /** Writes kept usage; a store still down leaves it kept for the next time. */
+  public int replayKeptUsage() {
+    try {
+      return gateway.replayKeptUsage();
+    } catch (RuntimeException e) {
+      LOG.warning("Replaying kept usage failed: " + e.getMessage());
+      return 0;
+    }
+  }
+
   private static ModelList.Config models(LocalOptions options) {
     if (options.config() != null) {
       return ModelList.readConfig(options.config(), options.env());
@@ -260,6 +289,8 @@ public final class LocalGateway implements AutoCloseable {
    */
   private void startSchedules() {
     scheduler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().name("aigw-rotation").unstarted(r));
+    long replayEvery = USAGE_REPLAY_INTERVAL.toMillis();
+    scheduler.scheduleWithFixedDelay(this::replayKeptUsage, replayEvery, replayEvery, TimeUnit.MILLISECONDS);
     if (!options.rotationCheck().isZero()) {
       long every = options.rotationCheck().toMillis();
       scheduler.scheduleWithFixedDelay(this::runKeyRotationSchedule, every, every, TimeUnit.MILLISECONDS);

@@ -18,7 +18,10 @@ import aigw.core.secrets.ProviderCredentials;
 import aigw.core.secrets.SecretSource;
 import aigw.core.secrets.SecretsManagerSecretSource;
 import aigw.core.secrets.StaticSecretSource;
+import aigw.core.usage.DurableUsageRecorder;
 import aigw.core.usage.GroupCommitUsageRecorder;
+import aigw.core.usage.LoggedUsageJournal;
+import aigw.core.usage.UsageJournal;
 import aigw.core.usage.UsageRecorder;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -40,6 +43,7 @@ public final class Gateway {
   private final KeyStore keyStore;
   private final KeyCache keyCache;
   private final UsageRecorder usage;
+  private final DurableUsageRecorder durableUsage;
   private final MasterKey masterKey;
   private final Authenticator authenticator;
   private final Router router;
@@ -54,15 +58,20 @@ public final class Gateway {
       SecretSource masterKeySource,
       List<Deployment> models,
       Providers providers) {
-    this(settings, clock, keyStore, usage, masterKeySource, new ModelList.Config(models, RouterSettings.defaults()), providers);
+    this(settings, clock, keyStore, usage, new LoggedUsageJournal(), masterKeySource, new ModelList.Config(models, RouterSettings.defaults()), providers);
   }
 
-  /** @param models the model list and its router settings (retries, fallbacks, cooldowns) */
+  /**
+   * @param usageJournal where usage the store cannot take is kept to be replayed (a file locally,
+   *     the log on Lambda)
+   * @param models the model list and its router settings (retries, fallbacks, cooldowns)
+   */
   public Gateway(
       GatewaySettings settings,
       Clock clock,
       KeyStore keyStore,
       UsageRecorder usage,
+      UsageJournal usageJournal,
       SecretSource masterKeySource,
       ModelList.Config models,
       Providers providers) {
@@ -70,7 +79,8 @@ public final class Gateway {
     this.clock = clock;
     this.keyStore = keyStore;
     this.keyCache = new KeyCache(keyStore, clock, settings.keyCacheTtl());
-    this.usage = new GroupCommitUsageRecorder(usage);
+    this.durableUsage = new DurableUsageRecorder(usage, usageJournal);
+    this.usage = new GroupCommitUsageRecorder(durableUsage);
     this.masterKey =
         new MasterKey(masterKeySource, clock, settings.masterKeyTtl(), settings.masterKeyRecheck(), settings.masterKeyGrace());
     this.authenticator = new Authenticator(masterKey, keyCache);
@@ -92,10 +102,10 @@ public final class Gateway {
       List<Deployment> models,
       Providers providers,
       Clock clock) {
-    return over(settings, dynamo, masterKeySource, new ModelList.Config(models, RouterSettings.defaults()), providers, clock);
+    return over(settings, dynamo, masterKeySource, new ModelList.Config(models, RouterSettings.defaults()), providers, new LoggedUsageJournal(), clock);
   }
 
-  /** As above, with the config file's router settings. */
+  /** As above, with the config file's router settings; usage DynamoDB refuses goes to the log (as on Lambda). */
   public static Gateway over(
       GatewaySettings settings,
       DynamoDbClient dynamo,
@@ -103,11 +113,24 @@ public final class Gateway {
       ModelList.Config models,
       Providers providers,
       Clock clock) {
+    return over(settings, dynamo, masterKeySource, models, providers, new LoggedUsageJournal(), clock);
+  }
+
+  /** The usual wiring with the config file's router settings, keeping usage DynamoDB refuses in {@code usageJournal}. */
+  public static Gateway over(
+      GatewaySettings settings,
+      DynamoDbClient dynamo,
+      SecretSource masterKeySource,
+      ModelList.Config models,
+      Providers providers,
+      UsageJournal usageJournal,
+      Clock clock) {
     return new Gateway(
         settings,
         clock,
         new DynamoDbKeyStore(dynamo, settings.keysTable()),
         new DynamoDbUsageRecorder(dynamo, settings.keysTable()),
+        usageJournal,
         masterKeySource,
         models,
         providers);
@@ -198,6 +221,15 @@ public final class Gateway {
 
   public UsageRecorder usage() {
     return usage;
+  }
+
+  /**
+   * Writes the usage kept during an outage of the key store (see {@link DurableUsageRecorder}).
+   *
+   * @return how many kept records were written; 0 on Lambda, where they are in the log
+   */
+  public int replayKeptUsage() {
+    return durableUsage.replayKept();
   }
 
   public MasterKey masterKey() {

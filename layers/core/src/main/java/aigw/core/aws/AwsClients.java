@@ -3,6 +3,7 @@ package aigw.core.aws;
 import java.time.Duration;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClientBuilder;
 import software.amazon.awssdk.services.secretsmanager.SecretsManagerClient;
 
 /**
@@ -19,10 +20,21 @@ public final class AwsClients {
    * and a rotation must know its commit's outcome before the function's timeout.
    */
   public static DynamoDbClient dynamoDb() {
+    return dynamoDbBuilder().build();
+  }
+
+  /**
+   * The builder behind {@link #dynamoDb()}, for tests that point the same client at a stand-in.
+   *
+   * <p>Retries are the SDK's own for DynamoDB (legacy mode: up to 9 attempts, exponential backoff
+   * from 25 ms, a longer backoff for throttling errors such as {@code
+   * ProvisionedThroughputExceededException} and {@code ThrottlingException}), bounded here by the
+   * 6 s call timeout: a call that still fails then becomes {@code ServiceUnavailable} (503).
+   */
+  public static DynamoDbClientBuilder dynamoDbBuilder() {
     return DynamoDbClient.builder()
         .httpClient(UrlConnectionHttpClient.create())
-        .overrideConfiguration(o -> o.apiCallAttemptTimeout(Duration.ofSeconds(2)).apiCallTimeout(Duration.ofSeconds(6)))
-        .build();
+        .overrideConfiguration(o -> o.apiCallAttemptTimeout(Duration.ofSeconds(2)).apiCallTimeout(Duration.ofSeconds(6)));
   }
 
   /**

@@ -109,6 +109,9 @@ public record ErrorEnvelope(Body error) {
     if (e instanceof MethodNotAllowed m) {
       response = response.withHeader("Allow", m.allowed());
     }
+    if (e instanceof ServiceUnavailable) {
+      response = response.withHeader("Retry-After", Integer.toString(ServiceUnavailable.RETRY_AFTER_SECONDS));
+    }
     if (e instanceof UpstreamFailed u && u.retryAfter() != null) {
       response = response.withHeader("Retry-After", u.retryAfter());
     }

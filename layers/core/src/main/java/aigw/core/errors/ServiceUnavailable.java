@@ -1,7 +1,16 @@
 package aigw.core.errors;
 
-/** Thrown when a backing service of the gateway (DynamoDB, Secrets Manager) fails (HTTP 503); the client may retry. */
+/**
+ * Thrown when a backing service of the gateway (DynamoDB, Secrets Manager) fails, or a deployment
+ * lacks its configuration (HTTP 503). The answer carries {@code Retry-After} ({@link
+ * #RETRY_AFTER_SECONDS}): the SDK has already retried with backoff inside the call, so a client
+ * that waits a moment and tries again is the next useful step, and SDKs that honour the header
+ * (OpenAI's do) wait that long rather than hammer a store that is throttling.
+ */
 public final class ServiceUnavailable extends GatewayException {
+  /** The {@code Retry-After} of every 503, in seconds. */
+  public static final int RETRY_AFTER_SECONDS = 1;
+
   public ServiceUnavailable(String message, Throwable cause) {
     super(message, null, cause);
   }

@@ -18,6 +18,10 @@ import java.util.logging.Logger;
  * version's creation time), not from when this container noticed, so every container stops
  * accepting the old key at the same instant, checked on every comparison rather than at the next
  * re-read.
+ *
+ * <p>A Secrets Manager outage keeps the cached key working for {@link SecretSource#MAX_STALENESS}
+ * (1 h) after its last successful read; after that the key is not compared until a read succeeds
+ * again, and callers get 503.
  */
 public final class MasterKey {
   private static final Logger LOG = Logger.getLogger(MasterKey.class.getName());
@@ -29,7 +33,7 @@ public final class MasterKey {
   private final Duration grace;
 
   /** What was read, as digests; replaced as a whole so a reader never sees half of a refresh. */
-  private record Cached(byte[] current, byte[] previous, long previousUntilMillis, long readAtMillis) {
+  private record Cached(byte[] current, byte[] previous, long previousUntilMillis, long readAtMillis, long confirmedAtMillis) {
     boolean accepts(byte[] candidate, long now) {
       boolean matchesCurrent = MessageDigest.isEqual(current, candidate);
       boolean matchesPrevious = previous != null && MessageDigest.isEqual(previous, candidate) && now < previousUntilMillis;
@@ -41,8 +45,9 @@ public final class MasterKey {
       return !MessageDigest.isEqual(current, candidate);
     }
 
+    /** The same values, last tried at {@code now} (a failed read): confirmedAtMillis stays. */
     Cached readAt(long now) {
-      return new Cached(current, previous, previousUntilMillis, now);
+      return new Cached(current, previous, previousUntilMillis, now, confirmedAtMillis);
     }
   }
 
@@ -84,6 +89,8 @@ public final class MasterKey {
     Cached seen = cached;
     if (seen == null) {
       seen = refresh(now);
+    } else if (now - seen.confirmedAtMillis() >= SecretSource.MAX_STALENESS.toMillis()) {
+      seen = refreshOrRefuse(seen, now);
     } else if (now - seen.readAtMillis() >= ttlMillis) {
       seen = refreshKeepingOld(now);
     }
@@ -113,6 +120,31 @@ public final class MasterKey {
       cached = kept;
       return kept;
     }
+  }
+
+  /**
+   * The cached key has not been confirmed for {@link SecretSource#MAX_STALENESS}: read it again (at
+   * most once per recheck interval), and refuse to compare against it when that fails.
+   *
+   * @throws SecretSource.SecretUnavailable when the secret still cannot be read (503 for the caller)
+   */
+  private Cached refreshOrRefuse(Cached seen, long now) {
+    if (now - seen.readAtMillis() >= recheckMillis) {
+      try {
+        return refresh(now);
+      } catch (SecretSource.SecretUnavailable e) {
+        cached = seen.readAt(now);
+        throw stale(seen, e.getMessage());
+      }
+    }
+    throw stale(seen, "not retried before the recheck interval");
+  }
+
+  private SecretSource.SecretUnavailable stale(Cached seen, String why) {
+    return new SecretSource.SecretUnavailable(
+        source.describe() + " could not be read since " + Instant.ofEpochMilli(seen.confirmedAtMillis())
+            + ", longer than the " + SecretSource.MAX_STALENESS.toMinutes() + " min a cached master key is used unconfirmed (" + why + ")",
+        null);
   }
 
   /**
@@ -165,7 +197,7 @@ public final class MasterKey {
           + (previous != null && now < previousUntil ? ", and the previous one until " + Instant.ofEpochMilli(previousUntil) : "")
           + ".");
     }
-    Cached fresh = new Cached(current, previous, previousUntil, now);
+    Cached fresh = new Cached(current, previous, previousUntil, now, now);
     cached = fresh;
     return fresh;
   }

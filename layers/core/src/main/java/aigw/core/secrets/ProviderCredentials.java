@@ -40,7 +40,9 @@ import software.amazon.awssdk.services.secretsmanager.SecretsManagerClient;
  * </ul>
  *
  * A read that fails keeps the values read before (a Secrets Manager outage must not take every
- * model down) and is not retried before the recheck interval has passed. Values are never logged.
+ * model down) and is not retried before the recheck interval has passed, for at most {@link
+ * SecretSource#MAX_STALENESS} (1 h) after the last successful read: after that a deployment whose
+ * credential comes from the secret gets 503 until a read succeeds. Values are never logged.
  */
 public final class ProviderCredentials {
   private static final Logger LOG = Logger.getLogger(ProviderCredentials.class.getName());
@@ -57,8 +59,11 @@ public final class ProviderCredentials {
   private final long ttlMillis;
   private final long recheckMillis;
 
-  /** The secret's named keys and when they were read (or last tried); replaced as a whole. */
-  private record Cached(Map<String, String> names, long readAtMillis) {}
+  /**
+   * The secret's named keys, when they were read (or last tried), and when a read last succeeded
+   * (or, before any success, first failed); replaced as a whole.
+   */
+  private record Cached(Map<String, String> names, long readAtMillis, long confirmedAtMillis) {}
 
   private volatile Cached cached;
 
@@ -161,7 +166,18 @@ public final class ProviderCredentials {
 
   private String lookUp(String name) {
     long now = clock.millis();
-    String value = fresh(now, false).names().get(name);
+    Cached seen = fresh(now, false);
+    if (now - seen.confirmedAtMillis() >= SecretSource.MAX_STALENESS.toMillis()) {
+      seen = fresh(now, true); // one more try, at most once per recheck interval
+      if (now - seen.confirmedAtMillis() >= SecretSource.MAX_STALENESS.toMillis()) {
+        throw new ServiceUnavailable(
+            "The provider credentials in " + secretId + " could not be read since " + java.time.Instant.ofEpochMilli(seen.confirmedAtMillis())
+                + ", longer than the " + SecretSource.MAX_STALENESS.toMinutes() + " min the gateway uses a credential it cannot confirm; "
+                + name + " is not used until Secrets Manager answers again.",
+            null);
+      }
+    }
+    String value = seen.names().get(name);
     return value != null ? value : fresh(now, true).names().get(name);
   }
 
@@ -190,7 +206,7 @@ public final class ProviderCredentials {
   public void expire() {
     Cached seen = cached;
     if (seen != null) {
-      cached = new Cached(seen.names(), Long.MIN_VALUE / 2);
+      cached = new Cached(seen.names(), Long.MIN_VALUE / 2, seen.confirmedAtMillis());
     }
   }
 
@@ -220,14 +236,15 @@ public final class ProviderCredentials {
       }
       Cached read;
       try {
-        read = new Cached(Map.copyOf(parse(secrets.getSecretValue(r -> r.secretId(secretId)).secretString(), secretId)), now);
+        read = new Cached(Map.copyOf(parse(secrets.getSecretValue(r -> r.secretId(secretId)).secretString(), secretId)), now, now);
         if (seen != null && !seen.names().equals(read.names())) {
           LOG.info("The provider credentials in " + secretId + " changed; using the new values for " + changedNames(seen.names(), read.names()) + ".");
         }
       } catch (SdkException | SecretSource.SecretUnavailable e) {
         LOG.warning("Cannot read provider credentials from " + secretId + " (" + e.getMessage() + ")"
             + (seen == null ? "" : "; keeping the values read before") + ".");
-        read = new Cached(seen == null ? Map.of() : seen.names(), now); // not retried before the recheck interval
+        // Not retried before the recheck interval; kept at most MAX_STALENESS after the last success.
+        read = seen == null ? new Cached(Map.of(), now, now) : new Cached(seen.names(), now, seen.confirmedAtMillis());
       }
       cached = read;
       return read;

@@ -4,6 +4,15 @@ import java.time.Instant;
 
 /** Where the master key comes from. Implementations read it; {@link MasterKey} caches and compares. */
 public interface SecretSource {
+  /**
+   * How long a secret read before (the master key, the provider credentials) is still used while
+   * Secrets Manager cannot be read again: an outage must not take the gateway down at once, but a
+   * value that cannot be confirmed (perhaps rotated or revoked since) must not be trusted without
+   * end. Past it, a call that needs the secret gets 503 {@code service_unavailable}, until a read
+   * succeeds. Counted from the last successful read, not from the TTL's re-read.
+   */
+  java.time.Duration MAX_STALENESS = java.time.Duration.ofHours(1);
+
   /** Reads the current value; throws {@link SecretUnavailable} if it cannot. */
   String read();
 

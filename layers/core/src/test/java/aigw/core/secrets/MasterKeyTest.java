@@ -106,6 +106,26 @@ class MasterKeyTest {
   }
 
   @Test
+  void duringAnOutageTheCachedKeyWorksForTheMaximumStalenessThenIsRefusedUntilARead() {
+    secret.down = true;
+    clock.advance(SecretSource.MAX_STALENESS.minusSeconds(1));
+    assertThat(master.matches("sk-master-one-aaaaaaaaaaaa")).isTrue();
+
+    clock.advance(Duration.ofSeconds(1));
+    assertThatThrownBy(() -> master.matches("sk-master-one-aaaaaaaaaaaa"))
+        .isInstanceOf(SecretSource.SecretUnavailable.class)
+        .hasMessageContaining("could not be read since 2026-01-01T00:00:00Z");
+    int reads = secret.reads.get();
+    assertThatThrownBy(() -> master.matches("sk-master-one-aaaaaaaaaaaa")).isInstanceOf(SecretSource.SecretUnavailable.class);
+    assertThat(secret.reads.get()).as("not read again within the recheck interval").isEqualTo(reads);
+
+    secret.down = false;
+    clock.advance(Duration.ofSeconds(5));
+    assertThat(master.matches("sk-master-one-aaaaaaaaaaaa")).isTrue();
+    assertThat(master.matches("sk-master-one-aaaaaaaaaaaa")).isTrue();
+  }
+
+  @Test
   void withNoReadableSecretTheGatewayDoesNotStart() {
     var broken = new RotatingSecret("x");
     broken.down = true;

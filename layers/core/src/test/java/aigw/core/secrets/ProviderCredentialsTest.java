@@ -1,6 +1,7 @@
 package aigw.core.secrets;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import aigw.core.config.Deployment;
 import aigw.core.config.Provider;
@@ -209,6 +210,25 @@ class ProviderCredentialsTest {
     clock.advance(RECHECK.minusMillis(1));
     assertThat(credentials.current(deployment).apiKey()).isEqualTo("sk-good");
     assertThat(secrets.reads).hasValue(2);
+  }
+
+  @Test
+  void duringAnOutageTheCredentialIsUsedForTheMaximumStalenessThenA503UntilSecretsManagerAnswers() {
+    var secrets = new Holding("{\"OPENAI_API_KEY\":\"sk-good\"}");
+    var credentials = over(Map.of(), secrets);
+    var deployment = needing("OPENAI_API_KEY", credentials.names().get("OPENAI_API_KEY"));
+    secrets.secretString = null; // Secrets Manager fails from now on
+    clock.advance(SecretSource.MAX_STALENESS.minusSeconds(1));
+    assertThat(credentials.current(deployment).apiKey()).isEqualTo("sk-good");
+
+    clock.advance(Duration.ofSeconds(1));
+    assertThatThrownBy(() -> credentials.current(deployment))
+        .isInstanceOfSatisfying(aigw.core.errors.ServiceUnavailable.class, e -> assertThat(e.getMessage())
+            .contains(SECRET).contains("could not be read since 2026-05-01T12:00:00Z").contains("OPENAI_API_KEY").doesNotContain("sk-good"));
+
+    secrets.secretString = "{\"OPENAI_API_KEY\":\"sk-good\"}";
+    clock.advance(RECHECK);
+    assertThat(credentials.current(deployment).apiKey()).as("back at the next read that succeeds").isEqualTo("sk-good");
   }
 
   @Test

@@ -1,0 +1,50 @@
+package aigw.core.usage;
+
+import aigw.core.errors.ServiceUnavailable;
+import java.util.logging.Logger;
+
+/**
+ * Usage that the key store cannot take is kept, not lost, and the client still gets its answer.
+ *
+ * <p>The store's own client retries first: DynamoDB's SDK retries a throttled or failed call with
+ * backoff, bounded by the call timeout ({@code AwsClients.dynamoDbBuilder}). When the write still
+ * fails ({@link ServiceUnavailable}), the delta goes to the {@link UsageJournal} and {@link
+ * #replayKept} writes it later. Only when the journal cannot keep it either does the request fail
+ * (503), as it did before: "written before answered" still holds, in the journal.
+ */
+public final class DurableUsageRecorder implements UsageRecorder {
+  private static final Logger LOG = Logger.getLogger(DurableUsageRecorder.class.getName());
+
+  private final UsageRecorder store;
+  private final UsageJournal journal;
+
+  public DurableUsageRecorder(UsageRecorder store, UsageJournal journal) {
+    this.store = store;
+    this.journal = journal;
+  }
+
+  @Override
+  public void record(String keyId, UsageDelta delta) {
+    try {
+      store.record(keyId, delta);
+    } catch (ServiceUnavailable storeDown) {
+      try {
+        journal.keep(keyId, delta);
+      } catch (RuntimeException keepFailed) {
+        storeDown.addSuppressed(keepFailed);
+        throw storeDown;
+      }
+      LOG.warning("Usage of key id " + keyId + " (" + delta.requests() + " request(s)) kept in " + journal.describe()
+          + " to replay: " + storeDown.getMessage());
+    }
+  }
+
+  /** Writes what the journal kept; see {@link UsageJournal#replay}. Never throws for a store still down. */
+  public int replayKept() {
+    return journal.replay(store);
+  }
+
+  public UsageJournal journal() {
+    return journal;
+  }
+}

@@ -1,0 +1,130 @@
+package aigw.local;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import aigw.core.json.Json;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.github.tomakehurst.wiremock.WireMockServer;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.model.ProvisionedThroughputExceededException;
+
+/**
+ * The local gateway while DynamoDB refuses usage writes: clients keep getting answers, the usage is
+ * kept in the data directory, and after a restart {@code /key/info} counts every request served.
+ * (The SDK's retries and the 503 mapping over HTTP are proved by the proxy's
+ * ProxyDynamoDbFaultsTest; here the refusal is what the SDK throws once its retries are spent.)
+ */
+class LocalUsageReplayTest {
+  private static final String MASTER = "sk-local-usage-replay-master-0123456789";
+  private static final HttpClient HTTP = HttpClient.newHttpClient();
+  private static WireMockServer upstream;
+
+  @TempDir static Path data;
+
+  @BeforeAll
+  static void startUpstream() {
+    upstream = aigw.core.testing.Upstream.answeringChatCompletions();
+  }
+
+  @AfterAll
+  static void stopUpstream() {
+    upstream.stop();
+  }
+
+  /** Wraps the embedded client: while {@code refusing}, every UpdateItem throws as the SDK does after its retries. */
+  private static UnaryOperator<DynamoDbClient> refusingUpdatesWhile(AtomicBoolean refusing, AtomicInteger refused) {
+    return dynamo -> (DynamoDbClient) Proxy.newProxyInstance(
+        DynamoDbClient.class.getClassLoader(), new Class<?>[] {DynamoDbClient.class}, (proxy, method, args) -> {
+          if (method.getName().equals("updateItem") && refusing.get()) {
+            refused.incrementAndGet();
+            throw ProvisionedThroughputExceededException.builder()
+                .message("The level of configured provisioned throughput for the table was exceeded. (SDK Attempt Count: 9)")
+                .statusCode(400)
+                .build();
+          }
+          try {
+            return method.invoke(dynamo, args);
+          } catch (InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+  }
+
+  private static LocalGateway start(Path config, UnaryOperator<DynamoDbClient> decorate) {
+    var env = Map.of("AIGW_MASTER_KEY", MASTER, "AIGW_KEY_CACHE_TTL_SECONDS", "3600");
+    var options = LocalOptions.parse(
+        new String[] {"--port", "0", "--data-dir", data.resolve("gateway").toString(), "--config", config.toString(), "--rotation-check-seconds", "0"}, env);
+    return LocalGateway.start(options, decorate);
+  }
+
+  private static HttpResponse<String> send(LocalGateway gateway, String path, String key, String body) throws Exception {
+    var request = HttpRequest.newBuilder(URI.create(gateway.baseUrl() + path)).timeout(Duration.ofSeconds(20))
+        .header("Authorization", "Bearer " + key).header("Content-Type", "application/json");
+    request = body == null ? request.GET() : request.POST(HttpRequest.BodyPublishers.ofString(body));
+    return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static int chat(LocalGateway gateway, String key) throws Exception {
+    return send(gateway, "/v1/chat/completions", key, "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}").statusCode();
+  }
+
+  private static JsonNode info(LocalGateway gateway, String key) throws Exception {
+    return Json.MAPPER.readTree(send(gateway, "/key/info?key=" + key, MASTER, null).body()).path("info");
+  }
+
+  @Test
+  void usageRefusedDuringAnOutageIsCountedAfterARestart() throws Exception {
+    Path config = Files.writeString(data.resolve("config.yaml"), """
+        model_list:
+          - model_name: gpt-4o-mini
+            litellm_params: {model: openai/gpt-4o-mini, api_base: "%s/v1", api_key: sk-provider-usage-replay}
+        """.formatted(upstream.baseUrl()));
+    var refusing = new AtomicBoolean();
+    var refused = new AtomicInteger();
+    String key;
+    int duringOutage = 3;
+    Path journal = data.resolve("gateway").resolve(LocalGateway.USAGE_JOURNAL_FILE);
+    try (var gateway = start(config, refusingUpdatesWhile(refusing, refused))) {
+      var generated = send(gateway, "/key/generate", MASTER, "{\"key_alias\":\"usage-replay\"}");
+      assertThat(generated.statusCode()).as(generated.body()).isEqualTo(200);
+      key = Json.MAPPER.readTree(generated.body()).get("key").asText();
+      assertThat(chat(gateway, key)).isEqualTo(200);
+
+      refusing.set(true);
+      for (int i = 0; i < duringOutage; i++) {
+        assertThat(chat(gateway, key)).as("answered while DynamoDB refuses usage").isEqualTo(200);
+      }
+      assertThat(refused.get()).isEqualTo(duringOutage);
+      assertThat(info(gateway, key).path("request_count").asLong()).isEqualTo(1);
+      assertThat(Files.readAllLines(journal)).hasSize(duringOutage);
+    }
+
+    // Restarted with DynamoDB writable again: the kept usage is written at start.
+    try (var gateway = start(config, UnaryOperator.identity())) {
+      assertThat(journal).doesNotExist();
+      assertThat(chat(gateway, key)).isEqualTo(200);
+      JsonNode info = info(gateway, key);
+      long served = 1 + duringOutage + 1;
+      assertThat(info.path("request_count").asLong()).isEqualTo(served);
+      // Upstream.CHAT_COMPLETION reports total_tokens 2 in each answer.
+      assertThat(info.path("total_tokens").asLong()).isEqualTo(2 * served);
+    }
+  }
+}
