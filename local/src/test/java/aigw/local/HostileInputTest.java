@@ -535,7 +535,15 @@ class HostileInputTest {
       }
       return;
     }
-    check(probe, overTheSocket(probe, quirk));
+    byte[] raw = sendRaw(probe, quirk);
+    if (raw.length == 0 && quirk == WireQuirk.EXTRA_BODY) {
+      // Bytes past Content-Length on a "Connection: close" request are never read: closing a socket
+      // with unread input makes TCP send a reset, which may discard the answer before it is read
+      // here (RFC 9112 9.6 asks a server to close in stages to avoid this). Nothing else to check.
+      Statistics.label("reset after extra bytes").collect(true);
+      return;
+    }
+    check(probe, parse(raw, probe + " " + quirk));
   }
 
   static String requestTarget(Probe probe) {
@@ -640,10 +648,6 @@ class HostileInputTest {
     }
     var request = new GatewayRequest(probe.method(), probe.path(), probe.headers(), query, probe.body(), "hostile");
     return application.handle(request).buffered();
-  }
-
-  static GatewayResponse overTheSocket(Probe probe, WireQuirk quirk) throws IOException {
-    return parse(sendRaw(probe, quirk), probe + " " + quirk);
   }
 
   /** The request as raw HTTP/1.1 on its own connection; the answer's bytes, none if the server reset it. */
