@@ -505,6 +505,7 @@ public final class AdminService {
     var fields = new Fields(body, DELETE_FIELDS);
     List<String> keys = fields.strings("keys").orElse(List.of());
     List<String> aliases = fields.strings("key_aliases").orElse(List.of());
+    aliases.forEach(alias -> requireAliasLength(alias, "key_aliases"));
     if (keys.isEmpty() && aliases.isEmpty()) {
       throw new BadRequest("Send 'keys' or 'key_aliases' (at least one key).", "keys");
     }
@@ -644,13 +645,27 @@ public final class AdminService {
     return GatewayResponse.json(healthy ? 200 : 503, response);
   }
 
+  /**
+   * Most characters in a key alias. An alias is part of a DynamoDB key (its guard item {@code
+   * alias#<alias>}), and DynamoDB refuses a partition key over 2,048 bytes: 256 characters are at
+   * most 1,024 bytes of UTF-8, far from it, and longer than any name a person gives a key.
+   */
+  static final int MAX_ALIAS_LENGTH = 256;
+
   /** A blank alias names nothing and would make a guard item "alias#" that every blank alias shares. */
   private static Optional<String> keyAlias(Fields fields) {
     Optional<String> alias = fields.text("key_alias");
     if (alias.isPresent() && alias.get().isBlank()) {
       throw new BadRequest("'key_alias' must not be empty; leave it out for a key without an alias.", "key_alias");
     }
+    alias.ifPresent(name -> requireAliasLength(name, "key_alias"));
     return alias;
+  }
+
+  private static void requireAliasLength(String alias, String field) {
+    if (alias.length() > MAX_ALIAS_LENGTH) {
+      throw new BadRequest("'" + field + "' must be at most " + MAX_ALIAS_LENGTH + " characters; got " + alias.length() + ".", field);
+    }
   }
 
   private static void rejectUnknownParams(GatewayRequest request, Set<String> accepted, Set<String> notYet) {
