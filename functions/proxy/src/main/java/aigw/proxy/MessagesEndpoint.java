@@ -65,7 +65,7 @@ final class MessagesEndpoint {
     boolean stream = stream(body);
     requireMessages(body);
     var admitted = steps.admit(caller, model);
-    if (passedThrough(admitted.rotation())) {
+    if (passedThrough(admitted.reachable())) { // fallback groups included: one request shape for the whole call
       var providerRequest =
           new ProviderRequest(Operation.MESSAGES, ForwardedBody.of(request.body()), stream, clientHeaders(request));
       return switch (steps.call(admitted.rotation(), providerRequest)) {
@@ -105,10 +105,10 @@ final class MessagesEndpoint {
     String model = model(body);
     requireMessages(body);
     var admitted = steps.admit(caller, model);
-    if (!passedThrough(admitted.rotation())) {
+    if (!passedThrough(admitted.reachable())) {
       throw new BadRequest(
           "Token counting is only available for models served by Anthropic; '" + model + "' is served by "
-              + providers(admitted.rotation()) + ", which has no token counting API.",
+              + providers(admitted.reachable()) + " (with its fallbacks), which has no token counting API.",
           "model");
     }
     var providerRequest =

@@ -100,8 +100,10 @@ public final class ProxyService {
    * deployments starting with the one whose turn it is.
    *
    * @param keyId the virtual key to record usage on; null for the master key, whose calls are not counted
+   * @param reachable every deployment the call may reach: the rotation, then its fallback groups'
+   *     ({@code FailoverPolicy#reachableFrom}); what a rule about the whole call must check
    */
-  record Admitted(Caller caller, String keyId, String model, List<Deployment> rotation) {}
+  record Admitted(Caller caller, String keyId, String model, List<Deployment> rotation, List<Deployment> reachable) {}
 
   /**
    * The caller of a model route (any inbound protocol): a valid virtual key, or the master key when
@@ -138,7 +140,7 @@ public final class ProxyService {
           "model");
     }
     String keyId = caller instanceof Caller.Virtual virtual ? virtual.key().keyId() : null;
-    return new Admitted(caller, keyId, model, rotation);
+    return new Admitted(caller, keyId, model, rotation, gateway.failover().reachableFrom(model, rotation));
   }
 
   /** Refuses a body larger than {@code AIGW_MAX_REQUEST_BYTES} (413) before it is parsed. */
@@ -167,8 +169,9 @@ public final class ProxyService {
     Admitted admitted = admit(caller, validate(body, operation));
     String model = admitted.model();
     List<Deployment> rotation = admitted.rotation();
-    // Fields such as OpenRouter's models/route would make the provider run models the key may not use.
-    gateway.settings().allowedRoutingFields().check(body, model, rotation);
+    // Fields such as OpenRouter's models/route would make the provider run models the key may not
+    // use: checked against every deployment the call may reach, fallback groups included.
+    gateway.settings().allowedRoutingFields().check(body, model, admitted.reachable());
     boolean stream = body.path("stream").asBoolean(false);
     var forwarded = ForwardedBody.of(request.body());
     var providerRequest = stream ? ProviderRequest.streamed(operation, forwarded) : ProviderRequest.complete(operation, forwarded);

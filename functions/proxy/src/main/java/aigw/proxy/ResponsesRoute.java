@@ -80,8 +80,8 @@ final class ResponsesRoute {
     boolean stream = ResponsesRequest.streamed(body);
     var gateway = proxy.gateway();
     long now = gateway.clock().instant().getEpochSecond();
-    if (allHaveResponsesApi(admitted.rotation())) {
-      gateway.settings().allowedRoutingFields().check(body, admitted.model(), admitted.rotation());
+    if (allHaveResponsesApi(admitted.reachable())) { // fallback groups included: one request shape for the whole call
+      gateway.settings().allowedRoutingFields().check(body, admitted.model(), admitted.reachable());
       var forwarded = ForwardedBody.of(request.body());
       var providerRequest = stream
           ? ProviderRequest.streamed(Operation.RESPONSES, forwarded)
@@ -89,7 +89,7 @@ final class ResponsesRoute {
       return answer(admitted, providerRequest, new NativeEvents(), null, request.body().length);
     }
     ObjectNode chat = ResponsesRequest.toChat(body);
-    gateway.settings().allowedRoutingFields().check(chat, admitted.model(), admitted.rotation());
+    gateway.settings().allowedRoutingFields().check(chat, admitted.model(), admitted.reachable());
     var forwarded = ForwardedBody.of(Json.bytes(chat));
     var providerRequest = stream
         ? ProviderRequest.streamed(Operation.CHAT_COMPLETIONS, forwarded)

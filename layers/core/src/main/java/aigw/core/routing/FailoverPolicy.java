@@ -105,6 +105,27 @@ public final class FailoverPolicy {
   }
 
   /**
+   * Every deployment a call to {@code model} may reach: its own ({@code rotation}), then those of
+   * its {@code fallbacks} and {@code context_window_fallbacks} groups (a fallback group's own
+   * fallbacks are not followed, as in {@link #call}). A rule about the whole call (which protocol
+   * a request may be passed through in, which routing fields it may carry) must hold for all of them.
+   */
+  public List<Deployment> reachableFrom(String model, List<Deployment> rotation) {
+    var groupNames = new java.util.LinkedHashSet<String>();
+    groupNames.addAll(settings.fallbacks().getOrDefault(model, List.of()));
+    groupNames.addAll(settings.contextWindowFallbacks().getOrDefault(model, List.of()));
+    groupNames.remove(model);
+    if (groupNames.isEmpty()) {
+      return rotation;
+    }
+    var reachable = new ArrayList<Deployment>(rotation);
+    for (String group : groupNames) {
+      reachable.addAll(groups.apply(group));
+    }
+    return List.copyOf(reachable);
+  }
+
+  /**
    * Calls the model group of {@code rotation} (its deployments, in the order to try them), with
    * retries, cooldowns and fallbacks.
    *
