@@ -227,18 +227,75 @@ public final class UpstreamHttp {
   /**
    * {@code failure} with the call's credentials masked in every string taken from the provider's
    * error (message, type, param, code): some providers quote the credential they were given, in
-   * any of them, and it must not reach the client.
+   * any of them, and it must not reach the client. The provider's {@code Retry-After} and {@code
+   * retry-after-ms} headers pass on only in their own grammar ({@link #retryAfterOrNull}, {@link
+   * #millisOrNull}): a header is copied to the client's answer, so anything else in it is dropped.
    */
   public static UpstreamFailed masked(UpstreamFailed failure, List<String> secrets) {
     String message = mask(failure.getMessage(), secrets);
     String type = mask(failure.upstreamType(), secrets);
     String param = mask(failure.param(), secrets);
     String code = mask(failure.upstreamCode(), secrets);
+    String retryAfter = retryAfterOrNull(failure.retryAfter());
+    String retryAfterMs = millisOrNull(failure.retryAfterMs());
     if (java.util.Objects.equals(message, failure.getMessage()) && java.util.Objects.equals(type, failure.upstreamType())
-        && java.util.Objects.equals(param, failure.param()) && java.util.Objects.equals(code, failure.upstreamCode())) {
+        && java.util.Objects.equals(param, failure.param()) && java.util.Objects.equals(code, failure.upstreamCode())
+        && java.util.Objects.equals(retryAfter, failure.retryAfter()) && java.util.Objects.equals(retryAfterMs, failure.retryAfterMs())) {
       return failure;
     }
-    return new UpstreamFailed(failure.upstreamStatus(), message, type, param, code, failure.retryAfter(), failure.retryAfterMs());
+    return new UpstreamFailed(failure.upstreamStatus(), message, type, param, code, retryAfter, retryAfterMs);
+  }
+
+  /**
+   * Any failure a provider call raised, with the call's credentials masked in every string the
+   * client will see: an {@link UpstreamFailed} as above; the message of an {@link
+   * UpstreamUnreachable} or {@link UpstreamTimeout} (they may quote a provider's header, such as
+   * its Content-Type). Other failures are built from the client's own request and pass unchanged.
+   */
+  public static RuntimeException masked(RuntimeException failure, List<String> secrets) {
+    if (failure instanceof UpstreamFailed upstream) {
+      return masked(upstream, secrets);
+    }
+    if (failure instanceof UpstreamUnreachable unreachable) {
+      String message = mask(unreachable.getMessage(), secrets);
+      return java.util.Objects.equals(message, unreachable.getMessage())
+          ? unreachable
+          : new UpstreamUnreachable(message, unreachable.getCause(), unreachable.beforeSending());
+    }
+    if (failure instanceof UpstreamTimeout timeout) {
+      String message = mask(timeout.getMessage(), secrets);
+      return java.util.Objects.equals(message, timeout.getMessage()) ? timeout : new UpstreamTimeout(message);
+    }
+    return failure;
+  }
+
+  /**
+   * A {@code Retry-After} value as RFC 9110 section 10.2.3 defines it (delay-seconds, or an
+   * HTTP-date in the IMF-fixdate form), trimmed; null for anything else.
+   */
+  static String retryAfterOrNull(String value) {
+    if (value == null) {
+      return null;
+    }
+    String trimmed = value.strip();
+    if (trimmed.matches("\\d{1,10}")) {
+      return trimmed;
+    }
+    try {
+      java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME.parse(trimmed);
+      return trimmed.length() <= 40 ? trimmed : null;
+    } catch (java.time.format.DateTimeParseException notADate) {
+      return null;
+    }
+  }
+
+  /** A {@code retry-after-ms} value (a number of milliseconds, Azure OpenAI's header), trimmed; null for anything else. */
+  static String millisOrNull(String value) {
+    if (value == null) {
+      return null;
+    }
+    String trimmed = value.strip();
+    return trimmed.matches("\\d{1,9}(\\.\\d{1,9})?") ? trimmed : null;
   }
 
   /** No request left: a failure of the connection or its TLS handshake; another deployment may be tried. */
