@@ -232,15 +232,33 @@ public final class LocalGateway implements AutoCloseable {
 
   /** As {@link #start(LocalOptions)}, with the DynamoDB client wrapped (the benchmark counts calls). */
   public static LocalGateway start(LocalOptions options, UnaryOperator<DynamoDbClient> decorate) {
+    var limits = ServerLimits.fromEnv(options.env()); // a bad value is refused before anything starts
+    var hosts = AllowedHosts.of(options.env().get("AIGW_ALLOWED_HOSTS"));
     var gateway = build(options, decorate);
     try {
-      gateway.server = LocalServer.start(options.host(), options.port(), gateway.application);
+      if (gateway.developmentMasterKey && !isLoopback(options.host())) {
+        // Everyone knows sk-development-only (README, events/admin-*): on an address others can
+        // reach, it would hand them /key/generate and every model.
+        throw new IllegalArgumentException("refusing to listen on " + options.host() + " with the development master key "
+            + StaticSecretSource.DEVELOPMENT_KEY + ", which anyone who can reach that address knows. Set AIGW_MASTER_KEY to a"
+            + " secret of your own, or listen on 127.0.0.1 (the default).");
+      }
+      gateway.server = LocalServer.start(options.host(), options.port(), gateway.application, limits, hosts);
       gateway.startSchedules();
     } catch (IOException | RuntimeException e) {
       gateway.close();
       throw e instanceof IOException io ? new UncheckedIOException("cannot listen on " + options.host() + ":" + options.port() + " (" + io.getMessage() + ")", io) : (RuntimeException) e;
     }
     return gateway;
+  }
+
+  /** Whether {@code host} (an address or a name) is a loopback address only this machine can reach. */
+  static boolean isLoopback(String host) {
+    try {
+      return java.net.InetAddress.getByName(host).isLoopbackAddress();
+    } catch (java.net.UnknownHostException e) {
+      return false; // listening fails on it anyway
+    }
   }
 
   private static List<Deployment> models(LocalOptions options) {
