@@ -122,7 +122,8 @@ public final class LocalGateway implements AutoCloseable {
     Providers providers;
     try {
       models = models(options); // a mistake in it stops the start
-      providers = new Providers(OpenAiCompatibleProvider.defaultHttpClient());
+      providers = new Providers(
+          OpenAiCompatibleProvider.defaultHttpClient(), aigw.core.secrets.ProviderCredentials.environmentOnly(), maxProviderAnswerBytes(options.env()));
     } catch (RuntimeException e) {
       database.thenAccept(db -> {
         if (db != null) {
@@ -250,6 +251,26 @@ public final class LocalGateway implements AutoCloseable {
       throw e instanceof IOException io ? new UncheckedIOException("cannot listen on " + options.host() + ":" + options.port() + " (" + io.getMessage() + ")", io) : (RuntimeException) e;
     }
     return gateway;
+  }
+
+  /**
+   * {@code AIGW_MAX_PROVIDER_ANSWER_BYTES}: the most of a whole provider answer the local gateway reads
+   * (default {@link aigw.core.providers.http.UpstreamHttp#DEFAULT_MAX_ANSWER_BYTES}, Lambda's bound).
+   */
+  static int maxProviderAnswerBytes(Map<String, String> env) {
+    String text = env.get("AIGW_MAX_PROVIDER_ANSWER_BYTES");
+    if (text == null || text.isBlank()) {
+      return aigw.core.providers.http.UpstreamHttp.DEFAULT_MAX_ANSWER_BYTES;
+    }
+    try {
+      int bytes = Integer.parseInt(text.strip());
+      if (bytes < 1) {
+        throw new NumberFormatException();
+      }
+      return bytes;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("AIGW_MAX_PROVIDER_ANSWER_BYTES must be a whole number of bytes from 1 up, got '" + text + "'");
+    }
   }
 
   /** Whether {@code host} (an address or a name) is a loopback address only this machine can reach. */

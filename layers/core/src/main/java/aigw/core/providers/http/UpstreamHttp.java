@@ -43,13 +43,34 @@ public final class UpstreamHttp {
   /** How long a provider has to accept a connection (TCP and TLS). */
   public static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
 
-  /** The most of an error body read from a streamed answer (a provider's error is a small JSON object). */
+  /** The most of an error body read (a provider's error is a small JSON object); more is not read. */
   static final int MAX_ERROR_BODY_BYTES = 64 * 1024;
 
+  /**
+   * The default bound of a whole (not streamed) answer: 6 MiB, the most a buffered Lambda response
+   * carries ("6 MB maximum for buffered responses",
+   * https://docs.aws.amazon.com/lambda/latest/dg/configuration-response-streaming.html); a streamed
+   * Lambda response may carry up to 200 MB, but an answer held whole is held in the function's
+   * memory, and a chat completion of 6 MiB is already far beyond any model's output. Locally,
+   * {@code AIGW_MAX_PROVIDER_ANSWER_BYTES} sets another. Streamed answers are bounded per event
+   * ({@link ServerSentEvents#MAX_EVENT_BYTES}).
+   */
+  public static final int DEFAULT_MAX_ANSWER_BYTES = 6 * 1024 * 1024;
+
   private final HttpClient http;
+  private final int maxAnswerBytes;
 
   public UpstreamHttp(HttpClient http) {
+    this(http, DEFAULT_MAX_ANSWER_BYTES);
+  }
+
+  /** @param maxAnswerBytes the most of a whole answer read; a longer one is a 502 and its connection is closed */
+  public UpstreamHttp(HttpClient http, int maxAnswerBytes) {
+    if (maxAnswerBytes < 1) {
+      throw new IllegalArgumentException("the bound of a provider's answer must be at least 1 byte, got " + maxAnswerBytes);
+    }
     this.http = http;
+    this.maxAnswerBytes = maxAnswerBytes;
   }
 
   /** The client every provider shares: HTTP/2 where the server offers it, a bounded connect time. */
@@ -122,12 +143,35 @@ public final class UpstreamHttp {
     }
   }
 
-  /** Sends {@code call} and reads the whole answer. */
+  /**
+   * Sends {@code call} and reads the whole answer: at most the bound of a whole answer ({@link
+   * #DEFAULT_MAX_ANSWER_BYTES} unless set), an error's body at most {@link #MAX_ERROR_BODY_BYTES}.
+   * Each read waits at most the call's timeout.
+   *
+   * @throws UpstreamUnreachable (502, not {@code beforeSending}) for an answer over the bound: no
+   *     byte past it is read and its connection is closed
+   */
   public Reply exchange(UpstreamCall call) {
-    var forwarded = new WatchedBody(HttpRequest.BodyPublishers.ofByteArray(call.body()));
-    HttpResponse<byte[]> response = send(call, forwarded, HttpResponse.BodyHandlers.ofByteArray());
-    refuseRedirect(call, response.statusCode());
-    return new Reply(response.statusCode(), response.headers(), response.body());
+    try (OpenReply reply = open(call)) {
+      if (!reply.ok()) {
+        return new Reply(reply.status(), reply.headers(), reply.readErrorBody());
+      }
+      byte[] body;
+      try {
+        body = reply.body().readNBytes(maxAnswerBytes + 1);
+      } catch (IOException e) {
+        throw midStream(call, e, true);
+      }
+      if (body.length > maxAnswerBytes) {
+        // Closing the reply (the try) ends the exchange: the HTTP client closes the connection of a
+        // body not read to its end, so the provider's further bytes are never read.
+        throw new UpstreamUnreachable(
+            "The provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " sent an answer of more than " + maxAnswerBytes
+                + " bytes, the most the gateway reads of a whole answer; it was not read further. Ask for less (max_tokens), or stream it.",
+            null, false);
+      }
+      return new Reply(reply.status(), reply.headers(), body);
+    }
   }
 
   /**
