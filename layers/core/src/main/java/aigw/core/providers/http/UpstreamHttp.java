@@ -47,15 +47,20 @@ public final class UpstreamHttp {
   static final int MAX_ERROR_BODY_BYTES = 64 * 1024;
 
   /**
-   * The default bound of a whole (not streamed) answer: 6 MiB, the most a buffered Lambda response
-   * carries ("6 MB maximum for buffered responses",
-   * https://docs.aws.amazon.com/lambda/latest/dg/configuration-response-streaming.html); a streamed
-   * Lambda response may carry up to 200 MB, but an answer held whole is held in the function's
-   * memory, and a chat completion of 6 MiB is already far beyond any model's output. Locally,
-   * {@code AIGW_MAX_PROVIDER_ANSWER_BYTES} sets another. Streamed answers are bounded per event
-   * ({@link ServerSentEvents#MAX_EVENT_BYTES}).
+   * The default bound of a whole (not streamed) answer: 64 MiB. What the transports carry does not
+   * bind first: on AWS every proxy answer leaves through the streaming runtime, and a streamed Lambda
+   * response carries up to 200 MB
+   * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-response-streaming.html), which API
+   * Gateway's STREAM mode passes on (past 10 MB at 2 MB/s,
+   * https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode.html). Memory
+   * binds: the answer is held whole, a few times over while it is read and its usage parsed, in a
+   * 512 MB function. 64 MiB keeps that within bounds and is far above any chat answer and above a
+   * large embeddings batch (500 inputs of 1536 floats are about 8 MB). With {@code
+   * ProxyResponseStreaming=false} Lambda's own 6 MB buffered limit cuts larger answers first.
+   * Locally {@code AIGW_MAX_PROVIDER_ANSWER_BYTES} sets another bound. Streamed answers are bounded
+   * per event ({@link ServerSentEvents#MAX_EVENT_BYTES}).
    */
-  public static final int DEFAULT_MAX_ANSWER_BYTES = 6 * 1024 * 1024;
+  public static final int DEFAULT_MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
   private final HttpClient http;
   private final int maxAnswerBytes;
