@@ -123,6 +123,11 @@ final class LocalServer {
    * {@code maxRspTime} is left unset: it would bound a whole answer, long streams included ({@link
    * StalledWrites} bounds what a slow reader can hold instead).
    */
+  /** The limits the JDK server of this process enforces; null before the first server. */
+  static synchronized ServerLimits processLimits() {
+    return processLimits;
+  }
+
   static synchronized void applyProcessWide(ServerLimits limits) {
     if (processLimits != null) {
       if (!processLimits.equals(limits)) {
