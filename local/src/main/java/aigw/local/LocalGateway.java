@@ -125,7 +125,8 @@ public final class LocalGateway implements AutoCloseable {
     Providers providers;
     try {
       models = models(options); // a mistake in it stops the start
-      providers = new Providers(OpenAiCompatibleProvider.defaultHttpClient());
+      providers = new Providers(
+          OpenAiCompatibleProvider.defaultHttpClient(), aigw.core.secrets.ProviderCredentials.environmentOnly(), maxProviderAnswerBytes(options.env()));
     } catch (RuntimeException e) {
       database.thenAccept(db -> {
         if (db != null) {
@@ -236,9 +237,18 @@ public final class LocalGateway implements AutoCloseable {
 
   /** As {@link #start(LocalOptions)}, with the DynamoDB client wrapped (the benchmark counts calls). */
   public static LocalGateway start(LocalOptions options, UnaryOperator<DynamoDbClient> decorate) {
+    var limits = ServerLimits.fromEnv(options.env()); // a bad value is refused before anything starts
+    var hosts = AllowedHosts.of(options.env().get("AIGW_ALLOWED_HOSTS"));
     var gateway = build(options, decorate);
     try {
-      gateway.server = LocalServer.start(options.host(), options.port(), gateway.application);
+      if (gateway.developmentMasterKey && !isLoopback(options.host())) {
+        // Everyone knows sk-development-only (README, events/admin-*): on an address others can
+        // reach, it would hand them /key/generate and every model.
+        throw new IllegalArgumentException("refusing to listen on " + options.host() + " with the development master key "
+            + StaticSecretSource.DEVELOPMENT_KEY + ", which anyone who can reach that address knows. Set AIGW_MASTER_KEY to a"
+            + " secret of your own, or listen on 127.0.0.1 (the default).");
+      }
+      gateway.server = LocalServer.start(options.host(), options.port(), gateway.application, limits, hosts);
       gateway.startSchedules();
     } catch (IOException | RuntimeException e) {
       gateway.close();
@@ -269,6 +279,35 @@ public final class LocalGateway implements AutoCloseable {
     } catch (RuntimeException e) {
       LOG.warning("Replaying kept usage failed: " + e.getMessage());
       return 0;
+    }
+  }
+
+  /**
+   * {@code AIGW_MAX_PROVIDER_ANSWER_BYTES}: the most of a whole provider answer the local gateway reads
+   * (default {@link aigw.core.providers.http.UpstreamHttp#DEFAULT_MAX_ANSWER_BYTES}, Lambda's bound).
+   */
+  static int maxProviderAnswerBytes(Map<String, String> env) {
+    String text = env.get("AIGW_MAX_PROVIDER_ANSWER_BYTES");
+    if (text == null || text.isBlank()) {
+      return aigw.core.providers.http.UpstreamHttp.DEFAULT_MAX_ANSWER_BYTES;
+    }
+    try {
+      int bytes = Integer.parseInt(text.strip());
+      if (bytes < 1) {
+        throw new NumberFormatException();
+      }
+      return bytes;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("AIGW_MAX_PROVIDER_ANSWER_BYTES must be a whole number of bytes from 1 up, got '" + text + "'");
+    }
+  }
+
+  /** Whether {@code host} (an address or a name) is a loopback address only this machine can reach. */
+  static boolean isLoopback(String host) {
+    try {
+      return java.net.InetAddress.getByName(host).isLoopbackAddress();
+    } catch (java.net.UnknownHostException e) {
+      return false; // listening fails on it anyway
     }
   }
 

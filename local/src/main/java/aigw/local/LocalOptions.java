@@ -48,7 +48,8 @@ public record LocalOptions(
 
       Options:
         --port N              port to listen on (AIGW_PORT; default 3000)
-        --host ADDRESS        address to bind (AIGW_HOST; default 127.0.0.1, never 0.0.0.0 unless asked)
+        --host ADDRESS        address to bind (AIGW_HOST; default 127.0.0.1, never 0.0.0.0 unless asked;
+                              any other than loopback needs a master key of your own)
         --config FILE         model_list YAML (AIGW_CONFIG; default: the bundled example)
         --data-dir DIR        where the embedded DynamoDB keeps keys (AIGW_DATA_DIR; default .aigw/data)
         --in-memory           keep nothing: the database lives and dies with the process
@@ -62,7 +63,14 @@ public record LocalOptions(
                               each new key is written to DATA-DIR/master-key
         --cors-allowed-origins LIST  comma-separated origins whose web pages may call the gateway
                               from a browser, or * for any (AIGW_CORS_ALLOWED_ORIGINS; default: none)
+        --allowed-hosts LIST  comma-separated host names the gateway answers besides IP addresses and
+                              localhost (AIGW_ALLOWED_HOSTS; * for any, behind a trusted proxy);
+                              other Host values get 421, so a DNS-rebinding web page cannot call it
         --help                this text
+
+      Connections (environment only; see docs/configuration.md):
+        AIGW_HTTP_REQUEST_TIMEOUT_SECONDS (30), AIGW_HTTP_WRITE_TIMEOUT_SECONDS (30),
+        AIGW_HTTP_IDLE_TIMEOUT_SECONDS (30), AIGW_HTTP_MAX_CONNECTIONS (512)
 
       Master key, decided at start and named in one start-up line:
         1. DATA-DIR/master-key, if a local rotation wrote it (it wins over AIGW_MASTER_KEY);
@@ -121,6 +129,7 @@ public record LocalOptions(
         case "--rotation-check-seconds" -> rotationCheck = seconds(value(args, ++i, arg), arg, DEFAULT_ROTATION_CHECK);
         case "--master-key-rotation-seconds" -> masterKeyRotation = seconds(value(args, ++i, arg), arg, Duration.ZERO);
         case "--cors-allowed-origins" -> env = withEntry(env, "AIGW_CORS_ALLOWED_ORIGINS", value(args, ++i, arg)); // read by GatewaySettings
+        case "--allowed-hosts" -> env = withEntry(env, "AIGW_ALLOWED_HOSTS", value(args, ++i, arg)); // read by LocalGateway
         case "--help", "-h" -> command = "help";
         case "--version" -> command = "version";
         default -> throw new IllegalArgumentException("unknown option '" + arg + "'");

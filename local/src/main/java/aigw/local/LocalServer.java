@@ -31,16 +31,28 @@ import java.util.logging.Logger;
  * form-decoded, the first value of each, as the API Gateway adapter gives them); the application's
  * {@link GatewayResponse} is written back, a buffered one with {@code Content-Length}, a streaming
  * one with chunked transfer encoding, one chunk per {@code flush()} of its body.
+ *
+ * <p>Clients that hold connections cannot lock out others ({@link ServerLimits}, issue 15 finding 2):
+ * the JDK server reads each request's line and headers on the thread of its executor, so that
+ * executor makes a virtual thread per exchange, and a stalled request costs a parked virtual thread,
+ * never a worker. The request is read there (headers and body, closed by the JDK server after
+ * {@link ServerLimits#requestTimeout()}); only then does the application run, on one of {@link
+ * #WORKER_THREADS} platform workers. Every write of an answer is bounded by {@link StalledWrites}, and
+ * idle connections and the number of connections by the JDK server ({@link #applyProcessWide}).
  */
 final class LocalServer {
   /** API Gateway's own payload limit; larger bodies never reach a function there either. */
   static final int MAX_BODY_BYTES = 10 * 1024 * 1024;
   /**
-   * Platform threads, not virtual ones: DynamoDB Local calls into SQLite through JNI, which pins a
-   * virtual thread to its carrier, and two cores have only two carriers. A streamed answer holds
-   * its thread until its last event, so at most this many streams run at once.
+   * The application runs on platform threads, not virtual ones: DynamoDB Local calls into SQLite
+   * through JNI, which pins a virtual thread to its carrier, and two cores have only two carriers.
+   * A streamed answer holds its thread until its last event, so at most this many streams run at
+   * once. Reading requests does not take one (the class comment).
    */
   static final int WORKER_THREADS = 64;
+
+  /** The limits the JDK server of this process was given; see {@link #applyProcessWide}. */
+  private static ServerLimits processLimits;
 
   private static final Logger LOG = Logger.getLogger(LocalServer.class.getName());
   /** HTTP framing is this transport's: an application's own value for these would contradict it. */
@@ -59,25 +71,77 @@ final class LocalServer {
   }
 
   private final HttpServer server;
+  private final ExecutorService readers;
   private final ExecutorService workers;
+  private final StalledWrites writes;
+  private final GatewayApplication application;
+  private final AllowedHosts hosts;
 
-  private LocalServer(HttpServer server, ExecutorService workers) {
+  private LocalServer(HttpServer server, ExecutorService readers, ExecutorService workers, StalledWrites writes, GatewayApplication application,
+      AllowedHosts hosts) {
     this.server = server;
+    this.readers = readers;
     this.workers = workers;
+    this.writes = writes;
+    this.application = application;
+    this.hosts = hosts;
+  }
+
+  /** As below, with the default {@link ServerLimits} and no host names beyond addresses and localhost. */
+  static LocalServer start(String host, int port, GatewayApplication application) throws IOException {
+    return start(host, port, application, ServerLimits.DEFAULTS, AllowedHosts.of(null));
   }
 
   /**
    * Listens on {@code host:port} (port 0: any free port, see {@link #port()}) and serves {@code
-   * application} on every path. The application's {@link GatewayApplication#cors() CORS policy} is
-   * also applied to the answers this server gives by itself.
+   * application} on every path, to requests whose {@code Host} {@code hosts} allows. The
+   * application's {@link GatewayApplication#cors() CORS policy} is also applied to the answers this
+   * server gives by itself.
    */
-  static LocalServer start(String host, int port, GatewayApplication application) throws IOException {
+  static LocalServer start(String host, int port, GatewayApplication application, ServerLimits limits, AllowedHosts hosts) throws IOException {
+    applyProcessWide(limits);
     HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 512);
+    ExecutorService readers = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("aigw-http-read-", 0).factory());
     ExecutorService workers = Executors.newFixedThreadPool(WORKER_THREADS, Thread.ofPlatform().name("aigw-http-", 0).daemon(true).factory());
-    server.setExecutor(workers);
-    server.createContext("/", exchange -> serve(exchange, application));
+    var writes = new StalledWrites(limits.writeTimeout());
+    var local = new LocalServer(server, readers, workers, writes, application, hosts);
+    server.setExecutor(readers);
+    server.createContext("/", local::handle);
     server.start();
-    return new LocalServer(server, workers);
+    return local;
+  }
+
+  /**
+   * Gives the JDK server the limits it enforces itself. They are system properties it reads once per
+   * process, when its first server is created ({@code sun.net.httpserver.ServerConfig}), so the first
+   * local server of a process decides them; a later one with other limits is warned about. In JDK 21
+   * and 25 ({@code ServerImpl}): {@code maxReqTime} closes a connection whose request (line, headers,
+   * body) is not read within it; a connection that sends no byte is closed after the smaller of it
+   * and {@code idleInterval}; a kept-alive connection idle for {@code idleInterval} is closed;
+   * {@code maxConnections} closes any connection accepted beyond it. {@code clockTick} and {@code
+   * timerMillis} are how often those are checked (10 s and 1 s by default, made 1 s and 250 ms).
+   * {@code maxRspTime} is left unset: it would bound a whole answer, long streams included ({@link
+   * StalledWrites} bounds what a slow reader can hold instead).
+   */
+  /** The limits the JDK server of this process enforces; null before the first server. */
+  static synchronized ServerLimits processLimits() {
+    return processLimits;
+  }
+
+  static synchronized void applyProcessWide(ServerLimits limits) {
+    if (processLimits != null) {
+      if (!processLimits.equals(limits)) {
+        LOG.warning("the HTTP server limits of this process were set by its first server (" + processLimits + "); " + limits + " is ignored"
+            + " except for the write timeout");
+      }
+      return;
+    }
+    processLimits = limits;
+    System.setProperty("sun.net.httpserver.maxReqTime", Long.toString(limits.requestTimeout().toSeconds()));
+    System.setProperty("sun.net.httpserver.idleInterval", Long.toString(limits.idleTimeout().toSeconds()));
+    System.setProperty("jdk.httpserver.maxConnections", Integer.toString(limits.maxConnections()));
+    System.setProperty("sun.net.httpserver.clockTick", "1000");
+    System.setProperty("sun.net.httpserver.timerMillis", "250");
   }
 
   int port() {
@@ -86,6 +150,8 @@ final class LocalServer {
 
   void stop() {
     server.stop(0);
+    writes.close();
+    readers.shutdownNow();
     workers.shutdownNow();
     try {
       workers.awaitTermination(5, TimeUnit.SECONDS);
@@ -95,36 +161,96 @@ final class LocalServer {
   }
 
   /**
-   * One exchange. Every answer this server gives by itself is in the OpenAI error envelope, made by
-   * {@link ErrorEnvelope} like the application's own: 413 for a body over {@link #MAX_BODY_BYTES},
-   * 400 for a body that cannot be read (a broken chunked encoding, a short body), and 502 when the
-   * application itself fails (what API Gateway answers for a function that crashed).
+   * One exchange, on its virtual thread: the Host is checked and the body read here, so that a
+   * client sending slowly holds no worker; the application then runs on a worker ({@link #serve}),
+   * while this thread waits for it.
+   *
+   * <p>Answers of this server's own, all in the OpenAI error envelope made by {@link ErrorEnvelope}
+   * like the application's: 400 for an HTTP/1.1 request without a Host or with a malformed one (RFC
+   * 9112 section 3.2), 421 for a Host this server does not answer for ({@link AllowedHosts}; RFC 9110
+   * section 15.5.20), 413 for a body over {@link #MAX_BODY_BYTES}, 400 for a body that cannot be read
+   * (a broken chunked encoding, a short body), and 502 when the application itself fails (what API
+   * Gateway answers for a function that crashed).
    *
    * <p>A streamed answer that fails after its headers went out (the client went away, or the body
    * threw) cannot change its status any more: the connection is closed without the last chunk, so
-   * that the client sees a cut stream rather than one that looks complete ({@link StreamCut}).
+   * that the client sees a cut stream rather than one that looks complete ({@link StreamCut}). A
+   * client that reads nothing for the write timeout has its connection closed the same way.
    *
    * <p>Not covered: requests the JDK server refuses before any handler runs (a malformed request
    * line or header name, an unsupported Transfer-Encoding, {@code OPTIONS *}) get its own short
    * HTML answer; API Gateway's front end refuses such requests with its own page too.
    */
-  private static void serve(HttpExchange exchange, GatewayApplication application) throws IOException {
-    boolean cut = false;
+  private void handle(HttpExchange exchange) throws IOException {
+    boolean keepOpen = false;
     try {
+      var hostLines = exchange.getRequestHeaders().get("Host");
+      String host = hostLines == null || hostLines.isEmpty() ? null : hostLines.get(0);
+      if (hostLines != null && hostLines.size() > 1
+          || (host == null || host.isBlank() ? exchange.getProtocol().equalsIgnoreCase("HTTP/1.1") : AllowedHosts.nameOf(host) == null)) {
+        sendOwn(exchange, ErrorEnvelope.response(new BadRequest(
+            "An HTTP/1.1 request needs one Host header naming this server, e.g. 127.0.0.1:" + port() + " (RFC 9112 section 3.2).")));
+        return;
+      }
+      if (host != null && !host.isBlank() && !hosts.allows(host)) {
+        sendOwn(exchange, ErrorEnvelope.misdirected(host));
+        return;
+      }
       byte[] body;
       try {
         body = readBody(exchange.getRequestBody());
       } catch (IOException e) {
-        // Also what a vanished client looks like; then the answer below cannot be sent, which is fine.
+        // Also what a vanished client, or one closed for its request timeout, looks like; then the
+        // answer below cannot be sent, which is fine.
         LOG.log(Level.FINE, "request body unreadable", e);
-        sendOwn(exchange, application, ErrorEnvelope.response(
+        sendOwn(exchange, ErrorEnvelope.response(
             new BadRequest("The request body could not be read (" + e.getMessage() + "); send it with a correct Content-Length or chunked encoding.")));
         return;
       }
       if (body == null) {
-        sendOwn(exchange, application, ErrorEnvelope.response(new PayloadTooLarge(MAX_BODY_BYTES)));
+        sendOwn(exchange, ErrorEnvelope.response(new PayloadTooLarge(MAX_BODY_BYTES)));
         return;
       }
+      keepOpen = true; // closed by serve, on its worker
+      onWorker(exchange, body);
+    } catch (StreamCut | StalledWrites.ClientStalled e) {
+      keepOpen = true;
+      throw e; // the JDK server closes the connection of a handler that throws (ServerImpl.Exchange.run)
+    } catch (IOException e) {
+      LOG.log(Level.FINE, "client went away", e);
+    } finally {
+      if (!keepOpen) {
+        exchange.close();
+      }
+    }
+  }
+
+  /** Runs {@link #serve} on a worker and waits for it; its StreamCut is rethrown here, to the JDK server. */
+  private void onWorker(HttpExchange exchange, byte[] body) throws IOException {
+    java.util.concurrent.Future<?> served = workers.submit(() -> {
+      serve(exchange, body);
+      return null;
+    });
+    try {
+      served.get();
+    } catch (java.util.concurrent.ExecutionException e) {
+      switch (e.getCause()) {
+        case IOException io -> throw io;
+        case RuntimeException runtime -> throw runtime;
+        case Error error -> throw error;
+        default -> throw new IOException(e.getCause());
+      }
+    } catch (InterruptedException e) {
+      served.cancel(true); // the server is stopping
+      Thread.currentThread().interrupt();
+      throw new StreamCut(e);
+    }
+  }
+
+  /** The application's answer to one request whose body is read, on a worker. */
+  private void serve(HttpExchange exchange, byte[] body) throws IOException {
+    boolean cut = false;
+    try {
       GatewayRequest request = toRequest(exchange, body);
       GatewayResponse response;
       try {
@@ -132,19 +258,19 @@ final class LocalServer {
       } catch (RuntimeException | LinkageError | StackOverflowError e) {
         // The application answers its own failures; this is one it could not (on Lambda, a crashed invoke).
         LOG.log(Level.SEVERE, "handler failed", e);
-        sendOwn(exchange, application, ErrorEnvelope.integrationFailure(request.requestId()));
+        sendOwn(exchange, ErrorEnvelope.integrationFailure(request.requestId()));
         return;
       }
       send(exchange, request, response);
-    } catch (StreamCut e) {
+    } catch (StreamCut | StalledWrites.ClientStalled e) {
       cut = true;
-      throw e; // the JDK server closes the connection of a handler that throws (ServerImpl.Exchange.run)
+      throw e;
     } catch (IOException e) {
       LOG.log(Level.FINE, "client went away", e);
     } catch (RuntimeException e) {
       LOG.log(Level.SEVERE, "local server failed", e);
       try {
-        sendOwn(exchange, application, ErrorEnvelope.integrationFailure(null));
+        sendOwn(exchange, ErrorEnvelope.integrationFailure(null));
       } catch (IOException | RuntimeException ignored) {
         // headers already sent, or the client is gone: nothing more can be said
       }
@@ -156,7 +282,7 @@ final class LocalServer {
   }
 
   /** An answer of this server's own, with the CORS headers the application would have given it. */
-  private static void sendOwn(HttpExchange exchange, GatewayApplication application, GatewayResponse response) throws IOException {
+  private void sendOwn(HttpExchange exchange, GatewayResponse response) throws IOException {
     var request = toRequest(exchange, null);
     send(exchange, request, application.cors().onResponse(request, response));
   }
@@ -213,6 +339,9 @@ final class LocalServer {
     return URLDecoder.decode(text, StandardCharsets.UTF_8);
   }
 
+  /** How much of a buffered body one write hands the socket: one wait of the write timeout at most. */
+  private static final int WRITE_SLICE_BYTES = 64 * 1024;
+
   private static byte[] readBody(InputStream in) throws IOException {
     byte[] body = in.readNBytes(MAX_BODY_BYTES + 1);
     return body.length > MAX_BODY_BYTES ? null : body;
@@ -223,9 +352,12 @@ final class LocalServer {
    * length -1: the JDK server sends no body then, and warns ("being invoked with a content length
    * for a HEAD request") for any other length; a stream is then not run at all.
    *
+   * <p>Every write to the client (headers, body, the last chunk) is bounded by {@link StalledWrites}.
+   *
    * @throws StreamCut when a streamed body failed after the headers were sent
+   * @throws StalledWrites.ClientStalled when the client read nothing for the write timeout
    */
-  private static void send(HttpExchange exchange, GatewayRequest request, GatewayResponse response) throws IOException {
+  private void send(HttpExchange exchange, GatewayRequest request, GatewayResponse response) throws IOException {
     response.headers().forEach((name, value) -> {
       if (!FRAMING_HEADERS.contains(name.toLowerCase(java.util.Locale.ROOT))) {
         exchange.getResponseHeaders().set(name, value);
@@ -239,12 +371,15 @@ final class LocalServer {
     }
     byte[] body = response.body();
     boolean noBody = bodyless || body.length == 0;
-    exchange.sendResponseHeaders(status, noBody ? -1 : body.length);
+    writes.write(() -> exchange.sendResponseHeaders(status, noBody ? -1 : body.length));
     if (!noBody) {
       // Closed here, before the exchange: closing the exchange first drains the request body, and a
-      // broken one (a bad chunk) would drop the connection before this answer is flushed.
-      try (OutputStream out = exchange.getResponseBody()) {
-        out.write(body);
+      // broken one (a bad chunk) would drop the connection before this answer is flushed. Written in
+      // slices: the write timeout bounds one wait for the client, not a large body's whole transfer.
+      try (OutputStream out = writes.guard(exchange.getResponseBody())) {
+        for (int offset = 0; offset < body.length; offset += WRITE_SLICE_BYTES) {
+          out.write(body, offset, Math.min(WRITE_SLICE_BYTES, body.length - offset));
+        }
       }
     }
   }
@@ -258,14 +393,16 @@ final class LocalServer {
    * against a stream that fails its first write: that is how it learns to end and account for the
    * upstream call it may have started ({@link aigw.core.http.StreamingBody}'s contract).
    */
-  private static void stream(HttpExchange exchange, GatewayRequest request, GatewayResponse response) throws IOException {
+  private void stream(HttpExchange exchange, GatewayRequest request, GatewayResponse response) throws IOException {
     OutputStream chunked;
     try {
-      exchange.sendResponseHeaders(response.status(), 0);
-      chunked = exchange.getResponseBody();
+      writes.write(() -> exchange.sendResponseHeaders(response.status(), 0));
+      chunked = writes.guard(exchange.getResponseBody());
       // The status and headers now, not with the first event (the JDK server holds them in its
       // buffer until then): the client knows at once that its answer is a stream.
       chunked.flush();
+    } catch (StalledWrites.ClientStalled stalled) {
+      throw stalled;
     } catch (IOException gone) {
       chunked = OutputStream.nullOutputStream();
       chunked.close(); // every write and flush now throws IOException("Stream closed")
@@ -275,6 +412,11 @@ final class LocalServer {
       response.stream().writeTo(client);
       client.flush();
     } catch (IOException e) {
+      if (client.failure instanceof StalledWrites.ClientStalled stalled) {
+        LOG.log(Level.FINE, GatewayApplication.loggablePath(request.path()) + " (" + request.requestId() + "): " + stalled.getMessage()
+            + "; the connection is closed");
+        throw new StreamCut(stalled);
+      }
       if (client.failure != null) {
         LOG.log(Level.FINE, GatewayApplication.loggablePath(request.path()) + " (" + request.requestId() + "): the client went away mid-stream", e);
       } else {

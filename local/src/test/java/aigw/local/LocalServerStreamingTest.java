@@ -211,7 +211,7 @@ class LocalServerStreamingTest {
 
   @Test
   void eachEventReachesTheClientBeforeTheApplicationWritesTheNext() throws IOException {
-    try (var connection = new Connection(server.port(), "GET /latched HTTP/1.1\r\nHost: x\r\n\r\n")) {
+    try (var connection = new Connection(server.port(), "GET /latched HTTP/1.1\r\nHost: localhost\r\n\r\n")) {
       assertThat(connection.status).isEqualTo(200);
       assertThat(connection.header("content-type")).isEqualTo("text/event-stream");
       assertThat(connection.header("transfer-encoding")).isEqualTo("chunked");
@@ -227,7 +227,7 @@ class LocalServerStreamingTest {
 
   @Test
   void theStatusAndHeadersArriveBeforeTheFirstEvent() throws IOException {
-    try (var connection = new Connection(server.port(), "GET /slow-first HTTP/1.1\r\nHost: x\r\n\r\n")) {
+    try (var connection = new Connection(server.port(), "GET /slow-first HTTP/1.1\r\nHost: localhost\r\n\r\n")) {
       assertThat(connection.status).isEqualTo(200);
       assertThat(connection.header("content-type")).isEqualTo("text/event-stream");
       assertThat(slowFirstWritten).as("the body has not written yet").isFalse();
@@ -238,7 +238,7 @@ class LocalServerStreamingTest {
 
   @Test
   void aClientThatGoesAwayMidStreamFailsTheApplicationsNextWrites() throws Exception {
-    try (var connection = new Connection(server.port(), "GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")) {
+    try (var connection = new Connection(server.port(), "GET /endless HTTP/1.1\r\nHost: localhost\r\n\r\n")) {
       assertThat(connection.chunk()).isEqualTo("data: 0\n\n");
     }
     // The body writes every 10 ms: the second write after the close at the latest meets the reset.
@@ -249,7 +249,7 @@ class LocalServerStreamingTest {
   @Test
   void aClientGoneBeforeTheHeadersStillLetsTheBodyRunAndSeeItGone() throws Exception {
     var socket = new Socket("127.0.0.1", server.port());
-    socket.getOutputStream().write("GET /reset-before-headers HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+    socket.getOutputStream().write("GET /reset-before-headers HTTP/1.1\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
     socket.getOutputStream().flush();
     assertThat(resetRouteEntered.await(10, TimeUnit.SECONDS)).as("the application has the request").isTrue();
     socket.setSoLinger(true, 0);
@@ -261,7 +261,7 @@ class LocalServerStreamingTest {
 
   @Test
   void aBodyThatFailsAfterItsFirstEventEndsTheConnectionWithoutTheLastChunk() throws Exception {
-    try (var connection = new Connection(server.port(), "GET /breaks HTTP/1.1\r\nHost: x\r\n\r\n")) {
+    try (var connection = new Connection(server.port(), "GET /breaks HTTP/1.1\r\nHost: localhost\r\n\r\n")) {
       assertThat(connection.status).isEqualTo(200);
       assertThat(connection.chunk()).isEqualTo("data: 1\n\n");
       // Closed, not a last chunk nor a second status line: what follows is the end of the connection.
@@ -276,7 +276,7 @@ class LocalServerStreamingTest {
 
   @Test
   void headOnAStreamingRouteAnswersTheHeadersWithoutRunningTheStream() throws IOException {
-    try (var connection = new Connection(server.port(), "HEAD /head-only HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) {
+    try (var connection = new Connection(server.port(), "HEAD /head-only HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")) {
       assertThat(connection.status).isEqualTo(200);
       assertThat(connection.header("content-type")).isEqualTo("text/event-stream");
       assertThat(connection.in.readAllBytes()).isEmpty();
@@ -287,7 +287,7 @@ class LocalServerStreamingTest {
   @Test
   void aStreamedAnswerCarriesTheCorsHeadersForAnAllowedPage() throws IOException {
     firstEventSeen.countDown();
-    try (var connection = new Connection(server.port(), "GET /latched HTTP/1.1\r\nHost: x\r\nOrigin: " + PAGE + "\r\n\r\n")) {
+    try (var connection = new Connection(server.port(), "GET /latched HTTP/1.1\r\nHost: localhost\r\nOrigin: " + PAGE + "\r\n\r\n")) {
       assertThat(connection.header("access-control-allow-origin")).isEqualTo(PAGE);
       assertThat(connection.header("vary")).contains("Origin");
       assertThat(connection.header("transfer-encoding")).isEqualTo("chunked");
@@ -297,7 +297,7 @@ class LocalServerStreamingTest {
 
   @Test
   void aBufferedAnswerIsSentWithItsLengthAndNotChunked() throws IOException {
-    try (var connection = new Connection(server.port(), "GET /buffered HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) {
+    try (var connection = new Connection(server.port(), "GET /buffered HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")) {
       byte[] body = connection.in.readAllBytes();
       assertThat(connection.status).isEqualTo(200);
       assertThat(connection.header("transfer-encoding")).isNull();
@@ -309,7 +309,7 @@ class LocalServerStreamingTest {
   @Test
   void theApplicationGetsTheRawPathLowerCasedHeadersAndFirstValues() throws IOException {
     String body = "{\"a\":\"\u00e9\"}";
-    String request = "POST /v1/models/openai%2Fgpt-4o?limit=1&limit=2&name=a+b%21 HTTP/1.1\r\nHost: x\r\n"
+    String request = "POST /v1/models/openai%2Fgpt-4o?limit=1&limit=2&name=a+b%21 HTTP/1.1\r\nHost: localhost\r\n"
         + "X-Repeated: first\r\nx-repeated: second\r\nContent-Type: application/json\r\nContent-Length: "
         + body.getBytes(StandardCharsets.UTF_8).length + "\r\nConnection: close\r\n\r\n" + body;
     try (var connection = new Connection(server.port(), new String(request.getBytes(StandardCharsets.UTF_8), StandardCharsets.ISO_8859_1))) {

@@ -99,7 +99,7 @@ class LocalServerTest {
 
   @Test
   void aBodyOverTheServersLimitGets413InTheEnvelope() throws IOException {
-    byte[] head = ("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nOrigin: " + PAGE + "\r\nContent-Type: application/json\r\n"
+    byte[] head = ("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nOrigin: " + PAGE + "\r\nContent-Type: application/json\r\n"
         + "Content-Length: " + (LocalServer.MAX_BODY_BYTES + 1) + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1);
     byte[] request = Arrays.copyOf(head, head.length + LocalServer.MAX_BODY_BYTES + 1);
     Arrays.fill(request, head.length, request.length, (byte) 'x');
@@ -112,7 +112,7 @@ class LocalServerTest {
   @Test
   void aBodyThatCannotBeReadGets400InTheEnvelope() throws IOException {
     Answer answer = raw(gateway.port(),
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz-not-a-chunk-size\r\n{}\r\n0\r\n\r\n");
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz-not-a-chunk-size\r\n{}\r\n0\r\n\r\n");
     assertEnvelope(answer, 400, "invalid_request_error");
   }
 
@@ -121,7 +121,7 @@ class LocalServerTest {
     // JSON is UTF-8 (RFC 8259 8.1): the body reaches the application as sent, so a stray byte is
     // refused, not silently turned into U+FFFD and acted on.
     byte[] body = {'{', '"', 'k', 'e', 'y', '_', 'a', 'l', 'i', 'a', 's', '"', ':', '"', (byte) 0xff, '"', '}'};
-    byte[] head = ("POST /key/generate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + MASTER + "\r\nContent-Type: application/json\r\n"
+    byte[] head = ("POST /key/generate HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + MASTER + "\r\nContent-Type: application/json\r\n"
         + "Content-Length: " + body.length + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1);
     byte[] request = Arrays.copyOf(head, head.length + body.length);
     System.arraycopy(body, 0, request, head.length, body.length);
@@ -133,7 +133,7 @@ class LocalServerTest {
   @Test
   void anUnknownMethodGets405InTheEnvelopeWithAllow() throws IOException {
     for (String path : List.of("/v1/models", "/key/generate")) {
-      Answer answer = raw(gateway.port(), "PROPFIND " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      Answer answer = raw(gateway.port(), "PROPFIND " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
       assertEnvelope(answer, 405, "invalid_request_error");
       assertThat(answer.header("allow")).as(path).isNotBlank();
     }
@@ -141,7 +141,7 @@ class LocalServerTest {
 
   @Test
   void anUnknownPathGets404InTheEnvelope() throws IOException {
-    assertEnvelope(raw(gateway.port(), "GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), 404, "not_found_error");
+    assertEnvelope(raw(gateway.port(), "GET /nowhere HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"), 404, "not_found_error");
   }
 
   @Test
@@ -151,7 +151,7 @@ class LocalServerTest {
       throw new StackOverflowError("a bug in a handler");
     }));
     try {
-      Answer answer = raw(server.port(), "GET /v1/models HTTP/1.1\r\nHost: x\r\nOrigin: " + PAGE + "\r\nConnection: close\r\n\r\n");
+      Answer answer = raw(server.port(), "GET /v1/models HTTP/1.1\r\nHost: localhost\r\nOrigin: " + PAGE + "\r\nConnection: close\r\n\r\n");
       assertEnvelope(answer, 502, "internal_server_error");
       assertThat(answer.error().get("message").asText()).doesNotContain("a bug in a handler");
       assertThat(answer.header("access-control-allow-origin")).isEqualTo(PAGE);
@@ -180,13 +180,13 @@ class LocalServerTest {
     Logger jdkServer = Logger.getLogger("com.sun.net.httpserver");
     jdkServer.addHandler(capture);
     try {
-      Answer health = raw(gateway.port(), "HEAD /health/liveliness HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      Answer health = raw(gateway.port(), "HEAD /health/liveliness HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
       assertThat(health.status()).isEqualTo(200);
       assertThat(health.body()).isEmpty();
-      Answer noKey = raw(gateway.port(), "HEAD /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      Answer noKey = raw(gateway.port(), "HEAD /v1/models HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
       assertThat(noKey.status()).isEqualTo(401);
       assertThat(noKey.body()).isEmpty();
-      Answer master = raw(gateway.port(), "HEAD /key/list HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + MASTER + "\r\nConnection: close\r\n\r\n");
+      Answer master = raw(gateway.port(), "HEAD /key/list HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + MASTER + "\r\nConnection: close\r\n\r\n");
       assertThat(master.status()).isEqualTo(200);
       assertThat(master.body()).isEmpty();
     } finally {
@@ -198,7 +198,7 @@ class LocalServerTest {
   @Test
   void aBrowserPreflightIsAnsweredOnEveryRouteWithoutAKey() throws IOException {
     for (String path : List.of("/v1/chat/completions", "/chat/completions", "/v1/models", "/key/generate", "/health/readiness")) {
-      Answer answer = raw(gateway.port(), "OPTIONS " + path + " HTTP/1.1\r\nHost: x\r\nOrigin: " + PAGE
+      Answer answer = raw(gateway.port(), "OPTIONS " + path + " HTTP/1.1\r\nHost: localhost\r\nOrigin: " + PAGE
           + "\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: authorization, content-type, x-stainless-retry-count\r\nConnection: close\r\n\r\n");
       assertThat(answer.status()).as(path).isEqualTo(204);
       assertThat(answer.body()).isEmpty();
@@ -208,7 +208,7 @@ class LocalServerTest {
       assertThat(answer.header("access-control-max-age")).isEqualTo("7200");
       assertThat(answer.header("vary")).contains("Origin");
     }
-    Answer denied = raw(gateway.port(), "OPTIONS /v1/chat/completions HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example"
+    Answer denied = raw(gateway.port(), "OPTIONS /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nOrigin: https://evil.example"
         + "\r\nAccess-Control-Request-Method: POST\r\nConnection: close\r\n\r\n");
     assertEnvelope(denied, 403, "auth_error");
     assertThat(denied.header("access-control-allow-origin")).isNull();
@@ -216,10 +216,10 @@ class LocalServerTest {
 
   @Test
   void anActualAnswerCarriesAllowOriginForAConfiguredPageOnly() throws IOException {
-    Answer allowed = raw(gateway.port(), "GET /v1/models HTTP/1.1\r\nHost: x\r\nOrigin: https://chat.example.com\r\nConnection: close\r\n\r\n");
+    Answer allowed = raw(gateway.port(), "GET /v1/models HTTP/1.1\r\nHost: localhost\r\nOrigin: https://chat.example.com\r\nConnection: close\r\n\r\n");
     assertEnvelope(allowed, 401, allowed.error().get("type").asText());
     assertThat(allowed.header("access-control-allow-origin")).isEqualTo("https://chat.example.com");
-    Answer other = raw(gateway.port(), "GET /v1/models HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\nConnection: close\r\n\r\n");
+    Answer other = raw(gateway.port(), "GET /v1/models HTTP/1.1\r\nHost: localhost\r\nOrigin: https://evil.example\r\nConnection: close\r\n\r\n");
     assertThat(other.status()).isEqualTo(401);
     assertThat(other.header("access-control-allow-origin")).isNull();
   }

@@ -237,4 +237,23 @@ public record ErrorEnvelope(Body error) {
                 null,
                 "502")));
   }
+
+  /**
+   * A request whose {@code Host} names a server other than this one (421 Misdirected Request, RFC
+   * 9110 section 15.5.20): the local server answers it for a name it was not told it serves, the
+   * defence against DNS rebinding. Not a {@link GatewayException}: only a transport gives it.
+   *
+   * @param host the {@code Host} value refused, as the client sent it
+   */
+  public static GatewayResponse misdirected(String host) {
+    return GatewayResponse.json(
+        421,
+        new ErrorEnvelope(
+            new Body(
+                "This gateway does not answer for the host '" + host + "'. Call it by its address (127.0.0.1, localhost or [::1])"
+                    + " or add the name to AIGW_ALLOWED_HOSTS (--allowed-hosts).",
+                "invalid_request_error",
+                "Host",
+                "421")));
+  }
 }

@@ -31,7 +31,12 @@ public final class Providers {
 
   /** @param credentials where each call reads its deployment's credential (on AWS: the provider credentials secret) */
   public Providers(HttpClient http, ProviderCredentials credentials) {
-    var transport = new UpstreamHttp(http);
+    this(http, credentials, UpstreamHttp.DEFAULT_MAX_ANSWER_BYTES);
+  }
+
+  /** @param maxAnswerBytes the most of a whole provider answer read ({@link UpstreamHttp#DEFAULT_MAX_ANSWER_BYTES}) */
+  public Providers(HttpClient http, ProviderCredentials credentials, int maxAnswerBytes) {
+    var transport = new UpstreamHttp(http, maxAnswerBytes);
     var openAiCompatible = new OpenAiCompatibleProvider(transport);
     for (Provider provider : Provider.values()) {
       byProvider.put(provider, openAiCompatible); // every prefix below without its own line speaks OpenAI's API

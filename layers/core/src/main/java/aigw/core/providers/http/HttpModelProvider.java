@@ -27,9 +27,22 @@ public class HttpModelProvider implements ModelProvider {
     this.transport = transport;
   }
 
+  /**
+   * Every failure leaving here or a stream's {@code next()} has the call's credentials masked
+   * ({@link UpstreamHttp#masked(RuntimeException, List)}): whatever string of the provider's answer
+   * it carries (an error's fields, a header quoted in a message), the client never sees the key.
+   */
   @Override
   public ProviderAnswer answer(Deployment deployment, ProviderRequest request) {
     UpstreamCall call = translator.request(deployment, request);
+    try {
+      return answer(deployment, request, call);
+    } catch (RuntimeException e) {
+      throw UpstreamHttp.masked(e, call.secrets());
+    }
+  }
+
+  private ProviderAnswer answer(Deployment deployment, ProviderRequest request, UpstreamCall call) {
     if (!request.stream()) {
       UpstreamHttp.Reply reply = transport.exchange(call);
       if (!reply.ok()) {
@@ -119,6 +132,14 @@ public class HttpModelProvider implements ModelProvider {
 
     @Override
     public StreamChunk next() {
+      try {
+        return nextChunk();
+      } catch (RuntimeException e) {
+        throw UpstreamHttp.masked(e, call.secrets());
+      }
+    }
+
+    private StreamChunk nextChunk() {
       while (pending.isEmpty()) {
         if (translation.complete()) {
           close(); // the answer is whole; whatever follows is not read

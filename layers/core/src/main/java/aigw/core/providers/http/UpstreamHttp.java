@@ -43,13 +43,39 @@ public final class UpstreamHttp {
   /** How long a provider has to accept a connection (TCP and TLS). */
   public static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
 
-  /** The most of an error body read from a streamed answer (a provider's error is a small JSON object). */
+  /** The most of an error body read (a provider's error is a small JSON object); more is not read. */
   static final int MAX_ERROR_BODY_BYTES = 64 * 1024;
 
+  /**
+   * The default bound of a whole (not streamed) answer: 64 MiB. What the transports carry does not
+   * bind first: on AWS every proxy answer leaves through the streaming runtime, and a streamed Lambda
+   * response carries up to 200 MB
+   * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-response-streaming.html), which API
+   * Gateway's STREAM mode passes on (past 10 MB at 2 MB/s,
+   * https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode.html). Memory
+   * binds: the answer is held whole, a few times over while it is read and its usage parsed, in a
+   * 512 MB function. 64 MiB keeps that within bounds and is far above any chat answer and above a
+   * large embeddings batch (500 inputs of 1536 floats are about 8 MB). With {@code
+   * ProxyResponseStreaming=false} Lambda's own 6 MB buffered limit cuts larger answers first.
+   * Locally {@code AIGW_MAX_PROVIDER_ANSWER_BYTES} sets another bound. Streamed answers are bounded
+   * per event ({@link ServerSentEvents#MAX_EVENT_BYTES}).
+   */
+  public static final int DEFAULT_MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
   private final HttpClient http;
+  private final int maxAnswerBytes;
 
   public UpstreamHttp(HttpClient http) {
+    this(http, DEFAULT_MAX_ANSWER_BYTES);
+  }
+
+  /** @param maxAnswerBytes the most of a whole answer read; a longer one is a 502 and its connection is closed */
+  public UpstreamHttp(HttpClient http, int maxAnswerBytes) {
+    if (maxAnswerBytes < 1) {
+      throw new IllegalArgumentException("the bound of a provider's answer must be at least 1 byte, got " + maxAnswerBytes);
+    }
     this.http = http;
+    this.maxAnswerBytes = maxAnswerBytes;
   }
 
   /** The client every provider shares: HTTP/2 where the server offers it, a bounded connect time. */
@@ -122,12 +148,35 @@ public final class UpstreamHttp {
     }
   }
 
-  /** Sends {@code call} and reads the whole answer. */
+  /**
+   * Sends {@code call} and reads the whole answer: at most the bound of a whole answer ({@link
+   * #DEFAULT_MAX_ANSWER_BYTES} unless set), an error's body at most {@link #MAX_ERROR_BODY_BYTES}.
+   * Each read waits at most the call's timeout.
+   *
+   * @throws UpstreamUnreachable (502, not {@code beforeSending}) for an answer over the bound: no
+   *     byte past it is read and its connection is closed
+   */
   public Reply exchange(UpstreamCall call) {
-    var forwarded = new WatchedBody(HttpRequest.BodyPublishers.ofByteArray(call.body()));
-    HttpResponse<byte[]> response = send(call, forwarded, HttpResponse.BodyHandlers.ofByteArray());
-    refuseRedirect(call, response.statusCode());
-    return new Reply(response.statusCode(), response.headers(), response.body());
+    try (OpenReply reply = open(call)) {
+      if (!reply.ok()) {
+        return new Reply(reply.status(), reply.headers(), reply.readErrorBody());
+      }
+      byte[] body;
+      try {
+        body = reply.body().readNBytes(maxAnswerBytes + 1);
+      } catch (IOException e) {
+        throw midStream(call, e, true);
+      }
+      if (body.length > maxAnswerBytes) {
+        // Closing the reply (the try) ends the exchange: the HTTP client closes the connection of a
+        // body not read to its end, so the provider's further bytes are never read.
+        throw new UpstreamUnreachable(
+            "The provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " sent an answer of more than " + maxAnswerBytes
+                + " bytes, the most the gateway reads of a whole answer; it was not read further. Ask for less (max_tokens), or stream it.",
+            null, false);
+      }
+      return new Reply(reply.status(), reply.headers(), body);
+    }
   }
 
   /**
@@ -227,18 +276,75 @@ public final class UpstreamHttp {
   /**
    * {@code failure} with the call's credentials masked in every string taken from the provider's
    * error (message, type, param, code): some providers quote the credential they were given, in
-   * any of them, and it must not reach the client.
+   * any of them, and it must not reach the client. The provider's {@code Retry-After} and {@code
+   * retry-after-ms} headers pass on only in their own grammar ({@link #retryAfterOrNull}, {@link
+   * #millisOrNull}): a header is copied to the client's answer, so anything else in it is dropped.
    */
   public static UpstreamFailed masked(UpstreamFailed failure, List<String> secrets) {
     String message = mask(failure.getMessage(), secrets);
     String type = mask(failure.upstreamType(), secrets);
     String param = mask(failure.param(), secrets);
     String code = mask(failure.upstreamCode(), secrets);
+    String retryAfter = retryAfterOrNull(failure.retryAfter());
+    String retryAfterMs = millisOrNull(failure.retryAfterMs());
     if (java.util.Objects.equals(message, failure.getMessage()) && java.util.Objects.equals(type, failure.upstreamType())
-        && java.util.Objects.equals(param, failure.param()) && java.util.Objects.equals(code, failure.upstreamCode())) {
+        && java.util.Objects.equals(param, failure.param()) && java.util.Objects.equals(code, failure.upstreamCode())
+        && java.util.Objects.equals(retryAfter, failure.retryAfter()) && java.util.Objects.equals(retryAfterMs, failure.retryAfterMs())) {
       return failure;
     }
-    return new UpstreamFailed(failure.upstreamStatus(), message, type, param, code, failure.retryAfter(), failure.retryAfterMs());
+    return new UpstreamFailed(failure.upstreamStatus(), message, type, param, code, retryAfter, retryAfterMs);
+  }
+
+  /**
+   * Any failure a provider call raised, with the call's credentials masked in every string the
+   * client will see: an {@link UpstreamFailed} as above; the message of an {@link
+   * UpstreamUnreachable} or {@link UpstreamTimeout} (they may quote a provider's header, such as
+   * its Content-Type). Other failures are built from the client's own request and pass unchanged.
+   */
+  public static RuntimeException masked(RuntimeException failure, List<String> secrets) {
+    if (failure instanceof UpstreamFailed upstream) {
+      return masked(upstream, secrets);
+    }
+    if (failure instanceof UpstreamUnreachable unreachable) {
+      String message = mask(unreachable.getMessage(), secrets);
+      return java.util.Objects.equals(message, unreachable.getMessage())
+          ? unreachable
+          : new UpstreamUnreachable(message, unreachable.getCause(), unreachable.beforeSending());
+    }
+    if (failure instanceof UpstreamTimeout timeout) {
+      String message = mask(timeout.getMessage(), secrets);
+      return java.util.Objects.equals(message, timeout.getMessage()) ? timeout : new UpstreamTimeout(message);
+    }
+    return failure;
+  }
+
+  /**
+   * A {@code Retry-After} value as RFC 9110 section 10.2.3 defines it (delay-seconds, or an
+   * HTTP-date in the IMF-fixdate form), trimmed; null for anything else.
+   */
+  static String retryAfterOrNull(String value) {
+    if (value == null) {
+      return null;
+    }
+    String trimmed = value.strip();
+    if (trimmed.matches("\\d{1,10}")) {
+      return trimmed;
+    }
+    try {
+      java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME.parse(trimmed);
+      return trimmed.length() <= 40 ? trimmed : null;
+    } catch (java.time.format.DateTimeParseException notADate) {
+      return null;
+    }
+  }
+
+  /** A {@code retry-after-ms} value (a number of milliseconds, Azure OpenAI's header), trimmed; null for anything else. */
+  static String millisOrNull(String value) {
+    if (value == null) {
+      return null;
+    }
+    String trimmed = value.strip();
+    return trimmed.matches("\\d{1,9}(\\.\\d{1,9})?") ? trimmed : null;
   }
 
   /** No request left: a failure of the connection or its TLS handshake; another deployment may be tried. */

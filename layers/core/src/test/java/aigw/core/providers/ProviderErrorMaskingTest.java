@@ -1,0 +1,165 @@
+package aigw.core.providers;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.any;
+import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import aigw.core.config.Deployment;
+import aigw.core.config.Provider;
+import aigw.core.errors.ErrorEnvelope;
+import aigw.core.errors.GatewayException;
+import aigw.core.http.GatewayResponse;
+import com.github.tomakehurst.wiremock.WireMockServer;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A provider that echoes the gateway's credential in every field of its error, in its headers and
+ * in a stream's error event: the client's answer (the envelope's body and headers, as {@link
+ * ErrorEnvelope} renders them, mid-stream too) never holds the credential, for every translator.
+ */
+class ProviderErrorMaskingTest {
+  /** The provider credential each deployment sends; any echo of it must reach the client masked. */
+  private static final String KEY = "sk-echoed-provider-credential-9f3a";
+
+  private static WireMockServer upstream;
+  private final Providers providers = new Providers(aigw.core.providers.openai.OpenAiCompatibleProvider.defaultHttpClient());
+
+  @BeforeAll
+  static void start() {
+    upstream = aigw.core.testing.Upstream.start();
+  }
+
+  @AfterAll
+  static void stop() {
+    upstream.stop();
+  }
+
+  @BeforeEach
+  void reset() {
+    upstream.resetAll();
+  }
+
+  private Deployment deployment(Provider provider) {
+    URI base = aigw.core.config.ModelList.apiBase(provider, upstream.baseUrl() + (provider == Provider.OPENAI ? "/v1" : ""), "test");
+    var deployment = new Deployment("m", provider, "m", base, KEY, "x", Duration.ofSeconds(5));
+    return provider == Provider.AZURE ? deployment.withApiVersion("2024-10-21") : deployment;
+  }
+
+  /** What the client receives for the failure of a call to {@code provider}, as text (status line aside). */
+  private String clientSees(Provider provider, boolean stream) {
+    String body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]" + (stream ? ",\"stream\":true}" : "}");
+    var forwarded = ForwardedBody.of(body.getBytes(StandardCharsets.UTF_8));
+    var request = stream
+        ? ProviderRequest.streamed(Operation.CHAT_COMPLETIONS, forwarded)
+        : ProviderRequest.complete(Operation.CHAT_COMPLETIONS, forwarded);
+    Throwable thrown = catchThrowable(() -> {
+      ProviderAnswer answer = providers.call(deployment(provider), request);
+      if (answer instanceof ProviderStream events) {
+        try (events) {
+          while (events.next() != null) {
+            // the error event comes after the first chunk or instead of it
+          }
+        }
+      }
+    });
+    assertThat(thrown).as("the provider's error reaches the gateway as its failure").isInstanceOf(GatewayException.class);
+    GatewayResponse response = ErrorEnvelope.response((GatewayException) thrown);
+    return response.headers() + "\n" + response.bodyText();
+  }
+
+  private void answers(int status, String contentType, String body) {
+    upstream.stubFor(any(anyUrl()).willReturn(aResponse()
+        .withStatus(status)
+        .withHeader("Content-Type", contentType)
+        .withHeader("Retry-After", KEY)
+        .withHeader("retry-after-ms", KEY)
+        .withBody(body)));
+  }
+
+  /** The provider's words reached the client (its mask shows which key), the credential did not. */
+  private static void assertMasked(String seen) {
+    assertThat(seen).doesNotContain(KEY).doesNotContain("provider-credential").contains("sk-...9f3a");
+  }
+
+  private static final String OPENAI_ERROR =
+      "{\"error\":{\"message\":\"bad " + KEY + "\",\"type\":\"" + KEY + "\",\"param\":\"" + KEY + "\",\"code\":\"" + KEY + "\"}}";
+
+  @Test
+  void openAiErrorFieldsAndHeadersNeverCarryTheCredential() {
+    answers(400, "application/json", OPENAI_ERROR);
+    assertMasked(clientSees(Provider.OPENAI, false));
+  }
+
+  @Test
+  void openAiStreamErrorEventNeverCarriesTheCredential() {
+    answers(200, "text/event-stream",
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n"
+            + "data: " + OPENAI_ERROR + "\n\n");
+    assertMasked(clientSees(Provider.OPENAI, true));
+  }
+
+  @Test
+  void aContentTypeQuotedInAMessageNeverCarriesTheCredential() {
+    answers(200, "text/plain; note=" + KEY, "not a stream");
+    String seen = clientSees(Provider.OPENAI, true);
+    assertMasked(seen);
+    assertThat(seen).contains("text/plain");
+  }
+
+  @Test
+  void azureErrorFieldsAndHeadersNeverCarryTheCredential() {
+    answers(429, "application/json", OPENAI_ERROR);
+    assertMasked(clientSees(Provider.AZURE, false));
+  }
+
+  @Test
+  void azureStreamErrorEventNeverCarriesTheCredential() {
+    answers(200, "text/event-stream", "data: " + OPENAI_ERROR + "\n\n");
+    assertMasked(clientSees(Provider.AZURE, true));
+  }
+
+  private static final String ANTHROPIC_ERROR =
+      "{\"type\":\"error\",\"error\":{\"type\":\"" + KEY + "\",\"message\":\"bad " + KEY + "\"}}";
+
+  @Test
+  void anthropicErrorFieldsAndHeadersNeverCarryTheCredential() {
+    answers(429, "application/json", ANTHROPIC_ERROR);
+    assertMasked(clientSees(Provider.ANTHROPIC, false));
+  }
+
+  @Test
+  void anthropicStreamErrorEventNeverCarriesTheCredential() {
+    answers(200, "text/event-stream", "event: error\ndata: " + ANTHROPIC_ERROR + "\n\n");
+    assertMasked(clientSees(Provider.ANTHROPIC, true));
+  }
+
+  private static final String GEMINI_ERROR =
+      "{\"error\":{\"code\":400,\"message\":\"bad " + KEY + "\",\"status\":\"" + KEY + "\"}}";
+
+  @Test
+  void geminiErrorFieldsAndHeadersNeverCarryTheCredential() {
+    answers(400, "application/json", GEMINI_ERROR);
+    assertMasked(clientSees(Provider.GEMINI, false));
+  }
+
+  @Test
+  void geminiStreamErrorEventNeverCarriesTheCredential() {
+    answers(200, "text/event-stream", "data: " + GEMINI_ERROR + "\n\n");
+    assertMasked(clientSees(Provider.GEMINI, true));
+  }
+
+  @Test
+  void aRetryAfterInItsOwnGrammarStillReachesTheClient() {
+    upstream.stubFor(any(anyUrl()).willReturn(aResponse().withStatus(429).withHeader("Content-Type", "application/json")
+        .withHeader("Retry-After", "7").withBody("{\"error\":{\"message\":\"slow down\"}}")));
+    assertThat(clientSees(Provider.OPENAI, false)).contains("Retry-After=7");
+  }
+}

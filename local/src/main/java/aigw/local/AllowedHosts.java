@@ -1,0 +1,103 @@
+package aigw.local;
+
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * The {@code Host} values the local server answers: the defence against DNS rebinding (issue 15,
+ * finding 5). A web page on {@code evil.example} can make its own name resolve to 127.0.0.1 and
+ * then call the gateway from the browser as a same-origin request (no CORS check applies); its
+ * requests still carry {@code Host: evil.example}. So only these are answered:
+ *
+ * <ul>
+ *   <li>an IP address literal ({@code 127.0.0.1}, {@code [::1]}, or the address of a non-loopback
+ *       bind): rebinding needs a DNS name, and a literal names the address the client connected to;
+ *   <li>{@code localhost} and names under {@code .localhost}, which resolve to loopback only (RFC 6761
+ *       section 6.3) and so cannot be rebound;
+ *   <li>the names the operator lists in {@code AIGW_ALLOWED_HOSTS} or {@code --allowed-hosts}
+ *       (comma-separated; {@code *} answers any name, for a trusted reverse proxy that sets Host).
+ * </ul>
+ *
+ * Any port is accepted: the name is what a rebinding page controls, and a forwarded port
+ * ({@code docker -p 8080:3000}) changes the port the client names.
+ */
+final class AllowedHosts {
+  private final Set<String> names;
+  private final boolean any;
+
+  private AllowedHosts(Set<String> names, boolean any) {
+    this.names = names;
+    this.any = any;
+  }
+
+  /** From {@code AIGW_ALLOWED_HOSTS}'s value (null or blank: none beyond addresses and localhost). */
+  static AllowedHosts of(String configured) {
+    Set<String> names = configured == null
+        ? Set.of()
+        : Arrays.stream(configured.split(","))
+            .map(String::strip)
+            .filter(name -> !name.isEmpty())
+            .map(AllowedHosts::normalized)
+            .collect(Collectors.toUnmodifiableSet());
+    return new AllowedHosts(names, names.contains("*"));
+  }
+
+  /**
+   * Whether a request naming {@code host} (its {@code Host} header, a port or not) is answered.
+   *
+   * @param host the header's value; never null (a missing Host is the caller's 400)
+   */
+  boolean allows(String host) {
+    if (any) {
+      return true;
+    }
+    String name = nameOf(host);
+    if (name == null) {
+      return false;
+    }
+    return name.startsWith("[") || isIpv4(name) || name.equals("localhost") || name.endsWith(".localhost") || names.contains(name);
+  }
+
+  /** The host name of a Host value: without its port, lower-case, without a trailing dot; null when malformed. */
+  static String nameOf(String host) {
+    String value = host.strip();
+    String name;
+    if (value.startsWith("[")) {
+      int end = value.indexOf(']');
+      if (end < 0 || (end + 1 < value.length() && !value.substring(end + 1).matches(":\\d{0,5}"))) {
+        return null;
+      }
+      name = value.substring(0, end + 1);
+      return name.substring(1, name.length() - 1).matches("[0-9A-Fa-f:.]+") ? name.toLowerCase(Locale.ROOT) : null;
+    }
+    int colon = value.indexOf(':');
+    if (colon >= 0) {
+      if (!value.substring(colon + 1).matches("\\d{0,5}")) {
+        return null;
+      }
+      value = value.substring(0, colon);
+    }
+    name = normalized(value);
+    return name.matches("[a-z0-9._-]+") ? name : null; // reg-name as browsers send it (RFC 3986 section 3.2.2)
+  }
+
+  private static String normalized(String name) {
+    String lower = name.toLowerCase(Locale.ROOT);
+    return lower.endsWith(".") ? lower.substring(0, lower.length() - 1) : lower;
+  }
+
+  private static boolean isIpv4(String name) {
+    String[] parts = name.split("\\.", -1);
+    if (parts.length != 4) {
+      return false;
+    }
+    for (String part : parts) {
+      if (!part.matches("\\d{1,3}") || Integer.parseInt(part) > 255) {
+        return false;
+      }
+    }
+    return true;
+  }
+}

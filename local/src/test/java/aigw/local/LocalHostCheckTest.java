@@ -1,0 +1,125 @@
+package aigw.local;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import aigw.core.http.CorsPolicy;
+import aigw.core.http.GatewayApplication;
+import aigw.core.http.GatewayResponse;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * DNS rebinding (issue 15, finding 5): a web page whose name was rebound to 127.0.0.1 calls the
+ * gateway with its own name in Host, and is refused with 421 in the OpenAI envelope; the gateway's
+ * own names and addresses are answered; the development master key is refused off loopback.
+ */
+class LocalHostCheckTest {
+  private static final String MASTER = "sk-host-check-test-master-key";
+  private static LocalGateway gateway;
+
+  @BeforeAll
+  static void start() {
+    gateway = LocalGateway.start(LocalOptions.inMemory(null, Map.of("AIGW_MASTER_KEY", MASTER)));
+  }
+
+  @AfterAll
+  static void stop() {
+    gateway.close();
+  }
+
+  private static LocalServerTest.Answer generateKeyWithHost(String hostLines) throws Exception {
+    String body = "{}";
+    return LocalServerTest.raw(gateway.port(), "POST /key/generate HTTP/1.1\r\n" + hostLines + "Authorization: Bearer " + MASTER
+        + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length() + "\r\nConnection: close\r\n\r\n" + body);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"attacker.example", "attacker.example:3000", "127.0.0.1.nip.io", "localhost.attacker.example", "LOCALHOST.evil"})
+  void aReboundNameGets421AndNoKey(String host) throws Exception {
+    var answer = generateKeyWithHost("Host: " + host + "\r\n");
+    assertThat(answer.status()).isEqualTo(421);
+    assertThat(answer.error().get("type").asText()).isEqualTo("invalid_request_error");
+    assertThat(answer.error().get("code").asText()).isEqualTo("421");
+    assertThat(answer.error().get("param").asText()).isEqualTo("Host");
+    assertThat(answer.error().get("message").asText()).contains(host).contains("AIGW_ALLOWED_HOSTS");
+    assertThat(new String(answer.body(), java.nio.charset.StandardCharsets.UTF_8)).doesNotContain("\"key\"");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"127.0.0.1", "127.0.0.1:3000", "localhost", "localhost:3000", "LocalHost.", "[::1]", "[::1]:3000", "app.localhost:5173"})
+  void theGatewaysOwnNamesAndAddressesAreAnswered(String host) throws Exception {
+    var answer = generateKeyWithHost("Host: " + host + "\r\n");
+    assertThat(answer.status()).as(new String(answer.body(), java.nio.charset.StandardCharsets.UTF_8)).isEqualTo(200);
+  }
+
+  @Test
+  void anHttp11RequestWithoutHostOrWithTwoGets400() throws Exception {
+    var none = generateKeyWithHost("");
+    assertThat(none.status()).isEqualTo(400);
+    assertThat(none.error().get("message").asText()).contains("Host");
+    var two = generateKeyWithHost("Host: 127.0.0.1\r\nHost: attacker.example\r\n");
+    assertThat(two.status()).isEqualTo(400);
+    var malformed = generateKeyWithHost("Host: evil.example/path\r\n");
+    assertThat(malformed.status()).isEqualTo(400);
+  }
+
+  @Test
+  void anHttp10RequestWithoutHostIsAnswered() throws Exception {
+    var answer = LocalServerTest.raw(gateway.port(), "GET /health/liveliness HTTP/1.0\r\n\r\n");
+    assertThat(answer.status()).isEqualTo(200);
+  }
+
+  @Test
+  void namesTheOperatorAllowsAreAnsweredAndStarAllowsAny() throws Exception {
+    GatewayApplication ok = GatewayApplication.of(CorsPolicy.allowing(List.of()), request -> GatewayResponse.json(200, Map.of("ok", true)));
+    var named = LocalServer.start("127.0.0.1", 0, ok, ServerLimits.DEFAULTS, AllowedHosts.of(" gw.internal , other.example "));
+    try {
+      assertThat(LocalServerTest.raw(named.port(), "GET / HTTP/1.1\r\nHost: GW.internal:8080\r\nConnection: close\r\n\r\n").status()).isEqualTo(200);
+      assertThat(LocalServerTest.raw(named.port(), "GET / HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n").status()).isEqualTo(421);
+    } finally {
+      named.stop();
+    }
+    var any = LocalServer.start("127.0.0.1", 0, ok, ServerLimits.DEFAULTS, AllowedHosts.of("*"));
+    try {
+      assertThat(LocalServerTest.raw(any.port(), "GET / HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n").status()).isEqualTo(200);
+    } finally {
+      any.stop();
+    }
+  }
+
+  @Test
+  void theAllowedHostsOptionSetsTheVariable() {
+    var options = LocalOptions.parse(new String[] {"--allowed-hosts", "gw.internal"}, Map.of());
+    assertThat(options.env()).containsEntry("AIGW_ALLOWED_HOSTS", "gw.internal");
+  }
+
+  @Test
+  void theDevelopmentMasterKeyIsRefusedOnANonLoopbackAddress() {
+    var options = LocalOptions.parse(new String[] {"--in-memory", "--port", "0", "--host", "0.0.0.0"}, Map.of());
+    assertThatThrownBy(() -> LocalGateway.start(options).close())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("0.0.0.0")
+        .hasMessageContaining("sk-development-only")
+        .hasMessageContaining("AIGW_MASTER_KEY");
+  }
+
+  @Test
+  void aMasterKeyOfOnesOwnMayListenOnANonLoopbackAddress() {
+    var options = LocalOptions.parse(new String[] {"--in-memory", "--port", "0", "--host", "0.0.0.0"}, Map.of("AIGW_MASTER_KEY", MASTER));
+    LocalGateway.start(options).close();
+  }
+
+  @Test
+  void isLoopbackKnowsTheLoopbackNamesAndAddresses() {
+    assertThat(LocalGateway.isLoopback("127.0.0.1")).isTrue();
+    assertThat(LocalGateway.isLoopback("::1")).isTrue();
+    assertThat(LocalGateway.isLoopback("localhost")).isTrue();
+    assertThat(LocalGateway.isLoopback("0.0.0.0")).isFalse();
+  }
+}
