@@ -71,7 +71,7 @@ final class StreamRun {
         if (answer.status() != 200 || !answer.contentType().startsWith(framing.contentType)) {
           return new NotMeasured("HTTP " + answer.status() + " " + answer.contentType() + ": " + answer.head());
         }
-        if (framing != Framing.AWS_EVENT_STREAM && answer.events() == 0) {
+        if (framing == Framing.SSE && answer.events() == 0) {
           return new NotMeasured("the stream had no data: events: " + answer.head());
         }
         if (framing == Framing.OPENAI_SSE && !answer.done()) {
