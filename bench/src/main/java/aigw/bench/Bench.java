@@ -36,7 +36,15 @@ import java.util.regex.Pattern;
  * java -cp local/target/aigw-local.jar:bench/target/aigw-bench.jar aigw.bench.Bench [--requests N] [--jar PATH]
  *     [--streams N] [--chunks N] [--streaming-only] [--start-only]
  * java -cp ... aigw.bench.Bench --soak [--soak-seconds S]   (only the soak; 300 s by default)
+ * java -cp ... aigw.bench.Bench --adapters [--requests N] [--streams N] [--chunks N]
  * </pre>
+ *
+ * <p>{@code --adapters} ({@link AdapterBench}) runs only the per-adapter and per-protocol table: for
+ * chat completions to each provider adapter (OpenAI-compatible, Anthropic, Gemini, Azure dated and
+ * v1, Bedrock Converse/ConverseStream), and for {@code /v1/messages} and {@code /v1/responses}
+ * translated and passed through, the added p50/p99 latency at 1 connection and the added time to
+ * first byte p50 of a stream, each against the same stub endpoint called directly (2,000 whole
+ * answers and 400 streams per path unless {@code --requests}/{@code --streams} say otherwise).
  *
  * <p>The soak ({@link #soak}) runs 16 connections against the file-backed local gateway for {@code
  * --soak-seconds} and prints the figures of issue 15: errors, p99 of the first and last minute,
@@ -66,12 +74,16 @@ public final class Bench {
     boolean streaming = true;
     boolean startUp = true;
     boolean soak = false;
+    boolean adapters = false;
+    Integer requestsGiven = null;
+    Integer streamsGiven = null;
     Duration soakDuration = Duration.ofMinutes(5);
     Path jar = Path.of("local/target/aigw-local.jar");
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
-        case "--requests" -> requests = Integer.parseInt(args[++i]);
-        case "--streams" -> streams = Integer.parseInt(args[++i]);
+        case "--requests" -> requests = requestsGiven = Integer.parseInt(args[++i]);
+        case "--streams" -> streams = streamsGiven = Integer.parseInt(args[++i]);
+        case "--adapters" -> adapters = true;
         case "--chunks" -> chunks = Integer.parseInt(args[++i]);
         case "--jar" -> jar = Path.of(args[++i]);
         case "--start-only" -> {
@@ -91,6 +103,11 @@ public final class Bench {
     // gateway's (which asks for it too, in LocalServer). Without it a stream of small flushed
     // events waits on Nagle's algorithm and delayed ACKs: 44 ms for 23 events instead of 0.3 ms.
     System.setProperty("sun.net.httpserver.nodelay", "true");
+    if (adapters) {
+      // 10 paths, each with its floor, warm-ups included: about 2 minutes on 2 cores.
+      AdapterBench.run(requestsGiven != null ? requestsGiven : 2_000, streamsGiven != null ? streamsGiven : 400, chunks);
+      return;
+    }
     System.out.printf(Locale.ROOT, "aigw bench: %d cores, %s %s, %d requests per measurement%n",
         Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.name"), System.getProperty("java.version"), requests);
     try (var stub = new StubProvider(chunks)) {
@@ -150,7 +167,7 @@ public final class Bench {
     }
   }
 
-  private static Map<String, String> env() {
+  static Map<String, String> env() {
     return Map.of("AIGW_MASTER_KEY", MASTER, "BENCH_PROVIDER_KEY", "sk-bench-provider-not-a-secret");
   }
 
@@ -395,7 +412,7 @@ public final class Bench {
     return Long.parseLong(count.group(1));
   }
 
-  private static String createKey(URI base) throws Exception {
+  static String createKey(URI base) throws Exception {
     var response =
         HttpClient.newHttpClient()
             .send(

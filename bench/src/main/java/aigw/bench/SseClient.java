@@ -29,8 +29,11 @@ final class SseClient implements AutoCloseable {
    * @param totalNanos from writing the request to the end of the body
    * @param events {@code data:} lines before {@code data: [DONE]}
    * @param head the first bytes of the body, to show when the answer is not a stream
+   * @param firstBodyByteNanos from writing the request to the first byte of the body; -1 if none (for
+   *     a binary stream such as Bedrock's event stream, which has no {@code data:} lines)
    */
-  record Answer(int status, String contentType, long firstDataNanos, long totalNanos, int events, boolean done, String head) {}
+  record Answer(int status, String contentType, long firstDataNanos, long totalNanos, int events, boolean done, String head,
+      long firstBodyByteNanos) {}
 
   private final URI uri;
   private final byte[] requestHead;
@@ -41,7 +44,7 @@ final class SseClient implements AutoCloseable {
   SseClient(URI uri, String authorization) {
     this.uri = uri;
     var head = new StringBuilder()
-        .append("POST ").append(uri.getRawPath()).append(" HTTP/1.1\r\n")
+        .append("POST ").append(uri.getRawPath()).append(uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery()).append(" HTTP/1.1\r\n")
         .append("Host: ").append(uri.getHost()).append(':').append(uri.getPort()).append("\r\n")
         .append("Content-Type: application/json\r\n")
         .append("Accept: text/event-stream\r\n");
@@ -104,7 +107,7 @@ final class SseClient implements AutoCloseable {
     if (close) {
       close();
     }
-    return new Answer(status, contentType, events.firstData, total, events.count, events.done, events.head());
+    return new Answer(status, contentType, events.firstData, total, events.count, events.done, events.head(), events.firstByte);
   }
 
   /** Scans the body for SSE lines as bytes arrive; keeps its first bytes for a report. */
@@ -113,6 +116,7 @@ final class SseClient implements AutoCloseable {
     private final ByteArrayOutputStream current = new ByteArrayOutputStream();
     private final ByteArrayOutputStream head = new ByteArrayOutputStream();
     long firstData = -1;
+    long firstByte = -1;
     int count;
     boolean done;
 
@@ -128,6 +132,9 @@ final class SseClient implements AutoCloseable {
             return;
           }
           throw new EOFException("the body ended early");
+        }
+        if (firstByte < 0) {
+          firstByte = System.nanoTime() - start;
         }
         if (head.size() < 300) {
           head.write(b);

@@ -34,9 +34,29 @@ final class StreamRun {
    */
   record NotMeasured(String why) implements Outcome {}
 
+  /** How a stream is framed, and so what its first byte and its end are. */
+  enum Framing {
+    /** OpenAI's: {@code data:} events ending in {@code data: [DONE]}; first byte is the first {@code data:} line. */
+    OPENAI_SSE("text/event-stream"),
+    /** Anthropic's, Gemini's, the Responses API's: {@code data:} events until the body ends (no {@code [DONE]}). */
+    SSE("text/event-stream"),
+    /** Bedrock's binary {@code application/vnd.amazon.eventstream}: first byte is the body's first byte. */
+    AWS_EVENT_STREAM("application/vnd.amazon.eventstream");
+
+    private final String contentType;
+
+    Framing(String contentType) {
+      this.contentType = contentType;
+    }
+  }
+
   private StreamRun() {}
 
   static Outcome run(URI uri, String authorization, byte[] body, int streams) throws Exception {
+    return run(uri, authorization, body, streams, Framing.OPENAI_SSE);
+  }
+
+  static Outcome run(URI uri, String authorization, byte[] body, int streams, Framing framing) throws Exception {
     long[] firstByte = new long[streams];
     long[] total = new long[streams];
     int chunks = -1;
@@ -48,17 +68,20 @@ final class StreamRun {
         } catch (IOException | RuntimeException e) { // a reset, a timeout, an answer that is not HTTP
           return new NotMeasured("stream " + (i + 1) + " failed: " + e);
         }
-        if (answer.status() != 200 || !answer.contentType().startsWith("text/event-stream")) {
+        if (answer.status() != 200 || !answer.contentType().startsWith(framing.contentType)) {
           return new NotMeasured("HTTP " + answer.status() + " " + answer.contentType() + ": " + answer.head());
         }
-        if (!answer.done()) {
+        if (framing == Framing.SSE && answer.events() == 0) {
+          return new NotMeasured("the stream had no data: events: " + answer.head());
+        }
+        if (framing == Framing.OPENAI_SSE && !answer.done()) {
           return new NotMeasured("the stream ended after " + answer.events() + " events without data: [DONE]: " + answer.head());
         }
         if (chunks >= 0 && answer.events() != chunks) {
           return new NotMeasured("streams differ: " + chunks + " events, then " + answer.events());
         }
         chunks = answer.events();
-        firstByte[i] = answer.firstDataNanos();
+        firstByte[i] = framing == Framing.AWS_EVENT_STREAM ? answer.firstBodyByteNanos() : answer.firstDataNanos();
         total[i] = answer.totalNanos();
       }
     }
