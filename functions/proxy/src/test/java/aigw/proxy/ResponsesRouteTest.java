@@ -255,6 +255,23 @@ class ResponsesRouteTest {
   }
 
   @Test
+  void aPassedThroughStreamAnsweredWithSomethingElseThanEventsIsA502SpeakingOfResponsesEvents() throws Exception {
+    // a proxy's page labelled as JSON, and JSON that is no event: neither is a completion's business
+    for (String garbage : List.of("<html><body>Welcome to the captive portal</body></html>", "{\"unexpected\":true}")) {
+      wiremock.resetAll();
+      wiremock.stubFor(post("/v1/responses").willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json")
+          .withBody(garbage)));
+
+      GatewayResponse response = send("POST", "/v1/responses", "{\"model\":\"gpt-4.1\",\"input\":\"hi\",\"stream\":true}");
+
+      assertThat(response.status()).as(response.bodyText()).isEqualTo(502);
+      String message = Json.MAPPER.readTree(response.body()).at("/error/message").asText();
+      assertThat(message).contains("answered a Responses stream request").contains("not a Responses event")
+          .doesNotContain("choices").doesNotContain("completion");
+    }
+  }
+
+  @Test
   void anOpenAiStreamIsPassedThroughEventByEventWithoutStreamOptionsAndItsUsageIsRecorded() throws Exception {
     String created = "{\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_abc\",\"status\":\"in_progress\"}}";
     String delta = "{\"type\":\"response.output_text.delta\",\"sequence_number\":1,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"Hi\"}";
