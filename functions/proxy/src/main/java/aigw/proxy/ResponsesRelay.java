@@ -72,7 +72,7 @@ final class ResponsesRelay implements StreamingBody {
   @Override
   public void writeTo(OutputStream out) throws IOException {
     try {
-      write(out, source.opening());
+      write(out, source.opening(first));
       StreamChunk chunk = first;
       while (chunk != null) {
         generatedChars += chunk.generatedChars();

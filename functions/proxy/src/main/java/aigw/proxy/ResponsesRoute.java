@@ -65,10 +65,13 @@ final class ResponsesRoute {
     }
     // /responses/{id} and below (input_items, cancel)
     proxy.authenticate(request);
+    // Worded for both kinds of model: a translated response was never stored anywhere; one a provider
+    // stored (passthrough with store) lives at the provider, which the gateway does not read back.
     throw new NotFound(
-        "The gateway stores no responses, so there is no response to " + request.method() + " at " + request.path()
-            + ". Responses answered through the gateway are not stored (store is false); send the whole conversation"
-            + " in 'input' of each request instead of previous_response_id.",
+        "The gateway does not serve stored responses, so there is no response to " + request.method() + " at "
+            + request.path() + ". A response a provider stored can be read at that provider directly; to continue a"
+            + " conversation through the gateway, send it whole in 'input' (or previous_response_id, for models passed"
+            + " through to a provider that stores responses).",
         null);
   }
 

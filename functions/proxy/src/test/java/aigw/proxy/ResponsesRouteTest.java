@@ -106,7 +106,7 @@ class ResponsesRouteTest {
       "{\"type\":\"function\",\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}";
 
   @Test
-  void aTranslatedRequestReachesTheProviderAsChatAndItsAnswerComesBackAsAResponseWithUsageRecorded() throws Exception {
+  void aTranslatedRequestReachesTheProviderAsChatAndItsAnswerComesBackAsAResponseNamingTheAnsweringModelWithUsageRecorded() throws Exception {
     wiremock.stubFor(post("/v1/chat/completions").willReturn(okJson(
         "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"meta-llama/Llama-3.1-8B\",\"choices\":[{\"index\":0,"
             + "\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\",\"function\":"
@@ -121,7 +121,7 @@ class ResponsesRouteTest {
     assertThat(body.get("object").asText()).isEqualTo("response");
     assertThat(body.get("id").asText()).startsWith("resp_");
     assertThat(body.get("status").asText()).isEqualTo("completed");
-    assertThat(body.get("model").asText()).isEqualTo("local-llama");
+    assertThat(body.get("model").asText()).as("the model that answered, as chat completions says").isEqualTo("meta-llama/Llama-3.1-8B");
     assertThat(body.at("/output/0/type").asText()).isEqualTo("function_call");
     assertThat(body.at("/output/0/call_id").asText()).isEqualTo("call_1");
     assertThat(body.at("/output/0/arguments").asText()).isEqualTo("{\"city\":\"Paris\"}");
@@ -140,8 +140,8 @@ class ResponsesRouteTest {
   }
 
   @Test
-  void aTranslatedStreamIsTheResponsesEventSequenceAndItsUsageIsRecorded() throws Exception {
-    String sse = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n"
+  void aTranslatedStreamIsTheResponsesEventSequenceNamingTheAnsweringModelAndItsUsageIsRecorded() throws Exception {
+    String sse = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"llama-3.1-8b-answering\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n"
         + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":\"stop\"}]}\n\n"
         + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":2,\"total_tokens\":13}}\n\n"
         + "data: [DONE]\n\n";
@@ -158,6 +158,8 @@ class ResponsesRouteTest {
         "response.output_item.done", "response.completed");
     JsonNode completed = events.get(events.size() - 1);
     assertThat(completed.at("/response/output/0/content/0/text").asText()).isEqualTo("Hello");
+    assertThat(events.get(0).at("/response/model").asText()).isEqualTo("llama-3.1-8b-answering");
+    assertThat(completed.at("/response/model").asText()).isEqualTo("llama-3.1-8b-answering");
     assertThat(completed.at("/response/usage/total_tokens").asLong()).isEqualTo(13);
     assertThat(usage().requests()).isEqualTo(1);
     assertThat(usage().totalTokens()).isEqualTo(13);
@@ -190,7 +192,7 @@ class ResponsesRouteTest {
     assertThat(error.get("param").asText()).isEqualTo("previous_response_id");
     assertThat(error.get("type").asText()).isEqualTo("invalid_request_error");
     assertThat(error.get("message").asText()).startsWith("'previous_response_id' is not supported for this model");
-    response = send("POST", "/v1/responses", "{\"model\":\"local-llama\",\"input\":\"hi\",\"tools\":[{\"type\":\"web_search\"}]}");
+    response = send("POST", "/v1/responses", "{\"model\":\"local-llama\",\"input\":\"hi\",\"tools\":[{\"type\":\"function\"}]}");
     assertThat(response.status()).isEqualTo(400);
     assertThat(Json.MAPPER.readTree(response.body()).at("/error/param").asText()).isEqualTo("tools");
     assertThat(wiremock.getAllServeEvents()).as("nothing reached the provider").isEmpty();
@@ -215,6 +217,58 @@ class ResponsesRouteTest {
     assertThat(usage().requests()).isEqualTo(1);
     assertThat(usage().promptTokens()).isEqualTo(21);
     assertThat(usage().completionTokens()).isEqualTo(5);
+  }
+
+  @Test
+  void backgroundIsRefusedForEveryModelBecauseItsUsageCouldNotBeCounted() throws Exception {
+    for (String model : List.of("gpt-4.1", "local-llama")) {
+      GatewayResponse response = send("POST", "/v1/responses", "{\"model\":\"" + model + "\",\"input\":\"hi\",\"background\":true}");
+      assertThat(response.status()).as(model).isEqualTo(400);
+      JsonNode error = Json.MAPPER.readTree(response.body()).get("error");
+      assertThat(error.get("param").asText()).isEqualTo("background");
+      assertThat(error.get("type").asText()).isEqualTo("invalid_request_error");
+      assertThat(error.get("message").asText()).startsWith("'background': true is not supported");
+    }
+    assertThat(wiremock.getAllServeEvents()).as("nothing reached a provider").isEmpty();
+    assertThat(usage().requests()).isZero();
+  }
+
+  @Test
+  void codexCliDefaultToolsReachATranslatedModelAndANamespacedCallComesBackAsCodexDispatchesIt() throws Exception {
+    wiremock.stubFor(post("/v1/chat/completions").willReturn(okJson(
+        "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"meta-llama/Llama-3.1-8B\",\"choices\":[{\"index\":0,"
+            + "\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\",\"function\":"
+            + "{\"name\":\"multi_agent_v1__spawn_agent\",\"arguments\":\"{}\"}}]},\"finish_reason\":\"tool_calls\"}],"
+            + "\"usage\":{\"prompt_tokens\":30,\"completion_tokens\":8,\"total_tokens\":38}}")));
+    String tools = "[{\"type\":\"namespace\",\"name\":\"multi_agent_v1\",\"tools\":[{\"type\":\"function\",\"name\":\"spawn_agent\","
+        + "\"parameters\":{\"type\":\"object\"}}]},{\"type\":\"web_search\",\"external_web_access\":false}]";
+
+    GatewayResponse response = send("POST", "/v1/responses", "{\"model\":\"local-llama\",\"input\":\"hi\",\"tools\":" + tools + "}");
+
+    assertThat(response.status()).as(response.bodyText()).isEqualTo(200);
+    JsonNode call = Json.MAPPER.readTree(response.body()).at("/output/0");
+    assertThat(call.get("namespace").asText()).isEqualTo("multi_agent_v1");
+    assertThat(call.get("name").asText()).isEqualTo("spawn_agent");
+    JsonNode chat = Json.MAPPER.readTree(wiremock.findAll(postRequestedFor(urlEqualTo("/v1/chat/completions"))).get(0).getBody());
+    assertThat(chat.get("tools")).hasSize(1);
+    assertThat(chat.at("/tools/0/function/name").asText()).isEqualTo("multi_agent_v1__spawn_agent");
+  }
+
+  @Test
+  void aPassedThroughStreamAnsweredWithSomethingElseThanEventsIsA502SpeakingOfResponsesEvents() throws Exception {
+    // a proxy's page labelled as JSON, and JSON that is no event: neither is a completion's business
+    for (String garbage : List.of("<html><body>Welcome to the captive portal</body></html>", "{\"unexpected\":true}")) {
+      wiremock.resetAll();
+      wiremock.stubFor(post("/v1/responses").willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json")
+          .withBody(garbage)));
+
+      GatewayResponse response = send("POST", "/v1/responses", "{\"model\":\"gpt-4.1\",\"input\":\"hi\",\"stream\":true}");
+
+      assertThat(response.status()).as(response.bodyText()).isEqualTo(502);
+      String message = Json.MAPPER.readTree(response.body()).at("/error/message").asText();
+      assertThat(message).contains("answered a Responses stream request").contains("not a Responses event")
+          .doesNotContain("choices").doesNotContain("completion");
+    }
   }
 
   @Test
@@ -243,7 +297,10 @@ class ResponsesRouteTest {
       assertThat(response.status()).isEqualTo(404);
       JsonNode error = Json.MAPPER.readTree(response.body()).get("error");
       assertThat(error.get("type").asText()).isEqualTo("not_found_error");
-      assertThat(error.get("message").asText()).startsWith("The gateway stores no responses");
+      assertThat(error.get("message").asText())
+          .startsWith("The gateway does not serve stored responses")
+          .contains("can be read at that provider directly")
+          .doesNotContain("store is false"); // untrue for a model passed through with store
     }
     assertThat(send("GET", "/v1/responses", "").status()).isEqualTo(405);
   }

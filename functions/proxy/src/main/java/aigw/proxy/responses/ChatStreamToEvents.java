@@ -36,7 +36,9 @@ import java.util.Map;
  */
 public final class ChatStreamToEvents implements ResponseEventSource {
   private final ObjectNode request;
-  private final String model;
+  /** The model the client asked for, until a chunk names the model that answered. */
+  private String model;
+  private final ToolNames toolNames;
   private final long createdAt;
   private final Ids ids;
   private final String responseId;
@@ -74,18 +76,23 @@ public final class ChatStreamToEvents implements ResponseEventSource {
 
   /**
    * @param request the client's Responses request (its settings are echoed in the Response)
-   * @param model the model name the client asked for
+   * @param model the model name the client asked for, reported until the provider's chunks name the
+   *     model that answered (as chat completions passes it on)
    */
   public ChatStreamToEvents(ObjectNode request, String model, long createdAt, Ids ids) {
     this.request = request;
     this.model = model;
+    this.toolNames = ToolNames.of(request);
     this.createdAt = createdAt;
     this.ids = ids;
     this.responseId = ids.next("resp");
   }
 
   @Override
-  public List<ResponseEvent> opening() {
+  public List<ResponseEvent> opening(StreamChunk first) {
+    if (first != null) {
+      answeredBy(readChunk(first));
+    }
     var events = new ArrayList<ResponseEvent>(2);
     ObjectNode response = response("in_progress");
     events.add(event(Json.MAPPER.createObjectNode().put("type", "response.created").set("response", response)));
@@ -95,12 +102,8 @@ public final class ChatStreamToEvents implements ResponseEventSource {
 
   @Override
   public List<ResponseEvent> onChunk(StreamChunk chunk) {
-    JsonNode json;
-    try {
-      json = Json.MAPPER.readTree(chunk.json());
-    } catch (IOException e) {
-      throw new UncheckedIOException("a provider chunk that was parsed once is JSON", e);
-    }
+    JsonNode json = readChunk(chunk);
+    answeredBy(json);
     if (json.path("usage").isObject()) {
       chatUsage = json.get("usage");
     }
@@ -139,11 +142,11 @@ public final class ChatStreamToEvents implements ResponseEventSource {
         events.add(event(Json.MAPPER.createObjectNode()
             .put("type", "response.output_item.added")
             .put("output_index", toolCall.outputIndex)
-            .set("item", ResponseObjects.functionCall(toolCall.itemId, "in_progress", toolCall.callId, toolCall.name, ""))));
+            .set("item", toolNames.callItem(toolCall.itemId, "in_progress", toolCall.callId, toolCall.name, ""))));
       }
       String arguments = call.path("function").path("arguments").asText("");
-      if (!arguments.isEmpty()) {
-        toolCall.arguments.append(arguments);
+      toolCall.arguments.append(arguments);
+      if (!arguments.isEmpty() && !toolNames.of(toolCall.name).custom()) { // a custom call's input is whole at its end
         events.add(event(itemEvent("response.function_call_arguments.delta", toolCall.itemId, toolCall.outputIndex).put("delta", arguments)));
       }
     }
@@ -151,6 +154,21 @@ public final class ChatStreamToEvents implements ResponseEventSource {
       finishReason = choice.get("finish_reason").asText();
     }
     return events;
+  }
+
+  private static JsonNode readChunk(StreamChunk chunk) {
+    try {
+      return Json.MAPPER.readTree(chunk.json());
+    } catch (IOException e) {
+      throw new UncheckedIOException("a provider chunk that was parsed once is JSON", e);
+    }
+  }
+
+  /** The model a chunk names as the one answering, reported from then on. */
+  private void answeredBy(JsonNode chunk) {
+    if (chunk.path("model").isTextual() && !chunk.get("model").asText().isBlank()) {
+      model = chunk.get("model").asText();
+    }
   }
 
   @Override
@@ -186,7 +204,7 @@ public final class ChatStreamToEvents implements ResponseEventSource {
       partial.add(ResponseObjects.message(messageId, "incomplete", text.toString(), refusal == null ? null : refusal.toString()));
     }
     if (open != null) {
-      partial.add(ResponseObjects.functionCall(open.itemId, "incomplete", open.callId, open.name, open.arguments.toString()));
+      partial.add(toolNames.callItem(open.itemId, "incomplete", open.callId, open.name, open.arguments.toString()));
     }
     response.putObject("error").put("code", error.code()).put("message", error.message());
     var events = new ArrayList<ResponseEvent>(2);
@@ -243,10 +261,15 @@ public final class ChatStreamToEvents implements ResponseEventSource {
     ToolCall call = open;
     open = null;
     String arguments = call.arguments.toString();
-    events.add(event(itemEvent("response.function_call_arguments.done", call.itemId, call.outputIndex)
-        .put("name", call.name)
-        .put("arguments", arguments)));
-    ObjectNode item = ResponseObjects.functionCall(call.itemId, "completed", call.callId, call.name, arguments);
+    ObjectNode item = toolNames.callItem(call.itemId, "completed", call.callId, call.name, arguments);
+    if (item.path("type").asText().equals("custom_tool_call")) {
+      events.add(event(itemEvent("response.custom_tool_call_input.done", call.itemId, call.outputIndex)
+          .put("input", item.get("input").asText())));
+    } else {
+      events.add(event(itemEvent("response.function_call_arguments.done", call.itemId, call.outputIndex)
+          .put("name", item.get("name").asText())
+          .put("arguments", arguments)));
+    }
     output.add(item);
     events.add(event(Json.MAPPER.createObjectNode().put("type", "response.output_item.done").put("output_index", call.outputIndex).set("item", item)));
   }

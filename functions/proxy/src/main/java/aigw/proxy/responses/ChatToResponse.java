@@ -17,14 +17,17 @@ public final class ChatToResponse {
   /**
    * @param request the client's Responses request (its settings are echoed)
    * @param completion the provider's chat completion
-   * @param model the model name the client asked for, reported as the Response's {@code model}
+   * @param model the model name the client asked for, reported as the Response's {@code model} only
+   *     when the completion names none (else the completion's, the model that answered, as chat
+   *     completions passes it on)
    */
   public static ObjectNode response(ObjectNode request, JsonNode completion, String model, long createdAt, Ids ids) {
     JsonNode choice = completion.path("choices").path(0);
     JsonNode message = choice.path("message");
     String reason = ResponseObjects.incompleteReason(choice.path("finish_reason").asText(null));
     ObjectNode response = ResponseObjects.response(
-        request, ids.next("resp"), completion.path("created").asLong(createdAt), model,
+        request, ids.next("resp"), completion.path("created").asLong(createdAt),
+        completion.path("model").isTextual() && !completion.get("model").asText().isBlank() ? completion.get("model").asText() : model,
         reason == null ? "completed" : "incomplete");
     if (reason != null) {
       response.putObject("incomplete_details").put("reason", reason);
@@ -35,9 +38,10 @@ public final class ChatToResponse {
     if (text != null || refusal != null) {
       output.add(ResponseObjects.message(ids.next("msg"), "completed", text, refusal));
     }
+    ToolNames toolNames = ToolNames.of(request);
     for (JsonNode call : message.path("tool_calls")) {
       JsonNode function = call.path("function");
-      output.add(ResponseObjects.functionCall(
+      output.add(toolNames.callItem(
           ids.next("fc"), "completed", call.path("id").asText(), function.path("name").asText(), function.path("arguments").asText("")));
     }
     if (completion.path("usage").isObject()) {

@@ -21,7 +21,7 @@ public final class NativeEvents implements ResponseEventSource {
   private boolean ended;
 
   @Override
-  public List<ResponseEvent> opening() {
+  public List<ResponseEvent> opening(StreamChunk first) {
     return List.of();
   }
 

@@ -12,8 +12,13 @@ import java.util.List;
  * the stream.
  */
 public interface ResponseEventSource {
-  /** The events that open the stream, before any chunk's. */
-  List<ResponseEvent> opening();
+  /**
+   * The events that open the stream, before any chunk's.
+   *
+   * @param first the provider's first chunk (not yet passed to {@link #onChunk}), or null when the
+   *     stream had none: the model that answered is read from it
+   */
+  List<ResponseEvent> opening(StreamChunk first);
 
   /** The events one provider chunk becomes. */
   List<ResponseEvent> onChunk(StreamChunk chunk);

@@ -44,6 +44,9 @@ public final class ResponsesRequest {
   /** Fields that point at state kept by the provider (a stored response, conversation or prompt template). */
   private static final Set<String> STATEFUL_FIELDS = Set.of("previous_response_id", "conversation", "prompt");
 
+  /** OpenAI's smallest {@code max_output_tokens} ("integer below minimum value. Expected a value >= 16"). */
+  static final int MIN_OUTPUT_TOKENS = 16;
+
   private ResponsesRequest() {}
 
   /**
@@ -64,6 +67,13 @@ public final class ResponsesRequest {
     JsonNode stream = body.get("stream");
     if (stream != null && !stream.isNull() && !stream.isBoolean()) {
       throw new BadRequest("'stream' must be a boolean.", "stream");
+    }
+    if (body.path("background").asBoolean(false)) {
+      throw new BadRequest(
+          "'background': true is not supported: the gateway counts a call's tokens from its answer, and a background"
+              + " response is answered later, to a poll the gateway never sees. Send the request without it (streaming,"
+              + " if the answer takes long).",
+          "background");
     }
     JsonNode input = body.get("input");
     if ((input == null || input.isNull()) && !body.hasNonNull("previous_response_id") && !body.hasNonNull("conversation")
@@ -110,6 +120,7 @@ public final class ResponsesRequest {
     if (messages.isEmpty()) {
       throw new BadRequest("'input' holds nothing to send to the model (no message and no instructions).", "input");
     }
+    requireSettingShapes(body);
     copyTools(body, chat);
     copyIfPresent(body, "parallel_tool_calls", chat, "parallel_tool_calls");
     copyIfPresent(body, "max_output_tokens", chat, "max_tokens");
@@ -127,6 +138,36 @@ public final class ResponsesRequest {
     return chat;
   }
 
+  /**
+   * The settings a chat provider gets, checked as OpenAI checks them (its API reference: {@code
+   * max_output_tokens} an integer of at least 16, {@code reasoning} and {@code text} objects, a
+   * {@code json_schema} format with its {@code schema}), so that a client mistake is the client's
+   * 400 here instead of going out wrong or failing at the provider in another shape.
+   */
+  private static void requireSettingShapes(ObjectNode body) {
+    JsonNode max = body.get("max_output_tokens");
+    if (max != null && !max.isNull() && (!max.canConvertToLong() || !max.isIntegralNumber() || max.asLong() < MIN_OUTPUT_TOKENS)) {
+      throw new BadRequest(
+          "'max_output_tokens' must be an integer of at least " + MIN_OUTPUT_TOKENS + " (OpenAI's minimum).", "max_output_tokens");
+    }
+    for (String field : new String[] {"reasoning", "text"}) {
+      JsonNode value = body.get(field);
+      if (value != null && !value.isNull() && !value.isObject()) {
+        throw new BadRequest("'" + field + "' must be an object" + (field.equals("reasoning")
+            ? ", e.g. {\"effort\": \"high\"}." : ", e.g. {\"format\": {\"type\": \"json_object\"}}."), field);
+      }
+    }
+    JsonNode format = body.path("text").get("format");
+    if (format != null && !format.isNull()) {
+      if (!format.isObject()) {
+        throw new BadRequest("'text.format' must be an object, e.g. {\"type\": \"json_object\"}.", "text");
+      }
+      if (format.path("type").asText("").equals("json_schema") && !format.path("schema").isObject()) {
+        throw new BadRequest("'text.format.schema' is required for the json_schema format: the JSON Schema the answer must follow.", "text");
+      }
+    }
+  }
+
   private static void refuseState(ObjectNode body) {
     for (String field : STATEFUL_FIELDS) {
       if (body.hasNonNull(field)) {
@@ -142,12 +183,6 @@ public final class ResponsesRequest {
               + " has no Responses API to store them. Send 'store': false (or leave it out).",
           "store");
     }
-    if (body.path("background").asBoolean(false)) {
-      throw new BadRequest(
-          "'background': true is not supported for this model: the gateway keeps no response to poll. Send the request"
-              + " without it (streaming, if the answer takes long).",
-          "background");
-    }
   }
 
   private static void addItem(ArrayNode messages, JsonNode item, String where) {
@@ -157,8 +192,24 @@ public final class ResponsesRequest {
     String type = item.path("type").asText(item.has("role") ? "message" : "");
     switch (type) {
       case "message" -> addMessage(messages, item, where);
-      case "function_call" -> addFunctionCall(messages, item, where);
-      case "function_call_output" -> {
+      case "function_call" -> {
+        JsonNode arguments = item.get("arguments");
+        if (arguments == null || !arguments.isTextual()) {
+          throw new BadRequest(
+              "'" + where + ".arguments' is required and must be a string (the call's arguments as JSON text).", "input");
+        }
+        String namespace = item.path("namespace").isTextual() ? item.get("namespace").asText() : null;
+        addToolCall(messages, requiredText(item, "call_id", where),
+            ToolNames.chatName(namespace, requiredText(item, "name", where)), arguments.asText());
+      }
+      case "custom_tool_call" -> {
+        String namespace = item.path("namespace").isTextual() ? item.get("namespace").asText() : null;
+        String input = requiredText(item, "input", where);
+        addToolCall(messages, requiredText(item, "call_id", where),
+            ToolNames.chatName(namespace, requiredText(item, "name", where)),
+            Json.MAPPER.createObjectNode().put("input", input).toString());
+      }
+      case "function_call_output", "custom_tool_call_output" -> {
         String callId = requiredText(item, "call_id", where);
         JsonNode output = item.get("output");
         String content;
@@ -178,7 +229,7 @@ public final class ResponsesRequest {
           "input");
       default -> throw new BadRequest(
           "'" + where + "' has type '" + type + "', which this model cannot take: its provider has no Responses API and"
-              + " the gateway runs no built-in tool. Supported item types: message, function_call, function_call_output, reasoning.",
+              + " the gateway runs no built-in tool. Supported item types: message, function_call, function_call_output, custom_tool_call, custom_tool_call_output, reasoning.",
           "input");
     }
   }
@@ -218,10 +269,7 @@ public final class ResponsesRequest {
   }
 
   /** A call the model made: one tool call of the assistant message just before, or of a new one. */
-  private static void addFunctionCall(ArrayNode messages, JsonNode item, String where) {
-    String callId = requiredText(item, "call_id", where);
-    String name = requiredText(item, "name", where);
-    JsonNode arguments = item.get("arguments");
+  private static void addToolCall(ArrayNode messages, String callId, String chatName, String arguments) {
     ObjectNode last = messages.isEmpty() ? null : (ObjectNode) messages.get(messages.size() - 1);
     ObjectNode assistant;
     if (last != null && "assistant".equals(last.path("role").asText())) {
@@ -232,7 +280,7 @@ public final class ResponsesRequest {
     }
     ArrayNode calls = assistant.has("tool_calls") ? (ArrayNode) assistant.get("tool_calls") : assistant.putArray("tool_calls");
     ObjectNode call = calls.addObject().put("id", callId).put("type", "function");
-    call.putObject("function").put("name", name).put("arguments", arguments != null && arguments.isTextual() ? arguments.asText() : "{}");
+    call.putObject("function").put("name", chatName).put("arguments", arguments);
   }
 
   /** A user message's parts: text as {@code text}, images as {@code image_url}. */
@@ -245,6 +293,12 @@ public final class ResponsesRequest {
         case "input_text", "output_text" -> chatParts.addObject().put("type", "text").put("text", part.path("text").asText(""));
         case "input_image" -> {
           JsonNode url = part.get("image_url");
+          if ((url == null || url.isNull()) && !part.hasNonNull("file_id")) {
+            throw new BadRequest(
+                "'" + at + "' has neither image_url nor file_id: an input_image needs one. Send the image as a URL or a"
+                    + " data: URL in image_url.",
+                "input");
+          }
           if (url == null || !url.isTextual()) {
             throw new BadRequest(
                 "'" + at + "' has no image_url: an image by file_id needs OpenAI's file storage, which this model's provider"
@@ -282,32 +336,24 @@ public final class ResponsesRequest {
     return text.toString();
   }
 
+  /** Tool types a provider runs itself (OpenAI's hosted tools), which a chat provider cannot: left out. */
+  private static final Set<String> HOSTED_TOOLS = Set.of(
+      "web_search", "web_search_preview", "web_search_preview_2025_03_11", "web_search_2025_08_26", "file_search",
+      "code_interpreter", "image_generation", "computer_use_preview", "computer_use", "mcp", "local_shell", "shell",
+      "tool_search", "apply_patch");
+
   private static void copyTools(ObjectNode body, ObjectNode chat) {
     JsonNode tools = body.get("tools");
     if (tools != null && !tools.isNull()) {
       if (!tools.isArray()) {
         throw new BadRequest("'tools' must be an array.", "tools");
       }
-      if (!tools.isEmpty()) {
-        ArrayNode chatTools = chat.putArray("tools");
-        for (int i = 0; i < tools.size(); i++) {
-          JsonNode tool = tools.get(i);
-          String type = tool.path("type").asText("");
-          if (!type.equals("function")) {
-            throw new BadRequest(
-                "'tools[" + i + "]' is the built-in tool '" + type + "', which this model cannot use: its provider has no"
-                    + " Responses API and the gateway runs no built-in tool. Only function tools are supported for it.",
-                "tools");
-          }
-          ObjectNode function = Json.MAPPER.createObjectNode();
-          function.put("name", requiredText(tool, "name", "tools[" + i + "]"));
-          for (String field : new String[] {"description", "parameters", "strict"}) {
-            if (tool.hasNonNull(field)) {
-              function.set(field, tool.get(field));
-            }
-          }
-          chatTools.addObject().put("type", "function").set("function", function);
-        }
+      ArrayNode chatTools = Json.MAPPER.createArrayNode();
+      for (int i = 0; i < tools.size(); i++) {
+        addTool(chatTools, tools.get(i), null, "tools[" + i + "]");
+      }
+      if (!chatTools.isEmpty()) {
+        chat.set("tools", chatTools);
       }
     }
     JsonNode choice = body.get("tool_choice");
@@ -316,7 +362,8 @@ public final class ResponsesRequest {
     }
     if (choice.isTextual()) {
       chat.set("tool_choice", choice);
-    } else if (choice.isObject() && "function".equals(choice.path("type").asText()) && choice.path("name").isTextual()) {
+    } else if (choice.isObject() && Set.of("function", "custom").contains(choice.path("type").asText())
+        && choice.path("name").isTextual()) {
       ObjectNode chatChoice = chat.putObject("tool_choice").put("type", "function");
       chatChoice.putObject("function").put("name", choice.get("name").asText());
     } else {
@@ -325,6 +372,80 @@ public final class ResponsesRequest {
               + " (built-in tools and allowed_tools need a provider with the Responses API).",
           "tool_choice");
     }
+  }
+
+  /**
+   * One Responses tool as chat functions: a {@code function} as is; a {@code namespace}'s tools
+   * flattened ({@link ToolNames}); a {@code custom} (freeform) tool as a function taking one string
+   * {@code input}; a hosted tool ({@link #HOSTED_TOOLS}) left out, since only its provider could run it
+   * (Codex CLI sends {@code web_search} by default and must work unchanged; the model then simply
+   * does not have that tool); anything else a 400.
+   */
+  private static void addTool(ArrayNode chatTools, JsonNode tool, String namespace, String where) {
+    if (!tool.isObject()) {
+      throw new BadRequest("'" + where + "' must be an object (a tool).", "tools");
+    }
+    String type = tool.path("type").asText("");
+    switch (type) {
+      case "function" -> {
+        ObjectNode function = Json.MAPPER.createObjectNode();
+        function.put("name", ToolNames.chatName(namespace, toolName(tool, where)));
+        for (String field : new String[] {"description", "parameters", "strict"}) {
+          if (tool.hasNonNull(field)) {
+            function.set(field, tool.get(field));
+          }
+        }
+        chatTools.addObject().put("type", "function").set("function", function);
+      }
+      case "custom" -> {
+        ObjectNode function = Json.MAPPER.createObjectNode();
+        function.put("name", ToolNames.chatName(namespace, toolName(tool, where)));
+        String description = tool.path("description").asText("");
+        JsonNode format = tool.get("format");
+        if (format != null && format.path("definition").isTextual()) {
+          description += (description.isEmpty() ? "" : "\n\n") + "The input must follow this " + format.path("syntax").asText("grammar")
+              + ":\n" + format.get("definition").asText();
+        }
+        if (!description.isEmpty()) {
+          function.put("description", description);
+        }
+        ObjectNode parameters = function.putObject("parameters").put("type", "object");
+        parameters.putObject("properties").putObject("input").put("type", "string").put("description", "The tool's whole input, as free text.");
+        parameters.putArray("required").add("input");
+        parameters.put("additionalProperties", false);
+        chatTools.addObject().put("type", "function").set("function", function);
+      }
+      case "namespace" -> {
+        if (namespace != null) {
+          throw new BadRequest("'" + where + "' is a namespace inside a namespace, which is not supported.", "tools");
+        }
+        String name = toolName(tool, where);
+        JsonNode inner = tool.get("tools");
+        if (inner == null || !inner.isArray()) {
+          throw new BadRequest("'" + where + ".tools' is required and must be an array of tools.", "tools");
+        }
+        for (int j = 0; j < inner.size(); j++) {
+          addTool(chatTools, inner.get(j), name, where + ".tools[" + j + "]");
+        }
+      }
+      default -> {
+        if (!HOSTED_TOOLS.contains(type)) {
+          throw new BadRequest(
+              "'" + where + ".type' is '" + type + "', which this model cannot take. Supported: function, custom,"
+                  + " namespace; hosted tools (" + String.join(", ", new java.util.TreeSet<>(HOSTED_TOOLS))
+                  + ") are left out for a model whose provider has no Responses API.",
+              "tools");
+        }
+      }
+    }
+  }
+
+  private static String toolName(JsonNode tool, String where) {
+    JsonNode name = tool.get("name");
+    if (name == null || !name.isTextual() || name.asText().isBlank()) {
+      throw new BadRequest("'" + where + ".name' is required and must be a non-empty string.", "tools");
+    }
+    return name.asText();
   }
 
   private static void copyTextFormat(ObjectNode body, ObjectNode chat) {

@@ -45,10 +45,9 @@ class ResponsesTranslationFixturesTest {
   @MethodSource("requests")
   void aResponsesRequestBecomesTheChatRequestOrTheClientsError(String name, JsonNode fixture) {
     ObjectNode request = (ObjectNode) fixture.get("request");
-    ResponsesRequest.validate(request);
     if (fixture.has("error")) {
       JsonNode expected = fixture.get("error");
-      assertThatThrownBy(() -> ResponsesRequest.toChat(request))
+      assertThatThrownBy(() -> ResponsesRequest.toChat(validated(request)))
           .isInstanceOfSatisfying(BadRequest.class, e -> {
             ErrorEnvelope.Body body = ErrorEnvelope.of(e).error();
             assertThat(ErrorEnvelope.status(e)).isEqualTo(expected.get("status").asInt());
@@ -57,8 +56,45 @@ class ResponsesTranslationFixturesTest {
             assertThat(body.type()).isEqualTo("invalid_request_error");
           });
     } else {
-      assertThat(ResponsesRequest.toChat(request)).isEqualTo(fixture.get("chat"));
+      assertThat(ResponsesRequest.toChat(validated(request))).isEqualTo(fixture.get("chat"));
     }
+  }
+
+  private static ObjectNode validated(ObjectNode request) {
+    ResponsesRequest.validate(request);
+    return request;
+  }
+
+  /**
+   * Codex CLI 0.171.0's first request of {@code codex exec "say hi"} (recorded from the CLI against a
+   * loopback server, {@code codex-0.171.0-request.json}): its function tools pass, the functions of its
+   * {@code multi_agent_v1} namespace are flattened, its {@code web_search} is left out, and a call of a
+   * flattened function comes back as the {@code function_call} with {@code namespace} Codex dispatches.
+   */
+  @Test
+  void codexCliRequestIsTranslatedWithItsNamespaceFlattenedAndItsHostedToolLeftOut() throws Exception {
+    ObjectNode recorded;
+    try (InputStream in = getClass().getResourceAsStream("codex-0.171.0-request.json")) {
+      recorded = (ObjectNode) Json.MAPPER.readTree(in);
+    }
+    ObjectNode chat = ResponsesRequest.toChat(validated(recorded));
+
+    assertThat(StreamSupport.stream(chat.get("tools").spliterator(), false).map(t -> t.at("/function/name").asText()))
+        .containsExactly(
+            "exec_command", "write_stdin", "request_user_input", "view_image", "multi_agent_v1__close_agent",
+            "multi_agent_v1__resume_agent", "multi_agent_v1__send_input", "multi_agent_v1__spawn_agent",
+            "multi_agent_v1__wait_agent", "get_goal", "create_goal", "update_goal");
+    assertThat(chat.at("/tools/7/function/parameters")).isEqualTo(recorded.at("/tools/4/tools/3/parameters"));
+    assertThat(chat.at("/messages/0/role").asText()).isEqualTo("system"); // Codex's instructions
+
+    JsonNode completion = Json.MAPPER.readTree(
+        "{\"model\":\"llama-upstream\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_1\","
+            + "\"type\":\"function\",\"function\":{\"name\":\"multi_agent_v1__spawn_agent\",\"arguments\":\"{}\"}}]},"
+            + "\"finish_reason\":\"tool_calls\"}]}");
+    JsonNode call = ChatToResponse.response(recorded, completion, "llama", 99, counter()).at("/output/0");
+    assertThat(call.get("type").asText()).isEqualTo("function_call");
+    assertThat(call.get("namespace").asText()).isEqualTo("multi_agent_v1");
+    assertThat(call.get("name").asText()).isEqualTo("spawn_agent");
   }
 
   @ParameterizedTest(name = "{0}")
@@ -73,7 +109,7 @@ class ResponsesTranslationFixturesTest {
   @MethodSource("streams")
   void chatChunksBecomeTheResponsesEventSequence(String name, JsonNode fixture) throws Exception {
     var source = new ChatStreamToEvents((ObjectNode) fixture.get("request"), fixture.at("/request/model").asText(), 99, counter());
-    var events = new ArrayList<ResponseEvent>(source.opening());
+    var events = new ArrayList<ResponseEvent>(source.opening(null));
     TokenUsage usage = fixture.has("usage") ? TokenUsage.fromOpenAi(fixture.get("usage")) : TokenUsage.NONE;
     for (JsonNode chunk : fixture.get("chunks")) {
       var json = chunk.get("usage");
@@ -102,7 +138,7 @@ class ResponsesTranslationFixturesTest {
   @Test
   void aStreamThatFailsEndsWithResponseFailedCarryingTheErrorThenAnErrorEvent() throws Exception {
     var source = new ChatStreamToEvents(Json.readObject("{\"model\":\"m\",\"input\":\"hi\"}".getBytes()), "m", 1, counter());
-    source.opening();
+    source.opening(null);
     source.onChunk(new StreamChunk(
         "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}".getBytes(), null, false, 2));
     List<ResponseEvent> events = source.failure(new UpstreamUnreachable("The provider of 'm' ended its answer before it was complete.", null, false));

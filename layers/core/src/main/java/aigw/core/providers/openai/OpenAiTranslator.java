@@ -295,6 +295,13 @@ public final class OpenAiTranslator implements HttpApiTranslator {
     if (answer != null && answer.isObject() && answer.hasNonNull("error")) {
       throw streamFailure(deployment, new String(body, StandardCharsets.UTF_8));
     }
+    if (request.operation() == Operation.RESPONSES) { // a Responses stream has only events; anything else is not one
+      throw new UpstreamUnreachable(
+          "The provider of '" + deployment.modelName() + "' answered a Responses stream request with "
+              + (answer == null ? "a body that is not JSON" : "JSON") + " that is not a Responses event (no event 'type');"
+              + " nothing could be relayed.",
+          null, false);
+    }
     if (answer == null || !answer.isObject() || !answer.path("choices").isArray()) {
       throw new UpstreamUnreachable(
           "The provider of '" + deployment.modelName() + "' answered a stream request with JSON that is not a completion"
