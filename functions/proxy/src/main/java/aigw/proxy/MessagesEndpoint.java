@@ -104,11 +104,19 @@ final class MessagesEndpoint {
     ObjectNode body = ProxyService.parse(request.body());
     String model = model(body);
     requireMessages(body);
+    if (body.has("stream")) {
+      // Anthropic's count_tokens takes messages, model, system, tools, tool_choice, thinking,
+      // output_config and cache_control (MessageCountTokensParams in anthropic-sdk-typescript), no
+      // stream: the answer is one count. Refused here rather than sent on.
+      throw new BadRequest("stream: Extra inputs are not permitted (token counting has no stream).", "stream");
+    }
     var admitted = steps.admit(caller, model);
     if (!passedThrough(admitted.reachable())) {
+      boolean withFallbacks = admitted.reachable().stream().anyMatch(deployment -> !deployment.modelName().equals(model));
       throw new BadRequest(
           "Token counting is only available for models served by Anthropic; '" + model + "' is served by "
-              + providers(admitted.reachable()) + " (with its fallbacks), which has no token counting API.",
+              + providers(admitted.reachable()) + (withFallbacks ? " (with its fallbacks)" : "")
+              + ", which has no token counting API.",
           "model");
     }
     var providerRequest =
