@@ -435,6 +435,17 @@ class MessagesEndpointTest {
   }
 
   @Test
+  void whenBothAuthorizationAndXApiKeyAreSentAuthorizationDecidesEvenWithAnInvalidKey() throws Exception {
+    wiremock.stubFor(post("/v1/messages").willReturn(okJson("{}")));
+
+    var response = send("POST", "/v1/messages", Map.of("x-api-key", KEY, "authorization", "Bearer sk-not-a-key-of-this-gateway"),
+        claudeCode("claude", false));
+
+    assertAnthropicError(response, 401, "authentication_error");
+    assertThat(wiremock.getAllServeEvents()).isEmpty();
+  }
+
+  @Test
   void providerFailuresKeepTheirStatusAndRetryAfterAndGetAnthropicsTypes() throws Exception {
     wiremock.stubFor(post("/v1/messages").willReturn(aResponse().withStatus(429).withHeader("retry-after", "17").withHeader("Content-Type", "application/json")
         .withBody("{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"Number of request tokens has exceeded your per-minute rate limit\"}}")));
