@@ -68,7 +68,7 @@ final class MessagesEndpoint {
     if (passedThrough(admitted.reachable())) { // fallback groups included: one request shape for the whole call
       var providerRequest =
           new ProviderRequest(Operation.MESSAGES, ForwardedBody.of(request.body()), stream, clientHeaders(request));
-      return switch (steps.call(admitted.rotation(), providerRequest)) {
+      return switch (steps.call(admitted, providerRequest)) {
         case ProviderResponse answer -> {
           steps.recordAnswered(admitted, answer);
           yield withRequestId(GatewayResponse.json(200, answer.body()), request);
@@ -81,7 +81,7 @@ final class MessagesEndpoint {
     var providerRequest = stream
         ? ProviderRequest.streamed(Operation.CHAT_COMPLETIONS, forwarded)
         : ProviderRequest.complete(Operation.CHAT_COMPLETIONS, forwarded);
-    return switch (steps.call(admitted.rotation(), providerRequest)) {
+    return switch (steps.call(admitted, providerRequest)) {
       case ProviderResponse answer -> {
         ObjectNode message = ChatToMessages.message(answer.body(), model); // a 502 here is not counted: nothing reached the client
         steps.recordAnswered(admitted, answer);
@@ -121,7 +121,7 @@ final class MessagesEndpoint {
     }
     var providerRequest =
         new ProviderRequest(Operation.MESSAGES_COUNT_TOKENS, ForwardedBody.of(request.body()), false, clientHeaders(request));
-    var answer = (ProviderResponse) steps.call(admitted.rotation(), providerRequest);
+    var answer = (ProviderResponse) steps.call(admitted, providerRequest);
     return withRequestId(GatewayResponse.json(200, answer.body()), request);
   }
 
