@@ -95,7 +95,8 @@ final class MessagesEndpoint {
    * {@code POST /v1/messages/count_tokens}: Anthropic's own count, for a model whose deployments
    * are all Anthropic's. Other providers have no such API; rather than an estimate that could be far
    * off (tokenizers differ by a third and more), the client is told so: 400 {@code
-   * invalid_request_error}. Nothing is recorded on the key (no tokens are generated).
+   * invalid_request_error}. A body with {@code stream} is 400 naming it (count_tokens has no stream).
+   * Nothing is recorded on the key (no tokens are generated).
    */
   GatewayResponse countTokens(GatewayRequest request) {
     ProxyService.requireMethod(request, "POST");
