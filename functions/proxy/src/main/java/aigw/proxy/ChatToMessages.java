@@ -22,6 +22,9 @@ import java.util.Map;
  * reasons and usage go through {@link AnthropicTranslator#stopReason} and {@link
  * AnthropicTranslator#anthropicUsage}, the inverses of the Anthropic adapter's tables.
  *
+ * <p>The Message's {@code model} (and {@code message_start}'s) is the model the provider says
+ * answered, as {@code /v1/chat/completions} passes it on: after a fallback, the fallback's.
+ *
  * <p>Content: {@code reasoning_content} (or {@code reasoning}, as DeepSeek, vLLM and OpenRouter send
  * it) as a {@code thinking} block with an empty signature, the text as a {@code text} block, each
  * tool call as a {@code tool_use} block (its arguments parsed as {@code input}).
@@ -32,7 +35,9 @@ final class ChatToMessages {
   /**
    * The Message for a whole {@code chat.completion}.
    *
-   * @param model the model name the client asked for, echoed as Anthropic does
+   * @param model the model name the client asked for: in errors, and as the Message's {@code model}
+   *     when the provider's answer names none (else the answer's {@code model}, the model that
+   *     answered, as {@code /v1/chat/completions} passes it on, a fallback's included)
    * @throws UpstreamUnreachable when the provider's answer has no choice, or tool arguments that are not a JSON object (502)
    */
   static ObjectNode message(byte[] completion, String model) {
@@ -51,7 +56,7 @@ final class ChatToMessages {
     message.put("id", messageId(answer.path("id").asText("")));
     message.put("type", "message");
     message.put("role", "assistant");
-    message.put("model", model);
+    message.put("model", answeringModel(answer, model));
     ArrayNode content = message.putArray("content");
     String reasoning = reasoning(said);
     if (!reasoning.isEmpty()) {
@@ -70,6 +75,12 @@ final class ChatToMessages {
     message.putNull("stop_sequence");
     message.set("usage", AnthropicTranslator.anthropicUsage(answer.path("usage")));
     return message;
+  }
+
+  /** The model the provider says answered (its {@code model}), else the one asked for. */
+  private static String answeringModel(JsonNode answer, String asked) {
+    JsonNode said = answer.path("model");
+    return said.isTextual() && !said.asText().isBlank() ? said.asText() : asked;
   }
 
   /** Anthropic's ids start with {@code msg_}; the provider's id is kept after it. */
@@ -160,7 +171,7 @@ final class ChatToMessages {
         throw new UpstreamUnreachable("The provider of '" + model + "' sent a chunk that is not JSON.", e, false);
       }
       if (!started) {
-        start(json.path("id").asText(""));
+        start(json.path("id").asText(""), answeringModel(json, model));
       }
       if (json.path("usage").isObject()) {
         usage = json.get("usage");
@@ -198,13 +209,14 @@ final class ChatToMessages {
       }
     }
 
-    private void start(String id) {
+    /** message_start, naming {@code answering}: the first chunk's {@code model}, as the whole answer's. */
+    private void start(String id, String answering) {
       started = true;
       ObjectNode message = Json.MAPPER.createObjectNode();
       message.put("id", messageId(id));
       message.put("type", "message");
       message.put("role", "assistant");
-      message.put("model", model);
+      message.put("model", answering);
       message.putArray("content");
       message.putNull("stop_reason");
       message.putNull("stop_sequence");
@@ -248,7 +260,7 @@ final class ChatToMessages {
     private void end() {
       ended = true;
       if (!started) {
-        start("");
+        start("", model);
       }
       closeOpenBlock();
       ObjectNode event = Json.MAPPER.createObjectNode().put("type", "message_delta");

@@ -68,7 +68,7 @@ final class MessagesEndpoint {
     if (passedThrough(admitted.reachable())) { // fallback groups included: one request shape for the whole call
       var providerRequest =
           new ProviderRequest(Operation.MESSAGES, ForwardedBody.of(request.body()), stream, clientHeaders(request));
-      return switch (steps.call(admitted.rotation(), providerRequest)) {
+      return switch (steps.call(admitted, providerRequest)) {
         case ProviderResponse answer -> {
           steps.recordAnswered(admitted, answer);
           yield withRequestId(GatewayResponse.json(200, answer.body()), request);
@@ -81,7 +81,7 @@ final class MessagesEndpoint {
     var providerRequest = stream
         ? ProviderRequest.streamed(Operation.CHAT_COMPLETIONS, forwarded)
         : ProviderRequest.complete(Operation.CHAT_COMPLETIONS, forwarded);
-    return switch (steps.call(admitted.rotation(), providerRequest)) {
+    return switch (steps.call(admitted, providerRequest)) {
       case ProviderResponse answer -> {
         ObjectNode message = ChatToMessages.message(answer.body(), model); // a 502 here is not counted: nothing reached the client
         steps.recordAnswered(admitted, answer);
@@ -95,7 +95,8 @@ final class MessagesEndpoint {
    * {@code POST /v1/messages/count_tokens}: Anthropic's own count, for a model whose deployments
    * are all Anthropic's. Other providers have no such API; rather than an estimate that could be far
    * off (tokenizers differ by a third and more), the client is told so: 400 {@code
-   * invalid_request_error}. Nothing is recorded on the key (no tokens are generated).
+   * invalid_request_error}. A body with {@code stream} is 400 naming it (count_tokens has no stream).
+   * Nothing is recorded on the key (no tokens are generated).
    */
   GatewayResponse countTokens(GatewayRequest request) {
     ProxyService.requireMethod(request, "POST");
@@ -104,16 +105,24 @@ final class MessagesEndpoint {
     ObjectNode body = ProxyService.parse(request.body());
     String model = model(body);
     requireMessages(body);
+    if (body.has("stream")) {
+      // Anthropic's count_tokens takes messages, model, system, tools, tool_choice, thinking,
+      // output_config and cache_control (MessageCountTokensParams in anthropic-sdk-typescript), no
+      // stream: the answer is one count. Refused here rather than sent on.
+      throw new BadRequest("stream: Extra inputs are not permitted (token counting has no stream).", "stream");
+    }
     var admitted = steps.admit(caller, model);
     if (!passedThrough(admitted.reachable())) {
+      boolean withFallbacks = admitted.reachable().stream().anyMatch(deployment -> !deployment.modelName().equals(model));
       throw new BadRequest(
           "Token counting is only available for models served by Anthropic; '" + model + "' is served by "
-              + providers(admitted.reachable()) + " (with its fallbacks), which has no token counting API.",
+              + providers(admitted.reachable()) + (withFallbacks ? " (with its fallbacks)" : "")
+              + ", which has no token counting API.",
           "model");
     }
     var providerRequest =
         new ProviderRequest(Operation.MESSAGES_COUNT_TOKENS, ForwardedBody.of(request.body()), false, clientHeaders(request));
-    var answer = (ProviderResponse) steps.call(admitted.rotation(), providerRequest);
+    var answer = (ProviderResponse) steps.call(admitted, providerRequest);
     return withRequestId(GatewayResponse.json(200, answer.body()), request);
   }
 

@@ -28,14 +28,21 @@ import java.util.List;
  *       server tools (a {@code type} such as {@code web_search_20250305}) are refused (400): only
  *       Anthropic runs them. {@code tool_choice}: auto → auto, any → required, tool → the named
  *       function, none → none; {@code disable_parallel_tool_use} → {@code parallel_tool_calls: false}.
- *   <li>{@code max_tokens} (required, as Anthropic requires it), {@code temperature}, {@code top_p},
- *       {@code stop_sequences} → {@code stop}, {@code metadata.user_id} → {@code user}, {@code
- *       stream}.
- *   <li>Not sent, as OpenAI's API has nothing for them: {@code top_k}, {@code thinking}, and every
- *       other field (Anthropic's beta fields such as {@code context_management} among them).
+ *   <li>{@code max_tokens} (required, as Anthropic requires it), {@code temperature} and {@code
+ *       top_p} (numbers from 0 to 1, Anthropic's range), {@code stop_sequences} → {@code stop},
+ *       {@code metadata.user_id} → {@code user}, {@code stream}; {@code thinking: {type: enabled,
+ *       budget_tokens}} → {@code reasoning_effort} ({@link #reasoningEffort}).
+ *   <li>A {@code tool_result}'s {@code is_error: true}: its text is prefixed with {@code "Error: "}
+ *       (a tool message has no error flag).
+ *   <li>Not sent, as OpenAI's API has nothing for them, and not checked: {@code top_k}, {@code
+ *       cache_control}, {@code thinking: {type: adaptive}}, and every other field (Anthropic's beta
+ *       fields such as {@code context_management} and {@code output_config} among them).
  * </ul>
  *
- * Bad input is a {@link BadRequest} naming the field, shown to the client in Anthropic's error shape.
+ * Every field that is read is checked as Anthropic checks it (type and allowed values, {@code
+ * tool_choice} even without tools, no message with empty content but a final assistant one), so a
+ * request Anthropic would refuse is not translated into a different one: bad input is a {@link
+ * BadRequest} naming the field, shown to the client in Anthropic's error shape (400).
  */
 final class MessagesToChat {
   private MessagesToChat() {}
@@ -56,6 +63,7 @@ final class MessagesToChat {
     for (int i = 0; i < turns.size(); i++) {
       JsonNode turn = turns.get(i);
       String where = "messages[" + i + "]";
+      requireContent(turn.get("content"), where, i == turns.size() - 1 && "assistant".equals(turn.path("role").asText()));
       switch (turn.path("role").asText("")) {
         case "user" -> userTurn(turn.get("content"), where, out);
         case "assistant" -> assistantTurn(turn.get("content"), where, out);
@@ -69,8 +77,9 @@ final class MessagesToChat {
     for (String copied : List.of("temperature", "top_p")) {
       JsonNode value = messages.get(copied);
       if (value != null && !value.isNull()) {
-        if (!value.isNumber()) {
-          throw new BadRequest("'" + copied + "' must be a number.", copied);
+        // Anthropic's range for both (its API reference: "Ranges from 0.0 to 1.0"); OpenAI's is wider.
+        if (!value.isNumber() || value.decimalValue().signum() < 0 || value.decimalValue().compareTo(java.math.BigDecimal.ONE) > 0) {
+          throw new BadRequest("'" + copied + "' must be a number from 0 to 1.", copied);
         }
         chat.set(copied, value);
       }
@@ -84,15 +93,70 @@ final class MessagesToChat {
         chat.set("stop", stop);
       }
     }
-    JsonNode user = messages.path("metadata").path("user_id");
-    if (user.isTextual()) {
-      chat.put("user", user.asText());
+    JsonNode metadata = messages.get("metadata");
+    if (metadata != null && !metadata.isNull()) {
+      if (!metadata.isObject()) {
+        throw new BadRequest("'metadata' must be an object.", "metadata");
+      }
+      JsonNode user = metadata.get("user_id");
+      if (user != null && !user.isNull() && !user.isTextual()) {
+        throw new BadRequest("'metadata.user_id' must be a string.", "metadata.user_id");
+      }
+      if (user != null && user.isTextual()) {
+        chat.put("user", user.asText());
+      }
     }
+    reasoningEffort(messages.get("thinking"), chat);
     tools(messages, chat);
     if (messages.path("stream").asBoolean(false)) {
       chat.put("stream", true);
     }
     return chat;
+  }
+
+  /**
+   * Anthropic's 400 for a message without content ("all messages must have non-empty content except
+   * for the optional final assistant message"): an empty string or an empty array of blocks.
+   */
+  private static void requireContent(JsonNode content, String where, boolean finalAssistant) {
+    boolean empty = content != null && (content.isTextual() ? content.asText().isEmpty() : content.isArray() && content.isEmpty());
+    if (empty && !finalAssistant) {
+      throw new BadRequest(
+          where + ": all messages must have non-empty content except for the optional final assistant message.", where + ".content");
+    }
+  }
+
+  /**
+   * {@code thinking: {type: "enabled", budget_tokens}} → {@code reasoning_effort}, bucketed as
+   * LiteLLM does ({@code reasoning_effort_from_thinking_budget} in
+   * litellm/litellm_core_utils/reasoning_effort_utils.py, its default thresholds): 4096 and more →
+   * high, 2048 → medium, 1024 → low (Anthropic's minimum budget is 1024). {@code disabled} sends
+   * nothing. {@code adaptive} sends nothing either: Claude Code sends it on every request, and a
+   * model without reasoning (gpt-4o-mini) refuses {@code reasoning_effort}, so mapping it would
+   * break Claude Code on every such model (LiteLLM maps it to medium).
+   */
+  private static void reasoningEffort(JsonNode thinking, ObjectNode chat) {
+    if (thinking == null || thinking.isNull()) {
+      return;
+    }
+    if (!thinking.isObject()) {
+      throw new BadRequest("'thinking' must be an object.", "thinking");
+    }
+    switch (thinking.path("type").asText("")) {
+      case "enabled" -> {
+        JsonNode budget = thinking.get("budget_tokens");
+        if (budget == null || !budget.isIntegralNumber() || !budget.canConvertToInt() || budget.asInt() < 1024) {
+          throw new BadRequest("'thinking.budget_tokens' must be an integer of at least 1024.", "thinking.budget_tokens");
+        }
+        if (budget.asInt() >= chat.path("max_tokens").asInt(Integer.MAX_VALUE)) {
+          throw new BadRequest("'max_tokens' must be greater than 'thinking.budget_tokens'.", "thinking.budget_tokens"); // Anthropic's rule
+        }
+        int tokens = budget.asInt();
+        chat.put("reasoning_effort", tokens >= 4096 ? "high" : tokens >= 2048 ? "medium" : "low");
+      }
+      case "disabled", "adaptive" -> {}
+      default -> throw new BadRequest("'thinking.type' must be \"enabled\", \"disabled\" or \"adaptive\".", "thinking.type");
+    }
   }
 
   private static int maxTokens(JsonNode maxTokens) {
@@ -153,8 +217,11 @@ final class MessagesToChat {
       texts.add(content.asText());
     } else if (content != null && content.isArray()) {
       for (JsonNode part : content) {
+        if (!part.isObject()) {
+          throw new BadRequest(where + ": a tool_result's content must be a string or an array of blocks.", where + ".content");
+        }
         switch (part.path("type").asText()) {
-          case "text" -> texts.add(part.path("text").asText(""));
+          case "text" -> texts.add(textPart(part, where).get("text").asText());
           case "image" -> images.add(imagePart(part, where));
           default -> throw unsupportedBlock(part, where);
         }
@@ -162,9 +229,15 @@ final class MessagesToChat {
     } else if (content != null && !content.isNull()) {
       throw new BadRequest(where + ": a tool_result's content must be a string or an array of blocks.", where + ".content");
     }
+    JsonNode isError = block.get("is_error");
+    if (isError != null && !isError.isNull() && !isError.isBoolean()) {
+      throw new BadRequest(where + ": a tool_result's is_error must be a boolean.", where + ".content");
+    }
     // Added as met, while the turn's text and images wait for the end of the turn: tool messages must follow the calls.
     ObjectNode tool = Json.MAPPER.createObjectNode().put("role", "tool").put("tool_call_id", block.get("tool_use_id").asText());
-    tool.put("content", String.join("\n", texts));
+    // A tool message has no error flag: the failure is said in its text, so that the model still knows the call failed.
+    String result = String.join("\n", texts);
+    tool.put("content", isError != null && isError.asBoolean(false) ? "Error: " + result : result);
     out.add(tool);
     if (!images.isEmpty()) {
       out.add(userMessage(images));
@@ -189,6 +262,9 @@ final class MessagesToChat {
           }
           ObjectNode call = calls.addObject().put("id", block.get("id").asText()).put("type", "function");
           JsonNode input = block.has("input") ? block.get("input") : Json.MAPPER.createObjectNode();
+          if (!input.isObject()) {
+            throw new BadRequest(where + ": a tool_use block's input must be an object.", where + ".content");
+          }
           call.putObject("function").put("name", block.get("name").asText()).put("arguments", Json.string(input));
         }
         case "thinking", "redacted_thinking" -> {} // signed for Anthropic alone: no other provider reads them
@@ -270,18 +346,22 @@ final class MessagesToChat {
 
   private static void tools(ObjectNode messages, ObjectNode chat) {
     JsonNode tools = messages.get("tools");
-    if (tools == null || tools.isNull()) {
-      return;
-    }
-    if (!tools.isArray()) {
+    if (tools != null && !tools.isNull() && !tools.isArray()) {
       throw new BadRequest("'tools' must be an array.", "tools");
     }
-    if (tools.isEmpty()) {
-      return;
+    ObjectNode choice = toolChoice(messages.get("tool_choice"), chat); // checked with or without tools, as Anthropic does
+    if (tools == null || tools.isNull() || tools.isEmpty()) {
+      return; // an OpenAI-compatible API refuses tool_choice without tools: nothing to choose from
+    }
+    if (choice != null) {
+      chat.setAll(choice);
     }
     ArrayNode functions = chat.putArray("tools");
     for (int i = 0; i < tools.size(); i++) {
       JsonNode tool = tools.get(i);
+      if (!tool.isObject()) {
+        throw new BadRequest("tools[" + i + "] must be an object.", "tools");
+      }
       String type = tool.path("type").asText("custom");
       if (!type.equals("custom")) {
         throw new BadRequest(
@@ -292,8 +372,12 @@ final class MessagesToChat {
       }
       ObjectNode function = functions.addObject().put("type", "function").putObject("function");
       function.put("name", tool.get("name").asText());
-      if (tool.path("description").isTextual()) {
-        function.put("description", tool.get("description").asText());
+      JsonNode description = tool.get("description");
+      if (description != null && !description.isNull() && !description.isTextual()) {
+        throw new BadRequest("tools[" + i + "].description must be a string.", "tools");
+      }
+      if (description != null && description.isTextual()) {
+        function.put("description", description.asText());
       }
       JsonNode schema = tool.get("input_schema");
       if (schema == null || !schema.isObject()) {
@@ -301,25 +385,40 @@ final class MessagesToChat {
       }
       function.set("parameters", schema);
     }
-    JsonNode choice = messages.get("tool_choice");
+  }
+
+  /**
+   * The chat request's members for Anthropic's {@code tool_choice} (an object: {@code {type: auto|any|none}}
+   * or {@code {type: tool, name}}, with an optional boolean {@code disable_parallel_tool_use}), or null when absent.
+   */
+  private static ObjectNode toolChoice(JsonNode choice, ObjectNode chat) {
     if (choice == null || choice.isNull()) {
-      return;
+      return null;
     }
+    if (!choice.isObject()) {
+      throw new BadRequest("'tool_choice' must be an object with a type.", "tool_choice");
+    }
+    ObjectNode members = chat.objectNode();
     switch (choice.path("type").asText("")) {
-      case "auto" -> chat.put("tool_choice", "auto");
-      case "any" -> chat.put("tool_choice", "required");
-      case "none" -> chat.put("tool_choice", "none");
+      case "auto" -> members.put("tool_choice", "auto");
+      case "any" -> members.put("tool_choice", "required");
+      case "none" -> members.put("tool_choice", "none");
       case "tool" -> {
         if (!choice.path("name").isTextual()) {
-          throw new BadRequest("tool_choice of type tool needs the tool's name.", "tool_choice");
+          throw new BadRequest("tool_choice of type tool needs the tool's name.", "tool_choice.name");
         }
-        chat.putObject("tool_choice").put("type", "function").putObject("function").put("name", choice.get("name").asText());
+        members.putObject("tool_choice").put("type", "function").putObject("function").put("name", choice.get("name").asText());
       }
-      default -> throw new BadRequest("tool_choice.type must be auto, any, tool or none.", "tool_choice");
+      default -> throw new BadRequest("'tool_choice.type' must be \"auto\", \"any\", \"tool\" or \"none\".", "tool_choice.type");
     }
-    if (choice.path("disable_parallel_tool_use").asBoolean(false)) {
-      chat.put("parallel_tool_calls", false);
+    JsonNode parallel = choice.get("disable_parallel_tool_use");
+    if (parallel != null && !parallel.isNull() && !parallel.isBoolean()) {
+      throw new BadRequest("'tool_choice.disable_parallel_tool_use' must be a boolean.", "tool_choice.disable_parallel_tool_use");
     }
+    if (parallel != null && parallel.asBoolean(false)) {
+      members.put("parallel_tool_calls", false);
+    }
+    return members;
   }
 
   private static boolean allText(JsonNode array) {

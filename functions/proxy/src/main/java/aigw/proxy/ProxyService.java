@@ -176,7 +176,7 @@ public final class ProxyService {
     var forwarded = ForwardedBody.of(request.body());
     var providerRequest = stream ? ProviderRequest.streamed(operation, forwarded) : ProviderRequest.complete(operation, forwarded);
     String keyId = admitted.keyId();
-    return switch (call(rotation, providerRequest)) {
+    return switch (call(admitted, providerRequest)) {
       case ProviderResponse answer -> {
         recordAnswered(admitted, answer); // before the client hears back: an answered request is always counted
         // No size check: on AWS every proxy answer leaves through the streaming runtime, where
@@ -202,6 +202,11 @@ public final class ProxyService {
    */
   ProviderAnswer call(List<Deployment> rotation, ProviderRequest request) {
     return gateway.failover().call(rotation, request);
+  }
+
+  /** As {@link #call(List, ProviderRequest)} for an admitted call: its key id is named in the fallback log line. */
+  ProviderAnswer call(Admitted admitted, ProviderRequest request) {
+    return gateway.failover().call(admitted.rotation(), request, admitted.keyId());
   }
 
   private GatewayResponse models(GatewayRequest request) {

@@ -145,7 +145,7 @@ class MessagesEndpointTest {
     assertThat(response.headers()).containsEntry("request-id", "req-messages-1");
     JsonNode message = json(response);
     assertThat(message.path("type").asText()).isEqualTo("message");
-    assertThat(message.path("model").asText()).isEqualTo("gpt-4o-mini");
+    assertThat(message.path("model").asText()).as("the model the provider says answered, as chat completions passes it").isEqualTo("gpt-4o-mini-2024-07-18");
     assertThat(message.path("stop_reason").asText()).isEqualTo("tool_use");
     assertThat(message.at("/content/0/type").asText()).isEqualTo("tool_use");
     assertThat(message.at("/content/0/input/file_path").asText()).isEqualTo("package.json");
@@ -180,6 +180,7 @@ class MessagesEndpointTest {
     var events = events(response.bodyText());
     assertThat(types(events)).containsExactly(
         "message_start", "ping", "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop");
+    assertThat(events.get(0).at("/message/model").asText()).as("the model the provider's chunks name").isEqualTo("m");
     assertThat(events.get(3).at("/delta/text").asText() + events.get(4).at("/delta/text").asText()).isEqualTo("Hello there");
     assertThat(events.get(6).at("/delta/stop_reason").asText()).isEqualTo("end_turn");
     assertThat(events.get(6).at("/usage/input_tokens").asInt()).isEqualTo(30);
@@ -305,8 +306,33 @@ class MessagesEndpointTest {
         .isEqualTo("claude-sonnet-4-5-20250929");
     assertThat(refused.status()).isEqualTo(400);
     assertThat(json(refused).at("/error/type").asText()).isEqualTo("invalid_request_error");
-    assertThat(json(refused).at("/error/message").asText()).contains("only available for models served by Anthropic").contains("openai");
+    assertThat(json(refused).at("/error/message").asText()).contains("only available for models served by Anthropic").contains("openai")
+        .as("the model has no fallbacks").doesNotContain("fallbacks");
     assertThat(usage().requests()).as("counting tokens generates none and is not counted").isZero();
+  }
+
+  @Test
+  void countTokensWithStreamIsRefusedNamingStreamAsAnthropicHasNoStreamThere() throws Exception {
+    var refused = send("POST", "/v1/messages/count_tokens", Map.of(),
+        "{\"model\":\"claude\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}");
+
+    assertAnthropicError(refused, 400, "invalid_request_error");
+    assertThat(json(refused).at("/error/message").asText()).startsWith("stream:");
+    assertThat(wiremock.getAllServeEvents()).as("nothing reached Anthropic").isEmpty();
+  }
+
+  @Test
+  void fieldsAnthropicWouldRefuseAreRefusedInItsShapeNotDroppedOnTheWayToAnOpenAiModel() throws Exception {
+    wiremock.stubFor(post("/v1/chat/completions").willReturn(okJson("{}")));
+    String hello = "{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,%s,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+
+    for (var refused : List.of(
+        send(hello.formatted("\"tool_choice\":{\"type\":\"zzz\"}")),
+        send(hello.formatted("\"metadata\":{\"user_id\":5}")),
+        send("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":[]}]}"))) {
+      assertAnthropicError(refused, 400, "invalid_request_error");
+    }
+    assertThat(wiremock.getAllServeEvents()).as("nothing reached the provider").isEmpty();
   }
 
   @Test
@@ -406,6 +432,17 @@ class MessagesEndpointTest {
 
     assertThat(response.status()).isEqualTo(200);
     assertThat(usage().requests()).isEqualTo(1);
+  }
+
+  @Test
+  void whenBothAuthorizationAndXApiKeyAreSentAuthorizationDecidesEvenWithAnInvalidKey() throws Exception {
+    wiremock.stubFor(post("/v1/messages").willReturn(okJson("{}")));
+
+    var response = send("POST", "/v1/messages", Map.of("x-api-key", KEY, "authorization", "Bearer sk-not-a-key-of-this-gateway"),
+        claudeCode("claude", false));
+
+    assertAnthropicError(response, 401, "authentication_error");
+    assertThat(wiremock.getAllServeEvents()).isEmpty();
   }
 
   @Test

@@ -134,13 +134,20 @@ public final class Json {
           reason = reason.substring(0, cut);
         }
       }
-      // Jackson names Java types and methods in some messages ("(1000, from
-      // `StreamReadConstraints.getMaxNumberLength()`)", "(bound as `...JsonNode`)"): the client needs
-      // what was wrong with its JSON, not the gateway's classes. Any other quoted Java name goes too.
+      // Jackson names Java types, features and methods in some messages, always between backticks
+      // ("(1000, from `StreamReadConstraints.getMaxNumberLength()`)", "(bound as `...JsonNode`)",
+      // "Duplicate field 'model' for `ObjectNode`: not allowed when `DeserializationFeature...`
+      // enabled", "not allowed as per `DeserializationFeature...`"): the client needs what was wrong
+      // with its JSON, not the gateway's classes. JSON text itself is quoted with ' or ", never `,
+      // so any backtick-quoted name that is left goes too.
       if (reason != null) {
         reason = reason.replaceAll(", from `[^`]*`\\)", ")")
             .replaceAll(" ?\\((?:from|bound as) `[^`]*`\\)", "")
-            .replaceAll("`[\\w$]+(?:\\.[\\w$]+)+(?:\\(\\))?`", "a value");
+            .replaceAll(" for `[^`]*`", "")
+            .replaceAll(" (?:when|if) `[^`]*` (?:is )?(?:enabled|disabled)", "")
+            .replaceAll(" as per `[^`]*`", "")
+            .replaceAll(" \\(of type [A-Z_]+\\)", "") // Jackson's token enum (START_OBJECT)
+            .replaceAll("`[^`]*`", "a value");
       }
       return "malformed JSON" + where + ": " + reason;
     }

@@ -133,6 +133,15 @@ public final class FailoverPolicy {
    * @throws GatewayException the failure answered to the client (see the class comment for which)
    */
   public ProviderAnswer call(List<Deployment> rotation, ProviderRequest request) {
+    return call(rotation, request, null);
+  }
+
+  /**
+   * As {@link #call(List, ProviderRequest)}, for the virtual key {@code keyId} (its stable key id,
+   * never the key nor its hash), which the log line of a fallback names so that an
+   * operator can tell whose calls fall back; null for the master key or when unknown.
+   */
+  public ProviderAnswer call(List<Deployment> rotation, ProviderRequest request, String keyId) {
     if (rotation.isEmpty()) {
       throw new IllegalArgumentException("a call needs at least one deployment");
     }
@@ -154,7 +163,8 @@ public final class FailoverPolicy {
       if (tried++ >= settings.maxFallbacks()) {
         break;
       }
-      LOG.info("Model '" + model + "' failed (" + failed.failure.getClass().getSimpleName() + "); trying its fallback '" + group + "'.");
+      LOG.info("Model '" + model + "' failed (" + failed.failure.getClass().getSimpleName() + ")"
+          + (keyId == null ? "" : " for key id " + keyId) + "; trying its fallback '" + group + "'.");
       try {
         return callGroup(group, fallbackRotation, request);
       } catch (GroupFailed again) {

@@ -204,6 +204,37 @@ class FailoverPolicyTest {
   }
 
   @Test
+  void theFallbackLogLineNamesTheKeyIdWhoseCallFellBack() {
+    script(A1, fails(status(503, null)));
+    script(A2, fails(status(503, null)));
+    script(B, ok("fallback"));
+    var settings = new RouterSettings(0, Map.of("gpt-4o", List.of("cheap")), Map.of(), 3, Duration.ofSeconds(5), Duration.ZERO, false, 5);
+    var logged = new ArrayList<String>();
+    var logger = java.util.logging.Logger.getLogger(FailoverPolicy.class.getName());
+    var handler = new java.util.logging.Handler() {
+      @Override
+      public void publish(java.util.logging.LogRecord record) {
+        logged.add(record.getMessage());
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+    logger.addHandler(handler);
+    try {
+      var answer = policy(settings).call(List.of(A1, A2), REQUEST, "key-id-0042");
+
+      assertThat(text(answer)).contains("fallback");
+    } finally {
+      logger.removeHandler(handler);
+    }
+    assertThat(logged).anySatisfy(line -> assertThat(line).contains("for key id key-id-0042").contains("trying its fallback 'cheap'"));
+  }
+
+  @Test
   void aClientErrorIsNeitherRetriedNorSentToAFallback() {
     script(A1, fails(new UpstreamFailed(400, "bad temperature", "invalid_request_error", "temperature", null, null)));
     script(B, ok("fallback"));
