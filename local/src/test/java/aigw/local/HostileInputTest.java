@@ -172,6 +172,18 @@ class HostileInputTest {
             + "\"id\":\"msg_1\",\"status\":\"completed\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"ok\",\"annotations\":[]}]}],"
             + "\"usage\":{\"input_tokens\":1,\"output_tokens\":1,\"total_tokens\":2}}")));
 
+    // A stream request gets a stream, as from OpenAI: the Responses events, each named by its type.
+    String response = "{\"id\":\"resp_1\",\"object\":\"response\",\"created_at\":1,\"status\":\"%s\",\"model\":\"m\",\"output\":%s%s}";
+    String output = "[{\"type\":\"message\",\"id\":\"msg_1\",\"status\":\"completed\",\"role\":\"assistant\","
+        + "\"content\":[{\"type\":\"output_text\",\"text\":\"ok\",\"annotations\":[]}]}]";
+    upstream.stubFor(post(urlPathMatching(".*/responses")).atPriority(1)
+        .withRequestBody(matchingJsonPath("$.stream", equalTo("true")))
+        .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream").withBody(
+            "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":"
+                + response.formatted("in_progress", "[]", "") + "}\n\n"
+                + "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":1,\"response\":"
+                + response.formatted("completed", output, ",\"usage\":{\"input_tokens\":1,\"output_tokens\":1,\"total_tokens\":2}") + "}\n\n")));
+
     Path dir = Files.createTempDirectory("aigw-hostile");
     Path config = dir.resolve("config.yaml");
     Files.writeString(config, """

@@ -107,7 +107,7 @@ final class ResponsesRoute {
   private GatewayResponse answer(
       ProxyService.Admitted admitted, ProviderRequest providerRequest, ResponseEventSource events, ObjectNode translatedFrom, long requestBytes) {
     var gateway = proxy.gateway();
-    return switch (proxy.call(admitted.rotation(), providerRequest)) {
+    return switch (proxy.call(admitted, providerRequest)) {
       case ProviderResponse answer -> {
         proxy.recordAnswered(admitted, answer); // before the client hears back
         if (translatedFrom == null) {
