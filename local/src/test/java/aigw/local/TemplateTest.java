@@ -367,6 +367,29 @@ class TemplateTest {
     assertThat(template.path("Parameters").path("MasterKeyGraceSeconds").path("Default").asInt()).isEqualTo(3600);
   }
 
+  /**
+   * The ARNs and URLs the template writes name the stack's partition (${AWS::Partition},
+   * ${AWS::URLSuffix}) rather than the commercial one, so that they are right in China
+   * (arn:aws-cn:, amazonaws.com.cn) and GovCloud too.
+   */
+  @Test
+  void everyArnAndUrlTheTemplateWritesNamesThePartition() {
+    var written = new ArrayList<String>();
+    collectTexts(resources, written);
+    collectTexts(template.path("Outputs"), written);
+    assertThat(written).filteredOn(text -> text.contains("arn:")).isNotEmpty()
+        .noneMatch(text -> text.contains("arn:aws:"));
+    assertThat(written).filteredOn(text -> text.contains("https://")).isNotEmpty()
+        .noneMatch(text -> text.contains("amazonaws.com"));
+  }
+
+  private static void collectTexts(JsonNode node, List<String> into) {
+    if (node.isTextual()) {
+      into.add(node.asText());
+    }
+    node.forEach(child -> collectTexts(child, into));
+  }
+
   @Test
   void noSecretIsAParameterOrAnOutput() {
     template.path("Parameters").fields().forEachRemaining(p -> {

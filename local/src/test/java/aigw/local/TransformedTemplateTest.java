@@ -67,6 +67,7 @@ class TransformedTemplateTest {
   }
 
   static JsonNode lastConditions; // the Conditions of the last transform (BedrockTemplateTest reads them too)
+  static JsonNode lastRules; // the template Rules of the last transform (checked before a stack changes)
 
   /** The transformed template's Resources, for these artifacts and parameter overrides. */
   static JsonNode transform(Map<String, String> artifacts, Map<String, String> parameters) throws IOException, InterruptedException {
@@ -105,6 +106,7 @@ class TransformedTemplateTest {
     assertThat(process.exitValue()).as("SAM transform of template.yaml: %s", stderr).isZero();
     JsonNode transformed = JSON.readTree(output).path("template");
     lastConditions = transformed.path("Conditions");
+    lastRules = transformed.path("Rules");
     return transformed.path("Resources");
   }
 
@@ -623,7 +625,8 @@ class TransformedTemplateTest {
       // Which requests each rule counts: the admin rule the admin API's paths, as WAF sees them
       // on the execute-api URL (stage first) and behind a custom domain; the others everything else.
       Map<String, Boolean> isAdmin = Map.of("/v1api/key/generate", true, "/key/block", true, "/v1api/key/sk-abc/regenerate", true,
-          "/v1api/v1/chat/completions", false, "/v1api/chat/completions", false, "/v1/models/openai/gpt-4o", false, "/v1api/health/liveliness", false);
+          "/v1api/v1/chat/completions", false, "/v1api/chat/completions", false, "/v1/models/openai/gpt-4o", false, "/v1api/health/liveliness", false,
+          "/v1api/%6Bey/generate", true, "/v1api/%6b%65y/block", true);
       isAdmin.forEach((path, expectedAdmin) -> {
         assertThat(matches(admin.path("ScopeDownStatement"), path)).as("admin-per-ip counts %s", path).isEqualTo(expectedAdmin);
         rules.forEach((name, rule) -> {
@@ -652,8 +655,93 @@ class TransformedTemplateTest {
     JsonNode byteMatch = statement.path("ByteMatchStatement");
     assertThat(byteMatch.path("FieldToMatch").has("UriPath")).as(statement.toString()).isTrue();
     assertThat(byteMatch.path("PositionalConstraint").asText()).isEqualTo("CONTAINS");
-    assertThat(byteMatch.at("/TextTransformations/0/Type").asText()).isEqualTo("NONE");
-    return path.contains(byteMatch.path("SearchString").asText());
+    return transformed(path, byteMatch.path("TextTransformations")).contains(byteMatch.path("SearchString").asText());
+  }
+
+  /**
+   * A request component as WAF inspects it after these text transformations, lowest priority first
+   * (the transformations the template uses; AWS WAF Developer Guide, "Text transformation options").
+   */
+  private static String transformed(String value, JsonNode transformations) {
+    var ordered = new ArrayList<JsonNode>();
+    transformations.forEach(ordered::add);
+    ordered.sort(java.util.Comparator.comparingInt(t -> t.path("Priority").asInt()));
+    for (JsonNode transformation : ordered) {
+      value = switch (transformation.path("Type").asText()) {
+        case "NONE" -> value;
+        case "URL_DECODE" -> java.net.URLDecoder.decode(value.replace("+", "%2B"), StandardCharsets.UTF_8);
+        // Whitespace characters (tab, newline, carriage return, vertical tab, form feed, space) become
+        // spaces, and runs of spaces one space.
+        case "COMPRESS_WHITE_SPACE" -> value.replaceAll("[\\t\\n\\r\\x0B\\f ]+", " ");
+        case "LOWERCASE" -> value.toLowerCase(java.util.Locale.ROOT);
+        default -> throw new AssertionError("a transformation this test does not know: " + transformation);
+      };
+    }
+    return value;
+  }
+
+  /**
+   * The per-key rules count a key once however its holder writes the header: aigw.core.auth.Authenticator
+   * takes "Bearer" in any case and trims spaces, so each spelling it reads as the same key must be one
+   * aggregation value (with TextTransformations NONE each was a counter of its own).
+   */
+  @Test
+  void aKeysHolderCannotGetMoreRequestsByRespellingTheHeader() throws Exception {
+    Map<String, String> parameters = Map.of("WafRateLimiting", "true", "WafRequestsPerKey", "100");
+    JsonNode acl = resolve(transform(BUILD_A, parameters).path("ApiWebAcl").path("Properties"), parameters);
+    Map<String, List<String>> spellings = Map.of(
+        "authorization", List.of("Bearer sk-abcd", "bearer sk-abcd", "BEARER sk-abcd", "Bearer  sk-abcd", "Bearer \tsk-abcd"),
+        "x-api-key", List.of("sk-abcd", "SK-ABCD"),
+        "api-key", List.of("sk-abcd", "Sk-AbCd"));
+    int perKeyRules = 0;
+    for (JsonNode rule : acl.path("Rules")) {
+      String name = rule.path("Name").asText();
+      if (!name.startsWith("per-key-")) {
+        continue;
+      }
+      perKeyRules++;
+      JsonNode header = rule.at("/Statement/RateBasedStatement/CustomKeys/0/Header");
+      var counters = new java.util.HashSet<String>();
+      spellings.get(header.path("Name").asText()).forEach(v -> counters.add(transformed(v, header.path("TextTransformations"))));
+      assertThat(counters).as("%s counts one key under one value", name).hasSize(1);
+    }
+    assertThat(perKeyRules).isEqualTo(3);
+  }
+
+  /**
+   * A client refused by WAF is told to wait the evaluation window (WAF blocks it until its count over
+   * that window falls under the limit), in Retry-After and in the message, not a fixed minute.
+   */
+  @Test
+  void theFirewallsRetryAfterIsTheEvaluationWindow() throws Exception {
+    for (String window : List.of("60", "600")) {
+      Map<String, String> parameters = Map.of("WafRateLimiting", "true", "WafRequestsPerKey", "100", "WafEvaluationWindowSeconds", window);
+      JsonNode acl = resolve(transform(BUILD_A, parameters).path("ApiWebAcl").path("Properties"), parameters);
+      JsonNode body = JSON.readTree(acl.at("/CustomResponseBodies/rate-limited/Content").asText());
+      assertThat(body.at("/error/message").asText()).endsWith("Retry after " + window + " seconds.");
+      assertThat(acl.path("Rules")).hasSize(5);
+      acl.path("Rules").forEach(rule -> {
+        assertThat(rule.at("/Statement/RateBasedStatement/EvaluationWindowSec").asText()).isEqualTo(window);
+        assertThat(rule.at("/Action/Block/CustomResponse/ResponseHeaders").toString())
+            .isEqualTo("[{\"Name\":\"Retry-After\",\"Value\":\"" + window + "\"}]");
+      });
+    }
+  }
+
+  /** AWS WAF refuses a rate limit under 10: the stack refuses 1 to 9 before changing anything; 0 is "off". */
+  @Test
+  void aPerKeyLimitWafWouldRefuseIsRefusedBeforeTheStackChanges() {
+    JsonNode assertions = lastRules.path("PerKeyLimitIsOffOrAtLeastTen").path("Assertions");
+    assertThat(assertions).hasSize(1);
+    for (int limit : new int[] {0, 10, 11, 100, 2000000000}) {
+      assertThat(resolve(assertions.get(0).path("Assert"), Map.of("WafRequestsPerKey", String.valueOf(limit))).asBoolean())
+          .as("%d accepted", limit).isTrue();
+    }
+    for (int limit = 1; limit <= 9; limit++) {
+      assertThat(resolve(assertions.get(0).path("Assert"), Map.of("WafRequestsPerKey", String.valueOf(limit))).asBoolean())
+          .as("%d refused", limit).isFalse();
+    }
+    assertThat(template().at("/Parameters/WafRequestsPerKey/Description").asText()).contains("0 (off) or at least 10");
   }
 
   // --- The proxy function's role (issue 15, finding 8): what a compromise of the internet-facing function opens ---
@@ -892,6 +980,31 @@ class TransformedTemplateTest {
             all &= resolve(operand, parameters).asBoolean();
           }
           return JSON.getNodeFactory().booleanNode(all);
+        }
+        case "Fn::Contains" -> {
+          String value = resolve(args.get(1), parameters).asText();
+          boolean found = false;
+          for (JsonNode element : resolve(args.get(0), parameters)) {
+            found |= element.asText().equals(value);
+          }
+          return JSON.getNodeFactory().booleanNode(found);
+        }
+        case "Fn::Sub" -> {
+          // A string whose every ${Name} is a parameter becomes its value; any other is left as written.
+          var matcher = java.util.regex.Pattern.compile("\\$\\{([^}]+)}").matcher(args.asText());
+          var substituted = new StringBuilder();
+          boolean onlyParameters = args.isTextual();
+          while (onlyParameters && matcher.find()) {
+            onlyParameters = template().path("Parameters").has(matcher.group(1));
+            if (onlyParameters) {
+              JsonNode value = resolve(JSON.createObjectNode().put("Ref", matcher.group(1)), parameters);
+              matcher.appendReplacement(substituted, java.util.regex.Matcher.quoteReplacement(value.asText()));
+            }
+          }
+          if (onlyParameters) {
+            matcher.appendTail(substituted);
+            return JSON.getNodeFactory().textNode(substituted.toString());
+          }
         }
         case "Fn::Not" -> {
           return JSON.getNodeFactory().booleanNode(!resolve(args.get(0), parameters).asBoolean());

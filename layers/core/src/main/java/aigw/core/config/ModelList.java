@@ -15,6 +15,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.logging.Logger;
+import software.amazon.awssdk.regions.PartitionMetadata;
+import software.amazon.awssdk.regions.Region;
 
 /**
  * Reads LiteLLM's {@code model_list} YAML:
@@ -180,7 +182,9 @@ public final class ModelList {
    * The region is {@code aws_region_name}, else the environment's {@code AWS_REGION} (set by Lambda)
    * or {@code AWS_DEFAULT_REGION}, as LiteLLM and the AWS SDKs resolve it; the URL is {@code
    * aws_bedrock_runtime_endpoint} (LiteLLM's name, for VPC endpoints, proxies and tests), else
-   * {@code api_base}, else Bedrock's regional endpoint {@code https://bedrock-runtime.<region>.amazonaws.com}.
+   * {@code api_base}, else Bedrock's regional endpoint {@code https://bedrock-runtime.<region>.<DNS suffix>}, the
+   * suffix being the region's partition's ({@code amazonaws.com}; {@code amazonaws.com.cn} in China), as the
+   * AWS SDK's bundled partition list names it.
    *
    * @throws InvalidConfig when no region is known, or the region or endpoint is malformed
    */
@@ -211,7 +215,7 @@ public final class ModelList {
       throw new InvalidConfig(named + ": " + endpointSource + " (" + baseName + ") is not set");
     }
     if (endpoint == null) {
-      endpoint = "https://bedrock-runtime." + region + ".amazonaws.com";
+      endpoint = "https://bedrock-runtime." + region + "." + dnsSuffix(region);
     }
     if (text(params, "api_key") != null) {
       LOG.warning(named + ": litellm_params.api_key is ignored for bedrock models; calls are signed with the function's IAM role");
@@ -228,6 +232,15 @@ public final class ModelList {
         null,
         null,
         region);
+  }
+
+  /**
+   * The DNS suffix of the partition a region belongs to ({@code cn-north-1}: {@code amazonaws.com.cn}),
+   * from the SDK's partition list, which matches regions it does not know by each partition's region
+   * pattern (and falls back to the commercial {@code amazonaws.com}).
+   */
+  static String dnsSuffix(String region) {
+    return PartitionMetadata.of(Region.of(region)).dnsSuffix();
   }
 
   /**

@@ -7,8 +7,10 @@ import java.util.logging.Logger;
  * aigw_unwritten_usage {json}}, at SEVERE. The Lambda service sends a function's output to
  * CloudWatch Logs, which keeps it for the log group's retention; a container's memory and {@code
  * /tmp} are lost when Lambda recycles it, and another AWS store (SQS, S3) would be one more
- * permission and client for an outage of DynamoDB alone. An operator replays the records with
- * {@code aigw-local.jar replay-usage} (docs/operations.md). Nothing is replayed in-process:
+ * permission and client for an outage of DynamoDB alone. An operator replays the records with the
+ * shell recipe in docs/operations.md ("Usage that cannot be written"), within the log group's
+ * retention ({@code FunctionLogRetentionDays}); it keeps the CloudWatch Logs event id of each record
+ * it has added, since DynamoDB's {@code ADD} is not idempotent. Nothing is replayed in-process:
  * replaying here too would count the record twice once the operator replays the log.
  */
 public final class LoggedUsageJournal implements UsageJournal {

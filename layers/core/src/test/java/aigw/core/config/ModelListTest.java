@@ -180,6 +180,25 @@ class ModelListTest {
     assertThat(deployments.get(2).apiBase()).hasToString("https://vpce-0a1b.bedrock-runtime.us-east-1.vpce.amazonaws.com");
   }
 
+  /** China's regions are another partition, whose endpoints end in amazonaws.com.cn; GovCloud's in amazonaws.com. */
+  @Test
+  void bedrocksDefaultEndpointIsInTheRegionsPartition() {
+    String yaml =
+        """
+        model_list:
+          - model_name: beijing
+            litellm_params: {model: bedrock/amazon.nova-lite-v1:0, aws_region_name: cn-north-1}
+          - model_name: ningxia
+            litellm_params: {model: bedrock/amazon.nova-lite-v1:0}
+          - model_name: govcloud
+            litellm_params: {model: bedrock/amazon.nova-lite-v1:0, aws_region_name: us-gov-west-1}
+        """;
+    var deployments = read(yaml, Map.of("AWS_REGION", "cn-northwest-1"));
+    assertThat(deployments.get(0).apiBase()).hasToString("https://bedrock-runtime.cn-north-1.amazonaws.com.cn");
+    assertThat(deployments.get(1).apiBase()).hasToString("https://bedrock-runtime.cn-northwest-1.amazonaws.com.cn");
+    assertThat(deployments.get(2).apiBase()).hasToString("https://bedrock-runtime.us-gov-west-1.amazonaws.com");
+  }
+
   @Test
   void aBedrockModelWithoutARegionOrWithAnUnsetEndpointStopsTheStart() {
     assertThatThrownBy(() -> read("model_list:\n  - model_name: c\n    litellm_params: {model: bedrock/amazon.nova-lite-v1:0}\n", Map.of()))
