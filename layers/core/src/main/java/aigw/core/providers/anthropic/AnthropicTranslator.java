@@ -894,7 +894,14 @@ public final class AnthropicTranslator implements HttpApiTranslator {
           model = message.path("model").asText("");
           startUsage = message.get("usage");
           ObjectNode delta = Json.MAPPER.createObjectNode().put("role", "assistant").put("content", "");
-          return List.of(chunk(delta, null, 0));
+          StreamChunk role = chunk(delta, null, 0);
+          if (startUsage == null || !startUsage.isObject()) {
+            return List.of(role);
+          }
+          // The prompt is counted here already (cached parts included, as in the final usage): a
+          // stream cut off before message_stop is recorded with it, not with an estimate.
+          long prompt = usage(startUsage, null).path("prompt_tokens").asLong();
+          return List.of(new StreamChunk(role.json(), null, false, 0, prompt));
         }
         case "content_block_start" -> {
           JsonNode block = data.path("content_block");
