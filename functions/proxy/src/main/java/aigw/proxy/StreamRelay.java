@@ -48,7 +48,9 @@ import java.util.logging.Logger;
  *
  * A call that ends without the provider's usage is recorded with estimated tokens, marked so
  * ({@code estimated_request_count}): prompt = request body bytes / 4, completion = generated
- * characters / 4, both rounded up (OpenAI's rule of thumb of about 4 characters per token).
+ * characters / 4, both rounded up (OpenAI's rule of thumb of about 4 characters per token); the
+ * prompt is the provider's own count instead when a chunk reported it before the stream was cut
+ * ({@link StreamChunk#promptTokens}, Anthropic's {@code message_start}).
  */
 final class StreamRelay implements StreamingBody {
   private static final Logger LOG = Logger.getLogger(StreamRelay.class.getName());
@@ -69,6 +71,7 @@ final class StreamRelay implements StreamingBody {
 
   private StreamChunk first;
   private TokenUsage reported;
+  private Long reportedPromptTokens; // from a chunk before the final usage; null: none
   private long generatedChars;
   private boolean recorded;
   /** Set by {@link #endBeforeTimeLimit} (another thread); read by the writer before and after each wait. */
@@ -160,6 +163,9 @@ final class StreamRelay implements StreamingBody {
     if (chunk.usage() != null) {
       reported = chunk.usage();
     }
+    if (chunk.promptTokens() != null) {
+      reportedPromptTokens = chunk.promptTokens();
+    }
     if (chunk.usageOnly() && !clientWantsUsage) {
       return; // asked for by the gateway, not the client: OpenAI sends it only to those who ask
     }
@@ -176,7 +182,11 @@ final class StreamRelay implements StreamingBody {
     if (reported != null) {
       usage.record(keyId, UsageDelta.oneRequest(reported, now));
     } else {
-      usage.record(keyId, UsageDelta.oneEstimatedRequest(estimate(requestBytes, generatedChars), now));
+      TokenUsage estimate = estimate(requestBytes, generatedChars);
+      if (reportedPromptTokens != null) {
+        estimate = new TokenUsage(reportedPromptTokens, estimate.completionTokens(), reportedPromptTokens + estimate.completionTokens());
+      }
+      usage.record(keyId, UsageDelta.oneEstimatedRequest(estimate, now));
     }
   }
 

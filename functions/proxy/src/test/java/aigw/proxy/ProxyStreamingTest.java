@@ -241,6 +241,37 @@ class ProxyStreamingTest {
     assertThat(new String(response.buffered().body(), StandardCharsets.UTF_8)).isEqualTo(sse(first, args, last, "[DONE]"));
   }
 
+  /**
+   * Anthropic reports the prompt's tokens in message_start, before any text: a stream cut off after
+   * it (no message_stop, so no final usage) is counted with those, cached ones included, and only
+   * the completion is estimated.
+   */
+  @Test
+  void anAnthropicStreamCutAfterMessageStartIsCountedWithThePromptTokensItReported() throws Exception {
+    useModels(List.of(new Deployment("claude", Provider.ANTHROPIC, "claude-sonnet-4-5", URI.create(wiremock.baseUrl()),
+        "sk-ant-provider-test", "test", Duration.ofSeconds(5))));
+    stubStream("/v1/messages", String.join("\n",
+        "event: message_start",
+        "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],"
+            + "\"model\":\"claude-sonnet-4-5\",\"usage\":{\"input_tokens\":25,\"cache_read_input_tokens\":100,\"output_tokens\":1}}}",
+        "",
+        "event: content_block_start",
+        "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}",
+        "",
+        "event: content_block_delta",
+        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello, wor\"}}",
+        "", ""));
+    GatewayResponse response = send("/v1/chat/completions", chatStream("claude", ""));
+    String text = new String(response.buffered().body(), StandardCharsets.UTF_8);
+    assertThat(text).contains("Hello, wor").as("cut off: no [DONE]").doesNotContain("[DONE]");
+
+    KeyUsage usage = usage();
+    assertThat(usage.requests()).isEqualTo(1);
+    assertThat(usage.estimatedRequests()).as("the completion is still an estimate").isEqualTo(1);
+    assertThat(usage.promptTokens()).as("message_start's 25 + 100 cached, not request bytes / 4").isEqualTo(125);
+    assertThat(usage.completionTokens()).as("\"Hello, wor\": 10 characters").isEqualTo(3);
+  }
+
   @Test
   void aClientLeavingMidStreamEndsTheUpstreamCallAndItsOutputIsCountedAsAnEstimate() throws Exception {
     var out = new ClientOutput(1); // the client reads one event, then closes its connection

@@ -12,5 +12,13 @@ import aigw.core.usage.TokenUsage;
  *     passed to the client only when the client asked for it ({@code stream_options.include_usage})
  * @param generatedChars characters of generated text it carries (content, refusal, reasoning, tool
  *     call arguments, completion text), for an estimate when no usage comes
+ * @param promptTokens the prompt tokens the provider reported at the start of its answer, before
+ *     its final usage (Anthropic's {@code message_start}), or null: a stream cut off before the
+ *     final usage is then counted with these instead of an estimate of the prompt
  */
-public record StreamChunk(byte[] json, TokenUsage usage, boolean usageOnly, long generatedChars) {}
+public record StreamChunk(byte[] json, TokenUsage usage, boolean usageOnly, long generatedChars, Long promptTokens) {
+  /** A chunk that reports no prompt tokens of its own. */
+  public StreamChunk(byte[] json, TokenUsage usage, boolean usageOnly, long generatedChars) {
+    this(json, usage, usageOnly, generatedChars, null);
+  }
+}

@@ -39,6 +39,9 @@ public final class TranslatorFixtures {
     assertThat(ErrorEnvelope.status(e)).isEqualTo(expected.get("status").asInt());
     assertThat(ErrorEnvelope.type(e)).isEqualTo(expected.get("type").asText());
     assertThat(e.getMessage()).isEqualTo(expected.get("message").asText());
+    if (expected.has("param")) {
+      assertThat(ErrorEnvelope.of(e).error().param()).isEqualTo(expected.get("param").isNull() ? null : expected.get("param").asText());
+    }
   }
 
   /** OpenAI's {@code usage} object of a fixture; {@link TokenUsage#NONE} when absent. */

@@ -145,7 +145,7 @@ public final class AnthropicTranslator implements HttpApiTranslator {
   static ObjectNode messagesBody(String model, ObjectNode chat, boolean stream) {
     ObjectNode body = Json.MAPPER.createObjectNode();
     body.put("model", model);
-    var system = new ArrayList<String>();
+    ArrayNode system = Json.MAPPER.createArrayNode(); // text blocks, each with its cache_control if any
     ArrayNode messages = body.putArray("messages");
     JsonNode chatMessages = chat.path("messages");
     if (!chatMessages.isArray() || chatMessages.isEmpty()) {
@@ -156,8 +156,8 @@ public final class AnthropicTranslator implements HttpApiTranslator {
       String where = "messages[" + i + "]";
       String role = message.path("role").asText("");
       switch (role) {
-        case "system", "developer" -> system.add(text(message.get("content"), where));
-        case "user" -> append(messages, "user", userBlocks(message.get("content"), where));
+        case "system", "developer" -> system.addAll(cached(systemBlocks(message.get("content"), where), message));
+        case "user" -> append(messages, "user", cached(userBlocks(message.get("content"), where), message));
         case "assistant" -> append(messages, "assistant", assistantBlocks(message, where));
         case "tool" -> append(messages, "user", toolResult(message, where));
         default -> throw new BadRequest(where + ".role '" + role + "' is not supported for Anthropic models.", where + ".role");
@@ -166,17 +166,33 @@ public final class AnthropicTranslator implements HttpApiTranslator {
     if (messages.isEmpty()) {
       throw new BadRequest("Anthropic models need at least one user or assistant message besides the system prompt.", "messages");
     }
-    if (!system.isEmpty()) {
-      body.put("system", String.join("\n\n", system));
+    if (system.findValue("cache_control") != null) {
+      body.set("system", system); // blocks, so that each keeps its cache breakpoint
+    } else if (!system.isEmpty()) {
+      var texts = new ArrayList<String>();
+      system.forEach(block -> texts.add(block.path("text").asText()));
+      body.put("system", String.join("\n\n", texts));
     }
+    refuseResponseFormat(chat.get("response_format"));
+    Integer budget = thinkingBudget(chat.get("reasoning_effort"));
     JsonNode maxTokens = chat.hasNonNull("max_completion_tokens") ? chat.get("max_completion_tokens") : chat.get("max_tokens");
     if (maxTokens != null && !maxTokens.isNull()) {
       if (!maxTokens.canConvertToInt() || !maxTokens.isIntegralNumber() || maxTokens.asInt() < 1) {
         throw new BadRequest("'max_tokens' must be a positive integer.", "max_tokens");
       }
+      if (budget != null && maxTokens.asInt() <= budget) {
+        // Anthropic counts thinking within max_tokens and refuses a budget that does not fit.
+        throw new BadRequest(
+            "'max_tokens' (" + maxTokens.asInt() + ") must be greater than the thinking budget of reasoning_effort '"
+                + chat.get("reasoning_effort").asText() + "' (" + budget + " tokens) for Anthropic models.",
+            "max_tokens");
+      }
       body.put("max_tokens", maxTokens.asInt());
     } else {
-      body.put("max_tokens", DEFAULT_MAX_TOKENS);
+      body.put("max_tokens", budget == null ? DEFAULT_MAX_TOKENS : budget + DEFAULT_MAX_TOKENS);
+    }
+    if (budget != null) {
+      body.putObject("thinking").put("type", "enabled").put("budget_tokens", budget);
     }
     JsonNode stop = chat.get("stop");
     if (stop != null && stop.isTextual()) {
@@ -208,6 +224,9 @@ public final class AnthropicTranslator implements HttpApiTranslator {
         } else { // Anthropic requires a schema; OpenAI's default is a function without parameters
           tool.putObject("input_schema").put("type", "object").putObject("properties");
         }
+        if (tools.get(i).get("cache_control") instanceof ObjectNode cacheControl) { // a breakpoint after the tools
+          tool.set("cache_control", cacheControl);
+        }
       }
     }
     ObjectNode toolChoice = toolChoice(chat.get("tool_choice"));
@@ -227,6 +246,81 @@ public final class AnthropicTranslator implements HttpApiTranslator {
       body.put("stream", true);
     }
     return body;
+  }
+
+  /**
+   * OpenAI's {@code reasoning_effort} as Anthropic's extended thinking budget, in tokens, as LiteLLM
+   * maps it (litellm/constants.py DEFAULT_REASONING_EFFORT_*_THINKING_BUDGET: low 1024, medium 2048,
+   * high 4096); {@code minimal} is Anthropic's smallest budget, 1024 (LiteLLM's 128 is below what
+   * Anthropic accepts: https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking);
+   * {@code none} or absent: no thinking (null).
+   */
+  static Integer thinkingBudget(JsonNode effort) {
+    if (effort == null || effort.isNull()) {
+      return null;
+    }
+    return switch (effort.asText()) {
+      case "none" -> null;
+      case "minimal", "low" -> 1024;
+      case "medium" -> 2048;
+      case "high" -> 4096;
+      default -> throw new BadRequest(
+          "'reasoning_effort' must be none, minimal, low, medium or high for Anthropic models.", "reasoning_effort");
+    };
+  }
+
+  /**
+   * {@code response_format} asks for JSON output, which Anthropic's Messages API has no plain field
+   * for (LiteLLM forces a synthetic {@code json_tool_call} tool, or uses Anthropic's beta {@code
+   * output_format} for some models, and rewrites the answer back); this gateway does neither yet,
+   * so rather than drop it silently and answer free text, it refuses the request naming the field.
+   * {@code {"type":"text"}} asks for nothing and passes.
+   */
+  private static void refuseResponseFormat(JsonNode format) {
+    if (format == null || format.isNull() || "text".equals(format.path("type").asText())) {
+      return;
+    }
+    throw new BadRequest(
+        "'response_format' " + (format.path("type").isTextual() ? "'" + format.path("type").asText() + "' " : "")
+            + "is not supported for Anthropic models by this gateway: it is not sent rather than ignored. Ask for JSON in the"
+            + " prompt, or define a function tool with the schema and set tool_choice to it.",
+        "response_format");
+  }
+
+  /**
+   * OpenAI-style prompt caching as Anthropic's (https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching),
+   * as LiteLLM passes it: a {@code cache_control} on a content part is kept on the block it becomes
+   * ({@link #userBlocks}, {@link #systemBlocks}); one on the message itself goes on its last block.
+   */
+  private static ArrayNode cached(ArrayNode blocks, JsonNode message) {
+    if (message.get("cache_control") instanceof ObjectNode cacheControl && !blocks.isEmpty()) {
+      ((ObjectNode) blocks.get(blocks.size() - 1)).set("cache_control", cacheControl);
+    }
+    return blocks;
+  }
+
+  /** A system message as text blocks: a string, or its text parts each with its {@code cache_control}. */
+  private static ArrayNode systemBlocks(JsonNode content, String where) {
+    ArrayNode blocks = Json.MAPPER.createArrayNode();
+    if (content != null && content.isArray()) {
+      for (JsonNode part : content) {
+        if (!"text".equals(part.path("type").asText())) {
+          throw new BadRequest(where + ".content may hold only text parts.", where + ".content");
+        }
+        blocks.add(withCacheControl(Json.MAPPER.createObjectNode().put("type", "text").put("text", part.path("text").asText()), part));
+      }
+      return blocks;
+    }
+    blocks.addObject().put("type", "text").put("text", text(content, where));
+    return blocks;
+  }
+
+  /** {@code block} with the OpenAI part's {@code cache_control}, when it has one. */
+  private static ObjectNode withCacheControl(ObjectNode block, JsonNode part) {
+    if (part.get("cache_control") instanceof ObjectNode cacheControl) {
+      block.set("cache_control", cacheControl);
+    }
+    return block;
   }
 
   /** OpenAI's {@code tool_choice} as Anthropic's: auto, required → any, none, a named function → tool. */
@@ -295,8 +389,8 @@ public final class AnthropicTranslator implements HttpApiTranslator {
     }
     for (JsonNode part : content) {
       switch (part.path("type").asText()) {
-        case "text" -> blocks.addObject().put("type", "text").put("text", part.path("text").asText());
-        case "image_url" -> blocks.add(image(part.path("image_url").path("url").asText(""), where));
+        case "text" -> blocks.add(withCacheControl(Json.MAPPER.createObjectNode().put("type", "text").put("text", part.path("text").asText()), part));
+        case "image_url" -> blocks.add(withCacheControl(image(part.path("image_url").path("url").asText(""), where), part));
         default -> throw new BadRequest(
             where + ": content part type '" + part.path("type").asText() + "' is not supported for Anthropic models (text and image_url are).",
             where + ".content");
@@ -412,10 +506,12 @@ public final class AnthropicTranslator implements HttpApiTranslator {
     ObjectNode out = choice.putObject("message");
     out.put("role", "assistant");
     var text = new StringBuilder();
+    var reasoning = new StringBuilder();
     ArrayNode toolCalls = Json.MAPPER.createArrayNode();
     for (JsonNode block : message.path("content")) {
       switch (block.path("type").asText()) {
         case "text" -> text.append(block.path("text").asText());
+        case "thinking" -> reasoning.append(block.path("thinking").asText()); // as LiteLLM: reasoning_content
         case "tool_use" -> {
           ObjectNode call = toolCalls.addObject();
           call.put("id", block.path("id").asText());
@@ -424,13 +520,16 @@ public final class AnthropicTranslator implements HttpApiTranslator {
               .put("name", block.path("name").asText())
               .put("arguments", Json.string(block.has("input") ? block.get("input") : Json.MAPPER.createObjectNode()));
         }
-        default -> {} // thinking and other blocks OpenAI's message has no field for
+        default -> {} // redacted_thinking and other blocks OpenAI's message has no field for
       }
     }
     if (text.isEmpty() && !toolCalls.isEmpty()) {
       out.putNull("content");
     } else {
       out.put("content", text.toString());
+    }
+    if (!reasoning.isEmpty()) {
+      out.put("reasoning_content", reasoning.toString());
     }
     if (!toolCalls.isEmpty()) {
       out.set("tool_calls", toolCalls);
@@ -795,7 +894,14 @@ public final class AnthropicTranslator implements HttpApiTranslator {
           model = message.path("model").asText("");
           startUsage = message.get("usage");
           ObjectNode delta = Json.MAPPER.createObjectNode().put("role", "assistant").put("content", "");
-          return List.of(chunk(delta, null, 0));
+          StreamChunk role = chunk(delta, null, 0);
+          if (startUsage == null || !startUsage.isObject()) {
+            return List.of(role);
+          }
+          // The prompt is counted here already (cached parts included, as in the final usage): a
+          // stream cut off before message_stop is recorded with it, not with an estimate.
+          long prompt = usage(startUsage, null).path("prompt_tokens").asLong();
+          return List.of(new StreamChunk(role.json(), null, false, 0, prompt));
         }
         case "content_block_start" -> {
           JsonNode block = data.path("content_block");
@@ -826,8 +932,12 @@ public final class AnthropicTranslator implements HttpApiTranslator {
               call.putObject("function").put("arguments", partial);
               return List.of(chunk(toolCallDelta(call), null, partial.length()));
             }
+            case "thinking_delta" -> { // as LiteLLM: delta.reasoning_content
+              String thinking = delta.path("thinking").asText("");
+              return List.of(chunk(Json.MAPPER.createObjectNode().put("reasoning_content", thinking), null, thinking.length()));
+            }
             default -> {
-              return List.of(); // thinking_delta, signature_delta, citations_delta: no OpenAI field
+              return List.of(); // signature_delta, citations_delta: no OpenAI field
             }
           }
         }

@@ -34,6 +34,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.function.Supplier;
+import java.util.regex.Pattern;
 
 /**
  * Google's Gemini API ({@code gemini/<model>}, API key) seen from OpenAI's chat completions.
@@ -45,7 +46,8 @@ import java.util.function.Supplier;
  *       parametersJsonSchema}), assistant {@code tool_calls} to {@code functionCall} parts, {@code
  *       tool} messages to {@code functionResponse} parts named after the call they answer, and the
  *       sampling parameters to {@code generationConfig}. POSTed to {@code
- *       <api_base>/v1beta/models/<model>:generateContent}, or {@code
+ *       <api_base>/v1beta/models/<model>:generateContent} (an {@code api_base} that already ends in
+ *       its version, e.g. {@code /v1beta}, is used as is), or {@code
  *       :streamGenerateContent?alt=sse} for a stream; the key goes in {@code x-goog-api-key}, never
  *       in the URL (URLs reach logs).
  *   <li>Answer: {@code candidates} to {@code choices}, {@code functionCall} parts to {@code
@@ -127,11 +129,10 @@ public final class GeminiTranslator implements HttpApiTranslator {
     headers.put("Accept", request.stream() ? "text/event-stream" : "application/json");
     headers.put("x-goog-api-key", deployment.apiKey());
     String model = URLEncoder.encode(deployment.upstreamModel(), StandardCharsets.UTF_8).replace("+", "%20");
-    String base = deployment.apiBase().toString().replaceAll("/+$", "");
     String method = request.stream() ? ":streamGenerateContent?alt=sse" : ":generateContent";
     return new UpstreamCall(
         deployment.modelName(),
-        URI.create(base + "/v1beta/models/" + model + method),
+        URI.create(versionedBase(deployment.apiBase()) + "/models/" + model + method),
         headers,
         Json.bytes(generateContentRequest(client)),
         deployment.timeout(),
@@ -288,13 +289,36 @@ public final class GeminiTranslator implements HttpApiTranslator {
     return parts;
   }
 
-  /** An image as Gemini's {@code inlineData}: only data URLs (the gateway fetches nothing on a client's behalf). */
+  /**
+   * The {@code api_base} up to and including the API version, without a trailing slash: as
+   * configured when its last path segment is already a version ({@code /v1beta}, {@code /v1}, {@code
+   * /v1alpha}, as users copy it from Google's docs, and as LiteLLM expects it: LiteLLM builds {@code
+   * <api_base>/models/<model>:<method>} in {@code vertex_llm_base._check_custom_proxy}), else with
+   * {@code /v1beta} appended (the host alone, e.g. {@code https://generativelanguage.googleapis.com}).
+   */
+  static String versionedBase(URI apiBase) {
+    String base = apiBase.toString().replaceAll("/+$", "");
+    return API_VERSION_SEGMENT.matcher(base).find() ? base : base + "/v1beta";
+  }
+
+  /** A last path segment that is an API version of Google's: v1, v1beta, v1alpha, v2beta3... */
+  private static final Pattern API_VERSION_SEGMENT = Pattern.compile("/v\\d+(?:alpha|beta)?\\d*$");
+
+  /**
+   * An image as Gemini's {@code inlineData}: only data URLs. Gemini's {@code fileData} takes only
+   * URIs of files uploaded to Google's Files API, so an {@code http(s)} image would have to be
+   * downloaded by the gateway, which would let any key holder make it fetch internal addresses
+   * (server-side request forgery): refused with a 400 that says to send the bytes instead.
+   */
   private static ObjectNode inlineImage(String url, String where) {
     int comma = url.indexOf(',');
     String header = comma < 0 ? "" : url.substring(0, comma);
     if (!url.startsWith("data:") || !header.endsWith(";base64")) {
       throw new BadRequest(
-          where + ".content: Gemini models take images as base64 data URLs (data:image/png;base64,...); the gateway does not fetch URLs.",
+          where + ".content: Gemini models take images as base64 data URLs only: send the image bytes as"
+              + " image_url.url = \"data:image/png;base64,<base64>\" (or image/jpeg, image/webp...). The gateway does not"
+              + " download http(s) image URLs on a client's behalf (that would let a client make it fetch internal"
+              + " addresses), and Gemini itself only takes URIs of files uploaded to its Files API.",
           where + ".content");
     }
     ObjectNode part = Json.MAPPER.createObjectNode();

@@ -99,10 +99,41 @@ public final class OpenAiTranslator implements HttpApiTranslator {
     if (answer == null || !answer.isObject()) {
       throw new UpstreamUnreachable("The provider of '" + deployment.modelName() + "' sent an empty or non-object answer.", null, false);
     }
+    String member = answerMember(request.operation());
+    if (member != null && !answer.path(member).isArray()) {
+      // A 200 that is not the operation's answer must not reach the client as one (an SDK would
+      // read an empty completion). Some OpenAI-compatible servers (OpenRouter, vLLM behind proxies)
+      // report a failure in a 200 body: it is their error, as the same body in a stream is
+      // (chunksOf); anything else is a broken provider, 502.
+      if (answer.hasNonNull("error")) {
+        throw streamFailure(deployment, new String(body, StandardCharsets.UTF_8));
+      }
+      throw new UpstreamUnreachable(
+          "The provider of '" + deployment.modelName() + "' answered HTTP 200 with JSON that is not " + answerName(request.operation())
+              + " (no '" + member + "' array); nothing could be relayed.",
+          null, false);
+    }
     TokenUsage usage = request.operation() == Operation.RESPONSES
         ? TokenUsage.fromResponses(answer.get("usage"))
         : TokenUsage.fromOpenAi(answer.get("usage"));
     return new ProviderResponse(body, usage);
+  }
+
+  /**
+   * The array member every answer of this operation has: {@code choices} for (chat) completions,
+   * {@code data} for embeddings; null for the operations whose answer is not checked here
+   * (the Responses API and Anthropic's Messages pass-through).
+   */
+  private static String answerMember(Operation operation) {
+    return switch (operation) {
+      case CHAT_COMPLETIONS, COMPLETIONS -> "choices";
+      case EMBEDDINGS -> "data";
+      default -> null;
+    };
+  }
+
+  private static String answerName(Operation operation) {
+    return operation == Operation.EMBEDDINGS ? "an embedding list" : "a completion";
   }
 
   /**

@@ -153,6 +153,28 @@ class GeminiTranslatorFixturesTest {
     }
   }
 
+  /**
+   * An {@code api_base} with or without Google's version segment (as copied from Google's docs, as
+   * LiteLLM takes it), with or without a trailing slash, reaches the same versioned URL: the version
+   * is never doubled.
+   */
+  @ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.CsvSource({
+    "https://generativelanguage.googleapis.com, https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent",
+    "https://generativelanguage.googleapis.com/, https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent",
+    "https://generativelanguage.googleapis.com/v1beta, https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent",
+    "https://generativelanguage.googleapis.com/v1beta/, https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent",
+    "https://generativelanguage.googleapis.com/v1, https://generativelanguage.googleapis.com/v1/models/gemini-2.5-flash:generateContent",
+    "https://proxy.example/google/, https://proxy.example/google/v1beta/models/gemini-2.5-flash:generateContent",
+    "https://proxy.example/google/v1beta//, https://proxy.example/google/v1beta/models/gemini-2.5-flash:generateContent",
+  })
+  void anApiBaseWithOrWithoutItsVersionReachesTheVersionOnce(String apiBase, String expectedUrl) {
+    var deployment = new Deployment("public-name", Provider.GEMINI, "gemini-2.5-flash", URI.create(apiBase), KEY, "os.environ/GEMINI_API_KEY", Duration.ofSeconds(7));
+    var body = "{\"model\":\"public-name\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+    assertThat(translator.request(deployment, chat(body, false)).uri()).hasToString(expectedUrl);
+    assertThat(translator.request(deployment, chat(body, true)).uri()).hasToString(expectedUrl.replace(":generateContent", ":streamGenerateContent?alt=sse"));
+  }
+
   /** streamGenerateContent without alt=sse answers a JSON array of responses: relayed as the same chunks. */
   @Test
   void aWholeJsonArrayAnswerToAStreamRequestBecomesTheSameChunks() throws Exception {

@@ -289,18 +289,44 @@ class OpenAiCompatibleProviderTest {
    * (Unrecognized SSL message, plaintext connection?: Unrecognized SSL message, plaintext connection?)" and no
    * other deployment was tried. TLS never completed, so nothing was sent; the reason is said once.
    */
+  /**
+   * The plain-HTTP server is a socket of the test's own, not WireMock: Jetty answers the ClientHello
+   * with a 400 and closes at once with the rest of the hello unread, so the kernel resets the
+   * connection and, under load, the reset could overtake the 400 ("Connection reset" instead of the
+   * plain-HTTP answer). This one reads the whole hello record, answers in plain HTTP and keeps the
+   * connection open until the client closes it. The call's timeout is long enough that a slow
+   * machine cannot turn the failure into a timeout.
+   */
   @Test
-  void anHttpsApiBaseOnAPlainHttpPortFailsBeforeSendingAndSaysSoOnce() {
-    upstream.stubFor(post("/v1/chat/completions").willReturn(okJson(COMPLETION)));
-    var https = new Deployment("m", Provider.OPENAI, "m", URI.create("https://127.0.0.1:" + upstream.port() + "/v1"), "sk-upstream-credential", "x", Duration.ofSeconds(5));
-    assertThatThrownBy(() -> call(provider, https, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
-        .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> {
-          assertThat(ErrorEnvelope.status(e)).isEqualTo(502);
-          assertThat(e.beforeSending()).as("no TLS session, so no byte of the request left: another deployment may be tried").isTrue();
-          assertThat(e.getMessage()).isEqualTo("Cannot connect to the provider of 'm' at 127.0.0.1:" + upstream.port()
-              + ": the TLS handshake failed (the server answered in plain HTTP; use http:// in api_base, or the provider's TLS port).");
-        });
-    assertThat(upstream.getAllServeEvents()).as("no request reached the provider").isEmpty();
+  void anHttpsApiBaseOnAPlainHttpPortFailsBeforeSendingAndSaysSoOnce() throws Exception {
+    try (var plain = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+      var received = new java.util.concurrent.CompletableFuture<byte[]>();
+      Thread.ofVirtual().start(() -> {
+        try (var socket = plain.accept()) {
+          var in = new java.io.DataInputStream(socket.getInputStream());
+          byte[] header = new byte[5]; // a TLS record header: type, version (2 bytes), length (2 bytes)
+          in.readFully(header);
+          byte[] hello = new byte[((header[3] & 0xff) << 8) | (header[4] & 0xff)];
+          in.readFully(hello);
+          received.complete(header);
+          socket.getOutputStream().write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+          socket.getOutputStream().flush();
+          in.transferTo(java.io.OutputStream.nullOutputStream()); // until the client closes
+        } catch (java.io.IOException e) {
+          received.completeExceptionally(e);
+        }
+      });
+      var https = new Deployment("m", Provider.OPENAI, "m", URI.create("https://127.0.0.1:" + plain.getLocalPort() + "/v1"), "sk-upstream-credential", "x", Duration.ofSeconds(60));
+      assertThatThrownBy(() -> call(provider, https, Operation.CHAT_COMPLETIONS, request("{\"model\":\"m\"}")))
+          .isInstanceOfSatisfying(UpstreamUnreachable.class, e -> {
+            assertThat(ErrorEnvelope.status(e)).isEqualTo(502);
+            assertThat(e.beforeSending()).as("no TLS session, so no byte of the request left: another deployment may be tried").isTrue();
+            assertThat(e.getMessage()).isEqualTo("Cannot connect to the provider of 'm' at 127.0.0.1:" + plain.getLocalPort()
+                + ": the TLS handshake failed (the server answered in plain HTTP; use http:// in api_base, or the provider's TLS port).");
+          });
+      assertThat(received.get(10, java.util.concurrent.TimeUnit.SECONDS)[0])
+          .as("the server got a TLS handshake record (22), never the request").isEqualTo((byte) 22);
+    }
   }
 
   @Test

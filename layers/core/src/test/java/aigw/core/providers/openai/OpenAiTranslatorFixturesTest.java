@@ -98,13 +98,16 @@ class OpenAiTranslatorFixturesTest {
   @MethodSource("responses")
   void responseInResponseOut(String name, JsonNode fixture) {
     byte[] body = fixture.get("body").asText().getBytes(StandardCharsets.UTF_8);
+    // "operation": the request the answer is to (CHAT_COMPLETIONS unless the fixture says).
+    var request = new ProviderRequest(
+        Operation.valueOf(fixture.path("operation").asText("CHAT_COMPLETIONS")), chat(false).body(), false);
     if (fixture.has("expected_error")) {
       JsonNode expected = fixture.get("expected_error");
-      assertThatThrownBy(() -> translator.response(OPENAI, chat(false), body))
+      assertThatThrownBy(() -> translator.response(OPENAI, request, body))
           .isInstanceOfSatisfying(GatewayException.class, e -> TranslatorFixtures.assertEnvelope(e, expected));
       return;
     }
-    var response = translator.response(OPENAI, chat(false), body);
+    var response = translator.response(OPENAI, request, body);
     assertThat(response.body()).as("passed untouched").isEqualTo(body);
     assertThat(response.usage()).isEqualTo(TranslatorFixtures.usage(fixture.get("expected_usage")));
   }
