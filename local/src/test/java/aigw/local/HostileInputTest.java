@@ -167,12 +167,6 @@ class HostileInputTest {
     upstream.stubFor(post(urlPathMatching(".*/embeddings")).atPriority(2).willReturn(okJson(
         "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":0,\"embedding\":[0.1,0.2]}],\"model\":\"m\","
             + "\"usage\":{\"prompt_tokens\":1,\"total_tokens\":1}}")));
-    // A stream request gets a stream, as from the real API: a whole JSON answer to it is a broken
-    // provider (502), which is not what this test is about.
-    upstream.stubFor(post(urlPathMatching(".*/responses")).atPriority(1)
-        .withRequestBody(matchingJsonPath("$.stream", equalTo("true")))
-        .willReturn(sse("{\"type\":\"response.completed\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"object\":\"response\","
-            + "\"created_at\":1,\"status\":\"completed\",\"model\":\"m\",\"output\":[],\"usage\":{\"input_tokens\":1,\"output_tokens\":1,\"total_tokens\":2}}}")));
     upstream.stubFor(post(urlPathMatching(".*/responses")).atPriority(2).willReturn(okJson(
         "{\"id\":\"resp_1\",\"object\":\"response\",\"created_at\":1,\"status\":\"completed\",\"model\":\"m\",\"output\":[{\"type\":\"message\","
             + "\"id\":\"msg_1\",\"status\":\"completed\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"ok\",\"annotations\":[]}]}],"
