@@ -162,4 +162,80 @@ class ProviderErrorMaskingTest {
         .withHeader("Retry-After", "7").withBody("{\"error\":{\"message\":\"slow down\"}}")));
     assertThat(clientSees(Provider.OPENAI, false)).contains("Retry-After=7");
   }
+
+  /**
+   * Everything the client receives for a call of {@code operation} that the gateway treats as
+   * answered or failed alike: a whole answer's body, every stream chunk's bytes, and the envelope
+   * of any failure (with its headers).
+   */
+  private String clientReceives(Provider provider, Operation operation, String body, boolean stream) {
+    var forwarded = ForwardedBody.of(body.getBytes(StandardCharsets.UTF_8));
+    var request = stream ? ProviderRequest.streamed(operation, forwarded) : ProviderRequest.complete(operation, forwarded);
+    var seen = new StringBuilder();
+    try {
+      ProviderAnswer answer = providers.call(deployment(provider), request);
+      if (answer instanceof ProviderResponse whole) {
+        seen.append(new String(whole.body(), StandardCharsets.UTF_8));
+      } else if (answer instanceof ProviderStream events) {
+        try (events) {
+          for (StreamChunk chunk = events.next(); chunk != null; chunk = events.next()) {
+            seen.append(new String(chunk.json(), StandardCharsets.UTF_8)).append('\n');
+          }
+        }
+      }
+    } catch (GatewayException failed) {
+      GatewayResponse response = ErrorEnvelope.response(failed);
+      seen.append(response.headers()).append('\n').append(response.bodyText());
+    }
+    return seen.toString();
+  }
+
+  private static final String RESPONSES_BODY = "{\"model\":\"m\",\"input\":\"hi\"}";
+
+  @Test
+  void aStreamedResponsesFailedEventNeverCarriesTheCredential() {
+    answers(200, "text/event-stream", "event: response.failed\ndata: {\"type\":\"response.failed\",\"response\":"
+        + "{\"status\":\"failed\",\"error\":{\"code\":\"" + KEY + "\",\"message\":\"f " + KEY + "\"}}}\n\n");
+    assertMasked(clientReceives(Provider.OPENAI, Operation.RESPONSES, RESPONSES_BODY, true));
+  }
+
+  @Test
+  void aWholeFailedResponseNeverCarriesTheCredential() {
+    answers(200, "application/json", "{\"object\":\"response\",\"status\":\"failed\",\"error\":{\"code\":\"" + KEY
+        + "\",\"message\":\"f " + KEY + "\"},\"output\":[],\"usage\":{\"input_tokens\":3,\"output_tokens\":0,\"total_tokens\":3}}");
+    assertMasked(clientReceives(Provider.OPENAI, Operation.RESPONSES, RESPONSES_BODY, false));
+  }
+
+  @Test
+  void anUnnamedResponsesStreamEventWithAnErrorNeverCarriesTheCredential() {
+    answers(200, "text/event-stream", "data: {\"error\":{\"message\":\"" + KEY + "\",\"param\":\"" + KEY + "\"}}\n\n"
+        + "data: {\"type\":\"response.completed\",\"response\":{\"status\":\"completed\"}}\n\n");
+    assertMasked(clientReceives(Provider.OPENAI, Operation.RESPONSES, RESPONSES_BODY, true));
+  }
+
+  @Test
+  void aSuccessfulChatCompletionEchoingTheCredentialKeepsItsUsageAndMasksIt() {
+    answers(200, "application/json", "{\"id\":\"c\",\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+        + "\"message\":{\"role\":\"assistant\",\"content\":\"your key is " + KEY + "\"},\"finish_reason\":\"stop\"}],"
+        + "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":4,\"total_tokens\":9}}");
+    var forwarded = ForwardedBody.of("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}".getBytes(StandardCharsets.UTF_8));
+    var answer = (ProviderResponse) providers.call(deployment(Provider.OPENAI), ProviderRequest.complete(Operation.CHAT_COMPLETIONS, forwarded));
+    assertMasked(new String(answer.body(), StandardCharsets.UTF_8));
+    assertThat(answer.usage()).as("usage is still read from the masked answer").isNotNull();
+    assertThat(answer.usage().totalTokens()).isEqualTo(9);
+  }
+
+  @Test
+  void anAnthropicMessagesPassThroughEventNeverCarriesTheCredential() {
+    answers(200, "text/event-stream",
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","
+            + "\"model\":\"m\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n"
+            + "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
+            + "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"key " + KEY + "\"}}\n\n"
+            + "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+            + "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":4}}\n\n"
+            + "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+    String body = "{\"model\":\"m\",\"max_tokens\":10,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    assertMasked(clientReceives(Provider.ANTHROPIC, Operation.MESSAGES, body, true));
+  }
 }

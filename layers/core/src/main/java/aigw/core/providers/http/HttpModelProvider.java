@@ -31,6 +31,9 @@ public class HttpModelProvider implements ModelProvider {
    * Every failure leaving here or a stream's {@code next()} has the call's credentials masked
    * ({@link UpstreamHttp#masked(RuntimeException, List)}): whatever string of the provider's answer
    * it carries (an error's fields, a header quoted in a message), the client never sees the key.
+   * Every answer's bytes are masked the same way before its translator reads them (the whole body,
+   * each stream event): whatever a translator passes through or builds, for every operation, comes
+   * from masked bytes, so no success path can forward the key either (issue 15, finding 7).
    */
   @Override
   public ProviderAnswer answer(Deployment deployment, ProviderRequest request) {
@@ -48,7 +51,7 @@ public class HttpModelProvider implements ModelProvider {
       if (!reply.ok()) {
         throw UpstreamHttp.masked(translator.error(deployment, reply.status(), reply.headers(), reply.body()), call.secrets());
       }
-      return translator.response(deployment, request, reply.body());
+      return translator.response(deployment, request, UpstreamHttp.mask(reply.body(), call.secrets()));
     }
     UpstreamHttp.OpenReply reply = transport.open(call);
     if (!reply.ok()) {
@@ -57,7 +60,7 @@ public class HttpModelProvider implements ModelProvider {
     }
     if (isJson(reply.headers())) {
       // The provider ignored stream and answered whole: relayed as the stream the client asked for.
-      byte[] whole = readWhole(call, reply);
+      byte[] whole = UpstreamHttp.mask(readWhole(call, reply), call.secrets());
       List<StreamChunk> chunks;
       try {
         chunks = translator.chunksOf(deployment, request, whole);
@@ -169,7 +172,7 @@ public class HttpModelProvider implements ModelProvider {
         }
         List<StreamChunk> chunks;
         try {
-          chunks = translation.onEvent(event);
+          chunks = translation.onEvent(masked(event));
         } catch (UpstreamFailed reported) {
           close();
           throw UpstreamHttp.masked(reported, call.secrets());
@@ -181,6 +184,13 @@ public class HttpModelProvider implements ModelProvider {
       }
       anyChunk = true;
       return pending.poll();
+    }
+
+    /** The event with the call's credentials masked: whatever a translation passes on holds no key. */
+    private ServerSentEvent masked(ServerSentEvent event) {
+      String name = UpstreamHttp.mask(event.event(), call.secrets());
+      String data = UpstreamHttp.mask(event.data(), call.secrets());
+      return name == event.event() && data == event.data() ? event : new ServerSentEvent(name, data);
     }
 
     @Override

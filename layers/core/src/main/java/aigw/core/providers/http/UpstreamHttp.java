@@ -274,6 +274,53 @@ public final class UpstreamHttp {
   }
 
   /**
+   * {@code body} (a provider's answer, UTF-8 JSON or event text) with every one of {@code secrets}
+   * (8 characters or more) replaced by its mask, byte for byte elsewhere; the same array when no
+   * secret occurs, so the common answer costs one search per secret and no copy. Some providers
+   * echo their credential in an answer they report as a success (an OpenAI Responses object with
+   * {@code status: failed}, a model repeating its prompt); a passed-through answer reaches the client
+   * as these bytes.
+   */
+  public static byte[] mask(byte[] body, List<String> secrets) {
+    byte[] masked = body;
+    for (String secret : secrets) {
+      if (masked != null && secret != null && secret.length() >= 8) {
+        masked = replace(masked, secret.getBytes(java.nio.charset.StandardCharsets.UTF_8),
+            ApiKeys.mask(secret).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      }
+    }
+    return masked;
+  }
+
+  /** {@code bytes} with each occurrence of {@code target} replaced; {@code bytes} itself when there is none. */
+  private static byte[] replace(byte[] bytes, byte[] target, byte[] replacement) {
+    int found = indexOf(bytes, target, 0);
+    if (found < 0) {
+      return bytes;
+    }
+    var out = new java.io.ByteArrayOutputStream(bytes.length);
+    int from = 0;
+    while (found >= 0) {
+      out.write(bytes, from, found - from);
+      out.writeBytes(replacement);
+      from = found + target.length;
+      found = indexOf(bytes, target, from);
+    }
+    out.write(bytes, from, bytes.length - from);
+    return out.toByteArray();
+  }
+
+  private static int indexOf(byte[] bytes, byte[] target, int from) {
+    int last = bytes.length - target.length;
+    for (int i = from; i <= last; i++) {
+      if (bytes[i] == target[0] && java.util.Arrays.equals(bytes, i, i + target.length, target, 0, target.length)) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /**
    * {@code failure} with the call's credentials masked in every string taken from the provider's
    * error (message, type, param, code): some providers quote the credential they were given, in
    * any of them, and it must not reach the client. The provider's {@code Retry-After} and {@code
