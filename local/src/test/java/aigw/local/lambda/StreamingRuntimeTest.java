@@ -51,7 +51,9 @@ class StreamingRuntimeTest {
         try {
           out.write("data: one\n\n".getBytes(StandardCharsets.UTF_8));
           out.flush();
-          for (int i = 0; i < 1000; i++) { // until the reset connection makes a write fail
+          // until the reset connection makes a write fail: up to 256 MiB, far more than loopback's
+          // socket buffers can take in before the reset arrives (1 MiB sometimes fit in them all)
+          for (int i = 0; i < 262_144; i++) {
             out.write(new byte[1024]);
             out.flush();
           }
