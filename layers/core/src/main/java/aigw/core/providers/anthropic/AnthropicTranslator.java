@@ -1,5 +1,8 @@
 package aigw.core.providers.anthropic;
 
+import static aigw.core.providers.ChatTurns.append;
+import static aigw.core.providers.ChatTurns.text;
+
 import aigw.core.config.Deployment;
 import aigw.core.errors.BadRequest;
 import aigw.core.errors.ServiceUnavailable;
@@ -343,39 +346,6 @@ public final class AnthropicTranslator implements HttpApiTranslator {
       throw new BadRequest("'tool_choice' must be auto, required, none or a function.", "tool_choice");
     }
     return out.put("type", "tool").put("name", name);
-  }
-
-  /** A turn's blocks appended, or merged into the previous turn of the same role. */
-  private static void append(ArrayNode messages, String role, ArrayNode blocks) {
-    if (blocks.isEmpty()) {
-      return;
-    }
-    JsonNode last = messages.isEmpty() ? null : messages.get(messages.size() - 1);
-    if (last != null && role.equals(last.get("role").asText())) {
-      ((ArrayNode) last.get("content")).addAll(blocks);
-      return;
-    }
-    ObjectNode turn = messages.addObject();
-    turn.put("role", role);
-    turn.set("content", blocks);
-  }
-
-  /** A system message's text: a string, or its text parts joined. */
-  private static String text(JsonNode content, String where) {
-    if (content != null && content.isTextual()) {
-      return content.asText();
-    }
-    if (content != null && content.isArray()) {
-      var parts = new ArrayList<String>();
-      for (JsonNode part : content) {
-        if (!"text".equals(part.path("type").asText())) {
-          throw new BadRequest(where + ".content may hold only text parts.", where + ".content");
-        }
-        parts.add(part.path("text").asText());
-      }
-      return String.join("\n", parts);
-    }
-    throw new BadRequest(where + ".content must be a string or an array of text parts.", where + ".content");
   }
 
   private static ArrayNode userBlocks(JsonNode content, String where) {
