@@ -49,6 +49,11 @@ public final class Gateway {
   private final Router router;
   private final Providers providers;
   private final FailoverPolicy failover;
+  // Accounting collaborators (issue 13): each starts as the do-nothing form and is wired by the
+  // slice that implements it. One field per collaborator, so the slices do not collide.
+  private final aigw.core.cost.CostCalculator costs = aigw.core.cost.CostCalculator.FREE;
+  private final aigw.core.spend.SpendLogs spendLogs = aigw.core.spend.SpendLogs.NONE;
+  private final aigw.core.audit.AuditLog auditLog = aigw.core.audit.AuditLog.NONE;
 
   public Gateway(
       GatewaySettings settings,
@@ -251,5 +256,20 @@ public final class Gateway {
   /** Model calls with retries, cooldowns (this container's) and fallbacks: {@code router_settings}. */
   public FailoverPolicy failover() {
     return failover;
+  }
+
+  /** The cost in USD of a call, from its usage and the answering deployment's prices. */
+  public aigw.core.cost.CostCalculator costs() {
+    return costs;
+  }
+
+  /** One record per model call (LiteLLM's spend logs). */
+  public aigw.core.spend.SpendLogs spendLogs() {
+    return spendLogs;
+  }
+
+  /** The record of admin actions. */
+  public aigw.core.audit.AuditLog auditLog() {
+    return auditLog;
   }
 }
