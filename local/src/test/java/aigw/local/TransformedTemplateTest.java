@@ -275,7 +275,8 @@ class TransformedTemplateTest {
       String uri = method.path("x-amazon-apigateway-integration").path("uri").path("Fn::Sub").asText();
       invokedByTheApi.add(uri.replaceAll(".*functions/\\$\\{(\\w+)}/(response-streaming-)?invocations", "$1"));
     }));
-    assertThat(invokedByTheApi).as("one integration per route").hasSize(8).allSatisfy(alias -> assertThat(alias).endsWith("Aliaslive"));
+    // Six proxy routes (theProxyRoutesReachCloudFormationAsStreamIntegrations) and one per admin resource.
+    assertThat(invokedByTheApi).as("one integration per route").hasSize(6 + aigw.admin.AdminRoutes.RESOURCES.size()).allSatisfy(alias -> assertThat(alias).endsWith("Aliaslive"));
     var permitted = new ArrayList<String>();
     ofType(defaults, "AWS::Lambda::Permission").forEach((name, permission) -> {
       JsonNode properties = permission.path("Properties");
@@ -550,16 +551,19 @@ class TransformedTemplateTest {
     JsonNode stage = ofType(defaults, "AWS::ApiGateway::Stage").values().iterator().next().path("Properties");
     var settings = new LinkedHashMap<String, JsonNode>();
     stage.path("MethodSettings").forEach(m -> settings.put(m.path("ResourcePath").asText() + " " + m.path("HttpMethod").asText(), m));
-    assertThat(settings.keySet()).containsExactly("/* *", "/~1key~1{proxy+} *");
-    JsonNode admin = settings.get("/~1key~1{proxy+} *");
-    assertThat(admin.path("ThrottlingRateLimit").path("Ref").asText()).isEqualTo("AdminThrottlingRateLimit");
-    assertThat(admin.path("ThrottlingBurstLimit").path("Ref").asText()).isEqualTo("AdminThrottlingBurstLimit");
-    // The setting names a route the API has: a method setting's path is "/" and then the resource
-    // path with each "/" written ~1 (/resource/sub is /~1resource~1sub).
-    String path = admin.path("ResourcePath").asText().substring(1).replace("~1", "/");
-    JsonNode route = defaults.path("Api").path("Properties").path("Body").path("paths").path(path);
-    assertThat(route.path("x-amazon-apigateway-any-method").path("x-amazon-apigateway-integration").path("uri").path("Fn::Sub").asText())
-        .contains("${AdminFunctionAliaslive}");
+    assertThat(settings.keySet()).containsExactly(
+        "/* *", "/~1key~1{proxy+} *", "/~1team~1{proxy+} *", "/~1spend~1{proxy+} *", "/~1audit~1{proxy+} *");
+    for (String resource : List.of("key", "team", "spend", "audit")) {
+      JsonNode admin = settings.get("/~1" + resource + "~1{proxy+} *");
+      assertThat(admin.path("ThrottlingRateLimit").path("Ref").asText()).isEqualTo("AdminThrottlingRateLimit");
+      assertThat(admin.path("ThrottlingBurstLimit").path("Ref").asText()).isEqualTo("AdminThrottlingBurstLimit");
+      // The setting names a route the API has: a method setting's path is "/" and then the resource
+      // path with each "/" written ~1 (/resource/sub is /~1resource~1sub).
+      String path = admin.path("ResourcePath").asText().substring(1).replace("~1", "/");
+      JsonNode route = defaults.path("Api").path("Properties").path("Body").path("paths").path(path);
+      assertThat(route.path("x-amazon-apigateway-any-method").path("x-amazon-apigateway-integration").path("uri").path("Fn::Sub").asText())
+          .as(path).contains("${AdminFunctionAliaslive}");
+    }
   }
 
   @Test
