@@ -631,6 +631,15 @@ class TransformedTemplateTest {
       Map<String, Boolean> isAdmin = Map.of("/v1api/key/generate", true, "/key/block", true, "/v1api/key/sk-abc/regenerate", true,
           "/v1api/v1/chat/completions", false, "/v1api/chat/completions", false, "/v1/models/openai/gpt-4o", false, "/v1api/health/liveliness", false,
           "/v1api/%6Bey/generate", true, "/v1api/%6b%65y/block", true);
+      // Every admin resource of the route table but /health, as the template's MethodSettings give them the admin bucket.
+      isAdmin = new java.util.HashMap<>(isAdmin);
+      for (var resource : aigw.admin.AdminRoutes.RESOURCES) {
+        if (!resource.prefix().equals("/health")) {
+          isAdmin.put("/v1api" + resource.prefix() + "/x", true);
+          isAdmin.put(resource.prefix() + "/x", true);
+        }
+      }
+      isAdmin.put("/v1api/v1/models/teams", false);
       isAdmin.forEach((path, expectedAdmin) -> {
         assertThat(matches(admin.path("ScopeDownStatement"), path)).as("admin-per-ip counts %s", path).isEqualTo(expectedAdmin);
         rules.forEach((name, rule) -> {
@@ -651,10 +660,17 @@ class TransformedTemplateTest {
     }
   }
 
-  /** A scope-down statement (ByteMatch on the URI path, or NOT of one) evaluated for a request path. */
+  /** A scope-down statement (ByteMatch on the URI path, OR of them, NOT of one) evaluated for a request path. */
   private static boolean matches(JsonNode statement, String path) {
     if (statement.has("NotStatement")) {
       return !matches(statement.at("/NotStatement/Statement"), path);
+    }
+    if (statement.has("OrStatement")) {
+      boolean any = false;
+      for (JsonNode each : statement.at("/OrStatement/Statements")) {
+        any |= matches(each, path);
+      }
+      return any;
     }
     JsonNode byteMatch = statement.path("ByteMatchStatement");
     assertThat(byteMatch.path("FieldToMatch").has("UriPath")).as(statement.toString()).isTrue();
