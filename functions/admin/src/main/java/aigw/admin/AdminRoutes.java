@@ -18,7 +18,13 @@ import java.util.regex.Pattern;
  * each with the admin API's own throttling) to it.
  *
  * <p>A resource is a path prefix and the endpoints class that answers under it; each endpoints
- * class opens with the {@link Route}s it owns. Adding one is one line in {@link #RESOURCES}.
+ * class opens with the {@link Route}s it owns. Adding one is one line in {@link #RESOURCES}: an
+ * endpoints class declares {@code static final List<Route<TeamEndpoints>> ROUTES =
+ * List.of(Route.post("/team/new", TeamEndpoints::create), …)}, each method taking an {@link
+ * AdminRequest} (route matched, master key checked, JSON body read) and answering a {@code
+ * GatewayResponse}, and is built from the {@link Wiring} ({@code wiring -> new
+ * TeamEndpoints(wiring.gateway(), wiring.auditLog())}). template.yaml and the local server follow
+ * the table by themselves for a prefix already listed.
  */
 public final class AdminRoutes {
   private AdminRoutes() {}
@@ -55,7 +61,7 @@ public final class AdminRoutes {
     if (path == null) {
       return Optional.empty();
     }
-    return RESOURCES.stream().<Resource<?>>map(r -> r).filter(r -> path.equals(r.prefix()) || path.startsWith(r.prefix() + "/")).findFirst();
+    return RESOURCES.stream().filter(r -> path.equals(r.prefix()) || path.startsWith(r.prefix() + "/")).findFirst();
   }
 
   /** Whether API Gateway sends {@code path} to the admin function (every other path goes to the proxy). */

@@ -25,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.logging.Logger;
 
@@ -266,7 +267,7 @@ final class KeyEndpoints {
 
   // GET /key/info?key=
   private GatewayResponse info(AdminRequest request) {
-    String reference = new QueryParams(request.http(), java.util.Set.of("key"), java.util.Set.of()).text("key");
+    String reference = new QueryParams(request.http(), Set.of("key"), Set.of()).text("key");
     if (reference == null || reference.isBlank()) {
       throw new BadRequest("Query parameter 'key' is required: the key or its hash.", "key");
     }
