@@ -445,11 +445,12 @@ public final class LocalGateway implements AutoCloseable {
     };
   }
 
-  /** Which paths API Gateway sends to AdminFunction (template.yaml); every other goes to ProxyFunction. */
+  /**
+   * Which paths API Gateway sends to AdminFunction: those under a resource of {@link
+   * aigw.admin.AdminRoutes} (template.yaml's {@code /<resource>/{proxy+}}); every other goes to ProxyFunction.
+   */
   static boolean isAdminPath(String path) {
-    return path != null
-        && (path.startsWith("/key/") || path.startsWith("/team/") || path.startsWith("/health/")
-            || path.equals("/key") || path.equals("/health"));
+    return aigw.admin.AdminRoutes.isAdminPath(path);
   }
 
   public URI baseUrl() {

@@ -314,16 +314,22 @@ final class LocalServer {
     }
     // The path stays %-encoded, as API Gateway REST passes it: a model id with %2F in
     // /v1/models/{id} decodes once, in the application, the same here as on AWS.
+    // The client's address, as API Gateway's requestContext.identity.sourceIp gives it (for the audit log).
+    InetSocketAddress client = exchange.getRemoteAddress();
+    String sourceIp = client == null || client.getAddress() == null ? null : client.getAddress().getHostAddress();
     return new GatewayRequest(
-        exchange.getRequestMethod(), exchange.getRequestURI().getRawPath(), headers, query, body, UUID.randomUUID().toString());
+        exchange.getRequestMethod(), exchange.getRequestURI().getRawPath(), headers, query, body, UUID.randomUUID().toString(), sourceIp);
   }
 
   /**
-   * The template's resource that matches the path, as API Gateway reports it: the route table that
-   * {@code template.yaml} declares ({@code TemplateTest} holds the two together).
+   * The template's resource that matches the path, as API Gateway reports it: the proxy routes that
+   * {@code template.yaml} declares, and the admin ones of {@link aigw.admin.AdminRoutes}
+   * ({@code TemplateTest} holds the template to both).
    */
   static String resource(String path) {
-    for (String prefix : new String[] {"/v1/", "/models/", "/key/", "/health/", "/team/"}) {
+    var prefixes = new java.util.ArrayList<>(java.util.List.of("/v1/", "/models/"));
+    aigw.admin.AdminRoutes.RESOURCES.forEach(admin -> prefixes.add(admin.prefix() + "/"));
+    for (String prefix : prefixes) {
       if (path.startsWith(prefix) && path.length() > prefix.length()) {
         return prefix + "{proxy+}";
       }

@@ -206,6 +206,47 @@ class TemplateTest {
   }
 
   /**
+   * The admin function's routes are the route table's: the template sends exactly the resources of
+   * aigw.admin.AdminRoutes to AdminFunction (no more, no fewer), every route of the table is under
+   * one of them as the local server reports it and is sent to the admin function locally too, and
+   * each resource but /health (load balancers' checks) has the admin API's throttling.
+   */
+  @Test
+  void theTemplateRoutesExactlyTheAdminRouteTableToTheAdminFunctionWithTheAdminThrottling() {
+    var adminPaths = new java.util.HashSet<String>();
+    resources.at("/Api/Properties/DefinitionBody/paths").fields().forEachRemaining(route -> {
+      if (route.getValue().toString().contains("${AdminFunction.Alias}")) {
+        adminPaths.add(route.getKey());
+      }
+    });
+    var tableResources = aigw.admin.AdminRoutes.RESOURCES.stream().map(aigw.admin.AdminRoutes.Resource::apiGatewayResource).toList();
+    assertThat(tableResources).contains("/key/{proxy+}", "/health/{proxy+}", "/team/{proxy+}", "/spend/{proxy+}", "/audit/{proxy+}");
+    assertThat(adminPaths).containsExactlyInAnyOrderElementsOf(tableResources);
+
+    assertThat(aigw.admin.AdminRoutes.routes()).extracting(aigw.admin.AdminRoutes.Route::path).contains("/key/generate", "/health/readiness");
+    for (var route : aigw.admin.AdminRoutes.routes()) {
+      String path = route.path().replaceAll("\\{[a-z_]+}", "sk-example"); // /key/{key}/regenerate
+      assertThat(adminPaths).as("API Gateway resource for " + route).contains(LocalServer.resource(path));
+      assertThat(LocalGateway.isAdminPath(path)).as("the local server sends %s to the admin function", route).isTrue();
+    }
+    for (String proxyPath : List.of("/v1/chat/completions", "/chat/completions", "/models", "/models/openai/gpt-4o", "/keys", "/teams/x")) {
+      assertThat(LocalGateway.isAdminPath(proxyPath)).as(proxyPath).isFalse();
+    }
+
+    var adminThrottled = new java.util.HashSet<String>();
+    for (JsonNode setting : resources.at("/Api/Properties/MethodSettings")) {
+      if (setting.path("ThrottlingRateLimit").toString().contains("AdminThrottlingRateLimit")) {
+        assertThat(setting.path("ThrottlingBurstLimit").toString()).contains("AdminThrottlingBurstLimit");
+        assertThat(setting.path("HttpMethod").asText()).isEqualTo("*");
+        // A method setting's path is "/" and then the resource path with each "/" written ~1.
+        adminThrottled.add(setting.path("ResourcePath").asText().substring(1).replace("~1", "/"));
+      }
+    }
+    assertThat(adminThrottled).containsExactlyInAnyOrderElementsOf(
+        tableResources.stream().filter(resource -> !resource.equals("/health/{proxy+}")).toList());
+  }
+
+  /**
    * The proxy function runs aigw's streaming runtime (AWS_LAMBDA_EXEC_WRAPPER, a script of the core
    * layer, which Lambda mounts at /opt) and its handler can be run by it; its timeout covers the
    * longest stream API Gateway lets through.

@@ -275,7 +275,8 @@ class TransformedTemplateTest {
       String uri = method.path("x-amazon-apigateway-integration").path("uri").path("Fn::Sub").asText();
       invokedByTheApi.add(uri.replaceAll(".*functions/\\$\\{(\\w+)}/(response-streaming-)?invocations", "$1"));
     }));
-    assertThat(invokedByTheApi).as("one integration per route").hasSize(8).allSatisfy(alias -> assertThat(alias).endsWith("Aliaslive"));
+    // Six proxy routes (theProxyRoutesReachCloudFormationAsStreamIntegrations) and one per admin resource.
+    assertThat(invokedByTheApi).as("one integration per route").hasSize(6 + aigw.admin.AdminRoutes.RESOURCES.size()).allSatisfy(alias -> assertThat(alias).endsWith("Aliaslive"));
     var permitted = new ArrayList<String>();
     ofType(defaults, "AWS::Lambda::Permission").forEach((name, permission) -> {
       JsonNode properties = permission.path("Properties");
@@ -550,16 +551,19 @@ class TransformedTemplateTest {
     JsonNode stage = ofType(defaults, "AWS::ApiGateway::Stage").values().iterator().next().path("Properties");
     var settings = new LinkedHashMap<String, JsonNode>();
     stage.path("MethodSettings").forEach(m -> settings.put(m.path("ResourcePath").asText() + " " + m.path("HttpMethod").asText(), m));
-    assertThat(settings.keySet()).containsExactly("/* *", "/~1key~1{proxy+} *");
-    JsonNode admin = settings.get("/~1key~1{proxy+} *");
-    assertThat(admin.path("ThrottlingRateLimit").path("Ref").asText()).isEqualTo("AdminThrottlingRateLimit");
-    assertThat(admin.path("ThrottlingBurstLimit").path("Ref").asText()).isEqualTo("AdminThrottlingBurstLimit");
-    // The setting names a route the API has: a method setting's path is "/" and then the resource
-    // path with each "/" written ~1 (/resource/sub is /~1resource~1sub).
-    String path = admin.path("ResourcePath").asText().substring(1).replace("~1", "/");
-    JsonNode route = defaults.path("Api").path("Properties").path("Body").path("paths").path(path);
-    assertThat(route.path("x-amazon-apigateway-any-method").path("x-amazon-apigateway-integration").path("uri").path("Fn::Sub").asText())
-        .contains("${AdminFunctionAliaslive}");
+    assertThat(settings.keySet()).containsExactly(
+        "/* *", "/~1key~1{proxy+} *", "/~1team~1{proxy+} *", "/~1spend~1{proxy+} *", "/~1audit~1{proxy+} *");
+    for (String resource : List.of("key", "team", "spend", "audit")) {
+      JsonNode admin = settings.get("/~1" + resource + "~1{proxy+} *");
+      assertThat(admin.path("ThrottlingRateLimit").path("Ref").asText()).isEqualTo("AdminThrottlingRateLimit");
+      assertThat(admin.path("ThrottlingBurstLimit").path("Ref").asText()).isEqualTo("AdminThrottlingBurstLimit");
+      // The setting names a route the API has: a method setting's path is "/" and then the resource
+      // path with each "/" written ~1 (/resource/sub is /~1resource~1sub).
+      String path = admin.path("ResourcePath").asText().substring(1).replace("~1", "/");
+      JsonNode route = defaults.path("Api").path("Properties").path("Body").path("paths").path(path);
+      assertThat(route.path("x-amazon-apigateway-any-method").path("x-amazon-apigateway-integration").path("uri").path("Fn::Sub").asText())
+          .as(path).contains("${AdminFunctionAliaslive}");
+    }
   }
 
   @Test
@@ -627,6 +631,15 @@ class TransformedTemplateTest {
       Map<String, Boolean> isAdmin = Map.of("/v1api/key/generate", true, "/key/block", true, "/v1api/key/sk-abc/regenerate", true,
           "/v1api/v1/chat/completions", false, "/v1api/chat/completions", false, "/v1/models/openai/gpt-4o", false, "/v1api/health/liveliness", false,
           "/v1api/%6Bey/generate", true, "/v1api/%6b%65y/block", true);
+      // Every admin resource of the route table but /health, as the template's MethodSettings give them the admin bucket.
+      isAdmin = new java.util.HashMap<>(isAdmin);
+      for (var resource : aigw.admin.AdminRoutes.RESOURCES) {
+        if (!resource.prefix().equals("/health")) {
+          isAdmin.put("/v1api" + resource.prefix() + "/x", true);
+          isAdmin.put(resource.prefix() + "/x", true);
+        }
+      }
+      isAdmin.put("/v1api/v1/models/teams", false);
       isAdmin.forEach((path, expectedAdmin) -> {
         assertThat(matches(admin.path("ScopeDownStatement"), path)).as("admin-per-ip counts %s", path).isEqualTo(expectedAdmin);
         rules.forEach((name, rule) -> {
@@ -647,10 +660,17 @@ class TransformedTemplateTest {
     }
   }
 
-  /** A scope-down statement (ByteMatch on the URI path, or NOT of one) evaluated for a request path. */
+  /** A scope-down statement (ByteMatch on the URI path, OR of them, NOT of one) evaluated for a request path. */
   private static boolean matches(JsonNode statement, String path) {
     if (statement.has("NotStatement")) {
       return !matches(statement.at("/NotStatement/Statement"), path);
+    }
+    if (statement.has("OrStatement")) {
+      boolean any = false;
+      for (JsonNode each : statement.at("/OrStatement/Statements")) {
+        any |= matches(each, path);
+      }
+      return any;
     }
     JsonNode byteMatch = statement.path("ByteMatchStatement");
     assertThat(byteMatch.path("FieldToMatch").has("UriPath")).as(statement.toString()).isTrue();

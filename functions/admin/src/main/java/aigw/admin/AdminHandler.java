@@ -10,7 +10,7 @@ import com.amazonaws.services.lambda.runtime.RequestHandler;
 import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
 import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
 
-/** Lambda entry point of the admin API: /key/*, /health/* (master key only, health excepted). */
+/** Lambda entry point of the admin API: the routes of {@link AdminRoutes} (master key only, health excepted). */
 public final class AdminHandler
     implements RequestHandler<APIGatewayProxyRequestEvent, APIGatewayProxyResponseEvent> {
   private final AdminService admin;

@@ -67,6 +67,26 @@ final class Durations {
     }
   }
 
+  /**
+   * A key's lifetime as a request gives it ({@code "duration": "30d"}): checked when read, turned
+   * into an expiry when the time of the change is known.
+   */
+  record Lifetime(String text, Duration length, String param) {
+    /** {@code now} plus the lifetime, in whole seconds; see {@link Durations#expiry}. */
+    Instant expiresAt(Instant now) {
+      try {
+        return now.plus(length).truncatedTo(ChronoUnit.SECONDS);
+      } catch (DateTimeException | ArithmeticException e) {
+        throw tooLong(text, param);
+      }
+    }
+  }
+
+  /** The lifetime {@code text} names. @throws BadRequest when it is malformed or zero */
+  static Lifetime lifetime(String text, String param) {
+    return new Lifetime(text, parse(text, param), param);
+  }
+
   private static BadRequest invalid(String text, String param) {
     return new BadRequest(
         "'" + param + "' must look like 30s, 30m, 30h, 30d, 2w, 1mo or 1y; got '" + text + "'.", param);

@@ -44,6 +44,17 @@ final class Fields {
     }
   }
 
+  /** The names of the fields the request sets (a field sent as null sets nothing), in request order. */
+  List<String> namesSet() {
+    var names = new ArrayList<String>();
+    body.fields().forEachRemaining(field -> {
+      if (!field.getValue().isNull()) {
+        names.add(field.getKey());
+      }
+    });
+    return List.copyOf(names);
+  }
+
   boolean has(String name) {
     JsonNode value = body.get(name);
     return value != null && !value.isNull();

@@ -199,7 +199,7 @@ class AdminHandlerTest {
 
     @Test
     void customKeyOfExactlySixteenCharactersAfterSkIsAccepted() {
-      String custom = "sk-" + "a".repeat(AdminService.MIN_CUSTOM_KEY_CHARS);
+      String custom = "sk-" + "a".repeat(aigw.core.keys.KeyRules.MIN_CUSTOM_KEY_CHARS);
       assertThat(api.generate(Map.of("key", custom)).path("key").asText()).isEqualTo(custom);
     }
 

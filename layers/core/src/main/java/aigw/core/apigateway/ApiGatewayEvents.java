@@ -86,7 +86,8 @@ public final class ApiGatewayEvents {
         firstValues(event.getHeaders(), event.getMultiValueHeaders()),
         firstValues(event.getQueryStringParameters(), event.getMultiValueQueryStringParameters()),
         body,
-        context == null ? null : context.getRequestId());
+        context == null ? null : context.getRequestId(),
+        context == null || context.getIdentity() == null ? null : context.getIdentity().getSourceIp());
   }
 
   public static APIGatewayProxyResponseEvent toEvent(GatewayResponse response) {

@@ -73,7 +73,7 @@ public final class GatewayApplication {
   }
 
   private static GatewayRequest asGet(GatewayRequest head) {
-    return new GatewayRequest("GET", head.path(), head.headers(), head.query(), head.body(), head.requestId());
+    return new GatewayRequest("GET", head.path(), head.headers(), head.query(), head.body(), head.requestId(), head.sourceIp());
   }
 
   static String describe(GatewayRequest request) {

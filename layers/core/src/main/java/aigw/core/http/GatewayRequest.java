@@ -15,6 +15,9 @@ import java.util.TreeMap;
  * @param body the raw body, empty when there is none
  * @param requestId the transport's id of the request (API Gateway's, or one the local server
  *     makes), for log lines and error messages
+ * @param sourceIp the client's address as the transport saw it (API Gateway's {@code
+ *     requestContext.identity.sourceIp}, the local server's remote address); null when unknown.
+ *     For the audit log: never used to decide anything
  */
 public record GatewayRequest(
     String method,
@@ -22,7 +25,14 @@ public record GatewayRequest(
     Map<String, String> headers,
     Map<String, String> query,
     byte[] body,
-    String requestId) {
+    String requestId,
+    String sourceIp) {
+
+  /** A request whose client address is unknown (tests, priming). */
+  public GatewayRequest(
+      String method, String path, Map<String, String> headers, Map<String, String> query, byte[] body, String requestId) {
+    this(method, path, headers, query, body, requestId, null);
+  }
 
   public GatewayRequest {
     method = method == null ? "GET" : method.toUpperCase(Locale.ROOT);

@@ -1,0 +1,161 @@
+package aigw.admin;
+
+import aigw.core.audit.AuditLog;
+import aigw.core.Gateway;
+import aigw.core.http.GatewayResponse;
+import aigw.core.rotation.VirtualKeyRotator;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Every route of the admin API, in one table: {@link AdminService} dispatches by it, the local
+ * server sends the paths under its {@link #RESOURCES} to the admin function by it, and {@code
+ * TemplateTest} holds {@code template.yaml}'s AdminFunction routes ({@code /<resource>/{proxy+}},
+ * each with the admin API's own throttling) to it.
+ *
+ * <p>A resource is a path prefix and the endpoints class that answers under it; each endpoints
+ * class opens with the {@link Route}s it owns. Adding one is one line in {@link #RESOURCES}: an
+ * endpoints class declares {@code static final List<Route<TeamEndpoints>> ROUTES =
+ * List.of(Route.post("/team/new", TeamEndpoints::create), …)}, each method taking an {@link
+ * AdminRequest} (route matched, master key checked, JSON body read) and answering a {@code
+ * GatewayResponse}, and is built from the {@link Wiring} ({@code wiring -> new
+ * TeamEndpoints(wiring.gateway(), wiring.auditLog())}). template.yaml and the local server follow
+ * the table by themselves for a prefix already listed.
+ */
+public final class AdminRoutes {
+  private AdminRoutes() {}
+
+  /** Who may call a route. */
+  public enum Access {
+    /** Anyone: load balancers and uptime checks (LiteLLM's /health/liveliness needs no key either). */
+    PUBLIC,
+    /** The master key only: every other admin route. */
+    MASTER_KEY
+  }
+
+  /**
+   * The admin API's resources, in the order routes are matched. {@code /team}, {@code /spend} and
+   * {@code /audit} are routed to the admin function already (template.yaml, local server); until
+   * their endpoints classes are in the table, their paths answer 404 in the error envelope like any
+   * unknown route.
+   */
+  public static final List<Resource<?>> RESOURCES =
+      List.of(
+          Resource.of("/health", HealthEndpoints.class, HealthEndpoints.ROUTES, HealthEndpoints::new),
+          Resource.of("/key", KeyEndpoints.class, KeyEndpoints.ROUTES, KeyEndpoints::new),
+          Resource.reserved("/team"), // TeamEndpoints (issue 13 item 5)
+          Resource.reserved("/spend"), // SpendEndpoints (issue 13 item 6): LiteLLM's /spend/logs
+          Resource.reserved("/audit")); // AuditEndpoints (issue 13 item 7): LiteLLM's GET /audit/logs
+
+  /** Every route of every resource. */
+  public static List<Route<?>> routes() {
+    return RESOURCES.stream().<Route<?>>flatMap(r -> r.routes().stream()).toList();
+  }
+
+  /** The resource a request path belongs to ({@code /key/generate}, {@code /key}), if it is an admin path. */
+  public static Optional<Resource<?>> resourceOf(String path) {
+    if (path == null) {
+      return Optional.empty();
+    }
+    return RESOURCES.stream().filter(r -> path.equals(r.prefix()) || path.startsWith(r.prefix() + "/")).findFirst();
+  }
+
+  /** Whether API Gateway sends {@code path} to the admin function (every other path goes to the proxy). */
+  public static boolean isAdminPath(String path) {
+    return resourceOf(path).isPresent();
+  }
+
+  /** What an admin function needs to build its endpoints classes: each takes what it uses. */
+  public record Wiring(Gateway gateway, VirtualKeyRotator rotator, AuditLog auditLog) {}
+
+  /**
+   * A path prefix the admin function answers under, and the endpoints class that answers it.
+   *
+   * @param prefix e.g. {@code /key}; API Gateway's resource is {@code /key/{proxy+}}
+   * @param owner the endpoints class; null while the resource is reserved
+   * @param routes the routes {@code owner} declares (empty while reserved)
+   * @param build makes the endpoints class from the function's wiring
+   */
+  public record Resource<E>(String prefix, Class<E> owner, List<Route<E>> routes, Function<Wiring, E> build) {
+    public static <E> Resource<E> of(String prefix, Class<E> owner, List<Route<E>> routes, Function<Wiring, E> build) {
+      for (Route<E> route : routes) {
+        if (!route.path().startsWith(prefix + "/")) {
+          throw new IllegalArgumentException(route + " is outside " + prefix);
+        }
+      }
+      return new Resource<>(prefix, owner, List.copyOf(routes), build);
+    }
+
+    /** A prefix routed to the admin function whose endpoints are not written yet: every path 404s. */
+    static Resource<Void> reserved(String prefix) {
+      return new Resource<>(prefix, null, List.of(), wiring -> null);
+    }
+
+    /** The API Gateway resource of template.yaml that carries this prefix to the admin function. */
+    public String apiGatewayResource() {
+      return prefix + "/{proxy+}";
+    }
+  }
+
+  /**
+   * One route: method, path and the method of its endpoints class that answers it.
+   *
+   * @param method {@code GET} (which also answers {@code HEAD}) or {@code POST}
+   * @param path the path, trailing slash removed; a {@code {name}} segment matches any text,
+   *     slashes included (LiteLLM's {@code /key/{key}/regenerate}), still %-encoded
+   * @param answer the endpoints method; it receives the request with the body parsed (POST) and
+   *     the caller authenticated
+   */
+  public record Route<E>(String method, String path, Access access, BiFunction<E, AdminRequest, GatewayResponse> answer) {
+    private static final Pattern PARAMETER = Pattern.compile("\\{[a-z_]+}");
+
+    public static <E> Route<E> get(String path, Access access, BiFunction<E, AdminRequest, GatewayResponse> answer) {
+      return new Route<>("GET", path, access, answer);
+    }
+
+    public static <E> Route<E> post(String path, BiFunction<E, AdminRequest, GatewayResponse> answer) {
+      return new Route<>("POST", path, Access.MASTER_KEY, answer);
+    }
+
+    public static <E> Route<E> get(String path, BiFunction<E, AdminRequest, GatewayResponse> answer) {
+      return get(path, Access.MASTER_KEY, answer);
+    }
+
+    /** The path's parameters when {@code requestPath} is this route's path; empty when it is not. */
+    Optional<List<String>> match(String requestPath) {
+      if (!path.contains("{")) {
+        return path.equals(requestPath) ? Optional.of(List.of()) : Optional.empty();
+      }
+      Matcher matcher = pattern().matcher(requestPath);
+      if (!matcher.matches()) {
+        return Optional.empty();
+      }
+      var parameters = new java.util.ArrayList<String>();
+      for (int group = 1; group <= matcher.groupCount(); group++) {
+        parameters.add(matcher.group(group));
+      }
+      return Optional.of(List.copyOf(parameters));
+    }
+
+    private Pattern pattern() {
+      var regex = new StringBuilder();
+      Matcher parameter = PARAMETER.matcher(path);
+      int last = 0;
+      while (parameter.find()) {
+        regex.append(Pattern.quote(path.substring(last, parameter.start()))).append("(.+)");
+        last = parameter.end();
+      }
+      regex.append(Pattern.quote(path.substring(last)));
+      return Pattern.compile(regex.toString());
+    }
+
+    @Override
+    public String toString() {
+      return method + " " + path;
+    }
+  }
+}

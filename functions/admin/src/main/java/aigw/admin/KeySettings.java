@@ -1,0 +1,44 @@
+package aigw.admin;
+
+import aigw.core.keys.RotationSettings;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The settings of a key that {@code /key/generate} and {@code /key/update} both take, with
+ * LiteLLM's field names, parsed and type-checked; an empty Optional is a field the request leaves
+ * out. The key rules ({@link aigw.core.keys.KeyRules}) are applied by {@link KeyEndpoints}.
+ */
+record KeySettings(
+    Optional<String> keyAlias,
+    Optional<Durations.Lifetime> duration,
+    Optional<List<String>> models,
+    Optional<String> teamId,
+    Optional<String> userId,
+    Optional<Map<String, Object>> metadata,
+    Optional<Boolean> blocked,
+    RotationSettings rotation) {
+
+  /** The request fields these settings are read from. */
+  static final Set<String> FIELDS =
+      Set.of("key_alias", "duration", "models", "team_id", "user_id", "metadata", "blocked",
+          "auto_rotate", "rotation_interval", "grace_period", "rotation_secret");
+
+  static KeySettings from(Fields fields) {
+    return new KeySettings(
+        fields.text("key_alias"),
+        fields.text("duration").map(d -> Durations.lifetime(d, "duration")),
+        fields.strings("models"),
+        fields.text("team_id"),
+        fields.text("user_id"),
+        fields.object("metadata"),
+        fields.bool("blocked"),
+        new RotationSettings(
+            fields.bool("auto_rotate"),
+            fields.text("rotation_interval").map(t -> Durations.parse(t, "rotation_interval")),
+            fields.text("grace_period").map(t -> Durations.parseAllowingZero(t, "grace_period")),
+            fields.text("rotation_secret").map(String::trim)));
+  }
+}
