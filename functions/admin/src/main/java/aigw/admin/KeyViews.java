@@ -31,6 +31,7 @@ final class KeyViews {
     // Of request_count, the streams cut off before the provider reported usage: their tokens are estimates.
     view.put("estimated_request_count", key.usage().estimatedRequests());
     view.put("last_used_at", text(key.usage().lastUsedAt()));
+    view.put("spend", key.usage().spend()); // USD, a JSON number (LiteLLM's spend); exact as DynamoDB summed it
     KeyRotation rotation = key.rotation();
     view.put("auto_rotate", rotation.autoRotate());
     view.put("rotation_interval", rotation.interval() == null ? null : Durations.format(rotation.interval()));

@@ -64,7 +64,7 @@ final class MessagesEndpoint {
     String model = model(body);
     boolean stream = stream(body);
     requireMessages(body);
-    var admitted = steps.admit(caller, model);
+    var admitted = steps.admit(request, caller, model);
     if (passedThrough(admitted.reachable())) { // fallback groups included: one request shape for the whole call
       var providerRequest =
           new ProviderRequest(Operation.MESSAGES, ForwardedBody.of(request.body()), stream, clientHeaders(request));
@@ -73,7 +73,7 @@ final class MessagesEndpoint {
           steps.recordAnswered(admitted, answer);
           yield withRequestId(GatewayResponse.json(200, answer.body()), request);
         }
-        case ProviderStream events -> streaming(request, admitted, events);
+        case ProviderStream events -> streaming(request, steps.streamAccounting(admitted, events), events);
       };
     }
     ObjectNode chat = MessagesToChat.chatRequest(body);
@@ -87,7 +87,7 @@ final class MessagesEndpoint {
         steps.recordAnswered(admitted, answer);
         yield withRequestId(GatewayResponse.json(200, message), request);
       }
-      case ProviderStream chunks -> streaming(request, admitted, new ChatToMessages.EventStream(chunks, model));
+      case ProviderStream chunks -> streaming(request, steps.streamAccounting(admitted, chunks), new ChatToMessages.EventStream(chunks, model));
     };
   }
 
@@ -111,7 +111,7 @@ final class MessagesEndpoint {
       // stream: the answer is one count. Refused here rather than sent on.
       throw new BadRequest("stream: Extra inputs are not permitted (token counting has no stream).", "stream");
     }
-    var admitted = steps.admit(caller, model);
+    var admitted = steps.admit(request, caller, model);
     if (!passedThrough(admitted.reachable())) {
       boolean withFallbacks = admitted.reachable().stream().anyMatch(deployment -> !deployment.modelName().equals(model));
       throw new BadRequest(
@@ -126,9 +126,9 @@ final class MessagesEndpoint {
     return withRequestId(GatewayResponse.json(200, answer.body()), request);
   }
 
-  private GatewayResponse streaming(GatewayRequest request, ProxyService.Admitted admitted, ProviderStream events) {
-    var gateway = steps.gateway();
-    var relay = new MessagesRelay(events, admitted.keyId(), request.requestId(), request.body().length, gateway.usage(), gateway.clock());
+  /** @param accounting of the call, taken from the provider's stream before it was wrapped (it names the deployment that answered) */
+  private GatewayResponse streaming(GatewayRequest request, CallAccounting.Finish accounting, ProviderStream events) {
+    var relay = new MessagesRelay(events, request.requestId(), request.body().length, accounting);
     relay.awaitFirstEvent(); // a failure before the first event is still an error response with its status
     var response = GatewayResponse.streaming(200, STREAM_HEADERS, relay);
     return withRequestId(response, request);

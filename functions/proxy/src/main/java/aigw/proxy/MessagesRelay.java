@@ -8,12 +8,9 @@ import aigw.core.json.Json;
 import aigw.core.providers.ProviderStream;
 import aigw.core.providers.StreamChunk;
 import aigw.core.usage.TokenUsage;
-import aigw.core.usage.UsageDelta;
-import aigw.core.usage.UsageRecorder;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.time.Clock;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -44,11 +41,9 @@ final class MessagesRelay implements StreamingBody {
   private static final Logger LOG = Logger.getLogger(MessagesRelay.class.getName());
 
   private final ProviderStream events;
-  private final String keyId; // null: the master key, whose calls are not counted
   private final String requestId;
   private final long requestBytes;
-  private final UsageRecorder usage;
-  private final Clock clock;
+  private final CallAccounting.Finish accounting;
 
   private StreamChunk first;
   private TokenUsage reported;
@@ -56,13 +51,12 @@ final class MessagesRelay implements StreamingBody {
   private boolean recorded;
   private volatile boolean timeLimitReached;
 
-  MessagesRelay(ProviderStream events, String keyId, String requestId, long requestBytes, UsageRecorder usage, Clock clock) {
+  /** @param accounting where the call is accounted when the stream ends ({@link CallAccounting}) */
+  MessagesRelay(ProviderStream events, String requestId, long requestBytes, CallAccounting.Finish accounting) {
     this.events = events;
-    this.keyId = keyId;
     this.requestId = requestId;
     this.requestBytes = requestBytes;
-    this.usage = usage;
-    this.clock = clock;
+    this.accounting = accounting;
   }
 
   /**
@@ -151,16 +145,16 @@ final class MessagesRelay implements StreamingBody {
     writeEvent(out, "error", Json.bytes(ErrorEnvelope.anthropic(e, requestId)));
   }
 
+  /** Accounts the call once: the provider's usage if it came, else an estimate marked as such. */
   private void recordOnce() {
-    if (recorded || keyId == null) {
+    if (recorded) {
       return;
     }
     recorded = true;
-    var now = clock.instant();
     if (reported != null) {
-      usage.record(keyId, UsageDelta.oneRequest(reported, now));
+      accounting.finished(reported, false);
     } else {
-      usage.record(keyId, UsageDelta.oneEstimatedRequest(StreamRelay.estimate(requestBytes, generatedChars), now));
+      accounting.finished(StreamRelay.estimate(requestBytes, generatedChars), true);
     }
   }
 

@@ -5,6 +5,7 @@ import aigw.core.auth.Caller;
 import aigw.core.config.Deployment;
 import aigw.core.config.Provider;
 import aigw.core.errors.BadRequest;
+import aigw.core.errors.GatewayException;
 import aigw.core.errors.MethodNotAllowed;
 import aigw.core.errors.ModelNotAllowed;
 import aigw.core.errors.ModelNotFound;
@@ -21,9 +22,9 @@ import aigw.core.providers.ProviderAnswer;
 import aigw.core.providers.ProviderRequest;
 import aigw.core.providers.ProviderResponse;
 import aigw.core.providers.ProviderStream;
-import aigw.core.usage.UsageDelta;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -44,19 +45,27 @@ import java.util.Map;
  *       ({@link MessagesEndpoint})
  * </ul>
  *
- * Each call: authenticate, validate, route, call the provider, record usage, answer. A streamed
- * answer records its usage inside its body ({@link StreamRelay}), before the stream ends.
+ * Each call: authenticate, validate, route, call the provider, account it ({@link CallAccounting}:
+ * cost, usage and spend on the key, a spend-log entry), answer. A streamed answer is accounted
+ * inside its body ({@link StreamRelay}), before the stream ends.
  */
 public final class ProxyService {
   private static final String MODEL_ROUTE = "/models/";
 
   private final Gateway gateway;
+  private final CallAccounting accounting;
   private final long createdEpochSecond;
   private final ResponsesRoute responses = new ResponsesRoute(this, aigw.proxy.responses.Ids.random());
   private final MessagesEndpoint messages = new MessagesEndpoint(this);
 
   public ProxyService(Gateway gateway) {
+    this(gateway, gateway.spendLogs());
+  }
+
+  /** @param spendLogs where each model call's spend-log entry goes (tests: a list to read back) */
+  ProxyService(Gateway gateway, aigw.core.spend.SpendLogs spendLogs) {
     this.gateway = gateway;
+    this.accounting = new CallAccounting(gateway, spendLogs);
     this.createdEpochSecond = gateway.clock().instant().getEpochSecond();
   }
 
@@ -102,8 +111,11 @@ public final class ProxyService {
    * @param keyId the virtual key to record usage on; null for the master key, whose calls are not counted
    * @param reachable every deployment the call may reach: the rotation, then its fallback groups'
    *     ({@code FailoverPolicy#reachableFrom}); what a rule about the whole call must check
+   * @param requestId the gateway's request id, for the spend log
+   * @param startedAt when the call was admitted (just after authentication), for its latency in the spend log
    */
-  record Admitted(Caller caller, String keyId, String model, List<Deployment> rotation, List<Deployment> reachable) {}
+  record Admitted(
+      Caller caller, String keyId, String model, List<Deployment> rotation, List<Deployment> reachable, String requestId, Instant startedAt) {}
 
   /**
    * The caller of a model route (any inbound protocol): a valid virtual key, or the master key when
@@ -129,7 +141,7 @@ public final class ProxyService {
    * @throws ModelNotAllowed the key's {@code models} do not include it (401, LiteLLM's key_model_access_denied)
    * @throws NotFound no deployment has this {@code model_name} (404)
    */
-  Admitted admit(Caller caller, String model) {
+  Admitted admit(GatewayRequest request, Caller caller, String model) {
     if (caller instanceof Caller.Virtual virtual && !gateway.router().allows(virtual.key().models(), model)) {
       throw new ModelNotAllowed(model, virtual.key().models());
     }
@@ -140,7 +152,8 @@ public final class ProxyService {
           "model");
     }
     String keyId = caller instanceof Caller.Virtual virtual ? virtual.key().keyId() : null;
-    return new Admitted(caller, keyId, model, rotation, gateway.failover().reachableFrom(model, rotation));
+    return new Admitted(
+        caller, keyId, model, rotation, gateway.failover().reachableFrom(model, rotation), request.requestId(), gateway.clock().instant());
   }
 
   /** Refuses a body larger than {@code AIGW_MAX_REQUEST_BYTES} (413) before it is parsed. */
@@ -151,11 +164,17 @@ public final class ProxyService {
     }
   }
 
-  /** Counts a whole (not streamed) answer on the key, before the client hears back; no-op for the master key. */
+  /**
+   * Accounts a whole (not streamed) answer, before the client hears back: its cost at the answering
+   * deployment's prices, the key's usage and spend (not for the master key), a spend-log entry.
+   */
   void recordAnswered(Admitted admitted, ProviderResponse answer) {
-    if (admitted.keyId() != null) {
-      gateway.usage().record(admitted.keyId(), UsageDelta.oneRequest(answer.usage(), gateway.clock().instant()));
-    }
+    accounting.answered(admitted, answer.answeredBy(), answer.usage(), false);
+  }
+
+  /** How a streamed answer of {@code admitted} is accounted when it ends ({@link CallAccounting}). */
+  CallAccounting.Finish streamAccounting(Admitted admitted, ProviderStream stream) {
+    return accounting.streamed(admitted, stream.answeredBy());
   }
 
   Gateway gateway() {
@@ -166,7 +185,7 @@ public final class ProxyService {
     Caller caller = authenticate(request);
     requireWithinSizeLimit(request);
     ObjectNode body = parse(request.body()); // to validate; what is sent is the client's bytes (ForwardedBody)
-    Admitted admitted = admit(caller, validate(body, operation));
+    Admitted admitted = admit(request, caller, validate(body, operation));
     String model = admitted.model();
     List<Deployment> rotation = admitted.rotation();
     // Fields such as OpenRouter's models/route would make the provider run models the key may not
@@ -175,7 +194,6 @@ public final class ProxyService {
     boolean stream = body.path("stream").asBoolean(false);
     var forwarded = ForwardedBody.of(request.body());
     var providerRequest = stream ? ProviderRequest.streamed(operation, forwarded) : ProviderRequest.complete(operation, forwarded);
-    String keyId = admitted.keyId();
     return switch (call(admitted, providerRequest)) {
       case ProviderResponse answer -> {
         recordAnswered(admitted, answer); // before the client hears back: an answered request is always counted
@@ -185,7 +203,7 @@ public final class ProxyService {
       }
       case ProviderStream chunks -> {
         boolean clientWantsUsage = body.path("stream_options").path("include_usage").asBoolean(false);
-        var relay = new StreamRelay(chunks, clientWantsUsage, keyId, request.body().length, gateway.usage(), gateway.clock());
+        var relay = new StreamRelay(chunks, clientWantsUsage, request.body().length, streamAccounting(admitted, chunks));
         // The first chunk is awaited here: a provider that fails before it (an error event, a cut-off
         // or silent stream) still gets a normal error response with its status.
         relay.awaitFirstChunk();
@@ -204,9 +222,20 @@ public final class ProxyService {
     return gateway.failover().call(rotation, request);
   }
 
-  /** As {@link #call(List, ProviderRequest)} for an admitted call: its key id is named in the fallback log line. */
+  /**
+   * As {@link #call(List, ProviderRequest)} for an admitted call: its key id is named in the
+   * fallback log line, and a failure gets its spend-log entry ({@link CallAccounting#failed}; not
+   * token counting, which generates nothing).
+   */
   ProviderAnswer call(Admitted admitted, ProviderRequest request) {
-    return gateway.failover().call(admitted.rotation(), request, admitted.keyId());
+    try {
+      return gateway.failover().call(admitted.rotation(), request, admitted.keyId());
+    } catch (GatewayException failed) {
+      if (request.operation() != Operation.MESSAGES_COUNT_TOKENS) {
+        accounting.failed(admitted, failed);
+      }
+      throw failed;
+    }
   }
 
   private GatewayResponse models(GatewayRequest request) {

@@ -6,14 +6,11 @@ import aigw.core.http.StreamingBody;
 import aigw.core.providers.ProviderStream;
 import aigw.core.providers.StreamChunk;
 import aigw.core.usage.TokenUsage;
-import aigw.core.usage.UsageDelta;
-import aigw.core.usage.UsageRecorder;
 import aigw.proxy.responses.ResponseEvent;
 import aigw.proxy.responses.ResponseEventSource;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.time.Clock;
 import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -40,10 +37,8 @@ final class ResponsesRelay implements StreamingBody {
 
   private final ProviderStream chunks;
   private final ResponseEventSource source;
-  private final String keyId; // null: the master key, whose calls are not counted
   private final long requestBytes;
-  private final UsageRecorder usage;
-  private final Clock clock;
+  private final CallAccounting.Finish accounting;
 
   private StreamChunk first;
   private TokenUsage reported;
@@ -51,13 +46,12 @@ final class ResponsesRelay implements StreamingBody {
   private boolean recorded;
   private volatile boolean timeLimitReached;
 
-  ResponsesRelay(ProviderStream chunks, ResponseEventSource source, String keyId, long requestBytes, UsageRecorder usage, Clock clock) {
+  /** @param accounting where the call is accounted when the stream ends ({@link CallAccounting}) */
+  ResponsesRelay(ProviderStream chunks, ResponseEventSource source, long requestBytes, CallAccounting.Finish accounting) {
     this.chunks = chunks;
     this.source = source;
-    this.keyId = keyId;
     this.requestBytes = requestBytes;
-    this.usage = usage;
-    this.clock = clock;
+    this.accounting = accounting;
   }
 
   /**
@@ -146,16 +140,16 @@ final class ResponsesRelay implements StreamingBody {
     return reported != null ? reported : StreamRelay.estimate(requestBytes, generatedChars);
   }
 
+  /** Accounts the call once: the provider's usage if it came, else an estimate marked as such. */
   private void recordOnce() {
-    if (recorded || keyId == null) {
+    if (recorded) {
       return;
     }
     recorded = true;
-    var now = clock.instant();
     if (reported != null) {
-      usage.record(keyId, UsageDelta.oneRequest(reported, now));
+      accounting.finished(reported, false);
     } else {
-      usage.record(keyId, UsageDelta.oneEstimatedRequest(StreamRelay.estimate(requestBytes, generatedChars), now));
+      accounting.finished(StreamRelay.estimate(requestBytes, generatedChars), true);
     }
   }
 

@@ -8,12 +8,9 @@ import aigw.core.json.Json;
 import aigw.core.providers.ProviderStream;
 import aigw.core.providers.StreamChunk;
 import aigw.core.usage.TokenUsage;
-import aigw.core.usage.UsageDelta;
-import aigw.core.usage.UsageRecorder;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.time.Clock;
 import java.util.Map;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -64,10 +61,8 @@ final class StreamRelay implements StreamingBody {
 
   private final ProviderStream chunks;
   private final boolean clientWantsUsage;
-  private final String keyId; // null: the master key, whose calls are not counted
   private final long requestBytes;
-  private final UsageRecorder usage;
-  private final Clock clock;
+  private final CallAccounting.Finish accounting;
 
   private StreamChunk first;
   private TokenUsage reported;
@@ -77,13 +72,12 @@ final class StreamRelay implements StreamingBody {
   /** Set by {@link #endBeforeTimeLimit} (another thread); read by the writer before and after each wait. */
   private volatile boolean timeLimitReached;
 
-  StreamRelay(ProviderStream chunks, boolean clientWantsUsage, String keyId, long requestBytes, UsageRecorder usage, Clock clock) {
+  /** @param accounting where the call is accounted when the stream ends (cost, the key's usage and spend, the spend log) */
+  StreamRelay(ProviderStream chunks, boolean clientWantsUsage, long requestBytes, CallAccounting.Finish accounting) {
     this.chunks = chunks;
     this.clientWantsUsage = clientWantsUsage;
-    this.keyId = keyId;
     this.requestBytes = requestBytes;
-    this.usage = usage;
-    this.clock = clock;
+    this.accounting = accounting;
   }
 
   /**
@@ -172,21 +166,23 @@ final class StreamRelay implements StreamingBody {
     writeEvent(out, chunk.json());
   }
 
-  /** Records the call once: the provider's usage if it came, else an estimate marked as such. */
+  /**
+   * Accounts the call once ({@link CallAccounting}): the provider's usage if it came, else an
+   * estimate, costed on it and marked as such.
+   */
   private void recordOnce() {
-    if (recorded || keyId == null) {
+    if (recorded) {
       return;
     }
     recorded = true;
-    var now = clock.instant();
     if (reported != null) {
-      usage.record(keyId, UsageDelta.oneRequest(reported, now));
+      accounting.finished(reported, false);
     } else {
       TokenUsage estimate = estimate(requestBytes, generatedChars);
       if (reportedPromptTokens != null) {
         estimate = new TokenUsage(reportedPromptTokens, estimate.completionTokens(), reportedPromptTokens + estimate.completionTokens());
       }
-      usage.record(keyId, UsageDelta.oneEstimatedRequest(estimate, now));
+      accounting.finished(estimate, true);
     }
   }
 

@@ -17,6 +17,7 @@ import aigw.core.testing.MutableClock;
 import aigw.core.testing.TestGateways;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
+import java.math.BigDecimal;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -187,7 +188,9 @@ class MessagesEndpointTest {
     assertThat(events.get(6).at("/usage/output_tokens").asInt()).isEqualTo(2);
     JsonNode sent = Json.MAPPER.readTree(wiremock.getAllServeEvents().get(0).getRequest().getBodyAsString());
     assertThat(sent.at("/stream_options/include_usage").asBoolean()).as("the gateway asks for usage").isTrue();
-    assertThat(usage()).isEqualTo(new KeyUsage(1, 30, 2, 32, usage().lastUsedAt(), 0));
+    // gpt-4o-mini-2024-07-18: 30 × 1.5e-07 + 2 × 6e-07 USD.
+    assertThat(usage()).usingRecursiveComparison().withComparatorForType(BigDecimal::compareTo, BigDecimal.class)
+        .isEqualTo(new KeyUsage(1, 30, 2, 32, usage().lastUsedAt(), 0, new BigDecimal("0.0000057")));
   }
 
   // ------------------------------------------------------------ an Anthropic model
@@ -214,6 +217,8 @@ class MessagesEndpointTest {
     assertThat(usage().requests()).isEqualTo(1);
     assertThat(usage().promptTokens()).as("input, cache creation and cache read tokens").isEqualTo(3 + 5501 + 200);
     assertThat(usage().completionTokens()).isEqualTo(12);
+    // Cache writes and reads at their own prices: 3 × 3e-06 + 200 × 3e-07 + 5501 × 3.75e-06 + 12 × 1.5e-05 USD.
+    assertThat(usage().spend()).isEqualByComparingTo("0.02087775");
   }
 
   @Test
@@ -247,7 +252,9 @@ class MessagesEndpointTest {
 
     assertThat(response.status()).isEqualTo(200);
     assertThat(response.bodyText()).as("every event, ping included, as Anthropic sent it").isEqualTo(upstream);
-    assertThat(usage()).isEqualTo(new KeyUsage(1, 125, 15, 140, usage().lastUsedAt(), 0));
+    // claude-sonnet-4-5-20250929: 25 × 3e-06 + 100 cache reads × 3e-07 + 15 × 1.5e-05 USD.
+    assertThat(usage()).usingRecursiveComparison().withComparatorForType(BigDecimal::compareTo, BigDecimal.class)
+        .isEqualTo(new KeyUsage(1, 125, 15, 140, usage().lastUsedAt(), 0, new BigDecimal("0.00033")));
   }
 
   @Test
@@ -289,7 +296,9 @@ class MessagesEndpointTest {
     assertThat(events.get(2).at("/delta/text").asText()).isEqualTo("Hi");
     assertThat(Json.MAPPER.readTree(events.get(5).at("/delta/partial_json").asText())).isEqualTo(Json.MAPPER.readTree("{\"file_path\":\"a\"}"));
     assertThat(events.get(7).at("/delta/stop_reason").asText()).isEqualTo("tool_use");
-    assertThat(usage()).isEqualTo(new KeyUsage(1, 10, 9, 19, usage().lastUsedAt(), 0));
+    // 4 × 3e-06 + 6 cache writes × 3.75e-06 + 9 × 1.5e-05 USD.
+    assertThat(usage()).usingRecursiveComparison().withComparatorForType(BigDecimal::compareTo, BigDecimal.class)
+        .isEqualTo(new KeyUsage(1, 10, 9, 19, usage().lastUsedAt(), 0, new BigDecimal("0.0001695")));
   }
 
   @Test

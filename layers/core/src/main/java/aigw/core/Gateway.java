@@ -51,7 +51,7 @@ public final class Gateway {
   private final FailoverPolicy failover;
   // Accounting collaborators (issue 13): each starts as the do-nothing form and is wired by the
   // slice that implements it. One field per collaborator, so the slices do not collide.
-  private final aigw.core.cost.CostCalculator costs = aigw.core.cost.CostCalculator.FREE;
+  private final aigw.core.cost.CostCalculator costs = aigw.core.cost.TokenCostCalculator.builtIn(); // litellm_params prices over the built-in table
   private final aigw.core.spend.SpendLogs spendLogs = aigw.core.spend.SpendLogs.NONE;
   private final aigw.core.audit.AuditLog auditLog = aigw.core.audit.AuditLog.NONE;
 

@@ -22,6 +22,9 @@ import java.time.Duration;
  *     again with the credentials, like {@code apiBaseSource}); null otherwise
  * @param awsRegion the AWS region a Bedrock deployment signs its calls for (LiteLLM's {@code
  *     aws_region_name}, else the function's {@code AWS_REGION}); null for every other provider
+ * @param prices the deployment's own prices ({@code input_cost_per_token}, … in {@code
+ *     litellm_params}), over the built-in table's for its model ({@code aigw.core.cost}); {@link
+ *     TokenPrices#NONE} when it gives none
  */
 public record Deployment(
     String modelName,
@@ -34,7 +37,28 @@ public record Deployment(
     String apiBaseSource,
     String apiVersion,
     String apiVersionSource,
-    String awsRegion) {
+    String awsRegion,
+    TokenPrices prices) {
+
+  public Deployment {
+    prices = prices == null ? TokenPrices.NONE : prices;
+  }
+
+  /** A deployment without prices of its own (the built-in table's apply). */
+  public Deployment(
+      String modelName,
+      Provider provider,
+      String upstreamModel,
+      URI apiBase,
+      String apiKey,
+      String apiKeySource,
+      Duration timeout,
+      String apiBaseSource,
+      String apiVersion,
+      String apiVersionSource,
+      String awsRegion) {
+    this(modelName, provider, upstreamModel, apiBase, apiKey, apiKeySource, timeout, apiBaseSource, apiVersion, apiVersionSource, awsRegion, null);
+  }
 
   /** A deployment outside AWS (no signing region). */
   public Deployment(
@@ -72,19 +96,31 @@ public record Deployment(
 
   /** The same deployment with another credential (the provider credentials secret changed). */
   public Deployment withApiKey(String newApiKey) {
-    return new Deployment(modelName, provider, upstreamModel, apiBase, newApiKey, apiKeySource, timeout, apiBaseSource, apiVersion, apiVersionSource, awsRegion);
+    return new Deployment(
+        modelName, provider, upstreamModel, apiBase, newApiKey, apiKeySource, timeout, apiBaseSource, apiVersion, apiVersionSource, awsRegion, prices);
   }
 
   /** The same deployment at another base URL (its {@code os.environ/NAME} changed in the secret). */
   public Deployment withApiBase(URI newApiBase) {
     return new Deployment(
-        modelName, provider, upstreamModel, newApiBase, apiKey, apiKeySource, timeout, apiBaseSource, apiVersion, apiVersionSource, awsRegion);
+        modelName, provider, upstreamModel, newApiBase, apiKey, apiKeySource, timeout, apiBaseSource, apiVersion, apiVersionSource, awsRegion, prices);
   }
 
   /** The same deployment with another {@code api_version} (its {@code os.environ/NAME} changed in the secret). */
   public Deployment withApiVersion(String newApiVersion) {
     return new Deployment(
-        modelName, provider, upstreamModel, apiBase, apiKey, apiKeySource, timeout, apiBaseSource, newApiVersion, apiVersionSource, awsRegion);
+        modelName, provider, upstreamModel, apiBase, apiKey, apiKeySource, timeout, apiBaseSource, newApiVersion, apiVersionSource, awsRegion, prices);
+  }
+
+  /** The same deployment with its own prices (LiteLLM's {@code input_cost_per_token}, … in {@code litellm_params}). */
+  public Deployment withPrices(TokenPrices newPrices) {
+    return new Deployment(
+        modelName, provider, upstreamModel, apiBase, apiKey, apiKeySource, timeout, apiBaseSource, apiVersion, apiVersionSource, awsRegion, newPrices);
+  }
+
+  /** {@code litellm_params.model} as written: {@code <provider prefix>/<upstream model>}, e.g. {@code openai/gpt-4o}. */
+  public String litellmModel() {
+    return provider.prefix() + "/" + upstreamModel;
   }
 
   @Override

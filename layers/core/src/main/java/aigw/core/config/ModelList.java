@@ -29,6 +29,8 @@ import software.amazon.awssdk.regions.Region;
  *       api_base: https://api.openai.com/v1
  *       api_key: os.environ/OPENAI_API_KEY
  *       timeout: 120                      # seconds
+ *       input_cost_per_token: 1.5e-07     # USD; optional, over the built-in price table
+ *       output_cost_per_token: 6e-07
  * router_settings:
  *   timeout: 300                          # default for entries without one
  * </pre>
@@ -41,7 +43,8 @@ public final class ModelList {
   private static final Set<String> SUPPORTED_PARAMS =
       Set.of(
           "model", "api_base", "api_key", "timeout", "api_version", "rpm", "tpm", "weight", "stream_timeout",
-          "aws_region_name", "aws_bedrock_runtime_endpoint");
+          "aws_region_name", "aws_bedrock_runtime_endpoint",
+          TokenPrices.INPUT, TokenPrices.OUTPUT, TokenPrices.CACHE_READ, TokenPrices.CACHE_WRITE);
 
   private ModelList() {}
 
@@ -120,6 +123,7 @@ public final class ModelList {
                 LOG.warning(where + " (" + modelName + "): litellm_params." + name + " is not supported yet and is ignored");
               }
             });
+    TokenPrices prices = prices(params, where + " (" + modelName + ")");
     String model = requiredText(params, "model", where + ".litellm_params");
     int slash = model.indexOf('/');
     if (slash <= 0 || slash == model.length() - 1) {
@@ -134,7 +138,7 @@ public final class ModelList {
                     new InvalidConfig(
                         where + " (" + modelName + "): provider '" + prefix + "' is not supported yet; supported: " + Provider.knownPrefixes()));
     if (provider == Provider.BEDROCK) {
-      return bedrock(modelName, model.substring(slash + 1), params, where, defaultTimeout, env);
+      return bedrock(modelName, model.substring(slash + 1), params, where, defaultTimeout, env).withPrices(prices);
     }
     String baseSource = text(params, "api_base");
     String apiBase = resolve(baseSource, where + ".api_base", env);
@@ -174,7 +178,41 @@ public final class ModelList {
         seconds(params.path("timeout"), defaultTimeout, where),
         baseFromEnvironment ? baseSource : null,
         apiVersion(provider, resolve(versionSource, where + ".api_version", env), where + " (" + modelName + ")"),
-        versionSource != null && versionSource.startsWith(ENV_PREFIX) ? versionSource : null);
+        versionSource != null && versionSource.startsWith(ENV_PREFIX) ? versionSource : null)
+        .withPrices(prices);
+  }
+
+  /**
+   * The deployment's own prices, LiteLLM's {@code litellm_params} fields: {@code
+   * input_cost_per_token}, {@code output_cost_per_token}, {@code cache_read_input_token_cost},
+   * {@code cache_creation_input_token_cost} (USD per token). A wrong one stops the start, rather
+   * than every call being priced wrong.
+   *
+   * @throws InvalidConfig naming the deployment and the field, for a value that is not a price ({@link TokenPrices#price})
+   */
+  private static TokenPrices prices(JsonNode params, String named) {
+    return new TokenPrices(
+        price(params, TokenPrices.INPUT, named),
+        price(params, TokenPrices.OUTPUT, named),
+        price(params, TokenPrices.CACHE_READ, named),
+        price(params, TokenPrices.CACHE_WRITE, named));
+  }
+
+  private static java.math.BigDecimal price(JsonNode params, String field, String named) {
+    JsonNode value = params.get(field);
+    if (value == null || value.isNull()) {
+      return null;
+    }
+    if (!value.isNumber() && !value.isTextual()) {
+      throw new InvalidConfig(named + ": litellm_params." + field + " must be a number of USD per token, e.g. 2.5e-06");
+    }
+    try {
+      // A YAML float is read as a double: its decimalValue() is the shortest decimal that reads back
+      // as it, i.e. the number as written (2.5e-06, not 2.4999999999999998e-06).
+      return TokenPrices.price(value.isNumber() ? value.decimalValue() : value.asText());
+    } catch (IllegalArgumentException e) {
+      throw new InvalidConfig(named + ": litellm_params." + field + " " + e.getMessage());
+    }
   }
 
   /**

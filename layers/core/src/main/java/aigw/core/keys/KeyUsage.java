@@ -1,5 +1,6 @@
 package aigw.core.keys;
 
+import java.math.BigDecimal;
 import java.time.Instant;
 
 /**
@@ -7,10 +8,19 @@ import java.time.Instant;
  *
  * @param estimatedRequests how many of {@code requests} were counted with estimated tokens (a
  *     stream cut off before the provider reported usage; see docs/api.md)
+ * @param spend what the requests cost, in USD (exact decimal; LiteLLM's {@code spend})
  */
 public record KeyUsage(
-    long requests, long promptTokens, long completionTokens, long totalTokens, Instant lastUsedAt, long estimatedRequests) {
-  public static final KeyUsage NONE = new KeyUsage(0, 0, 0, 0, null, 0);
+    long requests, long promptTokens, long completionTokens, long totalTokens, Instant lastUsedAt, long estimatedRequests, BigDecimal spend) {
+  public static final KeyUsage NONE = new KeyUsage(0, 0, 0, 0, null, 0, BigDecimal.ZERO);
+
+  public KeyUsage {
+    spend = spend == null ? BigDecimal.ZERO : spend;
+  }
+
+  public KeyUsage(long requests, long promptTokens, long completionTokens, long totalTokens, Instant lastUsedAt, long estimatedRequests) {
+    this(requests, promptTokens, completionTokens, totalTokens, lastUsedAt, estimatedRequests, BigDecimal.ZERO);
+  }
 
   public KeyUsage(long requests, long promptTokens, long completionTokens, long totalTokens, Instant lastUsedAt) {
     this(requests, promptTokens, completionTokens, totalTokens, lastUsedAt, 0);

@@ -19,6 +19,14 @@ public non-sealed interface ProviderStream extends ProviderAnswer, AutoCloseable
    */
   StreamChunk next();
 
+  /**
+   * The deployment whose stream this is (after failover, not necessarily the first tried), as
+   * {@code FailoverPolicy} returns it; null from a provider called directly.
+   */
+  default aigw.core.config.Deployment answeredBy() {
+    return null;
+  }
+
   /** Ends the upstream call if it is still open; may be called more than once. */
   @Override
   void close();

@@ -6,6 +6,7 @@ import aigw.core.errors.GatewayException;
 import aigw.core.errors.NoDeploymentAvailable;
 import aigw.core.providers.ProviderAnswer;
 import aigw.core.providers.ProviderRequest;
+import aigw.core.providers.ProviderResponse;
 import aigw.core.providers.ProviderStream;
 import aigw.core.providers.StreamChunk;
 import java.time.Clock;
@@ -129,7 +130,8 @@ public final class FailoverPolicy {
    * Calls the model group of {@code rotation} (its deployments, in the order to try them), with
    * retries, cooldowns and fallbacks.
    *
-   * @return the answer; a stream's first chunk has already arrived (it is given first by {@code next()})
+   * @return the answer, with the deployment that gave it ({@code ProviderResponse#answeredBy},
+   *     {@code ProviderStream#answeredBy}); a stream's first chunk has already arrived (it is given first by {@code next()})
    * @throws GatewayException the failure answered to the client (see the class comment for which)
    */
   public ProviderAnswer call(List<Deployment> rotation, ProviderRequest request) {
@@ -198,7 +200,7 @@ public final class FailoverPolicy {
       Deployment deployment = candidates.get(attempt % candidates.size());
       GatewayException error;
       try {
-        return firstChunkRead(deployments.call(deployment, request));
+        return firstChunkRead(deployments.call(deployment, request), deployment);
       } catch (GatewayException e) {
         error = e;
       }
@@ -238,9 +240,13 @@ public final class FailoverPolicy {
 
   /**
    * A stream's first chunk, read while the call may still be retried: an error before it is the
-   * provider's answer to this attempt. A whole answer is returned as it is.
+   * provider's answer to this attempt. Either kind of answer is returned marked with the
+   * deployment that gave it ({@code answeredBy}), which the cost of the call depends on.
    */
-  private static ProviderAnswer firstChunkRead(ProviderAnswer answer) {
+  private static ProviderAnswer firstChunkRead(ProviderAnswer answer, Deployment deployment) {
+    if (answer instanceof ProviderResponse whole) {
+      return whole.answeredBy(deployment);
+    }
     if (!(answer instanceof ProviderStream stream)) {
       return answer;
     }
@@ -251,7 +257,7 @@ public final class FailoverPolicy {
       stream.close(); // next() closes on its failures; a bug's exception must not leave the call open either
       throw e;
     }
-    return new FirstChunkStream(first, stream);
+    return new FirstChunkStream(first, stream, deployment);
   }
 
   /** The group failed in a way its fallbacks may answer. */

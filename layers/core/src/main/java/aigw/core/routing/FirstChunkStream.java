@@ -1,21 +1,30 @@
 package aigw.core.routing;
 
+import aigw.core.config.Deployment;
 import aigw.core.providers.ProviderStream;
 import aigw.core.providers.StreamChunk;
 
 /**
  * A provider stream whose first chunk was read while the call could still be retried; {@link
- * #next} gives it first, then reads on. Nothing of it has reached the client yet.
+ * #next} gives it first, then reads on. Nothing of it has reached the client yet. It knows the
+ * deployment that answered ({@link #answeredBy}), for the cost of the call.
  */
 final class FirstChunkStream implements ProviderStream {
   private final ProviderStream stream;
+  private final Deployment answeredBy;
   private StreamChunk first;
   private boolean firstGiven;
   private boolean ended;
 
-  FirstChunkStream(StreamChunk first, ProviderStream stream) {
+  FirstChunkStream(StreamChunk first, ProviderStream stream, Deployment answeredBy) {
     this.first = first;
     this.stream = stream;
+    this.answeredBy = answeredBy;
+  }
+
+  @Override
+  public Deployment answeredBy() {
+    return answeredBy;
   }
 
   @Override

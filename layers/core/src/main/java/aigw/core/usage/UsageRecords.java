@@ -4,13 +4,18 @@ import aigw.core.json.Json;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.UncheckedIOException;
+import java.math.BigDecimal;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 
 /**
  * One kept delta as a line of JSON, the same in the local journal file and in Lambda's log record:
  * {@code {"key_id","requests","prompt_tokens","completion_tokens","total_tokens",
- * "estimated_requests","last_used_at"}}. Only the key's id, never its value or hash.
+ * "estimated_requests","spend","last_used_at"}}. Only the key's id, never its value or hash.
+ *
+ * <p>{@code spend} (USD) is written as a JSON string holding the exact decimal ({@code "0.0000375"}):
+ * a tool that reads numbers as doubles (jq, in the replay recipe of docs/operations.md) passes it on
+ * unchanged instead of rounding it. A record without it (written before spend was kept) adds 0.
  */
 public final class UsageRecords {
   private UsageRecords() {}
@@ -25,6 +30,7 @@ public final class UsageRecords {
     record.put("completion_tokens", delta.tokens().completionTokens());
     record.put("total_tokens", delta.tokens().totalTokens());
     record.put("estimated_requests", delta.estimatedRequests());
+    record.put("spend", delta.spend().toPlainString());
     record.put("last_used_at", delta.lastUsedAt().toString());
     try {
       return Json.MAPPER.writeValueAsString(record);
@@ -54,9 +60,29 @@ public final class UsageRecords {
       return new Kept(
           keyId,
           new UsageDelta(
-              node.path("requests").asLong(), tokens, Instant.parse(node.path("last_used_at").asText()), node.path("estimated_requests").asLong()));
+              node.path("requests").asLong(),
+              tokens,
+              Instant.parse(node.path("last_used_at").asText()),
+              node.path("estimated_requests").asLong(),
+              spend(node.path("spend"))));
     } catch (JsonProcessingException | java.time.format.DateTimeParseException e) {
       throw new IllegalArgumentException("not a whole usage record", e);
+    }
+  }
+
+  /** The kept spend: a decimal string (or number), 0 when absent; a negative or malformed one makes the record unreadable. */
+  private static BigDecimal spend(JsonNode field) {
+    if (field.isMissingNode() || field.isNull()) {
+      return BigDecimal.ZERO;
+    }
+    try {
+      BigDecimal spend = field.isNumber() ? field.decimalValue() : new BigDecimal(field.asText());
+      if (spend.signum() < 0) {
+        throw new IllegalArgumentException("not a whole usage record: negative spend");
+      }
+      return spend;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("not a whole usage record: spend is not a number", e);
     }
   }
 }

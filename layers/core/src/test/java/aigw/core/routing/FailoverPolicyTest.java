@@ -379,6 +379,25 @@ class FailoverPolicyTest {
     assertThat(ErrorEnvelope.response(refused).headers()).containsEntry("x-should-retry", "false");
   }
 
+  @Test
+  void theAnswerNamesTheDeploymentThatGaveItAfterARetryAndAFallback() {
+    var settings = RouterSettings.defaults().withNumRetries(1);
+    script(A1, fails(status(429, null)));
+    script(A2, ok("from a2"));
+    assertThat(((ProviderResponse) policy(settings).call(List.of(A1, A2), REQUEST)).answeredBy()).isEqualTo(A2);
+
+    var chunk = new StreamChunk("{\"choices\":[]}".getBytes(StandardCharsets.UTF_8), null, false, 0);
+    script(A1, fails(status(429, null)));
+    script(A2, () -> new ScriptedStream(() -> chunk));
+    assertThat(((ProviderStream) policy(settings).call(List.of(A1, A2), REQUEST)).answeredBy()).isEqualTo(A2);
+
+    script(A1, fails(status(500, null)));
+    script(A2, fails(status(500, null)));
+    script(B, ok("from the fallback"));
+    var withFallback = new RouterSettings(1, Map.of("gpt-4o", List.of("cheap")), Map.of(), 3, Duration.ofSeconds(5), Duration.ZERO, false, 5);
+    assertThat(((ProviderResponse) policy(withFallback).call(List.of(A1, A2), REQUEST)).answeredBy()).isEqualTo(B);
+  }
+
   /** A stream whose chunks come from a supplier. */
   private record ScriptedStream(Supplier<StreamChunk> chunks) implements ProviderStream {
     @Override

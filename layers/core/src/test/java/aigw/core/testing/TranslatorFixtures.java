@@ -44,11 +44,20 @@ public final class TranslatorFixtures {
     }
   }
 
-  /** OpenAI's {@code usage} object of a fixture; {@link TokenUsage#NONE} when absent. */
+  /**
+   * OpenAI's {@code usage} object of a fixture, with its cached prompt tokens ({@code
+   * prompt_tokens_details.cached_tokens} read, {@code cache_creation_input_tokens} written), which
+   * the cost of a call depends on; {@link TokenUsage#NONE} when absent.
+   */
   public static TokenUsage usage(JsonNode usage) {
     if (usage == null) {
       return TokenUsage.NONE;
     }
-    return new TokenUsage(usage.get("prompt_tokens").asLong(), usage.get("completion_tokens").asLong(), usage.get("total_tokens").asLong());
+    return new TokenUsage(
+        usage.get("prompt_tokens").asLong(),
+        usage.get("completion_tokens").asLong(),
+        usage.get("total_tokens").asLong(),
+        usage.path("prompt_tokens_details").path("cached_tokens").asLong(0),
+        usage.path("cache_creation_input_tokens").asLong(0));
   }
 }

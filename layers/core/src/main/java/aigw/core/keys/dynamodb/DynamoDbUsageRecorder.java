@@ -7,6 +7,7 @@ import aigw.core.usage.UsageRecorder;
 import java.util.Map;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.model.AttributeAction;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValueUpdate;
 import software.amazon.awssdk.services.dynamodb.model.ComparisonOperator;
 import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException;
@@ -14,7 +15,7 @@ import software.amazon.awssdk.services.dynamodb.model.ExpectedAttributeValue;
 
 /**
  * Adds a usage delta to the key's counters (its {@code usage#<key_id>} item) with one atomic
- * UpdateItem.
+ * UpdateItem: requests, tokens and {@code spend} (USD, an exact decimal).
  *
  * <p>It uses UpdateItem's {@code AttributeUpdates} (ADD) and {@code Expected} (NOT_NULL) rather
  * than an UpdateExpression: the same atomic semantics on DynamoDB, and DynamoDB Local, which the
@@ -44,6 +45,10 @@ public final class DynamoDbUsageRecorder implements UsageRecorder {
             LAST_USED_AT, AttributeValueUpdate.builder().action(AttributeAction.PUT).value(s(delta.lastUsedAt().toString())).build()));
     if (delta.estimatedRequests() > 0) {
       updates.put(ESTIMATED_REQUEST_COUNT, add(delta.estimatedRequests()));
+    }
+    if (delta.spend().signum() > 0) {
+      // ADD of an exact decimal: DynamoDB sums numbers exactly (38 digits), so no rounding accumulates.
+      updates.put(SPEND, AttributeValueUpdate.builder().action(AttributeAction.ADD).value(AttributeValue.fromN(delta.spend().toPlainString())).build());
     }
     try {
       DynamoDbKeyStore.call(

@@ -81,6 +81,8 @@ final class KeyItems {
   static final String LAST_USED_AT = "last_used_at";
   /** Requests counted with estimated tokens (a stream cut off before the provider's usage). */
   static final String ESTIMATED_REQUEST_COUNT = "estimated_request_count";
+  /** USD the key's requests cost, an exact decimal added to by each request (LiteLLM's {@code spend}). */
+  static final String SPEND = "spend";
 
   // Alias guards.
   static final String ALIAS_GUARD_PREFIX = "alias#";
@@ -209,6 +211,7 @@ final class KeyItems {
     item.put(COMPLETION_TOKENS, n(key.usage().completionTokens()));
     item.put(TOTAL_TOKENS, n(key.usage().totalTokens()));
     item.put(ESTIMATED_REQUEST_COUNT, n(key.usage().estimatedRequests()));
+    item.put(SPEND, AttributeValue.fromN(key.usage().spend().toPlainString()));
     if (key.expiresAt() != null) {
       item.put(PURGE_AT, epochSeconds(purgeAt(key.expiresAt())));
     }
@@ -261,7 +264,14 @@ final class KeyItems {
         number(item, COMPLETION_TOKENS),
         number(item, TOTAL_TOKENS),
         instant(item, LAST_USED_AT),
-        number(item, ESTIMATED_REQUEST_COUNT));
+        number(item, ESTIMATED_REQUEST_COUNT),
+        decimal(item, SPEND));
+  }
+
+  /** A decimal attribute as it is stored (DynamoDB numbers are exact decimals of up to 38 digits); 0 when absent. */
+  private static java.math.BigDecimal decimal(Map<String, AttributeValue> item, String name) {
+    AttributeValue value = item.get(name);
+    return value == null || value.n() == null ? java.math.BigDecimal.ZERO : new java.math.BigDecimal(value.n());
   }
 
   static AttributeValue s(String value) {
