@@ -19,6 +19,9 @@ import aigw.core.keys.KeyChanges;
 import aigw.core.keys.KeyRotation;
 import aigw.core.keys.KeyStore;
 import aigw.core.keys.VirtualKey;
+import aigw.core.limits.LimitFields;
+import aigw.core.limits.LimitScope;
+import aigw.core.limits.Limits;
 import aigw.core.keys.dynamodb.DynamoDbKeyStore;
 import aigw.core.rotation.LoggedRotationEvents;
 import aigw.core.rotation.VirtualKeyRotator;
@@ -64,9 +67,10 @@ public final class AdminService {
   /** Longest rotation interval or grace period: longer ones are mistakes, and overflow a date. */
   static final Duration LONGEST_SETTING = Duration.ofDays(3650);
 
-  private static final Set<String> GENERATE_FIELDS =
+  private static final Set<String> GENERATE_FIELDS = union(
       Set.of("key", "key_alias", "duration", "models", "team_id", "user_id", "metadata", "blocked",
-          "auto_rotate", "rotation_interval", "grace_period", "rotation_secret");
+          "auto_rotate", "rotation_interval", "grace_period", "rotation_secret"),
+      LimitFields.NAMES);
   private static final Set<String> UPDATE_FIELDS = GENERATE_FIELDS;
   /** LiteLLM's RegenerateKeyRequest fields that aigw takes. */
   private static final Set<String> REGENERATE_FIELDS =
@@ -201,7 +205,8 @@ public final class AdminService {
             fields.bool("blocked").orElse(false),
             null,
             rotationSettings(fields, KeyRotation.NONE, now).orElse(KeyRotation.NONE),
-            null);
+            null,
+            LimitFields.read(body, Limits.NONE));
     try {
       gateway.keyStore().create(virtualKey);
     } catch (KeyStore.KeyAlreadyExists e) {
@@ -236,7 +241,10 @@ public final class AdminService {
                     fields.object("metadata"),
                     fields.text("duration").map(d -> Durations.expiry(now, d, "duration")),
                     fields.bool("blocked"),
-                    rotationSettings(fields, current.rotation(), now)),
+                    rotationSettings(fields, current.rotation(), now),
+                    LimitFields.NAMES.stream().anyMatch(fields::has)
+                        ? Optional.of(LimitFields.read(body, current.limits()))
+                        : Optional.empty()),
             now);
     var response = new LinkedHashMap<String, Object>();
     response.put("key", reference);
@@ -568,9 +576,15 @@ public final class AdminService {
     }
     VirtualKey found = resolve(reference);
     VirtualKey key = found.withUsage(gateway.keyStore().usageOf(found.keyId()));
+    var info = KeyViews.info(key);
+    if (key.limits().tracksSpend() || key.limits().budgetDuration() != null) {
+      var budget = gateway.limits().budget(LimitScope.ofKey(key.keyId(), key.keyName(), key.limits()));
+      info.put("spend", budget.spend()); // of the current budget period (LiteLLM resets spend at budget_reset_at)
+      info.put("budget_reset_at", budget.resetAt() == null ? null : budget.resetAt().toString());
+    }
     var response = new LinkedHashMap<String, Object>();
     response.put("key", reference);
-    response.put("info", KeyViews.info(key));
+    response.put("info", info);
     return GatewayResponse.json(200, response);
   }
 
@@ -713,5 +727,11 @@ public final class AdminService {
 
   private Instant now() {
     return gateway.clock().instant();
+  }
+
+  private static Set<String> union(Set<String> first, Set<String> second) {
+    var all = new java.util.HashSet<>(first);
+    all.addAll(second);
+    return Set.copyOf(all);
   }
 }

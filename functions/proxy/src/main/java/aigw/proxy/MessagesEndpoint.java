@@ -64,7 +64,7 @@ final class MessagesEndpoint {
     String model = model(body);
     boolean stream = stream(body);
     requireMessages(body);
-    var admitted = steps.admit(caller, model);
+    var admitted = steps.admit(caller, model, body, request.body().length);
     if (passedThrough(admitted.reachable())) { // fallback groups included: one request shape for the whole call
       var providerRequest =
           new ProviderRequest(Operation.MESSAGES, ForwardedBody.of(request.body()), stream, clientHeaders(request));
@@ -128,7 +128,7 @@ final class MessagesEndpoint {
 
   private GatewayResponse streaming(GatewayRequest request, ProxyService.Admitted admitted, ProviderStream events) {
     var gateway = steps.gateway();
-    var relay = new MessagesRelay(events, admitted.keyId(), request.requestId(), request.body().length, gateway.usage(), gateway.clock());
+    var relay = new MessagesRelay(events, admitted.keyId(), request.requestId(), request.body().length, steps.recorder(admitted), gateway.clock());
     relay.awaitFirstEvent(); // a failure before the first event is still an error response with its status
     var response = GatewayResponse.streaming(200, STREAM_HEADERS, relay);
     return withRequestId(response, request);

@@ -21,7 +21,12 @@ import aigw.core.providers.ProviderAnswer;
 import aigw.core.providers.ProviderRequest;
 import aigw.core.providers.ProviderResponse;
 import aigw.core.providers.ProviderStream;
+import aigw.core.limits.Admission;
+import aigw.core.limits.Demand;
+import aigw.core.limits.LimitScope;
+import aigw.core.usage.TokenUsage;
 import aigw.core.usage.UsageDelta;
+import aigw.core.usage.UsageRecorder;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
@@ -60,7 +65,36 @@ public final class ProxyService {
     this.createdEpochSecond = gateway.clock().instant().getEpochSecond();
   }
 
+  /**
+   * The limits admission of the request this thread is serving ({@link #admit(Caller, String,
+   * ObjectNode, long)} sets it): whatever path a call takes, its response gets the key's {@code
+   * x-ratelimit-*} headers, and a request that fails after admission releases what it held (a
+   * settled one is not released again).
+   */
+  private static final ThreadLocal<Admission> ADMITTED = new ThreadLocal<>();
+
   public GatewayResponse handle(GatewayRequest request) {
+    try {
+      GatewayResponse response = dispatch(request);
+      Admission admission = ADMITTED.get();
+      if (admission != null) {
+        for (var header : admission.headers().entrySet()) {
+          response = response.withHeader(header.getKey(), header.getValue());
+        }
+      }
+      return response;
+    } catch (RuntimeException failed) {
+      Admission admission = ADMITTED.get();
+      if (admission != null) {
+        admission.release();
+      }
+      throw failed;
+    } finally {
+      ADMITTED.remove();
+    }
+  }
+
+  private GatewayResponse dispatch(GatewayRequest request) {
     String route = route(request.path());
     return switch (route) {
       case "/chat/completions" -> {
@@ -143,6 +177,62 @@ public final class ProxyService {
     return new Admitted(caller, keyId, model, rotation, gateway.failover().reachableFrom(model, rotation));
   }
 
+  /**
+   * {@link #admit(Caller, String)} for a model call, which also counts against the key's limits
+   * ({@code rpm_limit}, {@code tpm_limit}, {@code max_parallel_requests}, {@code max_budget}):
+   * reserves its expected tokens (request bytes / 4 + {@code max_tokens}) and cost, settled where
+   * its usage is recorded ({@link #recordAnswered}, {@link #recorder}). The master key is never
+   * limited (LiteLLM: it bypasses budgets).
+   *
+   * @throws aigw.core.errors.RateLimited over a rate limit (429, Retry-After)
+   * @throws aigw.core.errors.BudgetExceeded the budget is spent (429)
+   */
+  Admitted admit(Caller caller, String model, ObjectNode body, long requestBytes) {
+    Admitted admitted = admit(caller, model);
+    if (caller instanceof Caller.Virtual virtual && !virtual.key().limits().isEmpty()) {
+      var key = virtual.key();
+      Admission admission = gateway.limits().admit(LimitScope.ofKey(key.keyId(), key.keyName(), key.limits()), demand(admitted, body, requestBytes));
+      ADMITTED.set(admission);
+    }
+    return admitted;
+  }
+
+  /** What a call is expected to use: tokens of its request and of its longest answer, and their cost when priced. */
+  private Demand demand(Admitted admitted, ObjectNode body, long requestBytes) {
+    long prompt = (requestBytes + 3) / 4;
+    long maxTokens = -1;
+    for (String field : new String[] {"max_tokens", "max_completion_tokens", "max_output_tokens"}) {
+      JsonNode value = body.get(field);
+      if (value != null && value.canConvertToLong() && value.asLong() >= 0) {
+        maxTokens = value.asLong();
+        break;
+      }
+    }
+    if (maxTokens < 0) {
+      return new Demand(prompt, null);
+    }
+    var cost = gateway.costs().cost(admitted.rotation().get(0), new TokenUsage(prompt, maxTokens, prompt + maxTokens));
+    return new Demand(prompt + maxTokens, cost.signum() > 0 ? cost : null);
+  }
+
+  /**
+   * Where a stream relay records its usage: the usage writer, and then the settlement of the
+   * request's limits admission with the tokens and their cost.
+   */
+  UsageRecorder recorder(Admitted admitted) {
+    Admission admission = ADMITTED.get();
+    if (admission == null) {
+      return gateway.usage();
+    }
+    return (keyId, delta) -> {
+      try {
+        gateway.usage().record(keyId, delta);
+      } finally {
+        admission.settle(delta.tokens(), gateway.costs().cost(admitted.rotation().get(0), delta.tokens()));
+      }
+    };
+  }
+
   /** Refuses a body larger than {@code AIGW_MAX_REQUEST_BYTES} (413) before it is parsed. */
   void requireWithinSizeLimit(GatewayRequest request) {
     long limit = gateway.settings().maxRequestBytes();
@@ -154,7 +244,7 @@ public final class ProxyService {
   /** Counts a whole (not streamed) answer on the key, before the client hears back; no-op for the master key. */
   void recordAnswered(Admitted admitted, ProviderResponse answer) {
     if (admitted.keyId() != null) {
-      gateway.usage().record(admitted.keyId(), UsageDelta.oneRequest(answer.usage(), gateway.clock().instant()));
+      recorder(admitted).record(admitted.keyId(), UsageDelta.oneRequest(answer.usage(), gateway.clock().instant()));
     }
   }
 
@@ -166,7 +256,7 @@ public final class ProxyService {
     Caller caller = authenticate(request);
     requireWithinSizeLimit(request);
     ObjectNode body = parse(request.body()); // to validate; what is sent is the client's bytes (ForwardedBody)
-    Admitted admitted = admit(caller, validate(body, operation));
+    Admitted admitted = admit(caller, validate(body, operation), body, request.body().length);
     String model = admitted.model();
     List<Deployment> rotation = admitted.rotation();
     // Fields such as OpenRouter's models/route would make the provider run models the key may not
@@ -185,7 +275,7 @@ public final class ProxyService {
       }
       case ProviderStream chunks -> {
         boolean clientWantsUsage = body.path("stream_options").path("include_usage").asBoolean(false);
-        var relay = new StreamRelay(chunks, clientWantsUsage, keyId, request.body().length, gateway.usage(), gateway.clock());
+        var relay = new StreamRelay(chunks, clientWantsUsage, keyId, request.body().length, recorder(admitted), gateway.clock());
         // The first chunk is awaited here: a provider that fails before it (an error event, a cut-off
         // or silent stream) still gets a normal error response with its status.
         relay.awaitFirstChunk();

@@ -79,7 +79,7 @@ final class ResponsesRoute {
     var caller = proxy.authenticate(request);
     proxy.requireWithinSizeLimit(request);
     ObjectNode body = ProxyService.parse(request.body());
-    var admitted = proxy.admit(caller, ResponsesRequest.validate(body));
+    var admitted = proxy.admit(caller, ResponsesRequest.validate(body), body, request.body().length);
     boolean stream = ResponsesRequest.streamed(body);
     var gateway = proxy.gateway();
     long now = gateway.clock().instant().getEpochSecond();
@@ -123,7 +123,7 @@ final class ResponsesRoute {
         yield GatewayResponse.json(200, Json.bytes(ChatToResponse.response(translatedFrom, completion, admitted.model(), now, ids)));
       }
       case ProviderStream chunks -> {
-        var relay = new ResponsesRelay(chunks, events, admitted.keyId(), requestBytes, gateway.usage(), gateway.clock());
+        var relay = new ResponsesRelay(chunks, events, admitted.keyId(), requestBytes, proxy.recorder(admitted), gateway.clock());
         relay.awaitFirstChunk(); // a failure before the first chunk is a normal error response
         yield GatewayResponse.streaming(200, StreamRelay.HEADERS, relay);
       }
