@@ -192,7 +192,7 @@ public final class LimitEngine {
       if (limits.maxParallelRequests() == null && budgetMax == null) {
         return new Held(scope, state, requests, tokens, null, 0, BigDecimal.ZERO, 0);
       }
-      String requestId = containerId + "-" + this.requests.incrementAndGet();
+      String requestId = "r" + containerId + "_" + this.requests.incrementAndGet();
       int slots = limits.maxParallelRequests() == null ? 0 : 1;
       BigDecimal usd = budgetMax == null ? BigDecimal.ZERO : estimate(demand, state);
       long end = reserve(scope, state, requestId, slots, usd, budgetMax);

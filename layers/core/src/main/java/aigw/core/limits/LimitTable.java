@@ -122,8 +122,6 @@ final class LimitTable {
   void reserve(String scopeId, String requestId, int slots, Integer parMax, BigDecimal usd, BigDecimal budgetMax,
       long budgetEnd, long nowEpochSecond, long expiresAtMs) {
     var values = new HashMap<String, AttributeValue>();
-    var names = new HashMap<String, String>();
-    names.put("#r", requestId);
     var entry = new HashMap<String, AttributeValue>();
     entry.put("p", num(slots));
     entry.put("a", num(usd));
@@ -147,9 +145,9 @@ final class LimitTable {
       values.put(":now", num(nowEpochSecond));
       condition.append(" AND b_max = :bmax AND b_end > :now AND b_left > :zero");
     }
-    String expression = "SET res.#r = :entry" + (add.isEmpty() ? "" : " ADD " + add);
+    String expression = "SET res." + checked(requestId) + " = :entry" + (add.isEmpty() ? "" : " ADD " + add);
     call(() -> dynamo.updateItem(r -> r.tableName(table).key(key(scopeId)).updateExpression(expression)
-        .conditionExpression(condition.toString()).expressionAttributeNames(names).expressionAttributeValues(values)));
+        .conditionExpression(condition.toString()).expressionAttributeValues(values)));
   }
 
   /** Creates the item's reservation map if it has none (any container may; only the first does). */
@@ -222,11 +220,14 @@ final class LimitTable {
       values.put(":a", num(usd));
       values.put(":e", num(budgetEnd));
     }
-    String condition = "res.#r.x = :x" + (values.containsKey(":e") ? " AND b_end = :e" : "");
-    String expression = "REMOVE res.#r" + (add.isEmpty() ? "" : " ADD " + add);
+    if (!REQUEST_ID.matcher(requestId).matches()) {
+      return false; // not an entry this code wrote
+    }
+    String condition = "res." + requestId + ".x = :x" + (values.containsKey(":e") ? " AND b_end = :e" : "");
+    String expression = "REMOVE res." + requestId + (add.isEmpty() ? "" : " ADD " + add);
     try {
       call(() -> dynamo.updateItem(r -> r.tableName(table).key(key(scopeId)).updateExpression(expression).conditionExpression(condition)
-          .expressionAttributeNames(Map.of("#r", requestId)).expressionAttributeValues(values)));
+          .expressionAttributeValues(values)));
       return true;
     } catch (ConditionalCheckFailedException settledOrReclaimedMeanwhile) {
       return false;
@@ -258,12 +259,11 @@ final class LimitTable {
       values.put(":back", num(reserved.subtract(cost)));
       values.put(":e", num(budgetEnd));
     }
-    String condition = "attribute_exists(res.#r)" + (budgeted ? " AND b_end = :e" : "");
-    String expression = "REMOVE res.#r" + (add.isEmpty() ? "" : " ADD " + add);
+    String condition = "attribute_exists(res." + checked(requestId) + ")" + (budgeted ? " AND b_end = :e" : "");
+    String expression = "REMOVE res." + requestId + (add.isEmpty() ? "" : " ADD " + add);
     try {
       var response = call(() -> dynamo.updateItem(r -> r.tableName(table).key(key(scopeId)).updateExpression(expression)
-          .conditionExpression(condition).expressionAttributeNames(Map.of("#r", requestId)).expressionAttributeValues(values)
-          .returnValues(ReturnValue.UPDATED_NEW)));
+          .conditionExpression(condition).expressionAttributeValues(values).returnValues(ReturnValue.UPDATED_NEW)));
       return budgeted ? settled(response.attributes()) : null;
     } catch (ConditionalCheckFailedException reclaimedOrReset) {
       // The slot is free already (reclaimed) or the entry's period is over; remove what is left of it.
@@ -285,13 +285,9 @@ final class LimitTable {
     if (!entryThere && fallbackAdd.isEmpty()) {
       return null;
     }
-    String fallback = (entryThere ? "REMOVE res.#r" : "") + (fallbackAdd.isEmpty() ? "" : " ADD " + fallbackAdd);
-    var fallbackNames = entryThere ? Map.of("#r", requestId) : Map.<String, String>of();
+    String fallback = (entryThere ? "REMOVE res." + requestId : "") + (fallbackAdd.isEmpty() ? "" : " ADD " + fallbackAdd);
     var response = call(() -> dynamo.updateItem(r -> {
       r.tableName(table).key(key(scopeId)).updateExpression(fallback.trim()).returnValues(ReturnValue.UPDATED_NEW);
-      if (!fallbackNames.isEmpty()) {
-        r.expressionAttributeNames(fallbackNames);
-      }
       if (!fallbackValues.isEmpty()) {
         r.expressionAttributeValues(fallbackValues);
       }
@@ -316,6 +312,20 @@ final class LimitTable {
   private UpdateItemResponse update(String scopeId, String expression, String condition, Map<String, AttributeValue> values) {
     return call(() -> dynamo.updateItem(r -> r.tableName(table).key(key(scopeId)).updateExpression(expression)
         .conditionExpression(condition).expressionAttributeValues(values).returnValues(ReturnValue.UPDATED_NEW)));
+  }
+
+  /**
+   * A request id as it is written into expressions: a letter, then letters, digits and {@code _}.
+   * Written as a plain path element (not an expression attribute name), so that IAM's {@code
+   * dynamodb:Attributes} sees only the top-level {@code res} (template.yaml).
+   */
+  static final java.util.regex.Pattern REQUEST_ID = java.util.regex.Pattern.compile("[A-Za-z][A-Za-z0-9_]{0,63}");
+
+  private static String checked(String requestId) {
+    if (!REQUEST_ID.matcher(requestId).matches()) {
+      throw new IllegalArgumentException("not a request id: " + requestId);
+    }
+    return requestId;
   }
 
   private static Map<String, AttributeValue> key(String scopeId) {
