@@ -277,4 +277,30 @@ class LimitsProxyTest {
     assertThat(body.path("error").path("message").asText()).startsWith("Budget has been exceeded!");
     assertThat(wiremock.getAllServeEvents()).isEmpty();
   }
+
+  @Test
+  void answersOfEveryProtocolStreamedOrNotCarryTheRateLimitHeaders() {
+    String content = "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+        + "\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":4,\"total_tokens\":9}}";
+    wiremock.stubFor(post("/v1/chat/completions").withRequestBody(containing("\"stream\":true")).willReturn(aResponse()
+        .withStatus(200).withHeader("Content-Type", "text/event-stream").withBody("data: " + content + "\n\ndata: [DONE]\n\n")));
+    storeKey(new Limits(10L, 1000L, null, null, null, null));
+    var app = container();
+
+    var chat = send(app, "/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    var messages = send(app, "/v1/messages", "{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    wiremock.stubFor(post("/v1/responses").willReturn(okJson("{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"completed\","
+        + "\"output\":[],\"usage\":{\"input_tokens\":3,\"output_tokens\":2,\"total_tokens\":5}}")));
+    var responses = send(app, "/v1/responses", "{\"model\":\"gpt-4o-mini\",\"input\":\"hi\"}");
+    var embeddingsRefusedByTheProviderStub = send(app, "/v1/embeddings", "{\"model\":\"gpt-4o-mini\",\"input\":\"hi\"}");
+
+    for (var response : List.of(chat, messages, responses)) {
+      assertThat(response.status()).as(response.bodyText()).isEqualTo(200);
+      assertThat(response.headers()).containsEntry("x-ratelimit-limit-requests", "10").containsEntry("x-ratelimit-limit-tokens", "1000")
+          .containsKeys("x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens");
+    }
+    assertThat(responses.headers().get("x-ratelimit-remaining-requests")).isEqualTo("7");
+    assertThat(embeddingsRefusedByTheProviderStub.status()).isNotEqualTo(200); // no stub: a failed call, still one request of the minute
+    assertThat(send(app, "/v1/chat/completions", chat("gpt-4o-mini")).headers()).containsEntry("x-ratelimit-remaining-requests", "5");
+  }
 }

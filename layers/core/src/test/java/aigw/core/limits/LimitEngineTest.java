@@ -298,4 +298,44 @@ class LimitEngineTest {
     assertThatThrownBy(() -> engine.admit(key, new Demand(10, new BigDecimal("0.10"))))
         .isInstanceOfSatisfying(BudgetExceeded.class, e -> assertThat(ErrorEnvelope.response(e).headers()).doesNotContainKey("Retry-After"));
   }
+
+  @Test
+  void aSoftBudgetIsWarnedAboutOncePerPeriodAcrossContainersAndNeverRefuses() {
+    var clock = MutableClock.at("2026-12-05T17:00:00Z");
+    var first = container(clock);
+    var second = container(clock);
+    var key = scope(new Limits(null, null, null, null, new BigDecimal("0.10"), "1h"));
+    BigDecimal cost = new BigDecimal("0.04");
+    var warnings = aigw.core.testing.Logs.of(LimitEngine.class, () -> {
+      for (int i = 0; i < 6; i++) { // 0.24 spent: past the soft budget, nothing refused
+        (i % 2 == 0 ? first : second).admit(key, new Demand(10, cost)).settle(new TokenUsage(1, 1, 2), cost);
+      }
+    });
+    assertThat(warnings).filteredOn(r -> r.getMessage().startsWith("Soft budget crossed")).hasSize(1)
+        .allSatisfy(r -> assertThat(r.getMessage()).contains("api_key: sk-...test").contains("soft_budget 0.1"));
+
+    clock.advance(Duration.ofHours(1)); // the next period warns again
+    var next = aigw.core.testing.Logs.of(LimitEngine.class, () -> {
+      for (int i = 0; i < 3; i++) {
+        first.admit(key, new Demand(10, cost)).settle(new TokenUsage(1, 1, 2), cost);
+      }
+    });
+    assertThat(next).filteredOn(r -> r.getMessage().startsWith("Soft budget crossed")).hasSize(1);
+  }
+
+  @Test
+  void anAdminChangeOfTheBudgetOrSlotsTakesEffectAtTheNextRequestKeepingWhatIsInUse() {
+    var clock = MutableClock.at("2026-12-05T18:00:00Z");
+    var engine = container(clock);
+    String keyId = java.util.UUID.randomUUID().toString();
+    var small = LimitScope.ofKey(keyId, "sk-...test", new Limits(null, null, 1, new BigDecimal("0.10"), null, null));
+    engine.admit(small, new Demand(10, new BigDecimal("0.10"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.10"));
+    Admission held = engine.admit(LimitScope.ofKey(keyId, "sk-...test", new Limits(null, null, 1, new BigDecimal("0.30"), null, null)),
+        new Demand(10, new BigDecimal("0.10")));
+    var larger = LimitScope.ofKey(keyId, "sk-...test", new Limits(null, null, 2, new BigDecimal("0.30"), null, null));
+    engine.admit(larger, new Demand(10, new BigDecimal("0.10"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.10"));
+    held.settle(new TokenUsage(1, 1, 2), new BigDecimal("0.10"));
+    assertThat(engine.budget(larger).spend()).isEqualByComparingTo("0.30");
+    assertThatThrownBy(() -> engine.admit(larger, new Demand(10, new BigDecimal("0.01")))).isInstanceOf(BudgetExceeded.class);
+  }
 }
