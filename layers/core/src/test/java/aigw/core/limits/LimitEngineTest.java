@@ -139,6 +139,12 @@ class LimitEngineTest {
     }
     assertThat(leaseCalls).isBetween(1, 3);
     assertThat(calls.get() - before).isZero();
+
+    // After a SnapStart restore the snapshot's lease is not this environment's: the next request takes its own.
+    engine.forgetAll();
+    before = calls.get();
+    engine.admit(key, ONE_REQUEST);
+    assertThat(calls.get() - before).isPositive();
   }
 
   @Test
@@ -337,5 +343,27 @@ class LimitEngineTest {
     held.settle(new TokenUsage(1, 1, 2), new BigDecimal("0.10"));
     assertThat(engine.budget(larger).spend()).isEqualByComparingTo("0.30");
     assertThatThrownBy(() -> engine.admit(larger, new Demand(10, new BigDecimal("0.01")))).isInstanceOf(BudgetExceeded.class);
+  }
+
+  @Test
+  void whenDynamoDbFailsALimitedKeyGets503AtAdmissionAndItsWarmLeaseKeepsServing() {
+    try (var faulty = new aigw.core.testing.FaultyDynamo()) {
+      var clock = MutableClock.at("2026-12-05T19:00:00Z");
+      var engine = new LimitEngine(faulty.client(), faulty.keysTable(), clock);
+      var rated = scope(rpm(100));
+      var budgeted = scope(new Limits(null, null, null, new BigDecimal("1"), null, null));
+      engine.admit(rated, ONE_REQUEST).settle(new TokenUsage(1, 1, 2), BigDecimal.ZERO); // a lease of one request
+      clock.advance(Duration.ofSeconds(60));
+      for (int i = 0; i < 3; i++) { // a busy window, so the next lease covers more than one request
+        engine.admit(rated, ONE_REQUEST).settle(new TokenUsage(1, 1, 2), BigDecimal.ZERO);
+      }
+      clock.advance(Duration.ofSeconds(60));
+      engine.admit(rated, ONE_REQUEST); // leases 1 + a prediction
+
+      faulty.fail(null, aigw.core.testing.FaultyDynamo.Fault.INTERNAL_SERVER_ERROR);
+      engine.admit(rated, ONE_REQUEST); // from the lease: no call
+      assertThatThrownBy(() -> engine.admit(budgeted, new Demand(10, new BigDecimal("0.1"))))
+          .isInstanceOfSatisfying(aigw.core.errors.ServiceUnavailable.class, e -> assertThat(ErrorEnvelope.status(e)).isEqualTo(503));
+    }
   }
 }
