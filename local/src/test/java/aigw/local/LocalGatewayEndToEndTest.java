@@ -188,7 +188,7 @@ class LocalGatewayEndToEndTest {
           new Case("/v1/chat/completions", key, "{\"model\":\"slow-model\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 504, "timeout"),
           new Case("/v1/chat/completions", key, "{\"model\":\"gone-model\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 502, "api_connection_error"),
           new Case("/key/generate", key, "{}", 403, "auth_error"),
-          new Case("/key/generate", MASTER, "{\"max_budget\":10}", 400, "invalid_request_error"),
+          new Case("/key/generate", MASTER, "{\"max_budget\":-10}", 400, "invalid_request_error"),
         };
     for (Case c : cases) {
       var response = call("POST", c.path(), c.key(), c.body());

@@ -836,7 +836,9 @@ class TransformedTemplateTest {
           StaticSecretSource.of(TestGateways.MASTER_KEY), List.of(TestGateways.openAi("gpt", "gpt-4o-mini", provider.baseUrl() + "/v1")),
           java.time.Clock.systemUTC());
       String plaintext = "sk-least-privilege-test-key-0001";
-      var key = TestGateways.storeKey(gateway, plaintext, List.of(), null, false);
+      // With every limit, so the limit writes (window leases, slot and budget reservations, settlements) are checked too.
+      var key = TestGateways.storeKey(gateway, plaintext, List.of(), null, false,
+          new aigw.core.limits.Limits(100L, 100000L, 4, new java.math.BigDecimal("10"), new java.math.BigDecimal("5"), "1d"));
       var proxy = new ProxyService(gateway);
       var headers = Map.of("authorization", "Bearer " + plaintext, "content-type", "application/json");
       for (String body : List.of("{\"model\":\"gpt\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
@@ -850,7 +852,8 @@ class TransformedTemplateTest {
       }
 
       String table = dynamo.keysTable();
-      String usageItem = sent.get(0).key().get("token_hash").s();
+      assertThat(sent).as("the limit state was written").anyMatch(r -> r.key().get("token_hash").s().equals("limits#key:" + key.keyId()));
+      String usageItem = sent.stream().map(r -> r.key().get("token_hash").s()).filter(k -> k.startsWith("usage#")).findFirst().orElseThrow();
       assertThat(usageItem).isEqualTo("usage#" + key.keyId());
       var counters = Map.of("request_count", AttributeValueUpdate.builder().action(AttributeAction.ADD).value(AttributeValue.fromN("1")).build());
       Map<String, UpdateItemRequest> forged = new LinkedHashMap<>();
@@ -930,7 +933,8 @@ class TransformedTemplateTest {
     names.addAll(request.expressionAttributeNames().values());
     for (String expression : java.util.Arrays.asList(request.updateExpression(), request.conditionExpression())) {
       if (expression != null) {
-        var name = java.util.regex.Pattern.compile("(?<![:#\\w])([A-Za-z_]\\w*)(?!\\w|\\s*\\()").matcher(expression);
+        // Top-level names only (IAM: "the top-level attribute names accessed by a request"): not a path element after '.'.
+        var name = java.util.regex.Pattern.compile("(?<![:#\\w.])([A-Za-z_]\\w*)(?!\\w|\\s*\\()").matcher(expression);
         while (name.find()) {
           if (!EXPRESSION_WORDS.contains(name.group(1).toUpperCase(java.util.Locale.ROOT))) {
             names.add(name.group(1));

@@ -18,12 +18,11 @@ final class Fields {
   /** LiteLLM key fields that aigw does not implement yet (REFERENCE.md). */
   static final Set<String> LITELLM_NOT_YET =
       Set.of(
-          "spend", "max_budget", "agent_id", "max_parallel_requests", "tpm_limit", "rpm_limit",
-          "budget_duration", "budget_limits", "allowed_cache_controls", "config", "permissions",
+          "spend", "agent_id", "budget_limits", "allowed_cache_controls", "config", "permissions",
           "model_max_budget", "budget_fallbacks", "model_rpm_limit", "model_tpm_limit", "guardrails",
           "policies", "prompts", "aliases", "object_permission", "budget_id", "tags", "enforced_params",
           "allowed_routes", "allowed_passthrough_routes", "allowed_vector_store_indexes", "rpm_limit_type",
-          "tpm_limit_type", "router_settings", "access_group_ids", "soft_budget", "send_invite_email",
+          "tpm_limit_type", "router_settings", "access_group_ids", "send_invite_email",
           "key_type", "organization_id", "project_id",
           "temp_budget_increase", "temp_budget_expiry");
 
@@ -53,6 +52,11 @@ final class Fields {
       }
     });
     return List.copyOf(names);
+  }
+
+  /** The request's JSON object, for readers in the core ({@link aigw.core.limits.LimitFields}). */
+  ObjectNode body() {
+    return body;
   }
 
   boolean has(String name) {

@@ -21,6 +21,7 @@ record GenerateKeyRequest(Optional<String> key, KeySettings settings, List<Strin
     return new GenerateKeyRequest(fields.text("key"), KeySettings.from(fields), fields.namesSet());
   }
 
+  /** {@code fields} and {@code more}. */
   static Set<String> with(Set<String> fields, String... more) {
     var all = new HashSet<>(fields);
     all.addAll(List.of(more));

@@ -17,6 +17,8 @@ import aigw.core.keys.KeyRules;
 import aigw.core.keys.KeyStore;
 import aigw.core.keys.VirtualKey;
 import aigw.core.keys.dynamodb.DynamoDbKeyStore;
+import aigw.core.limits.LimitScope;
+import aigw.core.limits.Limits;
 import aigw.core.rotation.VirtualKeyRotator;
 import java.time.Duration;
 import java.time.Instant;
@@ -85,7 +87,8 @@ final class KeyEndpoints {
             settings.blocked().orElse(false),
             null,
             KeyRules.rotation(settings.rotation(), KeyRotation.NONE, now, rotator::refuseSecretTarget).orElse(KeyRotation.NONE),
-            null);
+            null,
+            settings.limits().map(limits -> limits.apply(Limits.NONE)).orElse(Limits.NONE));
     keys.create(virtualKey);
     LOG.info("Created key " + virtualKey.keyName() + " (key_id " + virtualKey.keyId() + ")");
     var response = new LinkedHashMap<String, Object>();
@@ -120,7 +123,8 @@ final class KeyEndpoints {
                     settings.metadata(),
                     expires,
                     settings.blocked(),
-                    KeyRules.rotation(settings.rotation(), current.rotation(), now, rotator::refuseSecretTarget)),
+                    KeyRules.rotation(settings.rotation(), current.rotation(), now, rotator::refuseSecretTarget),
+                    settings.limits().map(limits -> limits.apply(current.limits()))),
             now);
     audit(request, "key.update", updated, update.fieldsSet());
     var response = new LinkedHashMap<String, Object>();
@@ -273,9 +277,16 @@ final class KeyEndpoints {
     }
     VirtualKey found = keys.resolve(reference);
     VirtualKey key = found.withUsage(gateway.keyStore().usageOf(found.keyId()));
+    var info = KeyViews.info(key);
+    if (key.limits().tracksSpend() || key.limits().budgetDuration() != null) {
+      // LiteLLM's key spend is the current budget period's: it resets to 0 at budget_reset_at.
+      var budget = gateway.limits().budget(LimitScope.ofKey(key.keyId(), key.keyName(), key.limits()));
+      info.put("spend", budget.spend());
+      info.put("budget_reset_at", budget.resetAt() == null ? null : budget.resetAt().toString());
+    }
     var response = new LinkedHashMap<String, Object>();
     response.put("key", reference);
-    response.put("info", KeyViews.info(key));
+    response.put("info", info);
     return GatewayResponse.json(200, response);
   }
 

@@ -1,10 +1,13 @@
 package aigw.admin;
 
 import aigw.core.keys.RotationSettings;
+import aigw.core.limits.LimitFields;
+import aigw.core.limits.Limits;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 
 /**
  * The settings of a key that {@code /key/generate} and {@code /key/update} both take, with
@@ -19,11 +22,14 @@ record KeySettings(
     Optional<String> userId,
     Optional<Map<String, Object>> metadata,
     Optional<Boolean> blocked,
-    RotationSettings rotation) {
+    RotationSettings rotation,
+    Optional<UnaryOperator<Limits>> limits) {
 
   /** The request fields these settings are read from. */
   static final Set<String> FIELDS =
-      Set.of("key_alias", "duration", "models", "team_id", "user_id", "metadata", "blocked",
+      GenerateKeyRequest.with(
+          LimitFields.NAMES,
+          "key_alias", "duration", "models", "team_id", "user_id", "metadata", "blocked",
           "auto_rotate", "rotation_interval", "grace_period", "rotation_secret");
 
   static KeySettings from(Fields fields) {
@@ -39,6 +45,20 @@ record KeySettings(
             fields.bool("auto_rotate"),
             fields.text("rotation_interval").map(t -> Durations.parse(t, "rotation_interval")),
             fields.text("grace_period").map(t -> Durations.parseAllowingZero(t, "grace_period")),
-            fields.text("rotation_secret").map(String::trim)));
+            fields.text("rotation_secret").map(String::trim)),
+        limits(fields));
+  }
+
+  /**
+   * The limit fields the request sets, applied over a key's current limits (an absent or null field
+   * keeps its value); empty when the request sets none. Parsed at once, so a bad value is a 400
+   * before anything is looked up.
+   */
+  private static Optional<UnaryOperator<Limits>> limits(Fields fields) {
+    if (LimitFields.NAMES.stream().noneMatch(fields::has)) {
+      return Optional.empty();
+    }
+    LimitFields.read(fields.body(), Limits.NONE); // validates now; applied to the key's current limits below
+    return Optional.of(current -> LimitFields.read(fields.body(), current));
   }
 }

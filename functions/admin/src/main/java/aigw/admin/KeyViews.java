@@ -41,6 +41,13 @@ final class KeyViews {
     view.put("last_rotation_at", text(rotation.lastRotatedAt()));
     view.put("rotation_count", rotation.count());
     view.put("previous_key_valid_until", text(rotation.previousKeyValidUntil()));
+    var limits = key.limits();
+    view.put("rpm_limit", limits.rpmLimit());
+    view.put("tpm_limit", limits.tpmLimit());
+    view.put("max_parallel_requests", limits.maxParallelRequests());
+    view.put("max_budget", limits.maxBudget());
+    view.put("soft_budget", limits.softBudget());
+    view.put("budget_duration", limits.budgetDuration());
     return view;
   }
 

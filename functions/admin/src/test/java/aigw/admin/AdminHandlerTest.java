@@ -1049,7 +1049,7 @@ class AdminHandlerTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"max_budget", "tpm_limit", "rpm_limit", "budget_duration", "tags", "spend"})
+    @ValueSource(strings = {"budget_limits", "model_max_budget", "model_rpm_limit", "tags", "spend"})
     void liteLlmFieldNotImplementedYetGets400NamingIt(String field) {
       JsonNode error = assertError(api.post("/key/generate", "{\"" + field + "\": 10}"), 400, "invalid_request_error", field);
       assertThat(error.path("message").asText()).contains(field).contains("not supported");
@@ -1059,7 +1059,7 @@ class AdminHandlerTest {
     @Test
     void liteLlmFieldNotImplementedYetGets400OnUpdateToo() {
       storeEventsVirtualKey();
-      assertError(api.post("/key/update", Map.of("key", VIRTUAL, "max_budget", 10)), 400, "invalid_request_error", "max_budget");
+      assertError(api.post("/key/update", Map.of("key", VIRTUAL, "spend", 10)), 400, "invalid_request_error", "spend");
     }
 
     @ParameterizedTest

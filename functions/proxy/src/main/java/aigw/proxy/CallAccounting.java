@@ -68,14 +68,27 @@ final class CallAccounting {
   void answered(ProxyService.Admitted admitted, Deployment answeredBy, TokenUsage tokens, boolean estimated) {
     BigDecimal cost = gateway.costs().cost(answeredBy, tokens);
     Instant now = gateway.clock().instant();
-    if (admitted.keyId() != null) {
-      gateway.usage().record(admitted.keyId(), UsageDelta.oneRequest(tokens, cost, estimated, now));
+    try {
+      if (admitted.keyId() != null) {
+        gateway.usage().record(admitted.keyId(), UsageDelta.oneRequest(tokens, cost, estimated, now));
+      }
+    } finally {
+      if (admitted.admission() != null) {
+        // The key's limits learn the call's real tokens and cost (its reservation was an estimate).
+        admitted.admission().settle(tokens, cost);
+      }
     }
     log(admitted, answeredBy, tokens, cost, 200, estimated, now);
   }
 
-  /** Logs a call that failed after it was admitted (the status its client got); nothing is added to the key. */
+  /**
+   * Logs a call that failed after it was admitted (the status its client got) and releases what it
+   * held against the key's limits; nothing is added to the key.
+   */
   void failed(ProxyService.Admitted admitted, GatewayException failure) {
+    if (admitted.admission() != null) {
+      admitted.admission().release(); // nothing was used: what the call held goes back at once
+    }
     log(admitted, null, TokenUsage.NONE, BigDecimal.ZERO, ErrorEnvelope.status(failure), false, gateway.clock().instant());
   }
 

@@ -64,7 +64,7 @@ final class MessagesEndpoint {
     String model = model(body);
     boolean stream = stream(body);
     requireMessages(body);
-    var admitted = steps.admit(request, caller, model);
+    var admitted = steps.admit(request, caller, model, body);
     if (passedThrough(admitted.reachable())) { // fallback groups included: one request shape for the whole call
       var providerRequest =
           new ProviderRequest(Operation.MESSAGES, ForwardedBody.of(request.body()), stream, clientHeaders(request));

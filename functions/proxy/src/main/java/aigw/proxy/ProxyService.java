@@ -22,6 +22,10 @@ import aigw.core.providers.ProviderAnswer;
 import aigw.core.providers.ProviderRequest;
 import aigw.core.providers.ProviderResponse;
 import aigw.core.providers.ProviderStream;
+import aigw.core.limits.Admission;
+import aigw.core.limits.Demand;
+import aigw.core.limits.LimitScope;
+import aigw.core.usage.TokenUsage;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Instant;
@@ -69,7 +73,36 @@ public final class ProxyService {
     this.createdEpochSecond = gateway.clock().instant().getEpochSecond();
   }
 
+  /**
+   * The limits admission of the request this thread is serving ({@link #admit(GatewayRequest,
+   * Caller, String, ObjectNode)} sets it): whatever path a call takes, its response gets the key's
+   * {@code x-ratelimit-*} headers, and a request that fails after admission releases what it held
+   * (a settled one is not released again).
+   */
+  private static final ThreadLocal<Admission> ADMITTED = new ThreadLocal<>();
+
   public GatewayResponse handle(GatewayRequest request) {
+    try {
+      GatewayResponse response = dispatch(request);
+      Admission admission = ADMITTED.get();
+      if (admission != null) {
+        for (var header : admission.headers().entrySet()) {
+          response = response.withHeader(header.getKey(), header.getValue());
+        }
+      }
+      return response;
+    } catch (RuntimeException failed) {
+      Admission admission = ADMITTED.get();
+      if (admission != null) {
+        admission.release();
+      }
+      throw failed;
+    } finally {
+      ADMITTED.remove();
+    }
+  }
+
+  private GatewayResponse dispatch(GatewayRequest request) {
     String route = route(request.path());
     return switch (route) {
       case "/chat/completions" -> {
@@ -113,9 +146,22 @@ public final class ProxyService {
    *     ({@code FailoverPolicy#reachableFrom}); what a rule about the whole call must check
    * @param requestId the gateway's request id, for the spend log
    * @param startedAt when the call was admitted (just after authentication), for its latency in the spend log
+   * @param admission what the call holds against its key's limits, settled when it is accounted
+   *     ({@link CallAccounting}); null for a key without limits and for the master key
    */
   record Admitted(
-      Caller caller, String keyId, String model, List<Deployment> rotation, List<Deployment> reachable, String requestId, Instant startedAt) {}
+      Caller caller,
+      String keyId,
+      String model,
+      List<Deployment> rotation,
+      List<Deployment> reachable,
+      String requestId,
+      Instant startedAt,
+      Admission admission) {
+    Admitted withAdmission(Admission value) {
+      return new Admitted(caller, keyId, model, rotation, reachable, requestId, startedAt, value);
+    }
+  }
 
   /**
    * The caller of a model route (any inbound protocol): a valid virtual key, or the master key when
@@ -153,7 +199,49 @@ public final class ProxyService {
     }
     String keyId = caller instanceof Caller.Virtual virtual ? virtual.key().keyId() : null;
     return new Admitted(
-        caller, keyId, model, rotation, gateway.failover().reachableFrom(model, rotation), request.requestId(), gateway.clock().instant());
+        caller, keyId, model, rotation, gateway.failover().reachableFrom(model, rotation), request.requestId(), gateway.clock().instant(),
+        null);
+  }
+
+  /**
+   * {@link #admit(GatewayRequest, Caller, String)} for a model call, which also counts against the
+   * key's limits ({@code rpm_limit}, {@code tpm_limit}, {@code max_parallel_requests}, {@code
+   * max_budget}): reserves its expected tokens (request bytes / 4 + {@code max_tokens}) and cost,
+   * settled when the call is accounted ({@link CallAccounting}). The master key is never limited
+   * (LiteLLM: it bypasses budgets).
+   *
+   * @throws aigw.core.errors.RateLimited over a rate limit (429, Retry-After)
+   * @throws aigw.core.errors.BudgetExceeded the budget is spent (429)
+   */
+  Admitted admit(GatewayRequest request, Caller caller, String model, ObjectNode body) {
+    Admitted admitted = admit(request, caller, model);
+    if (caller instanceof Caller.Virtual virtual && !virtual.key().limits().isEmpty()) {
+      var key = virtual.key();
+      Admission admission =
+          gateway.limits().admit(LimitScope.ofKey(key.keyId(), key.keyName(), key.limits()), demand(admitted, body, request.body().length));
+      ADMITTED.set(admission);
+      return admitted.withAdmission(admission);
+    }
+    return admitted;
+  }
+
+  /** What a call is expected to use: tokens of its request and of its longest answer, and their cost when priced. */
+  private Demand demand(Admitted admitted, ObjectNode body, long requestBytes) {
+    long prompt = (requestBytes + 3) / 4;
+    long maxTokens = -1;
+    for (String field : new String[] {"max_tokens", "max_completion_tokens", "max_output_tokens"}) {
+      JsonNode value = body.get(field);
+      if (value != null && value.canConvertToLong() && value.asLong() >= 0) {
+        maxTokens = value.asLong();
+        break;
+      }
+    }
+    if (maxTokens < 0) {
+      return new Demand(prompt, null);
+    }
+    // The first deployment's prices: an estimate, settled at the answering deployment's.
+    var cost = gateway.costs().cost(admitted.rotation().get(0), new TokenUsage(prompt, maxTokens, prompt + maxTokens));
+    return new Demand(prompt + maxTokens, cost.signum() > 0 ? cost : null);
   }
 
   /** Refuses a body larger than {@code AIGW_MAX_REQUEST_BYTES} (413) before it is parsed. */
@@ -185,7 +273,7 @@ public final class ProxyService {
     Caller caller = authenticate(request);
     requireWithinSizeLimit(request);
     ObjectNode body = parse(request.body()); // to validate; what is sent is the client's bytes (ForwardedBody)
-    Admitted admitted = admit(request, caller, validate(body, operation));
+    Admitted admitted = admit(request, caller, validate(body, operation), body);
     String model = admitted.model();
     List<Deployment> rotation = admitted.rotation();
     // Fields such as OpenRouter's models/route would make the provider run models the key may not

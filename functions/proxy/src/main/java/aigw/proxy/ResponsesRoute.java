@@ -79,7 +79,7 @@ final class ResponsesRoute {
     var caller = proxy.authenticate(request);
     proxy.requireWithinSizeLimit(request);
     ObjectNode body = ProxyService.parse(request.body());
-    var admitted = proxy.admit(request, caller, ResponsesRequest.validate(body));
+    var admitted = proxy.admit(request, caller, ResponsesRequest.validate(body), body);
     boolean stream = ResponsesRequest.streamed(body);
     var gateway = proxy.gateway();
     long now = gateway.clock().instant().getEpochSecond();

@@ -54,6 +54,8 @@ public final class Gateway {
   private final aigw.core.cost.CostCalculator costs = aigw.core.cost.TokenCostCalculator.builtIn(); // litellm_params prices over the built-in table
   private final aigw.core.spend.SpendLogs spendLogs = aigw.core.spend.SpendLogs.NONE;
   private final aigw.core.audit.AuditLog auditLog = aigw.core.audit.AuditLog.NONE;
+  // Rate limits, parallel slots, budgets: over the keys table when the gateway has one (over(...)).
+  private aigw.core.limits.LimitEngine limits;
 
   public Gateway(
       GatewaySettings settings,
@@ -92,6 +94,7 @@ public final class Gateway {
     this.router = new Router(models.deployments());
     this.providers = providers;
     this.failover = new FailoverPolicy(models.router(), providers::call, router::rotation, clock);
+    this.limits = aigw.core.limits.LimitEngine.withoutStore(clock);
   }
 
   /** The usual wiring over a DynamoDB client: keys and usage in the table the settings name. */
@@ -130,7 +133,7 @@ public final class Gateway {
       Providers providers,
       UsageJournal usageJournal,
       Clock clock) {
-    return new Gateway(
+    var gateway = new Gateway(
         settings,
         clock,
         new DynamoDbKeyStore(dynamo, settings.keysTable()),
@@ -139,6 +142,8 @@ public final class Gateway {
         masterKeySource,
         models,
         providers);
+    gateway.limits = new aigw.core.limits.LimitEngine(dynamo, settings.keysTable(), clock);
+    return gateway;
   }
 
   /**
@@ -206,6 +211,7 @@ public final class Gateway {
     providers.credentials().expire();
     router.startAtRandom(new SecureRandom());
     failover.cooldowns().forgetAll();
+    limits.forgetAll(); // no lease or holder id of the snapshot may be shared by the restored environments
   }
 
   public GatewaySettings settings() {
@@ -266,6 +272,11 @@ public final class Gateway {
   /** One record per model call (LiteLLM's spend logs). */
   public aigw.core.spend.SpendLogs spendLogs() {
     return spendLogs;
+  }
+
+  /** Rate limits, max_parallel_requests and budgets of keys (docs/limits.md). */
+  public aigw.core.limits.LimitEngine limits() {
+    return limits;
   }
 
   /** The record of admin actions. */

@@ -69,6 +69,8 @@ public record ErrorEnvelope(Body error) {
       case ServiceUnavailable s -> 503;
       case UpstreamTimeout t -> 504;
       case NoDeploymentAvailable n -> 429; // LiteLLM's status for its RouterRateLimitError
+      case RateLimited r -> 429;
+      case BudgetExceeded b -> 429; // newer LiteLLM (older: 400)
     };
   }
 
@@ -88,6 +90,8 @@ public record ErrorEnvelope(Body error) {
       case ServiceUnavailable s -> "service_unavailable";
       case UpstreamTimeout t -> "timeout";
       case NoDeploymentAvailable n -> "rate_limit_error";
+      case RateLimited r -> "rate_limit_error";
+      case BudgetExceeded b -> "budget_exceeded";
     };
   }
 
@@ -120,6 +124,15 @@ public record ErrorEnvelope(Body error) {
     }
     if (e instanceof NoDeploymentAvailable n) {
       response = response.withHeader("Retry-After", Long.toString(n.retryAfterSeconds()));
+    }
+    if (e instanceof RateLimited r) {
+      response = response.withHeader("Retry-After", Long.toString(r.retryAfterSeconds()));
+      for (var header : r.headers().entrySet()) {
+        response = response.withHeader(header.getKey(), header.getValue());
+      }
+    }
+    if (e instanceof BudgetExceeded b && b.retryAfterSeconds() > 0) {
+      response = response.withHeader("Retry-After", Long.toString(b.retryAfterSeconds()));
     }
     if (e instanceof UpstreamFailed u && u.credentialRefused()) {
       // A 502 the client cannot fix by sending again: the provider refused the gateway's own

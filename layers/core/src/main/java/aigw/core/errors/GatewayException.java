@@ -18,7 +18,9 @@ public abstract sealed class GatewayException extends RuntimeException
         UpstreamUnreachable,
         UpstreamTimeout,
         ServiceUnavailable,
-        NoDeploymentAvailable {
+        NoDeploymentAvailable,
+        RateLimited,
+        BudgetExceeded {
 
   private final String param;
 

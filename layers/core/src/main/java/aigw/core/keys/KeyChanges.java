@@ -1,5 +1,6 @@
 package aigw.core.keys;
 
+import aigw.core.limits.Limits;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -11,6 +12,7 @@ import java.util.Optional;
  *
  * @param rotation new rotation settings (auto_rotate, interval, grace period, secret target and
  *     the next due time they give); the rotation history (last rotation, count) never changes here
+ * @param limits the key's new limits, whole ({@code aigw.core.limits.LimitFields} merges a request's fields into the current ones)
  */
 public record KeyChanges(
     Optional<String> keyAlias,
@@ -20,7 +22,20 @@ public record KeyChanges(
     Optional<Map<String, Object>> metadata,
     Optional<Instant> expiresAt,
     Optional<Boolean> blocked,
-    Optional<KeyRotation> rotation) {
+    Optional<KeyRotation> rotation,
+    Optional<Limits> limits) {
+
+  public KeyChanges(
+      Optional<String> keyAlias,
+      Optional<List<String>> models,
+      Optional<String> teamId,
+      Optional<String> userId,
+      Optional<Map<String, Object>> metadata,
+      Optional<Instant> expiresAt,
+      Optional<Boolean> blocked,
+      Optional<KeyRotation> rotation) {
+    this(keyAlias, models, teamId, userId, metadata, expiresAt, blocked, rotation, Optional.empty());
+  }
 
   public KeyChanges(
       Optional<String> keyAlias,
@@ -42,6 +57,7 @@ public record KeyChanges(
         Optional.empty(),
         Optional.empty(),
         Optional.empty(),
+        Optional.empty(),
         Optional.empty());
   }
 
@@ -50,7 +66,7 @@ public record KeyChanges(
   }
 
   public KeyChanges withBlocked(boolean value) {
-    return new KeyChanges(keyAlias, models, teamId, userId, metadata, expiresAt, Optional.of(value), rotation);
+    return new KeyChanges(keyAlias, models, teamId, userId, metadata, expiresAt, Optional.of(value), rotation, limits);
   }
 
   public boolean isEmpty() {
@@ -73,7 +89,8 @@ public record KeyChanges(
         blocked.orElse(key.blocked()),
         key.usage(),
         rotation.map(r -> mergeSettings(key.rotation(), r)).orElse(key.rotation()),
-        key.graceEndsAt());
+        key.graceEndsAt(),
+        limits.orElse(key.limits()));
   }
 
   /** Settings from {@code settings}, history from {@code current}. */

@@ -1,5 +1,6 @@
 package aigw.core.keys;
 
+import aigw.core.limits.Limits;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -15,6 +16,7 @@ import java.util.Map;
  * @param rotation rotation settings and state
  * @param graceEndsAt set only when the key was looked up by a previous key value, after a
  *     rotation: the instant that value stops working. Null for the current key value.
+ * @param limits rpm/tpm limits, max_parallel_requests and budget ({@link Limits#NONE}: none)
  */
 public record VirtualKey(
     String tokenHash,
@@ -31,13 +33,36 @@ public record VirtualKey(
     boolean blocked,
     KeyUsage usage,
     KeyRotation rotation,
-    Instant graceEndsAt) {
+    Instant graceEndsAt,
+    Limits limits) {
 
   public VirtualKey {
     models = models == null ? List.of() : List.copyOf(models);
     metadata = metadata == null ? Map.of() : metadata;
     usage = usage == null ? KeyUsage.NONE : usage;
     rotation = rotation == null ? KeyRotation.NONE : rotation;
+    limits = limits == null ? Limits.NONE : limits;
+  }
+
+  /** A key without limits. */
+  public VirtualKey(
+      String tokenHash,
+      String keyId,
+      String keyName,
+      String keyAlias,
+      List<String> models,
+      String teamId,
+      String userId,
+      Map<String, Object> metadata,
+      Instant createdAt,
+      Instant updatedAt,
+      Instant expiresAt,
+      boolean blocked,
+      KeyUsage usage,
+      KeyRotation rotation,
+      Instant graceEndsAt) {
+    this(tokenHash, keyId, keyName, keyAlias, models, teamId, userId, metadata, createdAt, updatedAt, expiresAt, blocked,
+        usage, rotation, graceEndsAt, Limits.NONE);
   }
 
   /** A key that has never been rotated. */
@@ -61,18 +86,23 @@ public record VirtualKey(
 
   public VirtualKey withUsage(KeyUsage value) {
     return new VirtualKey(tokenHash, keyId, keyName, keyAlias, models, teamId, userId, metadata, createdAt, updatedAt,
-        expiresAt, blocked, value, rotation, graceEndsAt);
+        expiresAt, blocked, value, rotation, graceEndsAt, limits);
   }
 
   public VirtualKey withRotation(KeyRotation value) {
     return new VirtualKey(tokenHash, keyId, keyName, keyAlias, models, teamId, userId, metadata, createdAt, updatedAt,
-        expiresAt, blocked, usage, value, graceEndsAt);
+        expiresAt, blocked, usage, value, graceEndsAt, limits);
   }
 
   /** This key as found through a previous key value that works until {@code end}. */
   public VirtualKey withGraceEndsAt(Instant end) {
     return new VirtualKey(tokenHash, keyId, keyName, keyAlias, models, teamId, userId, metadata, createdAt, updatedAt,
-        expiresAt, blocked, usage, rotation, end);
+        expiresAt, blocked, usage, rotation, end, limits);
+  }
+
+  public VirtualKey withLimits(Limits value) {
+    return new VirtualKey(tokenHash, keyId, keyName, keyAlias, models, teamId, userId, metadata, createdAt, updatedAt,
+        expiresAt, blocked, usage, rotation, graceEndsAt, value);
   }
 
   /** Whether the presented value was rotated out and its grace period is over. */

@@ -42,6 +42,12 @@ public final class TestGateways {
 
   /** Stores a key with the given plaintext and returns it as stored. */
   public static VirtualKey storeKey(Gateway gateway, String key, List<String> models, Instant expiresAt, boolean blocked) {
+    return storeKey(gateway, key, models, expiresAt, blocked, aigw.core.limits.Limits.NONE);
+  }
+
+  /** As above, with limits (rpm/tpm, max_parallel_requests, budget). */
+  public static VirtualKey storeKey(
+      Gateway gateway, String key, List<String> models, Instant expiresAt, boolean blocked, aigw.core.limits.Limits limits) {
     Instant now = gateway.clock().instant();
     var virtualKey =
         new VirtualKey(
@@ -57,7 +63,10 @@ public final class TestGateways {
             now,
             expiresAt,
             blocked,
-            null);
+            null,
+            null,
+            null,
+            limits);
     gateway.keyStore().create(virtualKey);
     return virtualKey;
   }

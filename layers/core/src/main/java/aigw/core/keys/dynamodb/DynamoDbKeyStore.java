@@ -135,7 +135,7 @@ public final class DynamoDbKeyStore implements KeyStore {
     VirtualKey rotated =
         new VirtualKey(newTokenHash, current.keyId(), newKeyName, changed.keyAlias(), changed.models(), changed.teamId(),
             changed.userId(), changed.metadata(), changed.createdAt(), now, changed.expiresAt(), changed.blocked(),
-            KeyUsage.NONE, changed.rotation().rotatedAt(now, graceEnd), null);
+            KeyUsage.NONE, changed.rotation().rotatedAt(now, graceEnd), null, changed.limits());
     var actions = new ArrayList<TransactWriteItem>();
     actions.add(putIfAbsent(toItem(rotated)));
     actions.add(TransactWriteItem.builder().put(putUnchanged(rotatedOutItem(current, newTokenHash, now, graceEnd, rotated.rotation().rotatedOutUntil()), current)).build());

@@ -3,6 +3,7 @@ package aigw.core.keys.dynamodb;
 import aigw.core.json.Json;
 import aigw.core.keys.KeyRotation;
 import aigw.core.keys.KeyUsage;
+import aigw.core.limits.Limits;
 import aigw.core.keys.VirtualKey;
 import com.fasterxml.jackson.core.type.TypeReference;
 import java.io.IOException;
@@ -84,6 +85,14 @@ final class KeyItems {
   /** USD the key's requests cost, an exact decimal added to by each request (LiteLLM's {@code spend}). */
   static final String SPEND = "spend";
 
+  // Limits (LiteLLM's names; aigw.core.limits.Limits), on the key item. Their state is in limits#<scope> items.
+  static final String RPM_LIMIT = "rpm_limit";
+  static final String TPM_LIMIT = "tpm_limit";
+  static final String MAX_PARALLEL_REQUESTS = "max_parallel_requests";
+  static final String MAX_BUDGET = "max_budget";
+  static final String SOFT_BUDGET = "soft_budget";
+  static final String BUDGET_DURATION = "budget_duration";
+
   // Alias guards.
   static final String ALIAS_GUARD_PREFIX = "alias#";
   static final String ALIAS_OF = "alias_of";
@@ -140,6 +149,7 @@ final class KeyItems {
       item.put(PURGE_AT, epochSeconds(purgeAt(key.expiresAt())));
     }
     item.put(BLOCKED, AttributeValue.fromBool(key.blocked()));
+    putLimits(item, key.limits());
     item.putAll(rotationSettings(key.rotation()));
     KeyRotation rotation = key.rotation();
     if (rotation.lastRotatedAt() != null) {
@@ -254,7 +264,49 @@ final class KeyItems {
             instant(item, PREVIOUS_KEY_VALID_UNTIL),
             epochInstant(item, ROTATED_OUT_UNTIL),
             instant(item, EARLIER_VALUES_REVOKED_AT)),
-        null);
+        null,
+        limits(item));
+  }
+
+  private static void putLimits(Map<String, AttributeValue> item, Limits limits) {
+    if (limits.rpmLimit() != null) {
+      item.put(RPM_LIMIT, n(limits.rpmLimit()));
+    }
+    if (limits.tpmLimit() != null) {
+      item.put(TPM_LIMIT, n(limits.tpmLimit()));
+    }
+    if (limits.maxParallelRequests() != null) {
+      item.put(MAX_PARALLEL_REQUESTS, n(limits.maxParallelRequests()));
+    }
+    if (limits.maxBudget() != null) {
+      item.put(MAX_BUDGET, AttributeValue.fromN(limits.maxBudget().toPlainString()));
+    }
+    if (limits.softBudget() != null) {
+      item.put(SOFT_BUDGET, AttributeValue.fromN(limits.softBudget().toPlainString()));
+    }
+    putIfPresent(item, BUDGET_DURATION, limits.budgetDuration());
+  }
+
+  private static Limits limits(Map<String, AttributeValue> item) {
+    Long parallel = optionalNumber(item, MAX_PARALLEL_REQUESTS);
+    return new Limits(
+        optionalNumber(item, RPM_LIMIT),
+        optionalNumber(item, TPM_LIMIT),
+        parallel == null ? null : parallel.intValue(),
+        optionalDecimal(item, MAX_BUDGET),
+        optionalDecimal(item, SOFT_BUDGET),
+        text(item, BUDGET_DURATION));
+  }
+
+  private static Long optionalNumber(Map<String, AttributeValue> item, String name) {
+    AttributeValue value = item.get(name);
+    return value == null || value.n() == null ? null : Long.parseLong(value.n());
+  }
+
+  /** A decimal setting; null when absent. */
+  private static java.math.BigDecimal optionalDecimal(Map<String, AttributeValue> item, String name) {
+    AttributeValue value = item.get(name);
+    return value == null || value.n() == null ? null : new java.math.BigDecimal(value.n());
   }
 
   static KeyUsage usageFromItem(Map<String, AttributeValue> item) {

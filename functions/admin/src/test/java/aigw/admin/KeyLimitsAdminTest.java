@@ -1,0 +1,83 @@
+package aigw.admin;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import aigw.core.limits.Demand;
+import aigw.core.limits.LimitScope;
+import aigw.core.testing.MutableClock;
+import aigw.core.usage.TokenUsage;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** LiteLLM's limit fields on /key/generate, /key/update and /key/info. */
+class KeyLimitsAdminTest {
+  private final AdminApi api = new AdminApi(MutableClock.at("2026-12-05T10:00:00Z"));
+
+  @AfterEach
+  void stop() {
+    api.close();
+  }
+
+  @Test
+  void generateTakesTheLimitsAndInfoShowsThemWithTheBudgetsSpendAndReset() {
+    JsonNode generated = api.generate(
+        "{\"rpm_limit\": 20, \"tpm_limit\": 1000, \"max_parallel_requests\": 2, \"max_budget\": 10.5, \"soft_budget\": 8,"
+            + " \"budget_duration\": \"1d\"}");
+    assertThat(generated.path("rpm_limit").asLong()).isEqualTo(20);
+    assertThat(generated.path("max_budget").decimalValue()).isEqualByComparingTo("10.5");
+
+    String key = generated.path("key").asText();
+    JsonNode info = api.info(key);
+    assertThat(info.path("rpm_limit").asLong()).isEqualTo(20);
+    assertThat(info.path("tpm_limit").asLong()).isEqualTo(1000);
+    assertThat(info.path("max_parallel_requests").asInt()).isEqualTo(2);
+    assertThat(info.path("max_budget").decimalValue()).isEqualByComparingTo("10.5");
+    assertThat(info.path("soft_budget").decimalValue()).isEqualByComparingTo("8");
+    assertThat(info.path("budget_duration").asText()).isEqualTo("1d");
+    assertThat(info.path("spend").decimalValue()).isZero();
+    assertThat(info.path("budget_reset_at").asText()).isEqualTo("2026-12-06T00:00:00Z");
+
+    // Spend of the period, as the proxy settles it.
+    var stored = api.gateway.keyStore().findByHash(aigw.core.keys.ApiKeys.hash(key)).orElseThrow();
+    var scope = LimitScope.ofKey(stored.keyId(), stored.keyName(), stored.limits());
+    api.gateway.limits().admit(scope, new Demand(10, new BigDecimal("0.25"))).settle(new TokenUsage(5, 5, 10), new BigDecimal("0.25"));
+    assertThat(api.info(key).path("spend").decimalValue()).isEqualByComparingTo("0.25");
+
+    api.clock.advance(Duration.ofDays(1)); // past budget_reset_at: the period's spend starts again
+    assertThat(api.info(key).path("spend").decimalValue()).isZero();
+    assertThat(api.info(key).path("budget_reset_at").asText()).isEqualTo("2026-12-07T00:00:00Z");
+  }
+
+  @Test
+  void updateChangesTheLimitsItNamesAndKeepsTheOthers() {
+    String key = api.generate("{\"rpm_limit\": 20, \"max_budget\": 5}").path("key").asText();
+    var reply = api.post("/key/update", Map.of("key", key, "tpm_limit", 500, "max_budget", 7));
+    assertThat(reply.status()).as("%s", reply).isEqualTo(200);
+    JsonNode info = api.info(key);
+    assertThat(info.path("rpm_limit").asLong()).isEqualTo(20);
+    assertThat(info.path("tpm_limit").asLong()).isEqualTo(500);
+    assertThat(info.path("max_budget").decimalValue()).isEqualByComparingTo("7");
+    assertThat(info.path("budget_reset_at").isNull()).isTrue(); // no budget_duration: never resets
+
+    api.post("/key/update", Map.of("key", key, "metadata", Map.of("a", 1)));
+    assertThat(api.info(key).path("tpm_limit").asLong()).isEqualTo(500); // an update without limit fields keeps them
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {
+    "{\"rpm_limit\": -1}", "{\"tpm_limit\": \"100\"}", "{\"max_parallel_requests\": 1.5}", "{\"max_budget\": -5}",
+    "{\"soft_budget\": \"cheap\"}", "{\"budget_duration\": \"1y\"}"})
+  void aBadLimitIsA400NamingItsFieldAndStoresNothing(String body) {
+    var reply = api.post("/key/generate", body);
+    assertThat(reply.status()).as("%s", reply).isEqualTo(400);
+    assertThat(reply.error().path("type").asText()).isEqualTo("invalid_request_error");
+    assertThat(reply.error().path("param").asText()).isEqualTo(body.substring(2, body.indexOf('"', 2)));
+    assertThat(api.storedItems()).isZero();
+  }
+}

@@ -1,0 +1,306 @@
+package aigw.proxy;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.*;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import aigw.core.Gateway;
+import aigw.core.http.CorsPolicy;
+import aigw.core.http.GatewayApplication;
+import aigw.core.http.GatewayRequest;
+import aigw.core.http.GatewayResponse;
+import aigw.core.json.Json;
+import aigw.core.keys.ApiKeys;
+import aigw.core.keys.KeyUsage;
+import aigw.core.keys.VirtualKey;
+import aigw.core.limits.Limits;
+import aigw.core.testing.LocalDynamo;
+import aigw.core.testing.MutableClock;
+import aigw.core.testing.StreamingUpstream;
+import aigw.core.testing.TestGateways;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.github.tomakehurst.wiremock.WireMockServer;
+import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Key limits through the proxy's HTTP application, over DynamoDB Local, with two gateways sharing
+ * one table standing for two Lambda containers, and WireMock (or a held upstream) as the provider.
+ */
+class LimitsProxyTest {
+  private static final String KEY = "sk-aigw-limits-test-key-000001";
+  private static final String ANSWER =
+      "{\"id\":\"c1\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,"
+          + "\"message\":{\"role\":\"assistant\",\"content\":\"hi\"},\"finish_reason\":\"stop\"}],"
+          + "\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3,\"total_tokens\":10}}";
+  private static WireMockServer wiremock;
+
+  private LocalDynamo dynamo;
+  private MutableClock clock;
+  private StreamingUpstream held;
+  private ExecutorService pool;
+
+  @BeforeAll
+  static void startWireMock() {
+    wiremock = aigw.core.testing.Upstream.start();
+  }
+
+  @AfterAll
+  static void stopWireMock() {
+    wiremock.stop();
+  }
+
+  @BeforeEach
+  void setUp() {
+    wiremock.resetAll();
+    wiremock.stubFor(post("/v1/chat/completions").withRequestBody(notContaining("\"stream\":true")).willReturn(okJson(ANSWER)));
+    dynamo = new LocalDynamo();
+    clock = MutableClock.at("2026-12-05T08:00:10Z");
+    held = StreamingUpstream.start();
+    pool = Executors.newFixedThreadPool(40);
+  }
+
+  @AfterEach
+  void tearDown() {
+    pool.shutdownNow();
+    held.close();
+    dynamo.close();
+  }
+
+  /** A gateway (one Lambda container) over the shared table. */
+  private GatewayApplication container() {
+    Gateway gateway = TestGateways.gateway(dynamo, List.of(
+        TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", wiremock.baseUrl() + "/v1"),
+        TestGateways.openAi("held", "held-upstream", held.baseUrl())), clock);
+    return GatewayApplication.of(CorsPolicy.DISABLED, new ProxyService(gateway)::handle);
+  }
+
+  private VirtualKey storeKey(Limits limits) {
+    Gateway gateway = TestGateways.gateway(dynamo, List.of(), clock);
+    var now = clock.instant();
+    var key = new VirtualKey(ApiKeys.hash(KEY), UUID.randomUUID().toString(), ApiKeys.mask(KEY), null, List.of(), null, null, Map.of(),
+        now, now, null, false, null, null, null, limits);
+    gateway.keyStore().create(key);
+    return key;
+  }
+
+  private KeyUsage usageOf(VirtualKey key) {
+    return TestGateways.gateway(dynamo, List.of(), clock).keyStore().usageOf(key.keyId());
+  }
+
+  private static GatewayResponse send(GatewayApplication app, String path, String body) {
+    return app.handle(new GatewayRequest("POST", path, Map.of("Authorization", "Bearer " + KEY, "Content-Type", "application/json"),
+        Map.of(), body.getBytes(StandardCharsets.UTF_8), "req-" + UUID.randomUUID())).buffered();
+  }
+
+  private static String chat(String model) {
+    return "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}";
+  }
+
+  private List<GatewayResponse> atOnce(int requests, IntFunction<GatewayResponse> request) throws Exception {
+    var start = new CountDownLatch(1);
+    var futures = new ArrayList<CompletableFuture<GatewayResponse>>();
+    for (int i = 0; i < requests; i++) {
+      int index = i;
+      futures.add(CompletableFuture.supplyAsync(() -> {
+        try {
+          start.await();
+        } catch (InterruptedException e) {
+          throw new IllegalStateException(e);
+        }
+        return request.apply(index);
+      }, pool));
+    }
+    start.countDown();
+    var responses = new ArrayList<GatewayResponse>();
+    for (var future : futures) {
+      responses.add(future.get(60, TimeUnit.SECONDS));
+    }
+    return responses;
+  }
+
+  private static JsonNode error(GatewayResponse response) {
+    return Json.readObject(response.body()).path("error");
+  }
+
+  @Test
+  void fortyParallelRequestsOverTwoContainersGetExactlyTwentySuccessesAndA429WithRetryAfterForTheRest() throws Exception {
+    storeKey(new Limits(20L, null, null, null, null, null));
+    var first = container();
+    var second = container();
+
+    List<GatewayResponse> responses = atOnce(40, i -> send(i % 2 == 0 ? first : second, "/v1/chat/completions", chat("gpt-4o-mini")));
+
+    List<GatewayResponse> ok = responses.stream().filter(r -> r.status() == 200).toList();
+    List<GatewayResponse> limited = responses.stream().filter(r -> r.status() == 429).toList();
+    assertThat(ok).hasSize(20);
+    assertThat(limited).hasSize(20);
+    assertThat(wiremock.getAllServeEvents()).hasSize(20); // the refused never reached the provider
+    assertThat(ok).allSatisfy(r -> assertThat(r.headers())
+        .containsEntry("x-ratelimit-limit-requests", "20")
+        .containsKeys("x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"));
+    assertThat(limited).allSatisfy(r -> {
+      assertThat(r.headers()).containsEntry("Retry-After", "50").containsEntry("x-ratelimit-remaining-requests", "0");
+      assertThat(error(r).path("type").asText()).isEqualTo("rate_limit_error");
+      assertThat(error(r).path("code").asText()).isEqualTo("429");
+      assertThat(error(r).path("message").asText())
+          .isEqualTo("Rate limit exceeded for api_key: sk-...0001. Limit type: requests. Current limit: 20, Remaining: 0."
+              + " Limit resets at: 2026-12-05 08:01:00 UTC");
+    });
+
+    clock.advance(Duration.ofSeconds(50)); // the next window
+    assertThat(send(first, "/v1/chat/completions", chat("gpt-4o-mini")).status()).isEqualTo(200);
+  }
+
+  @Test
+  void maxParallelRequestsTwoWithASlowProviderAdmitsExactlyTwoAtOnce() throws Exception {
+    storeKey(new Limits(null, null, 2, null, null, null));
+    var first = container();
+    var second = container();
+
+    var futures = new ArrayList<CompletableFuture<GatewayResponse>>();
+    for (int i = 0; i < 6; i++) {
+      var app = i % 2 == 0 ? first : second;
+      futures.add(CompletableFuture.supplyAsync(() -> send(app, "/v1/chat/completions", chat("held")), pool));
+    }
+    var one = held.awaitRequest();
+    var two = held.awaitRequest();
+    // The other four are refused while the two are held at the provider.
+    var refused = new ArrayList<GatewayResponse>();
+    for (var future : futures) {
+      try {
+        refused.add(future.get(200, TimeUnit.MILLISECONDS));
+      } catch (java.util.concurrent.TimeoutException stillAtTheProvider) {
+        // one of the two held
+      }
+    }
+    assertThat(refused).hasSize(4).allSatisfy(r -> {
+      assertThat(r.status()).isEqualTo(429);
+      assertThat(r.headers()).containsEntry("Retry-After", "1");
+      assertThat(error(r).path("message").asText()).contains("Limit type: max_parallel_requests. Current limit: 2");
+    });
+    assertThat(held.noRequestWithin(Duration.ofMillis(100))).isTrue();
+
+    one.respond(200, Map.of(), ANSWER);
+    two.respond(200, Map.of(), ANSWER);
+    assertThat(futures.stream().map(CompletableFuture::join).filter(r -> r.status() == 200)).hasSize(2);
+    // Both slots are free again once the calls ended.
+    var next = CompletableFuture.supplyAsync(() -> send(first, "/v1/chat/completions", chat("held")), pool);
+    var nextTwo = CompletableFuture.supplyAsync(() -> send(second, "/v1/chat/completions", chat("held")), pool);
+    held.awaitRequest().respond(200, Map.of(), ANSWER);
+    held.awaitRequest().respond(200, Map.of(), ANSWER);
+    assertThat(next.get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
+    assertThat(nextTwo.get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
+  }
+
+  @Test
+  void aCallThatFailsGivesItsSlotBack() {
+    storeKey(new Limits(null, null, 1, null, null, null));
+    var app = container();
+    wiremock.stubFor(post("/v1/chat/completions").willReturn(aResponse().withStatus(500).withBody("{\"error\":{\"message\":\"boom\"}}")));
+    assertThat(send(app, "/v1/chat/completions", chat("gpt-4o-mini")).status()).isEqualTo(502);
+    wiremock.stubFor(post("/v1/chat/completions").willReturn(okJson(ANSWER)));
+    assertThat(send(app, "/v1/chat/completions", chat("gpt-4o-mini")).status()).isEqualTo(200);
+  }
+
+  @Test
+  void afterConcurrentRequestsWholeAndStreamedOnALimitedKeyItsCountersEqualWhatTheClientsReceived() throws Exception {
+    String usageChunk = "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[],"
+        + "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":4,\"total_tokens\":9}}";
+    String content = "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+        + "\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}";
+    wiremock.stubFor(post("/v1/chat/completions").withRequestBody(containing("\"stream\":true")).willReturn(aResponse()
+        .withStatus(200).withHeader("Content-Type", "text/event-stream")
+        .withBody("data: " + content + "\n\ndata: " + usageChunk + "\n\ndata: [DONE]\n\n")));
+    var key = storeKey(new Limits(1000L, 100000L, 8, new BigDecimal("100"), null, "30d"));
+    var first = container();
+    var second = container();
+
+    List<GatewayResponse> responses = atOnce(24, i -> send(i % 2 == 0 ? first : second, "/v1/chat/completions",
+        i % 3 == 0
+            ? "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
+            : chat("gpt-4o-mini")));
+
+    long requests = 0;
+    long prompt = 0;
+    long completion = 0;
+    for (GatewayResponse response : responses) {
+      if (response.status() != 200) {
+        continue; // max_parallel_requests 8: some of 24 at once are refused
+      }
+      requests++;
+      String text = response.bodyText();
+      JsonNode usage = text.startsWith("data: ")
+          ? Json.readObject(text.lines().filter(l -> l.contains("\"usage\":{")).findFirst().orElseThrow().substring(6).getBytes()).path("usage")
+          : Json.readObject(response.body()).path("usage");
+      prompt += usage.path("prompt_tokens").asLong();
+      completion += usage.path("completion_tokens").asLong();
+    }
+    assertThat(requests).isGreaterThanOrEqualTo(8);
+    KeyUsage counted = usageOf(key);
+    assertThat(counted.requests()).isEqualTo(requests);
+    assertThat(counted.promptTokens()).isEqualTo(prompt);
+    assertThat(counted.completionTokens()).isEqualTo(completion);
+  }
+
+  @Test
+  void aSpentBudgetIsLiteLlmsBudgetExceededInOpenAisEnvelopeAndInAnthropicsShapeOnMessages() {
+    storeKey(new Limits(null, null, null, BigDecimal.ZERO, null, "1d"));
+    var app = container();
+
+    GatewayResponse openAi = send(app, "/v1/chat/completions", chat("gpt-4o-mini"));
+    assertThat(openAi.status()).isEqualTo(429);
+    assertThat(error(openAi).path("type").asText()).isEqualTo("budget_exceeded");
+    assertThat(error(openAi).path("message").asText()).isEqualTo("Budget has been exceeded! Current cost: 0, Max budget: 0");
+    assertThat(openAi.headers()).containsEntry("Retry-After", Long.toString(Duration.ofHours(16).minusSeconds(10).toSeconds()));
+
+    GatewayResponse anthropic = send(app, "/v1/messages",
+        "{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    assertThat(anthropic.status()).isEqualTo(429);
+    JsonNode body = Json.readObject(anthropic.body());
+    assertThat(body.path("type").asText()).isEqualTo("error");
+    assertThat(body.path("error").path("message").asText()).startsWith("Budget has been exceeded!");
+    assertThat(wiremock.getAllServeEvents()).isEmpty();
+  }
+
+  @Test
+  void answersOfEveryProtocolStreamedOrNotCarryTheRateLimitHeaders() {
+    String content = "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+        + "\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":4,\"total_tokens\":9}}";
+    wiremock.stubFor(post("/v1/chat/completions").withRequestBody(containing("\"stream\":true")).willReturn(aResponse()
+        .withStatus(200).withHeader("Content-Type", "text/event-stream").withBody("data: " + content + "\n\ndata: [DONE]\n\n")));
+    storeKey(new Limits(10L, 1000L, null, null, null, null));
+    var app = container();
+
+    var chat = send(app, "/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    var messages = send(app, "/v1/messages", "{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    wiremock.stubFor(post("/v1/responses").willReturn(okJson("{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"completed\","
+        + "\"output\":[],\"usage\":{\"input_tokens\":3,\"output_tokens\":2,\"total_tokens\":5}}")));
+    var responses = send(app, "/v1/responses", "{\"model\":\"gpt-4o-mini\",\"input\":\"hi\"}");
+    var embeddingsRefusedByTheProviderStub = send(app, "/v1/embeddings", "{\"model\":\"gpt-4o-mini\",\"input\":\"hi\"}");
+
+    for (var response : List.of(chat, messages, responses)) {
+      assertThat(response.status()).as(response.bodyText()).isEqualTo(200);
+      assertThat(response.headers()).containsEntry("x-ratelimit-limit-requests", "10").containsEntry("x-ratelimit-limit-tokens", "1000")
+          .containsKeys("x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens");
+    }
+    assertThat(responses.headers().get("x-ratelimit-remaining-requests")).isEqualTo("7");
+    assertThat(embeddingsRefusedByTheProviderStub.status()).isNotEqualTo(200); // no stub: a failed call, still one request of the minute
+    assertThat(send(app, "/v1/chat/completions", chat("gpt-4o-mini")).headers()).containsEntry("x-ratelimit-remaining-requests", "5");
+  }
+}

@@ -1,0 +1,404 @@
+package aigw.core.limits;
+
+import static aigw.core.limits.LimitTable.decimalOf;
+import static aigw.core.limits.LimitTable.decimalOrNull;
+import static aigw.core.limits.LimitTable.longOf;
+import static aigw.core.limits.LimitTable.longOrNull;
+
+import aigw.core.errors.BudgetExceeded;
+import aigw.core.errors.RateLimited;
+import aigw.core.errors.ServiceUnavailable;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
+import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException;
+
+/**
+ * Holds every scope's {@link Limits} across all containers (Lambda execution environments, local
+ * gateways) that share one keys table, exactly: the limit is never exceeded, whatever the
+ * concurrency. The design, its consistency model and its DynamoDB reads and writes per request are
+ * in docs/limits.md. In short:
+ *
+ * <ul>
+ *   <li>{@code rpm_limit}, {@code tpm_limit}: fixed 60-second windows; each container leases a
+ *       share of what is left with one conditional UpdateItem and admits from it in memory
+ *       ({@link WindowPool}); a warm container with lease left makes no DynamoDB call.
+ *   <li>{@code max_parallel_requests}, {@code max_budget}: each request reserves a slot and/or an
+ *       estimate of its cost with one conditional UpdateItem, and settles with its real cost (one
+ *       more); an entry a crashed container never settled expires after {@link #RESERVATION_TTL}
+ *       and is given back by the next container that needs it.
+ * </ul>
+ *
+ * A scope without limits ({@link Limits#isEmpty}) costs nothing: {@link Admission#NONE}.
+ */
+public final class LimitEngine {
+  private static final Logger LOG = Logger.getLogger(LimitEngine.class.getName());
+
+  /** How long a reservation holds if its container never settles it: the longest a Lambda invocation runs (15 min). */
+  public static final Duration RESERVATION_TTL = Duration.ofMinutes(15);
+  /** How far past its expiry an entry must be before another container gives it back (clock skew between containers). */
+  static final Duration RECLAIM_MARGIN = Duration.ofSeconds(5);
+  /** A soft budget alone is tracked as a budget no request reaches. */
+  private static final BigDecimal UNLIMITED = LimitFields.MAX_USD.multiply(BigDecimal.TEN);
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  private final LimitTable table; // null: no store, only scopes without limits are admitted
+  private final Clock clock;
+  private final ConcurrentHashMap<String, ScopeState> scopes = new ConcurrentHashMap<>();
+  private final AtomicLong requests = new AtomicLong();
+  private volatile String containerId = newContainerId();
+
+  /** Limits kept in the keys table {@code table}. */
+  public LimitEngine(DynamoDbClient dynamo, String table, Clock clock) {
+    this.table = new LimitTable(dynamo, table);
+    this.clock = clock;
+  }
+
+  private LimitEngine(Clock clock) {
+    this.table = null;
+    this.clock = clock;
+  }
+
+  /** For gateways without DynamoDB (tests over an in-memory key store): a key with limits gets 503. */
+  public static LimitEngine withoutStore(Clock clock) {
+    return new LimitEngine(clock);
+  }
+
+  /** Per scope, this container's view: its window leases, and what it learnt of the budget. */
+  static final class ScopeState {
+    final WindowPool requests;
+    final WindowPool tokens;
+    volatile long budgetEnd; // epoch s of the budget period last seen; 0: not read yet
+    volatile BigDecimal averageCost = BigDecimal.ZERO; // of the scope's settled requests in the period
+    volatile long softWarnedEnd = -1;
+
+    ScopeState(String scopeId, LimitTable table, Clock clock) {
+      this.requests = new WindowPool("rq", scopeId, table, clock);
+      this.tokens = new WindowPool("tk", scopeId, table, clock);
+    }
+  }
+
+  /** What an admitted request holds in one scope. */
+  record Held(
+      LimitScope scope, ScopeState state, WindowPool.Reserved requests, WindowPool.Reserved tokens, String requestId, int slots,
+      BigDecimal usd, long budgetEnd) {}
+
+  /**
+   * Admits a request against every scope in {@code scopes} (the key, later its team), or refuses
+   * it; whatever it took in earlier scopes is given back when a later one refuses.
+   *
+   * @throws RateLimited over rpm_limit, tpm_limit or max_parallel_requests (429, Retry-After)
+   * @throws BudgetExceeded the period's budget is spent (429)
+   * @throws ServiceUnavailable the store cannot be reached (503)
+   */
+  public Admission admit(List<LimitScope> scopes, Demand demand) {
+    List<Held> held = null;
+    Map<String, String> headers = Map.of();
+    for (LimitScope scope : scopes) {
+      if (scope.limits().isEmpty()) {
+        continue;
+      }
+      if (table == null) {
+        throw new ServiceUnavailable("Key limits need the DynamoDB key store, which this gateway does not use.", null);
+      }
+      if (held == null) {
+        held = new ArrayList<>(scopes.size());
+      }
+      try {
+        Held one = admitOne(scope, demand);
+        held.add(one);
+        if (headers.isEmpty()) {
+          headers = headers(one);
+        }
+      } catch (RuntimeException refused) {
+        release(held);
+        throw refused;
+      }
+    }
+    return held == null ? Admission.NONE : new Admission(this, List.copyOf(held), headers);
+  }
+
+  /** As {@link #admit(List, Demand)} for one scope. */
+  public Admission admit(LimitScope scope, Demand demand) {
+    return admit(List.of(scope), demand);
+  }
+
+  /** A budget as {@code /key/info} shows it. */
+  public record BudgetView(BigDecimal spend, Instant resetAt) {}
+
+  /**
+   * The spend of {@code scope}'s current budget period and when it resets (null: never); spend 0 and
+   * the next reset once a period has ended, before the next request starts the new one. One read.
+   */
+  public BudgetView budget(LimitScope scope) {
+    Instant now = clock.instant();
+    String duration = scope.limits().budgetDuration();
+    Instant next = duration == null ? null : BudgetDuration.nextReset(duration, now);
+    if (table == null) {
+      return new BudgetView(BigDecimal.ZERO, next);
+    }
+    var item = table.read(scope.id());
+    Long end = longOrNull(item, "b_end");
+    if (end == null || end <= now.getEpochSecond()) {
+      return new BudgetView(BigDecimal.ZERO, next);
+    }
+    return new BudgetView(decimalOf(item, "b_spend"), end == LimitTable.NEVER ? null : Instant.ofEpochSecond(end));
+  }
+
+  /**
+   * After a SnapStart restore: the leases and the container id in the snapshot are shared with
+   * every environment restored from it, so none of them may be used; each restored environment
+   * takes its own.
+   */
+  public void forgetAll() {
+    scopes.clear();
+    containerId = newContainerId();
+  }
+
+  private Held admitOne(LimitScope scope, Demand demand) {
+    Limits limits = scope.limits();
+    ScopeState state = scopes.computeIfAbsent(scope.id(), id -> new ScopeState(id, table, clock));
+    WindowPool.Reserved requests = null;
+    WindowPool.Reserved tokens = null;
+    try {
+      if (limits.rpmLimit() != null) {
+        requests = state.requests.reserve(limits.rpmLimit(), 1);
+        if (requests.units() == 0) {
+          throw windowRefusal(scope, "requests", limits.rpmLimit(), limits, state);
+        }
+      }
+      if (limits.tpmLimit() != null) {
+        tokens = state.tokens.reserve(limits.tpmLimit(), demand.tokens());
+        if (tokens.units() == 0) {
+          throw windowRefusal(scope, "tokens", limits.tpmLimit(), limits, state);
+        }
+      }
+      BigDecimal budgetMax = budgetMax(limits);
+      if (limits.maxParallelRequests() == null && budgetMax == null) {
+        return new Held(scope, state, requests, tokens, null, 0, BigDecimal.ZERO, 0);
+      }
+      String requestId = "r" + containerId + "_" + this.requests.incrementAndGet();
+      int slots = limits.maxParallelRequests() == null ? 0 : 1;
+      BigDecimal usd = budgetMax == null ? BigDecimal.ZERO : estimate(demand, state);
+      long end = reserve(scope, state, requestId, slots, usd, budgetMax);
+      return new Held(scope, state, requests, tokens, requestId, slots, usd, end);
+    } catch (RuntimeException refused) {
+      if (requests != null) {
+        state.requests.giveBack(requests); // a refused request is not counted
+      }
+      if (tokens != null) {
+        state.tokens.giveBack(tokens);
+      }
+      throw refused;
+    }
+  }
+
+  /**
+   * One conditional write for the slot and the budget reservation; when it fails, one read says
+   * why: the item or period not set up yet (set up, retried), limits changed by an admin (moved,
+   * retried), or nothing free (expired entries given back and retried, else refused).
+   */
+  private long reserve(LimitScope scope, ScopeState state, String requestId, int slots, BigDecimal usd, BigDecimal budgetMax) {
+    Integer parMax = scope.limits().maxParallelRequests();
+    if (parMax != null && parMax == 0) {
+      throw parallelRefusal(scope, 0);
+    }
+    String id = scope.id();
+    long end = state.budgetEnd;
+    for (int attempt = 0; attempt < 12; attempt++) {
+      Instant now = clock.instant();
+      long nowSecond = now.getEpochSecond();
+      boolean periodKnown = budgetMax == null || (end != 0 && end > nowSecond);
+      if (periodKnown) {
+        try {
+          table.reserve(id, requestId, slots, parMax, usd, budgetMax, end, nowSecond, now.toEpochMilli() + RESERVATION_TTL.toMillis());
+          return end;
+        } catch (ConditionalCheckFailedException notNow) {
+          // read below why
+        }
+      }
+      Map<String, AttributeValue> item = table.read(id);
+      if (!item.containsKey("res")) {
+        table.createReservations(id);
+        continue;
+      }
+      if (slots > 0 && !Objects.equals(longOrNull(item, "par_max"), parMax.longValue())) {
+        Long current = longOrNull(item, "par_max");
+        table.setParallelMax(id, current == null ? null : current.intValue(), parMax);
+        continue;
+      }
+      if (budgetMax != null) {
+        Long itemEnd = longOrNull(item, "b_end");
+        if (itemEnd == null || itemEnd <= nowSecond) {
+          table.startBudgetPeriod(id, itemEnd, nextEnd(scope.limits(), now), budgetMax);
+          end = 0;
+          continue;
+        }
+        end = itemEnd;
+        state.budgetEnd = end;
+        BigDecimal itemMax = decimalOrNull(item, "b_max");
+        if (itemMax == null || itemMax.compareTo(budgetMax) != 0) {
+          table.setBudgetMax(id, itemMax == null ? BigDecimal.ZERO : itemMax, budgetMax);
+          continue;
+        }
+      }
+      boolean slotsFull = slots > 0 && longOf(item, "par_left") < 1;
+      boolean budgetSpent = budgetMax != null && decimalOf(item, "b_left").signum() <= 0;
+      if (!slotsFull && !budgetSpent) {
+        continue; // it changed since the write: try again
+      }
+      if (reclaimExpired(id, item, end, now.toEpochMilli(), slotsFull, budgetSpent)) {
+        continue;
+      }
+      if (slotsFull) {
+        throw parallelRefusal(scope, parMax);
+      }
+      throw new BudgetExceeded(
+          decimalOf(item, "b_spend"), scope.limits().maxBudget(), now, end == LimitTable.NEVER ? null : Instant.ofEpochSecond(end));
+    }
+    throw new ServiceUnavailable("The limits of " + scope.label() + " changed too often to admit the request; try again.", null);
+  }
+
+  /** Gives back the entries whose holders never settled them (expired); true if any was. */
+  private boolean reclaimExpired(String id, Map<String, AttributeValue> item, long budgetEnd, long nowMillis, boolean slots, boolean budget) {
+    boolean any = false;
+    for (var entry : item.get("res").m().entrySet()) {
+      Map<String, AttributeValue> fields = entry.getValue().m();
+      boolean expired = longOf(fields, "x", Long.MAX_VALUE) + RECLAIM_MARGIN.toMillis() < nowMillis;
+      boolean holds = (slots && longOf(fields, "p") > 0) || (budget && longOf(fields, "e") == budgetEnd && decimalOf(fields, "a").signum() > 0);
+      if (expired && holds && table.reclaim(id, entry.getKey(), fields, budgetEnd == 0 ? null : budgetEnd)) {
+        LOG.warning("Gave back a limit reservation of " + id + " that its container never settled (" + entry.getKey() + ")");
+        any = true;
+      }
+    }
+    return any;
+  }
+
+  /** Settles (tokens >= 0) or releases (tokens < 0) what a request held. */
+  void settle(List<Held> held, long tokens, BigDecimal cost) {
+    for (Held one : held) {
+      try {
+        settleOne(one, tokens, cost);
+      } catch (RuntimeException notSettled) {
+        // The reservation expires by itself (RESERVATION_TTL); the cost is not counted against the budget.
+        LOG.log(Level.WARNING, "Could not settle the limits of " + one.scope().label() + " (cost " + cost.toPlainString()
+            + " USD not counted on its budget): " + notSettled.getMessage(), notSettled);
+      }
+    }
+  }
+
+  private void release(List<Held> held) {
+    if (held != null) {
+      settle(held, -1, BigDecimal.ZERO);
+    }
+  }
+
+  private void settleOne(Held held, long tokens, BigDecimal cost) {
+    if (held.tokens() != null) {
+      held.state().tokens.settle(held.tokens(), Math.max(0, tokens));
+    }
+    if (held.requestId() == null) {
+      return;
+    }
+    Limits limits = held.scope().limits();
+    boolean budgeted = budgetMax(limits) != null;
+    var settled = table.settle(held.scope().id(), held.requestId(), held.slots(), held.usd(), held.budgetEnd(), cost, budgeted);
+    if (settled == null) {
+      return;
+    }
+    if (settled.requests() > 0) {
+      held.state().averageCost = settled.spend().divide(BigDecimal.valueOf(settled.requests()), 10, RoundingMode.UP);
+    }
+    BigDecimal soft = limits.softBudget();
+    long end = held.budgetEnd();
+    if (soft != null && settled.spend().compareTo(soft) >= 0 && held.state().softWarnedEnd != end) {
+      held.state().softWarnedEnd = end;
+      if (table.markSoftBudgetWarned(held.scope().id(), end)) {
+        LOG.warning("Soft budget crossed: " + held.scope().label() + " has spent " + settled.spend().toPlainString()
+            + " USD of its soft_budget " + soft.toPlainString() + " USD in the period ending "
+            + (end == LimitTable.NEVER ? "never" : Instant.ofEpochSecond(end).toString()) + ".");
+      }
+    }
+  }
+
+  /** The budget's reservation for a request: its own estimate, else the scope's average cost per request so far. */
+  private static BigDecimal estimate(Demand demand, ScopeState state) {
+    return demand.usd() != null && demand.usd().signum() > 0 ? demand.usd() : state.averageCost;
+  }
+
+  private static BigDecimal budgetMax(Limits limits) {
+    if (limits.maxBudget() != null) {
+      return limits.maxBudget();
+    }
+    return limits.softBudget() != null ? UNLIMITED : null;
+  }
+
+  private static long nextEnd(Limits limits, Instant now) {
+    return limits.budgetDuration() == null ? LimitTable.NEVER : BudgetDuration.nextReset(limits.budgetDuration(), now).getEpochSecond();
+  }
+
+  private RateLimited windowRefusal(LimitScope scope, String type, long limit, Limits limits, ScopeState state) {
+    Instant now = clock.instant();
+    Instant reset = Instant.ofEpochMilli(WindowPool.windowEndMillis(now.toEpochMilli()));
+    return new RateLimited(scope.label(), type, limit, now, reset, headers(limits, state, now));
+  }
+
+  /**
+   * max_parallel_requests: a slot frees when any call of the scope ends, which cannot be foreseen,
+   * so Retry-After is 1 s (LiteLLM says its window, 60 s; a client would wait far too long).
+   */
+  private RateLimited parallelRefusal(LimitScope scope, int max) {
+    Instant now = clock.instant();
+    return new RateLimited(scope.label(), "max_parallel_requests", max, now, now.plusSeconds(1), Map.of());
+  }
+
+  private Map<String, String> headers(Held held) {
+    return headers(held.scope().limits(), held.state(), clock.instant());
+  }
+
+  private static Map<String, String> headers(Limits limits, ScopeState state, Instant now) {
+    if (limits.rpmLimit() == null && limits.tpmLimit() == null) {
+      return Map.of();
+    }
+    var headers = new LinkedHashMap<String, String>();
+    String reset = resetText(WindowPool.windowEndMillis(now.toEpochMilli()) - now.toEpochMilli());
+    if (limits.rpmLimit() != null) {
+      headers.put("x-ratelimit-limit-requests", Long.toString(limits.rpmLimit()));
+      headers.put("x-ratelimit-remaining-requests", Long.toString(state.requests.remaining(limits.rpmLimit())));
+      headers.put("x-ratelimit-reset-requests", reset);
+    }
+    if (limits.tpmLimit() != null) {
+      headers.put("x-ratelimit-limit-tokens", Long.toString(limits.tpmLimit()));
+      headers.put("x-ratelimit-remaining-tokens", Long.toString(state.tokens.remaining(limits.tpmLimit())));
+      headers.put("x-ratelimit-reset-tokens", reset);
+    }
+    return headers;
+  }
+
+  /** OpenAI's form of a reset time: {@code 1s}, {@code 59s}, {@code 1m0s}. */
+  static String resetText(long millis) {
+    long seconds = Math.max(1, (millis + 999) / 1000);
+    return seconds < 60 ? seconds + "s" : (seconds / 60) + "m" + (seconds % 60) + "s";
+  }
+
+  private static String newContainerId() {
+    byte[] bytes = new byte[6];
+    RANDOM.nextBytes(bytes);
+    return HexFormat.of().formatHex(bytes);
+  }
+}

@@ -1,0 +1,376 @@
+package aigw.core.limits;
+
+import aigw.core.errors.ServiceUnavailable;
+import java.math.BigDecimal;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Supplier;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
+import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException;
+import software.amazon.awssdk.services.dynamodb.model.ReturnValue;
+import software.amazon.awssdk.services.dynamodb.model.UpdateItemResponse;
+
+/**
+ * A scope's limit state: one item {@code limits#<scope id>} in the keys table (partition key {@code
+ * token_hash}), changed only by conditional UpdateItems, so every container sees one truth:
+ *
+ * <ul>
+ *   <li>{@code rq_win}, {@code rq_left}; {@code tk_win}, {@code tk_left}: the current 60-second
+ *       window (epoch second of its start) and what is left of {@code rpm_limit} / {@code
+ *       tpm_limit} in it after every lease taken (a lease is never returned: it dies with its window);
+ *   <li>{@code res}: a map of the requests in flight that hold a parallel slot or a budget
+ *       reservation, {@code <request id>} → {@code {p: slots, a: USD reserved, e: budget period end,
+ *       x: expiry epoch ms}}; {@code par_max}, {@code par_left}: {@code max_parallel_requests} and the
+ *       slots free;
+ *   <li>{@code b_end} (epoch s), {@code b_max}, {@code b_left}, {@code b_spend}, {@code b_n}: the
+ *       budget period's end, its {@code max_budget}, what is left after spend and reservations,
+ *       the period's spend and settled request count; {@code b_warned}: the period end whose soft
+ *       budget was warned about.
+ * </ul>
+ *
+ * DynamoDB conditions cannot add two attributes, so what is left is kept as its own number ({@code
+ * *_left}) rather than compared as {@code spend + reserved < max}.
+ */
+final class LimitTable {
+  static final String PREFIX = "limits#";
+  static final String PK = "token_hash";
+  /** Far beyond any period: a budget without budget_duration never resets. */
+  static final long NEVER = 253_402_300_799L; // 9999-12-31T23:59:59Z
+
+  private final DynamoDbClient dynamo;
+  private final String table;
+
+  LimitTable(DynamoDbClient dynamo, String table) {
+    this.dynamo = dynamo;
+    this.table = table;
+  }
+
+  // ---- windows (rpm_limit, tpm_limit) ----
+
+  /** What a window lease got: {@code granted} units (0: none left) and what is left in the window after it. */
+  record WindowGrant(long granted, long left) {}
+
+  /**
+   * Takes up to {@code want} units of {@code counter} ({@code rq} or {@code tk}) in the window
+   * starting at {@code window}, plus {@code debt} (tokens used beyond earlier reservations, taken
+   * unconditionally). Fewer when fewer are left; none when none are.
+   */
+  WindowGrant takeWindow(String scopeId, String counter, long window, long limit, long want, long debt) {
+    String win = counter + "_win";
+    String left = counter + "_left";
+    long n = Math.min(want, limit);
+    if (n <= 0) {
+      return new WindowGrant(0, 0);
+    }
+    for (int attempt = 0; attempt < 8; attempt++) {
+      try {
+        var response = update(scopeId, "ADD " + left + " :neg",
+            win + " = :w AND " + left + " >= :n",
+            Map.of(":neg", num(-(n + debt)), ":w", num(window), ":n", num(n)));
+        return new WindowGrant(n, longOf(response.attributes(), left));
+      } catch (ConditionalCheckFailedException notThisWindowOrTooFew) {
+        // read below
+      }
+      Map<String, AttributeValue> item = read(scopeId);
+      long itemWindow = longOf(item, win, -1);
+      if (itemWindow < window) {
+        try {
+          update(scopeId, "SET " + win + " = :w, " + left + " = :rest",
+              "attribute_not_exists(" + win + ") OR " + win + " < :w",
+              Map.of(":w", num(window), ":rest", num(limit - n - debt)));
+          return new WindowGrant(n, limit - n - debt);
+        } catch (ConditionalCheckFailedException anotherContainerOpenedIt) {
+          continue;
+        }
+      }
+      if (itemWindow > window) {
+        return new WindowGrant(0, 0); // this container's clock is behind: its window is over elsewhere
+      }
+      long itemLeft = longOf(item, left, 0);
+      if (itemLeft <= 0) {
+        return new WindowGrant(0, itemLeft);
+      }
+      n = Math.min(n, itemLeft);
+    }
+    throw new ServiceUnavailable("The rate limit state of " + scopeId + " changed too often to take a lease; try again.", null);
+  }
+
+  /** Counts tokens used beyond their reservation in the window; nothing if the window is over. */
+  void addWindowDebt(String scopeId, String counter, long window, long debt) {
+    try {
+      update(scopeId, "ADD " + counter + "_left :neg", counter + "_win = :w", Map.of(":neg", num(-debt), ":w", num(window)));
+    } catch (ConditionalCheckFailedException windowOver) {
+      // the tokens belong to a window that has ended: nothing left to count them against
+    }
+  }
+
+  // ---- reservations (max_parallel_requests, max_budget) ----
+
+  /** The item as last read; attribute names as in the class comment. */
+  Map<String, AttributeValue> read(String scopeId) {
+    return call(() -> dynamo.getItem(r -> r.tableName(table).key(key(scopeId)).consistentRead(true))).item();
+  }
+
+  /**
+   * One conditional write that reserves a parallel slot ({@code slots} 1) and/or {@code usd} of the
+   * budget for request {@code requestId}, if the slots and the budget allow it as the item stands.
+   *
+   * @throws ConditionalCheckFailedException they do not (or the item is not set up for these limits yet)
+   */
+  void reserve(String scopeId, String requestId, int slots, Integer parMax, BigDecimal usd, BigDecimal budgetMax,
+      long budgetEnd, long nowEpochSecond, long expiresAtMs) {
+    var values = new HashMap<String, AttributeValue>();
+    var entry = new HashMap<String, AttributeValue>();
+    entry.put("p", num(slots));
+    entry.put("a", num(usd));
+    entry.put("e", num(budgetEnd));
+    entry.put("x", num(expiresAtMs));
+    values.put(":entry", AttributeValue.fromM(entry));
+    var add = new StringBuilder();
+    var condition = new StringBuilder("attribute_exists(res)");
+    if (slots > 0) {
+      add.append("par_left :negslot");
+      values.put(":negslot", num(-slots));
+      values.put(":one", num(1));
+      values.put(":parmax", num(parMax));
+      condition.append(" AND par_max = :parmax AND par_left >= :one");
+    }
+    if (budgetMax != null) {
+      add.append(add.isEmpty() ? "" : ", ").append("b_left :negusd");
+      values.put(":negusd", num(usd.negate()));
+      values.put(":zero", num(0));
+      values.put(":bmax", num(budgetMax));
+      values.put(":now", num(nowEpochSecond));
+      condition.append(" AND b_max = :bmax AND b_end > :now AND b_left > :zero");
+    }
+    String expression = "SET res." + checked(requestId) + " = :entry" + (add.isEmpty() ? "" : " ADD " + add);
+    call(() -> dynamo.updateItem(r -> r.tableName(table).key(key(scopeId)).updateExpression(expression)
+        .conditionExpression(condition.toString()).expressionAttributeValues(values)));
+  }
+
+  /** Creates the item's reservation map if it has none (any container may; only the first does). */
+  void createReservations(String scopeId) {
+    try {
+      update(scopeId, "SET res = :empty", "attribute_not_exists(res)", Map.of(":empty", AttributeValue.fromM(Map.of())));
+    } catch (ConditionalCheckFailedException alreadyThere) {
+      // another container made it
+    }
+  }
+
+  /** Sets {@code max_parallel_requests} to {@code max}, keeping the slots in use: left moves by the change. */
+  void setParallelMax(String scopeId, Integer current, int max) {
+    try {
+      if (current == null) {
+        update(scopeId, "SET par_max = :m, par_left = :m", "attribute_not_exists(par_max)", Map.of(":m", num(max)));
+      } else {
+        update(scopeId, "SET par_max = :m ADD par_left :d", "par_max = :old",
+            Map.of(":m", num(max), ":d", num(max - current), ":old", num(current)));
+      }
+    } catch (ConditionalCheckFailedException changedMeanwhile) {
+      // read again by the caller
+    }
+  }
+
+  /** Starts a budget period ending at {@code end} with all of {@code max} left, if the period {@code currentEnd} (null: none) is still the item's. */
+  void startBudgetPeriod(String scopeId, Long currentEnd, long end, BigDecimal max) {
+    try {
+      if (currentEnd == null) {
+        update(scopeId, "SET b_end = :e, b_max = :m, b_left = :m, b_spend = :z, b_n = :z", "attribute_not_exists(b_end)",
+            Map.of(":e", num(end), ":m", num(max), ":z", num(0)));
+      } else {
+        update(scopeId, "SET b_end = :e, b_max = :m, b_left = :m, b_spend = :z, b_n = :z", "b_end = :old",
+            Map.of(":e", num(end), ":m", num(max), ":z", num(0), ":old", num(currentEnd)));
+      }
+    } catch (ConditionalCheckFailedException anotherContainerDidIt) {
+      // read again by the caller
+    }
+  }
+
+  /** Sets {@code max_budget} to {@code max}, keeping the spend and reservations: left moves by the change. */
+  void setBudgetMax(String scopeId, BigDecimal current, BigDecimal max) {
+    try {
+      update(scopeId, "SET b_max = :m ADD b_left :d", "b_max = :old",
+          Map.of(":m", num(max), ":d", num(max.subtract(current)), ":old", num(current)));
+    } catch (ConditionalCheckFailedException changedMeanwhile) {
+      // read again by the caller
+    }
+  }
+
+  /**
+   * Gives back the slot and reservation of an entry whose holder never settled it (a container
+   * that crashed or froze past {@code x}); only if the entry is still the one read.
+   *
+   * @return whether it was given back
+   */
+  boolean reclaim(String scopeId, String requestId, Map<String, AttributeValue> entry, Long budgetEnd) {
+    long slots = longOf(entry, "p", 0);
+    BigDecimal usd = decimalOf(entry, "a");
+    boolean samePeriod = budgetEnd != null && longOf(entry, "e", -1) == budgetEnd;
+    var values = new HashMap<String, AttributeValue>();
+    values.put(":x", entry.get("x"));
+    var add = new StringBuilder();
+    if (slots > 0) {
+      add.append("par_left :p");
+      values.put(":p", num(slots));
+    }
+    if (samePeriod && usd.signum() > 0) {
+      add.append(add.isEmpty() ? "" : ", ").append("b_left :a");
+      values.put(":a", num(usd));
+      values.put(":e", num(budgetEnd));
+    }
+    if (!REQUEST_ID.matcher(requestId).matches()) {
+      return false; // not an entry this code wrote
+    }
+    String condition = "res." + requestId + ".x = :x" + (values.containsKey(":e") ? " AND b_end = :e" : "");
+    String expression = "REMOVE res." + requestId + (add.isEmpty() ? "" : " ADD " + add);
+    try {
+      call(() -> dynamo.updateItem(r -> r.tableName(table).key(key(scopeId)).updateExpression(expression).conditionExpression(condition)
+          .expressionAttributeValues(values)));
+      return true;
+    } catch (ConditionalCheckFailedException settledOrReclaimedMeanwhile) {
+      return false;
+    }
+  }
+
+  /** The budget after a settlement: the period's spend and settled request count, and what is left. */
+  record Settled(BigDecimal spend, long requests, BigDecimal left) {}
+
+  /**
+   * Ends request {@code requestId}'s reservation: frees its slot, counts its real {@code cost} as
+   * spend and gives back what it reserved beyond that. If the entry was reclaimed meanwhile (its
+   * reservation already given back) or the period reset, only the cost is counted, against the
+   * period running now.
+   *
+   * @return the budget after it; null when the scope has no budget
+   */
+  Settled settle(String scopeId, String requestId, int slots, BigDecimal reserved, long budgetEnd, BigDecimal cost, boolean budgeted) {
+    var values = new HashMap<String, AttributeValue>();
+    var add = new StringBuilder();
+    if (slots > 0) {
+      add.append("par_left :p");
+      values.put(":p", num(slots));
+    }
+    if (budgeted) {
+      add.append(add.isEmpty() ? "" : ", ").append("b_spend :c, b_n :one, b_left :back");
+      values.put(":c", num(cost));
+      values.put(":one", num(1));
+      values.put(":back", num(reserved.subtract(cost)));
+      values.put(":e", num(budgetEnd));
+    }
+    String condition = "attribute_exists(res." + checked(requestId) + ")" + (budgeted ? " AND b_end = :e" : "");
+    String expression = "REMOVE res." + requestId + (add.isEmpty() ? "" : " ADD " + add);
+    try {
+      var response = call(() -> dynamo.updateItem(r -> r.tableName(table).key(key(scopeId)).updateExpression(expression)
+          .conditionExpression(condition).expressionAttributeValues(values).returnValues(ReturnValue.UPDATED_NEW)));
+      return budgeted ? settled(response.attributes()) : null;
+    } catch (ConditionalCheckFailedException reclaimedOrReset) {
+      // The slot is free already (reclaimed) or the entry's period is over; remove what is left of it.
+    }
+    var item = read(scopeId);
+    boolean entryThere = item.containsKey("res") && item.get("res").m().containsKey(requestId);
+    var fallbackValues = new HashMap<String, AttributeValue>();
+    var fallbackAdd = new StringBuilder();
+    if (entryThere && slots > 0) {
+      fallbackAdd.append("par_left :p");
+      fallbackValues.put(":p", num(slots));
+    }
+    if (budgeted) {
+      fallbackAdd.append(fallbackAdd.isEmpty() ? "" : ", ").append("b_spend :c, b_n :one, b_left :neg");
+      fallbackValues.put(":c", num(cost));
+      fallbackValues.put(":one", num(1));
+      fallbackValues.put(":neg", num(cost.negate()));
+    }
+    if (!entryThere && fallbackAdd.isEmpty()) {
+      return null;
+    }
+    String fallback = (entryThere ? "REMOVE res." + requestId : "") + (fallbackAdd.isEmpty() ? "" : " ADD " + fallbackAdd);
+    var response = call(() -> dynamo.updateItem(r -> {
+      r.tableName(table).key(key(scopeId)).updateExpression(fallback.trim()).returnValues(ReturnValue.UPDATED_NEW);
+      if (!fallbackValues.isEmpty()) {
+        r.expressionAttributeValues(fallbackValues);
+      }
+    }));
+    return budgeted ? settled(response.attributes()) : null;
+  }
+
+  /** Marks the period {@code end}'s soft budget as warned about; true only for the one container that marks it first. */
+  boolean markSoftBudgetWarned(String scopeId, long end) {
+    try {
+      update(scopeId, "SET b_warned = :e", "attribute_not_exists(b_warned) OR b_warned <> :e", Map.of(":e", num(end)));
+      return true;
+    } catch (ConditionalCheckFailedException warnedAlready) {
+      return false;
+    }
+  }
+
+  private static Settled settled(Map<String, AttributeValue> attributes) {
+    return new Settled(decimalOf(attributes, "b_spend"), longOf(attributes, "b_n", 0), decimalOf(attributes, "b_left"));
+  }
+
+  private UpdateItemResponse update(String scopeId, String expression, String condition, Map<String, AttributeValue> values) {
+    return call(() -> dynamo.updateItem(r -> r.tableName(table).key(key(scopeId)).updateExpression(expression)
+        .conditionExpression(condition).expressionAttributeValues(values).returnValues(ReturnValue.UPDATED_NEW)));
+  }
+
+  /**
+   * A request id as it is written into expressions: a letter, then letters, digits and {@code _}.
+   * Written as a plain path element (not an expression attribute name), so that IAM's {@code
+   * dynamodb:Attributes} sees only the top-level {@code res} (template.yaml).
+   */
+  static final java.util.regex.Pattern REQUEST_ID = java.util.regex.Pattern.compile("[A-Za-z][A-Za-z0-9_]{0,63}");
+
+  private static String checked(String requestId) {
+    if (!REQUEST_ID.matcher(requestId).matches()) {
+      throw new IllegalArgumentException("not a request id: " + requestId);
+    }
+    return requestId;
+  }
+
+  private static Map<String, AttributeValue> key(String scopeId) {
+    return Map.of(PK, AttributeValue.fromS(PREFIX + scopeId));
+  }
+
+  static <T> T call(Supplier<T> request) {
+    try {
+      return request.get();
+    } catch (ConditionalCheckFailedException e) {
+      throw e;
+    } catch (SdkException e) {
+      throw new ServiceUnavailable("The limit store (DynamoDB) is unavailable: " + e.getMessage(), e);
+    }
+  }
+
+  static AttributeValue num(long value) {
+    return AttributeValue.fromN(Long.toString(value));
+  }
+
+  static AttributeValue num(BigDecimal value) {
+    return AttributeValue.fromN(value.toPlainString());
+  }
+
+  static long longOf(Map<String, AttributeValue> item, String name) {
+    return longOf(item, name, 0);
+  }
+
+  static long longOf(Map<String, AttributeValue> item, String name, long fallback) {
+    AttributeValue value = item == null ? null : item.get(name);
+    return value == null || value.n() == null ? fallback : new BigDecimal(value.n()).longValue();
+  }
+
+  static Long longOrNull(Map<String, AttributeValue> item, String name) {
+    AttributeValue value = item == null ? null : item.get(name);
+    return value == null || value.n() == null ? null : new BigDecimal(value.n()).longValue();
+  }
+
+  static BigDecimal decimalOf(Map<String, AttributeValue> item, String name) {
+    AttributeValue value = item == null ? null : item.get(name);
+    return value == null || value.n() == null ? BigDecimal.ZERO : new BigDecimal(value.n());
+  }
+
+  static BigDecimal decimalOrNull(Map<String, AttributeValue> item, String name) {
+    AttributeValue value = item == null ? null : item.get(name);
+    return value == null || value.n() == null ? null : new BigDecimal(value.n());
+  }
+}

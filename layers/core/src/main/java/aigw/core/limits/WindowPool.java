@@ -1,0 +1,191 @@
+package aigw.core.limits;
+
+import java.time.Clock;
+
+/**
+ * This container's lease of one scope's {@code rpm_limit} (requests) or {@code tpm_limit} (tokens)
+ * in the current fixed 60-second window: admissions are served from it in memory; when it runs
+ * short, one thread takes a new lease for every request waiting then (the others wait for it, as
+ * in a group commit), sized to that demand plus a prediction from this container's previous window
+ * (none in a container's first window, so a burst takes exactly what it asks for). A lease is never
+ * given back: what is left of it dies with its window, so the sum of all leases never exceeds the
+ * limit. See docs/limits.md.
+ */
+final class WindowPool {
+  static final long WINDOW_SECONDS = 60;
+
+  private final String counter; // "rq" or "tk": the item's attribute prefix
+  private final String scopeId;
+  private final LimitTable table;
+  private final Clock clock;
+
+  // All guarded by this.
+  private long window = -1; // epoch second of the window this state belongs to
+  private long available; // leased, not reserved
+  private long lastLeft = -1; // what the item had left after this container's last lease in the window; -1: unknown
+  private long usedThisWindow;
+  private long usedPreviousWindow;
+  private long waiting; // units wanted by threads waiting for a lease
+  private boolean leasing;
+  private boolean exhausted; // a lease found nothing left in this window
+  private boolean lastLeaseShort; // the last lease could not cover the demand: its rest may admit one partly covered request
+
+  WindowPool(String counter, String scopeId, LimitTable table, Clock clock) {
+    this.counter = counter;
+    this.scopeId = scopeId;
+    this.table = table;
+    this.clock = clock;
+  }
+
+  /** A reservation: how much, in which window (0 units: refused). */
+  record Reserved(long units, long window) {}
+
+  /**
+   * Reserves {@code need} units (at least 1) against {@code limit}. When the window's last units
+   * are fewer than {@code need}, the request still gets them (LiteLLM's rule: admitted while the
+   * window's count is below the limit), and the next one is refused.
+   */
+  Reserved reserve(long limit, long need) {
+    while (true) {
+      long leaseWindow;
+      long want;
+      synchronized (this) {
+        long now = clock.millis();
+        roll(windowOf(now));
+        if (exhausted) {
+          return new Reserved(0, window);
+        }
+        if (available >= need || (lastLeaseShort && available > 0)) {
+          long units = Math.min(need, available);
+          available -= units;
+          usedThisWindow += units;
+          if (units < need) {
+            lastLeaseShort = false; // one partly covered request per short lease
+          }
+          return new Reserved(units, window);
+        }
+        if (leasing) {
+          waiting += need;
+          try {
+            wait();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new Reserved(0, window);
+          } finally {
+            waiting -= need;
+          }
+          continue;
+        }
+        leasing = true;
+        leaseWindow = window;
+        long demand = need + waiting - available;
+        want = demand + predicted(now, limit);
+      }
+      LimitTable.WindowGrant grant;
+      try {
+        grant = table.takeWindow(scopeId, counter, leaseWindow, limit, want, 0);
+      } catch (RuntimeException e) {
+        synchronized (this) {
+          leasing = false;
+          notifyAll();
+        }
+        throw e;
+      }
+      synchronized (this) {
+        leasing = false;
+        notifyAll();
+        if (leaseWindow == window) {
+          available += grant.granted();
+          lastLeft = Math.max(0, grant.left());
+          exhausted = grant.granted() == 0;
+          lastLeaseShort = grant.granted() < want;
+        }
+      }
+    }
+  }
+
+  /** Gives back units a refused or failed request reserved; they stay this container's until the window ends. */
+  synchronized void giveBack(Reserved reserved) {
+    if (reserved.window() == window && reserved.units() > 0) {
+      available += reserved.units();
+      usedThisWindow -= reserved.units();
+    }
+  }
+
+  /**
+   * Settles a reservation with what was really used: unused units go back to this container's
+   * lease; units used beyond it are taken from the window at once (one write, only then).
+   */
+  void settle(Reserved reserved, long used) {
+    long over;
+    synchronized (this) {
+      if (reserved.window() != window) {
+        return; // the window is over: nothing left to count against
+      }
+      available += reserved.units() - used;
+      usedThisWindow += used - reserved.units();
+      over = available < 0 ? -available : 0;
+      available = Math.max(0, available);
+      if (over > 0) {
+        lastLeft = Math.max(0, lastLeft - over);
+      }
+    }
+    if (over > 0) {
+      table.addWindowDebt(scopeId, counter, reserved.window(), over);
+    }
+  }
+
+  /** What the headers report: left in the window as this container last saw it, its own lease included. */
+  synchronized long remaining(long limit) {
+    long seen = lastLeft < 0 ? limit - usedThisWindow : lastLeft + available;
+    return Math.max(0, Math.min(limit, seen));
+  }
+
+  /** The end of the window that holds {@code nowMillis}, in epoch milliseconds. */
+  static long windowEndMillis(long nowMillis) {
+    return (windowOf(nowMillis) + WINDOW_SECONDS) * 1000;
+  }
+
+  static long windowOf(long nowMillis) {
+    long second = Math.floorDiv(nowMillis, 1000);
+    return second - Math.floorMod(second, WINDOW_SECONDS);
+  }
+
+  /** Forgets the lease (a SnapStart restore: the snapshot's lease is not this environment's). */
+  synchronized void forget() {
+    window = -1;
+    available = 0;
+    lastLeft = -1;
+    usedThisWindow = 0;
+    usedPreviousWindow = 0;
+    exhausted = false;
+    lastLeaseShort = false;
+  }
+
+  private void roll(long current) {
+    if (current == window) {
+      return;
+    }
+    usedPreviousWindow = current == window + WINDOW_SECONDS ? usedThisWindow : 0;
+    window = current;
+    available = 0;
+    lastLeft = -1;
+    usedThisWindow = 0;
+    exhausted = false;
+    lastLeaseShort = false;
+  }
+
+  /**
+   * Units to lease beyond the demand: this container's previous window's use, scaled to the time
+   * left in this one, and never more than a quarter of what is left (so other containers still
+   * find most of it). Zero in a container's first window.
+   */
+  private long predicted(long nowMillis, long limit) {
+    if (usedPreviousWindow == 0) {
+      return 0;
+    }
+    double fractionLeft = (windowEndMillis(nowMillis) - nowMillis) / (WINDOW_SECONDS * 1000.0);
+    long left = lastLeft < 0 ? limit - usedThisWindow : lastLeft;
+    return Math.max(0, Math.min((long) (usedPreviousWindow * fractionLeft), left / 4));
+  }
+}

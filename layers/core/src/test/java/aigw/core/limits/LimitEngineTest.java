@@ -1,0 +1,369 @@
+package aigw.core.limits;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import aigw.core.errors.BudgetExceeded;
+import aigw.core.errors.ErrorEnvelope;
+import aigw.core.errors.RateLimited;
+import aigw.core.testing.LocalDynamo;
+import aigw.core.testing.MutableClock;
+import aigw.core.usage.TokenUsage;
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
+
+/**
+ * The limit engine against DynamoDB Local, with two engines over one table standing for two Lambda
+ * containers, and a clock moved by hand (no sleeping).
+ */
+class LimitEngineTest {
+  private static LocalDynamo dynamo;
+
+  @BeforeAll
+  static void start() {
+    dynamo = new LocalDynamo();
+  }
+
+  @AfterAll
+  static void stop() {
+    dynamo.close();
+  }
+
+  private static final Demand ONE_REQUEST = new Demand(10, null);
+
+  private static LimitEngine container(MutableClock clock) {
+    return new LimitEngine(dynamo.client(), dynamo.keysTable(), clock);
+  }
+
+  private static LimitScope scope(Limits limits) {
+    return LimitScope.ofKey(java.util.UUID.randomUUID().toString(), "sk-...test", limits);
+  }
+
+  private static Limits rpm(long limit) {
+    return new Limits(limit, null, null, null, null, null);
+  }
+
+  /** Runs {@code task} on {@code threads} threads released at once; returns what each returned. */
+  private static <T> List<T> atOnce(int threads, java.util.function.IntFunction<T> task) throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      var start = new CountDownLatch(1);
+      var futures = new ArrayList<Future<T>>();
+      for (int i = 0; i < threads; i++) {
+        int index = i;
+        futures.add(pool.submit(() -> {
+          start.await();
+          return task.apply(index);
+        }));
+      }
+      start.countDown();
+      var results = new ArrayList<T>();
+      for (var future : futures) {
+        results.add(future.get());
+      }
+      return results;
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void fortyConcurrentRequestsOverTwoContainersGetExactlyTheRpmLimitAndRetryAfterTheWindowEnd() throws Exception {
+    var clock = MutableClock.at("2026-12-05T08:00:10Z");
+    var first = container(clock);
+    var second = container(clock);
+    var key = scope(rpm(20));
+
+    List<Object> outcomes = atOnce(40, i -> {
+      try {
+        return (i % 2 == 0 ? first : second).admit(key, ONE_REQUEST);
+      } catch (RateLimited refused) {
+        return refused;
+      }
+    });
+
+    assertThat(outcomes).filteredOn(o -> o instanceof Admission).hasSize(20);
+    List<RateLimited> refused = outcomes.stream().filter(o -> o instanceof RateLimited).map(o -> (RateLimited) o).toList();
+    assertThat(refused).hasSize(20);
+    assertThat(refused).allSatisfy(r -> {
+      assertThat(r.retryAfterSeconds()).isEqualTo(50); // to 08:01:00
+      assertThat(ErrorEnvelope.status(r)).isEqualTo(429);
+      assertThat(r.getMessage()).startsWith("Rate limit exceeded for api_key: sk-...test. Limit type: requests. Current limit: 20");
+      assertThat(ErrorEnvelope.response(r).headers()).containsEntry("Retry-After", "50");
+    });
+
+    clock.advance(Duration.ofSeconds(50)); // the next window
+    assertThat(first.admit(key, ONE_REQUEST)).isNotSameAs(Admission.NONE);
+    assertThat(second.admit(key, ONE_REQUEST)).isNotSameAs(Admission.NONE);
+  }
+
+  @Test
+  void aWarmContainerAdmitsFromItsLeaseWithoutCallingDynamoDb() {
+    var clock = MutableClock.at("2026-12-05T09:00:00Z");
+    var calls = new AtomicInteger();
+    var counting = (software.amazon.awssdk.services.dynamodb.DynamoDbClient) java.lang.reflect.Proxy.newProxyInstance(
+        getClass().getClassLoader(), new Class<?>[] {software.amazon.awssdk.services.dynamodb.DynamoDbClient.class},
+        (proxy, method, args) -> {
+          calls.incrementAndGet();
+          try {
+            return method.invoke(dynamo.client(), args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+    var engine = new LimitEngine(counting, dynamo.keysTable(), clock);
+    var key = scope(rpm(100));
+    for (int i = 0; i < 10; i++) {
+      engine.admit(key, ONE_REQUEST).settle(new TokenUsage(1, 1, 2), BigDecimal.ZERO);
+    }
+    clock.advance(Duration.ofSeconds(60)); // the next window: this container used 10 in the last one
+    int before = calls.get();
+    engine.admit(key, ONE_REQUEST);
+    int leaseCalls = calls.get() - before;
+    before = calls.get();
+    for (int i = 0; i < 5; i++) {
+      engine.admit(key, ONE_REQUEST).settle(new TokenUsage(1, 1, 2), BigDecimal.ZERO);
+    }
+    assertThat(leaseCalls).isBetween(1, 3);
+    assertThat(calls.get() - before).isZero();
+
+    // After a SnapStart restore the snapshot's lease is not this environment's: the next request takes its own.
+    engine.forgetAll();
+    before = calls.get();
+    engine.admit(key, ONE_REQUEST);
+    assertThat(calls.get() - before).isPositive();
+  }
+
+  @Test
+  void theRemainingRequestsHeaderCountsDownAndAKeyWithoutLimitsHoldsNothing() {
+    var clock = MutableClock.at("2026-12-05T10:00:30Z");
+    var engine = container(clock);
+    var key = scope(new Limits(5L, 1000L, null, null, null, null));
+    Admission first = engine.admit(key, new Demand(100, null));
+    assertThat(first.headers())
+        .containsEntry("x-ratelimit-limit-requests", "5")
+        .containsEntry("x-ratelimit-remaining-requests", "4")
+        .containsEntry("x-ratelimit-reset-requests", "30s")
+        .containsEntry("x-ratelimit-limit-tokens", "1000")
+        .containsEntry("x-ratelimit-remaining-tokens", "900");
+
+    var free = scope(Limits.NONE);
+    assertThat(engine.admit(free, ONE_REQUEST)).isSameAs(Admission.NONE);
+    assertThat(dynamo.client().getItem(r -> r.tableName(dynamo.keysTable())
+        .key(Map.of("token_hash", AttributeValue.fromS("limits#" + free.id())))).hasItem()).isFalse();
+  }
+
+  @Test
+  void tokensAreAdmittedWhileTheWindowCountIsBelowTheLimitAndCountedAsUsed() {
+    var clock = MutableClock.at("2026-12-05T11:00:00Z");
+    var engine = container(clock);
+    var key = scope(new Limits(null, 100L, null, null, null, null));
+    for (int i = 0; i < 3; i++) {
+      engine.admit(key, new Demand(30, null)).settle(new TokenUsage(10, 20, 30), BigDecimal.ZERO);
+    }
+    // 90 used, 10 left: the 4th crosses the limit and completes (LiteLLM's rule), the 5th is refused.
+    engine.admit(key, new Demand(30, null)).settle(new TokenUsage(10, 20, 30), BigDecimal.ZERO);
+    assertThatThrownBy(() -> engine.admit(key, new Demand(30, null)))
+        .isInstanceOfSatisfying(RateLimited.class, r -> assertThat(r.getMessage()).contains("Limit type: tokens"));
+  }
+
+  @Test
+  void maxParallelRequestsAdmitsExactlyThatManyAtOnceAcrossContainersAndFreesASlotWhenACallEnds() throws Exception {
+    var clock = MutableClock.at("2026-12-05T12:00:00Z");
+    var first = container(clock);
+    var second = container(clock);
+    var key = scope(new Limits(null, null, 2, null, null, null));
+
+    List<Object> outcomes = atOnce(10, i -> {
+      try {
+        return (i % 2 == 0 ? first : second).admit(key, ONE_REQUEST);
+      } catch (RateLimited refused) {
+        return refused;
+      }
+    });
+    List<Admission> admitted = outcomes.stream().filter(o -> o instanceof Admission).map(o -> (Admission) o).toList();
+    assertThat(admitted).hasSize(2);
+    assertThat(outcomes).filteredOn(o -> o instanceof RateLimited)
+        .allSatisfy(o -> assertThat(((RateLimited) o).getMessage()).contains("Limit type: max_parallel_requests. Current limit: 2"));
+
+    admitted.get(0).settle(new TokenUsage(1, 1, 2), BigDecimal.ZERO);
+    Admission third = second.admit(key, ONE_REQUEST);
+    assertThatThrownBy(() -> first.admit(key, ONE_REQUEST)).isInstanceOf(RateLimited.class);
+    third.release();
+    first.admit(key, ONE_REQUEST);
+  }
+
+  @Test
+  void aSlotAContainerNeverReleasedExpiresByItself() {
+    var clock = MutableClock.at("2026-12-05T13:00:00Z");
+    var crashed = container(clock);
+    var survivor = container(clock);
+    var key = scope(new Limits(null, null, 1, null, null, null));
+    crashed.admit(key, ONE_REQUEST); // never settled: the container died
+    assertThatThrownBy(() -> survivor.admit(key, ONE_REQUEST)).isInstanceOf(RateLimited.class);
+
+    clock.advance(LimitEngine.RESERVATION_TTL.plus(LimitEngine.RECLAIM_MARGIN).plusSeconds(1));
+    survivor.admit(key, ONE_REQUEST).settle(new TokenUsage(1, 1, 2), BigDecimal.ZERO);
+  }
+
+  @Test
+  void aBudgetStopsThirtyTwoConcurrentCallersAtItsCapWithinOneRequestsCostAndPassesAgainAfterItsDuration() throws Exception {
+    var clock = MutableClock.at("2026-12-05T14:00:00Z");
+    var first = container(clock);
+    var second = container(clock);
+    var key = scope(new Limits(null, null, null, new BigDecimal("1.02"), null, "1d"));
+    BigDecimal perRequest = new BigDecimal("0.05"); // the estimate from max_tokens and the price, and the real cost
+    var admitted = new AtomicInteger();
+
+    atOnce(32, i -> {
+      var engine = i % 2 == 0 ? first : second;
+      while (true) {
+        Admission admission;
+        try {
+          admission = engine.admit(key, new Demand(100, perRequest));
+        } catch (BudgetExceeded refused) {
+          return null;
+        }
+        admitted.incrementAndGet();
+        admission.settle(new TokenUsage(50, 50, 100), perRequest);
+      }
+    });
+
+    // Admitted while spend + reservations < 1.02: 20 requests reserve 1.00, the 21st crosses, the 22nd is refused.
+    assertThat(admitted.get()).isEqualTo(21);
+    BigDecimal spend = first.budget(key).spend();
+    assertThat(spend).isEqualByComparingTo("1.05");
+    assertThat(spend.subtract(new BigDecimal("1.02"))).isLessThanOrEqualTo(perRequest); // the documented bound
+    assertThatThrownBy(() -> second.admit(key, new Demand(100, perRequest)))
+        .isInstanceOfSatisfying(BudgetExceeded.class, e -> {
+          assertThat(e.getMessage()).isEqualTo("Budget has been exceeded! Current cost: 1.05, Max budget: 1.02");
+          assertThat(ErrorEnvelope.type(e)).isEqualTo("budget_exceeded");
+          assertThat(e.resetsAt()).hasToString("2026-12-06T00:00:00Z");
+        });
+    assertThat(first.budget(key).resetAt()).hasToString("2026-12-06T00:00:00Z");
+
+    clock.advance(Duration.ofHours(10)); // past budget_reset_at
+    assertThat(first.budget(key).spend()).isZero();
+    second.admit(key, new Demand(100, perRequest)).settle(new TokenUsage(50, 50, 100), perRequest);
+    assertThat(first.budget(key).spend()).isEqualByComparingTo("0.05");
+    assertThat(first.budget(key).resetAt()).hasToString("2026-12-07T00:00:00Z");
+  }
+
+  @Test
+  void underConcurrencyTheOvershootStaysWithinOneRequestWhenCostsVaryBelowTheirEstimate() throws Exception {
+    var clock = MutableClock.at("2026-12-05T15:00:00Z");
+    var first = container(clock);
+    var second = container(clock);
+    BigDecimal max = new BigDecimal("0.50");
+    var key = scope(new Limits(null, null, null, max, null, "30d"));
+    BigDecimal estimate = new BigDecimal("0.04");
+    var costs = new CopyOnWriteArrayList<BigDecimal>();
+
+    atOnce(32, i -> {
+      var engine = i % 2 == 0 ? first : second;
+      for (int n = 0; ; n++) {
+        Admission admission;
+        try {
+          admission = engine.admit(key, new Demand(100, estimate));
+        } catch (BudgetExceeded refused) {
+          return null;
+        }
+        BigDecimal cost = new BigDecimal("0.0" + (1 + (i + n) % 4)); // 0.01 to 0.04, never above the estimate
+        costs.add(cost);
+        admission.settle(new TokenUsage(50, 50, 100), cost);
+      }
+    });
+
+    BigDecimal spend = first.budget(key).spend();
+    assertThat(spend).isEqualByComparingTo(costs.stream().reduce(BigDecimal.ZERO, BigDecimal::add)); // no lost update
+    assertThat(spend.subtract(max)).isLessThanOrEqualTo(estimate);
+  }
+
+  @Test
+  void aReleasedCallGivesItsReservationBackAndCountsNothing() {
+    var clock = MutableClock.at("2026-12-05T16:00:00Z");
+    var engine = container(clock);
+    var key = scope(new Limits(null, null, null, new BigDecimal("0.10"), null, null));
+    engine.admit(key, new Demand(10, new BigDecimal("0.10"))).release();
+    engine.admit(key, new Demand(10, new BigDecimal("0.10"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.10"));
+    assertThat(engine.budget(key).spend()).isEqualByComparingTo("0.10");
+    assertThat(engine.budget(key).resetAt()).isNull();
+    assertThatThrownBy(() -> engine.admit(key, new Demand(10, new BigDecimal("0.10"))))
+        .isInstanceOfSatisfying(BudgetExceeded.class, e -> assertThat(ErrorEnvelope.response(e).headers()).doesNotContainKey("Retry-After"));
+  }
+
+  @Test
+  void aSoftBudgetIsWarnedAboutOncePerPeriodAcrossContainersAndNeverRefuses() {
+    var clock = MutableClock.at("2026-12-05T17:00:00Z");
+    var first = container(clock);
+    var second = container(clock);
+    var key = scope(new Limits(null, null, null, null, new BigDecimal("0.10"), "1h"));
+    BigDecimal cost = new BigDecimal("0.04");
+    var warnings = aigw.core.testing.Logs.of(LimitEngine.class, () -> {
+      for (int i = 0; i < 6; i++) { // 0.24 spent: past the soft budget, nothing refused
+        (i % 2 == 0 ? first : second).admit(key, new Demand(10, cost)).settle(new TokenUsage(1, 1, 2), cost);
+      }
+    });
+    assertThat(warnings).filteredOn(r -> r.getMessage().startsWith("Soft budget crossed")).hasSize(1)
+        .allSatisfy(r -> assertThat(r.getMessage()).contains("api_key: sk-...test").contains("soft_budget 0.1"));
+
+    clock.advance(Duration.ofHours(1)); // the next period warns again
+    var next = aigw.core.testing.Logs.of(LimitEngine.class, () -> {
+      for (int i = 0; i < 3; i++) {
+        first.admit(key, new Demand(10, cost)).settle(new TokenUsage(1, 1, 2), cost);
+      }
+    });
+    assertThat(next).filteredOn(r -> r.getMessage().startsWith("Soft budget crossed")).hasSize(1);
+  }
+
+  @Test
+  void anAdminChangeOfTheBudgetOrSlotsTakesEffectAtTheNextRequestKeepingWhatIsInUse() {
+    var clock = MutableClock.at("2026-12-05T18:00:00Z");
+    var engine = container(clock);
+    String keyId = java.util.UUID.randomUUID().toString();
+    var small = LimitScope.ofKey(keyId, "sk-...test", new Limits(null, null, 1, new BigDecimal("0.10"), null, null));
+    engine.admit(small, new Demand(10, new BigDecimal("0.10"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.10"));
+    Admission held = engine.admit(LimitScope.ofKey(keyId, "sk-...test", new Limits(null, null, 1, new BigDecimal("0.30"), null, null)),
+        new Demand(10, new BigDecimal("0.10")));
+    var larger = LimitScope.ofKey(keyId, "sk-...test", new Limits(null, null, 2, new BigDecimal("0.30"), null, null));
+    engine.admit(larger, new Demand(10, new BigDecimal("0.10"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.10"));
+    held.settle(new TokenUsage(1, 1, 2), new BigDecimal("0.10"));
+    assertThat(engine.budget(larger).spend()).isEqualByComparingTo("0.30");
+    assertThatThrownBy(() -> engine.admit(larger, new Demand(10, new BigDecimal("0.01")))).isInstanceOf(BudgetExceeded.class);
+  }
+
+  @Test
+  void whenDynamoDbFailsALimitedKeyGets503AtAdmissionAndItsWarmLeaseKeepsServing() {
+    try (var faulty = new aigw.core.testing.FaultyDynamo()) {
+      var clock = MutableClock.at("2026-12-05T19:00:00Z");
+      var engine = new LimitEngine(faulty.client(), faulty.keysTable(), clock);
+      var rated = scope(rpm(100));
+      var budgeted = scope(new Limits(null, null, null, new BigDecimal("1"), null, null));
+      engine.admit(rated, ONE_REQUEST).settle(new TokenUsage(1, 1, 2), BigDecimal.ZERO); // a lease of one request
+      clock.advance(Duration.ofSeconds(60));
+      for (int i = 0; i < 3; i++) { // a busy window, so the next lease covers more than one request
+        engine.admit(rated, ONE_REQUEST).settle(new TokenUsage(1, 1, 2), BigDecimal.ZERO);
+      }
+      clock.advance(Duration.ofSeconds(60));
+      engine.admit(rated, ONE_REQUEST); // leases 1 + a prediction
+
+      faulty.fail(null, aigw.core.testing.FaultyDynamo.Fault.INTERNAL_SERVER_ERROR);
+      engine.admit(rated, ONE_REQUEST); // from the lease: no call
+      assertThatThrownBy(() -> engine.admit(budgeted, new Demand(10, new BigDecimal("0.1"))))
+          .isInstanceOfSatisfying(aigw.core.errors.ServiceUnavailable.class, e -> assertThat(ErrorEnvelope.status(e)).isEqualTo(503));
+    }
+  }
+}
