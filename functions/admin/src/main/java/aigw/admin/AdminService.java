@@ -23,6 +23,7 @@ import aigw.core.keys.dynamodb.DynamoDbKeyStore;
 import aigw.core.rotation.LoggedRotationEvents;
 import aigw.core.rotation.VirtualKeyRotator;
 import aigw.core.secrets.SecretSource;
+import aigw.core.teams.TeamAccess;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Duration;
 import java.time.Instant;
@@ -80,6 +81,7 @@ public final class AdminService {
 
   private final Gateway gateway;
   private final VirtualKeyRotator rotator;
+  private final TeamEndpoints teams;
 
   /** Without secret targets: keys rotate, but cannot name a secret to receive their new value. */
   public AdminService(Gateway gateway) {
@@ -90,6 +92,7 @@ public final class AdminService {
   public AdminService(Gateway gateway, VirtualKeyRotator rotator) {
     this.gateway = gateway;
     this.rotator = rotator;
+    this.teams = new TeamEndpoints(gateway, rotator);
   }
 
   public GatewayResponse handle(GatewayRequest request) {
@@ -104,6 +107,9 @@ public final class AdminService {
         return readiness();
       }
       default -> {}
+    }
+    if (path.startsWith("/team/")) {
+      return teams.handle(request); // TeamEndpoints: LiteLLM's /team/* routes
     }
     return switch (path) {
       case "/key/generate" -> post(request, this::generate);
@@ -202,6 +208,7 @@ public final class AdminService {
             null,
             rotationSettings(fields, KeyRotation.NONE, now).orElse(KeyRotation.NONE),
             null);
+    TeamAccess.requireValidTeam(virtualKey, gateway.teamStore()); // its team exists (400 like LiteLLM)
     try {
       gateway.keyStore().create(virtualKey);
     } catch (KeyStore.KeyAlreadyExists e) {
@@ -227,7 +234,7 @@ public final class AdminService {
     VirtualKey updated =
         change(
             reference,
-            current ->
+            current -> TeamAccess.requireValidTeam(current,
                 new KeyChanges(
                     keyAlias(fields),
                     fields.strings("models").map(this::checkedModels),
@@ -236,7 +243,7 @@ public final class AdminService {
                     fields.object("metadata"),
                     fields.text("duration").map(d -> Durations.expiry(now, d, "duration")),
                     fields.bool("blocked"),
-                    rotationSettings(fields, current.rotation(), now)),
+                    rotationSettings(fields, current.rotation(), now)), gateway.teamStore(), now),
             now);
     var response = new LinkedHashMap<String, Object>();
     response.put("key", reference);
