@@ -46,7 +46,7 @@ import java.util.logging.Logger;
  *   <li>{@code POST /team/block}, {@code POST /team/unblock} {@code {"team_id"}}: a blocked team's keys get 401
  * </ul>
  *
- * A team's {@code spend} is the sum of its keys' ({@link TeamStore#spendOfKeys}); its keys are shown
+ * A team's {@code spend} is the sum of its keys' ({@link TeamStore#spendByKey}); its keys are shown
  * as {@code /key/list} shows them, never a key value. Every change is stored before it is answered
  * and evicts the team from this container's cache, so it holds here at the next request, and in
  * other containers within the cache TTL (AIGW_KEY_CACHE_TTL_SECONDS).
@@ -149,7 +149,7 @@ public final class TeamEndpoints {
     Team updated = change(teamId, changes);
     var response = new LinkedHashMap<String, Object>();
     response.put("team_id", updated.teamId());
-    response.put("data", view(updated, spendOf(keysOf(teamId))));
+    response.put("data", view(updated, spendOf(keysOf(teamId), gateway.teamStore().spendByKey())));
     return GatewayResponse.json(200, response);
   }
 
@@ -157,7 +157,7 @@ public final class TeamEndpoints {
   private GatewayResponse setBlocked(ObjectNode body, boolean blocked) {
     var fields = fields(body, TEAM_ID_ONLY);
     Team updated = change(fields.requiredText("team_id"), TeamChanges.blocked(blocked));
-    return GatewayResponse.json(200, view(updated, spendOf(keysOf(updated.teamId()))));
+    return GatewayResponse.json(200, view(updated, spendOf(keysOf(updated.teamId()), gateway.teamStore().spendByKey())));
   }
 
   private Team change(String teamId, TeamChanges changes) {
@@ -182,7 +182,7 @@ public final class TeamEndpoints {
     List<VirtualKey> keys = keysOf(teamId);
     var response = new LinkedHashMap<String, Object>();
     response.put("team_id", teamId);
-    response.put("team_info", view(team, spendOf(keys)));
+    response.put("team_info", view(team, spendOf(keys, gateway.teamStore().spendByKey())));
     response.put("keys", keys.stream().map(KeyViews::full).toList());
     response.put("team_memberships", List.of());
     return GatewayResponse.json(200, response);
@@ -197,10 +197,11 @@ public final class TeamEndpoints {
         keysByTeam.computeIfAbsent(key.teamId(), id -> new ArrayList<>()).add(key);
       }
     }
+    Map<String, BigDecimal> spendByKey = gateway.teamStore().spendByKey();
     var teams = new ArrayList<Map<String, Object>>();
     for (Team team : gateway.teamStore().listAll().stream().sorted((a, b) -> a.createdAt().compareTo(b.createdAt())).toList()) {
       List<VirtualKey> keys = keysByTeam.getOrDefault(team.teamId(), List.of());
-      var entry = view(team, spendOf(keys));
+      var entry = view(team, spendOf(keys, spendByKey));
       entry.put("keys", keys.stream().map(KeyViews::full).toList());
       entry.put("team_memberships", List.of());
       teams.add(entry);
@@ -253,8 +254,9 @@ public final class TeamEndpoints {
     return gateway.keyStore().listAll().stream().filter(k -> teamId.equals(k.teamId())).toList();
   }
 
-  private BigDecimal spendOf(List<VirtualKey> keys) {
-    return keys.isEmpty() ? BigDecimal.ZERO : gateway.teamStore().spendOfKeys(keys.stream().map(VirtualKey::keyId).toList());
+  /** A team's spend: the sum of its keys' (LiteLLM's rule). */
+  private static BigDecimal spendOf(List<VirtualKey> keys, Map<String, BigDecimal> spendByKey) {
+    return keys.stream().map(k -> spendByKey.getOrDefault(k.keyId(), BigDecimal.ZERO)).reduce(BigDecimal.ZERO, BigDecimal::add);
   }
 
   /** LiteLLM's team row ({@code LiteLLM_TeamTable}) with the fields aigw implements. */

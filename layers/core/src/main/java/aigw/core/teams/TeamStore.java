@@ -4,6 +4,7 @@ import java.math.BigDecimal;
 import java.time.Instant;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /** Where teams live (the keys table on AWS and locally: {@code aigw.core.teams.dynamodb}). */
@@ -27,10 +28,11 @@ public interface TeamStore {
   List<Team> listAll();
 
   /**
-   * What these keys have spent together, in USD: the sum of the {@code spend} attribute of their
-   * usage items (0 for a key with none). A team's spend is the sum of its keys' (LiteLLM's rule).
+   * What each key has spent, in USD, by key id: the {@code spend} attribute of the keys' usage items
+   * (a key with none is absent). A team's spend is the sum of its keys' (LiteLLM's rule). One scan of
+   * the table, as the admin key listing does: admin calls only.
    */
-  BigDecimal spendOfKeys(Collection<String> keyIds);
+  Map<String, BigDecimal> spendByKey();
 
   /** No teams: every team id is unknown, and creating one is refused. For gateways without a DynamoDB table. */
   TeamStore NONE =
@@ -61,8 +63,8 @@ public interface TeamStore {
         }
 
         @Override
-        public BigDecimal spendOfKeys(Collection<String> keyIds) {
-          return BigDecimal.ZERO;
+        public Map<String, BigDecimal> spendByKey() {
+          return Map.of();
         }
       };
 

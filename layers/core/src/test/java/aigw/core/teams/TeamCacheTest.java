@@ -67,8 +67,8 @@ class TeamCacheTest {
     }
 
     @Override
-    public BigDecimal spendOfKeys(Collection<String> keyIds) {
-      return table.spendOfKeys(keyIds);
+    public java.util.Map<String, BigDecimal> spendByKey() {
+      return table.spendByKey();
     }
   }
 

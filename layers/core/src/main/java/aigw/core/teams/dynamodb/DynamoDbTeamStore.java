@@ -21,7 +21,6 @@ import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 import software.amazon.awssdk.services.dynamodb.model.CancellationReason;
 import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException;
-import software.amazon.awssdk.services.dynamodb.model.KeysAndAttributes;
 import software.amazon.awssdk.services.dynamodb.model.TransactWriteItem;
 import software.amazon.awssdk.services.dynamodb.model.TransactionCanceledException;
 
@@ -33,8 +32,6 @@ import software.amazon.awssdk.services.dynamodb.model.TransactionCanceledExcepti
 public final class DynamoDbTeamStore implements TeamStore {
   /** TransactWriteItems takes at most 100 actions, one per team deleted. */
   public static final int MAX_DELETE_BATCH = 100;
-  /** BatchGetItem takes at most 100 keys. */
-  private static final int MAX_BATCH_GET = 100;
   private static final String VERSION = "version";
   private static final int UPDATE_ATTEMPTS = 5;
 
@@ -147,34 +144,26 @@ public final class DynamoDbTeamStore implements TeamStore {
   }
 
   @Override
-  public BigDecimal spendOfKeys(Collection<String> keyIds) {
-    List<String> ids = List.copyOf(new LinkedHashSet<>(keyIds));
-    BigDecimal total = BigDecimal.ZERO;
-    for (int from = 0; from < ids.size(); from += MAX_BATCH_GET) {
-      var keys = ids.subList(from, Math.min(from + MAX_BATCH_GET, ids.size())).stream().map(id -> key(USAGE_PREFIX + id)).toList();
-      Map<String, KeysAndAttributes> request =
-          Map.of(
-              table,
-              KeysAndAttributes.builder()
-                  .keys(keys)
-                  .consistentRead(true)
-                  .projectionExpression("#spend")
-                  .expressionAttributeNames(Map.of("#spend", SPEND))
-                  .build());
-      // BatchGetItem may return part of the keys as unprocessed (throttling, size): ask again for those.
-      for (int round = 0; request != null && !request.isEmpty(); round++) {
-        if (round == 10) {
-          throw new ServiceUnavailable("DynamoDB kept leaving key usage unread; try again.", null);
-        }
-        var ask = request;
-        var answer = call(() -> dynamo.batchGetItem(r -> r.requestItems(ask)));
-        for (var item : answer.responses().getOrDefault(table, List.of())) {
-          total = total.add(spend(item));
-        }
-        request = answer.unprocessedKeys();
-      }
-    }
-    return total;
+  public Map<String, BigDecimal> spendByKey() {
+    // A scan, not BatchGetItem: the admin function's role is granted Scan (for the key listing) and
+    // needs nothing more; the team routes scan the table for the team's keys anyway.
+    var spend = new HashMap<String, BigDecimal>();
+    call(
+        () -> {
+          dynamo
+              .scanPaginator(
+                  r ->
+                      r.tableName(table)
+                          .consistentRead(true)
+                          .filterExpression("begins_with(token_hash, :usage) AND attribute_exists(#spend)")
+                          .projectionExpression("token_hash, #spend")
+                          .expressionAttributeNames(Map.of("#spend", SPEND))
+                          .expressionAttributeValues(Map.of(":usage", AttributeValue.fromS(USAGE_PREFIX))))
+              .items()
+              .forEach(item -> spend.put(item.get(PARTITION_KEY).s().substring(USAGE_PREFIX.length()), spend(item)));
+          return null;
+        });
+    return spend;
   }
 
   /** Condition failures are answers; any other SDK failure means DynamoDB is unavailable. */

@@ -152,7 +152,7 @@ class DynamoDbTeamStoreTest {
   }
 
   @Test
-  void theSpendOfKeysIsTheSumOfTheirUsageItemsSpend() {
+  void eachKeysSpendIsItsUsageItemsSpendAttribute() {
     var first = key("spender");
     var second = key("spender");
     var unpriced = key("spender");
@@ -163,20 +163,11 @@ class DynamoDbTeamStoreTest {
     addSpend(second.keyId(), "1.5");
     addSpend(second.keyId(), "0.000001");
 
-    assertThat(teams.spendOfKeys(List.of(first.keyId(), second.keyId(), unpriced.keyId(), "never-used")))
-        .isEqualByComparingTo("1.750001");
-    assertThat(teams.spendOfKeys(List.of())).isEqualByComparingTo("0");
-  }
+    var spend = teams.spendByKey();
 
-  @Test
-  void theSpendOfMoreKeysThanOneBatchGetTakesIsComplete() {
-    var ids = new java.util.ArrayList<String>();
-    for (int i = 0; i < 130; i++) {
-      String id = "bulk-" + i;
-      ids.add(id);
-      addSpend(id, "0.01");
-    }
-    assertThat(teams.spendOfKeys(ids)).isEqualByComparingTo("1.30");
+    assertThat(spend.get(first.keyId())).isEqualByComparingTo("0.25");
+    assertThat(spend.get(second.keyId())).isEqualByComparingTo("1.500001");
+    assertThat(spend).as("a key with no priced call").doesNotContainKey(unpriced.keyId());
   }
 
   /** What the usage writer adds to a key's usage item per priced call (attribute {@code spend}, USD). */
