@@ -149,7 +149,7 @@ public final class TeamEndpoints {
     Team updated = change(teamId, changes);
     var response = new LinkedHashMap<String, Object>();
     response.put("team_id", updated.teamId());
-    response.put("data", view(updated, spendOf(keysOf(teamId), gateway.teamStore().spendByKey())));
+    response.put("data", view(updated, null));
     return GatewayResponse.json(200, response);
   }
 
@@ -157,7 +157,7 @@ public final class TeamEndpoints {
   private GatewayResponse setBlocked(ObjectNode body, boolean blocked) {
     var fields = fields(body, TEAM_ID_ONLY);
     Team updated = change(fields.requiredText("team_id"), TeamChanges.blocked(blocked));
-    return GatewayResponse.json(200, view(updated, spendOf(keysOf(updated.teamId()), gateway.teamStore().spendByKey())));
+    return GatewayResponse.json(200, view(updated, null));
   }
 
   private Team change(String teamId, TeamChanges changes) {
@@ -259,7 +259,12 @@ public final class TeamEndpoints {
     return keys.stream().map(k -> spendByKey.getOrDefault(k.keyId(), BigDecimal.ZERO)).reduce(BigDecimal.ZERO, BigDecimal::add);
   }
 
-  /** LiteLLM's team row ({@code LiteLLM_TeamTable}) with the fields aigw implements. */
+  /**
+   * LiteLLM's team row ({@code LiteLLM_TeamTable}) with the fields aigw implements.
+   *
+   * @param spend the team's spend, or null to leave it out: a change (update, block) is answered
+   *     without scanning the table for it, so that blocking a team never waits on a scan
+   */
   static LinkedHashMap<String, Object> view(Team team, BigDecimal spend) {
     var view = new LinkedHashMap<String, Object>();
     view.put("team_id", team.teamId());
@@ -274,7 +279,9 @@ public final class TeamEndpoints {
     view.put("tpm_limit", limits.tpmLimit());
     view.put("rpm_limit", limits.rpmLimit());
     view.put("max_parallel_requests", limits.maxParallelRequests());
-    view.put("spend", spend);
+    if (spend != null) {
+      view.put("spend", spend);
+    }
     // LiteLLM's membership fields: aigw has no users, so no team has members.
     view.put("admins", List.of());
     view.put("members", List.of());
