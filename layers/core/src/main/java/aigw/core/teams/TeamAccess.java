@@ -64,7 +64,21 @@ public final class TeamAccess {
    * @throws BadRequest 400 with param {@code team_id} or {@code models}
    */
   public static void requireValidTeam(VirtualKey key, TeamStore teams) {
-    if (key.teamId() != null && teams.find(key.teamId()).isEmpty()) {
+    requireValidTeam(key, true, teams);
+  }
+
+  /**
+   * {@link #requireValidTeam(VirtualKey, TeamStore)} for {@code current} after {@code changes};
+   * returns the changes. The team is looked up only when the changes set {@code team_id}: a key whose
+   * team is gone can still have its other fields changed.
+   */
+  public static KeyChanges requireValidTeam(VirtualKey current, KeyChanges changes, TeamStore teams, Instant now) {
+    requireValidTeam(changes.applyTo(current, now), changes.teamId().isPresent(), teams);
+    return changes;
+  }
+
+  private static void requireValidTeam(VirtualKey key, boolean lookUpTeam, TeamStore teams) {
+    if (lookUpTeam && key.teamId() != null && teams.find(key.teamId()).isEmpty()) {
       throw new BadRequest(
           "Team doesn't exist in db. Team=" + key.teamId() + ". Create team via `/team/new` call.", "team_id");
     }
@@ -75,11 +89,5 @@ public final class TeamAccess {
               + "' (every model) or name the models.",
           "models");
     }
-  }
-
-  /** {@link #requireValidTeam} for {@code current} after {@code changes}; returns the changes. */
-  public static KeyChanges requireValidTeam(VirtualKey current, KeyChanges changes, TeamStore teams, Instant now) {
-    requireValidTeam(changes.applyTo(current, now), teams);
-    return changes;
   }
 }
