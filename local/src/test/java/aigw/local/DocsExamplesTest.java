@@ -349,6 +349,7 @@ class DocsExamplesTest {
             + " \"rotation_interval\": \"30d\", \"grace_period\": \"1d\", \"rotation_secret\": \"aigw/keys/my-app\"}",
         "POST /key/regenerate", "{\"key\": \"$KEY\", \"grace_period\": \"1h\"}",
         "POST /key/retrieve", "{\"key\": \"$KEY\"}",
+        "POST /team/new", "{\"team_alias\": \"Machine learning\", \"models\": [\"gpt-4o-mini\"], \"max_budget\": 25, \"rpm_limit\": 60}",
         "POST /v1/messages", "{\"model\": \"gpt-9\", \"max_tokens\": 10, \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}");
     var examples = blocks().stream().filter(b -> b.file().equals("docs/api.md") && b.language().equals("json")).toList();
     assertThat(examples).isNotEmpty();

@@ -47,7 +47,7 @@ public final class AdminRoutes {
       List.of(
           Resource.of("/health", HealthEndpoints.class, HealthEndpoints.ROUTES, HealthEndpoints::new),
           Resource.of("/key", KeyEndpoints.class, KeyEndpoints.ROUTES, KeyEndpoints::new),
-          Resource.reserved("/team"), // TeamEndpoints (issue 13 item 5)
+          Resource.of("/team", TeamEndpoints.class, TeamEndpoints.ROUTES, w -> new TeamEndpoints(w.gateway(), w.rotator())),
           Resource.reserved("/spend"), // SpendEndpoints (issue 13 item 6): LiteLLM's /spend/logs
           Resource.reserved("/audit")); // AuditEndpoints (issue 13 item 7): LiteLLM's GET /audit/logs
 

@@ -18,6 +18,7 @@ import aigw.core.keys.KeyStore;
 import aigw.core.keys.VirtualKey;
 import aigw.core.keys.dynamodb.DynamoDbKeyStore;
 import aigw.core.limits.LimitScope;
+import aigw.core.teams.TeamAccess;
 import aigw.core.limits.Limits;
 import aigw.core.rotation.VirtualKeyRotator;
 import java.time.Duration;
@@ -89,6 +90,7 @@ final class KeyEndpoints {
             KeyRules.rotation(settings.rotation(), KeyRotation.NONE, now, rotator::refuseSecretTarget).orElse(KeyRotation.NONE),
             null,
             settings.limits().map(limits -> limits.apply(Limits.NONE)).orElse(Limits.NONE));
+    TeamAccess.requireValidTeam(virtualKey, gateway.teamStore()); // its team exists (400 like LiteLLM)
     keys.create(virtualKey);
     LOG.info("Created key " + virtualKey.keyName() + " (key_id " + virtualKey.keyId() + ")");
     var response = new LinkedHashMap<String, Object>();
@@ -114,7 +116,7 @@ final class KeyEndpoints {
     VirtualKey updated =
         keys.change(
             update.key(),
-            current ->
+            current -> TeamAccess.requireValidTeam(current,
                 new KeyChanges(
                     alias,
                     models,
@@ -125,6 +127,7 @@ final class KeyEndpoints {
                     settings.blocked(),
                     KeyRules.rotation(settings.rotation(), current.rotation(), now, rotator::refuseSecretTarget),
                     settings.limits().map(limits -> limits.apply(current.limits()))),
+                gateway.teamStore(), now),
             now);
     audit(request, "key.update", updated, update.fieldsSet());
     var response = new LinkedHashMap<String, Object>();

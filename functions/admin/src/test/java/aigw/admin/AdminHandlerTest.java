@@ -96,7 +96,7 @@ class AdminHandlerTest {
       assertThat(key).startsWith("sk-").hasSizeGreaterThan(40);
       assertThat(reply.body().path("key_alias").asText()).isEqualTo("example-app");
       assertThat(texts(reply.body().path("models"))).containsExactly("gpt-4o-mini");
-      assertThat(reply.body().path("team_id").asText()).isEqualTo("team-a");
+      assertThat(reply.body().path("team_id").isNull()).as("no team: a team_id must name an existing team").isTrue();
       assertThat(reply.body().path("metadata").path("owner").asText()).isEqualTo("platform");
       assertThat(reply.body().path("token").asText()).isEqualTo(ApiKeys.hash(key));
       assertThat(reply.body().path("token_id").asText()).isEqualTo(ApiKeys.hash(key));
@@ -105,7 +105,7 @@ class AdminHandlerTest {
       JsonNode info = api.info(key);
       assertThat(info.path("key_alias").asText()).isEqualTo("example-app");
       assertThat(texts(info.path("models"))).containsExactly("gpt-4o-mini");
-      assertThat(info.path("team_id").asText()).isEqualTo("team-a");
+      assertThat(info.path("team_id").isNull()).isTrue();
       assertThat(info.path("metadata").path("owner").asText()).isEqualTo("platform");
       assertThat(info.path("key_id").asText()).isEqualTo(reply.body().path("key_id").asText()).isNotBlank();
       assertThat(api.onModelRoute(key)).isEqualTo(new Outcome(200, null));
@@ -292,6 +292,8 @@ class AdminHandlerTest {
     @Test
     void sameCustomKeyTwiceGets400AndKeepsTheFirst() {
       String custom = "sk-0123456789abcdef0123";
+      api.post("/team/new", Map.of("team_id", "first"));
+      api.post("/team/new", Map.of("team_id", "second"));
       api.generate(Map.of("key", custom, "team_id", "first"));
 
       Reply reply = api.post("/key/generate", Map.of("key", custom, "team_id", "second"));
@@ -573,6 +575,8 @@ class AdminHandlerTest {
 
     @Test
     void filtersByTeamIdUserIdAndKeyAlias() {
+      api.post("/team/new", Map.of("team_id", "team-a"));
+      api.post("/team/new", Map.of("team_id", "team-b"));
       String teamA = api.generate(Map.of("team_id", "team-a", "user_id", "ann", "key_alias", "a1")).path("key").asText();
       String teamA2 = api.generate(Map.of("team_id", "team-a", "user_id", "bob", "key_alias", "a2")).path("key").asText();
       String teamB = api.generate(Map.of("team_id", "team-b", "user_id", "ann", "key_alias", "b1")).path("key").asText();
@@ -594,6 +598,7 @@ class AdminHandlerTest {
 
     @Test
     void returnFullObjectGivesRowsWithTokenButNoKey() {
+      api.post("/team/new", Map.of("team_id", "t"));
       String key = api.generate(Map.of("key_alias", "full", "team_id", "t")).path("key").asText();
 
       Reply reply = api.get("/key/list", query("return_full_object", "true"));
@@ -666,6 +671,8 @@ class AdminHandlerTest {
 
     @Test
     void changesOnlyTheFieldsSent() {
+      api.post("/team/new", Map.of("team_id", "team-a"));
+      api.post("/team/new", Map.of("team_id", "team-b"));
       String key =
           api.generate(Map.of("key_alias", "old", "team_id", "team-a", "user_id", "ann", "models", List.of("m1")))
               .path("key").asText();
@@ -744,6 +751,7 @@ class AdminHandlerTest {
 
     @Test
     void aliasOfAnotherKeyGets400AndChangesNothing() {
+      api.post("/team/new", Map.of("team_id", "x"));
       api.generate(Map.of("key_alias", "taken"));
       String key = api.generate(Map.of("key_alias", "mine")).path("key").asText();
 
@@ -756,6 +764,7 @@ class AdminHandlerTest {
 
     @Test
     void keepingItsOwnAliasIsAllowed() {
+      api.post("/team/new", Map.of("team_id", "t"));
       String key = api.generate(Map.of("key_alias", "mine")).path("key").asText();
       Reply reply = api.post("/key/update", Map.of("key", key, "key_alias", "mine", "team_id", "t"));
       assertThat(reply.status()).as("%s", reply).isEqualTo(200);
@@ -1121,7 +1130,7 @@ class AdminHandlerTest {
     void unknownRouteGets404() {
       JsonNode error = assertError(api.post("/key/rotate-everything", "{}"), 404, "not_found_error", null);
       assertThat(error.path("message").asText()).contains("/key/rotate-everything");
-      assertError(api.get("/team/list", null), 404, "not_found_error", null);
+      assertError(api.get("/team/nope", null), 404, "not_found_error", null);
       assertError(api.get("/", null), 404, "not_found_error", null);
     }
 

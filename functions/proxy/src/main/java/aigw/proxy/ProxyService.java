@@ -25,6 +25,7 @@ import aigw.core.providers.ProviderStream;
 import aigw.core.limits.Admission;
 import aigw.core.limits.Demand;
 import aigw.core.limits.LimitScope;
+import aigw.core.teams.TeamAccess;
 import aigw.core.usage.TokenUsage;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -184,12 +185,13 @@ public final class ProxyService {
   /**
    * Admits a call to {@code model} for {@code caller}: the key may use it, and it exists.
    *
-   * @throws ModelNotAllowed the key's {@code models} do not include it (401, LiteLLM's key_model_access_denied)
+   * @throws ModelNotAllowed the key's {@code models} do not include it (401, LiteLLM's key_model_access_denied),
+   *     or its team's do not (401, team_model_access_denied)
    * @throws NotFound no deployment has this {@code model_name} (404)
    */
   Admitted admit(GatewayRequest request, Caller caller, String model) {
-    if (caller instanceof Caller.Virtual virtual && !gateway.router().allows(virtual.key().models(), model)) {
-      throw new ModelNotAllowed(model, virtual.key().models());
+    if (caller instanceof Caller.Virtual virtual) {
+      TeamAccess.requireModel(gateway.router(), virtual.key(), virtual.team(), model); // key's and team's models
     }
     List<Deployment> rotation = gateway.router().rotation(model);
     if (rotation.isEmpty()) {
@@ -364,9 +366,9 @@ public final class ProxyService {
     return GatewayResponse.json(200, modelObject(id, provider));
   }
 
-  /** The master key sees every model; a virtual key those its {@code models} allow. */
+  /** The master key sees every model; a virtual key those its {@code models} and its team's allow. */
   private boolean mayUse(Caller caller, String model) {
-    return !(caller instanceof Caller.Virtual virtual) || gateway.router().allows(virtual.key().models(), model);
+    return !(caller instanceof Caller.Virtual virtual) || TeamAccess.allows(gateway.router(), virtual.key(), virtual.team(), model);
   }
 
   /** OpenAI's Model object: exactly id, object, created, owned_by (what the SDKs parse). */

@@ -18,6 +18,9 @@ import aigw.core.secrets.ProviderCredentials;
 import aigw.core.secrets.SecretSource;
 import aigw.core.secrets.SecretsManagerSecretSource;
 import aigw.core.secrets.StaticSecretSource;
+import aigw.core.teams.TeamCache;
+import aigw.core.teams.TeamStore;
+import aigw.core.teams.dynamodb.DynamoDbTeamStore;
 import aigw.core.usage.DurableUsageRecorder;
 import aigw.core.usage.GroupCommitUsageRecorder;
 import aigw.core.usage.LoggedUsageJournal;
@@ -42,6 +45,8 @@ public final class Gateway {
   private final Clock clock;
   private final KeyStore keyStore;
   private final KeyCache keyCache;
+  private final TeamStore teamStore;
+  private final TeamCache teamCache;
   private final UsageRecorder usage;
   private final DurableUsageRecorder durableUsage;
   private final MasterKey masterKey;
@@ -82,15 +87,31 @@ public final class Gateway {
       SecretSource masterKeySource,
       ModelList.Config models,
       Providers providers) {
+    this(settings, clock, keyStore, TeamStore.NONE, usage, usageJournal, masterKeySource, models, providers);
+  }
+
+  /** As above, with the store of the teams keys may belong to. */
+  public Gateway(
+      GatewaySettings settings,
+      Clock clock,
+      KeyStore keyStore,
+      TeamStore teamStore,
+      UsageRecorder usage,
+      UsageJournal usageJournal,
+      SecretSource masterKeySource,
+      ModelList.Config models,
+      Providers providers) {
     this.settings = settings;
     this.clock = clock;
     this.keyStore = keyStore;
     this.keyCache = new KeyCache(keyStore, clock, settings.keyCacheTtl());
+    this.teamStore = teamStore;
+    this.teamCache = new TeamCache(teamStore, clock, settings.keyCacheTtl()); // one TTL for keys and teams
     this.durableUsage = new DurableUsageRecorder(usage, usageJournal);
     this.usage = new GroupCommitUsageRecorder(durableUsage);
     this.masterKey =
         new MasterKey(masterKeySource, clock, settings.masterKeyTtl(), settings.masterKeyRecheck(), settings.masterKeyGrace());
-    this.authenticator = new Authenticator(masterKey, keyCache);
+    this.authenticator = new Authenticator(masterKey, keyCache, teamCache);
     this.router = new Router(models.deployments());
     this.providers = providers;
     this.failover = new FailoverPolicy(models.router(), providers::call, router::rotation, clock);
@@ -137,6 +158,7 @@ public final class Gateway {
         settings,
         clock,
         new DynamoDbKeyStore(dynamo, settings.keysTable()),
+        new DynamoDbTeamStore(dynamo, settings.keysTable()),
         new DynamoDbUsageRecorder(dynamo, settings.keysTable()),
         usageJournal,
         masterKeySource,
@@ -228,6 +250,16 @@ public final class Gateway {
 
   public KeyCache keyCache() {
     return keyCache;
+  }
+
+  /** The teams keys may belong to (items in the keys table). */
+  public TeamStore teamStore() {
+    return teamStore;
+  }
+
+  /** This container's cache of teams, with the key cache's TTL; team changes evict from it. */
+  public TeamCache teamCache() {
+    return teamCache;
   }
 
   public UsageRecorder usage() {

@@ -9,6 +9,8 @@ import aigw.core.keys.KeyCache;
 import aigw.core.keys.VirtualKey;
 import aigw.core.secrets.MasterKey;
 import aigw.core.secrets.SecretSource;
+import aigw.core.teams.Team;
+import aigw.core.teams.TeamCache;
 import java.time.Instant;
 import java.util.Locale;
 import java.util.Optional;
@@ -21,10 +23,12 @@ import java.util.Optional;
 public final class Authenticator {
   private final MasterKey masterKey;
   private final KeyCache keys;
+  private final TeamCache teams;
 
-  public Authenticator(MasterKey masterKey, KeyCache keys) {
+  public Authenticator(MasterKey masterKey, KeyCache keys, TeamCache teams) {
     this.masterKey = masterKey;
     this.keys = keys;
+    this.teams = teams;
   }
 
   /** Model routes: virtual keys are looked up first, so the common case never touches the master key. */
@@ -61,7 +65,7 @@ public final class Authenticator {
     }
   }
 
-  private static Caller checked(VirtualKey key, Instant now) {
+  private Caller checked(VirtualKey key, Instant now) {
     if (key.isRotatedOut(now)) {
       // Checked on every request, not left to the cache or to TTL: the old value stops at the
       // grace end exactly.
@@ -79,7 +83,33 @@ public final class Authenticator {
           Reason.EXPIRED,
           "Authentication Error - Expired Key. Key Expiry time " + key.expiresAt() + " and current time " + now);
     }
-    return new Caller.Virtual(key);
+    return new Caller.Virtual(key, teamOf(key));
+  }
+
+  /**
+   * The key's team, which must exist and not be blocked (LiteLLM's {@code common_checks}, with its
+   * messages; its auth handler answers both with 401). Checked on every route a key opens, so a
+   * blocked team stops its keys everywhere, not only on model calls. A key whose team is gone fails
+   * closed: it was created in a team that was deleted at the same time (a team's deletion deletes
+   * its keys) or is still cached in this container.
+   */
+  private Team teamOf(VirtualKey key) {
+    if (key.teamId() == null) {
+      return null;
+    }
+    Team team =
+        teams.find(key.teamId())
+            .orElseThrow(
+                () ->
+                    new AuthenticationFailed(
+                        Reason.TEAM_NOT_FOUND,
+                        "Authentication Error, Team doesn't exist in db. Team=" + key.teamId()
+                            + ". Create team via `/team/new` call."));
+    if (team.blocked()) {
+      throw new AuthenticationFailed(
+          Reason.BLOCKED, "Authentication Error, Team=" + team.teamId() + " is blocked. Update via `/team/unblock` if you're an admin.");
+    }
+    return team;
   }
 
   private static AuthenticationFailed unknown(String presented) {

@@ -18,8 +18,8 @@ import java.util.List;
  *
  * Where aigw differs: LiteLLM turns a pattern into a regular expression without escaping it, so a
  * {@code .} in {@code gpt-4.1*} also matches any character; here it matches only a dot.
- * {@code all-team-models} (a team's model list) has no meaning without teams, and is refused
- * when a key is created ({@link #refusal}).
+ * {@code all-team-models} stands for the model list of the key's team ({@code aigw.core.teams.TeamAccess}
+ * resolves it); a key without a team may not be given it (the admin API refuses it there).
  */
 public final class ModelAccess {
   /** LiteLLM's SpecialModelNames.all_proxy_models: every model of the gateway. */
@@ -69,8 +69,7 @@ public final class ModelAccess {
       return null;
     }
     if (entry.equals(ALL_TEAM_MODELS)) {
-      return "'" + ALL_TEAM_MODELS + "' means the models of the key's team, and aigw has no team model lists; use '"
-          + ALL_PROXY_MODELS + "' (every model) or name the models";
+      return null; // the team's models: whether the key has a team is checked where the key is known
     }
     var models = router.models();
     for (var model : models.entrySet()) {

@@ -56,7 +56,7 @@ public record ErrorEnvelope(Body error) {
   public static int status(GatewayException e) {
     return switch (e) {
       case AuthenticationFailed a -> 401;
-      case ModelNotAllowed m -> 401; // LiteLLM answers 401 key_model_access_denied
+      case ModelNotAllowed m -> 401; // LiteLLM answers 401 key_/team_model_access_denied
       case PermissionDenied p -> 403;
       case BadRequest b -> 400;
       case NotFound n -> 404;
@@ -77,7 +77,7 @@ public record ErrorEnvelope(Body error) {
   public static String type(GatewayException e) {
     return switch (e) {
       case AuthenticationFailed a -> a.reason().type;
-      case ModelNotAllowed m -> "key_model_access_denied";
+      case ModelNotAllowed m -> m.type(); // key_ or team_model_access_denied
       case PermissionDenied p -> "auth_error";
       case BadRequest b -> "invalid_request_error";
       case NotFound n -> "not_found_error";

@@ -119,9 +119,13 @@ final class KeyItems {
     return expiresAt == null ? null : expiresAt.plus(EXPIRED_KEY_RETENTION);
   }
 
+  /**
+   * A key's own item: its partition key is a hash (hex, no {@code #}). Every other item in the table
+   * ({@code usage#}, {@code alias#}, a team's {@code team#}, any companion added later) has a {@code #}.
+   */
   static boolean isKey(Map<String, AttributeValue> item) {
     String pk = item.get(TOKEN_HASH).s();
-    return !pk.startsWith(ALIAS_GUARD_PREFIX) && !pk.startsWith(USAGE_PREFIX) && !item.containsKey(ROTATED_TO);
+    return pk.indexOf('#') < 0 && !item.containsKey(ROTATED_TO);
   }
 
   static boolean isRotatedOut(Map<String, AttributeValue> item) {
