@@ -451,6 +451,8 @@ class TransformedTemplateTest {
   void whatOutlivesTheStackIsChosen() {
     // The keys: retained, on deletion and on replacement.
     assertThat(policies(defaults.path("KeysTable"))).isEqualTo(List.of("Retain", "Retain"));
+    // The spend and audit logs: kept too (the audit log is evidence); each item expires by its TTL.
+    assertThat(policies(defaults.path("LogsTable"))).isEqualTo(List.of("Retain", "Retain"));
     // Credentials: deleted with the stack (CloudFormation skips the recovery window), kept on replacement.
     assertThat(policies(defaults.path("MasterKeySecret"))).isEqualTo(List.of("Delete", "Retain"));
     assertThat(policies(defaults.path("ProviderCredentialsSecret"))).isEqualTo(List.of("Delete", "Retain"));
@@ -798,8 +800,9 @@ class TransformedTemplateTest {
   void theProxyFunctionMayUpdateOnlyTheUsageCountersOfUsageItems() throws Exception {
     List<JsonNode> writes = proxyStatements(defaults, Map.of()).stream()
         .filter(s -> texts(s.path("Action")).stream().anyMatch(a -> !a.equals("dynamodb:GetItem") && a.startsWith("dynamodb:")))
+        .filter(s -> texts(s.path("Resource")).contains("{\"Fn::GetAtt\":[\"KeysTable\",\"Arn\"]}"))
         .toList();
-    assertThat(writes).as("one statement lets the proxy write to DynamoDB").hasSize(1);
+    assertThat(writes).as("one statement lets the proxy write to the keys table").hasSize(1);
     JsonNode update = writes.get(0);
     assertThat(texts(update.path("Action"))).containsExactly("dynamodb:UpdateItem");
 
@@ -932,6 +935,52 @@ class TransformedTemplateTest {
 
   private static <T> Iterable<T> iterable(java.util.Iterator<T> iterator) {
     return () -> iterator;
+  }
+
+  /**
+   * The logs table as CloudFormation receives it: the proxy may only add spend items (BatchWriteItem
+   * into "key#..." partitions: no reads, no audit items), the admin function may only add audit
+   * items and Query the table and its indexes; no other function touches it.
+   */
+  @Test
+  void onlyTheProxyWritesSpendItemsAndOnlyTheAdminFunctionWritesAuditItemsAndReads() {
+    String table = "{\"Fn::GetAtt\":[\"LogsTable\",\"Arn\"]}";
+    Map<String, List<String>> granted = new LinkedHashMap<>();
+    for (String function : FUNCTIONS) {
+      var statements = new ArrayList<JsonNode>();
+      defaults.path(function + "Role").path("Properties").path("Policies")
+          .forEach(policy -> resolve(policy.path("PolicyDocument").path("Statement"), Map.of()).forEach(statements::add));
+      for (JsonNode statement : statements) {
+        List<String> resources = texts(statement.path("Resource"));
+        if (resources.stream().noneMatch(r -> r.contains("LogsTable"))) {
+          continue;
+        }
+        for (String action : texts(statement.path("Action"))) {
+          granted.computeIfAbsent(function, f -> new ArrayList<>()).add(action);
+          if (action.equals("dynamodb:Query")) {
+            assertThat(resources).containsExactlyInAnyOrder(table, "{\"Fn::Sub\":\"${LogsTable.Arn}/index/*\"}");
+          } else {
+            assertThat(resources).containsExactly(table);
+            String partitions = function.equals("ProxyFunction") ? "key#*" : "audit#*";
+            assertThat(statement.path("Condition").path("ForAllValues:StringLike").path("dynamodb:LeadingKeys"))
+                .as("%s %s", function, action).isEqualTo(JSON.createArrayNode().add(partitions));
+          }
+        }
+      }
+    }
+    assertThat(granted).isEqualTo(Map.of(
+        "ProxyFunction", List.of("dynamodb:BatchWriteItem"),
+        "AdminFunction", List.of("dynamodb:PutItem", "dynamodb:Query")));
+    // Both functions are told the table and the retention; a new retention publishes new versions.
+    for (String function : List.of("ProxyFunction", "AdminFunction")) {
+      JsonNode variables = defaults.path(function).path("Properties").path("Environment").path("Variables");
+      assertThat(variables.path("AIGW_LOGS_TABLE").path("Ref").asText()).isEqualTo("LogsTable");
+      assertThat(variables.path("AIGW_LOG_RETENTION_DAYS").path("Ref").asText()).isEqualTo("LogRetentionDays");
+    }
+    JsonNode logs = defaults.path("LogsTable").path("Properties");
+    assertThat(logs.path("TimeToLiveSpecification").path("AttributeName").asText()).isEqualTo("purge_at");
+    assertThat(logs.path("TimeToLiveSpecification").path("Enabled").asBoolean()).isTrue();
+    assertThat(logs.path("BillingMode").asText()).isEqualTo("PAY_PER_REQUEST");
   }
 
   // --- CloudFormation's conditions, evaluated for a set of parameter values (defaults otherwise) ---
