@@ -115,6 +115,8 @@ public final class AdminService {
       case "/key/list" -> get(request, this::list);
       case "/key/regenerate" -> post(request, body -> regenerate(body, null));
       case "/key/retrieve" -> post(request, this::retrieve);
+      case "/spend/logs", "/global/spend/keys", "/global/spend/teams" -> new SpendEndpoints(gateway).handle(request);
+      case "/audit" -> new AuditEndpoints(gateway).handle(request);
       default -> {
         var inPath = REGENERATE_PATH.matcher(path);
         if (inPath.matches()) {
