@@ -971,6 +971,47 @@ class TransformedTemplateTest {
     assertThat(granted).isEqualTo(Map.of(
         "ProxyFunction", List.of("dynamodb:BatchWriteItem"),
         "AdminFunction", List.of("dynamodb:PutItem", "dynamodb:Query")));
+
+    // The gateway's own writes, recorded on their way to DynamoDB Local, hold to those partitions:
+    // every spend item (a key's, a team key's, the master key's) is under key#, every audit item under audit#.
+    var sent = new java.util.concurrent.CopyOnWriteArrayList<Object>();
+    try (var dynamo = new LocalDynamo()) {
+      DynamoDbClient recording = (DynamoDbClient) java.lang.reflect.Proxy.newProxyInstance(DynamoDbClient.class.getClassLoader(),
+          new Class<?>[] {DynamoDbClient.class}, (self, method, args) -> {
+            if (args != null && args.length == 1 && args[0] instanceof java.util.function.Consumer<?>) {
+              return java.lang.reflect.InvocationHandler.invokeDefault(self, method, args);
+            }
+            if (args != null && args.length == 1) {
+              sent.add(args[0]);
+            }
+            try {
+              return method.invoke(dynamo.client(), args);
+            } catch (java.lang.reflect.InvocationTargetException e) {
+              throw e.getCause();
+            }
+          });
+      var gateway = aigw.core.Gateway.over(TestGateways.settings(dynamo), recording, StaticSecretSource.of(TestGateways.MASTER_KEY), List.of(),
+          java.time.Clock.systemUTC());
+      java.time.Instant now = java.time.Instant.now();
+      for (String[] caller : new String[][] {{"key-1", null}, {"key-2", "team-x"}, {null, null}}) {
+        gateway.spendLogs().record(new aigw.core.spend.SpendLogEntry("req-" + caller[0], caller[0], null, caller[1], "m", "openai/m",
+            1, 1, 2, java.math.BigDecimal.ONE, 200, 5, false, now));
+      }
+      gateway.flushLogs();
+      gateway.auditLog().record(new aigw.core.audit.AuditEvent("key.block", "key", "key-1", "master_key", null, now, List.of("blocked"), Map.of()));
+      gateway.auditLog().record(new aigw.core.audit.AuditEvent("team.new", "team", "team-x", "master_key", null, now, List.of(), Map.of()));
+    }
+    var spendPartitions = new ArrayList<String>();
+    var auditPartitions = new ArrayList<String>();
+    for (Object request : sent) {
+      if (request instanceof software.amazon.awssdk.services.dynamodb.model.BatchWriteItemRequest batch) {
+        batch.requestItems().values().forEach(writes -> writes.forEach(w -> spendPartitions.add(w.putRequest().item().get("pk").s())));
+      } else if (request instanceof software.amazon.awssdk.services.dynamodb.model.PutItemRequest put) {
+        auditPartitions.add(put.item().get("pk").s());
+      }
+    }
+    assertThat(spendPartitions).hasSize(3).allMatch(pk -> glob("key#*", pk), "under key#");
+    assertThat(auditPartitions).hasSize(2).allMatch(pk -> glob("audit#*", pk), "under audit#").noneMatch(pk -> glob("key#*", pk));
     // Both functions are told the table and the retention; a new retention publishes new versions.
     for (String function : List.of("ProxyFunction", "AdminFunction")) {
       JsonNode variables = defaults.path(function).path("Properties").path("Environment").path("Variables");
