@@ -61,7 +61,7 @@ public final class LocalGateway implements AutoCloseable {
   static final String TEMPLATE_RESOURCE = "/aigw/template.yaml";
   /** The template's logical table ids, and the table names used locally. */
   static Map<String, String> localTableNames(GatewaySettings settings) {
-    return Map.of("KeysTable", settings.keysTable());
+    return Map.of("KeysTable", settings.keysTable(), "LogsTable", settings.logs().table());
   }
 
   private final LocalOptions options;
@@ -199,6 +199,7 @@ public final class LocalGateway implements AutoCloseable {
       this.gateway = Gateway.over(settings, decorate.apply(dynamo), secret, models, providers, usageJournal(options), Clock.systemUTC());
       gateway.masterKey().load();
       replayKeptUsage(); // what an earlier run kept while DynamoDB refused it
+      replayKeptLogs();
       // One policy for both functions and the server's own answers: its start-up line is logged once.
       this.cors = CorsPolicy.allowing(settings.corsAllowedOrigins());
       var proxyService = new ProxyService(gateway);
@@ -282,6 +283,28 @@ public final class LocalGateway implements AutoCloseable {
     }
   }
 
+  /** How often accepted spend log records are written (and at shutdown): they wait in memory until then. */
+  static final java.time.Duration LOG_FLUSH_INTERVAL = java.time.Duration.ofSeconds(1);
+
+  /** Writes the spend records accepted so far; what DynamoDB refuses goes to DATA-DIR/logs-journal.jsonl. */
+  public void flushLogs() {
+    try {
+      gateway.flushLogs();
+    } catch (RuntimeException e) {
+      LOG.warning("Writing spend logs failed (kept for the next try): " + e.getMessage());
+    }
+  }
+
+  /** Writes the spend and audit items kept while DynamoDB refused them. */
+  public int replayKeptLogs() {
+    try {
+      return gateway.replayKeptLogs();
+    } catch (RuntimeException e) {
+      LOG.warning("Replaying kept log items failed: " + e.getMessage());
+      return 0;
+    }
+  }
+
   /**
    * {@code AIGW_MAX_PROVIDER_ANSWER_BYTES}: the most of a whole provider answer the local gateway reads
    * (default {@link aigw.core.providers.http.UpstreamHttp#DEFAULT_MAX_ANSWER_BYTES}, Lambda's bound).
@@ -330,6 +353,9 @@ public final class LocalGateway implements AutoCloseable {
     scheduler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().name("aigw-rotation").unstarted(r));
     long replayEvery = USAGE_REPLAY_INTERVAL.toMillis();
     scheduler.scheduleWithFixedDelay(this::replayKeptUsage, replayEvery, replayEvery, TimeUnit.MILLISECONDS);
+    scheduler.scheduleWithFixedDelay(this::replayKeptLogs, replayEvery, replayEvery, TimeUnit.MILLISECONDS);
+    long flushEvery = LOG_FLUSH_INTERVAL.toMillis();
+    scheduler.scheduleWithFixedDelay(this::flushLogs, flushEvery, flushEvery, TimeUnit.MILLISECONDS);
     if (!options.rotationCheck().isZero()) {
       long every = options.rotationCheck().toMillis();
       scheduler.scheduleWithFixedDelay(this::runKeyRotationSchedule, every, every, TimeUnit.MILLISECONDS);
@@ -500,6 +526,9 @@ public final class LocalGateway implements AutoCloseable {
     }
     if (server != null) {
       server.stop();
+    }
+    if (gateway != null) {
+      flushLogs(); // the records accepted since the last flush, before the database closes
     }
     if (embedded != null) {
       embedded.close();

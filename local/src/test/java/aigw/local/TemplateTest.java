@@ -157,6 +157,7 @@ class TemplateTest {
   private static final String DEFAULT_BUS = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default";
 
   private static final String ROTATION_DUE_INDEX = "${KeysTable.Arn}/index/RotationDue";
+  private static final String LOGS_INDEXES = "${LogsTable.Arn}/index/*";
 
   @Test
   void unattendedRotationsCannotFailSilently() {
@@ -340,14 +341,34 @@ class TemplateTest {
   }
 
   @Test
+  void theLogsTableKeepsRecordsForTheRetentionAndIsReadByKeyTeamAndDayWithoutAScan() {
+    JsonNode retention = template.path("Parameters").path("LogRetentionDays");
+    assertThat(retention.path("Default").asInt()).isEqualTo(30);
+    assertThat(retention.path("AllowedValues").get(0).asInt()).isEqualTo(1);
+    JsonNode table = resources.path("LogsTable").path("Properties");
+    assertThat(table.path("TimeToLiveSpecification").path("AttributeName").asText()).isEqualTo(aigw.core.spend.dynamodb.LogItems.PURGE_AT);
+    assertThat(table.path("KeySchema").toString())
+        .isEqualTo("[{\"AttributeName\":\"pk\",\"KeyType\":\"HASH\"},{\"AttributeName\":\"sk\",\"KeyType\":\"RANGE\"}]");
+    var indexes = new java.util.TreeMap<String, String>();
+    table.path("GlobalSecondaryIndexes").forEach(index -> indexes.put(index.path("IndexName").asText(),
+        index.path("KeySchema").get(0).path("AttributeName").asText() + "," + index.path("KeySchema").get(1).path("AttributeName").asText()));
+    assertThat(indexes).isEqualTo(Map.of(aigw.core.spend.dynamodb.LogItems.BY_TEAM, "tp,sk", aigw.core.spend.dynamodb.LogItems.BY_DAY, "dp,sk"));
+    for (String function : List.of("ProxyFunction", "AdminFunction")) {
+      JsonNode variables = resources.path(function).path("Properties").path("Environment").path("Variables");
+      assertThat(variables.path("AIGW_LOGS_TABLE").asText()).isEqualTo("LogsTable");
+      assertThat(variables.path("AIGW_LOG_RETENTION_DAYS").asText()).isEqualTo("LogRetentionDays");
+    }
+  }
+
+  @Test
   void eachFunctionIsGrantedOnlyWhatItsCodeCalls() {
     Map<String, Set<String>> allowed =
         Map.of(
-            "ProxyFunction", Set.of("dynamodb:GetItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"),
+            "ProxyFunction", Set.of("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "secretsmanager:GetSecretValue"),
             // TransactWriteItems is authorised per item as PutItem, UpdateItem and DeleteItem.
             "AdminFunction",
                 Set.of("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-                    "dynamodb:Scan", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret",
+                    "dynamodb:Scan", "dynamodb:Query", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret",
                     "events:PutEvents"),
             // MasterKeyRotation: DescribeSecret (the checks), GetSecretValue, PutSecretValue (createSecret),
             // UpdateSecretVersionStage (finishSecret). No GetRandomPassword: keys come from SecureRandom.
@@ -370,10 +391,10 @@ class TemplateTest {
           JsonNode resource = statement.path("Resource");
           var mayTouch =
               switch (function) {
-                case "ProxyFunction" -> List.of("KeysTable.Arn", "MasterKeySecret", "ProviderCredentialsSecret");
+                case "ProxyFunction" -> List.of("KeysTable.Arn", "LogsTable.Arn", "MasterKeySecret", "ProviderCredentialsSecret");
                 case "MasterKeyRotationFunction" -> List.of("MasterKeySecret"); // nothing but the secret it rotates
                 case "KeyRotationScheduleFunction" -> List.of("KeysTable.Arn", ROTATION_DUE_INDEX, KEY_SECRETS, PENDING_KEY_SECRETS, DEFAULT_BUS);
-                default -> List.of("KeysTable.Arn", "MasterKeySecret", KEY_SECRETS, PENDING_KEY_SECRETS, DEFAULT_BUS); // never provider keys
+                default -> List.of("KeysTable.Arn", "LogsTable.Arn", LOGS_INDEXES, "MasterKeySecret", KEY_SECRETS, PENDING_KEY_SECRETS, DEFAULT_BUS); // never provider keys
               };
           (resource.isArray() ? resource : List.of(resource))
               .forEach(r -> assertThat(r.asText()).as(function + " resource").isIn(mayTouch));

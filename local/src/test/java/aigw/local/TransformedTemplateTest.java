@@ -452,6 +452,8 @@ class TransformedTemplateTest {
   void whatOutlivesTheStackIsChosen() {
     // The keys: retained, on deletion and on replacement.
     assertThat(policies(defaults.path("KeysTable"))).isEqualTo(List.of("Retain", "Retain"));
+    // The spend and audit logs: kept too (the audit log is evidence); each item expires by its TTL.
+    assertThat(policies(defaults.path("LogsTable"))).isEqualTo(List.of("Retain", "Retain"));
     // Credentials: deleted with the stack (CloudFormation skips the recovery window), kept on replacement.
     assertThat(policies(defaults.path("MasterKeySecret"))).isEqualTo(List.of("Delete", "Retain"));
     assertThat(policies(defaults.path("ProviderCredentialsSecret"))).isEqualTo(List.of("Delete", "Retain"));
@@ -818,8 +820,9 @@ class TransformedTemplateTest {
   void theProxyFunctionMayUpdateOnlyTheUsageCountersOfUsageItems() throws Exception {
     List<JsonNode> writes = proxyStatements(defaults, Map.of()).stream()
         .filter(s -> texts(s.path("Action")).stream().anyMatch(a -> !a.equals("dynamodb:GetItem") && a.startsWith("dynamodb:")))
+        .filter(s -> texts(s.path("Resource")).contains("{\"Fn::GetAtt\":[\"KeysTable\",\"Arn\"]}"))
         .toList();
-    assertThat(writes).as("one statement lets the proxy write to DynamoDB").hasSize(1);
+    assertThat(writes).as("one statement lets the proxy write to the keys table").hasSize(1);
     JsonNode update = writes.get(0);
     assertThat(texts(update.path("Action"))).containsExactly("dynamodb:UpdateItem");
 
@@ -956,6 +959,93 @@ class TransformedTemplateTest {
 
   private static <T> Iterable<T> iterable(java.util.Iterator<T> iterator) {
     return () -> iterator;
+  }
+
+  /**
+   * The logs table as CloudFormation receives it: the proxy may only add spend items (BatchWriteItem
+   * into "key#..." partitions: no reads, no audit items), the admin function may only add audit
+   * items and Query the table and its indexes; no other function touches it.
+   */
+  @Test
+  void onlyTheProxyWritesSpendItemsAndOnlyTheAdminFunctionWritesAuditItemsAndReads() {
+    String table = "{\"Fn::GetAtt\":[\"LogsTable\",\"Arn\"]}";
+    Map<String, List<String>> granted = new LinkedHashMap<>();
+    for (String function : FUNCTIONS) {
+      var statements = new ArrayList<JsonNode>();
+      defaults.path(function + "Role").path("Properties").path("Policies")
+          .forEach(policy -> resolve(policy.path("PolicyDocument").path("Statement"), Map.of()).forEach(statements::add));
+      for (JsonNode statement : statements) {
+        List<String> resources = texts(statement.path("Resource"));
+        if (resources.stream().noneMatch(r -> r.contains("LogsTable"))) {
+          continue;
+        }
+        for (String action : texts(statement.path("Action"))) {
+          granted.computeIfAbsent(function, f -> new ArrayList<>()).add(action);
+          if (action.equals("dynamodb:Query")) {
+            assertThat(resources).containsExactlyInAnyOrder(table, "{\"Fn::Sub\":\"${LogsTable.Arn}/index/*\"}");
+          } else {
+            assertThat(resources).containsExactly(table);
+            String partitions = function.equals("ProxyFunction") ? "key#*" : "audit#*";
+            assertThat(statement.path("Condition").path("ForAllValues:StringLike").path("dynamodb:LeadingKeys"))
+                .as("%s %s", function, action).isEqualTo(JSON.createArrayNode().add(partitions));
+          }
+        }
+      }
+    }
+    assertThat(granted).isEqualTo(Map.of(
+        "ProxyFunction", List.of("dynamodb:BatchWriteItem"),
+        "AdminFunction", List.of("dynamodb:PutItem", "dynamodb:Query")));
+
+    // The gateway's own writes, recorded on their way to DynamoDB Local, hold to those partitions:
+    // every spend item (a key's, a team key's, the master key's) is under key#, every audit item under audit#.
+    var sent = new java.util.concurrent.CopyOnWriteArrayList<Object>();
+    try (var dynamo = new LocalDynamo()) {
+      DynamoDbClient recording = (DynamoDbClient) java.lang.reflect.Proxy.newProxyInstance(DynamoDbClient.class.getClassLoader(),
+          new Class<?>[] {DynamoDbClient.class}, (self, method, args) -> {
+            if (args != null && args.length == 1 && args[0] instanceof java.util.function.Consumer<?>) {
+              return java.lang.reflect.InvocationHandler.invokeDefault(self, method, args);
+            }
+            if (args != null && args.length == 1) {
+              sent.add(args[0]);
+            }
+            try {
+              return method.invoke(dynamo.client(), args);
+            } catch (java.lang.reflect.InvocationTargetException e) {
+              throw e.getCause();
+            }
+          });
+      var gateway = aigw.core.Gateway.over(TestGateways.settings(dynamo), recording, StaticSecretSource.of(TestGateways.MASTER_KEY), List.of(),
+          java.time.Clock.systemUTC());
+      java.time.Instant now = java.time.Instant.now();
+      for (String[] caller : new String[][] {{"key-1", null}, {"key-2", "team-x"}, {null, null}}) {
+        gateway.spendLogs().record(new aigw.core.spend.SpendLogEntry("req-" + caller[0], caller[0], null, caller[1], "m", "openai/m",
+            1, 1, 2, java.math.BigDecimal.ONE, 200, 5, false, now));
+      }
+      gateway.flushLogs();
+      gateway.auditLog().record(new aigw.core.audit.AuditEvent("key.block", "key", "key-1", "master_key", null, now, List.of("blocked"), Map.of()));
+      gateway.auditLog().record(new aigw.core.audit.AuditEvent("team.new", "team", "team-x", "master_key", null, now, List.of(), Map.of()));
+    }
+    var spendPartitions = new ArrayList<String>();
+    var auditPartitions = new ArrayList<String>();
+    for (Object request : sent) {
+      if (request instanceof software.amazon.awssdk.services.dynamodb.model.BatchWriteItemRequest batch) {
+        batch.requestItems().values().forEach(writes -> writes.forEach(w -> spendPartitions.add(w.putRequest().item().get("pk").s())));
+      } else if (request instanceof software.amazon.awssdk.services.dynamodb.model.PutItemRequest put) {
+        auditPartitions.add(put.item().get("pk").s());
+      }
+    }
+    assertThat(spendPartitions).hasSize(3).allMatch(pk -> glob("key#*", pk), "under key#");
+    assertThat(auditPartitions).hasSize(2).allMatch(pk -> glob("audit#*", pk), "under audit#").noneMatch(pk -> glob("key#*", pk));
+    // Both functions are told the table and the retention; a new retention publishes new versions.
+    for (String function : List.of("ProxyFunction", "AdminFunction")) {
+      JsonNode variables = defaults.path(function).path("Properties").path("Environment").path("Variables");
+      assertThat(variables.path("AIGW_LOGS_TABLE").path("Ref").asText()).isEqualTo("LogsTable");
+      assertThat(variables.path("AIGW_LOG_RETENTION_DAYS").path("Ref").asText()).isEqualTo("LogRetentionDays");
+    }
+    JsonNode logs = defaults.path("LogsTable").path("Properties");
+    assertThat(logs.path("TimeToLiveSpecification").path("AttributeName").asText()).isEqualTo("purge_at");
+    assertThat(logs.path("TimeToLiveSpecification").path("Enabled").asBoolean()).isTrue();
+    assertThat(logs.path("BillingMode").asText()).isEqualTo("PAY_PER_REQUEST");
   }
 
   // --- CloudFormation's conditions, evaluated for a set of parameter values (defaults otherwise) ---

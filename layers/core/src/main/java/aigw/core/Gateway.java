@@ -57,10 +57,11 @@ public final class Gateway {
   // Accounting collaborators (issue 13): each starts as the do-nothing form and is wired by the
   // slice that implements it. One field per collaborator, so the slices do not collide.
   private final aigw.core.cost.CostCalculator costs = aigw.core.cost.TokenCostCalculator.builtIn(); // litellm_params prices over the built-in table
-  private final aigw.core.spend.SpendLogs spendLogs = aigw.core.spend.SpendLogs.NONE;
-  private final aigw.core.audit.AuditLog auditLog = aigw.core.audit.AuditLog.NONE;
   // Rate limits, parallel slots, budgets: over the keys table when the gateway has one (over(...)).
   private aigw.core.limits.LimitEngine limits;
+  // The spend and audit logs: null when the gateway was built without a DynamoDB client (then
+  // nothing is kept and nothing is read). Set by over(...) before the gateway is handed out.
+  private aigw.core.spend.dynamodb.DynamoDbLogs logs;
 
   public Gateway(
       GatewaySettings settings,
@@ -165,7 +166,19 @@ public final class Gateway {
         models,
         providers);
     gateway.limits = new aigw.core.limits.LimitEngine(dynamo, settings.keysTable(), clock);
+    gateway.logs = new aigw.core.spend.dynamodb.DynamoDbLogs(
+        dynamo, settings.logs().table(), settings.logs().retention(), logJournalBeside(usageJournal));
     return gateway;
+  }
+
+  /**
+   * The spend and audit log journal, kept where the usage journal is: a file beside the local
+   * gateway's usage journal file, the log otherwise (Lambda).
+   */
+  private static aigw.core.spend.dynamodb.LogJournal logJournalBeside(UsageJournal usageJournal) {
+    return usageJournal instanceof aigw.core.usage.FileUsageJournal file
+        ? new aigw.core.spend.dynamodb.FileLogJournal(file.file().resolveSibling(aigw.core.spend.dynamodb.FileLogJournal.FILE_NAME))
+        : new aigw.core.spend.dynamodb.LoggedLogJournal();
   }
 
   /**
@@ -301,9 +314,9 @@ public final class Gateway {
     return costs;
   }
 
-  /** One record per model call (LiteLLM's spend logs). */
+  /** One record per model call (LiteLLM's spend logs); accepted in memory, written by {@link #flushLogs}. */
   public aigw.core.spend.SpendLogs spendLogs() {
-    return spendLogs;
+    return logs == null ? aigw.core.spend.SpendLogs.NONE : logs;
   }
 
   /** Rate limits, max_parallel_requests and budgets of keys (docs/limits.md). */
@@ -311,8 +324,37 @@ public final class Gateway {
     return limits;
   }
 
-  /** The record of admin actions. */
+  /** The record of admin actions; written before {@code record} returns. */
   public aigw.core.audit.AuditLog auditLog() {
-    return auditLog;
+    return logs == null ? aigw.core.audit.AuditLog.NONE : logs;
+  }
+
+  /** The spend logs read back (the admin API). */
+  public aigw.core.spend.SpendLogReader spendLogReader() {
+    return logs == null ? aigw.core.spend.SpendLogReader.NONE : logs;
+  }
+
+  /** The audit log read back (the admin API). */
+  public aigw.core.audit.AuditLogReader auditLogReader() {
+    return logs == null ? aigw.core.audit.AuditLogReader.NONE : logs;
+  }
+
+  /**
+   * Writes every spend record accepted so far, to the logs table or, what it refuses, to the log
+   * journal. Lambda calls it before an invocation ends (after the response is sent); the local
+   * gateway periodically and at shutdown.
+   *
+   * @throws aigw.core.errors.ServiceUnavailable when records could be neither written nor journaled
+   *     (they stay in memory for the next flush)
+   */
+  public void flushLogs() {
+    if (logs != null) {
+      logs.flush();
+    }
+  }
+
+  /** Writes the spend and audit items the log journal kept (locally; 0 on Lambda). */
+  public int replayKeptLogs() {
+    return logs == null ? 0 : logs.replayKept();
   }
 }

@@ -25,6 +25,7 @@ import java.util.Map;
  * @param allowedRoutingFields the body fields by which a provider picks another model, route or price
  *     tier that the operator allows, per provider (AIGW_ALLOWED_ROUTING_FIELDS); none by default.
  *     See {@link aigw.core.config.RoutingFields}.
+ * @param logs the spend and audit logs table and how long records are kept
  */
 public record GatewaySettings(
     String keysTable,
@@ -37,7 +38,35 @@ public record GatewaySettings(
     boolean allowMasterKeyForModels,
     long maxRequestBytes,
     java.util.List<String> corsAllowedOrigins,
-    aigw.core.config.RoutingFields allowedRoutingFields) {
+    aigw.core.config.RoutingFields allowedRoutingFields,
+    Logs logs) {
+
+  /**
+   * @param table DynamoDB table of the spend logs and the audit log (AIGW_LOGS_TABLE)
+   * @param retention how long a record is kept before DynamoDB's TTL removes it
+   *     (AIGW_LOG_RETENTION_DAYS, whole days, default 30)
+   */
+  public record Logs(String table, Duration retention) {
+    public static final String DEFAULT_TABLE = "aigw-logs";
+    public static final int DEFAULT_RETENTION_DAYS = 30;
+
+    static Logs fromEnvironment(Map<String, String> env) {
+      String table = blankToNull(env.get("AIGW_LOGS_TABLE"));
+      String days = blankToNull(env.get("AIGW_LOG_RETENTION_DAYS"));
+      int retention = DEFAULT_RETENTION_DAYS;
+      if (days != null) {
+        try {
+          retention = Integer.parseInt(days);
+        } catch (NumberFormatException e) {
+          retention = 0;
+        }
+        if (retention < 1) {
+          throw new IllegalArgumentException("AIGW_LOG_RETENTION_DAYS must be a whole number of days from 1 up, got '" + days + "'");
+        }
+      }
+      return new Logs(table == null ? DEFAULT_TABLE : table, Duration.ofDays(retention));
+    }
+  }
 
   public static final String DEFAULT_KEYS_TABLE = "aigw-keys";
   /** Lambda takes at most 6 MB of synchronous payload, and the event wraps the body. */
@@ -55,22 +84,28 @@ public record GatewaySettings(
         Boolean.parseBoolean(env.getOrDefault("AIGW_ALLOW_MASTER_KEY_FOR_MODELS", "false")),
         number(env, "AIGW_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES),
         aigw.core.http.CorsPolicy.parseOrigins(env.get("AIGW_CORS_ALLOWED_ORIGINS"), "AIGW_CORS_ALLOWED_ORIGINS"),
-        aigw.core.config.RoutingFields.parse(env.get(aigw.core.config.RoutingFields.ENV)));
+        aigw.core.config.RoutingFields.parse(env.get(aigw.core.config.RoutingFields.ENV)),
+        Logs.fromEnvironment(env));
   }
 
   public GatewaySettings withKeysTable(String table) {
     return new GatewaySettings(
-        table, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, masterKeyGrace, allowMasterKeyForModels, maxRequestBytes, corsAllowedOrigins, allowedRoutingFields);
+        table, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, masterKeyGrace, allowMasterKeyForModels, maxRequestBytes, corsAllowedOrigins, allowedRoutingFields, logs);
   }
 
   public GatewaySettings withAllowMasterKeyForModels(boolean allow) {
     return new GatewaySettings(
-        keysTable, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, masterKeyGrace, allow, maxRequestBytes, corsAllowedOrigins, allowedRoutingFields);
+        keysTable, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, masterKeyGrace, allow, maxRequestBytes, corsAllowedOrigins, allowedRoutingFields, logs);
   }
 
   public GatewaySettings withAllowedRoutingFields(aigw.core.config.RoutingFields allowed) {
     return new GatewaySettings(
-        keysTable, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, masterKeyGrace, allowMasterKeyForModels, maxRequestBytes, corsAllowedOrigins, allowed);
+        keysTable, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, masterKeyGrace, allowMasterKeyForModels, maxRequestBytes, corsAllowedOrigins, allowed, logs);
+  }
+
+  public GatewaySettings withLogsTable(String table) {
+    return new GatewaySettings(
+        keysTable, masterKeySecretId, configFile, keyCacheTtl, masterKeyTtl, masterKeyRecheck, masterKeyGrace, allowMasterKeyForModels, maxRequestBytes, corsAllowedOrigins, allowedRoutingFields, new Logs(table, logs.retention()));
   }
 
   private static Duration seconds(Map<String, String> env, String name, long fallback) {

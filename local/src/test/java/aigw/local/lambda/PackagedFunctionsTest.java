@@ -63,6 +63,7 @@ import software.amazon.dynamodb.services.local.server.DynamoDBProxyServer;
 class PackagedFunctionsTest {
   private static final String VIRTUAL_KEY = Events.EVENTS_VIRTUAL_KEY;
   private static final String KEYS_TABLE = "aigw-packaged-keys";
+  private static final String LOGS_TABLE = "aigw-packaged-logs";
   private static final Map<String, Long> INIT_MILLIS = new java.util.TreeMap<>();
   private static final Map<String, Long> PEAK_RSS_MB = new java.util.TreeMap<>();
   private static final Map<String, Long> FIRST_ANSWER_MILLIS = new java.util.TreeMap<>();
@@ -80,7 +81,7 @@ class PackagedFunctionsTest {
     dynamo = ServerRunner.createServerFromCommandLineArgs(new String[] {"-inMemory", "-port", Integer.toString(dynamoPort), "-disableTelemetry"});
     dynamo.start();
     try (DynamoDbClient client = dynamoClient(); InputStream template = Files.newInputStream(RepoFiles.resolve("template.yaml"))) {
-      TemplateTables.createAll(client, template, Map.of("KeysTable", KEYS_TABLE));
+      TemplateTables.createAll(client, template, Map.of("KeysTable", KEYS_TABLE, "LogsTable", LOGS_TABLE));
       var keys = new DynamoDbKeyStore(client, KEYS_TABLE);
       var gateway = aigw.core.Gateway.over(
           aigw.core.GatewaySettings.fromEnvironment(Map.of("AIGW_KEYS_TABLE", KEYS_TABLE)), client,
@@ -173,6 +174,10 @@ class PackagedFunctionsTest {
     if (env.containsKey("AIGW_KEY_SECRET_PREFIX")) { // !Ref KeySecretsPrefix: the parameter's default
       assertThat(own.path("AIGW_KEY_SECRET_PREFIX").asText()).isEqualTo("KeySecretsPrefix");
       env.put("AIGW_KEY_SECRET_PREFIX", template.path("Parameters").path("KeySecretsPrefix").path("Default").asText());
+    }
+    if (env.containsKey("AIGW_LOGS_TABLE")) { // !Ref LogsTable, and !Ref LogRetentionDays: its default
+      env.put("AIGW_LOGS_TABLE", LOGS_TABLE);
+      env.put("AIGW_LOG_RETENTION_DAYS", template.path("Parameters").path("LogRetentionDays").path("Default").asText());
     }
     if (env.containsKey("AIGW_ALLOW_MASTER_KEY_FOR_MODELS")) { // !Ref AllowMasterKeyForModels: the parameter's default, false
       env.put("AIGW_ALLOW_MASTER_KEY_FOR_MODELS", template.path("Parameters").path("AllowMasterKeyForModels").path("Default").asText());

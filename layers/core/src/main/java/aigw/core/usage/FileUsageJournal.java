@@ -1,14 +1,6 @@
 package aigw.core.usage;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,47 +21,35 @@ public final class FileUsageJournal implements UsageJournal {
   private static final Logger LOG = Logger.getLogger(FileUsageJournal.class.getName());
 
   private final Path file;
+  private final JournalFile journal;
 
   public FileUsageJournal(Path file) {
     this.file = file;
+    this.journal = new JournalFile(file);
   }
 
   @Override
   public synchronized void keep(String keyId, UsageDelta delta) {
-    byte[] line = (UsageRecords.toJson(keyId, delta) + "\n").getBytes(StandardCharsets.UTF_8);
-    try (var channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
-      var buffer = ByteBuffer.wrap(line);
-      while (buffer.hasRemaining()) {
-        channel.write(buffer);
-      }
-      channel.force(false);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot keep usage in " + file, e);
-    }
+    journal.append(UsageRecords.toJson(keyId, delta));
+  }
+
+  /** The journal's file (the spend and audit log journal is kept beside it). */
+  public Path file() {
+    return file;
   }
 
   @Override
   public synchronized int replay(UsageRecorder store) {
-    if (!Files.exists(file)) {
-      return 0;
-    }
     Map<String, UsageDelta> pending = new LinkedHashMap<>();
     Map<String, Integer> records = new LinkedHashMap<>();
-    try {
-      for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-        if (line.isBlank()) {
-          continue;
-        }
-        try {
-          var kept = UsageRecords.parse(line);
-          pending.merge(kept.keyId(), kept.delta(), UsageDelta::plus);
-          records.merge(kept.keyId(), 1, Integer::sum);
-        } catch (IllegalArgumentException torn) {
-          LOG.warning("Skipping an unreadable line of " + file + " (torn by a crash?): " + torn.getMessage());
-        }
+    for (String line : journal.lines()) {
+      try {
+        var kept = UsageRecords.parse(line);
+        pending.merge(kept.keyId(), kept.delta(), UsageDelta::plus);
+        records.merge(kept.keyId(), 1, Integer::sum);
+      } catch (IllegalArgumentException torn) {
+        LOG.warning("Skipping an unreadable line of " + file + " (torn by a crash?): " + torn.getMessage());
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read kept usage in " + file, e);
     }
     int written = 0;
     for (String keyId : new ArrayList<>(pending.keySet())) {
@@ -94,22 +74,9 @@ public final class FileUsageJournal implements UsageJournal {
   }
 
   private void rewrite(Map<String, UsageDelta> pending) {
-    try {
-      if (pending.isEmpty()) {
-        Files.deleteIfExists(file);
-        return;
-      }
-      List<String> lines = new ArrayList<>();
-      pending.forEach((keyId, delta) -> lines.add(UsageRecords.toJson(keyId, delta)));
-      Path next = file.resolveSibling(file.getFileName() + ".next");
-      try (var channel = FileChannel.open(next, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-        channel.write(ByteBuffer.wrap((String.join("\n", lines) + "\n").getBytes(StandardCharsets.UTF_8)));
-        channel.force(false);
-      }
-      Files.move(next, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot rewrite kept usage in " + file, e);
-    }
+    List<String> lines = new ArrayList<>();
+    pending.forEach((keyId, delta) -> lines.add(UsageRecords.toJson(keyId, delta)));
+    journal.replaceWith(lines);
   }
 
   @Override

@@ -96,7 +96,7 @@ public final class FaultyDynamo implements AutoCloseable {
         .build();
     keysTable = "keys-faulty";
     try (InputStream template = Files.newInputStream(RepoFiles.resolve("template.yaml"))) {
-      TemplateTables.createAll(client, template, Map.of("KeysTable", keysTable));
+      TemplateTables.createAll(client, template, Map.of("KeysTable", keysTable, "LogsTable", logsTable()));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -114,6 +114,10 @@ public final class FaultyDynamo implements AutoCloseable {
 
   public String keysTable() {
     return keysTable;
+  }
+
+  public String logsTable() {
+    return "logs-faulty";
   }
 
   /** From now on every attempt of {@code operation} (e.g. {@code UpdateItem}; null: every operation) fails so. */

@@ -21,13 +21,16 @@ public final class LocalDynamo implements AutoCloseable {
   private final AmazonDynamoDBLocal local;
   private final DynamoDbClient client;
   private final String keysTable;
+  private final String logsTable;
 
   public LocalDynamo() {
     this.local = DynamoDBEmbedded.create(null, true); // true: telemetry opt-out
     this.client = local.dynamoDbClient();
-    this.keysTable = "keys-" + COUNTER.incrementAndGet();
+    int id = COUNTER.incrementAndGet();
+    this.keysTable = "keys-" + id;
+    this.logsTable = "logs-" + id;
     try (InputStream template = Files.newInputStream(RepoFiles.resolve("template.yaml"))) {
-      TemplateTables.createAll(client, template, Map.of("KeysTable", keysTable));
+      TemplateTables.createAll(client, template, Map.of("KeysTable", keysTable, "LogsTable", logsTable));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -39,6 +42,11 @@ public final class LocalDynamo implements AutoCloseable {
 
   public String keysTable() {
     return keysTable;
+  }
+
+  /** The spend and audit logs table (template.yaml's LogsTable). */
+  public String logsTable() {
+    return logsTable;
   }
 
   @Override

@@ -23,7 +23,7 @@ public final class TestGateways {
   private TestGateways() {}
 
   public static GatewaySettings settings(LocalDynamo dynamo) {
-    return GatewaySettings.fromEnvironment(Map.of("AIGW_KEYS_TABLE", dynamo.keysTable()));
+    return GatewaySettings.fromEnvironment(Map.of("AIGW_KEYS_TABLE", dynamo.keysTable(), "AIGW_LOGS_TABLE", dynamo.logsTable()));
   }
 
   public static Gateway gateway(LocalDynamo dynamo, List<Deployment> models, Clock clock) {
