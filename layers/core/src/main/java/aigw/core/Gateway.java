@@ -19,10 +19,10 @@ import aigw.core.secrets.SecretSource;
 import aigw.core.secrets.SecretsManagerSecretSource;
 import aigw.core.secrets.StaticSecretSource;
 import aigw.core.usage.DurableUsageRecorder;
-import aigw.core.usage.GroupCommitUsageRecorder;
 import aigw.core.usage.LoggedUsageJournal;
 import aigw.core.usage.UsageJournal;
 import aigw.core.usage.UsageRecorder;
+import aigw.core.usage.WriteBehindUsageRecorder;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
@@ -42,7 +42,7 @@ public final class Gateway {
   private final Clock clock;
   private final KeyStore keyStore;
   private final KeyCache keyCache;
-  private final UsageRecorder usage;
+  private final WriteBehindUsageRecorder usage;
   private final DurableUsageRecorder durableUsage;
   private final MasterKey masterKey;
   private final Authenticator authenticator;
@@ -82,10 +82,12 @@ public final class Gateway {
       Providers providers) {
     this.settings = settings;
     this.clock = clock;
-    this.keyStore = keyStore;
-    this.keyCache = new KeyCache(keyStore, clock, settings.keyCacheTtl());
     this.durableUsage = new DurableUsageRecorder(usage, usageJournal);
-    this.usage = new GroupCommitUsageRecorder(durableUsage);
+    // Usage leaves the client's path: handed over, written after the answer (docs/architecture.md, step 8).
+    this.usage = new WriteBehindUsageRecorder(durableUsage, WriteBehindUsageRecorder.DEFAULT_MAX_BACKLOG);
+    // Reads of usage in this process count what it handed over (/key/info right after an answer).
+    this.keyStore = new UsageFlushingKeyStore(keyStore, this.usage);
+    this.keyCache = new KeyCache(this.keyStore, clock, settings.keyCacheTtl());
     this.masterKey =
         new MasterKey(masterKeySource, clock, settings.masterKeyTtl(), settings.masterKeyRecheck(), settings.masterKeyGrace());
     this.authenticator = new Authenticator(masterKey, keyCache);
@@ -224,7 +226,17 @@ public final class Gateway {
     return keyCache;
   }
 
+  /** Where the proxy hands usage over: returns at once, written after the answer ({@link #usageWriter}). */
   public UsageRecorder usage() {
+    return usage;
+  }
+
+  /**
+   * The usage writer behind {@link #usage}: the runtimes {@code flush} it (Lambda: after each
+   * response, inside the invocation), the local gateway starts its writer threads and closes it at
+   * shutdown.
+   */
+  public WriteBehindUsageRecorder usageWriter() {
     return usage;
   }
 
