@@ -249,7 +249,7 @@ public final class LocalGateway implements AutoCloseable {
             + " secret of your own, or listen on 127.0.0.1 (the default).");
       }
       // Usage is written in the background, off each client's path; close() flushes what is left.
-      gateway.gateway.usageWriter().startWriters(USAGE_WRITERS);
+      gateway.gateway.startBackgroundWriters(USAGE_WRITERS);
       gateway.server = LocalServer.start(options.host(), options.port(), gateway.application, limits, hosts);
       gateway.startSchedules();
     } catch (IOException | RuntimeException e) {
@@ -514,7 +514,7 @@ public final class LocalGateway implements AutoCloseable {
     if (server != null) {
       server.stop();
     }
-    if (gateway != null && !gateway.usageWriter().close()) {
+    if (gateway != null && !gateway.closeWrites()) {
       LOG.severe("Some usage could be written neither to DynamoDB nor to the journal; it is in the log as "
           + aigw.core.usage.LoggedUsageJournal.MARKER + " records (docs/operations.md)");
     }

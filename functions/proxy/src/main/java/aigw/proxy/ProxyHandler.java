@@ -6,7 +6,6 @@ import aigw.core.http.CorsPolicy;
 import aigw.core.http.GatewayApplication;
 import aigw.core.lambda.StreamingFunction;
 import aigw.core.snapstart.Priming;
-import aigw.core.usage.WriteBehindUsageRecorder;
 import com.amazonaws.services.lambda.runtime.Context;
 import com.amazonaws.services.lambda.runtime.RequestHandler;
 import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
@@ -24,8 +23,8 @@ import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent
 public final class ProxyHandler
     implements RequestHandler<APIGatewayProxyRequestEvent, APIGatewayProxyResponseEvent>, StreamingFunction {
   private final GatewayApplication application;
-  /** Usage the answers handed over: written after each response, inside the invocation. */
-  private final WriteBehindUsageRecorder usage;
+  /** Holds what the answers handed over (usage): written after each response, inside the invocation. */
+  private final Gateway gateway;
 
   public ProxyHandler() { // Lambda: wiring from the environment, once per execution environment
     this(Gateway.fromEnvironment(System.getenv(), true));
@@ -42,7 +41,7 @@ public final class ProxyHandler
 
   public ProxyHandler(ProxyService proxy, CorsPolicy cors) { // tests and local/
     this.application = GatewayApplication.of(cors, proxy::handle);
-    this.usage = proxy.gateway().usageWriter();
+    this.gateway = proxy.gateway();
   }
 
   @Override
@@ -53,7 +52,7 @@ public final class ProxyHandler
   /** Under {@code StreamingRuntime}: after the response's last byte, before the next invocation. */
   @Override
   public void afterResponse() {
-    usage.flush();
+    gateway.flushWrites();
   }
 
   /**
@@ -67,7 +66,7 @@ public final class ProxyHandler
     try {
       return ApiGatewayEvents.handle(event, application);
     } finally {
-      usage.flush();
+      gateway.flushWrites();
     }
   }
 }

@@ -231,13 +231,37 @@ public final class Gateway {
     return usage;
   }
 
-  /**
-   * The usage writer behind {@link #usage}: the runtimes {@code flush} it (Lambda: after each
-   * response, inside the invocation), the local gateway starts its writer threads and closes it at
-   * shutdown.
-   */
+  /** The usage writer behind {@link #usage} (its backlog, a flush of one key). */
   public WriteBehindUsageRecorder usageWriter() {
     return usage;
+  }
+
+  // What the answers hand over to be written after them (write-behind): usage today; another
+  // write-behind queue (spend logs) joins each of the four methods below, and every runtime follows.
+
+  /**
+   * Writes everything answers handed over so far (to DynamoDB, else the journal). The runtimes call
+   * it after each response: on Lambda inside the invocation, before the next one is asked for.
+   *
+   * @return false when some of it could be written nowhere and is still held, to try again
+   */
+  public boolean flushWrites() {
+    return usage.flush();
+  }
+
+  /** Starts {@code count} background writers per queue (the local gateway; never on Lambda). */
+  public void startBackgroundWriters(int count) {
+    usage.startWriters(count);
+  }
+
+  /** At shutdown: the last flush, then the writers stop; what is still unwritable goes to the log. */
+  public boolean closeWrites() {
+    return usage.close();
+  }
+
+  /** Forgets what is handed over and not written (SnapStart, before the snapshot); returns how many items. */
+  public int discardPendingWrites() {
+    return usage.discardPending();
   }
 
   /**

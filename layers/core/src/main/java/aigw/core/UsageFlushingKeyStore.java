@@ -11,8 +11,8 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The key store as this process sees it: a read of usage counters ({@link #usageOf}, {@link
- * #listAll}) first writes the usage this process has handed over and not yet written, so {@code
+ * The key store as this process sees it: what returns usage counters ({@link #usageOf}, {@link
+ * #listAll}, and {@link #update} and {@link #rotate}, which answer the key with its usage) first writes the usage this process has handed over and not yet written, so {@code
  * /key/info} right after an answer counts it where the admin routes share the proxy's {@link
  * Gateway} (the local gateway). On AWS the admin function holds no usage of its own; a proxy
  * container's usage is written within its invocation, tens of milliseconds after the answer.
@@ -51,6 +51,7 @@ final class UsageFlushingKeyStore implements KeyStore {
 
   @Override
   public VirtualKey update(String tokenHash, KeyChanges changes, Instant now) {
+    usage.flush(); // the key as stored comes back with its usage; its id is not known before
     return store.update(tokenHash, changes, now);
   }
 
@@ -66,6 +67,7 @@ final class UsageFlushingKeyStore implements KeyStore {
 
   @Override
   public VirtualKey rotate(VirtualKey current, String newTokenHash, String newKeyName, Instant graceEnd, KeyChanges changes, Instant now) {
+    usage.flush(current.keyId()); // the rotated key comes back with its usage
     return store.rotate(current, newTokenHash, newKeyName, graceEnd, changes, now);
   }
 

@@ -62,7 +62,7 @@ public final class Priming implements Resource {
     // Usage handed over while priming would be restored into every environment and written by
     // each: forgotten here, before the snapshot. (No writer thread runs on Lambda: nothing else
     // of the usage writer is in the snapshot.)
-    int primed = gateway.usageWriter().discardPending();
+    int primed = gateway.discardPendingWrites();
     if (primed > 0) {
       LOG.info("Priming's usage (" + primed + " request(s)) is not recorded");
     }
