@@ -143,6 +143,7 @@ class LocalUsageReplayTest {
       assertThat(generated.statusCode()).as(generated.body()).isEqualTo(200);
       key = Json.MAPPER.readTree(generated.body()).get("key").asText();
       assertThat(chat(gateway, key)).isEqualTo(200);
+      assertThat(info(gateway, key).path("request_count").asLong()).as("written before the outage").isEqualTo(1);
 
       refusing.set(true);
       for (int i = 0; i < duringOutage; i++) {
