@@ -249,6 +249,8 @@ public final class LocalGateway implements AutoCloseable {
             + StaticSecretSource.DEVELOPMENT_KEY + ", which anyone who can reach that address knows. Set AIGW_MASTER_KEY to a"
             + " secret of your own, or listen on 127.0.0.1 (the default).");
       }
+      // Usage is written in the background, off each client's path; close() flushes what is left.
+      gateway.gateway.startBackgroundWriters(USAGE_WRITERS);
       gateway.server = LocalServer.start(options.host(), options.port(), gateway.application, limits, hosts);
       gateway.startSchedules();
     } catch (IOException | RuntimeException e) {
@@ -257,6 +259,13 @@ public final class LocalGateway implements AutoCloseable {
     }
     return gateway;
   }
+
+  /**
+   * Background usage writers: each writes one key at a time (a key's deltas in between are
+   * coalesced), so this many keys are written at once. DynamoDB Local takes one write at a time
+   * anyway; with --aws, DynamoDB takes them in parallel.
+   */
+  static final int USAGE_WRITERS = 4;
 
   /** How often usage kept during a DynamoDB outage is written again (also once at start). */
   static final java.time.Duration USAGE_REPLAY_INTERVAL = java.time.Duration.ofSeconds(30);
@@ -519,6 +528,11 @@ public final class LocalGateway implements AutoCloseable {
         : "embedded DynamoDB Local, data in " + options.dataDir().toAbsolutePath().normalize();
   }
 
+  /**
+   * Stops the server (no new requests; streams in flight end), then writes every usage delta handed
+   * over (to DynamoDB, else the journal, else the log) before the database stops. The JVM's
+   * shutdown hook (Ctrl-C, SIGTERM) calls this.
+   */
   @Override
   public void close() {
     if (scheduler != null) {
@@ -526,6 +540,10 @@ public final class LocalGateway implements AutoCloseable {
     }
     if (server != null) {
       server.stop();
+    }
+    if (gateway != null && !gateway.closeWrites()) {
+      LOG.severe("Some usage could be written neither to DynamoDB nor to the journal; it is in the log as "
+          + aigw.core.usage.LoggedUsageJournal.MARKER + " records (docs/operations.md)");
     }
     if (gateway != null) {
       flushLogs(); // the records accepted since the last flush, before the database closes

@@ -14,6 +14,10 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -37,6 +41,13 @@ class LocalUsageReplayTest {
   private static WireMockServer upstream;
 
   @TempDir static Path data;
+  /** The gateway's data directory; each test starts from an empty one. */
+  private static Path dataDir;
+
+  @org.junit.jupiter.api.BeforeEach
+  void freshDataDirectory(org.junit.jupiter.api.TestInfo test) {
+    dataDir = data.resolve(test.getTestMethod().orElseThrow().getName());
+  }
 
   @BeforeAll
   static void startUpstream() {
@@ -67,10 +78,36 @@ class LocalUsageReplayTest {
         });
   }
 
+  /** Wraps the embedded client: while {@code holding}, every UpdateItem waits for {@code release} (counted in {@code entered}). */
+  private static UnaryOperator<DynamoDbClient> holdingUpdatesWhile(AtomicBoolean holding, CountDownLatch release, AtomicInteger entered) {
+    return dynamo -> (DynamoDbClient) Proxy.newProxyInstance(
+        DynamoDbClient.class.getClassLoader(), new Class<?>[] {DynamoDbClient.class}, (proxy, method, args) -> {
+          if (method.getName().equals("updateItem") && holding.get()) {
+            entered.incrementAndGet();
+            if (!release.await(60, TimeUnit.SECONDS)) {
+              throw new IllegalStateException("the test never released the write");
+            }
+          }
+          try {
+            return method.invoke(dynamo, args);
+          } catch (InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+  }
+
+  private static Path config(String name) throws Exception {
+    return Files.writeString(data.resolve(name + ".yaml"), """
+        model_list:
+          - model_name: gpt-4o-mini
+            litellm_params: {model: openai/gpt-4o-mini, api_base: "%s/v1", api_key: sk-provider-usage-replay}
+        """.formatted(upstream.baseUrl()));
+  }
+
   private static LocalGateway start(Path config, UnaryOperator<DynamoDbClient> decorate) {
     var env = Map.of("AIGW_MASTER_KEY", MASTER, "AIGW_KEY_CACHE_TTL_SECONDS", "3600");
     var options = LocalOptions.parse(
-        new String[] {"--port", "0", "--data-dir", data.resolve("gateway").toString(), "--config", config.toString(), "--rotation-check-seconds", "0"}, env);
+        new String[] {"--port", "0", "--data-dir", dataDir.toString(), "--config", config.toString(), "--rotation-check-seconds", "0"}, env);
     return LocalGateway.start(options, decorate);
   }
 
@@ -100,20 +137,23 @@ class LocalUsageReplayTest {
     var refused = new AtomicInteger();
     String key;
     int duringOutage = 3;
-    Path journal = data.resolve("gateway").resolve(LocalGateway.USAGE_JOURNAL_FILE);
+    Path journal = dataDir.resolve(LocalGateway.USAGE_JOURNAL_FILE);
     try (var gateway = start(config, refusingUpdatesWhile(refusing, refused))) {
       var generated = send(gateway, "/key/generate", MASTER, "{\"key_alias\":\"usage-replay\"}");
       assertThat(generated.statusCode()).as(generated.body()).isEqualTo(200);
       key = Json.MAPPER.readTree(generated.body()).get("key").asText();
       assertThat(chat(gateway, key)).isEqualTo(200);
+      assertThat(info(gateway, key).path("request_count").asLong()).as("written before the outage").isEqualTo(1);
 
       refusing.set(true);
       for (int i = 0; i < duringOutage; i++) {
         assertThat(chat(gateway, key)).as("answered while DynamoDB refuses usage").isEqualTo(200);
       }
-      assertThat(refused.get()).isEqualTo(duringOutage);
+      // /key/info first writes what this gateway holds for the key: refused, so journalled.
       assertThat(info(gateway, key).path("request_count").asLong()).isEqualTo(1);
-      assertThat(Files.readAllLines(journal)).hasSize(duringOutage);
+      assertThat(refused.get()).as("writes refused (requests handed over together share one)").isBetween(1, duringOutage);
+      assertThat(Files.readAllLines(journal).stream().mapToLong(line -> aigw.core.usage.UsageRecords.parse(line).delta().requests()).sum())
+          .as("the journal holds every request served during the outage").isEqualTo(duringOutage);
     }
 
     // Restarted with DynamoDB writable again: the kept usage is written at start.
@@ -125,6 +165,79 @@ class LocalUsageReplayTest {
       assertThat(info.path("request_count").asLong()).isEqualTo(served);
       // Upstream.CHAT_COMPLETION reports total_tokens 2 in each answer.
       assertThat(info.path("total_tokens").asLong()).isEqualTo(2 * served);
+    }
+  }
+
+  @Test
+  void theAnswersGoOutWhileTheirUsageIsStillBeingWrittenAndAfterANormalStopEveryOneIsCounted() throws Exception {
+    Path config = config("held");
+    var holding = new AtomicBoolean();
+    var release = new CountDownLatch(1);
+    var entered = new AtomicInteger();
+    String key;
+    int requests = 8;
+    var gateway = start(config, holdingUpdatesWhile(holding, release, entered));
+    try {
+      var generated = send(gateway, "/key/generate", MASTER, "{\"key_alias\":\"usage-held\"}");
+      key = Json.MAPPER.readTree(generated.body()).get("key").asText();
+      holding.set(true);
+
+      var answers = new ArrayList<CompletableFuture<HttpResponse<String>>>();
+      for (int i = 0; i < requests; i++) {
+        answers.add(HTTP.sendAsync(HttpRequest.newBuilder(URI.create(gateway.baseUrl() + "/v1/chat/completions"))
+            .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+            .build(), HttpResponse.BodyHandlers.ofString()));
+      }
+      for (var answer : answers) {
+        assertThat(answer.get(30, TimeUnit.SECONDS).statusCode()).as("answered while no usage write has ended").isEqualTo(200);
+      }
+      assertThat(release.getCount()).isEqualTo(1);
+    } finally {
+      // The stop waits for the held write (and the one after it, for what came meanwhile).
+      var stopped = new CountDownLatch(1);
+      Thread stopping = Thread.ofPlatform().start(() -> {
+        gateway.close();
+        stopped.countDown();
+      });
+      while (entered.get() == 0 && stopping.isAlive()) {
+        Thread.onSpinWait();
+      }
+      assertThat(stopped.getCount()).as("the stop waits for the usage writes").isEqualTo(1);
+      release.countDown();
+      assertThat(stopped.await(60, TimeUnit.SECONDS)).isTrue();
+    }
+
+    try (var restarted = start(config, UnaryOperator.identity())) {
+      assertThat(dataDir.resolve(LocalGateway.USAGE_JOURNAL_FILE)).as("nothing needed the journal").doesNotExist();
+      JsonNode info = info(restarted, key);
+      assertThat(info.path("request_count").asLong()).isEqualTo(requests);
+      assertThat(info.path("total_tokens").asLong()).isEqualTo(2L * requests);
+    }
+  }
+
+  @Test
+  void usageStillUnwrittenWhenTheGatewayStopsDuringAnOutageIsJournalledAndCountedAfterTheRestart() throws Exception {
+    Path config = config("outage-at-stop");
+    var refusing = new AtomicBoolean();
+    var refused = new AtomicInteger();
+    String key;
+    int duringOutage = 3;
+    try (var gateway = start(config, refusingUpdatesWhile(refusing, refused))) {
+      var generated = send(gateway, "/key/generate", MASTER, "{\"key_alias\":\"usage-at-stop\"}");
+      key = Json.MAPPER.readTree(generated.body()).get("key").asText();
+      refusing.set(true);
+      for (int i = 0; i < duringOutage; i++) {
+        assertThat(chat(gateway, key)).isEqualTo(200);
+      }
+    } // stopped: the last flush meets the refusing DynamoDB and journals what it holds
+    Path journal = dataDir.resolve(LocalGateway.USAGE_JOURNAL_FILE);
+    assertThat(Files.readAllLines(journal).stream().mapToLong(line -> aigw.core.usage.UsageRecords.parse(line).delta().requests()).sum())
+        .isEqualTo(duringOutage);
+
+    try (var restarted = start(config, UnaryOperator.identity())) {
+      assertThat(journal).as("replayed at start").doesNotExist();
+      assertThat(info(restarted, key).path("request_count").asLong()).isEqualTo(duringOutage);
     }
   }
 }

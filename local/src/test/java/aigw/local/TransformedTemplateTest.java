@@ -849,6 +849,7 @@ class TransformedTemplateTest {
         var answer = proxy.handle(new GatewayRequest("POST", "/v1/chat/completions", headers, Map.of(), body.getBytes(StandardCharsets.UTF_8), "t")).buffered();
         assertThat(answer.status()).as(answer.bodyText()).isEqualTo(200);
       }
+      gateway.flushWrites(); // as the runtime does after each response: the usage write follows the answer
       assertThat(sent).as("the proxy counted both requests").isNotEmpty();
       for (UpdateItemRequest request : sent) {
         assertThat(allows(update, request)).as("the proxy's own write %s", request).isTrue();

@@ -23,6 +23,8 @@ import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent
 public final class ProxyHandler
     implements RequestHandler<APIGatewayProxyRequestEvent, APIGatewayProxyResponseEvent>, StreamingFunction {
   private final GatewayApplication application;
+  /** Holds what the answers handed over (usage): written after each response, inside the invocation. */
+  private final Gateway gateway;
 
   public ProxyHandler() { // Lambda: wiring from the environment, once per execution environment
     this(Gateway.fromEnvironment(System.getenv(), true));
@@ -39,6 +41,7 @@ public final class ProxyHandler
 
   public ProxyHandler(ProxyService proxy, CorsPolicy cors) { // tests and local/
     this.application = GatewayApplication.of(cors, proxy::handle);
+    this.gateway = proxy.gateway();
   }
 
   @Override
@@ -46,8 +49,24 @@ public final class ProxyHandler
     return application;
   }
 
+  /** Under {@code StreamingRuntime}: after the response's last byte, before the next invocation. */
+  @Override
+  public void afterResponse() {
+    gateway.flushWrites();
+  }
+
+  /**
+   * The buffered form: the runtime interface client sends the answer only once this returns, and
+   * asks for the next invocation right after, with no hook in between; so here the usage is written
+   * before returning, on the client's path (as before write-behind). Only the streaming runtime
+   * takes the write off it.
+   */
   @Override
   public APIGatewayProxyResponseEvent handleRequest(APIGatewayProxyRequestEvent event, Context context) {
-    return ApiGatewayEvents.handle(event, application);
+    try {
+      return ApiGatewayEvents.handle(event, application);
+    } finally {
+      gateway.flushWrites();
+    }
   }
 }

@@ -83,10 +83,14 @@ class LimitsProxyTest {
   }
 
   /** A gateway (one Lambda container) over the shared table. */
+  /** Every container this test made: their usage writes are flushed before the table is read. */
+  private final List<Gateway> containers = new java.util.concurrent.CopyOnWriteArrayList<>();
+
   private GatewayApplication container() {
     Gateway gateway = TestGateways.gateway(dynamo, List.of(
         TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", wiremock.baseUrl() + "/v1"),
         TestGateways.openAi("held", "held-upstream", held.baseUrl())), clock);
+    containers.add(gateway);
     return GatewayApplication.of(CorsPolicy.DISABLED, new ProxyService(gateway)::handle);
   }
 
@@ -100,6 +104,7 @@ class LimitsProxyTest {
   }
 
   private KeyUsage usageOf(VirtualKey key) {
+    containers.forEach(Gateway::flushWrites); // as the runtime does after each response
     return TestGateways.gateway(dynamo, List.of(), clock).keyStore().usageOf(key.keyId());
   }
 

@@ -174,14 +174,25 @@ class ProxyDynamoDbFaultsTest {
   }
 
   @Test
-  void usageThatNeitherDynamoDbNorTheJournalCanKeepFailsTheRequestWith503() throws Exception {
+  void usageThatNeitherDynamoDbNorTheJournalCanKeepIsHeldAndWrittenOnceDynamoDbIsBack() throws Exception {
     Path notADirectory = Files.writeString(dataDir.resolve("file"), "x");
     var gateway = gateway(new FileUsageJournal(notADirectory.resolve("usage.jsonl")));
     String key = "sk-faults-usage-nowhere";
-    TestGateways.storeKey(gateway, key, List.of(), null, false);
+    var stored = TestGateways.storeKey(gateway, key, List.of(), null, false);
     assertThat(chat(gateway, key).getStatusCode()).isEqualTo(200);
     dynamo.fail("UpdateItem", Fault.INTERNAL_SERVER_ERROR);
 
-    serviceUnavailable(chat(gateway, key));
+    // The answer was the client's before its usage was written: it stays 200, and the usage that
+    // nothing could take stays in the writer's queue (503s start only once that queue is full:
+    // WriteBehindUsageRecorderTest).
+    assertThat(chat(gateway, key).getStatusCode()).isEqualTo(200);
+    assertThat(gateway.usageWriter().backlog()).isEqualTo(1);
+
+    dynamo.recover();
+    assertThat(chat(gateway, key).getStatusCode()).isEqualTo(200);
+    assertThat(gateway.usageWriter().backlog()).isZero();
+    var usage = gateway.keyStore().usageOf(stored.keyId());
+    assertThat(usage.requests()).as("every answered request, the held one included").isEqualTo(3);
+    assertThat(usage.totalTokens()).isEqualTo(13L * 3);
   }
 }

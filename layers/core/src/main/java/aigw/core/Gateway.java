@@ -22,10 +22,10 @@ import aigw.core.teams.TeamCache;
 import aigw.core.teams.TeamStore;
 import aigw.core.teams.dynamodb.DynamoDbTeamStore;
 import aigw.core.usage.DurableUsageRecorder;
-import aigw.core.usage.GroupCommitUsageRecorder;
 import aigw.core.usage.LoggedUsageJournal;
 import aigw.core.usage.UsageJournal;
 import aigw.core.usage.UsageRecorder;
+import aigw.core.usage.WriteBehindUsageRecorder;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
@@ -47,7 +47,7 @@ public final class Gateway {
   private final KeyCache keyCache;
   private final TeamStore teamStore;
   private final TeamCache teamCache;
-  private final UsageRecorder usage;
+  private final WriteBehindUsageRecorder usage;
   private final DurableUsageRecorder durableUsage;
   private final MasterKey masterKey;
   private final Authenticator authenticator;
@@ -104,12 +104,14 @@ public final class Gateway {
       Providers providers) {
     this.settings = settings;
     this.clock = clock;
-    this.keyStore = keyStore;
-    this.keyCache = new KeyCache(keyStore, clock, settings.keyCacheTtl());
     this.teamStore = teamStore;
     this.teamCache = new TeamCache(teamStore, clock, settings.keyCacheTtl()); // one TTL for keys and teams
     this.durableUsage = new DurableUsageRecorder(usage, usageJournal);
-    this.usage = new GroupCommitUsageRecorder(durableUsage);
+    // Usage leaves the client's path: handed over, written after the answer (docs/architecture.md, step 8).
+    this.usage = new WriteBehindUsageRecorder(durableUsage, WriteBehindUsageRecorder.DEFAULT_MAX_BACKLOG);
+    // Reads of usage in this process count what it handed over (/key/info right after an answer).
+    this.keyStore = new UsageFlushingKeyStore(keyStore, this.usage);
+    this.keyCache = new KeyCache(this.keyStore, clock, settings.keyCacheTtl());
     this.masterKey =
         new MasterKey(masterKeySource, clock, settings.masterKeyTtl(), settings.masterKeyRecheck(), settings.masterKeyGrace());
     this.authenticator = new Authenticator(masterKey, keyCache, teamCache);
@@ -275,8 +277,49 @@ public final class Gateway {
     return teamCache;
   }
 
+  /** Where the proxy hands usage over: returns at once, written after the answer ({@link #usageWriter}). */
   public UsageRecorder usage() {
     return usage;
+  }
+
+  /** The usage writer behind {@link #usage} (its backlog, a flush of one key). */
+  public WriteBehindUsageRecorder usageWriter() {
+    return usage;
+  }
+
+  // What the answers hand over to be written after them (write-behind): usage today; another
+  // write-behind queue (spend logs) joins each of the four methods below, and every runtime follows.
+
+  /**
+   * Writes everything answers handed over so far (to DynamoDB, else the journal). The runtimes call
+   * it after each response: on Lambda inside the invocation, before the next one is asked for.
+   *
+   * @return false when some of it could be written nowhere and is still held, to try again
+   */
+  public boolean flushWrites() {
+    boolean usageKept = usage.flush();
+    try {
+      flushLogs(); // the spend-log records of the calls just served
+    } catch (RuntimeException notKept) {
+      // Neither written nor journalled: the records are still pending and go with the next flush.
+      LOG.log(java.util.logging.Level.WARNING, "Spend-log records could not be written yet: " + notKept.getMessage());
+    }
+    return usageKept;
+  }
+
+  /** Starts {@code count} background writers per queue (the local gateway; never on Lambda). */
+  public void startBackgroundWriters(int count) {
+    usage.startWriters(count);
+  }
+
+  /** At shutdown: the last flush, then the writers stop; what is still unwritable goes to the log. */
+  public boolean closeWrites() {
+    return usage.close();
+  }
+
+  /** Forgets what is handed over and not written (SnapStart, before the snapshot); returns how many items. */
+  public int discardPendingWrites() {
+    return usage.discardPending() + (logs == null ? 0 : logs.discardPending());
   }
 
   /**

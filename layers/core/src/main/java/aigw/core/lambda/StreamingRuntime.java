@@ -98,18 +98,29 @@ public final class StreamingRuntime {
 
   private final RuntimeApi api;
   private final GatewayApplication application;
+  /** {@link StreamingFunction#afterResponse}: after each response, before the next {@code /next}. */
+  private final Runnable afterResponse;
 
   /**
    * @param runtimeApi {@code AWS_LAMBDA_RUNTIME_API}, {@code host:port}
    * @param application what answers each event
    */
   public StreamingRuntime(String runtimeApi, GatewayApplication application) {
-    this(new RuntimeApi(runtimeApi), application);
+    this(new RuntimeApi(runtimeApi), application, () -> {});
   }
 
-  private StreamingRuntime(RuntimeApi api, GatewayApplication application) {
+  /**
+   * @param function what answers each event, and what runs after each response ({@link
+   *     StreamingFunction#afterResponse})
+   */
+  public StreamingRuntime(String runtimeApi, StreamingFunction function) {
+    this(new RuntimeApi(runtimeApi), function.application(), function::afterResponse);
+  }
+
+  private StreamingRuntime(RuntimeApi api, GatewayApplication application, Runnable afterResponse) {
     this.api = api;
     this.application = application;
+    this.afterResponse = afterResponse;
   }
 
   /**
@@ -137,7 +148,7 @@ public final class StreamingRuntime {
     if ("snap-start".equals(System.getenv("AWS_LAMBDA_INITIALIZATION_TYPE"))) {
       snapshot(api);
     }
-    var runtime = new StreamingRuntime(api, function.application());
+    var runtime = new StreamingRuntime(api, function.application(), function::afterResponse);
     while (true) {
       try {
         runtime.serveNext();
@@ -197,13 +208,30 @@ public final class StreamingRuntime {
   }
 
   /**
-   * Takes the next invocation and answers it. Returns normally when the answer was sent or could
-   * not be (the client went away, a stream failed: logged, and reported with the error trailers).
+   * Takes the next invocation, answers it, then runs {@link StreamingFunction#afterResponse} (the
+   * usage writes): after the response's last byte went to the Runtime API, before the next {@code
+   * /next}. Lambda keeps the invocation running, and billed, until the runtime asks for the next
+   * one, and freezes the environment only then ("the runtime calls /next when it is ready for the
+   * next event"), so nothing is frozen half written; the client has its whole answer meanwhile.
+   * Returns normally when the answer was sent or could not be (the client went away, a stream
+   * failed: logged, and reported with the error trailers).
    *
    * @throws IOException when the Runtime API could not be reached for the next invocation
    */
   public void serveNext() throws IOException {
     RuntimeApi.Invocation invocation = api.next();
+    try {
+      respond(invocation);
+    } finally {
+      try {
+        afterResponse.run();
+      } catch (RuntimeException e) {
+        LOG.log(Level.SEVERE, "After the response to " + invocation.requestId() + ", its usage could not be written", e);
+      }
+    }
+  }
+
+  private void respond(RuntimeApi.Invocation invocation) throws IOException {
     if (invocation.traceId() != null) {
       System.setProperty(TRACE_PROPERTY, invocation.traceId());
     } else {

@@ -9,8 +9,8 @@ import java.util.logging.Logger;
  * <p>The store's own client retries first: DynamoDB's SDK retries a throttled or failed call with
  * backoff, bounded by the call timeout ({@code AwsClients.dynamoDbBuilder}). When the write still
  * fails ({@link ServiceUnavailable}), the delta goes to the {@link UsageJournal} and {@link
- * #replayKept} writes it later. Only when the journal cannot keep it either does the request fail
- * (503), as it did before: "written before answered" still holds, in the journal.
+ * #replayKept} writes it later. Only when the journal cannot keep it either does this throw; {@link
+ * WriteBehindUsageRecorder}, which runs it after the answer, then keeps the delta and tries again.
  */
 public final class DurableUsageRecorder implements UsageRecorder {
   private static final Logger LOG = Logger.getLogger(DurableUsageRecorder.class.getName());

@@ -1,8 +1,10 @@
 package aigw.core.usage;
 
 /**
- * Writes usage for a key. {@link #record} returns only once the write is durable: the client is told
- * about a request only after its usage is stored.
+ * Takes usage for a key. A store ({@code DynamoDbUsageRecorder}, {@link DurableUsageRecorder})
+ * returns once the write is durable; the gateway's recorder ({@link WriteBehindUsageRecorder})
+ * returns once the delta is handed over, and writes it after the answer (flushed within the Lambda
+ * invocation, or at the local gateway's stop), so the client never waits for the store.
  */
 public interface UsageRecorder {
   /** @param keyId the key's stable id: its usage survives rotations */

@@ -76,4 +76,23 @@ class PrimingTest {
     assertThat(masterKey.reads.get()).isEqualTo(masterKeyReads + 1);
     assertThat(credentials.current(deployment).apiKey()).isEqualTo("sk-put-after-the-snapshot");
   }
+
+  @Test
+  void usageHandedOverWhilePrimingIsNotInTheSnapshotSoNoRestoredEnvironmentWritesIt() {
+    var gateway = TestGateways.gateway(dynamo, List.of(), clock);
+    String keyId = TestGateways.storeKey(gateway, "sk-aigw-primed-key-usage-0001", List.of(), null, false).keyId();
+    // A priming request that was counted on a key (one that does not call a provider today could
+    // start to): its usage waits in the writer, as every answer's does until the flush.
+    var priming = Priming.register(gateway, request -> {
+      gateway.usage().record(keyId, aigw.core.usage.UsageDelta.oneRequest(new aigw.core.usage.TokenUsage(1, 1, 2), clock.instant()));
+      return GatewayResponse.json(200, Map.of());
+    });
+
+    priming.beforeCheckpoint(null);
+    priming.afterRestore(null);
+    gateway.usageWriter().flush(); // the first invocation after the restore
+
+    assertThat(gateway.usageWriter().backlog()).isZero();
+    assertThat(gateway.keyStore().usageOf(keyId).requests()).isZero();
+  }
 }

@@ -122,6 +122,20 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
   }
 
   /** How many accepted spend records are not written yet (for tests and the shutdown log line). */
+  /**
+   * Forgets the spend records accepted and not yet written: SnapStart's priming request must not
+   * leave a record that every restored environment would write.
+   *
+   * @return how many were forgotten
+   */
+  public int discardPending() {
+    synchronized (pending) {
+      int count = pending.size();
+      pending.clear();
+      return count;
+    }
+  }
+
   public int pendingCount() {
     synchronized (pending) {
       return pending.size();
