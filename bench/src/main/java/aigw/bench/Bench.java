@@ -132,13 +132,17 @@ public final class Bench {
       if (load) {
         System.out.println();
         System.out.println("== in memory (embedded DynamoDB Local, nothing kept) ==");
-        measure(LocalOptions.inMemory(config, env()), direct, requests);
+        measure(LocalOptions.inMemory(config, env()), direct, requests, NO_LIMITS);
+
+        System.out.println();
+        System.out.println("== in memory, a key with every limit (rpm, tpm, parallel requests, budget; never reached) ==");
+        measure(LocalOptions.inMemory(config, env()), direct, requests, EVERY_LIMIT);
 
         Path data = Files.createTempDirectory("aigw-bench-data");
         System.out.println();
         System.out.println("== file-backed (the default: embedded DynamoDB Local in " + data + ") ==");
         var fileBacked = LocalOptions.parse(new String[] {"--port", "0", "--config", config.toString(), "--data-dir", data.toString()}, env());
-        measure(fileBacked, direct, requests);
+        measure(fileBacked, direct, requests, NO_LIMITS);
 
         System.out.println();
         System.out.println("== scheduled key rotation (in memory; half the keys have a rotation_secret) ==");
@@ -187,10 +191,20 @@ public final class Bench {
     return config;
   }
 
-  private static void measure(LocalOptions options, URI direct, int requests) throws Exception {
+  /** The /key/generate body of the measured key: no limit, the default. */
+  private static final String NO_LIMITS = "{}";
+  /**
+   * A key with each of LiteLLM's limits set far above what the run sends: the cost of checking and
+   * settling them (leases, reservations) without ever refusing a request.
+   */
+  private static final String EVERY_LIMIT =
+      "{\"rpm_limit\":100000000,\"tpm_limit\":100000000000,\"max_parallel_requests\":1000,"
+          + "\"max_budget\":1000000,\"budget_duration\":\"30d\"}";
+
+  private static void measure(LocalOptions options, URI direct, int requests, String keySettings) throws Exception {
     var counting = new CountingDynamoDb();
     try (var gateway = LocalGateway.start(options, counting::wrap)) {
-      String key = createKey(gateway.baseUrl());
+      String key = createKey(gateway.baseUrl(), keySettings);
       URI proxied = URI.create(gateway.baseUrl() + "/v1/chat/completions");
       String bearer = "Bearer " + key;
 
@@ -413,12 +427,18 @@ public final class Bench {
   }
 
   static String createKey(URI base) throws Exception {
+    return createKey(base, NO_LIMITS);
+  }
+
+  /** @param settings a /key/generate body (JSON object); an alias is added */
+  static String createKey(URI base, String settings) throws Exception {
+    String body = "{\"key_alias\":\"bench-" + System.nanoTime() + "\"" + (settings.equals("{}") ? "}" : "," + settings.substring(1));
     var response =
         HttpClient.newHttpClient()
             .send(
                 HttpRequest.newBuilder(URI.create(base + "/key/generate"))
                     .header("Authorization", "Bearer " + MASTER)
-                    .POST(HttpRequest.BodyPublishers.ofString("{\"key_alias\":\"bench-" + System.nanoTime() + "\"}"))
+                    .POST(HttpRequest.BodyPublishers.ofString(body))
                     .build(),
                 HttpResponse.BodyHandlers.ofString());
     Matcher key = Pattern.compile("\"key\":\"(sk-[^\"]+)\"").matcher(response.body());
