@@ -124,4 +124,48 @@ class LocalLimitsEndToEndTest {
     assertThat(info.path("max_budget").asDouble()).isZero();
     assertThat(info.path("budget_reset_at").asText()).endsWith("-01T00:00:00Z");
   }
+
+  /**
+   * Issue 13: over real HTTP, /spend/logs shows each request with its cost (gpt-4o-mini at the
+   * built-in table's $0.15 / $0.60 per million tokens: 5 prompt + 3 completion tokens = $0.00000255),
+   * streamed or not, and names the key by its id, never by its value.
+   */
+  @Test
+  void spendLogsShowEachRequestWithItsCost() throws Exception {
+    String key = newKey("{\"key_alias\": \"spend-logged\"}");
+    String streamed = "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    upstream.stubFor(post("/v1/chat/completions").withRequestBody(containing("\"stream\":true")).willReturn(aResponse()
+        .withHeader("Content-Type", "text/event-stream")
+        .withBody("data: {\"id\":\"c2\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\","
+            + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":\"stop\"}]}\n\n"
+            + "data: {\"id\":\"c2\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[],"
+            + "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3,\"total_tokens\":8}}\n\ndata: [DONE]\n\n")));
+    for (String body : List.of(CHAT, streamed, CHAT)) {
+      var answer = call("/v1/chat/completions", key, body);
+      assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+    }
+    String keyId = Json.MAPPER.readTree(call("/key/info?key=" + key, MASTER, null).body()).path("info").path("key_id").asText();
+
+    // The local gateway writes spend-log records every second (and at stop): read until all three are there.
+    JsonNode rows = null;
+    for (Instant until = Instant.now().plusSeconds(15); Instant.now().isBefore(until); Thread.sleep(200)) {
+      var logs = call("/spend/logs?api_key=" + keyId, MASTER, null);
+      assertThat(logs.statusCode()).as(logs.body()).isEqualTo(200);
+      rows = Json.MAPPER.readTree(logs.body());
+      if (rows.size() >= 3) {
+        break;
+      }
+    }
+    assertThat(rows).hasSize(3);
+    for (JsonNode row : rows) {
+      assertThat(row.path("api_key").asText()).isEqualTo(keyId);
+      assertThat(row.path("key_alias").asText()).isEqualTo("spend-logged");
+      assertThat(row.path("model_group").asText()).isEqualTo("gpt-4o-mini");
+      assertThat(row.path("total_tokens").asLong()).isEqualTo(8);
+      assertThat(row.path("spend").decimalValue()).isEqualByComparingTo("0.00000255");
+      assertThat(row.path("status").asText()).isEqualTo("success");
+      assertThat(row.toString()).doesNotContain(key).doesNotContain(aigw.core.keys.ApiKeys.hash(key));
+    }
+    assertThat(rows).extracting(row -> row.path("request_id").asText()).doesNotHaveDuplicates().allMatch(id -> !id.isBlank());
+  }
 }
