@@ -113,15 +113,29 @@ class LocalServerTest {
   }
 
   /**
-   * /team/*, /spend/* and /audit go to the admin function: without a key its routes answer 401 in the
-   * envelope (the proxy function would not know them: 404).
+   * /team/*, /spend/*, /global/spend/* and /audit go to the admin function: without a key its routes
+   * answer 401 in the envelope (the proxy function would not know them: 404).
    */
   @Test
   void theTeamSpendAndAuditRoutesReachTheAdminFunction() throws IOException {
-    for (String route : List.of("POST /team/new", "GET /team/list", "GET /spend/logs")) {
+    for (String route : List.of("POST /team/new", "GET /team/list", "GET /spend/logs", "GET /global/spend/keys", "GET /audit")) {
       Answer answer = raw(gateway.port(), route + " HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
       assertThat(answer.status()).as(route).isEqualTo(401);
       assertThat(answer.error().get("type").asText()).as(route).isNotBlank();
+    }
+  }
+
+  /**
+   * A path under an admin resource that no route of the table names goes to the admin function,
+   * which answers 404 in the envelope (LiteLLM has no /audit/logs: its route is GET /audit).
+   */
+  @Test
+  void anUnknownPathUnderAnAdminResourceAnswers404InTheEnvelope() throws IOException {
+    for (String route : List.of("POST /team/nothing", "GET /spend/nothing", "GET /global/spend/nothing", "GET /audit/logs")) {
+      // No key: the admin function answers an unknown route before it asks for one.
+      Answer answer = raw(gateway.port(), route + " HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      assertEnvelope(answer, 404, "not_found_error");
+      assertThat(answer.error().get("message").asText()).as(route).isEqualTo("Unknown route " + route + ".");
     }
   }
 

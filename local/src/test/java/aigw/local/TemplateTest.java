@@ -208,9 +208,10 @@ class TemplateTest {
 
   /**
    * The admin function's routes are the route table's: the template sends exactly the resources of
-   * aigw.admin.AdminRoutes to AdminFunction (no more, no fewer), every route of the table is under
-   * one of them as the local server reports it and is sent to the admin function locally too, and
-   * each resource but /health (load balancers' checks) has the admin API's throttling.
+   * aigw.admin.AdminRoutes to AdminFunction (no more, no fewer: /prefix/{proxy+}, and /audit itself,
+   * LiteLLM's GET /audit), every route of the table is under one of them as the local server
+   * reports it and is sent to the admin function locally too, and each resource but /health (load
+   * balancers' checks) has the admin API's throttling.
    */
   @Test
   void theTemplateRoutesExactlyTheAdminRouteTableToTheAdminFunctionWithTheAdminThrottling() {
@@ -220,17 +221,22 @@ class TemplateTest {
         adminPaths.add(route.getKey());
       }
     });
-    var tableResources = aigw.admin.AdminRoutes.RESOURCES.stream().map(aigw.admin.AdminRoutes.Resource::apiGatewayResource).toList();
-    assertThat(tableResources).contains("/key/{proxy+}", "/health/{proxy+}", "/team/{proxy+}", "/spend/{proxy+}", "/audit/{proxy+}");
+    var tableResources =
+        aigw.admin.AdminRoutes.RESOURCES.stream().flatMap(resource -> resource.apiGatewayResources().stream()).toList();
+    assertThat(tableResources)
+        .contains("/key/{proxy+}", "/health/{proxy+}", "/team/{proxy+}", "/spend/{proxy+}", "/global/{proxy+}", "/audit/{proxy+}", "/audit");
     assertThat(adminPaths).containsExactlyInAnyOrderElementsOf(tableResources);
 
-    assertThat(aigw.admin.AdminRoutes.routes()).extracting(aigw.admin.AdminRoutes.Route::path).contains("/key/generate", "/health/readiness");
+    assertThat(aigw.admin.AdminRoutes.routes()).extracting(aigw.admin.AdminRoutes.Route::path)
+        .contains("/key/generate", "/health/readiness", "/team/new", "/spend/logs", "/global/spend/keys", "/global/spend/teams", "/audit")
+        .doesNotHaveDuplicates();
     for (var route : aigw.admin.AdminRoutes.routes()) {
       String path = route.path().replaceAll("\\{[a-z_]+}", "sk-example"); // /key/{key}/regenerate
       assertThat(adminPaths).as("API Gateway resource for " + route).contains(LocalServer.resource(path));
       assertThat(LocalGateway.isAdminPath(path)).as("the local server sends %s to the admin function", route).isTrue();
     }
-    for (String proxyPath : List.of("/v1/chat/completions", "/chat/completions", "/models", "/models/openai/gpt-4o", "/keys", "/teams/x")) {
+    for (String proxyPath : List.of("/v1/chat/completions", "/chat/completions", "/models", "/models/openai/gpt-4o", "/keys", "/teams/x",
+        "/auditing", "/global", "/key", "/globalx/spend/keys")) {
       assertThat(LocalGateway.isAdminPath(proxyPath)).as(proxyPath).isFalse();
     }
 
@@ -245,6 +251,7 @@ class TemplateTest {
     }
     assertThat(adminThrottled).containsExactlyInAnyOrderElementsOf(
         tableResources.stream().filter(resource -> !resource.equals("/health/{proxy+}")).toList());
+    assertThat(adminThrottled).contains("/global/{proxy+}", "/audit");
   }
 
   /**

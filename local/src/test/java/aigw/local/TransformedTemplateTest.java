@@ -276,7 +276,8 @@ class TransformedTemplateTest {
       invokedByTheApi.add(uri.replaceAll(".*functions/\\$\\{(\\w+)}/(response-streaming-)?invocations", "$1"));
     }));
     // Six proxy routes (theProxyRoutesReachCloudFormationAsStreamIntegrations) and one per admin resource.
-    assertThat(invokedByTheApi).as("one integration per route").hasSize(6 + aigw.admin.AdminRoutes.RESOURCES.size()).allSatisfy(alias -> assertThat(alias).endsWith("Aliaslive"));
+    int adminResources = aigw.admin.AdminRoutes.RESOURCES.stream().mapToInt(resource -> resource.apiGatewayResources().size()).sum();
+    assertThat(invokedByTheApi).as("one integration per route").hasSize(6 + adminResources).allSatisfy(alias -> assertThat(alias).endsWith("Aliaslive"));
     var permitted = new ArrayList<String>();
     ofType(defaults, "AWS::Lambda::Permission").forEach((name, permission) -> {
       JsonNode properties = permission.path("Properties");
@@ -553,10 +554,16 @@ class TransformedTemplateTest {
     JsonNode stage = ofType(defaults, "AWS::ApiGateway::Stage").values().iterator().next().path("Properties");
     var settings = new LinkedHashMap<String, JsonNode>();
     stage.path("MethodSettings").forEach(m -> settings.put(m.path("ResourcePath").asText() + " " + m.path("HttpMethod").asText(), m));
-    assertThat(settings.keySet()).containsExactly(
-        "/* *", "/~1key~1{proxy+} *", "/~1team~1{proxy+} *", "/~1spend~1{proxy+} *", "/~1audit~1{proxy+} *");
-    for (String resource : List.of("key", "team", "spend", "audit")) {
-      JsonNode admin = settings.get("/~1" + resource + "~1{proxy+} *");
+    // Every admin resource of the route table but /health: /prefix/{proxy+}, and /audit itself.
+    var adminResources = new ArrayList<String>();
+    aigw.admin.AdminRoutes.RESOURCES.stream().filter(r -> !r.prefix().equals("/health"))
+        .forEach(r -> r.apiGatewayResources().forEach(resource -> adminResources.add("/" + resource.replace("/", "~1") + " *")));
+    var expected = new ArrayList<String>(List.of("/* *"));
+    expected.addAll(adminResources);
+    assertThat(settings.keySet()).containsExactlyInAnyOrderElementsOf(expected)
+        .contains("/~1key~1{proxy+} *", "/~1team~1{proxy+} *", "/~1spend~1{proxy+} *", "/~1global~1{proxy+} *", "/~1audit~1{proxy+} *", "/~1audit *");
+    for (String setting : adminResources) {
+      JsonNode admin = settings.get(setting);
       assertThat(admin.path("ThrottlingRateLimit").path("Ref").asText()).isEqualTo("AdminThrottlingRateLimit");
       assertThat(admin.path("ThrottlingBurstLimit").path("Ref").asText()).isEqualTo("AdminThrottlingBurstLimit");
       // The setting names a route the API has: a method setting's path is "/" and then the resource
@@ -639,8 +646,15 @@ class TransformedTemplateTest {
         if (!resource.prefix().equals("/health")) {
           isAdmin.put("/v1api" + resource.prefix() + "/x", true);
           isAdmin.put(resource.prefix() + "/x", true);
+          if (resource.servesItsPrefix()) { // LiteLLM's GET /audit
+            isAdmin.put("/v1api" + resource.prefix(), true);
+            isAdmin.put(resource.prefix(), true);
+          }
         }
       }
+      isAdmin.put("/v1api/global/spend/keys", true);
+      isAdmin.put("/v1api/audit", true);
+      isAdmin.put("/v1api/auditing", false);
       isAdmin.put("/v1api/v1/models/teams", false);
       isAdmin.forEach((path, expectedAdmin) -> {
         assertThat(matches(admin.path("ScopeDownStatement"), path)).as("admin-per-ip counts %s", path).isEqualTo(expectedAdmin);
@@ -676,8 +690,13 @@ class TransformedTemplateTest {
     }
     JsonNode byteMatch = statement.path("ByteMatchStatement");
     assertThat(byteMatch.path("FieldToMatch").has("UriPath")).as(statement.toString()).isTrue();
-    assertThat(byteMatch.path("PositionalConstraint").asText()).isEqualTo("CONTAINS");
-    return transformed(path, byteMatch.path("TextTransformations")).contains(byteMatch.path("SearchString").asText());
+    String seen = transformed(path, byteMatch.path("TextTransformations"));
+    String searched = byteMatch.path("SearchString").asText();
+    return switch (byteMatch.path("PositionalConstraint").asText()) {
+      case "CONTAINS" -> seen.contains(searched);
+      case "ENDS_WITH" -> seen.endsWith(searched);
+      default -> throw new AssertionError("unexpected PositionalConstraint in " + statement);
+    };
   }
 
   /**

@@ -21,10 +21,11 @@ import java.util.regex.Pattern;
  * class opens with the {@link Route}s it owns. Adding one is one line in {@link #RESOURCES}: an
  * endpoints class declares {@code static final List<Route<TeamEndpoints>> ROUTES =
  * List.of(Route.post("/team/new", TeamEndpoints::create), …)}, each method taking an {@link
- * AdminRequest} (route matched, master key checked, JSON body read) and answering a {@code
- * GatewayResponse}, and is built from the {@link Wiring} ({@code wiring -> new
- * TeamEndpoints(wiring.gateway(), wiring.auditLog())}). template.yaml and the local server follow
- * the table by themselves for a prefix already listed.
+ * AdminRequest} (route matched, method and master key checked, JSON body read) and answering a
+ * {@code GatewayResponse}, and is built from the {@link Wiring} ({@code TeamEndpoints(Wiring)}).
+ * The local server follows the table by itself; a new prefix also needs its {@code
+ * /<prefix>/{proxy+}} resource, throttling and WAF admin rule in template.yaml, which {@code
+ * TemplateTest} and {@code TransformedTemplateTest} hold to the table.
  */
 public final class AdminRoutes {
   private AdminRoutes() {}
@@ -38,30 +39,45 @@ public final class AdminRoutes {
   }
 
   /**
-   * The admin API's resources, in the order routes are matched. {@code /team}, {@code /spend} and
-   * {@code /audit} are routed to the admin function already (template.yaml, local server); until
-   * their endpoints classes are in the table, their paths answer 404 in the error envelope like any
-   * unknown route.
+   * The admin API's resources, in the order routes are matched. {@link SpendEndpoints} answers
+   * under two prefixes, as LiteLLM's spend routes do ({@code /spend/logs}, {@code
+   * /global/spend/keys}): one resource each, one endpoints object for both. {@code /audit} is
+   * LiteLLM's route itself ({@code GET /audit}, what its UI's {@code uiAuditLogsCall} sends), so
+   * that resource serves its own prefix ({@link Resource#servesItsPrefix}).
    */
   public static final List<Resource<?>> RESOURCES =
       List.of(
           Resource.of("/health", HealthEndpoints.class, HealthEndpoints.ROUTES, HealthEndpoints::new),
           Resource.of("/key", KeyEndpoints.class, KeyEndpoints.ROUTES, KeyEndpoints::new),
-          Resource.of("/team", TeamEndpoints.class, TeamEndpoints.ROUTES, w -> new TeamEndpoints(w.gateway(), w.rotator())),
-          Resource.reserved("/spend"), // SpendEndpoints (issue 13 item 6): LiteLLM's /spend/logs
-          Resource.reserved("/audit")); // AuditEndpoints (issue 13 item 7): LiteLLM's GET /audit/logs
+          Resource.of("/team", TeamEndpoints.class, TeamEndpoints.ROUTES, TeamEndpoints::new),
+          Resource.of("/spend", SpendEndpoints.class, under("/spend", SpendEndpoints.ROUTES), SpendEndpoints::new),
+          Resource.of("/global", SpendEndpoints.class, under("/global", SpendEndpoints.ROUTES), SpendEndpoints::new),
+          Resource.of("/audit", AuditEndpoints.class, AuditEndpoints.ROUTES, AuditEndpoints::new));
+
+  /** The routes of an endpoints class that lie under {@code prefix}: for a class answering under two prefixes. */
+  static <E> List<Route<E>> under(String prefix, List<Route<E>> routes) {
+    return routes.stream().filter(route -> Resource.within(prefix, route.path())).toList();
+  }
 
   /** Every route of every resource. */
   public static List<Route<?>> routes() {
     return RESOURCES.stream().<Route<?>>flatMap(r -> r.routes().stream()).toList();
   }
 
-  /** The resource a request path belongs to ({@code /key/generate}, {@code /key}), if it is an admin path. */
+  /**
+   * The resource a request path belongs to, if it is an admin path: {@code /key/generate} (under
+   * {@code /key/{proxy+}}), and {@code /audit} itself (a resource that {@link
+   * Resource#servesItsPrefix serves its prefix}); not {@code /key}, which API Gateway has no
+   * resource for. A trailing slash is ignored ({@code /audit/}), as the dispatcher ignores it.
+   */
   public static Optional<Resource<?>> resourceOf(String path) {
     if (path == null) {
       return Optional.empty();
     }
-    return RESOURCES.stream().filter(r -> path.equals(r.prefix()) || path.startsWith(r.prefix() + "/")).findFirst();
+    String trimmed = path.replaceAll("/+$", "");
+    return RESOURCES.stream()
+        .filter(r -> trimmed.startsWith(r.prefix() + "/") || (trimmed.equals(r.prefix()) && r.servesItsPrefix()))
+        .findFirst();
   }
 
   /** Whether API Gateway sends {@code path} to the admin function (every other path goes to the proxy). */
@@ -76,28 +92,46 @@ public final class AdminRoutes {
    * A path prefix the admin function answers under, and the endpoints class that answers it.
    *
    * @param prefix e.g. {@code /key}; API Gateway's resource is {@code /key/{proxy+}}
-   * @param owner the endpoints class; null while the resource is reserved
-   * @param routes the routes {@code owner} declares (empty while reserved)
+   * @param owner the endpoints class (several resources may share one: built once)
+   * @param routes the routes {@code owner} declares under {@code prefix}: {@code prefix/...}, or
+   *     {@code prefix} itself (LiteLLM's {@code GET /audit})
    * @param build makes the endpoints class from the function's wiring
    */
   public record Resource<E>(String prefix, Class<E> owner, List<Route<E>> routes, Function<Wiring, E> build) {
     public static <E> Resource<E> of(String prefix, Class<E> owner, List<Route<E>> routes, Function<Wiring, E> build) {
+      if (routes.isEmpty()) {
+        throw new IllegalArgumentException(prefix + " has no routes");
+      }
       for (Route<E> route : routes) {
-        if (!route.path().startsWith(prefix + "/")) {
+        if (!within(prefix, route.path())) {
           throw new IllegalArgumentException(route + " is outside " + prefix);
         }
       }
       return new Resource<>(prefix, owner, List.copyOf(routes), build);
     }
 
-    /** A prefix routed to the admin function whose endpoints are not written yet: every path 404s. */
-    static Resource<Void> reserved(String prefix) {
-      return new Resource<>(prefix, null, List.of(), wiring -> null);
+    static boolean within(String prefix, String path) {
+      return path.equals(prefix) || path.startsWith(prefix + "/");
     }
 
-    /** The API Gateway resource of template.yaml that carries this prefix to the admin function. */
+    /** The API Gateway resource of template.yaml that carries the paths under this prefix to the admin function. */
     public String apiGatewayResource() {
       return prefix + "/{proxy+}";
+    }
+
+    /**
+     * Whether a route's path is the prefix itself ({@code GET /audit}): API Gateway's {@code
+     * /audit/{proxy+}} does not match {@code /audit}, so template.yaml also has the resource
+     * {@code /audit}, sent to the admin function for any method like the others (a POST gets the
+     * dispatcher's 405 naming GET, on AWS as locally).
+     */
+    public boolean servesItsPrefix() {
+      return routes.stream().anyMatch(route -> route.path().equals(prefix));
+    }
+
+    /** Every API Gateway resource of template.yaml this prefix needs: {@link #apiGatewayResource()}, and the prefix itself when it {@link #servesItsPrefix serves it}. */
+    public List<String> apiGatewayResources() {
+      return servesItsPrefix() ? List.of(apiGatewayResource(), prefix) : List.of(apiGatewayResource());
     }
   }
 

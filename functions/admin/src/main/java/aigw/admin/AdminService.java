@@ -18,7 +18,7 @@ import aigw.core.rotation.LoggedRotationEvents;
 import aigw.core.rotation.VirtualKeyRotator;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Instant;
-import java.util.IdentityHashMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -35,8 +35,8 @@ public final class AdminService {
   private static final int MAX_ADMIN_BODY_BYTES = 64 * 1024;
 
   private final Gateway gateway;
-  /** Each resource's endpoints class, built once. */
-  private final Map<Resource<?>, Object> endpoints = new IdentityHashMap<>();
+  /** Each endpoints class, built once (the /spend and /global resources share SpendEndpoints). */
+  private final Map<Class<?>, Object> endpoints = new HashMap<>();
 
   /** Without secret targets: keys rotate, but cannot name a secret to receive their new value. */
   public AdminService(Gateway gateway) {
@@ -53,22 +53,12 @@ public final class AdminService {
     this.gateway = gateway;
     var wiring = new AdminRoutes.Wiring(gateway, rotator, auditLog);
     for (Resource<?> resource : AdminRoutes.RESOURCES) {
-      endpoints.put(resource, resource.build().apply(wiring));
+      endpoints.computeIfAbsent(resource.owner(), owner -> resource.build().apply(wiring));
     }
   }
 
   public GatewayResponse handle(GatewayRequest request) {
     String path = request.path().replaceAll("/+$", "");
-    // The spend and audit log routes, until they join AdminRoutes' table.
-    switch (path) {
-      case "/spend/logs", "/global/spend/keys", "/global/spend/teams" -> {
-        return new SpendEndpoints(gateway).handle(request);
-      }
-      case "/audit" -> {
-        return new AuditEndpoints(gateway).handle(request);
-      }
-      default -> {}
-    }
     Optional<Resource<?>> resource = AdminRoutes.resourceOf(path);
     if (resource.isPresent()) {
       for (Route<?> route : resource.get().routes()) {
@@ -93,7 +83,7 @@ public final class AdminService {
     ObjectNode body = route.method().equals("POST") ? jsonBody(request) : null;
     @SuppressWarnings("unchecked") // the route is one of this resource's
     Route<E> owned = (Route<E>) route;
-    E owner = resource.owner().cast(endpoints.get(resource));
+    E owner = resource.owner().cast(endpoints.get(resource.owner()));
     return owned.answer().apply(owner, new AdminRequest(request, body, parameters, actor, now()));
   }
 

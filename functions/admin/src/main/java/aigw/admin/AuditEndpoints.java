@@ -1,5 +1,6 @@
 package aigw.admin;
 
+import aigw.admin.AdminRoutes.Route;
 import aigw.core.Gateway;
 import aigw.core.audit.AuditLogReader;
 import aigw.core.errors.BadRequest;
@@ -12,7 +13,7 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The audit log of admin actions, master key only:
+ * The audit log of admin actions, master key only (checked, with the method, by {@link AdminService}):
  *
  * <ul>
  *   <li>{@code GET /audit}: the actions, newest first, filtered by {@code object_id} (a key id or a
@@ -27,7 +28,8 @@ import java.util.Set;
  * {@code object_id}). Never a key's value: events name keys by their stable id.
  */
 public final class AuditEndpoints {
-  public static final List<String> ROUTES = List.of("/audit");
+  /** LiteLLM's route is {@code /audit} itself, not a path under it: the resource serves its own prefix. */
+  static final List<Route<AuditEndpoints>> ROUTES = List.of(Route.get("/audit", AuditEndpoints::list));
 
   private static final Set<String> PARAMS =
       Set.of("object_id", "table_name", "action", "start_date", "end_date", "page_size", "cursor");
@@ -36,12 +38,13 @@ public final class AuditEndpoints {
 
   private final Gateway gateway;
 
-  public AuditEndpoints(Gateway gateway) {
-    this.gateway = gateway;
+  AuditEndpoints(AdminRoutes.Wiring wiring) {
+    this.gateway = wiring.gateway();
   }
 
-  public GatewayResponse handle(GatewayRequest request) {
-    LogQueries.requireMasterGet(gateway, request);
+  // GET /audit
+  private GatewayResponse list(AdminRequest admin) {
+    GatewayRequest request = admin.http();
     LogQueries.onlyParams(request, PARAMS);
     var range = LogQueries.range(request, gateway);
     String tableName = blankToNull(request.queryParam("table_name"));

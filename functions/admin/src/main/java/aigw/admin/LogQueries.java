@@ -1,10 +1,7 @@
 package aigw.admin;
 
 import aigw.core.Gateway;
-import aigw.core.auth.Caller;
 import aigw.core.errors.BadRequest;
-import aigw.core.errors.MethodNotAllowed;
-import aigw.core.errors.PermissionDenied;
 import aigw.core.http.GatewayRequest;
 import aigw.core.spend.dynamodb.LogItems;
 import java.nio.charset.StandardCharsets;
@@ -20,8 +17,8 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * What the spend and audit routes read from a request: master key only, GET only, their query
- * parameters checked (an unknown one is a 400 naming it), the date range and the page.
+ * What the spend and audit routes read from a request (the dispatcher has checked the method and
+ * the master key): their query parameters checked (an unknown one is a 400 naming it), the date range and the page.
  *
  * <p>Dates are LiteLLM's: {@code start_date}/{@code end_date} as {@code YYYY-MM-DD} (the whole day,
  * UTC: an end date includes its day), {@code YYYY-MM-DD HH:MM:SS} (UTC, as LiteLLM's UI sends), or an
@@ -42,17 +39,6 @@ final class LogQueries {
   private static final Instant LATEST = Instant.parse("9999-12-31T23:59:59Z");
 
   private LogQueries() {}
-
-  /** Refuses anything but a GET with the master key. */
-  static void requireMasterGet(Gateway gateway, GatewayRequest request) {
-    if (!request.method().equals("GET")) {
-      throw new MethodNotAllowed(request.method(), request.path(), "GET");
-    }
-    Caller caller = gateway.authenticator().forAdminRoute(request, gateway.clock().instant());
-    if (!(caller instanceof Caller.Master)) {
-      throw new PermissionDenied("Admin-only endpoint. Not allowed to access this. Use the master key.");
-    }
-  }
 
   /** Refuses query parameters this route does not take, naming them. */
   static void onlyParams(GatewayRequest request, Set<String> known) {

@@ -1,5 +1,6 @@
 package aigw.admin;
 
+import aigw.admin.AdminRoutes.Route;
 import aigw.core.Gateway;
 import aigw.core.errors.BadRequest;
 import aigw.core.http.GatewayRequest;
@@ -22,7 +23,8 @@ import java.util.function.Consumer;
 import java.util.regex.Pattern;
 
 /**
- * LiteLLM's spend routes, read from the spend logs (one record per model call), master key only:
+ * LiteLLM's spend routes, read from the spend logs (one record per model call), master key only
+ * (GET, master key: checked by {@link AdminService} for every route of the table):
  *
  * <ul>
  *   <li>{@code GET /spend/logs}: the calls, newest first, as LiteLLM's {@code LiteLLM_SpendLogs}
@@ -39,7 +41,12 @@ import java.util.regex.Pattern;
  * Each is one or more DynamoDB Queries, never a Scan (docs/architecture.md, "Spend and audit logs").
  */
 public final class SpendEndpoints {
-  public static final List<String> ROUTES = List.of("/spend/logs", "/global/spend/keys", "/global/spend/teams");
+  /** The routes this class answers, under two resources of {@link AdminRoutes}: {@code /spend} and {@code /global}. */
+  static final List<Route<SpendEndpoints>> ROUTES =
+      List.of(
+          Route.get("/spend/logs", SpendEndpoints::logs),
+          Route.get("/global/spend/keys", SpendEndpoints::topKeys),
+          Route.get("/global/spend/teams", SpendEndpoints::teams));
 
   private static final Set<String> LOGS_PARAMS = Set.of("api_key", "team_id", "start_date", "end_date", "page_size", "cursor", "summarize");
   private static final Set<String> KEYS_PARAMS = Set.of("limit", "start_date", "end_date");
@@ -50,23 +57,13 @@ public final class SpendEndpoints {
 
   private final Gateway gateway;
 
-  public SpendEndpoints(Gateway gateway) {
-    this.gateway = gateway;
-  }
-
-  public GatewayResponse handle(GatewayRequest request) {
-    LogQueries.requireMasterGet(gateway, request);
-    String path = request.path().replaceAll("/+$", "");
-    return switch (path) {
-      case "/spend/logs" -> logs(request);
-      case "/global/spend/keys" -> topKeys(request);
-      case "/global/spend/teams" -> teams(request);
-      default -> throw new IllegalArgumentException("not a spend route: " + path);
-    };
+  SpendEndpoints(AdminRoutes.Wiring wiring) {
+    this.gateway = wiring.gateway();
   }
 
   // GET /spend/logs
-  private GatewayResponse logs(GatewayRequest request) {
+  private GatewayResponse logs(AdminRequest admin) {
+    GatewayRequest request = admin.http();
     LogQueries.onlyParams(request, LOGS_PARAMS);
     String summarize = request.queryParam("summarize");
     if (summarize != null && !summarize.equalsIgnoreCase("false")) {
@@ -128,7 +125,8 @@ public final class SpendEndpoints {
   }
 
   // GET /global/spend/keys
-  private GatewayResponse topKeys(GatewayRequest request) {
+  private GatewayResponse topKeys(AdminRequest admin) {
+    GatewayRequest request = admin.http();
     LogQueries.onlyParams(request, KEYS_PARAMS);
     int limit = request.queryParam("limit") == null ? Integer.MAX_VALUE : LogQueries.pageSize(request, "limit");
     record KeySpend(String keyId, String alias, BigDecimal spend) {}
@@ -147,7 +145,8 @@ public final class SpendEndpoints {
   }
 
   // GET /global/spend/teams
-  private GatewayResponse teams(GatewayRequest request) {
+  private GatewayResponse teams(AdminRequest admin) {
+    GatewayRequest request = admin.http();
     LogQueries.onlyParams(request, TEAMS_PARAMS);
     var daily = new TreeMap<LocalDate, Map<String, BigDecimal>>();
     var totals = new LinkedHashMap<String, BigDecimal>();

@@ -1,6 +1,7 @@
 package aigw.admin;
 
 import aigw.core.Gateway;
+import aigw.core.audit.AuditLog;
 import aigw.core.auth.Caller;
 import aigw.core.config.ModelAccess;
 import aigw.core.errors.BadRequest;
@@ -47,7 +48,10 @@ import java.util.logging.Logger;
  *   <li>{@code POST /team/block}, {@code POST /team/unblock} {@code {"team_id"}}: a blocked team's keys get 401
  * </ul>
  *
- * A team's {@code spend} is the sum of its keys' ({@link TeamStore#spendByKey}); its keys are shown
+ * Every change is recorded in the audit log ({@code team.new}, {@code team.update}, {@code
+ * team.delete} with a {@code key.delete} for each key it removed, {@code team.block}, {@code
+ * team.unblock}) once stored and before it is answered, with the team's id and the names of the
+ * fields set, never their values. A team's {@code spend} is the sum of its keys' ({@link TeamStore#spendByKey}); its keys are shown
  * as {@code /key/list} shows them, never a key value. Every change is stored before it is answered
  * and evicts the team from this container's cache, so it holds here at the next request, and in
  * other containers within the cache TTL (AIGW_KEY_CACHE_TTL_SECONDS).
@@ -79,27 +83,33 @@ public final class TeamEndpoints {
   /** The routes this class answers (AdminRoutes: master key checked, a POST's body read, before these run). */
   static final List<Route<TeamEndpoints>> ROUTES =
       List.of(
-          Route.post("/team/new", (teams, request) -> teams.create(request.body())),
-          Route.post("/team/update", (teams, request) -> teams.update(request.body())),
-          Route.get("/team/info", (teams, request) -> teams.info(request.http())),
-          Route.get("/team/list", (teams, request) -> teams.list(request.http())),
-          Route.post("/team/delete", (teams, request) -> teams.delete(request.body())),
-          Route.post("/team/block", (teams, request) -> teams.setBlocked(request.body(), true)),
-          Route.post("/team/unblock", (teams, request) -> teams.setBlocked(request.body(), false)));
+          Route.post("/team/new", TeamEndpoints::create),
+          Route.post("/team/update", TeamEndpoints::update),
+          Route.get("/team/info", TeamEndpoints::info),
+          Route.get("/team/list", TeamEndpoints::list),
+          Route.post("/team/delete", TeamEndpoints::delete),
+          Route.post("/team/block", (teams, request) -> teams.setBlocked(request, true)),
+          Route.post("/team/unblock", (teams, request) -> teams.setBlocked(request, false)));
+
+  private static final String TEAM = "team"; // the audit log's object types
+  private static final String KEY = "key";
 
   private final Gateway gateway;
+  /** To discard a value a scheduled rotation held for a key the team's deletion deletes. */
   private final VirtualKeyRotator rotator;
+  private final AuditLog auditLog;
 
-  /** @param rotator to discard a value a scheduled rotation held for a key the team's deletion deletes */
-  public TeamEndpoints(Gateway gateway, VirtualKeyRotator rotator) {
-    this.gateway = gateway;
-    this.rotator = rotator;
+  TeamEndpoints(AdminRoutes.Wiring wiring) {
+    this.gateway = wiring.gateway();
+    this.rotator = wiring.rotator();
+    this.auditLog = wiring.auditLog();
   }
 
   // POST /team/new
-  private GatewayResponse create(ObjectNode body) {
+  private GatewayResponse create(AdminRequest request) {
+    ObjectNode body = request.body();
     var fields = fields(body, NEW_FIELDS);
-    Instant now = now();
+    Instant now = request.now();
     String teamId = fields.text("team_id").map(TeamEndpoints::checkedTeamId).orElseGet(() -> UUID.randomUUID().toString());
     var team =
         new Team(
@@ -124,11 +134,13 @@ public final class TeamEndpoints {
     }
     gateway.teamCache().evict(teamId);
     LOG.info("Created team " + teamId);
+    audit(request, "team.new", teamId, fieldsSet(body));
     return GatewayResponse.json(200, view(team, BigDecimal.ZERO));
   }
 
   // POST /team/update
-  private GatewayResponse update(ObjectNode body) {
+  private GatewayResponse update(AdminRequest request) {
+    ObjectNode body = request.body();
     var fields = fields(body, UPDATE_FIELDS);
     String teamId = fields.requiredText("team_id");
     var changes =
@@ -143,7 +155,8 @@ public final class TeamEndpoints {
             count(body, "tpm_limit"),
             count(body, "rpm_limit"),
             count(body, "max_parallel_requests"));
-    Team updated = change(teamId, changes);
+    Team updated = change(teamId, changes, request.now());
+    audit(request, "team.update", teamId, fieldsSet(body));
     var response = new LinkedHashMap<String, Object>();
     response.put("team_id", updated.teamId());
     response.put("data", view(updated, null));
@@ -151,15 +164,16 @@ public final class TeamEndpoints {
   }
 
   // POST /team/block and /team/unblock
-  private GatewayResponse setBlocked(ObjectNode body, boolean blocked) {
-    var fields = fields(body, TEAM_ID_ONLY);
-    Team updated = change(fields.requiredText("team_id"), TeamChanges.blocked(blocked));
+  private GatewayResponse setBlocked(AdminRequest request, boolean blocked) {
+    var fields = fields(request.body(), TEAM_ID_ONLY);
+    Team updated = change(fields.requiredText("team_id"), TeamChanges.blocked(blocked), request.now());
+    audit(request, blocked ? "team.block" : "team.unblock", updated.teamId(), List.of("blocked"));
     return GatewayResponse.json(200, view(updated, null));
   }
 
-  private Team change(String teamId, TeamChanges changes) {
+  private Team change(String teamId, TeamChanges changes, Instant now) {
     try {
-      Team updated = gateway.teamStore().update(teamId, changes, now());
+      Team updated = gateway.teamStore().update(teamId, changes, now);
       gateway.teamCache().evict(teamId); // holds in this container at the next request
       LOG.info("Changed team " + teamId);
       return updated;
@@ -169,7 +183,8 @@ public final class TeamEndpoints {
   }
 
   // GET /team/info?team_id=
-  private GatewayResponse info(GatewayRequest request) {
+  private GatewayResponse info(AdminRequest admin) {
+    GatewayRequest request = admin.http();
     rejectUnknownParams(request, Set.of("team_id"));
     String teamId = request.queryParam("team_id");
     if (teamId == null || teamId.isBlank()) {
@@ -186,7 +201,8 @@ public final class TeamEndpoints {
   }
 
   // GET /team/list
-  private GatewayResponse list(GatewayRequest request) {
+  private GatewayResponse list(AdminRequest admin) {
+    GatewayRequest request = admin.http();
     rejectUnknownParams(request, Set.of());
     Map<String, List<VirtualKey>> keysByTeam = new LinkedHashMap<>();
     for (VirtualKey key : gateway.keyStore().listAll()) {
@@ -207,8 +223,8 @@ public final class TeamEndpoints {
   }
 
   // POST /team/delete
-  private GatewayResponse delete(ObjectNode body) {
-    var fields = fields(body, DELETE_FIELDS);
+  private GatewayResponse delete(AdminRequest request) {
+    var fields = fields(request.body(), DELETE_FIELDS);
     List<String> teamIds =
         fields.strings("team_ids").filter(ids -> !ids.isEmpty()).orElseThrow(() -> new BadRequest("'team_ids' is required: a non-empty array of team ids.", "team_ids"));
     var unique = List.copyOf(new LinkedHashSet<>(teamIds));
@@ -221,7 +237,7 @@ public final class TeamEndpoints {
     }
     // LiteLLM deletes a team's keys with it: a key cannot outlive its team. Keys first, so that a
     // failure part-way leaves the team in place, to be deleted again.
-    var keys = gateway.keyStore().listAll().stream().filter(k -> unique.contains(k.teamId())).toList();
+    var keys = gateway.keyStore().listAll().stream().filter(k -> k.teamId() != null && unique.contains(k.teamId())).toList();
     for (int from = 0; from < keys.size(); from += DynamoDbKeyStore.MAX_DELETE_BATCH) {
       var batch = keys.subList(from, Math.min(from + DynamoDbKeyStore.MAX_DELETE_BATCH, keys.size()));
       try {
@@ -243,6 +259,9 @@ public final class TeamEndpoints {
     }
     unique.forEach(gateway.teamCache()::evict);
     LOG.info("Deleted " + unique.size() + " team(s) and their " + keys.size() + " key(s)");
+    // Once both are stored: each team, and each key the deletion removed, as /key/delete records it.
+    unique.forEach(teamId -> audit(request, "team.delete", teamId, List.of()));
+    keys.forEach(key -> auditLog.record(request.auditEvent("key.delete", KEY, key.keyId(), List.of())));
     return GatewayResponse.json(200, Map.of("deleted_teams", teamIds));
   }
 
@@ -378,11 +397,23 @@ public final class TeamEndpoints {
     }
   }
 
-  private static NotFound teamNotFound(String teamId) {
-    return new NotFound("Team not found, passed team_id=" + teamId + ".", "team_id");
+  /** Records a team action once it is stored: the team's id and the names of the fields set, never their values. */
+  private void audit(AdminRequest request, String action, String teamId, List<String> fieldsSet) {
+    auditLog.record(request.auditEvent(action, TEAM, teamId, fieldsSet));
   }
 
-  private Instant now() {
-    return gateway.clock().instant();
+  /** The names of the fields a request sets, the team's id aside (it is the event's object id). */
+  private static List<String> fieldsSet(ObjectNode body) {
+    var names = new ArrayList<String>();
+    body.fieldNames().forEachRemaining(name -> {
+      if (!name.equals("team_id")) {
+        names.add(name);
+      }
+    });
+    return names;
+  }
+
+  private static NotFound teamNotFound(String teamId) {
+    return new NotFound("Team not found, passed team_id=" + teamId + ".", "team_id");
   }
 }

@@ -255,8 +255,8 @@ class SpendAndAuditEndpointsTest {
         List.of("key_alias", "team_id"), Map.of("key_name", ApiKeys.mask(a.value()))));
 
     var items = api.dynamo.client().scan(b -> b.tableName(api.dynamo.logsTable())).items();
-    // The spend record, /key/generate's own audit event (the admin API records it) and the one above.
-    assertThat(items).hasSize(3);
+    // The spend record, /team/new's and /key/generate's own audit events (the admin API records them) and the one above.
+    assertThat(items).hasSize(4);
     String everything = items.toString();
     assertThat(everything).contains(a.keyId()).contains("req-1").contains("key.generate"); // what happened is there
     assertThat(everything).doesNotContain(a.value()).doesNotContain(ApiKeys.hash(a.value())).doesNotContain(prompt)
