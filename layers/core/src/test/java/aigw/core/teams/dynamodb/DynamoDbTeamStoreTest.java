@@ -167,7 +167,8 @@ class DynamoDbTeamStoreTest {
 
     assertThat(spend.get(first.keyId())).isEqualByComparingTo("0.25");
     assertThat(spend.get(second.keyId())).isEqualByComparingTo("1.500001");
-    assertThat(spend).as("a key with no priced call").doesNotContainKey(unpriced.keyId());
+    assertThat(spend.getOrDefault(unpriced.keyId(), java.math.BigDecimal.ZERO)).as("a key with no priced call")
+        .isEqualByComparingTo("0");
   }
 
   /** What the usage writer adds to a key's usage item per priced call (attribute {@code spend}, USD). */
