@@ -168,4 +168,28 @@ class LocalLimitsEndToEndTest {
     }
     assertThat(rows).extracting(row -> row.path("request_id").asText()).doesNotHaveDuplicates().allMatch(id -> !id.isBlank());
   }
+
+  @Test
+  void aTeamsSpentBudgetStopsEveryKeyOfTheTeamWithLiteLlmsTeamErrorAndTeamInfoShowsIt() throws Exception {
+    var created = call("/team/new", MASTER, "{\"team_id\": \"e2e-spent-team\", \"max_budget\": 0, \"budget_duration\": \"1d\"}");
+    assertThat(created.statusCode()).as(created.body()).isEqualTo(200);
+    String unlimited = newKey("{\"team_id\": \"e2e-spent-team\"}");
+    String limited = newKey("{\"team_id\": \"e2e-spent-team\", \"rpm_limit\": 100}");
+    for (String key : List.of(unlimited, limited)) {
+      var client = OpenAIOkHttpClient.builder().apiKey(key).baseUrl(gateway.baseUrl() + "/v1").maxRetries(0).build();
+      assertThatThrownBy(() -> client.chat().completions().create(
+              ChatCompletionCreateParams.builder().model("gpt-4o-mini").addUserMessage("hi").build()))
+          .isInstanceOfSatisfying(RateLimitException.class, e -> {
+            assertThat(e.type()).contains("budget_exceeded");
+            assertThat(e.getMessage()).contains("Budget has been exceeded! Team=e2e-spent-team Current cost: 0, Max budget: 0");
+          });
+    }
+    // A key outside the team is not held to the team's budget.
+    assertThat(call("/v1/chat/completions", newKey("{}"), CHAT).statusCode()).isEqualTo(200);
+
+    JsonNode teamInfo = Json.MAPPER.readTree(call("/team/info?team_id=e2e-spent-team", MASTER, null).body()).path("team_info");
+    assertThat(teamInfo.path("spend").decimalValue()).isZero();
+    assertThat(teamInfo.path("max_budget").asDouble()).isZero();
+    assertThat(teamInfo.path("budget_reset_at").asText()).endsWith("T00:00:00Z");
+  }
 }

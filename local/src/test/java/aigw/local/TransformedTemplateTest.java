@@ -858,9 +858,14 @@ class TransformedTemplateTest {
           StaticSecretSource.of(TestGateways.MASTER_KEY), List.of(TestGateways.openAi("gpt", "gpt-4o-mini", provider.baseUrl() + "/v1")),
           java.time.Clock.systemUTC());
       String plaintext = "sk-least-privilege-test-key-0001";
-      // With every limit, so the limit writes (window leases, slot and budget reservations, settlements) are checked too.
+      // With every limit, on the key and on its team, so the limit writes (window leases, slot and budget
+      // reservations, settlements) of both scopes are checked too.
+      var now = gateway.clock().instant();
+      var team = new aigw.core.teams.Team("least-privilege-team", null, List.of(), Map.of(), false,
+          new aigw.core.teams.TeamLimits(new java.math.BigDecimal("10"), new java.math.BigDecimal("5"), "1d", 100000L, 100L, 4L), now, now);
+      gateway.teamStore().create(team);
       var key = TestGateways.storeKey(gateway, plaintext, List.of(), null, false,
-          new aigw.core.limits.Limits(100L, 100000L, 4, new java.math.BigDecimal("10"), new java.math.BigDecimal("5"), "1d"));
+          new aigw.core.limits.Limits(100L, 100000L, 4, new java.math.BigDecimal("10"), new java.math.BigDecimal("5"), "1d"), team.teamId());
       var proxy = new ProxyService(gateway);
       var headers = Map.of("authorization", "Bearer " + plaintext, "content-type", "application/json");
       for (String body : List.of("{\"model\":\"gpt\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
@@ -876,6 +881,7 @@ class TransformedTemplateTest {
 
       String table = dynamo.keysTable();
       assertThat(sent).as("the limit state was written").anyMatch(r -> r.key().get("token_hash").s().equals("limits#key:" + key.keyId()));
+      assertThat(sent).as("the team's limit state was written").anyMatch(r -> r.key().get("token_hash").s().equals("limits#team:" + team.teamId()));
       String usageItem = sent.stream().map(r -> r.key().get("token_hash").s()).filter(k -> k.startsWith("usage#")).findFirst().orElseThrow();
       assertThat(usageItem).isEqualTo("usage#" + key.keyId());
       var counters = Map.of("request_count", AttributeValueUpdate.builder().action(AttributeAction.ADD).value(AttributeValue.fromN("1")).build());

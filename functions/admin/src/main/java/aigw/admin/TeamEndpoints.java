@@ -14,6 +14,7 @@ import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
 import aigw.core.json.Json;
 import aigw.core.keys.KeyStore;
+import aigw.core.limits.BudgetDuration;
 import aigw.core.keys.VirtualKey;
 import aigw.core.keys.dynamodb.DynamoDbKeyStore;
 import aigw.core.rotation.VirtualKeyRotator;
@@ -51,7 +52,9 @@ import java.util.logging.Logger;
  * Every change is recorded in the audit log ({@code team.new}, {@code team.update}, {@code
  * team.delete} with a {@code key.delete} for each key it removed, {@code team.block}, {@code
  * team.unblock}) once stored and before it is answered, with the team's id and the names of the
- * fields set, never their values. A team's {@code spend} is the sum of its keys' ({@link TeamStore#spendByKey}); its keys are shown
+ * fields set, never their values. A team's {@code spend} is the sum of its keys' ({@link TeamStore#spendByKey}); on {@code
+ * /team/info}, a team with a budget shows its current budget period's spend and {@code
+ * budget_reset_at} instead, as the proxy enforces them (docs/limits.md). Its keys are shown
  * as {@code /key/list} shows them, never a key value. Every change is stored before it is answered
  * and evicts the team from this container's cache, so it holds here at the next request, and in
  * other containers within the cache TTL (AIGW_KEY_CACHE_TTL_SECONDS).
@@ -194,7 +197,15 @@ public final class TeamEndpoints {
     List<VirtualKey> keys = keysOf(teamId);
     var response = new LinkedHashMap<String, Object>();
     response.put("team_id", teamId);
-    response.put("team_info", view(team, spendOf(keys, gateway.teamStore().spendByKey())));
+    var teamInfo = view(team, spendOf(keys, gateway.teamStore().spendByKey()));
+    if (team.limits().asLimits().tracksSpend() || team.limits().budgetDuration() != null) {
+      // A team with a budget: LiteLLM's team spend is the current budget period's, reset at budget_reset_at
+      // (what the proxy's admissions hold the team to, one read of its limits item).
+      var budget = gateway.limits().budget(team.limitScope());
+      teamInfo.put("spend", budget.spend());
+      teamInfo.put("budget_reset_at", budget.resetAt() == null ? null : budget.resetAt().toString());
+    }
+    response.put("team_info", teamInfo);
     response.put("keys", keys.stream().map(KeyViews::full).toList());
     response.put("team_memberships", List.of());
     return GatewayResponse.json(200, response);
@@ -345,10 +356,13 @@ public final class TeamEndpoints {
     return alias;
   }
 
-  /** LiteLLM's duration text, checked as {@code duration} is; kept as sent. */
+  /**
+   * LiteLLM's budget_duration text, checked as a key's is ({@link BudgetDuration}: the periods the
+   * limit engine can reset on, so a stored team never holds one its keys' requests would fail on); kept as sent.
+   */
   private static Optional<String> budgetDuration(Fields fields) {
     Optional<String> text = fields.text("budget_duration").map(String::trim);
-    text.ifPresent(t -> Durations.parse(t, "budget_duration"));
+    text.ifPresent(t -> BudgetDuration.parse(t, "budget_duration"));
     return text;
   }
 

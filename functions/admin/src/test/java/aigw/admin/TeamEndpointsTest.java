@@ -8,6 +8,7 @@ import aigw.admin.AdminApi.Reply;
 import aigw.core.testing.Events;
 import aigw.core.testing.TestGateways;
 import com.fasterxml.jackson.databind.JsonNode;
+import java.math.BigDecimal;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.StreamSupport;
@@ -82,7 +83,9 @@ class TeamEndpointsTest {
 
     JsonNode info = info("ml");
     assertThat(info.path("team_id").asText()).isEqualTo("ml");
-    assertThat(info.path("team_info")).isEqualTo(created);
+    var shown = (com.fasterxml.jackson.databind.node.ObjectNode) info.path("team_info").deepCopy();
+    assertThat(shown.remove("budget_reset_at").asText()).isEqualTo("2026-12-01T00:00:00Z"); // 30d: the 1st of next month
+    assertThat(shown).isEqualTo(created);
     assertThat(info.path("keys").isArray()).isTrue();
     assertThat(info.path("keys")).isEmpty();
     assertThat(info.path("team_memberships").isArray()).isTrue();
@@ -144,6 +147,7 @@ class TeamEndpointsTest {
     assertThat(data.has("spend")).as("a change is answered without a scan for the spend").isFalse();
     var stored = (com.fasterxml.jackson.databind.node.ObjectNode) info("t").path("team_info").deepCopy();
     stored.remove("spend");
+    stored.remove("budget_reset_at"); // of the budget's period: shown by /team/info, read from the limits item
     assertThat(stored).isEqualTo(data);
   }
 
@@ -203,6 +207,38 @@ class TeamEndpointsTest {
     assertThat(list.get(0).path("keys")).hasSize(2);
     assertThat(list.get(1).path("spend").decimalValue()).isEqualByComparingTo("100");
     assertError(api.get("/team/list", query("user_id", "u")), 400, "invalid_request_error", "user_id");
+  }
+
+  @Test
+  void infoOfATeamWithABudgetShowsTheSpendOfItsCurrentPeriodAndWhenItResets() {
+    var clock = aigw.core.testing.MutableClock.at("2026-12-05T10:00:00Z");
+    api.close();
+    api = new AdminApi(clock);
+    newTeam(Map.of("team_id", "budgeted", "max_budget", 5, "budget_duration", "1d"));
+    JsonNode key = api.generate(Map.of("team_id", "budgeted"));
+    addSpend(key.path("key_id").asText(), "3"); // spent before the team had a budget: not the period's
+    JsonNode before = info("budgeted").path("team_info");
+    assertThat(before.path("spend").decimalValue()).isZero();
+    assertThat(before.path("budget_reset_at").asText()).isEqualTo("2026-12-06T00:00:00Z");
+
+    // Spend of the period, as the proxy settles it on the team's scope.
+    var team = api.gateway.teamStore().find("budgeted").orElseThrow();
+    BigDecimal cost = new BigDecimal("0.75");
+    api.gateway.limits().admit(team.limitScope(), new aigw.core.limits.Demand(10, cost)).settle(new aigw.core.usage.TokenUsage(5, 5, 10), cost);
+    assertThat(info("budgeted").path("team_info").path("spend").decimalValue()).isEqualByComparingTo("0.75");
+
+    clock.advance(java.time.Duration.ofDays(1)); // past budget_reset_at: the period's spend starts again
+    JsonNode after = info("budgeted").path("team_info");
+    assertThat(after.path("spend").decimalValue()).isZero();
+    assertThat(after.path("budget_reset_at").asText()).isEqualTo("2026-12-07T00:00:00Z");
+  }
+
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"1y", "0d", "007d", "10000000d"})
+  void aBudgetDurationTheLimitEngineCannotResetOnIsRefusedAsAKeysIs(String duration) {
+    JsonNode error = assertError(api.post("/team/new", Map.of("budget_duration", duration)), 400, "invalid_request_error", "budget_duration");
+    assertThat(error.path("message").asText()).contains("such as 30s, 30m, 1h, 1d, 7d, 30d or 1mo");
+    assertThat(api.get("/team/list", null).body()).isEmpty();
   }
 
   @Test

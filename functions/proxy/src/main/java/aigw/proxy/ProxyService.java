@@ -147,8 +147,8 @@ public final class ProxyService {
    *     ({@code FailoverPolicy#reachableFrom}); what a rule about the whole call must check
    * @param requestId the gateway's request id, for the spend log
    * @param startedAt when the call was admitted (just after authentication), for its latency in the spend log
-   * @param admission what the call holds against its key's limits, settled when it is accounted
-   *     ({@link CallAccounting}); null for a key without limits and for the master key
+   * @param admission what the call holds against its key's and its team's limits, settled when it
+   *     is accounted ({@link CallAccounting}); null when neither has limits, and for the master key
    */
   record Admitted(
       Caller caller,
@@ -208,23 +208,34 @@ public final class ProxyService {
   /**
    * {@link #admit(GatewayRequest, Caller, String)} for a model call, which also counts against the
    * key's limits ({@code rpm_limit}, {@code tpm_limit}, {@code max_parallel_requests}, {@code
-   * max_budget}): reserves its expected tokens (request bytes / 4 + {@code max_tokens}) and cost,
-   * settled when the call is accounted ({@link CallAccounting}). The master key is never limited
-   * (LiteLLM: it bypasses budgets).
+   * max_budget}) and, for a key in a team, its team's: the team's limits hold for the sum of its
+   * keys (LiteLLM's rule), in one admission that takes both or neither. Reserves the call's expected
+   * tokens (request bytes / 4 + {@code max_tokens}) and cost, settled when the call is accounted
+   * ({@link CallAccounting}). A key and team without limits cost nothing (no DynamoDB call). The
+   * master key is never limited (LiteLLM: it bypasses budgets).
    *
-   * @throws aigw.core.errors.RateLimited over a rate limit (429, Retry-After)
-   * @throws aigw.core.errors.BudgetExceeded the budget is spent (429)
+   * @throws aigw.core.errors.RateLimited over a rate limit of the key or its team (429, Retry-After)
+   * @throws aigw.core.errors.BudgetExceeded the key's or its team's budget is spent (429)
    */
   Admitted admit(GatewayRequest request, Caller caller, String model, ObjectNode body) {
     Admitted admitted = admit(request, caller, model);
-    if (caller instanceof Caller.Virtual virtual && !virtual.key().limits().isEmpty()) {
-      var key = virtual.key();
-      Admission admission =
-          gateway.limits().admit(LimitScope.ofKey(key.keyId(), key.keyName(), key.limits()), demand(admitted, body, request.body().length));
-      ADMITTED.set(admission);
-      return admitted.withAdmission(admission);
+    if (!(caller instanceof Caller.Virtual virtual)) {
+      return admitted;
     }
-    return admitted;
+    var key = virtual.key();
+    var scopes = new ArrayList<LimitScope>(2);
+    if (!key.limits().isEmpty()) {
+      scopes.add(LimitScope.ofKey(key.keyId(), key.keyName(), key.limits()));
+    }
+    if (virtual.team() != null && !virtual.team().limits().asLimits().isEmpty()) {
+      scopes.add(virtual.team().limitScope());
+    }
+    if (scopes.isEmpty()) {
+      return admitted;
+    }
+    Admission admission = gateway.limits().admit(scopes, demand(admitted, body, request.body().length));
+    ADMITTED.set(admission);
+    return admitted.withAdmission(admission);
   }
 
   /** What a call is expected to use: tokens of its request and of its longest answer, and their cost when priced. */

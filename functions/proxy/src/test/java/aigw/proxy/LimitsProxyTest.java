@@ -13,6 +13,8 @@ import aigw.core.keys.ApiKeys;
 import aigw.core.keys.KeyUsage;
 import aigw.core.keys.VirtualKey;
 import aigw.core.limits.Limits;
+import aigw.core.teams.Team;
+import aigw.core.teams.TeamLimits;
 import aigw.core.testing.LocalDynamo;
 import aigw.core.testing.MutableClock;
 import aigw.core.testing.StreamingUpstream;
@@ -26,6 +28,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -92,6 +95,37 @@ class LimitsProxyTest {
         TestGateways.openAi("held", "held-upstream", held.baseUrl())), clock);
     containers.add(gateway);
     return GatewayApplication.of(CorsPolicy.DISABLED, new ProxyService(gateway)::handle);
+  }
+
+  /** A gateway (one Lambda container) over the shared table, with a priced model: input free, 0.005 USD per output token. */
+  private GatewayApplication pricedContainer() {
+    var openAi = TestGateways.openAi("priced", "priced-model", wiremock.baseUrl() + "/v1");
+    var priced = new aigw.core.config.Deployment(openAi.modelName(), openAi.provider(), openAi.upstreamModel(), openAi.apiBase(),
+        openAi.apiKey(), openAi.apiKeySource(), openAi.timeout(), null, null, null, null,
+        new aigw.core.config.TokenPrices(BigDecimal.ZERO, new BigDecimal("0.005"), null, null));
+    Gateway gateway = TestGateways.gateway(dynamo, List.of(priced), clock);
+    return GatewayApplication.of(CorsPolicy.DISABLED, new ProxyService(gateway)::handle);
+  }
+
+  private Team storeTeam(TeamLimits limits) {
+    var now = clock.instant();
+    var team = new Team("team-" + UUID.randomUUID(), null, List.of(), Map.of(), false, limits, now, now);
+    TestGateways.gateway(dynamo, List.of(), clock).teamStore().create(team);
+    return team;
+  }
+
+  /** Stores key {@code plaintext} in {@code teamId} with {@code limits}. */
+  private VirtualKey storeTeamKey(String plaintext, String teamId, Limits limits) {
+    var now = clock.instant();
+    var key = new VirtualKey(ApiKeys.hash(plaintext), UUID.randomUUID().toString(), ApiKeys.mask(plaintext), null, List.of(), teamId, null,
+        Map.of(), now, now, null, false, null, null, null, limits);
+    TestGateways.gateway(dynamo, List.of(), clock).keyStore().create(key);
+    return key;
+  }
+
+  private static GatewayResponse sendAs(GatewayApplication app, String key, String body) {
+    return app.handle(new GatewayRequest("POST", "/v1/chat/completions", Map.of("Authorization", "Bearer " + key, "Content-Type", "application/json"),
+        Map.of(), body.getBytes(StandardCharsets.UTF_8), "req-" + UUID.randomUUID())).buffered();
   }
 
   private VirtualKey storeKey(Limits limits) {
@@ -307,5 +341,113 @@ class LimitsProxyTest {
     assertThat(responses.headers().get("x-ratelimit-remaining-requests")).isEqualTo("7");
     assertThat(embeddingsRefusedByTheProviderStub.status()).isNotEqualTo(200); // no stub: a failed call, still one request of the minute
     assertThat(send(app, "/v1/chat/completions", chat("gpt-4o-mini")).headers()).containsEntry("x-ratelimit-remaining-requests", "5");
+  }
+
+  private static final String TEAM_KEY_A = "sk-aigw-team-limits-test-key-00A1";
+  private static final String TEAM_KEY_B = "sk-aigw-team-limits-test-key-00B2";
+
+  @Test
+  void aTeamBudgetStopsBothItsKeysUnderThirtyTwoWayConcurrencyWithinOneRequestsCostAndPassesAgainAfterItsDuration() throws Exception {
+    // Each call costs what it reserved: max_tokens 10 at 0.005 USD per output token, answered with 10 output tokens.
+    wiremock.stubFor(post("/v1/chat/completions").willReturn(okJson(ANSWER.replace(
+        "\"prompt_tokens\":7,\"completion_tokens\":3,\"total_tokens\":10", "\"prompt_tokens\":7,\"completion_tokens\":10,\"total_tokens\":17"))));
+    Team team = storeTeam(new TeamLimits(new BigDecimal("1.02"), null, "1d", null, null, null));
+    storeTeamKey(TEAM_KEY_A, team.teamId(), Limits.NONE);
+    storeTeamKey(TEAM_KEY_B, team.teamId(), Limits.NONE);
+    var first = pricedContainer();
+    var second = pricedContainer();
+    String body = "{\"model\":\"priced\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    var answered = new AtomicInteger();
+
+    List<GatewayResponse> refusals = atOnce(32, i -> {
+      var app = i % 2 == 0 ? first : second;
+      String key = i % 4 < 2 ? TEAM_KEY_A : TEAM_KEY_B; // both keys on both containers
+      while (true) {
+        GatewayResponse response = sendAs(app, key, body);
+        if (response.status() != 200) {
+          return response;
+        }
+        answered.incrementAndGet();
+      }
+    });
+
+    // Admitted while the team's spend + reservations < 1.02: 20 reserve 1.00, the 21st crosses, the rest are refused.
+    assertThat(answered.get()).isEqualTo(21);
+    assertThat(wiremock.getAllServeEvents()).hasSize(21);
+    BigDecimal spend = TestGateways.gateway(dynamo, List.of(), clock).limits().budget(team.limitScope()).spend();
+    assertThat(spend).isEqualByComparingTo("1.05");
+    assertThat(spend.subtract(new BigDecimal("1.02"))).isLessThanOrEqualTo(new BigDecimal("0.05")); // docs/limits.md's bound
+    assertThat(refusals).allSatisfy(r -> {
+      assertThat(r.status()).isEqualTo(429);
+      assertThat(error(r).path("type").asText()).isEqualTo("budget_exceeded");
+      assertThat(error(r).path("message").asText()).matches(
+          "Budget has been exceeded! Team=" + team.teamId() + " Current cost: [0-9.]+, Max budget: 1\\.02");
+      assertThat(r.headers()).containsEntry("Retry-After", Long.toString(Duration.ofHours(16).minusSeconds(10).toSeconds()));
+    });
+    assertThat(error(sendAs(first, TEAM_KEY_B, body)).path("message").asText())
+        .isEqualTo("Budget has been exceeded! Team=" + team.teamId() + " Current cost: 1.05, Max budget: 1.02");
+
+    clock.advance(Duration.ofHours(16)); // past the team's budget_reset_at, 2026-12-06T00:00:00Z
+    assertThat(sendAs(second, TEAM_KEY_A, body).status()).isEqualTo(200);
+    assertThat(sendAs(first, TEAM_KEY_B, body).status()).isEqualTo(200);
+  }
+
+  @Test
+  void aTeamRpmLimitOfTenOverTwoKeysAndTwoContainersAdmitsExactlyTenInTheWindow() throws Exception {
+    Team team = storeTeam(new TeamLimits(null, null, null, null, 10L, null));
+    storeTeamKey(TEAM_KEY_A, team.teamId(), Limits.NONE);
+    storeTeamKey(TEAM_KEY_B, team.teamId(), Limits.NONE);
+    var first = container();
+    var second = container();
+
+    List<GatewayResponse> responses =
+        atOnce(40, i -> sendAs(i % 2 == 0 ? first : second, i % 4 < 2 ? TEAM_KEY_A : TEAM_KEY_B, chat("gpt-4o-mini")));
+
+    assertThat(responses).filteredOn(r -> r.status() == 200).hasSize(10)
+        .allSatisfy(r -> assertThat(r.headers()).containsEntry("x-ratelimit-limit-requests", "10"));
+    assertThat(wiremock.getAllServeEvents()).hasSize(10);
+    assertThat(responses).filteredOn(r -> r.status() == 429).hasSize(30).allSatisfy(r -> {
+      assertThat(r.headers()).containsEntry("Retry-After", "50");
+      assertThat(error(r).path("type").asText()).isEqualTo("rate_limit_error");
+      assertThat(error(r).path("message").asText()).isEqualTo("Rate limit exceeded for team: " + team.teamId()
+          + ". Limit type: requests. Current limit: 10, Remaining: 0. Limit resets at: 2026-12-05 08:01:00 UTC");
+    });
+
+    clock.advance(Duration.ofSeconds(50)); // the next window
+    assertThat(sendAs(second, TEAM_KEY_B, chat("gpt-4o-mini")).status()).isEqualTo(200);
+  }
+
+  @Test
+  void aKeyLimitStricterThanItsTeamsStillHoldsAndWhatItRefusesDoesNotCountOnTheTeam() {
+    Team team = storeTeam(new TeamLimits(null, null, null, null, 10L, null));
+    storeTeamKey(TEAM_KEY_A, team.teamId(), new Limits(3L, null, null, null, null, null));
+    storeTeamKey(TEAM_KEY_B, team.teamId(), Limits.NONE);
+    var app = container();
+
+    var strict = new ArrayList<Integer>();
+    for (int i = 0; i < 6; i++) {
+      strict.add(sendAs(app, TEAM_KEY_A, chat("gpt-4o-mini")).status());
+    }
+    assertThat(strict).containsExactly(200, 200, 200, 429, 429, 429);
+    assertThat(error(sendAs(app, TEAM_KEY_A, chat("gpt-4o-mini"))).path("message").asText())
+        .startsWith("Rate limit exceeded for api_key: sk-...00A1. Limit type: requests. Current limit: 3");
+    // The team counted the key's 3 answered requests, not its refused ones: 7 are left for the other key.
+    var other = new ArrayList<Integer>();
+    for (int i = 0; i < 8; i++) {
+      other.add(sendAs(app, TEAM_KEY_B, chat("gpt-4o-mini")).status());
+    }
+    assertThat(other).containsExactly(200, 200, 200, 200, 200, 200, 200, 429);
+  }
+
+  @Test
+  void aTeamWithoutLimitsCostsItsKeysNoLimitWrite() {
+    Team team = storeTeam(TeamLimits.NONE);
+    storeTeamKey(TEAM_KEY_A, team.teamId(), Limits.NONE);
+    var app = container();
+    var response = sendAs(app, TEAM_KEY_A, chat("gpt-4o-mini"));
+    assertThat(response.status()).isEqualTo(200);
+    assertThat(response.headers()).doesNotContainKey("x-ratelimit-limit-requests");
+    assertThat(dynamo.client().getItem(r -> r.tableName(dynamo.keysTable()).key(Map.of("token_hash",
+        software.amazon.awssdk.services.dynamodb.model.AttributeValue.fromS("limits#team:" + team.teamId())))).hasItem()).isFalse();
   }
 }

@@ -6,8 +6,10 @@ import java.time.Instant;
 /**
  * A key (or its team) has spent its {@code max_budget} for the period: LiteLLM's {@code
  * BudgetExceededError} ("Budget has been exceeded! Current cost: X, Max budget: Y", {@code
- * litellm/exceptions.py}), type {@code budget_exceeded}, status 429 as newer LiteLLM answers it
- * (older versions: 400). {@code Retry-After} says when the period resets, if it does.
+ * litellm/exceptions.py}; for a team "Budget has been exceeded! Team=<team_id> Current cost: X, Max
+ * budget: Y", {@code _team_max_budget_check} in {@code litellm/proxy/auth/auth_checks.py}), type
+ * {@code budget_exceeded}, status 429 as newer LiteLLM answers it (older versions: 400). {@code
+ * Retry-After} says when the period resets, if it does.
  */
 public final class BudgetExceeded extends GatewayException {
   private final Instant resetsAt;
@@ -15,7 +17,16 @@ public final class BudgetExceeded extends GatewayException {
 
   /** @param resetsAt when the budget period ends (null: never) */
   public BudgetExceeded(BigDecimal currentCost, BigDecimal maxBudget, Instant now, Instant resetsAt) {
-    super("Budget has been exceeded! Current cost: " + plain(currentCost) + ", Max budget: " + plain(maxBudget), null);
+    this(null, currentCost, maxBudget, now, resetsAt);
+  }
+
+  /**
+   * @param subject the budget's owner as LiteLLM names it, e.g. {@code Team=<team_id>}; null for a key
+   * @param resetsAt when the budget period ends (null: never)
+   */
+  public BudgetExceeded(String subject, BigDecimal currentCost, BigDecimal maxBudget, Instant now, Instant resetsAt) {
+    super("Budget has been exceeded! " + (subject == null ? "" : subject + " ") + "Current cost: " + plain(currentCost)
+        + ", Max budget: " + plain(maxBudget), null);
     this.resetsAt = resetsAt;
     this.retryAfterSeconds =
         resetsAt == null ? 0 : Math.max(1, (Math.max(0, resetsAt.toEpochMilli() - now.toEpochMilli()) + 999) / 1000);

@@ -41,7 +41,7 @@ public final class Admission {
   /** The call failed before any answer: frees what was held; the request still counts against rpm_limit. */
   public void release() {
     if (engine != null && ended.compareAndSet(false, true)) {
-      engine.settle(held, -1, BigDecimal.ZERO);
+      engine.release(held);
     }
   }
 

@@ -99,8 +99,10 @@ public final class LimitEngine {
       BigDecimal usd, long budgetEnd) {}
 
   /**
-   * Admits a request against every scope in {@code scopes} (the key, later its team), or refuses
-   * it; whatever it took in earlier scopes is given back when a later one refuses.
+   * Admits a request against every scope in {@code scopes} (the key, then its team), all or
+   * nothing: when a later scope refuses, whatever earlier ones took is given back at once (the
+   * request unit and tokens to this container's lease, the slot and the budget reservation to the
+   * item, uncounted), so a refused request counts against none of them.
    *
    * @throws RateLimited over rpm_limit, tpm_limit or max_parallel_requests (429, Retry-After)
    * @throws BudgetExceeded the period's budget is spent (429)
@@ -126,7 +128,7 @@ public final class LimitEngine {
           headers = headers(one);
         }
       } catch (RuntimeException refused) {
-        release(held);
+        end(held, Ending.REFUSED, 0, BigDecimal.ZERO);
         throw refused;
       }
     }
@@ -269,7 +271,7 @@ public final class LimitEngine {
         throw parallelRefusal(scope, parMax);
       }
       throw new BudgetExceeded(
-          decimalOf(item, "b_spend"), scope.limits().maxBudget(), now, end == LimitTable.NEVER ? null : Instant.ofEpochSecond(end));
+          scope.budgetSubject(), decimalOf(item, "b_spend"), scope.limits().maxBudget(), now, end == LimitTable.NEVER ? null : Instant.ofEpochSecond(end));
     }
     throw new ServiceUnavailable("The limits of " + scope.label() + " changed too often to admit the request; try again.", null);
   }
@@ -289,35 +291,56 @@ public final class LimitEngine {
     return any;
   }
 
-  /** Settles (tokens >= 0) or releases (tokens < 0) what a request held. */
+  /** How a request's hold ends. */
+  enum Ending {
+    /** Answered: its real tokens and cost are counted. */
+    SETTLED,
+    /** Failed after admission: everything held goes back uncounted, but it still counts as a request (rpm_limit; LiteLLM counts before the call). */
+    RELEASED,
+    /** Refused by a later scope: everything held goes back, the request unit too; it counts nowhere. */
+    REFUSED
+  }
+
+  /** Settles what a request held with what it really used. */
   void settle(List<Held> held, long tokens, BigDecimal cost) {
+    end(held, Ending.SETTLED, tokens, cost);
+  }
+
+  /** Releases what a request that failed held. */
+  void release(List<Held> held) {
+    end(held, Ending.RELEASED, 0, BigDecimal.ZERO);
+  }
+
+  private void end(List<Held> held, Ending ending, long tokens, BigDecimal cost) {
+    if (held == null) {
+      return;
+    }
     for (Held one : held) {
       try {
-        settleOne(one, tokens, cost);
+        endOne(one, ending, tokens, cost);
       } catch (RuntimeException notSettled) {
         // The reservation expires by itself (RESERVATION_TTL); the cost is not counted against the budget.
-        LOG.log(Level.WARNING, "Could not settle the limits of " + one.scope().label() + " (cost " + cost.toPlainString()
-            + " USD not counted on its budget): " + notSettled.getMessage(), notSettled);
+        LOG.log(Level.WARNING, "Could not " + (ending == Ending.SETTLED ? "settle" : "give back") + " the limits of "
+            + one.scope().label() + " (cost " + cost.toPlainString() + " USD not counted on its budget): " + notSettled.getMessage(),
+            notSettled);
       }
     }
   }
 
-  private void release(List<Held> held) {
-    if (held != null) {
-      settle(held, -1, BigDecimal.ZERO);
+  private void endOne(Held held, Ending ending, long tokens, BigDecimal cost) {
+    if (ending == Ending.REFUSED && held.requests() != null) {
+      held.state().requests.giveBack(held.requests());
     }
-  }
-
-  private void settleOne(Held held, long tokens, BigDecimal cost) {
     if (held.tokens() != null) {
-      held.state().tokens.settle(held.tokens(), Math.max(0, tokens));
+      held.state().tokens.settle(held.tokens(), ending == Ending.SETTLED ? Math.max(0, tokens) : 0);
     }
     if (held.requestId() == null) {
       return;
     }
     Limits limits = held.scope().limits();
     boolean budgeted = budgetMax(limits) != null;
-    var settled = table.settle(held.scope().id(), held.requestId(), held.slots(), held.usd(), held.budgetEnd(), cost, budgeted);
+    boolean counted = ending == Ending.SETTLED;
+    var settled = table.settle(held.scope().id(), held.requestId(), held.slots(), held.usd(), held.budgetEnd(), cost, budgeted, counted);
     if (settled == null) {
       return;
     }

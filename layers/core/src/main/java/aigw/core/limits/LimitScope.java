@@ -1,13 +1,23 @@
 package aigw.core.limits;
 
 /**
- * One thing whose limits a request counts against.
+ * One thing whose limits a request counts against: a virtual key, or the team the key belongs to
+ * (whose limits hold for the sum of its keys' requests, LiteLLM's rule).
  *
- * @param id the scope's stable id, unique across kinds: {@code key:<key_id>} ({@link #ofKey}), later {@code team:<team_id>}
- * @param label how an error names it to the client, e.g. {@code api_key: sk-...abcd}; never a secret
+ * @param id the scope's stable id, unique across kinds: {@code key:<key_id>} ({@link #ofKey}) or
+ *     {@code team:<team_id>} ({@link #ofTeam}); its state is the item {@code limits#<id>}
+ * @param label how a rate-limit error names it, as LiteLLM's limiter does ({@code
+ *     parallel_request_limiter_v3.py}: "Rate limit exceeded for {descriptor}: {value}"), e.g. {@code
+ *     api_key: sk-...abcd} or {@code team: <team_id>}; never a secret
+ * @param budgetSubject how a budget error names it after "Budget has been exceeded!", as LiteLLM's
+ *     auth checks do ({@code Team=<team_id>}); null for a key, whose message names no scope
  */
-public record LimitScope(String id, String label, Limits limits) {
+public record LimitScope(String id, String label, String budgetSubject, Limits limits) {
   public static LimitScope ofKey(String keyId, String keyName, Limits limits) {
-    return new LimitScope("key:" + keyId, "api_key: " + keyName, limits);
+    return new LimitScope("key:" + keyId, "api_key: " + keyName, null, limits);
+  }
+
+  public static LimitScope ofTeam(String teamId, Limits limits) {
+    return new LimitScope("team:" + teamId, "team: " + teamId, "Team=" + teamId, limits);
   }
 }

@@ -238,14 +238,16 @@ final class LimitTable {
   record Settled(BigDecimal spend, long requests, BigDecimal left) {}
 
   /**
-   * Ends request {@code requestId}'s reservation: frees its slot, counts its real {@code cost} as
-   * spend and gives back what it reserved beyond that. If the entry was reclaimed meanwhile (its
-   * reservation already given back) or the period reset, only the cost is counted, against the
-   * period running now.
+   * Ends request {@code requestId}'s reservation: frees its slot and, when {@code counted}, counts its
+   * real {@code cost} as spend (and one settled request) and gives back what it reserved beyond that;
+   * when not counted (the call failed, or another scope refused it), gives back all it reserved and
+   * counts nothing. If the entry was reclaimed meanwhile (its reservation already given back) or the
+   * period reset, only the cost is counted, against the period running now.
    *
-   * @return the budget after it; null when the scope has no budget
+   * @return the budget after it; null when the scope has no budget or nothing was counted
    */
-  Settled settle(String scopeId, String requestId, int slots, BigDecimal reserved, long budgetEnd, BigDecimal cost, boolean budgeted) {
+  Settled settle(
+      String scopeId, String requestId, int slots, BigDecimal reserved, long budgetEnd, BigDecimal cost, boolean budgeted, boolean counted) {
     var values = new HashMap<String, AttributeValue>();
     var add = new StringBuilder();
     if (slots > 0) {
@@ -253,18 +255,24 @@ final class LimitTable {
       values.put(":p", num(slots));
     }
     if (budgeted) {
-      add.append(add.isEmpty() ? "" : ", ").append("b_spend :c, b_n :one, b_left :back");
-      values.put(":c", num(cost));
-      values.put(":one", num(1));
-      values.put(":back", num(reserved.subtract(cost)));
+      add.append(add.isEmpty() ? "" : ", ").append(counted ? "b_spend :c, b_n :one, b_left :back" : "b_left :back");
+      if (counted) {
+        values.put(":c", num(cost));
+        values.put(":one", num(1));
+      }
+      values.put(":back", num(counted ? reserved.subtract(cost) : reserved));
       values.put(":e", num(budgetEnd));
     }
     String condition = "attribute_exists(res." + checked(requestId) + ")" + (budgeted ? " AND b_end = :e" : "");
     String expression = "REMOVE res." + requestId + (add.isEmpty() ? "" : " ADD " + add);
     try {
-      var response = call(() -> dynamo.updateItem(r -> r.tableName(table).key(key(scopeId)).updateExpression(expression)
-          .conditionExpression(condition).expressionAttributeValues(values).returnValues(ReturnValue.UPDATED_NEW)));
-      return budgeted ? settled(response.attributes()) : null;
+      var response = call(() -> dynamo.updateItem(r -> {
+        r.tableName(table).key(key(scopeId)).updateExpression(expression).conditionExpression(condition).returnValues(ReturnValue.UPDATED_NEW);
+        if (!values.isEmpty()) {
+          r.expressionAttributeValues(values);
+        }
+      }));
+      return budgeted && counted ? settled(response.attributes()) : null;
     } catch (ConditionalCheckFailedException reclaimedOrReset) {
       // The slot is free already (reclaimed) or the entry's period is over; remove what is left of it.
     }
@@ -276,7 +284,7 @@ final class LimitTable {
       fallbackAdd.append("par_left :p");
       fallbackValues.put(":p", num(slots));
     }
-    if (budgeted) {
+    if (budgeted && counted) {
       fallbackAdd.append(fallbackAdd.isEmpty() ? "" : ", ").append("b_spend :c, b_n :one, b_left :neg");
       fallbackValues.put(":c", num(cost));
       fallbackValues.put(":one", num(1));
@@ -292,7 +300,7 @@ final class LimitTable {
         r.expressionAttributeValues(fallbackValues);
       }
     }));
-    return budgeted ? settled(response.attributes()) : null;
+    return budgeted && counted ? settled(response.attributes()) : null;
   }
 
   /** Marks the period {@code end}'s soft budget as warned about; true only for the one container that marks it first. */

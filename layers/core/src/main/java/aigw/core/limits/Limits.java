@@ -3,7 +3,7 @@ package aigw.core.limits;
 import java.math.BigDecimal;
 
 /**
- * The limits of one scope (a virtual key now, a team later), with LiteLLM's field names (its
+ * The limits of one scope (a virtual key, or a team for the sum of its keys), with LiteLLM's field names (its
  * {@code /key/generate} and {@code /team/new}). Null means "no such limit". How they are held
  * across containers: docs/limits.md.
  *

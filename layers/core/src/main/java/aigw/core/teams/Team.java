@@ -1,5 +1,6 @@
 package aigw.core.teams;
 
+import aigw.core.limits.LimitScope;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -29,6 +30,14 @@ public record Team(
     models = models == null ? List.of() : List.copyOf(models);
     metadata = metadata == null ? Map.of() : metadata;
     limits = limits == null ? TeamLimits.NONE : limits;
+  }
+
+  /**
+   * The team's scope in the limit engine, {@code team:<team_id>} (its state: the item {@code
+   * limits#team:<team_id>}); a key of the team is admitted against it and its own.
+   */
+  public LimitScope limitScope() {
+    return LimitScope.ofTeam(teamId, limits.asLimits());
   }
 
   public Team withBlocked(boolean value, Instant now) {

@@ -1,10 +1,12 @@
 package aigw.core.teams;
 
+import aigw.core.limits.Limits;
 import java.math.BigDecimal;
 
 /**
  * A team's limits and budget, with LiteLLM's field names ({@code NewTeamRequest}, {@code
- * LiteLLM_TeamTable}). Stored and shown here; enforced by {@code aigw.core.limits}. Every field is
+ * LiteLLM_TeamTable}). Stored and shown here; enforced by {@code aigw.core.limits} for the sum of
+ * the team's keys, beside each key's own limits ({@link #asLimits}). Every field is
  * null when not set.
  *
  * @param maxBudget USD the team's keys may spend together per {@code budgetDuration} ({@code max_budget})
@@ -21,6 +23,17 @@ public record TeamLimits(
   public TeamLimits {
     maxBudget = normalized(maxBudget);
     softBudget = normalized(softBudget);
+  }
+
+  /**
+   * The same limits in the limit engine's terms ({@code aigw.core.limits.Limits}): the one place a
+   * team's fields become limits, for the proxy's admission and {@code /team/info}'s budget alike.
+   * A {@code max_parallel_requests} beyond what a slot counter takes is no limit in practice: it is
+   * held at the largest a key may have ({@code LimitFields}).
+   */
+  public Limits asLimits() {
+    Integer parallel = maxParallelRequests == null ? null : (int) Math.min(maxParallelRequests, Integer.MAX_VALUE / 2);
+    return new Limits(rpmLimit, tpmLimit, parallel, maxBudget, softBudget, budgetDuration);
   }
 
   /** One form per amount ({@code 12.50} is {@code 12.5}), as DynamoDB stores numbers: equal amounts are equal. */

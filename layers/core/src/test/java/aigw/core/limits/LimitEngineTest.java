@@ -366,4 +366,51 @@ class LimitEngineTest {
           .isInstanceOfSatisfying(aigw.core.errors.ServiceUnavailable.class, e -> assertThat(ErrorEnvelope.status(e)).isEqualTo(503));
     }
   }
+
+  @Test
+  void whenTheTeamRefusesWhatTheKeyReservedIsGivenBackAndCountsNowhere() {
+    var clock = MutableClock.at("2026-12-05T20:00:00Z");
+    var engine = container(clock);
+    BigDecimal cost = new BigDecimal("0.10");
+    // A key with room for exactly one request of each kind: one per minute, one at once, one estimate of budget.
+    var key = scope(new Limits(1L, 100L, 1, cost, null, "1d"));
+    String teamId = java.util.UUID.randomUUID().toString();
+    var spentTeam = LimitScope.ofTeam(teamId, new Limits(null, null, null, BigDecimal.ZERO, null, "1d"));
+
+    assertThatThrownBy(() -> engine.admit(List.of(key, spentTeam), new Demand(100, cost)))
+        .isInstanceOfSatisfying(BudgetExceeded.class, e -> {
+          assertThat(e.getMessage()).isEqualTo("Budget has been exceeded! Team=" + teamId + " Current cost: 0, Max budget: 0");
+          assertThat(ErrorEnvelope.type(e)).isEqualTo("budget_exceeded");
+          assertThat(ErrorEnvelope.status(e)).isEqualTo(429);
+        });
+
+    // The key's request unit, tokens, slot and budget reservation all came back: the key alone is admitted for all of them.
+    Admission alone = engine.admit(key, new Demand(100, cost));
+    assertThat(alone.headers()).containsEntry("x-ratelimit-remaining-requests", "0").containsEntry("x-ratelimit-remaining-tokens", "0");
+    alone.settle(new TokenUsage(50, 50, 100), cost);
+    assertThat(engine.budget(key).spend()).isEqualByComparingTo("0.10");
+    var item = dynamo.client().getItem(r -> r.tableName(dynamo.keysTable()).consistentRead(true)
+        .key(Map.of("token_hash", AttributeValue.fromS("limits#" + key.id())))).item();
+    assertThat(item.get("b_n").n()).as("the refused request is not a settled one").isEqualTo("1");
+    assertThat(item.get("res").m()).isEmpty();
+    assertThat(item.get("par_left").n()).isEqualTo("1");
+  }
+
+  @Test
+  void aTeamScopeHoldsTheSumOfItsKeysAndNamesTheTeamWhenItRefuses() {
+    var clock = MutableClock.at("2026-12-05T21:00:10Z");
+    var first = container(clock);
+    var second = container(clock);
+    String teamId = java.util.UUID.randomUUID().toString();
+    var team = LimitScope.ofTeam(teamId, rpm(3));
+    var one = scope(Limits.NONE);
+    var two = scope(rpm(100));
+    first.admit(List.of(one, team), ONE_REQUEST);
+    second.admit(List.of(two, team), ONE_REQUEST);
+    first.admit(List.of(two, team), ONE_REQUEST);
+    assertThatThrownBy(() -> second.admit(List.of(one, team), ONE_REQUEST))
+        .isInstanceOfSatisfying(RateLimited.class, r -> assertThat(r.getMessage())
+            .isEqualTo("Rate limit exceeded for team: " + teamId + ". Limit type: requests. Current limit: 3, Remaining: 0."
+                + " Limit resets at: 2026-12-05 21:01:00 UTC"));
+  }
 }

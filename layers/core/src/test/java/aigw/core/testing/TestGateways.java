@@ -48,6 +48,12 @@ public final class TestGateways {
   /** As above, with limits (rpm/tpm, max_parallel_requests, budget). */
   public static VirtualKey storeKey(
       Gateway gateway, String key, List<String> models, Instant expiresAt, boolean blocked, aigw.core.limits.Limits limits) {
+    return storeKey(gateway, key, models, expiresAt, blocked, limits, null);
+  }
+
+  /** As above, in team {@code teamId} (null: none). */
+  public static VirtualKey storeKey(
+      Gateway gateway, String key, List<String> models, Instant expiresAt, boolean blocked, aigw.core.limits.Limits limits, String teamId) {
     Instant now = gateway.clock().instant();
     var virtualKey =
         new VirtualKey(
@@ -56,7 +62,7 @@ public final class TestGateways {
             ApiKeys.mask(key),
             null,
             models,
-            null,
+            teamId,
             null,
             Map.of(),
             now,
