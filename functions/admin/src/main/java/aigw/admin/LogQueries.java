@@ -23,7 +23,7 @@ import java.util.TreeSet;
  * <p>Dates are LiteLLM's: {@code start_date}/{@code end_date} as {@code YYYY-MM-DD} (the whole day,
  * UTC: an end date includes its day), {@code YYYY-MM-DD HH:MM:SS} (UTC, as LiteLLM's UI sends), or an
  * ISO-8601 instant ({@code 2026-11-01T10:00:00Z}). Without {@code end_date}: now; without {@code
- * start_date}: the retention before the end. Nothing older than the retention exists, so the range
+ * start_date}: the retention before the end, or before now when the end is later. Nothing older than the retention exists, so the range
  * is cut there (a day more: DynamoDB's TTL deletes a little after {@code purge_at}).
  */
 final class LogQueries {
@@ -59,7 +59,9 @@ final class LogQueries {
       to = now;
     }
     if (from == null) {
-      from = to.minus(retention);
+      // Everything kept up to the end: the retention before now, not before the end date (an end
+      // date in the future would otherwise start the range after every record there is).
+      from = (to.isBefore(now) ? to : now).minus(retention);
     }
     if (from.isAfter(to)) {
       throw new BadRequest("start_date " + request.queryParam("start_date") + " is after end_date " + to + ".", "start_date");

@@ -61,8 +61,19 @@ public final class SpendEndpoints {
     this.gateway = wiring.gateway();
   }
 
+  /**
+   * Writes the spend records this process accepted and has not written yet, so a read right after a
+   * call shows it (the local gateway, where the proxy and the admin API share one process, as
+   * /key/info does with usage). On AWS the admin function holds none: the proxy function writes its
+   * records within each invocation.
+   */
+  private void flushThisProcessesRecords() {
+    gateway.flushLogs();
+  }
+
   // GET /spend/logs
   private GatewayResponse logs(AdminRequest admin) {
+    flushThisProcessesRecords();
     GatewayRequest request = admin.http();
     LogQueries.onlyParams(request, LOGS_PARAMS);
     String summarize = request.queryParam("summarize");
@@ -126,6 +137,7 @@ public final class SpendEndpoints {
 
   // GET /global/spend/keys
   private GatewayResponse topKeys(AdminRequest admin) {
+    flushThisProcessesRecords();
     GatewayRequest request = admin.http();
     LogQueries.onlyParams(request, KEYS_PARAMS);
     int limit = request.queryParam("limit") == null ? Integer.MAX_VALUE : LogQueries.pageSize(request, "limit");
@@ -146,6 +158,7 @@ public final class SpendEndpoints {
 
   // GET /global/spend/teams
   private GatewayResponse teams(AdminRequest admin) {
+    flushThisProcessesRecords();
     GatewayRequest request = admin.http();
     LogQueries.onlyParams(request, TEAMS_PARAMS);
     var daily = new TreeMap<LocalDate, Map<String, BigDecimal>>();

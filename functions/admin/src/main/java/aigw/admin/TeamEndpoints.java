@@ -14,6 +14,7 @@ import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
 import aigw.core.json.Json;
 import aigw.core.keys.KeyStore;
+import aigw.core.limits.LimitFields;
 import aigw.core.limits.BudgetDuration;
 import aigw.core.keys.VirtualKey;
 import aigw.core.keys.dynamodb.DynamoDbKeyStore;
@@ -366,28 +367,14 @@ public final class TeamEndpoints {
     return text;
   }
 
-  /** A USD amount: a JSON number, 0 or more. */
+  /** A USD amount, by the rule keys follow (0 to $1,000,000,000; LimitFields). */
   private static Optional<BigDecimal> money(ObjectNode body, String name) {
-    JsonNode value = body.get(name);
-    if (value == null || value.isNull()) {
-      return Optional.empty();
-    }
-    if (!value.isNumber() || value.decimalValue().signum() < 0) {
-      throw new BadRequest("'" + name + "' must be a number of US dollars, 0 or more.", name);
-    }
-    return Optional.of(value.decimalValue().stripTrailingZeros());
+    return LimitFields.usd(body, name);
   }
 
-  /** A limit: a whole JSON number, 0 or more. */
+  /** A limit, by the rule keys follow (a whole number within LimitFields' bound). */
   private static Optional<Long> count(ObjectNode body, String name) {
-    JsonNode value = body.get(name);
-    if (value == null || value.isNull()) {
-      return Optional.empty();
-    }
-    if (!value.isIntegralNumber() || !value.canConvertToLong() || value.longValue() < 0) {
-      throw new BadRequest("'" + name + "' must be a whole number, 0 or more.", name);
-    }
-    return Optional.of(value.longValue());
+    return LimitFields.count(body, name);
   }
 
   /** A LiteLLM team field aigw does not implement is named as such, before the unknown-field rule. */

@@ -163,6 +163,18 @@ class SpendAndAuditEndpointsTest {
       assertThat(api.get("/audit", query("start_date", "1970-01-01 00:00:00", "end_date", "9999-12-31 23:59:59")).status()).isEqualTo(200);
     }
 
+    /** An end date far ahead without a start date: everything kept up to now, not an empty page (review of issue 13). */
+    @Test
+    void anEndDateFarAheadWithoutAStartDateStillReadsEverythingKept() {
+      var a = key("app-a", null);
+      call("req-1", a, "app-a", null, now.minus(Duration.ofDays(3)), "0.01");
+      api.gateway.flushLogs();
+      for (String end : List.of("9999-12-31", now.plus(Duration.ofDays(90)).toString().substring(0, 10))) {
+        assertThat(requestIds(api.get("/spend/logs", query("end_date", end)))).as(end).containsExactly("req-1");
+      }
+      assertThat(api.get("/audit", query("end_date", "9999-12-31")).body().path("audit_logs")).isNotEmpty();
+    }
+
     @Test
     void onlyTheMasterKeyReadsThem() {
       var a = key("app-a", null);

@@ -110,7 +110,7 @@ class TeamEndpointsTest {
         "{\"members_with_roles\":[]}|members_with_roles|not supported by aigw yet",
         "{\"organization_id\":\"o\"}|organization_id|not supported by aigw yet",
         "{\"max_budget\":\"ten\"}|max_budget|number of US dollars",
-        "{\"max_budget\":-1}|max_budget|0 or more",
+        "{\"max_budget\":-1}|max_budget|from 0 to",
         "{\"tpm_limit\":1.5}|tpm_limit|whole number",
         "{\"rpm_limit\":-2}|rpm_limit|whole number",
         "{\"max_parallel_requests\":\"2\"}|max_parallel_requests|whole number",
@@ -239,6 +239,17 @@ class TeamEndpointsTest {
     JsonNode error = assertError(api.post("/team/new", Map.of("budget_duration", duration)), 400, "invalid_request_error", "budget_duration");
     assertThat(error.path("message").asText()).contains("such as 30s, 30m, 1h, 1d, 7d, 30d or 1mo");
     assertThat(api.get("/team/list", null).body()).isEmpty();
+  }
+
+  /** A team's money and counts follow the rule keys do: a 400 naming the field, never the store's overflow as a 503. */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource({"max_budget,1e300", "soft_budget,1e300", "max_budget,-1", "rpm_limit,1e300",
+      "tpm_limit,99999999999999999999"})
+  void outOfRangeBudgetsAndLimitsAre400sAsForKeys(String field, String value) {
+    assertError(api.post("/team/new", "{\"team_id\":\"ranged\",\"" + field + "\":" + value + "}"), 400, "invalid_request_error", field);
+    newTeam(Map.of("team_id", "ranged-existing"));
+    assertError(api.post("/team/update", "{\"team_id\":\"ranged-existing\",\"" + field + "\":" + value + "}"), 400,
+        "invalid_request_error", field);
   }
 
   @Test

@@ -54,6 +54,26 @@ public final class LimitFields {
     return new Limits(rpm, tpm, parallel == null ? null : parallel.intValue(), budget, soft, duration);
   }
 
+  /**
+   * A USD amount as keys and teams take it ({@code max_budget}, {@code soft_budget}): a JSON number
+   * from 0 to {@link #MAX_USD}; empty when absent or null.
+   *
+   * @throws BadRequest naming {@code field} otherwise
+   */
+  public static java.util.Optional<BigDecimal> usd(ObjectNode body, String field) {
+    return java.util.Optional.ofNullable(usd(body, field, null));
+  }
+
+  /**
+   * A count as keys and teams take it ({@code rpm_limit}, {@code tpm_limit}, {@code
+   * max_parallel_requests}): a whole JSON number from 0 to {@link #MAX_COUNT}; empty when absent or null.
+   *
+   * @throws BadRequest naming {@code field} otherwise
+   */
+  public static java.util.Optional<Long> count(ObjectNode body, String field) {
+    return java.util.Optional.ofNullable(count(body, field, null));
+  }
+
   private static Long count(ObjectNode body, String field, Long current) {
     JsonNode value = body.get(field);
     if (value == null || value.isNull()) {

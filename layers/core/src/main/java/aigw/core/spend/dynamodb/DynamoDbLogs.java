@@ -75,6 +75,8 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
   private final SecureRandom random = new SecureRandom();
   private final ArrayDeque<Map<String, AttributeValue>> pending = new ArrayDeque<>(); // guarded by itself
   private final ReentrantLock writing = new ReentrantLock();
+  /** Whether a full batch is being written in the background already (see {@link #record}). */
+  private final java.util.concurrent.atomic.AtomicBoolean batchWriteScheduled = new java.util.concurrent.atomic.AtomicBoolean();
 
   /**
    * @param retention how long a record is kept: its {@code purge_at} is its time plus this
@@ -104,12 +106,19 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
       pending.add(LogItems.spendItem(entry, retention));
       full = pending.size() >= BATCH;
     }
-    if (full) {
-      try {
-        writePending(true);
-      } catch (ServiceUnavailable heldForNextFlush) {
-        // already logged; the records wait in memory and the client's call is not failed for them
-      }
+    if (full && batchWriteScheduled.compareAndSet(false, true)) {
+      // Off the caller's path: the caller is serving a model call (CallAccounting), and a
+      // BatchWriteItem of 25 items is not its client's to wait for. One writer at a time; records
+      // that arrive meanwhile wait for it, the next full batch, or the next flush.
+      Thread.ofVirtual().name("aigw-spend-log-batch").start(() -> {
+        try {
+          writePending(true);
+        } catch (ServiceUnavailable heldForNextFlush) {
+          // already logged; the records wait in memory for the next flush
+        } finally {
+          batchWriteScheduled.set(false);
+        }
+      });
     }
   }
 
@@ -121,7 +130,6 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
     writePending(false);
   }
 
-  /** How many accepted spend records are not written yet (for tests and the shutdown log line). */
   /**
    * Forgets the spend records accepted and not yet written: SnapStart's priming request must not
    * leave a record that every restored environment would write.
@@ -136,6 +144,7 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
     }
   }
 
+  /** How many accepted spend records are not written yet (for tests and the shutdown log line). */
   public int pendingCount() {
     synchronized (pending) {
       return pending.size();
