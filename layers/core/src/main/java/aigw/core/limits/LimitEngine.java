@@ -235,6 +235,12 @@ public final class LimitEngine {
         }
       }
       Map<String, AttributeValue> item = table.read(id);
+      AttributeValue mine = item.containsKey("res") ? item.get("res").m().get(requestId) : null;
+      if (mine != null) {
+        // The write landed and was refused only when repeated (the SDK retries a write whose answer
+        // timed out): the reservation is held, once.
+        return budgetMax == null ? end : longOf(mine.m(), "e", end);
+      }
       if (!item.containsKey("res")) {
         table.createReservations(id);
         continue;

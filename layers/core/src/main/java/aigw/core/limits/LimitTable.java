@@ -115,9 +115,13 @@ final class LimitTable {
 
   /**
    * One conditional write that reserves a parallel slot ({@code slots} 1) and/or {@code usd} of the
-   * budget for request {@code requestId}, if the slots and the budget allow it as the item stands.
+   * budget for request {@code requestId}, if the slots and the budget allow it as the item stands,
+   * and only if the entry is not there yet: the
+   * SDK retries a write whose answer timed out, and a retry of one that landed must not take the
+   * slot and the budget twice (the caller reads the item and finds its entry: done).
    *
-   * @throws ConditionalCheckFailedException they do not (or the item is not set up for these limits yet)
+   * @throws ConditionalCheckFailedException they do not, the entry is there already (or the item is
+   *     not set up for these limits yet)
    */
   void reserve(String scopeId, String requestId, int slots, Integer parMax, BigDecimal usd, BigDecimal budgetMax,
       long budgetEnd, long nowEpochSecond, long expiresAtMs) {
@@ -129,7 +133,7 @@ final class LimitTable {
     entry.put("x", num(expiresAtMs));
     values.put(":entry", AttributeValue.fromM(entry));
     var add = new StringBuilder();
-    var condition = new StringBuilder("attribute_exists(res)");
+    var condition = new StringBuilder("attribute_exists(res) AND attribute_not_exists(res." + checked(requestId) + ")");
     if (slots > 0) {
       add.append("par_left :negslot");
       values.put(":negslot", num(-slots));
@@ -241,8 +245,10 @@ final class LimitTable {
    * Ends request {@code requestId}'s reservation: frees its slot and, when {@code counted}, counts its
    * real {@code cost} as spend (and one settled request) and gives back what it reserved beyond that;
    * when not counted (the call failed, or another scope refused it), gives back all it reserved and
-   * counts nothing. If the entry was reclaimed meanwhile (its reservation already given back) or the
-   * period reset, only the cost is counted, against the period running now.
+   * counts nothing. If the period reset meanwhile, the slot is freed and the cost counted against the
+   * period running now. If the entry is gone (reclaimed meanwhile, or this settlement already landed
+   * and was retried), nothing is freed or counted again: every write here is conditional on the
+   * entry, so a retried write never counts twice.
    *
    * @return the budget after it; null when the scope has no budget or nothing was counted
    */
@@ -273,14 +279,23 @@ final class LimitTable {
         }
       }));
       return budgeted && counted ? settled(response.attributes()) : null;
-    } catch (ConditionalCheckFailedException reclaimedOrReset) {
-      // The slot is free already (reclaimed) or the entry's period is over; remove what is left of it.
+    } catch (ConditionalCheckFailedException goneOrReset) {
+      // The entry is gone (this settlement landed already and the SDK retried it after a timeout,
+      // or another container reclaimed it) or its period is over; read which.
     }
     var item = read(scopeId);
     boolean entryThere = item.containsKey("res") && item.get("res").m().containsKey(requestId);
+    if (!entryThere) {
+      // Whatever it held was given back already, and whether its cost was counted cannot be told
+      // apart from here: counting it again on a retried settlement would count it twice, so it is not.
+      return null;
+    }
+    // Its period is over: free its slot, and count the cost against the period running now (its
+    // reservation belonged to the old period, which is gone). Only while the entry is still there,
+    // so a retry of this write, or a reclaim meanwhile, cannot free or count anything twice.
     var fallbackValues = new HashMap<String, AttributeValue>();
     var fallbackAdd = new StringBuilder();
-    if (entryThere && slots > 0) {
+    if (slots > 0) {
       fallbackAdd.append("par_left :p");
       fallbackValues.put(":p", num(slots));
     }
@@ -290,17 +305,19 @@ final class LimitTable {
       fallbackValues.put(":one", num(1));
       fallbackValues.put(":neg", num(cost.negate()));
     }
-    if (!entryThere && fallbackAdd.isEmpty()) {
+    String fallback = "REMOVE res." + requestId + (fallbackAdd.isEmpty() ? "" : " ADD " + fallbackAdd);
+    try {
+      var response = call(() -> dynamo.updateItem(r -> {
+        r.tableName(table).key(key(scopeId)).updateExpression(fallback).conditionExpression("attribute_exists(res." + requestId + ")")
+            .returnValues(ReturnValue.UPDATED_NEW);
+        if (!fallbackValues.isEmpty()) {
+          r.expressionAttributeValues(fallbackValues);
+        }
+      }));
+      return budgeted && counted ? settled(response.attributes()) : null;
+    } catch (ConditionalCheckFailedException goneMeanwhile) {
       return null;
     }
-    String fallback = (entryThere ? "REMOVE res." + requestId : "") + (fallbackAdd.isEmpty() ? "" : " ADD " + fallbackAdd);
-    var response = call(() -> dynamo.updateItem(r -> {
-      r.tableName(table).key(key(scopeId)).updateExpression(fallback.trim()).returnValues(ReturnValue.UPDATED_NEW);
-      if (!fallbackValues.isEmpty()) {
-        r.expressionAttributeValues(fallbackValues);
-      }
-    }));
-    return budgeted && counted ? settled(response.attributes()) : null;
   }
 
   /** Marks the period {@code end}'s soft budget as warned about; true only for the one container that marks it first. */

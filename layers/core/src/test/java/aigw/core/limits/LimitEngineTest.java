@@ -413,4 +413,66 @@ class LimitEngineTest {
             .isEqualTo("Rate limit exceeded for team: " + teamId + ". Limit type: requests. Current limit: 3, Remaining: 0."
                 + " Limit resets at: 2026-12-05 21:01:00 UTC"));
   }
+
+  private static Map<String, AttributeValue> item(LimitScope scope) {
+    return dynamo.client().getItem(r -> r.tableName(dynamo.keysTable()).consistentRead(true)
+        .key(Map.of("token_hash", AttributeValue.fromS("limits#" + scope.id())))).item();
+  }
+
+  /**
+   * A client whose UpdateItems on the reservation map ({@code res.}) land, and whose answers are
+   * lost: each is sent again, as the SDK does after a timeout, and the second answer is what the
+   * caller gets (a ConditionalCheckFailed when the first one's change makes the condition fail).
+   */
+  private static software.amazon.awssdk.services.dynamodb.DynamoDbClient answersLostAndRetried() {
+    var real = dynamo.client();
+    return (software.amazon.awssdk.services.dynamodb.DynamoDbClient) java.lang.reflect.Proxy.newProxyInstance(
+        LimitEngineTest.class.getClassLoader(), new Class<?>[] {software.amazon.awssdk.services.dynamodb.DynamoDbClient.class},
+        (proxy, method, args) -> {
+          try {
+            if (method.getName().equals("updateItem")) {
+              var request = args[0] instanceof software.amazon.awssdk.services.dynamodb.model.UpdateItemRequest r ? r
+                  : software.amazon.awssdk.services.dynamodb.model.UpdateItemRequest.builder()
+                      .applyMutation((java.util.function.Consumer<software.amazon.awssdk.services.dynamodb.model.UpdateItemRequest.Builder>) args[0])
+                      .build();
+              if (request.updateExpression().contains("res.")) {
+                try {
+                  real.updateItem(request); // lands; its answer times out
+                } catch (software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException refusedFirstTime) {
+                  throw refusedFirstTime;
+                }
+              }
+              return real.updateItem(request);
+            }
+            return method.invoke(real, args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+  }
+
+  @Test
+  void aReservationAndASettlementTheSdkSendsTwiceTakeAndCountOnce() {
+    var clock = MutableClock.at("2026-12-05T22:00:00Z");
+    var engine = new LimitEngine(answersLostAndRetried(), dynamo.keysTable(), clock);
+    var key = scope(new Limits(null, null, 2, new BigDecimal("1.00"), null, "1d"));
+    BigDecimal cost = new BigDecimal("0.10");
+
+    Admission first = engine.admit(key, new Demand(10, new BigDecimal("0.30")));
+    assertThat(item(key).get("par_left").n()).as("one slot taken, not two").isEqualTo("1");
+    assertThat(new BigDecimal(item(key).get("b_left").n())).isEqualByComparingTo("0.70");
+    first.settle(new TokenUsage(1, 1, 2), cost);
+
+    var after = item(key);
+    assertThat(after.get("par_left").n()).isEqualTo("2");
+    assertThat(after.get("res").m()).isEmpty();
+    assertThat(after.get("b_n").n()).isEqualTo("1");
+    assertThat(new BigDecimal(after.get("b_left").n())).isEqualByComparingTo("0.90");
+    assertThat(engine.budget(key).spend()).as("the cost counted once").isEqualByComparingTo("0.10");
+
+    // Both slots are there to take.
+    engine.admit(key, new Demand(10, cost));
+    engine.admit(key, new Demand(10, cost));
+    assertThatThrownBy(() -> engine.admit(key, new Demand(10, cost))).isInstanceOf(RateLimited.class);
+  }
 }
