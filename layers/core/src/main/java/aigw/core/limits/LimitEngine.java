@@ -228,7 +228,7 @@ public final class LimitEngine {
       boolean periodKnown = budgetMax == null || (end != 0 && end > nowSecond);
       if (periodKnown) {
         try {
-          table.reserve(id, requestId, slots, parMax, usd, budgetMax, end, nowSecond, now.toEpochMilli() + RESERVATION_TTL.toMillis());
+          table.reserve(id, requestId, slots, parMax, usd, budgetMax, end, now.toEpochMilli() + RESERVATION_TTL.toMillis());
           return end;
         } catch (ConditionalCheckFailedException notNow) {
           // read below why

@@ -115,8 +115,9 @@ final class LimitTable {
 
   /**
    * One conditional write that reserves a parallel slot ({@code slots} 1) and/or {@code usd} of the
-   * budget for request {@code requestId}, if the slots and the budget allow it as the item stands,
-   * and only if the entry is not there yet: the
+   * budget for request {@code requestId}, if the slots and the budget allow it as the item stands in
+   * the budget period ending {@code budgetEnd} (the one the caller read: a reservation taken from
+   * another period would be given back to the wrong one), and only if the entry is not there yet: the
    * SDK retries a write whose answer timed out, and a retry of one that landed must not take the
    * slot and the budget twice (the caller reads the item and finds its entry: done).
    *
@@ -124,7 +125,7 @@ final class LimitTable {
    *     not set up for these limits yet)
    */
   void reserve(String scopeId, String requestId, int slots, Integer parMax, BigDecimal usd, BigDecimal budgetMax,
-      long budgetEnd, long nowEpochSecond, long expiresAtMs) {
+      long budgetEnd, long expiresAtMs) {
     var values = new HashMap<String, AttributeValue>();
     var entry = new HashMap<String, AttributeValue>();
     entry.put("p", num(slots));
@@ -146,8 +147,8 @@ final class LimitTable {
       values.put(":negusd", num(usd.negate()));
       values.put(":zero", num(0));
       values.put(":bmax", num(budgetMax));
-      values.put(":now", num(nowEpochSecond));
-      condition.append(" AND b_max = :bmax AND b_end > :now AND b_left > :zero");
+      values.put(":e", num(budgetEnd));
+      condition.append(" AND b_max = :bmax AND b_end = :e AND b_left > :zero");
     }
     String expression = "SET res." + checked(requestId) + " = :entry" + (add.isEmpty() ? "" : " ADD " + add);
     call(() -> dynamo.updateItem(r -> r.tableName(table).key(key(scopeId)).updateExpression(expression)

@@ -475,4 +475,25 @@ class LimitEngineTest {
     engine.admit(key, new Demand(10, cost));
     assertThatThrownBy(() -> engine.admit(key, new Demand(10, cost))).isInstanceOf(RateLimited.class);
   }
+
+  @Test
+  void aContainerWhoseClockIsBehindReservesInThePeriodTheItemHoldsAndGivesBackThere() {
+    var behind = MutableClock.at("2026-12-05T23:59:58Z");
+    var ahead = MutableClock.at("2026-12-05T23:59:58Z");
+    var late = container(behind);
+    var early = container(ahead);
+    var key = scope(new Limits(null, null, null, new BigDecimal("1.00"), null, "1d"));
+    late.admit(key, new Demand(10, new BigDecimal("0.10"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.10"));
+
+    ahead.advance(Duration.ofSeconds(5)); // its clock is past midnight: it starts the next period
+    early.admit(key, new Demand(10, new BigDecimal("0.20"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.20"));
+
+    // The late container still thinks the old period runs; its reservation and settlement land in the new one.
+    late.admit(key, new Demand(10, new BigDecimal("0.50"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.10"));
+    var now = item(key);
+    assertThat(now.get("b_end").n()).isEqualTo(Long.toString(java.time.Instant.parse("2026-12-07T00:00:00Z").getEpochSecond()));
+    assertThat(new BigDecimal(now.get("b_spend").n())).isEqualByComparingTo("0.30");
+    assertThat(new BigDecimal(now.get("b_left").n())).as("the 0.50 reserved came back").isEqualByComparingTo("0.70");
+    assertThat(now.get("res").m()).isEmpty();
+  }
 }
