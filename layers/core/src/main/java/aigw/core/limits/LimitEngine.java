@@ -53,6 +53,12 @@ public final class LimitEngine {
   public static final Duration RESERVATION_TTL = Duration.ofMinutes(15);
   /** How far past its expiry an entry must be before another container gives it back (clock skew between containers). */
   static final Duration RECLAIM_MARGIN = Duration.ofSeconds(5);
+  /** Expired entries an admitted request removes at most (one conditional write each). */
+  static final int CLEANUP_PER_REQUEST = 4;
+  /** Expired entries a refused request removes at most before it retries (any of them may free what it needs). */
+  static final int CLEANUP_ON_REFUSAL = 16;
+  /** How often a container reads a scope's item after reserving, to remove expired entries (one GetItem). */
+  static final Duration SWEEP_INTERVAL = Duration.ofMinutes(1);
   /** A soft budget alone is tracked as a budget no request reaches. */
   private static final BigDecimal UNLIMITED = LimitFields.MAX_USD.multiply(BigDecimal.TEN);
   private static final SecureRandom RANDOM = new SecureRandom();
@@ -86,6 +92,7 @@ public final class LimitEngine {
     volatile long budgetEnd; // epoch s of the budget period last seen; 0: not read yet
     volatile BigDecimal averageCost = BigDecimal.ZERO; // of the scope's settled requests in the period
     volatile long softWarnedEnd = -1;
+    volatile long nextSweepMillis; // when a reservation next reads the item to remove expired entries (0: at once)
 
     ScopeState(String scopeId, LimitTable table, Clock clock) {
       this.requests = new WindowPool("rq", scopeId, table, clock);
@@ -229,6 +236,9 @@ public final class LimitEngine {
       if (periodKnown) {
         try {
           table.reserve(id, requestId, slots, parMax, usd, budgetMax, end, now.toEpochMilli() + RESERVATION_TTL.toMillis());
+          if (now.toEpochMilli() >= state.nextSweepMillis) {
+            sweep(id, state, table.read(id), budgetMax == null ? 0 : end, now.toEpochMilli());
+          }
           return end;
         } catch (ConditionalCheckFailedException notNow) {
           // read below why
@@ -239,7 +249,9 @@ public final class LimitEngine {
       if (mine != null) {
         // The write landed and was refused only when repeated (the SDK retries a write whose answer
         // timed out): the reservation is held, once.
-        return budgetMax == null ? end : longOf(mine.m(), "e", end);
+        long mineEnd = budgetMax == null ? end : longOf(mine.m(), "e", end);
+        sweep(id, state, item, budgetMax == null ? 0 : mineEnd, now.toEpochMilli());
+        return mineEnd;
       }
       if (!item.containsKey("res")) {
         table.createReservations(id);
@@ -270,7 +282,7 @@ public final class LimitEngine {
       if (!slotsFull && !budgetSpent) {
         continue; // it changed since the write: try again
       }
-      if (reclaimExpired(id, item, end, now.toEpochMilli(), slotsFull, budgetSpent)) {
+      if (reclaimExpired(id, item, budgetMax == null ? 0 : end, now.toEpochMilli(), CLEANUP_ON_REFUSAL, new int[1]) > 0) {
         continue;
       }
       if (slotsFull) {
@@ -282,19 +294,52 @@ public final class LimitEngine {
     throw new ServiceUnavailable("The limits of " + scope.label() + " changed too often to admit the request; try again.", null);
   }
 
-  /** Gives back the entries whose holders never settled them (expired); true if any was. */
-  private boolean reclaimExpired(String id, Map<String, AttributeValue> item, long budgetEnd, long nowMillis, boolean slots, boolean budget) {
-    boolean any = false;
-    for (var entry : item.get("res").m().entrySet()) {
+  /**
+   * Removes a few expired entries from {@code item} (read for this request anyway, or once per
+   * {@link #SWEEP_INTERVAL} per scope and container: the proxy's IAM policy allows no ALL_NEW answer
+   * to UpdateItem, so a read is the only way to see the map), and decides when to look again: at
+   * once when the bound was reached (a backlog), else after the interval.
+   */
+  private void sweep(String id, ScopeState state, Map<String, AttributeValue> item, long budgetEnd, long nowMillis) {
+    int[] removed = new int[1];
+    reclaimExpired(id, item, budgetEnd, nowMillis, CLEANUP_PER_REQUEST, removed);
+    state.nextSweepMillis = removed[0] >= CLEANUP_PER_REQUEST ? nowMillis : nowMillis + SWEEP_INTERVAL.toMillis();
+  }
+
+  /**
+   * Removes up to {@code atMost} of the entries in {@code item}'s reservation map whose holders never
+   * settled them ({@code x} passed), of any period, giving back what each still holds (LimitTable#reclaim).
+   * Run on the items a reservation reads ({@link #sweep}, or the read after a refusal), so the map
+   * stays as small as the requests in flight; bounded, so one request never pays for a large
+   * backlog (the next ones carry on).
+   *
+   * @param budgetEnd the period running now; 0: the scope has no budget
+   * @param removedOut its [0] is set to how many were removed
+   * @return how many of those removed gave something back (a slot, or budget of the period running now)
+   */
+  private int reclaimExpired(String id, Map<String, AttributeValue> item, long budgetEnd, long nowMillis, int atMost, int[] removedOut) {
+    AttributeValue res = item == null ? null : item.get("res");
+    if (res == null || !res.hasM()) {
+      return 0;
+    }
+    int removed = 0;
+    int freed = 0;
+    for (var entry : res.m().entrySet()) {
+      if (removed >= atMost) {
+        break;
+      }
       Map<String, AttributeValue> fields = entry.getValue().m();
       boolean expired = longOf(fields, "x", Long.MAX_VALUE) + RECLAIM_MARGIN.toMillis() < nowMillis;
-      boolean holds = (slots && longOf(fields, "p") > 0) || (budget && longOf(fields, "e") == budgetEnd && decimalOf(fields, "a").signum() > 0);
-      if (expired && holds && table.reclaim(id, entry.getKey(), fields, budgetEnd == 0 ? null : budgetEnd)) {
-        LOG.warning("Gave back a limit reservation of " + id + " that its container never settled (" + entry.getKey() + ")");
-        any = true;
+      if (expired && table.reclaim(id, entry.getKey(), fields, budgetEnd == 0 ? null : budgetEnd)) {
+        LOG.warning("Removed a limit reservation of " + id + " that its container never settled (" + entry.getKey() + ")");
+        removed++;
+        boolean heldSlot = longOf(fields, "p") > 0;
+        boolean heldBudget = budgetEnd != 0 && longOf(fields, "e") == budgetEnd && decimalOf(fields, "a").signum() > 0;
+        freed += heldSlot || heldBudget ? 1 : 0;
       }
     }
-    return any;
+    removedOut[0] = removed;
+    return freed;
   }
 
   /** How a request's hold ends. */

@@ -204,8 +204,10 @@ final class LimitTable {
   }
 
   /**
-   * Gives back the slot and reservation of an entry whose holder never settled it (a container
-   * that crashed or froze past {@code x}); only if the entry is still the one read.
+   * Removes an entry whose holder never settled it (a container that crashed or froze past {@code
+   * x}), giving back what it still holds: its slot, and its budget reservation only when it belongs
+   * to the period {@code budgetEnd} running now (an older period's is gone with it). Only if the
+   * entry is still the one read, so a retried or concurrent reclaim gives nothing back twice.
    *
    * @return whether it was given back
    */

@@ -496,4 +496,39 @@ class LimitEngineTest {
     assertThat(new BigDecimal(now.get("b_left").n())).as("the 0.50 reserved came back").isEqualByComparingTo("0.70");
     assertThat(now.get("res").m()).isEmpty();
   }
+
+  @Test
+  void reservationsCrashedContainersNeverSettledAreRemovedByLaterRequestsOfAnyPeriodAndTheMapShrinksBack() {
+    var clock = MutableClock.at("2026-12-06T10:00:00Z");
+    var crashed = container(clock);
+    var survivor = container(clock);
+    var key = scope(new Limits(null, null, 50, new BigDecimal("10"), null, "1d"));
+    for (int i = 0; i < 12; i++) {
+      crashed.admit(key, new Demand(10, new BigDecimal("0.10"))); // never settled: the container died
+    }
+    assertThat(item(key).get("res").m()).hasSize(12);
+
+    clock.advance(Duration.ofDays(1)); // past their expiry, and into the next budget period
+    for (int i = 0; i < 3; i++) { // each admitted request removes a few (bounded work per request)
+      survivor.admit(key, new Demand(10, new BigDecimal("0.10"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.10"));
+    }
+    var after = item(key);
+    assertThat(after.get("res").m()).isEmpty();
+    assertThat(after.get("par_left").n()).isEqualTo("50");
+    assertThat(new BigDecimal(after.get("b_left").n())).as("the old period's reservations are not given to the new one")
+        .isEqualByComparingTo("9.70");
+
+    // Within one period too: expired entries go even though nothing is refused.
+    for (int i = 0; i < 8; i++) {
+      crashed.admit(key, new Demand(10, new BigDecimal("0.10")));
+    }
+    clock.advance(LimitEngine.RESERVATION_TTL.plus(LimitEngine.RECLAIM_MARGIN).plusSeconds(1));
+    for (int i = 0; i < 2; i++) {
+      survivor.admit(key, new Demand(10, new BigDecimal("0.10"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.10"));
+    }
+    after = item(key);
+    assertThat(after.get("res").m()).isEmpty();
+    assertThat(after.get("par_left").n()).isEqualTo("50");
+    assertThat(new BigDecimal(after.get("b_left").n())).isEqualByComparingTo("9.50");
+  }
 }
