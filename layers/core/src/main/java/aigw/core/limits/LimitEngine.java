@@ -288,6 +288,14 @@ public final class LimitEngine {
       if (slotsFull) {
         throw parallelRefusal(scope, parMax);
       }
+      BigDecimal spent = decimalOf(item, "b_spend");
+      if (spent.compareTo(budgetMax) < 0) {
+        // Nothing left only because requests in flight reserved it: they settle (and give back what
+        // they did not use) within their call, so try again shortly, not at the period's end.
+        throw new RateLimited("Rate limit exceeded for " + scope.label() + ". Limit type: max_budget. Current cost: "
+            + spent.stripTrailingZeros().toPlainString() + ", Max budget: " + budgetMax.stripTrailingZeros().toPlainString()
+            + "; the rest is reserved by requests in flight. Try again shortly.", now, now.plusSeconds(1), Map.of());
+      }
       throw new BudgetExceeded(
           scope.budgetSubject(), decimalOf(item, "b_spend"), scope.limits().maxBudget(), now, end == LimitTable.NEVER ? null : Instant.ofEpochSecond(end));
     }

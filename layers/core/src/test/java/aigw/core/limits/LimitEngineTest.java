@@ -236,6 +236,8 @@ class LimitEngineTest {
           admission = engine.admit(key, new Demand(100, perRequest));
         } catch (BudgetExceeded refused) {
           return null;
+        } catch (RateLimited heldByRequestsInFlight) {
+          continue; // what is left is reserved by requests in flight: try again shortly
         }
         admitted.incrementAndGet();
         admission.settle(new TokenUsage(50, 50, 100), perRequest);
@@ -280,6 +282,8 @@ class LimitEngineTest {
           admission = engine.admit(key, new Demand(100, estimate));
         } catch (BudgetExceeded refused) {
           return null;
+        } catch (RateLimited heldByRequestsInFlight) {
+          continue;
         }
         BigDecimal cost = new BigDecimal("0.0" + (1 + (i + n) % 4)); // 0.01 to 0.04, never above the estimate
         costs.add(cost);
@@ -530,5 +534,27 @@ class LimitEngineTest {
     assertThat(after.get("res").m()).isEmpty();
     assertThat(after.get("par_left").n()).isEqualTo("50");
     assertThat(new BigDecimal(after.get("b_left").n())).isEqualByComparingTo("9.50");
+  }
+
+  @Test
+  void aBudgetHeldOnlyByRequestsInFlightAsksToRetryShortlyNotAtThePeriodEnd() {
+    var clock = MutableClock.at("2026-12-06T12:00:00Z");
+    var engine = container(clock);
+    var key = scope(new Limits(null, null, null, new BigDecimal("1.00"), null, "1d"));
+    Admission inFlight = engine.admit(key, new Demand(10, new BigDecimal("1.00"))); // reserves all of it
+
+    assertThatThrownBy(() -> engine.admit(key, new Demand(10, new BigDecimal("0.10"))))
+        .isInstanceOfSatisfying(RateLimited.class, e -> {
+          assertThat(ErrorEnvelope.status(e)).isEqualTo(429);
+          assertThat(ErrorEnvelope.type(e)).isEqualTo("rate_limit_error");
+          assertThat(ErrorEnvelope.response(e).headers()).containsEntry("Retry-After", "1");
+          assertThat(e.getMessage()).contains("Limit type: max_budget").contains("Current cost: 0,").contains("in flight");
+        });
+
+    inFlight.settle(new TokenUsage(1, 1, 2), new BigDecimal("0.20"));
+    engine.admit(key, new Demand(10, new BigDecimal("0.10"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.80"));
+    // Now it is spent: budget_exceeded until the period ends.
+    assertThatThrownBy(() -> engine.admit(key, new Demand(10, new BigDecimal("0.10"))))
+        .isInstanceOfSatisfying(BudgetExceeded.class, e -> assertThat(ErrorEnvelope.response(e).headers()).containsEntry("Retry-After", "43200"));
   }
 }
