@@ -391,7 +391,7 @@ public final class LimitEngine {
       held.state().requests.giveBack(held.requests());
     }
     if (held.tokens() != null) {
-      held.state().tokens.settle(held.tokens(), ending == Ending.SETTLED ? Math.max(0, tokens) : 0);
+      held.state().tokens.settle(held.tokens(), ending == Ending.SETTLED ? Math.max(0, tokens) : 0, held.scope().limits().tpmLimit());
     }
     if (held.requestId() == null) {
       return;

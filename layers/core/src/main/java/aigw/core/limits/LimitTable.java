@@ -97,13 +97,36 @@ final class LimitTable {
     throw new ServiceUnavailable("The rate limit state of " + scopeId + " changed too often to take a lease; try again.", null);
   }
 
-  /** Counts tokens used beyond their reservation in the window; nothing if the window is over. */
-  void addWindowDebt(String scopeId, String counter, long window, long debt) {
-    try {
-      update(scopeId, "ADD " + counter + "_left :neg", counter + "_win = :w", Map.of(":neg", num(-debt), ":w", num(window)));
-    } catch (ConditionalCheckFailedException windowOver) {
-      // the tokens belong to a window that has ended: nothing left to count them against
+  /**
+   * Counts {@code debt} tokens used beyond their reservation against the window starting at {@code
+   * window} (of {@code limit}), opening it if no container has yet; if the item is in a later window
+   * already (this container's clock is behind), against that one. Never dropped.
+   */
+  void addWindowDebt(String scopeId, String counter, long window, long limit, long debt) {
+    String win = counter + "_win";
+    String left = counter + "_left";
+    long target = window;
+    for (int attempt = 0; attempt < 8; attempt++) {
+      try {
+        update(scopeId, "ADD " + left + " :neg", win + " = :w", Map.of(":neg", num(-debt), ":w", num(target)));
+        return;
+      } catch (ConditionalCheckFailedException notThatWindow) {
+        // read below
+      }
+      long itemWindow = longOf(read(scopeId), win, -1);
+      if (itemWindow > target) {
+        target = itemWindow;
+        continue;
+      }
+      try {
+        update(scopeId, "SET " + win + " = :w, " + left + " = :rest", "attribute_not_exists(" + win + ") OR " + win + " < :w",
+            Map.of(":w", num(target), ":rest", num(limit - debt)));
+        return;
+      } catch (ConditionalCheckFailedException anotherContainerOpenedIt) {
+        // add to it
+      }
     }
+    throw new ServiceUnavailable("The rate limit state of " + scopeId + " changed too often to count the tokens used.", null);
   }
 
   // ---- reservations (max_parallel_requests, max_budget) ----

@@ -557,4 +557,21 @@ class LimitEngineTest {
     assertThatThrownBy(() -> engine.admit(key, new Demand(10, new BigDecimal("0.10"))))
         .isInstanceOfSatisfying(BudgetExceeded.class, e -> assertThat(ErrorEnvelope.response(e).headers()).containsEntry("Retry-After", "43200"));
   }
+
+  @Test
+  void tokensBeyondAReservationWhoseWindowEndedAreCountedInTheWindowRunningNow() {
+    var clock = MutableClock.at("2026-12-06T13:00:50Z");
+    var streaming = container(clock);
+    var other = container(clock);
+    var key = scope(new Limits(null, 100L, null, null, null, null));
+    Admission longCall = streaming.admit(key, new Demand(10, null)); // reserves 10 tokens in the 13:00 window
+
+    clock.advance(Duration.ofSeconds(20)); // the call ends in the 13:01 window, having used 50
+    longCall.settle(new TokenUsage(10, 40, 50), BigDecimal.ZERO);
+
+    // The 40 beyond its reservation count in this window: 60 are left, for any container.
+    other.admit(key, new Demand(60, null));
+    assertThatThrownBy(() -> other.admit(key, new Demand(1, null)))
+        .isInstanceOfSatisfying(RateLimited.class, e -> assertThat(e.getMessage()).contains("Limit type: tokens"));
+  }
 }
