@@ -203,9 +203,8 @@ public final class LimitEngine {
       }
       String requestId = "r" + containerId + "_" + this.requests.incrementAndGet();
       int slots = limits.maxParallelRequests() == null ? 0 : 1;
-      BigDecimal usd = budgetMax == null ? BigDecimal.ZERO : estimate(demand, state);
-      long end = reserve(scope, state, requestId, slots, usd, budgetMax);
-      return new Held(scope, state, requests, tokens, requestId, slots, usd, end);
+      Reservation reservation = reserve(scope, state, requestId, slots, demand, budgetMax);
+      return new Held(scope, state, requests, tokens, requestId, slots, reservation.usd(), reservation.budgetEnd());
     } catch (RuntimeException refused) {
       if (requests != null) {
         state.requests.giveBack(requests); // a refused request is not counted
@@ -222,7 +221,10 @@ public final class LimitEngine {
    * why: the item or period not set up yet (set up, retried), limits changed by an admin (moved,
    * retried), or nothing free (expired entries given back and retried, else refused).
    */
-  private long reserve(LimitScope scope, ScopeState state, String requestId, int slots, BigDecimal usd, BigDecimal budgetMax) {
+  /** What a reservation took: {@code usd} of the budget period ending {@code budgetEnd} (0: no budget). */
+  private record Reservation(long budgetEnd, BigDecimal usd) {}
+
+  private Reservation reserve(LimitScope scope, ScopeState state, String requestId, int slots, Demand demand, BigDecimal budgetMax) {
     Integer parMax = scope.limits().maxParallelRequests();
     if (parMax != null && parMax == 0) {
       throw parallelRefusal(scope, 0);
@@ -233,13 +235,15 @@ public final class LimitEngine {
       Instant now = clock.instant();
       long nowSecond = now.getEpochSecond();
       boolean periodKnown = budgetMax == null || (end != 0 && end > nowSecond);
+      // Estimated at each attempt: a cold container learns the scope's average cost from its first read.
+      BigDecimal usd = budgetMax == null ? BigDecimal.ZERO : estimate(demand, state);
       if (periodKnown) {
         try {
           table.reserve(id, requestId, slots, parMax, usd, budgetMax, end, now.toEpochMilli() + RESERVATION_TTL.toMillis());
           if (now.toEpochMilli() >= state.nextSweepMillis) {
             sweep(id, state, table.read(id), budgetMax == null ? 0 : end, now.toEpochMilli());
           }
-          return end;
+          return new Reservation(end, usd);
         } catch (ConditionalCheckFailedException notNow) {
           // read below why
         }
@@ -251,7 +255,7 @@ public final class LimitEngine {
         // timed out): the reservation is held, once.
         long mineEnd = budgetMax == null ? end : longOf(mine.m(), "e", end);
         sweep(id, state, item, budgetMax == null ? 0 : mineEnd, now.toEpochMilli());
-        return mineEnd;
+        return new Reservation(mineEnd, budgetMax == null ? BigDecimal.ZERO : decimalOf(mine.m(), "a"));
       }
       if (!item.containsKey("res")) {
         table.createReservations(id);
@@ -271,6 +275,11 @@ public final class LimitEngine {
         }
         end = itemEnd;
         state.budgetEnd = end;
+        long settledRequests = longOf(item, "b_n");
+        if (state.averageCost.signum() == 0 && settledRequests > 0) {
+          // A new container (or one restored from a snapshot) knows no average yet: the period's so far.
+          state.averageCost = decimalOf(item, "b_spend").divide(BigDecimal.valueOf(settledRequests), 10, RoundingMode.UP);
+        }
         BigDecimal itemMax = decimalOrNull(item, "b_max");
         if (itemMax == null || itemMax.compareTo(budgetMax) != 0) {
           table.setBudgetMax(id, itemMax == null ? BigDecimal.ZERO : itemMax, budgetMax);

@@ -574,4 +574,23 @@ class LimitEngineTest {
     assertThatThrownBy(() -> other.admit(key, new Demand(1, null)))
         .isInstanceOfSatisfying(RateLimited.class, e -> assertThat(e.getMessage()).contains("Limit type: tokens"));
   }
+
+  @Test
+  void aNewContainerReservesThePeriodsAverageCostForARequestWithoutItsOwnEstimate() {
+    var clock = MutableClock.at("2026-12-06T14:00:00Z");
+    var warm = container(clock);
+    var key = scope(new Limits(null, null, null, new BigDecimal("1.00"), null, "1d"));
+    for (int i = 0; i < 4; i++) {
+      warm.admit(key, new Demand(10, new BigDecimal("0.20"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.20"));
+    }
+
+    var cold = container(clock); // a new Lambda environment: no max_tokens, so no estimate of its own
+    cold.admit(key, new Demand(10, null));
+    assertThat(new BigDecimal(item(key).get("b_left").n())).as("0.20 reserved, not 0").isEqualByComparingTo("0.00");
+    assertThatThrownBy(() -> warm.admit(key, new Demand(10, null))).isInstanceOf(RateLimited.class);
+
+    var restored = container(clock);
+    restored.forgetAll(); // after a SnapStart restore: it learns the average again from the item
+    assertThatThrownBy(() -> restored.admit(key, new Demand(10, null))).isInstanceOf(RateLimited.class);
+  }
 }
