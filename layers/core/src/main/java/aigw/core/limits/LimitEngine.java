@@ -30,9 +30,11 @@ import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedExce
 
 /**
  * Holds every scope's {@link Limits} across all containers (Lambda execution environments, local
- * gateways) that share one keys table, exactly: the limit is never exceeded, whatever the
- * concurrency. The design, its consistency model and its DynamoDB reads and writes per request are
- * in docs/limits.md. In short:
+ * gateways) that share one keys table, whatever the concurrency: rpm_limit and
+ * max_parallel_requests are never exceeded; tpm_limit and budgets within the bounds docs/limits.md
+ * states (tokens beyond a reservation, one request's cost plus what was in flight at a reset). The
+ * design, its consistency model and its DynamoDB reads and writes per request are in
+ * docs/limits.md. In short:
  *
  * <ul>
  *   <li>{@code rpm_limit}, {@code tpm_limit}: fixed 60-second windows; each container leases a
@@ -41,7 +43,7 @@ import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedExce
  *   <li>{@code max_parallel_requests}, {@code max_budget}: each request reserves a slot and/or an
  *       estimate of its cost with one conditional UpdateItem, and settles with its real cost (one
  *       more); an entry a crashed container never settled expires after {@link #RESERVATION_TTL}
- *       and is given back by the next container that needs it.
+ *       and is removed (what it holds given back) by a later request of the scope.
  * </ul>
  *
  * A scope without limits ({@link Limits#isEmpty}) costs nothing: {@link Admission#NONE}.
