@@ -25,10 +25,13 @@ public final class RateLimited extends GatewayException {
    * @param headers OpenAI's {@code x-ratelimit-*} headers to send with the 429
    */
   public RateLimited(String scope, String limitType, long limit, Instant now, Instant resetsAt, Map<String, String> headers) {
-    super(
-        "Rate limit exceeded for " + scope + ". Limit type: " + limitType + ". Current limit: " + limit
-            + ", Remaining: 0. Limit resets at: " + RESET_FORMAT.format(resetsAt),
-        null);
+    this("Rate limit exceeded for " + scope + ". Limit type: " + limitType + ". Current limit: " + limit
+        + ", Remaining: 0. Limit resets at: " + RESET_FORMAT.format(resetsAt), now, resetsAt, headers);
+  }
+
+  /** A 429 {@code rate_limit_error} with its own {@code message}, to be retried at {@code resetsAt}. */
+  public RateLimited(String message, Instant now, Instant resetsAt, Map<String, String> headers) {
+    super(message, null);
     long millis = Math.max(0, resetsAt.toEpochMilli() - now.toEpochMilli());
     this.retryAfterSeconds = Math.max(1, (millis + 999) / 1000);
     this.headers = Map.copyOf(headers);

@@ -30,9 +30,11 @@ import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedExce
 
 /**
  * Holds every scope's {@link Limits} across all containers (Lambda execution environments, local
- * gateways) that share one keys table, exactly: the limit is never exceeded, whatever the
- * concurrency. The design, its consistency model and its DynamoDB reads and writes per request are
- * in docs/limits.md. In short:
+ * gateways) that share one keys table, whatever the concurrency: rpm_limit and
+ * max_parallel_requests are never exceeded; tpm_limit and budgets within the bounds docs/limits.md
+ * states (tokens beyond a reservation, one request's cost plus what was in flight at a reset). The
+ * design, its consistency model and its DynamoDB reads and writes per request are in
+ * docs/limits.md. In short:
  *
  * <ul>
  *   <li>{@code rpm_limit}, {@code tpm_limit}: fixed 60-second windows; each container leases a
@@ -41,7 +43,7 @@ import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedExce
  *   <li>{@code max_parallel_requests}, {@code max_budget}: each request reserves a slot and/or an
  *       estimate of its cost with one conditional UpdateItem, and settles with its real cost (one
  *       more); an entry a crashed container never settled expires after {@link #RESERVATION_TTL}
- *       and is given back by the next container that needs it.
+ *       and is removed (what it holds given back) by a later request of the scope.
  * </ul>
  *
  * A scope without limits ({@link Limits#isEmpty}) costs nothing: {@link Admission#NONE}.
@@ -53,6 +55,12 @@ public final class LimitEngine {
   public static final Duration RESERVATION_TTL = Duration.ofMinutes(15);
   /** How far past its expiry an entry must be before another container gives it back (clock skew between containers). */
   static final Duration RECLAIM_MARGIN = Duration.ofSeconds(5);
+  /** Expired entries an admitted request removes at most (one conditional write each). */
+  static final int CLEANUP_PER_REQUEST = 4;
+  /** Expired entries a refused request removes at most before it retries (any of them may free what it needs). */
+  static final int CLEANUP_ON_REFUSAL = 16;
+  /** How often a container reads a scope's item after reserving, to remove expired entries (one GetItem). */
+  static final Duration SWEEP_INTERVAL = Duration.ofMinutes(1);
   /** A soft budget alone is tracked as a budget no request reaches. */
   private static final BigDecimal UNLIMITED = LimitFields.MAX_USD.multiply(BigDecimal.TEN);
   private static final SecureRandom RANDOM = new SecureRandom();
@@ -86,6 +94,7 @@ public final class LimitEngine {
     volatile long budgetEnd; // epoch s of the budget period last seen; 0: not read yet
     volatile BigDecimal averageCost = BigDecimal.ZERO; // of the scope's settled requests in the period
     volatile long softWarnedEnd = -1;
+    volatile long nextSweepMillis; // when a reservation next reads the item to remove expired entries (0: at once)
 
     ScopeState(String scopeId, LimitTable table, Clock clock) {
       this.requests = new WindowPool("rq", scopeId, table, clock);
@@ -196,9 +205,8 @@ public final class LimitEngine {
       }
       String requestId = "r" + containerId + "_" + this.requests.incrementAndGet();
       int slots = limits.maxParallelRequests() == null ? 0 : 1;
-      BigDecimal usd = budgetMax == null ? BigDecimal.ZERO : estimate(demand, state);
-      long end = reserve(scope, state, requestId, slots, usd, budgetMax);
-      return new Held(scope, state, requests, tokens, requestId, slots, usd, end);
+      Reservation reservation = reserve(scope, state, requestId, slots, demand, budgetMax);
+      return new Held(scope, state, requests, tokens, requestId, slots, reservation.usd(), reservation.budgetEnd());
     } catch (RuntimeException refused) {
       if (requests != null) {
         state.requests.giveBack(requests); // a refused request is not counted
@@ -215,7 +223,10 @@ public final class LimitEngine {
    * why: the item or period not set up yet (set up, retried), limits changed by an admin (moved,
    * retried), or nothing free (expired entries given back and retried, else refused).
    */
-  private long reserve(LimitScope scope, ScopeState state, String requestId, int slots, BigDecimal usd, BigDecimal budgetMax) {
+  /** What a reservation took: {@code usd} of the budget period ending {@code budgetEnd} (0: no budget). */
+  private record Reservation(long budgetEnd, BigDecimal usd) {}
+
+  private Reservation reserve(LimitScope scope, ScopeState state, String requestId, int slots, Demand demand, BigDecimal budgetMax) {
     Integer parMax = scope.limits().maxParallelRequests();
     if (parMax != null && parMax == 0) {
       throw parallelRefusal(scope, 0);
@@ -226,15 +237,28 @@ public final class LimitEngine {
       Instant now = clock.instant();
       long nowSecond = now.getEpochSecond();
       boolean periodKnown = budgetMax == null || (end != 0 && end > nowSecond);
+      // Estimated at each attempt: a cold container learns the scope's average cost from its first read.
+      BigDecimal usd = budgetMax == null ? BigDecimal.ZERO : estimate(demand, state);
       if (periodKnown) {
         try {
-          table.reserve(id, requestId, slots, parMax, usd, budgetMax, end, nowSecond, now.toEpochMilli() + RESERVATION_TTL.toMillis());
-          return end;
+          table.reserve(id, requestId, slots, parMax, usd, budgetMax, end, now.toEpochMilli() + RESERVATION_TTL.toMillis());
+          if (now.toEpochMilli() >= state.nextSweepMillis) {
+            sweep(id, state, table.read(id), budgetMax == null ? 0 : end, now.toEpochMilli());
+          }
+          return new Reservation(end, usd);
         } catch (ConditionalCheckFailedException notNow) {
           // read below why
         }
       }
       Map<String, AttributeValue> item = table.read(id);
+      AttributeValue mine = item.containsKey("res") ? item.get("res").m().get(requestId) : null;
+      if (mine != null) {
+        // The write landed and was refused only when repeated (the SDK retries a write whose answer
+        // timed out): the reservation is held, once.
+        long mineEnd = budgetMax == null ? end : longOf(mine.m(), "e", end);
+        sweep(id, state, item, budgetMax == null ? 0 : mineEnd, now.toEpochMilli());
+        return new Reservation(mineEnd, budgetMax == null ? BigDecimal.ZERO : decimalOf(mine.m(), "a"));
+      }
       if (!item.containsKey("res")) {
         table.createReservations(id);
         continue;
@@ -253,6 +277,11 @@ public final class LimitEngine {
         }
         end = itemEnd;
         state.budgetEnd = end;
+        long settledRequests = longOf(item, "b_n");
+        if (state.averageCost.signum() == 0 && settledRequests > 0) {
+          // A new container (or one restored from a snapshot) knows no average yet: the period's so far.
+          state.averageCost = decimalOf(item, "b_spend").divide(BigDecimal.valueOf(settledRequests), 10, RoundingMode.UP);
+        }
         BigDecimal itemMax = decimalOrNull(item, "b_max");
         if (itemMax == null || itemMax.compareTo(budgetMax) != 0) {
           table.setBudgetMax(id, itemMax == null ? BigDecimal.ZERO : itemMax, budgetMax);
@@ -264,11 +293,19 @@ public final class LimitEngine {
       if (!slotsFull && !budgetSpent) {
         continue; // it changed since the write: try again
       }
-      if (reclaimExpired(id, item, end, now.toEpochMilli(), slotsFull, budgetSpent)) {
+      if (reclaimExpired(id, item, budgetMax == null ? 0 : end, now.toEpochMilli(), CLEANUP_ON_REFUSAL, new int[1]) > 0) {
         continue;
       }
       if (slotsFull) {
         throw parallelRefusal(scope, parMax);
+      }
+      BigDecimal spent = decimalOf(item, "b_spend");
+      if (spent.compareTo(budgetMax) < 0) {
+        // Nothing left only because requests in flight reserved it: they settle (and give back what
+        // they did not use) within their call, so try again shortly, not at the period's end.
+        throw new RateLimited("Rate limit exceeded for " + scope.label() + ". Limit type: max_budget. Current cost: "
+            + spent.stripTrailingZeros().toPlainString() + ", Max budget: " + budgetMax.stripTrailingZeros().toPlainString()
+            + "; the rest is reserved by requests in flight. Try again shortly.", now, now.plusSeconds(1), Map.of());
       }
       throw new BudgetExceeded(
           scope.budgetSubject(), decimalOf(item, "b_spend"), scope.limits().maxBudget(), now, end == LimitTable.NEVER ? null : Instant.ofEpochSecond(end));
@@ -276,19 +313,52 @@ public final class LimitEngine {
     throw new ServiceUnavailable("The limits of " + scope.label() + " changed too often to admit the request; try again.", null);
   }
 
-  /** Gives back the entries whose holders never settled them (expired); true if any was. */
-  private boolean reclaimExpired(String id, Map<String, AttributeValue> item, long budgetEnd, long nowMillis, boolean slots, boolean budget) {
-    boolean any = false;
-    for (var entry : item.get("res").m().entrySet()) {
+  /**
+   * Removes a few expired entries from {@code item} (read for this request anyway, or once per
+   * {@link #SWEEP_INTERVAL} per scope and container: the proxy's IAM policy allows no ALL_NEW answer
+   * to UpdateItem, so a read is the only way to see the map), and decides when to look again: at
+   * once when the bound was reached (a backlog), else after the interval.
+   */
+  private void sweep(String id, ScopeState state, Map<String, AttributeValue> item, long budgetEnd, long nowMillis) {
+    int[] removed = new int[1];
+    reclaimExpired(id, item, budgetEnd, nowMillis, CLEANUP_PER_REQUEST, removed);
+    state.nextSweepMillis = removed[0] >= CLEANUP_PER_REQUEST ? nowMillis : nowMillis + SWEEP_INTERVAL.toMillis();
+  }
+
+  /**
+   * Removes up to {@code atMost} of the entries in {@code item}'s reservation map whose holders never
+   * settled them ({@code x} passed), of any period, giving back what each still holds (LimitTable#reclaim).
+   * Run on the items a reservation reads ({@link #sweep}, or the read after a refusal), so the map
+   * stays as small as the requests in flight; bounded, so one request never pays for a large
+   * backlog (the next ones carry on).
+   *
+   * @param budgetEnd the period running now; 0: the scope has no budget
+   * @param removedOut its [0] is set to how many were removed
+   * @return how many of those removed gave something back (a slot, or budget of the period running now)
+   */
+  private int reclaimExpired(String id, Map<String, AttributeValue> item, long budgetEnd, long nowMillis, int atMost, int[] removedOut) {
+    AttributeValue res = item == null ? null : item.get("res");
+    if (res == null || !res.hasM()) {
+      return 0;
+    }
+    int removed = 0;
+    int freed = 0;
+    for (var entry : res.m().entrySet()) {
+      if (removed >= atMost) {
+        break;
+      }
       Map<String, AttributeValue> fields = entry.getValue().m();
       boolean expired = longOf(fields, "x", Long.MAX_VALUE) + RECLAIM_MARGIN.toMillis() < nowMillis;
-      boolean holds = (slots && longOf(fields, "p") > 0) || (budget && longOf(fields, "e") == budgetEnd && decimalOf(fields, "a").signum() > 0);
-      if (expired && holds && table.reclaim(id, entry.getKey(), fields, budgetEnd == 0 ? null : budgetEnd)) {
-        LOG.warning("Gave back a limit reservation of " + id + " that its container never settled (" + entry.getKey() + ")");
-        any = true;
+      if (expired && table.reclaim(id, entry.getKey(), fields, budgetEnd == 0 ? null : budgetEnd)) {
+        LOG.warning("Removed a limit reservation of " + id + " that its container never settled (" + entry.getKey() + ")");
+        removed++;
+        boolean heldSlot = longOf(fields, "p") > 0;
+        boolean heldBudget = budgetEnd != 0 && longOf(fields, "e") == budgetEnd && decimalOf(fields, "a").signum() > 0;
+        freed += heldSlot || heldBudget ? 1 : 0;
       }
     }
-    return any;
+    removedOut[0] = removed;
+    return freed;
   }
 
   /** How a request's hold ends. */
@@ -332,7 +402,7 @@ public final class LimitEngine {
       held.state().requests.giveBack(held.requests());
     }
     if (held.tokens() != null) {
-      held.state().tokens.settle(held.tokens(), ending == Ending.SETTLED ? Math.max(0, tokens) : 0);
+      held.state().tokens.settle(held.tokens(), ending == Ending.SETTLED ? Math.max(0, tokens) : 0, held.scope().limits().tpmLimit());
     }
     if (held.requestId() == null) {
       return;

@@ -97,13 +97,36 @@ final class LimitTable {
     throw new ServiceUnavailable("The rate limit state of " + scopeId + " changed too often to take a lease; try again.", null);
   }
 
-  /** Counts tokens used beyond their reservation in the window; nothing if the window is over. */
-  void addWindowDebt(String scopeId, String counter, long window, long debt) {
-    try {
-      update(scopeId, "ADD " + counter + "_left :neg", counter + "_win = :w", Map.of(":neg", num(-debt), ":w", num(window)));
-    } catch (ConditionalCheckFailedException windowOver) {
-      // the tokens belong to a window that has ended: nothing left to count them against
+  /**
+   * Counts {@code debt} tokens used beyond their reservation against the window starting at {@code
+   * window} (of {@code limit}), opening it if no container has yet; if the item is in a later window
+   * already (this container's clock is behind), against that one. Never dropped.
+   */
+  void addWindowDebt(String scopeId, String counter, long window, long limit, long debt) {
+    String win = counter + "_win";
+    String left = counter + "_left";
+    long target = window;
+    for (int attempt = 0; attempt < 8; attempt++) {
+      try {
+        update(scopeId, "ADD " + left + " :neg", win + " = :w", Map.of(":neg", num(-debt), ":w", num(target)));
+        return;
+      } catch (ConditionalCheckFailedException notThatWindow) {
+        // read below
+      }
+      long itemWindow = longOf(read(scopeId), win, -1);
+      if (itemWindow > target) {
+        target = itemWindow;
+        continue;
+      }
+      try {
+        update(scopeId, "SET " + win + " = :w, " + left + " = :rest", "attribute_not_exists(" + win + ") OR " + win + " < :w",
+            Map.of(":w", num(target), ":rest", num(limit - debt)));
+        return;
+      } catch (ConditionalCheckFailedException anotherContainerOpenedIt) {
+        // add to it
+      }
     }
+    throw new ServiceUnavailable("The rate limit state of " + scopeId + " changed too often to count the tokens used.", null);
   }
 
   // ---- reservations (max_parallel_requests, max_budget) ----
@@ -115,12 +138,17 @@ final class LimitTable {
 
   /**
    * One conditional write that reserves a parallel slot ({@code slots} 1) and/or {@code usd} of the
-   * budget for request {@code requestId}, if the slots and the budget allow it as the item stands.
+   * budget for request {@code requestId}, if the slots and the budget allow it as the item stands in
+   * the budget period ending {@code budgetEnd} (the one the caller read: a reservation taken from
+   * another period would be given back to the wrong one), and only if the entry is not there yet: the
+   * SDK retries a write whose answer timed out, and a retry of one that landed must not take the
+   * slot and the budget twice (the caller reads the item and finds its entry: done).
    *
-   * @throws ConditionalCheckFailedException they do not (or the item is not set up for these limits yet)
+   * @throws ConditionalCheckFailedException they do not, the entry is there already (or the item is
+   *     not set up for these limits yet)
    */
   void reserve(String scopeId, String requestId, int slots, Integer parMax, BigDecimal usd, BigDecimal budgetMax,
-      long budgetEnd, long nowEpochSecond, long expiresAtMs) {
+      long budgetEnd, long expiresAtMs) {
     var values = new HashMap<String, AttributeValue>();
     var entry = new HashMap<String, AttributeValue>();
     entry.put("p", num(slots));
@@ -129,7 +157,7 @@ final class LimitTable {
     entry.put("x", num(expiresAtMs));
     values.put(":entry", AttributeValue.fromM(entry));
     var add = new StringBuilder();
-    var condition = new StringBuilder("attribute_exists(res)");
+    var condition = new StringBuilder("attribute_exists(res) AND attribute_not_exists(res." + checked(requestId) + ")");
     if (slots > 0) {
       add.append("par_left :negslot");
       values.put(":negslot", num(-slots));
@@ -142,8 +170,8 @@ final class LimitTable {
       values.put(":negusd", num(usd.negate()));
       values.put(":zero", num(0));
       values.put(":bmax", num(budgetMax));
-      values.put(":now", num(nowEpochSecond));
-      condition.append(" AND b_max = :bmax AND b_end > :now AND b_left > :zero");
+      values.put(":e", num(budgetEnd));
+      condition.append(" AND b_max = :bmax AND b_end = :e AND b_left > :zero");
     }
     String expression = "SET res." + checked(requestId) + " = :entry" + (add.isEmpty() ? "" : " ADD " + add);
     call(() -> dynamo.updateItem(r -> r.tableName(table).key(key(scopeId)).updateExpression(expression)
@@ -199,8 +227,10 @@ final class LimitTable {
   }
 
   /**
-   * Gives back the slot and reservation of an entry whose holder never settled it (a container
-   * that crashed or froze past {@code x}); only if the entry is still the one read.
+   * Removes an entry whose holder never settled it (a container that crashed or froze past {@code
+   * x}), giving back what it still holds: its slot, and its budget reservation only when it belongs
+   * to the period {@code budgetEnd} running now (an older period's is gone with it). Only if the
+   * entry is still the one read, so a retried or concurrent reclaim gives nothing back twice.
    *
    * @return whether it was given back
    */
@@ -241,8 +271,10 @@ final class LimitTable {
    * Ends request {@code requestId}'s reservation: frees its slot and, when {@code counted}, counts its
    * real {@code cost} as spend (and one settled request) and gives back what it reserved beyond that;
    * when not counted (the call failed, or another scope refused it), gives back all it reserved and
-   * counts nothing. If the entry was reclaimed meanwhile (its reservation already given back) or the
-   * period reset, only the cost is counted, against the period running now.
+   * counts nothing. If the period reset meanwhile, the slot is freed and the cost counted against the
+   * period running now. If the entry is gone (reclaimed meanwhile, or this settlement already landed
+   * and was retried), nothing is freed or counted again: every write here is conditional on the
+   * entry, so a retried write never counts twice.
    *
    * @return the budget after it; null when the scope has no budget or nothing was counted
    */
@@ -273,14 +305,23 @@ final class LimitTable {
         }
       }));
       return budgeted && counted ? settled(response.attributes()) : null;
-    } catch (ConditionalCheckFailedException reclaimedOrReset) {
-      // The slot is free already (reclaimed) or the entry's period is over; remove what is left of it.
+    } catch (ConditionalCheckFailedException goneOrReset) {
+      // The entry is gone (this settlement landed already and the SDK retried it after a timeout,
+      // or another container reclaimed it) or its period is over; read which.
     }
     var item = read(scopeId);
     boolean entryThere = item.containsKey("res") && item.get("res").m().containsKey(requestId);
+    if (!entryThere) {
+      // Whatever it held was given back already, and whether its cost was counted cannot be told
+      // apart from here: counting it again on a retried settlement would count it twice, so it is not.
+      return null;
+    }
+    // Its period is over: free its slot, and count the cost against the period running now (its
+    // reservation belonged to the old period, which is gone). Only while the entry is still there,
+    // so a retry of this write, or a reclaim meanwhile, cannot free or count anything twice.
     var fallbackValues = new HashMap<String, AttributeValue>();
     var fallbackAdd = new StringBuilder();
-    if (entryThere && slots > 0) {
+    if (slots > 0) {
       fallbackAdd.append("par_left :p");
       fallbackValues.put(":p", num(slots));
     }
@@ -290,17 +331,19 @@ final class LimitTable {
       fallbackValues.put(":one", num(1));
       fallbackValues.put(":neg", num(cost.negate()));
     }
-    if (!entryThere && fallbackAdd.isEmpty()) {
+    String fallback = "REMOVE res." + requestId + (fallbackAdd.isEmpty() ? "" : " ADD " + fallbackAdd);
+    try {
+      var response = call(() -> dynamo.updateItem(r -> {
+        r.tableName(table).key(key(scopeId)).updateExpression(fallback).conditionExpression("attribute_exists(res." + requestId + ")")
+            .returnValues(ReturnValue.UPDATED_NEW);
+        if (!fallbackValues.isEmpty()) {
+          r.expressionAttributeValues(fallbackValues);
+        }
+      }));
+      return budgeted && counted ? settled(response.attributes()) : null;
+    } catch (ConditionalCheckFailedException goneMeanwhile) {
       return null;
     }
-    String fallback = (entryThere ? "REMOVE res." + requestId : "") + (fallbackAdd.isEmpty() ? "" : " ADD " + fallbackAdd);
-    var response = call(() -> dynamo.updateItem(r -> {
-      r.tableName(table).key(key(scopeId)).updateExpression(fallback.trim()).returnValues(ReturnValue.UPDATED_NEW);
-      if (!fallbackValues.isEmpty()) {
-        r.expressionAttributeValues(fallbackValues);
-      }
-    }));
-    return budgeted && counted ? settled(response.attributes()) : null;
   }
 
   /** Marks the period {@code end}'s soft budget as warned about; true only for the one container that marks it first. */

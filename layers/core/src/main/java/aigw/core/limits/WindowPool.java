@@ -114,16 +114,25 @@ final class WindowPool {
 
   /**
    * Settles a reservation with what was really used: unused units go back to this container's
-   * lease; units used beyond it are taken from the window at once (one write, only then).
+   * lease (only while its window runs: a lease dies with its window); units used beyond it are
+   * counted at once (one write, only then), against the window running now if the reservation's
+   * window is over (a long call, or a stream that ended after the minute), so tokens beyond a
+   * reservation are never dropped.
    */
-  void settle(Reserved reserved, long used) {
+  void settle(Reserved reserved, long used, long limit) {
     long over;
+    long debtWindow;
     synchronized (this) {
-      if (reserved.window() != window) {
-        return; // the window is over: nothing left to count against
+      roll(windowOf(clock.millis()));
+      debtWindow = window;
+      if (reserved.window() == window) {
+        available += reserved.units() - used;
+        usedThisWindow += used - reserved.units();
+      } else {
+        long excess = Math.max(0, used - reserved.units());
+        available -= excess; // taken from this container's lease of the current window first
+        usedThisWindow += excess;
       }
-      available += reserved.units() - used;
-      usedThisWindow += used - reserved.units();
       over = available < 0 ? -available : 0;
       available = Math.max(0, available);
       if (over > 0) {
@@ -131,7 +140,7 @@ final class WindowPool {
       }
     }
     if (over > 0) {
-      table.addWindowDebt(scopeId, counter, reserved.window(), over);
+      table.addWindowDebt(scopeId, counter, debtWindow, limit, over);
     }
   }
 

@@ -236,6 +236,8 @@ class LimitEngineTest {
           admission = engine.admit(key, new Demand(100, perRequest));
         } catch (BudgetExceeded refused) {
           return null;
+        } catch (RateLimited heldByRequestsInFlight) {
+          continue; // what is left is reserved by requests in flight: try again shortly
         }
         admitted.incrementAndGet();
         admission.settle(new TokenUsage(50, 50, 100), perRequest);
@@ -280,6 +282,8 @@ class LimitEngineTest {
           admission = engine.admit(key, new Demand(100, estimate));
         } catch (BudgetExceeded refused) {
           return null;
+        } catch (RateLimited heldByRequestsInFlight) {
+          continue;
         }
         BigDecimal cost = new BigDecimal("0.0" + (1 + (i + n) % 4)); // 0.01 to 0.04, never above the estimate
         costs.add(cost);
@@ -412,5 +416,181 @@ class LimitEngineTest {
         .isInstanceOfSatisfying(RateLimited.class, r -> assertThat(r.getMessage())
             .isEqualTo("Rate limit exceeded for team: " + teamId + ". Limit type: requests. Current limit: 3, Remaining: 0."
                 + " Limit resets at: 2026-12-05 21:01:00 UTC"));
+  }
+
+  private static Map<String, AttributeValue> item(LimitScope scope) {
+    return dynamo.client().getItem(r -> r.tableName(dynamo.keysTable()).consistentRead(true)
+        .key(Map.of("token_hash", AttributeValue.fromS("limits#" + scope.id())))).item();
+  }
+
+  /**
+   * A client whose UpdateItems on the reservation map ({@code res.}) land, and whose answers are
+   * lost: each is sent again, as the SDK does after a timeout, and the second answer is what the
+   * caller gets (a ConditionalCheckFailed when the first one's change makes the condition fail).
+   */
+  private static software.amazon.awssdk.services.dynamodb.DynamoDbClient answersLostAndRetried() {
+    var real = dynamo.client();
+    return (software.amazon.awssdk.services.dynamodb.DynamoDbClient) java.lang.reflect.Proxy.newProxyInstance(
+        LimitEngineTest.class.getClassLoader(), new Class<?>[] {software.amazon.awssdk.services.dynamodb.DynamoDbClient.class},
+        (proxy, method, args) -> {
+          try {
+            if (method.getName().equals("updateItem")) {
+              var request = args[0] instanceof software.amazon.awssdk.services.dynamodb.model.UpdateItemRequest r ? r
+                  : software.amazon.awssdk.services.dynamodb.model.UpdateItemRequest.builder()
+                      .applyMutation((java.util.function.Consumer<software.amazon.awssdk.services.dynamodb.model.UpdateItemRequest.Builder>) args[0])
+                      .build();
+              if (request.updateExpression().contains("res.")) {
+                try {
+                  real.updateItem(request); // lands; its answer times out
+                } catch (software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException refusedFirstTime) {
+                  throw refusedFirstTime;
+                }
+              }
+              return real.updateItem(request);
+            }
+            return method.invoke(real, args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+  }
+
+  @Test
+  void aReservationAndASettlementTheSdkSendsTwiceTakeAndCountOnce() {
+    var clock = MutableClock.at("2026-12-05T22:00:00Z");
+    var engine = new LimitEngine(answersLostAndRetried(), dynamo.keysTable(), clock);
+    var key = scope(new Limits(null, null, 2, new BigDecimal("1.00"), null, "1d"));
+    BigDecimal cost = new BigDecimal("0.10");
+
+    Admission first = engine.admit(key, new Demand(10, new BigDecimal("0.30")));
+    assertThat(item(key).get("par_left").n()).as("one slot taken, not two").isEqualTo("1");
+    assertThat(new BigDecimal(item(key).get("b_left").n())).isEqualByComparingTo("0.70");
+    first.settle(new TokenUsage(1, 1, 2), cost);
+
+    var after = item(key);
+    assertThat(after.get("par_left").n()).isEqualTo("2");
+    assertThat(after.get("res").m()).isEmpty();
+    assertThat(after.get("b_n").n()).isEqualTo("1");
+    assertThat(new BigDecimal(after.get("b_left").n())).isEqualByComparingTo("0.90");
+    assertThat(engine.budget(key).spend()).as("the cost counted once").isEqualByComparingTo("0.10");
+
+    // Both slots are there to take.
+    engine.admit(key, new Demand(10, cost));
+    engine.admit(key, new Demand(10, cost));
+    assertThatThrownBy(() -> engine.admit(key, new Demand(10, cost))).isInstanceOf(RateLimited.class);
+  }
+
+  @Test
+  void aContainerWhoseClockIsBehindReservesInThePeriodTheItemHoldsAndGivesBackThere() {
+    var behind = MutableClock.at("2026-12-05T23:59:58Z");
+    var ahead = MutableClock.at("2026-12-05T23:59:58Z");
+    var late = container(behind);
+    var early = container(ahead);
+    var key = scope(new Limits(null, null, null, new BigDecimal("1.00"), null, "1d"));
+    late.admit(key, new Demand(10, new BigDecimal("0.10"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.10"));
+
+    ahead.advance(Duration.ofSeconds(5)); // its clock is past midnight: it starts the next period
+    early.admit(key, new Demand(10, new BigDecimal("0.20"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.20"));
+
+    // The late container still thinks the old period runs; its reservation and settlement land in the new one.
+    late.admit(key, new Demand(10, new BigDecimal("0.50"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.10"));
+    var now = item(key);
+    assertThat(now.get("b_end").n()).isEqualTo(Long.toString(java.time.Instant.parse("2026-12-07T00:00:00Z").getEpochSecond()));
+    assertThat(new BigDecimal(now.get("b_spend").n())).isEqualByComparingTo("0.30");
+    assertThat(new BigDecimal(now.get("b_left").n())).as("the 0.50 reserved came back").isEqualByComparingTo("0.70");
+    assertThat(now.get("res").m()).isEmpty();
+  }
+
+  @Test
+  void reservationsCrashedContainersNeverSettledAreRemovedByLaterRequestsOfAnyPeriodAndTheMapShrinksBack() {
+    var clock = MutableClock.at("2026-12-06T10:00:00Z");
+    var crashed = container(clock);
+    var survivor = container(clock);
+    var key = scope(new Limits(null, null, 50, new BigDecimal("10"), null, "1d"));
+    for (int i = 0; i < 12; i++) {
+      crashed.admit(key, new Demand(10, new BigDecimal("0.10"))); // never settled: the container died
+    }
+    assertThat(item(key).get("res").m()).hasSize(12);
+
+    clock.advance(Duration.ofDays(1)); // past their expiry, and into the next budget period
+    for (int i = 0; i < 3; i++) { // each admitted request removes a few (bounded work per request)
+      survivor.admit(key, new Demand(10, new BigDecimal("0.10"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.10"));
+    }
+    var after = item(key);
+    assertThat(after.get("res").m()).isEmpty();
+    assertThat(after.get("par_left").n()).isEqualTo("50");
+    assertThat(new BigDecimal(after.get("b_left").n())).as("the old period's reservations are not given to the new one")
+        .isEqualByComparingTo("9.70");
+
+    // Within one period too: expired entries go even though nothing is refused.
+    for (int i = 0; i < 8; i++) {
+      crashed.admit(key, new Demand(10, new BigDecimal("0.10")));
+    }
+    clock.advance(LimitEngine.RESERVATION_TTL.plus(LimitEngine.RECLAIM_MARGIN).plusSeconds(1));
+    for (int i = 0; i < 2; i++) {
+      survivor.admit(key, new Demand(10, new BigDecimal("0.10"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.10"));
+    }
+    after = item(key);
+    assertThat(after.get("res").m()).isEmpty();
+    assertThat(after.get("par_left").n()).isEqualTo("50");
+    assertThat(new BigDecimal(after.get("b_left").n())).isEqualByComparingTo("9.50");
+  }
+
+  @Test
+  void aBudgetHeldOnlyByRequestsInFlightAsksToRetryShortlyNotAtThePeriodEnd() {
+    var clock = MutableClock.at("2026-12-06T12:00:00Z");
+    var engine = container(clock);
+    var key = scope(new Limits(null, null, null, new BigDecimal("1.00"), null, "1d"));
+    Admission inFlight = engine.admit(key, new Demand(10, new BigDecimal("1.00"))); // reserves all of it
+
+    assertThatThrownBy(() -> engine.admit(key, new Demand(10, new BigDecimal("0.10"))))
+        .isInstanceOfSatisfying(RateLimited.class, e -> {
+          assertThat(ErrorEnvelope.status(e)).isEqualTo(429);
+          assertThat(ErrorEnvelope.type(e)).isEqualTo("rate_limit_error");
+          assertThat(ErrorEnvelope.response(e).headers()).containsEntry("Retry-After", "1");
+          assertThat(e.getMessage()).contains("Limit type: max_budget").contains("Current cost: 0,").contains("in flight");
+        });
+
+    inFlight.settle(new TokenUsage(1, 1, 2), new BigDecimal("0.20"));
+    engine.admit(key, new Demand(10, new BigDecimal("0.10"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.80"));
+    // Now it is spent: budget_exceeded until the period ends.
+    assertThatThrownBy(() -> engine.admit(key, new Demand(10, new BigDecimal("0.10"))))
+        .isInstanceOfSatisfying(BudgetExceeded.class, e -> assertThat(ErrorEnvelope.response(e).headers()).containsEntry("Retry-After", "43200"));
+  }
+
+  @Test
+  void tokensBeyondAReservationWhoseWindowEndedAreCountedInTheWindowRunningNow() {
+    var clock = MutableClock.at("2026-12-06T13:00:50Z");
+    var streaming = container(clock);
+    var other = container(clock);
+    var key = scope(new Limits(null, 100L, null, null, null, null));
+    Admission longCall = streaming.admit(key, new Demand(10, null)); // reserves 10 tokens in the 13:00 window
+
+    clock.advance(Duration.ofSeconds(20)); // the call ends in the 13:01 window, having used 50
+    longCall.settle(new TokenUsage(10, 40, 50), BigDecimal.ZERO);
+
+    // The 40 beyond its reservation count in this window: 60 are left, for any container.
+    other.admit(key, new Demand(60, null));
+    assertThatThrownBy(() -> other.admit(key, new Demand(1, null)))
+        .isInstanceOfSatisfying(RateLimited.class, e -> assertThat(e.getMessage()).contains("Limit type: tokens"));
+  }
+
+  @Test
+  void aNewContainerReservesThePeriodsAverageCostForARequestWithoutItsOwnEstimate() {
+    var clock = MutableClock.at("2026-12-06T14:00:00Z");
+    var warm = container(clock);
+    var key = scope(new Limits(null, null, null, new BigDecimal("1.00"), null, "1d"));
+    for (int i = 0; i < 4; i++) {
+      warm.admit(key, new Demand(10, new BigDecimal("0.20"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.20"));
+    }
+
+    var cold = container(clock); // a new Lambda environment: no max_tokens, so no estimate of its own
+    cold.admit(key, new Demand(10, null));
+    assertThat(new BigDecimal(item(key).get("b_left").n())).as("0.20 reserved, not 0").isEqualByComparingTo("0.00");
+    assertThatThrownBy(() -> warm.admit(key, new Demand(10, null))).isInstanceOf(RateLimited.class);
+
+    var restored = container(clock);
+    restored.forgetAll(); // after a SnapStart restore: it learns the average again from the item
+    assertThatThrownBy(() -> restored.admit(key, new Demand(10, null))).isInstanceOf(RateLimited.class);
   }
 }
