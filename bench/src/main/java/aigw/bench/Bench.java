@@ -34,7 +34,8 @@ import java.util.regex.Pattern;
  * <pre>
  * ./mvnw -q package -DskipTests
  * java -cp local/target/aigw-local.jar:bench/target/aigw-bench.jar aigw.bench.Bench [--requests N] [--jar PATH]
- *     [--streams N] [--chunks N] [--streaming-only] [--start-only]
+ *     [--streams N] [--chunks N] [--streaming-only] [--start-only] [--no-peers] [--wrk-seconds S]
+ * java -cp ... aigw.bench.Bench --peers [--wrk-seconds S]   (only aigw beside Portkey under wrk)
  * java -cp ... aigw.bench.Bench --soak [--soak-seconds S]   (only the soak; 300 s by default)
  * java -cp ... aigw.bench.Bench --adapters [--requests N] [--streams N] [--chunks N]
  * </pre>
@@ -45,6 +46,10 @@ import java.util.regex.Pattern;
  * translated and passed through, the added p50/p99 latency at 1 connection and the added time to
  * first byte p50 of a stream, each against the same stub endpoint called directly (2,000 whole
  * answers and 400 streams per path unless {@code --requests}/{@code --streams} say otherwise).
+ *
+ * <p>{@code --peers} ({@link PeerBench}) runs only the side-by-side section, also part of the default
+ * run: wrk at 1 and 16 connections against the stub, aigw's packaged jar (in memory and file-backed)
+ * and Portkey's gateway, each in its own process, with each gateway's CPU time per request.
  *
  * <p>The soak ({@link #soak}) runs 16 connections against the file-backed local gateway for {@code
  * --soak-seconds} and prints the figures of issue 15: errors, p99 of the first and last minute,
@@ -75,6 +80,9 @@ public final class Bench {
     boolean startUp = true;
     boolean soak = false;
     boolean adapters = false;
+    boolean peers = true;
+    boolean peersOnly = false;
+    Duration wrkDuration = Duration.ofSeconds(10);
     Integer requestsGiven = null;
     Integer streamsGiven = null;
     Duration soakDuration = Duration.ofMinutes(5);
@@ -84,6 +92,9 @@ public final class Bench {
         case "--requests" -> requests = requestsGiven = Integer.parseInt(args[++i]);
         case "--streams" -> streams = streamsGiven = Integer.parseInt(args[++i]);
         case "--adapters" -> adapters = true;
+        case "--peers" -> peersOnly = true;
+        case "--no-peers" -> peers = false;
+        case "--wrk-seconds" -> wrkDuration = Duration.ofSeconds(Long.parseLong(args[++i]));
         case "--chunks" -> chunks = Integer.parseInt(args[++i]);
         case "--jar" -> jar = Path.of(args[++i]);
         case "--start-only" -> {
@@ -113,6 +124,11 @@ public final class Bench {
     try (var stub = new StubProvider(chunks)) {
       Path config = writeConfig(stub.baseUrl());
       URI direct = URI.create(stub.baseUrl() + "/v1/chat/completions");
+
+      if (peersOnly) {
+        PeerBench.run(jar, config, stub.baseUrl(), env(), wrkDuration);
+        return;
+      }
 
       if (soak) {
         boolean held = soak(config, soakDuration);
@@ -147,6 +163,10 @@ public final class Bench {
         System.out.println();
         System.out.println("== scheduled key rotation (in memory; half the keys have a rotation_secret) ==");
         rotation(LocalOptions.inMemory(config, env()), 500);
+      }
+
+      if (load && peers) {
+        PeerBench.run(jar, config, stub.baseUrl(), env(), wrkDuration);
       }
 
       if (!startUp) {

@@ -1,0 +1,312 @@
+package aigw.bench;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * aigw beside a peer gateway in one run, as users compare them: each gateway in its own process,
+ * started as its users start it, loaded by the same external generator (<a
+ * href="https://github.com/wg/wrk">wrk</a>, Debian's {@code wrk} package) against the same
+ * loopback stub provider, which wrk also calls directly for the floor.
+ *
+ * <p>The peer is Portkey's open-source gateway ({@code @portkey-ai/gateway} from npm, {@value
+ * #PORTKEY_VERSION}), which forwards to a custom host given per request ({@code
+ * x-portkey-custom-host}) and checks no key and writes nothing. It is found at {@code
+ * $AIGW_BENCH_PORTKEY} (its {@code build/start-server.js}) or installed once with npm into {@code
+ * ~/.cache/aigw-bench/portkey}. Without wrk, or without node and npm, the section says what it skipped.
+ *
+ * <p>Per target and per connection count (1 and 16): p50 and p99 of wrk's latency distribution,
+ * requests per second, answers that were not 2xx, and the gateway process's own CPU time per
+ * request (user + system from {@code /proc/<pid>/stat} over the run, in µs), each gateway after a
+ * warm-up of {@code seconds} at 16 connections so the JIT has compiled the request path.
+ */
+final class PeerBench {
+  static final String PORTKEY_VERSION = "1.15.2";
+  private static final Pattern PERCENTILE = Pattern.compile("^\\s*(50|99)(?:\\.000)?%\\s+([\\d.]+)(us|ms|s)\\s*$", Pattern.MULTILINE);
+  private static final Pattern REQUESTS_PER_SECOND = Pattern.compile("^Requests/sec:\\s+([\\d.]+)", Pattern.MULTILINE);
+  private static final Pattern REQUESTS = Pattern.compile("^\\s*(\\d+) requests in", Pattern.MULTILINE);
+  private static final Pattern NON_2XX = Pattern.compile("Non-2xx or 3xx responses: (\\d+)");
+  private static final Pattern SOCKET_ERRORS = Pattern.compile("Socket errors: connect (\\d+), read (\\d+), write (\\d+), timeout (\\d+)");
+
+  /** One wrk run's figures. */
+  record WrkRun(int connections, double p50Millis, double p99Millis, double requestsPerSecond, long requests, long failures, double cpuMicrosPerRequest) {}
+
+  /** What wrk is pointed at: a URL, the headers it sends, and the process whose CPU is counted (none for the floor). */
+  record Target(String name, URI url, Map<String, String> headers, ProcessHandle process) {}
+
+  private PeerBench() {}
+
+  /**
+   * @param jar the packaged aigw-local.jar, started twice ({@code --in-memory}, then file-backed)
+   * @param config the gateway config routing {@code bench-model} to the stub
+   * @param stubBase the stub provider's base URL ({@code http://127.0.0.1:port})
+   */
+  static void run(Path jar, Path config, String stubBase, Map<String, String> env, Duration seconds) throws Exception {
+    System.out.println();
+    System.out.println("== side by side: wrk against the stub, aigw (java -jar) and Portkey's gateway (node) ==");
+    if (!onPath("wrk")) {
+      System.out.println("  skipped: wrk is not installed (apt-get install wrk)");
+      return;
+    }
+    if (!Files.exists(jar)) {
+      System.out.println("  skipped: " + jar + " not built (./mvnw package -DskipTests)");
+      return;
+    }
+    byte[] body = chatBody();
+    var results = new LinkedHashMap<String, List<WrkRun>>();
+    results.put("stub (floor)", measure(new Target("stub", URI.create(stubBase + "/v1/chat/completions"), Map.of(), null), body, seconds));
+
+    for (boolean inMemory : new boolean[] {true, false}) {
+      Path data = Files.createTempDirectory("aigw-peer-data");
+      var command = new ArrayList<>(List.of(java(), "-jar", jar.toString(), "--config", config.toString(), "--port"));
+      int port = freePort();
+      command.add(Integer.toString(port));
+      command.addAll(inMemory ? List.of("--in-memory") : List.of("--data-dir", data.toString()));
+      var builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+      builder.environment().putAll(env);
+      Process gateway = builder.start();
+      try {
+        URI base = URI.create("http://127.0.0.1:" + port);
+        awaitHealthy(base, gateway);
+        String key = Bench.createKey(base);
+        var target = new Target("aigw", URI.create(base + "/v1/chat/completions"), Map.of("Authorization", "Bearer " + key), gateway.toHandle());
+        results.put(inMemory ? "aigw, in memory" : "aigw, file-backed (default)", measure(target, body, seconds));
+      } finally {
+        stop(gateway);
+      }
+    }
+
+    Path portkey = portkey();
+    if (portkey == null) {
+      System.out.println("  Portkey: skipped (set AIGW_BENCH_PORTKEY to its build/start-server.js, or install node and npm)");
+    } else {
+      int port = freePort();
+      Process gateway =
+          new ProcessBuilder("node", portkey.toString(), "--port=" + port, "--headless")
+              .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      try {
+        URI base = URI.create("http://127.0.0.1:" + port);
+        var headers = Map.of(
+            "Authorization", "Bearer sk-bench-provider-not-a-secret",
+            "x-portkey-provider", "openai",
+            "x-portkey-custom-host", stubBase + "/v1");
+        awaitAnswering(URI.create(base + "/v1/chat/completions"), headers, body, gateway);
+        results.put("Portkey " + PORTKEY_VERSION, measure(new Target("portkey", URI.create(base + "/v1/chat/completions"), headers, gateway.toHandle()), body, seconds));
+      } finally {
+        stop(gateway);
+      }
+    }
+    print(results);
+  }
+
+  private static byte[] chatBody() {
+    return "{\"model\":\"bench-model\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}],\"temperature\":0.2}"
+        .getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static List<WrkRun> measure(Target target, byte[] body, Duration seconds) throws Exception {
+    Path script = Files.createTempFile("aigw-wrk", ".lua");
+    var lua = new StringBuilder("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n");
+    target.headers().forEach((name, value) -> lua.append("wrk.headers[\"").append(name).append("\"] = \"").append(value).append("\"\n"));
+    lua.append("wrk.body = [[").append(new String(body, StandardCharsets.UTF_8)).append("]]\n");
+    Files.writeString(script, lua);
+    try {
+      wrk(target, script, 16, seconds); // warm-up: JIT, connections, caches
+      var runs = new ArrayList<WrkRun>();
+      for (int connections : new int[] {1, 16}) {
+        runs.add(wrk(target, script, connections, seconds));
+      }
+      return runs;
+    } finally {
+      Files.deleteIfExists(script);
+    }
+  }
+
+  private static WrkRun wrk(Target target, Path script, int connections, Duration seconds) throws Exception {
+    long cpuBefore = cpuNanos(target.process());
+    // One wrk thread drives 16 connections with room to spare on loopback, and leaves the second core to the gateway.
+    var process =
+        new ProcessBuilder("wrk", "-t1", "-c" + connections, "-d" + seconds.toSeconds() + "s", "--latency", "-s", script.toString(), target.url().toString())
+            .redirectErrorStream(true).start();
+    String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (!process.waitFor(seconds.toSeconds() + 30, TimeUnit.SECONDS) || process.exitValue() != 0) {
+      throw new IllegalStateException("wrk failed against " + target.name() + ":\n" + output);
+    }
+    long cpuAfter = cpuNanos(target.process());
+    double p50 = -1, p99 = -1;
+    Matcher percentile = PERCENTILE.matcher(output);
+    while (percentile.find()) {
+      double millis = Double.parseDouble(percentile.group(2)) * switch (percentile.group(3)) {
+        case "us" -> 0.001;
+        case "ms" -> 1;
+        default -> 1000;
+      };
+      if (percentile.group(1).equals("50")) {
+        p50 = millis;
+      } else {
+        p99 = millis;
+      }
+    }
+    long requests = longOf(REQUESTS, output);
+    long failures = longOf(NON_2XX, output);
+    Matcher socket = SOCKET_ERRORS.matcher(output);
+    if (socket.find()) {
+      for (int group = 1; group <= 4; group++) {
+        failures += Long.parseLong(socket.group(group));
+      }
+    }
+    double cpu = target.process() == null || cpuBefore < 0 || requests == 0 ? Double.NaN : (cpuAfter - cpuBefore) / 1e3 / requests;
+    Matcher rps = REQUESTS_PER_SECOND.matcher(output);
+    return new WrkRun(connections, p50, p99, rps.find() ? Double.parseDouble(rps.group(1)) : 0, requests, failures, cpu);
+  }
+
+  private static void print(Map<String, List<WrkRun>> results) {
+    List<WrkRun> floor = results.values().iterator().next();
+    for (int i = 0; i < floor.size(); i++) {
+      WrkRun direct = floor.get(i);
+      System.out.printf(Locale.ROOT, "  %d connection%s (wrk, %d thread):%n", direct.connections(), direct.connections() == 1 ? "" : "s", 1);
+      System.out.printf(Locale.ROOT, "    %-30s %9s %9s %11s %11s %10s %13s %9s%n", "", "p50 ms", "p99 ms", "added p50", "added p99", "req/s", "CPU µs/req", "non-2xx");
+      for (var entry : results.entrySet()) {
+        WrkRun run = entry.getValue().get(i);
+        boolean isFloor = run == direct;
+        System.out.printf(Locale.ROOT, "    %-30s %9.3f %9.3f %11s %11s %10.0f %13s %9d%n",
+            entry.getKey(), run.p50Millis(), run.p99Millis(),
+            isFloor ? "" : String.format(Locale.ROOT, "%.3f", run.p50Millis() - direct.p50Millis()),
+            isFloor ? "" : String.format(Locale.ROOT, "%.3f", run.p99Millis() - direct.p99Millis()),
+            run.requestsPerSecond(), Double.isNaN(run.cpuMicrosPerRequest()) ? "" : String.format(Locale.ROOT, "%.0f", run.cpuMicrosPerRequest()),
+            run.failures());
+      }
+    }
+    var aigw = results.get("aigw, in memory");
+    var peer = results.entrySet().stream().filter(e -> e.getKey().startsWith("Portkey")).map(Map.Entry::getValue).findFirst();
+    if (aigw != null && peer.isPresent()) {
+      System.out.printf(Locale.ROOT, "  aigw in memory / Portkey at 16 connections: %.2f× the requests per second (issue 14 target: >= 4×)%n",
+          aigw.get(1).requestsPerSecond() / peer.get().get(1).requestsPerSecond());
+    }
+  }
+
+  /** Portkey's start script: {@code $AIGW_BENCH_PORTKEY}, else a pinned version npm-installed into the user's cache once. */
+  private static Path portkey() throws InterruptedException {
+    String given = System.getenv("AIGW_BENCH_PORTKEY");
+    if (given != null && !given.isBlank()) {
+      return Files.exists(Path.of(given)) ? Path.of(given) : null;
+    }
+    if (!onPath("node") || !onPath("npm")) {
+      return null;
+    }
+    Path prefix = Path.of(System.getProperty("user.home"), ".cache", "aigw-bench", "portkey-" + PORTKEY_VERSION);
+    Path script = prefix.resolve("node_modules/@portkey-ai/gateway/build/start-server.js");
+    if (Files.exists(script)) {
+      return script;
+    }
+    try {
+      Files.createDirectories(prefix);
+      System.out.println("  installing @portkey-ai/gateway@" + PORTKEY_VERSION + " into " + prefix + " (once)");
+      Process npm =
+          new ProcessBuilder("npm", "install", "--prefix", prefix.toString(), "--no-audit", "--no-fund", "@portkey-ai/gateway@" + PORTKEY_VERSION)
+              .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      return npm.waitFor(5, TimeUnit.MINUTES) && npm.exitValue() == 0 && Files.exists(script) ? script : null;
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  /** CPU time (user + system) of a process and its threads from /proc (Linux, clock ticks of 10 ms); -1 when unknown. */
+  private static long cpuNanos(ProcessHandle process) {
+    if (process == null) {
+      return -1;
+    }
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(process.pid()), "stat"));
+      // Fields after the command name (which may hold spaces) start after the last ')'.
+      String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      long ticks = Long.parseLong(fields[11]) + Long.parseLong(fields[12]); // utime, stime: fields 14 and 15 of proc(5)
+      return ticks * 10_000_000L;
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  private static void awaitHealthy(URI base, Process process) throws Exception {
+    var client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofMillis(500)).build();
+    var request = HttpRequest.newBuilder(URI.create(base + "/health/liveliness")).GET().build();
+    poll(process, () -> client.send(request, HttpResponse.BodyHandlers.discarding()).statusCode() == 200);
+  }
+
+  private static void awaitAnswering(URI url, Map<String, String> headers, byte[] body, Process process) throws Exception {
+    var client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofMillis(500)).build();
+    var builder = HttpRequest.newBuilder(url).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofByteArray(body));
+    headers.forEach(builder::header);
+    var request = builder.build();
+    poll(process, () -> client.send(request, HttpResponse.BodyHandlers.discarding()).statusCode() == 200);
+  }
+
+  private interface Check {
+    boolean passes() throws Exception;
+  }
+
+  private static void poll(Process process, Check check) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        throw new IllegalStateException("the gateway exited with " + process.exitValue());
+      }
+      try {
+        if (check.passes()) {
+          return;
+        }
+      } catch (IOException notYet) {
+        // not listening yet
+      }
+      Thread.sleep(50);
+    }
+    throw new IllegalStateException("the gateway did not answer within 60 s");
+  }
+
+  private static void stop(Process process) throws InterruptedException {
+    process.destroy();
+    if (!process.waitFor(20, TimeUnit.SECONDS)) {
+      process.destroyForcibly().waitFor();
+    }
+  }
+
+  private static long longOf(Pattern pattern, String text) {
+    Matcher matcher = pattern.matcher(text);
+    return matcher.find() ? Long.parseLong(matcher.group(1)) : 0;
+  }
+
+  private static boolean onPath(String command) {
+    for (String dir : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
+      if (Files.isExecutable(Path.of(dir, command))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static String java() {
+    return ProcessHandle.current().info().command().orElse("java");
+  }
+
+  private static int freePort() throws IOException {
+    try (var socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
+  }
+}
