@@ -21,12 +21,7 @@ public final class NativeEvents implements ResponseEventSource {
   private boolean ended;
 
   @Override
-  public List<ResponseEvent> opening(StreamChunk first) {
-    return List.of();
-  }
-
-  @Override
-  public List<ResponseEvent> onChunk(StreamChunk chunk) {
+  public List<Event> onChunk(StreamChunk chunk) {
     String type = "";
     try {
       JsonNode event = Json.MAPPER.readTree(chunk.json());
@@ -38,7 +33,7 @@ public final class NativeEvents implements ResponseEventSource {
       // the provider's translator passes only JSON objects; nothing to read otherwise
     }
     ended |= ENDS.contains(type);
-    return List.of(new ResponseEvent(type, chunk.json()));
+    return List.of(new Event(type, chunk.json()));
   }
 
   @Override
@@ -48,15 +43,15 @@ public final class NativeEvents implements ResponseEventSource {
 
   /** Nothing: the provider's own {@code response.completed} was passed on. */
   @Override
-  public List<ResponseEvent> closing(TokenUsage usage) {
+  public List<Event> closing(TokenUsage usage) {
     return List.of();
   }
 
   @Override
-  public List<ResponseEvent> failure(GatewayException failure) {
+  public List<Event> failure(GatewayException failure) {
     ErrorEnvelope.Body error = ErrorEnvelope.of(failure).error();
     var event = ResponseObjects.errorEvent(error).put("sequence_number", nextSequence++);
     ended = true;
-    return List.of(new ResponseEvent("error", Json.bytes(event)));
+    return List.of(new Event("error", Json.bytes(event)));
   }
 }
