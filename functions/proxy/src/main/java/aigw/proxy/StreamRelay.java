@@ -255,10 +255,5 @@ final class StreamRelay implements StreamingBody {
     public void close() {
       provider.close();
     }
-
-    @Override
-    public aigw.core.config.Deployment answeredBy() {
-      return provider.answeredBy();
-    }
   }
 }
