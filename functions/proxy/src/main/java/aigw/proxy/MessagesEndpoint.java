@@ -43,7 +43,7 @@ import java.util.Map;
  * </ul>
  *
  * Failures are answered in Anthropic's error shape: {@code GatewayApplication} picks it for these
- * paths ({@code ErrorEnvelope.Dialect}); in a stream, an {@code error} event ({@link MessagesRelay}).
+ * paths ({@code ErrorEnvelope.Dialect}); in a stream, an {@code error} event ({@link AnthropicEvents}).
  */
 final class MessagesEndpoint {
   /** Anthropic's stream headers, as the chat completion stream's. */
@@ -73,7 +73,7 @@ final class MessagesEndpoint {
           steps.recordAnswered(admitted, answer);
           yield withRequestId(GatewayResponse.json(200, answer.body()), request);
         }
-        case ProviderStream events -> streaming(request, steps.streamAccounting(admitted, events), events);
+        case ProviderStream events -> streaming(request, steps.streamAccounting(admitted, events), events, AnthropicEvents.passedThrough(request.requestId()));
       };
     }
     ObjectNode chat = MessagesToChat.chatRequest(body);
@@ -87,7 +87,7 @@ final class MessagesEndpoint {
         steps.recordAnswered(admitted, answer);
         yield withRequestId(GatewayResponse.json(200, message), request);
       }
-      case ProviderStream chunks -> streaming(request, steps.streamAccounting(admitted, chunks), new ChatToMessages.EventStream(chunks, model));
+      case ProviderStream chunks -> streaming(request, steps.streamAccounting(admitted, chunks), chunks, AnthropicEvents.translated(request.requestId(), model));
     };
   }
 
@@ -127,9 +127,9 @@ final class MessagesEndpoint {
   }
 
   /** @param accounting of the call, taken from the provider's stream before it was wrapped (it names the deployment that answered) */
-  private GatewayResponse streaming(GatewayRequest request, CallAccounting.Finish accounting, ProviderStream events) {
-    var relay = new MessagesRelay(events, request.requestId(), request.body().length, accounting);
-    relay.awaitFirstEvent(); // a failure before the first event is still an error response with its status
+  private GatewayResponse streaming(GatewayRequest request, CallAccounting.Finish accounting, ProviderStream chunks, AnthropicEvents format) {
+    var relay = new StreamRelay(chunks, format, request.body().length, accounting);
+    relay.awaitFirstChunk(); // a failure before the first event is still an error response with its status
     var response = GatewayResponse.streaming(200, STREAM_HEADERS, relay);
     return withRequestId(response, request);
   }

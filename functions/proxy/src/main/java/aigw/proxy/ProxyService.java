@@ -304,7 +304,7 @@ public final class ProxyService {
       }
       case ProviderStream chunks -> {
         boolean clientWantsUsage = body.path("stream_options").path("include_usage").asBoolean(false);
-        var relay = new StreamRelay(chunks, clientWantsUsage, request.body().length, streamAccounting(admitted, chunks));
+        var relay = new StreamRelay(chunks, new ChatChunkEvents(clientWantsUsage), request.body().length, streamAccounting(admitted, chunks));
         // The first chunk is awaited here: a provider that fails before it (an error event, a cut-off
         // or silent stream) still gets a normal error response with its status.
         relay.awaitFirstChunk();

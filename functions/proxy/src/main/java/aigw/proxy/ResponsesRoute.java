@@ -102,7 +102,7 @@ final class ResponsesRoute {
 
   /**
    * Calls the model and answers: a whole answer as is (native) or as a Response (translated,
-   * {@code translatedFrom} the client's request), a stream through {@link ResponsesRelay}.
+   * {@code translatedFrom} the client's request), a stream through {@link StreamRelay}.
    */
   private GatewayResponse answer(
       ProxyService.Admitted admitted, ProviderRequest providerRequest, ResponseEventSource events, ObjectNode translatedFrom, long requestBytes) {
@@ -123,7 +123,7 @@ final class ResponsesRoute {
         yield GatewayResponse.json(200, Json.bytes(ChatToResponse.response(translatedFrom, completion, admitted.model(), now, ids)));
       }
       case ProviderStream chunks -> {
-        var relay = new ResponsesRelay(chunks, events, requestBytes, proxy.streamAccounting(admitted, chunks));
+        var relay = new StreamRelay(chunks, events, requestBytes, proxy.streamAccounting(admitted, chunks));
         relay.awaitFirstChunk(); // a failure before the first chunk is a normal error response
         yield GatewayResponse.streaming(200, StreamRelay.HEADERS, relay);
       }

@@ -1,81 +1,85 @@
 package aigw.proxy;
 
-import aigw.core.errors.ErrorEnvelope;
 import aigw.core.errors.GatewayException;
 import aigw.core.errors.UpstreamTimeout;
 import aigw.core.http.StreamingBody;
-import aigw.core.json.Json;
 import aigw.core.providers.ProviderStream;
 import aigw.core.providers.StreamChunk;
 import aigw.core.usage.TokenUsage;
+import aigw.proxy.stream.StreamFormat;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * A provider's streamed answer written to the client as OpenAI's Server-Sent Events
- * (https://platform.openai.com/docs/api-reference/chat-streaming): one {@code data: <chunk>} event
- * per chunk, flushed at once, then {@code data: [DONE]}.
+ * A provider's streamed answer written to the client as Server-Sent Events, in the client's
+ * protocol ({@link StreamFormat}: OpenAI's chat chunks ending {@code data: [DONE]}, Anthropic's
+ * Messages events, the Responses API's events), each batch flushed at once. The same rules for
+ * every protocol:
  *
  * <ul>
- *   <li><b>Usage</b>: the provider is asked for it (unless it refuses {@code stream_options}:
- *       {@code Provider#acceptsStreamOptions}) and read from whichever chunk carries it, the last
- *       one winning; a usage chunk ({@code choices: []}) is passed on only when the client asked
- *       ({@code stream_options.include_usage}). The call is
- *       recorded on the key before {@code [DONE]} is written (and so before {@link #writeTo}
- *       returns: on Lambda the invocation must not end before the write).
+ *   <li><b>Usage</b> is read from whichever chunk of the provider's stream reports it, the last one
+ *       winning, and the call is recorded ({@link CallAccounting}) before the client is told the
+ *       answer is complete: before the format's ending event ({@code [DONE]}, {@code message_stop},
+ *       {@code response.completed}), and so before {@link #writeTo} returns (on Lambda the
+ *       invocation must not end before the write). When that record fails, the stream ends with the
+ *       format's failure events instead.
  *   <li><b>A provider failure mid-stream</b> (its error event, a broken or cut-off connection,
- *       nothing for the deployment's timeout): one {@code data: {"error":{...}}} event in OpenAI's
- *       envelope, then the end, without {@code [DONE]}. The OpenAI SDKs (Python, Node, Java's
- *       {@code SseHandler}) raise on a {@code data:} event carrying {@code error}; a client that
- *       does not check sees a stream without its {@code [DONE]}, which says it was cut off.
+ *       nothing for the deployment's timeout): what was generated is recorded, then the format's
+ *       failure events end the stream (OpenAI's {@code data: {"error":...}} without {@code [DONE]},
+ *       Anthropic's {@code event: error}, {@code response.failed} and {@code error}); the SDKs raise
+ *       on them.
  *   <li><b>The client going away</b> (a write fails): the provider stream is closed, which ends the
  *       upstream call, and what was generated is recorded before the failure is rethrown. On AWS a
  *       client's disconnect is usually not seen here (Lambda keeps the stream running), see
  *       docs/architecture.md.
  *   <li><b>The function's time limit</b> ({@link #endBeforeTimeLimit}, from the Lambda streaming
  *       runtime's timer shortly before the invocation's deadline): the provider stream is closed
- *       from that thread, which also ends a {@code chunks.next()} blocked waiting on the provider;
- *       what was generated is recorded and the stream ends with an error event ({@code timeout})
- *       saying it reached the time limit, as for a provider failure.
+ *       from that thread, which also ends a {@code next()} blocked waiting on the provider; what was
+ *       generated is recorded and the stream ends as for a failure, with a {@code timeout} error
+ *       saying it reached the time limit.
  * </ul>
  *
  * A call that ends without the provider's usage is recorded with estimated tokens, marked so
- * ({@code estimated_request_count}): prompt = request body bytes / 4, completion = generated
- * characters / 4, both rounded up (OpenAI's rule of thumb of about 4 characters per token); the
- * prompt is the provider's own count instead when a chunk reported it before the stream was cut
- * ({@link StreamChunk#promptTokens}, Anthropic's {@code message_start}).
+ * ({@code estimated_request_count}): completion = generated characters / 4, rounded up (OpenAI's
+ * rule of thumb of about 4 characters per token); prompt = the provider's own count when a chunk
+ * reported it before the stream was cut ({@link StreamChunk#promptTokens}, Anthropic's {@code
+ * message_start}: {@link StreamFormat#reportsPromptOnly}), else request body bytes / 4.
  */
 final class StreamRelay implements StreamingBody {
   private static final Logger LOG = Logger.getLogger(StreamRelay.class.getName());
 
-  /** OpenAI's headers for a stream; {@code X-Accel-Buffering: no} keeps nginx-style proxies from buffering it. */
+  /** The headers of every stream; {@code X-Accel-Buffering: no} keeps nginx-style proxies from buffering it. */
   static final Map<String, String> HEADERS =
       Map.of("Content-Type", "text/event-stream; charset=utf-8", "Cache-Control", "no-cache", "X-Accel-Buffering", "no");
 
   private static final byte[] DATA = "data: ".getBytes(StandardCharsets.US_ASCII);
-  private static final byte[] DONE = "[DONE]".getBytes(StandardCharsets.US_ASCII);
 
+  private final StreamFormat format;
+  /** What the format reads: the provider's stream, counted as it is read ({@link Counted}), or the format's translation of it. */
   private final ProviderStream chunks;
-  private final boolean clientWantsUsage;
   private final long requestBytes;
   private final CallAccounting.Finish accounting;
 
   private StreamChunk first;
   private TokenUsage reported;
-  private Long reportedPromptTokens; // from a chunk before the final usage; null: none
+  private TokenUsage promptReported; // the prompt's count from a chunk before the final usage; null: none
   private long generatedChars;
   private boolean recorded;
   /** Set by {@link #endBeforeTimeLimit} (another thread); read by the writer before and after each wait. */
   private volatile boolean timeLimitReached;
 
-  /** @param accounting where the call is accounted when the stream ends (cost, the key's usage and spend, the spend log) */
-  StreamRelay(ProviderStream chunks, boolean clientWantsUsage, long requestBytes, CallAccounting.Finish accounting) {
-    this.chunks = chunks;
-    this.clientWantsUsage = clientWantsUsage;
+  /**
+   * @param requestBytes the client's request body's size, for the prompt's estimate
+   * @param accounting where the call is accounted when the stream ends (cost, the key's usage and spend, the spend log)
+   */
+  StreamRelay(ProviderStream provider, StreamFormat format, long requestBytes, CallAccounting.Finish accounting) {
+    this.format = format;
+    this.chunks = format.reading(new Counted(provider));
     this.requestBytes = requestBytes;
     this.accounting = accounting;
   }
@@ -93,10 +97,17 @@ final class StreamRelay implements StreamingBody {
   @Override
   public void writeTo(OutputStream out) throws IOException {
     try {
+      write(out, format.opening(first));
       StreamChunk chunk = first;
-      boolean more = chunk != null;
-      while (more) {
-        pass(chunk, out);
+      while (chunk != null) {
+        List<StreamFormat.Event> events = format.onChunk(chunk);
+        if (format.ended()) { // they tell the client the answer is complete: counted before they are sent
+          if (recordedOrFailed(out)) {
+            write(out, events);
+          }
+          return;
+        }
+        write(out, events);
         try {
           if (timeLimitReached) {
             throw timeLimit();
@@ -109,18 +120,13 @@ final class StreamRelay implements StreamingBody {
             LOG.log(Level.WARNING, "usage of a stream that failed mid-way could not be recorded", notRecorded);
           }
           // A next() ended by endBeforeTimeLimit's close fails as a broken connection: say why it broke.
-          writeEvent(out, Json.bytes(ErrorEnvelope.of(timeLimitReached ? timeLimit() : failed)));
+          write(out, format.failure(timeLimitReached ? timeLimit() : failed));
           return;
         }
-        more = chunk != null;
       }
-      try {
-        recordOnce(); // before [DONE]: a client told the stream is complete is always counted
-      } catch (GatewayException notRecorded) {
-        writeEvent(out, Json.bytes(ErrorEnvelope.of(notRecorded)));
-        return;
+      if (recordedOrFailed(out)) { // before the end is told: a client told the stream is complete is always counted
+        write(out, format.closing(counted()));
       }
-      writeEvent(out, DONE);
     } catch (IOException clientGone) {
       chunks.close(); // ends the upstream call: nobody reads what it would still generate
       try {
@@ -138,7 +144,7 @@ final class StreamRelay implements StreamingBody {
   /**
    * Ends the stream early because the function is about to reach its time limit: closes the
    * provider stream (thread-safe, per {@link ProviderStream#close}), so the writer's wait for the
-   * next chunk ends and {@link #writeTo} records the call and writes the time-limit error event.
+   * next chunk ends and {@link #writeTo} records the call and writes the time-limit error.
    */
   @Override
   public void endBeforeTimeLimit() {
@@ -146,44 +152,44 @@ final class StreamRelay implements StreamingBody {
     chunks.close();
   }
 
-  private static GatewayException timeLimit() {
+  private GatewayException timeLimit() {
     return new UpstreamTimeout(
         "The stream was ended before the provider finished: it reached the time limit of the gateway's function "
-            + "(on AWS Lambda, the function timeout). The answer is incomplete; ask for a shorter one (for example with max_tokens).");
+            + "(on AWS Lambda, the function timeout). The answer is incomplete; ask for a shorter one (for example with "
+            + format.outputLimitField() + ").");
   }
 
-  private void pass(StreamChunk chunk, OutputStream out) throws IOException {
-    generatedChars += chunk.generatedChars();
-    if (chunk.usage() != null) {
-      reported = chunk.usage();
+  /** Records the call; when that fails, the stream ends with the format's failure events instead. */
+  private boolean recordedOrFailed(OutputStream out) throws IOException {
+    try {
+      recordOnce();
+      return true;
+    } catch (GatewayException notRecorded) {
+      write(out, format.failure(notRecorded));
+      return false;
     }
-    if (chunk.promptTokens() != null) {
-      reportedPromptTokens = chunk.promptTokens();
-    }
-    if (chunk.usageOnly() && !clientWantsUsage) {
-      return; // asked for by the gateway, not the client: OpenAI sends it only to those who ask
-    }
-    writeEvent(out, chunk.json());
   }
 
-  /**
-   * Accounts the call once ({@link CallAccounting}): the provider's usage if it came, else an
-   * estimate, costed on it and marked as such.
-   */
+  /** Accounts the call once ({@link CallAccounting}): the provider's usage if it came, else {@link #counted}'s estimate, marked so. */
   private void recordOnce() {
-    if (recorded) {
-      return;
+    if (!recorded) {
+      recorded = true;
+      accounting.finished(counted(), reported == null);
     }
-    recorded = true;
+  }
+
+  /** The provider's usage, else the estimate: its reported prompt (cache counts included) or one from the request, and the generated text. */
+  private TokenUsage counted() {
     if (reported != null) {
-      accounting.finished(reported, false);
-    } else {
-      TokenUsage estimate = estimate(requestBytes, generatedChars);
-      if (reportedPromptTokens != null) {
-        estimate = new TokenUsage(reportedPromptTokens, estimate.completionTokens(), reportedPromptTokens + estimate.completionTokens());
-      }
-      accounting.finished(estimate, true);
+      return reported;
     }
+    TokenUsage estimate = estimate(requestBytes, generatedChars);
+    if (promptReported == null) {
+      return estimate;
+    }
+    long prompt = promptReported.promptTokens();
+    long completion = estimate.completionTokens();
+    return new TokenUsage(prompt, completion, prompt + completion, promptReported.cacheReadTokens(), promptReported.cacheWriteTokens());
   }
 
   /** About 4 characters (or bytes of a JSON request) per token, rounded up. */
@@ -193,19 +199,61 @@ final class StreamRelay implements StreamingBody {
     return new TokenUsage(prompt, completion, prompt + completion);
   }
 
-  /** One {@code data:} event, flushed; data with line breaks is sent as several {@code data:} lines (SSE joins them). */
-  private static void writeEvent(OutputStream out, byte[] data) throws IOException {
-    int from = 0;
-    for (int i = 0; i <= data.length; i++) {
-      if (i == data.length || data[i] == '\n') {
-        out.write(DATA);
-        int to = i > from && data[i - 1] == '\r' ? i - 1 : i;
-        out.write(data, from, to - from);
-        out.write('\n');
-        from = i + 1;
-      }
+  /** Events, flushed once after them all; data with line breaks is sent as several {@code data:} lines (SSE joins them). */
+  private static void write(OutputStream out, List<StreamFormat.Event> events) throws IOException {
+    if (events.isEmpty()) {
+      return;
     }
-    out.write('\n');
+    for (StreamFormat.Event event : events) {
+      if (event.type() != null) {
+        out.write(("event: " + event.type() + "\n").getBytes(StandardCharsets.UTF_8));
+      }
+      byte[] data = event.json();
+      int from = 0;
+      for (int i = 0; i <= data.length; i++) {
+        if (i == data.length || data[i] == '\n') {
+          out.write(DATA);
+          int to = i > from && data[i - 1] == '\r' ? i - 1 : i;
+          out.write(data, from, to - from);
+          out.write('\n');
+          from = i + 1;
+        }
+      }
+      out.write('\n');
+    }
     out.flush();
+  }
+
+  /** The provider's stream, whose chunks are counted as they are read, whatever the format makes of them. */
+  private final class Counted implements ProviderStream {
+    private final ProviderStream provider;
+
+    Counted(ProviderStream provider) {
+      this.provider = provider;
+    }
+
+    @Override
+    public StreamChunk next() {
+      StreamChunk chunk = provider.next();
+      if (chunk != null) {
+        generatedChars += chunk.generatedChars();
+        if (chunk.promptTokens() != null) {
+          promptReported = new TokenUsage(chunk.promptTokens(), 0, chunk.promptTokens());
+        }
+        if (chunk.usage() != null) {
+          if (format.reportsPromptOnly(chunk)) {
+            promptReported = chunk.usage();
+          } else {
+            reported = chunk.usage();
+          }
+        }
+      }
+      return chunk;
+    }
+
+    @Override
+    public void close() {
+      provider.close();
+    }
   }
 }

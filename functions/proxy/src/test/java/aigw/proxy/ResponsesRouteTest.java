@@ -271,6 +271,47 @@ class ResponsesRouteTest {
     }
   }
 
+  /**
+   * A Responses provider that ignores stream and answers one whole Response: the client, whose SDK
+   * reads only events, gets the events OpenAI would have streamed for it, and the call is counted
+   * with the Response's usage.
+   */
+  @Test
+  void aPassedThroughProviderAnsweringAStreamRequestWithAWholeResponseIsRelayedAsItsEventsAndCounted() throws Exception {
+    wiremock.stubFor(post("/v1/responses").willReturn(okJson("""
+        {"id":"resp_abc","object":"response","created_at":1,"status":"completed","model":"gpt-4.1-2025-04-14","error":null,
+         "output":[{"id":"msg_1","type":"message","status":"completed","role":"assistant",
+                    "content":[{"type":"output_text","text":"Hello there","annotations":[]}]},
+                   {"id":"fc_1","type":"function_call","status":"completed","call_id":"call_1","name":"get_weather",
+                    "arguments":"{\\"city\\":\\"Paris\\"}"}],
+         "usage":{"input_tokens":9,"output_tokens":4,"total_tokens":13}}""")));
+
+    GatewayResponse response = send("POST", "/v1/responses", "{\"model\":\"gpt-4.1\",\"input\":\"hi\",\"stream\":true}");
+
+    assertThat(response.status()).as(response.bodyText()).isEqualTo(200);
+    assertThat(response.isStreaming()).isTrue();
+    List<JsonNode> events = events(response.buffered().bodyText());
+    assertThat(events).extracting(e -> e.get("type").asText()).containsExactly(
+        "response.created", "response.in_progress",
+        "response.output_item.added", "response.content_part.added", "response.output_text.delta", "response.output_text.done",
+        "response.content_part.done", "response.output_item.done",
+        "response.output_item.added", "response.function_call_arguments.delta", "response.function_call_arguments.done",
+        "response.output_item.done",
+        "response.completed");
+    for (int i = 0; i < events.size(); i++) {
+      assertThat(events.get(i).get("sequence_number").asInt()).as("event %d is numbered in order", i).isEqualTo(i);
+    }
+    assertThat(events.get(0).at("/response/status").asText()).isEqualTo("in_progress");
+    assertThat(events.get(0).at("/response/output").isEmpty()).isTrue();
+    assertThat(events.get(2).at("/item/content").isEmpty()).as("an item is added empty, then filled by its deltas").isTrue();
+    assertThat(events.get(4).get("delta").asText()).isEqualTo("Hello there");
+    assertThat(events.get(9).get("delta").asText()).isEqualTo("{\"city\":\"Paris\"}");
+    assertThat(events.get(12).at("/response/usage/total_tokens").asInt()).isEqualTo(13);
+    assertThat(usage().requests()).isEqualTo(1);
+    assertThat(usage().totalTokens()).isEqualTo(13);
+    assertThat(usage().estimatedRequests()).isZero();
+  }
+
   @Test
   void anOpenAiStreamIsPassedThroughEventByEventWithoutStreamOptionsAndItsUsageIsRecorded() throws Exception {
     String created = "{\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_abc\",\"status\":\"in_progress\"}}";

@@ -89,11 +89,11 @@ public final class ChatStreamToEvents implements ResponseEventSource {
   }
 
   @Override
-  public List<ResponseEvent> opening(StreamChunk first) {
+  public List<Event> opening(StreamChunk first) {
     if (first != null) {
       answeredBy(readChunk(first));
     }
-    var events = new ArrayList<ResponseEvent>(2);
+    var events = new ArrayList<Event>(2);
     ObjectNode response = response("in_progress");
     events.add(event(Json.MAPPER.createObjectNode().put("type", "response.created").set("response", response)));
     events.add(event(Json.MAPPER.createObjectNode().put("type", "response.in_progress").set("response", response)));
@@ -101,7 +101,7 @@ public final class ChatStreamToEvents implements ResponseEventSource {
   }
 
   @Override
-  public List<ResponseEvent> onChunk(StreamChunk chunk) {
+  public List<Event> onChunk(StreamChunk chunk) {
     JsonNode json = readChunk(chunk);
     answeredBy(json);
     if (json.path("usage").isObject()) {
@@ -111,7 +111,7 @@ public final class ChatStreamToEvents implements ResponseEventSource {
     if (choice.isMissingNode()) {
       return List.of();
     }
-    var events = new ArrayList<ResponseEvent>();
+    var events = new ArrayList<Event>();
     JsonNode delta = choice.path("delta");
     String content = delta.path("content").isTextual() ? delta.get("content").asText() : "";
     if (!content.isEmpty()) {
@@ -177,8 +177,8 @@ public final class ChatStreamToEvents implements ResponseEventSource {
   }
 
   @Override
-  public List<ResponseEvent> closing(TokenUsage usage) {
-    var events = new ArrayList<ResponseEvent>();
+  public List<Event> closing(TokenUsage usage) {
+    var events = new ArrayList<Event>();
     endMessage(events);
     endToolCall(events);
     String reason = ResponseObjects.incompleteReason(finishReason);
@@ -195,7 +195,7 @@ public final class ChatStreamToEvents implements ResponseEventSource {
   }
 
   @Override
-  public List<ResponseEvent> failure(GatewayException failure) {
+  public List<Event> failure(GatewayException failure) {
     ErrorEnvelope.Body error = ErrorEnvelope.of(failure).error();
     ObjectNode response = response("failed");
     // What was generated stays in the failed Response: the items still being written, as incomplete.
@@ -207,18 +207,18 @@ public final class ChatStreamToEvents implements ResponseEventSource {
       partial.add(toolNames.callItem(open.itemId, "incomplete", open.callId, open.name, open.arguments.toString()));
     }
     response.putObject("error").put("code", error.code()).put("message", error.message());
-    var events = new ArrayList<ResponseEvent>(2);
+    var events = new ArrayList<Event>(2);
     events.add(event(Json.MAPPER.createObjectNode().put("type", "response.failed").set("response", response)));
     events.add(errorEvent(error));
     ended = true;
     return events;
   }
 
-  private ResponseEvent errorEvent(ErrorEnvelope.Body error) {
+  private Event errorEvent(ErrorEnvelope.Body error) {
     return event(ResponseObjects.errorEvent(error));
   }
 
-  private void startMessage(List<ResponseEvent> events) {
+  private void startMessage(List<Event> events) {
     if (messageId != null) {
       return;
     }
@@ -235,7 +235,7 @@ public final class ChatStreamToEvents implements ResponseEventSource {
         .set("part", ResponseObjects.outputText(""))));
   }
 
-  private void endMessage(List<ResponseEvent> events) {
+  private void endMessage(List<Event> events) {
     if (messageId == null) {
       return;
     }
@@ -254,7 +254,7 @@ public final class ChatStreamToEvents implements ResponseEventSource {
     refusal = null;
   }
 
-  private void endToolCall(List<ResponseEvent> events) {
+  private void endToolCall(List<Event> events) {
     if (open == null) {
       return;
     }
@@ -284,9 +284,9 @@ public final class ChatStreamToEvents implements ResponseEventSource {
     return Json.MAPPER.createObjectNode().put("type", type).put("item_id", itemId).put("output_index", outputIndex);
   }
 
-  private ResponseEvent event(ObjectNode event) {
+  private Event event(ObjectNode event) {
     event.put("sequence_number", sequence++);
-    return new ResponseEvent(event.get("type").asText(), Json.bytes(event));
+    return new Event(event.get("type").asText(), Json.bytes(event));
   }
 
   private static JsonNode asChatUsage(TokenUsage usage) {

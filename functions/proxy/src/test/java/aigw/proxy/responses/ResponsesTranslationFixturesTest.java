@@ -9,6 +9,7 @@ import aigw.core.errors.UpstreamUnreachable;
 import aigw.core.json.Json;
 import aigw.core.providers.StreamChunk;
 import aigw.core.usage.TokenUsage;
+import aigw.proxy.stream.StreamFormat.Event;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.InputStream;
@@ -109,7 +110,7 @@ class ResponsesTranslationFixturesTest {
   @MethodSource("streams")
   void chatChunksBecomeTheResponsesEventSequence(String name, JsonNode fixture) throws Exception {
     var source = new ChatStreamToEvents((ObjectNode) fixture.get("request"), fixture.at("/request/model").asText(), 99, counter());
-    var events = new ArrayList<ResponseEvent>(source.opening(null));
+    var events = new ArrayList<Event>(source.opening(null));
     TokenUsage usage = fixture.has("usage") ? TokenUsage.fromOpenAi(fixture.get("usage")) : TokenUsage.NONE;
     for (JsonNode chunk : fixture.get("chunks")) {
       var json = chunk.get("usage");
@@ -141,8 +142,8 @@ class ResponsesTranslationFixturesTest {
     source.opening(null);
     source.onChunk(new StreamChunk(
         "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}".getBytes(), null, false, 2));
-    List<ResponseEvent> events = source.failure(new UpstreamUnreachable("The provider of 'm' ended its answer before it was complete.", null, false));
-    assertThat(events).extracting(ResponseEvent::type).containsExactly("response.failed", "error");
+    List<Event> events = source.failure(new UpstreamUnreachable("The provider of 'm' ended its answer before it was complete.", null, false));
+    assertThat(events).extracting(Event::type).containsExactly("response.failed", "error");
     JsonNode failed = Json.MAPPER.readTree(events.get(0).json());
     assertThat(failed.at("/response/status").asText()).isEqualTo("failed");
     assertThat(failed.at("/response/error/code").asText()).isEqualTo("502");

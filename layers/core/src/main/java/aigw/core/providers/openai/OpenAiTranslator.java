@@ -310,7 +310,9 @@ public final class OpenAiTranslator implements HttpApiTranslator {
    * {@code stream}): the client asked for a stream and its SDK parses Server-Sent Events, so the
    * completion becomes the chunks OpenAI would have sent: one with every choice's message as its
    * {@code delta} (tool calls given their {@code index}) and its {@code finish_reason}, then the usage
-   * chunk ({@code choices: []}). A legacy {@code text_completion} already has a chunk's shape.
+   * chunk ({@code choices: []}). A legacy {@code text_completion} already has a chunk's shape. A
+   * whole Response ({@code object: response}) to a Responses stream request is one chunk with its
+   * usage, which the Responses route writes as the event sequence.
    *
    * @throws UpstreamFailed for an {@code error} in it
    * @throws UpstreamUnreachable for JSON that is not a completion
@@ -327,6 +329,10 @@ public final class OpenAiTranslator implements HttpApiTranslator {
       throw streamFailure(deployment, new String(body, StandardCharsets.UTF_8));
     }
     if (request.operation() == Operation.RESPONSES) { // a Responses stream has only events; anything else is not one
+      if (answer != null && "response".equals(answer.path("object").asText())) {
+        // A whole Response: one chunk with its usage, written as the Responses events by the route (NativeEvents).
+        return List.of(new StreamChunk(body, TokenUsage.fromResponses(answer.get("usage")), false, 0));
+      }
       throw new UpstreamUnreachable(
           "The provider of '" + deployment.modelName() + "' answered a Responses stream request with "
               + (answer == null ? "a body that is not JSON" : "JSON") + " that is not a Responses event (no event 'type');"
