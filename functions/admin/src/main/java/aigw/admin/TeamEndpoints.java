@@ -158,7 +158,8 @@ public final class TeamEndpoints {
             budgetDuration(fields),
             count(body, "tpm_limit"),
             count(body, "rpm_limit"),
-            count(body, "max_parallel_requests"));
+            count(body, "max_parallel_requests"),
+            removedLimits(body));
     Team updated = change(teamId, changes, request.now());
     audit(request, "team.update", teamId, fieldsSet(body));
     var response = new LinkedHashMap<String, Object>();
@@ -365,6 +366,20 @@ public final class TeamEndpoints {
     Optional<String> text = fields.text("budget_duration").map(String::trim);
     text.ifPresent(t -> BudgetDuration.parse(t, "budget_duration"));
     return text;
+  }
+
+  /**
+   * The limits the request sends as null: removed, as LiteLLM's {@code update_team} clears a field
+   * sent as null (a key's are removed the same way, {@link LimitFields}).
+   */
+  private static Set<String> removedLimits(ObjectNode body) {
+    var removed = new LinkedHashSet<String>();
+    for (String name : LimitFields.NAMES) {
+      if (body.has(name) && body.get(name).isNull()) {
+        removed.add(name);
+      }
+    }
+    return removed;
   }
 
   /** A USD amount, by the rule keys follow (0 to $1,000,000,000; LimitFields). */
