@@ -50,6 +50,8 @@ class KeyLimitsAdminTest {
     var scope = LimitScope.ofKey(stored.keyId(), stored.keyName(), stored.limits());
     api.gateway.limits().admit(scope, new Demand(10, new BigDecimal("0.25"))).settle(new TokenUsage(5, 5, 10), new BigDecimal("0.25"));
     assertThat(api.info(key).path("spend").decimalValue()).isEqualByComparingTo("0.25");
+    assertThat(listed(key).path("spend").decimalValue()).as("/key/list shows the spend /key/info shows").isEqualByComparingTo("0.25");
+    assertThat(listed(key).path("budget_reset_at").asText()).isEqualTo("2026-12-06T00:00:00Z");
 
     api.clock.advance(Duration.ofDays(1)); // past budget_reset_at: the period's spend starts again
     assertThat(api.info(key).path("spend").decimalValue()).isZero();
@@ -128,6 +130,19 @@ class KeyLimitsAdminTest {
     String key = api.generate("{\"rpm_limit\": null, \"max_budget\": null, \"budget_duration\": null}").path("key").asText();
     assertThat(api.info(key).path("rpm_limit").isNull()).isTrue();
     assertThat(limitScope(key).orElseThrow().limits().isEmpty()).isTrue();
+  }
+
+  /** The key as /key/list shows it in full. */
+  private JsonNode listed(String key) {
+    var reply = api.get("/key/list", AdminApi.query("return_full_object", "true"));
+    assertThat(reply.status()).as("%s", reply).isEqualTo(200);
+    String hash = aigw.core.keys.ApiKeys.hash(key);
+    for (JsonNode shown : reply.body().path("keys")) {
+      if (shown.path("token").asText().equals(hash)) {
+        return shown;
+      }
+    }
+    throw new AssertionError("not listed: " + reply);
   }
 
   /** The key's limit scope as the proxy builds it from the stored key. */

@@ -226,11 +226,24 @@ class TeamEndpointsTest {
     BigDecimal cost = new BigDecimal("0.75");
     api.gateway.limits().admit(team.limitScope(), new aigw.core.limits.Demand(10, cost)).settle(new aigw.core.usage.TokenUsage(5, 5, 10), cost);
     assertThat(info("budgeted").path("team_info").path("spend").decimalValue()).isEqualByComparingTo("0.75");
+    assertSameSpendOnInfoAndList("budgeted", "0.75"); // LiteLLM's team spend column, the same on both routes
 
     clock.advance(java.time.Duration.ofDays(1)); // past budget_reset_at: the period's spend starts again
     JsonNode after = info("budgeted").path("team_info");
     assertThat(after.path("spend").decimalValue()).isZero();
     assertThat(after.path("budget_reset_at").asText()).isEqualTo("2026-12-07T00:00:00Z");
+    assertSameSpendOnInfoAndList("budgeted", "0");
+  }
+
+  /** /team/info and /team/list show one spend for a team (and its keys), with the same budget_reset_at. */
+  private void assertSameSpendOnInfoAndList(String teamId, String spend) {
+    JsonNode info = info(teamId);
+    JsonNode listed = StreamSupport.stream(api.get("/team/list", null).body().spliterator(), false)
+        .filter(team -> team.path("team_id").asText().equals(teamId)).findFirst().orElseThrow();
+    assertThat(info.path("team_info").path("spend").decimalValue()).isEqualByComparingTo(spend);
+    assertThat(listed.path("spend").decimalValue()).as("/team/list").isEqualByComparingTo(spend);
+    assertThat(listed.path("budget_reset_at")).isEqualTo(info.path("team_info").path("budget_reset_at"));
+    assertThat(listed.path("keys")).isEqualTo(info.path("keys"));
   }
 
   /**
