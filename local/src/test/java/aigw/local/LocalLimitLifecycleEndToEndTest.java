@@ -86,9 +86,12 @@ class LocalLimitLifecycleEndToEndTest {
     return Json.MAPPER.readTree(response.body());
   }
 
+  /** In every prompt: no stored record may hold it. */
+  private static final String PROMPT = "hi, prompt-marker-5521";
+
   private static ChatCompletion chat(String key) {
     var client = OpenAIOkHttpClient.builder().apiKey(key).baseUrl(gateway.baseUrl() + "/v1").maxRetries(0).build();
-    return client.chat().completions().create(ChatCompletionCreateParams.builder().model("gpt-4o-mini").addUserMessage("hi").build());
+    return client.chat().completions().create(ChatCompletionCreateParams.builder().model("gpt-4o-mini").addUserMessage(PROMPT).build());
   }
 
   private static void assertBudgetExceeded(String key, String message) {
@@ -156,6 +159,15 @@ class LocalLimitLifecycleEndToEndTest {
     assertThat(itemsMentioning(teammate.path("key_id").asText())).isEmpty();
     assertThat(spendLogs("team_id=e2e-doomed-team")).as("the team's spend logs stay").hasSize(3);
     assertThat(auditActions("e2e-doomed-team")).contains("team.new", "team.delete");
+
+    // The logs table holds what happened (each call, each admin action) and never a key, its hash or a prompt.
+    String logs = dynamo.get().scanPaginator(r -> r.tableName(gateway.gateway().settings().logs().table())).items().stream()
+        .map(Object::toString).collect(java.util.stream.Collectors.joining("\n"));
+    assertThat(logs).contains(keyId, teammate.path("key_id").asText(), "key.delete", "team.delete", "e2e-doomed-team");
+    for (String secret : List.of(key, teammate.path("key").asText())) {
+      assertThat(logs).doesNotContain(secret).doesNotContain(ApiKeys.hash(secret)).doesNotContain(secret.substring(3, 20));
+    }
+    assertThat(logs).doesNotContain("prompt-marker-5521").doesNotContain(MASTER);
 
     // A new team of the same id starts afresh: no budget spend or window carried over.
     admin("/team/new", "{\"team_id\": \"e2e-doomed-team\", \"max_budget\": 10, \"budget_duration\": \"1d\"}");
