@@ -1,6 +1,7 @@
 package aigw.admin;
 
 import aigw.core.errors.BadRequest;
+import aigw.core.limits.LimitFields;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
@@ -43,11 +44,14 @@ final class Fields {
     }
   }
 
-  /** The names of the fields the request sets (a field sent as null sets nothing), in request order. */
+  /**
+   * The names of the fields the request sets, in request order: a field sent as null sets nothing,
+   * except a limit ({@link LimitFields#NAMES}), which null removes.
+   */
   List<String> namesSet() {
     var names = new ArrayList<String>();
     body.fields().forEachRemaining(field -> {
-      if (!field.getValue().isNull()) {
+      if (!field.getValue().isNull() || LimitFields.NAMES.contains(field.getKey())) {
         names.add(field.getKey());
       }
     });
@@ -57,6 +61,11 @@ final class Fields {
   /** The request's JSON object, for readers in the core ({@link aigw.core.limits.LimitFields}). */
   ObjectNode body() {
     return body;
+  }
+
+  /** Whether the request names the field, with a value or null. */
+  boolean names(String name) {
+    return body.has(name);
   }
 
   boolean has(String name) {

@@ -281,12 +281,8 @@ final class KeyEndpoints {
     VirtualKey found = keys.resolve(reference);
     VirtualKey key = found.withUsage(gateway.keyStore().usageOf(found.keyId()));
     var info = KeyViews.info(key);
-    if (key.limits().tracksSpend() || key.limits().budgetDuration() != null) {
-      // LiteLLM's key spend is the current budget period's: it resets to 0 at budget_reset_at.
-      var budget = gateway.limits().budget(LimitScope.ofKey(key.keyId(), key.keyName(), key.limits()));
-      info.put("spend", budget.spend());
-      info.put("budget_reset_at", budget.resetAt() == null ? null : budget.resetAt().toString());
-    }
+    // LiteLLM's key spend is the current budget period's: it resets to 0 at budget_reset_at.
+    SpendViews.showPeriod(info, LimitScope.ofKey(key.keyId(), key.keyName(), key.limits()), gateway.limits());
     var response = new LinkedHashMap<String, Object>();
     response.put("key", reference);
     response.put("info", info);
@@ -301,7 +297,9 @@ final class KeyEndpoints {
     int totalPages = total == 0 ? 0 : (total + query.size() - 1) / query.size();
     int from = (int) Math.min((long) (query.page() - 1) * query.size(), total);
     var pageKeys = matching.subList(from, Math.min(from + query.size(), total));
-    List<Object> shown = pageKeys.stream().map(k -> query.fullObjects() ? (Object) KeyViews.full(k) : (Object) k.tokenHash()).toList();
+    // Full objects show spend as /key/info does (SpendViews): one read per key with a budget on the page.
+    List<Object> shown =
+        pageKeys.stream().map(k -> query.fullObjects() ? (Object) SpendViews.key(k, gateway.limits()) : (Object) k.tokenHash()).toList();
     var response = new LinkedHashMap<String, Object>();
     response.put("keys", shown);
     response.put("total_count", total);

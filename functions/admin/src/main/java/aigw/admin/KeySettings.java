@@ -50,12 +50,13 @@ record KeySettings(
   }
 
   /**
-   * The limit fields the request sets, applied over a key's current limits (an absent or null field
-   * keeps its value); empty when the request sets none. Parsed at once, so a bad value is a 400
+   * The limit fields the request names, applied over a key's current limits: an absent field keeps
+   * its value, a field sent as null removes the limit (LiteLLM's {@code /key/update}, {@link
+   * LimitFields}); empty when the request names none. Parsed at once, so a bad value is a 400
    * before anything is looked up.
    */
   private static Optional<UnaryOperator<Limits>> limits(Fields fields) {
-    if (LimitFields.NAMES.stream().noneMatch(fields::has)) {
+    if (LimitFields.NAMES.stream().noneMatch(fields::names)) {
       return Optional.empty();
     }
     LimitFields.read(fields.body(), Limits.NONE); // validates now; applied to the key's current limits below

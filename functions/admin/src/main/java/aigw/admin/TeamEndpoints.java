@@ -53,9 +53,10 @@ import java.util.logging.Logger;
  * Every change is recorded in the audit log ({@code team.new}, {@code team.update}, {@code
  * team.delete} with a {@code key.delete} for each key it removed, {@code team.block}, {@code
  * team.unblock}) once stored and before it is answered, with the team's id and the names of the
- * fields set, never their values. A team's {@code spend} is the sum of its keys' ({@link TeamStore#spendByKey}); on {@code
- * /team/info}, a team with a budget shows its current budget period's spend and {@code
- * budget_reset_at} instead, as the proxy enforces them (docs/limits.md). Its keys are shown
+ * fields set, never their values. A team's {@code spend} is LiteLLM's, the same on every route
+ * ({@link SpendViews}): for a team with a budget ({@code max_budget} or {@code soft_budget}) its
+ * current budget period's, with {@code budget_reset_at}, as the proxy enforces them (docs/limits.md);
+ * otherwise the sum of its keys' ({@link TeamStore#spendByKey}). Its keys are shown
  * as {@code /key/list} shows them, never a key value. Every change is stored before it is answered
  * and evicts the team from this container's cache, so it holds here at the next request, and in
  * other containers within the cache TTL (AIGW_KEY_CACHE_TTL_SECONDS).
@@ -158,7 +159,8 @@ public final class TeamEndpoints {
             budgetDuration(fields),
             count(body, "tpm_limit"),
             count(body, "rpm_limit"),
-            count(body, "max_parallel_requests"));
+            count(body, "max_parallel_requests"),
+            removedLimits(body));
     Team updated = change(teamId, changes, request.now());
     audit(request, "team.update", teamId, fieldsSet(body));
     var response = new LinkedHashMap<String, Object>();
@@ -199,15 +201,9 @@ public final class TeamEndpoints {
     var response = new LinkedHashMap<String, Object>();
     response.put("team_id", teamId);
     var teamInfo = view(team, spendOf(keys, gateway.teamStore().spendByKey()));
-    if (team.limits().asLimits().tracksSpend() || team.limits().budgetDuration() != null) {
-      // A team with a budget: LiteLLM's team spend is the current budget period's, reset at budget_reset_at
-      // (what the proxy's admissions hold the team to, one read of its limits item).
-      var budget = gateway.limits().budget(team.limitScope());
-      teamInfo.put("spend", budget.spend());
-      teamInfo.put("budget_reset_at", budget.resetAt() == null ? null : budget.resetAt().toString());
-    }
+    SpendViews.showPeriod(teamInfo, team.limitScope(), gateway.limits()); // a team with a budget: its period's
     response.put("team_info", teamInfo);
-    response.put("keys", keys.stream().map(KeyViews::full).toList());
+    response.put("keys", keys.stream().map(k -> SpendViews.key(k, gateway.limits())).toList());
     response.put("team_memberships", List.of());
     return GatewayResponse.json(200, response);
   }
@@ -227,7 +223,9 @@ public final class TeamEndpoints {
     for (Team team : gateway.teamStore().listAll().stream().sorted((a, b) -> a.createdAt().compareTo(b.createdAt())).toList()) {
       List<VirtualKey> keys = keysByTeam.getOrDefault(team.teamId(), List.of());
       var entry = view(team, spendOf(keys, spendByKey));
-      entry.put("keys", keys.stream().map(KeyViews::full).toList());
+      // As /team/info shows it (SpendViews): one read per team with a budget.
+      SpendViews.showPeriod(entry, team.limitScope(), gateway.limits());
+      entry.put("keys", keys.stream().map(k -> SpendViews.key(k, gateway.limits())).toList());
       entry.put("team_memberships", List.of());
       teams.add(entry);
     }
@@ -282,7 +280,7 @@ public final class TeamEndpoints {
     return gateway.keyStore().listAll().stream().filter(k -> teamId.equals(k.teamId())).toList();
   }
 
-  /** A team's spend: the sum of its keys' (LiteLLM's rule). */
+  /** The spend of a team without a budget: the sum of its keys' running totals (aigw keeps no per-team counter for it). */
   private static BigDecimal spendOf(List<VirtualKey> keys, Map<String, BigDecimal> spendByKey) {
     return keys.stream().map(k -> spendByKey.getOrDefault(k.keyId(), BigDecimal.ZERO)).reduce(BigDecimal.ZERO, BigDecimal::add);
   }
@@ -365,6 +363,20 @@ public final class TeamEndpoints {
     Optional<String> text = fields.text("budget_duration").map(String::trim);
     text.ifPresent(t -> BudgetDuration.parse(t, "budget_duration"));
     return text;
+  }
+
+  /**
+   * The limits the request sends as null: removed, as LiteLLM's {@code update_team} clears a field
+   * sent as null (a key's are removed the same way, {@link LimitFields}).
+   */
+  private static Set<String> removedLimits(ObjectNode body) {
+    var removed = new LinkedHashSet<String>();
+    for (String name : LimitFields.NAMES) {
+      if (body.has(name) && body.get(name).isNull()) {
+        removed.add(name);
+      }
+    }
+    return removed;
   }
 
   /** A USD amount, by the rule keys follow (0 to $1,000,000,000; LimitFields). */

@@ -226,11 +226,61 @@ class TeamEndpointsTest {
     BigDecimal cost = new BigDecimal("0.75");
     api.gateway.limits().admit(team.limitScope(), new aigw.core.limits.Demand(10, cost)).settle(new aigw.core.usage.TokenUsage(5, 5, 10), cost);
     assertThat(info("budgeted").path("team_info").path("spend").decimalValue()).isEqualByComparingTo("0.75");
+    assertSameSpendOnInfoAndList("budgeted", "0.75"); // LiteLLM's team spend column, the same on both routes
 
     clock.advance(java.time.Duration.ofDays(1)); // past budget_reset_at: the period's spend starts again
     JsonNode after = info("budgeted").path("team_info");
     assertThat(after.path("spend").decimalValue()).isZero();
     assertThat(after.path("budget_reset_at").asText()).isEqualTo("2026-12-07T00:00:00Z");
+    assertSameSpendOnInfoAndList("budgeted", "0");
+  }
+
+  /** /team/info and /team/list show one spend for a team (and its keys), with the same budget_reset_at. */
+  private void assertSameSpendOnInfoAndList(String teamId, String spend) {
+    JsonNode info = info(teamId);
+    JsonNode listed = StreamSupport.stream(api.get("/team/list", null).body().spliterator(), false)
+        .filter(team -> team.path("team_id").asText().equals(teamId)).findFirst().orElseThrow();
+    assertThat(info.path("team_info").path("spend").decimalValue()).isEqualByComparingTo(spend);
+    assertThat(listed.path("spend").decimalValue()).as("/team/list").isEqualByComparingTo(spend);
+    assertThat(listed.path("budget_reset_at")).isEqualTo(info.path("team_info").path("budget_reset_at"));
+    assertThat(listed.path("keys")).isEqualTo(info.path("keys"));
+  }
+
+  /**
+   * LiteLLM's update_team stores every field the request sets (data.json(exclude_unset=True); its
+   * PR #7912 "allow setting null for max_budget, rpm_limit, tpm_limit"): a limit sent as null is
+   * removed, one left out is kept, and the team's keys are no longer held to what was removed.
+   */
+  @Test
+  void aTeamLimitSentAsNullIsRemovedAndNoLongerHeldWhileOneLeftOutIsKept() {
+    newTeam(Map.of("team_id", "capped", "rpm_limit", 1, "tpm_limit", 1000, "max_parallel_requests", 1, "max_budget", 0.1,
+        "soft_budget", 0.05, "budget_duration", "1d"));
+    BigDecimal cost = new BigDecimal("0.1");
+    var engine = api.gateway.limits();
+    engine.admit(teamScope("capped"), new aigw.core.limits.Demand(10, cost)).settle(new aigw.core.usage.TokenUsage(5, 5, 10), cost);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> engine.admit(teamScope("capped"), new aigw.core.limits.Demand(10, cost)))
+        .as("held to its limits before the update").isInstanceOf(RuntimeException.class);
+
+    Reply reply = api.post("/team/update", "{\"team_id\": \"capped\", \"rpm_limit\": null, \"max_parallel_requests\": null,"
+        + " \"max_budget\": null, \"soft_budget\": null, \"budget_duration\": null}");
+
+    assertThat(reply.status()).as("%s", reply).isEqualTo(200);
+    JsonNode teamInfo = info("capped").path("team_info");
+    for (String removed : List.of("rpm_limit", "max_parallel_requests", "max_budget", "soft_budget", "budget_duration")) {
+      assertThat(reply.body().path("data").path(removed).isNull()).as("%s in the answer", removed).isTrue();
+      assertThat(teamInfo.path(removed).isNull()).as("%s in /team/info", removed).isTrue();
+    }
+    assertThat(teamInfo.path("tpm_limit").asLong()).as("left out: kept").isEqualTo(1000);
+    var first = engine.admit(teamScope("capped"), new aigw.core.limits.Demand(10, cost));
+    var second = engine.admit(teamScope("capped"), new aigw.core.limits.Demand(10, cost)); // while the first is in flight
+    List.of(first, second).forEach(a -> a.settle(new aigw.core.usage.TokenUsage(5, 5, 10), cost));
+
+    api.post("/team/update", "{\"team_id\": \"capped\", \"tpm_limit\": null}");
+    assertThat(teamScope("capped").limits().isEmpty()).as("no limit left: the team costs the request path nothing").isTrue();
+  }
+
+  private aigw.core.limits.LimitScope teamScope(String teamId) {
+    return api.gateway.teamStore().find(teamId).orElseThrow().limitScope();
   }
 
   @ParameterizedTest

@@ -7,10 +7,12 @@ import java.math.BigDecimal;
 import java.util.Set;
 
 /**
- * The limit fields of an admin request ({@code /key/generate}, {@code /key/update}; later {@code
- * /team/new}, {@code /team/update}), LiteLLM's names, turned into {@link Limits}. A field that is
- * absent or null leaves the current value (LiteLLM's update: None changes nothing). Bad values are
- * a 400 naming the field.
+ * The limit fields of an admin request ({@code /key/generate}, {@code /key/update}; {@code
+ * /team/new}, {@code /team/update} read them one by one), LiteLLM's names, turned into {@link
+ * Limits}. A field that is absent keeps the current value; a field sent as {@code null} removes the
+ * limit, as LiteLLM's updates do (they store every field the request set, {@code model_dump(exclude_unset=True)}
+ * in {@code prepare_key_update_data} and {@code update_team}, so an explicit null clears the column).
+ * Bad values are a 400 naming the field.
  */
 public final class LimitFields {
   public static final String RPM_LIMIT = "rpm_limit";
@@ -32,6 +34,7 @@ public final class LimitFields {
 
   /**
    * @param current the scope's limits before this request ({@link Limits#NONE} for a new one)
+   * @return {@code current} with each field the body names replaced: by its value, or removed (null) when sent as null
    * @throws BadRequest a value of the wrong type or range, or a budget_duration that is not one
    */
   public static Limits read(ObjectNode body, Limits current) {
@@ -45,7 +48,9 @@ public final class LimitFields {
     BigDecimal soft = usd(body, SOFT_BUDGET, current.softBudget());
     String duration = current.budgetDuration();
     JsonNode durationNode = body.get(BUDGET_DURATION);
-    if (durationNode != null && !durationNode.isNull()) {
+    if (durationNode != null && durationNode.isNull()) {
+      duration = null;
+    } else if (durationNode != null) {
       if (!durationNode.isTextual()) {
         throw new BadRequest("'" + BUDGET_DURATION + "' must be a string such as 30d or 1mo.", BUDGET_DURATION);
       }
@@ -74,10 +79,11 @@ public final class LimitFields {
     return java.util.Optional.ofNullable(count(body, field, null));
   }
 
+  /** The field's count; {@code current} when the field is absent, null when it is sent as null. */
   private static Long count(ObjectNode body, String field, Long current) {
     JsonNode value = body.get(field);
     if (value == null || value.isNull()) {
-      return current;
+      return value == null ? current : null;
     }
     if (!value.isIntegralNumber() || !value.canConvertToLong() || value.asLong() < 0 || value.asLong() > MAX_COUNT) {
       throw new BadRequest("'" + field + "' must be a whole number from 0 to " + MAX_COUNT + ".", field);
@@ -85,10 +91,11 @@ public final class LimitFields {
     return value.asLong();
   }
 
+  /** The field's amount; {@code current} when the field is absent, null when it is sent as null. */
   private static BigDecimal usd(ObjectNode body, String field, BigDecimal current) {
     JsonNode value = body.get(field);
     if (value == null || value.isNull()) {
-      return current;
+      return value == null ? current : null;
     }
     if (!value.isNumber()) {
       throw new BadRequest("'" + field + "' must be a number of US dollars (0 or more).", field);

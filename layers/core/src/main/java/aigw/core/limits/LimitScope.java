@@ -20,4 +20,18 @@ public record LimitScope(String id, String label, String budgetSubject, Limits l
   public static LimitScope ofTeam(String teamId, Limits limits) {
     return new LimitScope("team:" + teamId, "team: " + teamId, "Team=" + teamId, limits);
   }
+
+  /**
+   * The partition key ({@code token_hash}) of the keys-table item that holds the limit state of key
+   * {@code keyId}: its windows, its reservations in flight and its budget period. Deleted with the
+   * key, in the same transaction (DynamoDbKeyStore), so nothing of a deleted key's limits remains.
+   */
+  public static String keyItem(String keyId) {
+    return LimitTable.PREFIX + "key:" + keyId;
+  }
+
+  /** As {@link #keyItem} for team {@code teamId}: deleted with the team (DynamoDbTeamStore), so a new team of the same id starts afresh. */
+  public static String teamItem(String teamId) {
+    return LimitTable.PREFIX + "team:" + teamId;
+  }
 }

@@ -44,8 +44,8 @@ import software.amazon.awssdk.services.dynamodb.model.Update;
  * </ul>
  */
 public final class DynamoDbKeyStore implements KeyStore {
-  /** TransactWriteItems takes at most 100 actions; deleting a key takes three. */
-  public static final int MAX_DELETE_BATCH = 33;
+  /** TransactWriteItems takes at most 100 actions; deleting a key takes four (key, usage, limit state, alias guard). */
+  public static final int MAX_DELETE_BATCH = 25;
   /** Rotations of one key within one grace period chain pointers; more hops than this is a broken chain. */
   static final int MAX_ROTATION_HOPS = 8;
 
@@ -290,6 +290,9 @@ public final class DynamoDbKeyStore implements KeyStore {
           .conditionExpression("#updated = :seen").expressionAttributeNames(Map.of("#updated", UPDATED_AT))
           .expressionAttributeValues(Map.of(":seen", s(key.updatedAt().toString()))).build()).build());
       actions.add(TransactWriteItem.builder().delete(Delete.builder().tableName(table).key(keyOf(usageKey(key.keyId()))).build()).build());
+      // Its limit state (windows, reservations in flight, budget period): nothing of the key's limits outlives it.
+      actions.add(TransactWriteItem.builder().delete(Delete.builder().tableName(table)
+          .key(keyOf(aigw.core.limits.LimitScope.keyItem(key.keyId()))).build()).build());
       if (key.keyAlias() != null) {
         actions.add(TransactWriteItem.builder().delete(Delete.builder().tableName(table).key(keyOf(guardKey(key.keyAlias()))).build()).build());
       }

@@ -30,8 +30,8 @@ import software.amazon.awssdk.services.dynamodb.model.TransactionCanceledExcepti
  * so two admin calls on one team never lose each other's fields.
  */
 public final class DynamoDbTeamStore implements TeamStore {
-  /** TransactWriteItems takes at most 100 actions, one per team deleted. */
-  public static final int MAX_DELETE_BATCH = 100;
+  /** TransactWriteItems takes at most 100 actions, two per team deleted (the team, its limit state). */
+  public static final int MAX_DELETE_BATCH = 50;
   private static final String VERSION = "version";
   private static final int UPDATE_ATTEMPTS = 5;
 
@@ -107,7 +107,11 @@ public final class DynamoDbTeamStore implements TeamStore {
                     TransactWriteItem.builder()
                         .delete(d -> d.tableName(table).key(key(partitionKey(id))).conditionExpression("attribute_exists(token_hash)"))
                         .build())
-            .toList();
+            .collect(java.util.stream.Collectors.toCollection(ArrayList::new));
+    // After the teams (a cancellation's reasons are read by the teams' positions): each team's limit
+    // state, so nothing of its limits outlives it and a new team of the same id starts afresh.
+    ids.forEach(id -> actions.add(
+        TransactWriteItem.builder().delete(d -> d.tableName(table).key(key(aigw.core.limits.LimitScope.teamItem(id)))).build()));
     try {
       call(() -> dynamo.transactWriteItems(r -> r.transactItems(actions)));
     } catch (TransactionCanceledException e) {
