@@ -124,10 +124,12 @@ public final class BedrockClaudeMessages {
    * {@code anthropic_version} set, and the betas of the {@code anthropic-beta} header (comma-separated)
    * added to {@code anthropic_beta}, after any the body already names, each once.
    *
+   * @param client the client's body, changed in place (a request's own parse: it may be large)
    * @param anthropicBeta the client's {@code anthropic-beta} header, or null
+   * @return {@code client}
    */
   static ObjectNode invokeBody(ObjectNode client, String anthropicBeta) {
-    ObjectNode body = client.deepCopy();
+    ObjectNode body = client;
     body.remove("model");
     body.remove("stream");
     body.put("anthropic_version", BEDROCK_ANTHROPIC_VERSION);

@@ -531,7 +531,7 @@ public final class BedrockTranslator {
           502,
           "Amazon Bedrock refused the gateway's AWS credentials for model '" + model + "' (" + name + (exception == null ? "" : ", HTTP " + status)
               + "). The operator must check that the function's IAM role may call bedrock:InvokeModel and"
-              + " bedrock:InvokeModelWithResponseStream on the model's ARNs (for an inference profile: the profile and its"
+              + " bedrock:InvokeModelWithResponseStream (and bedrock:CountTokens, for token counting) on the model's ARNs (for an inference profile: the profile and its"
               + " foundation models in every region it routes to), and that an administrator has invoked the model once (a third-party model's first call subscribes the account through AWS Marketplace; Anthropic's also needs its first-time-use form): docs/configuration.md, Amazon Bedrock.",
           UpstreamFailed.CREDENTIAL_REFUSED,
           null,
