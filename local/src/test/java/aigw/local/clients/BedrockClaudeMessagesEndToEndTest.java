@@ -192,8 +192,9 @@ class BedrockClaudeMessagesEndToEndTest {
   }
 
   @Test
-  void theClientsBetaHeaderBecomesTheBodysAnthropicBeta() throws Exception {
-    var response = messages("claude", false, Map.of("anthropic-beta", "interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14"));
+  void theClientsBetaHeaderBecomesTheBodysAnthropicBetaLessTheBetasBedrockRefuses() throws Exception {
+    var response = messages("claude", false,
+        Map.of("anthropic-beta", "claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14"));
 
     assertThat(response.statusCode()).isEqualTo(200);
     JsonNode body = Json.MAPPER.readTree(bedrock.findAll(postRequestedFor(urlEqualTo(SONNET_PATH + "/invoke"))).getLast().getBodyAsString());

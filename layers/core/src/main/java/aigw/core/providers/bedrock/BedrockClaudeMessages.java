@@ -19,11 +19,14 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.net.URI;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -39,9 +42,10 @@ import java.util.regex.Pattern;
  * Claude Messages API" pages): the client's body without {@code model} (the model is the path) and
  * {@code stream} (the operation says it), with {@code anthropic_version: "bedrock-2023-05-31"}, and
  * the client's {@code anthropic-beta} header as the body's {@code anthropic_beta} array (Bedrock
- * reads betas from the body, not from a header). LiteLLM's {@code AmazonAnthropicClaudeMessagesConfig}
- * does the same, and further drops fields per model; here every other field reaches Bedrock, which
- * answers 400 {@code ValidationException} for a field or beta it does not take.
+ * reads betas from the body, not from a header), less the betas Bedrock does not take ({@link
+ * #BEDROCK_BETAS}). LiteLLM's {@code AmazonAnthropicClaudeMessagesConfig} does the same, and further
+ * drops fields per model; here every other field reaches Bedrock, which answers 400 {@code
+ * ValidationException} for a field it does not take.
  *
  * <p>Answer: InvokeModel's body is Anthropic's Message ({@code type: "message"}, {@code usage} with
  * the cache tokens), relayed as sent. InvokeModelWithResponseStream's events are {@code chunk}s whose
@@ -60,6 +64,40 @@ import java.util.regex.Pattern;
 public final class BedrockClaudeMessages {
   /** The {@code anthropic_version} Bedrock requires in every Claude Messages body. */
   static final String BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31";
+
+  /**
+   * The betas Bedrock's InvokeModel takes for Claude. Bedrock answers 400 {@code invalid beta flag}
+   * to a request naming any other, and Claude Code names several on every request (its own {@code
+   * claude-code-20250219}, {@code oauth-2025-04-20}, {@code prompt-caching-scope-2026-01-05}, {@code
+   * mcp-servers-2025-12-04}...), so the others are left out rather than failing every call. Sources:
+   * AWS's "Anthropic Claude Messages API" request parameters ({@code anthropic_beta}) and LiteLLM's
+   * {@code anthropic_beta_headers_config.json} ({@code bedrock}: the betas it forwards to InvokeModel,
+   * kept current from Bedrock's answers). A model may still refuse one of these it lacks: that is
+   * Bedrock's 400, passed on.
+   */
+  static final Set<String> BEDROCK_BETAS = Set.of(
+      "computer-use-2024-10-22",
+      "computer-use-2025-01-24",
+      "computer-use-2025-11-24",
+      "token-efficient-tools-2025-02-19",
+      "interleaved-thinking-2025-05-14",
+      "output-128k-2025-02-19",
+      "dev-full-thinking-2025-05-14",
+      "context-1m-2025-08-07",
+      "context-management-2025-06-27",
+      "effort-2025-11-24",
+      "fine-grained-tool-streaming-2025-05-14",
+      "tool-search-tool-2025-10-19",
+      "tool-examples-2025-10-29",
+      "compact-2026-01-12",
+      "dangerous-tool-use-2026-09-03",
+      "thinking-binding-controls-2026-08-01",
+      "thinking-display-updates-2026-08-18",
+      "mid-conversation-output-config-2026-07-01",
+      "mid-conversation-tool-changes-2026-07-01");
+
+  /** Anthropic's name of a beta that Bedrock knows under another (LiteLLM's same table). */
+  private static final Map<String, String> BEDROCK_BETA_NAMES = Map.of("advanced-tool-use-2025-11-20", "tool-search-tool-2025-10-19");
 
   /**
    * A Bedrock id of a Claude model, bare ({@code anthropic.claude-...}), behind a cross-region
@@ -122,7 +160,8 @@ public final class BedrockClaudeMessages {
   /**
    * Bedrock's Claude body for a client's Messages body: {@code model} and {@code stream} removed,
    * {@code anthropic_version} set, and the betas of the {@code anthropic-beta} header (comma-separated)
-   * added to {@code anthropic_beta}, after any the body already names, each once.
+   * added to {@code anthropic_beta}, after any the body already names, each once, only those Bedrock
+   * takes ({@link #BEDROCK_BETAS}, under Bedrock's name); no {@code anthropic_beta} when none is left.
    *
    * @param client the client's body, changed in place (a request's own parse: it may be large)
    * @param anthropicBeta the client's {@code anthropic-beta} header, or null
@@ -133,15 +172,18 @@ public final class BedrockClaudeMessages {
     body.remove("model");
     body.remove("stream");
     body.put("anthropic_version", BEDROCK_ANTHROPIC_VERSION);
-    var betas = new LinkedHashSet<String>();
-    if (body.get("anthropic_beta") instanceof ArrayNode named) {
-      named.forEach(beta -> betas.add(beta.asText()));
+    var asked = new ArrayList<String>();
+    if (body.remove("anthropic_beta") instanceof ArrayNode named) {
+      named.forEach(beta -> asked.add(beta.asText()));
     }
     if (anthropicBeta != null) {
-      for (String beta : anthropicBeta.split(",")) {
-        if (!beta.isBlank()) {
-          betas.add(beta.strip());
-        }
+      asked.addAll(List.of(anthropicBeta.split(",")));
+    }
+    var betas = new LinkedHashSet<String>();
+    for (String beta : asked) {
+      String name = BEDROCK_BETA_NAMES.getOrDefault(beta.strip(), beta.strip());
+      if (BEDROCK_BETAS.contains(name)) {
+        betas.add(name);
       }
     }
     if (!betas.isEmpty()) {

@@ -146,9 +146,24 @@ class BedrockClaudeMessagesTest {
   @Test
   void betasTheBodyAlreadyNamesAreKeptAndNotRepeated() {
     JsonNode sent = BedrockClaudeMessages.invokeBody(
-        Json.readObject("{\"model\":\"m\",\"anthropic_beta\":[\"a\"],\"messages\":[]}".getBytes(StandardCharsets.UTF_8)), "a,b");
-    assertThat(sent.path("anthropic_beta")).isEqualTo(Json.MAPPER.createArrayNode().add("a").add("b"));
+        Json.readObject("{\"model\":\"m\",\"anthropic_beta\":[\"effort-2025-11-24\"],\"messages\":[]}".getBytes(StandardCharsets.UTF_8)),
+        "effort-2025-11-24,context-1m-2025-08-07");
+    assertThat(sent.path("anthropic_beta")).isEqualTo(Json.MAPPER.createArrayNode().add("effort-2025-11-24").add("context-1m-2025-08-07"));
     assertThat(BedrockClaudeMessages.invokeBody(Json.readObject("{\"messages\":[]}".getBytes(StandardCharsets.UTF_8)), null).has("anthropic_beta")).isFalse();
+  }
+
+  /** Claude Code's header (2.1.x) as it reaches a gateway that speaks Anthropic's API. */
+  @Test
+  void betasBedrockRefusesAreLeftOutAndOnesItNamesOtherwiseAreRenamed() {
+    JsonNode sent = BedrockClaudeMessages.invokeBody(
+        Json.readObject("{\"messages\":[]}".getBytes(StandardCharsets.UTF_8)),
+        "claude-code-20250219,oauth-2025-04-20,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14,"
+            + "prompt-caching-scope-2026-01-05,mcp-servers-2025-12-04,advanced-tool-use-2025-11-20");
+    assertThat(sent.path("anthropic_beta")).isEqualTo(Json.MAPPER.createArrayNode()
+        .add("interleaved-thinking-2025-05-14").add("fine-grained-tool-streaming-2025-05-14").add("tool-search-tool-2025-10-19"));
+    JsonNode none = BedrockClaudeMessages.invokeBody(
+        Json.readObject("{\"anthropic_beta\":[\"claude-code-20250219\"],\"messages\":[]}".getBytes(StandardCharsets.UTF_8)), "oauth-2025-04-20");
+    assertThat(none.has("anthropic_beta")).as("no empty array: Bedrock is given no beta").isFalse();
   }
 
   @Test
@@ -169,12 +184,12 @@ class BedrockClaudeMessagesTest {
   void countTokensGoesToTheFoundationModelWithTheInvokeBodyInBase64() {
     UpstreamCall call = new BedrockClaudeMessages().request(standIn(),
         messages(Operation.MESSAGES_COUNT_TOKENS, "{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", false,
-            Map.of("anthropic-beta", "token-counting-2024-11-01")));
+            Map.of("anthropic-beta", "context-1m-2025-08-07")));
     assertThat(call.uri().getRawPath()).isEqualTo("/model/anthropic.claude-sonnet-4-20250514-v1%3A0/count-tokens");
     JsonNode body = Json.readObject(call.body());
     JsonNode counted = Json.readObject(Base64.getDecoder().decode(body.at("/input/invokeModel/body").asText()));
     assertThat(counted).isEqualTo(Json.readObject(
-        "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"anthropic_version\":\"bedrock-2023-05-31\",\"anthropic_beta\":[\"token-counting-2024-11-01\"]}"
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"anthropic_version\":\"bedrock-2023-05-31\",\"anthropic_beta\":[\"context-1m-2025-08-07\"]}"
             .getBytes(StandardCharsets.UTF_8)));
     assertThat(BedrockClaudeMessages.foundationModelId("eu.anthropic.claude-3-7-sonnet-20250219-v1:0")).isEqualTo("anthropic.claude-3-7-sonnet-20250219-v1:0");
     assertThat(BedrockClaudeMessages.foundationModelId("anthropic.claude-3-haiku-20240307-v1:0")).isEqualTo("anthropic.claude-3-haiku-20240307-v1:0");
