@@ -161,7 +161,8 @@ public final class BedrockClaudeMessages {
    * Bedrock's Claude body for a client's Messages body: {@code model} and {@code stream} removed,
    * {@code anthropic_version} set, and the betas of the {@code anthropic-beta} header (comma-separated)
    * added to {@code anthropic_beta}, after any the body already names, each once, only those Bedrock
-   * takes ({@link #BEDROCK_BETAS}, under Bedrock's name); no {@code anthropic_beta} when none is left.
+   * takes ({@link #BEDROCK_BETAS}, under Bedrock's name); no {@code anthropic_beta} when none is left;
+   * {@code cache_control.scope} removed ({@link #withoutCacheScopes}).
    *
    * @param client the client's body, changed in place (a request's own parse: it may be large)
    * @param anthropicBeta the client's {@code anthropic-beta} header, or null
@@ -190,7 +191,28 @@ public final class BedrockClaudeMessages {
       ArrayNode out = body.putArray("anthropic_beta");
       betas.forEach(out::add);
     }
+    withoutCacheScopes(body);
     return body;
+  }
+
+  /**
+   * {@code cache_control.scope} removed from the tools, system blocks and message blocks: it belongs
+   * to Anthropic's {@code prompt-caching-scope-2026-01-05} beta, which Bedrock does not take (Claude
+   * Code sends {@code scope: "global"} with it), and Bedrock refuses the field ("Extra inputs are not
+   * permitted"); the breakpoint itself ({@code type}, {@code ttl}) stays. LiteLLM removes it likewise.
+   */
+  private static void withoutCacheScopes(ObjectNode body) {
+    body.path("tools").forEach(BedrockClaudeMessages::withoutCacheScope);
+    body.path("system").forEach(BedrockClaudeMessages::withoutCacheScope);
+    for (JsonNode message : body.path("messages")) {
+      message.path("content").forEach(BedrockClaudeMessages::withoutCacheScope);
+    }
+  }
+
+  private static void withoutCacheScope(JsonNode block) {
+    if (block.get("cache_control") instanceof ObjectNode cacheControl) {
+      cacheControl.remove("scope");
+    }
   }
 
   /** CountTokens' body: the InvokeModel body, base64 (a blob in Bedrock's JSON protocol). */

@@ -152,6 +152,20 @@ class BedrockClaudeMessagesTest {
     assertThat(BedrockClaudeMessages.invokeBody(Json.readObject("{\"messages\":[]}".getBytes(StandardCharsets.UTF_8)), null).has("anthropic_beta")).isFalse();
   }
 
+  @Test
+  void cacheScopesAreLeftOutAndTheBreakpointsKept() {
+    JsonNode sent = BedrockClaudeMessages.invokeBody(Json.readObject("""
+        {"tools":[{"name":"t","input_schema":{"type":"object"},"cache_control":{"type":"ephemeral","scope":"global"}}],
+         "system":[{"type":"text","text":"s","cache_control":{"type":"ephemeral","ttl":"1h","scope":"global"}}],
+         "messages":[{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral","scope":"global"}}]},
+                     {"role":"assistant","content":"plain text"}]}""".getBytes(StandardCharsets.UTF_8)), "prompt-caching-scope-2026-01-05");
+    assertThat(sent.at("/tools/0/cache_control")).isEqualTo(Json.MAPPER.createObjectNode().put("type", "ephemeral"));
+    assertThat(sent.at("/system/0/cache_control")).isEqualTo(Json.MAPPER.createObjectNode().put("type", "ephemeral").put("ttl", "1h"));
+    assertThat(sent.at("/messages/0/content/0/cache_control")).isEqualTo(Json.MAPPER.createObjectNode().put("type", "ephemeral"));
+    assertThat(sent.at("/messages/1/content").asText()).isEqualTo("plain text");
+    assertThat(sent.has("anthropic_beta")).isFalse();
+  }
+
   /** Claude Code's header (2.1.x) as it reaches a gateway that speaks Anthropic's API. */
   @Test
   void betasBedrockRefusesAreLeftOutAndOnesItNamesOtherwiseAreRenamed() {
