@@ -86,6 +86,14 @@ class BedrockClaudeMessagesEndToEndTest {
                 + "\"invocationLatency\":640,\"firstByteLatency\":210}}"))));
     bedrock.stubFor(post(urlEqualTo(DOWN_PATH + "/invoke"))
         .willReturn(bedrockError(503, "ServiceUnavailableException", "Bedrock is unable to process your request.")));
+    var throttled = new LinkedHashMap<String, HeaderValue>();
+    throttled.put(":exception-type", HeaderValue.fromString("throttlingException"));
+    throttled.put(":content-type", HeaderValue.fromString("application/json"));
+    throttled.put(":message-type", HeaderValue.fromString("exception"));
+    var throttling = new ByteArrayOutputStream();
+    new Message(throttled, "{\"message\":\"Too many tokens, please wait before trying again.\"}".getBytes(StandardCharsets.UTF_8)).encode(throttling);
+    bedrock.stubFor(post(urlEqualTo("/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke-with-response-stream"))
+        .willReturn(aResponse().withHeader("Content-Type", "application/vnd.amazon.eventstream").withBody(throttling.toByteArray())));
     bedrock.stubFor(post(urlEqualTo("/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke"))
         .willReturn(bedrockError(400, "ValidationException", "messages: text content blocks must be non-empty")));
     bedrock.stubFor(post(urlEqualTo("/model/anthropic.claude-sonnet-4-5-20250929-v1%3A0/count-tokens")).willReturn(json(200, "{\"inputTokens\":1249}")));
@@ -220,6 +228,16 @@ class BedrockClaudeMessagesEndToEndTest {
     assertThat(error.path("type").asText()).isEqualTo("error");
     assertThat(error.at("/error/type").asText()).isEqualTo("invalid_request_error");
     assertThat(error.at("/error/message").asText()).contains("text content blocks must be non-empty");
+  }
+
+  @Test
+  void aThrottlingExceptionInTheStreamBeforeAnyEventIsA429InAnthropicShape() throws Exception {
+    var response = messages("claude-haiku", true, Map.of());
+
+    assertThat(response.statusCode()).isEqualTo(429);
+    JsonNode error = Json.MAPPER.readTree(response.body());
+    assertThat(error.at("/error/type").asText()).isEqualTo("rate_limit_error");
+    assertThat(error.at("/error/message").asText()).contains("Too many tokens");
   }
 
   @Test
