@@ -15,8 +15,9 @@ import org.junit.jupiter.api.Test;
 /**
  * The proxy function's Bedrock permission, on the template as SAM's own translator turns it into
  * CloudFormation ({@link TransformedTemplateTest#transform}): bedrock:InvokeModel and
- * bedrock:InvokeModelWithResponseStream (the actions Converse and ConverseStream are authorized
- * by) on exactly the ARNs of the {@code BedrockModelArns} parameter, and no Bedrock statement at
+ * bedrock:InvokeModelWithResponseStream (the actions Converse, ConverseStream and Claude's native
+ * InvokeModel calls are authorized by) and bedrock:CountTokens (count_tokens on Claude) on exactly
+ * the ARNs of the {@code BedrockModelArns} parameter, and no Bedrock statement at
  * all while it is empty (its default).
  */
 class BedrockTemplateTest {
@@ -45,7 +46,7 @@ class BedrockTemplateTest {
     JsonNode guarded = bedrock.getFirst().path("Fn::If");
     assertThat(guarded.get(0).asText()).isEqualTo("InvokesBedrock");
     assertThat(guarded.get(1).path("PolicyDocument").path("Statement")).isEqualTo(Json.MAPPER.readTree("""
-        [{"Effect":"Allow","Action":["bedrock:InvokeModel","bedrock:InvokeModelWithResponseStream"],"Resource":{"Ref":"BedrockModelArns"}}]"""));
+        [{"Effect":"Allow","Action":["bedrock:InvokeModel","bedrock:InvokeModelWithResponseStream","bedrock:CountTokens"],"Resource":{"Ref":"BedrockModelArns"}}]"""));
     assertThat(guarded.get(2)).as("no policy otherwise").isEqualTo(Json.MAPPER.readTree("{\"Ref\":\"AWS::NoValue\"}"));
     // The condition holds exactly when the list joins to something: an empty default grants nothing.
     JsonNode parameter = template.path("Parameters").path("BedrockModelArns");

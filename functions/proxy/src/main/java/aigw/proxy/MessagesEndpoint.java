@@ -12,6 +12,7 @@ import aigw.core.providers.Operation;
 import aigw.core.providers.ProviderRequest;
 import aigw.core.providers.ProviderResponse;
 import aigw.core.providers.ProviderStream;
+import aigw.core.providers.bedrock.BedrockClaudeMessages;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
@@ -23,7 +24,7 @@ import java.util.Map;
  * <ul>
  *   <li>{@code POST /v1/messages}, whole or streamed ({@code stream: true}, Anthropic's event
  *       sequence);
- *   <li>{@code POST /v1/messages/count_tokens}, for models served by Anthropic only.
+ *   <li>{@code POST /v1/messages/count_tokens}, for Claude models only (Anthropic's count, Bedrock's CountTokens).
  * </ul>
  *
  * The virtual key comes in {@code x-api-key} (Anthropic's SDKs) or {@code Authorization: Bearer}
@@ -33,9 +34,11 @@ import java.util.Map;
  * models), call (failover), record. Two ways to the provider, by the model's deployments:
  *
  * <ul>
- *   <li><b>Every deployment is {@code anthropic/...}</b>: passed through. The client's body, only
- *       {@code model} replaced, with the client's {@code anthropic-beta}, goes to Anthropic ({@link
- *       Operation#MESSAGES}); its Message or events come back as sent, the usage (cache tokens
+ *   <li><b>Every deployment is Claude</b> ({@code anthropic/...}, or {@code bedrock/} with a Claude
+ *       model id, inference profile or ARN): passed through. The client's body, only {@code model}
+ *       replaced, with the client's {@code anthropic-beta}, goes to Anthropic ({@link
+ *       Operation#MESSAGES}), or to Bedrock's InvokeModel in Bedrock's Anthropic body ({@link
+ *       BedrockClaudeMessages}); its Message or events come back as sent, the usage (cache tokens
  *       included) read on the way.
  *   <li><b>Otherwise</b> (OpenAI-compatible, Azure, Gemini, and a model name mixing Anthropic with
  *       others, whose Anthropic deployments then take the translated request too): translated to a
@@ -92,8 +95,8 @@ final class MessagesEndpoint {
   }
 
   /**
-   * {@code POST /v1/messages/count_tokens}: Anthropic's own count, for a model whose deployments
-   * are all Anthropic's. Other providers have no such API; rather than an estimate that could be far
+   * {@code POST /v1/messages/count_tokens}: Anthropic's own count (or Bedrock's CountTokens), for a
+   * model whose deployments are all Claude. Other providers have no such API; rather than an estimate that could be far
    * off (tokenizers differ by a third and more), the client is told so: 400 {@code
    * invalid_request_error}. A body with {@code stream} is 400 naming it (count_tokens has no stream).
    * Nothing is recorded on the key (no tokens are generated).
@@ -115,7 +118,7 @@ final class MessagesEndpoint {
     if (!passedThrough(admitted.reachable())) {
       boolean withFallbacks = admitted.reachable().stream().anyMatch(deployment -> !deployment.modelName().equals(model));
       throw new BadRequest(
-          "Token counting is only available for models served by Anthropic; '" + model + "' is served by "
+          "Token counting is only available for models served by Anthropic (or Claude on Amazon Bedrock); '" + model + "' is served by "
               + providers(admitted.reachable()) + (withFallbacks ? " (with its fallbacks)" : "")
               + ", which has no token counting API.",
           "model");
@@ -139,9 +142,13 @@ final class MessagesEndpoint {
     return request.requestId() == null ? response : response.withHeader("request-id", request.requestId());
   }
 
-  /** Passed through when Anthropic serves every deployment of the model (failover keeps one request for all). */
+  /**
+   * Passed through when every deployment of the model is Claude, at Anthropic or on Amazon Bedrock
+   * (InvokeModel, {@link BedrockClaudeMessages}): failover keeps one request for all.
+   */
   static boolean passedThrough(List<Deployment> rotation) {
-    return rotation.stream().allMatch(deployment -> deployment.provider() == Provider.ANTHROPIC);
+    return rotation.stream()
+        .allMatch(deployment -> deployment.provider() == Provider.ANTHROPIC || BedrockClaudeMessages.servesClaude(deployment));
   }
 
   private static String providers(List<Deployment> rotation) {

@@ -10,6 +10,7 @@ import aigw.core.providers.ProviderAnswer;
 import aigw.core.providers.ProviderRequest;
 import aigw.core.providers.ProviderStream;
 import aigw.core.providers.StreamChunk;
+import aigw.core.providers.anthropic.AnthropicTranslator;
 import aigw.core.providers.http.UpstreamCall;
 import aigw.core.providers.http.UpstreamHttp;
 import java.io.IOException;
@@ -36,7 +37,9 @@ import software.amazon.eventstream.Message;
 import software.amazon.eventstream.MessageDecoder;
 
 /**
- * Amazon Bedrock's Converse and ConverseStream for {@code bedrock/<model id>} deployments, over the
+ * Amazon Bedrock's Converse and ConverseStream for {@code bedrock/<model id>} deployments (and, for
+ * Anthropic's Messages API on Claude models, InvokeModel, InvokeModelWithResponseStream and
+ * CountTokens: {@link BedrockClaudeMessages}), over the
  * gateway's own HTTP transport ({@link UpstreamHttp}: timeouts, connect-versus-sent, redirects
  * refused) instead of the AWS SDK's {@code bedrockruntime} client: that client's ConverseStream
  * exists only on the async client, which needs Netty or the CRT's native HTTP client, megabytes the
@@ -62,6 +65,7 @@ public final class BedrockConverseProvider implements ModelProvider {
   private static final Set<String> RESTRICTED = Set.of("host", "content-length", "connection", "expect", "upgrade");
 
   private final BedrockTranslator translator;
+  private final BedrockClaudeMessages claudeMessages = new BedrockClaudeMessages();
   private final UpstreamHttp transport;
   private final AwsCredentialsProvider credentials;
   private final AwsV4HttpSigner signer = AwsV4HttpSigner.create();
@@ -78,15 +82,24 @@ public final class BedrockConverseProvider implements ModelProvider {
     this.credentials = credentials;
   }
 
+  /**
+   * Chat completions through Converse/ConverseStream; Anthropic's Messages API ({@code /v1/messages}
+   * and its token count, which reach only Claude deployments: {@link BedrockClaudeMessages#servesClaude})
+   * through InvokeModel/InvokeModelWithResponseStream and CountTokens, passed through. Both ways share
+   * the signing, Bedrock's errors and the event stream reader.
+   */
   @Override
   public ProviderAnswer answer(Deployment deployment, ProviderRequest request) {
-    UpstreamCall call = signed(deployment, translator.request(deployment, request));
+    boolean claude = AnthropicTranslator.isNative(request.operation());
+    UpstreamCall call = signed(deployment, claude ? claudeMessages.request(deployment, request) : translator.request(deployment, request));
     if (!request.stream()) {
       UpstreamHttp.Reply reply = transport.exchange(call);
       if (!reply.ok()) {
         throw translator.error(deployment, reply.status(), reply.headers(), reply.body());
       }
-      return translator.response(deployment, requestId(reply.headers()), reply.body());
+      return claude
+          ? claudeMessages.response(deployment, request, reply.body())
+          : translator.response(deployment, requestId(reply.headers()), reply.body());
     }
     UpstreamHttp.OpenReply reply = transport.open(call);
     if (!reply.ok()) {
@@ -100,7 +113,9 @@ public final class BedrockConverseProvider implements ModelProvider {
               + ", not an event stream (application/vnd.amazon.eventstream).",
           null, false);
     }
-    return new ConverseEventStream(deployment, call, reply, translator, translator.stream(deployment, requestId(reply.headers())));
+    BedrockEventTranslation translation =
+        claude ? claudeMessages.stream(deployment, request) : translator.stream(deployment, requestId(reply.headers()));
+    return new BedrockEventStream(deployment, call, reply, translator, translation);
   }
 
   /**
@@ -144,17 +159,18 @@ public final class BedrockConverseProvider implements ModelProvider {
   }
 
   /**
-   * A ConverseStream answer: {@code application/vnd.amazon.eventstream} messages (prelude, headers,
-   * JSON payload, CRCs) decoded by the SDK's own {@link MessageDecoder} and translated one by one.
+   * A ConverseStream or InvokeModelWithResponseStream answer: {@code application/vnd.amazon.eventstream}
+   * messages (prelude, headers, JSON payload, CRCs) decoded by the SDK's own {@link MessageDecoder}
+   * and translated one by one.
    * One message may hold at most {@link #MAX_MESSAGE_BYTES}, the bound a Server-Sent Event has
    * ({@code ServerSentEvents}): bytes that complete no message beyond it end the stream.
    */
-  private static final class ConverseEventStream implements ProviderStream {
+  private static final class BedrockEventStream implements ProviderStream {
     private final Deployment deployment;
     private final UpstreamCall call;
     private final UpstreamHttp.OpenReply reply;
     private final BedrockTranslator translator;
-    private final BedrockTranslator.EventsToChunks translation;
+    private final BedrockEventTranslation translation;
     private final InputStream body;
     private final MessageDecoder decoder = new MessageDecoder();
     private final ArrayDeque<StreamChunk> pending = new ArrayDeque<>();
@@ -162,9 +178,9 @@ public final class BedrockConverseProvider implements ModelProvider {
     private long undecodedBytes; // fed since the last whole message
     private boolean anyChunk; // a chunk was returned: from then on the client has part of the answer
 
-    ConverseEventStream(
+    BedrockEventStream(
         Deployment deployment, UpstreamCall call, UpstreamHttp.OpenReply reply, BedrockTranslator translator,
-        BedrockTranslator.EventsToChunks translation) {
+        BedrockEventTranslation translation) {
       this.deployment = deployment;
       this.call = call;
       this.reply = reply;

@@ -106,9 +106,14 @@ public final class BedrockTranslator {
    * and a version's {@code :} become {@code %3A} and {@code %2F}.
    */
   static URI converseUri(URI endpoint, String modelId, boolean stream) {
+    return modelUri(endpoint, modelId, stream ? "converse-stream" : "converse");
+  }
+
+  /** {@code <endpoint>/model/<model id>/<operation>}, the model id encoded as in {@link #converseUri}. */
+  static URI modelUri(URI endpoint, String modelId, String operation) {
     String base = endpoint.toString().replaceAll("/+$", "");
     String segment = URLEncoder.encode(modelId, StandardCharsets.UTF_8).replace("+", "%20").replace("*", "%2A").replace("%7E", "~");
-    return URI.create(base + "/model/" + segment + (stream ? "/converse-stream" : "/converse"));
+    return URI.create(base + "/model/" + segment + "/" + operation);
   }
 
   /** The Converse body for an OpenAI chat completion request (see the class comment). */
@@ -526,7 +531,7 @@ public final class BedrockTranslator {
           502,
           "Amazon Bedrock refused the gateway's AWS credentials for model '" + model + "' (" + name + (exception == null ? "" : ", HTTP " + status)
               + "). The operator must check that the function's IAM role may call bedrock:InvokeModel and"
-              + " bedrock:InvokeModelWithResponseStream on the model's ARNs (for an inference profile: the profile and its"
+              + " bedrock:InvokeModelWithResponseStream (and bedrock:CountTokens, for token counting) on the model's ARNs (for an inference profile: the profile and its"
               + " foundation models in every region it routes to), and that an administrator has invoked the model once (a third-party model's first call subscribes the account through AWS Marketplace; Anthropic's also needs its first-time-use form): docs/configuration.md, Amazon Bedrock.",
           UpstreamFailed.CREDENTIAL_REFUSED,
           null,
@@ -570,7 +575,7 @@ public final class BedrockTranslator {
    * contentBlockStop}, then {@code messageStop} (stop reason) and {@code metadata} (usage, last).
    * Unknown events are skipped: Bedrock adds members to the union.
    */
-  public static final class EventsToChunks {
+  public static final class EventsToChunks implements BedrockEventTranslation {
     private final Deployment deployment;
     private final String id;
     private final long created;
@@ -591,6 +596,7 @@ public final class BedrockTranslator {
      * @param eventType the message's {@code :event-type} header
      * @param payload its JSON payload
      */
+    @Override
     public List<StreamChunk> onEvent(String eventType, byte[] payload) {
       JsonNode data;
       try {
@@ -653,11 +659,13 @@ public final class BedrockTranslator {
     }
 
     /** True once {@code metadata} (the last event, with usage) arrived. */
+    @Override
     public boolean complete() {
       return complete;
     }
 
     /** True once {@code messageStop} arrived: an end of the stream after it lost only the usage. */
+    @Override
     public boolean stopped() {
       return stopped;
     }
