@@ -1,11 +1,16 @@
 // The official Anthropic TypeScript SDK, as an application (or Claude Code) calls it.
-// Usage: node anthropic-node.mjs create|stream|tool-create|tool-stream
-// Env: AIGW_BASE_URL (the gateway's root, without /v1: the SDK adds /v1/messages), AIGW_API_KEY, AIGW_MODEL.
-// Prints one JSON line: {text, events, stop_reason, tool, usage}.
+// Usage: node anthropic-node.mjs create|stream|tool-create|tool-stream|roundtrip-create|roundtrip-stream
+// Env: AIGW_BASE_URL (the gateway's root, without /v1: the SDK adds /v1/messages), AIGW_API_KEY, AIGW_MODEL,
+// AIGW_TOOL_RESULT (roundtrip: what the tool returns).
+// Prints one JSON line: {text, events, stop_reason, tool, usage}. A roundtrip runs the tool the model called and
+// sends its result back (a second request, with the first answer's content as the assistant turn): text,
+// stop_reason and usage are then the second answer's, tool the first's call.
 import Anthropic from "@anthropic-ai/sdk";
 
 const client = new Anthropic({ baseURL: process.env.AIGW_BASE_URL, apiKey: process.env.AIGW_API_KEY, maxRetries: 0 });
-const mode = process.argv[2] ?? "create";
+const argument = process.argv[2] ?? "create";
+const roundTrip = argument.startsWith("roundtrip");
+const mode = roundTrip ? argument.replace("roundtrip", "tool") : argument;
 const model = process.env.AIGW_MODEL;
 
 const weather = {
@@ -21,22 +26,40 @@ const params = {
   ...(mode.startsWith("tool") ? { tools: [weather], tool_choice: { type: "auto" } } : {}),
 };
 
-let message;
 let events = 0;
-let streamedText = "";
-if (mode.endsWith("stream")) {
-  const stream = client.messages.stream(params);
-  stream.on("streamEvent", () => events++);
-  stream.on("text", (delta) => (streamedText += delta));
-  message = await stream.finalMessage();
-} else {
-  message = await client.messages.create(params);
+
+async function send(request) {
+  let streamedText = "";
+  let message;
+  if (mode.endsWith("stream")) {
+    const stream = client.messages.stream(request);
+    stream.on("streamEvent", () => events++);
+    stream.on("text", (delta) => (streamedText += delta));
+    message = await stream.finalMessage();
+  } else {
+    message = await client.messages.create(request);
+  }
+  const said = message.content.filter((b) => b.type === "text").map((b) => b.text).join("");
+  if (mode.endsWith("stream") && streamedText !== said) {
+    throw new Error(`streamed text ${JSON.stringify(streamedText)} differs from the final message's ${JSON.stringify(said)}`);
+  }
+  return message;
+}
+
+let message = await send(params);
+const use = message.content.find((b) => b.type === "tool_use");
+if (roundTrip) {
+  if (!use) throw new Error(`no tool_use to answer: ${JSON.stringify(message)}`);
+  message = await send({
+    ...params,
+    messages: [
+      ...params.messages,
+      { role: "assistant", content: message.content },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: use.id, content: process.env.AIGW_TOOL_RESULT }] },
+    ],
+  });
 }
 const text = message.content.filter((b) => b.type === "text").map((b) => b.text).join("");
-if (mode.endsWith("stream") && streamedText !== text) {
-  throw new Error(`streamed text ${JSON.stringify(streamedText)} differs from the final message's ${JSON.stringify(text)}`);
-}
-const use = message.content.find((b) => b.type === "tool_use");
 console.log(JSON.stringify({
   text,
   events,
