@@ -16,6 +16,7 @@ import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.client.MappingBuilder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -61,7 +62,7 @@ class AnthropicSdkTest {
           - model_name: claude-sonnet
             litellm_params: {model: anthropic/claude-sonnet-4-5-20250929, api_base: "%1$s", api_key: os.environ/SDK_PROVIDER_KEY}
         """.formatted(standIn.baseUrl()) + AdapterStandIns.modelList(standIn.baseUrl()));
-    var environment = new java.util.HashMap<>(AdapterStandIns.environment());
+    var environment = new HashMap<>(AdapterStandIns.environment());
     environment.putAll(Map.of("AIGW_MASTER_KEY", MASTER, "SDK_PROVIDER_KEY", "sk-provider-sdk"));
     gateway = LocalGateway.start(LocalOptions.inMemory(config, environment));
   }
