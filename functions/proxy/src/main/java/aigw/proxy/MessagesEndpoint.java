@@ -76,7 +76,7 @@ final class MessagesEndpoint {
         case ProviderStream events -> streaming(request, steps.streamAccounting(admitted, events), events);
       };
     }
-    ObjectNode chat = MessagesToChat.chatRequest(body);
+    ObjectNode chat = MessagesToChat.chatRequest(body, readsThinkingBlocks(admitted.reachable()));
     var forwarded = ForwardedBody.of(Json.bytes(chat));
     var providerRequest = stream
         ? ProviderRequest.streamed(Operation.CHAT_COMPLETIONS, forwarded)
@@ -142,6 +142,15 @@ final class MessagesEndpoint {
   /** Passed through when Anthropic serves every deployment of the model (failover keeps one request for all). */
   static boolean passedThrough(List<Deployment> rotation) {
     return rotation.stream().allMatch(deployment -> deployment.provider() == Provider.ANTHROPIC);
+  }
+
+  /**
+   * Whether a translated request carries the conversation's thinking blocks: when one of the
+   * deployments it may reach is Anthropic's (a model name or fallback mixing providers), whose
+   * adapter sends them back to Anthropic; an OpenAI-compatible API may refuse the unknown member.
+   */
+  static boolean readsThinkingBlocks(List<Deployment> rotation) {
+    return rotation.stream().anyMatch(deployment -> deployment.provider() == Provider.ANTHROPIC);
   }
 
   private static String providers(List<Deployment> rotation) {
