@@ -2,7 +2,7 @@
 // Usage: node anthropic-node.mjs create|stream|tool-create|tool-stream|roundtrip-create|roundtrip-stream
 // Env: AIGW_BASE_URL (the gateway's root, without /v1: the SDK adds /v1/messages), AIGW_API_KEY, AIGW_MODEL,
 // AIGW_TOOL_RESULT (roundtrip: what the tool returns), AIGW_THINKING_BUDGET (optional: extended thinking with that budget).
-// Prints one JSON line: {text, events, stop_reason, tool, usage}. A roundtrip runs the tool the model called and
+// Prints one JSON line: {text, events, stop_reason, first_stop_reason, tool, thinking, usage}. A roundtrip runs the tool the model called and
 // sends its result back (a second request, with the first answer's content as the assistant turn): text,
 // stop_reason and usage are then the second answer's, tool the first's call, and thinking the first answer's
 // thinking blocks ({type, signature} of thinking and redacted_thinking), sent back unchanged as the SDK keeps them.
@@ -50,6 +50,7 @@ async function send(request) {
 }
 
 let message = await send(params);
+const firstStopReason = message.stop_reason;
 const use = message.content.find((b) => b.type === "tool_use");
 const thinking = message.content
   .filter((b) => b.type === "thinking" || b.type === "redacted_thinking")
@@ -70,6 +71,7 @@ console.log(JSON.stringify({
   text,
   events,
   stop_reason: message.stop_reason,
+  first_stop_reason: firstStopReason,
   tool: use ? { name: use.name, input: use.input } : null,
   thinking,
   usage: message.usage,

@@ -39,7 +39,8 @@ import software.amazon.eventstream.Message;
  * </ul>
  *
  * Each answers, whole or streamed: a request that carries the result of a {@link #TOOL} call
- * ({@link #RESULT}) with {@link #AFTER_TOOL}; one that offers tools with a call of {@link #TOOL}
+ * ({@link #RESULT}) with {@link #AFTER_TOOL} (Gemini: only with the call's {@code thoughtSignature}
+ * back on its part, as Gemini 3 requires); one that offers tools with a call of {@link #TOOL}
  * ({@link ResponsesStandIn#ARGUMENTS}, id {@link ResponsesStandIn#CALL_ID} where the provider gives
  * ids: Gemini does not, the gateway makes one); anything else with the text of {@link Answer#pieces}.
  * Every answer reports {@link Answer#promptTokens} in and {@link Answer#completionTokens} out, so
@@ -77,6 +78,7 @@ final class AdapterStandIns {
   }
 
   static final String GEMINI_KEY = "gemini-stand-in-key-not-a-secret-0077";
+  private static final String GEMINI_SIGNATURE = "CiQBVKhc7kSignatureOfTheStandIn+/w==";
   static final String AZURE_KEY = "azure-stand-in-key-not-a-secret-0077";
   static final String ACCESS_KEY = "AKIDADAPTERSTEST0001";
   private static final String SECRET_KEY = "adapters/secret/access/key/for/tests/only/0001";
@@ -140,10 +142,12 @@ final class AdapterStandIns {
     String usage = "\"usageMetadata\":{\"promptTokenCount\":%d,\"candidatesTokenCount\":%d,\"totalTokenCount\":%d}"
         .formatted(answer.promptTokens(), answer.completionTokens(), answer.totalTokens());
     String promptOnly = "\"usageMetadata\":{\"promptTokenCount\":%d,\"totalTokenCount\":%d}".formatted(answer.promptTokens(), answer.promptTokens());
-    String call = "{\"functionCall\":{\"name\":\"" + TOOL + "\",\"args\":" + ResponsesStandIn.ARGUMENTS + "}}";
+    // Gemini 2.5+ signs a function call's thinking; it must come back on the call's part, or Gemini 3 refuses the turn.
+    String call = "{\"functionCall\":{\"name\":\"" + TOOL + "\",\"args\":" + ResponsesStandIn.ARGUMENTS + "},\"thoughtSignature\":\"" + GEMINI_SIGNATURE + "\"}";
     for (boolean streamed : new boolean[] {false, true}) {
       var path = urlEqualTo(GEMINI_PATH + (streamed ? ":streamGenerateContent?alt=sse" : ":generateContent"));
-      var afterTool = post(path).withRequestBody(containing("functionResponse")).withRequestBody(containing(RESULT)).atPriority(1);
+      var afterTool = post(path).withRequestBody(containing("functionResponse")).withRequestBody(containing(RESULT))
+          .withRequestBody(matchingJsonPath("$.contents[1].parts[0].thoughtSignature", equalTo(GEMINI_SIGNATURE))).atPriority(1);
       var withTools = post(path).withRequestBody(matchingJsonPath("$.tools[0].functionDeclarations[0].name", equalTo(TOOL))).atPriority(2);
       var plain = post(path).atPriority(3);
       if (streamed) {

@@ -137,6 +137,7 @@ class AnthropicSdkTest {
     assertThat(printed.path("stop_reason").asText()).isEqualTo("end_turn");
     assertThat(printed.path("text").asText()).isEqualTo(roundTrip ? AdapterStandIns.AFTER_TOOL : TEXT);
     if (roundTrip) {
+      assertThat(printed.path("first_stop_reason").asText()).isEqualTo("tool_use");
       assertThat(printed.at("/tool/name").asText()).isEqualTo("get_weather");
       assertThat(printed.at("/tool/input")).isEqualTo(Json.MAPPER.readTree("{\"city\":\"Paris\"}"));
     }

@@ -141,6 +141,7 @@ class ThinkingEndToEndTest {
     JsonNode printed = Json.MAPPER.readTree(run.stdout().strip().lines().reduce((first, last) -> last).orElse("{}"));
     assertThat(printed.get("thinking")).isEqualTo(Json.MAPPER.readTree(
         "[{\"type\":\"thinking\",\"signature\":\"" + SIGNATURE + "\"},{\"type\":\"redacted_thinking\",\"data\":\"" + REDACTED + "\"}]"));
+    assertThat(printed.path("first_stop_reason").asText()).isEqualTo("tool_use");
     assertThat(printed.at("/tool/name").asText()).isEqualTo("get_weather");
     assertThat(printed.path("text").asText()).isEqualTo(AdapterStandIns.AFTER_TOOL);
     assertThat(printed.path("stop_reason").asText()).isEqualTo("end_turn");
