@@ -31,6 +31,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * OpenAI's chat completions to Anthropic's Messages API and back
@@ -399,6 +400,14 @@ public final class AnthropicTranslator implements HttpApiTranslator {
   private static ArrayNode assistantBlocks(JsonNode message, String where) {
     ArrayNode blocks = thinkingBlocks(message.get("thinking_blocks"), where);
     JsonNode content = message.get("content");
+    if (content != null && content.isArray()) {
+      // LiteLLM also takes thinking as content parts ({type: thinking|redacted_thinking, ...}): first too
+      ArrayNode thinkingParts = Json.MAPPER.createArrayNode();
+      ArrayNode otherParts = Json.MAPPER.createArrayNode();
+      content.forEach(part -> (Set.of("thinking", "redacted_thinking").contains(part.path("type").asText()) ? thinkingParts : otherParts).add(part));
+      blocks.addAll(thinkingBlocks(thinkingParts, where));
+      content = otherParts;
+    }
     if (content != null && !content.isNull()) {
       String text = text(content, where);
       if (!text.isEmpty()) { // Anthropic refuses empty text blocks; OpenAI sends "" beside tool calls
@@ -428,7 +437,7 @@ public final class AnthropicTranslator implements HttpApiTranslator {
 
   /**
    * An assistant message's {@code thinking_blocks} (LiteLLM's field, which this gateway's answers
-   * carry) as the first blocks of its turn, unchanged: Anthropic refuses a turn whose thinking does
+   * carry), or its content parts of those types, as the first blocks of its turn, unchanged: Anthropic refuses a turn whose thinking does
    * not come first or was altered, and with thinking enabled needs the last assistant turn's thinking
    * before its tool_use ("a final assistant message must start with a thinking block",
    * https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking#preserving-thinking-blocks).
