@@ -25,9 +25,12 @@ import java.util.Map;
  * <p>The Message's {@code model} (and {@code message_start}'s) is the model the provider says
  * answered, as {@code /v1/chat/completions} passes it on: after a fallback, the fallback's.
  *
- * <p>Content: {@code reasoning_content} (or {@code reasoning}, as DeepSeek, vLLM and OpenRouter send
- * it) as a {@code thinking} block with an empty signature, the text as a {@code text} block, each
- * tool call as a {@code tool_use} block (its arguments parsed as {@code input}).
+ * <p>Content: the {@code thinking_blocks} of an Anthropic model's answer (LiteLLM's field, which the
+ * Anthropic adapter fills) as {@code thinking} blocks with their signatures and {@code
+ * redacted_thinking} blocks, so that the client can send them back and the conversation continue
+ * with thinking and tools; else {@code reasoning_content} (or {@code reasoning}, as DeepSeek, vLLM
+ * and OpenRouter send it) as a {@code thinking} block with an empty signature; the text as a {@code
+ * text} block, each tool call as a {@code tool_use} block (its arguments parsed as {@code input}).
  */
 final class ChatToMessages {
   private ChatToMessages() {}
@@ -58,9 +61,21 @@ final class ChatToMessages {
     message.put("role", "assistant");
     message.put("model", answeringModel(answer, model));
     ArrayNode content = message.putArray("content");
-    String reasoning = reasoning(said);
-    if (!reasoning.isEmpty()) {
-      content.addObject().put("type", "thinking").put("thinking", reasoning).put("signature", "");
+    JsonNode thinkingBlocks = said.path("thinking_blocks");
+    if (thinkingBlocks.isArray() && !thinkingBlocks.isEmpty()) {
+      for (JsonNode block : thinkingBlocks) {
+        switch (block.path("type").asText("")) {
+          case "thinking" -> content.addObject().put("type", "thinking").put("thinking", block.path("thinking").asText(""))
+              .put("signature", block.path("signature").asText(""));
+          case "redacted_thinking" -> content.addObject().put("type", "redacted_thinking").put("data", block.path("data").asText(""));
+          default -> {} // a kind of block this translation does not know: it has no Anthropic form to take
+        }
+      }
+    } else {
+      String reasoning = reasoning(said);
+      if (!reasoning.isEmpty()) {
+        content.addObject().put("type", "thinking").put("thinking", reasoning).put("signature", "");
+      }
     }
     String text = said.path("content").asText("");
     if (!text.isEmpty()) {
@@ -116,7 +131,9 @@ final class ChatToMessages {
    *   <li>{@code message_start} (usage 0: OpenAI reports it only at the end) and a {@code ping}, at
    *       the first chunk;
    *   <li>per content block, {@code content_block_start}, its deltas ({@code text_delta}, {@code
-   *       thinking_delta} for reasoning, {@code input_json_delta} for a tool call's arguments) and
+   *       thinking_delta} for reasoning and {@code signature_delta} for a {@code thinking_blocks}
+   *       entry's signature, {@code input_json_delta} for a tool call's arguments; a {@code
+   *       redacted_thinking} entry is a block whole in its start event) and
    *       {@code content_block_stop} when the next block starts or the answer ends (a delta for an
    *       earlier tool call goes to that call's block index);
    *   <li>once the provider's stream has ended: {@code message_delta} with the stop reason and the
@@ -133,6 +150,7 @@ final class ChatToMessages {
     private boolean ended;
     private int blocks; // content blocks started so far
     private String openBlock; // "text", "thinking", "tool_use" or null
+    private boolean openBlockSigned; // the open thinking block has its signature: more thinking is another block
     private final Map<Integer, Integer> blockOfToolCall = new HashMap<>();
     private String finishReason;
     private JsonNode usage;
@@ -181,10 +199,11 @@ final class ChatToMessages {
         finishReason = choice.get("finish_reason").asText();
       }
       JsonNode delta = choice.path("delta");
-      String reasoning = reasoning(delta);
-      if (!reasoning.isEmpty()) {
-        blockFor("thinking", Json.MAPPER.createObjectNode().put("type", "thinking").put("thinking", "").put("signature", ""));
-        emit(blocks - 1, Json.MAPPER.createObjectNode().put("type", "thinking_delta").put("thinking", reasoning), reasoning.length());
+      JsonNode thinkingBlocks = delta.path("thinking_blocks");
+      if (thinkingBlocks.isArray() && !thinkingBlocks.isEmpty()) {
+        thinkingBlocks.forEach(this::thinkingBlock); // an Anthropic model's: they carry the signatures reasoning_content lacks
+      } else {
+        thinking(reasoning(delta));
       }
       String text = delta.path("content").asText("");
       if (!text.isEmpty()) {
@@ -207,6 +226,43 @@ final class ChatToMessages {
           emit(block, Json.MAPPER.createObjectNode().put("type", "input_json_delta").put("partial_json", arguments), arguments.length());
         }
       }
+    }
+
+    /** One {@code thinking_blocks} entry of a delta: a piece of thinking, its signature, or a redacted block. */
+    private void thinkingBlock(JsonNode block) {
+      switch (block.path("type").asText("")) {
+        case "thinking" -> {
+          thinking(block.path("thinking").asText(""));
+          String signature = block.path("signature").asText("");
+          if (!signature.isEmpty()) {
+            openThinking();
+            emit(blocks - 1, Json.MAPPER.createObjectNode().put("type", "signature_delta").put("signature", signature), 0);
+            openBlockSigned = true;
+          }
+        }
+        case "redacted_thinking" -> {
+          closeOpenBlock();
+          startBlock("redacted_thinking", Json.MAPPER.createObjectNode().put("type", "redacted_thinking").put("data", block.path("data").asText("")));
+          closeOpenBlock();
+        }
+        default -> {} // no Anthropic form to take
+      }
+    }
+
+    /** A piece of thinking in the open thinking block (a new one after a signed block). */
+    private void thinking(String text) {
+      if (text.isEmpty()) {
+        return;
+      }
+      openThinking();
+      emit(blocks - 1, Json.MAPPER.createObjectNode().put("type", "thinking_delta").put("thinking", text), text.length());
+    }
+
+    private void openThinking() {
+      if (openBlockSigned) {
+        closeOpenBlock();
+      }
+      blockFor("thinking", Json.MAPPER.createObjectNode().put("type", "thinking").put("thinking", "").put("signature", ""));
     }
 
     /** message_start, naming {@code answering}: the first chunk's {@code model}, as the whole answer's. */
@@ -240,6 +296,7 @@ final class ChatToMessages {
       event.set("content_block", contentBlock);
       pending.add(new StreamChunk(Json.bytes(event), null, false, 0));
       openBlock = kind;
+      openBlockSigned = false;
       return blocks++;
     }
 

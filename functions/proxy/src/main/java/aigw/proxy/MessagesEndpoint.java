@@ -79,7 +79,7 @@ final class MessagesEndpoint {
         case ProviderStream events -> streaming(request, steps.streamAccounting(admitted, events), events, AnthropicEvents.passedThrough(request.requestId()));
       };
     }
-    ObjectNode chat = MessagesToChat.chatRequest(body);
+    ObjectNode chat = MessagesToChat.chatRequest(body, readsThinkingBlocks(admitted.reachable()));
     var forwarded = ForwardedBody.of(Json.bytes(chat));
     var providerRequest = stream
         ? ProviderRequest.streamed(Operation.CHAT_COMPLETIONS, forwarded)
@@ -149,6 +149,15 @@ final class MessagesEndpoint {
   static boolean passedThrough(List<Deployment> rotation) {
     return rotation.stream()
         .allMatch(deployment -> deployment.provider() == Provider.ANTHROPIC || BedrockClaudeMessages.servesClaude(deployment));
+  }
+
+  /**
+   * Whether a translated request carries the conversation's thinking blocks: when one of the
+   * deployments it may reach is Anthropic's (a model name or fallback mixing providers), whose
+   * adapter sends them back to Anthropic; an OpenAI-compatible API may refuse the unknown member.
+   */
+  static boolean readsThinkingBlocks(List<Deployment> rotation) {
+    return rotation.stream().anyMatch(deployment -> deployment.provider() == Provider.ANTHROPIC);
   }
 
   private static String providers(List<Deployment> rotation) {

@@ -22,8 +22,11 @@ import java.util.List;
  *       assistant's {@code tool_use} blocks → {@code tool_calls} (input as a JSON string); a user's
  *       {@code tool_result} blocks → {@code tool} messages placed first (OpenAI wants them right
  *       after the assistant's calls), their text joined, their images in a user message after them;
- *       {@code thinking} and {@code redacted_thinking} blocks are dropped (only Anthropic can read
- *       their signatures).
+ *       {@code thinking} and {@code redacted_thinking} blocks → the assistant message's {@code
+ *       thinking_blocks} (LiteLLM's field, in order, signatures kept) when an Anthropic deployment
+ *       may take the request, which needs them back to continue with thinking and tools; dropped
+ *       otherwise (only Anthropic can read their signatures, and an OpenAI-compatible API may refuse
+ *       a member it does not know).
  *   <li>{@code tools} → function tools ({@code input_schema} as {@code parameters}); Anthropic's
  *       server tools (a {@code type} such as {@code web_search_20250305}) are refused (400): only
  *       Anthropic runs them. {@code tool_choice}: auto → auto, any → required, tool → the named
@@ -47,8 +50,19 @@ import java.util.List;
 final class MessagesToChat {
   private MessagesToChat() {}
 
-  /** The chat completion request for {@code messages} (already checked by {@link MessagesEndpoint} for model and stream). */
+  /** The chat completion request for {@code messages}, thinking blocks dropped (see {@link #chatRequest(ObjectNode, boolean)}). */
   static ObjectNode chatRequest(ObjectNode messages) {
+    return chatRequest(messages, false);
+  }
+
+  /**
+   * The chat completion request for {@code messages} (already checked by {@link MessagesEndpoint}
+   * for model and stream).
+   *
+   * @param keepThinking whether the assistant turns' thinking blocks go along as {@code
+   *     thinking_blocks}: true when a deployment that reads them (Anthropic's) may take the request
+   */
+  static ObjectNode chatRequest(ObjectNode messages, boolean keepThinking) {
     ObjectNode chat = Json.MAPPER.createObjectNode();
     chat.set("model", messages.get("model"));
     ArrayNode out = chat.putArray("messages");
@@ -66,7 +80,7 @@ final class MessagesToChat {
       requireContent(turn.get("content"), where, i == turns.size() - 1 && "assistant".equals(turn.path("role").asText()));
       switch (turn.path("role").asText("")) {
         case "user" -> userTurn(turn.get("content"), where, out);
-        case "assistant" -> assistantTurn(turn.get("content"), where, out);
+        case "assistant" -> assistantTurn(turn.get("content"), where, out, keepThinking);
         // Anthropic's mid-conversation system messages (beta mid-conversation-system-2026-04-07), as
         // Claude Code 2.1 sends its agent list: a system message where it stands.
         case "system" -> out.addObject().put("role", "system").put("content", systemText(turn.get("content"), where + ".content"));
@@ -244,7 +258,7 @@ final class MessagesToChat {
     }
   }
 
-  private static void assistantTurn(JsonNode content, String where, ArrayNode out) {
+  private static void assistantTurn(JsonNode content, String where, ArrayNode out, boolean keepThinking) {
     ObjectNode message = Json.MAPPER.createObjectNode().put("role", "assistant");
     if (content != null && content.isTextual()) {
       message.put("content", content.asText());
@@ -253,6 +267,7 @@ final class MessagesToChat {
     }
     var text = new StringBuilder();
     ArrayNode calls = Json.MAPPER.createArrayNode();
+    ArrayNode thinking = Json.MAPPER.createArrayNode();
     for (JsonNode block : blocks(content, where)) {
       switch (block.path("type").asText()) {
         case "text" -> text.append(textPart(block, where).get("text").asText());
@@ -267,7 +282,11 @@ final class MessagesToChat {
           }
           call.putObject("function").put("name", block.get("name").asText()).put("arguments", Json.string(input));
         }
-        case "thinking", "redacted_thinking" -> {} // signed for Anthropic alone: no other provider reads them
+        case "thinking", "redacted_thinking" -> {
+          if (keepThinking) { // signed for Anthropic alone: no other provider reads them
+            thinking.add(thinkingBlock(block, where));
+          }
+        }
         default -> throw unsupportedBlock(block, where);
       }
     }
@@ -279,7 +298,25 @@ final class MessagesToChat {
     if (!calls.isEmpty()) {
       message.set("tool_calls", calls);
     }
+    if (!thinking.isEmpty()) {
+      message.set("thinking_blocks", thinking);
+    }
     out.add(message);
+  }
+
+  /** A thinking block as a {@code thinking_blocks} entry: the same members, checked as Anthropic checks them. */
+  private static ObjectNode thinkingBlock(JsonNode block, String where) {
+    if (block.path("type").asText().equals("redacted_thinking")) {
+      if (!block.path("data").isTextual()) {
+        throw new BadRequest(where + ": a redacted_thinking block needs its data.", where + ".content");
+      }
+      return Json.MAPPER.createObjectNode().put("type", "redacted_thinking").put("data", block.get("data").asText());
+    }
+    if (!block.path("thinking").isTextual() || !block.path("signature").isTextual()) {
+      throw new BadRequest(where + ": a thinking block needs its thinking and signature.", where + ".content");
+    }
+    return Json.MAPPER.createObjectNode().put("type", "thinking").put("thinking", block.get("thinking").asText())
+        .put("signature", block.get("signature").asText());
   }
 
   private static JsonNode blocks(JsonNode content, String where) {

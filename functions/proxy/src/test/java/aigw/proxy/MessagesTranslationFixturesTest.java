@@ -60,12 +60,13 @@ class MessagesTranslationFixturesTest {
   @MethodSource("requests")
   void messagesRequestInChatRequestOut(String name, JsonNode fixture) {
     ObjectNode messages = (ObjectNode) fixture.get("messages");
+    boolean keepThinking = fixture.path("keep_thinking").asBoolean(); // an Anthropic deployment may take it
     if (fixture.has("error")) {
-      assertThatThrownBy(() -> MessagesToChat.chatRequest(messages))
+      assertThatThrownBy(() -> MessagesToChat.chatRequest(messages, keepThinking))
           .isInstanceOfSatisfying(GatewayException.class, e -> assertAnthropicError(e, fixture.get("error")));
       return;
     }
-    assertThat(asSent(MessagesToChat.chatRequest(messages))).isEqualTo(fixture.get("chat"));
+    assertThat(asSent(MessagesToChat.chatRequest(messages, keepThinking))).isEqualTo(fixture.get("chat"));
   }
 
   @ParameterizedTest(name = "{0}")

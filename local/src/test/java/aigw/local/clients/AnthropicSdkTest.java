@@ -16,6 +16,7 @@ import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.client.MappingBuilder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -29,8 +30,10 @@ import org.junit.jupiter.params.provider.CsvSource;
  * unchanged, through the local gateway's {@code /v1/messages}: {@code messages.create} and {@code
  * messages.stream}, with and without tool use, against a model served by an OpenAI-compatible
  * stand-in (translated both ways) and one served by an Anthropic stand-in (passed through), with the
- * usage recorded on the key. Script: {@code anthropic-node.mjs}. Skipped only when node or npm is
- * absent.
+ * usage recorded on the key; and the same, with a tool call round trip (the tool's result sent back
+ * for a final answer), against the Gemini, Bedrock and Azure (dated api_version and v1) stand-ins of
+ * {@link AdapterStandIns}, all translated. Script: {@code anthropic-node.mjs}. Skipped only when node
+ * or npm is absent.
  */
 class AnthropicSdkTest {
   private static final String MASTER = "sk-anthropic-sdk-master-key-for-tests-only";
@@ -50,6 +53,7 @@ class AnthropicSdkTest {
     standIn = Upstream.start();
     stubOpenAi();
     stubAnthropic();
+    AdapterStandIns.stub(standIn, new AdapterStandIns.Answer(List.of("Hello", " from the stand-in"), (int) PROMPT_TOKENS, (int) OUTPUT_TOKENS));
     Path config = dir.resolve("config.yaml");
     Files.writeString(config, """
         model_list:
@@ -57,12 +61,15 @@ class AnthropicSdkTest {
             litellm_params: {model: openai/gpt-4o-mini, api_base: "%1$s/v1", api_key: os.environ/SDK_PROVIDER_KEY}
           - model_name: claude-sonnet
             litellm_params: {model: anthropic/claude-sonnet-4-5-20250929, api_base: "%1$s", api_key: os.environ/SDK_PROVIDER_KEY}
-        """.formatted(standIn.baseUrl()));
-    gateway = LocalGateway.start(LocalOptions.inMemory(config, Map.of("AIGW_MASTER_KEY", MASTER, "SDK_PROVIDER_KEY", "sk-provider-sdk")));
+        """.formatted(standIn.baseUrl()) + AdapterStandIns.modelList(standIn.baseUrl()));
+    var environment = new HashMap<>(AdapterStandIns.environment());
+    environment.putAll(Map.of("AIGW_MASTER_KEY", MASTER, "SDK_PROVIDER_KEY", "sk-provider-sdk"));
+    gateway = LocalGateway.start(LocalOptions.inMemory(config, environment));
   }
 
   @AfterAll
   static void stop() {
+    AdapterStandIns.clearCredentials();
     if (gateway != null) {
       gateway.close();
     }
@@ -103,6 +110,48 @@ class AnthropicSdkTest {
     assertThat(info.path("request_count").asLong()).isEqualTo(1);
     assertThat(info.path("prompt_tokens").asLong()).isEqualTo(PROMPT_TOKENS);
     assertThat(info.path("completion_tokens").asLong()).isEqualTo(OUTPUT_TOKENS);
+    assertThat(info.path("estimated_request_count").asLong()).isZero();
+  }
+
+  /**
+   * Gemini, Bedrock (a non-Claude model: translated, not passed through) and Azure through the
+   * Anthropic SDK, plain and streamed, text and a tool call whose result goes back for the final
+   * answer: every request of the conversation is counted on the key with its tokens.
+   */
+  @ParameterizedTest(name = "{0} on {1}")
+  @CsvSource({ // a round trip is a tool call answered and a text answer: both kinds of answer, one node process
+    "roundtrip-create, gemini-flash", "roundtrip-stream, gemini-flash", "roundtrip-create, nova-lite", "roundtrip-stream, nova-lite",
+    "roundtrip-create, azure-dated", "roundtrip-stream, azure-dated", "roundtrip-create, azure-v1", "roundtrip-stream, azure-v1"
+  })
+  void theAnthropicSdkWorksThroughTheGatewayOnGeminiBedrockAndAzureWithToolRoundTripsAndUsageOnTheKey(String mode, String model)
+      throws Exception {
+    var admin = new GatewayAdmin(gateway.baseUrl(), MASTER);
+    String key = admin.newKey("anthropic-sdk-adapters");
+
+    var run = NodeClients.node("anthropic-node.mjs", List.of(mode), Map.of("HOME", home.toString(),
+        "AIGW_BASE_URL", gateway.baseUrl().toString(), "AIGW_API_KEY", key, "AIGW_MODEL", model, "AIGW_TOOL_RESULT", AdapterStandIns.RESULT));
+
+    assertThat(run.exitCode()).as("the SDK exited with %d:%n%s%n%s", run.exitCode(), run.stdout(), run.stderr()).isZero();
+    JsonNode printed = Json.MAPPER.readTree(run.stdout().strip().lines().reduce((first, last) -> last).orElse("{}"));
+    boolean roundTrip = mode.startsWith("roundtrip"); // else a plain question
+    assertThat(printed.path("stop_reason").asText()).isEqualTo("end_turn");
+    assertThat(printed.path("text").asText()).isEqualTo(roundTrip ? AdapterStandIns.AFTER_TOOL : TEXT);
+    if (roundTrip) {
+      assertThat(printed.path("first_stop_reason").asText()).isEqualTo("tool_use");
+      assertThat(printed.at("/tool/name").asText()).isEqualTo("get_weather");
+      assertThat(printed.at("/tool/input")).isEqualTo(Json.MAPPER.readTree("{\"city\":\"Paris\"}"));
+    }
+    if (mode.endsWith("stream")) {
+      assertThat(printed.path("events").asInt()).as("events the SDK's MessageStream saw").isGreaterThanOrEqualTo(5);
+    }
+    JsonNode usage = printed.path("usage");
+    assertThat(usage.path("output_tokens").asLong()).isEqualTo(OUTPUT_TOKENS);
+    assertThat(usage.path("input_tokens").asLong() + usage.path("cache_read_input_tokens").asLong()).isEqualTo(PROMPT_TOKENS);
+    long requests = roundTrip ? 2 : 1;
+    JsonNode info = admin.keyInfoAfter(key, requests);
+    assertThat(info.path("request_count").asLong()).isEqualTo(requests);
+    assertThat(info.path("prompt_tokens").asLong()).isEqualTo(requests * PROMPT_TOKENS);
+    assertThat(info.path("completion_tokens").asLong()).isEqualTo(requests * OUTPUT_TOKENS);
     assertThat(info.path("estimated_request_count").asLong()).isZero();
   }
 

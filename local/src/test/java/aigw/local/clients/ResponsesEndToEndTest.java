@@ -10,14 +10,18 @@ import com.github.tomakehurst.wiremock.WireMockServer;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.JsonValue;
+import com.openai.models.responses.EasyInputMessage;
 import com.openai.models.responses.FunctionTool;
 import com.openai.models.responses.Response;
 import com.openai.models.responses.ResponseCreateParams;
 import com.openai.models.responses.ResponseFunctionToolCall;
+import com.openai.models.responses.ResponseInputItem;
 import com.openai.models.responses.ResponseStreamEvent;
 import com.openai.models.responses.ResponseUsage;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -25,6 +29,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -33,6 +38,11 @@ import org.junit.jupiter.params.provider.ValueSource;
  * ({@code hosted_vllm/}: the gateway translates) and for an OpenAI model (passed through), both on
  * {@link ResponsesStandIn}; the usage lands on the key ({@code GET /key/info}). The official Java
  * SDK (openai-java) and the Node SDK ({@code local/src/test/js/openai-responses.mjs}).
+ *
+ * <p>The same against every other adapter's stand-in ({@link AdapterStandIns}): Gemini, Bedrock and
+ * Azure with a dated {@code api_version} (translated to their chat APIs), and Azure's v1 API (passed
+ * through to its Responses API), with a function call round trip (the call's output sent back for
+ * the final answer).
  */
 class ResponsesEndToEndTest {
   static final String MASTER = "sk-responses-master-key-for-tests-only";
@@ -40,6 +50,10 @@ class ResponsesEndToEndTest {
   static final String TRANSLATED = "local-llama";
   /** openai: the Responses API, the request is passed through. */
   static final String NATIVE = "gpt-4.1";
+  static final String GEMINI = "gemini-flash";
+  static final String BEDROCK = "nova-lite";
+  static final String AZURE_DATED = "azure-dated";
+  static final String AZURE_V1 = "azure-v1";
 
   @TempDir static Path dir;
   @TempDir Path home;
@@ -49,6 +63,7 @@ class ResponsesEndToEndTest {
   @BeforeAll
   static void start() throws Exception {
     upstream = ResponsesStandIn.start();
+    AdapterStandIns.stub(upstream, new AdapterStandIns.Answer(OpenAiStandIn.PIECES, OpenAiStandIn.PROMPT_TOKENS, OpenAiStandIn.COMPLETION_TOKENS));
     Path config = dir.resolve("config.yaml");
     Files.writeString(
         config,
@@ -59,13 +74,16 @@ class ResponsesEndToEndTest {
           - model_name: %3$s
             litellm_params: {model: openai/gpt-4.1-2025-04-14, api_base: "%1$s/v1", api_key: os.environ/RESPONSES_PROVIDER_KEY}
         """
-            .formatted(upstream.baseUrl(), TRANSLATED, NATIVE));
-    gateway = LocalGateway.start(
-        LocalOptions.inMemory(config, Map.of("AIGW_MASTER_KEY", MASTER, "RESPONSES_PROVIDER_KEY", "sk-provider-responses")));
+            .formatted(upstream.baseUrl(), TRANSLATED, NATIVE)
+            + AdapterStandIns.modelList(upstream.baseUrl()));
+    var environment = new HashMap<>(AdapterStandIns.environment());
+    environment.putAll(Map.of("AIGW_MASTER_KEY", MASTER, "RESPONSES_PROVIDER_KEY", "sk-provider-responses"));
+    gateway = LocalGateway.start(LocalOptions.inMemory(config, environment));
   }
 
   @AfterAll
   static void stop() {
+    AdapterStandIns.clearCredentials();
     if (gateway != null) {
       gateway.close();
     }
@@ -115,14 +133,28 @@ class ResponsesEndToEndTest {
   }
 
   private static void assertRecorded(String key) throws Exception {
-    JsonNode info = admin().keyInfoAfter(key, 1);
-    assertThat(info.get("request_count").asLong()).isEqualTo(1);
-    assertThat(info.get("prompt_tokens").asLong()).isEqualTo(OpenAiStandIn.PROMPT_TOKENS);
-    assertThat(info.get("total_tokens").asLong()).isEqualTo(OpenAiStandIn.TOTAL_TOKENS);
+    assertRecorded(key, 1);
+  }
+
+  /** The key counts {@code requests} answers of the stand-ins' size. */
+  private static void assertRecorded(String key, long requests) throws Exception {
+    JsonNode info = admin().keyInfoAfter(key, requests);
+    assertThat(info.get("request_count").asLong()).isEqualTo(requests);
+    assertThat(info.get("prompt_tokens").asLong()).isEqualTo(requests * OpenAiStandIn.PROMPT_TOKENS);
+    assertThat(info.get("total_tokens").asLong()).isEqualTo(requests * OpenAiStandIn.TOTAL_TOKENS);
+  }
+
+  /** The call id the client sees: the provider's, except Gemini's calls, which have none (the gateway makes one). */
+  private static void assertCallId(String model, String callId) {
+    if (model.equals(GEMINI)) {
+      assertThat(callId).startsWith("call_");
+    } else {
+      assertThat(callId).isEqualTo(ResponsesStandIn.CALL_ID);
+    }
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {TRANSLATED, NATIVE})
+  @ValueSource(strings = {TRANSLATED, NATIVE, GEMINI, BEDROCK, AZURE_DATED, AZURE_V1})
   void javaSdkCreateGetsTheTextAndTheKeyRecordsTheUsage(String model) throws Exception {
     String key = admin().newKey("responses");
 
@@ -135,7 +167,7 @@ class ResponsesEndToEndTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {TRANSLATED, NATIVE})
+  @ValueSource(strings = {TRANSLATED, NATIVE, GEMINI, BEDROCK, AZURE_DATED, AZURE_V1})
   void javaSdkCreateWithAFunctionToolGetsTheCall(String model) throws Exception {
     String key = admin().newKey("responses");
 
@@ -144,14 +176,14 @@ class ResponsesEndToEndTest {
     List<ResponseFunctionToolCall> calls = response.output().stream().flatMap(item -> item.functionCall().stream()).toList();
     assertThat(calls).hasSize(1);
     assertThat(calls.get(0).name()).isEqualTo(ResponsesStandIn.TOOL);
-    assertThat(calls.get(0).callId()).isEqualTo(ResponsesStandIn.CALL_ID);
+    assertCallId(model, calls.get(0).callId());
     assertThat(Json.MAPPER.readTree(calls.get(0).arguments())).isEqualTo(Json.MAPPER.readTree(ResponsesStandIn.ARGUMENTS));
     assertUsage(response.usage().orElseThrow());
     assertRecorded(key);
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {TRANSLATED, NATIVE})
+  @ValueSource(strings = {TRANSLATED, NATIVE, GEMINI, BEDROCK, AZURE_DATED, AZURE_V1})
   void javaSdkCreateStreamingGetsTheDeltasThenResponseCompletedWithUsage(String model) throws Exception {
     String key = admin().newKey("responses");
 
@@ -174,7 +206,7 @@ class ResponsesEndToEndTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {TRANSLATED, NATIVE})
+  @ValueSource(strings = {TRANSLATED, NATIVE, GEMINI, BEDROCK, AZURE_DATED, AZURE_V1})
   void javaSdkCreateStreamingWithAFunctionToolStreamsItsArguments(String model) throws Exception {
     String key = admin().newKey("responses");
 
@@ -188,7 +220,7 @@ class ResponsesEndToEndTest {
     var done = events.stream().flatMap(e -> e.outputItemDone().stream()).flatMap(d -> d.item().functionCall().stream()).toList();
     assertThat(done).singleElement().satisfies(call -> {
       assertThat(call.name()).isEqualTo(ResponsesStandIn.TOOL);
-      assertThat(call.callId()).isEqualTo(ResponsesStandIn.CALL_ID);
+      assertCallId(model, call.callId());
     });
     assertUsage(events.get(events.size() - 1).asCompleted().response().usage().orElseThrow());
     assertRecorded(key);
@@ -218,5 +250,71 @@ class ResponsesEndToEndTest {
       assertThat(printed.at("/usage/input_tokens_details/cached_tokens").isInt()).isTrue();
       assertRecorded(key);
     }
+  }
+
+  /**
+   * A function call round trip with the Java SDK: the model calls the tool, the client sends the
+   * call and its output back as input items, the model answers; both requests counted on the key.
+   */
+  @ParameterizedTest(name = "{0}, streamed: {1}")
+  @CsvSource({
+    GEMINI + ", false", GEMINI + ", true", BEDROCK + ", false", BEDROCK + ", true",
+    AZURE_DATED + ", false", AZURE_DATED + ", true", AZURE_V1 + ", false", AZURE_V1 + ", true"
+  })
+  void javaSdkFunctionCallRoundTripGetsTheFinalAnswerAndTheKeyRecordsBothRequests(String model, boolean streamed) throws Exception {
+    String key = admin().newKey("responses-roundtrip");
+    OpenAIClient client = sdk(key);
+    ResponseCreateParams first = params(model, true);
+
+    Response called = streamed ? completedOf(client, first) : client.responses().create(first);
+    ResponseFunctionToolCall call = called.output().stream().flatMap(item -> item.functionCall().stream()).findFirst().orElseThrow();
+    var input = new ArrayList<ResponseInputItem>();
+    input.add(ResponseInputItem.ofEasyInputMessage(EasyInputMessage.builder()
+        .role(EasyInputMessage.Role.USER).content("What is the weather in Paris?").build()));
+    input.add(ResponseInputItem.ofFunctionCall(call));
+    input.add(ResponseInputItem.ofFunctionCallOutput(
+        ResponseInputItem.FunctionCallOutput.builder().callId(call.callId()).output(AdapterStandIns.RESULT).build()));
+    ResponseCreateParams second = first.toBuilder().inputOfResponse(input).build();
+    Response answered = streamed ? completedOf(client, second) : client.responses().create(second);
+
+    assertThat(call.name()).isEqualTo(ResponsesStandIn.TOOL);
+    assertCallId(model, call.callId());
+    assertThat(text(answered)).isEqualTo(AdapterStandIns.AFTER_TOOL);
+    assertUsage(answered.usage().orElseThrow());
+    assertRecorded(key, 2);
+  }
+
+  /** The Response of {@code response.completed}, the last event of a stream, whose text deltas add up to its text. */
+  private static Response completedOf(OpenAIClient client, ResponseCreateParams params) {
+    List<ResponseStreamEvent> events;
+    try (var stream = client.responses().createStreaming(params)) {
+      events = stream.stream().toList();
+    }
+    Response completed = events.get(events.size() - 1).asCompleted().response();
+    String streamed = events.stream().flatMap(e -> e.outputTextDelta().stream()).map(d -> d.delta()).collect(Collectors.joining());
+    assertThat(streamed).isEqualTo(text(completed));
+    return completed;
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {GEMINI + " plain", GEMINI + " stream", BEDROCK + " plain", BEDROCK + " stream",
+      AZURE_DATED + " plain", AZURE_DATED + " stream", AZURE_V1 + " plain", AZURE_V1 + " stream"})
+  void nodeSdkFunctionCallRoundTripThroughTheGatewayToEveryOtherAdapter(String modelAndMode) throws Exception {
+    NodeClients.install();
+    String model = modelAndMode.split(" ")[0];
+    String key = admin().newKey("responses-node-roundtrip");
+    var env = Map.of("HOME", home.toString(), "AIGW_BASE_URL", gateway.baseUrl() + "/v1", "AIGW_API_KEY", key, "AIGW_MODEL", model,
+        "AIGW_TOOL_RESULT", AdapterStandIns.RESULT);
+
+    var run = NodeClients.node("openai-responses.mjs", List.of(modelAndMode.split(" ")[1], "roundtrip"), env);
+
+    assertThat(run.exitCode()).as("%s exited with %d:%n%s%n%s", modelAndMode, run.exitCode(), run.stdout(), run.stderr()).isZero();
+    JsonNode printed = Json.MAPPER.readTree(run.stdout().strip().lines().reduce((first, last) -> last).orElse("{}"));
+    assertThat(printed.get("status").asText()).isEqualTo("completed");
+    assertThat(printed.at("/calls/0/name").asText()).isEqualTo(ResponsesStandIn.TOOL);
+    assertCallId(model, printed.at("/calls/0/call_id").asText());
+    assertThat(printed.get("text").asText()).isEqualTo(AdapterStandIns.AFTER_TOOL);
+    assertThat(printed.at("/usage/total_tokens").asInt()).isEqualTo(OpenAiStandIn.TOTAL_TOKENS);
+    assertRecorded(key, 2);
   }
 }

@@ -26,14 +26,18 @@ final class ResponsesStandIn {
   static final String ARGUMENTS = "{\"city\":\"Paris\"}";
   static final String CALL_ID = "call_standin_1";
 
-  private static final String USAGE = "{\"input_tokens\":%d,\"input_tokens_details\":{\"cached_tokens\":0},\"output_tokens\":%d,"
-      .formatted(OpenAiStandIn.PROMPT_TOKENS, OpenAiStandIn.COMPLETION_TOKENS)
-      + "\"output_tokens_details\":{\"reasoning_tokens\":0},\"total_tokens\":%d}".formatted(OpenAiStandIn.TOTAL_TOKENS);
+  private static final String USAGE = usage(OpenAiStandIn.PROMPT_TOKENS, OpenAiStandIn.COMPLETION_TOKENS);
   private static final String CHAT_USAGE = "{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}"
       .formatted(OpenAiStandIn.PROMPT_TOKENS, OpenAiStandIn.COMPLETION_TOKENS, OpenAiStandIn.TOTAL_TOKENS);
-  private static final String ARGS_JSON = "\"{\\\"city\\\":\\\"Paris\\\"}\"";
+  static final String ARGS_JSON = "\"{\\\"city\\\":\\\"Paris\\\"}\"";
 
   private ResponsesStandIn() {}
+
+  /** A Response's usage object for these counts. */
+  static String usage(int input, int output) {
+    return "{\"input_tokens\":%d,\"input_tokens_details\":{\"cached_tokens\":0},\"output_tokens\":%d,".formatted(input, output)
+        + "\"output_tokens_details\":{\"reasoning_tokens\":0},\"total_tokens\":%d}".formatted(input + output);
+  }
 
   static WireMockServer start() {
     WireMockServer server = OpenAiStandIn.start();
@@ -55,7 +59,7 @@ final class ResponsesStandIn {
         streamed = streamed.withRequestBody(matchingJsonPath("$.tools"));
         whole = whole.withRequestBody(matchingJsonPath("$.tools"));
       }
-      server.stubFor(streamed.willReturn(sse(responseStream(withTools))));
+      server.stubFor(streamed.willReturn(sse(responseStream(OpenAiStandIn.PIECES, withTools, USAGE))));
       server.stubFor(whole.willReturn(okJson(response("completed", withTools ? List.of(functionCall("completed", ARGS_JSON)) : List.of(message("completed", OpenAiStandIn.TEXT)), USAGE))));
     }
     return server;
@@ -78,18 +82,18 @@ final class ResponsesStandIn {
         + "data: [DONE]\n\n";
   }
 
-  private static String message(String status, String text) {
+  static String message(String status, String text) {
     return "{\"id\":\"msg_standin\",\"type\":\"message\",\"status\":\"" + status + "\",\"role\":\"assistant\",\"content\":["
         + (text == null ? "" : "{\"type\":\"output_text\",\"annotations\":[],\"logprobs\":[],\"text\":\"" + text + "\"}") + "]}";
   }
 
-  private static String functionCall(String status, String arguments) {
+  static String functionCall(String status, String arguments) {
     return "{\"id\":\"fc_standin\",\"type\":\"function_call\",\"status\":\"" + status + "\",\"arguments\":" + arguments
         + ",\"call_id\":\"" + CALL_ID + "\",\"name\":\"" + TOOL + "\"}";
   }
 
   /** A Response object as OpenAI returns it (gpt-4.1, 2025). */
-  private static String response(String status, List<String> output, String usage) {
+  static String response(String status, List<String> output, String usage) {
     return "{\"id\":\"resp_standin\",\"object\":\"response\",\"created_at\":1741476542,\"status\":\"" + status + "\",\"background\":false,"
         + "\"error\":null,\"incomplete_details\":null,\"instructions\":null,\"max_output_tokens\":null,\"model\":\"gpt-4.1-2025-04-14\","
         + "\"output\":[" + String.join(",", output) + "],\"parallel_tool_calls\":true,\"previous_response_id\":null,"
@@ -97,7 +101,9 @@ final class ResponsesStandIn {
         + "\"tool_choice\":\"auto\",\"tools\":[],\"top_p\":1.0,\"truncation\":\"disabled\",\"usage\":" + usage + ",\"user\":null,\"metadata\":{}}";
   }
 
-  private static String responseStream(boolean withTools) {
+  /** OpenAI's event sequence for a response saying {@code pieces} (or calling the tool), ending with {@code usage}. */
+  static String responseStream(List<String> pieces, boolean withTools, String usage) {
+    String text = String.join("", pieces);
     var body = new StringBuilder();
     int[] sequence = {0};
     java.util.function.BiConsumer<String, String> event = (type, members) ->
@@ -111,21 +117,21 @@ final class ResponsesStandIn {
       event.accept("response.function_call_arguments.delta", "\"item_id\":\"fc_standin\",\"output_index\":0,\"delta\":\"\\\"Paris\\\"}\"");
       event.accept("response.function_call_arguments.done", "\"item_id\":\"fc_standin\",\"output_index\":0,\"arguments\":" + ARGS_JSON);
       event.accept("response.output_item.done", "\"output_index\":0,\"item\":" + functionCall("completed", ARGS_JSON));
-      event.accept("response.completed", "\"response\":" + response("completed", List.of(functionCall("completed", ARGS_JSON)), USAGE));
+      event.accept("response.completed", "\"response\":" + response("completed", List.of(functionCall("completed", ARGS_JSON)), usage));
     } else {
       String part = "{\"type\":\"output_text\",\"annotations\":[],\"logprobs\":[],\"text\":\"\"}";
       event.accept("response.output_item.added", "\"output_index\":0,\"item\":" + message("in_progress", null));
       event.accept("response.content_part.added", "\"item_id\":\"msg_standin\",\"output_index\":0,\"content_index\":0,\"part\":" + part);
-      for (String piece : OpenAiStandIn.PIECES) {
+      for (String piece : pieces) {
         event.accept("response.output_text.delta",
             "\"item_id\":\"msg_standin\",\"output_index\":0,\"content_index\":0,\"delta\":\"" + piece + "\",\"logprobs\":[]");
       }
       event.accept("response.output_text.done",
-          "\"item_id\":\"msg_standin\",\"output_index\":0,\"content_index\":0,\"text\":\"" + OpenAiStandIn.TEXT + "\",\"logprobs\":[]");
+          "\"item_id\":\"msg_standin\",\"output_index\":0,\"content_index\":0,\"text\":\"" + text + "\",\"logprobs\":[]");
       event.accept("response.content_part.done", "\"item_id\":\"msg_standin\",\"output_index\":0,\"content_index\":0,\"part\":"
-          + part.replace("\"text\":\"\"", "\"text\":\"" + OpenAiStandIn.TEXT + "\""));
-      event.accept("response.output_item.done", "\"output_index\":0,\"item\":" + message("completed", OpenAiStandIn.TEXT));
-      event.accept("response.completed", "\"response\":" + response("completed", List.of(message("completed", OpenAiStandIn.TEXT)), USAGE));
+          + part.replace("\"text\":\"\"", "\"text\":\"" + text + "\""));
+      event.accept("response.output_item.done", "\"output_index\":0,\"item\":" + message("completed", text));
+      event.accept("response.completed", "\"response\":" + response("completed", List.of(message("completed", text)), usage));
     }
     return body.toString();
   }

@@ -24,7 +24,8 @@ import java.util.Set;
  *       {@code function_call_output} → a {@code tool} message; {@code reasoning} items are dropped
  *       (a model's earlier reasoning, often encrypted, which chat completions has no place for);
  *   <li>function {@code tools} (Responses' flat shape) → chat's {@code {"type":"function",
- *       "function":{...}}}; {@code tool_choice}; {@code parallel_tool_calls};
+ *       "function":{...}}}; {@code tool_choice} (a function inside a {@code namespace} tool named by
+ *       its flattened name, {@link ToolNames}); {@code parallel_tool_calls};
  *   <li>{@code max_output_tokens} → {@code max_tokens}; {@code temperature}; {@code top_p}; {@code
  *       user}; {@code reasoning.effort} → {@code reasoning_effort}; {@code text.format} ({@code
  *       json_schema}, {@code json_object}) → {@code response_format}; {@code stream}.
@@ -365,13 +366,49 @@ public final class ResponsesRequest {
     } else if (choice.isObject() && Set.of("function", "custom").contains(choice.path("type").asText())
         && choice.path("name").isTextual()) {
       ObjectNode chatChoice = chat.putObject("tool_choice").put("type", "function");
-      chatChoice.putObject("function").put("name", choice.get("name").asText());
+      chatChoice.putObject("function").put("name", chosenFunction(tools, choice));
     } else {
       throw new BadRequest(
           "'tool_choice' must be \"auto\", \"none\", \"required\" or {\"type\":\"function\",\"name\":...} for this model"
               + " (built-in tools and allowed_tools need a provider with the Responses API).",
           "tool_choice");
     }
+  }
+
+  /**
+   * The chat function a {@code tool_choice} of type function or custom names: a function of a {@code
+   * namespace} tool goes to the provider flattened ({@link ToolNames#chatName}), so the choice must
+   * name it so too, or the provider is asked for a function it was not given. The namespace is
+   * {@code tool_choice.namespace} when the client states it (as the API's call items state theirs),
+   * else the one namespace holding a tool of that name when no top-level tool has it; any other name
+   * goes as it is (an unknown one is the provider's to refuse, as for any model).
+   *
+   * @throws BadRequest a {@code namespace} that is not a string (400, {@code param} {@code tool_choice})
+   */
+  private static String chosenFunction(JsonNode tools, JsonNode choice) {
+    String name = choice.get("name").asText();
+    JsonNode namespace = choice.get("namespace");
+    if (namespace != null && !namespace.isNull()) {
+      if (!namespace.isTextual()) {
+        throw new BadRequest("'tool_choice.namespace' must be a string: the name of a namespace tool.", "tool_choice");
+      }
+      return ToolNames.chatName(namespace.asText(), name);
+    }
+    var namespaces = new java.util.ArrayList<String>();
+    for (JsonNode tool : tools == null ? Json.MAPPER.createArrayNode() : tools) {
+      if (!tool.path("type").asText("").equals("namespace")) {
+        if (name.equals(tool.path("name").asText(null))) {
+          return name; // a top-level tool of that name
+        }
+        continue;
+      }
+      for (JsonNode inner : tool.path("tools")) {
+        if (name.equals(inner.path("name").asText(null)) && tool.path("name").isTextual()) {
+          namespaces.add(tool.get("name").asText());
+        }
+      }
+    }
+    return namespaces.size() == 1 ? ToolNames.chatName(namespaces.get(0), name) : name;
   }
 
   /**

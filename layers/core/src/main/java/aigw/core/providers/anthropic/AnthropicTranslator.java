@@ -31,6 +31,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * OpenAI's chat completions to Anthropic's Messages API and back
@@ -47,6 +48,14 @@ import java.util.Map;
  * Anthropic requires it; {@code stop} becomes {@code stop_sequences}, {@code user} {@code
  * metadata.user_id}. Parameters Anthropic has no
  * equivalent for ({@code n}, {@code logprobs}, {@code presence_penalty}...) are not sent.
+ *
+ * <p>Extended thinking, as LiteLLM carries it (https://docs.litellm.ai/docs/reasoning_content): an
+ * answer's {@code thinking} and {@code redacted_thinking} blocks become the message's {@code
+ * thinking_blocks} ({@code {type: thinking, thinking, signature}}, {@code {type: redacted_thinking,
+ * data}}) beside {@code reasoning_content} (the thinking text), and a stream's {@code thinking_delta},
+ * {@code signature_delta} and redacted blocks become {@code delta.thinking_blocks}; an assistant
+ * message's {@code thinking_blocks} sent back go first in its turn, as sent, which Anthropic needs to
+ * continue a conversation with thinking and tools (the signature proves the thinking is its own).
  *
  * <p>Answer: text blocks joined as {@code content}, {@code tool_use} blocks as {@code tool_calls}
  * (arguments a JSON string), {@code stop_reason} as {@code finish_reason}, usage with the cached
@@ -389,8 +398,16 @@ public final class AnthropicTranslator implements HttpApiTranslator {
   }
 
   private static ArrayNode assistantBlocks(JsonNode message, String where) {
-    ArrayNode blocks = Json.MAPPER.createArrayNode();
+    ArrayNode blocks = thinkingBlocks(message.get("thinking_blocks"), where);
     JsonNode content = message.get("content");
+    if (content != null && content.isArray()) {
+      // LiteLLM also takes thinking as content parts ({type: thinking|redacted_thinking, ...}): first too
+      ArrayNode thinkingParts = Json.MAPPER.createArrayNode();
+      ArrayNode otherParts = Json.MAPPER.createArrayNode();
+      content.forEach(part -> (Set.of("thinking", "redacted_thinking").contains(part.path("type").asText()) ? thinkingParts : otherParts).add(part));
+      blocks.addAll(thinkingBlocks(thinkingParts, where));
+      content = otherParts;
+    }
     if (content != null && !content.isNull()) {
       String text = text(content, where);
       if (!text.isEmpty()) { // Anthropic refuses empty text blocks; OpenAI sends "" beside tool calls
@@ -413,6 +430,52 @@ public final class AnthropicTranslator implements HttpApiTranslator {
       } catch (IOException e) {
         throw new BadRequest(
             where + ".tool_calls[" + i + "].function.arguments must be a JSON object in a string.", where + ".tool_calls");
+      }
+    }
+    return blocks;
+  }
+
+  /**
+   * An assistant message's {@code thinking_blocks} (LiteLLM's field, which this gateway's answers
+   * carry), or its content parts of those types, as the first blocks of its turn, unchanged: Anthropic refuses a turn whose thinking does
+   * not come first or was altered, and with thinking enabled needs the last assistant turn's thinking
+   * before its tool_use ("a final assistant message must start with a thinking block",
+   * https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking#preserving-thinking-blocks).
+   * A thinking block without a signature is left out: it was not written by Claude (a reasoning
+   * model of another provider, translated), and Anthropic refuses a signature it cannot verify.
+   *
+   * @throws BadRequest a value that is not an array of thinking or redacted_thinking blocks (400,
+   *     {@code param} {@code <where>.thinking_blocks})
+   */
+  private static ArrayNode thinkingBlocks(JsonNode thinkingBlocks, String where) {
+    ArrayNode blocks = Json.MAPPER.createArrayNode();
+    if (thinkingBlocks == null || thinkingBlocks.isNull()) {
+      return blocks;
+    }
+    String field = where + ".thinking_blocks";
+    if (!thinkingBlocks.isArray()) {
+      throw new BadRequest(field + " must be an array of thinking blocks.", field);
+    }
+    for (JsonNode block : thinkingBlocks) {
+      switch (block.path("type").asText("")) {
+        case "thinking" -> {
+          if (!block.path("thinking").isTextual() || !(block.path("signature").isTextual() || block.path("signature").isNull()
+              || block.path("signature").isMissingNode())) {
+            throw new BadRequest(field + ": a thinking block needs its thinking and signature as strings.", field);
+          }
+          String signature = block.path("signature").asText("");
+          if (!signature.isEmpty()) {
+            blocks.addObject().put("type", "thinking").put("thinking", block.get("thinking").asText()).put("signature", signature);
+          }
+        }
+        case "redacted_thinking" -> {
+          if (!block.path("data").isTextual()) {
+            throw new BadRequest(field + ": a redacted_thinking block needs its data as a string.", field);
+          }
+          blocks.addObject().put("type", "redacted_thinking").put("data", block.get("data").asText());
+        }
+        default -> throw new BadRequest(
+            field + " may hold only blocks of type thinking or redacted_thinking, as Anthropic models answered them.", field);
       }
     }
     return blocks;
@@ -477,11 +540,17 @@ public final class AnthropicTranslator implements HttpApiTranslator {
     out.put("role", "assistant");
     var text = new StringBuilder();
     var reasoning = new StringBuilder();
+    ArrayNode thinkingBlocks = Json.MAPPER.createArrayNode();
     ArrayNode toolCalls = Json.MAPPER.createArrayNode();
     for (JsonNode block : message.path("content")) {
       switch (block.path("type").asText()) {
         case "text" -> text.append(block.path("text").asText());
-        case "thinking" -> reasoning.append(block.path("thinking").asText()); // as LiteLLM: reasoning_content
+        case "thinking" -> { // as LiteLLM: the text as reasoning_content, the block with its signature in thinking_blocks
+          reasoning.append(block.path("thinking").asText());
+          thinkingBlocks.addObject().put("type", "thinking").put("thinking", block.path("thinking").asText(""))
+              .put("signature", block.path("signature").asText(""));
+        }
+        case "redacted_thinking" -> thinkingBlocks.addObject().put("type", "redacted_thinking").put("data", block.path("data").asText(""));
         case "tool_use" -> {
           ObjectNode call = toolCalls.addObject();
           call.put("id", block.path("id").asText());
@@ -490,7 +559,7 @@ public final class AnthropicTranslator implements HttpApiTranslator {
               .put("name", block.path("name").asText())
               .put("arguments", Json.string(block.has("input") ? block.get("input") : Json.MAPPER.createObjectNode()));
         }
-        default -> {} // redacted_thinking and other blocks OpenAI's message has no field for
+        default -> {} // blocks OpenAI's message has no field for (server tool results...)
       }
     }
     if (text.isEmpty() && !toolCalls.isEmpty()) {
@@ -500,6 +569,9 @@ public final class AnthropicTranslator implements HttpApiTranslator {
     }
     if (!reasoning.isEmpty()) {
       out.put("reasoning_content", reasoning.toString());
+    }
+    if (!thinkingBlocks.isEmpty()) {
+      out.set("thinking_blocks", thinkingBlocks);
     }
     if (!toolCalls.isEmpty()) {
       out.set("tool_calls", toolCalls);
@@ -662,7 +734,8 @@ public final class AnthropicTranslator implements HttpApiTranslator {
   /**
    * The events of a whole Message, as Anthropic would have streamed it: {@code message_start} (the
    * message without its content, {@code stop_reason} null), per content block {@code
-   * content_block_start} (the block emptied), one delta with its text, JSON input or thinking, and
+   * content_block_start} (the block emptied), one delta with its text, JSON input or thinking (then a
+   * {@code signature_delta} for a signed thinking block), and
    * {@code content_block_stop}, then {@code message_delta} (stop reason, usage) and {@code
    * message_stop}. For a provider that answered a stream request whole, and the gateway's
    * translated answers.
@@ -691,6 +764,7 @@ public final class AnthropicTranslator implements HttpApiTranslator {
         }
         case "thinking" -> {
           empty.put("thinking", "");
+          empty.put("signature", "");
           delta.put("type", "thinking_delta").put("thinking", block.path("thinking").asText(""));
         }
         default -> delta = null; // redacted_thinking and other blocks come whole in their start event
@@ -698,6 +772,11 @@ public final class AnthropicTranslator implements HttpApiTranslator {
       events.add(Json.MAPPER.createObjectNode().put("type", "content_block_start").put("index", index).set("content_block", empty));
       if (delta != null) {
         events.add(Json.MAPPER.createObjectNode().put("type", "content_block_delta").put("index", index).set("delta", delta));
+      }
+      if ("thinking".equals(block.path("type").asText()) && !block.path("signature").asText("").isEmpty()) {
+        // as Anthropic streams it: the signature comes last, in its own delta (a client keeps the last one)
+        ObjectNode signature = Json.MAPPER.createObjectNode().put("type", "signature_delta").put("signature", block.get("signature").asText());
+        events.add(Json.MAPPER.createObjectNode().put("type", "content_block_delta").put("index", index).set("delta", signature));
       }
       events.add(Json.MAPPER.createObjectNode().put("type", "content_block_stop").put("index", index));
       index++;
@@ -882,6 +961,12 @@ public final class AnthropicTranslator implements HttpApiTranslator {
             call.putObject("function").put("name", block.path("name").asText()).put("arguments", "");
             return List.of(chunk(toolCallDelta(call), null, 0));
           }
+          if ("redacted_thinking".equals(block.path("type").asText())) { // whole in its start event, as LiteLLM relays it
+            ObjectNode redacted = Json.MAPPER.createObjectNode().put("type", "redacted_thinking").put("data", block.path("data").asText(""));
+            ObjectNode delta = Json.MAPPER.createObjectNode();
+            delta.putArray("thinking_blocks").add(redacted);
+            return List.of(chunk(delta, null, 0));
+          }
           String text = "text".equals(block.path("type").asText()) ? block.path("text").asText("") : "";
           return text.isEmpty() ? List.of() : List.of(chunk(Json.MAPPER.createObjectNode().put("content", text), null, text.length()));
         }
@@ -902,12 +987,15 @@ public final class AnthropicTranslator implements HttpApiTranslator {
               call.putObject("function").put("arguments", partial);
               return List.of(chunk(toolCallDelta(call), null, partial.length()));
             }
-            case "thinking_delta" -> { // as LiteLLM: delta.reasoning_content
+            case "thinking_delta" -> { // as LiteLLM: delta.reasoning_content, and the piece in delta.thinking_blocks
               String thinking = delta.path("thinking").asText("");
-              return List.of(chunk(Json.MAPPER.createObjectNode().put("reasoning_content", thinking), null, thinking.length()));
+              return List.of(chunk(thinkingDelta(thinking, ""), null, thinking.length()));
+            }
+            case "signature_delta" -> { // as LiteLLM: a thinking block of no text whose signature the client adds to it
+              return List.of(chunk(thinkingDelta("", delta.path("signature").asText("")), null, 0));
             }
             default -> {
-              return List.of(); // signature_delta, citations_delta: no OpenAI field
+              return List.of(); // citations_delta: no OpenAI field
             }
           }
         }
@@ -928,6 +1016,13 @@ public final class AnthropicTranslator implements HttpApiTranslator {
           return List.of(); // content_block_stop, and events added after this was written
         }
       }
+    }
+
+    /** LiteLLM's delta for a piece of thinking or its signature: {@code reasoning_content} and one {@code thinking_blocks} entry. */
+    private static ObjectNode thinkingDelta(String thinking, String signature) {
+      ObjectNode delta = Json.MAPPER.createObjectNode().put("reasoning_content", thinking);
+      delta.putArray("thinking_blocks").addObject().put("type", "thinking").put("thinking", thinking).put("signature", signature);
+      return delta;
     }
 
     private static ObjectNode toolCallDelta(ObjectNode call) {

@@ -33,6 +33,7 @@ import java.util.Map;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -194,5 +195,32 @@ class AnthropicTranslatorFixturesTest {
     }
   }
 
+  /**
+   * A Message with extended thinking answered whole to a passed-through {@code /v1/messages} stream
+   * request is relayed as Anthropic streams it: the thinking block starts with an empty signature,
+   * and the signature comes in its own {@code signature_delta}, which is what a client that builds
+   * the message from the deltas (to send the signed block back on the next turn) reads.
+   */
+  @Test
+  void aWholeMessageWithThinkingRelayedAsEventsCarriesItsSignatureInASignatureDelta() throws Exception {
+    byte[] message = """
+        {"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5",
+         "content":[{"type":"thinking","thinking":"Two plus two","signature":"EqQBCgIYAh"},{"type":"redacted_thinking","data":"EmwK"},
+                    {"type":"text","text":"4"}],
+         "stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":12,"output_tokens":30}}""".getBytes(StandardCharsets.UTF_8);
+    var request = new ProviderRequest(Operation.MESSAGES, ForwardedBody.of("{\"model\":\"claude\"}".getBytes(StandardCharsets.UTF_8)), true);
 
+    var events = new ArrayList<JsonNode>();
+    for (StreamChunk chunk : translator.chunksOf(CLAUDE, request, message)) {
+      events.add(Json.MAPPER.readTree(chunk.json()));
+    }
+
+    assertThat(events.get(1)).isEqualTo(Json.MAPPER.readTree(
+        "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}"));
+    assertThat(events.get(2).at("/delta")).isEqualTo(Json.MAPPER.readTree("{\"type\":\"thinking_delta\",\"thinking\":\"Two plus two\"}"));
+    assertThat(events.get(3).at("/delta")).isEqualTo(Json.MAPPER.readTree("{\"type\":\"signature_delta\",\"signature\":\"EqQBCgIYAh\"}"));
+    assertThat(events.get(4).path("type").asText()).isEqualTo("content_block_stop");
+    assertThat(events.get(5).at("/content_block")).as("a redacted block comes whole in its start")
+        .isEqualTo(Json.MAPPER.readTree("{\"type\":\"redacted_thinking\",\"data\":\"EmwK\"}"));
+  }
 }
