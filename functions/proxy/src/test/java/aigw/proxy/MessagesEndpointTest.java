@@ -433,6 +433,29 @@ class MessagesEndpointTest {
   }
 
   @Test
+  void aProviderErrorThatNamesNoTypeKeepsItsStatusInAnthropicsShapeWhetherPlainOrStreamed() throws Exception {
+    String hello = "{\"model\":\"%s\",\"max_tokens\":10,\"stream\":%s,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+    // A load balancer's HTML page, Ollama's string error, vLLM's top-level error: none has error.type.
+    record Case(String path, int status, String contentType, String body, String model, String type) {}
+    var cases = List.of(
+        new Case("/v1/chat/completions", 503, "text/html", "<html><body>503 Service Unavailable</body></html>", "gpt-4o-mini", "api_error"),
+        new Case("/v1/chat/completions", 404, "application/json", "{\"error\":\"model 'llama9' not found\"}", "gpt-4o-mini", "not_found_error"),
+        new Case("/v1/chat/completions", 400, "application/json",
+            "{\"object\":\"error\",\"message\":\"bad\",\"type\":\"BadRequestError\",\"code\":400}", "gpt-4o-mini", "invalid_request_error"),
+        new Case("/v1/messages", 502, "text/html", "<html>Bad Gateway</html>", "claude", "api_error"));
+    for (var c : cases) {
+      for (boolean stream : new boolean[] {false, true}) {
+        wiremock.resetAll();
+        wiremock.stubFor(post(c.path()).willReturn(aResponse().withStatus(c.status()).withHeader("Content-Type", c.contentType()).withBody(c.body())));
+        var response = send(hello.formatted(c.model(), stream));
+        // A provider's 5xx is the gateway's 502 (as on /v1/chat/completions); its 4xx keeps its status.
+        assertAnthropicError(response, c.status() >= 500 ? 502 : c.status(), c.type());
+        assertThat(response.bodyText()).as(c + " stream " + stream).doesNotContain("Exception").doesNotContain("internal_server_error");
+      }
+    }
+  }
+
+  @Test
   void aVirtualKeyInAuthorizationBearerIsAcceptedAsClaudeCodeSendsIt() throws Exception {
     wiremock.stubFor(post("/v1/messages").willReturn(okJson(
         "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"c\",\"content\":[],\"stop_reason\":\"end_turn\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}")));

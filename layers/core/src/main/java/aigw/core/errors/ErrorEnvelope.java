@@ -153,7 +153,9 @@ public record ErrorEnvelope(Body error) {
    * api_error}. A provider refusing the gateway's credential is the gateway's failure ({@code api_error}).
    */
   public static String anthropicType(GatewayException e) {
-    if (e instanceof UpstreamFailed u && !u.credentialRefused() && ANTHROPIC_TYPES.contains(u.upstreamType())) {
+    // upstreamType() is null when the provider's error named no type (an HTML page, Ollama's string
+    // error, vLLM's top-level error); Set.of(...).contains(null) throws, so it is checked first.
+    if (e instanceof UpstreamFailed u && !u.credentialRefused() && u.upstreamType() != null && ANTHROPIC_TYPES.contains(u.upstreamType())) {
       return u.upstreamType();
     }
     int status = status(e);
