@@ -104,6 +104,7 @@ class LimitsProxyTest {
         openAi.apiKey(), openAi.apiKeySource(), openAi.timeout(), null, null, null, null,
         new aigw.core.config.TokenPrices(BigDecimal.ZERO, new BigDecimal("0.005"), null, null));
     Gateway gateway = TestGateways.gateway(dynamo, List.of(priced), clock);
+    containers.add(gateway);
     return GatewayApplication.of(CorsPolicy.DISABLED, new ProxyService(gateway)::handle);
   }
 
@@ -454,5 +455,68 @@ class LimitsProxyTest {
     assertThat(response.headers()).doesNotContainKey("x-ratelimit-limit-requests");
     assertThat(dynamo.client().getItem(r -> r.tableName(dynamo.keysTable()).key(Map.of("token_hash",
         software.amazon.awssdk.services.dynamodb.model.AttributeValue.fromS("limits#team:" + team.teamId())))).hasItem()).isFalse();
+  }
+
+  // --- A brand-new budget under a burst of requests without max_tokens (no estimate of their cost) ---
+
+  /** A call of the priced model that costs 0.20 USD (40 output tokens at 0.005), answered after 150 ms so a burst is in flight at once. */
+  private void twentyCentCallsTakingAWhile() {
+    wiremock.stubFor(post("/v1/chat/completions").willReturn(okJson(ANSWER.replace(
+        "\"prompt_tokens\":7,\"completion_tokens\":3,\"total_tokens\":10", "\"prompt_tokens\":7,\"completion_tokens\":40,\"total_tokens\":47"))
+        .withFixedDelay(150)));
+  }
+
+  /**
+   * 32 clients over two containers send requests without max_tokens until the budget refuses them,
+   * trying again on a 429 that says "retry shortly"; returns how many were answered.
+   */
+  private int burstUntilTheBudgetRefuses(IntFunction<String> keyOf, GatewayApplication first, GatewayApplication second) throws Exception {
+    String body = "{\"model\":\"priced\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"; // no max_tokens
+    var answered = new AtomicInteger();
+    List<GatewayResponse> last = atOnce(32, i -> {
+      while (true) {
+        GatewayResponse response = sendAs(i % 2 == 0 ? first : second, keyOf.apply(i), body);
+        if (response.status() == 429 && error(response).path("type").asText().equals("rate_limit_error")) {
+          assertThat(response.headers()).containsEntry("Retry-After", "1");
+          continue; // the rest is held by calls in flight: a client tries again shortly
+        }
+        if (response.status() != 200) {
+          return response;
+        }
+        answered.incrementAndGet();
+      }
+    });
+    assertThat(last).allSatisfy(r -> assertThat(error(r).path("type").asText()).isEqualTo("budget_exceeded"));
+    assertThat(wiremock.getAllServeEvents()).hasSize(answered.get());
+    return answered.get();
+  }
+
+  @Test
+  void aBrandNewOneDollarKeyHitByThirtyTwoConcurrentRequestsWithoutMaxTokensSpendsAtMostOneRequestBeyondIt() throws Exception {
+    twentyCentCallsTakingAWhile();
+    VirtualKey key = storeKey(new Limits(null, null, null, new BigDecimal("1.00"), null, null));
+
+    int answered = burstUntilTheBudgetRefuses(i -> KEY, pricedContainer(), pricedContainer());
+
+    BigDecimal spend = TestGateways.gateway(dynamo, List.of(), clock).limits().budget(aigw.core.limits.LimitScope.ofKey(key.keyId(), key.keyName(), key.limits())).spend();
+    assertThat(spend).isEqualByComparingTo(new BigDecimal("0.20").multiply(BigDecimal.valueOf(answered))); // each call counted once
+    assertThat(spend).as("docs/limits.md's bound: max_budget + one request's cost (it was 6.40)").isLessThanOrEqualTo(new BigDecimal("1.20"));
+    assertThat(spend).isGreaterThanOrEqualTo(new BigDecimal("1.00"));
+    assertThat(usageOf(key).spend()).isEqualByComparingTo(spend);
+  }
+
+  @Test
+  void aBrandNewOneDollarTeamHitByThirtyTwoConcurrentRequestsOfTwoKeysWithoutMaxTokensSpendsAtMostOneRequestBeyondIt() throws Exception {
+    twentyCentCallsTakingAWhile();
+    Team team = storeTeam(new TeamLimits(new BigDecimal("1.00"), null, null, null, null, null));
+    storeTeamKey(TEAM_KEY_A, team.teamId(), Limits.NONE);
+    storeTeamKey(TEAM_KEY_B, team.teamId(), Limits.NONE);
+
+    int answered = burstUntilTheBudgetRefuses(i -> i % 4 < 2 ? TEAM_KEY_A : TEAM_KEY_B, pricedContainer(), pricedContainer());
+
+    BigDecimal spend = TestGateways.gateway(dynamo, List.of(), clock).limits().budget(team.limitScope()).spend();
+    assertThat(spend).isEqualByComparingTo(new BigDecimal("0.20").multiply(BigDecimal.valueOf(answered)));
+    assertThat(spend).as("docs/limits.md's bound: max_budget + one request's cost").isLessThanOrEqualTo(new BigDecimal("1.20"));
+    assertThat(spend).isGreaterThanOrEqualTo(new BigDecimal("1.00"));
   }
 }

@@ -93,6 +93,7 @@ public final class LimitEngine {
     final WindowPool tokens;
     volatile long budgetEnd; // epoch s of the budget period last seen; 0: not read yet
     volatile BigDecimal averageCost = BigDecimal.ZERO; // of the scope's settled requests in the period
+    volatile boolean averageKnown; // some request of the scope has settled: averageCost is an estimate
     volatile long softWarnedEnd = -1;
     volatile long nextSweepMillis; // when a reservation next reads the item to remove expired entries (0: at once)
 
@@ -105,7 +106,7 @@ public final class LimitEngine {
   /** What an admitted request holds in one scope. */
   record Held(
       LimitScope scope, ScopeState state, WindowPool.Reserved requests, WindowPool.Reserved tokens, String requestId, int slots,
-      BigDecimal usd, long budgetEnd) {}
+      BigDecimal usd, long budgetEnd, LimitTable.Turn turn) {}
 
   /**
    * Admits a request against every scope in {@code scopes} (the key, then its team), all or
@@ -201,12 +202,12 @@ public final class LimitEngine {
       }
       BigDecimal budgetMax = budgetMax(limits);
       if (limits.maxParallelRequests() == null && budgetMax == null) {
-        return new Held(scope, state, requests, tokens, null, 0, BigDecimal.ZERO, 0);
+        return new Held(scope, state, requests, tokens, null, 0, BigDecimal.ZERO, 0, LimitTable.Turn.NONE);
       }
       String requestId = "r" + containerId + "_" + this.requests.incrementAndGet();
       int slots = limits.maxParallelRequests() == null ? 0 : 1;
       Reservation reservation = reserve(scope, state, requestId, slots, demand, budgetMax);
-      return new Held(scope, state, requests, tokens, requestId, slots, reservation.usd(), reservation.budgetEnd());
+      return new Held(scope, state, requests, tokens, requestId, slots, reservation.usd(), reservation.budgetEnd(), reservation.turn());
     } catch (RuntimeException refused) {
       if (requests != null) {
         state.requests.giveBack(requests); // a refused request is not counted
@@ -223,8 +224,11 @@ public final class LimitEngine {
    * why: the item or period not set up yet (set up, retried), limits changed by an admin (moved,
    * retried), or nothing free (expired entries given back and retried, else refused).
    */
-  /** What a reservation took: {@code usd} of the budget period ending {@code budgetEnd} (0: no budget). */
-  private record Reservation(long budgetEnd, BigDecimal usd) {}
+  /**
+   * What a reservation took: {@code usd} of the budget period ending {@code budgetEnd} (0: no
+   * budget); {@code turn}: how it counts against a hard budget while in flight.
+   */
+  private record Reservation(long budgetEnd, BigDecimal usd, LimitTable.Turn turn) {}
 
   private Reservation reserve(LimitScope scope, ScopeState state, String requestId, int slots, Demand demand, BigDecimal budgetMax) {
     Integer parMax = scope.limits().maxParallelRequests();
@@ -239,13 +243,17 @@ public final class LimitEngine {
       boolean periodKnown = budgetMax == null || (end != 0 && end > nowSecond);
       // Estimated at each attempt: a cold container learns the scope's average cost from its first read.
       BigDecimal usd = budgetMax == null ? BigDecimal.ZERO : estimate(demand, state);
-      if (periodKnown) {
+      LimitTable.Turn turn = turn(scope.limits(), demand, state);
+      boolean blind = turn == LimitTable.Turn.BLIND;
+      // A blind request first reads the item: another container may have settled one and the
+      // average may be known there, which spares the scope a turn alone.
+      if (periodKnown && !(blind && attempt == 0)) {
         try {
-          table.reserve(id, requestId, slots, parMax, usd, budgetMax, end, now.toEpochMilli() + RESERVATION_TTL.toMillis());
+          table.reserve(id, requestId, slots, parMax, usd, budgetMax, end, now.toEpochMilli() + RESERVATION_TTL.toMillis(), turn);
           if (now.toEpochMilli() >= state.nextSweepMillis) {
             sweep(id, state, table.read(id), budgetMax == null ? 0 : end, now.toEpochMilli());
           }
-          return new Reservation(end, usd);
+          return new Reservation(end, usd, turn);
         } catch (ConditionalCheckFailedException notNow) {
           // read below why
         }
@@ -257,7 +265,7 @@ public final class LimitEngine {
         // timed out): the reservation is held, once.
         long mineEnd = budgetMax == null ? end : longOf(mine.m(), "e", end);
         sweep(id, state, item, budgetMax == null ? 0 : mineEnd, now.toEpochMilli());
-        return new Reservation(mineEnd, budgetMax == null ? BigDecimal.ZERO : decimalOf(mine.m(), "a"));
+        return new Reservation(mineEnd, budgetMax == null ? BigDecimal.ZERO : decimalOf(mine.m(), "a"), LimitTable.Turn.of(mine.m()));
       }
       if (!item.containsKey("res")) {
         table.createReservations(id);
@@ -278,9 +286,13 @@ public final class LimitEngine {
         end = itemEnd;
         state.budgetEnd = end;
         long settledRequests = longOf(item, "b_n");
-        if (state.averageCost.signum() == 0 && settledRequests > 0) {
+        if (!state.averageKnown && settledRequests > 0) {
           // A new container (or one restored from a snapshot) knows no average yet: the period's so far.
           state.averageCost = decimalOf(item, "b_spend").divide(BigDecimal.valueOf(settledRequests), 10, RoundingMode.UP);
+          state.averageKnown = true;
+          if (blind) {
+            continue; // estimable now: reserve the average rather than wait for the blind turn
+          }
         }
         BigDecimal itemMax = decimalOrNull(item, "b_max");
         if (itemMax == null || itemMax.compareTo(budgetMax) != 0) {
@@ -290,7 +302,9 @@ public final class LimitEngine {
       }
       boolean slotsFull = slots > 0 && longOf(item, "par_left") < 1;
       boolean budgetSpent = budgetMax != null && decimalOf(item, "b_left").signum() <= 0;
-      if (!slotsFull && !budgetSpent) {
+      // A blind request runs alone: it waits for every budget reservation in flight, and they for it.
+      boolean blindBusy = turn != LimitTable.Turn.NONE && (longOf(item, "b_blind") >= 1 || blind && longOf(item, "b_fly") >= 1);
+      if (!slotsFull && !budgetSpent && !blindBusy) {
         continue; // it changed since the write: try again
       }
       if (reclaimExpired(id, item, budgetMax == null ? 0 : end, now.toEpochMilli(), CLEANUP_ON_REFUSAL, new int[1]) > 0) {
@@ -300,6 +314,15 @@ public final class LimitEngine {
         throw parallelRefusal(scope, parMax);
       }
       BigDecimal spent = decimalOf(item, "b_spend");
+      if (!budgetSpent) {
+        // Only blindBusy: a request whose cost could not be estimated (no max_tokens, no average yet)
+        // runs alone. Admitting others beside it would let a burst overshoot by its size (32 × the
+        // cost on a fresh key); it settles within its call and gives the scope an average to reserve.
+        throw new RateLimited("Rate limit exceeded for " + scope.label() + ". Limit type: max_budget. Current cost: "
+            + spent.stripTrailingZeros().toPlainString() + ", Max budget: " + budgetMax.stripTrailingZeros().toPlainString()
+            + "; the cost of a request without max_tokens is not known yet and one is in flight. Try again shortly.",
+            now, now.plusSeconds(1), Map.of());
+      }
       if (spent.compareTo(budgetMax) < 0) {
         // Nothing left only because requests in flight reserved it: they settle (and give back what
         // they did not use) within their call, so try again shortly, not at the period's end.
@@ -354,7 +377,8 @@ public final class LimitEngine {
         removed++;
         boolean heldSlot = longOf(fields, "p") > 0;
         boolean heldBudget = budgetEnd != 0 && longOf(fields, "e") == budgetEnd && decimalOf(fields, "a").signum() > 0;
-        freed += heldSlot || heldBudget ? 1 : 0;
+        boolean heldTurn = LimitTable.Turn.of(fields) != LimitTable.Turn.NONE; // a blind request may wait for it
+        freed += heldSlot || heldBudget || heldTurn ? 1 : 0;
       }
     }
     removedOut[0] = removed;
@@ -410,12 +434,14 @@ public final class LimitEngine {
     Limits limits = held.scope().limits();
     boolean budgeted = budgetMax(limits) != null;
     boolean counted = ending == Ending.SETTLED;
-    var settled = table.settle(held.scope().id(), held.requestId(), held.slots(), held.usd(), held.budgetEnd(), cost, budgeted, counted);
+    var settled =
+        table.settle(held.scope().id(), held.requestId(), held.slots(), held.usd(), held.budgetEnd(), cost, budgeted, counted, held.turn());
     if (settled == null) {
       return;
     }
     if (settled.requests() > 0) {
       held.state().averageCost = settled.spend().divide(BigDecimal.valueOf(settled.requests()), 10, RoundingMode.UP);
+      held.state().averageKnown = true;
     }
     BigDecimal soft = limits.softBudget();
     long end = held.budgetEnd();
@@ -432,6 +458,21 @@ public final class LimitEngine {
   /** The budget's reservation for a request: its own estimate, else the scope's average cost per request so far. */
   private static BigDecimal estimate(Demand demand, ScopeState state) {
     return demand.usd() != null && demand.usd().signum() > 0 ? demand.usd() : state.averageCost;
+  }
+
+  /**
+   * Whether a request's cost cannot be estimated against a hard budget: no estimate of its own (no
+   * {@code max_tokens} or no price) and no average of the scope yet (its first requests, in every
+   * new container until its first read of the item finds a settled request): {@link
+   * LimitTable.Turn#BLIND}, reserving 0 and admitted only alone (docs/limits.md, "The budget rule and
+   * its bound"). Otherwise an estimated turn under a hard budget, or none.
+   */
+  private static LimitTable.Turn turn(Limits limits, Demand demand, ScopeState state) {
+    if (limits.maxBudget() == null) {
+      return LimitTable.Turn.NONE;
+    }
+    boolean ownEstimate = demand.usd() != null && demand.usd().signum() > 0;
+    return ownEstimate || state.averageKnown ? LimitTable.Turn.ESTIMATED : LimitTable.Turn.BLIND;
   }
 
   private static BigDecimal budgetMax(Limits limits) {
