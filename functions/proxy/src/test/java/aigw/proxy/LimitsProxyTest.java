@@ -240,7 +240,7 @@ class LimitsProxyTest {
     var refused = new ArrayList<GatewayResponse>();
     for (var future : futures) {
       try {
-        refused.add(future.get(200, TimeUnit.MILLISECONDS));
+        refused.add(future.get(2, TimeUnit.SECONDS)); // a refusal first waits ~150 ms for a settlement (LimitEngine.SETTLEMENT_WAITS)
       } catch (java.util.concurrent.TimeoutException stillAtTheProvider) {
         // one of the two held
       }
