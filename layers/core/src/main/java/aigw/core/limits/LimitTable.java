@@ -105,7 +105,8 @@ final class LimitTable {
   /**
    * Counts {@code debt} tokens used beyond their reservation against the window starting at {@code
    * window} (of {@code limit}), opening it if no container has yet; if the item is in a later window
-   * already (this container's clock is behind), against that one. Never dropped.
+   * already (this container's clock is behind), against that one. Never dropped, unless the item is
+   * gone (its key or team was deleted meanwhile): then nothing is written, so no item comes back.
    */
   void addWindowDebt(String scopeId, String counter, long window, long limit, long debt) {
     String win = counter + "_win";
@@ -118,7 +119,13 @@ final class LimitTable {
       } catch (ConditionalCheckFailedException notThatWindow) {
         // read below
       }
-      long itemWindow = longOf(read(scopeId), win, -1);
+      Map<String, AttributeValue> item = read(scopeId);
+      if (item == null || item.isEmpty()) {
+        // The scope's item is gone: its key or team was deleted (with its limit state) while the
+        // call ran. Nothing is left to count against; writing would bring the item back.
+        return;
+      }
+      long itemWindow = longOf(item, win, -1);
       if (itemWindow > target) {
         target = itemWindow;
         continue;

@@ -667,4 +667,19 @@ class LimitEngineTest {
     assertThat(engine.budget(key).spend()).isEqualByComparingTo("0.10");
     assertThat(item(key).get("b_blind").n()).isEqualTo("0");
   }
+
+  @Test
+  void theEndOfACallWhoseKeyWasDeletedMeanwhileBringsNoLimitItemBack() {
+    var clock = MutableClock.at("2026-12-06T17:00:10Z");
+    var engine = container(clock);
+    var key = scope(new Limits(null, 100L, 1, new BigDecimal("1.00"), null, null));
+    Admission inFlight = engine.admit(key, new Demand(10, new BigDecimal("0.10")));
+    dynamo.client().deleteItem(r -> r.tableName(dynamo.keysTable())
+        .key(Map.of("token_hash", AttributeValue.fromS("limits#" + key.id())))); // the key is deleted, its limit state with it
+
+    inFlight.settleAfterAnswer(new TokenUsage(10, 40, 50), new BigDecimal("0.10")); // 40 tokens beyond its reservation
+    engine.flushEndings();
+
+    assertThat(item(key)).isEmpty();
+  }
 }
