@@ -74,8 +74,9 @@ final class CallAccounting {
       }
     } finally {
       if (admitted.admission() != null) {
-        // The key's limits learn the call's real tokens and cost (its reservation was an estimate).
-        admitted.admission().settle(tokens, cost);
+        // The key's limits learn the call's real tokens and cost (its reservation was an estimate),
+        // written after the answer like the usage (Gateway.flushWrites).
+        admitted.admission().settleAfterAnswer(tokens, cost);
       }
     }
     log(admitted, answeredBy, tokens, cost, 200, estimated, now);
@@ -87,7 +88,7 @@ final class CallAccounting {
    */
   void failed(ProxyService.Admitted admitted, GatewayException failure) {
     if (admitted.admission() != null) {
-      admitted.admission().release(); // nothing was used: what the call held goes back at once
+      admitted.admission().releaseAfterAnswer(); // nothing was used: what the call held goes back right after the error is sent
     }
     log(admitted, null, TokenUsage.NONE, BigDecimal.ZERO, ErrorEnvelope.status(failure), false, gateway.clock().instant());
   }

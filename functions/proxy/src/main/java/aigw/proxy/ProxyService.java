@@ -95,7 +95,7 @@ public final class ProxyService {
     } catch (RuntimeException failed) {
       Admission admission = ADMITTED.get();
       if (admission != null) {
-        admission.release();
+        admission.releaseAfterAnswer(); // the error answer goes first, as for a failed call
       }
       throw failed;
     } finally {

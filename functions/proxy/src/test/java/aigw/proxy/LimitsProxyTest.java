@@ -94,7 +94,7 @@ class LimitsProxyTest {
         TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", wiremock.baseUrl() + "/v1"),
         TestGateways.openAi("held", "held-upstream", held.baseUrl())), clock);
     containers.add(gateway);
-    return GatewayApplication.of(CorsPolicy.DISABLED, new ProxyService(gateway)::handle);
+    return asLambda(gateway);
   }
 
   /** A gateway (one Lambda container) over the shared table, with a priced model: input free, 0.005 USD per output token. */
@@ -104,7 +104,24 @@ class LimitsProxyTest {
         openAi.apiKey(), openAi.apiKeySource(), openAi.timeout(), null, null, null, null,
         new aigw.core.config.TokenPrices(BigDecimal.ZERO, new BigDecimal("0.005"), null, null));
     Gateway gateway = TestGateways.gateway(dynamo, List.of(priced), clock);
-    return GatewayApplication.of(CorsPolicy.DISABLED, new ProxyService(gateway)::handle);
+    containers.add(gateway);
+    return asLambda(gateway);
+  }
+
+  /**
+   * The proxy as a Lambda execution environment runs it: the response is complete (streamed to its
+   * end), then the runtime's afterResponse writes what the answer handed over (limit settlements,
+   * usage) before the next invocation.
+   */
+  private static GatewayApplication asLambda(Gateway gateway) {
+    var proxy = new ProxyService(gateway);
+    return GatewayApplication.of(CorsPolicy.DISABLED, request -> {
+      try {
+        return proxy.handle(request).buffered();
+      } finally {
+        gateway.flushWrites(); // StreamingFunction.afterResponse, also after an error answer
+      }
+    });
   }
 
   private Team storeTeam(TeamLimits limits) {
@@ -223,7 +240,7 @@ class LimitsProxyTest {
     var refused = new ArrayList<GatewayResponse>();
     for (var future : futures) {
       try {
-        refused.add(future.get(200, TimeUnit.MILLISECONDS));
+        refused.add(future.get(2, TimeUnit.SECONDS)); // a refusal first waits ~150 ms for a settlement (LimitEngine.SETTLEMENT_WAITS)
       } catch (java.util.concurrent.TimeoutException stillAtTheProvider) {
         // one of the two held
       }
@@ -269,15 +286,17 @@ class LimitsProxyTest {
     var key = storeKey(new Limits(1000L, 100000L, 8, new BigDecimal("100"), null, "30d"));
     var first = container();
     var second = container();
+    // One call first, so the budget has an average to reserve: before it, requests without max_tokens run one at a time.
+    assertThat(send(first, "/v1/chat/completions", chat("gpt-4o-mini")).status()).isEqualTo(200);
 
     List<GatewayResponse> responses = atOnce(24, i -> send(i % 2 == 0 ? first : second, "/v1/chat/completions",
         i % 3 == 0
             ? "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
             : chat("gpt-4o-mini")));
 
-    long requests = 0;
-    long prompt = 0;
-    long completion = 0;
+    long requests = 1; // the first call's: ANSWER's usage
+    long prompt = 7;
+    long completion = 3;
     for (GatewayResponse response : responses) {
       if (response.status() != 200) {
         continue; // max_parallel_requests 8: some of 24 at once are refused
@@ -454,5 +473,284 @@ class LimitsProxyTest {
     assertThat(response.headers()).doesNotContainKey("x-ratelimit-limit-requests");
     assertThat(dynamo.client().getItem(r -> r.tableName(dynamo.keysTable()).key(Map.of("token_hash",
         software.amazon.awssdk.services.dynamodb.model.AttributeValue.fromS("limits#team:" + team.teamId())))).hasItem()).isFalse();
+  }
+
+  // --- A brand-new budget under a burst of requests without max_tokens (no estimate of their cost) ---
+
+  /** A call of the priced model that costs 0.20 USD (40 output tokens at 0.005), answered after 150 ms so a burst is in flight at once. */
+  private void twentyCentCallsTakingAWhile() {
+    wiremock.stubFor(post("/v1/chat/completions").willReturn(okJson(ANSWER.replace(
+        "\"prompt_tokens\":7,\"completion_tokens\":3,\"total_tokens\":10", "\"prompt_tokens\":7,\"completion_tokens\":40,\"total_tokens\":47"))
+        .withFixedDelay(150)));
+  }
+
+  /**
+   * 32 clients over two containers send requests without max_tokens until the budget refuses them,
+   * trying again on a 429 that says "retry shortly"; returns how many were answered.
+   */
+  private int burstUntilTheBudgetRefuses(IntFunction<String> keyOf, GatewayApplication first, GatewayApplication second) throws Exception {
+    String body = "{\"model\":\"priced\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"; // no max_tokens
+    var answered = new AtomicInteger();
+    List<GatewayResponse> last = atOnce(32, i -> {
+      while (true) {
+        GatewayResponse response = sendAs(i % 2 == 0 ? first : second, keyOf.apply(i), body);
+        if (response.status() == 429 && error(response).path("type").asText().equals("rate_limit_error")) {
+          assertThat(response.headers()).containsEntry("Retry-After", "1");
+          continue; // the rest is held by calls in flight: a client tries again shortly
+        }
+        if (response.status() != 200) {
+          return response;
+        }
+        answered.incrementAndGet();
+      }
+    });
+    assertThat(last).allSatisfy(r -> assertThat(error(r).path("type").asText()).isEqualTo("budget_exceeded"));
+    assertThat(wiremock.getAllServeEvents()).hasSize(answered.get());
+    return answered.get();
+  }
+
+  @Test
+  void aBrandNewOneDollarKeyHitByThirtyTwoConcurrentRequestsWithoutMaxTokensSpendsAtMostOneRequestBeyondIt() throws Exception {
+    twentyCentCallsTakingAWhile();
+    VirtualKey key = storeKey(new Limits(null, null, null, new BigDecimal("1.00"), null, null));
+
+    int answered = burstUntilTheBudgetRefuses(i -> KEY, pricedContainer(), pricedContainer());
+
+    BigDecimal spend = TestGateways.gateway(dynamo, List.of(), clock).limits().budget(aigw.core.limits.LimitScope.ofKey(key.keyId(), key.keyName(), key.limits())).spend();
+    assertThat(spend).isEqualByComparingTo(new BigDecimal("0.20").multiply(BigDecimal.valueOf(answered))); // each call counted once
+    assertThat(spend).as("docs/limits.md's bound: max_budget + one request's cost (it was 6.40)").isLessThanOrEqualTo(new BigDecimal("1.20"));
+    assertThat(spend).isGreaterThanOrEqualTo(new BigDecimal("1.00"));
+    assertThat(usageOf(key).spend()).isEqualByComparingTo(spend);
+  }
+
+  @Test
+  void aBrandNewOneDollarTeamHitByThirtyTwoConcurrentRequestsOfTwoKeysWithoutMaxTokensSpendsAtMostOneRequestBeyondIt() throws Exception {
+    twentyCentCallsTakingAWhile();
+    Team team = storeTeam(new TeamLimits(new BigDecimal("1.00"), null, null, null, null, null));
+    storeTeamKey(TEAM_KEY_A, team.teamId(), Limits.NONE);
+    storeTeamKey(TEAM_KEY_B, team.teamId(), Limits.NONE);
+
+    int answered = burstUntilTheBudgetRefuses(i -> i % 4 < 2 ? TEAM_KEY_A : TEAM_KEY_B, pricedContainer(), pricedContainer());
+
+    BigDecimal spend = TestGateways.gateway(dynamo, List.of(), clock).limits().budget(team.limitScope()).spend();
+    assertThat(spend).isEqualByComparingTo(new BigDecimal("0.20").multiply(BigDecimal.valueOf(answered)));
+    assertThat(spend).as("docs/limits.md's bound: max_budget + one request's cost").isLessThanOrEqualTo(new BigDecimal("1.20"));
+    assertThat(spend).isGreaterThanOrEqualTo(new BigDecimal("1.00"));
+  }
+
+  // --- Settlement off the client's path ---
+
+  /**
+   * A Lambda execution environment as the streaming runtime runs it: one invocation at a time; the
+   * client has the whole response before afterResponse writes what it handed over, and the next
+   * invocation starts only after that.
+   */
+  private static final class Environment implements AutoCloseable {
+    private final Gateway gateway;
+    private final ProxyService proxy;
+    private final ExecutorService invocations = Executors.newSingleThreadExecutor();
+
+    Environment(Gateway gateway) {
+      this.gateway = gateway;
+      this.proxy = new ProxyService(gateway);
+    }
+
+    GatewayResponse send(String key, String body) throws Exception {
+      var answer = new CompletableFuture<GatewayResponse>();
+      invocations.execute(() -> {
+        var request = new GatewayRequest("POST", "/v1/chat/completions",
+            Map.of("Authorization", "Bearer " + key, "Content-Type", "application/json"), Map.of(),
+            body.getBytes(StandardCharsets.UTF_8), "req-" + UUID.randomUUID());
+        answer.complete(proxy.handle(request).buffered()); // the last byte reaches the client
+        gateway.flushWrites(); // then afterResponse, before the next /next
+      });
+      return answer.get(30, TimeUnit.SECONDS);
+    }
+
+    @Override
+    public void close() {
+      invocations.shutdownNow();
+    }
+  }
+
+  @Test
+  void maxParallelRequestsTwoNeverRefusesASequentialClientWhoseRequestsAlternateBetweenTwoLambdaEnvironments() throws Exception {
+    VirtualKey key = storeKey(new Limits(null, null, 2, new BigDecimal("100"), null, null));
+    var gateways = List.of(
+        TestGateways.gateway(dynamo, List.of(TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", wiremock.baseUrl() + "/v1")), clock),
+        TestGateways.gateway(dynamo, List.of(TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", wiremock.baseUrl() + "/v1")), clock));
+    containers.addAll(gateways); // flushed before the counters are read
+    try (var first = new Environment(gateways.get(0)); var second = new Environment(gateways.get(1))) {
+      for (int i = 0; i < 30; i++) {
+        // The next request goes out the moment the answer is in, while the other environment may still be settling.
+        GatewayResponse response = (i % 2 == 0 ? first : second).send(KEY, chat("gpt-4o-mini"));
+        assertThat(response.status()).as("request %d: %s", i, new String(response.body(), StandardCharsets.UTF_8)).isEqualTo(200);
+      }
+    }
+    assertThat(usageOf(key).requests()).isEqualTo(30);
+  }
+
+  @Test
+  void maxParallelRequestsTwoNeverRefusesASequentialClientOfLocalGatewaysWhoseSettlementsAreWrittenInTheBackground() {
+    storeKey(new Limits(null, null, 2, new BigDecimal("100"), null, null));
+    var gateways = List.of(
+        TestGateways.gateway(dynamo, List.of(TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", wiremock.baseUrl() + "/v1")), clock),
+        TestGateways.gateway(dynamo, List.of(TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", wiremock.baseUrl() + "/v1")), clock));
+    gateways.forEach(g -> g.startBackgroundWriters(2)); // as LocalGateway does; no flush after the answer
+    try {
+      var apps = gateways.stream().map(g -> GatewayApplication.of(CorsPolicy.DISABLED, new ProxyService(g)::handle)).toList();
+      for (int i = 0; i < 40; i++) {
+        GatewayResponse response = sendAs(apps.get(i % 2), KEY, chat("gpt-4o-mini"));
+        assertThat(response.status()).as("request %d: %s", i, new String(response.body(), StandardCharsets.UTF_8)).isEqualTo(200);
+      }
+    } finally {
+      gateways.forEach(Gateway::closeWrites); // the shutdown flush: nothing is left unwritten
+    }
+    assertThat(gateways).allSatisfy(g -> assertThat(g.limits().pendingEndings()).isZero());
+  }
+
+  @Test
+  void aBudgetedCallIsAnsweredBeforeItsSettlementIsWrittenAndTheSettlementFollowsInsideTheInvocation() {
+    wiremock.stubFor(post("/v1/chat/completions").willReturn(okJson(ANSWER.replace(
+        "\"prompt_tokens\":7,\"completion_tokens\":3,\"total_tokens\":10", "\"prompt_tokens\":7,\"completion_tokens\":40,\"total_tokens\":47"))));
+    VirtualKey key = storeKey(new Limits(null, null, 1, new BigDecimal("1.00"), null, null));
+    var openAi = TestGateways.openAi("priced", "priced-model", wiremock.baseUrl() + "/v1");
+    var priced = new aigw.core.config.Deployment(openAi.modelName(), openAi.provider(), openAi.upstreamModel(), openAi.apiBase(),
+        openAi.apiKey(), openAi.apiKeySource(), openAi.timeout(), null, null, null, null,
+        new aigw.core.config.TokenPrices(BigDecimal.ZERO, new BigDecimal("0.005"), null, null));
+    var counted = new CountedDynamo(dynamo.client());
+    Gateway gateway = Gateway.over(TestGateways.settings(dynamo), counted.client(), aigw.core.secrets.StaticSecretSource.of(TestGateways.MASTER_KEY),
+        List.of(priced), clock);
+    var app = GatewayApplication.of(CorsPolicy.DISABLED, new ProxyService(gateway)::handle);
+    String body = "{\"model\":\"priced\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+    GatewayResponse answered = sendAs(app, KEY, body);
+
+    assertThat(answered.status()).isEqualTo(200);
+    assertThat(gateway.limits().pendingEndings()).as("the settlement waits for afterResponse").isEqualTo(1);
+    var scope = aigw.core.limits.LimitScope.ofKey(key.keyId(), key.keyName(), key.limits());
+    assertThat(new BigDecimal(dynamo.client().getItem(r -> r.tableName(dynamo.keysTable())
+        .key(Map.of("token_hash", software.amazon.awssdk.services.dynamodb.model.AttributeValue.fromS("limits#" + scope.id())))).item()
+        .get("par_left").n())).as("its slot is still held while the client reads the answer").isZero();
+
+    gateway.flushWrites(); // afterResponse
+    assertThat(gateway.limits().pendingEndings()).isZero();
+    assertThat(gateway.limits().budget(scope).spend()).isEqualByComparingTo("0.20");
+    assertThat(sendAs(app, KEY, body).status()).as("the slot is free again").isEqualTo(200);
+  }
+
+  /** DynamoDB calls by operation, counted by a wrapper over the gateway's client (java.lang.reflect.Proxy over the interface). */
+  static final class CountedDynamo {
+    private final software.amazon.awssdk.services.dynamodb.DynamoDbClient client;
+    private final Map<String, AtomicInteger> calls = new java.util.concurrent.ConcurrentHashMap<>();
+
+    CountedDynamo(software.amazon.awssdk.services.dynamodb.DynamoDbClient real) {
+      this.client = (software.amazon.awssdk.services.dynamodb.DynamoDbClient) java.lang.reflect.Proxy.newProxyInstance(
+          getClass().getClassLoader(), new Class<?>[] {software.amazon.awssdk.services.dynamodb.DynamoDbClient.class}, (proxy, method, args) -> {
+            if (method.getDeclaringClass() != Object.class && !method.getName().equals("serviceName") && !method.getName().equals("close")
+                && !method.getName().equals("serviceClientConfiguration")) {
+              calls.computeIfAbsent(method.getName(), n -> new AtomicInteger()).incrementAndGet();
+            }
+            try {
+              return method.invoke(real, args);
+            } catch (java.lang.reflect.InvocationTargetException e) {
+              throw e.getCause();
+            }
+          });
+    }
+
+    software.amazon.awssdk.services.dynamodb.DynamoDbClient client() {
+      return client;
+    }
+
+    /** The calls counted since the last take, by operation, and starts again from 0. */
+    Map<String, Integer> take() {
+      var taken = new java.util.TreeMap<String, Integer>();
+      calls.forEach((name, count) -> {
+        int n = count.getAndSet(0);
+        if (n > 0) {
+          taken.put(name, n);
+        }
+      });
+      return taken;
+    }
+  }
+
+  /**
+   * docs/limits.md's table: DynamoDB calls per proxied request of a warm key on Lambda (one request
+   * per environment at a time, afterResponse after each), before the answer and after it, for each
+   * limit kind. 20 requests measured after 5 that warm the environment (its first lease, the sweep
+   * read), the clock moved to the next window between them so the rpm/tpm lease has a busy window
+   * to predict from.
+   */
+  @Test
+  void dynamoDbCallsPerRequestOfAWarmKeyBeforeAndAfterTheAnswerForEachLimitKind() {
+    var kinds = new java.util.LinkedHashMap<String, Limits>();
+    kinds.put("none", Limits.NONE);
+    kinds.put("rpm_limit", new Limits(100_000L, null, null, null, null, null));
+    kinds.put("tpm_limit", new Limits(null, 10_000_000L, null, null, null, null));
+    kinds.put("max_parallel_requests", new Limits(null, null, 4, null, null, null));
+    kinds.put("max_budget", new Limits(null, null, null, new BigDecimal("1000"), null, null));
+    kinds.put("every limit", new Limits(100_000L, 10_000_000L, 4, new BigDecimal("1000"), null, null));
+    var table = new StringBuilder("| Key has | before the answer (per request) | after the answer (per request) |\n|---|---|---|\n");
+    var measured = new java.util.LinkedHashMap<String, List<Map<String, Integer>>>();
+    int n = 20;
+    for (var kind : kinds.entrySet()) {
+      var counted = new CountedDynamo(dynamo.client());
+      Gateway gateway = Gateway.over(TestGateways.settings(dynamo), counted.client(),
+          aigw.core.secrets.StaticSecretSource.of(TestGateways.MASTER_KEY),
+          List.of(TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", wiremock.baseUrl() + "/v1")), clock);
+      String plaintext = "sk-aigw-count-" + UUID.randomUUID();
+      TestGateways.storeKey(gateway, plaintext, List.of(), null, false, kind.getValue());
+      var proxy = new ProxyService(gateway);
+      Runnable one = () -> {
+        var response = proxy.handle(new GatewayRequest("POST", "/v1/chat/completions",
+            Map.of("Authorization", "Bearer " + plaintext, "Content-Type", "application/json"), Map.of(),
+            chat("gpt-4o-mini").getBytes(StandardCharsets.UTF_8), "req-" + UUID.randomUUID())).buffered();
+        assertThat(response.status()).isEqualTo(200);
+      };
+      for (int i = 0; i < 5; i++) {
+        one.run();
+        gateway.flushWrites();
+      }
+      clock.advance(Duration.ofSeconds(60)); // the next window: the warm-up's was busy
+      one.run(); // its first request re-reads the key (the key cache's TTL passed) and takes the window's first lease
+      gateway.flushWrites();
+      counted.take();
+      var before = new java.util.TreeMap<String, Integer>();
+      var after = new java.util.TreeMap<String, Integer>();
+      for (int i = 0; i < n; i++) {
+        one.run();
+        counted.take().forEach((op, c) -> before.merge(op, c, Integer::sum));
+        gateway.flushWrites();
+        counted.take().forEach((op, c) -> after.merge(op, c, Integer::sum));
+      }
+      measured.put(kind.getKey(), List.of(before, after));
+      table.append("| ").append(kind.getKey()).append(" | ").append(perRequest(before, n)).append(" | ").append(perRequest(after, n)).append(" |\n");
+    }
+    System.out.println(table);
+
+    // No limits: nothing before the answer; the usage write and the spend log after it.
+    assertThat(measured.get("none").get(0)).isEmpty();
+    // A parallel limit or a budget: the one conditional write of the admission before; its settlement after.
+    for (String kind : List.of("max_parallel_requests", "max_budget")) {
+      assertThat(measured.get(kind).get(0)).as(kind + " before").isEqualTo(Map.of("updateItem", n));
+      assertThat(measured.get(kind).get(1).get("updateItem")).as(kind + " after: settlement + usage").isEqualTo(2 * n);
+      assertThat(measured.get(kind).get(1)).as(kind + " after").doesNotContainKey("getItem");
+    }
+    // Leases: fewer writes than requests once the window before was busy; nothing after the answer but the usage.
+    for (String kind : List.of("rpm_limit", "tpm_limit")) {
+      assertThat(measured.get(kind).get(0).getOrDefault("updateItem", 0)).as(kind + " before").isLessThan(n);
+      assertThat(measured.get(kind).get(1).get("updateItem")).as(kind + " after: usage only").isEqualTo(n);
+    }
+  }
+
+  private static String perRequest(Map<String, Integer> calls, int requests) {
+    if (calls.isEmpty()) {
+      return "0";
+    }
+    var parts = new ArrayList<String>();
+    calls.forEach((op, count) -> parts.add(String.format(java.util.Locale.ROOT, "%.2f %s", count / (double) requests, op)));
+    return String.join(", ", parts);
   }
 }

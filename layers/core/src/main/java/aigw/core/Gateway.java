@@ -287,8 +287,8 @@ public final class Gateway {
     return usage;
   }
 
-  // What the answers hand over to be written after them (write-behind): usage today; another
-  // write-behind queue (spend logs) joins each of the four methods below, and every runtime follows.
+  // What the answers hand over to be written after them (write-behind): limit settlements, usage,
+  // spend logs; another write-behind queue joins each of the four methods below, and every runtime follows.
 
   /**
    * Writes everything answers handed over so far (to DynamoDB, else the journal). The runtimes call
@@ -297,6 +297,8 @@ public final class Gateway {
    * @return false when some of it could be written nowhere and is still held, to try again
    */
   public boolean flushWrites() {
+    // Limit ends first: a parallel slot is free again as soon as possible (the next request may come at once).
+    boolean limitsEnded = limits.flushEndings();
     boolean usageKept = usage.flush();
     try {
       flushLogs(); // the spend-log records of the calls just served
@@ -304,22 +306,24 @@ public final class Gateway {
       // Neither written nor journalled: the records are still pending and go with the next flush.
       LOG.log(java.util.logging.Level.WARNING, "Spend-log records could not be written yet: " + notKept.getMessage());
     }
-    return usageKept;
+    return usageKept && limitsEnded;
   }
 
   /** Starts {@code count} background writers per queue (the local gateway; never on Lambda). */
   public void startBackgroundWriters(int count) {
+    limits.startEndingWriters(count);
     usage.startWriters(count);
   }
 
   /** At shutdown: the last flush, then the writers stop; what is still unwritable goes to the log. */
   public boolean closeWrites() {
-    return usage.close();
+    boolean limitsEnded = limits.closeEndings();
+    return usage.close() && limitsEnded;
   }
 
   /** Forgets what is handed over and not written (SnapStart, before the snapshot); returns how many items. */
   public int discardPendingWrites() {
-    return usage.discardPending() + (logs == null ? 0 : logs.discardPending());
+    return usage.discardPending() + (logs == null ? 0 : logs.discardPending()) + limits.discardPendingEndings();
   }
 
   /**

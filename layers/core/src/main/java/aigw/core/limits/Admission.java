@@ -38,6 +38,26 @@ public final class Admission {
     }
   }
 
+  /**
+   * As {@link #settle}, off the client's path: what this container holds in memory is settled at
+   * once, the writes (the slot and the budget reservation's end, with the real cost) go to the
+   * engine's write-behind queue, written after the answer is sent (on Lambda inside the invocation,
+   * locally by background writers; {@link LimitEngine#flushEndings}). The reservation, taken at
+   * admission, already holds the slot and the estimate until then.
+   */
+  public void settleAfterAnswer(TokenUsage usage, BigDecimal costUsd) {
+    if (engine != null && ended.compareAndSet(false, true)) {
+      engine.endAfterAnswer(held, LimitEngine.Ending.SETTLED, usage.totalTokens(), costUsd == null ? BigDecimal.ZERO : costUsd);
+    }
+  }
+
+  /** As {@link #release}, written after the answer like {@link #settleAfterAnswer}. */
+  public void releaseAfterAnswer() {
+    if (engine != null && ended.compareAndSet(false, true)) {
+      engine.endAfterAnswer(held, LimitEngine.Ending.RELEASED, 0, BigDecimal.ZERO);
+    }
+  }
+
   /** The call failed before any answer: frees what was held; the request still counts against rpm_limit. */
   public void release() {
     if (engine != null && ended.compareAndSet(false, true)) {

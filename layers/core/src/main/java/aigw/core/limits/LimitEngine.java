@@ -8,6 +8,7 @@ import static aigw.core.limits.LimitTable.longOrNull;
 import aigw.core.errors.BudgetExceeded;
 import aigw.core.errors.RateLimited;
 import aigw.core.errors.ServiceUnavailable;
+import aigw.core.usage.WriteBehind;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.security.SecureRandom;
@@ -61,6 +62,15 @@ public final class LimitEngine {
   static final int CLEANUP_ON_REFUSAL = 16;
   /** How often a container reads a scope's item after reserving, to remove expired entries (one GetItem). */
   static final Duration SWEEP_INTERVAL = Duration.ofMinutes(1);
+  /**
+   * How long a request refused for want of a parallel slot (or a blind turn) waits, in ms, before
+   * each new look: settlements are written just after their answers, so a slot held by an answered
+   * call frees within a write's time. 150 ms in all, only on the way to a refusal.
+   */
+  static final long[] SETTLEMENT_WAITS = {10, 20, 40, 80};
+
+  /** Request ends that may wait unwritten before handing one over waits (back-pressure; on Lambda a flush follows each response). */
+  static final int MAX_PENDING_ENDINGS = 1024;
   /** A soft budget alone is tracked as a budget no request reaches. */
   private static final BigDecimal UNLIMITED = LimitFields.MAX_USD.multiply(BigDecimal.TEN);
   private static final SecureRandom RANDOM = new SecureRandom();
@@ -69,6 +79,10 @@ public final class LimitEngine {
   private final Clock clock;
   private final ConcurrentHashMap<String, ScopeState> scopes = new ConcurrentHashMap<>();
   private final AtomicLong requests = new AtomicLong();
+  /** Request ends written after the answer ({@link #endAfterAnswer}); each request its own lane, never merged. */
+  private final WriteBehind<Long, PendingEnding> endings =
+      new WriteBehind<>("limits", LimitEngine::neverMerged, this::writeEnding, MAX_PENDING_ENDINGS, Duration.ofSeconds(1));
+  private final AtomicLong endingIds = new AtomicLong();
   private volatile String containerId = newContainerId();
 
   /** Limits kept in the keys table {@code table}. */
@@ -93,6 +107,7 @@ public final class LimitEngine {
     final WindowPool tokens;
     volatile long budgetEnd; // epoch s of the budget period last seen; 0: not read yet
     volatile BigDecimal averageCost = BigDecimal.ZERO; // of the scope's settled requests in the period
+    volatile boolean averageKnown; // some request of the scope has settled: averageCost is an estimate
     volatile long softWarnedEnd = -1;
     volatile long nextSweepMillis; // when a reservation next reads the item to remove expired entries (0: at once)
 
@@ -105,7 +120,7 @@ public final class LimitEngine {
   /** What an admitted request holds in one scope. */
   record Held(
       LimitScope scope, ScopeState state, WindowPool.Reserved requests, WindowPool.Reserved tokens, String requestId, int slots,
-      BigDecimal usd, long budgetEnd) {}
+      BigDecimal usd, long budgetEnd, LimitTable.Turn turn) {}
 
   /**
    * Admits a request against every scope in {@code scopes} (the key, then its team), all or
@@ -154,7 +169,8 @@ public final class LimitEngine {
 
   /**
    * The spend of {@code scope}'s current budget period and when it resets (null: never); spend 0 and
-   * the next reset once a period has ended, before the next request starts the new one. One read.
+   * the next reset once a period has ended, before the next request starts the new one. One read,
+   * after the request ends this process still holds are written.
    */
   public BudgetView budget(LimitScope scope) {
     Instant now = clock.instant();
@@ -163,6 +179,7 @@ public final class LimitEngine {
     if (table == null) {
       return new BudgetView(BigDecimal.ZERO, next);
     }
+    endings.flush(); // so a read right after an answer in this process counts it
     var item = table.read(scope.id());
     Long end = longOrNull(item, "b_end");
     if (end == null || end <= now.getEpochSecond()) {
@@ -201,12 +218,12 @@ public final class LimitEngine {
       }
       BigDecimal budgetMax = budgetMax(limits);
       if (limits.maxParallelRequests() == null && budgetMax == null) {
-        return new Held(scope, state, requests, tokens, null, 0, BigDecimal.ZERO, 0);
+        return new Held(scope, state, requests, tokens, null, 0, BigDecimal.ZERO, 0, LimitTable.Turn.NONE);
       }
       String requestId = "r" + containerId + "_" + this.requests.incrementAndGet();
       int slots = limits.maxParallelRequests() == null ? 0 : 1;
       Reservation reservation = reserve(scope, state, requestId, slots, demand, budgetMax);
-      return new Held(scope, state, requests, tokens, requestId, slots, reservation.usd(), reservation.budgetEnd());
+      return new Held(scope, state, requests, tokens, requestId, slots, reservation.usd(), reservation.budgetEnd(), reservation.turn());
     } catch (RuntimeException refused) {
       if (requests != null) {
         state.requests.giveBack(requests); // a refused request is not counted
@@ -223,8 +240,11 @@ public final class LimitEngine {
    * why: the item or period not set up yet (set up, retried), limits changed by an admin (moved,
    * retried), or nothing free (expired entries given back and retried, else refused).
    */
-  /** What a reservation took: {@code usd} of the budget period ending {@code budgetEnd} (0: no budget). */
-  private record Reservation(long budgetEnd, BigDecimal usd) {}
+  /**
+   * What a reservation took: {@code usd} of the budget period ending {@code budgetEnd} (0: no
+   * budget); {@code turn}: how it counts against a hard budget while in flight.
+   */
+  private record Reservation(long budgetEnd, BigDecimal usd, LimitTable.Turn turn) {}
 
   private Reservation reserve(LimitScope scope, ScopeState state, String requestId, int slots, Demand demand, BigDecimal budgetMax) {
     Integer parMax = scope.limits().maxParallelRequests();
@@ -233,19 +253,24 @@ public final class LimitEngine {
     }
     String id = scope.id();
     long end = state.budgetEnd;
-    for (int attempt = 0; attempt < 12; attempt++) {
+    int waits = 0;
+    for (int attempt = 0; attempt < 12 + SETTLEMENT_WAITS.length; attempt++) {
       Instant now = clock.instant();
       long nowSecond = now.getEpochSecond();
       boolean periodKnown = budgetMax == null || (end != 0 && end > nowSecond);
       // Estimated at each attempt: a cold container learns the scope's average cost from its first read.
       BigDecimal usd = budgetMax == null ? BigDecimal.ZERO : estimate(demand, state);
-      if (periodKnown) {
+      LimitTable.Turn turn = turn(scope.limits(), demand, state);
+      boolean blind = turn == LimitTable.Turn.BLIND;
+      // A blind request first reads the item: another container may have settled one and the
+      // average may be known there, which spares the scope a turn alone.
+      if (periodKnown && !(blind && attempt == 0)) {
         try {
-          table.reserve(id, requestId, slots, parMax, usd, budgetMax, end, now.toEpochMilli() + RESERVATION_TTL.toMillis());
+          table.reserve(id, requestId, slots, parMax, usd, budgetMax, end, now.toEpochMilli() + RESERVATION_TTL.toMillis(), turn);
           if (now.toEpochMilli() >= state.nextSweepMillis) {
             sweep(id, state, table.read(id), budgetMax == null ? 0 : end, now.toEpochMilli());
           }
-          return new Reservation(end, usd);
+          return new Reservation(end, usd, turn);
         } catch (ConditionalCheckFailedException notNow) {
           // read below why
         }
@@ -257,7 +282,7 @@ public final class LimitEngine {
         // timed out): the reservation is held, once.
         long mineEnd = budgetMax == null ? end : longOf(mine.m(), "e", end);
         sweep(id, state, item, budgetMax == null ? 0 : mineEnd, now.toEpochMilli());
-        return new Reservation(mineEnd, budgetMax == null ? BigDecimal.ZERO : decimalOf(mine.m(), "a"));
+        return new Reservation(mineEnd, budgetMax == null ? BigDecimal.ZERO : decimalOf(mine.m(), "a"), LimitTable.Turn.of(mine.m()));
       }
       if (!item.containsKey("res")) {
         table.createReservations(id);
@@ -278,9 +303,13 @@ public final class LimitEngine {
         end = itemEnd;
         state.budgetEnd = end;
         long settledRequests = longOf(item, "b_n");
-        if (state.averageCost.signum() == 0 && settledRequests > 0) {
+        if (!state.averageKnown && settledRequests > 0) {
           // A new container (or one restored from a snapshot) knows no average yet: the period's so far.
           state.averageCost = decimalOf(item, "b_spend").divide(BigDecimal.valueOf(settledRequests), 10, RoundingMode.UP);
+          state.averageKnown = true;
+          if (blind) {
+            continue; // estimable now: reserve the average rather than wait for the blind turn
+          }
         }
         BigDecimal itemMax = decimalOrNull(item, "b_max");
         if (itemMax == null || itemMax.compareTo(budgetMax) != 0) {
@@ -290,16 +319,35 @@ public final class LimitEngine {
       }
       boolean slotsFull = slots > 0 && longOf(item, "par_left") < 1;
       boolean budgetSpent = budgetMax != null && decimalOf(item, "b_left").signum() <= 0;
-      if (!slotsFull && !budgetSpent) {
+      // A blind request runs alone: it waits for every budget reservation in flight, and they for it.
+      boolean blindBusy = turn != LimitTable.Turn.NONE && (longOf(item, "b_blind") >= 1 || blind && longOf(item, "b_fly") >= 1);
+      if (!slotsFull && !budgetSpent && !blindBusy) {
         continue; // it changed since the write: try again
       }
       if (reclaimExpired(id, item, budgetMax == null ? 0 : end, now.toEpochMilli(), CLEANUP_ON_REFUSAL, new int[1]) > 0) {
+        continue;
+      }
+      if ((slotsFull || blindBusy) && waits < SETTLEMENT_WAITS.length) {
+        // A slot or a blind turn is freed by a settlement written right after its answer (write-behind),
+        // so a sequential client's next request can arrive a few ms before it lands: this container's
+        // own are written now, another container's are waited for briefly, before refusing.
+        endings.flush();
+        pause(SETTLEMENT_WAITS[waits++]);
         continue;
       }
       if (slotsFull) {
         throw parallelRefusal(scope, parMax);
       }
       BigDecimal spent = decimalOf(item, "b_spend");
+      if (!budgetSpent) {
+        // Only blindBusy: a request whose cost could not be estimated (no max_tokens, no average yet)
+        // runs alone. Admitting others beside it would let a burst overshoot by its size (32 × the
+        // cost on a fresh key); it settles within its call and gives the scope an average to reserve.
+        throw new RateLimited("Rate limit exceeded for " + scope.label() + ". Limit type: max_budget. Current cost: "
+            + spent.stripTrailingZeros().toPlainString() + ", Max budget: " + budgetMax.stripTrailingZeros().toPlainString()
+            + "; the cost of a request without max_tokens is not known yet and one is in flight. Try again shortly.",
+            now, now.plusSeconds(1), Map.of());
+      }
       if (spent.compareTo(budgetMax) < 0) {
         // Nothing left only because requests in flight reserved it: they settle (and give back what
         // they did not use) within their call, so try again shortly, not at the period's end.
@@ -354,7 +402,8 @@ public final class LimitEngine {
         removed++;
         boolean heldSlot = longOf(fields, "p") > 0;
         boolean heldBudget = budgetEnd != 0 && longOf(fields, "e") == budgetEnd && decimalOf(fields, "a").signum() > 0;
-        freed += heldSlot || heldBudget ? 1 : 0;
+        boolean heldTurn = LimitTable.Turn.of(fields) != LimitTable.Turn.NONE; // a blind request may wait for it
+        freed += heldSlot || heldBudget || heldTurn ? 1 : 0;
       }
     }
     removedOut[0] = removed;
@@ -381,13 +430,106 @@ public final class LimitEngine {
     end(held, Ending.RELEASED, 0, BigDecimal.ZERO);
   }
 
+  /**
+   * As {@link #settle}, {@link #release}, but the writes leave the caller's path: what is in memory
+   * (this container's window leases) is settled at once; the writes (the reservation's end, tokens
+   * beyond a lease) are handed to a write-behind queue, written by background writers ({@link
+   * #startEndingWriters}, the local gateway) or by {@link #flushEndings} (on Lambda after the
+   * response is sent, inside the invocation). A write that fails is tried again until the
+   * reservation would have expired anyway ({@link #RESERVATION_TTL}); only then is it given up
+   * (logged; the entry expires by itself, the cost is not counted).
+   */
+  void endAfterAnswer(List<Held> held, Ending ending, long tokens, BigDecimal cost) {
+    var steps = new ArrayList<Runnable>(held.size() * 2);
+    for (Held one : held) {
+      WindowPool.Debt debt = endInMemory(one, ending, tokens);
+      if (debt != null) {
+        steps.add(() -> one.state().tokens.writeDebt(debt));
+      }
+      if (one.requestId() != null) {
+        steps.add(() -> endReservation(one, ending, cost));
+      }
+    }
+    if (steps.isEmpty()) {
+      return; // window leases only, settled in memory: no write
+    }
+    String what = (ending == Ending.SETTLED ? "settle" : "give back") + " the limits of " + held.getFirst().scope().label()
+        + (held.size() > 1 ? " and its team" : "") + " (cost " + cost.toPlainString() + " USD)";
+    try {
+      endings.submit(endingIds.incrementAndGet(), new PendingEnding(steps, what, clock.millis() + RESERVATION_TTL.toMillis()));
+    } catch (WriteBehind.Unavailable full) {
+      LOG.warning("Could not " + what + ": " + full.getMessage() + "; the reservation expires by itself");
+    }
+  }
+
+  /**
+   * The writes of one request's end, in order; {@code done} counts those written, so a retry after a
+   * failure writes only the rest. Touched only by the one writer of its lane (WriteBehind).
+   */
+  private static final class PendingEnding {
+    final List<Runnable> steps;
+    final String what;
+    final long giveUpAtMillis;
+    int done;
+
+    PendingEnding(List<Runnable> steps, String what, long giveUpAtMillis) {
+      this.steps = steps;
+      this.what = what;
+      this.giveUpAtMillis = giveUpAtMillis;
+    }
+  }
+
+  private void writeEnding(Long id, PendingEnding pending) {
+    while (pending.done < pending.steps.size()) {
+      try {
+        pending.steps.get(pending.done).run();
+      } catch (RuntimeException failed) {
+        if (clock.millis() < pending.giveUpAtMillis) {
+          throw failed; // kept by the queue and tried again
+        }
+        LOG.log(Level.WARNING, "Gave up trying to " + pending.what + " after " + RESERVATION_TTL.toMinutes()
+            + " minutes: its reservation has expired by now and is removed by a later request; the cost is not counted on the budget", failed);
+      }
+      pending.done++;
+    }
+  }
+
+  /** Writes every request end handed over before this call (Lambda: after each response). False if some failed and is still queued. */
+  public boolean flushEndings() {
+    return endings.flush();
+  }
+
+  /** Background writers of request ends (the local gateway; never on Lambda). */
+  public void startEndingWriters(int count) {
+    endings.startWriters(count);
+  }
+
+  /** At shutdown: the last flush, then the writers stop; what could not be written is logged (its reservations expire by themselves). */
+  public boolean closeEndings() {
+    return endings.close((id, pending) -> LOG.warning("Could not " + pending.what + " before shutdown; the reservation expires by itself"));
+  }
+
+  /** Forgets request ends not yet written (SnapStart, before the snapshot: priming runs with the master key, which holds nothing). */
+  public int discardPendingEndings() {
+    return endings.discardPending();
+  }
+
+  /** Request ends handed over and not yet written. */
+  public int pendingEndings() {
+    return endings.backlog();
+  }
+
   private void end(List<Held> held, Ending ending, long tokens, BigDecimal cost) {
     if (held == null) {
       return;
     }
     for (Held one : held) {
       try {
-        endOne(one, ending, tokens, cost);
+        WindowPool.Debt debt = endInMemory(one, ending, tokens);
+        if (debt != null) {
+          one.state().tokens.writeDebt(debt);
+        }
+        endReservation(one, ending, cost);
       } catch (RuntimeException notSettled) {
         // The reservation expires by itself (RESERVATION_TTL); the cost is not counted against the budget.
         LOG.log(Level.WARNING, "Could not " + (ending == Ending.SETTLED ? "settle" : "give back") + " the limits of "
@@ -397,25 +539,33 @@ public final class LimitEngine {
     }
   }
 
-  private void endOne(Held held, Ending ending, long tokens, BigDecimal cost) {
+  /** What ends in this container's memory (its window leases); returns tokens beyond the lease still to be written, or null. */
+  private static WindowPool.Debt endInMemory(Held held, Ending ending, long tokens) {
     if (ending == Ending.REFUSED && held.requests() != null) {
       held.state().requests.giveBack(held.requests());
     }
-    if (held.tokens() != null) {
-      held.state().tokens.settle(held.tokens(), ending == Ending.SETTLED ? Math.max(0, tokens) : 0, held.scope().limits().tpmLimit());
+    if (held.tokens() == null) {
+      return null;
     }
+    return held.state().tokens.settleInMemory(held.tokens(), ending == Ending.SETTLED ? Math.max(0, tokens) : 0, held.scope().limits().tpmLimit());
+  }
+
+  /** Ends the request's reservation in the item (one conditional UpdateItem): slot freed, cost counted. */
+  private void endReservation(Held held, Ending ending, BigDecimal cost) {
     if (held.requestId() == null) {
       return;
     }
     Limits limits = held.scope().limits();
     boolean budgeted = budgetMax(limits) != null;
     boolean counted = ending == Ending.SETTLED;
-    var settled = table.settle(held.scope().id(), held.requestId(), held.slots(), held.usd(), held.budgetEnd(), cost, budgeted, counted);
+    var settled =
+        table.settle(held.scope().id(), held.requestId(), held.slots(), held.usd(), held.budgetEnd(), cost, budgeted, counted, held.turn());
     if (settled == null) {
       return;
     }
     if (settled.requests() > 0) {
       held.state().averageCost = settled.spend().divide(BigDecimal.valueOf(settled.requests()), 10, RoundingMode.UP);
+      held.state().averageKnown = true;
     }
     BigDecimal soft = limits.softBudget();
     long end = held.budgetEnd();
@@ -432,6 +582,21 @@ public final class LimitEngine {
   /** The budget's reservation for a request: its own estimate, else the scope's average cost per request so far. */
   private static BigDecimal estimate(Demand demand, ScopeState state) {
     return demand.usd() != null && demand.usd().signum() > 0 ? demand.usd() : state.averageCost;
+  }
+
+  /**
+   * Whether a request's cost cannot be estimated against a hard budget: no estimate of its own (no
+   * {@code max_tokens} or no price) and no average of the scope yet (its first requests, in every
+   * new container until its first read of the item finds a settled request): {@link
+   * LimitTable.Turn#BLIND}, reserving 0 and admitted only alone (docs/limits.md, "The budget rule and
+   * its bound"). Otherwise an estimated turn under a hard budget, or none.
+   */
+  private static LimitTable.Turn turn(Limits limits, Demand demand, ScopeState state) {
+    if (limits.maxBudget() == null) {
+      return LimitTable.Turn.NONE;
+    }
+    boolean ownEstimate = demand.usd() != null && demand.usd().signum() > 0;
+    return ownEstimate || state.averageKnown ? LimitTable.Turn.ESTIMATED : LimitTable.Turn.BLIND;
   }
 
   private static BigDecimal budgetMax(Limits limits) {
@@ -487,6 +652,19 @@ public final class LimitEngine {
   static String resetText(long millis) {
     long seconds = Math.max(1, (millis + 999) / 1000);
     return seconds < 60 ? seconds + "s" : (seconds / 60) + "m" + (seconds % 60) + "s";
+  }
+
+  private static void pause(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ServiceUnavailable("Interrupted while waiting for a parallel slot.", e);
+    }
+  }
+
+  private static PendingEnding neverMerged(PendingEnding older, PendingEnding newer) {
+    throw new IllegalStateException("request ends have one lane each and are never merged");
   }
 
   private static String newContainerId() {

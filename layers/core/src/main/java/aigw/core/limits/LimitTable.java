@@ -27,7 +27,12 @@ import software.amazon.awssdk.services.dynamodb.model.UpdateItemResponse;
  *   <li>{@code b_end} (epoch s), {@code b_max}, {@code b_left}, {@code b_spend}, {@code b_n}: the
  *       budget period's end, its {@code max_budget}, what is left after spend and reservations,
  *       the period's spend and settled request count; {@code b_warned}: the period end whose soft
- *       budget was warned about.
+ *       budget was warned about;
+ *   <li>{@code b_fly}: requests in flight holding an estimated budget reservation (entry flag {@code
+ *       f: 1}); {@code b_blind}: requests in flight whose cost could not be estimated (no {@code
+ *       max_tokens} and no average yet; entry flag {@code u: 1}). A blind request is admitted only
+ *       alone ({@code b_fly} and {@code b_blind} 0) and nothing else while it runs, so its unknown
+ *       cost is the only one that can cross the budget (docs/limits.md, the budget bound).
  * </ul>
  *
  * DynamoDB conditions cannot add two attributes, so what is left is kept as its own number ({@code
@@ -100,7 +105,8 @@ final class LimitTable {
   /**
    * Counts {@code debt} tokens used beyond their reservation against the window starting at {@code
    * window} (of {@code limit}), opening it if no container has yet; if the item is in a later window
-   * already (this container's clock is behind), against that one. Never dropped.
+   * already (this container's clock is behind), against that one. Never dropped, unless the item is
+   * gone (its key or team was deleted meanwhile): then nothing is written, so no item comes back.
    */
   void addWindowDebt(String scopeId, String counter, long window, long limit, long debt) {
     String win = counter + "_win";
@@ -113,7 +119,13 @@ final class LimitTable {
       } catch (ConditionalCheckFailedException notThatWindow) {
         // read below
       }
-      long itemWindow = longOf(read(scopeId), win, -1);
+      Map<String, AttributeValue> item = read(scopeId);
+      if (item == null || item.isEmpty()) {
+        // The scope's item is gone: its key or team was deleted (with its limit state) while the
+        // call ran. Nothing is left to count against; writing would bring the item back.
+        return;
+      }
+      long itemWindow = longOf(item, win, -1);
       if (itemWindow > target) {
         target = itemWindow;
         continue;
@@ -144,17 +156,25 @@ final class LimitTable {
    * SDK retries a write whose answer timed out, and a retry of one that landed must not take the
    * slot and the budget twice (the caller reads the item and finds its entry: done).
    *
+   * @param turn how the request counts against a hard budget while in flight: not at all ({@link
+   *     Turn#NONE}), by its estimate beside others ({@code b_fly}), or without an estimate and alone
+   *     ({@code b_blind})
    * @throws ConditionalCheckFailedException they do not, the entry is there already (or the item is
    *     not set up for these limits yet)
    */
   void reserve(String scopeId, String requestId, int slots, Integer parMax, BigDecimal usd, BigDecimal budgetMax,
-      long budgetEnd, long expiresAtMs) {
+      long budgetEnd, long expiresAtMs, Turn turn) {
     var values = new HashMap<String, AttributeValue>();
     var entry = new HashMap<String, AttributeValue>();
     entry.put("p", num(slots));
     entry.put("a", num(usd));
     entry.put("e", num(budgetEnd));
     entry.put("x", num(expiresAtMs));
+    if (turn == Turn.ESTIMATED) {
+      entry.put("f", num(1));
+    } else if (turn == Turn.BLIND) {
+      entry.put("u", num(1));
+    }
     values.put(":entry", AttributeValue.fromM(entry));
     var add = new StringBuilder();
     var condition = new StringBuilder("attribute_exists(res) AND attribute_not_exists(res." + checked(requestId) + ")");
@@ -173,12 +193,36 @@ final class LimitTable {
       values.put(":e", num(budgetEnd));
       condition.append(" AND b_max = :bmax AND b_end = :e AND b_left > :zero");
     }
+    if (turn != Turn.NONE) {
+      // No request runs beside a blind one: its cost is covered by no reservation.
+      add.append(add.isEmpty() ? "" : ", ").append(turn == Turn.BLIND ? "b_blind :one" : "b_fly :one");
+      values.put(":one", num(1));
+      condition.append(" AND (attribute_not_exists(b_blind) OR b_blind < :one)");
+      if (turn == Turn.BLIND) {
+        condition.append(" AND (attribute_not_exists(b_fly) OR b_fly < :one)");
+      }
+    }
     String expression = "SET res." + checked(requestId) + " = :entry" + (add.isEmpty() ? "" : " ADD " + add);
     call(() -> dynamo.updateItem(r -> r.tableName(table).key(key(scopeId)).updateExpression(expression)
         .conditionExpression(condition.toString()).expressionAttributeValues(values)));
   }
 
   /** Creates the item's reservation map if it has none (any container may; only the first does). */
+  /** How a request counts against a hard budget ({@code max_budget}) while it is in flight. */
+  enum Turn {
+    /** No hard budget (none, or only {@code soft_budget}). */
+    NONE,
+    /** Its reservation is an estimate of its cost; admitted beside others unless a blind one runs. */
+    ESTIMATED,
+    /** Its cost cannot be estimated (reserves 0); admitted only when no other request holds the budget. */
+    BLIND;
+
+    /** The turn an entry of the reservation map was written with (entries without a flag: none). */
+    static Turn of(Map<String, AttributeValue> entry) {
+      return longOf(entry, "u", 0) > 0 ? BLIND : longOf(entry, "f", 0) > 0 ? ESTIMATED : NONE;
+    }
+  }
+
   void createReservations(String scopeId) {
     try {
       update(scopeId, "SET res = :empty", "attribute_not_exists(res)", Map.of(":empty", AttributeValue.fromM(Map.of())));
@@ -250,6 +294,7 @@ final class LimitTable {
       values.put(":a", num(usd));
       values.put(":e", num(budgetEnd));
     }
+    turnEnds(Turn.of(entry), add, values); // whatever its period: it is no longer in flight
     if (!REQUEST_ID.matcher(requestId).matches()) {
       return false; // not an entry this code wrote
     }
@@ -276,16 +321,18 @@ final class LimitTable {
    * and was retried), nothing is freed or counted again: every write here is conditional on the
    * entry, so a retried write never counts twice.
    *
+   * @param turn how it counted against a hard budget in flight ({@code b_fly}, {@code b_blind}): that ends
    * @return the budget after it; null when the scope has no budget or nothing was counted
    */
-  Settled settle(
-      String scopeId, String requestId, int slots, BigDecimal reserved, long budgetEnd, BigDecimal cost, boolean budgeted, boolean counted) {
+  Settled settle(String scopeId, String requestId, int slots, BigDecimal reserved, long budgetEnd, BigDecimal cost, boolean budgeted,
+      boolean counted, Turn turn) {
     var values = new HashMap<String, AttributeValue>();
     var add = new StringBuilder();
     if (slots > 0) {
       add.append("par_left :p");
       values.put(":p", num(slots));
     }
+    turnEnds(turn, add, values);
     if (budgeted) {
       add.append(add.isEmpty() ? "" : ", ").append(counted ? "b_spend :c, b_n :one, b_left :back" : "b_left :back");
       if (counted) {
@@ -325,6 +372,7 @@ final class LimitTable {
       fallbackAdd.append("par_left :p");
       fallbackValues.put(":p", num(slots));
     }
+    turnEnds(turn, fallbackAdd, fallbackValues);
     if (budgeted && counted) {
       fallbackAdd.append(fallbackAdd.isEmpty() ? "" : ", ").append("b_spend :c, b_n :one, b_left :neg");
       fallbackValues.put(":c", num(cost));
@@ -353,6 +401,14 @@ final class LimitTable {
       return true;
     } catch (ConditionalCheckFailedException warnedAlready) {
       return false;
+    }
+  }
+
+  /** Adds to {@code add} what ends a request's {@code turn} in flight. */
+  private static void turnEnds(Turn turn, StringBuilder add, Map<String, AttributeValue> values) {
+    if (turn != Turn.NONE) {
+      add.append(add.isEmpty() ? "" : ", ").append(turn == Turn.BLIND ? "b_blind :turn" : "b_fly :turn");
+      values.put(":turn", num(-1));
     }
   }
 

@@ -120,6 +120,20 @@ final class WindowPool {
    * reservation are never dropped.
    */
   void settle(Reserved reserved, long used, long limit) {
+    Debt debt = settleInMemory(reserved, used, limit);
+    if (debt != null) {
+      writeDebt(debt);
+    }
+  }
+
+  /** Units used beyond their reservation, still to be counted against the window starting at {@code window} (of {@code limit}). */
+  record Debt(long window, long units, long limit) {}
+
+  /**
+   * The in-memory part of {@link #settle}: unused units back to this container's lease at once;
+   * what was used beyond the lease is returned, to be counted by {@link #writeDebt} (null: nothing).
+   */
+  Debt settleInMemory(Reserved reserved, long used, long limit) {
     long over;
     long debtWindow;
     synchronized (this) {
@@ -139,9 +153,12 @@ final class WindowPool {
         lastLeft = Math.max(0, lastLeft - over);
       }
     }
-    if (over > 0) {
-      table.addWindowDebt(scopeId, counter, debtWindow, limit, over);
-    }
+    return over > 0 ? new Debt(debtWindow, over, limit) : null;
+  }
+
+  /** Counts {@code debt} against its window in the item (one UpdateItem; never dropped, see {@link LimitTable#addWindowDebt}). */
+  void writeDebt(Debt debt) {
+    table.addWindowDebt(scopeId, counter, debt.window(), debt.limit(), debt.units());
   }
 
   /** What the headers report: left in the window as this container last saw it, its own lease included. */

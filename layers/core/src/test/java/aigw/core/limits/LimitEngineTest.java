@@ -593,4 +593,93 @@ class LimitEngineTest {
     restored.forgetAll(); // after a SnapStart restore: it learns the average again from the item
     assertThatThrownBy(() -> restored.admit(key, new Demand(10, null))).isInstanceOf(RateLimited.class);
   }
+
+  /**
+   * The reviewer's burst: a fresh key (no settled request, so no average) and requests without
+   * max_tokens reserve nothing. Before the fix all 32 were admitted at once and spent 6.40 on a
+   * 1.00 budget; now the first runs alone, and the rest reserve the average it leaves.
+   */
+  @Test
+  void aBurstOnABrandNewKeyWithoutMaxTokensRunsOneUnestimatedRequestAloneAndStaysWithinOneRequestsCost() throws Exception {
+    var clock = MutableClock.at("2026-12-06T15:00:00Z");
+    var first = container(clock);
+    var second = container(clock);
+    BigDecimal max = new BigDecimal("1.00");
+    BigDecimal cost = new BigDecimal("0.20");
+    var key = scope(new Limits(null, null, null, max, null, "1d"));
+    Demand noEstimate = new Demand(10, null); // no max_tokens: no estimate of its own
+
+    // All 32 arrive while none has settled: exactly one is admitted; the others are asked to retry shortly.
+    List<Object> firstWave = atOnce(32, i -> {
+      try {
+        return (i % 2 == 0 ? first : second).admit(key, noEstimate);
+      } catch (RateLimited refused) {
+        return refused;
+      }
+    });
+    List<Admission> admitted = firstWave.stream().filter(Admission.class::isInstance).map(Admission.class::cast).toList();
+    assertThat(admitted).hasSize(1);
+    assertThat(firstWave).filteredOn(RateLimited.class::isInstance).allSatisfy(r -> {
+      var refused = (RateLimited) r;
+      assertThat(ErrorEnvelope.type(refused)).isEqualTo("rate_limit_error");
+      assertThat(ErrorEnvelope.response(refused).headers()).containsEntry("Retry-After", "1");
+      assertThat(refused.getMessage()).contains("Limit type: max_budget").contains("without max_tokens");
+    });
+    admitted.forEach(a -> a.settle(new TokenUsage(10, 40, 50), cost));
+
+    // Then they try again, 32 at once over both containers, until the budget is spent.
+    var costs = new CopyOnWriteArrayList<BigDecimal>(List.of(cost));
+    atOnce(32, i -> {
+      var engine = i % 2 == 0 ? first : second;
+      while (true) {
+        Admission admission;
+        try {
+          admission = engine.admit(key, noEstimate);
+        } catch (BudgetExceeded spent) {
+          return null;
+        } catch (RateLimited heldByRequestsInFlight) {
+          continue;
+        }
+        costs.add(cost);
+        admission.settle(new TokenUsage(10, 40, 50), cost);
+      }
+    });
+
+    BigDecimal spend = first.budget(key).spend();
+    assertThat(spend).isEqualByComparingTo(costs.stream().reduce(BigDecimal.ZERO, BigDecimal::add)); // no lost update
+    assertThat(spend.subtract(max)).as("docs/limits.md's bound: one request's cost").isLessThanOrEqualTo(cost);
+    assertThat(item(key).get("b_blind").n()).isEqualTo("0");
+    assertThat(item(key).get("b_fly").n()).isEqualTo("0");
+  }
+
+  @Test
+  void anEstimatedRequestWaitsWhileAnUnestimatedOneRunsAndAnExpiredUnestimatedOneIsRemoved() {
+    var clock = MutableClock.at("2026-12-06T16:00:00Z");
+    var engine = container(clock);
+    var key = scope(new Limits(null, null, null, new BigDecimal("1.00"), null, "1d"));
+    engine.admit(key, new Demand(10, null)); // blind, and its container never settles it
+
+    assertThatThrownBy(() -> engine.admit(key, new Demand(10, new BigDecimal("0.10"))))
+        .isInstanceOfSatisfying(RateLimited.class, e -> assertThat(ErrorEnvelope.response(e).headers()).containsEntry("Retry-After", "1"));
+
+    clock.advance(LimitEngine.RESERVATION_TTL.plus(LimitEngine.RECLAIM_MARGIN).plusSeconds(1));
+    engine.admit(key, new Demand(10, new BigDecimal("0.10"))).settle(new TokenUsage(1, 1, 2), new BigDecimal("0.10"));
+    assertThat(engine.budget(key).spend()).isEqualByComparingTo("0.10");
+    assertThat(item(key).get("b_blind").n()).isEqualTo("0");
+  }
+
+  @Test
+  void theEndOfACallWhoseKeyWasDeletedMeanwhileBringsNoLimitItemBack() {
+    var clock = MutableClock.at("2026-12-06T17:00:10Z");
+    var engine = container(clock);
+    var key = scope(new Limits(null, 100L, 1, new BigDecimal("1.00"), null, null));
+    Admission inFlight = engine.admit(key, new Demand(10, new BigDecimal("0.10")));
+    dynamo.client().deleteItem(r -> r.tableName(dynamo.keysTable())
+        .key(Map.of("token_hash", AttributeValue.fromS("limits#" + key.id())))); // the key is deleted, its limit state with it
+
+    inFlight.settleAfterAnswer(new TokenUsage(10, 40, 50), new BigDecimal("0.10")); // 40 tokens beyond its reservation
+    engine.flushEndings();
+
+    assertThat(item(key)).isEmpty();
+  }
 }
