@@ -41,8 +41,13 @@ final class CallAccounting {
   /** What a streamed answer's relay calls once, when the stream ends, with the tokens it counted. */
   @FunctionalInterface
   interface Finish {
-    /** @param estimated the tokens are the gateway's estimate (no usage came from the provider) */
-    void finished(TokenUsage tokens, boolean estimated);
+    /**
+     * @param estimated the tokens are the gateway's estimate (no usage came from the provider)
+     * @param endStatus 200 for a stream told complete; for one ended by an error event, that
+     *     error's status (499 when the client left): the spend log's status, so a cut stream is
+     *     logged as the failure it was while its tokens still count
+     */
+    void finished(TokenUsage tokens, boolean estimated, int endStatus);
   }
 
   private final Gateway gateway;
@@ -56,7 +61,7 @@ final class CallAccounting {
 
   /** The {@link Finish} of a streamed call, answered by {@code answeredBy}. */
   Finish streamed(ProxyService.Admitted admitted, Deployment answeredBy) {
-    return (tokens, estimated) -> answered(admitted, answeredBy, tokens, estimated);
+    return (tokens, estimated, endStatus) -> answered(admitted, answeredBy, tokens, estimated, endStatus);
   }
 
   /**
@@ -66,6 +71,11 @@ final class CallAccounting {
    *     ({@code DurableUsageRecorder}); no spend-log entry is written then
    */
   void answered(ProxyService.Admitted admitted, Deployment answeredBy, TokenUsage tokens, boolean estimated) {
+    answered(admitted, answeredBy, tokens, estimated, 200);
+  }
+
+  /** As {@link #answered(ProxyService.Admitted, Deployment, TokenUsage, boolean)}, for a stream that ended with {@code endStatus} ({@link Finish}). */
+  void answered(ProxyService.Admitted admitted, Deployment answeredBy, TokenUsage tokens, boolean estimated, int endStatus) {
     BigDecimal cost = gateway.costs().cost(answeredBy, tokens);
     Instant now = gateway.clock().instant();
     try {
@@ -79,7 +89,7 @@ final class CallAccounting {
         admitted.admission().settleAfterAnswer(tokens, cost);
       }
     }
-    log(admitted, answeredBy, tokens, cost, 200, estimated, now);
+    log(admitted, answeredBy, tokens, cost, endStatus, estimated, now);
   }
 
   /**

@@ -189,6 +189,12 @@ final class ChatToMessages {
         throw new UpstreamUnreachable("The provider of '" + model + "' sent a chunk that is not JSON.", e, false);
       }
       if (!started) {
+        // Azure's first chunk holds only prompt_filter_results (id and model empty, choices []): the
+        // message starts with the first chunk that names it, so message_start carries its id and model.
+        boolean namesNothing = json.path("id").asText("").isEmpty() && json.path("choices").isEmpty() && !json.path("usage").isObject();
+        if (namesNothing) {
+          return;
+        }
         start(json.path("id").asText(""), answeringModel(json, model));
       }
       if (json.path("usage").isObject()) {

@@ -1,5 +1,6 @@
 package aigw.proxy;
 
+import aigw.core.errors.ErrorEnvelope;
 import aigw.core.errors.GatewayException;
 import aigw.core.errors.UpstreamTimeout;
 import aigw.core.http.StreamingBody;
@@ -114,13 +115,14 @@ final class StreamRelay implements StreamingBody {
           }
           chunk = chunks.next();
         } catch (GatewayException failed) {
+          // A next() ended by endBeforeTimeLimit's close fails as a broken connection: say why it broke.
+          GatewayException endedBy = timeLimitReached ? timeLimit() : failed;
           try {
-            recordOnce(); // what was generated until the failure
+            recordOnce(ErrorEnvelope.status(endedBy)); // what was generated until the failure
           } catch (RuntimeException notRecorded) {
             LOG.log(Level.WARNING, "usage of a stream that failed mid-way could not be recorded", notRecorded);
           }
-          // A next() ended by endBeforeTimeLimit's close fails as a broken connection: say why it broke.
-          write(out, format.failure(timeLimitReached ? timeLimit() : failed));
+          write(out, format.failure(endedBy));
           return;
         }
       }
@@ -130,7 +132,7 @@ final class StreamRelay implements StreamingBody {
     } catch (IOException clientGone) {
       chunks.close(); // ends the upstream call: nobody reads what it would still generate
       try {
-        recordOnce();
+        recordOnce(CLIENT_CLOSED_REQUEST);
       } catch (RuntimeException notRecorded) {
         clientGone.addSuppressed(notRecorded);
         LOG.log(Level.WARNING, "usage of a stream the client left could not be recorded", notRecorded);
@@ -162,7 +164,7 @@ final class StreamRelay implements StreamingBody {
   /** Records the call; when that fails, the stream ends with the format's failure events instead. */
   private boolean recordedOrFailed(OutputStream out) throws IOException {
     try {
-      recordOnce();
+      recordOnce(200);
       return true;
     } catch (GatewayException notRecorded) {
       write(out, format.failure(notRecorded));
@@ -170,13 +172,22 @@ final class StreamRelay implements StreamingBody {
     }
   }
 
-  /** Accounts the call once ({@link CallAccounting}): the provider's usage if it came, else {@link #counted}'s estimate, marked so. */
-  private void recordOnce() {
+  /**
+   * Accounts the call once ({@link CallAccounting}): the provider's usage if it came, else {@link
+   * #counted}'s estimate, marked so.
+   *
+   * @param endStatus 200 for a stream told complete; else the status of the error event it ended
+   *     with, or {@link #CLIENT_CLOSED_REQUEST} when the client left (the spend log's status)
+   */
+  private void recordOnce(int endStatus) {
     if (!recorded) {
       recorded = true;
-      accounting.finished(counted(), reported == null);
+      accounting.finished(counted(), reported == null, endStatus);
     }
   }
+
+  /** nginx's status for a request its client closed before the answer ended; no HTTP status says it. */
+  static final int CLIENT_CLOSED_REQUEST = 499;
 
   /** The provider's usage, else the estimate: its reported prompt (cache counts included) or one from the request, and the generated text. */
   private TokenUsage counted() {

@@ -85,6 +85,9 @@ class CallAccountingTest {
         .willReturn(aResponse().withHeader("Content-Type", "text/event-stream").withBody(
             "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"abcdefgh\"},\"finish_reason\":\"stop\"}]}\n\n"
                 + "data: [DONE]\n\n")));
+    // A stream the provider breaks off after one chunk: no finish, no usage, no [DONE].
+    wiremock.stubFor(post("/broken/v1/chat/completions").willReturn(aResponse().withHeader("Content-Type", "text/event-stream").withBody(
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"abcdefgh\"},\"finish_reason\":null}]}\n\n")));
     wiremock.stubFor(post("/failing/v1/chat/completions").willReturn(aResponse().withStatus(500)
         .withHeader("Content-Type", "application/json").withBody("{\"error\":{\"message\":\"internal error\",\"type\":\"server_error\"}}")));
     wiremock.stubFor(post("/bad/v1/chat/completions").willReturn(aResponse().withStatus(400)
@@ -97,6 +100,9 @@ class CallAccountingTest {
               input_cost_per_token: 0.001, output_cost_per_token: 0.002, cache_read_input_token_cost: 0.0001}
           - model_name: cut
             litellm_params: {model: openai/cut-model, api_base: "%1$s/nousage/v1", api_key: os.environ/PROVIDER_KEY,
+              input_cost_per_token: 0.001, output_cost_per_token: 0.002}
+          - model_name: broken
+            litellm_params: {model: openai/broken-model, api_base: "%1$s/broken/v1", api_key: os.environ/PROVIDER_KEY,
               input_cost_per_token: 0.001, output_cost_per_token: 0.002}
           - model_name: primary
             litellm_params: {model: openai/primary-model, api_base: "%1$s/failing/v1", api_key: os.environ/PROVIDER_KEY,
@@ -190,6 +196,24 @@ class CallAccountingTest {
       assertThat(entry.estimated()).isTrue();
       assertThat(entry.cost()).isEqualByComparingTo(expected);
       assertThat(entry.completionTokens()).isEqualTo(2);
+    });
+  }
+
+  @Test
+  void aStreamTheProviderBreaksOffIsCountedOnTheKeyAndLoggedAsTheFailureItsClientSaw() {
+    var response = send(body("broken", true));
+
+    assertThat(response.status()).isEqualTo(200); // the stream had started
+    assertThat(response.bodyText()).contains("abcdefgh").contains("\"error\"").doesNotContain("[DONE]");
+    assertThat(usage().requests()).isEqualTo(1); // what was generated is counted
+    assertThat(usage().estimatedRequests()).isEqualTo(1);
+    assertThat(logged).singleElement().satisfies(entry -> {
+      // The error event's status, not 200: /spend/logs shows it as a failure, with its tokens and cost.
+      assertThat(entry.status()).isEqualTo(502);
+      assertThat(entry.estimated()).isTrue();
+      assertThat(entry.completionTokens()).isEqualTo(2);
+      assertThat(entry.cost()).isPositive();
+      assertThat(entry.deployment()).isEqualTo("openai/broken-model");
     });
   }
 

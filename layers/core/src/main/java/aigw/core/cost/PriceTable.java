@@ -39,10 +39,44 @@ public final class PriceTable {
    * The prices of the deployment's model, looked up as LiteLLM does: {@code <provider>/<model>}
    * first ({@code gemini/gemini-2.5-pro}, {@code bedrock/us.anthropic…}), then the model alone
    * ({@code gpt-4o}, {@code claude-sonnet-4-5}, {@code global.anthropic.claude-haiku-4-5-20251001-v1:0}).
+   *
+   * <p>A Bedrock model the table does not name is then looked up as LiteLLM's Bedrock cost lookup
+   * does (its {@code BedrockModelInfo.get_base_model}): the id taken out of an inference-profile
+   * ARN, then without its geography prefix ({@code us.}, {@code eu.}, {@code apac.}, {@code jp.},
+   * {@code au.}, {@code ca.}, {@code us-gov.}, {@code global.}), and for Claude the Anthropic model it
+   * serves ({@code anthropic.claude-sonnet-4-5-20250929-v1:0} → {@code claude-sonnet-4-5-20250929}),
+   * whose list price is Bedrock's global price. AWS charges 10 % more for the regional profiles of
+   * Claude models from Sonnet 4.5 on (https://aws.amazon.com/bedrock/pricing/): a deployment that
+   * must be exact there sets {@code input_cost_per_token} and {@code output_cost_per_token}.
    */
   public Optional<TokenPrices> lookup(Deployment deployment) {
     TokenPrices prices = byModel.get(deployment.litellmModel());
-    return Optional.ofNullable(prices != null ? prices : byModel.get(deployment.upstreamModel()));
+    if (prices == null) {
+      prices = byModel.get(deployment.upstreamModel());
+    }
+    if (prices == null && deployment.provider() == aigw.core.config.Provider.BEDROCK) {
+      for (String name : bedrockBaseModels(deployment.upstreamModel())) {
+        prices = byModel.get(name);
+        if (prices != null) {
+          break;
+        }
+      }
+    }
+    return Optional.ofNullable(prices);
+  }
+
+  private static final java.util.regex.Pattern GEOGRAPHY = java.util.regex.Pattern.compile("^(?:us-gov|us|eu|apac|jp|au|ca|global)\\.");
+  private static final java.util.regex.Pattern BEDROCK_VERSION = java.util.regex.Pattern.compile("-v\\d+(?::\\d+)?$");
+
+  /** A Bedrock model id's names to try, most specific first (see {@link #lookup}). */
+  static java.util.List<String> bedrockBaseModels(String modelId) {
+    String id = modelId.substring(modelId.lastIndexOf('/') + 1); // an ARN's resource id
+    String base = GEOGRAPHY.matcher(id).replaceFirst("");
+    var names = new java.util.ArrayList<>(java.util.List.of(id, base, "global." + base));
+    if (base.startsWith("anthropic.")) {
+      names.add(BEDROCK_VERSION.matcher(base.substring("anthropic.".length())).replaceFirst(""));
+    }
+    return names;
   }
 
   public int size() {

@@ -13,7 +13,8 @@ import java.time.Instant;
  * @param model the public model name the client asked for
  * @param deployment the deployment that answered ({@code litellm_params.model}, e.g. {@code openai/gpt-4o}), or null if none did
  * @param cost USD
- * @param status the HTTP status the client got (a stream cut mid-way: 200 with {@code estimated})
+ * @param status the HTTP status the client got; for a stream that ended with an error event after its
+ *     200, that error's status (499 when the client left), so it reads as the failure it was
  * @param latencyMillis from the request's arrival to the end of its answer
  * @param estimated whether the tokens are the gateway's estimate (a stream cut before the provider's usage)
  * @param startTime when the request arrived

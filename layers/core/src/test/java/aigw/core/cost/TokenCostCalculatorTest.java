@@ -53,6 +53,28 @@ class TokenCostCalculatorTest {
   }
 
   @Test
+  void aBedrockIdTheTableDoesNotNameIsPricedByItsBaseModelAsLiteLlmLooksItUp() {
+    var usage = new TokenUsage(1_000_000, 1_000_000, 2_000_000);
+    // A regional profile, the bare id and an inference-profile ARN of Claude Sonnet 4.5: Anthropic's
+    // list price (3e-06 in, 1.5e-05 out), Bedrock's global one. Were they unpriced, they would cost 0.
+    for (String id : List.of(
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "apac.anthropic.claude-sonnet-4-5-20250929-v1:0")) {
+      assertThat(costs.cost(deployment(Provider.BEDROCK, id), usage)).as(id).isEqualByComparingTo(usd("18"));
+    }
+    // The docs' own example: Claude 3.7 Sonnet through the us. profile.
+    assertThat(costs.cost(deployment(Provider.BEDROCK, "us.anthropic.claude-3-7-sonnet-20250219-v1:0"), usage)).isEqualByComparingTo(usd("18"));
+    // A geography prefix whose own entry exists keeps it.
+    assertThat(costs.cost(deployment(Provider.BEDROCK, "us.anthropic.claude-3-5-haiku-20241022-v1:0"), usage)).isEqualByComparingTo(usd("4.8"));
+    // Only Bedrock ids are looked up this way: an OpenAI-compatible "us.anthropic…" stays unpriced.
+    assertThat(costs.cost(deployment(Provider.OPENAI, "us.anthropic.claude-sonnet-4-5-20250929-v1:0"), usage)).isEqualByComparingTo(usd("0"));
+    // Gemini 2.5 Flash (GA) is in the table.
+    assertThat(costs.cost(deployment(Provider.GEMINI, "gemini-2.5-flash"), usage)).isEqualByComparingTo(usd("2.8"));
+  }
+
+  @Test
   void everyBuiltInPriceIsExactAndWithinBounds() {
     PriceTable table = PriceTable.builtIn();
     assertThat(table.size()).isGreaterThan(50);
