@@ -536,14 +536,38 @@ class HostileInputTest {
       throws IOException {
     Statistics.collect(quirk);
     if (!isUri(requestTarget(probe))) {
-      // Known limit, not the gateway's code: the JDK's HTTP server refuses a request-target that is not
-      // a URI (RFC 3986; "?%", "%zz") before any handler runs, with its own HTML 400 that names
-      // URISyntaxException (or, while the request is still arriving, a reset). No handler can change
-      // that answer; on AWS, API Gateway answers these.
-      Statistics.label("jdk-refused").collect(true);
+      // A request-target that is not a URI (RFC 3986; "?%", "%zz"): the HTTP server may refuse it before
+      // any route runs (LocalServer.OwnErrors), in the OpenAI envelope whatever the route, or pass it on
+      // to the route. Either way a 4xx in an envelope, without Java's words (the JDK server's page named
+      // URISyntaxException).
+      Statistics.label("not a URI").collect(true);
       byte[] raw = sendRaw(probe, quirk);
       if (raw.length > 0) {
-        assertThat(parse(raw, probe.toString()).status()).as("%s", probe).isEqualTo(400);
+        GatewayResponse answer = parse(raw, probe.toString());
+        if (answer.status() < 400) {
+          check(probe, answer); // passed on to its route
+          return;
+        }
+        String body = new String(answer.body(), StandardCharsets.UTF_8);
+        assertThat(answer.status()).as("%s -> %s", probe, body).isBetween(400, 499);
+        assertThat(JAVA_INTERNALS.matcher(body).find()).as("no Java internals in the body: %s -> %s", probe, body).isFalse();
+        if (!probe.method().equals("HEAD")) {
+          assertThat(Json.readObject(answer.body()).path("error").path("message").asText()).as("an envelope: %s -> %s", probe, body).isNotBlank();
+        }
+      }
+      return;
+    }
+    if (probe.method().equals("CONNECT")) {
+      // CONNECT's target is an authority (host:port, RFC 9110 section 9.3.6), so a path there is not
+      // valid HTTP: the server refuses it before any route runs, in the OpenAI envelope whatever the route.
+      Statistics.label("CONNECT").collect(true);
+      byte[] raw = sendRaw(probe, quirk);
+      if (raw.length > 0) {
+        GatewayResponse answer = parse(raw, probe.toString());
+        String body = new String(answer.body(), StandardCharsets.UTF_8);
+        assertThat(answer.status()).as("%s -> %s", probe, body).isEqualTo(400);
+        assertThat(JAVA_INTERNALS.matcher(body).find()).as("no Java internals in the body: %s -> %s", probe, body).isFalse();
+        assertThat(Json.readObject(answer.body()).path("error").path("code").asText()).as("OpenAI's envelope: %s", body).isEqualTo("400");
       }
       return;
     }

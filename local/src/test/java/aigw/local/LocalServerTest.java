@@ -74,7 +74,7 @@ class LocalServerTest {
     return raw(port, request.getBytes(StandardCharsets.ISO_8859_1));
   }
 
-  private static Answer read(InputStream in) throws IOException {
+  static Answer read(InputStream in) throws IOException {
     byte[] all = in.readAllBytes(); // every request here says Connection: close
     String text = new String(all, StandardCharsets.ISO_8859_1);
     int end = text.indexOf("\r\n\r\n");
