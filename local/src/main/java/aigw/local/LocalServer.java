@@ -622,6 +622,9 @@ final class LocalServer {
     }
   }
 
+  /** How a refusal of a request that is not valid HTTP starts (the route is unknown then: OpenAI's envelope). */
+  static final String NOT_HTTP = "The request is not valid HTTP/1.1 (RFC 9112).";
+
   /** Jetty's reason when it is plain words (never a Java name), after what the status means. */
   static String messageFor(int status, String reason) {
     String what = switch (status) {
@@ -630,7 +633,7 @@ final class LocalServer {
       case 414 -> "The request-target is too long.";
       case 431 -> "The request line and headers are larger than " + MAX_HEADER_BYTES + " bytes.";
       case 505 -> "Only HTTP/1.0 and HTTP/1.1 are served.";
-      default -> "The request is not valid HTTP/1.1 (RFC 9112).";
+      default -> NOT_HTTP;
     };
     boolean plain = reason != null && reason.matches("[A-Za-z0-9 ,:;'=/()\\-]{1,100}") && !reason.contains("Exception");
     return plain ? what + " " + reason.strip() + (reason.strip().endsWith(".") ? "" : ".") : what;

@@ -99,6 +99,16 @@ class LocalServerProtocolErrorsTest {
   }
 
   @Test
+  void onAnthropicsRouteTheRefusalIsInAnthropicsShape() throws IOException {
+    LocalServerTest.Answer answer = sendAndEnd("POST /v1/messages HTTP/1.1\r\n" + HOST + "Content-Length: abc\r\n\r\n");
+    assertThat(answer.status()).isEqualTo(400);
+    JsonNode body = Json.readObject(answer.body());
+    assertThat(body.get("type").asText()).isEqualTo("error");
+    assertThat(body.get("error").get("type").asText()).isEqualTo("invalid_request_error");
+    assertThat(body.get("error").get("message").asText()).contains("Content-Length");
+  }
+
+  @Test
   void aBrokenBodyAfterItsHeadersStillGetsTheEnvelope() throws IOException {
     // The headers are fine (the handler runs); the chunked body then breaks.
     LocalServerTest.Answer answer = LocalServerTest.raw(server.port(),
