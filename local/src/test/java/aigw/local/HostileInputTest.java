@@ -580,6 +580,12 @@ class HostileInputTest {
       assertThat(JAVA_INTERNALS.matcher(body).find()).as("no Java internals in the body: %s -> %s", probe, body).isFalse();
       return;
     }
+    if (raw.length == 0 && quirk == WireQuirk.LONG_HEADER) {
+      // Headers over the server's 16 KiB are refused (431) as soon as they are read, and the
+      // connection closed while this client still writes: the reset may discard the answer here.
+      Statistics.label("reset after a refused long header").collect(true);
+      return;
+    }
     if (raw.length == 0 && quirk == WireQuirk.EXTRA_BODY) {
       // Bytes past Content-Length on a "Connection: close" request are never read: closing a socket
       // with unread input makes TCP send a reset, which may discard the answer before it is read
@@ -750,8 +756,13 @@ class HostileInputTest {
     out.writeBytes(body);
     try (var socket = new Socket("127.0.0.1", gateway.port())) {
       socket.setSoTimeout(20_000);
-      socket.getOutputStream().write(out.toByteArray());
-      socket.getOutputStream().flush();
+      try {
+        socket.getOutputStream().write(out.toByteArray());
+        socket.getOutputStream().flush();
+      } catch (java.net.SocketException refusedEarly) {
+        // The server answered (headers over its size: 431) and closed before the whole request was
+        // written; its answer may still be there to read.
+      }
       byte[] all;
       try {
         all = socket.getInputStream().readAllBytes();
