@@ -6,85 +6,110 @@ import aigw.core.errors.PayloadTooLarge;
 import aigw.core.http.GatewayApplication;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URLDecoder;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.eclipse.jetty.http.HttpException;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.http.UriCompliance;
+import org.eclipse.jetty.io.Connection;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.ConnectionLimit;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.ErrorHandler;
+import org.eclipse.jetty.util.Blocker;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.eclipse.jetty.util.thread.Scheduler;
 
 /**
- * The local gateway's HTTP transport: a JDK {@link HttpServer} that serves a {@link
- * GatewayApplication} directly. Each exchange becomes a {@link GatewayRequest} (the raw, still
- * %-encoded path as API Gateway REST passes it; header names lower-cased and query parameters
- * form-decoded, the first value of each, as the API Gateway adapter gives them); the application's
- * {@link GatewayResponse} is written back, a buffered one with {@code Content-Length}, a streaming
- * one with chunked transfer encoding, one chunk per {@code flush()} of its body.
+ * The local gateway's HTTP transport: Jetty's core server (no servlets; Jetty is in the jar anyway,
+ * as DynamoDB Local's) serving a {@link GatewayApplication} directly. Each request becomes a {@link
+ * GatewayRequest} (the raw, still %-encoded path as API Gateway REST passes it; header names
+ * lower-cased and query parameters form-decoded, the first value of each, as the API Gateway adapter
+ * gives them); the application's {@link GatewayResponse} is written back, a buffered one with {@code
+ * Content-Length}, a streaming one with chunked transfer encoding, one chunk per {@code flush()} of
+ * its body.
  *
  * <p>Clients that hold connections cannot lock out others ({@link ServerLimits}, issue 15 finding 2):
- * the JDK server reads each request's line and headers on the thread of its executor, so that
- * executor makes a virtual thread per exchange, and a stalled request costs a parked virtual thread,
- * never a worker. The request is read there (headers and body, closed by the JDK server after
- * {@link ServerLimits#requestTimeout()}); only then does the application run, on one of {@link
- * #WORKER_THREADS} platform workers. Every write of an answer is bounded by {@link StalledWrites}, and
- * idle connections and the number of connections by the JDK server ({@link #applyProcessWide}).
+ * Jetty reads request lines, headers and bodies without blocking a thread, so a stalled request
+ * costs a buffer, never a thread. Only once the whole body is read does the application run, on one
+ * of {@link #WORKER_THREADS} platform workers. Jetty's idle timeout ends a read or a write that makes
+ * no progress (the write timeout while an answer is written, the idle timeout otherwise), and this
+ * server bounds the time to read a body and the connections one client may hold ({@link
+ * ClientConnections}).
+ *
+ * <p>Every answer this server or Jetty gives by itself is in the OpenAI error envelope ({@link
+ * OwnErrors}).
  */
 final class LocalServer {
   /** API Gateway's own payload limit; larger bodies never reach a function there either. */
   static final int MAX_BODY_BYTES = 10 * 1024 * 1024;
   /**
+   * The request line and headers together: larger ones get 431. API Gateway REST allows 10,240
+   * bytes of request line and headers; this leaves room for a local client's cookies.
+   */
+  static final int MAX_HEADER_BYTES = 16 * 1024;
+  /**
    * The application runs on platform threads, not virtual ones: DynamoDB Local calls into SQLite
    * through JNI, which pins a virtual thread to its carrier, and two cores have only two carriers.
    * A streamed answer holds its thread until its last event, so at most this many streams run at
-   * once. Reading requests does not take one (the class comment).
+   * once; later requests wait for a worker. Reading requests does not take one (the class comment).
    */
   static final int WORKER_THREADS = 64;
-
-  /** The limits the JDK server of this process was given; see {@link #applyProcessWide}. */
-  private static ServerLimits processLimits;
+  /** Jetty's own threads: accepting, selecting, parsing; never the application. */
+  private static final int IO_THREADS = 16;
 
   private static final Logger LOG = Logger.getLogger(LocalServer.class.getName());
   /** HTTP framing is this transport's: an application's own value for these would contradict it. */
-  private static final java.util.Set<String> FRAMING_HEADERS = java.util.Set.of("content-length", "transfer-encoding");
+  private static final Set<String> FRAMING_HEADERS = Set.of("content-length", "transfer-encoding");
+  private static final ByteBuffer NOTHING = ByteBuffer.allocate(0);
 
-  static {
-    // Without TCP_NODELAY, Nagle's algorithm holds a small chunk of a stream (an SSE event is a few
-    // hundred bytes) while an earlier segment is unacknowledged, and a client that delays its ACKs
-    // (macOS and Windows do, by up to 100-200 ms) makes each event wait for the timer. Streaming
-    // servers turn it off (Go's net/http, Netty and Tomcat do by default). The JDK server reads this
-    // property once, when the first server of the process is created (sun.net.httpserver.ServerConfig);
-    // an explicit setting is left alone.
-    if (System.getProperty("sun.net.httpserver.nodelay") == null) {
-      System.setProperty("sun.net.httpserver.nodelay", "true");
-    }
-  }
-
-  private final HttpServer server;
-  private final ExecutorService readers;
+  private final Server server;
+  private final ServerConnector connector;
   private final ExecutorService workers;
-  private final StalledWrites writes;
   private final GatewayApplication application;
   private final AllowedHosts hosts;
+  private final ServerLimits limits;
 
-  private LocalServer(HttpServer server, ExecutorService readers, ExecutorService workers, StalledWrites writes, GatewayApplication application,
-      AllowedHosts hosts) {
+  private LocalServer(Server server, ServerConnector connector, ExecutorService workers, GatewayApplication application, AllowedHosts hosts,
+      ServerLimits limits) {
     this.server = server;
-    this.readers = readers;
+    this.connector = connector;
     this.workers = workers;
-    this.writes = writes;
     this.application = application;
     this.hosts = hosts;
+    this.limits = limits;
   }
 
   /** As below, with the default {@link ServerLimits} and no host names beyond addresses and localhost. */
@@ -97,61 +122,61 @@ final class LocalServer {
    * application} on every path, to requests whose {@code Host} {@code hosts} allows. The
    * application's {@link GatewayApplication#cors() CORS policy} is also applied to the answers this
    * server gives by itself.
+   *
+   * @throws IOException when the address cannot be listened on
    */
   static LocalServer start(String host, int port, GatewayApplication application, ServerLimits limits, AllowedHosts hosts) throws IOException {
-    applyProcessWide(limits);
-    HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 512);
-    ExecutorService readers = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("aigw-http-read-", 0).factory());
+    var threads = new QueuedThreadPool(IO_THREADS, 2);
+    threads.setName("aigw-http-io");
+    threads.setDaemon(true);
+    var server = new Server(threads);
+    var http = new HttpConfiguration();
+    http.setSendServerVersion(false);
+    http.setSendXPoweredBy(false);
+    http.setRequestHeaderSize(MAX_HEADER_BYTES);
+    // Header values reach the application as sent: a case-insensitive cache would give a cached
+    // spelling (Host: LOCALHOST.evil arrives as localhost.evil).
+    http.setHeaderCacheCaseSensitive(true);
+    // Any request-target that parses reaches the application raw, as on API Gateway: it decodes the
+    // path once itself (a model id with %2F), so Jetty's ambiguity rules for servlet paths do not apply.
+    http.setUriCompliance(UriCompliance.UNSAFE);
+    var connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http));
+    connector.setHost(host);
+    connector.setPort(port);
+    connector.setIdleTimeout(limits.idleTimeout().toMillis());
+    // Without TCP_NODELAY, Nagle's algorithm holds a small chunk of a stream (an SSE event is a few
+    // hundred bytes) while an earlier segment is unacknowledged, and a client that delays its ACKs
+    // (macOS and Windows do, by up to 100-200 ms) makes each event wait for the timer. Jetty's default; said here.
+    connector.setAcceptedTcpNoDelay(true);
+    connector.setAcceptQueueSize(512);
+    connector.addEventListener(new ClientConnections(limits.maxConnectionsPerClient()));
+    server.addConnector(connector);
+    server.addBean(new ConnectionLimit(limits.maxConnections(), connector));
     ExecutorService workers = Executors.newFixedThreadPool(WORKER_THREADS, Thread.ofPlatform().name("aigw-http-", 0).daemon(true).factory());
-    var writes = new StalledWrites(limits.writeTimeout());
-    var local = new LocalServer(server, readers, workers, writes, application, hosts);
-    server.setExecutor(readers);
-    server.createContext("/", local::handle);
-    server.start();
+    var local = new LocalServer(server, connector, workers, application, hosts, limits);
+    server.setHandler(local.new Gateway());
+    server.setErrorHandler(local.new OwnErrors());
+    server.setStopTimeout(0);
+    try {
+      server.start();
+    } catch (Exception e) {
+      local.stop();
+      throw e instanceof IOException io ? io : new IOException(e.getMessage(), e);
+    }
     return local;
   }
 
-  /**
-   * Gives the JDK server the limits it enforces itself. They are system properties it reads once per
-   * process, when its first server is created ({@code sun.net.httpserver.ServerConfig}), so the first
-   * local server of a process decides them; a later one with other limits is warned about. In JDK 21
-   * and 25 ({@code ServerImpl}): {@code maxReqTime} closes a connection whose request (line, headers,
-   * body) is not read within it; a connection that sends no byte is closed after the smaller of it
-   * and {@code idleInterval}; a kept-alive connection idle for {@code idleInterval} is closed;
-   * {@code maxConnections} closes any connection accepted beyond it. {@code clockTick} and {@code
-   * timerMillis} are how often those are checked (10 s and 1 s by default, made 1 s and 250 ms).
-   * {@code maxRspTime} is left unset: it would bound a whole answer, long streams included ({@link
-   * StalledWrites} bounds what a slow reader can hold instead).
-   */
-  /** The limits the JDK server of this process enforces; null before the first server. */
-  static synchronized ServerLimits processLimits() {
-    return processLimits;
-  }
-
-  static synchronized void applyProcessWide(ServerLimits limits) {
-    if (processLimits != null) {
-      if (!processLimits.equals(limits)) {
-        LOG.warning("the HTTP server limits of this process were set by its first server (" + processLimits + "); " + limits + " is ignored"
-            + " except for the write timeout");
-      }
-      return;
-    }
-    processLimits = limits;
-    System.setProperty("sun.net.httpserver.maxReqTime", Long.toString(limits.requestTimeout().toSeconds()));
-    System.setProperty("sun.net.httpserver.idleInterval", Long.toString(limits.idleTimeout().toSeconds()));
-    System.setProperty("jdk.httpserver.maxConnections", Integer.toString(limits.maxConnections()));
-    System.setProperty("sun.net.httpserver.clockTick", "1000");
-    System.setProperty("sun.net.httpserver.timerMillis", "250");
-  }
-
   int port() {
-    return server.getAddress().getPort();
+    return connector.getLocalPort();
   }
 
+  /** Stops listening, closes every connection (streams in flight are cut) and ends the workers. */
   void stop() {
-    server.stop(0);
-    writes.close();
-    readers.shutdownNow();
+    try {
+      server.stop();
+    } catch (Exception e) {
+      LOG.log(Level.WARNING, "the HTTP server did not stop cleanly", e);
+    }
     workers.shutdownNow();
     try {
       workers.awaitTermination(5, TimeUnit.SECONDS);
@@ -161,130 +186,207 @@ final class LocalServer {
   }
 
   /**
-   * One exchange, on its virtual thread: the Host is checked and the body read here, so that a
-   * client sending slowly holds no worker; the application then runs on a worker ({@link #serve}),
-   * while this thread waits for it.
+   * Each request, on a Jetty thread that must not block: the Host is checked and the body read
+   * without a thread waiting for it; the application then runs on a worker ({@link #serve}).
    *
    * <p>Answers of this server's own, all in the OpenAI error envelope made by {@link ErrorEnvelope}
    * like the application's: 400 for an HTTP/1.1 request without a Host or with a malformed one (RFC
    * 9112 section 3.2), 421 for a Host this server does not answer for ({@link AllowedHosts}; RFC 9110
-   * section 15.5.20), 413 for a body over {@link #MAX_BODY_BYTES}, 400 for a body that cannot be read
-   * (a broken chunked encoding, a short body), and 502 when the application itself fails (what API
-   * Gateway answers for a function that crashed).
-   *
-   * <p>A streamed answer that fails after its headers went out (the client went away, or the body
-   * threw) cannot change its status any more: the connection is closed without the last chunk, so
-   * that the client sees a cut stream rather than one that looks complete ({@link StreamCut}). A
-   * client that reads nothing for the write timeout has its connection closed the same way.
-   *
-   * <p>Not covered: requests the JDK server refuses before any handler runs (a malformed request
-   * line or header name, an unsupported Transfer-Encoding, {@code OPTIONS *}) get its own short
-   * HTML answer; API Gateway's front end refuses such requests with its own page too.
+   * section 15.5.20), 413 for a body over {@link #MAX_BODY_BYTES}, a 4xx for a request Jetty cannot
+   * parse ({@link OwnErrors}), and 502 when the application itself fails (what API Gateway answers for
+   * a function that crashed).
    */
-  private void handle(HttpExchange exchange) throws IOException {
-    boolean keepOpen = false;
-    try {
-      var hostLines = exchange.getRequestHeaders().get("Host");
-      String host = hostLines == null || hostLines.isEmpty() ? null : hostLines.get(0);
-      if (hostLines != null && hostLines.size() > 1
-          || (host == null || host.isBlank() ? exchange.getProtocol().equalsIgnoreCase("HTTP/1.1") : AllowedHosts.nameOf(host) == null)) {
-        sendOwn(exchange, ErrorEnvelope.response(new BadRequest(
-            "An HTTP/1.1 request needs one Host header naming this server, e.g. 127.0.0.1:" + port() + " (RFC 9112 section 3.2).")));
-        return;
+  private final class Gateway extends Handler.Abstract {
+    Gateway() {
+      super(InvocationType.NON_BLOCKING);
+    }
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) {
+      // Jetty's idle timeout ends a read or write that makes no progress; while the application waits
+      // for its model (no read or write pending), it must not end the request.
+      request.addIdleTimeoutListener(timeout -> false);
+      List<String> hostLines = request.getHeaders().getValuesList(HttpHeader.HOST);
+      String host = hostLines.isEmpty() ? null : hostLines.get(0);
+      boolean http11 = request.getConnectionMetaData().getHttpVersion() == HttpVersion.HTTP_1_1;
+      if (hostLines.size() > 1 || (host == null || host.isBlank() ? http11 : AllowedHosts.nameOf(host) == null)) {
+        own(request, response, callback, ErrorEnvelope.response(new BadRequest(
+            "An HTTP/1.1 request needs one Host header naming this server, e.g. 127.0.0.1:" + port() + " (RFC 9112 section 3.2)."),
+            ErrorEnvelope.Dialect.of(pathOf(request)), null));
+        return true;
       }
       if (host != null && !host.isBlank() && !hosts.allows(host)) {
-        sendOwn(exchange, ErrorEnvelope.misdirected(host));
-        return;
+        own(request, response, callback, ErrorEnvelope.misdirected(host));
+        return true;
       }
-      byte[] body;
-      try {
-        body = readBody(exchange.getRequestBody());
-      } catch (IOException e) {
-        // Also what a vanished client, or one closed for its request timeout, looks like; then the
-        // answer below cannot be sent, which is fine.
-        LOG.log(Level.FINE, "request body unreadable", e);
-        sendOwn(exchange, ErrorEnvelope.response(
-            new BadRequest("The request body could not be read (" + e.getMessage() + "); send it with a correct Content-Length or chunked encoding.")));
-        return;
-      }
-      if (body == null) {
-        sendOwn(exchange, ErrorEnvelope.response(new PayloadTooLarge(MAX_BODY_BYTES)));
-        return;
-      }
-      keepOpen = true; // closed by serve, on its worker
-      onWorker(exchange, body);
-    } catch (StreamCut | StalledWrites.ClientStalled e) {
-      keepOpen = true;
-      throw e; // the JDK server closes the connection of a handler that throws (ServerImpl.Exchange.run)
-    } catch (IOException e) {
-      LOG.log(Level.FINE, "client went away", e);
-    } finally {
-      if (!keepOpen) {
-        exchange.close();
-      }
+      new BodyReader(request, response, callback).run();
+      return true;
     }
   }
 
-  /** Runs {@link #serve} on a worker and waits for it; its StreamCut is rethrown here, to the JDK server. */
-  private void onWorker(HttpExchange exchange, byte[] body) throws IOException {
-    java.util.concurrent.Future<?> served = workers.submit(() -> {
-      serve(exchange, body);
-      return null;
-    });
-    try {
-      served.get();
-    } catch (java.util.concurrent.ExecutionException e) {
-      switch (e.getCause()) {
-        case IOException io -> throw io;
-        case RuntimeException runtime -> throw runtime;
-        case Error error -> throw error;
-        default -> throw new IOException(e.getCause());
+  /**
+   * Reads a request's whole body without holding a thread while it arrives (Jetty calls back when
+   * more is there), within the request timeout; then hands the request to a worker.
+   *
+   * <p>A body over {@link #MAX_BODY_BYTES} (declared by its {@code Content-Length}, or found while
+   * reading a chunked one) is answered 413 at once; up to the limit's worth of it is then still read
+   * and dropped before the connection closes, so that a client that writes its whole body before it
+   * reads (most SDKs) is not reset before it can read the 413.
+   */
+  private final class BodyReader implements Runnable {
+    private final Request request;
+    private final Response response;
+    private final Callback callback;
+    private final ByteArrayOutputStream body = new ByteArrayOutputStream();
+    private final AtomicBoolean finished = new AtomicBoolean();
+    private final Scheduler.Task deadline;
+    private long read;
+    private boolean draining;
+
+    BodyReader(Request request, Response response, Callback callback) {
+      this.request = request;
+      this.response = response;
+      this.callback = callback;
+      // A body still arriving after the request timeout: the connection is closed, which fails the
+      // pending read (slowloris on the body).
+      EndPoint endPoint = request.getConnectionMetaData().getConnection().getEndPoint();
+      this.deadline = request.getComponents().getScheduler().schedule(() -> {
+        if (!finished.get()) {
+          endPoint.close(new TimeoutException("request body not read within " + limits.requestTimeout().toSeconds() + " s"));
+        }
+      }, limits.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void run() {
+      if (!draining && request.getLength() > MAX_BODY_BYTES) {
+        tooLarge();
+        return;
       }
-    } catch (InterruptedException e) {
-      served.cancel(true); // the server is stopping
-      Thread.currentThread().interrupt();
-      throw new StreamCut(e);
+      while (true) {
+        Content.Chunk chunk = request.read();
+        if (chunk == null) {
+          request.demand(this);
+          return;
+        }
+        if (Content.Chunk.isFailure(chunk)) {
+          finish();
+          LOG.log(Level.FINE, "request body unreadable", chunk.getFailure());
+          if (draining) {
+            callback.succeeded(); // the 413 is sent; the connection closes
+          } else {
+            // A broken chunked encoding or a short body (Jetty's 400), or a vanished client: Jetty
+            // answers a failure before the answer started through OwnErrors, in the envelope.
+            callback.failed(chunk.getFailure());
+          }
+          return;
+        }
+        ByteBuffer bytes = chunk.getByteBuffer();
+        read += bytes.remaining();
+        boolean last = chunk.isLast();
+        if (draining) {
+          chunk.release();
+          if (last || read > MAX_BODY_BYTES) {
+            finish();
+            callback.succeeded();
+            return;
+          }
+          continue;
+        }
+        if (read > MAX_BODY_BYTES) {
+          chunk.release();
+          tooLarge();
+          return;
+        }
+        byte[] copy = new byte[bytes.remaining()];
+        bytes.get(copy);
+        body.writeBytes(copy);
+        chunk.release();
+        if (last) {
+          finish();
+          dispatch(request, response, callback, body.toByteArray());
+          return;
+        }
+      }
+    }
+
+    private void tooLarge() {
+      draining = true;
+      body.reset();
+      own(request, response, Callback.from(this, callback::failed),
+          ErrorEnvelope.response(new PayloadTooLarge(MAX_BODY_BYTES), ErrorEnvelope.Dialect.of(pathOf(request)), null));
+    }
+
+    private void finish() {
+      finished.set(true);
+      deadline.cancel();
     }
   }
 
-  /** The application's answer to one request whose body is read, on a worker. */
-  private void serve(HttpExchange exchange, byte[] body) throws IOException {
-    boolean cut = false;
+  /** Runs the application on a worker; the write timeout applies from here until the answer is sent. */
+  private void dispatch(Request request, Response response, Callback callback, byte[] body) {
+    EndPoint endPoint = request.getConnectionMetaData().getConnection().getEndPoint();
+    endPoint.setIdleTimeout(limits.writeTimeout().toMillis());
+    Callback done = Callback.from(() -> {
+      endPoint.setIdleTimeout(limits.idleTimeout().toMillis()); // the next request on this connection
+      callback.succeeded();
+    }, callback::failed);
     try {
-      GatewayRequest request = toRequest(exchange, body);
-      GatewayResponse response;
-      try {
-        response = application.handle(request);
-      } catch (RuntimeException | LinkageError | StackOverflowError e) {
-        // The application answers its own failures; this is one it could not (on Lambda, a crashed invoke).
-        LOG.log(Level.SEVERE, "handler failed", e);
-        sendOwn(exchange, ErrorEnvelope.integrationFailure(request.requestId()));
-        return;
-      }
-      send(exchange, request, response);
-    } catch (StreamCut | StalledWrites.ClientStalled e) {
-      cut = true;
-      throw e;
+      workers.execute(() -> serve(request, response, done, body));
+    } catch (RejectedExecutionException stopping) {
+      callback.failed(stopping);
+    }
+  }
+
+  /**
+   * The application's answer to one request whose body is read, on a worker. A failure after the
+   * status was sent (the client went away, a streamed body threw, a client that reads nothing for
+   * the write timeout) fails Jetty's callback, which closes the connection without the last chunk:
+   * the client sees a cut answer rather than one that looks complete.
+   */
+  private void serve(Request request, Response response, Callback callback, byte[] body) {
+    GatewayRequest gatewayRequest = toRequest(request, body);
+    GatewayResponse answer;
+    try {
+      answer = application.handle(gatewayRequest);
+    } catch (RuntimeException | LinkageError | StackOverflowError e) {
+      // The application answers its own failures; this is one it could not (on Lambda, a crashed invoke).
+      LOG.log(Level.SEVERE, "handler failed", e);
+      answer = application.cors().onResponse(gatewayRequest, ErrorEnvelope.integrationFailure(gatewayRequest.requestId()));
+    }
+    try {
+      send(response, gatewayRequest, answer);
+      callback.succeeded();
     } catch (IOException e) {
-      LOG.log(Level.FINE, "client went away", e);
+      LOG.log(Level.FINE, "client went away, or read nothing for the write timeout", e);
+      callback.failed(e);
+    } catch (RuntimeException | LinkageError | StackOverflowError e) {
+      LOG.log(Level.SEVERE, GatewayApplication.loggablePath(gatewayRequest.path()) + " (" + gatewayRequest.requestId()
+          + ") failed while answering; the connection is closed", e);
+      callback.failed(e);
+    }
+  }
+
+  /** An answer of this server's own (not blocking), with the CORS headers the application would have given it. */
+  private void own(Request request, Response response, Callback callback, GatewayResponse answer) {
+    GatewayResponse withCors = answer;
+    try {
+      withCors = application.cors().onResponse(toRequest(request, null), answer);
     } catch (RuntimeException e) {
-      LOG.log(Level.SEVERE, "local server failed", e);
-      try {
-        sendOwn(exchange, ErrorEnvelope.integrationFailure(null));
-      } catch (IOException | RuntimeException ignored) {
-        // headers already sent, or the client is gone: nothing more can be said
-      }
-    } finally {
-      if (!cut) {
-        exchange.close();
-      }
+      LOG.log(Level.FINE, "no CORS headers for an unparsable request", e);
     }
+    setHead(response, withCors);
+    response.getHeaders().put(HttpHeader.CONTENT_LENGTH, withCors.body().length);
+    response.write(true, ByteBuffer.wrap(withCors.body()), callback);
   }
 
-  /** An answer of this server's own, with the CORS headers the application would have given it. */
-  private void sendOwn(HttpExchange exchange, GatewayResponse response) throws IOException {
-    var request = toRequest(exchange, null);
-    send(exchange, request, application.cors().onResponse(request, response));
+  private static void setHead(Response response, GatewayResponse answer) {
+    response.setStatus(answer.status());
+    answer.headers().forEach((name, value) -> {
+      if (!FRAMING_HEADERS.contains(name.toLowerCase(Locale.ROOT))) {
+        response.getHeaders().put(name, value);
+      }
+    });
   }
 
   /**
@@ -294,15 +396,13 @@ final class LocalServer {
    *
    * @param body the whole body; null for none
    */
-  static GatewayRequest toRequest(HttpExchange exchange, byte[] body) {
+  static GatewayRequest toRequest(Request request, byte[] body) {
     var headers = new HashMap<String, String>();
-    exchange.getRequestHeaders().forEach((name, values) -> {
-      if (!values.isEmpty()) {
-        headers.put(name, values.get(0)); // the JDK server already merged repeated lines under one name
-      }
-    });
+    for (HttpField field : request.getHeaders()) {
+      headers.putIfAbsent(field.getLowerCaseName(), field.getValue());
+    }
     var query = new LinkedHashMap<String, String>();
-    String raw = exchange.getRequestURI().getRawQuery();
+    String raw = request.getHttpURI().getQuery();
     if (raw != null && !raw.isEmpty()) {
       for (String pair : raw.split("&")) {
         if (pair.isEmpty()) {
@@ -315,10 +415,12 @@ final class LocalServer {
     // The path stays %-encoded, as API Gateway REST passes it: a model id with %2F in
     // /v1/models/{id} decodes once, in the application, the same here as on AWS.
     // The client's address, as API Gateway's requestContext.identity.sourceIp gives it (for the audit log).
-    InetSocketAddress client = exchange.getRemoteAddress();
-    String sourceIp = client == null || client.getAddress() == null ? null : client.getAddress().getHostAddress();
-    return new GatewayRequest(
-        exchange.getRequestMethod(), exchange.getRequestURI().getRawPath(), headers, query, body, UUID.randomUUID().toString(), sourceIp);
+    String sourceIp = request.getConnectionMetaData().getRemoteSocketAddress() instanceof InetSocketAddress client && client.getAddress() != null
+        ? client.getAddress().getHostAddress()
+        : null;
+    String path = request.getHttpURI().getPath();
+    return new GatewayRequest(request.getMethod(), path == null || path.isEmpty() ? "/" : path, headers, query, body, UUID.randomUUID().toString(),
+        sourceIp);
   }
 
   /**
@@ -337,153 +439,115 @@ final class LocalServer {
     return path;
   }
 
-  /**
-   * A malformed %-escape never gets here: the JDK server refuses such a URI with its own 400, as
-   * API Gateway refuses it before any function runs.
-   */
+  /** A malformed %-escape in the query is kept as sent (API Gateway refuses it before any function runs). */
   private static String decode(String text) {
-    return URLDecoder.decode(text, StandardCharsets.UTF_8);
+    try {
+      return URLDecoder.decode(text, StandardCharsets.UTF_8);
+    } catch (IllegalArgumentException malformed) {
+      return text;
+    }
   }
 
-  /** How much of a buffered body one write hands the socket: one wait of the write timeout at most. */
-  private static final int WRITE_SLICE_BYTES = 64 * 1024;
-
-  private static byte[] readBody(InputStream in) throws IOException {
-    byte[] body = in.readNBytes(MAX_BODY_BYTES + 1);
-    return body.length > MAX_BODY_BYTES ? null : body;
+  /** Waits for one write to the client; Jetty's idle timeout (the write timeout here) ends one that makes no progress. */
+  private static void write(Response response, boolean last, ByteBuffer bytes) throws IOException {
+    try (Blocker.Callback written = Blocker.callback()) {
+      response.write(last, bytes, written);
+      written.block();
+    }
   }
 
   /**
-   * Writes the answer. One without a body (HEAD, 204, 304, an empty buffered body) is sent with
-   * length -1: the JDK server sends no body then, and warns ("being invoked with a content length
-   * for a HEAD request") for any other length; a stream is then not run at all.
+   * Writes the answer. One without a body (HEAD, 204, 304) sends its headers only; a stream is then
+   * not run at all.
    *
-   * <p>Every write to the client (headers, body, the last chunk) is bounded by {@link StalledWrites}.
-   *
-   * @throws StreamCut when a streamed body failed after the headers were sent
-   * @throws StalledWrites.ClientStalled when the client read nothing for the write timeout
+   * @throws IOException when the client went away, read nothing for the write timeout, or a streamed
+   *     body failed after the headers were sent
    */
-  private void send(HttpExchange exchange, GatewayRequest request, GatewayResponse response) throws IOException {
-    response.headers().forEach((name, value) -> {
-      if (!FRAMING_HEADERS.contains(name.toLowerCase(java.util.Locale.ROOT))) {
-        exchange.getResponseHeaders().set(name, value);
-      }
-    });
-    int status = response.status();
+  private void send(Response response, GatewayRequest request, GatewayResponse answer) throws IOException {
+    setHead(response, answer);
+    int status = answer.status();
     boolean bodyless = request.method().equals("HEAD") || status == 204 || status == 304;
-    if (response.isStreaming() && !bodyless) {
-      stream(exchange, request, response);
+    if (answer.isStreaming() && !bodyless) {
+      stream(response, request, answer);
       return;
     }
-    byte[] body = response.body();
-    boolean noBody = bodyless || body.length == 0;
-    writes.write(() -> exchange.sendResponseHeaders(status, noBody ? -1 : body.length));
-    if (!noBody) {
-      // Closed here, before the exchange: closing the exchange first drains the request body, and a
-      // broken one (a bad chunk) would drop the connection before this answer is flushed. Written in
-      // slices: the write timeout bounds one wait for the client, not a large body's whole transfer.
-      try (OutputStream out = writes.guard(exchange.getResponseBody())) {
-        for (int offset = 0; offset < body.length; offset += WRITE_SLICE_BYTES) {
-          out.write(body, offset, Math.min(WRITE_SLICE_BYTES, body.length - offset));
-        }
-      }
+    byte[] body = bodyless ? new byte[0] : answer.body();
+    if (!bodyless) {
+      response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
     }
+    write(response, true, ByteBuffer.wrap(body));
   }
 
   /**
-   * Sends a streamed answer chunked (length 0 to {@code sendResponseHeaders}): the JDK's chunked
-   * stream buffers up to 4 KiB and writes one chunk to the socket at each {@code flush()}, so every
-   * event the body flushes reaches the client at once; the headers are sent before the body runs.
-   * The last chunk is written only when the body
-   * returned normally. When the client is already gone before the headers, the body still runs,
-   * against a stream that fails its first write: that is how it learns to end and account for the
-   * upstream call it may have started ({@link aigw.core.http.StreamingBody}'s contract).
+   * Sends a streamed answer chunked: the headers before the body runs, then one chunk per {@code
+   * flush()} of the body, the last chunk only when the body returned normally. When the client is
+   * already gone before the headers, the body still runs, against a stream that fails its first
+   * write: that is how it learns to end and account for the upstream call it may have started
+   * ({@link aigw.core.http.StreamingBody}'s contract).
    */
-  private void stream(HttpExchange exchange, GatewayRequest request, GatewayResponse response) throws IOException {
-    OutputStream chunked;
+  private void stream(Response response, GatewayRequest request, GatewayResponse answer) throws IOException {
+    var client = new ClientStream(response);
     try {
-      writes.write(() -> exchange.sendResponseHeaders(response.status(), 0));
-      chunked = writes.guard(exchange.getResponseBody());
-      // The status and headers now, not with the first event (the JDK server holds them in its
-      // buffer until then): the client knows at once that its answer is a stream.
-      chunked.flush();
-    } catch (StalledWrites.ClientStalled stalled) {
-      throw stalled;
+      // The status and headers now, not with the first event: the client knows at once that its answer is a stream.
+      write(response, false, NOTHING);
     } catch (IOException gone) {
-      chunked = OutputStream.nullOutputStream();
-      chunked.close(); // every write and flush now throws IOException("Stream closed")
+      client.failure = gone;
     }
-    var client = new ClientStream(chunked);
     try {
-      response.stream().writeTo(client);
+      answer.stream().writeTo(client);
       client.flush();
-    } catch (IOException e) {
-      if (client.failure instanceof StalledWrites.ClientStalled stalled) {
-        LOG.log(Level.FINE, GatewayApplication.loggablePath(request.path()) + " (" + request.requestId() + "): " + stalled.getMessage()
-            + "; the connection is closed");
-        throw new StreamCut(stalled);
-      }
+    } catch (IOException | RuntimeException | LinkageError | StackOverflowError e) {
+      String where = GatewayApplication.loggablePath(request.path()) + " (" + request.requestId() + ")";
       if (client.failure != null) {
-        LOG.log(Level.FINE, GatewayApplication.loggablePath(request.path()) + " (" + request.requestId() + "): the client went away mid-stream", e);
+        LOG.log(Level.FINE, where + ": the client went away mid-stream, or read nothing for the write timeout", e);
       } else {
-        LOG.log(Level.WARNING, GatewayApplication.loggablePath(request.path()) + " (" + request.requestId() + ") failed mid-stream; the connection is closed", e);
+        LOG.log(e instanceof IOException ? Level.WARNING : Level.SEVERE, where + " failed mid-stream; the connection is closed", e);
       }
-      throw new StreamCut(e);
-    } catch (RuntimeException | LinkageError | StackOverflowError e) {
-      LOG.log(Level.SEVERE, GatewayApplication.loggablePath(request.path()) + " (" + request.requestId() + ") failed mid-stream; the connection is closed", e);
-      throw new StreamCut(e);
+      throw e instanceof IOException io ? io : new IOException(e.getMessage(), e);
     }
-    client.chunked.close(); // the last chunk: the answer is complete
+    write(response, true, NOTHING); // the last chunk: the answer is complete
   }
 
   /**
-   * A streamed answer that cannot be completed: its status is sent, so the only honest end left is
-   * to close the connection without the last chunk (a client then reports an incomplete body).
-   * Thrown out of the exchange handler, never closing the exchange.
-   */
-  static final class StreamCut extends IOException {
-    StreamCut(Throwable cause) {
-      super(cause.getMessage(), cause);
-    }
-  }
-
-  /**
-   * The exchange's chunked body as a {@link aigw.core.http.StreamingBody} sees it: writes and
-   * flushes go straight through; a failed one (the client went away) is remembered, to tell it from
-   * the body's own failure; {@code close} only flushes, since ending the body is the server's.
+   * The response's body as a {@link aigw.core.http.StreamingBody} sees it: writes are gathered and
+   * each {@code flush()} sends them as one chunk; a failed one (the client went away, or the write
+   * timeout ended it) is remembered, to tell it from the body's own failure, and every later write
+   * fails too. {@code close} only flushes, since ending the body is the server's.
    */
   private static final class ClientStream extends OutputStream {
-    final OutputStream chunked;
+    private final Response response;
+    private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
     IOException failure;
 
-    ClientStream(OutputStream chunked) {
-      this.chunked = chunked;
+    ClientStream(Response response) {
+      this.response = response;
     }
 
     @Override
     public void write(int b) throws IOException {
-      try {
-        chunked.write(b);
-      } catch (IOException e) {
-        throw failed(e);
-      }
+      check();
+      pending.write(b);
     }
 
     @Override
     public void write(byte[] bytes, int offset, int length) throws IOException {
-      try {
-        chunked.write(bytes, offset, length);
-      } catch (IOException e) {
-        throw failed(e);
-      }
+      check();
+      pending.write(bytes, offset, length);
     }
 
     @Override
     public void flush() throws IOException {
+      check();
+      if (pending.size() == 0) {
+        return;
+      }
+      ByteBuffer chunk = ByteBuffer.wrap(pending.toByteArray());
+      pending.reset();
       try {
-        chunked.flush();
+        LocalServer.write(response, false, chunk);
       } catch (IOException e) {
-        throw failed(e);
+        failure = e;
+        throw e;
       }
     }
 
@@ -492,9 +556,134 @@ final class LocalServer {
       flush();
     }
 
-    private IOException failed(IOException e) {
-      failure = e;
-      return e;
+    private void check() throws IOException {
+      if (failure != null) {
+        throw new IOException("the client is gone", failure);
+      }
+    }
+  }
+
+  /**
+   * Jetty's own error answers, in the OpenAI envelope: requests it refuses before any handler runs (a
+   * request line or target that does not parse, headers over {@link #MAX_HEADER_BYTES}, a bad {@code
+   * Content-Length}, an unsupported {@code Transfer-Encoding}, a broken chunked body) and a request
+   * whose handling failed before its answer started. The status is Jetty's for a client's mistake;
+   * 501 and 505 (a transfer coding or HTTP version Jetty does not implement) become 400, since they
+   * are the client's request and not the gateway's failure; anything else is the 502 API Gateway
+   * gives for a crashed function. Messages are this server's words, never an exception's.
+   */
+  private final class OwnErrors implements Request.Handler {
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) {
+      Throwable cause = request.getAttribute(ErrorHandler.ERROR_EXCEPTION) instanceof Throwable t ? t : null;
+      int status = request.getAttribute(ErrorHandler.ERROR_STATUS) instanceof Integer code ? code : response.getStatus();
+      String reason = null;
+      for (Throwable at = cause; at != null; at = at.getCause()) {
+        if (at instanceof HttpException http) {
+          status = http.getCode();
+          reason = http.getReason();
+          break;
+        }
+      }
+      GatewayResponse answer;
+      var dialect = ErrorEnvelope.Dialect.of(pathOf(request));
+      if (status >= 400 && status < 500) {
+        answer = ErrorEnvelope.malformedRequest(status, messageFor(status, reason), dialect);
+      } else if (status == 501 || status == 505 || (cause instanceof IOException && reason == null)) {
+        answer = ErrorEnvelope.malformedRequest(400, messageFor(status == 505 ? 505 : 400, reason), dialect);
+      } else {
+        LOG.log(Level.SEVERE, "the local server failed a request", cause);
+        answer = ErrorEnvelope.integrationFailure(null);
+      }
+      response.getHeaders().clear();
+      own(request, response, callback, answer);
+      return true;
+    }
+  }
+
+  /**
+   * The request's raw path, or null when Jetty could not parse one. A CONNECT's target is read as an
+   * authority; when it is a path after all ({@code CONNECT /v1/messages}), that path.
+   */
+  private static String pathOf(Request request) {
+    try {
+      if (request.getHttpURI() == null) {
+        return null;
+      }
+      String path = request.getHttpURI().getPath();
+      if (path == null || path.isEmpty()) {
+        String target = request.getHttpURI().asString();
+        int query = target.indexOf('?');
+        path = target.startsWith("/") ? target.substring(0, query < 0 ? target.length() : query) : null;
+      }
+      return path;
+    } catch (RuntimeException unparsable) {
+      return null;
+    }
+  }
+
+  /** How a refusal of a request that is not valid HTTP starts (the route is unknown then: OpenAI's envelope). */
+  static final String NOT_HTTP = "The request is not valid HTTP/1.1 (RFC 9112).";
+
+  /** Jetty's reason when it is plain words (never a Java name), after what the status means. */
+  static String messageFor(int status, String reason) {
+    String what = switch (status) {
+      case 408 -> "The request was not received within the server's timeout.";
+      case 413 -> "The request body is larger than " + MAX_BODY_BYTES + " bytes.";
+      case 414 -> "The request-target is too long.";
+      case 431 -> "The request line and headers are larger than " + MAX_HEADER_BYTES + " bytes.";
+      case 505 -> "Only HTTP/1.0 and HTTP/1.1 are served.";
+      default -> NOT_HTTP;
+    };
+    boolean plain = reason != null && reason.matches("[A-Za-z0-9 ,:;'=/()\\-]{1,100}") && !reason.contains("Exception");
+    return plain ? what + " " + reason.strip() + (reason.strip().endsWith(".") ? "" : ".") : what;
+  }
+
+  /**
+   * One client's share of the connections (issue 15): a client address that already holds {@link
+   * ServerLimits#maxConnectionsPerClient()} has any further connection closed as soon as it opens,
+   * so that it cannot take all {@link ServerLimits#maxConnections()} (which Jetty's {@link
+   * ConnectionLimit} bounds) and keep everyone else out. On loopback every local process is the
+   * same client, 127.0.0.1 (or ::1); the bound tells clients apart on other addresses.
+   */
+  static final class ClientConnections implements Connection.Listener {
+    private final int perClient;
+    private final Map<InetAddress, Integer> open = new ConcurrentHashMap<>();
+    private final Map<Connection, InetAddress> counted = new ConcurrentHashMap<>();
+
+    ClientConnections(int perClient) {
+      this.perClient = perClient;
+    }
+
+    @Override
+    public void onOpened(Connection connection) {
+      if (!(connection.getEndPoint().getRemoteSocketAddress() instanceof InetSocketAddress remote) || remote.getAddress() == null) {
+        return;
+      }
+      InetAddress client = remote.getAddress();
+      var over = new AtomicBoolean();
+      open.compute(client, (address, count) -> {
+        int now = count == null ? 0 : count;
+        if (now >= perClient) {
+          over.set(true);
+          return count;
+        }
+        return now + 1;
+      });
+      if (over.get()) {
+        LOG.fine(() -> client.getHostAddress() + " already holds " + perClient + " connections; another one is closed");
+        connection.getEndPoint().close();
+      } else {
+        counted.put(connection, client);
+      }
+    }
+
+    @Override
+    public void onClosed(Connection connection) {
+      InetAddress client = counted.remove(connection);
+      if (client != null) {
+        open.computeIfPresent(client, (address, count) -> count <= 1 ? null : count - 1);
+      }
     }
   }
 }

@@ -8,39 +8,60 @@ import java.util.Map;
  * out everyone else (issue 15, finding 2). Read from the environment at start:
  *
  * <ul>
- *   <li>{@code AIGW_HTTP_REQUEST_TIMEOUT_SECONDS} (default 30): from a request's first byte until its
- *       headers and whole body are read; a slower request's connection is closed (slowloris).
+ *   <li>{@code AIGW_HTTP_REQUEST_TIMEOUT_SECONDS} (default 30): from a request's headers until its
+ *       whole body is read; a slower body's connection is closed. Headers are bounded by the idle
+ *       timeout between two bytes and by their size (16 KiB, {@link LocalServer#MAX_HEADER_BYTES}).
  *   <li>{@code AIGW_HTTP_WRITE_TIMEOUT_SECONDS} (default 30): how long one write of an answer may wait
  *       for a client that reads nothing; then its connection is closed. A long stream whose client
  *       keeps reading is never cut: the time a model takes between two events does not count.
  *   <li>{@code AIGW_HTTP_IDLE_TIMEOUT_SECONDS} (default 30): a kept-alive connection with no request,
- *       and a new one that sends nothing, is closed after this long.
- *   <li>{@code AIGW_HTTP_MAX_CONNECTIONS} (default 512): connections open at once; more are closed as
- *       soon as they are accepted.
+ *       a new one that sends nothing, and a request whose headers or body stop arriving, is closed
+ *       after this long without a byte.
+ *   <li>{@code AIGW_HTTP_MAX_CONNECTIONS} (default 512): connections open at once; further ones wait
+ *       to be accepted (in the listen backlog) until one closes.
+ *   <li>{@code AIGW_HTTP_MAX_CONNECTIONS_PER_CLIENT} (default 128, at most the previous): connections
+ *       one client address holds at once; more from it are closed as soon as they are accepted, so
+ *       that one client cannot take every connection (issue 15). Behind a reverse proxy every
+ *       request comes from the proxy's address: set it to {@code AIGW_HTTP_MAX_CONNECTIONS} there.
  * </ul>
  *
  * @param requestTimeout headers and body of one request, from its first byte
  * @param writeTimeout one blocked write of an answer
  * @param idleTimeout a connection between requests (or before its first)
  * @param maxConnections open connections at once
+ * @param maxConnectionsPerClient open connections of one client address at once; at most {@code maxConnections}
  */
-record ServerLimits(Duration requestTimeout, Duration writeTimeout, Duration idleTimeout, int maxConnections) {
+record ServerLimits(Duration requestTimeout, Duration writeTimeout, Duration idleTimeout, int maxConnections, int maxConnectionsPerClient) {
+  /** A client's default share: a quarter of the default connections. */
+  static final int DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 128;
   static final ServerLimits DEFAULTS = new ServerLimits(Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(30), 512);
 
   ServerLimits {
-    if (requestTimeout.toSeconds() < 1 || writeTimeout.toSeconds() < 1 || idleTimeout.toSeconds() < 1 || maxConnections < 1) {
+    if (requestTimeout.toSeconds() < 1 || writeTimeout.toSeconds() < 1 || idleTimeout.toSeconds() < 1 || maxConnections < 1
+        || maxConnectionsPerClient < 1) {
       throw new IllegalArgumentException("server limits must be at least 1 (second or connection): " + requestTimeout + ", " + writeTimeout
-          + ", " + idleTimeout + ", " + maxConnections);
+          + ", " + idleTimeout + ", " + maxConnections + ", " + maxConnectionsPerClient);
     }
+    if (maxConnectionsPerClient > maxConnections) {
+      throw new IllegalArgumentException("AIGW_HTTP_MAX_CONNECTIONS_PER_CLIENT (" + maxConnectionsPerClient
+          + ") cannot be more than AIGW_HTTP_MAX_CONNECTIONS (" + maxConnections + ")");
+    }
+  }
+
+  /** With the default share per client, or all of them when fewer than the default. */
+  ServerLimits(Duration requestTimeout, Duration writeTimeout, Duration idleTimeout, int maxConnections) {
+    this(requestTimeout, writeTimeout, idleTimeout, maxConnections, Math.min(DEFAULT_MAX_CONNECTIONS_PER_CLIENT, maxConnections));
   }
 
   /** The limits named in {@code env}, the defaults for the others. */
   static ServerLimits fromEnv(Map<String, String> env) {
+    int maxConnections = (int) positive(env, "AIGW_HTTP_MAX_CONNECTIONS", DEFAULTS.maxConnections);
     return new ServerLimits(
         Duration.ofSeconds(positive(env, "AIGW_HTTP_REQUEST_TIMEOUT_SECONDS", DEFAULTS.requestTimeout.toSeconds())),
         Duration.ofSeconds(positive(env, "AIGW_HTTP_WRITE_TIMEOUT_SECONDS", DEFAULTS.writeTimeout.toSeconds())),
         Duration.ofSeconds(positive(env, "AIGW_HTTP_IDLE_TIMEOUT_SECONDS", DEFAULTS.idleTimeout.toSeconds())),
-        (int) positive(env, "AIGW_HTTP_MAX_CONNECTIONS", DEFAULTS.maxConnections));
+        maxConnections,
+        (int) positive(env, "AIGW_HTTP_MAX_CONNECTIONS_PER_CLIENT", Math.min(DEFAULT_MAX_CONNECTIONS_PER_CLIENT, maxConnections)));
   }
 
   /** No value means the default; 0 is refused, since "no limit" is the hole these limits close. */

@@ -536,18 +536,56 @@ class HostileInputTest {
       throws IOException {
     Statistics.collect(quirk);
     if (!isUri(requestTarget(probe))) {
-      // Known limit, not the gateway's code: the JDK's HTTP server refuses a request-target that is not
-      // a URI (RFC 3986; "?%", "%zz") before any handler runs, with its own HTML 400 that names
-      // URISyntaxException (or, while the request is still arriving, a reset). No handler can change
-      // that answer; on AWS, API Gateway answers these.
-      Statistics.label("jdk-refused").collect(true);
+      // A request-target that is not a URI (RFC 3986; "?%", "%zz"): the HTTP server may refuse it before
+      // any route runs (LocalServer.OwnErrors), in the OpenAI envelope whatever the route, or pass it on
+      // to the route. Either way a 4xx in an envelope, without Java's words (the JDK server's page named
+      // URISyntaxException).
+      Statistics.label("not a URI").collect(true);
       byte[] raw = sendRaw(probe, quirk);
       if (raw.length > 0) {
-        assertThat(parse(raw, probe.toString()).status()).as("%s", probe).isEqualTo(400);
+        GatewayResponse answer = parse(raw, probe.toString());
+        if (answer.status() < 400) {
+          check(probe, answer); // passed on to its route
+          return;
+        }
+        String body = new String(answer.body(), StandardCharsets.UTF_8);
+        assertThat(answer.status()).as("%s -> %s", probe, body).isBetween(400, 499);
+        assertThat(JAVA_INTERNALS.matcher(body).find()).as("no Java internals in the body: %s -> %s", probe, body).isFalse();
+        if (!probe.method().equals("HEAD")) {
+          assertThat(Json.readObject(answer.body()).path("error").path("message").asText()).as("an envelope: %s -> %s", probe, body).isNotBlank();
+        }
+      }
+      return;
+    }
+    if (probe.method().equals("CONNECT")) {
+      // CONNECT's target is an authority (host:port, RFC 9110 section 9.3.6), so a path there is not
+      // valid HTTP: the server refuses it before any route runs, in the OpenAI envelope whatever the route.
+      Statistics.label("CONNECT").collect(true);
+      byte[] raw = sendRaw(probe, quirk);
+      if (raw.length > 0) {
+        GatewayResponse answer = parse(raw, probe.toString());
+        String body = new String(answer.body(), StandardCharsets.UTF_8);
+        assertThat(answer.status()).as("%s -> %s", probe, body).isEqualTo(400);
+        assertThat(JAVA_INTERNALS.matcher(body).find()).as("no Java internals in the body: %s -> %s", probe, body).isFalse();
+        assertThat(Json.readObject(answer.body()).path("error").path("code").asText()).as("OpenAI's envelope: %s", body).isEqualTo("400");
       }
       return;
     }
     byte[] raw = sendRaw(probe, quirk);
+    if (raw.length > 0 && refusedAsNotHttp(parse(raw, probe.toString()))) {
+      // Refused by the HTTP server before any route (a %00 in the path, say): no route, so OpenAI's
+      // envelope whatever the path, and still no Java words.
+      Statistics.label("not HTTP").collect(true);
+      String body = new String(parse(raw, probe.toString()).body(), StandardCharsets.UTF_8);
+      assertThat(JAVA_INTERNALS.matcher(body).find()).as("no Java internals in the body: %s -> %s", probe, body).isFalse();
+      return;
+    }
+    if (raw.length == 0 && quirk == WireQuirk.LONG_HEADER) {
+      // Headers over the server's 16 KiB are refused (431) as soon as they are read, and the
+      // connection closed while this client still writes: the reset may discard the answer here.
+      Statistics.label("reset after a refused long header").collect(true);
+      return;
+    }
     if (raw.length == 0 && quirk == WireQuirk.EXTRA_BODY) {
       // Bytes past Content-Length on a "Connection: close" request are never read: closing a socket
       // with unread input makes TCP send a reset, which may discard the answer before it is read
@@ -556,6 +594,18 @@ class HostileInputTest {
       return;
     }
     check(probe, parse(raw, probe + " " + quirk));
+  }
+
+  /** A 400 in OpenAI's envelope whose message is the HTTP server's for a request that is not valid HTTP. */
+  static boolean refusedAsNotHttp(GatewayResponse answer) {
+    if (answer.status() != 400 || answer.body().length == 0) {
+      return false;
+    }
+    try {
+      return Json.readObject(answer.body()).path("error").path("message").asText().startsWith(LocalServer.NOT_HTTP);
+    } catch (RuntimeException notJson) {
+      return false;
+    }
   }
 
   static String requestTarget(Probe probe) {
@@ -706,8 +756,13 @@ class HostileInputTest {
     out.writeBytes(body);
     try (var socket = new Socket("127.0.0.1", gateway.port())) {
       socket.setSoTimeout(20_000);
-      socket.getOutputStream().write(out.toByteArray());
-      socket.getOutputStream().flush();
+      try {
+        socket.getOutputStream().write(out.toByteArray());
+        socket.getOutputStream().flush();
+      } catch (java.net.SocketException refusedEarly) {
+        // The server answered (headers over its size: 431) and closed before the whole request was
+        // written; its answer may still be there to read.
+      }
       byte[] all;
       try {
         all = socket.getInputStream().readAllBytes();

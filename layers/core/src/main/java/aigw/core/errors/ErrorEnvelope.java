@@ -271,4 +271,24 @@ public record ErrorEnvelope(Body error) {
                 "Host",
                 "421")));
   }
+
+  /**
+   * A request the HTTP server refuses before any route sees it, because it is not valid HTTP/1.1 (a
+   * request line or target that does not parse, headers over the server's size, a bad {@code
+   * Content-Length}, an unsupported {@code Transfer-Encoding}), in the shape of the route its path
+   * names (OpenAI's when it has none). Not a {@link GatewayException}: only a transport gives it. On
+   * AWS, API Gateway's front end answers such requests itself.
+   *
+   * @param status a 4xx status (400, 408, 413, 414, 431)
+   * @param message what was wrong, in words a client can act on; no Java names
+   */
+  public static GatewayResponse malformedRequest(int status, String message, Dialect dialect) {
+    if (status < 400 || status > 499) {
+      throw new IllegalArgumentException("a client's mistake is a 4xx, not " + status);
+    }
+    if (dialect == Dialect.ANTHROPIC) {
+      return GatewayResponse.json(status, anthropic(status == 413 ? "request_too_large" : "invalid_request_error", message, null));
+    }
+    return GatewayResponse.json(status, new ErrorEnvelope(new Body(message, "invalid_request_error", null, Integer.toString(status))));
+  }
 }

@@ -1,0 +1,120 @@
+package aigw.local;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import aigw.core.http.CorsPolicy;
+import aigw.core.http.GatewayApplication;
+import aigw.core.http.GatewayResponse;
+import aigw.core.json.Json;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Requests the HTTP server itself refuses, before any route sees them (issue 15: the JDK server
+ * answered these with its own HTML page naming the Java exception): each gets the right 4xx in the
+ * OpenAI error envelope, with no Java name in it. Raw bytes over a socket, since no HTTP client
+ * sends these.
+ */
+class LocalServerProtocolErrorsTest {
+  private static LocalServer server;
+
+  @BeforeAll
+  static void start() throws IOException {
+    // An application that answers everything: any 4xx below is the server's own.
+    GatewayApplication app = GatewayApplication.of(CorsPolicy.allowing(List.of()), request -> GatewayResponse.json(200, Map.of("ok", true)));
+    server = LocalServer.start("127.0.0.1", 0, app);
+  }
+
+  @AfterAll
+  static void stop() {
+    server.stop();
+  }
+
+  private static final String HOST = "Host: 127.0.0.1\r\nConnection: close\r\n";
+
+  static List<Arguments> refused() {
+    return List.of(
+        Arguments.of("a request line that is not one", "HELLO\r\n\r\n", 400),
+        Arguments.of("a request-target with a bad %-escape", "GET /v1/%zz HTTP/1.1\r\n" + HOST + "\r\n", 400),
+        Arguments.of("a request-target with a bare %", "GET /v1/mod%ls HTTP/1.1\r\n" + HOST + "\r\n", 400),
+        Arguments.of("a request-target that is not a path", "GET v1/models HTTP/1.1\r\n" + HOST + "\r\n", 400),
+        Arguments.of("a control character in the request-target", "GET /v1/\u0001 HTTP/1.1\r\n" + HOST + "\r\n", 400),
+        Arguments.of("a method with a character a token cannot hold", "GE(T / HTTP/1.1\r\n" + HOST + "\r\n", 400),
+        Arguments.of("an HTTP version that is not served", "GET / HTTP/3.0\r\n" + HOST + "\r\n", 400),
+        Arguments.of("headers over the server's size", "GET / HTTP/1.1\r\n" + HOST + "X-Long: " + "b".repeat(LocalServer.MAX_HEADER_BYTES) + "\r\n\r\n", 431),
+        Arguments.of("a header line without a colon", "GET / HTTP/1.1\r\n" + HOST + "Not a header\r\n\r\n", 400),
+        Arguments.of("a header name with a space", "GET / HTTP/1.1\r\n" + HOST + "Bad Name: x\r\n\r\n", 400),
+        Arguments.of("a Content-Length that is not a number", "POST / HTTP/1.1\r\n" + HOST + "Content-Length: abc\r\n\r\n", 400),
+        Arguments.of("a Content-Length over a long", "POST / HTTP/1.1\r\n" + HOST + "Content-Length: 99999999999999999999\r\n\r\n", 400),
+        Arguments.of("a negative Content-Length", "POST / HTTP/1.1\r\n" + HOST + "Content-Length: -1\r\n\r\n", 400),
+        Arguments.of("two different Content-Lengths", "POST / HTTP/1.1\r\n" + HOST + "Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400),
+        Arguments.of("a Content-Length over the body limit", "POST / HTTP/1.1\r\n" + HOST + "Content-Length: " + (LocalServer.MAX_BODY_BYTES + 1)
+            + "\r\n\r\n{}", 413),
+        Arguments.of("an unsupported Transfer-Encoding", "POST / HTTP/1.1\r\n" + HOST + "Transfer-Encoding: gzip\r\n\r\n{}", 400),
+        Arguments.of("Transfer-Encoding and Content-Length together", "POST / HTTP/1.1\r\n" + HOST
+            + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 400),
+        Arguments.of("a chunk size that is not hex", "POST / HTTP/1.1\r\n" + HOST + "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400),
+        Arguments.of("a chunked body that ends early", "POST / HTTP/1.1\r\n" + HOST + "Transfer-Encoding: chunked\r\n\r\nFF\r\n{}", 400),
+        Arguments.of("a chunked body over the body limit", "POST / HTTP/1.1\r\n" + HOST + "Transfer-Encoding: chunked\r\n\r\n"
+            + Integer.toHexString(LocalServer.MAX_BODY_BYTES + 1) + "\r\n" + "x".repeat(LocalServer.MAX_BODY_BYTES + 1) + "\r\n0\r\n\r\n", 413));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("refused")
+  void isAnsweredInTheEnvelopeWithItsStatusAndNoJavaName(String what, String request, int status) throws IOException {
+    LocalServerTest.Answer answer = sendAndEnd(request);
+    String body = new String(answer.body(), StandardCharsets.UTF_8);
+    assertThat(answer.status()).as(what + ": " + body).isEqualTo(status);
+    assertThat(answer.header("content-type")).as(what).isEqualTo("application/json");
+    assertThat(HostileInputTest.JAVA_INTERNALS.matcher(body).find()).as(what + ": no Java name in " + body).isFalse();
+    JsonNode error = Json.readObject(answer.body()).get("error");
+    assertThat(error.get("type").asText()).isEqualTo("invalid_request_error");
+    assertThat(error.get("code").asText()).isEqualTo(Integer.toString(status));
+    assertThat(error.get("message").asText()).isNotBlank();
+    assertThat(error.has("param")).isTrue();
+  }
+
+  /**
+   * The request, then the end of the client's output: a request that announced more body than it
+   * sent is answered when the server sees that nothing more comes (or at once, when the announced
+   * length is already refused).
+   */
+  private static LocalServerTest.Answer sendAndEnd(String request) throws IOException {
+    try (var socket = new java.net.Socket("127.0.0.1", server.port())) {
+      socket.setSoTimeout(20_000);
+      socket.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+      socket.getOutputStream().flush();
+      socket.shutdownOutput();
+      return LocalServerTest.read(socket.getInputStream());
+    }
+  }
+
+  @Test
+  void onAnthropicsRouteTheRefusalIsInAnthropicsShape() throws IOException {
+    LocalServerTest.Answer answer = sendAndEnd("POST /v1/messages HTTP/1.1\r\n" + HOST + "Content-Length: abc\r\n\r\n");
+    assertThat(answer.status()).isEqualTo(400);
+    JsonNode body = Json.readObject(answer.body());
+    assertThat(body.get("type").asText()).isEqualTo("error");
+    assertThat(body.get("error").get("type").asText()).isEqualTo("invalid_request_error");
+    assertThat(body.get("error").get("message").asText()).contains("Content-Length");
+  }
+
+  @Test
+  void aBrokenBodyAfterItsHeadersStillGetsTheEnvelope() throws IOException {
+    // The headers are fine (the handler runs); the chunked body then breaks.
+    LocalServerTest.Answer answer = LocalServerTest.raw(server.port(),
+        "POST /v1/chat/completions HTTP/1.1\r\n" + HOST + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\nnot-hex\r\n");
+    assertThat(answer.status()).isEqualTo(400);
+    assertThat(answer.error().get("code").asText()).isEqualTo("400");
+    assertThat(HostileInputTest.JAVA_INTERNALS.matcher(new String(answer.body(), StandardCharsets.UTF_8)).find()).isFalse();
+  }
+}
