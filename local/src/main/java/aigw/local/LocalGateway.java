@@ -30,8 +30,8 @@ import aigw.core.secrets.SecretsManagerSecretSource;
 import aigw.core.secrets.StaticSecretSource;
 import aigw.proxy.ProxyHandler;
 import aigw.proxy.ProxyService;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
+import aigw.core.apigateway.ProxyRequestEvent;
+import aigw.core.apigateway.ProxyResponseEvent;
 import aigw.core.usage.FileUsageJournal;
 import aigw.core.usage.LoggedUsageJournal;
 import aigw.core.usage.UsageJournal;
@@ -472,7 +472,7 @@ public final class LocalGateway implements AutoCloseable {
    * Runs one function's Lambda handler on an API Gateway event, as {@code sam local invoke} does:
    * the adapter from the event to the application is part of what this tests.
    */
-  public APIGatewayProxyResponseEvent invoke(String function, APIGatewayProxyRequestEvent event) {
+  public ProxyResponseEvent invoke(String function, ProxyRequestEvent event) {
     return switch (function) {
       case "proxy", "ProxyFunction" -> proxy.handleRequest(event, null);
       case "admin", "AdminFunction" -> admin.handleRequest(event, null);

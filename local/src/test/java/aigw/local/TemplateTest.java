@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import aigw.core.testing.RepoFiles;
 import com.amazonaws.services.lambda.runtime.Context;
 import com.amazonaws.services.lambda.runtime.RequestHandler;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
+import aigw.core.apigateway.ProxyRequestEvent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -78,7 +78,7 @@ class TemplateTest {
         "ProxyFunction", "AdminFunction", "MasterKeyRotationFunction", "KeyRotationScheduleFunction");
     // What each handler receives: API Gateway events, or Secrets Manager's rotation event as a map.
     Map<String, Class<?>> eventType =
-        Map.of("ProxyFunction", APIGatewayProxyRequestEvent.class, "AdminFunction", APIGatewayProxyRequestEvent.class,
+        Map.of("ProxyFunction", ProxyRequestEvent.class, "AdminFunction", ProxyRequestEvent.class,
             "MasterKeyRotationFunction", Map.class, "KeyRotationScheduleFunction", Map.class);
     Path layer = builtDirectory(resources.path("CoreLayer").path("Properties").path("ContentUri").asText());
     List<URL> layerJars = jarsIn(layer.resolve("java/lib"));

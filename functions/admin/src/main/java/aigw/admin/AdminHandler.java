@@ -7,12 +7,12 @@ import aigw.core.rotation.VirtualKeyRotator;
 import aigw.core.snapstart.Priming;
 import com.amazonaws.services.lambda.runtime.Context;
 import com.amazonaws.services.lambda.runtime.RequestHandler;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
+import aigw.core.apigateway.ProxyRequestEvent;
+import aigw.core.apigateway.ProxyResponseEvent;
 
 /** Lambda entry point of the admin API: the routes of {@link AdminRoutes} (master key only, health excepted). */
 public final class AdminHandler
-    implements RequestHandler<APIGatewayProxyRequestEvent, APIGatewayProxyResponseEvent> {
+    implements RequestHandler<ProxyRequestEvent, ProxyResponseEvent> {
   private final AdminService admin;
   private final CorsPolicy cors;
 
@@ -36,7 +36,7 @@ public final class AdminHandler
   }
 
   @Override
-  public APIGatewayProxyResponseEvent handleRequest(APIGatewayProxyRequestEvent event, Context context) {
+  public ProxyResponseEvent handleRequest(ProxyRequestEvent event, Context context) {
     return ApiGatewayEvents.handle(event, cors, admin::handle);
   }
 }

@@ -17,8 +17,8 @@ import aigw.core.testing.Events;
 import aigw.core.testing.LocalDynamo;
 import aigw.core.testing.MutableClock;
 import aigw.core.testing.TestGateways;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
+import aigw.core.apigateway.ProxyRequestEvent;
+import aigw.core.apigateway.ProxyResponseEvent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -87,8 +87,8 @@ final class AdminApi implements AutoCloseable {
     }
   }
 
-  Reply send(APIGatewayProxyRequestEvent event) {
-    APIGatewayProxyResponseEvent response = handler.handleRequest(event, null);
+  Reply send(ProxyRequestEvent event) {
+    ProxyResponseEvent response = handler.handleRequest(event, null);
     String text = response.getBody();
     JsonNode body;
     try {
@@ -125,19 +125,16 @@ final class AdminApi implements AutoCloseable {
   }
 
   /** An event of events/ rewritten to another method, path, body and query (null query: none). */
-  static APIGatewayProxyRequestEvent request(
+  static ProxyRequestEvent request(
       String template, String method, String path, String body, Map<String, String> query) {
-    APIGatewayProxyRequestEvent event = Events.load(template);
+    ProxyRequestEvent event = Events.load(template);
     event.setHttpMethod(method);
     event.setPath(path);
-    event.setResource(path);
-    event.getRequestContext().setHttpMethod(method);
-    event.getRequestContext().setPath("/v1api" + path);
     event.setBody(body);
     return withQuery(event, query);
   }
 
-  static APIGatewayProxyRequestEvent withQuery(APIGatewayProxyRequestEvent event, Map<String, String> query) {
+  static ProxyRequestEvent withQuery(ProxyRequestEvent event, Map<String, String> query) {
     if (query == null) {
       event.setQueryStringParameters(null);
       event.setMultiValueQueryStringParameters(null);

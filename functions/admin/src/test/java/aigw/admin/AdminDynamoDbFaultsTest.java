@@ -10,7 +10,7 @@ import aigw.core.testing.Events;
 import aigw.core.testing.FaultyDynamo;
 import aigw.core.testing.FaultyDynamo.Fault;
 import aigw.core.testing.MutableClock;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
+import aigw.core.apigateway.ProxyResponseEvent;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -47,7 +47,7 @@ class AdminDynamoDbFaultsTest {
     dynamo.fail(null, fault);
     try {
       for (String event : new String[] {"admin-key-generate.json", "admin-key-list.json"}) {
-        APIGatewayProxyResponseEvent response = handler.handleRequest(Events.load(event), null);
+        ProxyResponseEvent response = handler.handleRequest(Events.load(event), null);
         assertThat(response.getStatusCode()).as("%s: %s", event, response.getBody()).isEqualTo(503);
         assertThat(response.getHeaders()).containsEntry("Retry-After", "1");
         JsonNode error = Json.MAPPER.readTree(response.getBody()).get("error");

@@ -8,7 +8,7 @@ import aigw.core.http.CorsPolicy;
 import aigw.core.secrets.StaticSecretSource;
 import aigw.core.testing.LocalDynamo;
 import aigw.core.testing.MutableClock;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
+import aigw.core.apigateway.ProxyRequestEvent;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,12 +35,12 @@ class AdminHandlerCorsTest {
     dynamo.close();
   }
 
-  private static APIGatewayProxyRequestEvent event(String method, String path, Map<String, String> headers) {
-    return new APIGatewayProxyRequestEvent()
+  private static ProxyRequestEvent event(String method, String path, Map<String, String> headers) {
+    return new ProxyRequestEvent()
         .withHttpMethod(method)
         .withPath(path)
         .withHeaders(new HashMap<>(headers))
-        .withRequestContext(new APIGatewayProxyRequestEvent.ProxyRequestContext().withRequestId("req-admin-cors"));
+        .withRequestContext(new ProxyRequestEvent.ProxyRequestContext().withRequestId("req-admin-cors"));
   }
 
   @Test

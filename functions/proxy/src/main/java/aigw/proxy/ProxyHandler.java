@@ -8,8 +8,8 @@ import aigw.core.lambda.StreamingFunction;
 import aigw.core.snapstart.Priming;
 import com.amazonaws.services.lambda.runtime.Context;
 import com.amazonaws.services.lambda.runtime.RequestHandler;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
+import aigw.core.apigateway.ProxyRequestEvent;
+import aigw.core.apigateway.ProxyResponseEvent;
 
 /**
  * Lambda entry point of the OpenAI-compatible routes.
@@ -21,7 +21,7 @@ import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent
  * aigw-local.jar invoke}.
  */
 public final class ProxyHandler
-    implements RequestHandler<APIGatewayProxyRequestEvent, APIGatewayProxyResponseEvent>, StreamingFunction {
+    implements RequestHandler<ProxyRequestEvent, ProxyResponseEvent>, StreamingFunction {
   private final GatewayApplication application;
   /** Holds what the answers handed over (usage): written after each response, inside the invocation. */
   private final Gateway gateway;
@@ -62,7 +62,7 @@ public final class ProxyHandler
    * takes the write off it.
    */
   @Override
-  public APIGatewayProxyResponseEvent handleRequest(APIGatewayProxyRequestEvent event, Context context) {
+  public ProxyResponseEvent handleRequest(ProxyRequestEvent event, Context context) {
     try {
       return ApiGatewayEvents.handle(event, application);
     } finally {

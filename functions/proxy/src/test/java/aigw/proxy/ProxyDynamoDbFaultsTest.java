@@ -20,7 +20,7 @@ import aigw.core.testing.MutableClock;
 import aigw.core.testing.TestGateways;
 import aigw.core.usage.FileUsageJournal;
 import aigw.core.usage.UsageJournal;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
+import aigw.core.apigateway.ProxyResponseEvent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import java.net.URI;
@@ -91,11 +91,11 @@ class ProxyDynamoDbFaultsTest {
         new Providers(OpenAiCompatibleProvider.defaultHttpClient()), journal, clock);
   }
 
-  private static APIGatewayProxyResponseEvent chat(Gateway gateway, String key) {
+  private static ProxyResponseEvent chat(Gateway gateway, String key) {
     return new ProxyHandler(new ProxyService(gateway)).handleRequest(Events.withKey(Events.load("proxy-chat-completions.json"), key), null);
   }
 
-  private static JsonNode serviceUnavailable(APIGatewayProxyResponseEvent response) throws Exception {
+  private static JsonNode serviceUnavailable(ProxyResponseEvent response) throws Exception {
     assertThat(response.getStatusCode()).as(response.getBody()).isEqualTo(503);
     assertThat(response.getHeaders()).containsEntry("Retry-After", "1");
     assertThat(response.getBody()).doesNotContain("\tat ").doesNotContain("Exception:");

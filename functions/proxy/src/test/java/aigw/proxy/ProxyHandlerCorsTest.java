@@ -9,8 +9,8 @@ import aigw.core.testing.Events;
 import aigw.core.testing.LocalDynamo;
 import aigw.core.testing.MutableClock;
 import aigw.core.testing.TestGateways;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
+import aigw.core.apigateway.ProxyRequestEvent;
+import aigw.core.apigateway.ProxyResponseEvent;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -47,15 +47,15 @@ class ProxyHandlerCorsTest {
     return new ProxyHandler(new ProxyService(gateway), CorsPolicy.allowing(gateway.settings().corsAllowedOrigins()));
   }
 
-  private static APIGatewayProxyRequestEvent event(String method, String path, Map<String, String> headers) {
+  private static ProxyRequestEvent event(String method, String path, Map<String, String> headers) {
     var multi = new HashMap<String, List<String>>();
     headers.forEach((name, value) -> multi.put(name, List.of(value)));
-    return new APIGatewayProxyRequestEvent()
+    return new ProxyRequestEvent()
         .withHttpMethod(method)
         .withPath(path)
         .withHeaders(new HashMap<>(headers))
         .withMultiValueHeaders(multi)
-        .withRequestContext(new APIGatewayProxyRequestEvent.ProxyRequestContext().withRequestId("req-cors"));
+        .withRequestContext(new ProxyRequestEvent.ProxyRequestContext().withRequestId("req-cors"));
   }
 
   private static Map<String, String> preflightFrom(String origin) {
@@ -69,7 +69,7 @@ class ProxyHandlerCorsTest {
   void preflightOnEveryRouteGets204WithoutAnyKey() {
     var handler = handler(Map.of("AIGW_CORS_ALLOWED_ORIGINS", PAGE + ", http://localhost:5173"));
     for (String path : List.of("/v1/chat/completions", "/chat/completions", "/v1/embeddings", "/v1/models", "/models", "/v1/no-such-route")) {
-      APIGatewayProxyResponseEvent response = handler.handleRequest(event("OPTIONS", path, preflightFrom(PAGE)), null);
+      ProxyResponseEvent response = handler.handleRequest(event("OPTIONS", path, preflightFrom(PAGE)), null);
       assertThat(response.getStatusCode()).as(path).isEqualTo(204);
       assertThat(response.getBody()).as(path).isEmpty();
       assertThat(response.getHeaders())

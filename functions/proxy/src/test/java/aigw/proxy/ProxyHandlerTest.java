@@ -11,8 +11,8 @@ import aigw.core.testing.Events;
 import aigw.core.testing.LocalDynamo;
 import aigw.core.testing.MutableClock;
 import aigw.core.testing.TestGateways;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
+import aigw.core.apigateway.ProxyRequestEvent;
+import aigw.core.apigateway.ProxyResponseEvent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import java.time.Duration;
@@ -80,15 +80,15 @@ class ProxyHandlerTest {
     dynamo.close();
   }
 
-  private APIGatewayProxyResponseEvent send(APIGatewayProxyRequestEvent event) {
+  private ProxyResponseEvent send(ProxyRequestEvent event) {
     return handler.handleRequest(event, null);
   }
 
-  private static JsonNode body(APIGatewayProxyResponseEvent response) throws Exception {
+  private static JsonNode body(ProxyResponseEvent response) throws Exception {
     return Json.MAPPER.readTree(response.getBody());
   }
 
-  private static JsonNode error(APIGatewayProxyResponseEvent response) throws Exception {
+  private static JsonNode error(ProxyResponseEvent response) throws Exception {
     JsonNode error = body(response).get("error");
     assertThat(error).as("OpenAI error envelope in %s", response.getBody()).isNotNull();
     assertThat(error.has("message") && error.has("type") && error.has("param") && error.has("code")).isTrue();
@@ -150,11 +150,10 @@ class ProxyHandlerTest {
   }
 
   /** GET {@code path} with the events' key, as API Gateway passes it: the path still %-encoded. */
-  private APIGatewayProxyResponseEvent get(String method, String path) {
+  private ProxyResponseEvent get(String method, String path) {
     var event = Events.load("proxy-models.json");
     event.setHttpMethod(method);
     event.setPath(path);
-    event.getRequestContext().setHttpMethod(method);
     return send(event);
   }
 
@@ -582,7 +581,7 @@ class ProxyHandlerTest {
     gateway = TestGateways.gateway(dynamo, List.of(TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", "http://127.0.0.1:1/v1")), clock);
     handler = new ProxyHandler(new ProxyService(gateway));
     storeEventsKey(List.of());
-    var response = new APIGatewayProxyResponseEvent[1];
+    var response = new ProxyResponseEvent[1];
     var log = aigw.core.testing.Logs.messages(aigw.core.http.GatewayApplication.class,
         () -> response[0] = send(Events.load("proxy-chat-completions.json")));
     assertThat(response[0].getStatusCode()).isEqualTo(502);

@@ -12,7 +12,7 @@ import aigw.core.testing.Events;
 import aigw.core.testing.LocalDynamo;
 import aigw.core.testing.MutableClock;
 import aigw.core.testing.TestGateways;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
+import aigw.core.apigateway.ProxyResponseEvent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import java.net.URI;
@@ -82,11 +82,11 @@ class RoutingFieldsProxyTest {
     return new ProxyHandler(new ProxyService(gateway));
   }
 
-  private APIGatewayProxyResponseEvent send(String body) {
+  private ProxyResponseEvent send(String body) {
     return handler.handleRequest(Events.withBody(Events.load("proxy-chat-completions.json"), body), null);
   }
 
-  private static JsonNode error(APIGatewayProxyResponseEvent response) throws Exception {
+  private static JsonNode error(ProxyResponseEvent response) throws Exception {
     JsonNode error = Json.MAPPER.readTree(response.getBody()).get("error");
     assertThat(error).as(response.getBody()).isNotNull();
     assertThat(error.get("code").asText()).isEqualTo(Integer.toString(response.getStatusCode()));

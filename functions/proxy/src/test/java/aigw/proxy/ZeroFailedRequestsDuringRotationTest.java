@@ -15,7 +15,7 @@ import aigw.core.testing.Events;
 import aigw.core.testing.LocalDynamo;
 import aigw.core.testing.MutableClock;
 import aigw.core.testing.TestGateways;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
+import aigw.core.apigateway.ProxyResponseEvent;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import java.time.Duration;
 import java.time.Instant;
@@ -76,11 +76,11 @@ class ZeroFailedRequestsDuringRotationTest {
     return TestGateways.gateway(dynamo, List.of(TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", upstream.baseUrl() + "/v1")), clock);
   }
 
-  private static APIGatewayProxyResponseEvent call(ProxyHandler proxy, String key) {
+  private static ProxyResponseEvent call(ProxyHandler proxy, String key) {
     return proxy.handleRequest(Events.withKey(Events.load("proxy-chat-completions.json"), key), null);
   }
 
-  private static String errorType(APIGatewayProxyResponseEvent response) throws Exception {
+  private static String errorType(ProxyResponseEvent response) throws Exception {
     return Json.MAPPER.readTree(response.getBody()).path("error").path("type").asText();
   }
 

@@ -11,8 +11,8 @@ import aigw.core.secrets.InMemorySecretsManager;
 import aigw.core.secrets.SecretsManagerSecretSource;
 import aigw.core.testing.LocalDynamo;
 import aigw.core.testing.MutableClock;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
+import aigw.core.apigateway.ProxyRequestEvent;
+import aigw.core.apigateway.ProxyResponseEvent;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -55,9 +55,9 @@ class RotationWithoutFailedRequestsTest {
     return new AdminHandler(new AdminService(gateway));
   }
 
-  private static APIGatewayProxyResponseEvent listKeys(AdminHandler admin, String key) {
+  private static ProxyResponseEvent listKeys(AdminHandler admin, String key) {
     return admin.handleRequest(
-        new APIGatewayProxyRequestEvent().withHttpMethod("GET").withPath("/key/list").withHeaders(Map.of("Authorization", "Bearer " + key)),
+        new ProxyRequestEvent().withHttpMethod("GET").withPath("/key/list").withHeaders(Map.of("Authorization", "Bearer " + key)),
         null);
   }
 
@@ -125,7 +125,7 @@ class RotationWithoutFailedRequestsTest {
     clock.advance(Duration.between(clock.instant(), rotatedAt.plus(Duration.ofHours(1))).minusMillis(1));
     assertThat(listKeys(admin, OLD).getStatusCode()).as("the last millisecond of the grace period").isEqualTo(200);
     clock.advance(Duration.ofMillis(1));
-    APIGatewayProxyResponseEvent refused = listKeys(admin, OLD);
+    ProxyResponseEvent refused = listKeys(admin, OLD);
     assertThat(refused.getStatusCode()).isEqualTo(401);
     assertThat(Json.MAPPER.readTree(refused.getBody()).at("/error/type").asText()).isEqualTo("token_not_found_in_db");
     assertThat(listKeys(admin, newKey).getStatusCode()).isEqualTo(200);

@@ -5,8 +5,6 @@ import aigw.core.http.CorsPolicy;
 import aigw.core.http.GatewayApplication;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyResponseEvent;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.HashMap;
@@ -29,9 +27,9 @@ public final class ApiGatewayEvents {
 
   private ApiGatewayEvents() {}
 
-  /** Runs {@code app} on the event without CORS; see {@link #handle(APIGatewayProxyRequestEvent, CorsPolicy, Function)}. */
-  public static APIGatewayProxyResponseEvent handle(
-      APIGatewayProxyRequestEvent event, Function<GatewayRequest, GatewayResponse> app) {
+  /** Runs {@code app} on the event without CORS; see {@link #handle(ProxyRequestEvent, CorsPolicy, Function)}. */
+  public static ProxyResponseEvent handle(
+      ProxyRequestEvent event, Function<GatewayRequest, GatewayResponse> app) {
     return handle(event, CorsPolicy.DISABLED, app);
   }
 
@@ -39,13 +37,13 @@ public final class ApiGatewayEvents {
    * Runs {@code app} on the event through {@link GatewayApplication} (CORS, {@code HEAD}, errors as
    * envelopes) and answers with the whole body in the event.
    */
-  public static APIGatewayProxyResponseEvent handle(
-      APIGatewayProxyRequestEvent event, CorsPolicy cors, Function<GatewayRequest, GatewayResponse> app) {
+  public static ProxyResponseEvent handle(
+      ProxyRequestEvent event, CorsPolicy cors, Function<GatewayRequest, GatewayResponse> app) {
     return handle(event, GatewayApplication.of(cors, app));
   }
 
   /** Runs {@code application} on the event and answers with the whole body in the event. */
-  public static APIGatewayProxyResponseEvent handle(APIGatewayProxyRequestEvent event, GatewayApplication application) {
+  public static ProxyResponseEvent handle(ProxyRequestEvent event, GatewayApplication application) {
     GatewayRequest request;
     try {
       request = toRequest(event);
@@ -57,7 +55,7 @@ public final class ApiGatewayEvents {
   }
 
   /** Reads an event file as API Gateway sends it (events/*.json); fields this class lacks are ignored. */
-  public static APIGatewayProxyRequestEvent parseEvent(byte[] json) {
+  public static ProxyRequestEvent parseEvent(byte[] json) {
     try {
       return EVENT_READER.readValue(json);
     } catch (java.io.IOException e) {
@@ -67,10 +65,10 @@ public final class ApiGatewayEvents {
 
   private static final com.fasterxml.jackson.databind.ObjectReader EVENT_READER =
       aigw.core.json.Json.MAPPER
-          .readerFor(APIGatewayProxyRequestEvent.class)
+          .readerFor(ProxyRequestEvent.class)
           .without(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
-  public static GatewayRequest toRequest(APIGatewayProxyRequestEvent event) {
+  public static GatewayRequest toRequest(ProxyRequestEvent event) {
     byte[] body;
     if (event.getBody() == null) {
       body = new byte[0];
@@ -90,9 +88,9 @@ public final class ApiGatewayEvents {
         context == null || context.getIdentity() == null ? null : context.getIdentity().getSourceIp());
   }
 
-  public static APIGatewayProxyResponseEvent toEvent(GatewayResponse response) {
+  public static ProxyResponseEvent toEvent(GatewayResponse response) {
     response = response.buffered(); // the buffered integration carries the whole body in the event
-    return new APIGatewayProxyResponseEvent()
+    return new ProxyResponseEvent()
         .withStatusCode(response.status())
         .withHeaders(response.headers())
         .withBody(new String(response.body(), StandardCharsets.UTF_8))

@@ -1,7 +1,7 @@
 package aigw.core.testing;
 
 import aigw.core.apigateway.ApiGatewayEvents;
-import com.amazonaws.services.lambda.runtime.events.APIGatewayProxyRequestEvent;
+import aigw.core.apigateway.ProxyRequestEvent;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -17,7 +17,7 @@ public final class Events {
 
   private Events() {}
 
-  public static APIGatewayProxyRequestEvent load(String name) {
+  public static ProxyRequestEvent load(String name) {
     try {
       return ApiGatewayEvents.parseEvent(Files.readAllBytes(RepoFiles.resolve("events/" + name)));
     } catch (IOException e) {
@@ -26,7 +26,7 @@ public final class Events {
   }
 
   /** The same event with another Authorization header (null removes it). */
-  public static APIGatewayProxyRequestEvent withKey(APIGatewayProxyRequestEvent event, String key) {
+  public static ProxyRequestEvent withKey(ProxyRequestEvent event, String key) {
     var headers = new HashMap<String, String>(event.getHeaders() == null ? Map.of() : event.getHeaders());
     headers.keySet().removeIf(name -> name.equalsIgnoreCase("authorization"));
     if (key != null) {
@@ -44,7 +44,7 @@ public final class Events {
     return event;
   }
 
-  public static APIGatewayProxyRequestEvent withBody(APIGatewayProxyRequestEvent event, String body) {
+  public static ProxyRequestEvent withBody(ProxyRequestEvent event, String body) {
     event.setBody(body);
     return event;
   }
