@@ -97,6 +97,8 @@ class BedrockClaudeMessagesEndToEndTest {
     bedrock.stubFor(post(urlEqualTo("/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke"))
         .willReturn(bedrockError(400, "ValidationException", "messages: text content blocks must be non-empty")));
     bedrock.stubFor(post(urlEqualTo("/model/anthropic.claude-sonnet-4-5-20250929-v1%3A0/count-tokens")).willReturn(json(200, "{\"inputTokens\":1249}")));
+    bedrock.stubFor(post(urlEqualTo("/model/anthropic.claude-3-haiku-20240307-v1%3A0/count-tokens"))
+        .willReturn(bedrockError(400, "ValidationException", "The provided model doesn't support counting tokens.")));
     Path config = dir.resolve("config.yaml");
     Files.writeString(config, """
         model_list:
@@ -108,6 +110,8 @@ class BedrockClaudeMessagesEndToEndTest {
             litellm_params: {model: "bedrock/us.anthropic.claude-3-5-haiku-20241022-v1:0", aws_region_name: us-east-1, aws_bedrock_runtime_endpoint: "%1$s"}
           - model_name: claude-haiku
             litellm_params: {model: "bedrock/anthropic.claude-3-haiku-20240307-v1:0", aws_region_name: us-east-1, aws_bedrock_runtime_endpoint: "%1$s"}
+          - model_name: claude-overloaded
+            litellm_params: {model: "bedrock/us.anthropic.claude-3-5-haiku-20241022-v1:0", aws_region_name: us-east-1, aws_bedrock_runtime_endpoint: "%1$s"}
         router_settings:
           num_retries: 0
           fallbacks: [{claude-down: [claude]}]
@@ -255,6 +259,55 @@ class BedrockClaudeMessagesEndToEndTest {
     JsonNode counted = Json.MAPPER.readTree(Base64.getDecoder().decode(Json.MAPPER.readTree(sent.getBodyAsString()).at("/input/invokeModel/body").asText()));
     assertThat(counted.path("anthropic_version").asText()).isEqualTo("bedrock-2023-05-31");
     assertThat(counted.at("/messages/0/content").asText()).isEqualTo("hi");
+    assertThat(counted.path("max_tokens").asInt()).as("required by Bedrock's InvokeModel schema, which CountTokens validates").isEqualTo(1024);
+  }
+
+  @Test
+  void countTokensOfAModelBedrockCannotCountIsAClear400InAnthropicShape() throws Exception {
+    var response = HTTP.send(HttpRequest.newBuilder(URI.create(gateway.baseUrl() + "/v1/messages/count_tokens"))
+            .header("x-api-key", admin().newKey("bedrock-claude-count-refused"))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"claude-haiku\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+
+    assertThat(response.statusCode()).isEqualTo(400);
+    JsonNode error = Json.MAPPER.readTree(response.body());
+    assertThat(error.path("type").asText()).isEqualTo("error");
+    assertThat(error.at("/error/type").asText()).isEqualTo("invalid_request_error");
+    assertThat(error.at("/error/message").asText())
+        .startsWith("count_tokens is not available for model 'claude-haiku' on Amazon Bedrock")
+        .doesNotContain("The provided model");
+  }
+
+  @Test
+  void claudeCodesFieldsThatBedrockRefusesAreNotSent() throws Exception {
+    var request = HttpRequest.newBuilder(URI.create(gateway.baseUrl() + "/v1/messages"))
+        .header("x-api-key", admin().newKey("bedrock-claude-code"))
+        .header("anthropic-version", "2023-06-01")
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("""
+            {"model":"claude","max_tokens":64,"speed":"fast",
+             "context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]},
+             "tools":[{"name":"Read","input_schema":{"type":"object"},"custom":{"defer_loading":true}}],
+             "messages":[{"role":"user","content":"Say hello"}]}"""));
+    var response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+
+    assertThat(response.statusCode()).isEqualTo(200);
+    JsonNode body = Json.MAPPER.readTree(only(SONNET_PATH + "/invoke").getBodyAsString());
+    assertThat(body.has("speed")).isFalse();
+    assertThat(body.has("context_management")).isFalse();
+    assertThat(body.at("/tools/0").has("custom")).isFalse();
+    assertThat(body.at("/tools/0/defer_loading").asBoolean()).isTrue();
+  }
+
+  @Test
+  void bedrockUnableToServeIsAnthropicsOverloadedError() throws Exception {
+    var response = messages("claude-overloaded", false, Map.of());
+
+    assertThat(response.statusCode()).isEqualTo(503);
+    JsonNode error = Json.MAPPER.readTree(response.body());
+    assertThat(error.at("/error/type").asText()).isEqualTo("overloaded_error");
   }
 
   // ------------------------------------------------------------ helpers

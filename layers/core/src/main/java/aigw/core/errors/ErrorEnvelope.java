@@ -150,13 +150,18 @@ public record ErrorEnvelope(Body error) {
    * Anthropic gives the status: 400 (and 405, 409) {@code invalid_request_error}, 401 {@code
    * authentication_error}, 403 {@code permission_error}, 404 {@code not_found_error}, 413 {@code
    * request_too_large}, 429 {@code rate_limit_error}, 504 {@code timeout_error}, other 5xx {@code
-   * api_error}. A provider refusing the gateway's credential is the gateway's failure ({@code api_error}).
+   * api_error}, except a provider's own "cannot serve now" (503, {@link
+   * ServiceUnavailable#providerOverloaded}) {@code overloaded_error}. A provider refusing the
+   * gateway's credential is the gateway's failure ({@code api_error}).
    */
   public static String anthropicType(GatewayException e) {
     // upstreamType() is null when the provider's error named no type (an HTML page, Ollama's string
     // error, vLLM's top-level error); Set.of(...).contains(null) throws, so it is checked first.
     if (e instanceof UpstreamFailed u && !u.credentialRefused() && u.upstreamType() != null && ANTHROPIC_TYPES.contains(u.upstreamType())) {
       return u.upstreamType();
+    }
+    if (e instanceof ServiceUnavailable s && s.providerOverloaded()) {
+      return "overloaded_error"; // the provider cannot serve now: what Anthropic's 529 says, retried by its SDKs (they retry every 5xx)
     }
     int status = status(e);
     return switch (status) {

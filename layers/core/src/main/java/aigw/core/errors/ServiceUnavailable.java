@@ -11,7 +11,24 @@ public final class ServiceUnavailable extends GatewayException {
   /** The {@code Retry-After} of every 503, in seconds. */
   public static final int RETRY_AFTER_SECONDS = 1;
 
+  private final boolean providerOverloaded;
+
   public ServiceUnavailable(String message, Throwable cause) {
+    this(message, cause, false);
+  }
+
+  /**
+   * @param providerOverloaded true when the model's provider said it cannot serve now (Amazon
+   *     Bedrock's {@code ServiceUnavailableException}, {@code ModelNotReadyException}): on {@code
+   *     /v1/messages} that is Anthropic's {@code overloaded_error}, not the gateway's {@code api_error}
+   */
+  public ServiceUnavailable(String message, Throwable cause, boolean providerOverloaded) {
     super(message, null, cause);
+    this.providerOverloaded = providerOverloaded;
+  }
+
+  /** Whether the model's provider, not the gateway's own store or configuration, is what cannot serve. */
+  public boolean providerOverloaded() {
+    return providerOverloaded;
   }
 }

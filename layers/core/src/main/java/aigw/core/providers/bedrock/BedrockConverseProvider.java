@@ -95,7 +95,8 @@ public final class BedrockConverseProvider implements ModelProvider {
     if (!request.stream()) {
       UpstreamHttp.Reply reply = transport.exchange(call);
       if (!reply.ok()) {
-        throw translator.error(deployment, reply.status(), reply.headers(), reply.body());
+        GatewayException failure = translator.error(deployment, reply.status(), reply.headers(), reply.body());
+        throw claude ? claudeMessages.failure(deployment, request, failure) : failure;
       }
       return claude
           ? claudeMessages.response(deployment, request, reply.body())

@@ -460,14 +460,26 @@ public final class BedrockTranslator {
    */
   public GatewayException streamException(Deployment deployment, String exceptionType, byte[] payload) {
     String message = null;
+    JsonNode answer = null;
     try {
-      JsonNode answer = Json.MAPPER.readTree(payload);
+      answer = Json.MAPPER.readTree(payload);
       message = answer == null ? null : answer.path("message").asText(null);
     } catch (IOException | RuntimeException notJson) {
       // the type alone says what happened
     }
     String name = exceptionName(exceptionType);
-    return failure(deployment, name, STATUS_BY_EXCEPTION.getOrDefault(name, 502), message, null);
+    int status = STATUS_BY_EXCEPTION.getOrDefault(name, 502);
+    JsonNode original = answer == null ? null : answer.get("originalStatusCode");
+    if ("ModelStreamErrorException".equals(name) && original != null && original.isIntegralNumber()
+        && original.intValue() >= 400 && original.intValue() <= 599 && original.intValue() != 401 && original.intValue() != 403) {
+      // The model's own status (Bedrock's API model: originalStatusCode, originalMessage): a 429 is the
+      // client's to retry later, a 400 its request's fault. A 401/403 is not the gateway's credential: 424 stays.
+      status = original.intValue();
+      if (answer.path("originalMessage").isTextual() && !answer.get("originalMessage").asText().isBlank()) {
+        message = answer.get("originalMessage").asText();
+      }
+    }
+    return failure(deployment, name, status, message, null);
   }
 
   /** {@code ValidationException:http://...}, {@code aws.protocols#ValidationException}, {@code validationException} → {@code ValidationException}. */
@@ -513,13 +525,16 @@ public final class BedrockTranslator {
    *       name the role and account);
    *   <li>{@code ThrottlingException} and {@code ServiceQuotaExceededException}: 429 {@code
    *       rate_limit_error} (the client may retry later);
-   *   <li>{@code ServiceUnavailableException} and {@code ModelNotReadyException}: 503 {@code
-   *       service_unavailable} (nothing ran; the next deployment may be tried);
+   *   <li>{@code ServiceUnavailableException}, {@code ModelNotReadyException} and any other 503 or
+   *       529: 503 {@code service_unavailable}, Anthropic's {@code overloaded_error} on {@code
+   *       /v1/messages} (nothing ran; the next deployment may be tried);
    *   <li>{@code ModelTimeoutException}: 504 {@code timeout};
    *   <li>{@code ValidationException} 400 and {@code ResourceNotFoundException} 404 pass with
    *       Bedrock's message, the exception's name as {@code code};
    *   <li>{@code InternalServerException}, {@code ModelErrorException}, {@code
-   *       ModelStreamErrorException} and any other 5xx or 424: 502.
+   *       ModelStreamErrorException} and any other 5xx or 424: 502; a {@code
+   *       ModelStreamErrorException} with the model's {@code originalStatusCode} is judged by that
+   *       status ({@link #streamException}).
    * </ul>
    */
   static GatewayException failure(Deployment deployment, String exception, int status, String message, String retryAfter) {
@@ -544,8 +559,7 @@ public final class BedrockTranslator {
     return switch (exception) {
       case "ThrottlingException", "ServiceQuotaExceededException" ->
           new UpstreamFailed(429, "Amazon Bedrock is throttling model '" + model + "' (" + exception + ")" + said, "rate_limit_error", null, exception, retryAfter);
-      case "ServiceUnavailableException", "ModelNotReadyException" ->
-          new ServiceUnavailable("Amazon Bedrock cannot serve model '" + model + "' now (" + exception + ")" + said + " Retry later.", null);
+      case "ServiceUnavailableException", "ModelNotReadyException" -> overloaded(model, exception, said);
       case "ModelTimeoutException" -> new UpstreamTimeout("Amazon Bedrock timed out running model '" + model + "' (" + exception + ")" + said);
       default -> {
         if (status / 100 == 4 && status != 424) {
@@ -557,9 +571,22 @@ public final class BedrockTranslator {
           yield new UpstreamFailed(status, message == null || message.isBlank() ? "Amazon Bedrock answered " + name + "." : message, type, null,
               exception.isEmpty() ? null : exception, retryAfter);
         }
+        if (status == 503 || status == 529) { // unnamed, or a model's own status inside a ModelStreamErrorException
+          yield overloaded(model, name, said);
+        }
         yield new UpstreamFailed(502, "Amazon Bedrock failed to answer for model '" + model + "' (" + name + ")" + said, "upstream_error", null, null, null);
       }
     };
+  }
+
+  /**
+   * Bedrock cannot serve the model now: 503 with {@code Retry-After}, nothing ran (the next
+   * deployment may be tried), and on {@code /v1/messages} Anthropic's {@code overloaded_error}, the
+   * type Anthropic answers (with 529) when it cannot serve; Anthropic's and OpenAI's SDKs retry a 503.
+   * LiteLLM likewise maps Bedrock's 503 to its {@code ServiceUnavailableError} (503).
+   */
+  private static ServiceUnavailable overloaded(String model, String exception, String said) {
+    return new ServiceUnavailable("Amazon Bedrock cannot serve model '" + model + "' now (" + exception + ")" + said + " Retry later.", null, true);
   }
 
   // ---------------------------------------------------------------- stream
