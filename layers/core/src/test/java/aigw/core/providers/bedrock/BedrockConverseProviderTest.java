@@ -139,6 +139,28 @@ class BedrockConverseProviderTest {
   }
 
   @Test
+  void anExceptionInTheSameReadAsEarlierEventsComesAfterThemAsAFailureMidStream() {
+    var exception = new LinkedHashMap<String, HeaderValue>();
+    exception.put(":exception-type", HeaderValue.fromString("throttlingException"));
+    exception.put(":content-type", HeaderValue.fromString("application/json"));
+    exception.put(":message-type", HeaderValue.fromString("exception"));
+    // One body, so the events and the exception arrive together (as TCP may deliver them).
+    streamAnswers(encode(event("messageStart", "{\"role\":\"assistant\"}"),
+        event("contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Hello \"}}"),
+        new Message(exception, "{\"message\":\"Too many tokens, please wait before trying again.\"}".getBytes(StandardCharsets.UTF_8))));
+    var contents = new ArrayList<String>();
+
+    var stream = (ProviderStream) provider.answer(deployment(), chat(true));
+
+    // The first next() returns the first event, not the exception: the call has started, so the
+    // router will not send it again, and the client gets the text before the error.
+    assertThatThrownBy(() -> drain(stream, contents))
+        .isInstanceOfSatisfying(GatewayException.class, e -> assertThat(ErrorEnvelope.status(e)).isEqualTo(429));
+    assertThat(contents).containsExactly("", "Hello ");
+    assertThat(bedrock.getAllServeEvents()).hasSize(1);
+  }
+
+  @Test
   void aMessageWhoseChecksumDoesNotMatchEndsTheStreamAsCorrupt() {
     byte[] body = encode(event("messageStart", "{\"role\":\"assistant\"}"));
     body[body.length - 1] ^= 0x5a; // the message CRC no longer matches
