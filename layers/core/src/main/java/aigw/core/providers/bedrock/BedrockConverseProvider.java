@@ -178,6 +178,10 @@ public final class BedrockConverseProvider implements ModelProvider {
     private final byte[] buffer = new byte[8192];
     private long undecodedBytes; // fed since the last whole message
     private boolean anyChunk; // a chunk was returned: from then on the client has part of the answer
+    // A failure decoded in the same read as events before it: thrown once those events are returned,
+    // so the client gets what the model generated and the call is judged as failing mid-stream
+    // (never sent again), whichever way TCP happened to split the bytes.
+    private GatewayException failureAfterPending;
 
     BedrockEventStream(
         Deployment deployment, UpstreamCall call, UpstreamHttp.OpenReply reply, BedrockTranslator translator,
@@ -194,6 +198,9 @@ public final class BedrockConverseProvider implements ModelProvider {
     public StreamChunk next() {
       try {
         while (pending.isEmpty()) {
+          if (failureAfterPending != null) {
+            throw failureAfterPending;
+          }
           if (translation.complete()) {
             close(); // the answer is whole; whatever follows is not read
             return null;
@@ -246,16 +253,22 @@ public final class BedrockConverseProvider implements ModelProvider {
       undecodedBytes = 0;
       for (Message message : messages) {
         String kind = header(message, ":message-type");
+        GatewayException failure = null;
         if ("exception".equals(kind)) {
-          throw translator.streamException(deployment, header(message, ":exception-type"), message.getPayload());
-        }
-        if ("error".equals(kind)) {
-          GatewayException failure = new UpstreamFailed(
+          failure = translator.streamException(deployment, header(message, ":exception-type"), message.getPayload());
+        } else if ("error".equals(kind)) {
+          failure = new UpstreamFailed(
               502,
               "Amazon Bedrock failed in the middle of the answer of model '" + deployment.modelName() + "' ("
                   + header(message, ":error-code") + ": " + header(message, ":error-message") + ").",
               "upstream_error", null, null, null);
-          throw failure;
+        }
+        if (failure != null) {
+          if (pending.isEmpty()) {
+            throw failure;
+          }
+          failureAfterPending = failure; // the events decoded before it go out first (the field's comment)
+          return;
         }
         pending.addAll(translation.onEvent(header(message, ":event-type"), message.getPayload()));
       }
