@@ -44,6 +44,9 @@ public final class ChatToResponse {
       output.add(toolNames.callItem(
           ids.next("fc"), "completed", call.path("id").asText(), function.path("name").asText(), function.path("arguments").asText("")));
     }
+    if (reason != null && !output.isEmpty()) { // the model was cut while writing its last item
+      ((ObjectNode) output.get(output.size() - 1)).put("status", "incomplete");
+    }
     if (completion.path("usage").isObject()) {
       response.set("usage", ResponseObjects.usage(completion.get("usage")));
     }
