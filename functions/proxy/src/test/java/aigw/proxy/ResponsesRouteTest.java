@@ -468,7 +468,7 @@ class ResponsesRouteTest {
     List<JsonNode> events = events(written.toString(StandardCharsets.UTF_8));
     JsonNode failed = events.get(events.size() - 2);
     assertThat(failed.get("type").asText()).isEqualTo("response.failed");
-    assertThat(failed.at("/response/error/code").asText()).isEqualTo("504");
+    assertThat(failed.at("/response/error/code").asText()).as("OpenAI's ResponseError code for a 504").isEqualTo("server_error");
     assertThat(failed.at("/response/error/message").asText()).contains("time limit of the gateway's function");
     assertThat(failed.at("/response/output/0/content/0/text").asText()).as("what was generated is kept").isEqualTo("Hello");
     assertThat(events.get(events.size() - 1).get("type").asText()).isEqualTo("error");

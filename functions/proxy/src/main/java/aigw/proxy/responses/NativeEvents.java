@@ -21,8 +21,19 @@ import java.util.List;
 public final class NativeEvents implements ResponseEventSource {
   private static final List<String> ENDS = List.of("response.completed", "response.incomplete", "response.failed");
 
+  private final Ids ids;
   private long nextSequence;
   private boolean ended;
+
+  /** Passes a Responses API's events on; a whole Response's items without an id get random ones. */
+  public NativeEvents() {
+    this(Ids.random());
+  }
+
+  /** @param ids the ids given to the items of a whole Response that have none ({@link #eventsOf}) */
+  public NativeEvents(Ids ids) {
+    this.ids = ids;
+  }
 
   @Override
   public List<Event> onChunk(StreamChunk chunk) {
@@ -69,9 +80,18 @@ public final class NativeEvents implements ResponseEventSource {
    * output yet), per output item {@code response.output_item.added} and {@code .done} (between them
    * a message's parts, each text in one {@code output_text} or {@code refusal} delta, and a function
    * call's arguments in one delta), then {@code response.completed} (or {@code .incomplete}, {@code
-   * .failed}, by its status) with the Response as the provider sent it, usage included.
+   * .failed}, by its status) with the Response as the provider sent it, usage included. An item
+   * without an id (a provider may leave it out: it is optional on a function call) gets one, the
+   * same in its events, its done item and the final Response: openai-node's accumulator rejects an
+   * empty {@code item_id} and an {@code item_id} that is not its item's id.
    */
-  private List<Event> eventsOf(ObjectNode response) {
+  private List<Event> eventsOf(ObjectNode whole) {
+    ObjectNode response = whole.deepCopy();
+    for (JsonNode item : response.path("output")) {
+      if (item instanceof ObjectNode object && (!item.path("id").isTextual() || item.get("id").asText().isEmpty())) {
+        object.put("id", ids.next(idPrefix(item.path("type").asText())));
+      }
+    }
     var events = new ArrayList<Event>();
     ObjectNode opening = response.deepCopy().put("status", "in_progress").putNull("usage");
     opening.putArray("output");
@@ -124,6 +144,17 @@ public final class NativeEvents implements ResponseEventSource {
     events.add(event(Json.MAPPER.createObjectNode().put("type", end).set("response", response)));
     ended = true;
     return events;
+  }
+
+  /** OpenAI's id prefix for an item of this type ({@code msg_}, {@code fc_}, {@code rs_}...). */
+  private static String idPrefix(String type) {
+    return switch (type) {
+      case "message" -> "msg";
+      case "function_call" -> "fc";
+      case "custom_tool_call" -> "ctc";
+      case "reasoning" -> "rs";
+      default -> "item";
+    };
   }
 
   private static ObjectNode itemEvent(String type, String itemId, int outputIndex) {

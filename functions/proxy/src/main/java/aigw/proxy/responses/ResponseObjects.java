@@ -86,9 +86,14 @@ public final class ResponseObjects {
       content.add(outputText(text));
     }
     if (refusal != null) {
-      content.addObject().put("type", "refusal").put("refusal", refusal);
+      content.add(refusal(refusal));
     }
     return item;
+  }
+
+  /** A message's {@code refusal} part (openai-node's {@code ResponseOutputRefusal}). */
+  public static ObjectNode refusal(String refusal) {
+    return Json.MAPPER.createObjectNode().put("type", "refusal").put("refusal", refusal);
   }
 
   public static ObjectNode outputText(String text) {
@@ -124,6 +129,23 @@ public final class ResponseObjects {
         .put("param", error.param());
     event.set("error", Json.MAPPER.valueToTree(error));
     return event;
+  }
+
+  /**
+   * The Response's {@code error.code} for a failure of this HTTP status: OpenAI's {@code
+   * ResponseError.code} is one of a fixed list (openai-node resources/responses: {@code
+   * server_error}, {@code rate_limit_exceeded}, {@code invalid_prompt}, image and vector store
+   * codes), so the gateway's own code (the status as a string) is not one of them. 429 is {@code
+   * rate_limit_exceeded}; 400, 413 and 422 (the request itself refused) {@code invalid_prompt};
+   * everything else (a provider's 5xx, a timeout, a broken stream) {@code server_error}. The {@code
+   * error} event after it keeps the gateway's own code, as that event's code is free text.
+   */
+  public static String responseErrorCode(int status) {
+    return switch (status) {
+      case 429 -> "rate_limit_exceeded";
+      case 400, 413, 422 -> "invalid_prompt";
+      default -> "server_error";
+    };
   }
 
   /** {@code incomplete_details} for a chat {@code finish_reason}, or null when the answer is complete. */

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import aigw.core.errors.BadRequest;
 import aigw.core.errors.ErrorEnvelope;
+import aigw.core.errors.GatewayException;
+import aigw.core.errors.UpstreamFailed;
 import aigw.core.errors.UpstreamUnreachable;
 import aigw.core.json.Json;
 import aigw.core.providers.StreamChunk;
@@ -146,16 +148,71 @@ class ResponsesTranslationFixturesTest {
     assertThat(events).extracting(Event::type).containsExactly("response.failed", "error");
     JsonNode failed = Json.MAPPER.readTree(events.get(0).json());
     assertThat(failed.at("/response/status").asText()).isEqualTo("failed");
-    assertThat(failed.at("/response/error/code").asText()).isEqualTo("502");
+    assertThat(failed.at("/response/error/code").asText()).as("one of OpenAI's ResponseError codes").isEqualTo("server_error");
     assertThat(failed.at("/response/error/message").asText()).isEqualTo("The provider of 'm' ended its answer before it was complete.");
     assertThat(failed.get("sequence_number").asInt()).isEqualTo(5); // created, in_progress, item added, part added, delta
     JsonNode error = Json.MAPPER.readTree(events.get(1).json());
-    assertThat(error.get("code").asText()).isEqualTo("502");
+    assertThat(error.get("code").asText()).as("the error event keeps the gateway's code").isEqualTo("502");
     assertThat(error.get("message").asText()).isEqualTo("The provider of 'm' ended its answer before it was complete.");
     assertThat(error.get("sequence_number").asInt()).isEqualTo(6);
     assertThat(error.at("/error/message").asText()).as("the OpenAI SDKs raise on an event with an error member")
         .isEqualTo("The provider of 'm' ended its answer before it was complete.");
     assertThat(source.ended()).isTrue();
+  }
+
+  /**
+   * OpenAI's {@code ResponseError.code} is one of a fixed list (openai-node resources/responses.ts):
+   * the failure's status picks it, whatever code the gateway or the provider gave.
+   */
+  @ParameterizedTest(name = "{1}")
+  @MethodSource("failures")
+  void responseFailedCarriesOneOfOpenAisResponseErrorCodes(GatewayException failure, String code) throws Exception {
+    var source = new ChatStreamToEvents(Json.readObject("{\"model\":\"m\",\"input\":\"hi\"}".getBytes()), "m", 1, counter());
+    source.opening(null);
+    List<Event> events = source.failure(failure);
+    JsonNode failed = Json.MAPPER.readTree(events.get(0).json());
+    assertThat(failed.at("/response/error/code").asText()).isEqualTo(code);
+    assertThat(failed.at("/response/error/message").asText()).isEqualTo(failure.getMessage());
+  }
+
+  static Stream<Arguments> failures() {
+    return Stream.of(
+        Arguments.of(new UpstreamUnreachable("The provider of 'm' ended its answer before it was complete.", null, false), "server_error"),
+        Arguments.of(new UpstreamFailed(503, "Overloaded.", "api_error", null, "overloaded", null), "server_error"),
+        Arguments.of(new UpstreamFailed(429, "Slow down.", "rate_limit_error", null, "rate_limit_exceeded_tpm", "3"), "rate_limit_exceeded"),
+        Arguments.of(new UpstreamFailed(400, "Too long.", "invalid_request_error", "input", "context_length_exceeded", null), "invalid_prompt"));
+  }
+
+  /**
+   * A whole Response relayed as events: an item without an id (optional on a function call) gets
+   * one, the same in its added and done events, its item events and the final Response, as
+   * openai-node's accumulator requires (a non-empty item_id equal to its item's id).
+   */
+  @Test
+  void aWholeResponseItemWithoutAnIdGetsOneUsedInEveryEventAndTheFinalResponse() throws Exception {
+    String whole = "{\"id\":\"resp_x\",\"object\":\"response\",\"status\":\"completed\",\"output\":["
+        + "{\"type\":\"message\",\"role\":\"assistant\",\"status\":\"completed\",\"content\":[{\"type\":\"output_text\",\"text\":\"Hi\",\"annotations\":[]}]},"
+        + "{\"type\":\"function_call\",\"id\":\"\",\"call_id\":\"call_1\",\"name\":\"weather\",\"arguments\":\"{}\",\"status\":\"completed\"},"
+        + "{\"type\":\"function_call\",\"id\":\"fc_own\",\"call_id\":\"call_2\",\"name\":\"weather\",\"arguments\":\"{}\",\"status\":\"completed\"}]}";
+    var source = new NativeEvents(counter());
+    List<JsonNode> events = new ArrayList<>();
+    for (Event event : source.onChunk(new StreamChunk(whole.getBytes(), null, false, 0))) {
+      events.add(Json.MAPPER.readTree(event.json()));
+    }
+    JsonNode completed = events.getLast();
+    assertThat(completed.get("type").asText()).isEqualTo("response.completed");
+    List<String> finalIds = StreamSupport.stream(completed.at("/response/output").spliterator(), false).map(i -> i.path("id").asText()).toList();
+    assertThat(finalIds).containsExactly("msg_1", "fc_2", "fc_own");
+    for (JsonNode event : events) {
+      if (event.has("item")) {
+        assertThat(event.at("/item/id").asText()).as(event.toString()).isEqualTo(finalIds.get(event.get("output_index").asInt()));
+      }
+      if (event.has("item_id")) {
+        assertThat(event.get("item_id").asText()).as(event.toString()).isEqualTo(finalIds.get(event.get("output_index").asInt()));
+      }
+    }
+    // the message's part added, delta, done, part done; each call's arguments delta and done
+    assertThat(events.stream().filter(e -> e.has("item_id")).count()).isEqualTo(8);
   }
 
   @Test
