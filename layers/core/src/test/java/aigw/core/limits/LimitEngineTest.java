@@ -682,4 +682,18 @@ class LimitEngineTest {
 
     assertThat(item(key)).isEmpty();
   }
+
+  /** A settlement DynamoDB refuses as invalid (a cost finer than its 1e-130) is dropped once, not retried every second. */
+  @Test
+  void aSettlementDynamoDbRefusesAsInvalidIsNotKeptForRetry() {
+    var clock = MutableClock.at("2026-12-06T18:00:10Z");
+    var engine = container(clock);
+    var key = scope(new Limits(null, null, 1, new BigDecimal("1.00"), null, null));
+    Admission inFlight = engine.admit(key, new Demand(10, new BigDecimal("0.10")));
+
+    inFlight.settleAfterAnswer(new TokenUsage(1, 1, 2), new BigDecimal("1e-140")); // no DynamoDB number holds it
+
+    assertThat(engine.flushEndings()).as("nothing left to retry").isTrue();
+    assertThat(engine.pendingEndings()).isZero();
+  }
 }
