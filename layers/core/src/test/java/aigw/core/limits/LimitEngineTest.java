@@ -696,4 +696,29 @@ class LimitEngineTest {
     assertThat(engine.flushEndings()).as("nothing left to retry").isTrue();
     assertThat(engine.pendingEndings()).isZero();
   }
+
+  /**
+   * One client calling back to back without max_tokens: each call reserves a small estimate and
+   * uses far more; the tokens beyond the reservation are written after the answer (here never:
+   * nothing flushes). The next lease of the container counts them first, so the window holds
+   * tpm_limit within one request's tokens.
+   */
+  @Test
+  void sequentialCallsUsingMoreThanTheirEstimateStayWithinTheTpmLimitBeforeTheirOverUseIsWritten() {
+    var clock = MutableClock.at("2026-12-06T19:00:00Z");
+    var engine = container(clock);
+    var key = scope(new Limits(null, 1000L, null, null, null, null));
+    int admitted = 0;
+    for (int i = 0; i < 60; i++) {
+      try {
+        engine.admit(key, new Demand(16, null)).settleAfterAnswer(new TokenUsage(100, 200, 300), BigDecimal.ZERO);
+        admitted++;
+      } catch (RateLimited refused) {
+        assertThat(refused.getMessage()).contains("Limit type: tokens");
+      }
+    }
+    assertThat(admitted * 300L).as("tokens of %d admitted calls", admitted).isLessThanOrEqualTo(1000 + 300);
+    assertThat(engine.flushEndings()).isTrue();
+    assertThat(Long.parseLong(item(key).get("tk_left").n())).as("every token counted once").isEqualTo(1000 - admitted * 300L);
+  }
 }
