@@ -33,6 +33,7 @@ class KeyLimitsAdminTest {
             + " \"budget_duration\": \"1d\"}");
     assertThat(generated.path("rpm_limit").asLong()).isEqualTo(20);
     assertThat(generated.path("max_budget").decimalValue()).isEqualByComparingTo("10.5");
+    assertThat(generated.path("budget_reset_at").asText()).as("as /key/info shows it right after").isEqualTo("2026-12-06T00:00:00Z");
 
     String key = generated.path("key").asText();
     JsonNode info = api.info(key);
