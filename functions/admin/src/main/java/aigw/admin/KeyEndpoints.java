@@ -98,6 +98,8 @@ final class KeyEndpoints {
     response.putAll(KeyViews.info(virtualKey));
     response.put("token", virtualKey.tokenHash());
     response.put("token_id", virtualKey.tokenHash());
+    // A key with a budget shows its period as /key/info does right after (spend 0, budget_reset_at).
+    SpendViews.showPeriod(response, LimitScope.ofKey(virtualKey.keyId(), virtualKey.keyName(), virtualKey.limits()), gateway.limits());
     if (virtualKey.rotation().secretTarget() != null) {
       response.put("rotation_secret_written", rotator.deliverFirstValue(virtualKey, key));
     }

@@ -140,7 +140,9 @@ public final class TeamEndpoints {
     gateway.teamCache().evict(teamId);
     LOG.info("Created team " + teamId);
     audit(request, "team.new", teamId, fieldsSet(body));
-    return GatewayResponse.json(200, view(team, BigDecimal.ZERO));
+    var response = view(team, BigDecimal.ZERO);
+    SpendViews.showPeriod(response, team.limitScope(), gateway.limits()); // a budget's budget_reset_at, as /team/info shows it
+    return GatewayResponse.json(200, response);
   }
 
   // POST /team/update

@@ -33,6 +33,7 @@ class KeyLimitsAdminTest {
             + " \"budget_duration\": \"1d\"}");
     assertThat(generated.path("rpm_limit").asLong()).isEqualTo(20);
     assertThat(generated.path("max_budget").decimalValue()).isEqualByComparingTo("10.5");
+    assertThat(generated.path("budget_reset_at").asText()).as("as /key/info shows it right after").isEqualTo("2026-12-06T00:00:00Z");
 
     String key = generated.path("key").asText();
     JsonNode info = api.info(key);
@@ -76,7 +77,10 @@ class KeyLimitsAdminTest {
   @ParameterizedTest
   @ValueSource(strings = {
     "{\"rpm_limit\": -1}", "{\"tpm_limit\": \"100\"}", "{\"max_parallel_requests\": 1.5}", "{\"max_budget\": -5}",
-    "{\"soft_budget\": \"cheap\"}", "{\"budget_duration\": \"1y\"}"})
+    "{\"soft_budget\": \"cheap\"}", "{\"budget_duration\": \"1y\"}",
+    // amounts no DynamoDB number holds (finer than 1e-130, more than 38 digits) or finer than prices' 1e-18
+    "{\"max_budget\": 1e-100}", "{\"max_budget\": 1e-131}", "{\"soft_budget\": 1e-320}", "{\"max_budget\": 0.0000000000000000001}",
+    "{\"max_budget\": 1.0000000000000000000000000000000000000001}"})
   void aBadLimitIsA400NamingItsFieldAndStoresNothing(String body) {
     var reply = api.post("/key/generate", body);
     assertThat(reply.status()).as("%s", reply).isEqualTo(400);

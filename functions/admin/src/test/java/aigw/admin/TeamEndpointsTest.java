@@ -81,11 +81,11 @@ class TeamEndpointsTest {
     assertThat(created.path("spend").decimalValue()).isEqualByComparingTo("0");
     assertThat(created.path("created_at").asText()).isEqualTo(AdminApi.START);
 
+    assertThat(created.path("budget_reset_at").asText()).isEqualTo("2026-12-01T00:00:00Z"); // 30d: the 1st of next month
+
     JsonNode info = info("ml");
     assertThat(info.path("team_id").asText()).isEqualTo("ml");
-    var shown = (com.fasterxml.jackson.databind.node.ObjectNode) info.path("team_info").deepCopy();
-    assertThat(shown.remove("budget_reset_at").asText()).isEqualTo("2026-12-01T00:00:00Z"); // 30d: the 1st of next month
-    assertThat(shown).isEqualTo(created);
+    assertThat(info.path("team_info")).as("/team/info right after shows what /team/new answered").isEqualTo(created);
     assertThat(info.path("keys").isArray()).isTrue();
     assertThat(info.path("keys")).isEmpty();
     assertThat(info.path("team_memberships").isArray()).isTrue();
@@ -111,6 +111,9 @@ class TeamEndpointsTest {
         "{\"organization_id\":\"o\"}|organization_id|not supported by aigw yet",
         "{\"max_budget\":\"ten\"}|max_budget|number of US dollars",
         "{\"max_budget\":-1}|max_budget|from 0 to",
+        "{\"max_budget\":1e-131}|max_budget|at most 18 decimal places",
+        "{\"soft_budget\":1e-320}|soft_budget|at most 18 decimal places",
+        "{\"max_budget\":1.0000000000000000000000000000000000000001}|max_budget|at most 18 decimal places",
         "{\"tpm_limit\":1.5}|tpm_limit|whole number",
         "{\"rpm_limit\":-2}|rpm_limit|whole number",
         "{\"max_parallel_requests\":\"2\"}|max_parallel_requests|whole number",

@@ -484,11 +484,17 @@ public final class LimitEngine {
       try {
         pending.steps.get(pending.done).run();
       } catch (RuntimeException failed) {
-        if (clock.millis() < pending.giveUpAtMillis) {
+        if (LimitTable.refusedAsInvalid(failed)) {
+          // DynamoDB said the write itself is wrong (a number it cannot hold, say): trying again cannot
+          // help, and would hold a writer and the queue's retry pause until the reservation expires.
+          LOG.log(Level.SEVERE, "DynamoDB refused to " + pending.what + " as invalid; not tried again (its reservation expires by itself): "
+              + failed.getMessage());
+        } else if (clock.millis() < pending.giveUpAtMillis) {
           throw failed; // kept by the queue and tried again
+        } else {
+          LOG.log(Level.WARNING, "Gave up trying to " + pending.what + " after " + RESERVATION_TTL.toMinutes()
+              + " minutes: its reservation has expired by now and is removed by a later request; the cost is not counted on the budget", failed);
         }
-        LOG.log(Level.WARNING, "Gave up trying to " + pending.what + " after " + RESERVATION_TTL.toMinutes()
-            + " minutes: its reservation has expired by now and is removed by a later request; the cost is not counted on the budget", failed);
       }
       pending.done++;
     }

@@ -29,6 +29,13 @@ public final class LimitFields {
   static final long MAX_COUNT = 1_000_000_000_000L;
   /** The largest budget accepted, in USD. */
   static final BigDecimal MAX_USD = new BigDecimal("1000000000");
+  /**
+   * The most decimal places a USD amount may have: prices' rule ({@link
+   * aigw.core.config.TokenPrices#MAX_SCALE}, 1e-18 USD). With {@link #MAX_USD} (10 digits) that is
+   * at most 28 significant digits, inside what a DynamoDB number holds (38 digits, magnitudes from
+   * 1e-130); a finer amount would be stored by no write (ValidationException) and lose the key's spend.
+   */
+  static final int MAX_USD_SCALE = aigw.core.config.TokenPrices.MAX_SCALE;
 
   private LimitFields() {}
 
@@ -61,7 +68,7 @@ public final class LimitFields {
 
   /**
    * A USD amount as keys and teams take it ({@code max_budget}, {@code soft_budget}): a JSON number
-   * from 0 to {@link #MAX_USD}; empty when absent or null.
+   * from 0 to {@link #MAX_USD} with at most {@link #MAX_USD_SCALE} decimal places; empty when absent or null.
    *
    * @throws BadRequest naming {@code field} otherwise
    */
@@ -104,6 +111,10 @@ public final class LimitFields {
     if (usd.signum() < 0 || usd.compareTo(MAX_USD) > 0) {
       throw new BadRequest("'" + field + "' must be a number of US dollars from 0 to " + MAX_USD.toPlainString() + ".", field);
     }
-    return usd.stripTrailingZeros();
+    BigDecimal exact = usd.stripTrailingZeros();
+    if (exact.scale() > MAX_USD_SCALE) {
+      throw new BadRequest("'" + field + "' may have at most " + MAX_USD_SCALE + " decimal places (1e-18 US dollars).", field);
+    }
+    return exact;
   }
 }

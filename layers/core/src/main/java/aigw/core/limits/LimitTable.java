@@ -439,6 +439,22 @@ final class LimitTable {
     return Map.of(PK, AttributeValue.fromS(PREFIX + scopeId));
   }
 
+  /**
+   * True when DynamoDB refused a write as invalid ({@code ValidationException}, HTTP 400: a number
+   * beyond its 38 digits or range, an expression it cannot run): the same write will be refused
+   * again, unlike throttling (also a 400, another error code) or an unreachable service.
+   */
+  static boolean refusedAsInvalid(Throwable failure) {
+    for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+      if (cause instanceof software.amazon.awssdk.awscore.exception.AwsServiceException refused
+          && refused.statusCode() == 400 && refused.awsErrorDetails() != null
+          && "ValidationException".equals(refused.awsErrorDetails().errorCode())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   static <T> T call(Supplier<T> request) {
     try {
       return request.get();

@@ -29,6 +29,7 @@ final class WindowPool {
   private boolean leasing;
   private boolean exhausted; // a lease found nothing left in this window
   private boolean lastLeaseShort; // the last lease could not cover the demand: its rest may admit one partly covered request
+  private final java.util.List<Debt> unwritten = new java.util.ArrayList<>(); // debts settled here, not yet in the item
 
   WindowPool(String counter, String scopeId, LimitTable table, Clock clock) {
     this.counter = counter;
@@ -83,6 +84,10 @@ final class WindowPool {
       }
       LimitTable.WindowGrant grant;
       try {
+        // Units this container used beyond its leases and has not written yet (the write-behind queue
+        // writes them after the answers) are counted first: else the lease would be taken from a count
+        // that does not hold them, and one client calling back to back could pass the limit many times.
+        writeUnwrittenDebts();
         grant = table.takeWindow(scopeId, counter, leaseWindow, limit, want, 0);
       } catch (RuntimeException e) {
         synchronized (this) {
@@ -126,8 +131,28 @@ final class WindowPool {
     }
   }
 
-  /** Units used beyond their reservation, still to be counted against the window starting at {@code window} (of {@code limit}). */
-  record Debt(long window, long units, long limit) {}
+  /**
+   * Units used beyond their reservation, still to be counted against the window starting at {@code
+   * window} (of {@code limit}); written once, by whoever comes first: the request's end ({@link
+   * #writeDebt}, after the answer) or this container's next lease. State guarded by the pool.
+   */
+  static final class Debt {
+    final long window;
+    final long units;
+    final long limit;
+    private boolean writing;
+    private boolean written;
+
+    Debt(long window, long units, long limit) {
+      this.window = window;
+      this.units = units;
+      this.limit = limit;
+    }
+
+    long units() {
+      return units;
+    }
+  }
 
   /**
    * The in-memory part of {@link #settle}: unused units back to this container's lease at once;
@@ -153,12 +178,63 @@ final class WindowPool {
         lastLeft = Math.max(0, lastLeft - over);
       }
     }
-    return over > 0 ? new Debt(debtWindow, over, limit) : null;
+    if (over <= 0) {
+      return null;
+    }
+    Debt debt = new Debt(debtWindow, over, limit);
+    synchronized (this) {
+      unwritten.add(debt);
+    }
+    return debt;
   }
 
-  /** Counts {@code debt} against its window in the item (one UpdateItem; never dropped, see {@link LimitTable#addWindowDebt}). */
+  /**
+   * Counts {@code debt} against its window in the item (one UpdateItem; never dropped, see {@link
+   * LimitTable#addWindowDebt}), unless it is written already (by a lease of this container); while
+   * another thread writes it, waits for that write.
+   *
+   * @throws RuntimeException the write failed: the debt stays unwritten, for a retry or the next lease
+   */
   void writeDebt(Debt debt) {
-    table.addWindowDebt(scopeId, counter, debt.window(), debt.limit(), debt.units());
+    synchronized (this) {
+      while (debt.writing) {
+        try {
+          wait();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted while the tokens of a call were being counted", e);
+        }
+      }
+      if (debt.written) {
+        return;
+      }
+      debt.writing = true;
+    }
+    boolean written = false;
+    try {
+      table.addWindowDebt(scopeId, counter, debt.window, debt.limit, debt.units);
+      written = true;
+    } finally {
+      synchronized (this) {
+        debt.writing = false;
+        debt.written = written;
+        if (written) {
+          unwritten.remove(debt);
+        }
+        notifyAll();
+      }
+    }
+  }
+
+  /** Writes every debt settled here and not yet written (the leasing thread, before its lease). */
+  private void writeUnwrittenDebts() {
+    java.util.List<Debt> debts;
+    synchronized (this) {
+      debts = java.util.List.copyOf(unwritten);
+    }
+    for (Debt debt : debts) {
+      writeDebt(debt);
+    }
   }
 
   /** What the headers report: left in the window as this container last saw it, its own lease included. */
@@ -186,6 +262,7 @@ final class WindowPool {
     usedPreviousWindow = 0;
     exhausted = false;
     lastLeaseShort = false;
+    unwritten.clear(); // their request ends were discarded with the snapshot's queue
   }
 
   private void roll(long current) {

@@ -17,7 +17,8 @@ public interface TeamStore {
 
   /**
    * Applies the changes to the team as stored now and returns the result; a concurrent change is
-   * read again and the changes applied once more. Throws {@link TeamNotFound} if it is gone.
+   * read again and the changes applied once more. Throws {@link TeamNotFound} if it is gone, {@link
+   * aigw.core.errors.Conflict} (409) if it kept changing under every attempt.
    */
   Team update(String teamId, TeamChanges changes, Instant now);
 

@@ -682,4 +682,43 @@ class LimitEngineTest {
 
     assertThat(item(key)).isEmpty();
   }
+
+  /** A settlement DynamoDB refuses as invalid (a cost finer than its 1e-130) is dropped once, not retried every second. */
+  @Test
+  void aSettlementDynamoDbRefusesAsInvalidIsNotKeptForRetry() {
+    var clock = MutableClock.at("2026-12-06T18:00:10Z");
+    var engine = container(clock);
+    var key = scope(new Limits(null, null, 1, new BigDecimal("1.00"), null, null));
+    Admission inFlight = engine.admit(key, new Demand(10, new BigDecimal("0.10")));
+
+    inFlight.settleAfterAnswer(new TokenUsage(1, 1, 2), new BigDecimal("1e-140")); // no DynamoDB number holds it
+
+    assertThat(engine.flushEndings()).as("nothing left to retry").isTrue();
+    assertThat(engine.pendingEndings()).isZero();
+  }
+
+  /**
+   * One client calling back to back without max_tokens: each call reserves a small estimate and
+   * uses far more; the tokens beyond the reservation are written after the answer (here never:
+   * nothing flushes). The next lease of the container counts them first, so the window holds
+   * tpm_limit within one request's tokens.
+   */
+  @Test
+  void sequentialCallsUsingMoreThanTheirEstimateStayWithinTheTpmLimitBeforeTheirOverUseIsWritten() {
+    var clock = MutableClock.at("2026-12-06T19:00:00Z");
+    var engine = container(clock);
+    var key = scope(new Limits(null, 1000L, null, null, null, null));
+    int admitted = 0;
+    for (int i = 0; i < 60; i++) {
+      try {
+        engine.admit(key, new Demand(16, null)).settleAfterAnswer(new TokenUsage(100, 200, 300), BigDecimal.ZERO);
+        admitted++;
+      } catch (RateLimited refused) {
+        assertThat(refused.getMessage()).contains("Limit type: tokens");
+      }
+    }
+    assertThat(admitted * 300L).as("tokens of %d admitted calls", admitted).isLessThanOrEqualTo(1000 + 300);
+    assertThat(engine.flushEndings()).isTrue();
+    assertThat(Long.parseLong(item(key).get("tk_left").n())).as("every token counted once").isEqualTo(1000 - admitted * 300L);
+  }
 }

@@ -88,7 +88,9 @@ public final class DynamoDbTeamStore implements TeamStore {
       } catch (ConditionalCheckFailedException e) {
         // Changed (or deleted) since it was read: read it again; a deleted team ends as TeamNotFound.
         if (attempt == UPDATE_ATTEMPTS) {
-          throw new ServiceUnavailable("Team " + teamId + " kept changing under this update; nothing was changed.", e);
+          // Lost the race to other changes every time: a 409 as a key's (KeyAdmin.change), safe to retry.
+          throw new aigw.core.errors.Conflict(
+              "Team " + teamId + " kept changing under this update; nothing was changed. Read it again and retry.", "team_id");
         }
       }
     }

@@ -125,6 +125,41 @@ class DynamoDbTeamStoreTest {
     assertThat(found.models()).containsExactly("gpt-4o");
   }
 
+  /** As /key/update's: a team that changes under every attempt of an update is a 409 conflict_error (retry), not a 503. */
+  @SuppressWarnings("unchecked")
+  @Test
+  void anUpdateLosingEveryRaceIsA409Conflict() {
+    teams.create(team("always-changing"));
+    var delegate = dynamo.client();
+    // Another admin writes the team between each read and conditional write of the update.
+    var racing = (software.amazon.awssdk.services.dynamodb.DynamoDbClient) java.lang.reflect.Proxy.newProxyInstance(
+        getClass().getClassLoader(), new Class<?>[] {software.amazon.awssdk.services.dynamodb.DynamoDbClient.class},
+        (proxy, method, args) -> {
+          if (method.getName().equals("putItem") && args[0] instanceof java.util.function.Consumer<?> build) {
+            var builder = software.amazon.awssdk.services.dynamodb.model.PutItemRequest.builder();
+            ((java.util.function.Consumer<software.amazon.awssdk.services.dynamodb.model.PutItemRequest.Builder>) build).accept(builder);
+            var request = builder.build();
+            if (request.conditionExpression() != null && request.conditionExpression().contains("#version")) {
+              delegate.putItem(r -> r.tableName(request.tableName()).item(request.item())); // the other admin's write
+            }
+            return delegate.putItem(request);
+          }
+          try {
+            return method.invoke(delegate, args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+    var store = new DynamoDbTeamStore(racing, dynamo.keysTable());
+
+    assertThatThrownBy(() -> store.update("always-changing", TeamChanges.blocked(true), NOW.plusSeconds(1)))
+        .isInstanceOfSatisfying(aigw.core.errors.GatewayException.class, e -> {
+          assertThat(aigw.core.errors.ErrorEnvelope.status(e)).isEqualTo(409);
+          assertThat(new String(aigw.core.errors.ErrorEnvelope.response(e).body(), java.nio.charset.StandardCharsets.UTF_8))
+              .contains("\"type\":\"conflict_error\"").contains("\"param\":\"team_id\"");
+        });
+  }
+
   @Test
   void updatingOrDeletingAMissingTeamNamesIt() {
     teams.create(team("present"));
