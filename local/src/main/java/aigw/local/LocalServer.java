@@ -3,6 +3,7 @@ package aigw.local;
 import aigw.core.errors.BadRequest;
 import aigw.core.errors.ErrorEnvelope;
 import aigw.core.errors.PayloadTooLarge;
+import aigw.core.errors.ServiceUnavailable;
 import aigw.core.http.GatewayApplication;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
@@ -101,6 +102,7 @@ final class LocalServer {
   private final GatewayApplication application;
   private final AllowedHosts hosts;
   private final ServerLimits limits;
+  private final BodyBudget budget;
 
   private LocalServer(Server server, ServerConnector connector, ExecutorService workers, GatewayApplication application, AllowedHosts hosts,
       ServerLimits limits) {
@@ -110,6 +112,7 @@ final class LocalServer {
     this.application = application;
     this.hosts = hosts;
     this.limits = limits;
+    this.budget = new BodyBudget(limits.maxBufferedBodyBytes());
   }
 
   /** As below, with the default {@link ServerLimits} and no host names beyond addresses and localhost. */
@@ -232,21 +235,32 @@ final class LocalServer {
    * reading a chunked one) is answered 413 at once; up to the limit's worth of it is then still read
    * and dropped before the connection closes, so that a client that writes its whole body before it
    * reads (most SDKs) is not reset before it can read the 413.
+   *
+   * <p>The body's bytes come out of the process-wide {@link BodyBudget} first: its {@code
+   * Content-Length} before anything is read (into a buffer of exactly that size), a chunked body's
+   * bytes as they arrive. A request the budget cannot cover is answered 503 with {@code
+   * Retry-After} at once, its body unread, and its connection closed; the bytes go back when the
+   * request ends ({@link #release}).
    */
   private final class BodyReader implements Runnable {
     private final Request request;
     private final Response response;
     private final Callback callback;
-    private final ByteArrayOutputStream body = new ByteArrayOutputStream();
     private final AtomicBoolean finished = new AtomicBoolean();
     private final Scheduler.Task deadline;
+    /** The body when its length is declared: filled up to {@link #read}. */
+    private byte[] sized;
+    /** The body's pieces when it is chunked. */
+    private ByteArrayOutputStream chunked;
     private long read;
+    /** Bytes this request holds of the budget; given back once, when the request ends. */
+    private long reserved;
     private boolean draining;
 
     BodyReader(Request request, Response response, Callback callback) {
       this.request = request;
       this.response = response;
-      this.callback = callback;
+      this.callback = Callback.from(this::release, callback);
       // A body still arriving after the request timeout: the connection is closed, which fails the
       // pending read (slowloris on the body).
       EndPoint endPoint = request.getConnectionMetaData().getConnection().getEndPoint();
@@ -259,8 +273,7 @@ final class LocalServer {
 
     @Override
     public void run() {
-      if (!draining && request.getLength() > MAX_BODY_BYTES) {
-        tooLarge();
+      if (!draining && read == 0 && sized == null && chunked == null && !start()) {
         return;
       }
       while (true) {
@@ -282,9 +295,10 @@ final class LocalServer {
           return;
         }
         ByteBuffer bytes = chunk.getByteBuffer();
-        read += bytes.remaining();
+        int length = bytes.remaining();
         boolean last = chunk.isLast();
         if (draining) {
+          read += length;
           chunk.release();
           if (last || read > MAX_BODY_BYTES) {
             finish();
@@ -293,33 +307,128 @@ final class LocalServer {
           }
           continue;
         }
-        if (read > MAX_BODY_BYTES) {
+        if (read + length > MAX_BODY_BYTES || (sized != null && read + length > sized.length)) {
           chunk.release();
           tooLarge();
           return;
         }
-        byte[] copy = new byte[bytes.remaining()];
-        bytes.get(copy);
-        body.writeBytes(copy);
+        if (sized != null) {
+          bytes.get(sized, (int) read, length);
+        } else if (length > 0) {
+          if (!budget.reserve(length)) {
+            chunk.release();
+            overBudget();
+            return;
+          }
+          reserved += length;
+          byte[] copy = new byte[length];
+          bytes.get(copy);
+          chunked.writeBytes(copy);
+        }
+        read += length;
         chunk.release();
         if (last) {
           finish();
-          dispatch(request, response, callback, body.toByteArray());
+          byte[] body = sized != null ? (read == sized.length ? sized : java.util.Arrays.copyOf(sized, (int) read)) : chunked.toByteArray();
+          sized = null;
+          chunked = null;
+          dispatch(request, response, callback, body);
           return;
         }
       }
     }
 
+    /** Before the first read: the 413 for a declared length over the limit, the budget for the rest. False when answered. */
+    private boolean start() {
+      long declared = request.getLength();
+      if (declared > MAX_BODY_BYTES) {
+        tooLarge();
+        return false;
+      }
+      if (declared < 0) {
+        chunked = new ByteArrayOutputStream();
+        return true;
+      }
+      if (declared > 0 && !budget.reserve(declared)) {
+        overBudget();
+        return false;
+      }
+      reserved = declared;
+      sized = new byte[(int) declared];
+      return true;
+    }
+
     private void tooLarge() {
       draining = true;
-      body.reset();
+      dropBody();
       own(request, response, Callback.from(this, callback::failed),
           ErrorEnvelope.response(new PayloadTooLarge(MAX_BODY_BYTES), ErrorEnvelope.Dialect.of(pathOf(request)), null));
+    }
+
+    /** 503 now, the body unread; the connection then closes (Jetty does not read a body nobody consumed). */
+    private void overBudget() {
+      finish();
+      dropBody();
+      LOG.fine(() -> "request bodies already hold " + budget.held() + " of " + limits.maxBufferedBodyBytes() + " bytes; a 503");
+      response.getHeaders().put(HttpHeader.CONNECTION, "close");
+      own(request, response, callback, ErrorEnvelope.response(new ServiceUnavailable(
+          "The gateway is reading too many request bodies at once; try again shortly.", null), ErrorEnvelope.Dialect.of(pathOf(request)), null));
+    }
+
+    private void dropBody() {
+      sized = null;
+      chunked = null;
+      long held = reserved;
+      reserved = 0;
+      budget.release(held);
+    }
+
+    private synchronized void release() {
+      long held = reserved;
+      reserved = 0;
+      budget.release(held);
     }
 
     private void finish() {
       finished.set(true);
       deadline.cancel();
+    }
+  }
+
+  /**
+   * The request-body bytes all requests together may hold at once ({@link
+   * ServerLimits#maxBufferedBodyBytes()}): bodies are read whole before any key is checked, so this
+   * is what keeps clients with no key from filling the heap with half-sent bodies.
+   */
+  static final class BodyBudget {
+    private final long max;
+    private final java.util.concurrent.atomic.AtomicLong held = new java.util.concurrent.atomic.AtomicLong();
+
+    BodyBudget(long max) {
+      this.max = max;
+    }
+
+    /** Takes {@code bytes} if they fit under the maximum with what is held; false (nothing taken) when not. */
+    boolean reserve(long bytes) {
+      while (true) {
+        long now = held.get();
+        if (now + bytes > max) {
+          return false;
+        }
+        if (held.compareAndSet(now, now + bytes)) {
+          return true;
+        }
+      }
+    }
+
+    void release(long bytes) {
+      if (bytes > 0) {
+        held.addAndGet(-bytes);
+      }
+    }
+
+    long held() {
+      return held.get();
     }
   }
 
