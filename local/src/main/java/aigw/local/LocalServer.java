@@ -67,7 +67,7 @@ import org.eclipse.jetty.util.thread.Scheduler;
  * costs a buffer, never a thread. Only once the whole body is read does the application run, on one
  * of {@link #WORKER_THREADS} platform workers. Jetty's idle timeout ends a read or a write that makes
  * no progress (the write timeout while an answer is written, the idle timeout otherwise), and this
- * server bounds the time to read a body and the connections one client may hold ({@link
+ * server bounds the time to read a request's headers ({@link HeaderDeadlines}) and its body, and the connections one client may hold ({@link
  * ClientConnections}).
  *
  * <p>Every answer this server or Jetty gives by itself is in the OpenAI error envelope ({@link
@@ -103,10 +103,12 @@ final class LocalServer {
   private final AllowedHosts hosts;
   private final ServerLimits limits;
   private final BodyBudget budget;
+  private final HeaderDeadlines headerDeadlines;
 
   private LocalServer(Server server, ServerConnector connector, ExecutorService workers, GatewayApplication application, AllowedHosts hosts,
-      ServerLimits limits) {
+      ServerLimits limits, HeaderDeadlines headerDeadlines) {
     this.server = server;
+    this.headerDeadlines = headerDeadlines;
     this.connector = connector;
     this.workers = workers;
     this.application = application;
@@ -153,10 +155,12 @@ final class LocalServer {
     connector.setAcceptedTcpNoDelay(true);
     connector.setAcceptQueueSize(512);
     connector.addEventListener(new ClientConnections(limits.maxConnectionsPerClient()));
+    var headerDeadlines = new HeaderDeadlines(limits.requestTimeout());
+    connector.addEventListener(headerDeadlines);
     server.addConnector(connector);
     server.addBean(new ConnectionLimit(limits.maxConnections(), connector));
     ExecutorService workers = Executors.newFixedThreadPool(WORKER_THREADS, Thread.ofPlatform().name("aigw-http-", 0).daemon(true).factory());
-    var local = new LocalServer(server, connector, workers, application, hosts, limits);
+    var local = new LocalServer(server, connector, workers, application, hosts, limits, headerDeadlines);
     server.setHandler(local.new Gateway());
     server.setErrorHandler(local.new OwnErrors());
     server.setStopTimeout(0);
@@ -175,6 +179,7 @@ final class LocalServer {
 
   /** Stops listening, closes every connection (streams in flight are cut) and ends the workers. */
   void stop() {
+    headerDeadlines.sweeper.shutdownNow();
     try {
       server.stop();
     } catch (Exception e) {
@@ -205,7 +210,12 @@ final class LocalServer {
     }
 
     @Override
-    public boolean handle(Request request, Response response, Callback callback) {
+    public boolean handle(Request request, Response response, Callback answered) {
+      // The headers are in: the request deadline now counts the body (BodyReader), and the wait for
+      // the next request's headers starts when this one is answered.
+      Connection connection = request.getConnectionMetaData().getConnection();
+      headerDeadlines.headersRead(connection);
+      Callback callback = Callback.from(() -> headerDeadlines.answered(connection), answered);
       // Jetty's idle timeout ends a read or write that makes no progress; while the application waits
       // for its model (no read or write pending), it must not end the request.
       request.addIdleTimeoutListener(timeout -> false);
@@ -746,6 +756,77 @@ final class LocalServer {
     };
     boolean plain = reason != null && reason.matches("[A-Za-z0-9 ,:;'=/()\\-]{1,100}") && !reason.contains("Exception");
     return plain ? what + " " + reason.strip() + (reason.strip().endsWith(".") ? "" : ".") : what;
+  }
+
+  /**
+   * The time a connection may take to send a request's line and headers: {@link
+   * ServerLimits#requestTimeout()} from its opening or from its previous answer. Jetty's idle
+   * timeout restarts with every byte, so a client dribbling a header byte every few seconds would
+   * otherwise hold its connection forever (slowloris), and enough of them every connection. A
+   * sweep every second (or a quarter of the timeout when shorter) closes a connection that has
+   * sent bytes of a request whose headers are still not complete after the timeout. One that has
+   * sent nothing since its last answer is left to the idle timeout, so a kept-alive client's idle
+   * connection is not cut early.
+   */
+  static final class HeaderDeadlines implements Connection.Listener {
+    private final long timeoutNanos;
+    private final Map<Connection, Waiting> waiting = new ConcurrentHashMap<>();
+    final java.util.concurrent.ScheduledExecutorService sweeper;
+
+    /** Since when a connection waits for a request's headers, and how many bytes it had sent then; {@code since} 0 while a request is in. */
+    private static final class Waiting {
+      volatile long since;
+      volatile long bytesInThen;
+
+      Waiting(long since, long bytesInThen) {
+        this.since = since;
+        this.bytesInThen = bytesInThen;
+      }
+    }
+
+    HeaderDeadlines(java.time.Duration timeout) {
+      this.timeoutNanos = timeout.toNanos();
+      this.sweeper = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("aigw-http-header-deadlines").daemon(true).factory());
+      long periodMillis = Math.max(100, Math.min(1000, timeout.toMillis() / 4));
+      sweeper.scheduleWithFixedDelay(this::sweep, periodMillis, periodMillis, TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void onOpened(Connection connection) {
+      waiting.put(connection, new Waiting(System.nanoTime(), 0));
+    }
+
+    @Override
+    public void onClosed(Connection connection) {
+      waiting.remove(connection);
+    }
+
+    void headersRead(Connection connection) {
+      Waiting state = waiting.get(connection);
+      if (state != null) {
+        state.since = 0;
+      }
+    }
+
+    void answered(Connection connection) {
+      Waiting state = waiting.get(connection);
+      if (state != null) {
+        state.bytesInThen = connection.getBytesIn();
+        state.since = System.nanoTime();
+      }
+    }
+
+    private void sweep() {
+      long now = System.nanoTime();
+      waiting.forEach((connection, state) -> {
+        long since = state.since;
+        if (since != 0 && now - since > timeoutNanos && connection.getBytesIn() > state.bytesInThen) {
+          LOG.fine(() -> "a request's headers took longer than " + (timeoutNanos / 1_000_000_000) + " s; its connection is closed");
+          waiting.remove(connection);
+          connection.getEndPoint().close();
+        }
+      });
+    }
   }
 
   /**

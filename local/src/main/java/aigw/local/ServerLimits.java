@@ -8,9 +8,11 @@ import java.util.Map;
  * out everyone else (issue 15, finding 2). Read from the environment at start:
  *
  * <ul>
- *   <li>{@code AIGW_HTTP_REQUEST_TIMEOUT_SECONDS} (default 30): from a request's headers until its
- *       whole body is read; a slower body's connection is closed. Headers are bounded by the idle
- *       timeout between two bytes and by their size (16 KiB, {@link LocalServer#MAX_HEADER_BYTES}).
+ *   <li>{@code AIGW_HTTP_REQUEST_TIMEOUT_SECONDS} (default 30): a request's line and headers, from
+ *       the connection's opening or its previous answer ({@link LocalServer.HeaderDeadlines}: the
+ *       idle timeout restarts with each byte, so it cannot bound a client dribbling them); and from
+ *       a request's headers until its whole body is read. A slower request's connection is closed.
+ *       Headers are also bounded by their size (16 KiB, {@link LocalServer#MAX_HEADER_BYTES}).
  *   <li>{@code AIGW_HTTP_WRITE_TIMEOUT_SECONDS} (default 30): how long one write of an answer may wait
  *       for a client that reads nothing; then its connection is closed. A long stream whose client
  *       keeps reading is never cut: the time a model takes between two events does not count.
@@ -31,7 +33,7 @@ import java.util.Map;
  *       answered 503 with {@code Retry-After} at once, its body unread.
  * </ul>
  *
- * @param requestTimeout headers and body of one request, from its first byte
+ * @param requestTimeout a request's headers, from the connection's opening or previous answer; then its body, from its headers
  * @param writeTimeout one blocked write of an answer
  * @param idleTimeout a connection between requests (or before its first)
  * @param maxConnections open connections at once
