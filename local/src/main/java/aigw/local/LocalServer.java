@@ -271,18 +271,35 @@ final class LocalServer {
       this.request = request;
       this.response = response;
       this.callback = Callback.from(this::release, callback);
-      // A body still arriving after the request timeout: the connection is closed, which fails the
-      // pending read (slowloris on the body).
-      EndPoint endPoint = request.getConnectionMetaData().getConnection().getEndPoint();
-      this.deadline = request.getComponents().getScheduler().schedule(() -> {
+      this.deadline = request.getComponents().getScheduler().schedule(this::timedOut, limits.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * A body still arriving after the request timeout (slowloris on the body, or a client that
+     * stopped mid-way): 408 in the route's envelope, and the connection closes since its body was
+     * not read. A client's doing, not the server's failure: logged at FINE. While a 413's body is
+     * drained the answer is already sent: the connection is just closed.
+     */
+    private void timedOut() {
+      if (draining) {
         if (!finished.get()) {
-          endPoint.close(new TimeoutException("request body not read within " + limits.requestTimeout().toSeconds() + " s"));
+          request.getConnectionMetaData().getConnection().getEndPoint().close();
         }
-      }, limits.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        return;
+      }
+      if (!finished.compareAndSet(false, true)) {
+        return;
+      }
+      LOG.fine(() -> "a request body was not read within " + limits.requestTimeout().toSeconds() + " s (" + read + " bytes); 408");
+      response.getHeaders().put(HttpHeader.CONNECTION, "close");
+      own(request, response, callback, ErrorEnvelope.malformedRequest(408, messageFor(408, null), ErrorEnvelope.Dialect.of(pathOf(request))));
     }
 
     @Override
     public void run() {
+      if (finished.get()) {
+        return; // answered already (the request timeout's 408)
+      }
       if (!draining && read == 0 && sized == null && chunked == null && !start()) {
         return;
       }
@@ -293,7 +310,9 @@ final class LocalServer {
           return;
         }
         if (Content.Chunk.isFailure(chunk)) {
-          finish();
+          if (!finish()) {
+            return;
+          }
           LOG.log(Level.FINE, "request body unreadable", chunk.getFailure());
           if (draining) {
             callback.succeeded(); // the 413 is sent; the connection closes
@@ -311,8 +330,9 @@ final class LocalServer {
           read += length;
           chunk.release();
           if (last || read > MAX_BODY_BYTES) {
-            finish();
-            callback.succeeded();
+            if (finish()) {
+              callback.succeeded();
+            }
             return;
           }
           continue;
@@ -338,7 +358,9 @@ final class LocalServer {
         read += length;
         chunk.release();
         if (last) {
-          finish();
+          if (!finish()) {
+            return;
+          }
           byte[] body = sized != null ? (read == sized.length ? sized : java.util.Arrays.copyOf(sized, (int) read)) : chunked.toByteArray();
           sized = null;
           chunked = null;
@@ -377,7 +399,9 @@ final class LocalServer {
 
     /** 503 now, the body unread; the connection then closes (Jetty does not read a body nobody consumed). */
     private void overBudget() {
-      finish();
+      if (!finish()) {
+        return;
+      }
       dropBody();
       LOG.fine(() -> "request bodies already hold " + budget.held() + " of " + limits.maxBufferedBodyBytes() + " bytes; a 503");
       response.getHeaders().put(HttpHeader.CONNECTION, "close");
@@ -399,9 +423,13 @@ final class LocalServer {
       budget.release(held);
     }
 
-    private void finish() {
-      finished.set(true);
+    /** True for the one caller that ends the reading; false when the request timeout's 408 came first. */
+    private boolean finish() {
+      if (!finished.compareAndSet(false, true)) {
+        return false;
+      }
       deadline.cancel();
+      return true;
     }
   }
 
@@ -708,6 +736,9 @@ final class LocalServer {
       var dialect = ErrorEnvelope.Dialect.of(pathOf(request));
       if (status >= 400 && status < 500) {
         answer = ErrorEnvelope.malformedRequest(status, messageFor(status, reason), dialect);
+      } else if (timedOut(cause)) {
+        LOG.log(Level.FINE, "a request was not received within the server's timeout", cause);
+        answer = ErrorEnvelope.malformedRequest(408, messageFor(408, null), dialect);
       } else if (status == 501 || status == 505 || (cause instanceof IOException && reason == null)) {
         answer = ErrorEnvelope.malformedRequest(400, messageFor(status == 505 ? 505 : 400, reason), dialect);
       } else {
@@ -718,6 +749,16 @@ final class LocalServer {
       own(request, response, callback, answer);
       return true;
     }
+  }
+
+  /** Whether a request failed because the client sent too slowly (a timeout), which is not the server's failure. */
+  private static boolean timedOut(Throwable cause) {
+    for (Throwable at = cause; at != null; at = at.getCause()) {
+      if (at instanceof TimeoutException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

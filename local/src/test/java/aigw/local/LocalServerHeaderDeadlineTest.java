@@ -95,6 +95,42 @@ class LocalServerHeaderDeadlineTest {
     }
   }
 
+  @Test
+  void aBodyThatStopsMidWayGets408InTheRoutesEnvelopeAndNoWarning() throws Exception {
+    var logged = new java.util.concurrent.CopyOnWriteArrayList<java.util.logging.LogRecord>();
+    var handler = new java.util.logging.Handler() {
+      @Override
+      public void publish(java.util.logging.LogRecord record) {
+        if (record.getLevel().intValue() >= java.util.logging.Level.WARNING.intValue()) {
+          logged.add(record);
+        }
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+    var log = java.util.logging.Logger.getLogger(LocalServer.class.getName());
+    log.addHandler(handler);
+    try (var socket = new Socket("127.0.0.1", server.port())) {
+      socket.setSoTimeout(4 * REQUEST_TIMEOUT_SECONDS * 1000);
+      long sent = System.nanoTime();
+      socket.getOutputStream().write(("POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+          + "{\"model\":").getBytes(StandardCharsets.ISO_8859_1));
+      socket.getOutputStream().flush();
+      String answer = readAnswer(socket.getInputStream());
+      assertThat(answer).startsWith("HTTP/1.1 408");
+      assertThat(answer).contains("\"type\":\"error\"").contains("not received within the server's timeout");
+      assertThat(Duration.ofNanos(System.nanoTime() - sent)).isGreaterThanOrEqualTo(Duration.ofSeconds(REQUEST_TIMEOUT_SECONDS));
+      assertThat(closed(socket)).as("the connection closes after the 408").isTrue();
+    } finally {
+      log.removeHandler(handler);
+    }
+    assertThat(logged).as("a client's slow body is not the server's failure").isEmpty();
+  }
+
   /** One answer with a Content-Length body. */
   private static String readAnswer(InputStream in) throws IOException {
     var head = new StringBuilder();
