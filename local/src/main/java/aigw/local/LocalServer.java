@@ -88,6 +88,14 @@ final class LocalServer {
    * once; later requests wait for a worker. Reading requests does not take one (the class comment).
    */
   static final int WORKER_THREADS = 64;
+  /**
+   * Threads for the health routes only ({@link #HEALTH_PATHS}): a load balancer's or an uptime
+   * check's probe must not wait behind {@link #WORKER_THREADS} requests held by one key's hanging
+   * model. Readiness reads DynamoDB and the master key (which may block for the SDK's retries), so
+   * not on Jetty's own threads; liveliness touches nothing slow.
+   */
+  static final int HEALTH_THREADS = 4;
+  static final Set<String> HEALTH_PATHS = Set.of("/health/liveliness", "/health/readiness");
   /** Jetty's own threads: accepting, selecting, parsing; never the application. */
   private static final int IO_THREADS = 16;
 
@@ -99,6 +107,8 @@ final class LocalServer {
   private final Server server;
   private final ServerConnector connector;
   private final ExecutorService workers;
+  private final ExecutorService healthWorkers =
+      Executors.newFixedThreadPool(HEALTH_THREADS, Thread.ofPlatform().name("aigw-http-health-", 0).daemon(true).factory());
   private final GatewayApplication application;
   private final AllowedHosts hosts;
   private final ServerLimits limits;
@@ -186,6 +196,7 @@ final class LocalServer {
       LOG.log(Level.WARNING, "the HTTP server did not stop cleanly", e);
     }
     workers.shutdownNow();
+    healthWorkers.shutdownNow();
     try {
       workers.awaitTermination(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
@@ -479,7 +490,8 @@ final class LocalServer {
       callback.succeeded();
     }, callback::failed);
     try {
-      workers.execute(() -> serve(request, response, done, body));
+      ExecutorService runOn = HEALTH_PATHS.contains(request.getHttpURI().getPath()) ? healthWorkers : workers;
+      runOn.execute(() -> serve(request, response, done, body));
     } catch (RejectedExecutionException stopping) {
       callback.failed(stopping);
     }
