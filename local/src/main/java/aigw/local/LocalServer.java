@@ -3,6 +3,7 @@ package aigw.local;
 import aigw.core.errors.BadRequest;
 import aigw.core.errors.ErrorEnvelope;
 import aigw.core.errors.PayloadTooLarge;
+import aigw.core.errors.ServiceUnavailable;
 import aigw.core.http.GatewayApplication;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
@@ -66,7 +67,7 @@ import org.eclipse.jetty.util.thread.Scheduler;
  * costs a buffer, never a thread. Only once the whole body is read does the application run, on one
  * of {@link #WORKER_THREADS} platform workers. Jetty's idle timeout ends a read or a write that makes
  * no progress (the write timeout while an answer is written, the idle timeout otherwise), and this
- * server bounds the time to read a body and the connections one client may hold ({@link
+ * server bounds the time to read a request's headers ({@link HeaderDeadlines}) and its body, and the connections one client may hold ({@link
  * ClientConnections}).
  *
  * <p>Every answer this server or Jetty gives by itself is in the OpenAI error envelope ({@link
@@ -87,6 +88,14 @@ final class LocalServer {
    * once; later requests wait for a worker. Reading requests does not take one (the class comment).
    */
   static final int WORKER_THREADS = 64;
+  /**
+   * Threads for the health routes only ({@link #HEALTH_PATHS}): a load balancer's or an uptime
+   * check's probe must not wait behind {@link #WORKER_THREADS} requests held by one key's hanging
+   * model. Readiness reads DynamoDB and the master key (which may block for the SDK's retries), so
+   * not on Jetty's own threads; liveliness touches nothing slow.
+   */
+  static final int HEALTH_THREADS = 4;
+  static final Set<String> HEALTH_PATHS = Set.of("/health/liveliness", "/health/readiness");
   /** Jetty's own threads: accepting, selecting, parsing; never the application. */
   private static final int IO_THREADS = 16;
 
@@ -98,18 +107,24 @@ final class LocalServer {
   private final Server server;
   private final ServerConnector connector;
   private final ExecutorService workers;
+  private final ExecutorService healthWorkers =
+      Executors.newFixedThreadPool(HEALTH_THREADS, Thread.ofPlatform().name("aigw-http-health-", 0).daemon(true).factory());
   private final GatewayApplication application;
   private final AllowedHosts hosts;
   private final ServerLimits limits;
+  private final BodyBudget budget;
+  private final HeaderDeadlines headerDeadlines;
 
   private LocalServer(Server server, ServerConnector connector, ExecutorService workers, GatewayApplication application, AllowedHosts hosts,
-      ServerLimits limits) {
+      ServerLimits limits, HeaderDeadlines headerDeadlines) {
     this.server = server;
+    this.headerDeadlines = headerDeadlines;
     this.connector = connector;
     this.workers = workers;
     this.application = application;
     this.hosts = hosts;
     this.limits = limits;
+    this.budget = new BodyBudget(limits.maxBufferedBodyBytes());
   }
 
   /** As below, with the default {@link ServerLimits} and no host names beyond addresses and localhost. */
@@ -150,10 +165,12 @@ final class LocalServer {
     connector.setAcceptedTcpNoDelay(true);
     connector.setAcceptQueueSize(512);
     connector.addEventListener(new ClientConnections(limits.maxConnectionsPerClient()));
+    var headerDeadlines = new HeaderDeadlines(limits.requestTimeout());
+    connector.addEventListener(headerDeadlines);
     server.addConnector(connector);
     server.addBean(new ConnectionLimit(limits.maxConnections(), connector));
     ExecutorService workers = Executors.newFixedThreadPool(WORKER_THREADS, Thread.ofPlatform().name("aigw-http-", 0).daemon(true).factory());
-    var local = new LocalServer(server, connector, workers, application, hosts, limits);
+    var local = new LocalServer(server, connector, workers, application, hosts, limits, headerDeadlines);
     server.setHandler(local.new Gateway());
     server.setErrorHandler(local.new OwnErrors());
     server.setStopTimeout(0);
@@ -172,12 +189,14 @@ final class LocalServer {
 
   /** Stops listening, closes every connection (streams in flight are cut) and ends the workers. */
   void stop() {
+    headerDeadlines.sweeper.shutdownNow();
     try {
       server.stop();
     } catch (Exception e) {
       LOG.log(Level.WARNING, "the HTTP server did not stop cleanly", e);
     }
     workers.shutdownNow();
+    healthWorkers.shutdownNow();
     try {
       workers.awaitTermination(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
@@ -202,7 +221,12 @@ final class LocalServer {
     }
 
     @Override
-    public boolean handle(Request request, Response response, Callback callback) {
+    public boolean handle(Request request, Response response, Callback answered) {
+      // The headers are in: the request deadline now counts the body (BodyReader), and the wait for
+      // the next request's headers starts when this one is answered.
+      Connection connection = request.getConnectionMetaData().getConnection();
+      headerDeadlines.headersRead(connection);
+      Callback callback = Callback.from(() -> headerDeadlines.answered(connection), answered);
       // Jetty's idle timeout ends a read or write that makes no progress; while the application waits
       // for its model (no read or write pending), it must not end the request.
       request.addIdleTimeoutListener(timeout -> false);
@@ -232,35 +256,62 @@ final class LocalServer {
    * reading a chunked one) is answered 413 at once; up to the limit's worth of it is then still read
    * and dropped before the connection closes, so that a client that writes its whole body before it
    * reads (most SDKs) is not reset before it can read the 413.
+   *
+   * <p>The body's bytes come out of the process-wide {@link BodyBudget} first: its {@code
+   * Content-Length} before anything is read (into a buffer of exactly that size), a chunked body's
+   * bytes as they arrive. A request the budget cannot cover is answered 503 with {@code
+   * Retry-After} at once, its body unread, and its connection closed; the bytes go back when the
+   * request ends ({@link #release}).
    */
   private final class BodyReader implements Runnable {
     private final Request request;
     private final Response response;
     private final Callback callback;
-    private final ByteArrayOutputStream body = new ByteArrayOutputStream();
     private final AtomicBoolean finished = new AtomicBoolean();
     private final Scheduler.Task deadline;
+    /** The body when its length is declared: filled up to {@link #read}. */
+    private byte[] sized;
+    /** The body's pieces when it is chunked. */
+    private ByteArrayOutputStream chunked;
     private long read;
+    /** Bytes this request holds of the budget; given back once, when the request ends. */
+    private long reserved;
     private boolean draining;
 
     BodyReader(Request request, Response response, Callback callback) {
       this.request = request;
       this.response = response;
-      this.callback = callback;
-      // A body still arriving after the request timeout: the connection is closed, which fails the
-      // pending read (slowloris on the body).
-      EndPoint endPoint = request.getConnectionMetaData().getConnection().getEndPoint();
-      this.deadline = request.getComponents().getScheduler().schedule(() -> {
+      this.callback = Callback.from(this::release, callback);
+      this.deadline = request.getComponents().getScheduler().schedule(this::timedOut, limits.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * A body still arriving after the request timeout (slowloris on the body, or a client that
+     * stopped mid-way): 408 in the route's envelope, and the connection closes since its body was
+     * not read. A client's doing, not the server's failure: logged at FINE. While a 413's body is
+     * drained the answer is already sent: the connection is just closed.
+     */
+    private void timedOut() {
+      if (draining) {
         if (!finished.get()) {
-          endPoint.close(new TimeoutException("request body not read within " + limits.requestTimeout().toSeconds() + " s"));
+          request.getConnectionMetaData().getConnection().getEndPoint().close();
         }
-      }, limits.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        return;
+      }
+      if (!finished.compareAndSet(false, true)) {
+        return;
+      }
+      LOG.fine(() -> "a request body was not read within " + limits.requestTimeout().toSeconds() + " s (" + read + " bytes); 408");
+      response.getHeaders().put(HttpHeader.CONNECTION, "close");
+      own(request, response, callback, ErrorEnvelope.malformedRequest(408, messageFor(408, null), ErrorEnvelope.Dialect.of(pathOf(request))));
     }
 
     @Override
     public void run() {
-      if (!draining && request.getLength() > MAX_BODY_BYTES) {
-        tooLarge();
+      if (finished.get()) {
+        return; // answered already (the request timeout's 408)
+      }
+      if (!draining && read == 0 && sized == null && chunked == null && !start()) {
         return;
       }
       while (true) {
@@ -270,7 +321,9 @@ final class LocalServer {
           return;
         }
         if (Content.Chunk.isFailure(chunk)) {
-          finish();
+          if (!finish()) {
+            return;
+          }
           LOG.log(Level.FINE, "request body unreadable", chunk.getFailure());
           if (draining) {
             callback.succeeded(); // the 413 is sent; the connection closes
@@ -282,44 +335,149 @@ final class LocalServer {
           return;
         }
         ByteBuffer bytes = chunk.getByteBuffer();
-        read += bytes.remaining();
+        int length = bytes.remaining();
         boolean last = chunk.isLast();
         if (draining) {
+          read += length;
           chunk.release();
           if (last || read > MAX_BODY_BYTES) {
-            finish();
-            callback.succeeded();
+            if (finish()) {
+              callback.succeeded();
+            }
             return;
           }
           continue;
         }
-        if (read > MAX_BODY_BYTES) {
+        if (read + length > MAX_BODY_BYTES || (sized != null && read + length > sized.length)) {
           chunk.release();
           tooLarge();
           return;
         }
-        byte[] copy = new byte[bytes.remaining()];
-        bytes.get(copy);
-        body.writeBytes(copy);
+        if (sized != null) {
+          bytes.get(sized, (int) read, length);
+        } else if (length > 0) {
+          if (!budget.reserve(length)) {
+            chunk.release();
+            overBudget();
+            return;
+          }
+          reserved += length;
+          byte[] copy = new byte[length];
+          bytes.get(copy);
+          chunked.writeBytes(copy);
+        }
+        read += length;
         chunk.release();
         if (last) {
-          finish();
-          dispatch(request, response, callback, body.toByteArray());
+          if (!finish()) {
+            return;
+          }
+          byte[] body = sized != null ? (read == sized.length ? sized : java.util.Arrays.copyOf(sized, (int) read)) : chunked.toByteArray();
+          sized = null;
+          chunked = null;
+          dispatch(request, response, callback, body);
           return;
         }
       }
     }
 
+    /** Before the first read: the 413 for a declared length over the limit, the budget for the rest. False when answered. */
+    private boolean start() {
+      long declared = request.getLength();
+      if (declared > MAX_BODY_BYTES) {
+        tooLarge();
+        return false;
+      }
+      if (declared < 0) {
+        chunked = new ByteArrayOutputStream();
+        return true;
+      }
+      if (declared > 0 && !budget.reserve(declared)) {
+        overBudget();
+        return false;
+      }
+      reserved = declared;
+      sized = new byte[(int) declared];
+      return true;
+    }
+
     private void tooLarge() {
       draining = true;
-      body.reset();
+      dropBody();
       own(request, response, Callback.from(this, callback::failed),
           ErrorEnvelope.response(new PayloadTooLarge(MAX_BODY_BYTES), ErrorEnvelope.Dialect.of(pathOf(request)), null));
     }
 
-    private void finish() {
-      finished.set(true);
+    /** 503 now, the body unread; the connection then closes (Jetty does not read a body nobody consumed). */
+    private void overBudget() {
+      if (!finish()) {
+        return;
+      }
+      dropBody();
+      LOG.fine(() -> "request bodies already hold " + budget.held() + " of " + limits.maxBufferedBodyBytes() + " bytes; a 503");
+      response.getHeaders().put(HttpHeader.CONNECTION, "close");
+      own(request, response, callback, ErrorEnvelope.response(new ServiceUnavailable(
+          "The gateway is reading too many request bodies at once; try again shortly.", null), ErrorEnvelope.Dialect.of(pathOf(request)), null));
+    }
+
+    private void dropBody() {
+      sized = null;
+      chunked = null;
+      long held = reserved;
+      reserved = 0;
+      budget.release(held);
+    }
+
+    private synchronized void release() {
+      long held = reserved;
+      reserved = 0;
+      budget.release(held);
+    }
+
+    /** True for the one caller that ends the reading; false when the request timeout's 408 came first. */
+    private boolean finish() {
+      if (!finished.compareAndSet(false, true)) {
+        return false;
+      }
       deadline.cancel();
+      return true;
+    }
+  }
+
+  /**
+   * The request-body bytes all requests together may hold at once ({@link
+   * ServerLimits#maxBufferedBodyBytes()}): bodies are read whole before any key is checked, so this
+   * is what keeps clients with no key from filling the heap with half-sent bodies.
+   */
+  static final class BodyBudget {
+    private final long max;
+    private final java.util.concurrent.atomic.AtomicLong held = new java.util.concurrent.atomic.AtomicLong();
+
+    BodyBudget(long max) {
+      this.max = max;
+    }
+
+    /** Takes {@code bytes} if they fit under the maximum with what is held; false (nothing taken) when not. */
+    boolean reserve(long bytes) {
+      while (true) {
+        long now = held.get();
+        if (now + bytes > max) {
+          return false;
+        }
+        if (held.compareAndSet(now, now + bytes)) {
+          return true;
+        }
+      }
+    }
+
+    void release(long bytes) {
+      if (bytes > 0) {
+        held.addAndGet(-bytes);
+      }
+    }
+
+    long held() {
+      return held.get();
     }
   }
 
@@ -332,7 +490,8 @@ final class LocalServer {
       callback.succeeded();
     }, callback::failed);
     try {
-      workers.execute(() -> serve(request, response, done, body));
+      ExecutorService runOn = HEALTH_PATHS.contains(request.getHttpURI().getPath()) ? healthWorkers : workers;
+      runOn.execute(() -> serve(request, response, done, body));
     } catch (RejectedExecutionException stopping) {
       callback.failed(stopping);
     }
@@ -589,6 +748,9 @@ final class LocalServer {
       var dialect = ErrorEnvelope.Dialect.of(pathOf(request));
       if (status >= 400 && status < 500) {
         answer = ErrorEnvelope.malformedRequest(status, messageFor(status, reason), dialect);
+      } else if (timedOut(cause)) {
+        LOG.log(Level.FINE, "a request was not received within the server's timeout", cause);
+        answer = ErrorEnvelope.malformedRequest(408, messageFor(408, null), dialect);
       } else if (status == 501 || status == 505 || (cause instanceof IOException && reason == null)) {
         answer = ErrorEnvelope.malformedRequest(400, messageFor(status == 505 ? 505 : 400, reason), dialect);
       } else {
@@ -599,6 +761,16 @@ final class LocalServer {
       own(request, response, callback, answer);
       return true;
     }
+  }
+
+  /** Whether a request failed because the client sent too slowly (a timeout), which is not the server's failure. */
+  private static boolean timedOut(Throwable cause) {
+    for (Throwable at = cause; at != null; at = at.getCause()) {
+      if (at instanceof TimeoutException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -637,6 +809,77 @@ final class LocalServer {
     };
     boolean plain = reason != null && reason.matches("[A-Za-z0-9 ,:;'=/()\\-]{1,100}") && !reason.contains("Exception");
     return plain ? what + " " + reason.strip() + (reason.strip().endsWith(".") ? "" : ".") : what;
+  }
+
+  /**
+   * The time a connection may take to send a request's line and headers: {@link
+   * ServerLimits#requestTimeout()} from its opening or from its previous answer. Jetty's idle
+   * timeout restarts with every byte, so a client dribbling a header byte every few seconds would
+   * otherwise hold its connection forever (slowloris), and enough of them every connection. A
+   * sweep every second (or a quarter of the timeout when shorter) closes a connection that has
+   * sent bytes of a request whose headers are still not complete after the timeout. One that has
+   * sent nothing since its last answer is left to the idle timeout, so a kept-alive client's idle
+   * connection is not cut early.
+   */
+  static final class HeaderDeadlines implements Connection.Listener {
+    private final long timeoutNanos;
+    private final Map<Connection, Waiting> waiting = new ConcurrentHashMap<>();
+    final java.util.concurrent.ScheduledExecutorService sweeper;
+
+    /** Since when a connection waits for a request's headers, and how many bytes it had sent then; {@code since} 0 while a request is in. */
+    private static final class Waiting {
+      volatile long since;
+      volatile long bytesInThen;
+
+      Waiting(long since, long bytesInThen) {
+        this.since = since;
+        this.bytesInThen = bytesInThen;
+      }
+    }
+
+    HeaderDeadlines(java.time.Duration timeout) {
+      this.timeoutNanos = timeout.toNanos();
+      this.sweeper = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("aigw-http-header-deadlines").daemon(true).factory());
+      long periodMillis = Math.max(100, Math.min(1000, timeout.toMillis() / 4));
+      sweeper.scheduleWithFixedDelay(this::sweep, periodMillis, periodMillis, TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void onOpened(Connection connection) {
+      waiting.put(connection, new Waiting(System.nanoTime(), 0));
+    }
+
+    @Override
+    public void onClosed(Connection connection) {
+      waiting.remove(connection);
+    }
+
+    void headersRead(Connection connection) {
+      Waiting state = waiting.get(connection);
+      if (state != null) {
+        state.since = 0;
+      }
+    }
+
+    void answered(Connection connection) {
+      Waiting state = waiting.get(connection);
+      if (state != null) {
+        state.bytesInThen = connection.getBytesIn();
+        state.since = System.nanoTime();
+      }
+    }
+
+    private void sweep() {
+      long now = System.nanoTime();
+      waiting.forEach((connection, state) -> {
+        long since = state.since;
+        if (since != 0 && now - since > timeoutNanos && connection.getBytesIn() > state.bytesInThen) {
+          LOG.fine(() -> "a request's headers took longer than " + (timeoutNanos / 1_000_000_000) + " s; its connection is closed");
+          waiting.remove(connection);
+          connection.getEndPoint().close();
+        }
+      });
+    }
   }
 
   /**

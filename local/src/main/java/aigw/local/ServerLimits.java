@@ -8,9 +8,11 @@ import java.util.Map;
  * out everyone else (issue 15, finding 2). Read from the environment at start:
  *
  * <ul>
- *   <li>{@code AIGW_HTTP_REQUEST_TIMEOUT_SECONDS} (default 30): from a request's headers until its
- *       whole body is read; a slower body's connection is closed. Headers are bounded by the idle
- *       timeout between two bytes and by their size (16 KiB, {@link LocalServer#MAX_HEADER_BYTES}).
+ *   <li>{@code AIGW_HTTP_REQUEST_TIMEOUT_SECONDS} (default 30): a request's line and headers, from
+ *       the connection's opening or its previous answer ({@link LocalServer.HeaderDeadlines}: the
+ *       idle timeout restarts with each byte, so it cannot bound a client dribbling them); and from
+ *       a request's headers until its whole body is read. A slower request's connection is closed.
+ *       Headers are also bounded by their size (16 KiB, {@link LocalServer#MAX_HEADER_BYTES}).
  *   <li>{@code AIGW_HTTP_WRITE_TIMEOUT_SECONDS} (default 30): how long one write of an answer may wait
  *       for a client that reads nothing; then its connection is closed. A long stream whose client
  *       keeps reading is never cut: the time a model takes between two events does not count.
@@ -23,22 +25,32 @@ import java.util.Map;
  *       one client address holds at once; more from it are closed as soon as they are accepted, so
  *       that one client cannot take every connection (issue 15). Behind a reverse proxy every
  *       request comes from the proxy's address: set it to {@code AIGW_HTTP_MAX_CONNECTIONS} there.
+ *   <li>{@code AIGW_HTTP_MAX_BUFFERED_BODY_BYTES} (default 256 MiB): request-body bytes all
+ *       connections together may hold in memory at once. Bodies are read whole before the key is
+ *       checked, so without this bound clients with no key could fill the heap with half-sent
+ *       bodies. A request takes its {@code Content-Length} from it before its body is read (a chunked
+ *       one as its body arrives) and gives it back when its answer is sent; one that cannot is
+ *       answered 503 with {@code Retry-After} at once, its body unread.
  * </ul>
  *
- * @param requestTimeout headers and body of one request, from its first byte
+ * @param requestTimeout a request's headers, from the connection's opening or previous answer; then its body, from its headers
  * @param writeTimeout one blocked write of an answer
  * @param idleTimeout a connection between requests (or before its first)
  * @param maxConnections open connections at once
  * @param maxConnectionsPerClient open connections of one client address at once; at most {@code maxConnections}
+ * @param maxBufferedBodyBytes request-body bytes held in memory at once by all requests together
  */
-record ServerLimits(Duration requestTimeout, Duration writeTimeout, Duration idleTimeout, int maxConnections, int maxConnectionsPerClient) {
+record ServerLimits(Duration requestTimeout, Duration writeTimeout, Duration idleTimeout, int maxConnections, int maxConnectionsPerClient,
+    long maxBufferedBodyBytes) {
+  /** Room for 25 bodies of the largest size API Gateway accepts (10 MiB) at once. */
+  static final long DEFAULT_MAX_BUFFERED_BODY_BYTES = 256L * 1024 * 1024;
   /** A client's default share: a quarter of the default connections. */
   static final int DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 128;
   static final ServerLimits DEFAULTS = new ServerLimits(Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(30), 512);
 
   ServerLimits {
     if (requestTimeout.toSeconds() < 1 || writeTimeout.toSeconds() < 1 || idleTimeout.toSeconds() < 1 || maxConnections < 1
-        || maxConnectionsPerClient < 1) {
+        || maxConnectionsPerClient < 1 || maxBufferedBodyBytes < 1) {
       throw new IllegalArgumentException("server limits must be at least 1 (second or connection): " + requestTimeout + ", " + writeTimeout
           + ", " + idleTimeout + ", " + maxConnections + ", " + maxConnectionsPerClient);
     }
@@ -46,6 +58,11 @@ record ServerLimits(Duration requestTimeout, Duration writeTimeout, Duration idl
       throw new IllegalArgumentException("AIGW_HTTP_MAX_CONNECTIONS_PER_CLIENT (" + maxConnectionsPerClient
           + ") cannot be more than AIGW_HTTP_MAX_CONNECTIONS (" + maxConnections + ")");
     }
+  }
+
+  /** With the default body budget. */
+  ServerLimits(Duration requestTimeout, Duration writeTimeout, Duration idleTimeout, int maxConnections, int maxConnectionsPerClient) {
+    this(requestTimeout, writeTimeout, idleTimeout, maxConnections, maxConnectionsPerClient, DEFAULT_MAX_BUFFERED_BODY_BYTES);
   }
 
   /** With the default share per client, or all of them when fewer than the default. */
@@ -61,18 +78,23 @@ record ServerLimits(Duration requestTimeout, Duration writeTimeout, Duration idl
         Duration.ofSeconds(positive(env, "AIGW_HTTP_WRITE_TIMEOUT_SECONDS", DEFAULTS.writeTimeout.toSeconds())),
         Duration.ofSeconds(positive(env, "AIGW_HTTP_IDLE_TIMEOUT_SECONDS", DEFAULTS.idleTimeout.toSeconds())),
         maxConnections,
-        (int) positive(env, "AIGW_HTTP_MAX_CONNECTIONS_PER_CLIENT", Math.min(DEFAULT_MAX_CONNECTIONS_PER_CLIENT, maxConnections)));
+        (int) positive(env, "AIGW_HTTP_MAX_CONNECTIONS_PER_CLIENT", Math.min(DEFAULT_MAX_CONNECTIONS_PER_CLIENT, maxConnections)),
+        positive(env, "AIGW_HTTP_MAX_BUFFERED_BODY_BYTES", DEFAULT_MAX_BUFFERED_BODY_BYTES, Long.MAX_VALUE));
   }
 
   /** No value means the default; 0 is refused, since "no limit" is the hole these limits close. */
   private static long positive(Map<String, String> env, String name, long fallback) {
+    return positive(env, name, fallback, Integer.MAX_VALUE);
+  }
+
+  private static long positive(Map<String, String> env, String name, long fallback, long max) {
     String text = env.get(name);
     if (text == null || text.isBlank()) {
       return fallback;
     }
     try {
       long value = Long.parseLong(text.strip());
-      if (value < 1 || value > Integer.MAX_VALUE) {
+      if (value < 1 || value > max) {
         throw new NumberFormatException();
       }
       return value;

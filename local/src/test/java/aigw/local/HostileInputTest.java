@@ -580,6 +580,17 @@ class HostileInputTest {
       assertThat(JAVA_INTERNALS.matcher(body).find()).as("no Java internals in the body: %s -> %s", probe, body).isFalse();
       return;
     }
+    if (raw.length > 0 && probe.method().length() + requestTarget(probe).length() + " HTTP/1.1\r\n".length() + 1 > LocalServer.MAX_HEADER_BYTES) {
+      // A request line longer than the server reads (431 or 414) is refused before its target is
+      // parsed: no path, so no route, and OpenAI's envelope whatever the path would have named.
+      GatewayResponse answer = parse(raw, probe.toString());
+      Statistics.label("request line too long").collect(true);
+      assertThat(answer.status()).as("%s -> %s", probe, answer.status()).isIn(414, 431);
+      String body = new String(answer.body(), StandardCharsets.UTF_8);
+      assertThat(JAVA_INTERNALS.matcher(body).find()).as("no Java internals in the body: %s -> %s", probe, body).isFalse();
+      assertThat(Json.readObject(answer.body()).path("error").path("message").asText()).as(body).isNotBlank();
+      return;
+    }
     if (raw.length == 0 && quirk == WireQuirk.LONG_HEADER) {
       // Headers over the server's 16 KiB are refused (431) as soon as they are read, and the
       // connection closed while this client still writes: the reset may discard the answer here.
