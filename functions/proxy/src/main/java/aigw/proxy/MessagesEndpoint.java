@@ -69,6 +69,9 @@ final class MessagesEndpoint {
     requireMessages(body);
     var admitted = steps.admit(request, caller, model, body);
     if (passedThrough(admitted.reachable())) { // fallback groups included: one request shape for the whole call
+      // The client's body goes on as sent: a field that picks a dearer tier (Anthropic's speed "fast")
+      // would reach the provider while the call is costed at the standard price (RoutingFields).
+      steps.gateway().settings().allowedRoutingFields().check(body, model, admitted.reachable());
       var providerRequest =
           new ProviderRequest(Operation.MESSAGES, ForwardedBody.of(request.body()), stream, clientHeaders(request));
       return switch (steps.call(admitted, providerRequest)) {

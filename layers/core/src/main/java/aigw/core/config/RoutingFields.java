@@ -36,10 +36,17 @@ import java.util.Set;
  *       project's own tier and pass.
  *   <li>groq: {@code service_tier} "performance" is an enterprise tier; "auto", "on_demand" and "flex" (the
  *       on-demand price, console.groq.com/docs/flex-processing) pass (console.groq.com/docs/service-tiers).
- *   <li>anthropic, gemini: nothing to check. Their translators build the provider's request from the
- *       fields they know and send no {@code service_tier} (nor any other routing field) on; should one
- *       ever be forwarded, its rule belongs here (Anthropic's "auto"/"standard_only" and Gemini's
- *       "standard" are the harmless values).
+ *   <li>anthropic: {@code speed} "fast" (fast mode, with the {@code anthropic-beta: fast-mode-2026-02-01}
+ *       header: "premium pricing", $30/$150 per million tokens on Opus 4.6 against $5/$25,
+ *       platform.claude.com/docs/en/build-with-claude/fast-mode); "standard" is the default and passes.
+ *       {@code /v1/messages} sends the client's body to Anthropic as it came, so the field would reach it
+ *       while the gateway costs the call at the standard price. The chat-completions translator drops it;
+ *       it is refused there too, as a client asking for fast mode would otherwise not get it silently.
+ *       Anthropic's {@code service_tier} ("auto"/"standard_only") chooses no dearer tier.
+ *   <li>openrouter also: {@code speed} "fast" (OpenRouter serves Anthropic's fast mode on {@code speed} or
+ *       {@code service_tier} "fast", billed at the fast tier).
+ *   <li>gemini: nothing to check. Its translator builds Gemini's request from the fields it knows and
+ *       sends no routing field on (Gemini's "standard" would be the harmless {@code service_tier}).
  *   <li>mistral, deepseek, together_ai, fireworks_ai, xai, ollama, ollama_chat, hosted_vllm: no such field
  *       found in their chat API references.
  * </ul>
@@ -53,6 +60,9 @@ public final class RoutingFields {
 
   private static final Rule SERVICE_TIER_OPENAI = new Rule("service_tier", Set.of("auto", "default"));
 
+  /** Anthropic's fast mode (also through OpenRouter): the same model at a premium price. */
+  private static final Rule SPEED = new Rule("speed", Set.of("standard"));
+
   private static final Map<String, List<Rule>> RULES =
       Map.of(
           "openrouter",
@@ -62,7 +72,9 @@ public final class RoutingFields {
               new Rule("provider", Set.of()),
               new Rule("plugins", Set.of()),
               new Rule("preset", Set.of()),
-              SERVICE_TIER_OPENAI),
+              SERVICE_TIER_OPENAI,
+              SPEED),
+          "anthropic", List.of(SPEED),
           "openai", List.of(SERVICE_TIER_OPENAI),
           "azure", List.of(SERVICE_TIER_OPENAI),
           "groq", List.of(new Rule("service_tier", Set.of("auto", "on_demand", "flex"))));

@@ -15,9 +15,12 @@ import javax.net.ssl.SSLHandshakeException;
  * Why a connection to a provider failed, in words an operator can act on: refused, timed out, the
  * name did not resolve, TLS failed, reset. The JDK's HTTP client often throws a bare {@code
  * ConnectException} with no message and the real reason in its causes, so the cause chain is read.
- * Only exception types and JDK messages go into the text, never a header or URL beyond host:port.
+ * Only JDK messages go into the text (never a Java class name), never a header or URL beyond host:port.
  */
 final class ConnectionFailures {
+  /** What a failure the JDK gave no message for is called, in place of its class name. */
+  private static final String NO_DETAIL = "an input/output error the HTTP client gave no detail for";
+
   private ConnectionFailures() {}
 
   /**
@@ -131,7 +134,7 @@ final class ConnectionFailures {
         found = found.isEmpty() ? message : found + ": " + message;
       }
     }
-    return found.isEmpty() ? failure.getClass().getSimpleName() : found;
+    return found.isEmpty() ? NO_DETAIL : found;
   }
 
   private static String describe(Throwable failure) {
@@ -140,7 +143,7 @@ final class ConnectionFailures {
       innermost = innermost.getCause();
     }
     String message = innermost.getMessage();
-    String type = innermost.getClass().getSimpleName();
-    return message == null || message.isBlank() ? type : type + ": " + message;
+    // The JDK's words only: a Java class name tells a client nothing, and no body names one (issue 15).
+    return message == null || message.isBlank() ? NO_DETAIL : message;
   }
 }
