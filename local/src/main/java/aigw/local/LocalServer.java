@@ -42,7 +42,6 @@ import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.ConnectionLimit;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
-import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
@@ -155,7 +154,7 @@ final class LocalServer {
     // Any request-target that parses reaches the application raw, as on API Gateway: it decodes the
     // path once itself (a model id with %2F), so Jetty's ambiguity rules for servlet paths do not apply.
     http.setUriCompliance(UriCompliance.UNSAFE);
-    var connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http));
+    var connector = new ServerConnector(server, 1, 1, new CrlfOnlyHttp(http));
     connector.setHost(host);
     connector.setPort(port);
     connector.setIdleTimeout(limits.idleTimeout().toMillis());
