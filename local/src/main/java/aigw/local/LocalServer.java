@@ -34,7 +34,6 @@ import java.util.logging.Logger;
 import org.eclipse.jetty.http.HttpException;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.Content;
@@ -169,7 +168,7 @@ final class LocalServer {
     server.addConnector(connector);
     server.addBean(new ConnectionLimit(limits.maxConnections(), connector));
     ExecutorService workers = Executors.newFixedThreadPool(WORKER_THREADS, Thread.ofPlatform().name("aigw-http-", 0).daemon(true).factory());
-    var local = new LocalServer(server, connector, workers, application, hosts, limits, headerDeadlines);
+    var local = new LocalServer(server, connector, workers, application, hosts.boundTo(InetAddress.getByName(host)), limits, headerDeadlines);
     server.setHandler(local.new Gateway());
     server.setErrorHandler(local.new OwnErrors());
     server.setStopTimeout(0);
@@ -208,7 +207,7 @@ final class LocalServer {
    * without a thread waiting for it; the application then runs on a worker ({@link #serve}).
    *
    * <p>Answers of this server's own, all in the OpenAI error envelope made by {@link ErrorEnvelope}
-   * like the application's: 400 for an HTTP/1.1 request without a Host or with a malformed one (RFC
+   * like the application's: 400 for a request (HTTP/1.1 or 1.0) without a Host or with a malformed one (RFC
    * 9112 section 3.2), 421 for a Host this server does not answer for ({@link AllowedHosts}; RFC 9110
    * section 15.5.20), 413 for a body over {@link #MAX_BODY_BYTES}, a 4xx for a request Jetty cannot
    * parse ({@link OwnErrors}), and 502 when the application itself fails (what API Gateway answers for
@@ -229,16 +228,17 @@ final class LocalServer {
       // Jetty's idle timeout ends a read or write that makes no progress; while the application waits
       // for its model (no read or write pending), it must not end the request.
       request.addIdleTimeoutListener(timeout -> false);
+      // One Host naming this server, on HTTP/1.0 too (which RFC 9112 does not require to send one):
+      // the Host check is the defence against DNS rebinding, and a request without a name cannot be checked.
       List<String> hostLines = request.getHeaders().getValuesList(HttpHeader.HOST);
       String host = hostLines.isEmpty() ? null : hostLines.get(0);
-      boolean http11 = request.getConnectionMetaData().getHttpVersion() == HttpVersion.HTTP_1_1;
-      if (hostLines.size() > 1 || (host == null || host.isBlank() ? http11 : AllowedHosts.nameOf(host) == null)) {
+      if (hostLines.size() != 1 || host.isBlank() || AllowedHosts.nameOf(host) == null) {
         own(request, response, callback, ErrorEnvelope.response(new BadRequest(
-            "An HTTP/1.1 request needs one Host header naming this server, e.g. 127.0.0.1:" + port() + " (RFC 9112 section 3.2)."),
+            "A request needs one Host header naming this server, e.g. 127.0.0.1:" + port() + " (RFC 9112 section 3.2)."),
             ErrorEnvelope.Dialect.of(pathOf(request)), null));
         return true;
       }
-      if (host != null && !host.isBlank() && !hosts.allows(host)) {
+      if (!hosts.allows(host)) {
         own(request, response, callback, ErrorEnvelope.misdirected(host));
         return true;
       }
