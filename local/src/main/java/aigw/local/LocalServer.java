@@ -4,6 +4,7 @@ import aigw.core.errors.BadRequest;
 import aigw.core.errors.ErrorEnvelope;
 import aigw.core.errors.PayloadTooLarge;
 import aigw.core.errors.ServiceUnavailable;
+import aigw.core.errors.UnsupportedContentEncoding;
 import aigw.core.http.GatewayApplication;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
@@ -240,6 +241,16 @@ final class LocalServer {
       }
       if (!hosts.allows(host)) {
         own(request, response, callback, ErrorEnvelope.misdirected(host));
+        return true;
+      }
+      List<String> encodings = request.getHeaders().getValuesList(HttpHeader.CONTENT_ENCODING);
+      try {
+        // Before the body is read (the application checks it too, for API Gateway): every line,
+        // since the application sees only the first.
+        GatewayApplication.requireIdentityEncoding(encodings.isEmpty() ? null : String.join(",", encodings));
+      } catch (UnsupportedContentEncoding compressed) {
+        response.getHeaders().put(HttpHeader.CONNECTION, "close"); // its body is not read
+        own(request, response, callback, ErrorEnvelope.response(compressed, ErrorEnvelope.Dialect.of(pathOf(request)), null));
         return true;
       }
       new BodyReader(request, response, callback).run();
