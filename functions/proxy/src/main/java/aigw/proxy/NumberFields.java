@@ -33,7 +33,8 @@ public final class NumberFields {
   /**
    * A field's documented range.
    *
-   * @param integer whether only whole numbers are taken (written without a fraction or exponent, as OpenAI requires)
+   * @param integer whether only whole numbers are taken ({@code 256.0} and {@code 2E+3} are whole: the value is
+   *     judged, its spelling is the provider's)
    */
   public record Range(BigDecimal min, BigDecimal max, boolean integer) {
     static Range integers(long min, long max) {
@@ -45,14 +46,12 @@ public final class NumberFields {
     }
 
     boolean holds(JsonNode value) {
-      if (!value.isNumber() || (integer && !value.isIntegralNumber())) {
-        return false;
-      }
-      if ((value.isDouble() || value.isFloat()) && !Double.isFinite(value.doubleValue())) {
+      if (!value.isNumber() || ((value.isDouble() || value.isFloat()) && !Double.isFinite(value.doubleValue()))) {
         return false;
       }
       BigDecimal exact = value.decimalValue();
-      return exact.compareTo(min) >= 0 && exact.compareTo(max) <= 0;
+      // The range first: it is what bounds the work of the whole-number test on a value like 1e999999.
+      return exact.compareTo(min) >= 0 && exact.compareTo(max) <= 0 && (!integer || exact.stripTrailingZeros().scale() <= 0);
     }
 
     String describe() {

@@ -92,6 +92,7 @@ class NumberFieldsTest {
         Arguments.of(chat, "max_tokens", "-1"),
         Arguments.of(chat, "max_tokens", "0"),
         Arguments.of(chat, "max_tokens", "1.5"),
+        Arguments.of(chat, "max_tokens", "1e-999999"),
         Arguments.of(chat, "max_tokens", "\"100\""),
         Arguments.of(chat, "max_tokens", "99999999999999999999999999999"),
         Arguments.of(chat, "max_completion_tokens", "1e999999"),
@@ -151,7 +152,7 @@ class NumberFieldsTest {
   void numbersInTheirRangesReachTheProvider() {
     String chat = "{\"model\":\"m\"," + MESSAGES + ",\"max_tokens\":2147483647,\"max_completion_tokens\":1,\"n\":128,\"temperature\":2,"
         + "\"top_p\":0,\"presence_penalty\":-2,\"frequency_penalty\":2.0,\"top_logprobs\":20,\"seed\":-9223372036854775808,"
-        + "\"logit_bias\":{\"50256\":-100,\"1\":100},\"top_k\":0,\"user\":null,\"temperature_unit\":1e999999}";
+        + "\"logit_bias\":{\"50256\":-100,\"1\":100},\"top_k\":0.0,\"user\":null,\"temperature_unit\":1e999999}";
     assertThat(post("/v1/chat/completions", chat).status()).isEqualTo(200);
     String messages = "{\"model\":\"m\"," + MESSAGES + ",\"max_tokens\":1,\"temperature\":1,\"top_p\":0.5,\"top_k\":40}";
     assertThat(post("/v1/messages", messages).status()).isEqualTo(200);
