@@ -1,5 +1,6 @@
 package aigw.local;
 
+import aigw.core.auth.Authenticator;
 import aigw.core.errors.BadRequest;
 import aigw.core.errors.ErrorEnvelope;
 import aigw.core.errors.PayloadTooLarge;
@@ -8,6 +9,7 @@ import aigw.core.errors.UnsupportedContentEncoding;
 import aigw.core.http.GatewayApplication;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
+import aigw.core.providers.http.AnswerBudget;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -112,6 +114,9 @@ final class LocalServer {
   private final AllowedHosts hosts;
   private final ServerLimits limits;
   private final BodyBudget budget;
+  /** Whole provider answers held at once, by every request together (ServerLimits#maxBufferedAnswerBytes). */
+  private final AnswerBudget answerBudget;
+  private final KeyShares keyShares;
   private final HeaderDeadlines headerDeadlines;
 
   private LocalServer(Server server, ServerConnector connector, ExecutorService workers, GatewayApplication application, AllowedHosts hosts,
@@ -124,6 +129,8 @@ final class LocalServer {
     this.hosts = hosts;
     this.limits = limits;
     this.budget = new BodyBudget(limits.maxBufferedBodyBytes());
+    this.answerBudget = new AnswerBudget(limits.maxBufferedAnswerBytes());
+    this.keyShares = new KeyShares(limits.maxWorkersPerKey());
   }
 
   /** As below, with the default {@link ServerLimits} and no host names beyond addresses and localhost. */
@@ -493,17 +500,76 @@ final class LocalServer {
 
   /** Runs the application on a worker; the write timeout applies from here until the answer is sent. */
   private void dispatch(Request request, Response response, Callback callback, byte[] body) {
+    boolean health = HEALTH_PATHS.contains(request.getHttpURI().getPath());
+    // The key's share of the workers (KeyShares), taken until the answer is sent.
+    String key = health ? null : Authenticator.presentedKeyOrNull(name -> request.getHeaders().get(name));
+    if (key != null && !keyShares.take(key)) {
+      own(request, response, callback, ErrorEnvelope.response(keyShares.refusal(), ErrorEnvelope.Dialect.of(pathOf(request)), null));
+      return;
+    }
     EndPoint endPoint = request.getConnectionMetaData().getConnection().getEndPoint();
     endPoint.setIdleTimeout(limits.writeTimeout().toMillis());
     Callback done = Callback.from(() -> {
+      keyShares.give(key);
       endPoint.setIdleTimeout(limits.idleTimeout().toMillis()); // the next request on this connection
       callback.succeeded();
-    }, callback::failed);
+    }, failure -> {
+      keyShares.give(key);
+      callback.failed(failure);
+    });
     try {
-      ExecutorService runOn = HEALTH_PATHS.contains(request.getHttpURI().getPath()) ? healthWorkers : workers;
-      runOn.execute(() -> serve(request, response, done, body));
+      ExecutorService runOn = health ? healthWorkers : workers;
+      runOn.execute(() -> {
+        try (var answers = answerBudget.open()) { // the provider answers this request holds, until it is answered
+          serve(request, response, done, body);
+        }
+      });
     } catch (RejectedExecutionException stopping) {
-      callback.failed(stopping);
+      done.failed(stopping);
+    }
+  }
+
+  /**
+   * Requests each presented key has on the workers at once, at most {@link
+   * ServerLimits#maxWorkersPerKey()} (issue 15): without it, one key whose model hangs (and that has
+   * no {@code max_parallel_requests}) could hold all {@link #WORKER_THREADS} workers, and every other
+   * key's requests would wait behind it. Keyed by the key as presented, before it is checked: a
+   * made-up key fails authentication at once and gives its share back. Health routes are not counted.
+   */
+  static final class KeyShares {
+    private final int perKey;
+    private final Map<String, Integer> running = new ConcurrentHashMap<>();
+
+    KeyShares(int perKey) {
+      this.perKey = perKey;
+    }
+
+    /** Takes one of the key's share; false (nothing taken) when it holds all of it. */
+    boolean take(String key) {
+      var over = new AtomicBoolean();
+      running.compute(key, (k, count) -> {
+        int now = count == null ? 0 : count;
+        if (now >= perKey) {
+          over.set(true);
+          return count;
+        }
+        return now + 1;
+      });
+      return !over.get();
+    }
+
+    /** Gives one back; null (no key) is nothing. */
+    void give(String key) {
+      if (key != null) {
+        running.computeIfPresent(key, (k, count) -> count <= 1 ? null : count - 1);
+      }
+    }
+
+    /** 429 with {@code Retry-After}: a worker frees up when one of the key's own requests ends. */
+    aigw.core.errors.RateLimited refusal() {
+      var now = java.time.Instant.now();
+      return new aigw.core.errors.RateLimited("This key already has " + perKey + " requests running on this gateway, its share of the "
+          + WORKER_THREADS + " workers (AIGW_HTTP_MAX_WORKERS_PER_KEY); retry when one of them ends.", now, now.plusSeconds(1), Map.of());
     }
   }
 

@@ -153,10 +153,12 @@ public final class UpstreamHttp {
   /**
    * Sends {@code call} and reads the whole answer: at most the bound of a whole answer ({@link
    * #DEFAULT_MAX_ANSWER_BYTES} unless set), an error's body at most {@link #MAX_ERROR_BODY_BYTES}.
-   * Each read waits at most the call's timeout.
+   * Each read waits at most the call's timeout. A whole answer's bytes also come out of the
+   * process's {@link AnswerBudget} when the thread has a scope open.
    *
    * @throws UpstreamUnreachable (502, not {@code beforeSending}) for an answer over the bound: no
    *     byte past it is read and its connection is closed
+   * @throws aigw.core.errors.ServiceUnavailable (503) when the {@link AnswerBudget} cannot take it
    */
   public Reply exchange(UpstreamCall call) {
     try (OpenReply reply = open(call)) {
@@ -165,7 +167,7 @@ public final class UpstreamHttp {
       }
       byte[] body;
       try {
-        body = reply.body().readNBytes(maxAnswerBytes + 1);
+        body = AnswerBudget.read(reply.body(), maxAnswerBytes, "the provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()));
       } catch (IOException e) {
         throw midStream(call, e, true);
       }
@@ -391,7 +393,7 @@ public final class UpstreamHttp {
       String message = mask(timeout.getMessage(), secrets);
       return java.util.Objects.equals(message, timeout.getMessage()) ? timeout : new UpstreamTimeout(message);
     }
-    if (failure instanceof ServiceUnavailable unavailable) { // a provider's "cannot serve now", quoting its message
+    if (failure instanceof ServiceUnavailable unavailable && !unavailable.gatewayBusy()) { // a provider's "cannot serve now", quoting its message
       String message = mask(unavailable.getMessage(), secrets);
       return java.util.Objects.equals(message, unavailable.getMessage())
           ? unavailable
