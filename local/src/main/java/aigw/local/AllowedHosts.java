@@ -1,6 +1,12 @@
 package aigw.local;
 
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashSet;
 import java.util.Locale;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -12,8 +18,11 @@ import java.util.stream.Collectors;
  * requests still carry {@code Host: evil.example}. So only these are answered:
  *
  * <ul>
- *   <li>an IP address literal ({@code 127.0.0.1}, {@code [::1]}, or the address of a non-loopback
- *       bind): rebinding needs a DNS name, and a literal names the address the client connected to;
+ *   <li>an IP address literal naming an address the server listens on ({@link #boundTo}): on a
+ *       loopback bind that address, {@code 127.0.0.1} and {@code [::1]}; on a wildcard bind
+ *       ({@code 0.0.0.0}) the addresses of the machine's interfaces; on another bind that address.
+ *       Rebinding needs a DNS name, so a literal is not its vector, but a literal naming some other
+ *       machine ({@code 10.0.0.1}, {@code 127.0.0.2}) is a request meant for someone else (issue 15);
  *   <li>{@code localhost} and names under {@code .localhost}, which resolve to loopback only (RFC 6761
  *       section 6.3) and so cannot be rebound;
  *   <li>the names the operator lists in {@code AIGW_ALLOWED_HOSTS} or {@code --allowed-hosts}
@@ -26,10 +35,39 @@ import java.util.stream.Collectors;
 final class AllowedHosts {
   private final Set<String> names;
   private final boolean any;
+  /** The addresses an IP literal in Host may name; set by {@link #boundTo} once the bind is known. */
+  private final Set<InetAddress> addresses;
 
-  private AllowedHosts(Set<String> names, boolean any) {
+  private AllowedHosts(Set<String> names, boolean any, Set<InetAddress> addresses) {
     this.names = names;
     this.any = any;
+    this.addresses = addresses;
+  }
+
+  /**
+   * These names, and as IP literals the addresses a server listening on {@code bound} answers on:
+   * that address; on a loopback one also {@code 127.0.0.1} and {@code ::1} (what {@code localhost}
+   * names); on the wildcard address every address of the machine's network interfaces (read now:
+   * an interface added later is named by the operator in {@code AIGW_ALLOWED_HOSTS}).
+   */
+  AllowedHosts boundTo(InetAddress bound) {
+    var own = new HashSet<InetAddress>();
+    own.add(bound);
+    if (bound.isLoopbackAddress() || bound.isAnyLocalAddress()) {
+      own.add(InetAddress.getLoopbackAddress());
+      own.add(literal("127.0.0.1"));
+      own.add(literal("::1"));
+    }
+    if (bound.isAnyLocalAddress()) {
+      try {
+        for (NetworkInterface face : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+          own.addAll(Collections.list(face.getInetAddresses()).stream().map(AllowedHosts::withoutScope).toList());
+        }
+      } catch (SocketException unreadable) {
+        // the loopback literals only; names still work
+      }
+    }
+    return new AllowedHosts(names, any, Set.copyOf(own));
   }
 
   /** From {@code AIGW_ALLOWED_HOSTS}'s value (null or blank: none beyond addresses and localhost). */
@@ -41,7 +79,7 @@ final class AllowedHosts {
             .filter(name -> !name.isEmpty())
             .map(AllowedHosts::normalized)
             .collect(Collectors.toUnmodifiableSet());
-    return new AllowedHosts(names, names.contains("*"));
+    return new AllowedHosts(names, names.contains("*"), Set.of(literal("127.0.0.1"), literal("::1")));
   }
 
   /**
@@ -57,7 +95,32 @@ final class AllowedHosts {
     if (name == null) {
       return false;
     }
-    return name.startsWith("[") || isIpv4(name) || name.equals("localhost") || name.endsWith(".localhost") || names.contains(name);
+    if (name.startsWith("[") || isIpv4(name)) {
+      InetAddress address = literal(name.startsWith("[") ? name.substring(1, name.length() - 1) : name);
+      return address != null && addresses.contains(address);
+    }
+    return name.equals("localhost") || name.endsWith(".localhost") || names.contains(name);
+  }
+
+  /** An IP literal as an address (no name lookup: {@code getByName} parses a literal); null when not one. */
+  private static InetAddress literal(String text) {
+    try {
+      return withoutScope(InetAddress.getByName(text));
+    } catch (java.net.UnknownHostException notOne) {
+      return null;
+    }
+  }
+
+  /** An IPv6 address without its interface scope ({@code fe80::1%eth0}), as a Host literal names it. */
+  private static InetAddress withoutScope(InetAddress address) {
+    if (address instanceof Inet6Address six && six.getScopeId() != 0) {
+      try {
+        return InetAddress.getByAddress(six.getAddress());
+      } catch (java.net.UnknownHostException cannot) {
+        return address;
+      }
+    }
+    return address;
   }
 
   /** The host name of a Host value: without its port, lower-case, without a trailing dot; null when malformed. */

@@ -71,7 +71,8 @@ public record LocalOptions(
       Connections (environment only; see docs/configuration.md):
         AIGW_HTTP_REQUEST_TIMEOUT_SECONDS (30), AIGW_HTTP_WRITE_TIMEOUT_SECONDS (30),
         AIGW_HTTP_IDLE_TIMEOUT_SECONDS (30), AIGW_HTTP_MAX_CONNECTIONS (512),
-        AIGW_HTTP_MAX_CONNECTIONS_PER_CLIENT (128), AIGW_HTTP_MAX_BUFFERED_BODY_BYTES (256 MiB)
+        AIGW_HTTP_MAX_CONNECTIONS_PER_CLIENT (128), AIGW_HTTP_MAX_BUFFERED_BODY_BYTES (256 MiB),
+        AIGW_HTTP_MAX_BUFFERED_ANSWER_BYTES (256 MiB), AIGW_HTTP_MAX_WORKERS_PER_KEY (32)
 
       Master key, decided at start and named in one start-up line:
         1. DATA-DIR/master-key, if a local rotation wrote it (it wins over AIGW_MASTER_KEY);

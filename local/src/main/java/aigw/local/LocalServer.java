@@ -1,12 +1,15 @@
 package aigw.local;
 
+import aigw.core.auth.Authenticator;
 import aigw.core.errors.BadRequest;
 import aigw.core.errors.ErrorEnvelope;
 import aigw.core.errors.PayloadTooLarge;
 import aigw.core.errors.ServiceUnavailable;
+import aigw.core.errors.UnsupportedContentEncoding;
 import aigw.core.http.GatewayApplication;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
+import aigw.core.providers.http.AnswerBudget;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -34,7 +37,6 @@ import java.util.logging.Logger;
 import org.eclipse.jetty.http.HttpException;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.Content;
@@ -42,7 +44,6 @@ import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.ConnectionLimit;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
-import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
@@ -113,6 +114,9 @@ final class LocalServer {
   private final AllowedHosts hosts;
   private final ServerLimits limits;
   private final BodyBudget budget;
+  /** Whole provider answers held at once, by every request together (ServerLimits#maxBufferedAnswerBytes). */
+  private final AnswerBudget answerBudget;
+  private final KeyShares keyShares;
   private final HeaderDeadlines headerDeadlines;
 
   private LocalServer(Server server, ServerConnector connector, ExecutorService workers, GatewayApplication application, AllowedHosts hosts,
@@ -125,6 +129,8 @@ final class LocalServer {
     this.hosts = hosts;
     this.limits = limits;
     this.budget = new BodyBudget(limits.maxBufferedBodyBytes());
+    this.answerBudget = new AnswerBudget(limits.maxBufferedAnswerBytes());
+    this.keyShares = new KeyShares(limits.maxWorkersPerKey());
   }
 
   /** As below, with the default {@link ServerLimits} and no host names beyond addresses and localhost. */
@@ -155,7 +161,7 @@ final class LocalServer {
     // Any request-target that parses reaches the application raw, as on API Gateway: it decodes the
     // path once itself (a model id with %2F), so Jetty's ambiguity rules for servlet paths do not apply.
     http.setUriCompliance(UriCompliance.UNSAFE);
-    var connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http));
+    var connector = new ServerConnector(server, 1, 1, new CrlfOnlyHttp(http));
     connector.setHost(host);
     connector.setPort(port);
     connector.setIdleTimeout(limits.idleTimeout().toMillis());
@@ -170,7 +176,7 @@ final class LocalServer {
     server.addConnector(connector);
     server.addBean(new ConnectionLimit(limits.maxConnections(), connector));
     ExecutorService workers = Executors.newFixedThreadPool(WORKER_THREADS, Thread.ofPlatform().name("aigw-http-", 0).daemon(true).factory());
-    var local = new LocalServer(server, connector, workers, application, hosts, limits, headerDeadlines);
+    var local = new LocalServer(server, connector, workers, application, hosts.boundTo(InetAddress.getByName(host)), limits, headerDeadlines);
     server.setHandler(local.new Gateway());
     server.setErrorHandler(local.new OwnErrors());
     server.setStopTimeout(0);
@@ -209,7 +215,7 @@ final class LocalServer {
    * without a thread waiting for it; the application then runs on a worker ({@link #serve}).
    *
    * <p>Answers of this server's own, all in the OpenAI error envelope made by {@link ErrorEnvelope}
-   * like the application's: 400 for an HTTP/1.1 request without a Host or with a malformed one (RFC
+   * like the application's: 400 for a request (HTTP/1.1 or 1.0) without a Host or with a malformed one (RFC
    * 9112 section 3.2), 421 for a Host this server does not answer for ({@link AllowedHosts}; RFC 9110
    * section 15.5.20), 413 for a body over {@link #MAX_BODY_BYTES}, a 4xx for a request Jetty cannot
    * parse ({@link OwnErrors}), and 502 when the application itself fails (what API Gateway answers for
@@ -230,17 +236,28 @@ final class LocalServer {
       // Jetty's idle timeout ends a read or write that makes no progress; while the application waits
       // for its model (no read or write pending), it must not end the request.
       request.addIdleTimeoutListener(timeout -> false);
+      // One Host naming this server, on HTTP/1.0 too (which RFC 9112 does not require to send one):
+      // the Host check is the defence against DNS rebinding, and a request without a name cannot be checked.
       List<String> hostLines = request.getHeaders().getValuesList(HttpHeader.HOST);
       String host = hostLines.isEmpty() ? null : hostLines.get(0);
-      boolean http11 = request.getConnectionMetaData().getHttpVersion() == HttpVersion.HTTP_1_1;
-      if (hostLines.size() > 1 || (host == null || host.isBlank() ? http11 : AllowedHosts.nameOf(host) == null)) {
+      if (hostLines.size() != 1 || host.isBlank() || AllowedHosts.nameOf(host) == null) {
         own(request, response, callback, ErrorEnvelope.response(new BadRequest(
-            "An HTTP/1.1 request needs one Host header naming this server, e.g. 127.0.0.1:" + port() + " (RFC 9112 section 3.2)."),
+            "A request needs one Host header naming this server, e.g. 127.0.0.1:" + port() + " (RFC 9112 section 3.2)."),
             ErrorEnvelope.Dialect.of(pathOf(request)), null));
         return true;
       }
-      if (host != null && !host.isBlank() && !hosts.allows(host)) {
+      if (!hosts.allows(host)) {
         own(request, response, callback, ErrorEnvelope.misdirected(host));
+        return true;
+      }
+      List<String> encodings = request.getHeaders().getValuesList(HttpHeader.CONTENT_ENCODING);
+      try {
+        // Before the body is read (the application checks it too, for API Gateway): every line,
+        // since the application sees only the first.
+        GatewayApplication.requireIdentityEncoding(encodings.isEmpty() ? null : String.join(",", encodings));
+      } catch (UnsupportedContentEncoding compressed) {
+        response.getHeaders().put(HttpHeader.CONNECTION, "close"); // its body is not read
+        own(request, response, callback, ErrorEnvelope.response(compressed, ErrorEnvelope.Dialect.of(pathOf(request)), null));
         return true;
       }
       new BodyReader(request, response, callback).run();
@@ -483,17 +500,76 @@ final class LocalServer {
 
   /** Runs the application on a worker; the write timeout applies from here until the answer is sent. */
   private void dispatch(Request request, Response response, Callback callback, byte[] body) {
+    boolean health = HEALTH_PATHS.contains(request.getHttpURI().getPath());
+    // The key's share of the workers (KeyShares), taken until the answer is sent.
+    String key = health ? null : Authenticator.presentedKeyOrNull(name -> request.getHeaders().get(name));
+    if (key != null && !keyShares.take(key)) {
+      own(request, response, callback, ErrorEnvelope.response(keyShares.refusal(), ErrorEnvelope.Dialect.of(pathOf(request)), null));
+      return;
+    }
     EndPoint endPoint = request.getConnectionMetaData().getConnection().getEndPoint();
     endPoint.setIdleTimeout(limits.writeTimeout().toMillis());
     Callback done = Callback.from(() -> {
+      keyShares.give(key);
       endPoint.setIdleTimeout(limits.idleTimeout().toMillis()); // the next request on this connection
       callback.succeeded();
-    }, callback::failed);
+    }, failure -> {
+      keyShares.give(key);
+      callback.failed(failure);
+    });
     try {
-      ExecutorService runOn = HEALTH_PATHS.contains(request.getHttpURI().getPath()) ? healthWorkers : workers;
-      runOn.execute(() -> serve(request, response, done, body));
+      ExecutorService runOn = health ? healthWorkers : workers;
+      runOn.execute(() -> {
+        try (var answers = answerBudget.open()) { // the provider answers this request holds, until it is answered
+          serve(request, response, done, body);
+        }
+      });
     } catch (RejectedExecutionException stopping) {
-      callback.failed(stopping);
+      done.failed(stopping);
+    }
+  }
+
+  /**
+   * Requests each presented key has on the workers at once, at most {@link
+   * ServerLimits#maxWorkersPerKey()} (issue 15): without it, one key whose model hangs (and that has
+   * no {@code max_parallel_requests}) could hold all {@link #WORKER_THREADS} workers, and every other
+   * key's requests would wait behind it. Keyed by the key as presented, before it is checked: a
+   * made-up key fails authentication at once and gives its share back. Health routes are not counted.
+   */
+  static final class KeyShares {
+    private final int perKey;
+    private final Map<String, Integer> running = new ConcurrentHashMap<>();
+
+    KeyShares(int perKey) {
+      this.perKey = perKey;
+    }
+
+    /** Takes one of the key's share; false (nothing taken) when it holds all of it. */
+    boolean take(String key) {
+      var over = new AtomicBoolean();
+      running.compute(key, (k, count) -> {
+        int now = count == null ? 0 : count;
+        if (now >= perKey) {
+          over.set(true);
+          return count;
+        }
+        return now + 1;
+      });
+      return !over.get();
+    }
+
+    /** Gives one back; null (no key) is nothing. */
+    void give(String key) {
+      if (key != null) {
+        running.computeIfPresent(key, (k, count) -> count <= 1 ? null : count - 1);
+      }
+    }
+
+    /** 429 with {@code Retry-After}: a worker frees up when one of the key's own requests ends. */
+    aigw.core.errors.RateLimited refusal() {
+      var now = java.time.Instant.now();
+      return new aigw.core.errors.RateLimited("This key already has " + perKey + " requests running on this gateway, its share of the "
+          + WORKER_THREADS + " workers (AIGW_HTTP_MAX_WORKERS_PER_KEY); retry when one of them ends.", now, now.plusSeconds(1), Map.of());
     }
   }
 

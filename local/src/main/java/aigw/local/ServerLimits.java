@@ -31,6 +31,16 @@ import java.util.Map;
  *       bodies. A request takes its {@code Content-Length} from it before its body is read (a chunked
  *       one as its body arrives) and gives it back when its answer is sent; one that cannot is
  *       answered 503 with {@code Retry-After} at once, its body unread.
+ *   <li>{@code AIGW_HTTP_MAX_BUFFERED_ANSWER_BYTES} (default 256 MiB): bytes of whole (not streamed)
+ *       provider answers all requests together may hold at once ({@link
+ *       aigw.core.providers.http.AnswerBudget}); each answer is also bounded by {@code
+ *       AIGW_MAX_PROVIDER_ANSWER_BYTES} (64 MiB), and 64 workers could otherwise hold 4 GiB. An
+ *       answer it cannot take is dropped and its request answered 503 with {@code Retry-After}.
+ *   <li>{@code AIGW_HTTP_MAX_WORKERS_PER_KEY} (default 32, half of the {@value LocalServer#WORKER_THREADS}
+ *       workers; at most all of them): requests one presented key may have running at once, so that
+ *       one key whose model hangs cannot hold every worker. A request beyond it is answered 429 with
+ *       {@code Retry-After} at once. A key's own {@code max_parallel_requests} is checked after it,
+ *       in the application, and may be lower.
  * </ul>
  *
  * @param requestTimeout a request's headers, from the connection's opening or previous answer; then its body, from its headers
@@ -39,9 +49,16 @@ import java.util.Map;
  * @param maxConnections open connections at once
  * @param maxConnectionsPerClient open connections of one client address at once; at most {@code maxConnections}
  * @param maxBufferedBodyBytes request-body bytes held in memory at once by all requests together
+ * @param maxBufferedAnswerBytes whole provider-answer bytes held in memory at once by all requests together
+ * @param maxWorkersPerKey requests one presented key may have on the workers at once; at most {@link LocalServer#WORKER_THREADS}
  */
 record ServerLimits(Duration requestTimeout, Duration writeTimeout, Duration idleTimeout, int maxConnections, int maxConnectionsPerClient,
-    long maxBufferedBodyBytes) {
+    long maxBufferedBodyBytes, long maxBufferedAnswerBytes, int maxWorkersPerKey) {
+  /** Room for 4 answers of the largest size read whole (64 MiB), and thousands of ordinary ones. */
+  static final long DEFAULT_MAX_BUFFERED_ANSWER_BYTES = 256L * 1024 * 1024;
+  /** Half the workers: one key's hanging model leaves the other half to everyone else. */
+  static final int DEFAULT_MAX_WORKERS_PER_KEY = LocalServer.WORKER_THREADS / 2;
+
   /** Room for 25 bodies of the largest size API Gateway accepts (10 MiB) at once. */
   static final long DEFAULT_MAX_BUFFERED_BODY_BYTES = 256L * 1024 * 1024;
   /** A client's default share: a quarter of the default connections. */
@@ -50,7 +67,7 @@ record ServerLimits(Duration requestTimeout, Duration writeTimeout, Duration idl
 
   ServerLimits {
     if (requestTimeout.toSeconds() < 1 || writeTimeout.toSeconds() < 1 || idleTimeout.toSeconds() < 1 || maxConnections < 1
-        || maxConnectionsPerClient < 1 || maxBufferedBodyBytes < 1) {
+        || maxConnectionsPerClient < 1 || maxBufferedBodyBytes < 1 || maxBufferedAnswerBytes < 1 || maxWorkersPerKey < 1) {
       throw new IllegalArgumentException("server limits must be at least 1 (second or connection): " + requestTimeout + ", " + writeTimeout
           + ", " + idleTimeout + ", " + maxConnections + ", " + maxConnectionsPerClient);
     }
@@ -58,6 +75,13 @@ record ServerLimits(Duration requestTimeout, Duration writeTimeout, Duration idl
       throw new IllegalArgumentException("AIGW_HTTP_MAX_CONNECTIONS_PER_CLIENT (" + maxConnectionsPerClient
           + ") cannot be more than AIGW_HTTP_MAX_CONNECTIONS (" + maxConnections + ")");
     }
+  }
+
+  /** With the default answer budget and share of the workers per key. */
+  ServerLimits(Duration requestTimeout, Duration writeTimeout, Duration idleTimeout, int maxConnections, int maxConnectionsPerClient,
+      long maxBufferedBodyBytes) {
+    this(requestTimeout, writeTimeout, idleTimeout, maxConnections, maxConnectionsPerClient, maxBufferedBodyBytes,
+        DEFAULT_MAX_BUFFERED_ANSWER_BYTES, DEFAULT_MAX_WORKERS_PER_KEY);
   }
 
   /** With the default body budget. */
@@ -79,7 +103,9 @@ record ServerLimits(Duration requestTimeout, Duration writeTimeout, Duration idl
         Duration.ofSeconds(positive(env, "AIGW_HTTP_IDLE_TIMEOUT_SECONDS", DEFAULTS.idleTimeout.toSeconds())),
         maxConnections,
         (int) positive(env, "AIGW_HTTP_MAX_CONNECTIONS_PER_CLIENT", Math.min(DEFAULT_MAX_CONNECTIONS_PER_CLIENT, maxConnections)),
-        positive(env, "AIGW_HTTP_MAX_BUFFERED_BODY_BYTES", DEFAULT_MAX_BUFFERED_BODY_BYTES, Long.MAX_VALUE));
+        positive(env, "AIGW_HTTP_MAX_BUFFERED_BODY_BYTES", DEFAULT_MAX_BUFFERED_BODY_BYTES, Long.MAX_VALUE),
+        positive(env, "AIGW_HTTP_MAX_BUFFERED_ANSWER_BYTES", DEFAULT_MAX_BUFFERED_ANSWER_BYTES, Long.MAX_VALUE),
+        (int) positive(env, "AIGW_HTTP_MAX_WORKERS_PER_KEY", DEFAULT_MAX_WORKERS_PER_KEY, LocalServer.WORKER_THREADS));
   }
 
   /** No value means the default; 0 is refused, since "no limit" is the hole these limits close. */
@@ -99,7 +125,7 @@ record ServerLimits(Duration requestTimeout, Duration writeTimeout, Duration idl
       }
       return value;
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(name + " must be a whole number from 1 up, got '" + text + "'");
+      throw new IllegalArgumentException(name + " must be a whole number from 1 " + (max < Integer.MAX_VALUE ? "to " + max : "up") + ", got '" + text + "'");
     }
   }
 }

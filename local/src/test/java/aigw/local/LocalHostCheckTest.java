@@ -40,7 +40,9 @@ class LocalHostCheckTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"attacker.example", "attacker.example:3000", "127.0.0.1.nip.io", "localhost.attacker.example", "LOCALHOST.evil"})
+  @ValueSource(strings = {"attacker.example", "attacker.example:3000", "127.0.0.1.nip.io", "localhost.attacker.example", "LOCALHOST.evil",
+      // IP literals that name no address this loopback-bound server listens on (issue 15)
+      "127.0.0.2", "10.0.0.1:3000", "0.0.0.0", "192.168.1.10", "[::2]", "[::ffff:10.0.0.1]", "2130706433"})
   void aReboundNameGets421AndNoKey(String host) throws Exception {
     var answer = generateKeyWithHost("Host: " + host + "\r\n");
     assertThat(answer.status()).isEqualTo(421);
@@ -70,9 +72,33 @@ class LocalHostCheckTest {
   }
 
   @Test
-  void anHttp10RequestWithoutHostIsAnswered() throws Exception {
-    var answer = LocalServerTest.raw(gateway.port(), "GET /health/liveliness HTTP/1.0\r\n\r\n");
-    assertThat(answer.status()).isEqualTo(200);
+  void anHttp10RequestWithoutHostGets400AndWithItsHostIsAnswered() throws Exception {
+    var none = LocalServerTest.raw(gateway.port(), "GET /health/liveliness HTTP/1.0\r\n\r\n");
+    assertThat(none.status()).isEqualTo(400);
+    assertThat(none.error().get("message").asText()).contains("Host");
+    var named = LocalServerTest.raw(gateway.port(), "GET /health/liveliness HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    assertThat(named.status()).isEqualTo(200);
+    var rebound = LocalServerTest.raw(gateway.port(), "GET /health/liveliness HTTP/1.0\r\nHost: attacker.example\r\n\r\n");
+    assertThat(rebound.status()).isEqualTo(421);
+  }
+
+  @Test
+  void onAWildcardBindTheMachinesOwnAddressesAreLiteralsItAnswers() throws Exception {
+    var wildcard = AllowedHosts.of(null).boundTo(java.net.InetAddress.getByName("0.0.0.0"));
+    assertThat(wildcard.allows("127.0.0.1:4000")).isTrue();
+    assertThat(wildcard.allows("[::1]")).isTrue();
+    for (var face : java.util.Collections.list(java.net.NetworkInterface.getNetworkInterfaces())) {
+      for (var address : java.util.Collections.list(face.getInetAddresses())) {
+        if (address instanceof java.net.Inet4Address) {
+          assertThat(wildcard.allows(address.getHostAddress() + ":4000")).as(address.toString()).isTrue();
+        }
+      }
+    }
+    assertThat(wildcard.allows("203.0.113.7")).as("an address of no interface here (TEST-NET-3)").isFalse();
+    var one = AllowedHosts.of(null).boundTo(java.net.InetAddress.getByName("192.0.2.5"));
+    assertThat(one.allows("192.0.2.5:8080")).isTrue();
+    assertThat(one.allows("127.0.0.1")).as("not loopback-bound: loopback is not this server's address").isFalse();
+    assertThat(one.allows("localhost")).isTrue();
   }
 
   @Test

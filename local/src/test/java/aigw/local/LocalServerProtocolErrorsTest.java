@@ -65,7 +65,42 @@ class LocalServerProtocolErrorsTest {
         Arguments.of("a chunk size that is not hex", "POST / HTTP/1.1\r\n" + HOST + "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400),
         Arguments.of("a chunked body that ends early", "POST / HTTP/1.1\r\n" + HOST + "Transfer-Encoding: chunked\r\n\r\nFF\r\n{}", 400),
         Arguments.of("a chunked body over the body limit", "POST / HTTP/1.1\r\n" + HOST + "Transfer-Encoding: chunked\r\n\r\n"
-            + Integer.toHexString(LocalServer.MAX_BODY_BYTES + 1) + "\r\n" + "x".repeat(LocalServer.MAX_BODY_BYTES + 1) + "\r\n0\r\n\r\n", 413));
+            + Integer.toHexString(LocalServer.MAX_BODY_BYTES + 1) + "\r\n" + "x".repeat(LocalServer.MAX_BODY_BYTES + 1) + "\r\n0\r\n\r\n", 413),
+        // A bare LF ending a framing line (RFC 9112 section 2.2 lets a server accept it; this one
+        // refuses it, so that no proxy in front can frame the same bytes differently).
+        Arguments.of("a request line ending in a bare LF", "GET / HTTP/1.1\n" + HOST + "\r\n", 400),
+        Arguments.of("a header line ending in a bare LF", "GET / HTTP/1.1\r\nHost: 127.0.0.1\nConnection: close\r\n\r\n", 400),
+        Arguments.of("headers ending in a bare LF", "GET / HTTP/1.1\r\n" + HOST + "\n", 400),
+        Arguments.of("only bare LFs", "GET / HTTP/1.1\nHost: 127.0.0.1\nConnection: close\n\n", 400),
+        Arguments.of("a CR without its LF", "GET / HTTP/1.1\r\nHost: 127.0.0.1\rX: y\r\nConnection: close\r\n\r\n", 400),
+        Arguments.of("a chunk size ending in a bare LF", "POST / HTTP/1.1\r\n" + HOST + "Transfer-Encoding: chunked\r\n\r\n2\n{}\r\n0\r\n\r\n", 400),
+        Arguments.of("a chunk's data ending in a bare LF", "POST / HTTP/1.1\r\n" + HOST + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\n0\r\n\r\n", 400),
+        Arguments.of("the last chunk ending in a bare LF", "POST / HTTP/1.1\r\n" + HOST + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\n\r\n", 400),
+        Arguments.of("a trailer section ending in a bare LF", "POST / HTTP/1.1\r\n" + HOST + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\n", 400));
+  }
+
+  /** LFs inside a body are the body's; a CRLF split across two TCP segments still ends its line. */
+  @Test
+  void lineFeedsInABodyAndACrlfSplitAcrossWritesAreAccepted() throws IOException, InterruptedException {
+    String json = "{\n\"a\":\n1}\n";
+    assertThat(LocalServerTest.raw(server.port(), "POST / HTTP/1.1\r\n" + HOST + "Content-Length: " + json.length() + "\r\n\r\n" + json).status())
+        .isEqualTo(200);
+    assertThat(LocalServerTest.raw(server.port(), "POST / HTTP/1.1\r\n" + HOST + "Transfer-Encoding: chunked\r\n\r\n"
+        + Integer.toHexString(json.length()) + "\r\n" + json + "\r\n0\r\n\r\n").status()).isEqualTo(200);
+    try (var socket = new java.net.Socket("127.0.0.1", server.port())) {
+      socket.setSoTimeout(20_000);
+      socket.setTcpNoDelay(true);
+      var out = socket.getOutputStream();
+      out.write("GET / HTTP/1.1\r".getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+      Thread.sleep(100);
+      out.write(("\n" + HOST + "\r").getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+      Thread.sleep(100);
+      out.write("\n".getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+      assertThat(LocalServerTest.read(socket.getInputStream()).status()).isEqualTo(200);
+    }
   }
 
   @ParameterizedTest(name = "{0}")

@@ -67,6 +67,7 @@ final class MessagesEndpoint {
     String model = model(body);
     boolean stream = stream(body);
     requireMessages(body);
+    NumberFields.check(body, NumberFields.MESSAGES); // passed through as sent to Anthropic: checked here for every provider
     var admitted = steps.admit(request, caller, model, body);
     if (passedThrough(admitted.reachable())) { // fallback groups included: one request shape for the whole call
       // The client's body goes on as sent: a field that picks a dearer tier (Anthropic's speed "fast")

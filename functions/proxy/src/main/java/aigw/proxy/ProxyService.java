@@ -403,7 +403,10 @@ public final class ProxyService {
     }
   }
 
-  /** Checks what the gateway itself needs; everything else is the provider's to judge. */
+  /**
+   * Checks what the gateway itself needs, and every numeric field it reads or forwards against its
+   * documented range ({@link NumberFields}); everything else is the provider's to judge.
+   */
   private static String validate(ObjectNode body, Operation operation) {
     JsonNode model = body.get("model");
     if (model == null || model.isNull()) {
@@ -472,6 +475,7 @@ public final class ProxyService {
         }
       }
     }
+    NumberFields.check(body, NumberFields.of(operation));
     return model.asText();
   }
 

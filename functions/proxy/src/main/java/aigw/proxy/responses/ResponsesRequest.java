@@ -52,7 +52,8 @@ public final class ResponsesRequest {
 
   /**
    * Checks what the gateway itself needs of any Responses request (also one passed through):
-   * {@code model} a non-empty string, {@code input} present, {@code stream} a boolean.
+   * {@code model} a non-empty string, {@code input} present, {@code stream} a boolean, numeric
+   * settings in their ranges ({@link aigw.proxy.NumberFields#RESPONSES}).
    *
    * @return the model name
    * @throws BadRequest naming the field
@@ -84,6 +85,7 @@ public final class ResponsesRequest {
     if (input != null && !input.isNull() && !input.isTextual() && !input.isArray()) {
       throw new BadRequest("'input' must be a string or an array of input items.", "input");
     }
+    aigw.proxy.NumberFields.check(body, aigw.proxy.NumberFields.RESPONSES); // also for a request passed through as sent
     return model.asText();
   }
 

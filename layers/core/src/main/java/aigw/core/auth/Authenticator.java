@@ -120,6 +120,33 @@ public final class Authenticator {
             + ", Unable to find token in cache or the keys table");
   }
 
+  /**
+   * The key a request presents, by the same rule as authentication ({@code Authorization: Bearer},
+   * else {@code x-api-key}, else {@code api-key}; the first line of each), or null when it presents
+   * none or a malformed {@code Authorization}. For a transport that must tell callers apart before
+   * the application runs (the local server's share of its workers per key); nothing is checked.
+   *
+   * @param header a header's first value by name (any case), null when absent
+   */
+  public static String presentedKeyOrNull(java.util.function.UnaryOperator<String> header) {
+    try {
+      return presentedKey(new GatewayRequest("GET", "/", headersOf(header), null, null, null));
+    } catch (AuthenticationFailed none) {
+      return null;
+    }
+  }
+
+  private static java.util.Map<String, String> headersOf(java.util.function.UnaryOperator<String> header) {
+    var headers = new java.util.HashMap<String, String>(4);
+    for (String name : new String[] {"authorization", "x-api-key", "api-key"}) {
+      String value = header.apply(name);
+      if (value != null) {
+        headers.put(name, value);
+      }
+    }
+    return headers;
+  }
+
   static String presentedKey(GatewayRequest request) {
     String authorization = request.header("authorization");
     if (authorization != null && !authorization.isBlank()) {

@@ -64,6 +64,7 @@ public record ErrorEnvelope(Body error) {
       case Conflict c -> 409;
       case MethodNotAllowed m -> 405;
       case PayloadTooLarge p -> 413;
+      case UnsupportedContentEncoding u -> 415;
       case UpstreamFailed u -> u.upstreamStatus() >= 500 ? 502 : u.upstreamStatus();
       case UpstreamUnreachable u -> 502;
       case ServiceUnavailable s -> 503;
@@ -85,6 +86,7 @@ public record ErrorEnvelope(Body error) {
       case Conflict c -> "conflict_error";
       case MethodNotAllowed m -> "invalid_request_error";
       case PayloadTooLarge p -> "invalid_request_error";
+      case UnsupportedContentEncoding u -> "invalid_request_error";
       case UpstreamFailed u -> u.upstreamType() != null ? u.upstreamType() : "upstream_error";
       case UpstreamUnreachable u -> "api_connection_error";
       case ServiceUnavailable s -> "service_unavailable";
@@ -112,6 +114,9 @@ public record ErrorEnvelope(Body error) {
     var response = GatewayResponse.json(status(e), of(e));
     if (e instanceof MethodNotAllowed m) {
       response = response.withHeader("Allow", m.allowed());
+    }
+    if (e instanceof UnsupportedContentEncoding) {
+      response = response.withHeader("Accept-Encoding", "identity"); // RFC 9110 section 12.5.3: the codings a request may use
     }
     if (e instanceof ServiceUnavailable) {
       response = response.withHeader("Retry-After", Integer.toString(ServiceUnavailable.RETRY_AFTER_SECONDS));

@@ -13,6 +13,7 @@ public abstract sealed class GatewayException extends RuntimeException
         ModelNotFound,
         Conflict,
         PayloadTooLarge,
+        UnsupportedContentEncoding,
         MethodNotAllowed,
         UpstreamFailed,
         UpstreamUnreachable,

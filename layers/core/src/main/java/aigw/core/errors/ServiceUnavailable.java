@@ -12,6 +12,7 @@ public final class ServiceUnavailable extends GatewayException {
   public static final int RETRY_AFTER_SECONDS = 1;
 
   private final boolean providerOverloaded;
+  private final boolean gatewayBusy;
 
   public ServiceUnavailable(String message, Throwable cause) {
     this(message, cause, false);
@@ -23,8 +24,27 @@ public final class ServiceUnavailable extends GatewayException {
    *     /v1/messages} that is Anthropic's {@code overloaded_error}, not the gateway's {@code api_error}
    */
   public ServiceUnavailable(String message, Throwable cause, boolean providerOverloaded) {
+    this(message, cause, providerOverloaded, false);
+  }
+
+  private ServiceUnavailable(String message, Throwable cause, boolean providerOverloaded, boolean gatewayBusy) {
     super(message, null, cause);
     this.providerOverloaded = providerOverloaded;
+    this.gatewayBusy = gatewayBusy;
+  }
+
+  /**
+   * The gateway itself holds too much at once to take this answer (its memory bounds): the call may
+   * have run at the provider, so it is never sent again to another deployment, and no deployment is
+   * blamed for it.
+   */
+  public static ServiceUnavailable gatewayBusy(String message) {
+    return new ServiceUnavailable(message, null, false, true);
+  }
+
+  /** Whether the gateway's own bound refused the answer ({@link #gatewayBusy}), not a store or a provider. */
+  public boolean gatewayBusy() {
+    return gatewayBusy;
   }
 
   /** Whether the model's provider, not the gateway's own store or configuration, is what cannot serve. */

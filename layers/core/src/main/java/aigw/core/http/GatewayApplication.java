@@ -2,6 +2,7 @@ package aigw.core.http;
 
 import aigw.core.errors.ErrorEnvelope;
 import aigw.core.errors.GatewayException;
+import aigw.core.errors.UnsupportedContentEncoding;
 import aigw.core.keys.ApiKeys;
 import java.util.function.Function;
 import java.util.logging.Level;
@@ -46,7 +47,12 @@ public final class GatewayApplication {
     GatewayResponse response;
     try {
       var preflight = cors.preflight(request);
-      response = preflight.isPresent() ? preflight.get() : routes.apply(isHead(request) ? asGet(request) : request);
+      if (preflight.isPresent()) {
+        response = preflight.get();
+      } else {
+        requireIdentityEncoding(request.header("content-encoding"));
+        response = routes.apply(isHead(request) ? asGet(request) : request);
+      }
     } catch (GatewayException e) {
       if (ErrorEnvelope.status(e) >= 500) {
         LOG.warning(describe(request) + " failed: " + e.getMessage());
@@ -61,6 +67,30 @@ public final class GatewayApplication {
       response = new GatewayResponse(response.status(), response.headers(), new byte[0]);
     }
     return response;
+  }
+
+  /**
+   * Refuses a request body in a content coding (RFC 9110 section 8.4): the gateway reads bodies as
+   * they arrived, so {@code Content-Encoding: gzip} on JSON would be parsed as plain and fail in
+   * confusing ways, or a body checked as one thing would be something else. OpenAI's API and SDKs
+   * send uncompressed bodies, and LiteLLM's proxy does not decode request codings either, so a 415
+   * that says so is what a client can act on; decoding would also need the body bounds applied to
+   * the decoded size (a zip bomb). {@code identity} (or none) passes; a list of codings, as several
+   * header lines joined by commas, is refused if any is another.
+   *
+   * @param contentEncoding the request's {@code Content-Encoding}, every line joined by commas; null for none
+   * @throws UnsupportedContentEncoding (415, {@code Accept-Encoding: identity}) for any other coding
+   */
+  public static void requireIdentityEncoding(String contentEncoding) {
+    if (contentEncoding == null) {
+      return;
+    }
+    for (String coding : contentEncoding.split(",")) {
+      String name = coding.strip();
+      if (!name.isEmpty() && !name.equalsIgnoreCase("identity")) {
+        throw new UnsupportedContentEncoding(contentEncoding.strip());
+      }
+    }
   }
 
   /** What a failure the application could not answer looks like to a client; see {@link ErrorEnvelope#internalError}. */

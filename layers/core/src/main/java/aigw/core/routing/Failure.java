@@ -49,7 +49,7 @@ enum Failure {
 
   static Failure of(GatewayException e) {
     return switch (e) {
-      case ServiceUnavailable s -> NOT_SENT;
+      case ServiceUnavailable s -> s.gatewayBusy() ? FINAL : NOT_SENT; // busy: the call ran, the gateway could not hold its answer
       case UpstreamUnreachable u -> u.beforeSending() ? NOT_SENT : MAY_HAVE_RUN;
       case UpstreamTimeout t -> MAY_HAVE_RUN;
       case UpstreamFailed u -> answered(u);

@@ -25,6 +25,7 @@ import java.util.Set;
 import java.util.UUID;
 import software.amazon.awssdk.auth.credentials.AwsCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.http.ContentStreamProvider;
@@ -92,19 +93,31 @@ public final class BedrockConverseProvider implements ModelProvider {
   public ProviderAnswer answer(Deployment deployment, ProviderRequest request) {
     boolean claude = AnthropicTranslator.isNative(request.operation());
     UpstreamCall call = signed(deployment, claude ? claudeMessages.request(deployment, request) : translator.request(deployment, request));
+    // Whatever Bedrock answers is read with the call's AWS credentials masked (the one masking place,
+    // UpstreamHttp.mask): the bytes before they are translated or passed through, every failure's
+    // strings; a stream's events one by one (BedrockEventStream).
+    try {
+      return answer(deployment, request, claude, call);
+    } catch (RuntimeException e) {
+      throw UpstreamHttp.masked(e, call.secrets());
+    }
+  }
+
+  private ProviderAnswer answer(Deployment deployment, ProviderRequest request, boolean claude, UpstreamCall call) {
     if (!request.stream()) {
       UpstreamHttp.Reply reply = transport.exchange(call);
+      byte[] body = UpstreamHttp.mask(reply.body(), call.secrets());
       if (!reply.ok()) {
-        GatewayException failure = translator.error(deployment, reply.status(), reply.headers(), reply.body());
+        GatewayException failure = translator.error(deployment, reply.status(), reply.headers(), body);
         throw claude ? claudeMessages.failure(deployment, request, failure) : failure;
       }
       return claude
-          ? claudeMessages.response(deployment, request, reply.body())
-          : translator.response(deployment, requestId(reply.headers()), reply.body());
+          ? claudeMessages.response(deployment, request, body)
+          : translator.response(deployment, requestId(reply.headers()), body);
     }
     UpstreamHttp.OpenReply reply = transport.open(call);
     if (!reply.ok()) {
-      throw translator.error(deployment, reply.status(), reply.headers(), reply.readErrorBody());
+      throw translator.error(deployment, reply.status(), reply.headers(), UpstreamHttp.mask(reply.readErrorBody(), call.secrets()));
     }
     String type = reply.headers().firstValue("content-type").orElse("no Content-Type");
     if (!type.toLowerCase(Locale.ROOT).startsWith("application/vnd.amazon.eventstream")) {
@@ -151,7 +164,12 @@ public final class BedrockConverseProvider implements ModelProvider {
         headers.put(header.getKey(), String.join(",", header.getValue()));
       }
     }
-    return call.withHeaders(headers);
+    // The credentials that signed are what an answer must never carry back to a client.
+    var credentials = new java.util.ArrayList<String>(List.of(current.accessKeyId(), current.secretAccessKey()));
+    if (current instanceof AwsSessionCredentials session) {
+      credentials.add(session.sessionToken());
+    }
+    return call.withHeaders(headers).withSecrets(credentials);
   }
 
   /** Bedrock's {@code x-amzn-RequestId}, or a fresh id when a stand-in sends none. */
@@ -225,7 +243,7 @@ public final class BedrockConverseProvider implements ModelProvider {
         }
       } catch (RuntimeException e) {
         close();
-        throw e;
+        throw UpstreamHttp.masked(e, call.secrets());
       }
       anyChunk = true;
       return pending.poll();
@@ -251,7 +269,9 @@ public final class BedrockConverseProvider implements ModelProvider {
         return;
       }
       undecodedBytes = 0;
-      for (Message message : messages) {
+      for (Message decoded : messages) {
+        // The payload is what a translation reads or passes through: masked first, like a whole answer.
+        Message message = new Message(decoded.getHeaders(), UpstreamHttp.mask(decoded.getPayload(), call.secrets()));
         String kind = header(message, ":message-type");
         GatewayException failure = null;
         if ("exception".equals(kind)) {

@@ -88,7 +88,8 @@ public class HttpModelProvider implements ModelProvider {
   /** A whole body, bounded like one event ({@link ServerSentEvents#MAX_EVENT_BYTES}): it becomes chunks. */
   private static byte[] readWhole(UpstreamCall call, UpstreamHttp.OpenReply reply) {
     try (reply) {
-      byte[] body = reply.body().readNBytes(ServerSentEvents.MAX_EVENT_BYTES + 1);
+      byte[] body = AnswerBudget.read(reply.body(), ServerSentEvents.MAX_EVENT_BYTES,
+          "the provider of '" + call.modelName() + "' at " + UpstreamHttp.hostAndPort(call.uri()));
       if (body.length > ServerSentEvents.MAX_EVENT_BYTES) {
         throw new ServerSentEvents.TooLarge("a JSON answer of more than " + ServerSentEvents.MAX_EVENT_BYTES + " bytes to a stream request");
       }

@@ -38,6 +38,13 @@ public record UpstreamCall(
     return new UpstreamCall(modelName, uri, all, body, timeout, secrets);
   }
 
+  /** The same call with more values to mask: for a signer, whose credentials are known only when it signs. */
+  public UpstreamCall withSecrets(List<String> more) {
+    var all = new java.util.ArrayList<>(secrets);
+    more.stream().filter(java.util.Objects::nonNull).forEach(all::add);
+    return new UpstreamCall(modelName, uri, headers, body, timeout, all);
+  }
+
   @Override
   public String toString() { // never headers (credentials) nor body (the client's content)
     return "UpstreamCall[" + modelName + " at " + UpstreamHttp.hostAndPort(uri) + ", " + body.length + " bytes]";

@@ -1,5 +1,6 @@
 package aigw.core.providers.http;
 
+import aigw.core.errors.ServiceUnavailable;
 import aigw.core.errors.UpstreamFailed;
 import aigw.core.errors.UpstreamTimeout;
 import aigw.core.errors.UpstreamUnreachable;
@@ -16,6 +17,7 @@ import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.time.Duration;
 import java.util.List;
+import java.util.regex.Pattern;
 import javax.net.ssl.SSLHandshakeException;
 
 /**
@@ -151,10 +153,12 @@ public final class UpstreamHttp {
   /**
    * Sends {@code call} and reads the whole answer: at most the bound of a whole answer ({@link
    * #DEFAULT_MAX_ANSWER_BYTES} unless set), an error's body at most {@link #MAX_ERROR_BODY_BYTES}.
-   * Each read waits at most the call's timeout.
+   * Each read waits at most the call's timeout. A whole answer's bytes also come out of the
+   * process's {@link AnswerBudget} when the thread has a scope open.
    *
    * @throws UpstreamUnreachable (502, not {@code beforeSending}) for an answer over the bound: no
    *     byte past it is read and its connection is closed
+   * @throws aigw.core.errors.ServiceUnavailable (503) when the {@link AnswerBudget} cannot take it
    */
   public Reply exchange(UpstreamCall call) {
     try (OpenReply reply = open(call)) {
@@ -163,7 +167,7 @@ public final class UpstreamHttp {
       }
       byte[] body;
       try {
-        body = reply.body().readNBytes(maxAnswerBytes + 1);
+        body = AnswerBudget.read(reply.body(), maxAnswerBytes, "the provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()));
       } catch (IOException e) {
         throw midStream(call, e, true);
       }
@@ -262,15 +266,33 @@ public final class UpstreamHttp {
     }
   }
 
-  /** {@code text} with every one of {@code secrets} (8 characters or more) replaced by its mask. */
+  /**
+   * An AWS access key id: {@code AKIA} (an IAM user's) or {@code ASIA} (temporary, STS) and 16
+   * upper-case letters or digits (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_access-keys.html,
+   * "Access key ID" format). Masked in every answer whoever sent it, not only the gateway's own: an
+   * access key id in a provider's answer is a credential's name, never content a client needs.
+   */
+  private static final Pattern AWS_ACCESS_KEY_ID = Pattern.compile("(?<![A-Z0-9])(AKIA|ASIA)[A-Z0-9]{12}([A-Z0-9]{4})(?![A-Z0-9])");
+
+  /**
+   * {@code text} with every one of {@code secrets} (8 characters or more) replaced by its mask, and
+   * every AWS access key id by its prefix and last four characters ({@code AKIA...WXYZ}).
+   */
   public static String mask(String text, List<String> secrets) {
-    String masked = text;
+    String masked = maskAwsAccessKeyIds(text); // first, so that the gateway's own key id keeps its AKIA/ASIA prefix
     for (String secret : secrets) {
       if (masked != null && secret != null && secret.length() >= 8) {
         masked = masked.replace(secret, ApiKeys.mask(secret));
       }
     }
     return masked;
+  }
+
+  private static String maskAwsAccessKeyIds(String text) {
+    if (text == null || (!text.contains("AKIA") && !text.contains("ASIA"))) {
+      return text;
+    }
+    return AWS_ACCESS_KEY_ID.matcher(text).replaceAll("$1...$2");
   }
 
   /**
@@ -283,6 +305,12 @@ public final class UpstreamHttp {
    */
   public static byte[] mask(byte[] body, List<String> secrets) {
     byte[] masked = body;
+    if (masked != null && (indexOf(masked, AKIA, 0) >= 0 || indexOf(masked, ASIA, 0) >= 0)) {
+      // ISO-8859-1 maps each byte to one char and back, so the UTF-8 around an (ASCII) key id is kept byte for byte.
+      String text = new String(masked, java.nio.charset.StandardCharsets.ISO_8859_1);
+      String ids = maskAwsAccessKeyIds(text);
+      masked = ids.equals(text) ? masked : ids.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+    }
     for (String secret : secrets) {
       if (masked != null && secret != null && secret.length() >= 8) {
         masked = replace(masked, secret.getBytes(java.nio.charset.StandardCharsets.UTF_8),
@@ -291,6 +319,9 @@ public final class UpstreamHttp {
     }
     return masked;
   }
+
+  private static final byte[] AKIA = {'A', 'K', 'I', 'A'};
+  private static final byte[] ASIA = {'A', 'S', 'I', 'A'};
 
   /** {@code bytes} with each occurrence of {@code target} replaced; {@code bytes} itself when there is none. */
   private static byte[] replace(byte[] bytes, byte[] target, byte[] replacement) {
@@ -345,8 +376,8 @@ public final class UpstreamHttp {
   /**
    * Any failure a provider call raised, with the call's credentials masked in every string the
    * client will see: an {@link UpstreamFailed} as above; the message of an {@link
-   * UpstreamUnreachable} or {@link UpstreamTimeout} (they may quote a provider's header, such as
-   * its Content-Type). Other failures are built from the client's own request and pass unchanged.
+   * UpstreamUnreachable}, {@link UpstreamTimeout} (they may quote a provider's header, such as
+   * its Content-Type) or {@link ServiceUnavailable} (a provider's "overloaded" message). Other failures are built from the client's own request and pass unchanged.
    */
   public static RuntimeException masked(RuntimeException failure, List<String> secrets) {
     if (failure instanceof UpstreamFailed upstream) {
@@ -361,6 +392,12 @@ public final class UpstreamHttp {
     if (failure instanceof UpstreamTimeout timeout) {
       String message = mask(timeout.getMessage(), secrets);
       return java.util.Objects.equals(message, timeout.getMessage()) ? timeout : new UpstreamTimeout(message);
+    }
+    if (failure instanceof ServiceUnavailable unavailable && !unavailable.gatewayBusy()) { // a provider's "cannot serve now", quoting its message
+      String message = mask(unavailable.getMessage(), secrets);
+      return java.util.Objects.equals(message, unavailable.getMessage())
+          ? unavailable
+          : new ServiceUnavailable(message, unavailable.getCause(), unavailable.providerOverloaded());
     }
     return failure;
   }

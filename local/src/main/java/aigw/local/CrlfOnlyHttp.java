@@ -1,0 +1,185 @@
+package aigw.local;
+
+import java.nio.ByteBuffer;
+import java.util.EnumSet;
+import java.util.Set;
+import org.eclipse.jetty.http.BadMessageException;
+import org.eclipse.jetty.http.HttpCompliance;
+import org.eclipse.jetty.http.HttpParser;
+import org.eclipse.jetty.io.Connection;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.Connector;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.internal.HttpConnection;
+import org.eclipse.jetty.util.BufferUtil;
+
+/**
+ * HTTP/1.1 connections whose framing lines (request line, header fields, chunk sizes, the line
+ * after a chunk, trailers) must end in CRLF: a bare LF is answered 400 (issue 15). RFC 9112 section
+ * 2.2 lets a recipient accept a bare LF, and Jetty 12.0.14 does; but a proxy in front that reads the
+ * same bytes differently (one that ends lines only at CRLF) would frame requests differently, the
+ * root of request smuggling. Jetty 12.0.16 added {@code HttpCompliance.Violation.LF_HEADER_TERMINATION}
+ * and {@code LF_CHUNK_TERMINATION} for this (jetty/jetty.project pull request 12564); the Jetty in
+ * this jar is DynamoDB Local's, 12.0.14, so the parser here enforces it itself: while Jetty parses
+ * framing, it is given one line at a time, and a line whose LF has no CR before it is refused before
+ * Jetty reads it. Bodies (a {@code Content-Length}'s bytes, a chunk's data) are given whole.
+ */
+final class CrlfOnlyHttp extends HttpConnectionFactory {
+  /** The parser states in which Jetty reads framing lines; in the others it reads a body's bytes. */
+  private static final Set<HttpParser.State> FRAMING = EnumSet.of(
+      HttpParser.State.START, HttpParser.State.METHOD, HttpParser.State.SPACE1, HttpParser.State.URI, HttpParser.State.SPACE2,
+      HttpParser.State.REQUEST_VERSION, HttpParser.State.HEADER, HttpParser.State.CHUNKED_CONTENT, HttpParser.State.CHUNK_SIZE,
+      HttpParser.State.CHUNK_PARAMS, HttpParser.State.TRAILER);
+
+  /** What a client is told (the server's 400 message adds it to "not valid HTTP/1.1"). */
+  static final String BARE_LF = "A line ends in a bare LF; HTTP/1.1 lines end in CRLF";
+
+  CrlfOnlyHttp(HttpConfiguration configuration) {
+    super(configuration);
+  }
+
+  @Override
+  public Connection newConnection(Connector connector, EndPoint endPoint) {
+    var connection = new CrlfOnlyConnection(getHttpConfiguration(), connector, endPoint);
+    connection.setUseInputDirectByteBuffers(isUseInputDirectByteBuffers());
+    connection.setUseOutputDirectByteBuffers(isUseOutputDirectByteBuffers());
+    return configure(connection, connector, endPoint);
+  }
+
+  /** Jetty's connection with {@link CrlfOnlyParser} as its parser. */
+  private static final class CrlfOnlyConnection extends HttpConnection {
+    /**
+     * The connection's own request handler: Jetty's constructor makes it ({@link #newRequestHandler})
+     * just before it asks for the parser, which must report to the same one (Jetty reads its failure).
+     * No initializer, so that the value set during the super constructor stays.
+     */
+    private RequestHandler handler;
+
+    CrlfOnlyConnection(HttpConfiguration configuration, Connector connector, EndPoint endPoint) {
+      super(configuration, connector, endPoint);
+    }
+
+    @Override
+    protected RequestHandler newRequestHandler() {
+      handler = super.newRequestHandler();
+      return handler;
+    }
+
+    @Override
+    protected HttpParser newHttpParser(HttpCompliance compliance) {
+      var parser = new CrlfOnlyParser(handler, getHttpConfiguration().getRequestHeaderSize(), compliance);
+      parser.setHeaderCacheSize(getHttpConfiguration().getHeaderCacheSize());
+      parser.setHeaderCacheCaseSensitive(getHttpConfiguration().isHeaderCacheCaseSensitive());
+      return parser;
+    }
+  }
+
+  /**
+   * Jetty's parser, given framing one line at a time once the line's ending is checked, and a
+   * chunk's data exactly (Jetty reads the CRLF after a chunk's data in the same step as the data, so
+   * the data is given alone and the line after it is checked like any other).
+   */
+  static final class CrlfOnlyParser extends HttpParser {
+    /** The last byte Jetty consumed in an earlier call: a CR there may end a line whose LF comes in the next buffer. */
+    private byte lastConsumed;
+    /** The start of the framing line being read (enough of it for a chunk size, 16 hex digits), across buffers. */
+    private final StringBuilder line = new StringBuilder();
+    /** The start of the last whole framing line read. */
+    private String lastLine = "";
+    /** Bytes of the current chunk's data not yet given to Jetty. */
+    private long chunkLeft;
+
+    CrlfOnlyParser(RequestHandler handler, int maxHeaderBytes, HttpCompliance compliance) {
+      super(handler, maxHeaderBytes, compliance);
+    }
+
+    @Override
+    public boolean parseNext(ByteBuffer buffer) {
+      while (buffer.hasRemaining()) {
+        State state = getState();
+        int start = buffer.position();
+        int limit = buffer.limit();
+        boolean data = state == State.CHUNK && chunkLeft > 0;
+        if (data) {
+          buffer.limit((int) Math.min(limit, start + chunkLeft));
+        } else if (FRAMING.contains(state) || state == State.CHUNK) { // CHUNK with no data left: the CRLF after it
+          int lineFeed = indexOfLineFeed(buffer);
+          if (lineFeed >= 0) {
+            byte before = lineFeed > start ? buffer.get(lineFeed - 1) : lastConsumed;
+            if (before != '\r') {
+              // As Jetty's parser does with a request it refuses: the rest is dropped, the handler
+              // answers 400 (through the server's error handler) and the connection closes.
+              BufferUtil.clear(buffer);
+              badMessage(new BadMessageException(400, BARE_LF));
+              return false;
+            }
+            buffer.limit(lineFeed + 1);
+          }
+        } else {
+          break; // a body of known length, or the end of the message: Jetty's own
+        }
+        boolean handled;
+        try {
+          handled = super.parseNext(buffer);
+        } finally {
+          buffer.limit(limit);
+        }
+        consumed(buffer, start, data);
+        if (handled || buffer.position() == start) {
+          return handled;
+        }
+      }
+      int start = buffer.position();
+      boolean handled = super.parseNext(buffer);
+      consumed(buffer, start, false);
+      return handled;
+    }
+
+    /** Notes what Jetty consumed from {@code start} (a chunk's {@code data} or not): the last byte, the line so far, what is left of a chunk. */
+    private void consumed(ByteBuffer buffer, int start, boolean data) {
+      int end = buffer.position();
+      if (end > start) {
+        lastConsumed = buffer.get(end - 1);
+      }
+      if (data) {
+        chunkLeft -= end - start;
+        return;
+      }
+      for (int at = start; at < end; at++) {
+        byte b = buffer.get(at);
+        if (b == '\n') {
+          lastLine = line.toString();
+          line.setLength(0);
+        } else if (line.length() < 32) {
+          line.append((char) (b & 0xff));
+        }
+      }
+      if (getState() == State.CHUNK && chunkLeft <= 0) {
+        chunkLeft = chunkSize(lastLine);
+      }
+    }
+
+    /** The size a chunk-size line announced (RFC 9112 section 7.1: hex digits, then extensions); Jetty has checked it. */
+    private static long chunkSize(CharSequence line) {
+      long size = 0;
+      for (int at = 0; at < line.length(); at++) {
+        int digit = Character.digit(line.charAt(at), 16);
+        if (digit < 0) {
+          break;
+        }
+        size = size * 16 + digit;
+      }
+      return size;
+    }
+
+    private static int indexOfLineFeed(ByteBuffer buffer) {
+      for (int at = buffer.position(); at < buffer.limit(); at++) {
+        if (buffer.get(at) == '\n') {
+          return at;
+        }
+      }
+      return -1;
+    }
+  }
+}
