@@ -246,6 +246,22 @@ class PackagedFunctionsTest {
     return builder.start();
   }
 
+  /** The names of the process's threads (/proc/PID/task/TID/comm: the first 15 characters of each); Linux only. */
+  private static List<String> threadNames(Process process) throws IOException {
+    assumeTrue(Files.isDirectory(Path.of("/proc", Long.toString(process.pid()), "task")), "thread names from /proc");
+    try (var tasks = Files.list(Path.of("/proc", Long.toString(process.pid()), "task"))) {
+      var names = new ArrayList<String>();
+      for (Path task : tasks.toList()) {
+        try {
+          names.add(Files.readString(task.resolve("comm")).strip());
+        } catch (IOException ended) {
+          // the thread ended meanwhile
+        }
+      }
+      return names;
+    }
+  }
+
   /** The process's peak resident set (VmHWM of /proc/PID/status) in MB, or -1 where there is no /proc. */
   private static long peakRssMb(Process process) {
     try {
@@ -402,6 +418,7 @@ class PackagedFunctionsTest {
         assertThat(status(chat)).as(chat.toString()).isEqualTo(200);
         assertThat(Json.MAPPER.readTree(chat.get("body").asText()).at("/choices/0/message/content").asText()).isEqualTo("from the stub");
         PEAK_RSS_MB.put("ProxyFunction, runtime interface client", peakRssMb(process));
+        assertThat(threadNames(process)).as("the proxy function's provider client").anyMatch(name -> name.startsWith("HttpClient-"));
       } finally {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       }
@@ -638,6 +655,9 @@ class PackagedFunctionsTest {
         assertThat(status(answer(api, "admin-key-info.json", process))).isEqualTo(200);
         assertThat(status(answer(api, "admin-key-list.json", process))).isEqualTo(200);
         assertThat(status(answer(api, "admin-key-generate-refused-for-virtual-key.json", process))).isEqualTo(403);
+        // Issue 14: the admin function calls no model, so its init builds no provider HTTP client
+        // (the JDK client's selector thread would be there; the proxy function's test sees it).
+        assertThat(threadNames(process)).as("the admin function's threads").isNotEmpty().noneMatch(name -> name.startsWith("HttpClient-"));
       } finally {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       }
