@@ -67,8 +67,8 @@ public final class LocalGateway implements AutoCloseable {
   private final LocalOptions options;
   /**
    * The embedded database, started on a thread of its own with its tables created (null with
-   * --aws): the server listens and answers what needs no DynamoDB (a master-key model call, the
-   * model list, liveliness) while it starts; a call to it waits until it is up ({@link ReadyDynamoDb}).
+   * --aws): the server listens and answers what needs no DynamoDB (liveliness, for one) while it
+   * starts; a call to it (every model call's key lookup) waits until it is up ({@link ReadyDynamoDb}).
    */
   private final CompletableFuture<EmbeddedDynamoDb> database;
   private final Gateway gateway;

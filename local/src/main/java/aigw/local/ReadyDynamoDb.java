@@ -9,8 +9,9 @@ import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 /**
  * A {@link DynamoDbClient} over a client that is still being made: each call waits until it is
  * there, then is that client's call (same answers, same exceptions). The local gateway builds
- * everything over it while DynamoDB Local starts on another thread, and serves what uses no
- * DynamoDB (a master-key model call, the model list) before the database is up.
+ * everything over it and opens its server while DynamoDB Local starts on another thread: what uses
+ * no DynamoDB (liveliness, for one) is answered before the database is up, and a request that uses
+ * it (a model call looks its key up first) waits only for the rest of the database's start.
  *
  * <p>A dynamic proxy rather than a class of its own: {@code DynamoDbClient} has hundreds of
  * methods, every one forwarded the same way. A start that failed makes every call throw its cause
