@@ -65,12 +65,7 @@ public final class LocalGateway implements AutoCloseable {
   }
 
   private final LocalOptions options;
-  /**
-   * The embedded database, started on a thread of its own with its tables created (null with
-   * --aws): the server listens and answers what needs no DynamoDB (liveliness, for one) while it
-   * starts; a call to it (every model call's key lookup) waits until it is up ({@link ReadyDynamoDb}).
-   */
-  private final CompletableFuture<EmbeddedDynamoDb> database;
+  private final EmbeddedDynamoDb embedded;
   private final Gateway gateway;
   private final ProxyHandler proxy;
   private final AdminHandler admin;
@@ -96,12 +91,12 @@ public final class LocalGateway implements AutoCloseable {
   private LocalServer server;
 
   /** Takes the data directory's lock, then builds; the lock is released if building fails. */
-  private static LocalGateway build(LocalOptions options, UnaryOperator<DynamoDbClient> decorate, java.util.concurrent.Executor databaseStart) {
+  private static LocalGateway build(LocalOptions options, UnaryOperator<DynamoDbClient> decorate) {
     DataDirectoryLock lock = options.aws() || options.inMemory()
         ? null
         : DataDirectoryLock.acquire(options.dataDir(), options.command().equals("invoke") ? "invoke " + options.function() : "serve");
     try {
-      return new LocalGateway(options, decorate, lock, databaseStart);
+      return new LocalGateway(options, decorate, lock);
     } catch (RuntimeException e) {
       if (lock != null) {
         lock.close();
@@ -110,7 +105,7 @@ public final class LocalGateway implements AutoCloseable {
     }
   }
 
-  private LocalGateway(LocalOptions options, UnaryOperator<DynamoDbClient> decorate, DataDirectoryLock lock, java.util.concurrent.Executor databaseStart) {
+  private LocalGateway(LocalOptions options, UnaryOperator<DynamoDbClient> decorate, DataDirectoryLock lock) {
     this.options = options;
     this.lock = lock;
     var env = options.env();
@@ -118,17 +113,14 @@ public final class LocalGateway implements AutoCloseable {
     if (options.keysTable() != null) {
       settings = settings.withKeysTable(options.keysTable());
     }
-    // Start-up in parallel: the embedded database (about 1 s of class loading and SQLite set-up,
-    // then as much again for its first CreateTable calls) on its own thread, while this one builds
-    // the rest and start() opens the server: DynamoDB Local is off the path of a first request that
-    // does not use it, and a request that does waits only for what is left of its start.
-    var tableNames = localTableNames(settings);
+    // Start-up in parallel: the embedded database (about 0.9 s of class loading and SQLite set-up)
+    // on its own thread, while this one reads the model list and builds the provider HTTP client.
     CompletableFuture<EmbeddedDynamoDb> database =
         options.aws()
             ? CompletableFuture.completedFuture(null)
             : CompletableFuture.supplyAsync(
-                () -> startDatabase(options, tableNames), databaseStart);
-    this.database = database;
+                () -> options.inMemory() ? EmbeddedDynamoDb.inMemory() : EmbeddedDynamoDb.inDirectory(options.dataDir()),
+                runnable -> Thread.ofPlatform().name("aigw-start-db").start(runnable));
     ModelList.Config models;
     Providers providers;
     try {
@@ -144,6 +136,11 @@ public final class LocalGateway implements AutoCloseable {
       throw e;
     }
     try {
+      this.embedded = database.join();
+    } catch (CompletionException e) {
+      throw e.getCause() instanceof RuntimeException r ? r : e;
+    }
+    try {
       DynamoDbClient dynamo;
       SecretSource secret;
       SecretsManagerClient secrets;
@@ -156,7 +153,12 @@ public final class LocalGateway implements AutoCloseable {
         this.developmentMasterKey = false;
         LOG.info("Master key from " + secret.describe() + ".");
       } else {
-        dynamo = ReadyDynamoDb.over(database.thenApply(EmbeddedDynamoDb::client));
+        dynamo = embedded.client();
+        try (InputStream template = LocalGateway.class.getResourceAsStream(TEMPLATE_RESOURCE)) {
+          TemplateTables.createAll(dynamo, template, localTableNames(settings));
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
         inMemorySecrets = new InMemorySecretsManager(secretsClock);
         Path secretFiles = options.inMemory() ? null : options.dataDir().resolve("secrets");
         try {
@@ -196,6 +198,8 @@ public final class LocalGateway implements AutoCloseable {
       }
       this.gateway = Gateway.over(settings, decorate.apply(dynamo), secret, models, providers, usageJournal(options), Clock.systemUTC());
       gateway.masterKey().load();
+      replayKeptUsage(); // what an earlier run kept while DynamoDB refused it
+      replayKeptLogs();
       // One policy for both functions and the server's own answers: its start-up line is logged once.
       this.cors = CorsPolicy.allowing(settings.corsAllowedOrigins());
       var proxyService = new ProxyService(gateway);
@@ -215,60 +219,16 @@ public final class LocalGateway implements AutoCloseable {
           cors, request -> isAdminPath(request.path()) ? adminService.handle(request) : proxyService.handle(request));
       this.keyRotationSchedule = new KeyRotationScheduleHandler(rotator);
     } catch (RuntimeException e) {
-      closeDatabase(); // its threads are not daemons: left running, the JVM would never exit
+      if (embedded != null) {
+        embedded.close(); // its threads are not daemons: left running, the JVM would never exit
+      }
       throw e;
-    }
-  }
-
-  /** The embedded database with the template's tables; closed again if they cannot be created. */
-  private static EmbeddedDynamoDb startDatabase(LocalOptions options, Map<String, String> tableNames) {
-    var db = options.inMemory() ? EmbeddedDynamoDb.inMemory() : EmbeddedDynamoDb.inDirectory(options.dataDir());
-    try (InputStream template = LocalGateway.class.getResourceAsStream(TEMPLATE_RESOURCE)) {
-      TemplateTables.createAll(db.client(), template, tableNames);
-      return db;
-    } catch (IOException | RuntimeException e) {
-      db.close();
-      throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
-    }
-  }
-
-  /**
-   * Waits until the embedded database is up with its tables, then writes what an earlier run kept
-   * while DynamoDB refused it. A database that cannot start fails here, as a start failure.
-   */
-  private void awaitDatabase() {
-    try {
-      database.join();
-    } catch (CompletionException e) {
-      throw e.getCause() instanceof RuntimeException r ? r : e;
-    }
-    replayKeptUsage();
-    replayKeptLogs();
-  }
-
-  /** Closes the embedded database once its start has ended (at once if it failed or is closed already). */
-  private void closeDatabase() {
-    EmbeddedDynamoDb db;
-    try {
-      db = database.join();
-    } catch (CompletionException | java.util.concurrent.CancellationException e) {
-      return; // it did not start: it closed what it had opened
-    }
-    if (db != null) {
-      db.close();
     }
   }
 
   /** Builds the gateway without listening: for {@code invoke}. */
   public static LocalGateway create(LocalOptions options) {
-    var gateway = build(options, UnaryOperator.identity(), DATABASE_THREAD);
-    try {
-      gateway.awaitDatabase();
-    } catch (RuntimeException e) {
-      gateway.close();
-      throw e;
-    }
-    return gateway;
+    return build(options, UnaryOperator.identity());
   }
 
   /** Builds the gateway and listens on the configured address. */
@@ -278,17 +238,9 @@ public final class LocalGateway implements AutoCloseable {
 
   /** As {@link #start(LocalOptions)}, with the DynamoDB client wrapped (the benchmark counts calls). */
   public static LocalGateway start(LocalOptions options, UnaryOperator<DynamoDbClient> decorate) {
-    return start(options, decorate, DATABASE_THREAD);
-  }
-
-  /** Starts the embedded database on a thread of its own. */
-  private static final java.util.concurrent.Executor DATABASE_THREAD = start -> Thread.ofPlatform().name("aigw-start-db").start(start);
-
-  /** As {@link #start(LocalOptions, UnaryOperator)}, with the embedded database started by {@code databaseStart} (tests hold it back). */
-  static LocalGateway start(LocalOptions options, UnaryOperator<DynamoDbClient> decorate, java.util.concurrent.Executor databaseStart) {
     var limits = ServerLimits.fromEnv(options.env()); // a bad value is refused before anything starts
     var hosts = AllowedHosts.of(options.env().get("AIGW_ALLOWED_HOSTS"));
-    var gateway = build(options, decorate, databaseStart);
+    var gateway = build(options, decorate);
     try {
       if (gateway.developmentMasterKey && !isLoopback(options.host())) {
         // Everyone knows sk-development-only (README, events/admin-*): on an address others can
@@ -300,7 +252,6 @@ public final class LocalGateway implements AutoCloseable {
       // Usage is written in the background, off each client's path; close() flushes what is left.
       gateway.gateway.startBackgroundWriters(USAGE_WRITERS);
       gateway.server = LocalServer.start(options.host(), options.port(), gateway.application, limits, hosts);
-      gateway.awaitDatabase(); // requests are served meanwhile; the start is complete (or failed) with it
       gateway.startSchedules();
     } catch (IOException | RuntimeException e) {
       gateway.close();
@@ -597,8 +548,8 @@ public final class LocalGateway implements AutoCloseable {
     if (gateway != null) {
       flushLogs(); // the records accepted since the last flush, before the database closes
     }
-    if (database != null) {
-      closeDatabase();
+    if (embedded != null) {
+      embedded.close();
     }
     if (lock != null) {
       lock.close(); // last: the database files are closed by now
