@@ -25,6 +25,7 @@ public final class ProxyHandler
   private final GatewayApplication application;
   /** Holds what the answers handed over (usage): written after each response, inside the invocation. */
   private final Gateway gateway;
+  private final ProxyService proxy;
 
   public ProxyHandler() { // Lambda: wiring from the environment, once per execution environment
     this(Gateway.fromEnvironment(System.getenv(), true));
@@ -32,7 +33,8 @@ public final class ProxyHandler
 
   private ProxyHandler(Gateway gateway) {
     this(new ProxyService(gateway), CorsPolicy.allowing(gateway.settings().corsAllowedOrigins()));
-    Priming.register(gateway, application::handle); // SnapStart: warm the request path before the snapshot
+    // SnapStart: warm the request path before the snapshot, the streamed one included
+    Priming.register(gateway, application::handle, () -> StreamPriming.prime(proxy));
   }
 
   public ProxyHandler(ProxyService proxy) { // tests: no CORS
@@ -42,6 +44,7 @@ public final class ProxyHandler
   public ProxyHandler(ProxyService proxy, CorsPolicy cors) { // tests and local/
     this.application = GatewayApplication.of(cors, proxy::handle);
     this.gateway = proxy.gateway();
+    this.proxy = proxy;
   }
 
   @Override

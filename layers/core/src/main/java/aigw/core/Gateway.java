@@ -224,8 +224,12 @@ public final class Gateway {
     }
     ModelList.Config models =
         settings.configFile() == null ? ModelList.Config.empty() : ModelList.readConfig(Path.of(settings.configFile()), names);
-    var gateway =
-        over(settings, AwsClients.dynamoDb(), secret, models, new Providers(OpenAiCompatibleProvider.defaultHttpClient(), credentials), clock);
+    // The admin function calls no provider: its client is built only if something ever does, not at
+    // init (the JDK client and its TLS context are a good part of a cold start).
+    var http = callsProviders
+        ? OpenAiCompatibleProvider.defaultHttpClient()
+        : new aigw.core.providers.http.LazyHttpClient(OpenAiCompatibleProvider::defaultHttpClient);
+    var gateway = over(settings, AwsClients.dynamoDb(), secret, models, new Providers(http, credentials), clock);
     gateway.router.startAtRandom(new SecureRandom());
     try {
       gateway.masterKey.load();

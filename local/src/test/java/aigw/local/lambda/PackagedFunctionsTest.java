@@ -246,6 +246,22 @@ class PackagedFunctionsTest {
     return builder.start();
   }
 
+  /** The names of the process's threads (/proc/PID/task/TID/comm: the first 15 characters of each); Linux only. */
+  private static List<String> threadNames(Process process) throws IOException {
+    assumeTrue(Files.isDirectory(Path.of("/proc", Long.toString(process.pid()), "task")), "thread names from /proc");
+    try (var tasks = Files.list(Path.of("/proc", Long.toString(process.pid()), "task"))) {
+      var names = new ArrayList<String>();
+      for (Path task : tasks.toList()) {
+        try {
+          names.add(Files.readString(task.resolve("comm")).strip());
+        } catch (IOException ended) {
+          // the thread ended meanwhile
+        }
+      }
+      return names;
+    }
+  }
+
   /** The process's peak resident set (VmHWM of /proc/PID/status) in MB, or -1 where there is no /proc. */
   private static long peakRssMb(Process process) {
     try {
@@ -402,6 +418,7 @@ class PackagedFunctionsTest {
         assertThat(status(chat)).as(chat.toString()).isEqualTo(200);
         assertThat(Json.MAPPER.readTree(chat.get("body").asText()).at("/choices/0/message/content").asText()).isEqualTo("from the stub");
         PEAK_RSS_MB.put("ProxyFunction, runtime interface client", peakRssMb(process));
+        assertThat(threadNames(process)).as("the proxy function's provider client").anyMatch(name -> name.startsWith("HttpClient-"));
       } finally {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       }
@@ -572,6 +589,53 @@ class PackagedFunctionsTest {
     }
   }
 
+  /**
+   * Issue 14: SnapStart priming covers the streamed path. The function runs as SnapStart runs it,
+   * with the JVM logging each class it loads; after the restore and two whole chat completions
+   * (which load what any first answer needs), a streamed chat completion loads no class of aigw's
+   * (but the runtime's time-limit timer) and none of the JDK HTTP client's: priming streamed one
+   * through the same code before the snapshot.
+   */
+  @Test
+  void primingBeforeTheSnapshotLoadsWhatAStreamedChatCompletionNeeds() throws Exception {
+    Path taskRoot = RepoFiles.resolve("functions/proxy/target/function");
+    Path classLog = work.resolve("primed-stream-classes.log");
+    var secrets = new aigw.core.secrets.InMemorySecretsManager(java.time.Clock.systemUTC());
+    secrets.createSecret(r -> r.name("master-key-secret").secretString("{\"master_key\":\"" + Events.EVENTS_MASTER_KEY + "\"}"));
+    secrets.createSecret(r -> r.name("provider-secret").secretString("{\"TEST_PROVIDER_KEY\":\"sk-provider-from-secrets-manager\"}"));
+    String chunk = "{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"streamed\"}}]}";
+    aws.stubFor(post("/v1/chat/completions").withRequestBody(matchingJsonPath("$.stream", equalTo("true")))
+        .willReturn(aResponse().withHeader("Content-Type", "text/event-stream").withBody("data: " + chunk + "\n\ndata: [DONE]\n\n")));
+    try (var api = new RuntimeApiStandIn(); var secretsManager = new SecretsManagerStandIn(secrets)) {
+      var env = functionEnvironment("ProxyFunction", testModelList());
+      env.put("AWS_ENDPOINT_URL_SECRETS_MANAGER", secretsManager.endpoint());
+      env.put("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start");
+      env.put("JAVA_TOOL_OPTIONS", "-Xlog:class+load=info:file=" + classLog);
+      Process process = streamingRuntime("aigw.proxy.ProxyHandler::handleRequest", taskRoot, env, api);
+      try {
+        api.restoreNextNanos.get(60, TimeUnit.SECONDS);
+        for (int i = 0; i < 2; i++) {
+          assertThat(status(answer(api, "proxy-chat-completions.json", process))).isEqualTo(200);
+        }
+        Thread.sleep(500); // the second answer's usage write, after its response, runs its course
+        int before = Files.readAllLines(classLog).size();
+
+        var stream = answer(api, "proxy-stream.json", process);
+
+        assertThat(status(stream)).as(stream.toString()).isEqualTo(200);
+        assertThat(stream.get("body").asText()).contains("\"content\":\"streamed\"").endsWith("data: [DONE]\n\n");
+        var loaded = Files.readAllLines(classLog);
+        // Left out: the runtime's time-limit timer, whose thread is made at the first stream on purpose
+        // (never inside a snapshot).
+        assertThat(loaded.subList(before, loaded.size()).stream()
+                .filter(line -> line.matches(".* (aigw|jdk\\.internal\\.net\\.http)\\..*") && !line.contains("aigw.core.lambda.StreamingRuntime$")))
+            .as("classes the streamed chat completion loaded after priming").isEmpty();
+      } finally {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
   @Test
   void theAdminFunctionServesTheEventsFromItsPackage() throws Exception {
     Path taskRoot = RepoFiles.resolve("functions/admin/target/function");
@@ -591,6 +655,9 @@ class PackagedFunctionsTest {
         assertThat(status(answer(api, "admin-key-info.json", process))).isEqualTo(200);
         assertThat(status(answer(api, "admin-key-list.json", process))).isEqualTo(200);
         assertThat(status(answer(api, "admin-key-generate-refused-for-virtual-key.json", process))).isEqualTo(403);
+        // Issue 14: the admin function calls no model, so its init builds no provider HTTP client
+        // (the JDK client's selector thread would be there; the proxy function's test sees it).
+        assertThat(threadNames(process)).as("the admin function's threads").isNotEmpty().noneMatch(name -> name.startsWith("HttpClient-"));
       } finally {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       }

@@ -21,9 +21,10 @@ import org.crac.Resource;
  *
  * <p>What it runs: a model-list and a chat request without a key (each answered 401 by the
  * authenticator, so no provider is called), a health check, one real GetItem for a key that cannot
- * exist, and a JSON round trip of a chat completion. What it leaves out of the snapshot: no key is
- * cached (the GetItem finds nothing), no provider connection is opened, no random state or id is
- * created.
+ * exist, a JSON round trip of a chat completion, and the function's own extra priming (the proxy
+ * function's: one streamed chat completion from a loopback stand-in, {@code aigw.proxy.StreamPriming}).
+ * What it leaves out of the snapshot: no key is cached (the GetItem finds nothing), no connection to
+ * a provider or a stand-in stays open, no random state or id is created.
  *
  * <p>After a restore ({@link #afterRestore}), {@link Gateway#renewAfterRestore} makes the master
  * key and the provider credentials be read again at their next use and restarts the round-robin
@@ -42,15 +43,29 @@ public final class Priming implements Resource {
 
   private final Gateway gateway;
   private final Function<GatewayRequest, GatewayResponse> app;
+  /** What the function primes beyond the requests without a key (the proxy's streamed path). */
+  private final Extra extra;
 
-  private Priming(Gateway gateway, Function<GatewayRequest, GatewayResponse> app) {
+  /** A function's own priming step; what it throws is logged, and the snapshot is still taken. */
+  @FunctionalInterface
+  public interface Extra {
+    void run() throws Exception;
+  }
+
+  private Priming(Gateway gateway, Function<GatewayRequest, GatewayResponse> app, Extra extra) {
     this.gateway = gateway;
     this.app = app;
+    this.extra = extra;
   }
 
   /** Registers priming of {@code app} with the CRaC context; a no-op where nothing checkpoints. */
   public static Priming register(Gateway gateway, Function<GatewayRequest, GatewayResponse> app) {
-    var priming = new Priming(gateway, app);
+    return register(gateway, app, () -> {});
+  }
+
+  /** As {@link #register(Gateway, Function)}, with {@code extra} run after the requests without a key. */
+  public static Priming register(Gateway gateway, Function<GatewayRequest, GatewayResponse> app, Extra extra) {
+    var priming = new Priming(gateway, app, extra);
     REGISTERED.add(priming);
     Core.getGlobalContext().register(priming);
     return priming;
@@ -84,8 +99,9 @@ public final class Priming implements Resource {
       gateway.keyStore().findByHash("0".repeat(64)); // one real read: SDK marshalling and connection
       TokenUsage.fromOpenAi(Json.readObject(SAMPLE_COMPLETION).get("usage"));
       ForwardedBody.of(chat).withModel("primed"); // the body splice a proxied call makes
+      extra.run();
       LOG.info("Primed the request path in " + (System.nanoTime() - start) / 1_000_000 + " ms");
-    } catch (RuntimeException e) {
+    } catch (Exception e) {
       LOG.warning("Priming did not complete (" + e + "); the first request will load what is missing");
     }
   }
