@@ -9,6 +9,7 @@ import java.util.Collections;
 import java.util.HashSet;
 import java.util.Locale;
 import java.util.Set;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
@@ -33,6 +34,13 @@ import java.util.stream.Collectors;
  * ({@code docker -p 8080:3000}) changes the port the client names.
  */
 final class AllowedHosts {
+  // Compiled once: every request's Host is checked, and String.matches compiles its pattern per call.
+  private static final Pattern PORT_AFTER_BRACKET = Pattern.compile(":\\d{0,5}");
+  private static final Pattern IPV6_LITERAL = Pattern.compile("[0-9A-Fa-f:.]+");
+  private static final Pattern PORT = Pattern.compile("\\d{0,5}");
+  private static final Pattern REG_NAME = Pattern.compile("[a-z0-9._-]+");
+  private static final Pattern IPV4_PART = Pattern.compile("\\d{1,3}");
+
   private final Set<String> names;
   private final boolean any;
   /** The addresses an IP literal in Host may name; set by {@link #boundTo} once the bind is known. */
@@ -129,21 +137,21 @@ final class AllowedHosts {
     String name;
     if (value.startsWith("[")) {
       int end = value.indexOf(']');
-      if (end < 0 || (end + 1 < value.length() && !value.substring(end + 1).matches(":\\d{0,5}"))) {
+      if (end < 0 || (end + 1 < value.length() && !PORT_AFTER_BRACKET.matcher(value.substring(end + 1)).matches())) {
         return null;
       }
       name = value.substring(0, end + 1);
-      return name.substring(1, name.length() - 1).matches("[0-9A-Fa-f:.]+") ? name.toLowerCase(Locale.ROOT) : null;
+      return IPV6_LITERAL.matcher(name.substring(1, name.length() - 1)).matches() ? name.toLowerCase(Locale.ROOT) : null;
     }
     int colon = value.indexOf(':');
     if (colon >= 0) {
-      if (!value.substring(colon + 1).matches("\\d{0,5}")) {
+      if (!PORT.matcher(value.substring(colon + 1)).matches()) {
         return null;
       }
       value = value.substring(0, colon);
     }
     name = normalized(value);
-    return name.matches("[a-z0-9._-]+") ? name : null; // reg-name as browsers send it (RFC 3986 section 3.2.2)
+    return REG_NAME.matcher(name).matches() ? name : null; // reg-name as browsers send it (RFC 3986 section 3.2.2)
   }
 
   private static String normalized(String name) {
@@ -157,7 +165,7 @@ final class AllowedHosts {
       return false;
     }
     for (String part : parts) {
-      if (!part.matches("\\d{1,3}") || Integer.parseInt(part) > 255) {
+      if (!IPV4_PART.matcher(part).matches() || Integer.parseInt(part) > 255) {
         return false;
       }
     }

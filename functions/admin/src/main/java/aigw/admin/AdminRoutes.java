@@ -74,10 +74,20 @@ public final class AdminRoutes {
     if (path == null) {
       return Optional.empty();
     }
-    String trimmed = path.replaceAll("/+$", "");
-    return RESOURCES.stream()
-        .filter(r -> trimmed.startsWith(r.prefix() + "/") || (trimmed.equals(r.prefix()) && r.servesItsPrefix()))
-        .findFirst();
+    // Asked for every request (the local gateway and the API Gateway adapter route by it): no regex, no stream.
+    int end = path.length();
+    while (end > 0 && path.charAt(end - 1) == '/') {
+      end--;
+    }
+    String trimmed = path.substring(0, end);
+    for (Resource<?> resource : RESOURCES) {
+      String prefix = resource.prefix();
+      if (trimmed.startsWith(prefix)
+          && (trimmed.length() == prefix.length() ? resource.servesItsPrefix() : trimmed.charAt(prefix.length()) == '/')) {
+        return Optional.of(resource);
+      }
+    }
+    return Optional.empty();
   }
 
   /** Whether API Gateway sends {@code path} to the admin function (every other path goes to the proxy). */

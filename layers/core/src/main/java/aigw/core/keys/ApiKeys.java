@@ -77,9 +77,25 @@ public final class ApiKeys {
     return HEX.formatHex(sha256(key));
   }
 
+  /**
+   * Never updated, only cloned: every request hashes the key it presents, and a clone skips the
+   * provider lookup of {@link MessageDigest#getInstance}. Stateless, so safe in a SnapStart snapshot.
+   */
+  private static final MessageDigest SHA_256 = newSha256();
+
   public static byte[] sha256(String value) {
+    MessageDigest digest;
     try {
-      return MessageDigest.getInstance("SHA-256").digest(value.getBytes(StandardCharsets.UTF_8));
+      digest = (MessageDigest) SHA_256.clone();
+    } catch (CloneNotSupportedException notCloneable) {
+      digest = newSha256(); // the JDK's SHA-256 is cloneable; another provider's may not be
+    }
+    return digest.digest(value.getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static MessageDigest newSha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("every JDK has SHA-256", e);
     }

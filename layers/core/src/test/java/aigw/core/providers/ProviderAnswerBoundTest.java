@@ -58,8 +58,41 @@ class ProviderAnswerBoundTest {
         out.write(body);
       }
     });
+    // A whole answer that declares its length (the common case), noting the client's port per call.
+    standIn.createContext("/sized/v1/chat/completions", exchange -> {
+      exchange.getRequestBody().readAllBytes();
+      clientPorts.add(exchange.getRemoteAddress().getPort());
+      exchange.getResponseHeaders().set("Content-Type", "application/json");
+      exchange.sendResponseHeaders(200, SIZED.length);
+      try (OutputStream out = exchange.getResponseBody()) {
+        out.write(SIZED);
+      }
+    });
+    // A declared length over the bound: refused like an endless answer, without waiting for its bytes.
+    standIn.createContext("/declared/v1/chat/completions", exchange -> {
+      exchange.getRequestBody().readAllBytes();
+      exchange.getResponseHeaders().set("Content-Type", "application/json");
+      exchange.sendResponseHeaders(200, BOUND + 1000L);
+      byte[] block = new byte[64 * 1024];
+      Arrays.fill(block, (byte) ' ');
+      OutputStream out = exchange.getResponseBody();
+      try {
+        for (int sent = 0; sent < BOUND + 1000; sent += block.length) {
+          out.write(block, 0, Math.min(block.length, BOUND + 1000 - sent));
+        }
+      } catch (IOException closed) {
+        cutOff.complete(closed);
+      } finally {
+        exchange.close();
+      }
+    });
     standIn.start();
   }
+
+  private static final byte[] SIZED =
+      "{\"id\":\"x\",\"object\":\"chat.completion\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4,\"total_tokens\":7}}"
+          .getBytes(StandardCharsets.UTF_8);
+  private final java.util.List<Integer> clientPorts = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   private void endless(com.sun.net.httpserver.HttpExchange exchange, String contentType, String start) throws IOException {
     exchange.getRequestBody().readAllBytes();
@@ -89,7 +122,10 @@ class ProviderAnswerBoundTest {
   }
 
   private ProviderAnswer call(String path, boolean stream) {
-    var providers = new Providers(OpenAiCompatibleProvider.defaultHttpClient(), ProviderCredentials.environmentOnly(), BOUND);
+    return call(new Providers(OpenAiCompatibleProvider.defaultHttpClient(), ProviderCredentials.environmentOnly(), BOUND), path, stream);
+  }
+
+  private ProviderAnswer call(Providers providers, String path, boolean stream) {
     var deployment = new Deployment("m", Provider.OPENAI, "m",
         URI.create("http://127.0.0.1:" + standIn.getAddress().getPort() + path + "/v1"), "sk-bound-test-not-a-secret", "x", Duration.ofSeconds(10));
     var body = ForwardedBody.of(("{\"model\":\"m\",\"messages\":[]" + (stream ? ",\"stream\":true}" : "}")).getBytes(StandardCharsets.UTF_8));
@@ -116,6 +152,25 @@ class ProviderAnswerBoundTest {
   void aWholeAnswerUnderTheBoundIsRead() {
     var answer = (ProviderResponse) call("/under", false);
     assertThat(answer.usage().totalTokens()).isEqualTo(2);
+  }
+
+  @Test
+  void aWholeAnswerThatDeclaresItsLengthIsReadWholeAndItsConnectionServesTheNextCall() {
+    var providers = new Providers(OpenAiCompatibleProvider.defaultHttpClient(), ProviderCredentials.environmentOnly(), BOUND);
+    for (int i = 0; i < 3; i++) {
+      var answer = (ProviderResponse) call(providers, "/sized", false);
+      assertThat(answer.usage().totalTokens()).isEqualTo(7);
+    }
+    // Each answer was read to its end, so its connection went back to the pool and the next call took it.
+    assertThat(clientPorts).hasSize(3).containsOnly(clientPorts.get(0));
+  }
+
+  @Test
+  void aWholeAnswerDeclaringALengthOverTheBoundIs502() {
+    Throwable thrown = catchThrowable(() -> call("/declared", false));
+    assertThat(thrown).isInstanceOf(UpstreamUnreachable.class);
+    assertThat(ErrorEnvelope.status((GatewayException) thrown)).isEqualTo(502);
+    assertThat(thrown.getMessage()).contains("more than " + BOUND + " bytes");
   }
 
   @Test

@@ -94,25 +94,55 @@ public final class AnswerBudget {
    * @throws ServiceUnavailable (503, {@link ServiceUnavailable#gatewayBusy}) when the budget cannot take the next piece
    */
   static byte[] read(InputStream in, int limit, String what) throws IOException {
+    return read(in, -1, limit, what);
+  }
+
+  /**
+   * As above, for an answer that declares its length ({@code Content-Length}; -1: none). One of at
+   * most {@link #PIECE_BYTES} within the limit, the common answer of a few hundred bytes, is read
+   * into one array of that size: the general read gathers 16 KiB buffers and copies them together.
+   */
+  static byte[] read(InputStream in, long declared, int limit, String what) throws IOException {
     Scope scope = CURRENT.get();
-    if (scope == null) {
+    var whole = new ByteArrayOutputStream();
+    if (declared >= 0 && declared <= Math.min(limit, PIECE_BYTES)) {
+      byte[] sized = new byte[(int) declared];
+      int read = in.readNBytes(sized, 0, sized.length);
+      take(scope, read, what);
+      if (read < sized.length) {
+        return java.util.Arrays.copyOf(sized, read);
+      }
+      // HTTP/1.1 frames the body by its Content-Length, so its end comes next; a server that sends
+      // more (possible over HTTP/2) is read on below as without a length, up to the limit.
+      int next = in.read();
+      if (next < 0) {
+        return sized;
+      }
+      take(scope, 1, what);
+      whole.writeBytes(sized);
+      whole.write(next);
+    } else if (scope == null) {
       return in.readNBytes(limit + 1);
     }
-    var whole = new ByteArrayOutputStream();
     long wanted = limit + 1L;
     while (whole.size() < wanted) {
       byte[] piece = in.readNBytes((int) Math.min(PIECE_BYTES, wanted - whole.size()));
       if (piece.length == 0) {
         break;
       }
-      if (!scope.take(piece.length)) {
-        AnswerBudget budget = scope.budget();
-        throw ServiceUnavailable.gatewayBusy("The gateway is holding " + budget.held() + " bytes of provider answers, its bound"
-            + " (AIGW_HTTP_MAX_BUFFERED_ANSWER_BYTES, " + budget.max + "), and could not take the answer of " + what
-            + "; try again shortly.");
-      }
+      take(scope, piece.length, what);
       whole.writeBytes(piece);
     }
     return whole.toByteArray();
+  }
+
+  /** Takes {@code bytes} from the thread's scope (none open: nothing to take), or throws the 503. */
+  private static void take(Scope scope, long bytes, String what) {
+    if (scope != null && !scope.take(bytes)) {
+      AnswerBudget budget = scope.budget();
+      throw ServiceUnavailable.gatewayBusy("The gateway is holding " + budget.held() + " bytes of provider answers, its bound"
+          + " (AIGW_HTTP_MAX_BUFFERED_ANSWER_BYTES, " + budget.max + "), and could not take the answer of " + what
+          + "; try again shortly.");
+    }
   }
 }

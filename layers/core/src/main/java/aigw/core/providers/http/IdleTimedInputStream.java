@@ -4,9 +4,9 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.time.Duration;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A provider's streamed body whose every read must return within {@code idle}: the JDK client's
@@ -37,40 +37,111 @@ final class IdleTimedInputStream extends FilterInputStream {
     }
   }
 
+  /** Watches scheduled by every stream of the process, first or again ({@link #watch}): what a stream costs the timer. */
+  static final java.util.concurrent.atomic.LongAdder WATCHES_SCHEDULED = new java.util.concurrent.atomic.LongAdder();
+
+  /** {@link #readingSince} while no read is waiting. */
+  private static final long NOT_READING = Long.MIN_VALUE;
+
   private final Duration idle;
+  private final long idleNanos;
   private volatile boolean timedOut;
+  /** {@link System#nanoTime()} when the read in progress began; {@link #NOT_READING} between reads. */
+  private volatile long readingSince = NOT_READING;
+  /** Whether a {@link #watch} is scheduled; set by whoever schedules one (compare-and-set), cleared when it lapses. */
+  private final AtomicBoolean watching = new AtomicBoolean();
+  private volatile boolean ended;
 
   IdleTimedInputStream(InputStream in, Duration idle) {
     super(in);
     this.idle = idle;
+    this.idleNanos = idle.toNanos();
   }
 
   @Override
   public int read() throws IOException {
-    ScheduledFuture<?> alarm = arm();
+    started();
     try {
       return checked(super.read());
     } catch (IOException e) {
       throw timedOut ? idleTimeout() : e;
     } finally {
-      alarm.cancel(false);
+      readingSince = NOT_READING;
     }
   }
 
   @Override
   public int read(byte[] buffer, int offset, int length) throws IOException {
-    ScheduledFuture<?> alarm = arm();
+    started();
     try {
-      return checked(super.read(buffer, offset, length));
+      int read = checked(super.read(buffer, offset, length));
+      if (read < 0) {
+        ended = true; // the body's end: nothing more to watch
+      }
+      return read;
     } catch (IOException e) {
       throw timedOut ? idleTimeout() : e;
     } finally {
-      alarm.cancel(false);
+      readingSince = NOT_READING;
     }
   }
 
-  private ScheduledFuture<?> arm() {
-    return Timer.INSTANCE.schedule(this::expire, idle.toMillis(), TimeUnit.MILLISECONDS);
+  @Override
+  public void close() throws IOException {
+    ended = true;
+    super.close();
+  }
+
+  /**
+   * Marks a read as waiting and makes sure a watch is scheduled. The watch is not scheduled and
+   * cancelled per read: that cost two locked operations on the timer's queue and a wake-up of its
+   * thread for every read, i.e. every chunk of a stream. One watch per stream instead looks every
+   * {@code idle} and reschedules itself while reads keep coming.
+   */
+  private void started() {
+    readingSince = System.nanoTime();
+    if (!watching.get()) {
+      arm(idleNanos);
+    }
+  }
+
+  private void arm(long delayNanos) {
+    if (!ended && watching.compareAndSet(false, true)) {
+      schedule(delayNanos);
+    }
+  }
+
+  /**
+   * On the timer: a read waiting for {@code idle} or more is ended ({@link #expire}); one waiting
+   * less is looked at again when it would reach {@code idle}. With no read waiting, the watch
+   * lapses, and the next read schedules a new one. The lapse clears {@link #watching} before it
+   * looks at {@link #readingSince} again, and a read sets {@link #readingSince} before it looks at
+   * {@link #watching}, so a read that starts meanwhile is never left unwatched.
+   */
+  private void watch() {
+    while (!ended) {
+      long since = readingSince;
+      if (since != NOT_READING) {
+        long waited = System.nanoTime() - since;
+        if (waited >= idleNanos) {
+          expire();
+          return;
+        }
+        schedule(idleNanos - waited);
+        return;
+      }
+      watching.set(false);
+      if (readingSince == NOT_READING || !watching.compareAndSet(false, true)) {
+        return;
+      }
+      // a read began while this watch was lapsing, and no other watch took it: look again
+    }
+    watching.set(false);
+  }
+
+  private void schedule(long delayNanos) {
+    WATCHES_SCHEDULED.increment();
+    Timer.INSTANCE.schedule(this::watch, delayNanos, TimeUnit.NANOSECONDS);
   }
 
   private void expire() {

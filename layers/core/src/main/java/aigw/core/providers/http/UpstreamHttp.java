@@ -167,7 +167,8 @@ public final class UpstreamHttp {
       }
       byte[] body;
       try {
-        body = AnswerBudget.read(reply.body(), maxAnswerBytes, "the provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()));
+        body = AnswerBudget.read(reply.body(), declaredLength(reply), maxAnswerBytes,
+            "the provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()));
       } catch (IOException e) {
         throw midStream(call, e, true);
       }
@@ -180,6 +181,15 @@ public final class UpstreamHttp {
             null, false);
       }
       return new Reply(reply.status(), reply.headers(), body);
+    }
+  }
+
+  /** The answer's {@code Content-Length}; -1 when it has none or one that is not a number. */
+  private static long declaredLength(OpenReply reply) {
+    try {
+      return reply.headers().firstValueAsLong("content-length").orElse(-1);
+    } catch (NumberFormatException notALength) {
+      return -1;
     }
   }
 
