@@ -64,7 +64,7 @@ public final class Gateway {
   private aigw.core.spend.dynamodb.DynamoDbLogs logs;
   // Usage as DynamoDB writes, and the one transaction a flush sends: null without a DynamoDB client.
   private aigw.core.keys.dynamodb.DynamoDbUsageRecorder usageItems;
-  private AfterAnswerWrites together;
+  private aigw.core.usage.AfterAnswerWrites together;
   // The local gateway's group-commit writer (startBackgroundWriters); never on Lambda.
   private Thread groupCommitter;
   private volatile boolean stoppingWrites;
@@ -174,7 +174,7 @@ public final class Gateway {
         models,
         providers);
     gateway.usageItems = new aigw.core.keys.dynamodb.DynamoDbUsageRecorder(dynamo, settings.keysTable());
-    gateway.together = new AfterAnswerWrites(dynamo);
+    gateway.together = new aigw.core.usage.AfterAnswerWrites(dynamo);
     gateway.limits = new aigw.core.limits.LimitEngine(dynamo, settings.keysTable(), clock);
     gateway.logs = new aigw.core.spend.dynamodb.DynamoDbLogs(
         dynamo, settings.logs().table(), settings.logs().retention(), logJournalBeside(usageJournal));
@@ -302,7 +302,7 @@ public final class Gateway {
    * Writes everything answers handed over so far (to DynamoDB, else the journal). The runtimes call
    * it after each response: on Lambda inside the invocation, before the next one is asked for. What
    * is pending goes in <b>one</b> {@code TransactWriteItems} (limit settlements, usage, spend-log
-   * rows: {@link AfterAnswerWrites}); what that cannot take, or a transaction that fails, is written
+   * rows: {@link aigw.core.usage.AfterAnswerWrites}); what that cannot take, or a transaction that fails, is written
    * by each queue's own writer as before.
    *
    * @return false when some of it could be written nowhere and is still held, to try again
@@ -315,7 +315,9 @@ public final class Gateway {
    * @param logsTogether whether the spend-log rows join the transaction (2 write units a row) or go
    *     by BatchWriteItem, 25 a call at 1 unit a row: together on Lambda, where one row waits per
    *     invocation and a separate call would be a second write; by batch under the local group
-   *     commit, where rows fill batches
+   *     commit, where rows fill batches: there a full batch is written as soon as it is full
+   *     ({@code DynamoDbLogs.record}) and the rest by the local gateway's periodic {@link #flushLogs}
+   *     and at shutdown, not here
    */
   private boolean flushWrites(boolean logsTogether) {
     if (together != null) {
@@ -330,11 +332,13 @@ public final class Gateway {
     }
     boolean limitsEnded = limits.flushEndings();
     boolean usageKept = usage.flush();
-    try {
-      flushLogs(); // the spend-log records of the calls just served
-    } catch (RuntimeException notKept) {
-      // Neither written nor journalled: the records are still pending and go with the next flush.
-      LOG.log(java.util.logging.Level.WARNING, "Spend-log records could not be written yet: " + notKept.getMessage());
+    if (logsTogether) {
+      try {
+        flushLogs(); // the spend-log records of the calls just served
+      } catch (RuntimeException notKept) {
+        // Neither written nor journalled: the records are still pending and go with the next flush.
+        LOG.log(java.util.logging.Level.WARNING, "Spend-log records could not be written yet: " + notKept.getMessage());
+      }
     }
     return usageKept && limitsEnded;
   }
@@ -352,9 +356,10 @@ public final class Gateway {
 
   /**
    * Starts the background group commit (the local gateway; never on Lambda): one daemon thread that
-   * every {@link #GROUP_COMMIT_WINDOW} writes what answers handed over, as {@link #flushWrites}
-   * does but with the spend-log rows by BatchWriteItem. {@link #closeWrites} stops it after a last
-   * flush. Call once.
+   * every {@link #GROUP_COMMIT_WINDOW} writes the limit settlements and usage that answers handed
+   * over, as {@link #flushWrites} does; spend-log rows go by BatchWriteItem, 25 a call, as soon as
+   * a batch is full, the rest with {@link #flushLogs} (the local gateway's schedule, its shutdown).
+   * {@link #closeWrites} stops it after a last flush. Call once.
    */
   public void startBackgroundWriters() {
     synchronized (this) {
@@ -374,7 +379,7 @@ public final class Gateway {
         return; // closeWrites flushes what is left
       }
       pause = GROUP_COMMIT_WINDOW.toMillis();
-      if (usage.backlog() == 0 && limits.pendingEndings() == 0 && (logs == null || logs.pendingCount() == 0)) {
+      if (usage.backlog() == 0 && limits.pendingEndings() == 0) {
         continue;
       }
       try {

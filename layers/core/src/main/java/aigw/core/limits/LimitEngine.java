@@ -76,6 +76,8 @@ public final class LimitEngine {
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private final LimitTable table; // null: no store, only scopes without limits are admitted
+  /** Writes this container's pending request ends folded per scope (one write per scope), before a refusal for want of a slot. */
+  private final aigw.core.usage.AfterAnswerWrites together;
   private final Clock clock;
   private final ConcurrentHashMap<String, ScopeState> scopes = new ConcurrentHashMap<>();
   private final AtomicLong requests = new AtomicLong();
@@ -88,11 +90,13 @@ public final class LimitEngine {
   /** Limits kept in the keys table {@code table}. */
   public LimitEngine(DynamoDbClient dynamo, String table, Clock clock) {
     this.table = new LimitTable(dynamo, table);
+    this.together = new aigw.core.usage.AfterAnswerWrites(dynamo);
     this.clock = clock;
   }
 
   private LimitEngine(Clock clock) {
     this.table = null;
+    this.together = null;
     this.clock = clock;
   }
 
@@ -254,6 +258,7 @@ public final class LimitEngine {
     String id = scope.id();
     long end = state.budgetEnd;
     int waits = 0;
+    boolean ownEndsWritten = false;
     for (int attempt = 0; attempt < 12 + SETTLEMENT_WAITS.length; attempt++) {
       Instant now = clock.instant();
       long nowSecond = now.getEpochSecond();
@@ -333,6 +338,15 @@ public final class LimitEngine {
         // A slot or a blind turn is freed by a settlement written right after its answer (write-behind),
         // so a sequential client's next request can arrive a few ms before it lands: this container's
         // own are written now, another container's are waited for briefly, before refusing.
+        if (!ownEndsWritten && endings.backlog() > 0) {
+          // This container's own answered requests may hold the slots (the local group commit
+          // gathers their ends for a short window): written now, folded per scope, and looked again
+          // at once, without a pause. Once per admission, so other scopes' ends cannot keep it here.
+          ownEndsWritten = true;
+          together.write(List.of(this::takeEndingsTogether));
+          endings.flush();
+          continue;
+        }
         endings.flush();
         pause(SETTLEMENT_WAITS[waits++]);
         continue;
@@ -550,7 +564,12 @@ public final class LimitEngine {
       return aigw.core.usage.WrittenTogether.NOTHING;
     }
     var items = new ArrayList<software.amazon.awssdk.services.dynamodb.model.TransactWriteItem>(groups.size());
-    groups.forEach((scopeId, group) -> items.add(table.settlementTogether(scopeId, group.budgetEnd(), group.budgeted(), group.ends())));
+    try {
+      groups.forEach((scopeId, group) -> items.add(table.settlementTogether(scopeId, group.budgetEnd(), group.budgeted(), group.ends())));
+    } catch (RuntimeException cannot) {
+      taken.forEach(one -> one.end(false)); // settled one by one instead
+      throw cannot;
+    }
     return new aigw.core.usage.WrittenTogether() {
       @Override
       public List<software.amazon.awssdk.services.dynamodb.model.TransactWriteItem> items() {

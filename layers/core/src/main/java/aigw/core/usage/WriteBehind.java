@@ -384,7 +384,7 @@ public final class WriteBehind<K, D> {
   /**
    * One key's merged delta taken out to be written by someone else, together with other writes
    * (one DynamoDB transaction for the usage, the limit settlements and the spend logs of a
-   * flush: {@code aigw.core.AfterAnswerWrites}). Its key has a write in flight until {@link #end}.
+   * flush: {@link AfterAnswerWrites}). Its key has a write in flight until {@link #end}.
    */
   public final class Taken {
     private final K key;

@@ -66,7 +66,13 @@ public final class WriteBehindUsageRecorder implements UsageRecorder {
       return WrittenTogether.NOTHING;
     }
     var taken = queue.take(delta -> true, max);
-    var items = taken.stream().map(one -> asItem.apply(one.key(), one.delta())).toList();
+    java.util.List<software.amazon.awssdk.services.dynamodb.model.TransactWriteItem> items;
+    try {
+      items = taken.stream().map(one -> asItem.apply(one.key(), one.delta())).toList();
+    } catch (RuntimeException cannot) {
+      taken.forEach(one -> one.end(false)); // written one by one instead
+      throw cannot;
+    }
     return new WrittenTogether() {
       @Override
       public java.util.List<software.amazon.awssdk.services.dynamodb.model.TransactWriteItem> items() {

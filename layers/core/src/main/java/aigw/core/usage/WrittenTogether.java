@@ -6,7 +6,7 @@ import software.amazon.awssdk.services.dynamodb.model.TransactWriteItem;
 /**
  * Writes taken out of a write-behind queue (usage counters, limit settlements, spend-log rows) to go
  * into one DynamoDB {@code TransactWriteItems} with the other queues' writes, so that what a flush
- * after the answer writes takes one call ({@code aigw.core.AfterAnswerWrites}, docs/limits.md "One
+ * after the answer writes takes one call ({@link AfterAnswerWrites}, docs/limits.md "One
  * write after the answer"). Until {@link #end} the queue treats them as a write in flight.
  */
 public interface WrittenTogether {

@@ -1,6 +1,5 @@
-package aigw.core;
+package aigw.core.usage;
 
-import aigw.core.usage.WrittenTogether;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -28,50 +27,84 @@ import software.amazon.awssdk.services.dynamodb.model.TransactionCanceledExcepti
  * the transaction is cancelled (a settlement whose reservation entry was reclaimed, a key deleted
  * meanwhile, a conflicting write) or DynamoDB cannot be reached, everything taken goes back to its
  * queue, whose own writer then writes it one by one and keeps or retries what fails, as it always
- * did. A single item is never sent as a transaction: its queue's plain write costs half.
+ * did. A single item is never sent as a transaction: it goes as a plain UpdateItem or PutItem, at
+ * half the units (a usage update merging several requests, or a settlement update folding several).
  *
  * <p>Taking and ending happen on the calling thread ({@link aigw.core.spend.dynamodb.DynamoDbLogs}
  * holds its write lock in between).
  */
-final class AfterAnswerWrites {
+public final class AfterAnswerWrites {
   private static final Logger LOG = Logger.getLogger(AfterAnswerWrites.class.getName());
   /** TransactWriteItems' limit: at most 100 actions a call. */
-  static final int MAX_ITEMS = 100;
+  public static final int MAX_ITEMS = 100;
+  /** Calls one {@link #write} makes at most (a source may give less than the room left: a scope folds 25 ends a call). */
+  static final int MAX_ROUNDS = 32;
 
   private final DynamoDbClient dynamo;
 
-  AfterAnswerWrites(DynamoDbClient dynamo) {
+  public AfterAnswerWrites(DynamoDbClient dynamo) {
     this.dynamo = dynamo;
   }
 
   /**
    * Writes together what {@code sources} give (each asked, in order, for at most what room is left
-   * in the call), until they give nothing more or fewer than {@link #MAX_ITEMS}; stops at the first
-   * call that fails (what it took is back in the queues).
+   * in the call), call after call until they give nothing more (at most {@link #MAX_ROUNDS} calls);
+   * stops at the first call that fails (what it took is back in the queues).
    *
-   * @return how many transactions were written
+   * @return how many calls were written
    */
-  int write(List<IntFunction<WrittenTogether>> sources) {
+  public int write(List<IntFunction<WrittenTogether>> sources) {
     int transactions = 0;
     while (true) {
       var taken = new ArrayList<WrittenTogether>(sources.size());
       var items = new ArrayList<TransactWriteItem>();
-      for (IntFunction<WrittenTogether> source : sources) {
-        WrittenTogether part = source.apply(MAX_ITEMS - items.size());
-        taken.add(part);
-        items.addAll(part.items());
-      }
-      boolean written = items.size() > 1 && transact(items);
-      for (int i = taken.size() - 1; i >= 0; i--) { // the reverse of taking (the spend logs' lock last taken, first released)
-        taken.get(i).end(written);
+      boolean written = false;
+      try {
+        for (IntFunction<WrittenTogether> source : sources) {
+          WrittenTogether part = source.apply(MAX_ITEMS - items.size());
+          taken.add(part);
+          items.addAll(part.items());
+        }
+        if (items.isEmpty()) {
+          return transactions;
+        }
+        written = items.size() == 1 ? writeAlone(items.getFirst()) : transact(items);
+      } finally { // whatever happens, what was taken is ended: a queue waits for it until then
+        for (int i = taken.size() - 1; i >= 0; i--) { // the reverse of taking (the spend logs' lock last taken, first released)
+          taken.get(i).end(written);
+        }
       }
       if (!written) {
         return transactions;
       }
       transactions++;
-      if (items.size() < MAX_ITEMS) {
-        return transactions;
+      if (transactions >= MAX_ROUNDS) {
+        return transactions; // under load the next flush takes the rest
       }
+    }
+  }
+
+  /** One item: the plain write of the same update or put (1 unit per KB instead of 2); false when it did not land. */
+  private boolean writeAlone(TransactWriteItem item) {
+    try {
+      if (item.update() != null) {
+        var update = item.update();
+        dynamo.updateItem(r -> r.tableName(update.tableName()).key(update.key()).updateExpression(update.updateExpression())
+            .conditionExpression(update.conditionExpression())
+            .expressionAttributeNames(update.hasExpressionAttributeNames() ? update.expressionAttributeNames() : null)
+            .expressionAttributeValues(update.hasExpressionAttributeValues() ? update.expressionAttributeValues() : null));
+      } else if (item.put() != null) {
+        var put = item.put();
+        dynamo.putItem(r -> r.tableName(put.tableName()).item(put.item()).conditionExpression(put.conditionExpression())
+            .expressionAttributeNames(put.hasExpressionAttributeNames() ? put.expressionAttributeNames() : null)
+            .expressionAttributeValues(put.hasExpressionAttributeValues() ? put.expressionAttributeValues() : null));
+      } else {
+        return false;
+      }
+      return true;
+    } catch (SdkException notWritten) {
+      // A condition that failed, or DynamoDB out of reach: the queue's own writer tells the cases apart.
+      return false;
     }
   }
 
