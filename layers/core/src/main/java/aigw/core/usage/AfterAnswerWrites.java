@@ -69,9 +69,17 @@ public final class AfterAnswerWrites {
           return transactions;
         }
         written = items.size() == 1 ? writeAlone(items.getFirst()) : transact(items);
-      } finally { // whatever happens, what was taken is ended: a queue waits for it until then
+      } finally { // whatever happens, everything taken is ended: a queue waits for it until then
+        RuntimeException endFailed = null;
         for (int i = taken.size() - 1; i >= 0; i--) { // the reverse of taking (the spend logs' lock last taken, first released)
-          taken.get(i).end(written);
+          try {
+            taken.get(i).end(written);
+          } catch (RuntimeException e) {
+            endFailed = e;
+          }
+        }
+        if (endFailed != null) {
+          throw endFailed;
         }
       }
       if (!written) {

@@ -388,11 +388,13 @@ public final class WriteBehind<K, D> {
    */
   public final class Taken {
     private final K key;
+    private final Lane<D> lane;
     private final Batch<D> batch;
     private boolean ended;
 
-    private Taken(K key, Batch<D> batch) {
+    private Taken(K key, Lane<D> lane, Batch<D> batch) {
       this.key = key;
+      this.lane = lane;
       this.batch = batch;
     }
 
@@ -416,7 +418,7 @@ public final class WriteBehind<K, D> {
           throw new IllegalStateException("ended twice");
         }
         ended = true;
-        ended(key, lanes.get(key), batch, written);
+        ended(key, lane, batch, written); // its lane stays in the map while its write is in flight
       } finally {
         lock.unlock();
       }
@@ -432,17 +434,27 @@ public final class WriteBehind<K, D> {
     lock.lock();
     try {
       var taken = new ArrayList<Taken>();
-      for (var entry : lanes.entrySet()) {
-        if (taken.size() >= max) {
-          break;
+      try {
+        for (var entry : lanes.entrySet()) {
+          if (taken.size() >= max) {
+            break;
+          }
+          Lane<D> lane = entry.getValue();
+          if (lane.open != null && lane.writing == null && eligible.test(lane.open.total)) {
+            Batch<D> batch = lane.open;
+            lane.open = null;
+            lane.writing = batch;
+            taken.add(new Taken(entry.getKey(), lane, batch));
+          }
         }
-        Lane<D> lane = entry.getValue();
-        if (lane.open != null && lane.writing == null && eligible.test(lane.open.total)) {
-          Batch<D> batch = lane.open;
-          lane.open = null;
-          lane.writing = batch;
-          taken.add(new Taken(entry.getKey(), batch));
+      } catch (RuntimeException failed) {
+        for (Taken one : taken) { // back as they were: nothing may stay in flight without a writer
+          one.ended = true;
+          one.lane.writing = null;
+          one.lane.open = one.batch;
+          markReady(one.key, one.lane);
         }
+        throw failed;
       }
       return taken;
     } finally {
