@@ -67,7 +67,8 @@ public final class Gateway {
   private aigw.core.usage.AfterAnswerWrites together;
   // The local gateway's group-commit writer (startBackgroundWriters); never on Lambda.
   private Thread groupCommitter;
-  private volatile boolean stoppingWrites;
+  /** Counted down by closeWrites: the group commit ends its write in flight and stops (never interrupted: an interrupted call may have landed). */
+  private final java.util.concurrent.CountDownLatch stopWrites = new java.util.concurrent.CountDownLatch(1);
 
   public Gateway(
       GatewaySettings settings,
@@ -372,11 +373,14 @@ public final class Gateway {
 
   private void groupCommitUntilStopped() {
     long pause = GROUP_COMMIT_WINDOW.toMillis();
-    while (!stoppingWrites) {
+    while (true) {
       try {
-        Thread.sleep(pause);
+        if (stopWrites.await(pause, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+          return; // closeWrites flushes what is left
+        }
       } catch (InterruptedException stop) {
-        return; // closeWrites flushes what is left
+        Thread.currentThread().interrupt();
+        return;
       }
       pause = GROUP_COMMIT_WINDOW.toMillis();
       if (usage.backlog() == 0 && limits.pendingEndings() == 0) {
@@ -397,11 +401,12 @@ public final class Gateway {
   public boolean closeWrites() {
     Thread committer;
     synchronized (this) {
-      stoppingWrites = true;
       committer = groupCommitter;
     }
+    stopWrites.countDown();
     if (committer != null) {
-      committer.interrupt();
+      // Not interrupted: a DynamoDB call cut short by an interrupt may have landed all the same, and
+      // what it took would then be written a second time by the queues' own writers.
       try {
         committer.join();
       } catch (InterruptedException e) {
