@@ -26,7 +26,7 @@ import java.util.regex.Pattern;
 
 /**
  * One run, one report: the gateway's added latency over calling a loopback stub provider directly
- * (1 and 16 connections), requests per second at 16, DynamoDB calls per proxied request, the same
+ * (1 and 16 connections), requests per second at 16, DynamoDB calls and writes after the answer (amortised) per proxied request, the same
  * against the file-backed default, streamed chat completions (added time to first byte, added time
  * per chunk), a scheduled run rotating many due keys, and JVM start to first proxied response of
  * the packaged jar.
@@ -428,12 +428,19 @@ public final class Bench {
     System.out.printf(Locale.ROOT, "                 requests/s: direct %.0f | gateway %.0f%n",
         direct.requestsPerSecond(), gateway.requestsPerSecond());
     System.out.println("                 DynamoDB calls per proxied request: " + perRequest(before, after, gateway.requests()));
+    double writes = (after.getOrDefault(CountingDynamoDb.WRITES_AFTER_THE_ANSWER, 0L) - before.getOrDefault(CountingDynamoDb.WRITES_AFTER_THE_ANSWER, 0L))
+        / (double) gateway.requests();
+    System.out.printf(Locale.ROOT, "                 writes per request (amortised): %.3f (usage + spend log + limit settlement; target <= 1: %s)%n",
+        writes, writes <= 1.0 ? "met" : String.format(Locale.ROOT, "missed by %.3f", writes - 1.0));
   }
 
   /** DynamoDB operations between two snapshots, per request: "GetItem 0.001, UpdateItem 1.000", or "none". */
   private static String perRequest(Map<String, Long> before, Map<String, Long> after, long requests) {
     var perRequest = new ArrayList<String>();
     after.forEach((op, count) -> {
+      if (op.equals(CountingDynamoDb.WRITES_AFTER_THE_ANSWER)) {
+        return; // printed on its own line
+      }
       long delta = count - before.getOrDefault(op, 0L);
       if (delta > 0) {
         perRequest.add(String.format(Locale.ROOT, "%s %.3f", op, (double) delta / requests));

@@ -21,6 +21,9 @@ final class CountingDynamoDb {
               if (method.getDeclaringClass() != Object.class && !method.getName().equals("close")
                   && !method.getName().equals("serviceName") && !method.getName().equals("serviceClientConfiguration")) {
                 calls.computeIfAbsent(method.getName(), n -> new LongAdder()).increment();
+                if (isWriteAfterTheAnswer(method.getName(), args)) {
+                  calls.computeIfAbsent(WRITES_AFTER_THE_ANSWER, n -> new LongAdder()).increment();
+                }
               }
               try {
                 return method.invoke(client, args);
@@ -28,6 +31,30 @@ final class CountingDynamoDb {
                 throw e.getCause();
               }
             });
+  }
+
+  /**
+   * Not an operation: the write calls of what answers hand over (issue 14's "writes per request"):
+   * TransactWriteItems, BatchWriteItem (spend logs), PutItem outside the admin API, and the
+   * UpdateItems of usage items ({@code usage#}) and of settlements (an update removing a
+   * reservation entry). Not the reservation or window lease before the answer.
+   */
+  static final String WRITES_AFTER_THE_ANSWER = "(writes after the answer)";
+
+  @SuppressWarnings("unchecked")
+  private static boolean isWriteAfterTheAnswer(String operation, Object[] args) {
+    if (operation.equals("transactWriteItems") || operation.equals("batchWriteItem")) {
+      return true;
+    }
+    if (!operation.equals("updateItem") || args == null || args.length != 1) {
+      return false;
+    }
+    var update = args[0] instanceof software.amazon.awssdk.services.dynamodb.model.UpdateItemRequest built ? built
+        : software.amazon.awssdk.services.dynamodb.model.UpdateItemRequest.builder().applyMutation(
+            (java.util.function.Consumer<software.amazon.awssdk.services.dynamodb.model.UpdateItemRequest.Builder>) args[0]).build();
+    var key = update.key().get("token_hash");
+    return (key != null && key.s() != null && key.s().startsWith("usage#"))
+        || (update.updateExpression() != null && update.updateExpression().startsWith("REMOVE res."));
   }
 
   Map<String, Long> snapshot() {

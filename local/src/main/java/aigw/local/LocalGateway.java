@@ -249,8 +249,9 @@ public final class LocalGateway implements AutoCloseable {
             + StaticSecretSource.DEVELOPMENT_KEY + ", which anyone who can reach that address knows. Set AIGW_MASTER_KEY to a"
             + " secret of your own, or listen on 127.0.0.1 (the default).");
       }
-      // Usage is written in the background, off each client's path; close() flushes what is left.
-      gateway.gateway.startBackgroundWriters(USAGE_WRITERS);
+      // Usage, settlements and spend logs are written in the background by a group commit, off each
+      // client's path (Gateway.startBackgroundWriters); close() flushes what is left.
+      gateway.gateway.startBackgroundWriters();
       gateway.server = LocalServer.start(options.host(), options.port(), gateway.application, limits, hosts);
       gateway.startSchedules();
     } catch (IOException | RuntimeException e) {
@@ -259,13 +260,6 @@ public final class LocalGateway implements AutoCloseable {
     }
     return gateway;
   }
-
-  /**
-   * Background usage writers: each writes one key at a time (a key's deltas in between are
-   * coalesced), so this many keys are written at once. DynamoDB Local takes one write at a time
-   * anyway; with --aws, DynamoDB takes them in parallel.
-   */
-  static final int USAGE_WRITERS = 4;
 
   /** How often usage kept during a DynamoDB outage is written again (also once at start). */
   static final java.time.Duration USAGE_REPLAY_INTERVAL = java.time.Duration.ofSeconds(30);

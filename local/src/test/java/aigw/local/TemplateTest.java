@@ -371,7 +371,7 @@ class TemplateTest {
   void eachFunctionIsGrantedOnlyWhatItsCodeCalls() {
     Map<String, Set<String>> allowed =
         Map.of(
-            "ProxyFunction", Set.of("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "secretsmanager:GetSecretValue"),
+            "ProxyFunction", Set.of("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:PutItem", "secretsmanager:GetSecretValue"),
             // TransactWriteItems is authorised per item as PutItem, UpdateItem and DeleteItem.
             "AdminFunction",
                 Set.of("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",

@@ -907,7 +907,10 @@ class TransformedTemplateTest {
     }
   }
 
-  /** A client that records every UpdateItem request it sends on to {@code real}. */
+  /** Marks an update recorded from a TransactWriteItems: it has no ReturnValues, so IAM sees no such key. */
+  private static final String IN_A_TRANSACTION = "(in a transaction)";
+
+  /** A client that records every UpdateItem request it sends on to {@code real}, and every update inside a TransactWriteItems. */
   private static DynamoDbClient recording(DynamoDbClient real, List<UpdateItemRequest> sent) {
     return (DynamoDbClient) java.lang.reflect.Proxy.newProxyInstance(DynamoDbClient.class.getClassLoader(), new Class<?>[] {DynamoDbClient.class},
         (self, method, args) -> {
@@ -916,6 +919,15 @@ class TransformedTemplateTest {
           }
           if (args != null && args.length == 1 && args[0] instanceof UpdateItemRequest request) {
             sent.add(request);
+          }
+          if (args != null && args.length == 1 && args[0] instanceof software.amazon.awssdk.services.dynamodb.model.TransactWriteItemsRequest together) {
+            // The one write after the answer: IAM authorises each update in it as an UpdateItem, which carries no ReturnValues.
+            together.transactItems().stream().filter(item -> item.update() != null).map(item -> item.update()).forEach(update ->
+                sent.add(UpdateItemRequest.builder().tableName(update.tableName()).key(update.key()).updateExpression(update.updateExpression())
+                    .conditionExpression(update.conditionExpression())
+                    .expressionAttributeNames(update.hasExpressionAttributeNames() ? update.expressionAttributeNames() : null)
+                    .expressionAttributeValues(update.hasExpressionAttributeValues() ? update.expressionAttributeValues() : null)
+                    .returnValues(IN_A_TRANSACTION).build()));
           }
           try {
             return method.invoke(real, args);
@@ -935,7 +947,8 @@ class TransformedTemplateTest {
     Map<String, List<String>> context = Map.of(
         "dynamodb:LeadingKeys", List.of(request.key().get("token_hash").s()),
         "dynamodb:Attributes", attributesNamed(request),
-        "dynamodb:ReturnValues", List.of(request.returnValues() == null ? "NONE" : request.returnValuesAsString()));
+        "dynamodb:ReturnValues", IN_A_TRANSACTION.equals(request.returnValuesAsString()) ? List.of()
+            : List.of(request.returnValues() == null ? "NONE" : request.returnValuesAsString()));
     boolean holds = true;
     for (var operator : iterable(statement.path("Condition").fields())) {
       for (var entry : iterable(operator.getValue().fields())) {
@@ -946,6 +959,7 @@ class TransformedTemplateTest {
           case "ForAllValues:StringLike" -> actual.stream().allMatch(v -> allowed.stream().anyMatch(pattern -> glob(pattern, v)));
           case "ForAllValues:StringEquals" -> allowed.containsAll(actual);
           case "StringEquals" -> actual.size() == 1 && allowed.contains(actual.get(0));
+          case "StringEqualsIfExists" -> actual.isEmpty() || (actual.size() == 1 && allowed.contains(actual.get(0)));
           default -> throw new AssertionError("this test does not evaluate the operator " + operator.getKey());
         };
       }
@@ -988,8 +1002,8 @@ class TransformedTemplateTest {
   }
 
   /**
-   * The logs table as CloudFormation receives it: the proxy may only add spend items (BatchWriteItem
-   * into "key#..." partitions: no reads, no audit items), the admin function may only add audit
+   * The logs table as CloudFormation receives it: the proxy may only add spend items (BatchWriteItem,
+   * or PutItem inside its after-answer TransactWriteItems, into "key#..." partitions: no reads, no audit items), the admin function may only add audit
    * items and Query the table and its indexes; no other function touches it.
    */
   @Test
@@ -1019,7 +1033,7 @@ class TransformedTemplateTest {
       }
     }
     assertThat(granted).isEqualTo(Map.of(
-        "ProxyFunction", List.of("dynamodb:BatchWriteItem"),
+        "ProxyFunction", List.of("dynamodb:BatchWriteItem", "dynamodb:PutItem"),
         "AdminFunction", List.of("dynamodb:PutItem", "dynamodb:Query")));
 
     // The gateway's own writes, recorded on their way to DynamoDB Local, hold to those partitions:

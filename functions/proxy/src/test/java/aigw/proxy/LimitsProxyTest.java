@@ -596,7 +596,7 @@ class LimitsProxyTest {
     var gateways = List.of(
         TestGateways.gateway(dynamo, List.of(TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", wiremock.baseUrl() + "/v1")), clock),
         TestGateways.gateway(dynamo, List.of(TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", wiremock.baseUrl() + "/v1")), clock));
-    gateways.forEach(g -> g.startBackgroundWriters(2)); // as LocalGateway does; no flush after the answer
+    gateways.forEach(Gateway::startBackgroundWriters); // as LocalGateway does; no flush after the answer
     try {
       var apps = gateways.stream().map(g -> GatewayApplication.of(CorsPolicy.DISABLED, new ProxyService(g)::handle)).toList();
       for (int i = 0; i < 40; i++) {
@@ -639,6 +639,55 @@ class LimitsProxyTest {
     assertThat(sendAs(app, KEY, body).status()).as("the slot is free again").isEqualTo(200);
   }
 
+  /**
+   * The one write after the answer is a transaction: when one of its conditions fails (here the
+   * settlement's, its reservation entry reclaimed by another container meanwhile), nothing of it
+   * lands, and each write goes on its own instead: the usage and the spend-log row are still
+   * written, once, and the reclaimed request's cost is not counted on the budget (as before: a
+   * settlement that finds no entry counts nothing).
+   */
+  @Test
+  void aTransactionCancelledBySettlementWhoseEntryWasReclaimedStillWritesTheUsageAndTheSpendLogOnce() {
+    wiremock.stubFor(post("/v1/chat/completions").willReturn(okJson(ANSWER.replace(
+        "\"prompt_tokens\":7,\"completion_tokens\":3,\"total_tokens\":10", "\"prompt_tokens\":7,\"completion_tokens\":40,\"total_tokens\":47"))));
+    VirtualKey key = storeKey(new Limits(null, null, 4, new BigDecimal("100"), null, null));
+    var openAi = TestGateways.openAi("priced", "priced-model", wiremock.baseUrl() + "/v1");
+    var priced = new aigw.core.config.Deployment(openAi.modelName(), openAi.provider(), openAi.upstreamModel(), openAi.apiBase(),
+        openAi.apiKey(), openAi.apiKeySource(), openAi.timeout(), null, null, null, null,
+        new aigw.core.config.TokenPrices(BigDecimal.ZERO, new BigDecimal("0.005"), null, null));
+    var counted = new CountedDynamo(dynamo.client());
+    Gateway gateway = Gateway.over(TestGateways.settings(dynamo), counted.client(), aigw.core.secrets.StaticSecretSource.of(TestGateways.MASTER_KEY),
+        List.of(priced), clock);
+    var app = GatewayApplication.of(CorsPolicy.DISABLED, new ProxyService(gateway)::handle);
+    String body = "{\"model\":\"priced\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    assertThat(sendAs(app, KEY, body).status()).isEqualTo(200);
+    gateway.flushWrites(); // the first settlement, on its own: its answer teaches the scope's average cost
+
+    assertThat(sendAs(app, KEY, body).status()).isEqualTo(200);
+    var scope = aigw.core.limits.LimitScope.ofKey(key.keyId(), key.keyName(), key.limits());
+    var limitsItem = Map.of("token_hash", software.amazon.awssdk.services.dynamodb.model.AttributeValue.fromS("limits#" + scope.id()));
+    var entries = dynamo.client().getItem(r -> r.tableName(dynamo.keysTable()).key(limitsItem)).item().get("res").m().keySet();
+    assertThat(entries).hasSize(1);
+    dynamo.client().updateItem(r -> r.tableName(dynamo.keysTable()).key(limitsItem).updateExpression("REMOVE res." + entries.iterator().next() + " ADD par_left :one")
+        .expressionAttributeValues(Map.of(":one", software.amazon.awssdk.services.dynamodb.model.AttributeValue.fromN("1"))));
+    counted.take();
+
+    assertThat(gateway.flushWrites()).isTrue(); // afterResponse
+
+    assertThat(counted.take()).as("tried as one transaction, cancelled, then one by one")
+        .containsEntry("transactWriteItems", 1).containsKeys("updateItem", "batchWriteItem");
+    assertThat(gateway.limits().pendingEndings()).isZero();
+    assertThat(gateway.usageWriter().backlog()).isZero();
+    KeyUsage usage = TestGateways.gateway(dynamo, List.of(), clock).keyStore().usageOf(key.keyId());
+    assertThat(usage.requests()).isEqualTo(2);
+    assertThat(usage.spend()).isEqualByComparingTo("0.40");
+    var rows = gateway.spendLogReader().page(new aigw.core.spend.SpendLogReader.Query(
+        key.keyId(), null, clock.instant().minus(Duration.ofHours(1)), clock.instant().plus(Duration.ofHours(1)), 100, null)).entries();
+    assertThat(rows).hasSize(2);
+    assertThat(gateway.limits().budget(scope).spend()).as("the reclaimed request's cost is not counted").isEqualByComparingTo("0.20");
+    assertThat(sendAs(app, KEY, body).status()).as("its slot went back with the reclaim").isEqualTo(200);
+  }
+
   /** DynamoDB calls by operation, counted by a wrapper over the gateway's client (java.lang.reflect.Proxy over the interface). */
   static final class CountedDynamo {
     private final software.amazon.awssdk.services.dynamodb.DynamoDbClient client;
@@ -650,6 +699,9 @@ class LimitsProxyTest {
             if (method.getDeclaringClass() != Object.class && !method.getName().equals("serviceName") && !method.getName().equals("close")
                 && !method.getName().equals("serviceClientConfiguration")) {
               calls.computeIfAbsent(method.getName(), n -> new AtomicInteger()).incrementAndGet();
+              if (isWriteAfterTheAnswer(method.getName(), args[0])) {
+                writesAfterTheAnswer.incrementAndGet();
+              }
             }
             try {
               return method.invoke(real, args);
@@ -661,6 +713,28 @@ class LimitsProxyTest {
 
     software.amazon.awssdk.services.dynamodb.DynamoDbClient client() {
       return client;
+    }
+
+    private final AtomicInteger writesAfterTheAnswer = new AtomicInteger();
+
+    /** Write calls of what answers hand over: transactions, spend-log batches, usage updates and settlements (an update removing a reservation entry). */
+    int writesAfterTheAnswer() {
+      return writesAfterTheAnswer.get();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static boolean isWriteAfterTheAnswer(String operation, Object request) {
+      if (operation.equals("transactWriteItems") || operation.equals("batchWriteItem")) {
+        return true;
+      }
+      if (!operation.equals("updateItem")) {
+        return false;
+      }
+      var update = request instanceof software.amazon.awssdk.services.dynamodb.model.UpdateItemRequest built ? built
+          : software.amazon.awssdk.services.dynamodb.model.UpdateItemRequest.builder().applyMutation(
+              (java.util.function.Consumer<software.amazon.awssdk.services.dynamodb.model.UpdateItemRequest.Builder>) request).build();
+      return update.key().get("token_hash").s().startsWith("usage#")
+          || (update.updateExpression() != null && update.updateExpression().startsWith("REMOVE res."));
     }
 
     /** The calls counted since the last take, by operation, and starts again from 0. */
@@ -730,19 +804,84 @@ class LimitsProxyTest {
     }
     System.out.println(table);
 
-    // No limits: nothing before the answer; the usage write and the spend log after it.
+    // No limits: nothing before the answer. A parallel limit or a budget: the one conditional write
+    // of the admission before. Leases: fewer writes than requests once the window before was busy.
     assertThat(measured.get("none").get(0)).isEmpty();
-    // A parallel limit or a budget: the one conditional write of the admission before; its settlement after.
     for (String kind : List.of("max_parallel_requests", "max_budget")) {
       assertThat(measured.get(kind).get(0)).as(kind + " before").isEqualTo(Map.of("updateItem", n));
-      assertThat(measured.get(kind).get(1).get("updateItem")).as(kind + " after: settlement + usage").isEqualTo(2 * n);
-      assertThat(measured.get(kind).get(1)).as(kind + " after").doesNotContainKey("getItem");
     }
-    // Leases: fewer writes than requests once the window before was busy; nothing after the answer but the usage.
     for (String kind : List.of("rpm_limit", "tpm_limit")) {
       assertThat(measured.get(kind).get(0).getOrDefault("updateItem", 0)).as(kind + " before").isLessThan(n);
-      assertThat(measured.get(kind).get(1).get("updateItem")).as(kind + " after: usage only").isEqualTo(n);
     }
+    // After the answer, whatever the limits: one write (issue 14), the usage, the spend-log row and
+    // the settlement (if any) in one TransactWriteItems; no read.
+    for (String kind : kinds.keySet()) {
+      assertThat(measured.get(kind).get(1)).as(kind + " after: usage + spend log + settlement in one call")
+          .isEqualTo(Map.of("transactWriteItems", n));
+    }
+  }
+
+  /**
+   * docs/limits.md's table, the local gateway's half: its group commit (Gateway.startBackgroundWriters)
+   * gathers what answers hand over for a short window and writes it together: per key one usage
+   * update, per scope one settlement update, both in one transaction, spend-log rows 25 to a
+   * BatchWriteItem. 8 clients at once, 10 requests each, for each limit kind, then the shutdown
+   * flush: at most 1 write call after the answer per request, amortised (issue 14), and everything
+   * written (usage counts every request).
+   */
+  @Test
+  @org.junit.jupiter.api.Timeout(180)
+  void theLocalGroupCommitWritesAtMostOnceAfterTheAnswerPerRequestAmortisedForEachLimitKind() throws Exception {
+    var kinds = new java.util.LinkedHashMap<String, Limits>();
+    kinds.put("none", Limits.NONE);
+    kinds.put("rpm_limit", new Limits(100_000L, null, null, null, null, null));
+    kinds.put("tpm_limit", new Limits(null, 10_000_000L, null, null, null, null));
+    kinds.put("max_parallel_requests", new Limits(null, null, 16, null, null, null));
+    kinds.put("max_budget", new Limits(null, null, null, new BigDecimal("1000"), null, null));
+    kinds.put("every limit", new Limits(100_000L, 10_000_000L, 16, new BigDecimal("1000"), null, null));
+    int clients = 8;
+    int each = 10;
+    var report = new StringBuilder();
+    for (var kind : kinds.entrySet()) {
+      var counted = new CountedDynamo(dynamo.client());
+      Gateway gateway = Gateway.over(TestGateways.settings(dynamo), counted.client(),
+          aigw.core.secrets.StaticSecretSource.of(TestGateways.MASTER_KEY),
+          List.of(TestGateways.openAi("gpt-4o-mini", "gpt-4o-mini", wiremock.baseUrl() + "/v1")), clock);
+      String plaintext = "sk-aigw-count-" + UUID.randomUUID();
+      VirtualKey key = TestGateways.storeKey(gateway, plaintext, List.of(), null, false, kind.getValue());
+      var proxy = new ProxyService(gateway);
+      // Warm: the first request of a budget settles on its own (its answer gives the average cost).
+      assertThat(proxy.handle(new GatewayRequest("POST", "/v1/chat/completions",
+          Map.of("Authorization", "Bearer " + plaintext, "Content-Type", "application/json"), Map.of(),
+          chat("gpt-4o-mini").getBytes(StandardCharsets.UTF_8), "req-warm")).buffered().status()).isEqualTo(200);
+      gateway.flushWrites();
+      gateway.startBackgroundWriters();
+      int before = counted.writesAfterTheAnswer();
+      try {
+        var futures = new ArrayList<CompletableFuture<Void>>();
+        for (int c = 0; c < clients; c++) {
+          futures.add(CompletableFuture.runAsync(() -> {
+            for (int i = 0; i < each; i++) {
+              var response = proxy.handle(new GatewayRequest("POST", "/v1/chat/completions",
+                  Map.of("Authorization", "Bearer " + plaintext, "Content-Type", "application/json"), Map.of(),
+                  chat("gpt-4o-mini").getBytes(StandardCharsets.UTF_8), "req-" + UUID.randomUUID())).buffered();
+              assertThat(response.status()).isEqualTo(200);
+            }
+          }, pool));
+        }
+        CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+      } finally {
+        assertThat(gateway.closeWrites()).isTrue(); // the shutdown flush
+        gateway.flushLogs(); // and the spend-log rows of the last partial batch (LocalGateway.close)
+      }
+      double perRequest = (counted.writesAfterTheAnswer() - before) / (double) (clients * each);
+      report.append(String.format(java.util.Locale.ROOT, "%s: %.3f writes after the answer per request (calls: %s)%n", kind.getKey(), perRequest,
+          perRequest(counted.take(), clients * each)));
+      assertThat(perRequest).as(kind.getKey()).isLessThanOrEqualTo(1.0);
+      assertThat(TestGateways.gateway(dynamo, List.of(), clock).keyStore().usageOf(key.keyId()).requests()).isEqualTo(clients * each + 1);
+      assertThat(gateway.limits().pendingEndings()).isZero();
+    }
+    System.out.println(report);
   }
 
   private static String perRequest(Map<String, Integer> calls, int requests) {

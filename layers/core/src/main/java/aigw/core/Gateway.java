@@ -62,6 +62,13 @@ public final class Gateway {
   // The spend and audit logs: null when the gateway was built without a DynamoDB client (then
   // nothing is kept and nothing is read). Set by over(...) before the gateway is handed out.
   private aigw.core.spend.dynamodb.DynamoDbLogs logs;
+  // Usage as DynamoDB writes, and the one transaction a flush sends: null without a DynamoDB client.
+  private aigw.core.keys.dynamodb.DynamoDbUsageRecorder usageItems;
+  private aigw.core.usage.AfterAnswerWrites together;
+  // The local gateway's group-commit writer (startBackgroundWriters); never on Lambda.
+  private Thread groupCommitter;
+  /** Counted down by closeWrites: the group commit ends its write in flight and stops (never interrupted: an interrupted call may have landed). */
+  private final java.util.concurrent.CountDownLatch stopWrites = new java.util.concurrent.CountDownLatch(1);
 
   public Gateway(
       GatewaySettings settings,
@@ -167,6 +174,8 @@ public final class Gateway {
         masterKeySource,
         models,
         providers);
+    gateway.usageItems = new aigw.core.keys.dynamodb.DynamoDbUsageRecorder(dynamo, settings.keysTable());
+    gateway.together = new aigw.core.usage.AfterAnswerWrites(dynamo);
     gateway.limits = new aigw.core.limits.LimitEngine(dynamo, settings.keysTable(), clock);
     gateway.logs = new aigw.core.spend.dynamodb.DynamoDbLogs(
         dynamo, settings.logs().table(), settings.logs().retention(), logJournalBeside(usageJournal));
@@ -296,31 +305,123 @@ public final class Gateway {
 
   /**
    * Writes everything answers handed over so far (to DynamoDB, else the journal). The runtimes call
-   * it after each response: on Lambda inside the invocation, before the next one is asked for.
+   * it after each response: on Lambda inside the invocation, before the next one is asked for. What
+   * is pending goes in <b>one</b> {@code TransactWriteItems} (limit settlements, usage, spend-log
+   * rows: {@link aigw.core.usage.AfterAnswerWrites}); what that cannot take, or a transaction that fails, is written
+   * by each queue's own writer as before.
    *
    * @return false when some of it could be written nowhere and is still held, to try again
    */
   public boolean flushWrites() {
-    // Limit ends first: a parallel slot is free again as soon as possible (the next request may come at once).
+    return flushWrites(true);
+  }
+
+  /**
+   * @param logsTogether whether the spend-log rows join the transaction (2 write units a row) or go
+   *     by BatchWriteItem, 25 a call at 1 unit a row: together on Lambda, where one row waits per
+   *     invocation and a separate call would be a second write; by batch under the local group
+   *     commit, where rows fill batches: there a full batch is written as soon as it is full
+   *     ({@code DynamoDbLogs.record}) and the rest by the local gateway's periodic {@link #flushLogs}
+   *     and at shutdown, not here
+   */
+  private boolean flushWrites(boolean logsTogether) {
+    if (together != null) {
+      var sources = new java.util.ArrayList<java.util.function.IntFunction<aigw.core.usage.WrittenTogether>>(3);
+      // Limit ends first: a parallel slot is free again as soon as possible (the next request may come at once).
+      sources.add(limits::takeEndingsTogether);
+      sources.add(max -> usage.takeTogether(usageItems::transactItem, max));
+      if (logsTogether && logs != null) {
+        sources.add(logs::takeTogether);
+      }
+      together.write(sources);
+    }
     boolean limitsEnded = limits.flushEndings();
     boolean usageKept = usage.flush();
-    try {
-      flushLogs(); // the spend-log records of the calls just served
-    } catch (RuntimeException notKept) {
-      // Neither written nor journalled: the records are still pending and go with the next flush.
-      LOG.log(java.util.logging.Level.WARNING, "Spend-log records could not be written yet: " + notKept.getMessage());
+    if (logsTogether) {
+      try {
+        flushLogs(); // the spend-log records of the calls just served
+      } catch (RuntimeException notKept) {
+        // Neither written nor journalled: the records are still pending and go with the next flush.
+        LOG.log(java.util.logging.Level.WARNING, "Spend-log records could not be written yet: " + notKept.getMessage());
+      }
     }
     return usageKept && limitsEnded;
   }
 
-  /** Starts {@code count} background writers per queue (the local gateway; never on Lambda). */
-  public void startBackgroundWriters(int count) {
-    limits.startEndingWriters(count);
-    usage.startWriters(count);
+  /**
+   * How long the local gateway's group commit gathers what answers hand over before writing it:
+   * every request of a key in that time adds to one usage write, every settlement of a scope to
+   * one update, and both go in one call (docs/limits.md, "One write after the answer"). Short
+   * beside {@code LimitEngine.SETTLEMENT_WAITS} (150 ms), so a slot held by an answered call in
+   * another gateway is free before a request there is refused for want of it.
+   */
+  static final java.time.Duration GROUP_COMMIT_WINDOW = java.time.Duration.ofMillis(20);
+  /** The pause after a flush that left something unwritten (DynamoDB and the journal refused it). */
+  static final java.time.Duration GROUP_COMMIT_RETRY_PAUSE = java.time.Duration.ofSeconds(1);
+
+  /**
+   * Starts the background group commit (the local gateway; never on Lambda): one daemon thread that
+   * every {@link #GROUP_COMMIT_WINDOW} writes the limit settlements and usage that answers handed
+   * over, as {@link #flushWrites} does; spend-log rows go by BatchWriteItem, 25 a call, as soon as
+   * a batch is full, the rest with {@link #flushLogs} (the local gateway's schedule, its shutdown).
+   * {@link #closeWrites} stops it after a last flush. Call once.
+   */
+  public void startBackgroundWriters() {
+    synchronized (this) {
+      if (groupCommitter != null) {
+        throw new IllegalStateException("background writers already started");
+      }
+      groupCommitter = Thread.ofPlatform().daemon().name("aigw-group-commit").start(this::groupCommitUntilStopped);
+    }
   }
 
-  /** At shutdown: the last flush, then the writers stop; what is still unwritable goes to the log. */
+  private void groupCommitUntilStopped() {
+    long pause = GROUP_COMMIT_WINDOW.toMillis();
+    while (true) {
+      try {
+        if (stopWrites.await(pause, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+          return; // closeWrites flushes what is left
+        }
+      } catch (InterruptedException stop) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      pause = GROUP_COMMIT_WINDOW.toMillis();
+      if (usage.backlog() == 0 && limits.pendingEndings() == 0) {
+        continue;
+      }
+      try {
+        if (!flushWrites(false)) {
+          pause = GROUP_COMMIT_RETRY_PAUSE.toMillis(); // kept in the queues; tried again after the pause
+        }
+      } catch (RuntimeException unexpected) {
+        LOG.log(java.util.logging.Level.WARNING, "The group commit failed; trying again in " + GROUP_COMMIT_RETRY_PAUSE, unexpected);
+        pause = GROUP_COMMIT_RETRY_PAUSE.toMillis();
+      }
+    }
+  }
+
+  /** At shutdown: the group commit stops, a last flush, then what is still unwritable goes to the log. */
   public boolean closeWrites() {
+    Thread committer;
+    synchronized (this) {
+      committer = groupCommitter;
+    }
+    stopWrites.countDown();
+    if (committer != null) {
+      // Not interrupted: a DynamoDB call cut short by an interrupt may have landed all the same, and
+      // what it took would then be written a second time by the queues' own writers.
+      try {
+        committer.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    try {
+      flushWrites(false);
+    } catch (RuntimeException unexpected) {
+      LOG.log(java.util.logging.Level.WARNING, "The last flush of the writes failed; what is left goes to the log", unexpected);
+    }
     boolean limitsEnded = limits.closeEndings();
     return usage.close() && limitsEnded;
   }

@@ -76,6 +76,8 @@ public final class LimitEngine {
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private final LimitTable table; // null: no store, only scopes without limits are admitted
+  /** Writes this container's pending request ends folded per scope (one write per scope), before a refusal for want of a slot. */
+  private final aigw.core.usage.AfterAnswerWrites together;
   private final Clock clock;
   private final ConcurrentHashMap<String, ScopeState> scopes = new ConcurrentHashMap<>();
   private final AtomicLong requests = new AtomicLong();
@@ -88,11 +90,13 @@ public final class LimitEngine {
   /** Limits kept in the keys table {@code table}. */
   public LimitEngine(DynamoDbClient dynamo, String table, Clock clock) {
     this.table = new LimitTable(dynamo, table);
+    this.together = new aigw.core.usage.AfterAnswerWrites(dynamo);
     this.clock = clock;
   }
 
   private LimitEngine(Clock clock) {
     this.table = null;
+    this.together = null;
     this.clock = clock;
   }
 
@@ -254,6 +258,7 @@ public final class LimitEngine {
     String id = scope.id();
     long end = state.budgetEnd;
     int waits = 0;
+    boolean ownEndsWritten = false;
     for (int attempt = 0; attempt < 12 + SETTLEMENT_WAITS.length; attempt++) {
       Instant now = clock.instant();
       long nowSecond = now.getEpochSecond();
@@ -303,11 +308,13 @@ public final class LimitEngine {
         end = itemEnd;
         state.budgetEnd = end;
         long settledRequests = longOf(item, "b_n");
-        if (!state.averageKnown && settledRequests > 0) {
-          // A new container (or one restored from a snapshot) knows no average yet: the period's so far.
+        if (settledRequests > 0) {
+          // The period's average so far: a new container (or one restored from a snapshot) learns it
+          // here, and every read refreshes it (settlements written in a transaction bring no answer back).
+          boolean known = state.averageKnown;
           state.averageCost = decimalOf(item, "b_spend").divide(BigDecimal.valueOf(settledRequests), 10, RoundingMode.UP);
           state.averageKnown = true;
-          if (blind) {
+          if (blind && !known) {
             continue; // estimable now: reserve the average rather than wait for the blind turn
           }
         }
@@ -331,6 +338,15 @@ public final class LimitEngine {
         // A slot or a blind turn is freed by a settlement written right after its answer (write-behind),
         // so a sequential client's next request can arrive a few ms before it lands: this container's
         // own are written now, another container's are waited for briefly, before refusing.
+        if (!ownEndsWritten && endings.backlog() > 0) {
+          // This container's own answered requests may hold the slots (the local group commit
+          // gathers their ends for a short window): written now, folded per scope, and looked again
+          // at once, without a pause. Once per admission, so other scopes' ends cannot keep it here.
+          ownEndsWritten = true;
+          together.write(List.of(this::takeEndingsTogether));
+          endings.flush();
+          continue;
+        }
         endings.flush();
         pause(SETTLEMENT_WAITS[waits++]);
         continue;
@@ -456,7 +472,8 @@ public final class LimitEngine {
     String what = (ending == Ending.SETTLED ? "settle" : "give back") + " the limits of " + held.getFirst().scope().label()
         + (held.size() > 1 ? " and its team" : "") + " (cost " + cost.toPlainString() + " USD)";
     try {
-      endings.submit(endingIds.incrementAndGet(), new PendingEnding(steps, what, clock.millis() + RESERVATION_TTL.toMillis()));
+      endings.submit(endingIds.incrementAndGet(),
+          new PendingEnding(steps, togetherOrNull(held, ending, cost, steps.size()), what, clock.millis() + RESERVATION_TTL.toMillis()));
     } catch (WriteBehind.Unavailable full) {
       LOG.warning("Could not " + what + ": " + full.getMessage() + "; the reservation expires by itself");
     }
@@ -468,15 +485,107 @@ public final class LimitEngine {
    */
   private static final class PendingEnding {
     final List<Runnable> steps;
+    /** The same writes as request ends that may go into a transaction with others; null when they may not. */
+    final List<TogetherEnd> together;
     final String what;
     final long giveUpAtMillis;
     int done;
 
-    PendingEnding(List<Runnable> steps, String what, long giveUpAtMillis) {
+    PendingEnding(List<Runnable> steps, List<TogetherEnd> together, String what, long giveUpAtMillis) {
       this.steps = steps;
+      this.together = together;
       this.what = what;
       this.giveUpAtMillis = giveUpAtMillis;
     }
+  }
+
+  /** One scope's part of a request end that may be written in a transaction: which item, which period, what ends. */
+  private record TogetherEnd(String scopeId, long budgetEnd, boolean budgeted, LimitTable.RequestEnd end) {}
+
+  /**
+   * A request's end as writes that need no answer from DynamoDB, so that they can go into one
+   * transaction with the usage and the spend log ({@link #takeEndingsTogether}); null when some
+   * write needs its own call: tokens beyond a lease (a window lease's own write), a budget whose
+   * average is not known in this container yet (the settlement's answer teaches it), a soft budget
+   * not yet warned about in the period (the answer tells whether this settlement crossed it).
+   */
+  private static List<TogetherEnd> togetherOrNull(List<Held> held, Ending ending, BigDecimal cost, int steps) {
+    var together = new ArrayList<TogetherEnd>(held.size());
+    for (Held one : held) {
+      if (one.requestId() == null) {
+        continue;
+      }
+      Limits limits = one.scope().limits();
+      boolean budgeted = budgetMax(limits) != null;
+      if ((budgeted && !one.state().averageKnown) || (limits.softBudget() != null && one.state().softWarnedEnd != one.budgetEnd())) {
+        return null;
+      }
+      together.add(new TogetherEnd(one.scope().id(), one.budgetEnd(), budgeted,
+          new LimitTable.RequestEnd(one.requestId(), one.slots(), one.usd(), cost, ending == Ending.SETTLED, one.turn())));
+    }
+    return together.size() == steps ? together : null; // a step that is not a reservation's end: a debt
+  }
+
+  /**
+   * Takes request ends handed over and not yet written that need no answer from DynamoDB, as at
+   * most {@code maxItems} transaction items: one conditional update per scope item, folding the
+   * ends of one scope and budget period ({@link LimitTable#settlementTogether}, up to {@link
+   * LimitTable#MAX_ENDS_TOGETHER}). Ended not written, they go back to be settled one by one.
+   */
+  public aigw.core.usage.WrittenTogether takeEndingsTogether(int maxItems) {
+    if (table == null || maxItems < 1) {
+      return aigw.core.usage.WrittenTogether.NOTHING;
+    }
+    record Group(long budgetEnd, boolean budgeted, List<LimitTable.RequestEnd> ends) {}
+    var groups = new java.util.LinkedHashMap<String, Group>();
+    var taken = endings.take(pending -> {
+      if (pending.together == null || pending.done > 0) {
+        return false;
+      }
+      int newGroups = 0;
+      for (TogetherEnd end : pending.together) {
+        Group group = groups.get(end.scopeId());
+        if (group == null) {
+          newGroups++;
+        } else if (group.budgetEnd() != end.budgetEnd() || group.budgeted() != end.budgeted()
+            || group.ends().size() >= LimitTable.MAX_ENDS_TOGETHER) {
+          return false;
+        }
+      }
+      if (groups.size() + newGroups > maxItems) {
+        return false;
+      }
+      for (TogetherEnd end : pending.together) {
+        groups.computeIfAbsent(end.scopeId(), id -> new Group(end.budgetEnd(), end.budgeted(), new ArrayList<>())).ends().add(end.end());
+      }
+      return true;
+    }, Integer.MAX_VALUE);
+    if (taken.isEmpty()) {
+      return aigw.core.usage.WrittenTogether.NOTHING;
+    }
+    var items = new ArrayList<software.amazon.awssdk.services.dynamodb.model.TransactWriteItem>(groups.size());
+    try {
+      groups.forEach((scopeId, group) -> items.add(table.settlementTogether(scopeId, group.budgetEnd(), group.budgeted(), group.ends())));
+    } catch (RuntimeException cannot) {
+      taken.forEach(one -> one.end(false)); // settled one by one instead
+      throw cannot;
+    }
+    return new aigw.core.usage.WrittenTogether() {
+      @Override
+      public List<software.amazon.awssdk.services.dynamodb.model.TransactWriteItem> items() {
+        return items;
+      }
+
+      @Override
+      public void end(boolean written) {
+        for (var one : taken) {
+          if (written) {
+            one.delta().done = one.delta().steps.size();
+          }
+          one.end(written);
+        }
+      }
+    };
   }
 
   private void writeEnding(Long id, PendingEnding pending) {

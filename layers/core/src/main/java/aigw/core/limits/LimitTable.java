@@ -394,6 +394,89 @@ final class LimitTable {
     }
   }
 
+  /**
+   * One request's end among those {@link #settlementTogether} writes in one update: what {@link
+   * #settle} takes for one request.
+   */
+  record RequestEnd(String requestId, int slots, BigDecimal reserved, BigDecimal cost, boolean counted, Turn turn) {}
+
+  /** Most request ends folded into one update: its expressions stay far below DynamoDB's 4 KB per expression. */
+  static final int MAX_ENDS_TOGETHER = 25;
+
+  /**
+   * The settlements of {@code ends} (requests of one scope, all of the budget period {@code
+   * budgetEnd}) as one conditional update, for a {@code TransactWriteItems} beside the usage and
+   * the spend logs (docs/limits.md, "One write after the answer"): what {@link #settle} writes for
+   * each, summed ({@code ADD} of the slots, turns, spend, settled requests and what goes back), and
+   * only if every entry is still there and the period has not ended. When that condition fails
+   * (an entry reclaimed, the period over) the transaction is cancelled as a whole and the caller
+   * settles each request on its own with {@link #settle}, which tells the cases apart.
+   */
+  software.amazon.awssdk.services.dynamodb.model.TransactWriteItem settlementTogether(String scopeId, long budgetEnd, boolean budgeted,
+      java.util.List<RequestEnd> ends) {
+    if (ends.isEmpty() || ends.size() > MAX_ENDS_TOGETHER) {
+      throw new IllegalArgumentException("1 to " + MAX_ENDS_TOGETHER + " request ends, not " + ends.size());
+    }
+    long slots = 0;
+    long blind = 0;
+    long estimated = 0;
+    long settled = 0;
+    BigDecimal spend = BigDecimal.ZERO;
+    BigDecimal back = BigDecimal.ZERO;
+    var remove = new StringBuilder("REMOVE ");
+    var condition = new StringBuilder();
+    for (RequestEnd end : ends) {
+      String entry = "res." + checked(end.requestId());
+      remove.append(remove.length() > "REMOVE ".length() ? ", " : "").append(entry);
+      condition.append(condition.isEmpty() ? "" : " AND ").append("attribute_exists(").append(entry).append(')');
+      slots += end.slots();
+      if (end.turn() == Turn.BLIND) {
+        blind--;
+      } else if (end.turn() == Turn.ESTIMATED) {
+        estimated--;
+      }
+      if (end.counted()) {
+        spend = spend.add(end.cost());
+        settled++;
+        back = back.add(end.reserved().subtract(end.cost()));
+      } else {
+        back = back.add(end.reserved());
+      }
+    }
+    var values = new HashMap<String, AttributeValue>();
+    var add = new StringBuilder();
+    if (slots > 0) {
+      add.append("par_left :p");
+      values.put(":p", num(slots));
+    }
+    if (blind != 0) {
+      add.append(add.isEmpty() ? "" : ", ").append("b_blind :blind");
+      values.put(":blind", num(blind));
+    }
+    if (estimated != 0) {
+      add.append(add.isEmpty() ? "" : ", ").append("b_fly :fly");
+      values.put(":fly", num(estimated));
+    }
+    if (budgeted) {
+      add.append(add.isEmpty() ? "" : ", ").append("b_left :back");
+      values.put(":back", num(back));
+      if (settled > 0) {
+        add.append(", b_spend :c, b_n :n");
+        values.put(":c", num(spend));
+        values.put(":n", num(settled));
+      }
+      condition.append(" AND b_end = :e");
+      values.put(":e", num(budgetEnd));
+    }
+    String expression = remove + (add.isEmpty() ? "" : " ADD " + add);
+    return software.amazon.awssdk.services.dynamodb.model.TransactWriteItem.builder().update(u -> {
+      u.tableName(table).key(key(scopeId)).updateExpression(expression).conditionExpression(condition.toString());
+      if (!values.isEmpty()) {
+        u.expressionAttributeValues(values);
+      }
+    }).build();
+  }
+
   /** Marks the period {@code end}'s soft budget as warned about; true only for the one container that marks it first. */
   boolean markSoftBudgetWarned(String scopeId, long end) {
     try {

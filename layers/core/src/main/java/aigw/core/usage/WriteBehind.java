@@ -347,16 +347,24 @@ public final class WriteBehind<K, D> {
     } finally {
       lock.lock();
     }
+    if (failure != null) {
+      lastFailure = failure;
+      retryAtNanos = System.nanoTime() + retryPauseNanos;
+      LOG.warning("Writing " + name + " of " + key + " (" + batch.items + " item(s)) failed; kept in memory to retry: " + failure.getMessage());
+    }
+    ended(key, lane, batch, failure == null);
+  }
+
+  /** Ends the lane's write in flight: done, or put back ahead of what the key gathered since. Lock held. */
+  private void ended(K key, Lane<D> lane, Batch<D> batch, boolean written) {
     lane.writing = null;
     batch.done = true;
-    if (failure == null) {
+    if (written) {
       backlog -= batch.items;
       lastFailure = null;
     } else {
       // Put back, ahead of what the key gathered since; it stays in the backlog.
       batch.failed = true;
-      lastFailure = failure;
-      retryAtNanos = System.nanoTime() + retryPauseNanos;
       if (lane.open == null) {
         lane.open = new Batch<>();
         lane.open.total = batch.total;
@@ -364,7 +372,6 @@ public final class WriteBehind<K, D> {
         lane.open.total = merge.apply(batch.total, lane.open.total);
       }
       lane.open.items += batch.items;
-      LOG.warning("Writing " + name + " of " + key + " (" + batch.items + " item(s)) failed; kept in memory to retry: " + failure.getMessage());
     }
     if (lane.open != null) {
       markReady(key, lane);
@@ -372,6 +379,87 @@ public final class WriteBehind<K, D> {
       lanes.remove(key, lane);
     }
     changed.signalAll();
+  }
+
+  /**
+   * One key's merged delta taken out to be written by someone else, together with other writes
+   * (one DynamoDB transaction for the usage, the limit settlements and the spend logs of a
+   * flush: {@link AfterAnswerWrites}). Its key has a write in flight until {@link #end}.
+   */
+  public final class Taken {
+    private final K key;
+    private final Lane<D> lane;
+    private final Batch<D> batch;
+    private boolean ended;
+
+    private Taken(K key, Lane<D> lane, Batch<D> batch) {
+      this.key = key;
+      this.lane = lane;
+      this.batch = batch;
+    }
+
+    public K key() {
+      return key;
+    }
+
+    public D delta() {
+      return batch.total;
+    }
+
+    /**
+     * @param written true: the delta is durable; false: it goes back to the queue, ahead of what
+     *     the key gathered since, for the queue's own writer (no failure is recorded: the caller
+     *     falls back to that writer at once)
+     */
+    public void end(boolean written) {
+      lock.lock();
+      try {
+        if (ended) {
+          throw new IllegalStateException("ended twice");
+        }
+        ended = true;
+        ended(key, lane, batch, written); // its lane stays in the map while its write is in flight
+      } finally {
+        lock.unlock();
+      }
+    }
+  }
+
+  /**
+   * Takes up to {@code max} keys' merged deltas that {@code eligible} accepts and that have no
+   * write in flight, oldest ready first, for a write done elsewhere; each must be {@link
+   * Taken#end ended}. Meanwhile a {@link #flush} waits for them like for a write in flight.
+   */
+  public List<Taken> take(java.util.function.Predicate<D> eligible, int max) {
+    lock.lock();
+    try {
+      var taken = new ArrayList<Taken>();
+      try {
+        for (var entry : lanes.entrySet()) {
+          if (taken.size() >= max) {
+            break;
+          }
+          Lane<D> lane = entry.getValue();
+          if (lane.open != null && lane.writing == null && eligible.test(lane.open.total)) {
+            Batch<D> batch = lane.open;
+            lane.open = null;
+            lane.writing = batch;
+            taken.add(new Taken(entry.getKey(), lane, batch));
+          }
+        }
+      } catch (RuntimeException failed) {
+        for (Taken one : taken) { // back as they were: nothing may stay in flight without a writer
+          one.ended = true;
+          one.lane.writing = null;
+          one.lane.open = one.batch;
+          markReady(one.key, one.lane);
+        }
+        throw failed;
+      }
+      return taken;
+    } finally {
+      lock.unlock();
+    }
   }
 
   /** Queues the key for a writer when it has something to write and no write in flight. Lock held. */

@@ -55,6 +55,37 @@ public final class WriteBehindUsageRecorder implements UsageRecorder {
     return queue.flush(keyId);
   }
 
+  /**
+   * Takes the merged usage of up to {@code max} keys, not being written already, for one
+   * transaction with other writes ({@link WrittenTogether}); {@code asItem} makes a key's delta
+   * the transaction's update. Ended not written, it goes back to be written here as usual.
+   */
+  public WrittenTogether takeTogether(java.util.function.BiFunction<String, UsageDelta, software.amazon.awssdk.services.dynamodb.model.TransactWriteItem> asItem,
+      int max) {
+    if (max < 1) {
+      return WrittenTogether.NOTHING;
+    }
+    var taken = queue.take(delta -> true, max);
+    java.util.List<software.amazon.awssdk.services.dynamodb.model.TransactWriteItem> items;
+    try {
+      items = taken.stream().map(one -> asItem.apply(one.key(), one.delta())).toList();
+    } catch (RuntimeException cannot) {
+      taken.forEach(one -> one.end(false)); // written one by one instead
+      throw cannot;
+    }
+    return new WrittenTogether() {
+      @Override
+      public java.util.List<software.amazon.awssdk.services.dynamodb.model.TransactWriteItem> items() {
+        return items;
+      }
+
+      @Override
+      public void end(boolean written) {
+        taken.forEach(one -> one.end(written));
+      }
+    };
+  }
+
   /** Usage handed over and not yet written. */
   public int backlog() {
     return queue.backlog();

@@ -65,6 +65,42 @@ public final class DynamoDbUsageRecorder implements UsageRecorder {
     }
   }
 
+  /**
+   * The same addition as {@link #record}, as an update of a {@code TransactWriteItems} (which takes
+   * expressions only): {@code ADD} of the counters and the spend, {@code SET} of the last use, only
+   * while the key exists. A key deleted meanwhile cancels the transaction; its writes then go one by
+   * one, where this one finds no item and counts nothing.
+   */
+  public software.amazon.awssdk.services.dynamodb.model.TransactWriteItem transactItem(String keyId, UsageDelta delta) {
+    var names = new java.util.HashMap<String, String>();
+    var values = new java.util.HashMap<String, AttributeValue>();
+    var add = new StringBuilder();
+    java.util.function.BiConsumer<String, AttributeValue> adding = (attribute, value) -> {
+      String i = Integer.toString(names.size());
+      names.put("#a" + i, attribute);
+      values.put(":a" + i, value);
+      add.append(add.isEmpty() ? "ADD " : ", ").append("#a").append(i).append(" :a").append(i);
+    };
+    adding.accept(REQUEST_COUNT, n(delta.requests()));
+    adding.accept(PROMPT_TOKENS, n(delta.tokens().promptTokens()));
+    adding.accept(COMPLETION_TOKENS, n(delta.tokens().completionTokens()));
+    adding.accept(TOTAL_TOKENS, n(delta.tokens().totalTokens()));
+    if (delta.estimatedRequests() > 0) {
+      adding.accept(ESTIMATED_REQUEST_COUNT, n(delta.estimatedRequests()));
+    }
+    if (delta.spend().signum() > 0) {
+      adding.accept(SPEND, AttributeValue.fromN(delta.spend().toPlainString()));
+    }
+    names.put("#used", LAST_USED_AT);
+    names.put("#pk", TOKEN_HASH);
+    values.put(":used", s(delta.lastUsedAt().toString()));
+    String expression = add + " SET #used = :used";
+    return software.amazon.awssdk.services.dynamodb.model.TransactWriteItem.builder()
+        .update(u -> u.tableName(table).key(Map.of(TOKEN_HASH, s(usageKey(keyId)))).updateExpression(expression)
+            .conditionExpression("attribute_exists(#pk)").expressionAttributeNames(names).expressionAttributeValues(values))
+        .build();
+  }
+
   private static AttributeValueUpdate add(long amount) {
     return AttributeValueUpdate.builder().action(AttributeAction.ADD).value(n(amount)).build();
   }

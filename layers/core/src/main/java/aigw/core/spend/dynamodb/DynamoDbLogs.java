@@ -131,6 +131,59 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
   }
 
   /**
+   * Takes up to {@code max} accepted spend records, oldest first, as puts for one transaction with
+   * the usage and the limit settlements ({@link aigw.core.usage.WrittenTogether}): on Lambda the
+   * one record of the invocation rides in the one write after the answer. Until they are ended a
+   * {@link #flush} waits for them; ended not written, they go back in front, for the usual
+   * BatchWriteItem (and the journal). Nothing is taken while a batch is being written.
+   */
+  public aigw.core.usage.WrittenTogether takeTogether(int max) {
+    if (max < 1 || !writing.tryLock()) {
+      return aigw.core.usage.WrittenTogether.NOTHING;
+    }
+    var taken = new ArrayList<Map<String, AttributeValue>>();
+    synchronized (pending) {
+      while (taken.size() < max && !pending.isEmpty()) {
+        taken.add(pending.poll());
+      }
+    }
+    if (taken.isEmpty()) {
+      writing.unlock();
+      return aigw.core.usage.WrittenTogether.NOTHING;
+    }
+    var items = taken.stream()
+        .map(item -> software.amazon.awssdk.services.dynamodb.model.TransactWriteItem.builder().put(p -> p.tableName(table).item(item)).build())
+        .toList();
+    return new aigw.core.usage.WrittenTogether() {
+      private boolean ended;
+
+      @Override
+      public List<software.amazon.awssdk.services.dynamodb.model.TransactWriteItem> items() {
+        return items;
+      }
+
+      @Override
+      public void end(boolean written) {
+        if (ended) {
+          throw new IllegalStateException("ended twice");
+        }
+        ended = true;
+        try {
+          if (!written) {
+            synchronized (pending) {
+              for (int i = taken.size() - 1; i >= 0; i--) {
+                pending.addFirst(taken.get(i));
+              }
+            }
+          }
+        } finally {
+          writing.unlock();
+        }
+      }
+    };
+  }
+
+  /**
    * Forgets the spend records accepted and not yet written: SnapStart's priming request must not
    * leave a record that every restored environment would write.
    *

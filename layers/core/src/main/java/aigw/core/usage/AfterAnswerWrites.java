@@ -1,0 +1,141 @@
+package aigw.core.usage;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.function.IntFunction;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.model.TransactWriteItem;
+import software.amazon.awssdk.services.dynamodb.model.TransactionCanceledException;
+
+/**
+ * What answers handed over to be written after them (limit settlements, usage counters, spend-log
+ * rows), taken out of their write-behind queues and written with <b>one</b> {@code
+ * TransactWriteItems} call (docs/limits.md, "One write after the answer").
+ *
+ * <p>DynamoDB's rules (TransactWriteItems, API reference): at most 100 actions, over tables of one
+ * account and region, no two on the same item, all or none applied; each item costs 2 write units
+ * per KB (twice a plain write), and a {@code ClientRequestToken} makes a repeat of the same call
+ * within 10 minutes change nothing more. So each queue hands over one item per DynamoDB item (the
+ * usage of a key merged, the settlements of a scope folded into one update) and the call is sent
+ * again with its token when its outcome is unknown.
+ *
+ * <p>This is an optimisation over the queues' own writers, never a second path to lose things: when
+ * the transaction is cancelled (a settlement whose reservation entry was reclaimed, a key deleted
+ * meanwhile, a conflicting write) or DynamoDB cannot be reached, everything taken goes back to its
+ * queue, whose own writer then writes it one by one and keeps or retries what fails, as it always
+ * did. A single item is never sent as a transaction: it goes as a plain UpdateItem or PutItem, at
+ * half the units (a usage update merging several requests, or a settlement update folding several).
+ *
+ * <p>Taking and ending happen on the calling thread ({@link aigw.core.spend.dynamodb.DynamoDbLogs}
+ * holds its write lock in between).
+ */
+public final class AfterAnswerWrites {
+  private static final Logger LOG = Logger.getLogger(AfterAnswerWrites.class.getName());
+  /** TransactWriteItems' limit: at most 100 actions a call. */
+  public static final int MAX_ITEMS = 100;
+  /** Calls one {@link #write} makes at most (a source may give less than the room left: a scope folds 25 ends a call). */
+  static final int MAX_ROUNDS = 32;
+
+  private final DynamoDbClient dynamo;
+
+  public AfterAnswerWrites(DynamoDbClient dynamo) {
+    this.dynamo = dynamo;
+  }
+
+  /**
+   * Writes together what {@code sources} give (each asked, in order, for at most what room is left
+   * in the call), call after call until they give nothing more (at most {@link #MAX_ROUNDS} calls);
+   * stops at the first call that fails (what it took is back in the queues).
+   *
+   * @return how many calls were written
+   */
+  public int write(List<IntFunction<WrittenTogether>> sources) {
+    int transactions = 0;
+    while (true) {
+      var taken = new ArrayList<WrittenTogether>(sources.size());
+      var items = new ArrayList<TransactWriteItem>();
+      boolean written = false;
+      try {
+        for (IntFunction<WrittenTogether> source : sources) {
+          WrittenTogether part = source.apply(MAX_ITEMS - items.size());
+          taken.add(part);
+          items.addAll(part.items());
+        }
+        if (items.isEmpty()) {
+          return transactions;
+        }
+        written = items.size() == 1 ? writeAlone(items.getFirst()) : transact(items);
+      } finally { // whatever happens, everything taken is ended: a queue waits for it until then
+        RuntimeException endFailed = null;
+        for (int i = taken.size() - 1; i >= 0; i--) { // the reverse of taking (the spend logs' lock last taken, first released)
+          try {
+            taken.get(i).end(written);
+          } catch (RuntimeException e) {
+            endFailed = e;
+          }
+        }
+        if (endFailed != null) {
+          throw endFailed;
+        }
+      }
+      if (!written) {
+        return transactions;
+      }
+      transactions++;
+      if (transactions >= MAX_ROUNDS) {
+        return transactions; // under load the next flush takes the rest
+      }
+    }
+  }
+
+  /** One item: the plain write of the same update or put (1 unit per KB instead of 2); false when it did not land. */
+  private boolean writeAlone(TransactWriteItem item) {
+    try {
+      if (item.update() != null) {
+        var update = item.update();
+        dynamo.updateItem(r -> r.tableName(update.tableName()).key(update.key()).updateExpression(update.updateExpression())
+            .conditionExpression(update.conditionExpression())
+            .expressionAttributeNames(update.hasExpressionAttributeNames() ? update.expressionAttributeNames() : null)
+            .expressionAttributeValues(update.hasExpressionAttributeValues() ? update.expressionAttributeValues() : null));
+      } else if (item.put() != null) {
+        var put = item.put();
+        dynamo.putItem(r -> r.tableName(put.tableName()).item(put.item()).conditionExpression(put.conditionExpression())
+            .expressionAttributeNames(put.hasExpressionAttributeNames() ? put.expressionAttributeNames() : null)
+            .expressionAttributeValues(put.hasExpressionAttributeValues() ? put.expressionAttributeValues() : null));
+      } else {
+        return false;
+      }
+      return true;
+    } catch (SdkException notWritten) {
+      // A condition that failed, or DynamoDB out of reach: the queue's own writer tells the cases apart.
+      return false;
+    }
+  }
+
+  private boolean transact(List<TransactWriteItem> items) {
+    String token = UUID.randomUUID().toString();
+    for (int attempt = 1; ; attempt++) {
+      try {
+        dynamo.transactWriteItems(r -> r.transactItems(items).clientRequestToken(token));
+        return true;
+      } catch (TransactionCanceledException cancelled) {
+        // Nothing was applied: a condition failed (an entry reclaimed, a period over, a key deleted)
+        // or another write conflicted. The queues write each on its own and tell the cases apart.
+        LOG.fine(() -> "Writes after the answer go one by one: the transaction was cancelled (" + cancelled.cancellationReasons() + ")");
+        return false;
+      } catch (SdkException unknownOutcome) {
+        // After the SDK's own retries (same token). Once more with the same token: if an earlier
+        // attempt landed, this one changes nothing; only then back to the queues' own writers.
+        if (attempt >= 2) {
+          LOG.log(Level.WARNING, "Writes after the answer could not be written together (" + unknownOutcome.getMessage()
+              + "); writing them one by one");
+          return false;
+        }
+      }
+    }
+  }
+}
