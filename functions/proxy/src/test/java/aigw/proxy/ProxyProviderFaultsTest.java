@@ -47,7 +47,7 @@ class ProxyProviderFaultsTest {
 
   static Stream<Arguments> faults() {
     return Stream.of(
-        Arguments.of("hangs past the deployment's timeout", okJson("{}").withFixedDelay(3_000), 504, "timeout"),
+        Arguments.of("hangs past the deployment's timeout", okJson("{}").withFixedDelay(6_000), 504, "timeout"),
         Arguments.of("resets the connection", aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER), 502, "api_connection_error"),
         Arguments.of("closes the connection with no answer", aResponse().withFault(Fault.EMPTY_RESPONSE), 502, "api_connection_error"),
         Arguments.of("sends garbage instead of HTTP", aResponse().withFault(Fault.RANDOM_DATA_THEN_CLOSE), 502, "api_connection_error"),
@@ -68,7 +68,9 @@ class ProxyProviderFaultsTest {
     upstream.stubFor(post("/v1/chat/completions").willReturn(answer));
     try (var dynamo = new LocalDynamo()) {
       var deployment = new Deployment("gpt-4o-mini", Provider.OPENAI, "gpt-4o-mini", URI.create(upstream.baseUrl() + "/v1"), CREDENTIAL, "test",
-          Duration.ofMillis(500));
+          // Long enough that WireMock's faults arrive within it on a loaded 2-core machine (a reset once
+          // took over 0.5 s there and read as a timeout); the hanging case waits three times as long.
+          Duration.ofSeconds(2));
       Gateway gateway = TestGateways.gateway(dynamo, List.of(deployment), MutableClock.at("2026-05-01T12:00:00Z"));
       var key = TestGateways.storeKey(gateway, Events.EVENTS_VIRTUAL_KEY, List.of(), null, false);
 
