@@ -251,7 +251,10 @@ public final class LocalGateway implements AutoCloseable {
       }
       // Usage is written in the background, off each client's path; close() flushes what is left.
       gateway.gateway.startBackgroundWriters(USAGE_WRITERS);
-      gateway.server = LocalServer.start(options.host(), options.port(), gateway.application, limits, hosts);
+      // Each route's body limit before its body is read, and admin routes on threads of their own.
+      long maxModelRequestBytes = gateway.gateway.settings().maxRequestBytes();
+      var routes = new LocalServer.Routes(path -> isAdminPath(path) ? AdminService.MAX_ADMIN_BODY_BYTES : maxModelRequestBytes, LocalGateway::isAdminPath);
+      gateway.server = LocalServer.start(options.host(), options.port(), gateway.application, limits, hosts, routes);
       gateway.startSchedules();
     } catch (IOException | RuntimeException e) {
       gateway.close();
