@@ -128,6 +128,24 @@ class LocalServerRouteLimitsTest {
     }
   }
 
+  /** The gateway gives the server its routes' own limits: 64 KiB on admin routes, AIGW_MAX_REQUEST_BYTES on model routes. */
+  @Test
+  void theLocalGatewaysRoutesAreRefusedOverTheirOwnLimitsBeforeTheBodyArrives() throws Exception {
+    try (var gateway = LocalGateway.start(LocalOptions.inMemory(null,
+        Map.of("AIGW_MASTER_KEY", "sk-route-limits-master-key-for-tests", "AIGW_MAX_REQUEST_BYTES", "100000")))) {
+      for (var route : List.of(Map.entry("/key/generate", 65_536), Map.entry("/v1/chat/completions", 100_000))) {
+        try (var socket = new Socket(InetAddress.getLoopbackAddress(), gateway.port())) {
+          socket.setSoTimeout(5_000);
+          socket.getOutputStream().write(("POST " + route.getKey() + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+              + "Content-Length: " + (route.getValue() + 1) + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+          var refused = answer(socket);
+          assertThat(refused.status()).as(route.getKey()).isEqualTo(413);
+          assertThat(refused.error().get("message").asText()).contains("the limit is " + route.getValue() + " bytes");
+        }
+      }
+    }
+  }
+
   @Test
   void theShareIsInProportionToTheConnectionsAClientMayHold() {
     assertThat(LIMITS.maxBufferedBodyBytesPerClient()).isEqualTo(250_000);
