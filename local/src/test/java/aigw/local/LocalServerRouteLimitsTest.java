@@ -105,7 +105,7 @@ class LocalServerRouteLimitsTest {
     var attacker = InetAddress.getByName("127.0.0.2"); // another loopback address: another client
     var other = InetAddress.getByName("127.0.0.1");
     held.add(post(attacker, "/v1/chat/completions", 200_000, 1)); // within its 250,000-byte share
-    Thread.sleep(300);
+    Thread.sleep(1000); // the server has read its headers and reserved its body (two busy cores can take a while)
     for (int i = 0; i < 4; i++) {
       try (Socket over = post(attacker, "/v1/chat/completions", 200_000, 1)) {
         var refused = answer(over);
