@@ -27,7 +27,6 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import software.amazon.awssdk.services.secretsmanager.SecretsManagerClient;
 import aigw.core.secrets.SecretsManagerSecretSource;
-import aigw.core.secrets.StaticSecretSource;
 import aigw.proxy.ProxyHandler;
 import aigw.proxy.ProxyService;
 import aigw.core.apigateway.ProxyRequestEvent;
@@ -242,17 +241,24 @@ public final class LocalGateway implements AutoCloseable {
     var hosts = AllowedHosts.of(options.env().get("AIGW_ALLOWED_HOSTS"));
     var gateway = build(options, decorate);
     try {
-      if (gateway.developmentMasterKey && !isLoopback(options.host())) {
-        // Everyone knows sk-development-only (README, events/admin-*): on an address others can
-        // reach, it would hand them /key/generate and every model.
-        throw new IllegalArgumentException("refusing to listen on " + options.host() + " with the development master key "
-            + StaticSecretSource.DEVELOPMENT_KEY + ", which anyone who can reach that address knows. Set AIGW_MASTER_KEY to a"
-            + " secret of your own, or listen on 127.0.0.1 (the default).");
+      // Everyone knows sk-development-only (README, events/admin-*), and a short key is guessed: on an
+      // address others can reach, it would hand them /key/generate and every model.
+      String weakness = gateway.localMasterKey == null ? null : gateway.localMasterKey.weakness();
+      if (weakness != null && !isLoopback(options.host())) {
+        throw new IllegalArgumentException("refusing to listen on " + options.host() + " with " + weakness + ". Set AIGW_MASTER_KEY to a"
+            + " secret of your own of at least " + LocalMasterKey.MIN_LENGTH_OFF_LOOPBACK + " random characters (openssl rand -hex 32),"
+            + " or listen on 127.0.0.1 (the default).");
+      }
+      if (weakness != null && !gateway.developmentMasterKey) {
+        LOG.warning("The master key is " + weakness + "; on 127.0.0.1 it is accepted, on any other address it is refused.");
       }
       // Usage, settlements and spend logs are written in the background by a group commit, off each
       // client's path (Gateway.startBackgroundWriters); close() flushes what is left.
       gateway.gateway.startBackgroundWriters();
-      gateway.server = LocalServer.start(options.host(), options.port(), gateway.application, limits, hosts);
+      // Each route's body limit before its body is read, and admin routes on threads of their own.
+      long maxModelRequestBytes = gateway.gateway.settings().maxRequestBytes();
+      var routes = new LocalServer.Routes(path -> isAdminPath(path) ? AdminService.MAX_ADMIN_BODY_BYTES : maxModelRequestBytes, LocalGateway::isAdminPath);
+      gateway.server = LocalServer.start(options.host(), options.port(), gateway.application, limits, hosts, routes);
       gateway.startSchedules();
     } catch (IOException | RuntimeException e) {
       gateway.close();

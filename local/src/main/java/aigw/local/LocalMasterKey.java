@@ -109,6 +109,30 @@ record LocalMasterKey(
   }
 
   /**
+   * The fewest characters a master key needs to serve an address others can reach: the seeds ask
+   * for a long random key (LiteLLM's own example {@code sk-1234} is what a guesser tries first), and
+   * {@code openssl rand -hex 32} gives 64 characters. 32 characters, even of hex, are 128 bits.
+   */
+  static final int MIN_LENGTH_OFF_LOOPBACK = 32;
+
+  /**
+   * Why this key is too weak to serve an address others can reach, in words for the operator, or
+   * null when it is not: the development default (which everyone knows) or shorter than {@link
+   * #MIN_LENGTH_OFF_LOOPBACK} characters (LiteLLM's documented example {@code sk-1234} among them).
+   * The key itself is never quoted, except the public default.
+   */
+  String weakness() {
+    if (developmentDefault) {
+      return "the development master key " + StaticSecretSource.DEVELOPMENT_KEY + ", which anyone who can reach that address knows";
+    }
+    if (key.length() < MIN_LENGTH_OFF_LOOPBACK) {
+      return "a master key of " + key.length() + " characters (" + origin.split("[,;( ]")[0] + "), fewer than " + MIN_LENGTH_OFF_LOOPBACK
+          + ": short keys, and examples such as LiteLLM's sk-1234, are the first a guesser tries";
+    }
+    return null;
+  }
+
+  /**
    * The one start-up line saying which key is in force and where from: a WARNING for the
    * development default, INFO otherwise. The key itself only masked, except the public default.
    */

@@ -97,6 +97,12 @@ final class LocalServer {
    */
   static final int HEALTH_THREADS = 4;
   static final Set<String> HEALTH_PATHS = Set.of("/health/liveliness", "/health/readiness");
+  /**
+   * Threads for the admin routes only ({@link Routes#admin}): an operator's {@code /key/block} during
+   * an incident must not wait behind {@link #WORKER_THREADS} requests held by hanging model calls.
+   * Admin calls are short DynamoDB reads and writes; a few threads serve an operator and a script.
+   */
+  static final int ADMIN_THREADS = 4;
   /** Jetty's own threads: accepting, selecting, parsing; never the application. */
   private static final int IO_THREADS = 16;
 
@@ -110,7 +116,10 @@ final class LocalServer {
   private final ExecutorService workers;
   private final ExecutorService healthWorkers =
       Executors.newFixedThreadPool(HEALTH_THREADS, Thread.ofPlatform().name("aigw-http-health-", 0).daemon(true).factory());
+  private final ExecutorService adminWorkers =
+      Executors.newFixedThreadPool(ADMIN_THREADS, Thread.ofPlatform().name("aigw-http-admin-", 0).daemon(true).factory());
   private final GatewayApplication application;
+  private final Routes routes;
   private final AllowedHosts hosts;
   private final ServerLimits limits;
   private final BodyBudget budget;
@@ -120,15 +129,16 @@ final class LocalServer {
   private final HeaderDeadlines headerDeadlines;
 
   private LocalServer(Server server, ServerConnector connector, ExecutorService workers, GatewayApplication application, AllowedHosts hosts,
-      ServerLimits limits, HeaderDeadlines headerDeadlines) {
+      ServerLimits limits, HeaderDeadlines headerDeadlines, Routes routes) {
     this.server = server;
+    this.routes = routes;
     this.headerDeadlines = headerDeadlines;
     this.connector = connector;
     this.workers = workers;
     this.application = application;
     this.hosts = hosts;
     this.limits = limits;
-    this.budget = new BodyBudget(limits.maxBufferedBodyBytes());
+    this.budget = new BodyBudget(limits.maxBufferedBodyBytes(), limits.maxBufferedBodyBytesPerClient());
     this.answerBudget = new AnswerBudget(limits.maxBufferedAnswerBytes());
     this.keyShares = new KeyShares(limits.maxWorkersPerKey());
   }
@@ -147,6 +157,29 @@ final class LocalServer {
    * @throws IOException when the address cannot be listened on
    */
   static LocalServer start(String host, int port, GatewayApplication application, ServerLimits limits, AllowedHosts hosts) throws IOException {
+    return start(host, port, application, limits, hosts, Routes.ANY);
+  }
+
+  /**
+   * What the server needs to know of the application's routes before it runs them.
+   *
+   * @param maxBodyBytes a path's body limit in bytes (the application's own, e.g. 64 KiB on admin
+   *     routes); a larger declared {@code Content-Length} is answered 413 before any of the body is
+   *     read or budgeted. At most {@link #MAX_BODY_BYTES} applies whatever it says.
+   * @param admin whether a path is an admin route, run on its own {@link #ADMIN_THREADS} threads
+   */
+  record Routes(java.util.function.ToLongFunction<String> maxBodyBytes, java.util.function.Predicate<String> admin) {
+    /** Every path the same: {@link #MAX_BODY_BYTES}, none of them admin. */
+    static final Routes ANY = new Routes(path -> MAX_BODY_BYTES, path -> false);
+
+    long bodyLimit(String path) {
+      return Math.min(MAX_BODY_BYTES, path == null ? MAX_BODY_BYTES : maxBodyBytes.applyAsLong(path));
+    }
+  }
+
+  /** As above, with {@code routes} telling each path's body limit and which paths are admin routes. */
+  static LocalServer start(String host, int port, GatewayApplication application, ServerLimits limits, AllowedHosts hosts, Routes routes)
+      throws IOException {
     var threads = new QueuedThreadPool(IO_THREADS, 2);
     threads.setName("aigw-http-io");
     threads.setDaemon(true);
@@ -176,7 +209,8 @@ final class LocalServer {
     server.addConnector(connector);
     server.addBean(new ConnectionLimit(limits.maxConnections(), connector));
     ExecutorService workers = Executors.newFixedThreadPool(WORKER_THREADS, Thread.ofPlatform().name("aigw-http-", 0).daemon(true).factory());
-    var local = new LocalServer(server, connector, workers, application, hosts.boundTo(InetAddress.getByName(host)), limits, headerDeadlines);
+    var local = new LocalServer(server, connector, workers, application, hosts.boundTo(InetAddress.getByName(host)), limits, headerDeadlines,
+        routes);
     server.setHandler(local.new Gateway());
     server.setErrorHandler(local.new OwnErrors());
     server.setStopTimeout(0);
@@ -203,6 +237,7 @@ final class LocalServer {
     }
     workers.shutdownNow();
     healthWorkers.shutdownNow();
+    adminWorkers.shutdownNow();
     try {
       workers.awaitTermination(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
@@ -269,16 +304,19 @@ final class LocalServer {
    * Reads a request's whole body without holding a thread while it arrives (Jetty calls back when
    * more is there), within the request timeout; then hands the request to a worker.
    *
-   * <p>A body over {@link #MAX_BODY_BYTES} (declared by its {@code Content-Length}, or found while
-   * reading a chunked one) is answered 413 at once; up to the limit's worth of it is then still read
+   * <p>A body over its route's limit ({@link Routes#bodyLimit}: the application's own, at most {@link
+   * #MAX_BODY_BYTES}; declared by its {@code Content-Length}, or found while reading a chunked one) is
+   * answered 413 in the route's envelope at once, before any of it is budgeted; up to the limit's worth of it is then still read
    * and dropped before the connection closes, so that a client that writes its whole body before it
    * reads (most SDKs) is not reset before it can read the 413.
    *
    * <p>The body's bytes come out of the process-wide {@link BodyBudget} first: its {@code
    * Content-Length} before anything is read (into a buffer of exactly that size), a chunked body's
    * bytes as they arrive. A request the budget cannot cover is answered 503 with {@code
-   * Retry-After} at once, its body unread, and its connection closed; the bytes go back when the
-   * request ends ({@link #release}).
+   * Retry-After} at once, its body unread, and its connection closed; one whose client address
+   * already holds its share of the budget ({@link ServerLimits#maxBufferedBodyBytesPerClient()}) is
+   * answered 429 the same way, so that one client declaring large bodies cannot lock every other
+   * client's bodies out. The bytes go back when the request ends ({@link #release}).
    */
   private final class BodyReader implements Runnable {
     private final Request request;
@@ -286,6 +324,10 @@ final class LocalServer {
     private final Callback callback;
     private final AtomicBoolean finished = new AtomicBoolean();
     private final Scheduler.Task deadline;
+    /** The route's body limit in bytes. */
+    private final long limit;
+    /** Whose share of the budget the body takes: the client's address (null when unknown: the whole budget only). */
+    private final InetAddress client;
     /** The body when its length is declared: filled up to {@link #read}. */
     private byte[] sized;
     /** The body's pieces when it is chunked. */
@@ -300,6 +342,8 @@ final class LocalServer {
       this.response = response;
       this.callback = Callback.from(this::release, callback);
       this.deadline = request.getComponents().getScheduler().schedule(this::timedOut, limits.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+      this.limit = routes.bodyLimit(pathOf(request));
+      this.client = request.getConnectionMetaData().getRemoteSocketAddress() instanceof InetSocketAddress remote ? remote.getAddress() : null;
     }
 
     /**
@@ -365,17 +409,18 @@ final class LocalServer {
           }
           continue;
         }
-        if (read + length > MAX_BODY_BYTES || (sized != null && read + length > sized.length)) {
+        if (read + length > limit || (sized != null && read + length > sized.length)) {
           chunk.release();
-          tooLarge();
+          tooLarge(-1);
           return;
         }
         if (sized != null) {
           bytes.get(sized, (int) read, length);
         } else if (length > 0) {
-          if (!budget.reserve(length)) {
+          BodyBudget.Refusal refused = budget.reserve(client, length);
+          if (refused != null) {
             chunk.release();
-            overBudget();
+            overBudget(refused);
             return;
           }
           reserved += length;
@@ -398,19 +443,20 @@ final class LocalServer {
       }
     }
 
-    /** Before the first read: the 413 for a declared length over the limit, the budget for the rest. False when answered. */
+    /** Before the first read: the 413 for a declared length over the route's limit, the budget for the rest. False when answered. */
     private boolean start() {
       long declared = request.getLength();
-      if (declared > MAX_BODY_BYTES) {
-        tooLarge();
+      if (declared > limit) {
+        tooLarge(declared);
         return false;
       }
       if (declared < 0) {
         chunked = new ByteArrayOutputStream();
         return true;
       }
-      if (declared > 0 && !budget.reserve(declared)) {
-        overBudget();
+      BodyBudget.Refusal refused = declared > 0 ? budget.reserve(client, declared) : null;
+      if (refused != null) {
+        overBudget(refused);
         return false;
       }
       reserved = declared;
@@ -418,23 +464,29 @@ final class LocalServer {
       return true;
     }
 
-    private void tooLarge() {
+    /** The 413 (the same words as the application's): {@code declared} the declared length, or -1 for a chunked body found too long. */
+    private void tooLarge(long declared) {
       draining = true;
       dropBody();
-      own(request, response, Callback.from(this, callback::failed),
-          ErrorEnvelope.response(new PayloadTooLarge(MAX_BODY_BYTES), ErrorEnvelope.Dialect.of(pathOf(request)), null));
+      own(request, response, Callback.from(this, callback::failed), ErrorEnvelope.response(
+          declared >= 0 ? new PayloadTooLarge(declared, limit) : new PayloadTooLarge(limit), ErrorEnvelope.Dialect.of(pathOf(request)), null));
     }
 
-    /** 503 now, the body unread; the connection then closes (Jetty does not read a body nobody consumed). */
-    private void overBudget() {
+    /** 503 (the whole budget) or 429 (this client's share) now, the body unread; the connection then closes (Jetty does not read a body nobody consumed). */
+    private void overBudget(BodyBudget.Refusal refused) {
       if (!finish()) {
         return;
       }
       dropBody();
-      LOG.fine(() -> "request bodies already hold " + budget.held() + " of " + limits.maxBufferedBodyBytes() + " bytes; a 503");
+      LOG.fine(() -> "request bodies already hold " + budget.held() + " of " + limits.maxBufferedBodyBytes() + " bytes (" + refused + "); refused");
       response.getHeaders().put(HttpHeader.CONNECTION, "close");
-      own(request, response, callback, ErrorEnvelope.response(new ServiceUnavailable(
-          "The gateway is reading too many request bodies at once; try again shortly.", null), ErrorEnvelope.Dialect.of(pathOf(request)), null));
+      var now = java.time.Instant.now();
+      aigw.core.errors.GatewayException refusal = refused == BodyBudget.Refusal.CLIENT
+          ? new aigw.core.errors.RateLimited("This client address is already sending " + limits.maxBufferedBodyBytesPerClient()
+              + " bytes of request bodies at once, its share of AIGW_HTTP_MAX_BUFFERED_BODY_BYTES; retry when one of them ends.",
+              now, now.plusSeconds(1), Map.of())
+          : new ServiceUnavailable("The gateway is reading too many request bodies at once; try again shortly.", null);
+      own(request, response, callback, ErrorEnvelope.response(refusal, ErrorEnvelope.Dialect.of(pathOf(request)), null));
     }
 
     private void dropBody() {
@@ -442,13 +494,13 @@ final class LocalServer {
       chunked = null;
       long held = reserved;
       reserved = 0;
-      budget.release(held);
+      budget.release(client, held);
     }
 
     private synchronized void release() {
       long held = reserved;
       reserved = 0;
-      budget.release(held);
+      budget.release(client, held);
     }
 
     /** True for the one caller that ends the reading; false when the request timeout's 408 came first. */
@@ -464,32 +516,71 @@ final class LocalServer {
   /**
    * The request-body bytes all requests together may hold at once ({@link
    * ServerLimits#maxBufferedBodyBytes()}): bodies are read whole before any key is checked, so this
-   * is what keeps clients with no key from filling the heap with half-sent bodies.
+   * is what keeps clients with no key from filling the heap with half-sent bodies. One client address
+   * holds at most its share of it ({@link ServerLimits#maxBufferedBodyBytesPerClient()}), so that a
+   * client with no key declaring large bodies and sending none of them cannot take the whole budget
+   * and lock every other client's requests out (issue 15).
    */
   static final class BodyBudget {
-    private final long max;
-    private final java.util.concurrent.atomic.AtomicLong held = new java.util.concurrent.atomic.AtomicLong();
-
-    BodyBudget(long max) {
-      this.max = max;
+    /** Why a reservation was refused. */
+    enum Refusal {
+      /** All requests together hold the budget. */
+      ALL,
+      /** The client's address holds its share. */
+      CLIENT
     }
 
-    /** Takes {@code bytes} if they fit under the maximum with what is held; false (nothing taken) when not. */
-    boolean reserve(long bytes) {
+    private final long max;
+    private final long perClient;
+    private final java.util.concurrent.atomic.AtomicLong held = new java.util.concurrent.atomic.AtomicLong();
+    private final Map<InetAddress, Long> heldByClient = new ConcurrentHashMap<>();
+
+    BodyBudget(long max, long perClient) {
+      this.max = max;
+      this.perClient = perClient;
+    }
+
+    /**
+     * Takes {@code bytes} for {@code client} (null: unknown, the whole budget only) if they fit under
+     * its share and under the maximum with what is held; null when taken, else why not (nothing taken).
+     */
+    Refusal reserve(InetAddress client, long bytes) {
+      if (client != null && perClient < max) { // a share of everything is no share: the budget alone (503)
+        var over = new AtomicBoolean();
+        heldByClient.compute(client, (address, now) -> {
+          long before = now == null ? 0 : now;
+          if (before + bytes > perClient) {
+            over.set(true);
+            return now;
+          }
+          return before + bytes;
+        });
+        if (over.get()) {
+          return Refusal.CLIENT;
+        }
+      }
       while (true) {
         long now = held.get();
         if (now + bytes > max) {
-          return false;
+          giveBack(client, bytes);
+          return Refusal.ALL;
         }
         if (held.compareAndSet(now, now + bytes)) {
-          return true;
+          return null;
         }
       }
     }
 
-    void release(long bytes) {
+    void release(InetAddress client, long bytes) {
       if (bytes > 0) {
         held.addAndGet(-bytes);
+        giveBack(client, bytes);
+      }
+    }
+
+    private void giveBack(InetAddress client, long bytes) {
+      if (client != null) {
+        heldByClient.computeIfPresent(client, (address, now) -> now <= bytes ? null : now - bytes);
       }
     }
 
@@ -500,7 +591,8 @@ final class LocalServer {
 
   /** Runs the application on a worker; the write timeout applies from here until the answer is sent. */
   private void dispatch(Request request, Response response, Callback callback, byte[] body) {
-    boolean health = HEALTH_PATHS.contains(request.getHttpURI().getPath());
+    String path = request.getHttpURI().getPath();
+    boolean health = HEALTH_PATHS.contains(path);
     // The key's share of the workers (KeyShares), taken until the answer is sent.
     String key = health ? null : Authenticator.presentedKeyOrNull(name -> request.getHeaders().get(name));
     if (key != null && !keyShares.take(key)) {
@@ -518,7 +610,7 @@ final class LocalServer {
       callback.failed(failure);
     });
     try {
-      ExecutorService runOn = health ? healthWorkers : workers;
+      ExecutorService runOn = health ? healthWorkers : path != null && routes.admin().test(path) ? adminWorkers : workers;
       runOn.execute(() -> {
         try (var answers = answerBudget.open()) { // the provider answers this request holds, until it is answered
           serve(request, response, done, body);

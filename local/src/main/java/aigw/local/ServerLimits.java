@@ -30,7 +30,13 @@ import java.util.Map;
  *       checked, so without this bound clients with no key could fill the heap with half-sent
  *       bodies. A request takes its {@code Content-Length} from it before its body is read (a chunked
  *       one as its body arrives) and gives it back when its answer is sent; one that cannot is
- *       answered 503 with {@code Retry-After} at once, its body unread.
+ *       answered 503 with {@code Retry-After} at once, its body unread. One client address holds at
+ *       most its share of it, the budget times {@code AIGW_HTTP_MAX_CONNECTIONS_PER_CLIENT} divided by
+ *       {@code AIGW_HTTP_MAX_CONNECTIONS} (64 MiB by default: {@link #maxBufferedBodyBytesPerClient()}),
+ *       so that one client declaring large bodies and sending nothing cannot lock every other
+ *       client's bodies out; a request over its client's share is answered 429 with {@code
+ *       Retry-After} the same way. A declared length over the route's own limit (64 KiB on admin
+ *       routes, {@code AIGW_MAX_REQUEST_BYTES} on model routes) is answered 413 before anything is taken.
  *   <li>{@code AIGW_HTTP_MAX_BUFFERED_ANSWER_BYTES} (default 256 MiB): bytes of whole (not streamed)
  *       provider answers all requests together may hold at once ({@link
  *       aigw.core.providers.http.AnswerBudget}); each answer is also bounded by {@code
@@ -75,6 +81,19 @@ record ServerLimits(Duration requestTimeout, Duration writeTimeout, Duration idl
       throw new IllegalArgumentException("AIGW_HTTP_MAX_CONNECTIONS_PER_CLIENT (" + maxConnectionsPerClient
           + ") cannot be more than AIGW_HTTP_MAX_CONNECTIONS (" + maxConnections + ")");
     }
+  }
+
+  /**
+   * The request-body bytes one client address may hold at once: its share of {@link
+   * #maxBufferedBodyBytes} in proportion to the connections it may hold ({@code maxBufferedBodyBytes
+   * × maxConnectionsPerClient ÷ maxConnections}); the whole budget when one client may hold every
+   * connection (behind a reverse proxy). At least 1.
+   */
+  long maxBufferedBodyBytesPerClient() {
+    long share = Math.multiplyHigh(maxBufferedBodyBytes, maxConnectionsPerClient) == 0 && maxBufferedBodyBytes * maxConnectionsPerClient >= 0
+        ? maxBufferedBodyBytes * maxConnectionsPerClient / maxConnections
+        : maxBufferedBodyBytes / maxConnections * maxConnectionsPerClient;
+    return Math.max(1, share);
   }
 
   /** With the default answer budget and share of the workers per key. */

@@ -20,7 +20,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * own names and addresses are answered; the development master key is refused off loopback.
  */
 class LocalHostCheckTest {
-  private static final String MASTER = "sk-host-check-test-master-key";
+  private static final String MASTER = "sk-host-check-test-master-key-of-40-chars";
   private static LocalGateway gateway;
 
   @BeforeAll
@@ -133,6 +133,23 @@ class LocalHostCheckTest {
         .hasMessageContaining("0.0.0.0")
         .hasMessageContaining("sk-development-only")
         .hasMessageContaining("AIGW_MASTER_KEY");
+  }
+
+  /** sk-1234 is LiteLLM's documented example key: the first a guesser tries. Refused off loopback, accepted (with a warning) on it. */
+  @Test
+  void aShortMasterKeyIsRefusedOnANonLoopbackAddressAndAcceptedOnLoopback() {
+    for (String weak : new String[] {"sk-1234", "sk-0123456789abcdef0123456789ab"}) { // 7 and 31 characters
+      var options = LocalOptions.parse(new String[] {"--in-memory", "--port", "0", "--host", "0.0.0.0"}, Map.of("AIGW_MASTER_KEY", weak));
+      assertThatThrownBy(() -> LocalGateway.start(options).close())
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("0.0.0.0")
+          .hasMessageContaining(weak.length() + " characters")
+          .hasMessageContaining("at least 32")
+          .hasMessageNotContaining("0123456789ab"); // the key itself is never quoted
+    }
+    LocalGateway.start(LocalOptions.parse(new String[] {"--in-memory", "--port", "0"}, Map.of("AIGW_MASTER_KEY", "sk-1234"))).close();
+    LocalGateway.start(LocalOptions.parse(new String[] {"--in-memory", "--port", "0", "--host", "0.0.0.0"},
+        Map.of("AIGW_MASTER_KEY", "sk-0123456789abcdef0123456789abc"))).close(); // 32 characters
   }
 
   @Test

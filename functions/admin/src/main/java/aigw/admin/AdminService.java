@@ -31,8 +31,8 @@ import java.util.Optional;
  * application ({@link aigw.core.http.GatewayApplication}) turns them into the error envelope.
  */
 public final class AdminService {
-  /** Largest admin request body: an admin request is a few fields. */
-  private static final int MAX_ADMIN_BODY_BYTES = 64 * 1024;
+  /** Largest admin request body, bytes (413 over it): an admin request is a few fields. The local server refuses a larger declared length unread. */
+  public static final int MAX_ADMIN_BODY_BYTES = 64 * 1024;
 
   private final Gateway gateway;
   /** Each endpoints class, built once (the /spend and /global resources share SpendEndpoints). */

@@ -261,16 +261,17 @@ final class KeyEndpoints {
   // POST /key/delete
   private GatewayResponse delete(AdminRequest request) {
     var delete = DeleteKeysRequest.from(request.body());
-    delete.keyAliases().forEach(alias -> KeyRules.aliasLength(alias, "key_aliases"));
-    if (delete.keys().isEmpty() && delete.keyAliases().isEmpty()) {
+    // Looked up as stored: in NFC (KeyRules#alias).
+    List<String> aliases = delete.keyAliases().stream().map(alias -> KeyRules.aliasLength(KeyRules.alias(alias, "key_aliases"), "key_aliases")).toList();
+    if (delete.keys().isEmpty() && aliases.isEmpty()) {
       throw new BadRequest("Send 'keys' or 'key_aliases' (at least one key).", "keys");
     }
-    List<VirtualKey> deleted = keys.delete(delete.keys(), delete.keyAliases());
+    List<VirtualKey> deleted = keys.delete(delete.keys(), aliases);
     deleted.forEach(k -> rotator.discardHeldValue(k.keyId(), k.rotation().count())); // must not outlive the key
     LOG.info("Deleted " + deleted.size() + " key(s)");
     deleted.forEach(k -> audit(request, "key.delete", k, List.of()));
     var named = new ArrayList<String>(delete.keys());
-    named.addAll(delete.keyAliases());
+    named.addAll(aliases);
     return GatewayResponse.json(200, Map.of("deleted_keys", named));
   }
 

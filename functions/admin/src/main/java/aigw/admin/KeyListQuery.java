@@ -44,7 +44,7 @@ record KeyListQuery(
           default -> throw new BadRequest("'sort_order' must be asc or desc.", "sort_order");
         };
     return new KeyListQuery(
-        page, size, full, order, params.text("user_id"), params.text("team_id"), params.text("key_alias"), params.text("key_hash"));
+        page, size, full, order, params.text("user_id"), params.text("team_id"), params.text("key_alias") == null ? null : aigw.core.keys.KeyRules.alias(params.text("key_alias"), "key_alias"), params.text("key_hash"));
   }
 
   /** Whether the key passes every filter the query sets. */

@@ -347,7 +347,7 @@ public final class TeamEndpoints {
   }
 
   private static Optional<String> teamAlias(Fields fields) {
-    Optional<String> alias = fields.text("team_alias");
+    Optional<String> alias = fields.text("team_alias").map(name -> aigw.core.keys.KeyRules.alias(name, "team_alias")); // NFC, no control characters
     if (alias.isPresent() && alias.get().isBlank()) {
       throw new BadRequest("'team_alias' must not be empty; leave it out for a team without an alias.", "team_alias");
     }

@@ -314,6 +314,32 @@ class AdminHandlerTest {
       assertThat(api.storedItems()).isEqualTo(1);
     }
 
+    /** NUL, ESC, a zero-width space, a bidirectional override and a lone surrogate: each 400 naming key_alias, nothing stored. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"d\\u0000up", "d\\u001bup", "d\\u200bup", "d\\u202eup", "d\\ud800up", "dup\\n"})
+    void keyAliasWithControlFormatOrUnpairedSurrogateGets400(String escaped) {
+      Reply reply = api.post("/key/generate", "{\"key_alias\":\"" + escaped + "\"}");
+
+      JsonNode error = assertError(reply, 400, "invalid_request_error", "key_alias");
+      assertThat(error.path("message").asText()).contains("'key_alias' must not contain").contains("U+");
+      assertThat(api.storedItems()).isZero();
+      assertError(api.post("/key/delete", "{\"key_aliases\":[\"" + escaped + "\"]}"), 400, "invalid_request_error", "key_aliases");
+    }
+
+    /** café precomposed (NFC) and with a combining accent (NFD) are one alias: stored in NFC, the second is a duplicate. */
+    @Test
+    void keyAliasIsStoredInNfcSoCanonicallyEqualAliasesAreDuplicates() {
+      JsonNode first = api.generate("{\"key_alias\":\"cafe\\u0301\"}"); // NFD
+      assertThat(first.path("key_alias").asText()).isEqualTo("caf\u00e9");
+
+      Reply second = api.post("/key/generate", "{\"key_alias\":\"caf\\u00e9\"}"); // NFC
+      assertError(second, 400, "invalid_request_error", "key_alias");
+      assertThat(api.storedItems()).isEqualTo(1);
+      // Case and spaces are kept, as LiteLLM compares aliases exactly.
+      assertThat(api.generate(Map.of("key_alias", "CAF\u00c9")).path("key_alias").asText()).isEqualTo("CAF\u00c9");
+      assertThat(texts(api.get("/key/list", query("key_alias", "cafe\u0301")).body().path("keys"))).hasSize(1);
+    }
+
     @Test
     void blankKeyAliasGets400NotA5xx() {
       Reply reply = api.post("/key/generate", Map.of("key_alias", ""));

@@ -123,6 +123,9 @@ class TeamEndpointsTest {
         "{\"models\":\"gpt-4o\"}|models|array of strings",
         "{\"team_id\":\"\"}|team_id|must not be empty",
         "{\"team_alias\":\" \"}|team_alias|must not be empty",
+        "{\"team_alias\":\"a\\u0000b\"}|team_alias|must not contain a control character",
+        "{\"team_alias\":\"a\\u200bb\"}|team_alias|must not contain an invisible format character",
+        "{\"team_alias\":\"a\\udc00b\"}|team_alias|must not contain an unpaired surrogate",
         "{\"blocked\":\"yes\"}|blocked|true or false",
         "{\"metadata\":[1]}|metadata|JSON object",
       })

@@ -159,7 +159,7 @@ final class MessagesToChat {
     switch (thinking.path("type").asText("")) {
       case "enabled" -> {
         JsonNode budget = thinking.get("budget_tokens");
-        if (budget == null || !budget.isIntegralNumber() || !budget.canConvertToInt() || budget.asInt() < 1024) {
+        if (aigw.core.json.WholeNumbers.in(budget, 1024, Integer.MAX_VALUE) == null) { // 2048.0 is 2048, as NumberFields judges
           throw new BadRequest("'thinking.budget_tokens' must be an integer of at least 1024.", "thinking.budget_tokens");
         }
         if (budget.asInt() >= chat.path("max_tokens").asInt(Integer.MAX_VALUE)) {
@@ -177,10 +177,11 @@ final class MessagesToChat {
     if (maxTokens == null || maxTokens.isNull()) {
       throw new BadRequest("max_tokens: Field required", "max_tokens"); // Anthropic's words for it
     }
-    if (!maxTokens.isIntegralNumber() || !maxTokens.canConvertToInt() || maxTokens.asInt() < 1) {
+    Long tokens = aigw.core.json.WholeNumbers.in(maxTokens, 1, Integer.MAX_VALUE); // 10.0 is 10, as NumberFields judges
+    if (tokens == null) {
       throw new BadRequest("'max_tokens' must be a positive integer.", "max_tokens");
     }
-    return maxTokens.asInt();
+    return tokens.intValue();
   }
 
   private static String systemText(JsonNode system, String where) {

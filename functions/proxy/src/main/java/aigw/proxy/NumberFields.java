@@ -49,9 +49,11 @@ public final class NumberFields {
       if (!value.isNumber() || ((value.isDouble() || value.isFloat()) && !Double.isFinite(value.doubleValue()))) {
         return false;
       }
+      if (integer) {
+        return aigw.core.json.WholeNumbers.in(value, min.longValueExact(), max.longValueExact()) != null; // the one rule for whole numbers
+      }
       BigDecimal exact = value.decimalValue();
-      // The range first: it is what bounds the work of the whole-number test on a value like 1e999999.
-      return exact.compareTo(min) >= 0 && exact.compareTo(max) <= 0 && (!integer || exact.stripTrailingZeros().scale() <= 0);
+      return exact.compareTo(min) >= 0 && exact.compareTo(max) <= 0;
     }
 
     String describe() {

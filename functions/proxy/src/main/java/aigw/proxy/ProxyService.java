@@ -332,7 +332,16 @@ public final class ProxyService {
     try {
       return gateway.failover().call(admitted.rotation(), request, admitted.keyId());
     } catch (GatewayException failed) {
-      if (request.operation() != Operation.MESSAGES_COUNT_TOKENS) {
+      if (request.operation() == Operation.MESSAGES_COUNT_TOKENS) {
+        throw failed;
+      }
+      if (failed instanceof aigw.core.errors.ServiceUnavailable busy && busy.gatewayBusy()) {
+        // The provider ran the call (and may bill it); only the gateway's answer budget could not
+        // hold its answer. Counted as a cut stream is: estimated tokens (the prompt from the body
+        // sent; the answer was not read), at the first deployment's prices, logged with its 503.
+        accounting.answered(admitted, admitted.rotation().get(0), StreamRelay.estimate(request.body().sent().length, 0), true,
+            aigw.core.errors.ErrorEnvelope.status(failed));
+      } else {
         accounting.failed(admitted, failed);
       }
       throw failed;

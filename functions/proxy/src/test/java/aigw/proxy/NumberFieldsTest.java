@@ -160,4 +160,26 @@ class NumberFieldsTest {
     assertThat(post("/v1/chat/completions", nulls).status()).isEqualTo(200);
     assertThat(provider.getAllServeEvents()).hasSize(3);
   }
+
+  /**
+   * One rule for whole numbers (aigw.core.json.WholeNumbers): 10.0 and 1E1 are ten wherever a
+   * whole number is read, so Messages translated to chat takes what NumberFields takes, and the
+   * translated request carries the integer.
+   */
+  @ParameterizedTest(name = "max_tokens {0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"10.0", "1E1", "10.000"})
+  void aWholeNumberSpelledAsADecimalIsTakenOnEveryRoute(String ten) throws Exception {
+    String messages = "{\"model\":\"m\"," + MESSAGES + ",\"max_tokens\":" + ten + "}";
+    GatewayResponse answer = post("/v1/messages", messages);
+    assertThat(answer.status()).as(new String(answer.body(), StandardCharsets.UTF_8)).isEqualTo(200);
+    JsonNode sent = Json.MAPPER.readTree(provider.getAllServeEvents().get(0).getRequest().getBodyAsString());
+    assertThat(sent.path("max_tokens").isInt()).as("%s", sent).isTrue();
+    assertThat(sent.path("max_tokens").asInt()).isEqualTo(10);
+    String thinking = "{\"model\":\"m\"," + MESSAGES + ",\"max_tokens\":4096.0,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":2048.0}}";
+    assertThat(post("/v1/messages", thinking).status()).isEqualTo(200);
+    assertThat(post("/v1/chat/completions", body("/v1/chat/completions", "max_tokens", ten)).status()).isEqualTo(200);
+    // Past the gateway's checks to the provider (whose stand-in answers chat only: its 404 passed on).
+    assertThat(post("/v1/responses", body("/v1/responses", "max_output_tokens", "16.0")).status()).isNotEqualTo(400);
+    assertThat(provider.getAllServeEvents()).hasSize(4);
+  }
 }

@@ -149,7 +149,7 @@ public final class ResponsesRequest {
    */
   private static void requireSettingShapes(ObjectNode body) {
     JsonNode max = body.get("max_output_tokens");
-    if (max != null && !max.isNull() && (!max.canConvertToLong() || !max.isIntegralNumber() || max.asLong() < MIN_OUTPUT_TOKENS)) {
+    if (max != null && !max.isNull() && aigw.core.json.WholeNumbers.in(max, MIN_OUTPUT_TOKENS, Integer.MAX_VALUE) == null) { // 16.0 is 16 (WholeNumbers)
       throw new BadRequest(
           "'max_output_tokens' must be an integer of at least " + MIN_OUTPUT_TOKENS + " (OpenAI's minimum).", "max_output_tokens");
     }

@@ -64,8 +64,36 @@ public final class KeyRules {
     if (alias.isPresent() && alias.get().isBlank()) {
       throw new BadRequest("'key_alias' must not be empty; leave it out for a key without an alias.", "key_alias");
     }
-    alias.ifPresent(name -> aliasLength(name, "key_alias"));
-    return alias;
+    return alias.map(name -> aliasLength(alias(name, "key_alias"), "key_alias"));
+  }
+
+  /**
+   * An alias ({@code key_alias}, {@code team_alias}, and the aliases that look them up) as it is
+   * stored and compared: in Unicode normalisation form C, so that {@code café} typed precomposed or
+   * with a combining accent is one alias. Aliases are compared exactly after that, case and spaces
+   * included, as LiteLLM's {@code _enforce_unique_key_alias} compares them.
+   *
+   * @return {@code alias} in NFC
+   * @throws BadRequest (naming {@code field}) for a control character (NUL, ESC, line breaks), a
+   *     format character (zero-width space and joiner, bidirectional controls: an alias that looks
+   *     like another), or an unpaired surrogate (not text: it cannot be written as UTF-8); its
+   *     length is the caller's to bound
+   */
+  public static String alias(String alias, String field) {
+    for (int at = 0; at < alias.length(); ) {
+      int point = alias.codePointAt(at);
+      String what = Character.isSurrogate((char) point) && Character.charCount(point) == 1 ? "an unpaired surrogate"
+          : switch (Character.getType(point)) {
+            case Character.CONTROL -> "a control character";
+            case Character.FORMAT -> "an invisible format character";
+            default -> null;
+          };
+      if (what != null) {
+        throw new BadRequest(String.format("'%s' must not contain %s (U+%04X at index %d).", field, what, point, at), field);
+      }
+      at += Character.charCount(point);
+    }
+    return java.text.Normalizer.normalize(alias, java.text.Normalizer.Form.NFC);
   }
 
   /** @throws BadRequest when {@code alias} is longer than {@link #MAX_ALIAS_LENGTH} */

@@ -189,7 +189,7 @@ public final class AnthropicTranslator implements HttpApiTranslator {
     Integer budget = thinkingBudget(chat.get("reasoning_effort"));
     JsonNode maxTokens = chat.hasNonNull("max_completion_tokens") ? chat.get("max_completion_tokens") : chat.get("max_tokens");
     if (maxTokens != null && !maxTokens.isNull()) {
-      if (!maxTokens.canConvertToInt() || !maxTokens.isIntegralNumber() || maxTokens.asInt() < 1) {
+      if (aigw.core.json.WholeNumbers.in(maxTokens, 1, Integer.MAX_VALUE) == null) { // 10.0 is 10 (WholeNumbers)
         throw new BadRequest("'max_tokens' must be a positive integer.", "max_tokens");
       }
       if (budget != null && maxTokens.asInt() <= budget) {

@@ -151,7 +151,7 @@ public final class BedrockTranslator {
     ObjectNode inference = Json.MAPPER.createObjectNode();
     JsonNode maxTokens = chat.hasNonNull("max_completion_tokens") ? chat.get("max_completion_tokens") : chat.get("max_tokens");
     if (maxTokens != null && !maxTokens.isNull()) {
-      if (!maxTokens.isIntegralNumber() || !maxTokens.canConvertToInt() || maxTokens.asInt() < 1) {
+      if (aigw.core.json.WholeNumbers.in(maxTokens, 1, Integer.MAX_VALUE) == null) { // 10.0 is 10 (WholeNumbers)
         throw new BadRequest("'max_tokens' must be a positive integer.", "max_tokens");
       }
       inference.put("maxTokens", maxTokens.asInt());
