@@ -200,14 +200,19 @@ public final class Bench {
     List<String> gateway = List.of("-jar", jar.toString(), "--port", "PORT", "--config", config.toString());
     var ways = new java.util.LinkedHashMap<String, List<String>>();
     ways.put("floor: JDK HttpServer + HttpClient, nothing else", List.of("-cp", benchJar, StartFloor.class.getName(), "PORT", stubBase));
+    // The jar relaunches itself once with a class-data-sharing archive (SharedArchiveRelaunch), kept
+    // in XDG_CACHE_HOME in memory (written by the training start below) and in the data directory
+    // otherwise: a new data directory is a first start, which writes it only at exit.
     ways.put("java -jar, --in-memory", concat(gateway, "--in-memory"));
     ways.put("java -jar, file-backed (new data directory)", concat(gateway, "--data-dir", "DATA"));
+    ways.put("java -jar --no-relaunch, --in-memory (no archive)", concat(gateway, "--in-memory", "--no-relaunch"));
     ways.put("reference: -XX:SharedArchiveFile (CDS), --in-memory",
         concat(List.of("-XX:+AutoCreateSharedArchive", "-XX:SharedArchiveFile=" + archive), gateway, "--in-memory"));
     boolean aot = Runtime.version().feature() >= 25;
     if (aot) {
       ways.put("reference: -XX:AOTCache, --in-memory", concat(List.of("-XX:AOTCache=" + aotCache), gateway, "--in-memory"));
     }
+    coldStart(concat(gateway, "--in-memory"), work); // the relaunch's first start: writes its archive at exit
     coldStart(concat(List.of("-XX:+AutoCreateSharedArchive", "-XX:SharedArchiveFile=" + archive), gateway, "--in-memory"), work); // writes the archive at exit
     if (aot) {
       coldStart(concat(List.of("-XX:AOTCacheOutput=" + aotCache), gateway, "--in-memory"), work); // the training start; the cache is written at exit
@@ -573,6 +578,7 @@ public final class Bench {
     var builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
     builder.environment().putAll(env());
     builder.environment().put("AIGW_ALLOW_MASTER_KEY_FOR_MODELS", "true"); // no key to create first
+    builder.environment().put("XDG_CACHE_HOME", work.toString()); // the relaunch's archive in memory, not the user's
     var client = HttpClient.newBuilder().connectTimeout(Duration.ofMillis(200)).build();
     var request =
         HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
@@ -600,7 +606,9 @@ public final class Bench {
         Thread.sleep(5);
       }
       double millis = (System.nanoTime() - start) / 1e6;
-      double cpuMillis = process.info().totalCpuDuration().map(Duration::toMillis).orElse(-1L);
+      // The jar's own process and the child it relaunched itself as, if it did.
+      double cpuMillis = process.info().totalCpuDuration().map(Duration::toMillis).orElse(-1L)
+          + process.descendants().mapToLong(child -> child.info().totalCpuDuration().map(Duration::toMillis).orElse(0L)).sum();
       return new double[] {millis, cpuMillis};
     } finally {
       process.destroy();

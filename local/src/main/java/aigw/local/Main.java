@@ -14,6 +14,10 @@ public final class Main {
   private Main() {}
 
   public static void main(String[] argv) throws Exception {
+    boolean noRelaunch = java.util.Arrays.asList(argv).contains(SharedArchiveRelaunch.OPT_OUT_FLAG);
+    if (noRelaunch) {
+      argv = java.util.Arrays.stream(argv).filter(a -> !a.equals(SharedArchiveRelaunch.OPT_OUT_FLAG)).toArray(String[]::new);
+    }
     LocalOptions options;
     try {
       options = LocalOptions.parse(argv, System.getenv());
@@ -27,7 +31,33 @@ public final class Main {
       case "help" -> System.out.println(LocalOptions.USAGE);
       case "version" -> System.out.println(version());
       case "invoke" -> System.exit(invoke(options));
-      default -> serve(options);
+      default -> {
+        relaunchWithSharedArchive(options, noRelaunch, argv);
+        serve(options);
+      }
+    }
+  }
+
+  /**
+   * Serves from a child JVM that starts from a class-data-sharing archive, and exits with its code,
+   * unless this start must not relaunch (see {@link SharedArchiveRelaunch}); returns to serve here.
+   */
+  private static void relaunchWithSharedArchive(LocalOptions options, boolean optedOut, String[] argv) {
+    if (SharedArchiveRelaunch.isChild()) {
+      SharedArchiveRelaunch.watchParent();
+      return;
+    }
+    var jvmOptions = SharedArchiveRelaunch.commandLineJvmOptions();
+    if (jvmOptions.isEmpty()) {
+      return;
+    }
+    var jar = SharedArchiveRelaunch.runningJar();
+    var archive = SharedArchiveRelaunch.archive(options, optedOut, jvmOptions.get(), jar);
+    if (archive.isPresent()) {
+      var exit = SharedArchiveRelaunch.run(archive.get(), jar.get(), jvmOptions.get(), argv);
+      if (exit.isPresent()) {
+        System.exit(exit.get());
+      }
     }
   }
 

@@ -1,0 +1,131 @@
+package aigw.local;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import aigw.core.json.Json;
+import com.github.tomakehurst.wiremock.WireMockServer;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The packaged jar under a plain {@code java -jar}, as README starts it: it relaunches itself once
+ * with a class-data-sharing archive ({@link SharedArchiveRelaunch}), the child serves, and stopping
+ * the process the user started (SIGTERM, as a service manager or {@code kill} does) stops the child
+ * gracefully: what it accepted is written, and the archive is there for the next start. Runs in
+ * the verify phase, after the shade plugin built the jar (execution packaged-jar).
+ */
+class PackagedJarRelaunchTest {
+  private static final String MASTER = "sk-packaged-jar-relaunch-master-0123456789";
+  private static final Path JAR = Path.of("target", "aigw-local.jar");
+  private static final String COMPLETION =
+      """
+      {"id": "chatcmpl-relaunch", "object": "chat.completion", "created": 1767000000, "model": "gpt-4o-mini",
+       "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}],
+       "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}}
+      """;
+
+  @TempDir Path dir;
+  private final HttpClient http = HttpClient.newHttpClient();
+
+  @Test
+  void theRelaunchedChildServesAndStopsGracefullyWithTheProcessTheUserStarted() throws Exception {
+    assertThat(JAR).as("built by the package phase").exists();
+    var provider = new WireMockServer(options().dynamicPort());
+    provider.start();
+    try {
+      provider.stubFor(post(urlEqualTo("/v1/chat/completions"))
+          .willReturn(aResponse().withHeader("Content-Type", "application/json").withBody(COMPLETION)));
+      Path config = dir.resolve("config.yaml");
+      Files.writeString(config, """
+          model_list:
+            - model_name: gpt-4o-mini
+              litellm_params:
+                model: openai/gpt-4o-mini
+                api_base: http://127.0.0.1:%d/v1
+                api_key: os.environ/OPENAI_API_KEY
+          """.formatted(provider.port()));
+      Path data = dir.resolve("data");
+      int port;
+      try (var socket = new ServerSocket(0)) {
+        port = socket.getLocalPort();
+      }
+      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+      var builder = new ProcessBuilder(java, "-jar", JAR.toString(), "--port", Integer.toString(port), "--config", config.toString(),
+              "--data-dir", data.toString(), "--rotation-check-seconds", "0")
+          .redirectError(dir.resolve("stderr.txt").toFile());
+      builder.environment().putAll(Map.of("AIGW_MASTER_KEY", MASTER, "OPENAI_API_KEY", "sk-test-provider-not-a-secret"));
+      builder.environment().remove(SharedArchiveRelaunch.OPT_OUT_ENV);
+      Process parent = builder.start();
+      try {
+        var out = new BufferedReader(new InputStreamReader(parent.getInputStream(), StandardCharsets.UTF_8));
+        String line;
+        do {
+          line = out.readLine();
+          assertThat(line).as("the gateway started: " + Files.readString(dir.resolve("stderr.txt"))).isNotNull();
+        } while (!line.contains("listening on"));
+        List<ProcessHandle> children = parent.children().toList();
+        assertThat(children).as("the jar relaunched itself once").hasSize(1);
+        ProcessHandle child = children.get(0);
+        assertThat(String.join(" ", child.info().arguments().orElse(new String[0])))
+            .contains("-XX:SharedArchiveFile=" + data.resolve("cds"))
+            .contains("-D" + SharedArchiveRelaunch.CHILD_PROPERTY + "=true");
+
+        String base = "http://127.0.0.1:" + port;
+        var generated = http.send(HttpRequest.newBuilder(URI.create(base + "/key/generate"))
+            .header("Authorization", "Bearer " + MASTER).header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString("{\"key_alias\": \"relaunch\"}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(generated.statusCode()).as(generated.body()).isEqualTo(200);
+        var key = Json.MAPPER.readTree(generated.body());
+        var answer = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
+            .header("Authorization", "Bearer " + key.path("key").asText()).header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString("{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}]}"))
+            .build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+        assertThat(Json.MAPPER.readTree(answer.body()).path("id").asText()).isEqualTo("chatcmpl-relaunch");
+
+        // The answer's spend log record is accepted on the request's thread just after the answer
+        // (a SIGTERM in that gap loses it: a shutdown matter of its own, not the relaunch's), then
+        // waits in memory for the next flush (every 1 s) or the shutdown: stop within that second.
+        Thread.sleep(200);
+        parent.destroy();
+        assertThat(parent.waitFor(60, TimeUnit.SECONDS)).as("the parent stopped").isTrue();
+        assertThat(parent.exitValue()).as("the child's exit code, forwarded (SIGTERM)").isEqualTo(143);
+        assertThat(child.isAlive()).as("the child stopped with it").isFalse();
+
+        var options = LocalOptions.parse(new String[] {"--port", "0", "--data-dir", data.toString(), "--rotation-check-seconds", "0"},
+            Map.of("AIGW_MASTER_KEY", MASTER));
+        try (var restarted = LocalGateway.start(options)) {
+          var logs = http.send(HttpRequest.newBuilder(URI.create(restarted.baseUrl() + "/spend/logs?api_key=" + key.path("key").asText()))
+              .header("Authorization", "Bearer " + MASTER).GET().build(), HttpResponse.BodyHandlers.ofString());
+          assertThat(logs.statusCode()).as(logs.body()).isEqualTo(200);
+          assertThat(Json.MAPPER.readTree(logs.body()).findValuesAsText("model_group"))
+              .as("the child's shutdown wrote the answer's spend record: " + logs.body()).containsExactly("gpt-4o-mini");
+        }
+        assertThat(Files.list(data.resolve("cds")).toList()).as("the archive the next start uses, written at the child's exit")
+            .anySatisfy(file -> assertThat(file.getFileName().toString()).endsWith(".jsa"));
+      } finally {
+        parent.descendants().forEach(ProcessHandle::destroyForcibly);
+        parent.destroyForcibly();
+      }
+    } finally {
+      provider.stop();
+    }
+  }
+}
