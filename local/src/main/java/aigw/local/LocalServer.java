@@ -235,15 +235,30 @@ final class LocalServer {
     } catch (Exception e) {
       LOG.log(Level.WARNING, "the HTTP server did not stop cleanly", e);
     }
-    workers.shutdownNow();
+    // Not interrupted at once: a worker whose client already has its answer may still be recording
+    // the call (usage, spend log, a stream's last accounting), and an interrupt there lost that
+    // record once (a SIGTERM right after an answer). Requests still waiting on a model get the same
+    // grace as an admin call below, then are interrupted.
+    workers.shutdown();
+    adminWorkers.shutdown();
     healthWorkers.shutdownNow();
-    adminWorkers.shutdownNow();
     try {
-      workers.awaitTermination(5, TimeUnit.SECONDS);
+      if (!workers.awaitTermination(STOP_GRACE_SECONDS, TimeUnit.SECONDS)) {
+        workers.shutdownNow();
+        workers.awaitTermination(5, TimeUnit.SECONDS);
+      }
+      if (!adminWorkers.awaitTermination(STOP_GRACE_SECONDS, TimeUnit.SECONDS)) {
+        adminWorkers.shutdownNow();
+      }
     } catch (InterruptedException e) {
+      workers.shutdownNow();
+      adminWorkers.shutdownNow();
       Thread.currentThread().interrupt();
     }
   }
+
+  /** How long a stop waits for requests already on the workers to finish before interrupting them. */
+  private static final long STOP_GRACE_SECONDS = 5;
 
   /**
    * Each request, on a Jetty thread that must not block: the Host is checked and the body read
