@@ -206,7 +206,7 @@ final class LambdaBench {
             && !entry.getKey().startsWith("batchGet") && !entry.getKey().startsWith("describe")) {
           writes += each;
         }
-        parts.add(String.format(Locale.ROOT, "%s %.2f", entry.getKey(), each));
+        parts.add(String.format(Locale.ROOT, "%s %.3f", entry.getKey(), each));
       }
     }
     return String.format(Locale.ROOT, "%.2f calls, %.2f writes (%s)", total, writes, parts.isEmpty() ? "none" : String.join(", ", parts));
