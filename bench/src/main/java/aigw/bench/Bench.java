@@ -37,6 +37,7 @@ import java.util.regex.Pattern;
  *     [--streams N] [--chunks N] [--streaming-only] [--start-only] [--no-peers] [--wrk-seconds S]
  * java -cp ... aigw.bench.Bench --peers [--wrk-seconds S]   (only aigw beside Portkey under wrk)
  * java -cp ... aigw.bench.Bench --soak [--soak-seconds S]   (only the soak; 300 s by default)
+ * java -cp ... aigw.bench.Bench --lambda [--requests N]   (only the Lambda handler's warm self-time)
  * java -cp ... aigw.bench.Bench --adapters [--requests N] [--streams N] [--chunks N]
  * </pre>
  *
@@ -82,6 +83,7 @@ public final class Bench {
     boolean adapters = false;
     boolean peers = true;
     boolean peersOnly = false;
+    boolean lambdaOnly = false;
     Duration wrkDuration = Duration.ofSeconds(10);
     Integer requestsGiven = null;
     Integer streamsGiven = null;
@@ -93,6 +95,7 @@ public final class Bench {
         case "--streams" -> streams = streamsGiven = Integer.parseInt(args[++i]);
         case "--adapters" -> adapters = true;
         case "--peers" -> peersOnly = true;
+        case "--lambda" -> lambdaOnly = true;
         case "--no-peers" -> peers = false;
         case "--wrk-seconds" -> wrkDuration = Duration.ofSeconds(Long.parseLong(args[++i]));
         case "--chunks" -> chunks = Integer.parseInt(args[++i]);
@@ -136,6 +139,15 @@ public final class Bench {
           System.exit(1);
         }
         return;
+      }
+
+      if (lambdaOnly || load) { // LambdaBench: the proxy function's warm self-time, in this JVM
+        System.out.println();
+        System.out.println("== Lambda: warm ProxyHandler self-time (in this JVM, embedded DynamoDB Local, stub provider) ==");
+        LambdaBench.run(config, env(), requestsGiven != null ? requestsGiven : 2_000);
+        if (lambdaOnly) {
+          return;
+        }
       }
 
       if (streaming) {

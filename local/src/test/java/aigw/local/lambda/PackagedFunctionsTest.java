@@ -904,6 +904,65 @@ class PackagedFunctionsTest {
     first.forEach((name, millis) -> System.out.println("First chat completion, " + name + ": median " + median(millis) + " ms of " + millis));
   }
 
+  /**
+   * Issue 14's init target: each packaged function's init (process start to first poll) under the
+   * runtime interface client, against a trivial handler's, as a table of medians and ratios. Fair
+   * by construction: every process, the trivial one included, gets template.yaml's global
+   * JAVA_TOOL_OPTIONS (C1 only), and the five run in turns (after one warm-up turn) so that a burst
+   * of load on a shared machine spreads over all. A measurement, not a check: only with
+   * -Daigw.measureInit=true (about a minute; -Daigw.measureRuns=N turns, 5 by default).
+   */
+  @Test
+  void initOfEachFunctionAgainstATrivialHandler() throws Exception {
+    assumeTrue(Boolean.getBoolean("aigw.measureInit"), "a measurement: run with -Daigw.measureInit=true");
+    String javaToolOptions = template.at("/Globals/Function/Environment/Variables/JAVA_TOOL_OPTIONS").asText();
+    assertThat(javaToolOptions).as("the template's JVM options").isNotBlank();
+    Path testClasses = Path.of(TrivialHandler.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    record Launch(String name, String handler, Path taskRoot, String function, boolean streaming) {}
+    var launches = List.of(
+        new Launch("trivial handler", TrivialHandler.class.getName() + "::handleRequest", testClasses, null, false),
+        new Launch("ProxyFunction, runtime interface client", "aigw.proxy.ProxyHandler::handleRequest",
+            RepoFiles.resolve("functions/proxy/target/function"), "ProxyFunction", false),
+        new Launch("ProxyFunction, streaming runtime", "aigw.proxy.ProxyHandler::handleRequest",
+            RepoFiles.resolve("functions/proxy/target/function"), "ProxyFunction", true),
+        new Launch("AdminFunction", "aigw.admin.AdminHandler::handleRequest",
+            RepoFiles.resolve("functions/admin/target/function"), "AdminFunction", false),
+        new Launch("MasterKeyRotationFunction", "aigw.rotation.MasterKeyRotationHandler::handleRequest",
+            RepoFiles.resolve("functions/rotation/target/function"), "MasterKeyRotationFunction", false));
+    var init = new java.util.LinkedHashMap<String, List<Long>>();
+    int runs = Integer.getInteger("aigw.measureRuns", 5);
+    for (int run = -1; run < runs; run++) {
+      for (var launch : launches) {
+        try (var api = new RuntimeApiStandIn()) {
+          Map<String, String> env = launch.function() == null
+              ? Map.of("AWS_REGION", "us-east-1", "JAVA_TOOL_OPTIONS", javaToolOptions)
+              : functionEnvironment(launch.function(), testModelList());
+          assertThat(env.get("JAVA_TOOL_OPTIONS")).as(launch.name()).isEqualTo(javaToolOptions);
+          long started = System.nanoTime();
+          Process process = launch.streaming()
+              ? streamingRuntime(launch.handler(), launch.taskRoot(), env, api)
+              : runtime(launch.handler(), launch.taskRoot(), launch.function() == null ? List.of() : layerJars(), env, api);
+          try {
+            long polled = api.firstPollNanos.get(60, TimeUnit.SECONDS);
+            if (run >= 0) { // run -1 warms up
+              init.computeIfAbsent(launch.name(), n -> new ArrayList<>()).add(TimeUnit.NANOSECONDS.toMillis(polled - started));
+            }
+          } finally {
+            process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+          }
+        }
+      }
+    }
+    long trivial = median(init.get("trivial handler"));
+    System.out.printf(java.util.Locale.ROOT, "Init under the runtime interface client, median of %d turns, every JVM with JAVA_TOOL_OPTIONS=%s%n", runs, javaToolOptions);
+    System.out.printf(java.util.Locale.ROOT, "  %-42s %8s %7s  %s%n", "function", "median", "ratio", "target <= 2.0x / runs (ms)");
+    init.forEach((name, millis) -> {
+      double ratio = (double) median(millis) / trivial;
+      System.out.printf(java.util.Locale.ROOT, "  %-42s %5d ms %6.2fx  %s %s%n", name, median(millis), ratio,
+          name.equals("trivial handler") ? "baseline" : ratio <= 2.0 ? "met" : String.format(java.util.Locale.ROOT, "missed by %.2fx", ratio - 2.0), millis);
+    });
+  }
+
   private static long median(List<Long> values) {
     var sorted = values.stream().sorted().toList();
     return sorted.get(sorted.size() / 2);
