@@ -714,28 +714,24 @@ final class LocalServer {
   }
 
   /**
-   * Sends a streamed answer chunked: one chunk per {@code flush()} of the body, the status and
-   * headers with the first (the relay has the provider's first chunk in hand when the body runs, so
-   * its first events follow at once: one write and one packet instead of two before the first
-   * byte of the answer), the last chunk only when the body returned normally. When the client is
-   * already gone, the body runs against a stream whose first flush fails, and every write after
-   * it: that is how it learns to end and account for the upstream call it may have started
-   * ({@link aigw.core.http.StreamingBody}'s contract). A body that fails before its first flush
-   * still sends the status and headers before the connection is closed, as one failing later does.
+   * Sends a streamed answer chunked: the headers before the body runs, then one chunk per {@code
+   * flush()} of the body, the last chunk only when the body returned normally. When the client is
+   * already gone before the headers, the body still runs, against a stream that fails its first
+   * write: that is how it learns to end and account for the upstream call it may have started
+   * ({@link aigw.core.http.StreamingBody}'s contract).
    */
   private void stream(Response response, GatewayRequest request, GatewayResponse answer) throws IOException {
     var client = new ClientStream(response);
     try {
+      // The status and headers now, not with the first event: the client knows at once that its answer is a stream.
+      write(response, false, NOTHING);
+    } catch (IOException gone) {
+      client.failure = gone;
+    }
+    try {
       answer.stream().writeTo(client);
       client.flush();
     } catch (IOException | RuntimeException | LinkageError | StackOverflowError e) {
-      if (!response.isCommitted() && client.failure == null) {
-        try {
-          write(response, false, NOTHING); // the status and headers, then the connection is closed: a cut stream
-        } catch (IOException gone) {
-          e.addSuppressed(gone);
-        }
-      }
       String where = GatewayApplication.loggablePath(request.path()) + " (" + request.requestId() + ")";
       if (client.failure != null) {
         LOG.log(Level.FINE, where + ": the client went away mid-stream, or read nothing for the write timeout", e);
