@@ -858,7 +858,7 @@ final class LocalServer {
    */
   private static final class ClientStream extends OutputStream {
     private final Response response;
-    private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
+    private final Pending pending = new Pending();
     IOException failure;
 
     ClientStream(Response response) {
@@ -883,13 +883,20 @@ final class LocalServer {
       if (pending.size() == 0) {
         return;
       }
-      ByteBuffer chunk = ByteBuffer.wrap(pending.toByteArray());
-      pending.reset();
       try {
-        LocalServer.write(response, false, chunk);
+        LocalServer.write(response, false, pending.bytes()); // blocks until written: the buffer is free again after
       } catch (IOException e) {
         failure = e;
         throw e;
+      } finally {
+        pending.reset();
+      }
+    }
+
+    /** The gathered writes, sent from the buffer itself: no copy of every chunk (a stream flushes once per event). */
+    private static final class Pending extends ByteArrayOutputStream {
+      ByteBuffer bytes() {
+        return ByteBuffer.wrap(buf, 0, count);
       }
     }
 

@@ -1,6 +1,5 @@
 package aigw.core.providers.http;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -34,8 +33,9 @@ public final class ServerSentEvents {
   }
 
   private final InputStream in;
-  private final ByteArrayOutputStream line = new ByteArrayOutputStream(256);
-  private int lineBytes; // the size in bytes of the line readLine last returned
+  /** The line being read, without its end: {@code line[0..lineBytes)}; grown as needed up to {@link #MAX_LINE_BYTES}. */
+  private byte[] line = new byte[256];
+  private int lineBytes; // the size in bytes of the line readLine last read
   private boolean skipLineFeed; // the previous line ended in CR: a following LF belongs to it
   private boolean started; // past the first bytes, where a UTF-8 byte order mark may stand
 
@@ -44,50 +44,82 @@ public final class ServerSentEvents {
     this.in = in instanceof java.io.BufferedInputStream ? in : new java.io.BufferedInputStream(in, 8192);
   }
 
-  /** The next event, or null at the end of the stream. */
+  /**
+   * The next event, or null at the end of the stream. A line's field and value are read from its
+   * bytes, and only the value is decoded: one string per {@code data:} line, and none more for an
+   * event of one such line (every OpenAI chunk), since this runs once per streamed chunk.
+   */
   public ServerSentEvent next() throws IOException {
     String event = null;
-    StringBuilder data = null;
+    String data = null; // the first data line's value, while it is the only one
+    StringBuilder lines = null; // the data lines joined, from the second one on
     long dataBytes = 0;
-    String text;
-    while ((text = readLine()) != null) {
-      if (text.isEmpty()) {
+    while (readLine()) {
+      if (lineBytes == 0) {
+        if (lines != null) {
+          return new ServerSentEvent(event, lines.toString());
+        }
         if (data != null) {
-          return new ServerSentEvent(event, data.toString());
+          return new ServerSentEvent(event, data);
         }
         event = null; // an event without data is not dispatched
         continue;
       }
-      if (text.startsWith("data")) {
+      if (startsWith(DATA)) {
         dataBytes += lineBytes + 1; // the line and the \n joining it: bytes read, not characters
         if (dataBytes > MAX_EVENT_BYTES) {
           throw new TooLarge("a stream event of more than " + MAX_EVENT_BYTES + " bytes (its data lines together)");
         }
       }
-      if (text.charAt(0) == ':') {
+      if (line[0] == ':') {
         continue; // a comment (providers send them as keep-alives)
       }
-      int colon = text.indexOf(':');
-      String field = colon < 0 ? text : text.substring(0, colon);
-      String value = colon < 0 ? "" : text.substring(colon + 1);
-      if (value.startsWith(" ")) {
-        value = value.substring(1);
+      int colon = indexOf(':');
+      int fieldEnd = colon < 0 ? lineBytes : colon;
+      boolean isData = fieldEnd == DATA.length && startsWith(DATA);
+      boolean isEvent = fieldEnd == EVENT.length && startsWith(EVENT);
+      if (!isData && !isEvent) {
+        continue; // id, retry and unknown fields
       }
-      switch (field) {
-        case "data" -> data = data == null ? new StringBuilder(value) : data.append('\n').append(value);
-        case "event" -> event = value;
-        default -> {} // id, retry and unknown fields
+      int valueStart = colon < 0 ? lineBytes : colon + 1 < lineBytes && line[colon + 1] == ' ' ? colon + 2 : colon + 1;
+      String value = new String(line, valueStart, lineBytes - valueStart, StandardCharsets.UTF_8);
+      if (isEvent) {
+        event = value;
+      } else if (data == null && lines == null) {
+        data = value;
+      } else {
+        if (lines == null) {
+          lines = new StringBuilder(data);
+          data = null;
+        }
+        lines.append('\n').append(value);
       }
     }
     return null;
   }
 
-  private String readLine() throws IOException {
+  private static final byte[] DATA = "data".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] EVENT = "event".getBytes(StandardCharsets.US_ASCII);
+
+  private boolean startsWith(byte[] prefix) {
+    return lineBytes >= prefix.length && java.util.Arrays.equals(line, 0, prefix.length, prefix, 0, prefix.length);
+  }
+
+  private int indexOf(char c) {
+    for (int i = 0; i < lineBytes; i++) {
+      if (line[i] == c) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** Reads the next line into {@link #line}; false at the end of the stream (a last line without its end is a line). */
+  private boolean readLine() throws IOException {
     if (!started) {
       started = true;
       skipByteOrderMark();
     }
-    line.reset();
     lineBytes = 0;
     int b;
     while ((b = in.read()) != -1) {
@@ -98,21 +130,21 @@ public final class ServerSentEvents {
         }
       }
       if (b == '\n') {
-        lineBytes = line.size();
-        return line.toString(StandardCharsets.UTF_8);
+        return true;
       }
       if (b == '\r') {
         skipLineFeed = true;
-        lineBytes = line.size();
-        return line.toString(StandardCharsets.UTF_8);
+        return true;
       }
-      if (line.size() >= MAX_LINE_BYTES) {
+      if (lineBytes >= MAX_LINE_BYTES) {
         throw new TooLarge("a line of more than " + MAX_LINE_BYTES + " bytes in its event stream");
       }
-      line.write(b);
+      if (lineBytes == line.length) {
+        line = java.util.Arrays.copyOf(line, (int) Math.min((long) line.length * 2, MAX_LINE_BYTES));
+      }
+      line[lineBytes++] = (byte) b;
     }
-    lineBytes = line.size();
-    return line.size() == 0 ? null : line.toString(StandardCharsets.UTF_8); // a last line without its end
+    return lineBytes > 0;
   }
 
   /** Skips a UTF-8 byte order mark (EF BB BF) at the start of the stream; anything else is left to read. */
