@@ -119,12 +119,15 @@ final class CrlfOnlyHttp extends HttpConnectionFactory {
         } else {
           break; // a body of known length, or the end of the message: Jetty's own
         }
-        boolean handled;
-        try {
-          handled = super.parseNext(buffer);
-        } finally {
-          buffer.limit(limit);
+        boolean handled = super.parseNext(buffer);
+        if (buffer.limit() == 0) {
+          // Jetty refused the request (431 for headers over the size, 400...) and cleared the
+          // buffer: it stays empty. Restoring the limit here would hand the refused bytes back from
+          // the buffer's start, and Jetty would read them as a new request and answer that instead
+          // (an "Unsupported Version" 400 for a header overflow, depending on where a read ended).
+          return handled;
         }
+        buffer.limit(limit);
         consumed(buffer, start, data);
         if (handled || buffer.position() == start) {
           return handled;

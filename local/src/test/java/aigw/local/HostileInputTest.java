@@ -565,9 +565,11 @@ class HostileInputTest {
       if (raw.length > 0) {
         GatewayResponse answer = parse(raw, probe.toString());
         String body = new String(answer.body(), StandardCharsets.UTF_8);
-        assertThat(answer.status()).as("%s -> %s", probe, body).isEqualTo(400);
+        // 414 when the target is also longer than the server reads: refused for its length first.
+        assertThat(answer.status()).as("%s -> %s", probe, body).isIn(400, 414);
         assertThat(JAVA_INTERNALS.matcher(body).find()).as("no Java internals in the body: %s -> %s", probe, body).isFalse();
-        assertThat(Json.readObject(answer.body()).path("error").path("code").asText()).as("OpenAI's envelope: %s", body).isEqualTo("400");
+        assertThat(Json.readObject(answer.body()).path("error").path("code").asText()).as("OpenAI's envelope: %s", body)
+            .isEqualTo(Integer.toString(answer.status()));
       }
       return;
     }
