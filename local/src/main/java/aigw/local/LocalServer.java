@@ -310,6 +310,18 @@ final class LocalServer {
         own(request, response, callback, ErrorEnvelope.response(compressed, ErrorEnvelope.Dialect.of(pathOf(request)), null));
         return true;
       }
+      // Jetty decodes only chunked and passes other transfer codings' bytes on as the body (gzip,
+      // chunked read as plain JSON): a coding not understood is refused as the body's framing,
+      // like a lone "Transfer-Encoding: gzip" (RFC 9112 section 6.1; 400 here, see OwnErrors).
+      for (String coding : request.getHeaders().getCSV(HttpHeader.TRANSFER_ENCODING, false)) {
+        if (!coding.strip().equalsIgnoreCase("chunked")) {
+          response.getHeaders().put(HttpHeader.CONNECTION, "close"); // its body is not read
+          own(request, response, callback, ErrorEnvelope.malformedRequest(400,
+              "Only the chunked transfer coding is served (RFC 9112 section 6.1); send the body plain or chunked.",
+              ErrorEnvelope.Dialect.of(pathOf(request))));
+          return true;
+        }
+      }
       new BodyReader(request, response, callback).run();
       return true;
     }

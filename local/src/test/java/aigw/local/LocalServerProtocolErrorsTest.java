@@ -60,6 +60,10 @@ class LocalServerProtocolErrorsTest {
         Arguments.of("a Content-Length over the body limit", "POST / HTTP/1.1\r\n" + HOST + "Content-Length: " + (LocalServer.MAX_BODY_BYTES + 1)
             + "\r\n\r\n{}", 413),
         Arguments.of("an unsupported Transfer-Encoding", "POST / HTTP/1.1\r\n" + HOST + "Transfer-Encoding: gzip\r\n\r\n{}", 400),
+        Arguments.of("a transfer coding Jetty would pass on before chunked", "POST / HTTP/1.1\r\n" + HOST
+            + "Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 400),
+        Arguments.of("an unknown transfer coding on its own line before chunked", "POST / HTTP/1.1\r\n" + HOST
+            + "Transfer-Encoding: foo\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 400),
         Arguments.of("Transfer-Encoding and Content-Length together", "POST / HTTP/1.1\r\n" + HOST
             + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 400),
         Arguments.of("a chunk size that is not hex", "POST / HTTP/1.1\r\n" + HOST + "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400),
