@@ -20,7 +20,7 @@ final class IdleTimedInputStream extends FilterInputStream {
    * One daemon timer thread for every stream of the process, created on first use (so never inside
    * a SnapStart snapshot before a stream ran); a cancelled timer is removed at once.
    */
-  private static final class Timer {
+  static final class Timer {
     static final ScheduledThreadPoolExecutor INSTANCE = create();
 
     private static ScheduledThreadPoolExecutor create() {
@@ -51,6 +51,8 @@ final class IdleTimedInputStream extends FilterInputStream {
   /** Whether a {@link #watch} is scheduled; set by whoever schedules one (compare-and-set), cleared when it lapses. */
   private final AtomicBoolean watching = new AtomicBoolean();
   private volatile boolean ended;
+  /** The watch last scheduled, cancelled when the body ends or closes (so the timer holds no finished stream). */
+  private volatile java.util.concurrent.ScheduledFuture<?> scheduled;
 
   IdleTimedInputStream(InputStream in, Duration idle) {
     super(in);
@@ -76,7 +78,7 @@ final class IdleTimedInputStream extends FilterInputStream {
     try {
       int read = checked(super.read(buffer, offset, length));
       if (read < 0) {
-        ended = true; // the body's end: nothing more to watch
+        stopWatching(); // the body's end: nothing more to watch
       }
       return read;
     } catch (IOException e) {
@@ -88,8 +90,21 @@ final class IdleTimedInputStream extends FilterInputStream {
 
   @Override
   public void close() throws IOException {
-    ended = true;
+    stopWatching();
     super.close();
+  }
+
+  /**
+   * Ends the watch now rather than when it would next fire: a watch holds this stream (and the
+   * JDK's body buffers behind it) for up to {@code idle}, the request timeout, so at thousands of
+   * answers a second the timer's queue held every answer of the last ten minutes.
+   */
+  private void stopWatching() {
+    ended = true;
+    var watch = scheduled;
+    if (watch != null) {
+      watch.cancel(false); // removed from the timer's queue at once (setRemoveOnCancelPolicy)
+    }
   }
 
   /**
@@ -141,7 +156,11 @@ final class IdleTimedInputStream extends FilterInputStream {
 
   private void schedule(long delayNanos) {
     WATCHES_SCHEDULED.increment();
-    Timer.INSTANCE.schedule(this::watch, delayNanos, TimeUnit.NANOSECONDS);
+    var watch = Timer.INSTANCE.schedule(this::watch, delayNanos, TimeUnit.NANOSECONDS);
+    scheduled = watch;
+    if (ended) {
+      watch.cancel(false); // the body ended while this was being scheduled
+    }
   }
 
   private void expire() {
