@@ -232,6 +232,19 @@ final class PeerBench {
     if (process == null) {
       return -1;
     }
+    // aigw's java -jar relaunches itself as a child JVM (SharedArchiveRelaunch), which does the
+    // work: its CPU and any other descendant's count with the started process's.
+    long total = ownCpuNanos(process);
+    for (ProcessHandle child : process.descendants().toList()) {
+      long cpu = ownCpuNanos(child);
+      if (cpu > 0) {
+        total += cpu;
+      }
+    }
+    return total;
+  }
+
+  private static long ownCpuNanos(ProcessHandle process) {
     try {
       String stat = Files.readString(Path.of("/proc", Long.toString(process.pid()), "stat"));
       // Fields after the command name (which may hold spaces) start after the last ')'.
