@@ -116,7 +116,7 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
       // 88,000 rows and 2 GB after 75 s, written only at shutdown): the caller writes with the
       // writer, so memory stays bounded and each call waits its share instead.
       try {
-        writePending(MAX_BACKLOG);
+        writePending(true);
       } catch (ServiceUnavailable heldForNextFlush) {
         // already logged; the records wait in memory (or the journal) for the next flush
       }
@@ -128,7 +128,7 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
       // that arrive meanwhile wait for it, the next full batch, or the next flush.
       Thread.ofVirtual().name("aigw-spend-log-batch").start(() -> {
         try {
-          writePending(BATCH);
+          writePending(true);
         } catch (ServiceUnavailable heldForNextFlush) {
           // already logged; the records wait in memory for the next flush
         } finally {
@@ -143,7 +143,7 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
    * journal. Returns when that is done; concurrent callers wait for the write in progress.
    */
   public void flush() {
-    writePending(1);
+    writePending(false);
   }
 
   /**
@@ -220,18 +220,13 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
     }
   }
 
-  /**
-   * Writes batches until fewer than {@code leaveFewerThan} records wait: 1 for all of them, {@link
-   * #BATCH} for full batches only, {@link #MAX_BACKLOG} for a caller that only brings the backlog
-   * under its bound (so no caller writes on for others that keep adding).
-   */
-  private void writePending(int leaveFewerThan) {
+  private void writePending(boolean fullBatchesOnly) {
     writing.lock();
     try {
       while (true) {
         List<Map<String, AttributeValue>> batch = new ArrayList<>(BATCH);
         synchronized (pending) {
-          if (pending.isEmpty() || pending.size() < leaveFewerThan) {
+          if (pending.isEmpty() || (fullBatchesOnly && pending.size() < BATCH)) {
             return;
           }
           while (batch.size() < BATCH && !pending.isEmpty()) {
