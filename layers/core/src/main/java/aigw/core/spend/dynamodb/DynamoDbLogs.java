@@ -53,9 +53,6 @@ import software.amazon.awssdk.services.dynamodb.model.WriteRequest;
  */
 public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, AuditLogReader {
   private static final Logger LOG = Logger.getLogger(DynamoDbLogs.class.getName());
-  /** Records waiting beyond which a caller writes them itself ({@link #record}): about 25 MB of items. */
-  static final int MAX_BACKLOG = 10_000;
-
   /** BatchWriteItem's limit: at most 25 put or delete requests a call. */
   public static final int BATCH = 25;
   /** Attempts of one batch, the first included, before its unprocessed items go to the journal. */
@@ -105,22 +102,9 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
   @Override
   public void record(SpendLogEntry entry) {
     boolean full;
-    int backlog;
     synchronized (pending) {
       pending.add(LogItems.spendItem(entry, retention));
-      backlog = pending.size();
-      full = backlog >= BATCH;
-    }
-    if (backlog >= MAX_BACKLOG) {
-      // Calls arrive faster than the table takes their records (a soak at 3,000 requests/s held
-      // 88,000 rows and 2 GB after 75 s, written only at shutdown): the caller writes with the
-      // writer, so memory stays bounded and each call waits its share instead.
-      try {
-        writePending(true);
-      } catch (ServiceUnavailable heldForNextFlush) {
-        // already logged; the records wait in memory (or the journal) for the next flush
-      }
-      return;
+      full = pending.size() >= BATCH;
     }
     if (full && batchWriteScheduled.compareAndSet(false, true)) {
       // Off the caller's path: the caller is serving a model call (CallAccounting), and a
