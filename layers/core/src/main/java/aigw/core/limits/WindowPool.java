@@ -253,18 +253,6 @@ final class WindowPool {
     return second - Math.floorMod(second, WINDOW_SECONDS);
   }
 
-  /** Forgets the lease (a SnapStart restore: the snapshot's lease is not this environment's). */
-  synchronized void forget() {
-    window = -1;
-    available = 0;
-    lastLeft = -1;
-    usedThisWindow = 0;
-    usedPreviousWindow = 0;
-    exhausted = false;
-    lastLeaseShort = false;
-    unwritten.clear(); // their request ends were discarded with the snapshot's queue
-  }
-
   private void roll(long current) {
     if (current == window) {
       return;
