@@ -306,7 +306,6 @@ final class LocalServer {
         // since the application sees only the first.
         GatewayApplication.requireIdentityEncoding(encodings.isEmpty() ? null : String.join(",", encodings));
       } catch (UnsupportedContentEncoding compressed) {
-        response.getHeaders().put(HttpHeader.CONNECTION, "close"); // its body is only drained
         new BodyReader(request, response, callback).refuse(ErrorEnvelope.response(compressed, ErrorEnvelope.Dialect.of(pathOf(request)), null));
         return true;
       }
@@ -315,8 +314,7 @@ final class LocalServer {
       // like a lone "Transfer-Encoding: gzip" (RFC 9112 section 6.1; 400 here, see OwnErrors).
       for (String coding : request.getHeaders().getCSV(HttpHeader.TRANSFER_ENCODING, false)) {
         if (!coding.strip().equalsIgnoreCase("chunked")) {
-          response.getHeaders().put(HttpHeader.CONNECTION, "close"); // its body is only drained
-          new BodyReader(request, response, callback).refuse(ErrorEnvelope.malformedRequest(400,
+            new BodyReader(request, response, callback).refuse(ErrorEnvelope.malformedRequest(400,
               "Only the chunked transfer coding is served (RFC 9112 section 6.1); send the body plain or chunked.",
               ErrorEnvelope.Dialect.of(pathOf(request))));
           return true;
@@ -337,8 +335,8 @@ final class LocalServer {
    *
    * <p>Every answer given before the body is read (413, 429, 503 here; 400, 421, 415 in {@link
    * Gateway}) is a {@link #refuse refusal}: the answer goes out at once, and what the client still
-   * sends of its body is then read and dropped (the connection's output half-closed first when it
-   * closes after the answer), at most {@link #MAX_BODY_BYTES} in all and within the request
+   * sends of its body is then read and dropped (the connection closes after the answer, its output
+   * half-closed first), at most {@link #MAX_BODY_BYTES} in all and within the request
    * timeout, before the connection closes ("lingering close", RFC 9112 section 9.6).
    * Closing with unread input makes the kernel reset the connection, and a client that writes its
    * whole body before it reads (most SDKs, curl) then reports the reset instead of the answer
@@ -515,6 +513,9 @@ final class LocalServer {
       boolean bodyAskedFor = sized != null || chunked != null; // set just before the first read, which sends any 100 Continue
       draining = true;
       dropBody();
+      // The connection closes after the answer: the client sees its end at once, whatever it still
+      // sends, and a body cut off by the drain's bounds cannot be read as the next request.
+      response.getHeaders().put(HttpHeader.CONNECTION, "close");
       if (!bodyAskedFor && request.getHeaders().contains(HttpHeader.EXPECT, "100-continue")) {
         if (finish()) {
           own(request, response, callback, answer);
@@ -525,18 +526,11 @@ final class LocalServer {
     }
 
     /**
-     * Once the refusal is written: a connection that closes after it ({@code Connection: close} in
-     * the answer or the request, HTTP/1.0 without keep-alive) half-closes now, so that the client reads the answer's end while what it still sends is
-     * drained; then the drain ({@link #run}).
+     * Once the refusal is written: the connection half-closes, so that the client reads the
+     * answer's end while what it still sends is drained; then the drain ({@link #run}).
      */
     private void drainAfterAnswer() {
-      boolean closes = response.getHeaders().contains(HttpHeader.CONNECTION, "close")
-          || request.getHeaders().contains(HttpHeader.CONNECTION, "close")
-          || (request.getConnectionMetaData().getHttpVersion() == org.eclipse.jetty.http.HttpVersion.HTTP_1_0
-              && !request.getHeaders().contains(HttpHeader.CONNECTION, "keep-alive"));
-      if (closes) {
-        request.getConnectionMetaData().getConnection().getEndPoint().shutdownOutput();
-      }
+      request.getConnectionMetaData().getConnection().getEndPoint().shutdownOutput();
       run();
     }
 
@@ -546,7 +540,6 @@ final class LocalServer {
         return;
       }
       LOG.fine(() -> "request bodies already hold " + budget.held() + " of " + limits.maxBufferedBodyBytes() + " bytes (" + refused + "); refused");
-      response.getHeaders().put(HttpHeader.CONNECTION, "close");
       var now = java.time.Instant.now();
       aigw.core.errors.GatewayException refusal = refused == BodyBudget.Refusal.CLIENT
           ? new aigw.core.errors.RateLimited("This client address is already sending " + limits.maxBufferedBodyBytesPerClient()
