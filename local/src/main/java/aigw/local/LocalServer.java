@@ -314,7 +314,7 @@ final class LocalServer {
       // like a lone "Transfer-Encoding: gzip" (RFC 9112 section 6.1; 400 here, see OwnErrors).
       for (String coding : request.getHeaders().getCSV(HttpHeader.TRANSFER_ENCODING, false)) {
         if (!coding.strip().equalsIgnoreCase("chunked")) {
-            new BodyReader(request, response, callback).refuse(ErrorEnvelope.malformedRequest(400,
+          new BodyReader(request, response, callback).refuse(ErrorEnvelope.malformedRequest(400,
               "Only the chunked transfer coding is served (RFC 9112 section 6.1); send the body plain or chunked.",
               ErrorEnvelope.Dialect.of(pathOf(request))));
           return true;
