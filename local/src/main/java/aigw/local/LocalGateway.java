@@ -242,11 +242,13 @@ public final class LocalGateway implements AutoCloseable {
     var gateway = build(options, decorate);
     try {
       // Everyone knows sk-development-only (README, events/admin-*), and a short key is guessed: on an
-      // address others can reach, it would hand them /key/generate and every model.
+      // address others can reach, it would hand them /key/generate and every model. So would a long key of
+      // a repeated pattern (40 times 'a').
       String weakness = gateway.localMasterKey == null ? null : gateway.localMasterKey.weakness();
       if (weakness != null && !isLoopback(options.host())) {
         throw new IllegalArgumentException("refusing to listen on " + options.host() + " with " + weakness + ". Set AIGW_MASTER_KEY to a"
-            + " secret of your own of at least " + LocalMasterKey.MIN_LENGTH_OFF_LOOPBACK + " random characters (openssl rand -hex 32),"
+            + " random secret of your own of at least " + LocalMasterKey.MIN_LENGTH_OFF_LOOPBACK + " characters and "
+            + LocalMasterKey.MIN_BITS_OFF_LOOPBACK + " bits (openssl rand -hex 32),"
             + " or listen on 127.0.0.1 (the default).");
       }
       if (weakness != null && !gateway.developmentMasterKey) {

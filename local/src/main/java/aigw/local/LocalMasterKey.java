@@ -116,20 +116,111 @@ record LocalMasterKey(
   static final int MIN_LENGTH_OFF_LOOPBACK = 32;
 
   /**
+   * The fewest bits a master key's {@linkplain #estimatedBits estimated strength} needs to serve an
+   * address others can reach: what {@code openssl rand -hex 16} gives, half of what the seeds' "at
+   * least 32 bytes of randomness" asks of generated keys.
+   */
+  static final int MIN_BITS_OFF_LOOPBACK = 128;
+
+  /**
    * Why this key is too weak to serve an address others can reach, in words for the operator, or
-   * null when it is not: the development default (which everyone knows) or shorter than {@link
-   * #MIN_LENGTH_OFF_LOOPBACK} characters (LiteLLM's documented example {@code sk-1234} among them).
-   * The key itself is never quoted, except the public default.
+   * null when it is not: the development default (which everyone knows), shorter than {@link
+   * #MIN_LENGTH_OFF_LOOPBACK} characters (LiteLLM's documented example {@code sk-1234} among them),
+   * or long but of too little variety ({@link #estimatedBits} under {@link #MIN_BITS_OFF_LOOPBACK}:
+   * 40 times {@code a}, {@code abab...}). The key itself is never quoted, except the public default.
    */
   String weakness() {
     if (developmentDefault) {
       return "the development master key " + StaticSecretSource.DEVELOPMENT_KEY + ", which anyone who can reach that address knows";
     }
+    String from = " (" + origin.split("[,;( ]")[0] + ")";
     if (key.length() < MIN_LENGTH_OFF_LOOPBACK) {
-      return "a master key of " + key.length() + " characters (" + origin.split("[,;( ]")[0] + "), fewer than " + MIN_LENGTH_OFF_LOOPBACK
+      return "a master key of " + key.length() + " characters" + from + ", fewer than " + MIN_LENGTH_OFF_LOOPBACK
           + ": short keys, and examples such as LiteLLM's sk-1234, are the first a guesser tries";
     }
+    int bits = estimatedBits(key);
+    if (bits < MIN_BITS_OFF_LOOPBACK) {
+      return "a master key of " + key.length() + " characters" + from + " but only about " + bits + " bits of strength, under "
+          + MIN_BITS_OFF_LOOPBACK + ": too few different characters for its length, as a repeated pattern has";
+    }
     return null;
+  }
+
+  /**
+   * A master key's estimated strength in bits, rounded down: {@code length × log2(symbols)}, both
+   * bounding what a guesser must try.
+   *
+   * <ul>
+   *   <li>{@code symbols} is the smaller of the alphabet its characters come from (16 when the key
+   *       is all hex digits of one case, else 10 for digits, 26 for each case of ASCII letters, 33
+   *       for anything else, summed) and twice the number of different characters it holds: a key
+   *       of two letters repeated is not worth log2(26) a character.
+   *   <li>{@code length} is its length, or less when most of it repeats a pattern: when at least
+   *       three quarters of the characters after the first {@code p} (p up to half the length)
+   *       equal the one {@code p} before, the key is worth its first {@code p} characters and those
+   *       that break the pattern ({@code sk-} and 40 zeros: 4; {@code 0123} written 16 times: 4).
+   * </ul>
+   *
+   * <p>A random key is not penalised: 32 random hex digits show 8 or more different ones in all but
+   * about 4 in 100 million draws (32 × log2(16) = 128 bits), and fall into a pattern far less
+   * often; {@code sk-} and 32 random hex digits is about 170 bits. It is not a dictionary check: a
+   * guessable phrase of varied characters passes, which is why the docs ask for {@code openssl rand
+   * -hex 32}.
+   */
+  static int estimatedBits(String key) {
+    boolean digits = false;
+    boolean lower = false;
+    boolean upper = false;
+    boolean other = false;
+    boolean lowerHexOnly = true;
+    boolean upperHexOnly = true;
+    var distinct = new java.util.HashSet<Integer>();
+    for (int i = 0; i < key.length(); ) {
+      int c = key.codePointAt(i);
+      i += Character.charCount(c);
+      distinct.add(c);
+      if (c >= '0' && c <= '9') {
+        digits = true;
+      } else if (c >= 'a' && c <= 'z') {
+        lower = true;
+        upperHexOnly = false;
+        lowerHexOnly &= c <= 'f';
+      } else if (c >= 'A' && c <= 'Z') {
+        upper = true;
+        lowerHexOnly = false;
+        upperHexOnly &= c <= 'F';
+      } else {
+        other = true;
+        lowerHexOnly = false;
+        upperHexOnly = false;
+      }
+    }
+    int alphabet = lowerHexOnly || upperHexOnly ? 16 : (digits ? 10 : 0) + (lower ? 26 : 0) + (upper ? 26 : 0) + (other ? 33 : 0);
+    int symbols = Math.min(alphabet, 2 * distinct.size());
+    int length = lengthOutsidePatterns(key.codePoints().toArray());
+    return symbols <= 1 ? 0 : (int) Math.floor(length * Math.log(symbols) / Math.log(2));
+  }
+
+  /**
+   * The length of {@code text} counting a repeated pattern once: the least {@code p + breaks} over
+   * every period {@code p} up to half the length (and 1,024) where the characters that differ from the one
+   * {@code p} before ({@code breaks}) are at most a quarter of those compared; else the whole length.
+   */
+  private static int lengthOutsidePatterns(int[] text) {
+    int length = text.length;
+    for (int period = 1; period <= Math.min(text.length / 2, 1024); period++) { // bounded: the key is the operator's, but not its size
+      int compared = text.length - period;
+      int breaks = 0;
+      for (int i = period; i < text.length && breaks * 4 <= compared; i++) {
+        if (text[i] != text[i - period]) {
+          breaks++;
+        }
+      }
+      if (breaks * 4 <= compared) {
+        length = Math.min(length, period + breaks);
+      }
+    }
+    return length;
   }
 
   /**

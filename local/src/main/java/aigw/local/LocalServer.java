@@ -291,13 +291,13 @@ final class LocalServer {
       List<String> hostLines = request.getHeaders().getValuesList(HttpHeader.HOST);
       String host = hostLines.isEmpty() ? null : hostLines.get(0);
       if (hostLines.size() != 1 || host.isBlank() || AllowedHosts.nameOf(host) == null) {
-        own(request, response, callback, ErrorEnvelope.response(new BadRequest(
+        new BodyReader(request, response, callback).refuse(ErrorEnvelope.response(new BadRequest(
             "A request needs one Host header naming this server, e.g. 127.0.0.1:" + port() + " (RFC 9112 section 3.2)."),
             ErrorEnvelope.Dialect.of(pathOf(request)), null));
         return true;
       }
       if (!hosts.allows(host)) {
-        own(request, response, callback, ErrorEnvelope.misdirected(host));
+        new BodyReader(request, response, callback).refuse(ErrorEnvelope.misdirected(host));
         return true;
       }
       List<String> encodings = request.getHeaders().getValuesList(HttpHeader.CONTENT_ENCODING);
@@ -306,8 +306,7 @@ final class LocalServer {
         // since the application sees only the first.
         GatewayApplication.requireIdentityEncoding(encodings.isEmpty() ? null : String.join(",", encodings));
       } catch (UnsupportedContentEncoding compressed) {
-        response.getHeaders().put(HttpHeader.CONNECTION, "close"); // its body is not read
-        own(request, response, callback, ErrorEnvelope.response(compressed, ErrorEnvelope.Dialect.of(pathOf(request)), null));
+        new BodyReader(request, response, callback).refuse(ErrorEnvelope.response(compressed, ErrorEnvelope.Dialect.of(pathOf(request)), null));
         return true;
       }
       // Jetty decodes only chunked and passes other transfer codings' bytes on as the body (gzip,
@@ -315,8 +314,7 @@ final class LocalServer {
       // like a lone "Transfer-Encoding: gzip" (RFC 9112 section 6.1; 400 here, see OwnErrors).
       for (String coding : request.getHeaders().getCSV(HttpHeader.TRANSFER_ENCODING, false)) {
         if (!coding.strip().equalsIgnoreCase("chunked")) {
-          response.getHeaders().put(HttpHeader.CONNECTION, "close"); // its body is not read
-          own(request, response, callback, ErrorEnvelope.malformedRequest(400,
+          new BodyReader(request, response, callback).refuse(ErrorEnvelope.malformedRequest(400,
               "Only the chunked transfer coding is served (RFC 9112 section 6.1); send the body plain or chunked.",
               ErrorEnvelope.Dialect.of(pathOf(request))));
           return true;
@@ -333,9 +331,17 @@ final class LocalServer {
    *
    * <p>A body over its route's limit ({@link Routes#bodyLimit}: the application's own, at most {@link
    * #MAX_BODY_BYTES}; declared by its {@code Content-Length}, or found while reading a chunked one) is
-   * answered 413 in the route's envelope at once, before any of it is budgeted; up to the limit's worth of it is then still read
-   * and dropped before the connection closes, so that a client that writes its whole body before it
-   * reads (most SDKs) is not reset before it can read the 413.
+   * answered 413 in the route's envelope at once, before any of it is budgeted.
+   *
+   * <p>Every answer given before the body is read (413, 429, 503 here; 400, 421, 415 in {@link
+   * Gateway}) is a {@link #refuse refusal}: the answer goes out at once, and what the client still
+   * sends of its body is then read and dropped (the connection closes after the answer, its output
+   * half-closed first), at most {@link #MAX_BODY_BYTES} in all and within the request
+   * timeout, before the connection closes ("lingering close", RFC 9112 section 9.6).
+   * Closing with unread input makes the kernel reset the connection, and a client that writes its
+   * whole body before it reads (most SDKs, curl) then reports the reset instead of the answer
+   * (issue 15: 1 in 11 curl tries of a 7 MB body got "Empty reply"). The drain holds no thread (Jetty
+   * calls back as bytes arrive) and a client sending more, or slower, than its bounds is cut off.
    *
    * <p>The body's bytes come out of the process-wide {@link BodyBudget} first: its {@code
    * Content-Length} before anything is read (into a buffer of exactly that size), a chunked body's
@@ -376,8 +382,8 @@ final class LocalServer {
     /**
      * A body still arriving after the request timeout (slowloris on the body, or a client that
      * stopped mid-way): 408 in the route's envelope, and the connection closes since its body was
-     * not read. A client's doing, not the server's failure: logged at FINE. While a 413's body is
-     * drained the answer is already sent: the connection is just closed.
+     * not read. A client's doing, not the server's failure: logged at FINE. While a refused
+     * request's body is drained the answer is already sent: the connection is just closed.
      */
     private void timedOut() {
       if (draining) {
@@ -414,7 +420,7 @@ final class LocalServer {
           }
           LOG.log(Level.FINE, "request body unreadable", chunk.getFailure());
           if (draining) {
-            callback.succeeded(); // the 413 is sent; the connection closes
+            callback.succeeded(); // the refusal is sent; the connection closes
           } else {
             // A broken chunked encoding or a short body (Jetty's 400), or a vanished client: Jetty
             // answers a failure before the answer started through OwnErrors, in the envelope.
@@ -493,27 +499,54 @@ final class LocalServer {
 
     /** The 413 (the same words as the application's): {@code declared} the declared length, or -1 for a chunked body found too long. */
     private void tooLarge(long declared) {
-      draining = true;
-      dropBody();
-      own(request, response, Callback.from(this, callback::failed), ErrorEnvelope.response(
+      refuse(ErrorEnvelope.response(
           declared >= 0 ? new PayloadTooLarge(declared, limit) : new PayloadTooLarge(limit), ErrorEnvelope.Dialect.of(pathOf(request)), null));
     }
 
-    /** 503 (the whole budget) or 429 (this client's share) now, the body unread; the connection then closes (Jetty does not read a body nobody consumed). */
-    private void overBudget(BodyBudget.Refusal refused) {
-      if (!finish()) {
+    /**
+     * Answers {@code answer} now, whatever of the body was read given back, then drains the rest
+     * (see the class comment): {@link #run} reads and drops it once the answer is written. A client
+     * that sent {@code Expect: 100-continue} and was refused before the first read was never told
+     * to send its body (RFC 9110 section 10.1.1): nothing is drained.
+     */
+    void refuse(GatewayResponse answer) {
+      boolean bodyAskedFor = sized != null || chunked != null; // set just before the first read, which sends any 100 Continue
+      draining = true;
+      dropBody();
+      // The connection closes after the answer: the client sees its end at once, whatever it still
+      // sends, and a body cut off by the drain's bounds cannot be read as the next request.
+      response.getHeaders().put(HttpHeader.CONNECTION, "close");
+      if (!bodyAskedFor && request.getHeaders().contains(HttpHeader.EXPECT, "100-continue")) {
+        if (finish()) {
+          own(request, response, callback, answer);
+        }
         return;
       }
-      dropBody();
+      own(request, response, Callback.from(this::drainAfterAnswer, callback::failed), answer);
+    }
+
+    /**
+     * Once the refusal is written: the connection half-closes, so that the client reads the
+     * answer's end while what it still sends is drained; then the drain ({@link #run}).
+     */
+    private void drainAfterAnswer() {
+      request.getConnectionMetaData().getConnection().getEndPoint().shutdownOutput();
+      run();
+    }
+
+    /** 503 (the whole budget) or 429 (this client's share) now, the body only drained; the connection then closes. */
+    private void overBudget(BodyBudget.Refusal refused) {
+      if (finished.get()) {
+        return;
+      }
       LOG.fine(() -> "request bodies already hold " + budget.held() + " of " + limits.maxBufferedBodyBytes() + " bytes (" + refused + "); refused");
-      response.getHeaders().put(HttpHeader.CONNECTION, "close");
       var now = java.time.Instant.now();
       aigw.core.errors.GatewayException refusal = refused == BodyBudget.Refusal.CLIENT
           ? new aigw.core.errors.RateLimited("This client address is already sending " + limits.maxBufferedBodyBytesPerClient()
               + " bytes of request bodies at once, its share of AIGW_HTTP_MAX_BUFFERED_BODY_BYTES; retry when one of them ends.",
               now, now.plusSeconds(1), Map.of())
           : new ServiceUnavailable("The gateway is reading too many request bodies at once; try again shortly.", null);
-      own(request, response, callback, ErrorEnvelope.response(refusal, ErrorEnvelope.Dialect.of(pathOf(request)), null));
+      refuse(ErrorEnvelope.response(refusal, ErrorEnvelope.Dialect.of(pathOf(request)), null));
     }
 
     private void dropBody() {

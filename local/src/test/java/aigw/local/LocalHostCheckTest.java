@@ -149,7 +149,62 @@ class LocalHostCheckTest {
     }
     LocalGateway.start(LocalOptions.parse(new String[] {"--in-memory", "--port", "0"}, Map.of("AIGW_MASTER_KEY", "sk-1234"))).close();
     LocalGateway.start(LocalOptions.parse(new String[] {"--in-memory", "--port", "0", "--host", "0.0.0.0"},
-        Map.of("AIGW_MASTER_KEY", "sk-0123456789abcdef0123456789abc"))).close(); // 32 characters
+        Map.of("AIGW_MASTER_KEY", "sk-7Qm2xR9vT4bN8kW3pL6yH1cJ5dF0g"))).close(); // 32 characters
+  }
+
+  /**
+   * Length alone is not strength (issue 15): 40 times 'a' or a short pattern repeated is refused
+   * off loopback and warned on it; random keys of the documented shapes pass.
+   */
+  @Test
+  void aLongMasterKeyOfTooLittleVarietyIsRefusedOnANonLoopbackAddressAndWarnedOnLoopback() {
+    String[] weak = {"a".repeat(40), "ab".repeat(20), "sk-" + "0".repeat(40), "sk-abcabcabcabcabcabcabcabcabcabcabc", "0123".repeat(16),
+        "sk-" + "Xy7#".repeat(250), "sk-" + "0".repeat(20) + "1" + "0".repeat(20)};
+    for (String key : weak) {
+      var options = LocalOptions.parse(new String[] {"--in-memory", "--port", "0", "--host", "0.0.0.0"}, Map.of("AIGW_MASTER_KEY", key));
+      assertThatThrownBy(() -> LocalGateway.start(options).close())
+          .as(key)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("0.0.0.0")
+          .hasMessageContaining("bits of strength, under 128")
+          .hasMessageNotContaining(key.substring(0, 12)); // the key itself is never quoted
+    }
+    var warnings = new java.util.concurrent.CopyOnWriteArrayList<String>();
+    var handler = new java.util.logging.Handler() {
+      @Override
+      public void publish(java.util.logging.LogRecord record) {
+        if (record.getLevel().intValue() >= java.util.logging.Level.WARNING.intValue()) {
+          warnings.add(record.getMessage());
+        }
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+    var log = java.util.logging.Logger.getLogger(LocalGateway.class.getName());
+    log.addHandler(handler);
+    try {
+      LocalGateway.start(LocalOptions.parse(new String[] {"--in-memory", "--port", "0"}, Map.of("AIGW_MASTER_KEY", "a".repeat(40)))).close();
+      assertThat(warnings).anySatisfy(line -> assertThat(line).contains("bits of strength").contains("on any other address it is refused"));
+      warnings.clear();
+      var random = new java.security.SecureRandom();
+      for (int i = 0; i < 20; i++) { // the documented shapes of a random key pass, whatever the draw
+        String hex16 = java.util.HexFormat.of().formatHex(random.generateSeed(16));
+        String hex32 = java.util.HexFormat.of().formatHex(random.generateSeed(32));
+        String base64 = java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(random.generateSeed(32));
+        for (String key : new String[] {hex16, "sk-" + hex16, hex32, "sk-" + hex32, base64}) {
+          assertThat(new LocalMasterKey(key, "AIGW_MASTER_KEY", null, null, null, false, "").weakness()).as(key).isNull();
+        }
+      }
+      LocalGateway.start(LocalOptions.parse(new String[] {"--in-memory", "--port", "0", "--host", "0.0.0.0"},
+          Map.of("AIGW_MASTER_KEY", "sk-" + java.util.HexFormat.of().formatHex(random.generateSeed(16))))).close();
+      assertThat(warnings).noneSatisfy(line -> assertThat(line).contains("bits of strength"));
+    } finally {
+      log.removeHandler(handler);
+    }
   }
 
   @Test

@@ -21,7 +21,7 @@ import java.util.Map;
  * <p>Sources of the ranges: OpenAI's API reference for chat completions, completions, embeddings
  * and responses ({@code temperature} 0 to 2, {@code top_p} 0 to 1, penalties -2 to 2, {@code n} 1
  * to 128, {@code top_logprobs} 0 to 20, {@code logprobs} 0 to 5, {@code best_of} 1 to 20, {@code
- * logit_bias} values -100 to 100, token caps at least 1, {@code max_output_tokens} at least 16);
+ * logit_bias} keys token ids (integers as strings) and values -100 to 100, token caps at least 1, {@code max_output_tokens} at least 16);
  * Anthropic's Messages API ({@code max_tokens} at least 1, {@code temperature} and {@code top_p} 0
  * to 1, {@code top_k} at least 0). Counts and token caps are bounded above by a 32-bit integer, what
  * every provider's API takes; a {@code seed} by a 64-bit one.
@@ -141,12 +141,37 @@ public final class NumberFields {
         throw new BadRequest("'logit_bias' must be an object of token ids to numbers from -100 to 100.", "logit_bias");
       }
       bias.properties().forEach(entry -> {
+        if (!isTokenId(entry.getKey())) {
+          throw new BadRequest("'logit_bias' keys must be token ids, integers from 0 to " + MAX_COUNT + " written as strings; "
+              + shortened(entry.getKey()) + " is not.", "logit_bias");
+        }
         if (!LOGIT_BIAS.holds(entry.getValue())) {
           throw new BadRequest("'logit_bias' values must be " + LOGIT_BIAS.describe() + "; token " + shortened(entry.getKey()) + " is not.",
               "logit_bias");
         }
       });
     }
+  }
+
+  /**
+   * Whether a {@code logit_bias} key names a token: OpenAI documents the map as "token IDs (specified
+   * by their token ID in the tokenizer)" to a bias, so a key is a non-negative decimal integer, at
+   * most a 32-bit one (every tokenizer's vocabulary is far smaller). Only ASCII digits: no sign,
+   * space, fraction or exponent, nothing the provider might read as another token or pass to a
+   * parser of its own (issue 15: {@code {"abc":1}} went out as sent).
+   */
+  static boolean isTokenId(String key) {
+    int length = key.length();
+    if (length == 0 || length > 10) {
+      return false;
+    }
+    for (int i = 0; i < length; i++) {
+      char c = key.charAt(i);
+      if (c < '0' || c > '9') {
+        return false;
+      }
+    }
+    return Long.parseLong(key) <= MAX_COUNT;
   }
 
   private static String shortened(String text) {

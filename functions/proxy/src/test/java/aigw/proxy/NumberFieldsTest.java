@@ -111,6 +111,16 @@ class NumberFieldsTest {
         Arguments.of(chat, "top_k", "-1"),
         Arguments.of(chat, "logit_bias", "{\"50256\":1e999999}"),
         Arguments.of(chat, "logit_bias", "[1]"),
+        Arguments.of(chat, "logit_bias", "{\"abc\":1}"),
+        Arguments.of(chat, "logit_bias", "{\"50256\":1,\"-1\":1}"),
+        Arguments.of(chat, "logit_bias", "{\"1.5\":1}"),
+        Arguments.of(chat, "logit_bias", "{\"1e3\":1}"),
+        Arguments.of(chat, "logit_bias", "{\" 42\":1}"),
+        Arguments.of(chat, "logit_bias", "{\"\":1}"),
+        Arguments.of(chat, "logit_bias", "{\"2147483648\":1}"),
+        Arguments.of(chat, "logit_bias", "{\"\\u0661\":1}"),
+        Arguments.of("/v1/completions", "logit_bias", "{\"abc\":1}"),
+        Arguments.of("/v1/completions", "logit_bias", "{\"50256\":1e999999}"),
         Arguments.of("/v1/completions", "max_tokens", "1e999999"),
         Arguments.of("/v1/completions", "best_of", "21"),
         Arguments.of("/v1/completions", "logprobs", "6"),
@@ -152,7 +162,7 @@ class NumberFieldsTest {
   void numbersInTheirRangesReachTheProvider() {
     String chat = "{\"model\":\"m\"," + MESSAGES + ",\"max_tokens\":2147483647,\"max_completion_tokens\":1,\"n\":128,\"temperature\":2,"
         + "\"top_p\":0,\"presence_penalty\":-2,\"frequency_penalty\":2.0,\"top_logprobs\":20,\"seed\":-9223372036854775808,"
-        + "\"logit_bias\":{\"50256\":-100,\"1\":100},\"top_k\":0.0,\"user\":null,\"temperature_unit\":1e999999}";
+        + "\"logit_bias\":{\"50256\":-100,\"1\":100,\"0\":0,\"2147483647\":1},\"top_k\":0.0,\"user\":null,\"temperature_unit\":1e999999}";
     assertThat(post("/v1/chat/completions", chat).status()).isEqualTo(200);
     String messages = "{\"model\":\"m\"," + MESSAGES + ",\"max_tokens\":1,\"temperature\":1,\"top_p\":0.5,\"top_k\":40}";
     assertThat(post("/v1/messages", messages).status()).isEqualTo(200);

@@ -238,4 +238,109 @@ class ProviderErrorMaskingTest {
     String body = "{\"model\":\"m\",\"max_tokens\":10,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
     assertMasked(clientReceives(Provider.ANTHROPIC, Operation.MESSAGES, body, true));
   }
+  /**
+   * The credential as a JSON string may spell it: each character as {@code \\uXXXX}, {@code /} as
+   * {@code \\/}. What the client reads (JSON decoded) must not hold it, whichever characters are
+   * escaped, in a whole answer and in each stream event, on every path that passes bytes through.
+   */
+  private static final String SLASHED_KEY = "sk-echoed/provider/credential-9f3a";
+
+  /** {@code key} with the characters at {@code escaped} (indexes; none given: all) written as JSON escapes. */
+  private static String escapedIn(String key, int... escaped) {
+    var out = new StringBuilder();
+    for (int i = 0; i < key.length(); i++) {
+      char c = key.charAt(i);
+      final int at = i;
+      if (escaped.length == 0 || java.util.Arrays.stream(escaped).anyMatch(index -> index == at)) {
+        out.append(c == '/' ? "\\/" : String.format("\\u%04x", (int) c));
+      } else {
+        out.append(c);
+      }
+    }
+    return out.toString();
+  }
+
+  /** The spellings tried: one character escaped (the dash, a letter), every character, every slash. */
+  private static java.util.List<String> spellings(String key) {
+    return java.util.List.of(escapedIn(key, 2), escapedIn(key, 5), escapedIn(key),
+        key.replace("/", "\\/"), escapedIn(key, 2).replace("/", "\\/"));
+  }
+
+  /** What a client decoding the JSON of {@code seen} reads: every escape in it decoded. */
+  private static String decoded(String seen) {
+    var matcher = java.util.regex.Pattern.compile("\\\\(u[0-9a-fA-F]{4}|/)").matcher(seen);
+    return matcher.replaceAll(match -> java.util.regex.Matcher.quoteReplacement(match.group(1).equals("/") ? "/"
+        : String.valueOf((char) Integer.parseInt(match.group(1).substring(1), 16))));
+  }
+
+  private Deployment deploymentWithKey(Provider provider, String key) {
+    URI base = aigw.core.config.ModelList.apiBase(provider, upstream.baseUrl() + (provider == Provider.OPENAI ? "/v1" : ""), "test");
+    return new Deployment("m", provider, "m", base, key, "x", Duration.ofSeconds(5));
+  }
+
+  @Test
+  void aSuccessfulChatCompletionSpellingTheCredentialWithJsonEscapesMasksIt() throws Exception {
+    for (String key : java.util.List.of(KEY, SLASHED_KEY)) {
+      for (String spelled : spellings(key)) {
+        upstream.resetAll();
+        answers(200, "application/json", "{\"id\":\"c\",\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+            + "\"message\":{\"role\":\"assistant\",\"content\":\"your key\\nis " + spelled + " \\u00e9t\u00e9\"},\"finish_reason\":\"stop\"}],"
+            + "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":4,\"total_tokens\":9}}");
+        var forwarded = ForwardedBody.of("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}".getBytes(StandardCharsets.UTF_8));
+        var answer = (ProviderResponse) providers.call(deploymentWithKey(Provider.OPENAI, key),
+            ProviderRequest.complete(Operation.CHAT_COMPLETIONS, forwarded));
+        String content = aigw.core.json.Json.MAPPER.readTree(answer.body()).at("/choices/0/message/content").asText();
+        assertThat(content).as(spelled).doesNotContain(key).isEqualTo("your key\nis sk-...9f3a \u00e9t\u00e9");
+        assertThat(answer.usage().totalTokens()).isEqualTo(9);
+      }
+    }
+  }
+
+  @Test
+  void aStreamedChunkSpellingTheCredentialWithJsonEscapesIsMasked() {
+    for (String key : java.util.List.of(KEY, SLASHED_KEY)) {
+      for (String spelled : spellings(key)) {
+        upstream.resetAll();
+        answers(200, "text/event-stream", "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+            + "\"delta\":{\"content\":\"key " + spelled + "\"},\"finish_reason\":null}]}\n\ndata: [DONE]\n\n");
+        String body = "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        var forwarded = ForwardedBody.of(body.getBytes(StandardCharsets.UTF_8));
+        var seen = new StringBuilder();
+        try (var events = (ProviderStream) providers.call(deploymentWithKey(Provider.OPENAI, key),
+            ProviderRequest.streamed(Operation.CHAT_COMPLETIONS, forwarded))) {
+          for (StreamChunk chunk = events.next(); chunk != null; chunk = events.next()) {
+            seen.append(new String(chunk.json(), StandardCharsets.UTF_8)).append('\n');
+          }
+        }
+        assertThat(decoded(seen.toString())).as(spelled).doesNotContain(key).contains("key sk-...9f3a");
+      }
+    }
+  }
+
+  @Test
+  void anAnthropicPassThroughEventSpellingTheCredentialWithJsonEscapesIsMasked() {
+    for (String spelled : spellings(KEY)) {
+      upstream.resetAll();
+      answers(200, "text/event-stream",
+          "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","
+              + "\"model\":\"m\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n"
+              + "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"key "
+              + spelled + "\"}}\n\n"
+              + "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":4}}\n\n"
+              + "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+      String body = "{\"model\":\"m\",\"max_tokens\":10,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+      assertMasked(decoded(clientReceives(Provider.ANTHROPIC, Operation.MESSAGES, body, true)));
+    }
+  }
+
+  @Test
+  void aWholeResponsesAnswerSpellingTheCredentialWithJsonEscapesIsMasked() {
+    for (String spelled : spellings(KEY)) {
+      upstream.resetAll();
+      answers(200, "application/json", "{\"object\":\"response\",\"status\":\"completed\",\"output\":[{\"type\":\"message\","
+          + "\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"k " + spelled + "\"}]}],"
+          + "\"usage\":{\"input_tokens\":3,\"output_tokens\":1,\"total_tokens\":4}}");
+      assertMasked(decoded(clientReceives(Provider.OPENAI, Operation.RESPONSES, RESPONSES_BODY, false)));
+    }
+  }
 }

@@ -286,9 +286,14 @@ public final class UpstreamHttp {
 
   /**
    * {@code text} with every one of {@code secrets} (8 characters or more) replaced by its mask, and
-   * every AWS access key id by its prefix and last four characters ({@code AKIA...WXYZ}).
+   * every AWS access key id by its prefix and last four characters ({@code AKIA...WXYZ}), also
+   * where a JSON string in {@code text} spells them with escapes ({@link JsonEscapedSecrets}).
    */
   public static String mask(String text, List<String> secrets) {
+    return JsonEscapedSecrets.mask(maskLiterally(text, secrets), decoded -> maskLiterally(decoded, secrets), false);
+  }
+
+  private static String maskLiterally(String text, List<String> secrets) {
     String masked = maskAwsAccessKeyIds(text); // first, so that the gateway's own key id keeps its AKIA/ASIA prefix
     for (String secret : secrets) {
       if (masked != null && secret != null && secret.length() >= 8) {
@@ -307,8 +312,8 @@ public final class UpstreamHttp {
 
   /**
    * {@code body} (a provider's answer, UTF-8 JSON or event text) with every one of {@code secrets}
-   * (8 characters or more) replaced by its mask, byte for byte elsewhere; the same array when no
-   * secret occurs, so the common answer costs one search per secret and no copy. Some providers
+   * (8 characters or more) replaced by its mask, also where a JSON string spells it with escapes
+   * ({@link JsonEscapedSecrets}), byte for byte elsewhere; the same array when no secret occurs, so the common answer costs one search per secret and no copy. Some providers
    * echo their credential in an answer they report as a success (an OpenAI Responses object with
    * {@code status: failed}, a model repeating its prompt); a passed-through answer reaches the client
    * as these bytes.
@@ -327,8 +332,15 @@ public final class UpstreamHttp {
             ApiKeys.mask(secret).getBytes(java.nio.charset.StandardCharsets.UTF_8));
       }
     }
+    if (masked != null && indexOf(masked, BACKSLASH, 0) >= 0) { // a secret may be written with escapes
+      String text = new String(masked, java.nio.charset.StandardCharsets.ISO_8859_1);
+      String escaped = JsonEscapedSecrets.mask(text, decoded -> maskLiterally(decoded, secrets), true);
+      masked = escaped == text ? masked : escaped.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+    }
     return masked;
   }
+
+  private static final byte[] BACKSLASH = {'\\'};
 
   private static final byte[] AKIA = {'A', 'K', 'I', 'A'};
   private static final byte[] ASIA = {'A', 'S', 'I', 'A'};

@@ -1,0 +1,109 @@
+package aigw.core.providers.http;
+
+import java.nio.charset.StandardCharsets;
+import java.util.function.UnaryOperator;
+
+/**
+ * Provider credentials written with JSON escapes in an answer ({@link UpstreamHttp#mask}): a
+ * search of the answer's bytes finds {@code sk-prov-...} but not <code>sk&#92;u002dprov-...</code>,
+ * which every client that parses the JSON reads as the same key.
+ */
+final class JsonEscapedSecrets {
+  private JsonEscapedSecrets() {}
+
+  /**
+   * {@code text} with every JSON string literal that spells a secret (or an AWS access key id)
+   * through escapes masked by {@code maskDecoded} (the literal masking of a decoded string): JSON
+   * lets any character be written <code>&#92;uXXXX</code>, and {@code /} be written {@code \/}, so
+   * <code>"sk&#92;u002dprov-..."</code> is the key to every client that parses the answer, but not
+   * to a search of its bytes (issue 15). Such a literal is decoded, masked as a
+   * decoded string is, and written back plainly escaped; every other byte is kept. Only literals
+   * with a <code>&#92;u</code>, {@code \/}, {@code \"} or {@code \\} escape are decoded: the other
+   * escapes stand for control characters, which no credential holds, so a secret beside them was
+   * already found by the literal search. Text without a backslash returns at once.
+   *
+   * @param bytesView whether {@code text} is an answer's bytes read as ISO-8859-1 (one char per
+   *     byte, so that splicing keeps every other byte); then a literal is decoded as UTF-8
+   */
+  static String mask(String text, UnaryOperator<String> maskDecoded, boolean bytesView) {
+    if (text == null || text.indexOf('\\') < 0) {
+      return text;
+    }
+    StringBuilder out = null;
+    int copied = 0;
+    int quote = text.indexOf('"');
+    while (quote >= 0) {
+      int end = quote + 1;
+      boolean decode = false;
+      while (end < text.length() && text.charAt(end) != '"') {
+        if (text.charAt(end) == '\\' && end + 1 < text.length()) {
+          char escaped = text.charAt(end + 1);
+          decode |= escaped == 'u' || escaped == '/' || escaped == '"' || escaped == '\\';
+          end++;
+        }
+        end++;
+      }
+      if (end >= text.length()) {
+        break; // no closing quote: not a JSON string
+      }
+      if (decode && end - quote - 1 >= 8) { // a literal shorter than any masked secret cannot hold one
+        String raw = text.substring(quote + 1, end);
+        String decoded = unescapeJson(bytesView ? new String(raw.getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.UTF_8) : raw);
+        String masked = decoded == null ? null : maskDecoded.apply(decoded);
+        if (masked != null && !masked.equals(decoded)) {
+          String quoted = new String(com.fasterxml.jackson.core.io.JsonStringEncoder.getInstance().quoteAsString(masked));
+          if (bytesView) {
+            quoted = new String(quoted.getBytes(StandardCharsets.UTF_8), StandardCharsets.ISO_8859_1);
+          }
+          if (out == null) {
+            out = new StringBuilder(text.length());
+          }
+          out.append(text, copied, quote + 1).append(quoted);
+          copied = end;
+        }
+      }
+      quote = text.indexOf('"', end + 1);
+    }
+    return out == null ? text : out.append(text, copied, text.length()).toString();
+  }
+
+  /** The string a JSON string literal's content (between its quotes) stands for, or null when it is not valid JSON. */
+  private static String unescapeJson(String content) {
+    var out = new StringBuilder(content.length());
+    for (int i = 0; i < content.length(); i++) {
+      char c = content.charAt(i);
+      if (c != '\\') {
+        out.append(c);
+        continue;
+      }
+      if (++i >= content.length()) {
+        return null;
+      }
+      switch (content.charAt(i)) {
+        case '"' -> out.append('"');
+        case '\\' -> out.append('\\');
+        case '/' -> out.append('/');
+        case 'b' -> out.append('\b');
+        case 'f' -> out.append('\f');
+        case 'n' -> out.append('\n');
+        case 'r' -> out.append('\r');
+        case 't' -> out.append('\t');
+        case 'u' -> {
+          if (i + 4 >= content.length()) {
+            return null;
+          }
+          try {
+            out.append((char) Integer.parseInt(content, i + 1, i + 5, 16));
+          } catch (NumberFormatException notHex) {
+            return null;
+          }
+          i += 4;
+        }
+        default -> {
+          return null;
+        }
+      }
+    }
+    return out.toString();
+  }
+}
