@@ -216,9 +216,9 @@ public final class Bench {
     List<String> gateway = List.of("-jar", jar.toString(), "--port", "PORT", "--config", config.toString());
     var ways = new java.util.LinkedHashMap<String, List<String>>();
     ways.put("floor: JDK HttpServer + HttpClient, nothing else", List.of("-cp", benchJar, StartFloor.class.getName(), "PORT", stubBase));
-    // The jar relaunches itself once with a class-data-sharing archive (SharedArchiveRelaunch), kept
-    // in XDG_CACHE_HOME in memory (written by the training start below) and in the data directory
-    // otherwise: a new data directory is a first start, which writes it only at exit.
+    // The jar relaunches itself once with cached classes (SharedArchiveRelaunch: an AOT cache on JDK
+    // 25+, a CDS archive before), kept per user in XDG_CACHE_HOME whatever the data directory, and
+    // built by the training start below: a new data directory is no longer a first start.
     ways.put("java -jar, --in-memory", concat(gateway, "--in-memory"));
     ways.put("java -jar, file-backed (new data directory)", concat(gateway, "--data-dir", "DATA"));
     ways.put("java -jar --no-relaunch, --in-memory (no archive)", concat(gateway, "--in-memory", "--no-relaunch"));
@@ -604,7 +604,7 @@ public final class Bench {
     var builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
     builder.environment().putAll(env());
     builder.environment().put("AIGW_ALLOW_MASTER_KEY_FOR_MODELS", "true"); // no key to create first
-    builder.environment().put("XDG_CACHE_HOME", work.toString()); // the relaunch's archive in memory, not the user's
+    builder.environment().put("XDG_CACHE_HOME", work.toString()); // the relaunch's cache here, not in the user's
     var client = HttpClient.newBuilder().connectTimeout(Duration.ofMillis(200)).build();
     var request =
         HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))

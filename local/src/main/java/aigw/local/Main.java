@@ -52,9 +52,9 @@ public final class Main {
       return;
     }
     var jar = SharedArchiveRelaunch.runningJar();
-    var archive = SharedArchiveRelaunch.archive(options, optedOut, jvmOptions.get(), jar);
-    if (archive.isPresent()) {
-      var exit = SharedArchiveRelaunch.run(archive.get(), jar.get(), jvmOptions.get(), argv);
+    var plan = SharedArchiveRelaunch.plan(options, optedOut, jvmOptions.get(), jar);
+    if (plan.isPresent()) {
+      var exit = SharedArchiveRelaunch.run(plan.get(), jar.get(), jvmOptions.get(), argv);
       if (exit.isPresent()) {
         System.exit(exit.get());
       }

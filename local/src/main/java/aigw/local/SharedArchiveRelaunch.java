@@ -10,13 +10,14 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Makes a plain {@code java -jar aigw-local.jar} start from a class-data-sharing archive without
- * asking the user for JVM options (a jar's manifest cannot carry them): the first JVM starts the
- * gateway once more as a child with {@code -XX:SharedArchiveFile=FILE -XX:+AutoCreateSharedArchive}
- * (JDK 19+, JEP 341's dynamic archive made automatic), which loads the 6,000-odd classes of a start
- * from the archive instead of the jar and rewrites the archive at exit when it is missing or stale
- * (another JDK, another jar: the JDK checks both itself). The first start pays for writing it
- * once, at exit; every later start is about 40% less CPU to the first proxied answer.
+ * Makes a plain {@code java -jar aigw-local.jar} start from cached classes without asking the user
+ * for JVM options (a jar's manifest cannot carry them): the first JVM starts the gateway once more
+ * as a child that loads the 6,000-odd classes of a start from a cache instead of the jar. On JDK 25
+ * and later the cache is an AOT cache ({@link AotCache}: recorded by a first start, built by this
+ * process when the child ends); before JDK 25 a dynamic class-data-sharing archive
+ * ({@code -XX:SharedArchiveFile=FILE -XX:+AutoCreateSharedArchive}, JDK 19+, JEP 350 made automatic),
+ * which the JDK rewrites at exit when it is missing or stale. A first start pays for the cache once,
+ * at its stop; every later start is well under half the CPU to the first proxied answer.
  *
  * <p>The child is invisible: it shares this process's standard streams, its exit code is this
  * process's, SIGINT/SIGTERM to this process stop it gracefully (the shutdown hook below sends it
@@ -26,10 +27,11 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Not relaunched: with {@code AIGW_RELAUNCH=false} or {@code --no-relaunch}, when the JVM was
  * already given an archive or AOT option (the user chose), when not running from a jar (tests, an
- * IDE), and when the archive's directory cannot be written. The archive lives in the data
- * directory ({@code DATA-DIR/cds/}) or, with {@code --in-memory} or {@code --aws},
- * {@code $XDG_CACHE_HOME/aigw} ({@code ~/.cache/aigw}); its name carries the JDK's version, so
- * switching JDKs back and forth does not rewrite it each time.
+ * IDE), and when the cache's directory cannot be written. The cache lives in
+ * {@code $XDG_CACHE_HOME/aigw} ({@code ~/.cache/aigw}), one per user whatever the data directory
+ * (a new data directory is not a first start), or in {@code DATA-DIR/cds/} when there is no home
+ * directory; its name carries the JDK's version, so switching JDKs back and forth does not rebuild
+ * it each time.
  */
 final class SharedArchiveRelaunch {
   /** Set on the child's command line: this JVM is the relaunched one. */
@@ -52,11 +54,20 @@ final class SharedArchiveRelaunch {
   }
 
   /**
-   * The archive file to relaunch with, or empty when this start must not relaunch.
+   * How the child starts from cached classes, and what the parent does once the child has ended.
+   *
+   * @param childOptions the JVM options that give the child the cache (or have it record one)
+   * @param afterChild run once by the parent after the child's end, with its exit code: turns what a
+   *     first start recorded into the cache the next start uses (nothing to do when the cache was used)
+   */
+  record Plan(List<String> childOptions, java.util.function.IntConsumer afterChild) {}
+
+  /**
+   * How to relaunch, or empty when this start must not relaunch.
    *
    * @param jvmOptions this JVM's options from its command line ({@link #commandLineJvmOptions()})
    */
-  static Optional<Path> archive(LocalOptions options, boolean optedOut, List<String> jvmOptions, Optional<Path> jar) {
+  static Optional<Plan> plan(LocalOptions options, boolean optedOut, List<String> jvmOptions, Optional<Path> jar) {
     if (isChild() || optedOut || "false".equalsIgnoreCase(options.env().getOrDefault(OPT_OUT_ENV, "")) || jar.isEmpty()) {
       return Optional.empty();
     }
@@ -71,7 +82,12 @@ final class SharedArchiveRelaunch {
         return Optional.empty();
       }
     }
-    Path directory = options.inMemory() || options.aws() ? cacheDirectory(options.env()) : options.dataDir().resolve("cds");
+    // One cache per user, not per data directory: a new data directory (each project's ./.aigw/data)
+    // is not a first start. The data directory only when there is no home to put a cache in.
+    Path directory = cacheDirectory(options.env());
+    if (directory == null && !options.inMemory() && !options.aws()) {
+      directory = options.dataDir().resolve("cds");
+    }
     if (directory == null) {
       return Optional.empty();
     }
@@ -84,8 +100,15 @@ final class SharedArchiveRelaunch {
       return Optional.empty();
     }
     String jdk = Runtime.version().toString().replaceAll("[^A-Za-z0-9.+_-]", "_");
-    return Optional.of(directory.resolve("aigw-local-jdk" + jdk + ".jsa"));
+    if (Runtime.version().feature() < AOT_CACHE_JDK) {
+      Path archive = directory.resolve("aigw-local-jdk" + jdk + ".jsa");
+      return Optional.of(new Plan(List.of("-XX:SharedArchiveFile=" + archive, "-XX:+AutoCreateSharedArchive"), exit -> {}));
+    }
+    return Optional.of(AotCache.plan(directory, "aigw-local-jdk" + jdk + "-", jar.get(), jvmOptions));
   }
+
+  /** The first JDK whose AOT cache (JEP 483, with JEP 515's method profiles) the relaunch uses. */
+  static final int AOT_CACHE_JDK = 25;
 
   private static Path cacheDirectory(Map<String, String> env) {
     String cache = env.get("XDG_CACHE_HOME");
@@ -130,7 +153,7 @@ final class SharedArchiveRelaunch {
    * Runs the gateway in a child JVM with the archive and returns its exit code; this process only
    * waits. Empty when the child could not be started (then the caller serves in this JVM).
    */
-  static Optional<Integer> run(Path archive, Path jar, List<String> jvmOptions, String[] argv) {
+  static Optional<Integer> run(Plan plan, Path jar, List<String> jvmOptions, String[] argv) {
     String java = ProcessHandle.current().info().command().orElse(null);
     if (java == null) {
       return Optional.empty();
@@ -138,10 +161,9 @@ final class SharedArchiveRelaunch {
     var command = new ArrayList<String>();
     command.add(java);
     command.addAll(jvmOptions);
-    command.add("-XX:SharedArchiveFile=" + archive);
-    command.add("-XX:+AutoCreateSharedArchive");
-    // The JDK's notes about a missing or stale archive (it then writes a new one) are not the user's concern.
-    command.add("-Xlog:cds=off,cds+dynamic=off,aot=off");
+    command.addAll(plan.childOptions());
+    // The JDK's notes about a missing or stale archive or cache (it then starts without) are not the user's concern.
+    command.add("-Xlog:cds*=off,aot*=off");
     command.add("-D" + CHILD_PROPERTY + "=true");
     command.add("-jar");
     command.add(jar.toString());
@@ -153,6 +175,17 @@ final class SharedArchiveRelaunch {
     } catch (IOException e) {
       return Optional.empty();
     }
+    // Run once, by main after the child's end or by the stop hook, and whichever thread comes second
+    // waits for it: the JVM halts when its hooks return, and main's System.exit waits for the hooks.
+    var afterChildDone = new boolean[1];
+    Runnable finish = () -> {
+      synchronized (afterChildDone) {
+        if (!child.isAlive() && !afterChildDone[0]) {
+          afterChildDone[0] = true;
+          plan.afterChild().accept(child.exitValue());
+        }
+      }
+    };
     Thread stopChild = new Thread(() -> {
       if (child.isAlive()) {
         child.destroy(); // SIGTERM: the child's shutdown hook closes the gateway
@@ -164,11 +197,14 @@ final class SharedArchiveRelaunch {
           child.destroyForcibly();
         }
       }
+      finish.run(); // stopped by a signal, the parent's last work is here: main's System.exit waits for this hook
     }, "aigw-stop-child");
     Runtime.getRuntime().addShutdownHook(stopChild);
     while (true) {
       try {
-        return Optional.of(child.waitFor());
+        int exit = child.waitFor();
+        finish.run();
+        return Optional.of(exit);
       } catch (InterruptedException e) {
         // keep waiting: only the child's end ends this process
       }

@@ -26,9 +26,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The packaged jar under a plain {@code java -jar}, as README starts it: it relaunches itself once
- * with a class-data-sharing archive ({@link SharedArchiveRelaunch}), the child serves, and stopping
- * the process the user started (SIGTERM, as a service manager or {@code kill} does) stops the child
- * gracefully: what it accepted is written, and the archive is there for the next start. Runs in
+ * with cached classes ({@link SharedArchiveRelaunch}), the child serves, and stopping the process
+ * the user started (SIGTERM, as a service manager or {@code kill} does) stops the child gracefully:
+ * what it accepted is written, and the cache is there for the next start, which uses it. Runs in
  * the verify phase, after the shade plugin built the jar (execution packaged-jar).
  */
 class PackagedJarRelaunchTest {
@@ -66,25 +66,14 @@ class PackagedJarRelaunchTest {
       try (var socket = new ServerSocket(0)) {
         port = socket.getLocalPort();
       }
-      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-      var builder = new ProcessBuilder(java, "-jar", JAR.toString(), "--port", Integer.toString(port), "--config", config.toString(),
-              "--data-dir", data.toString(), "--rotation-check-seconds", "0")
-          .redirectError(dir.resolve("stderr.txt").toFile());
-      builder.environment().putAll(Map.of("AIGW_MASTER_KEY", MASTER, "OPENAI_API_KEY", "sk-test-provider-not-a-secret"));
-      builder.environment().remove(SharedArchiveRelaunch.OPT_OUT_ENV);
-      Process parent = builder.start();
+      Path cache = dir.resolve("cache");
+      boolean aot = Runtime.version().feature() >= SharedArchiveRelaunch.AOT_CACHE_JDK;
+      Process parent = startJar(port, config, data, cache);
       try {
-        var out = new BufferedReader(new InputStreamReader(parent.getInputStream(), StandardCharsets.UTF_8));
-        String line;
-        do {
-          line = out.readLine();
-          assertThat(line).as("the gateway started: " + Files.readString(dir.resolve("stderr.txt"))).isNotNull();
-        } while (!line.contains("listening on"));
-        List<ProcessHandle> children = parent.children().toList();
-        assertThat(children).as("the jar relaunched itself once").hasSize(1);
-        ProcessHandle child = children.get(0);
+        ProcessHandle child = relaunchedChild(parent);
         assertThat(String.join(" ", child.info().arguments().orElse(new String[0])))
-            .contains("-XX:SharedArchiveFile=" + data.resolve("cds"))
+            .as("a first start: it records for the cache (JDK 25+) or writes the archive at exit, in the user's cache directory")
+            .contains(aot ? "-XX:AOTMode=record -XX:AOTConfiguration=" + cache.resolve("aigw") : "-XX:SharedArchiveFile=" + cache.resolve("aigw"))
             .contains("-D" + SharedArchiveRelaunch.CHILD_PROPERTY + "=true");
 
         String base = "http://127.0.0.1:" + port;
@@ -118,14 +107,54 @@ class PackagedJarRelaunchTest {
           assertThat(Json.MAPPER.readTree(logs.body()).findValuesAsText("model_group"))
               .as("the child's shutdown wrote the answer's spend record: " + logs.body()).containsExactly("gpt-4o-mini");
         }
-        assertThat(Files.list(data.resolve("cds")).toList()).as("the archive the next start uses, written at the child's exit")
-            .anySatisfy(file -> assertThat(file.getFileName().toString()).endsWith(".jsa"));
+        assertThat(Files.list(cache.resolve("aigw")).map(file -> file.getFileName().toString()).toList())
+            .as("the cache the next start uses, built when the child stopped, and nothing half-written beside it")
+            .singleElement().satisfies(name -> assertThat(name).endsWith(aot ? AotCache.SUFFIX : ".jsa"));
       } finally {
         parent.descendants().forEach(ProcessHandle::destroyForcibly);
         parent.destroyForcibly();
       }
+
+      Path built = Files.list(cache.resolve("aigw")).findFirst().orElseThrow();
+      Process again = startJar(port, config, data, cache);
+      try {
+        ProcessHandle child = relaunchedChild(again);
+        assertThat(String.join(" ", child.info().arguments().orElse(new String[0])))
+            .as("the next start uses the cache")
+            .contains((aot ? "-XX:AOTCache=" : "-XX:SharedArchiveFile=") + built);
+        again.destroy();
+        assertThat(again.waitFor(60, TimeUnit.SECONDS)).as("the second start stopped").isTrue();
+      } finally {
+        again.descendants().forEach(ProcessHandle::destroyForcibly);
+        again.destroyForcibly();
+      }
     } finally {
       provider.stop();
     }
+  }
+
+  /** {@code java -jar aigw-local.jar} as a user starts it, with the user's cache directory in {@code cache}. */
+  private Process startJar(int port, Path config, Path data, Path cache) throws Exception {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    var builder = new ProcessBuilder(java, "-jar", JAR.toString(), "--port", Integer.toString(port), "--config", config.toString(),
+            "--data-dir", data.toString(), "--rotation-check-seconds", "0")
+        .redirectError(dir.resolve("stderr.txt").toFile());
+    builder.environment().putAll(Map.of("AIGW_MASTER_KEY", MASTER, "OPENAI_API_KEY", "sk-test-provider-not-a-secret",
+        "XDG_CACHE_HOME", cache.toString()));
+    builder.environment().remove(SharedArchiveRelaunch.OPT_OUT_ENV);
+    return builder.start();
+  }
+
+  /** Waits for the banner, then the one child the started process relaunched itself as. */
+  private ProcessHandle relaunchedChild(Process parent) throws Exception {
+    var out = new BufferedReader(new InputStreamReader(parent.getInputStream(), StandardCharsets.UTF_8));
+    String line;
+    do {
+      line = out.readLine();
+      assertThat(line).as("the gateway started: " + Files.readString(dir.resolve("stderr.txt"))).isNotNull();
+    } while (!line.contains("listening on"));
+    List<ProcessHandle> children = parent.children().toList();
+    assertThat(children).as("the jar relaunched itself once").hasSize(1);
+    return children.get(0);
   }
 }

@@ -636,6 +636,33 @@ class PackagedFunctionsTest {
     }
   }
 
+  /**
+   * Issue 14: the admin function's init builds its key rotator, whose EventBridge endpoint needs the
+   * region's partition; the SDK's PartitionMetadata loads all its region and service metadata at
+   * once (about 360 classes). Looked up at the first rotation event instead (EventBridgeRotationEventsTest).
+   */
+  @Test
+  void theAdminFunctionsInitLoadsNoneOfTheSdksRegionMetadata() throws Exception {
+    Path taskRoot = RepoFiles.resolve("functions/admin/target/function");
+    Path classLog = work.resolve("admin-init-classes.log");
+    try (var api = new RuntimeApiStandIn()) {
+      var env = functionEnvironment("AdminFunction", testModelList());
+      assertThat(env).doesNotContainKey("AWS_ENDPOINT_URL_EVENTBRIDGE"); // as deployed: the endpoint is the partition's
+      env.put("JAVA_TOOL_OPTIONS", env.get("JAVA_TOOL_OPTIONS") + " -Xlog:class+load=info:file=" + classLog);
+      Process process = runtime("aigw.admin.AdminHandler::handleRequest", taskRoot, layerJars(), env, api);
+      try {
+        api.firstPollNanos.get(60, TimeUnit.SECONDS);
+        var loaded = Files.readAllLines(classLog);
+        assertThat(loaded).as("the init built the key rotator").anyMatch(line -> line.contains(" aigw.core.rotation.EventBridgeRotationEvents "));
+        assertThat(loaded).as("SDK region and service metadata classes loaded by the admin function's init")
+            .filteredOn(line -> line.contains(" software.amazon.awssdk.regions.servicemetadata.") || line.contains(" software.amazon.awssdk.regions.regionmetadata."))
+            .isEmpty();
+      } finally {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
   @Test
   void theAdminFunctionServesTheEventsFromItsPackage() throws Exception {
     Path taskRoot = RepoFiles.resolve("functions/admin/target/function");

@@ -7,6 +7,7 @@ import java.io.InputStream;
 import java.net.URI;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 import java.util.logging.Logger;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
@@ -37,23 +38,47 @@ public final class EventBridgeRotationEvents implements RotationEvents {
   private final SdkHttpClient http;
   private final AwsCredentialsProvider credentials;
   private final Region region;
-  private final URI endpoint;
+  /** Where PutEvents goes; resolved at the first publish, see {@link #fromEnvironment}. */
+  private final Supplier<URI> endpointSource;
+  private volatile URI endpoint;
 
   public EventBridgeRotationEvents(SdkHttpClient http, AwsCredentialsProvider credentials, Region region, URI endpoint) {
+    this(http, credentials, region, () -> endpoint);
+  }
+
+  private EventBridgeRotationEvents(SdkHttpClient http, AwsCredentialsProvider credentials, Region region, Supplier<URI> endpoint) {
     this.http = http;
     this.credentials = credentials;
     this.region = region;
-    this.endpoint = endpoint;
+    this.endpointSource = endpoint;
   }
 
+  /**
+   * The region from the standard chain (on Lambda, AWS_REGION), the endpoint from
+   * AWS_ENDPOINT_URL_EVENTBRIDGE or else {@code https://events.REGION.DNS-SUFFIX} of the region's
+   * partition. The partition's DNS suffix is looked up only at the first publish: the SDK's
+   * PartitionMetadata loads its whole region and service metadata at once (about 360 classes, close
+   * to a second of a loaded admin function's init), and most admin environments never rotate a key.
+   */
   public static EventBridgeRotationEvents fromEnvironment(SdkHttpClient http, Map<String, String> env) {
     Region region = new DefaultAwsRegionProviderChain().getRegion();
     String override = env.get("AWS_ENDPOINT_URL_EVENTBRIDGE");
-    URI endpoint =
-        override != null && !override.isBlank()
-            ? URI.create(override.trim())
-            : URI.create("https://events." + region.id() + "." + PartitionMetadata.of(region).dnsSuffix());
+    if (override != null && !override.isBlank()) {
+      URI endpoint = URI.create(override.trim()); // a mistake in it stops the init, as before
+      return new EventBridgeRotationEvents(http, DefaultCredentialsProvider.builder().build(), region, () -> endpoint);
+    }
+    Supplier<URI> endpoint = () -> URI.create("https://events." + region.id() + "." + PartitionMetadata.of(region).dnsSuffix());
     return new EventBridgeRotationEvents(http, DefaultCredentialsProvider.builder().build(), region, endpoint);
+  }
+
+  /** The endpoint, resolved once (a race resolves it twice to the same value). */
+  URI endpoint() {
+    URI resolved = endpoint;
+    if (resolved == null) {
+      resolved = endpointSource.get();
+      endpoint = resolved;
+    }
+    return resolved;
   }
 
   @Override
@@ -72,7 +97,7 @@ public final class EventBridgeRotationEvents implements RotationEvents {
       SdkHttpRequest request =
           SdkHttpRequest.builder()
               .method(SdkHttpMethod.POST)
-              .uri(endpoint)
+              .uri(endpoint())
               .putHeader("Content-Type", "application/x-amz-json-1.1")
               .putHeader("X-Amz-Target", "AWSEvents.PutEvents")
               .build();
