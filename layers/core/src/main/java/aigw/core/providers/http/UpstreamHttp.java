@@ -210,36 +210,68 @@ public final class UpstreamHttp {
 
   private <T> HttpResponse<T> send(UpstreamCall call, WatchedBody forwarded, HttpResponse.BodyHandler<T> handler) {
     URI uri = call.uri();
-    var builder = HttpRequest.newBuilder(uri).timeout(call.timeout()).POST(forwarded);
+    // No HttpRequest.timeout(): the JDK client keeps such a timer in a list its selector thread
+    // watches, and adding one wakes that thread up (HttpClientImpl.registerTimer), once per call.
+    // The calling thread waits for the response headers anyway, so it bounds the wait itself
+    // (below), with the same meaning: no status and headers within the call's timeout.
+    var builder = HttpRequest.newBuilder(uri).POST(forwarded);
     call.headers().forEach(builder::header);
     if ("http".equals(uri.getScheme())) {
       // Plain-text servers (Ollama, vLLM, test stubs) speak HTTP/1.1; skip the h2c upgrade dance.
       builder.version(HttpClient.Version.HTTP_1_1);
     }
+    java.util.concurrent.CompletableFuture<HttpResponse<T>> pending = http.sendAsync(builder.build(), handler);
     try {
-      return http.send(builder.build(), handler);
-    } catch (HttpConnectTimeoutException | ConnectException | SSLHandshakeException e) {
+      return pending.get(call.timeout().toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      // Cancelling with interruption ends the exchange: its connection is closed, not reused.
+      pending.cancel(true);
+      throw timedOut(call);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw failed(call, forwarded, e.getCause());
+    } catch (InterruptedException e) {
+      pending.cancel(true);
+      Thread.currentThread().interrupt();
+      throw new UpstreamUnreachable("Interrupted while calling the provider of '" + call.modelName() + "' at " + hostAndPort(uri) + ".", e, false);
+    }
+  }
+
+  private static UpstreamTimeout timedOut(UpstreamCall call) {
+    return new UpstreamTimeout(
+        "The provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " did not answer within " + seconds(call.timeout()) + " s.");
+  }
+
+  /** A failed exchange's cause as the gateway's exception (what {@link HttpClient#send} would have thrown, classified). */
+  private RuntimeException failed(UpstreamCall call, WatchedBody forwarded, Throwable cause) {
+    URI uri = call.uri();
+    if (cause instanceof HttpConnectTimeoutException || cause instanceof ConnectException || cause instanceof SSLHandshakeException) {
       // Checked before HttpTimeoutException, the parent of the first: no connection (or no TLS
       // session) means no byte of the request was sent, so another deployment may be tried.
-      throw cannotConnect(call, e);
-    } catch (HttpTimeoutException e) {
-      throw new UpstreamTimeout(
-          "The provider of '" + call.modelName() + "' at " + hostAndPort(uri) + " did not answer within " + seconds(call.timeout()) + " s.");
-    } catch (IOException e) {
+      return cannotConnect(call, (IOException) cause);
+    }
+    if (cause instanceof HttpTimeoutException) {
+      return timedOut(call);
+    }
+    if (cause instanceof IOException e) {
       if (!forwarded.requested()) {
         // The client never asked for the body, so the request never left: for https it waits for the
         // TLS handshake (HTTP/2 negotiation) before it starts an exchange. The JDK raises a plain
         // SSLException, not an SSLHandshakeException, when e.g. a plain-HTTP port answers the handshake.
-        throw cannotConnect(call, e);
+        return cannotConnect(call, e);
       }
-      throw new UpstreamUnreachable(
+      return new UpstreamUnreachable(
           "The connection to the provider of '" + call.modelName() + "' at " + hostAndPort(uri) + " failed after the request was sent: "
               + ConnectionFailures.afterSending(e) + ".",
           e, false);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new UpstreamUnreachable("Interrupted while calling the provider of '" + call.modelName() + "' at " + hostAndPort(uri) + ".", e, false);
     }
+    if (cause instanceof RuntimeException runtime) {
+      return runtime;
+    }
+    if (cause instanceof Error error) {
+      throw error;
+    }
+    return new UpstreamUnreachable(
+        "The connection to the provider of '" + call.modelName() + "' at " + hostAndPort(uri) + " failed: " + cause + ".", cause, !forwarded.requested());
   }
 
   /**
