@@ -98,4 +98,79 @@ class UpstreamHttpTimeoutTest {
     assertThat(client.sent).hasSize(1);
     assertThat(client.sent.get(0).timeout()).as("no per-request timer of the JDK client").isEmpty();
   }
+
+  /** A provider on raw sockets: answers each request with {@code answer(request number)} written by the given steps. */
+  private interface Steps {
+    void answer(java.io.OutputStream out) throws Exception;
+  }
+
+  private static ServerSocket provider(Steps steps) throws java.io.IOException {
+    var server = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
+    Thread.ofPlatform().daemon().start(() -> {
+      try (Socket connection = server.accept()) {
+        var in = connection.getInputStream();
+        var head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+          head.append((char) in.read());
+        }
+        in.readNBytes(Integer.parseInt(head.toString().replaceAll("(?s).*[Cc]ontent-[Ll]ength: (\\d+).*", "$1")));
+        steps.answer(connection.getOutputStream());
+        Thread.sleep(2000);
+      } catch (Exception ignored) {
+        // the test's client went away
+      }
+    });
+    return server;
+  }
+
+  private static final String HEAD = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n";
+
+  @Test
+  void aSmallDeclaredAnswerIsReadWholeByTheClientAndItsBodyMayComeAfterItsHeadersWithinTheTimeoutPerPiece() throws Exception {
+    long before = UpstreamHttp.READ_WHOLE.sum();
+    try (var provider = provider(out -> {
+      out.write(HEAD.getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      Thread.sleep(200);
+      out.write("{\"a\":".getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      Thread.sleep(200); // 0.4 s after the headers in all, each piece within the 0.3 s timeout
+      out.write("\"bcd\"}".getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+    })) {
+      var reply = new UpstreamHttp(UpstreamHttp.defaultHttpClient()).exchange(call(provider.getLocalPort(), Duration.ofMillis(300)));
+      assertThat(reply.status()).isEqualTo(200);
+      assertThat(new String(reply.body(), StandardCharsets.UTF_8)).isEqualTo("{\"a\":\"bcd\"}");
+    }
+    assertThat(UpstreamHttp.READ_WHOLE.sum() - before).as("read whole by the HTTP client: the caller woke once").isEqualTo(1);
+  }
+
+  @Test
+  void aSmallDeclaredAnswerWhoseBodyStopsIs504SayingSoAfterItsHeaders() throws Exception {
+    try (var provider = provider(out -> {
+      out.write((HEAD + "{\"a\"").getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+    })) {
+      assertThatThrownBy(() -> new UpstreamHttp(UpstreamHttp.defaultHttpClient()).exchange(call(provider.getLocalPort(), Duration.ofMillis(300))))
+          .isInstanceOfSatisfying(UpstreamTimeout.class, e -> assertThat(e.getMessage()).isEqualTo("The provider of 'm' at 127.0.0.1:"
+              + provider.getLocalPort() + " sent nothing for 0.3 s after its response headers, before any part of its answer."));
+    }
+  }
+
+  @Test
+  void aSmallDeclaredAnswerCutShortIs502SayingSoAfterItsHeaders() throws Exception {
+    try (var provider = provider(out -> {
+      out.write((HEAD + "{\"a\"").getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      out.close();
+    })) {
+      assertThatThrownBy(() -> new UpstreamHttp(UpstreamHttp.defaultHttpClient()).exchange(call(provider.getLocalPort(), Duration.ofSeconds(5))))
+          .isInstanceOfSatisfying(aigw.core.errors.UpstreamUnreachable.class, e -> {
+            assertThat(ErrorEnvelope.status(e)).isEqualTo(502);
+            assertThat(e.beforeSending()).isFalse();
+            assertThat(e.getMessage()).startsWith("The connection to the provider of 'm' at 127.0.0.1:" + provider.getLocalPort()
+                + " failed after its response headers, before any part of its answer: ");
+          });
+    }
+  }
 }
