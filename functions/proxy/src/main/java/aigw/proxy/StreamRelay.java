@@ -223,8 +223,10 @@ final class StreamRelay implements StreamingBody {
     return new TokenUsage(prompt, completion, prompt + completion);
   }
 
-  /** Events, flushed once after them all; data with line breaks is sent as several {@code data:} lines (SSE joins them). */
-  /** Writes and flushes {@code events}; false (nothing written or flushed) when there are none. */
+  /**
+   * Events, flushed once after them all; data with line breaks is sent as several {@code data:}
+   * lines (SSE joins them). False (nothing written, no flush) when there are none.
+   */
   private static boolean write(OutputStream out, List<StreamFormat.Event> events) throws IOException {
     if (events.isEmpty()) {
       return false;
