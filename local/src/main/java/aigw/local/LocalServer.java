@@ -866,20 +866,24 @@ final class LocalServer {
   }
 
   /**
-   * Sends a streamed answer chunked: the headers before the body runs, then one chunk per {@code
-   * flush()} of the body, the last chunk only when the body returned normally. When the client is
+   * Sends a streamed answer chunked: the headers before the body runs (with its first flush, in the
+   * same write, when the body {@linkplain aigw.core.http.StreamingBody#firstEventInHand holds its
+   * first event}), then one chunk per {@code flush()} of the body, the last chunk only when the body returned normally. When the client is
    * already gone before the headers, the body still runs, against a stream that fails its first
    * write: that is how it learns to end and account for the upstream call it may have started
    * ({@link aigw.core.http.StreamingBody}'s contract).
    */
   private void stream(Response response, GatewayRequest request, GatewayResponse answer) throws IOException {
     var client = new ClientStream(response);
-    try {
-      // The status and headers now, not with the first event: the client knows at once that its answer is a stream.
-      write(response, false, NOTHING);
-    } catch (IOException gone) {
-      client.failure = gone;
-    }
+    if (!answer.stream().firstEventInHand()) {
+      try {
+        // The status and headers now, not with the first event: the client knows at once that its answer is a stream.
+        write(response, false, NOTHING);
+        client.headersSent = true;
+      } catch (IOException gone) {
+        client.failure = gone;
+      }
+    } // else they leave with the body's first flush, which comes at once: one write, one wait less before the first event
     try {
       answer.stream().writeTo(client);
       client.flush();
@@ -905,6 +909,8 @@ final class LocalServer {
     private final Response response;
     private final Pending pending = new Pending();
     IOException failure;
+    /** Whether the status and headers are written; until then a flush of nothing still sends them. */
+    boolean headersSent;
 
     ClientStream(Response response) {
       this.response = response;
@@ -925,11 +931,12 @@ final class LocalServer {
     @Override
     public void flush() throws IOException {
       check();
-      if (pending.size() == 0) {
+      if (pending.size() == 0 && headersSent) {
         return;
       }
       try {
         LocalServer.write(response, false, pending.bytes()); // blocks until written: the buffer is free again after
+        headersSent = true;
       } catch (IOException e) {
         failure = e;
         throw e;

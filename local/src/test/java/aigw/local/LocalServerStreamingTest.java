@@ -55,6 +55,8 @@ class LocalServerStreamingTest {
   private final CompletableFuture<Throwable> afterResetFailure = new CompletableFuture<>();
   /** Set by /slow-first when it writes its first event. */
   private final AtomicBoolean slowFirstWritten = new AtomicBoolean();
+  /** Released by the test once it has checked that nothing of /in-hand arrived before the body's first flush. */
+  private final CountDownLatch inHandChecked = new CountDownLatch(1);
   /** Whether the body of /head-only ran. */
   private final AtomicBoolean headOnlyBodyRan = new AtomicBoolean();
 
@@ -69,6 +71,7 @@ class LocalServerStreamingTest {
   void stop() {
     firstEventSeen.countDown();
     clientReset.countDown();
+    inHandChecked.countDown();
     server.stop();
   }
 
@@ -132,6 +135,24 @@ class LocalServerStreamingTest {
           }
         });
       }
+      case "/in-hand" -> GatewayResponse.streaming(200, EVENT_STREAM, new aigw.core.http.StreamingBody() {
+        @Override
+        public void writeTo(OutputStream out) throws IOException {
+          out.write("data: 1\n\n".getBytes(StandardCharsets.UTF_8)); // written, not yet flushed
+          try {
+            inHandChecked.await(20, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          out.flush();
+          event(out, "2");
+        }
+
+        @Override
+        public boolean firstEventInHand() {
+          return true;
+        }
+      });
       case "/head-only" -> GatewayResponse.streaming(200, EVENT_STREAM, out -> {
         headOnlyBodyRan.set(true);
         event(out, "1");
@@ -244,6 +265,33 @@ class LocalServerStreamingTest {
       assertThat(slowFirstWritten).as("the body has not written yet").isFalse();
       firstEventSeen.countDown();
       assertThat(connection.chunk()).isEqualTo("data: 1\n\n");
+    }
+  }
+
+  /**
+   * A body that holds its first event (a relay that awaited the provider's first chunk) has the
+   * status and headers sent with its first flush, in one write: before it, nothing is on the wire.
+   */
+  @Test
+  void theStatusAndHeadersOfABodyHoldingItsFirstEventLeaveWithThatEvent() throws Exception {
+    try (var socket = new Socket("127.0.0.1", server.port())) {
+      socket.getOutputStream().write("GET /in-hand HTTP/1.1\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+      socket.getOutputStream().flush();
+      socket.setSoTimeout(500);
+      assertThatThrownBy(() -> socket.getInputStream().read()).as("no byte before the body's first flush")
+          .isInstanceOf(java.net.SocketTimeoutException.class);
+      inHandChecked.countDown();
+      socket.setSoTimeout(10_000);
+      var received = new ByteArrayOutputStream();
+      byte[] buffer = new byte[4096];
+      while (!received.toString(StandardCharsets.ISO_8859_1).endsWith("0\r\n\r\n")) {
+        int read = socket.getInputStream().read(buffer);
+        assertThat(read).as("the whole stream").isPositive();
+        received.write(buffer, 0, read);
+      }
+      String wire = received.toString(StandardCharsets.ISO_8859_1);
+      assertThat(wire).startsWith("HTTP/1.1 200 ").contains("Content-Type: text/event-stream\r\n").contains("Transfer-Encoding: chunked\r\n");
+      assertThat(wire.substring(wire.indexOf("\r\n\r\n") + 4)).isEqualTo("9\r\ndata: 1\n\n\r\n9\r\ndata: 2\n\n\r\n0\r\n\r\n");
     }
   }
 

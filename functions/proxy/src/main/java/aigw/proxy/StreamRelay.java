@@ -93,12 +93,21 @@ final class StreamRelay implements StreamingBody {
    */
   void awaitFirstChunk() {
     first = chunks.next();
+    firstInHand = true;
+  }
+
+  /** Set by {@link #awaitFirstChunk}: {@link #writeTo} then flushes the first chunk's events before it waits for the next. */
+  private boolean firstInHand;
+
+  @Override
+  public boolean firstEventInHand() {
+    return firstInHand;
   }
 
   @Override
   public void writeTo(OutputStream out) throws IOException {
     try {
-      write(out, format.opening(first));
+      boolean flushed = write(out, format.opening(first));
       StreamChunk chunk = first;
       while (chunk != null) {
         List<StreamFormat.Event> events = format.onChunk(chunk);
@@ -108,7 +117,11 @@ final class StreamRelay implements StreamingBody {
           }
           return;
         }
-        write(out, events);
+        flushed |= write(out, events);
+        if (!flushed) {
+          out.flush(); // firstEventInHand: the status and headers leave now, even when the first chunk made no event
+          flushed = true;
+        }
         try {
           if (timeLimitReached) {
             throw timeLimit();
@@ -210,10 +223,13 @@ final class StreamRelay implements StreamingBody {
     return new TokenUsage(prompt, completion, prompt + completion);
   }
 
-  /** Events, flushed once after them all; data with line breaks is sent as several {@code data:} lines (SSE joins them). */
-  private static void write(OutputStream out, List<StreamFormat.Event> events) throws IOException {
+  /**
+   * Events, flushed once after them all; data with line breaks is sent as several {@code data:}
+   * lines (SSE joins them). False (nothing written, no flush) when there are none.
+   */
+  private static boolean write(OutputStream out, List<StreamFormat.Event> events) throws IOException {
     if (events.isEmpty()) {
-      return;
+      return false;
     }
     for (StreamFormat.Event event : events) {
       if (event.type() != null) {
@@ -233,6 +249,7 @@ final class StreamRelay implements StreamingBody {
       out.write('\n');
     }
     out.flush();
+    return true;
   }
 
   /** The provider's stream, whose chunks are counted as they are read, whatever the format makes of them. */

@@ -12,7 +12,7 @@ import java.io.OutputStream;
  * the Lambda streaming runtime the chunked body of its response to the Runtime API, a buffering
  * adapter (API Gateway's buffered mode, tests) a byte array.
  */
-@FunctionalInterface // writeTo; endBeforeTimeLimit has a default
+@FunctionalInterface // writeTo; endBeforeTimeLimit and firstEventInHand have defaults
 public interface StreamingBody {
   /**
    * Writes the whole body and returns when it is complete; must not close {@code out}.
@@ -35,4 +35,19 @@ public interface StreamingBody {
    * end the client can read.
    */
   default void endBeforeTimeLimit() {}
+
+  /**
+   * Whether the body already holds its first event, so that {@link #writeTo} writes and flushes it
+   * without waiting on anything (the gateway's relays await the provider's first chunk before they
+   * are returned, so that a failure before it is still an error status). A transport may then send
+   * the status and headers together with that first flush, in one write, instead of in a write of
+   * their own before the body runs: one write and one wait less before the client's first byte.
+   * A body that says true must flush (even nothing) before it waits for anything.
+   *
+   * <p>The default, false: the status and headers are sent before the body runs, so that a client
+   * knows at once that its answer is a stream.
+   */
+  default boolean firstEventInHand() {
+    return false;
+  }
 }

@@ -137,6 +137,16 @@ public final class AnswerBudget {
   }
 
   /** Takes {@code bytes} from the thread's scope (none open: nothing to take), or throws the 503. */
+  /**
+   * Takes {@code bytes} of an answer already read whole (by the HTTP client: at most {@link
+   * #PIECE_BYTES}) from the budget of the thread's scope, if one is open.
+   *
+   * @throws ServiceUnavailable (503) when the budget cannot take them
+   */
+  static void hold(long bytes, String what) {
+    take(CURRENT.get(), bytes, what);
+  }
+
   private static void take(Scope scope, long bytes, String what) {
     if (scope != null && !scope.take(bytes)) {
       AnswerBudget budget = scope.budget();

@@ -161,7 +161,15 @@ public final class UpstreamHttp {
    * @throws aigw.core.errors.ServiceUnavailable (503) when the {@link AnswerBudget} cannot take it
    */
   public Reply exchange(UpstreamCall call) {
-    try (OpenReply reply = open(call)) {
+    var forwarded = new WatchedBody(HttpRequest.BodyPublishers.ofByteArray(call.body()));
+    var handler = new WholeOrStream(maxAnswerBytes);
+    HttpResponse<Object> response = send(call, forwarded, handler, handler);
+    if (response.body() instanceof byte[] whole) { // WholeOrStream: the answer came whole with its headers' length
+      String what = "the provider of '" + call.modelName() + "' at " + hostAndPort(call.uri());
+      AnswerBudget.hold(whole.length, what);
+      return new Reply(response.statusCode(), response.headers(), whole);
+    }
+    try (OpenReply reply = opened(call, response)) {
       if (!reply.ok()) {
         return new Reply(reply.status(), reply.headers(), reply.readErrorBody());
       }
@@ -184,6 +192,108 @@ public final class UpstreamHttp {
     }
   }
 
+  /** Whole answers the HTTP client read whole before the caller woke ({@link WholeOrStream}): what tests count. */
+  static final java.util.concurrent.atomic.LongAdder READ_WHOLE = new java.util.concurrent.atomic.LongAdder();
+
+  /**
+   * How a whole answer's body is received. A success over HTTP/1.1 that declares a {@code
+   * Content-Length} of at most {@link AnswerBudget#PIECE_BYTES} (and the bound of a whole answer),
+   * and no {@code Transfer-Encoding}, is collected by the HTTP client itself: HTTP/1.1 frames such
+   * a body by its length, so no more than that is read, and the waiting thread wakes once, when all
+   * of it is in. Through an input stream it woke at the headers and, about half the time on
+   * loopback (the provider writes headers and body apart), waited once more for the body. Anything
+   * else (an error status, HTTP/2, which does not hold a body to its declared length, a chunked or
+   * larger body) is read through a stream as before ({@link AnswerBudget#read}). Also notes when
+   * the headers and each piece of the body arrived, so that a body still coming is waited for as a
+   * streamed body's reads are: at most the call's timeout without a byte ({@link #send}).
+   */
+  private static final class WholeOrStream implements HttpResponse.BodyHandler<Object>, Progress {
+    private final int maxAnswerBytes;
+    /** {@link System#nanoTime()} of the headers or of the body's latest piece; 0 before the headers. */
+    private volatile long lastProgress;
+    private volatile boolean whole;
+
+    WholeOrStream(int maxAnswerBytes) {
+      this.maxAnswerBytes = maxAnswerBytes;
+    }
+
+    @Override
+    public HttpResponse.BodySubscriber<Object> apply(HttpResponse.ResponseInfo info) {
+      lastProgress = System.nanoTime();
+      long declared;
+      try {
+        declared = info.headers().firstValueAsLong("content-length").orElse(-1);
+      } catch (NumberFormatException notALength) {
+        declared = -1;
+      }
+      whole = info.statusCode() / 100 == 2 && info.version() == HttpClient.Version.HTTP_1_1 && declared >= 0
+          && declared <= Math.min(maxAnswerBytes, AnswerBudget.PIECE_BYTES) && info.headers().firstValue("transfer-encoding").isEmpty();
+      if (!whole) {
+        return HttpResponse.BodySubscribers.mapping(HttpResponse.BodySubscribers.ofInputStream(), stream -> stream);
+      }
+      READ_WHOLE.increment();
+      var bytes = HttpResponse.BodySubscribers.ofByteArray();
+      return new HttpResponse.BodySubscriber<>() {
+        @Override
+        public java.util.concurrent.CompletionStage<Object> getBody() {
+          return bytes.getBody().thenApply(body -> body);
+        }
+
+        @Override
+        public void onSubscribe(java.util.concurrent.Flow.Subscription subscription) {
+          bytes.onSubscribe(subscription);
+        }
+
+        @Override
+        public void onNext(List<java.nio.ByteBuffer> pieces) {
+          lastProgress = System.nanoTime();
+          bytes.onNext(pieces);
+        }
+
+        @Override
+        public void onError(Throwable failure) {
+          bytes.onError(failure);
+        }
+
+        @Override
+        public void onComplete() {
+          bytes.onComplete();
+        }
+      };
+    }
+
+    @Override
+    public long lastProgress() {
+      return lastProgress;
+    }
+
+    @Override
+    public boolean bodyAwaited() {
+      return whole;
+    }
+  }
+
+  /** What {@link #send} waits for besides the headers: a body the handler collects whole, and when it last moved. */
+  private interface Progress {
+    /** {@link System#nanoTime()} of the headers or the body's latest piece; 0 before the headers. */
+    long lastProgress();
+
+    /** Whether the answer's future completes only with its whole body (so a wait past the headers is the body's). */
+    boolean bodyAwaited();
+
+    Progress HEADERS_ONLY = new Progress() {
+      @Override
+      public long lastProgress() {
+        return 0;
+      }
+
+      @Override
+      public boolean bodyAwaited() {
+        return false;
+      }
+    };
+  }
+
   /** The answer's {@code Content-Length}; -1 when it has none or one that is not a number. */
   private static long declaredLength(OpenReply reply) {
     try {
@@ -199,8 +309,12 @@ public final class UpstreamHttp {
    */
   public OpenReply open(UpstreamCall call) {
     var forwarded = new WatchedBody(HttpRequest.BodyPublishers.ofByteArray(call.body()));
-    HttpResponse<InputStream> response = send(call, forwarded, HttpResponse.BodyHandlers.ofInputStream());
-    var reply = new OpenReply(response.statusCode(), response.headers(), new IdleTimedInputStream(response.body(), call.timeout()));
+    return opened(call, send(call, forwarded, HttpResponse.BodyHandlers.ofInputStream(), Progress.HEADERS_ONLY));
+  }
+
+  /** {@code response}, whose body is a stream, as an {@link OpenReply}; a redirect is refused (and its exchange ended). */
+  private static OpenReply opened(UpstreamCall call, HttpResponse<?> response) {
+    var reply = new OpenReply(response.statusCode(), response.headers(), new IdleTimedInputStream((InputStream) response.body(), call.timeout()));
     if (response.statusCode() / 100 == 3) {
       reply.close();
       refuseRedirect(call, response.statusCode());
@@ -208,38 +322,88 @@ public final class UpstreamHttp {
     return reply;
   }
 
-  private <T> HttpResponse<T> send(UpstreamCall call, WatchedBody forwarded, HttpResponse.BodyHandler<T> handler) {
+  private <T> HttpResponse<T> send(UpstreamCall call, WatchedBody forwarded, HttpResponse.BodyHandler<T> handler, Progress progress) {
     URI uri = call.uri();
-    var builder = HttpRequest.newBuilder(uri).timeout(call.timeout()).POST(forwarded);
+    // No HttpRequest.timeout(): the JDK client keeps such a timer in a list its selector thread
+    // watches, and adding one wakes that thread up (HttpClientImpl.registerTimer), once per call.
+    // The calling thread waits for the response headers anyway, so it bounds the wait itself
+    // (below), with the same meaning: no status and headers within the call's timeout.
+    var builder = HttpRequest.newBuilder(uri).POST(forwarded);
     call.headers().forEach(builder::header);
     if ("http".equals(uri.getScheme())) {
       // Plain-text servers (Ollama, vLLM, test stubs) speak HTTP/1.1; skip the h2c upgrade dance.
       builder.version(HttpClient.Version.HTTP_1_1);
     }
+    java.util.concurrent.CompletableFuture<HttpResponse<T>> pending = http.sendAsync(builder.build(), handler);
+    long timeoutNanos = call.timeout().toNanos();
+    long waitNanos = timeoutNanos;
     try {
-      return http.send(builder.build(), handler);
-    } catch (HttpConnectTimeoutException | ConnectException | SSLHandshakeException e) {
+      while (true) {
+        try {
+          return pending.get(waitNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+          // A body collected whole is waited for as a stream's reads are: each piece within the timeout.
+          long last = progress.lastProgress();
+          long quiet = System.nanoTime() - last;
+          if (last != 0 && progress.bodyAwaited() && quiet < timeoutNanos) {
+            waitNanos = timeoutNanos - quiet;
+            continue;
+          }
+          // Cancelling with interruption ends the exchange: its connection is closed, not reused.
+          pending.cancel(true);
+          throw last != 0 && progress.bodyAwaited()
+              ? midStream(call, new IdleTimeout("no byte of the body for " + seconds(call.timeout()) + " s"), true)
+              : timedOut(call);
+        }
+      }
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (progress.lastProgress() != 0 && progress.bodyAwaited() && e.getCause() instanceof IOException broken) {
+        throw midStream(call, broken, true); // the headers came; their body broke off
+      }
+      throw failed(call, forwarded, e.getCause());
+    } catch (InterruptedException e) {
+      pending.cancel(true);
+      Thread.currentThread().interrupt();
+      throw new UpstreamUnreachable("Interrupted while calling the provider of '" + call.modelName() + "' at " + hostAndPort(uri) + ".", e, false);
+    }
+  }
+
+  private static UpstreamTimeout timedOut(UpstreamCall call) {
+    return new UpstreamTimeout(
+        "The provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " did not answer within " + seconds(call.timeout()) + " s.");
+  }
+
+  /** A failed exchange's cause as the gateway's exception (what {@link HttpClient#send} would have thrown, classified). */
+  private RuntimeException failed(UpstreamCall call, WatchedBody forwarded, Throwable cause) {
+    URI uri = call.uri();
+    if (cause instanceof HttpConnectTimeoutException || cause instanceof ConnectException || cause instanceof SSLHandshakeException) {
       // Checked before HttpTimeoutException, the parent of the first: no connection (or no TLS
       // session) means no byte of the request was sent, so another deployment may be tried.
-      throw cannotConnect(call, e);
-    } catch (HttpTimeoutException e) {
-      throw new UpstreamTimeout(
-          "The provider of '" + call.modelName() + "' at " + hostAndPort(uri) + " did not answer within " + seconds(call.timeout()) + " s.");
-    } catch (IOException e) {
+      return cannotConnect(call, (IOException) cause);
+    }
+    if (cause instanceof HttpTimeoutException) {
+      return timedOut(call);
+    }
+    if (cause instanceof IOException e) {
       if (!forwarded.requested()) {
         // The client never asked for the body, so the request never left: for https it waits for the
         // TLS handshake (HTTP/2 negotiation) before it starts an exchange. The JDK raises a plain
         // SSLException, not an SSLHandshakeException, when e.g. a plain-HTTP port answers the handshake.
-        throw cannotConnect(call, e);
+        return cannotConnect(call, e);
       }
-      throw new UpstreamUnreachable(
+      return new UpstreamUnreachable(
           "The connection to the provider of '" + call.modelName() + "' at " + hostAndPort(uri) + " failed after the request was sent: "
               + ConnectionFailures.afterSending(e) + ".",
           e, false);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new UpstreamUnreachable("Interrupted while calling the provider of '" + call.modelName() + "' at " + hostAndPort(uri) + ".", e, false);
     }
+    if (cause instanceof RuntimeException runtime) {
+      return runtime;
+    }
+    if (cause instanceof Error error) {
+      throw error;
+    }
+    return new UpstreamUnreachable(
+        "The connection to the provider of '" + call.modelName() + "' at " + hostAndPort(uri) + " failed: " + cause + ".", cause, !forwarded.requested());
   }
 
   /**
