@@ -292,7 +292,10 @@ public final class LocalGateway implements AutoCloseable {
     }
   }
 
-  /** How often accepted spend log records are written (and at shutdown): they wait in memory until then. */
+  /**
+   * How often the spend log records of a batch not yet full are written (and at shutdown); a full
+   * batch of 25 is written at once by the logs' own writer (DynamoDbLogs).
+   */
   static final java.time.Duration LOG_FLUSH_INTERVAL = java.time.Duration.ofSeconds(1);
 
   /** Writes the spend records accepted so far; what DynamoDB refuses goes to DATA-DIR/logs-journal.jsonl. */
