@@ -111,8 +111,10 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
   private final Duration maxWait;
   /** A wait for room ran out: callers stop waiting until a batch is written or kept again. */
   private volatile boolean writersStuck;
-  /** Whether accepting over the bound has been logged since the writers last moved. */
-  private volatile boolean overBoundLogged;
+  /** Whether accepting over the bound has been logged since the backlog was last under half its bound; guarded by {@link #queue}. */
+  private boolean overBoundLogged;
+  /** Rows written or kept in the journal so far; changed only under the write lock. */
+  private volatile long rowsDone;
 
   /**
    * @param retention how long a record is kept: its {@code purge_at} is its time plus this
@@ -181,17 +183,22 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
       return; // waiting gains nothing until a writer has written or kept something again
     }
     startBatchWriter(); // the one that would bring room may have just stopped (see batchWriterLoop)
+    long doneBefore = rowsDone;
     long left = maxWait.toNanos();
     try {
       while (pending.size() >= maxBacklog && !writersStuck) {
         if (left <= 0) {
-          writersStuck = true; // cleared by the next batch written or kept
-          room.signalAll(); // the other waiters stop waiting too
+          boolean noneDone = rowsDone == doneBefore;
+          if (noneDone) {
+            writersStuck = true; // cleared by the next batch written or kept
+            room.signalAll(); // the other waiters stop waiting too
+          }
           if (!overBoundLogged) {
             overBoundLogged = true;
-            LOG.warning("Spend-log rows wait beyond their bound of " + maxBacklog + " and no writer took any for " + maxWait
-                + " (the logs table and " + journal.describe() + " not taking them): rows are accepted over the bound, in memory,"
-                + " until a write succeeds");
+            LOG.warning("Spend-log rows waited " + maxWait + " beyond their bound of " + maxBacklog + " ("
+                + (noneDone ? "none was written: neither the logs table nor " + journal.describe() + " takes them"
+                    : "some were written, and other calls took the room")
+                + "); rows are accepted over the bound, in memory, until the writer catches up");
           }
           return;
         }
@@ -316,6 +323,7 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
         ended = true;
         try {
           if (written) {
+            rowsDone += taken.size();
             writersStuck = false;
           } else {
             putBack(taken);
@@ -374,8 +382,8 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
     List<Map<String, AttributeValue>> batch = take(max, atLeast);
     if (!batch.isEmpty()) {
       keep(writeBatch(batch));
+      rowsDone += batch.size(); // the write lock is held: no other writer adds at the same time
       writersStuck = false; // written or kept: the writers move again
-      overBoundLogged = false;
     }
     return batch.size();
   }
@@ -390,6 +398,9 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
       var taken = new ArrayList<Map<String, AttributeValue>>(Math.min(max, pending.size()));
       while (taken.size() < max && !pending.isEmpty()) {
         taken.add(pending.poll());
+      }
+      if (pending.size() < maxBacklog / 2) {
+        overBoundLogged = false; // caught up: a next time over the bound is logged again
       }
       room.signalAll();
       return taken;
