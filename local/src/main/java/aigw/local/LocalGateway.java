@@ -307,6 +307,19 @@ public final class LocalGateway implements AutoCloseable {
     }
   }
 
+  /**
+   * The periodic write: the spend records of a batch not yet full (full ones are written as they
+   * fill); returns at once when the table is slower than the traffic, so the schedules sharing its
+   * thread (replays, rotation) keep their times.
+   */
+  private void flushPartialLogBatch() {
+    try {
+      gateway.flushLogsPartialBatch();
+    } catch (RuntimeException e) {
+      LOG.warning("Writing spend logs failed (kept for the next try): " + e.getMessage());
+    }
+  }
+
   /** Writes the spend and audit items kept while DynamoDB refused them. */
   public int replayKeptLogs() {
     try {
@@ -367,7 +380,7 @@ public final class LocalGateway implements AutoCloseable {
     scheduler.scheduleWithFixedDelay(this::replayKeptUsage, replayEvery, replayEvery, TimeUnit.MILLISECONDS);
     scheduler.scheduleWithFixedDelay(this::replayKeptLogs, replayEvery, replayEvery, TimeUnit.MILLISECONDS);
     long flushEvery = LOG_FLUSH_INTERVAL.toMillis();
-    scheduler.scheduleWithFixedDelay(this::flushLogs, flushEvery, flushEvery, TimeUnit.MILLISECONDS);
+    scheduler.scheduleWithFixedDelay(this::flushPartialLogBatch, flushEvery, flushEvery, TimeUnit.MILLISECONDS);
     if (!options.rotationCheck().isZero()) {
       long every = options.rotationCheck().toMillis();
       scheduler.scheduleWithFixedDelay(this::runKeyRotationSchedule, every, every, TimeUnit.MILLISECONDS);

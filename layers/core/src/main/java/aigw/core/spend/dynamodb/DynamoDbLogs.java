@@ -282,6 +282,31 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
   }
 
   /**
+   * The periodic write of a long-running process (the local gateway, every second): the rows of a
+   * batch not yet full, which the background writer leaves, go now; a full batch is left to that
+   * writer (started if it is not running), and nothing is done while another writer holds the
+   * lock. So the periodic caller never spends long here, even when the table is slower than the
+   * traffic; {@link #flush} at shutdown writes whatever is left.
+   *
+   * @throws ServiceUnavailable when the rows could be neither written nor kept in the journal (they
+   *     stay in memory for the next try)
+   */
+  public void flushPartialBatch() {
+    if (pendingCount() >= BATCH) {
+      startBatchWriter();
+      return;
+    }
+    if (!writing.tryLock()) {
+      return;
+    }
+    try {
+      writeBatchHeld(BATCH, 1);
+    } finally {
+      writing.unlock();
+    }
+  }
+
+  /**
    * Takes up to {@code max} accepted spend records, oldest first, as puts for one transaction with
    * the usage and the limit settlements ({@link aigw.core.usage.WrittenTogether}): on Lambda the
    * one record of the invocation rides in the one write after the answer. Until they are ended a

@@ -166,6 +166,36 @@ class DynamoDbLogsBacklogTest {
   }
 
   @Test
+  void thePeriodicWriteTakesABatchNotYetFullAndLeavesFullOnesToTheWriter() throws Exception {
+    var release = new CountDownLatch(1);
+    var calls = new AtomicInteger();
+    var hanging = DynamoDbLogsTest.intercepting(dynamo.client(), request -> {
+      if (request instanceof BatchWriteItemRequest && calls.incrementAndGet() > 1) {
+        try {
+          release.await(); // every batch after the first: a table slower than the traffic
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      return null;
+    });
+    var logs = logs(hanging, fileJournal(), NO_TIMEOUT);
+    for (int i = 0; i < 10; i++) {
+      logs.record(call("small-" + i));
+    }
+    logs.flushPartialBatch();
+    assertThat(rowsInTable()).as("a batch not yet full, written by the periodic write").isEqualTo(10);
+
+    for (int i = 0; i < 60; i++) {
+      logs.record(call("busy-" + i)); // the background writer takes a batch and hangs in it
+    }
+    CompletableFuture.runAsync(logs::flushPartialBatch, threads).get(5, TimeUnit.SECONDS); // flush() would wait for the hung batch
+    release.countDown();
+    logs.flush();
+    assertThat(rowsInTable()).isEqualTo(70);
+  }
+
+  @Test
   void aFlushWaitsForRowsTakenTogetherUntilTheyAreEnded() throws Exception {
     var logs = logs(dynamo.client(), fileJournal(), NO_TIMEOUT);
     for (int i = 0; i < 5; i++) {
