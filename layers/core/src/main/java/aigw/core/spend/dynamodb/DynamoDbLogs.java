@@ -46,7 +46,7 @@ import software.amazon.awssdk.services.dynamodb.model.WriteRequest;
  * {@link #MAX_ATTEMPTS} attempts, or when the call fails after the SDK's own retries, go to the
  * {@link LogJournal} and are replayed later. So an accepted record is written to the table or kept
  * in the journal once {@code flush()} returns: Lambda calls it before its invocation ends, the local
- * gateway every second and at shutdown.
+ * gateway at shutdown (and {@link #flushPartialBatch()} every second).
  *
  * <p><b>Audit events</b> are rare and must be on record before the admin is told the action is
  * done: {@link #record(AuditEvent)} writes one PutItem at once, and keeps the item in the journal
