@@ -294,13 +294,29 @@ public final class LocalGateway implements AutoCloseable {
     }
   }
 
-  /** How often accepted spend log records are written (and at shutdown): they wait in memory until then. */
+  /**
+   * How often the spend log records of a batch not yet full are written (and at shutdown); a full
+   * batch of 25 is written at once by the logs' own writer (DynamoDbLogs).
+   */
   static final java.time.Duration LOG_FLUSH_INTERVAL = java.time.Duration.ofSeconds(1);
 
   /** Writes the spend records accepted so far; what DynamoDB refuses goes to DATA-DIR/logs-journal.jsonl. */
   public void flushLogs() {
     try {
       gateway.flushLogs();
+    } catch (RuntimeException e) {
+      LOG.warning("Writing spend logs failed (kept for the next try): " + e.getMessage());
+    }
+  }
+
+  /**
+   * The periodic write: the spend records of a batch not yet full (full ones are written as they
+   * fill); returns at once when the table is slower than the traffic, so the schedules sharing its
+   * thread (replays, rotation) keep their times.
+   */
+  private void flushPartialLogBatch() {
+    try {
+      gateway.flushLogsPartialBatch();
     } catch (RuntimeException e) {
       LOG.warning("Writing spend logs failed (kept for the next try): " + e.getMessage());
     }
@@ -366,7 +382,7 @@ public final class LocalGateway implements AutoCloseable {
     scheduler.scheduleWithFixedDelay(this::replayKeptUsage, replayEvery, replayEvery, TimeUnit.MILLISECONDS);
     scheduler.scheduleWithFixedDelay(this::replayKeptLogs, replayEvery, replayEvery, TimeUnit.MILLISECONDS);
     long flushEvery = LOG_FLUSH_INTERVAL.toMillis();
-    scheduler.scheduleWithFixedDelay(this::flushLogs, flushEvery, flushEvery, TimeUnit.MILLISECONDS);
+    scheduler.scheduleWithFixedDelay(this::flushPartialLogBatch, flushEvery, flushEvery, TimeUnit.MILLISECONDS);
     if (!options.rotationCheck().isZero()) {
       long every = options.rotationCheck().toMillis();
       scheduler.scheduleWithFixedDelay(this::runKeyRotationSchedule, every, every, TimeUnit.MILLISECONDS);

@@ -505,6 +505,19 @@ public final class Gateway {
     }
   }
 
+  /**
+   * The local gateway's periodic spend-log write: the rows of a batch not yet full; full batches
+   * are written by the logs' own writer as they fill ({@code DynamoDbLogs.flushPartialBatch}), so
+   * this returns at once even when the table is slower than the traffic.
+   *
+   * @throws aigw.core.errors.ServiceUnavailable when records could be neither written nor journaled
+   */
+  public void flushLogsPartialBatch() {
+    if (logs != null) {
+      logs.flushPartialBatch();
+    }
+  }
+
   /** Writes the spend and audit items the log journal kept (locally; 0 on Lambda). */
   public int replayKeptLogs() {
     return logs == null ? 0 : logs.replayKept();

@@ -17,6 +17,8 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import java.util.logging.Logger;
@@ -33,14 +35,18 @@ import software.amazon.awssdk.services.dynamodb.model.WriteRequest;
  * The spend logs and the audit log in one DynamoDB table ({@link LogItems}), and their read side.
  *
  * <p><b>Spend records</b> are accepted into memory by {@link #record(SpendLogEntry)} (no DynamoDB
- * call on the way) and written by {@link #flush()} with BatchWriteItem, 25 items a call; the
- * recording thread writes at once whenever 25 are waiting, so memory stays bounded. Items DynamoDB
+ * call on the caller's path) and written with BatchWriteItem, 25 items a call: a background writer
+ * writes each full batch, {@link #flush()} the rest. One writer at a time (DynamoDB Local takes no
+ * more rows a second from several). The rows waiting are bounded ({@link #MAX_BACKLOG}): when calls
+ * bring rows faster than the table takes them, {@code record} makes its caller wait (no lock held,
+ * never writing itself) until a writer takes rows, at most {@link #MAX_WAIT_FOR_ROOM}; so the table
+ * sets the pace of the calls and the heap stays flat. Items DynamoDB
  * returns as {@code UnprocessedItems} (throttling, a partition busy) are sent again with exponential
  * backoff and jitter, as DynamoDB's documentation of BatchWriteItem asks; items still refused after
  * {@link #MAX_ATTEMPTS} attempts, or when the call fails after the SDK's own retries, go to the
  * {@link LogJournal} and are replayed later. So an accepted record is written to the table or kept
  * in the journal once {@code flush()} returns: Lambda calls it before its invocation ends, the local
- * gateway periodically and at shutdown.
+ * gateway at shutdown (and {@link #flushPartialBatch()} every second).
  *
  * <p><b>Audit events</b> are rare and must be on record before the admin is told the action is
  * done: {@link #record(AuditEvent)} writes one PutItem at once, and keeps the item in the journal
@@ -59,6 +65,21 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
   static final int MAX_ATTEMPTS = 8;
   static final Duration FIRST_BACKOFF = Duration.ofMillis(50);
   static final Duration MAX_BACKOFF = Duration.ofSeconds(2);
+  /**
+   * Accepted spend rows that may wait for a writer (about 2 KB of heap each, so about 4 MB; about a
+   * second of writing on DynamoDB Local). At the bound {@link #record} makes its caller wait for
+   * room: calls arriving faster than the table takes their rows slow to the table's pace instead of
+   * filling the heap (a soak at 3,000 requests/s held 88,000 rows, 2 GB, after 75 s).
+   */
+  public static final int MAX_BACKLOG = 2_000;
+  /**
+   * The longest a {@link #record} waits for room. Past it the row is accepted over the bound (and
+   * logged): a table and journal that are both down, or a write that hangs, must not hold a call
+   * for long. In normal overload a wait lasts until the next batch is taken (milliseconds).
+   */
+  public static final Duration MAX_WAIT_FOR_ROOM = Duration.ofSeconds(5);
+  /** How long the background writer pauses after a batch it could neither write nor keep. */
+  static final Duration STUCK_WRITER_PAUSE = Duration.ofSeconds(1);
   /** Items a Query may evaluate at once (DynamoDB also stops at 1 MB). */
   private static final int MAX_QUERY_LIMIT = 1000;
 
@@ -73,10 +94,27 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
   private final LogJournal journal;
   private final Sleeper sleeper;
   private final SecureRandom random = new SecureRandom();
-  private final ArrayDeque<Map<String, AttributeValue>> pending = new ArrayDeque<>(); // guarded by itself
-  private final ReentrantLock writing = new ReentrantLock();
-  /** Whether a full batch is being written in the background already (see {@link #record}). */
-  private final java.util.concurrent.atomic.AtomicBoolean batchWriteScheduled = new java.util.concurrent.atomic.AtomicBoolean();
+  /** The accepted rows no writer has taken yet, oldest first; guarded by {@link #queue}. */
+  private final ArrayDeque<Map<String, AttributeValue>> pending = new ArrayDeque<>();
+  private final ReentrantLock queue = new ReentrantLock();
+  /** Signalled whenever a writer takes rows: callers waiting for room below the bound look again. */
+  private final Condition room = queue.newCondition();
+  /**
+   * Held by whoever writes rows (one batch of the background writer, a {@link #flush}, a {@link
+   * #takeTogether} from taking to ending): one writer at a time, and a flush waits for what is in
+   * flight. Fair, so a flush gets it between two of the background writer's batches.
+   */
+  private final ReentrantLock writing = new ReentrantLock(true);
+  /** Whether the background writer of full batches runs (see {@link #record}). */
+  private final AtomicBoolean batchWriterRunning = new AtomicBoolean();
+  private final int maxBacklog;
+  private final Duration maxWait;
+  /** A wait for room ran out: callers stop waiting until a batch is written or kept again. */
+  private volatile boolean writersStuck;
+  /** Whether accepting over the bound has been logged since the backlog was last under half its bound; guarded by {@link #queue}. */
+  private boolean overBoundLogged;
+  /** Rows written or kept in the journal so far; changed only under the write lock. */
+  private volatile long rowsDone;
 
   /**
    * @param retention how long a record is kept: its {@code purge_at} is its time plus this
@@ -86,6 +124,19 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
   }
 
   public DynamoDbLogs(DynamoDbClient dynamo, String table, Duration retention, LogJournal journal, Sleeper sleeper) {
+    this(dynamo, table, retention, journal, sleeper, MAX_BACKLOG, MAX_WAIT_FOR_ROOM);
+  }
+
+  /**
+   * @param maxBacklog rows that may wait for a writer before {@link #record} makes its caller wait
+   * @param maxWait the longest one such wait
+   */
+  DynamoDbLogs(DynamoDbClient dynamo, String table, Duration retention, LogJournal journal, Sleeper sleeper, int maxBacklog, Duration maxWait) {
+    if (maxBacklog < BATCH) {
+      throw new IllegalArgumentException("the backlog bound must hold a batch (" + BATCH + "), got " + maxBacklog);
+    }
+    this.maxBacklog = maxBacklog;
+    this.maxWait = maxWait;
     this.dynamo = dynamo;
     this.table = table;
     this.retention = retention;
@@ -101,33 +152,158 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
 
   @Override
   public void record(SpendLogEntry entry) {
+    var item = LogItems.spendItem(entry, retention);
     boolean full;
-    synchronized (pending) {
-      pending.add(LogItems.spendItem(entry, retention));
+    queue.lock();
+    try {
+      if (pending.size() >= maxBacklog && !writing.isHeldByCurrentThread()) {
+        awaitRoom();
+      }
+      pending.add(item);
       full = pending.size() >= BATCH;
+    } finally {
+      queue.unlock();
     }
-    if (full && batchWriteScheduled.compareAndSet(false, true)) {
-      // Off the caller's path: the caller is serving a model call (CallAccounting), and a
-      // BatchWriteItem of 25 items is not its client's to wait for. One writer at a time; records
-      // that arrive meanwhile wait for it, the next full batch, or the next flush.
-      Thread.ofVirtual().name("aigw-spend-log-batch").start(() -> {
-        try {
-          writePending(true);
-        } catch (ServiceUnavailable heldForNextFlush) {
-          // already logged; the records wait in memory for the next flush
-        } finally {
-          batchWriteScheduled.set(false);
-        }
-      });
+    if (full) {
+      startBatchWriter();
     }
   }
 
   /**
-   * Writes every record accepted so far: to the table, or, for what DynamoDB still refuses, to the
-   * journal. Returns when that is done; concurrent callers wait for the write in progress.
+   * The backlog is at its bound: the table takes rows more slowly than calls bring them. Waits (the
+   * queue lock released while waiting, never the write lock) until a writer takes rows, so the
+   * calls slow to the pace of the table instead of filling the heap; the caller never writes
+   * itself (a caller that wrote for others that keep adding waited past its client's timeout).
+   * Bounded: after {@link #maxWait} with no room, or while the writers have stopped making progress
+   * (the table and the journal both refusing, or a call hanging), the row is accepted over the
+   * bound and that is logged once, so a dead table never holds a call for long. Queue lock held.
+   */
+  private void awaitRoom() {
+    if (writersStuck) {
+      return; // waiting gains nothing until a writer has written or kept something again
+    }
+    startBatchWriter(); // the one that would bring room may have just stopped (see batchWriterLoop)
+    long doneBefore = rowsDone;
+    long left = maxWait.toNanos();
+    try {
+      while (pending.size() >= maxBacklog && !writersStuck) {
+        if (left <= 0) {
+          boolean noneDone = rowsDone == doneBefore;
+          if (noneDone) {
+            writersStuck = true; // cleared by the next batch written or kept
+            room.signalAll(); // the other waiters stop waiting too
+          }
+          if (!overBoundLogged) {
+            overBoundLogged = true;
+            LOG.warning("Spend-log rows waited " + maxWait + " beyond their bound of " + maxBacklog + " ("
+                + (noneDone ? "none was written: neither the logs table nor " + journal.describe() + " takes them"
+                    : "some were written, and other calls took the room")
+                + "); rows are accepted over the bound, in memory, until the writer catches up");
+          }
+          return;
+        }
+        left = room.awaitNanos(left);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt(); // accepted all the same: the call is served, its row is not lost
+    }
+  }
+
+  /**
+   * Starts the background writer of full batches unless it runs: off the callers' path (they are
+   * serving model calls, CallAccounting), one batch at a time, as {@link #batchWriterLoop}.
+   */
+  private void startBatchWriter() {
+    if (batchWriterRunning.compareAndSet(false, true)) {
+      Thread.ofVirtual().name("aigw-spend-log-batch").start(this::batchWriterLoop);
+    }
+  }
+
+  /**
+   * Writes full batches while 25 rows or more wait, taking the write lock for each batch only, so a
+   * {@link #flush} gets its turn between two batches (the lock is fair) instead of waiting while
+   * calls keep adding. One writer: DynamoDB Local runs every write through one SQLite thread, and
+   * two or four concurrent BatchWriteItem calls took no more rows a second than one
+   * (docs/architecture.md, "Spend and audit logs").
+   */
+  private void batchWriterLoop() {
+    try {
+      while (true) {
+        while (writeOneBatch(BATCH)) {
+          // next batch
+        }
+        batchWriterRunning.set(false);
+        // A record that filled a batch while this writer was finishing saw it running and started
+        // none: look once more, or that batch (and the callers waiting for room) would wait for the
+        // next flush.
+        if (pendingCount() < BATCH || !batchWriterRunning.compareAndSet(false, true)) {
+          return;
+        }
+      }
+    } catch (ServiceUnavailable heldForNextFlush) {
+      // Already logged; the rows are back in memory. A pause before this writer gives its turn up,
+      // so a table and journal that are both down are not asked again for every new record.
+      try {
+        Thread.sleep(STUCK_WRITER_PAUSE);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      batchWriterRunning.set(false);
+    } catch (RuntimeException | Error unexpected) {
+      batchWriterRunning.set(false);
+      throw unexpected;
+    }
+  }
+
+  /**
+   * Writes every record accepted before this call: to the table, or, for what DynamoDB still
+   * refuses, to the journal; returns when that is done. That includes rows a background batch or a
+   * {@link #takeTogether} caller holds at the time: this waits for them (the write lock). Rows
+   * accepted while it runs are left to the background writer and the next flush, so a flush under
+   * sustained traffic ends (it writes at most the backlog it found, {@link #MAX_BACKLOG} rows).
+   *
+   * @throws ServiceUnavailable when rows could be neither written nor kept in the journal (they stay
+   *     in memory for the next flush)
    */
   public void flush() {
-    writePending(false);
+    writing.lock();
+    try {
+      int accepted = pendingCount(); // no row is in flight while the lock is ours: all are here
+      for (int taken = 0; taken < accepted; ) {
+        int batch = writeBatchHeld(BATCH, 1);
+        if (batch == 0) {
+          return; // discarded meanwhile
+        }
+        taken += batch;
+      }
+    } finally {
+      writing.unlock();
+    }
+  }
+
+  /**
+   * The periodic write of a long-running process (the local gateway, every second): the rows of a
+   * batch not yet full, which the background writer leaves, go now; a full batch is left to that
+   * writer (started if it is not running), and nothing is done while another writer holds the
+   * lock. So the periodic caller never spends long here, even when the table is slower than the
+   * traffic; {@link #flush} at shutdown writes whatever is left.
+   *
+   * @throws ServiceUnavailable when the rows could be neither written nor kept in the journal (they
+   *     stay in memory for the next try)
+   */
+  public void flushPartialBatch() {
+    if (pendingCount() >= BATCH) {
+      startBatchWriter();
+      return;
+    }
+    if (!writing.tryLock()) {
+      return;
+    }
+    try {
+      writeBatchHeld(BATCH, 1);
+    } finally {
+      writing.unlock();
+    }
   }
 
   /**
@@ -135,17 +311,19 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
    * the usage and the limit settlements ({@link aigw.core.usage.WrittenTogether}): on Lambda the
    * one record of the invocation rides in the one write after the answer. Until they are ended a
    * {@link #flush} waits for them; ended not written, they go back in front, for the usual
-   * BatchWriteItem (and the journal). Nothing is taken while a batch is being written.
+   * BatchWriteItem (and the journal). Nothing is taken while a batch is being written. The write
+   * lock is held from taking to ending, by the calling thread (the one that calls {@code end}).
    */
   public aigw.core.usage.WrittenTogether takeTogether(int max) {
     if (max < 1 || !writing.tryLock()) {
       return aigw.core.usage.WrittenTogether.NOTHING;
     }
-    var taken = new ArrayList<Map<String, AttributeValue>>();
-    synchronized (pending) {
-      while (taken.size() < max && !pending.isEmpty()) {
-        taken.add(pending.poll());
-      }
+    List<Map<String, AttributeValue>> taken;
+    try {
+      taken = take(max, 1);
+    } catch (RuntimeException | Error e) {
+      writing.unlock();
+      throw e;
     }
     if (taken.isEmpty()) {
       writing.unlock();
@@ -169,12 +347,11 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
         }
         ended = true;
         try {
-          if (!written) {
-            synchronized (pending) {
-              for (int i = taken.size() - 1; i >= 0; i--) {
-                pending.addFirst(taken.get(i));
-              }
-            }
+          if (written) {
+            rowsDone += taken.size();
+            writersStuck = false;
+          } else {
+            putBack(taken);
           }
         } finally {
           writing.unlock();
@@ -190,37 +367,82 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
    * @return how many were forgotten
    */
   public int discardPending() {
-    synchronized (pending) {
+    queue.lock();
+    try {
       int count = pending.size();
       pending.clear();
+      room.signalAll();
       return count;
+    } finally {
+      queue.unlock();
     }
   }
 
-  /** How many accepted spend records are not written yet (for tests and the shutdown log line). */
+  /** How many accepted spend records wait for a writer (for tests and the shutdown log line); at most {@link #MAX_BACKLOG} but for bounded waits that ran out. */
   public int pendingCount() {
-    synchronized (pending) {
+    queue.lock();
+    try {
       return pending.size();
+    } finally {
+      queue.unlock();
     }
   }
 
-  private void writePending(boolean fullBatchesOnly) {
+  /**
+   * Takes the write lock and writes one batch if at least {@code atLeast} rows wait.
+   *
+   * @return whether a batch was written (or kept)
+   */
+  private boolean writeOneBatch(int atLeast) {
     writing.lock();
     try {
-      while (true) {
-        List<Map<String, AttributeValue>> batch = new ArrayList<>(BATCH);
-        synchronized (pending) {
-          if (pending.isEmpty() || (fullBatchesOnly && pending.size() < BATCH)) {
-            return;
-          }
-          while (batch.size() < BATCH && !pending.isEmpty()) {
-            batch.add(pending.poll());
-          }
-        }
-        keep(writeBatch(batch));
-      }
+      return writeBatchHeld(BATCH, atLeast) > 0;
     } finally {
       writing.unlock();
+    }
+  }
+
+  /** Takes up to {@code max} rows if at least {@code atLeast} wait, and writes or keeps them. Write lock held. */
+  private int writeBatchHeld(int max, int atLeast) {
+    List<Map<String, AttributeValue>> batch = take(max, atLeast);
+    if (!batch.isEmpty()) {
+      keep(writeBatch(batch));
+      rowsDone += batch.size(); // the write lock is held: no other writer adds at the same time
+      writersStuck = false; // written or kept: the writers move again
+    }
+    return batch.size();
+  }
+
+  /** Up to {@code max} rows, oldest first, if at least {@code atLeast} wait; waiters for room are woken at once. */
+  private List<Map<String, AttributeValue>> take(int max, int atLeast) {
+    queue.lock();
+    try {
+      if (pending.size() < atLeast) {
+        return List.of();
+      }
+      var taken = new ArrayList<Map<String, AttributeValue>>(Math.min(max, pending.size()));
+      while (taken.size() < max && !pending.isEmpty()) {
+        taken.add(pending.poll());
+      }
+      if (pending.size() < maxBacklog / 2) {
+        overBoundLogged = false; // caught up: a next time over the bound is logged again
+      }
+      room.signalAll();
+      return taken;
+    } finally {
+      queue.unlock();
+    }
+  }
+
+  /** Puts rows not written back in front, in their order (they may briefly take the backlog over its bound). */
+  private void putBack(List<Map<String, AttributeValue>> rows) {
+    queue.lock();
+    try {
+      for (int i = rows.size() - 1; i >= 0; i--) {
+        pending.addFirst(rows.get(i));
+      }
+    } finally {
+      queue.unlock();
     }
   }
 
@@ -234,11 +456,7 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
         journal.keep(refused.get(i));
       } catch (RuntimeException journalFailed) {
         List<Map<String, AttributeValue>> back = refused.subList(i, refused.size());
-        synchronized (pending) {
-          for (int j = back.size() - 1; j >= 0; j--) {
-            pending.addFirst(back.get(j));
-          }
-        }
+        putBack(back);
         LOG.severe(back.size() + " spend log item(s) could be neither written nor kept in " + journal.describe() + " ("
             + journalFailed.getMessage() + "); held in memory for the next flush");
         throw new ServiceUnavailable("The logs table and the log journal (" + journal.describe() + ") are unavailable.", journalFailed);

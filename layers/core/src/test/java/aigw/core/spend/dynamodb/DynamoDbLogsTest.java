@@ -136,7 +136,7 @@ class DynamoDbLogsTest {
     });
   }
 
-  private static DynamoDbClient intercepting(DynamoDbClient real, Function<Object, Object> answer) {
+  static DynamoDbClient intercepting(DynamoDbClient real, Function<Object, Object> answer) {
     return (DynamoDbClient) java.lang.reflect.Proxy.newProxyInstance(DynamoDbClient.class.getClassLoader(), new Class<?>[] {DynamoDbClient.class},
         (self, method, args) -> {
           if (args != null && args.length == 1 && args[0] instanceof java.util.function.Consumer<?>) {
