@@ -261,6 +261,7 @@ public final class LocalGateway implements AutoCloseable {
       long maxModelRequestBytes = gateway.gateway.settings().maxRequestBytes();
       var routes = new LocalServer.Routes(path -> isAdminPath(path) ? AdminService.MAX_ADMIN_BODY_BYTES : maxModelRequestBytes, LocalGateway::isAdminPath);
       gateway.server = LocalServer.start(options.host(), options.port(), gateway.application, limits, hosts, routes);
+      gateway.server.afterEachModelAnswer(gateway.gateway::awaitWriteRoomAfterAnswer);
       gateway.startSchedules();
     } catch (IOException | RuntimeException e) {
       gateway.close();

@@ -119,6 +119,8 @@ final class LocalServer {
   private final ExecutorService adminWorkers =
       Executors.newFixedThreadPool(ADMIN_THREADS, Thread.ofPlatform().name("aigw-http-admin-", 0).daemon(true).factory());
   private final GatewayApplication application;
+  /** See {@link #afterEachModelAnswer}; nothing by default. */
+  private volatile Runnable afterModelAnswer = () -> {};
   private final Routes routes;
   private final AllowedHosts hosts;
   private final ServerLimits limits;
@@ -673,7 +675,7 @@ final class LocalServer {
       ExecutorService runOn = health ? healthWorkers : path != null && routes.admin().test(path) ? adminWorkers : workers;
       runOn.execute(() -> {
         try (var answers = answerBudget.open()) { // the provider answers this request holds, until it is answered
-          serve(request, response, done, body);
+          serve(request, response, done, body, runOn == workers);
         }
       });
     } catch (RejectedExecutionException stopping) {
@@ -731,7 +733,7 @@ final class LocalServer {
    * the write timeout) fails Jetty's callback, which closes the connection without the last chunk:
    * the client sees a cut answer rather than one that looks complete.
    */
-  private void serve(Request request, Response response, Callback callback, byte[] body) {
+  private void serve(Request request, Response response, Callback callback, byte[] body, boolean modelCall) {
     GatewayRequest gatewayRequest = toRequest(request, body);
     GatewayResponse answer;
     try {
@@ -743,6 +745,9 @@ final class LocalServer {
     }
     try {
       send(response, gatewayRequest, answer);
+      if (modelCall) {
+        afterModelAnswer(); // the answer is out; the connection's next request waits, if anything
+      }
       callback.succeeded();
     } catch (IOException e) {
       LOG.log(Level.FINE, "client went away, or read nothing for the write timeout", e);
@@ -752,6 +757,28 @@ final class LocalServer {
           + ") failed while answering; the connection is closed", e);
       callback.failed(e);
     }
+  }
+
+  /**
+   * Runs the hook set by {@link #afterEachModelAnswer}; a failure there is logged, never the
+   * client's (its answer is already sent).
+   */
+  private void afterModelAnswer() {
+    try {
+      afterModelAnswer.run();
+    } catch (RuntimeException e) {
+      LOG.log(Level.WARNING, "the after-answer hook failed", e);
+    }
+  }
+
+  /**
+   * What a worker does after a model call's answer is sent and before the connection's next request
+   * is read: the local gateway waits there for room in the spend-log backlog
+   * ({@link aigw.core.Gateway#awaitWriteRoomAfterAnswer}), so clients faster than DynamoDB are slowed
+   * between calls, not inside them. Admin and health answers skip it.
+   */
+  void afterEachModelAnswer(Runnable hook) {
+    this.afterModelAnswer = hook;
   }
 
   /** An answer of this server's own (not blocking), with the CORS headers the application would have given it. */

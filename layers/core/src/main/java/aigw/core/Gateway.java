@@ -518,6 +518,17 @@ public final class Gateway {
     }
   }
 
+  /**
+   * For the local server, after a model call's answer is sent: waits while the spend-log rows
+   * waiting for the table are near their bound, so sustained traffic faster than the table is
+   * slowed between calls rather than inside them ({@code DynamoDbLogs.awaitRoomAfterAnswer}).
+   */
+  public void awaitWriteRoomAfterAnswer() {
+    if (logs != null) {
+      logs.awaitRoomAfterAnswer();
+    }
+  }
+
   /** Writes the spend and audit items the log journal kept (locally; 0 on Lambda). */
   public int replayKeptLogs() {
     return logs == null ? 0 : logs.replayKept();

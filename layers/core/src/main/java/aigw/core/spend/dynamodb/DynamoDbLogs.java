@@ -157,7 +157,7 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
     queue.lock();
     try {
       if (pending.size() >= maxBacklog && !writing.isHeldByCurrentThread()) {
-        awaitRoom();
+        awaitFewerThan(maxBacklog);
       }
       pending.add(item);
       full = pending.size() >= BATCH;
@@ -170,7 +170,30 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
   }
 
   /**
-   * The backlog is at its bound: the table takes rows more slowly than calls bring them. Waits (the
+   * For the transport, after a model call's answer is sent and before it reads that connection's
+   * next request: when the backlog is past three quarters of its bound, waits (as {@link #record}
+   * does at the bound, at most {@link #MAX_WAIT_FOR_ROOM}) until the writer has brought it under.
+   * So under sustained overload the clients are slowed between their calls, not inside them, and
+   * {@code record} itself, which runs before the answer (CallAccounting), need not wait: the rows a
+   * server's workers add between two checks (one each) stay under the bound.
+   */
+  public void awaitRoomAfterAnswer() {
+    int easeBelow = maxBacklog - maxBacklog / 4;
+    if (writing.isHeldByCurrentThread()) {
+      return;
+    }
+    queue.lock();
+    try {
+      if (pending.size() >= easeBelow) {
+        awaitFewerThan(easeBelow);
+      }
+    } finally {
+      queue.unlock();
+    }
+  }
+
+  /**
+   * The backlog is at {@code limit}: the table takes rows more slowly than calls bring them. Waits (the
    * queue lock released while waiting, never the write lock) until a writer takes rows, so the
    * calls slow to the pace of the table instead of filling the heap; the caller never writes
    * itself (a caller that wrote for others that keep adding waited past its client's timeout).
@@ -178,7 +201,7 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
    * (the table and the journal both refusing, or a call hanging), the row is accepted over the
    * bound and that is logged once, so a dead table never holds a call for long. Queue lock held.
    */
-  private void awaitRoom() {
+  private void awaitFewerThan(int limit) {
     if (writersStuck) {
       return; // waiting gains nothing until a writer has written or kept something again
     }
@@ -186,7 +209,7 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
     long doneBefore = rowsDone;
     long left = maxWait.toNanos();
     try {
-      while (pending.size() >= maxBacklog && !writersStuck) {
+      while (pending.size() >= limit && !writersStuck) {
         if (left <= 0) {
           boolean noneDone = rowsDone == doneBefore;
           if (noneDone) {

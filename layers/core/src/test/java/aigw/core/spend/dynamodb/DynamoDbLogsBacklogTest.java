@@ -135,6 +135,34 @@ class DynamoDbLogsBacklogTest {
   }
 
   @Test
+  void callersWaitingAfterTheirAnswersKeepTheBacklogUnderTheBoundSoRecordItselfNeverWaits() throws Exception {
+    var logs = logs(slowTable(Duration.ofMillis(2)), fileJournal(), NO_TIMEOUT);
+    int producers = 8;
+    int each = 250;
+    var mostWaiting = new AtomicInteger();
+    var work = new ArrayList<Future<?>>();
+    for (int p = 0; p < producers; p++) {
+      int producer = p;
+      work.add(threads.submit(() -> {
+        for (int i = 0; i < each; i++) {
+          logs.record(call("a" + producer + "-" + i)); // before the answer
+          mostWaiting.accumulateAndGet(logs.pendingCount(), Math::max);
+          logs.awaitRoomAfterAnswer(); // after it, as the local server does
+        }
+      }));
+    }
+    for (Future<?> done : work) {
+      done.get(60, TimeUnit.SECONDS);
+    }
+    logs.flush();
+
+    // record waits only at the bound; the waits after the answers start at three quarters of it,
+    // so with one row per caller between two checks the bound is never reached.
+    assertThat(mostWaiting.get()).as("rows waiting for a writer, at most").isLessThanOrEqualTo(BOUND - BOUND / 4 + producers);
+    assertThat(rowsInTable()).isEqualTo(producers * each);
+  }
+
+  @Test
   void aFlushUnderSustainedTrafficWritesWhatCameBeforeItAndReturns() throws Exception {
     var logs = logs(slowTable(Duration.ofMillis(5)), fileJournal(), NO_TIMEOUT);
     var stop = new AtomicBoolean();
