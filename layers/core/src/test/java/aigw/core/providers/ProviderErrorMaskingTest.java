@@ -296,6 +296,31 @@ class ProviderErrorMaskingTest {
     }
   }
 
+  /**
+   * A tool call's {@code arguments} is a string of JSON: a credential in it arrives escaped twice
+   * ({@code {\"k\":\"\\u0073\\u006b...\"}}), and a client that parses the arguments reads it plainly.
+   */
+  @Test
+  void aToolCallsArgumentsSpellingTheCredentialEscapedTwiceAreMasked() throws Exception {
+    for (String key : java.util.List.of(KEY, SLASHED_KEY)) {
+      for (String spelled : spellings(key)) {
+        upstream.resetAll();
+        String arguments = "{\"k\":\"" + spelled + "\"}"; // JSON text, then quoted as a string below
+        String argumentsLiteral = arguments.replace("\\", "\\\\").replace("\"", "\\\"");
+        answers(200, "application/json", "{\"id\":\"c\",\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+            + "\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"t\",\"type\":\"function\","
+            + "\"function\":{\"name\":\"f\",\"arguments\":\"" + argumentsLiteral + "\"}}]},\"finish_reason\":\"tool_calls\"}],"
+            + "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":4,\"total_tokens\":9}}");
+        var forwarded = ForwardedBody.of("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}".getBytes(StandardCharsets.UTF_8));
+        var answer = (ProviderResponse) providers.call(deploymentWithKey(Provider.OPENAI, key),
+            ProviderRequest.complete(Operation.CHAT_COMPLETIONS, forwarded));
+        String argumentsSeen = aigw.core.json.Json.MAPPER.readTree(answer.body()).at("/choices/0/message/tool_calls/0/function/arguments").asText();
+        String valueSeen = aigw.core.json.Json.MAPPER.readTree(argumentsSeen).get("k").asText();
+        assertThat(valueSeen).as(spelled).doesNotContain(key).isEqualTo("sk-...9f3a");
+      }
+    }
+  }
+
   @Test
   void aStreamedChunkSpellingTheCredentialWithJsonEscapesIsMasked() {
     for (String key : java.util.List.of(KEY, SLASHED_KEY)) {

@@ -26,6 +26,13 @@ final class JsonEscapedSecrets {
    *     byte, so that splicing keeps every other byte); then a literal is decoded as UTF-8
    */
   static String mask(String text, UnaryOperator<String> maskDecoded, boolean bytesView) {
+    return mask(text, maskDecoded, bytesView, 0);
+  }
+
+  /** How deep JSON text held in a string (a tool call's {@code arguments}, itself holding escapes) is looked into. */
+  private static final int MAX_NESTING = 3;
+
+  private static String mask(String text, UnaryOperator<String> maskDecoded, boolean bytesView, int depth) {
     if (text == null || text.indexOf('\\') < 0) {
       return text;
     }
@@ -49,7 +56,7 @@ final class JsonEscapedSecrets {
       if (decode && end - quote - 1 >= 8) { // a literal shorter than any masked secret cannot hold one
         String raw = text.substring(quote + 1, end);
         String decoded = unescapeJson(bytesView ? new String(raw.getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.UTF_8) : raw);
-        String masked = decoded == null ? null : maskDecoded.apply(decoded);
+        String masked = decoded == null ? null : maskNested(decoded, maskDecoded, depth);
         if (masked != null && !masked.equals(decoded)) {
           String quoted = new String(com.fasterxml.jackson.core.io.JsonStringEncoder.getInstance().quoteAsString(masked));
           if (bytesView) {
@@ -65,6 +72,29 @@ final class JsonEscapedSecrets {
       quote = text.indexOf('"', end + 1);
     }
     return out == null ? text : out.append(text, copied, text.length()).toString();
+  }
+
+  /**
+   * A decoded string masked, looking also into what it may hold escaped once more: JSON text (an
+   * OpenAI tool call's {@code arguments} is a string of JSON, so a secret in it arrives escaped
+   * twice) or a string's escapes written out. A string whose secret is found only inside is given
+   * back with the inner text masked.
+   */
+  private static String maskNested(String decoded, UnaryOperator<String> maskDecoded, int depth) {
+    String masked = maskDecoded.apply(decoded);
+    if (!masked.equals(decoded) || decoded.indexOf('\\') < 0 || depth >= MAX_NESTING) {
+      return masked;
+    }
+    String inner = mask(decoded, maskDecoded, false, depth + 1); // JSON strings within the text
+    if (!inner.equals(decoded)) {
+      return inner;
+    }
+    String unescaped = unescapeJson(decoded); // the whole text as one string's escaped content
+    if (unescaped == null) {
+      return decoded;
+    }
+    String maskedInner = maskNested(unescaped, maskDecoded, depth + 1);
+    return maskedInner.equals(unescaped) ? decoded : maskedInner;
   }
 
   /** The string a JSON string literal's content (between its quotes) stands for, or null when it is not valid JSON. */

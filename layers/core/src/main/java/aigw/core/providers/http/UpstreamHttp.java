@@ -212,6 +212,7 @@ public final class UpstreamHttp {
     /** {@link System#nanoTime()} of the headers or of the body's latest piece; 0 before the headers. */
     private volatile long lastProgress;
     private volatile boolean whole;
+    private volatile boolean bodyStarted;
 
     WholeOrStream(int maxAnswerBytes) {
       this.maxAnswerBytes = maxAnswerBytes;
@@ -247,6 +248,7 @@ public final class UpstreamHttp {
         @Override
         public void onNext(List<java.nio.ByteBuffer> pieces) {
           lastProgress = System.nanoTime();
+          bodyStarted |= pieces.stream().anyMatch(java.nio.ByteBuffer::hasRemaining);
           bytes.onNext(pieces);
         }
 
@@ -271,6 +273,11 @@ public final class UpstreamHttp {
     public boolean bodyAwaited() {
       return whole;
     }
+
+    @Override
+    public boolean bodyStarted() {
+      return bodyStarted;
+    }
   }
 
   /** What {@link #send} waits for besides the headers: a body the handler collects whole, and when it last moved. */
@@ -281,6 +288,9 @@ public final class UpstreamHttp {
     /** Whether the answer's future completes only with its whole body (so a wait past the headers is the body's). */
     boolean bodyAwaited();
 
+    /** Whether any byte of a body collected whole has come (so a failure is in the middle of the answer). */
+    boolean bodyStarted();
+
     Progress HEADERS_ONLY = new Progress() {
       @Override
       public long lastProgress() {
@@ -289,6 +299,11 @@ public final class UpstreamHttp {
 
       @Override
       public boolean bodyAwaited() {
+        return false;
+      }
+
+      @Override
+      public boolean bodyStarted() {
         return false;
       }
     };
@@ -352,13 +367,13 @@ public final class UpstreamHttp {
           // Cancelling with interruption ends the exchange: its connection is closed, not reused.
           pending.cancel(true);
           throw last != 0 && progress.bodyAwaited()
-              ? midStream(call, new IdleTimeout("no byte of the body for " + seconds(call.timeout()) + " s"), true)
+              ? midStream(call, new IdleTimeout("no byte of the body for " + seconds(call.timeout()) + " s"), !progress.bodyStarted())
               : timedOut(call);
         }
       }
     } catch (java.util.concurrent.ExecutionException e) {
       if (progress.lastProgress() != 0 && progress.bodyAwaited() && e.getCause() instanceof IOException broken) {
-        throw midStream(call, broken, true); // the headers came; their body broke off
+        throw midStream(call, broken, !progress.bodyStarted()); // the headers came; their body broke off
       }
       throw failed(call, forwarded, e.getCause());
     } catch (InterruptedException e) {

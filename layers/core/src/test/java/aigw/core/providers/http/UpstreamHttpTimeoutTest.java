@@ -146,9 +146,21 @@ class UpstreamHttpTimeoutTest {
   }
 
   @Test
-  void aSmallDeclaredAnswerWhoseBodyStopsIs504SayingSoAfterItsHeaders() throws Exception {
+  void aSmallDeclaredAnswerWhoseBodyStopsIs504SayingSoInTheMiddleOfItsAnswer() throws Exception {
     try (var provider = provider(out -> {
       out.write((HEAD + "{\"a\"").getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+    })) {
+      assertThatThrownBy(() -> new UpstreamHttp(UpstreamHttp.defaultHttpClient()).exchange(call(provider.getLocalPort(), Duration.ofMillis(300))))
+          .isInstanceOfSatisfying(UpstreamTimeout.class, e -> assertThat(e.getMessage()).isEqualTo("The provider of 'm' at 127.0.0.1:"
+              + provider.getLocalPort() + " sent nothing for 0.3 s in the middle of its answer."));
+    }
+  }
+
+  @Test
+  void aSmallDeclaredAnswerWhoseBodyNeverStartsIs504SayingSoAfterItsHeaders() throws Exception {
+    try (var provider = provider(out -> {
+      out.write(HEAD.getBytes(StandardCharsets.US_ASCII));
       out.flush();
     })) {
       assertThatThrownBy(() -> new UpstreamHttp(UpstreamHttp.defaultHttpClient()).exchange(call(provider.getLocalPort(), Duration.ofMillis(300))))
@@ -158,7 +170,7 @@ class UpstreamHttpTimeoutTest {
   }
 
   @Test
-  void aSmallDeclaredAnswerCutShortIs502SayingSoAfterItsHeaders() throws Exception {
+  void aSmallDeclaredAnswerCutShortIs502SayingSoInTheMiddleOfItsAnswer() throws Exception {
     try (var provider = provider(out -> {
       out.write((HEAD + "{\"a\"").getBytes(StandardCharsets.US_ASCII));
       out.flush();
@@ -169,7 +181,7 @@ class UpstreamHttpTimeoutTest {
             assertThat(ErrorEnvelope.status(e)).isEqualTo(502);
             assertThat(e.beforeSending()).isFalse();
             assertThat(e.getMessage()).startsWith("The connection to the provider of 'm' at 127.0.0.1:" + provider.getLocalPort()
-                + " failed after its response headers, before any part of its answer: ");
+                + " failed in the middle of its answer: ");
           });
     }
   }

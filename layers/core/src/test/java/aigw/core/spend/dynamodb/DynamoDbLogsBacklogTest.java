@@ -107,19 +107,27 @@ class DynamoDbLogsBacklogTest {
         .key(Map.of(LogItems.PK, item.get(LogItems.PK), LogItems.SK, item.get(LogItems.SK)))).hasItem();
   }
 
-  @Test
-  void callsFasterThanTheTableWaitAtTheBoundAndEveryRowIsWrittenOnce() throws Exception {
-    var logs = logs(slowTable(Duration.ofMillis(2)), fileJournal(), NO_TIMEOUT); // at most 12,500 rows/s
-    int producers = 8;
-    int each = 250;
+  private static final int PRODUCERS = 8;
+  private static final int ROWS_EACH = 250;
+
+  /**
+   * {@link #PRODUCERS} threads each recording {@link #ROWS_EACH} calls, then a flush.
+   *
+   * @param afterAnswer whether each call then waits as the local server does after an answer
+   * @return the most rows seen waiting for a writer
+   */
+  private int produce(DynamoDbLogs logs, String prefix, boolean afterAnswer) throws Exception {
     var mostWaiting = new AtomicInteger();
     var work = new ArrayList<Future<?>>();
-    for (int p = 0; p < producers; p++) {
+    for (int p = 0; p < PRODUCERS; p++) {
       int producer = p;
       work.add(threads.submit(() -> {
-        for (int i = 0; i < each; i++) {
-          logs.record(call("p" + producer + "-" + i));
+        for (int i = 0; i < ROWS_EACH; i++) {
+          logs.record(call(prefix + producer + "-" + i)); // before the answer (CallAccounting)
           mostWaiting.accumulateAndGet(logs.pendingCount(), Math::max);
+          if (afterAnswer) {
+            logs.awaitRoomAfterAnswer();
+          }
         }
       }));
     }
@@ -127,39 +135,31 @@ class DynamoDbLogsBacklogTest {
       done.get(60, TimeUnit.SECONDS);
     }
     logs.flush();
+    return mostWaiting.get();
+  }
 
-    assertThat(mostWaiting.get()).as("rows waiting for a writer, at most").isLessThanOrEqualTo(BOUND);
-    assertThat(batchedRows.get()).as("each row sent once").isEqualTo(producers * each);
-    assertThat(rowsInTable()).isEqualTo(producers * each);
+  @Test
+  void callsFasterThanTheTableWaitAtTheBoundAndEveryRowIsWrittenOnce() throws Exception {
+    var logs = logs(slowTable(Duration.ofMillis(2)), fileJournal(), NO_TIMEOUT); // at most 12,500 rows/s
+
+    int mostWaiting = produce(logs, "p", false);
+
+    assertThat(mostWaiting).as("rows waiting for a writer, at most").isLessThanOrEqualTo(BOUND);
+    assertThat(batchedRows.get()).as("each row sent once").isEqualTo(PRODUCERS * ROWS_EACH);
+    assertThat(rowsInTable()).isEqualTo(PRODUCERS * ROWS_EACH);
     assertThat(logs.pendingCount()).isZero();
   }
 
   @Test
   void callersWaitingAfterTheirAnswersKeepTheBacklogUnderTheBoundSoRecordItselfNeverWaits() throws Exception {
     var logs = logs(slowTable(Duration.ofMillis(2)), fileJournal(), NO_TIMEOUT);
-    int producers = 8;
-    int each = 250;
-    var mostWaiting = new AtomicInteger();
-    var work = new ArrayList<Future<?>>();
-    for (int p = 0; p < producers; p++) {
-      int producer = p;
-      work.add(threads.submit(() -> {
-        for (int i = 0; i < each; i++) {
-          logs.record(call("a" + producer + "-" + i)); // before the answer
-          mostWaiting.accumulateAndGet(logs.pendingCount(), Math::max);
-          logs.awaitRoomAfterAnswer(); // after it, as the local server does
-        }
-      }));
-    }
-    for (Future<?> done : work) {
-      done.get(60, TimeUnit.SECONDS);
-    }
-    logs.flush();
+
+    int mostWaiting = produce(logs, "a", true);
 
     // record waits only at the bound; the waits after the answers start at three quarters of it,
     // so with one row per caller between two checks the bound is never reached.
-    assertThat(mostWaiting.get()).as("rows waiting for a writer, at most").isLessThanOrEqualTo(BOUND - BOUND / 4 + producers);
-    assertThat(rowsInTable()).isEqualTo(producers * each);
+    assertThat(mostWaiting).as("rows waiting for a writer, at most").isLessThanOrEqualTo(BOUND - BOUND / 4 + PRODUCERS);
+    assertThat(rowsInTable()).isEqualTo(PRODUCERS * ROWS_EACH);
   }
 
   @Test
