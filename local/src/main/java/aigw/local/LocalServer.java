@@ -213,9 +213,11 @@ final class LocalServer {
     ExecutorService workers = Executors.newFixedThreadPool(WORKER_THREADS, Thread.ofPlatform().name("aigw-http-", 0).daemon(true).factory());
     var local = new LocalServer(server, connector, workers, application, hosts.boundTo(InetAddress.getByName(host)), limits, headerDeadlines,
         routes);
-    server.setHandler(local.new Gateway());
+    // A stop first stops accepting and waits for the requests in flight (up to the grace below), so
+    // a client whose call is still running gets its answer rather than a closed connection.
+    server.setHandler(new org.eclipse.jetty.server.handler.GracefulHandler(local.new Gateway()));
     server.setErrorHandler(local.new OwnErrors());
-    server.setStopTimeout(0);
+    server.setStopTimeout(TimeUnit.SECONDS.toMillis(STOP_GRACE_SECONDS));
     try {
       server.start();
     } catch (Exception e) {
@@ -229,7 +231,11 @@ final class LocalServer {
     return connector.getLocalPort();
   }
 
-  /** Stops listening, closes every connection (streams in flight are cut) and ends the workers. */
+  /**
+   * Stops listening, waits up to {@link #STOP_GRACE_SECONDS} for the requests in flight to be
+   * answered (a stream or a call still running past it is cut), closes every connection and ends the
+   * workers, which get the same grace again to finish recording what their calls used.
+   */
   void stop() {
     headerDeadlines.sweeper.shutdownNow();
     try {
