@@ -7,6 +7,7 @@ import aigw.core.http.CorsPolicy;
 import aigw.core.http.GatewayApplication;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
+import aigw.core.http.StreamingBody;
 import aigw.core.json.Json;
 import aigw.core.lambda.StreamingRuntime;
 import java.io.IOException;
@@ -41,6 +42,25 @@ class StreamingRuntimeTest {
         }
         out.write("data: two\n\n".getBytes(StandardCharsets.UTF_8));
         out.flush();
+      });
+      case "/stream-first-in-hand" -> GatewayResponse.streaming(200, Map.of("Content-Type", "text/event-stream"), new StreamingBody() {
+        @Override
+        public boolean firstEventInHand() {
+          return true; // as the gateway's relays, which await the provider's first chunk before they answer
+        }
+
+        @Override
+        public void writeTo(java.io.OutputStream out) throws IOException {
+          out.write("data: one\n\n".getBytes(StandardCharsets.UTF_8));
+          out.flush();
+          try {
+            releaseLastEvent.await(10, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          out.write("data: two\n\n".getBytes(StandardCharsets.UTF_8));
+          out.flush();
+        }
       });
       case "/stream-that-fails" -> GatewayResponse.streaming(200, Map.of("Content-Type", "text/event-stream"), out -> {
         out.write("data: one\n\n".getBytes(StandardCharsets.UTF_8));
@@ -118,6 +138,34 @@ class StreamingRuntimeTest {
     assertThat(outcome.payload()).isEqualTo("data: one\n\ndata: two\n\n");
     assertThat(outcome.chunks()).extracting(RuntimeApiStandIn.Chunk::text).endsWith("data: one\n\n", "data: two\n\n");
     assertThat(outcome.trailers()).as("no error").isEmpty();
+  }
+
+  @Test
+  void aStreamHoldingItsFirstEventSendsItWithThePreludeInOneChunkAndTheNextEventsAsTheyCome() throws Exception {
+    serveOne();
+    var call = api.call(event("POST", "/stream-first-in-hand"));
+
+    RuntimeApiStandIn.Chunk first = call.arriving().poll(10, TimeUnit.SECONDS);
+    assertThat(first).isNotNull();
+    assertThat(first.text()).as("prelude, separator and first event in one chunk: one write less before the client's first byte")
+        .startsWith("{\"statusCode\":200").endsWith("\0\0\0\0\0\0\0\0data: one\n\n");
+    assertThat(releaseLastEvent.getCount()).as("the first event arrived while the last was not yet written").isEqualTo(1);
+    releaseLastEvent.countDown();
+
+    var outcome = call.outcome().get(10, TimeUnit.SECONDS);
+    assertThat(outcome.prelude()).isEqualTo(Json.MAPPER.readTree("{\"statusCode\":200,\"headers\":{\"Content-Type\":\"text/event-stream\"}}"));
+    assertThat(outcome.payload()).isEqualTo("data: one\n\ndata: two\n\n");
+    assertThat(outcome.chunks()).extracting(RuntimeApiStandIn.Chunk::text).endsWith("data: two\n\n");
+    assertThat(outcome.trailers()).as("no error").isEmpty();
+  }
+
+  @Test
+  void aBufferedAnswerIsSentWithItsPreludeInOneChunk() throws Exception {
+    serveOne();
+    var outcome = api.invoke(event("GET", "/models")).get(10, TimeUnit.SECONDS);
+
+    assertThat(outcome.chunks()).as("prelude and body in one chunk, one write").hasSize(1);
+    assertThat(outcome.chunks().get(0).text()).startsWith("{\"statusCode\":200").endsWith("\0\0\0\0\0\0\0\0{\"object\":\"list\"}");
   }
 
   @Test

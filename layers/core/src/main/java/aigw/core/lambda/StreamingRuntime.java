@@ -250,7 +250,9 @@ public final class StreamingRuntime {
       OutputStream body = post.body();
       body.write(prelude(response));
       body.write(PRELUDE_END);
-      body.flush(); // status and headers reach the client before the first token
+      if (response.isStreaming() && !response.stream().firstEventInHand()) {
+        body.flush(); // status and headers reach the client before the body waits for its first token
+      } // else they leave with the body's first flush, which comes at once: one chunk and one write less before the first byte
       bodyRan = true;
       try {
         if (response.isStreaming()) {

@@ -74,6 +74,9 @@ final class IdleTimedInputStream extends FilterInputStream {
 
   @Override
   public int read(byte[] buffer, int offset, int length) throws IOException {
+    if (length == 0) {
+      return 0; // InputStream's contract: nothing read, nothing waited for (readNBytes ends with one)
+    }
     started();
     try {
       int read = checked(super.read(buffer, offset, length));
@@ -111,11 +114,14 @@ final class IdleTimedInputStream extends FilterInputStream {
    * Marks a read as waiting and makes sure a watch is scheduled. The watch is not scheduled and
    * cancelled per read: that cost two locked operations on the timer's queue and a wake-up of its
    * thread for every read, i.e. every chunk of a stream. One watch per stream instead looks every
-   * {@code idle} and reschedules itself while reads keep coming.
+   * {@code idle} and reschedules itself while reads keep coming. A read of bytes already in ({@link
+   * InputStream#available()} above 0: it cannot wait) schedules none, since scheduling wakes the
+   * timer's thread: the first read of a stream, handed over with its first bytes in, does not pay it
+   * on the stream's time to first byte.
    */
-  private void started() {
+  private void started() throws IOException {
     readingSince = System.nanoTime();
-    if (!watching.get()) {
+    if (!watching.get() && in.available() == 0) {
       arm(idleNanos);
     }
   }

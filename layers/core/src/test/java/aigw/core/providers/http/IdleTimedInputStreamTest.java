@@ -113,6 +113,20 @@ class IdleTimedInputStreamTest {
   }
 
   @Test
+  void readsOfBytesAlreadyInScheduleNoWatch() throws Exception {
+    // A read that cannot wait needs no watch: the first event of a stream is in when its caller
+    // wakes (UpstreamHttp#open), and scheduling a watch wakes the timer's thread (issue 14).
+    long before = IdleTimedInputStream.WATCHES_SCHEDULED.sum();
+    for (int i = 0; i < 1_000; i++) {
+      try (var stream = new IdleTimedInputStream(new ByteArrayInputStream(new byte[100]), Duration.ofSeconds(600))) {
+        assertThat(stream.readNBytes(100)).hasSize(100);
+      }
+    }
+    // Other tests' streams may schedule meanwhile (surefire runs classes in one JVM): a margin, far below 1,000.
+    assertThat(IdleTimedInputStream.WATCHES_SCHEDULED.sum() - before).isLessThan(50);
+  }
+
+  @Test
   void aFinishedAnswerLeavesNoWatchOnTheTimer() throws Exception {
     // A watch holds its stream (and the JDK's body buffers) until it fires, up to the request
     // timeout: at 3,000 answers a second a soak's heap grew by 2 GB in five minutes.
