@@ -344,8 +344,13 @@ public final class Bench {
 
   /**
    * Streamed chat completions at 1 connection, straight to the stub (the floor) and through the
-   * gateway: time to the first {@code data:} event and to {@code data: [DONE]}. Added time per chunk
-   * is (gateway total - floor total) / chunks, p50 against p50. When the gateway does not stream
+   * gateway: time to the first {@code data:} event and to {@code data: [DONE]}, p50 against p50.
+   * Issue 14 sets two targets for a stream: its added time to first byte, and its added time per
+   * chunk. They add up as a stream's cost: added total = added first byte + (chunks - 1) x added per
+   * later chunk; so the per-chunk target is judged on (added total - added first byte) / (chunks -
+   * 1). The older figure, added total / chunks, spreads the first byte's cost over every chunk (it
+   * judges the first byte twice); it is still printed, so runs before session 10 compare. When the
+   * gateway does not stream
    * (an error, a JSON answer) the floor is still printed and the gateway's answer is shown instead.
    */
   private static void streaming(LocalOptions options, URI direct, int streams) throws Exception {
@@ -394,10 +399,11 @@ public final class Bench {
           directRun.totalMillis(50), directRun.totalMillis(99),
           gatewayRun.totalMillis(50), gatewayRun.totalMillis(99),
           addedTotalP50, gatewayRun.totalMillis(99) - directRun.totalMillis(99));
-      // The same difference without the first byte's: what each later chunk costs on its own.
+      // The same difference without the first byte's (it has its own target): what each later chunk costs.
       double microsPerLaterChunk = (addedTotalP50 - addedFirstByteP50) * 1000 / Math.max(1, directRun.chunks() - 1);
-      System.out.printf(Locale.ROOT, "  added time per chunk: %.1f µs (target <= %.0f µs: %s); after the first byte: %.1f µs per chunk%n",
-          microsPerChunk, TARGET_ADDED_MICROS_PER_CHUNK, verdict(microsPerChunk, TARGET_ADDED_MICROS_PER_CHUNK, "µs"), microsPerLaterChunk);
+      System.out.printf(Locale.ROOT,
+          "  added time per chunk after the first byte: %.1f µs (target <= %.0f µs: %s); whole stream's added time / chunks: %.1f µs%n",
+          microsPerLaterChunk, TARGET_ADDED_MICROS_PER_CHUNK, verdict(microsPerLaterChunk, TARGET_ADDED_MICROS_PER_CHUNK, "µs"), microsPerChunk);
     }
   }
 
