@@ -60,7 +60,7 @@ import java.util.logging.Logger;
  *
  * <p><b>In memory</b> ({@code --in-memory}): nothing is kept after exit, and at most {@link
  * #IN_MEMORY_MAX_ROWS} rows are held: past that the oldest tenth is dropped, so a long benchmark
- * holds a bounded amount of memory (about 250 bytes a row with its indexes: 50 MB).
+ * holds a bounded amount of memory (about 330 bytes a row with its indexes: about 65 MB).
  *
  * <p><b>Retention.</b> Each row's purge time is its start time plus the logs retention
  * ({@code AIGW_LOGS_RETENTION_DAYS}, as the table's {@code purge_at}); rows past it are deleted at

@@ -378,8 +378,10 @@ public final class Gateway {
   /**
    * Starts the background group commit (the local gateway; never on Lambda): one daemon thread that
    * every {@link #GROUP_COMMIT_WINDOW} writes the limit settlements and usage that answers handed
-   * over, as {@link #flushWrites} does; spend-log rows go by BatchWriteItem, 25 a call, as soon as
-   * a batch is full, the rest with {@link #flushLogs} (the local gateway's schedule, its shutdown).
+   * over, as {@link #flushWrites} does; spend-log rows are written by their store's own writer
+   * (DynamoDbLogs: BatchWriteItem, 25 a call, as soon as a batch is full; the local gateway's SQLite
+   * store: one transaction per drain), the rest with {@link #flushLogs} (the local gateway's
+   * schedule, its shutdown).
    * {@link #closeWrites} stops it after a last flush. Call once.
    */
   public void startBackgroundWriters() {
