@@ -240,7 +240,8 @@ public final class LocalGateway implements AutoCloseable {
   private void useSqliteSpendLogs(GatewaySettings settings, DynamoDbClient dynamo) {
     spendLogs = SqliteSpendLogs.open(options.inMemory() ? null : options.dataDir().resolve(SqliteSpendLogs.FILE_NAME), settings.logs().retention());
     gateway.useSpendLogs(spendLogs, spendLogs);
-    SpendRowsFromLogsTable.move(dynamo, settings.logs().table(), spendLogs);
+    // Off the start's critical path (a cold Scan took 100-250 ms): reads wait for it.
+    spendLogs.moveInBackground("the logs table's spend rows", () -> SpendRowsFromLogsTable.move(dynamo, settings.logs().table(), spendLogs));
   }
 
   /** Transactions that wrote spend-log rows (SQLite) since start; 0 with --aws, where they are DynamoDB writes. */

@@ -128,6 +128,8 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
   /** Transactions that wrote spend rows (the benchmark's writes-per-request figure). */
   private final AtomicLong transactions = new AtomicLong();
   private final Thread owner;
+  /** Done when the rows kept elsewhere have moved in ({@link #moveInBackground}); reads wait for it. */
+  private volatile CompletableFuture<Void> movedIn = CompletableFuture.completedFuture(null);
 
   // Owned by the owning thread only.
   private SQLiteConnection db;
@@ -184,6 +186,9 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
 
   @Override
   public void record(SpendLogEntry entry) {
+    // Checked here, on the caller's thread: a row the table refuses would come back at every write.
+    java.util.Objects.requireNonNull(entry.requestId(), "requestId");
+    java.util.Objects.requireNonNull(entry.startTime(), "startTime");
     lock.lock();
     try {
       if (pending.size() >= maxBacklog && Thread.currentThread() != owner) {
@@ -307,6 +312,7 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
   /** Writes what is accepted, then closes the database; rows recorded afterwards are not kept. Idempotent. */
   @Override
   public void close() {
+    movedIn.join(); // a move in progress ends first (it writes through this store)
     if (owner.isAlive()) {
       try {
         flush();
@@ -655,10 +661,31 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
     });
   }
 
+  /**
+   * Runs {@code move} (the rows an earlier version kept elsewhere, written here with {@link
+   * #insertKept}) on a thread of its own, off the start's critical path; reads wait until it is done,
+   * so they never miss a row that is on its way. A move that fails is logged and reads go on without
+   * it (the next start moves the rest).
+   */
+  void moveInBackground(String what, Runnable move) {
+    var done = new CompletableFuture<Void>();
+    movedIn = done;
+    Thread.ofPlatform().daemon().name("aigw-spend-move").start(() -> {
+      try {
+        move.run();
+      } catch (RuntimeException e) {
+        LOG.warning("Moving " + what + " into " + describe() + " failed (the next start tries again): " + e.getMessage());
+      } finally {
+        done.complete(null);
+      }
+    });
+  }
+
   // --- reads ---
 
   @Override
   public Page page(Query query) {
+    movedIn.join();
     return onOwner(() -> read(query));
   }
 
