@@ -334,7 +334,7 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
     }
     int left = pendingCount();
     if (left > 0) {
-      LOG.severe(left + " spend-log row(s) accepted after the last write to " + describe() + " were not kept");
+      LOG.severe(left + " spend-log row(s) could not be written to " + describe() + " before it closed and were not kept");
     }
   }
 
@@ -387,14 +387,7 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
           purgeExpiredLogged();
         }
         if (stop) {
-          lock.lock();
-          try {
-            if (pending.isEmpty() && tasks.isEmpty()) {
-              return;
-            }
-          } finally {
-            lock.unlock();
-          }
+          return; // close flushed first; what a last failed try left is logged by close as not kept
         }
       }
     } catch (InterruptedException e) {

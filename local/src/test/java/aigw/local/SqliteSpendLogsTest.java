@@ -203,6 +203,25 @@ class SqliteSpendLogsTest extends SpendLogReadContract {
   }
 
   @Test
+  void aStopWhileTheFileCannotBeWrittenEndsAndSaysWhatWasNotKept() throws Exception {
+    var store = open(dir.resolve(SqliteSpendLogs.FILE_NAME));
+    NativeSqlite.load();
+    var other = new SQLiteConnection(dir.resolve(SqliteSpendLogs.FILE_NAME).toFile()).open(false);
+    other.exec("BEGIN EXCLUSIVE");
+    try {
+      store.record(call("unwritable", "key-a", null, DAY_1));
+      var logged = new java.util.concurrent.atomic.AtomicReference<List<String>>();
+      var closer = Thread.ofPlatform().start(() -> logged.set(aigw.core.testing.Logs.messages(SqliteSpendLogs.class, store::close)));
+      closer.join(TimeUnit.SECONDS.toMillis(20));
+      assertThat(closer.isAlive()).as("a stop never hangs on a file it cannot write").isFalse();
+      assertThat(logged.get()).anyMatch(message -> message.contains("1 spend-log row(s)") && message.contains("were not kept"));
+    } finally {
+      other.exec("ROLLBACK");
+      other.dispose();
+    }
+  }
+
+  @Test
   void aRecordAcceptedReturnsWithoutWaitingForTheDatabase() throws Exception {
     var store = open(dir.resolve(SqliteSpendLogs.FILE_NAME));
     var release = new CountDownLatch(1);
