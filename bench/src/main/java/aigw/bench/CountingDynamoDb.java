@@ -62,4 +62,21 @@ final class CountingDynamoDb {
     calls.forEach((name, count) -> copy.put(name, count.sum()));
     return copy;
   }
+
+  /**
+   * Not a DynamoDB operation: the transactions that wrote the local gateway's spend-log rows into
+   * its SQLite file ({@code aigw.local.SqliteSpendLogs}); counted in {@link #WRITES_AFTER_THE_ANSWER}
+   * too, so "writes per request" still counts every write an answer causes.
+   */
+  static final String SQLITE_SPEND_LOG_TRANSACTIONS = "(SQLite spend-log transactions)";
+
+  /** {@link #snapshot()} with the gateway's SQLite spend-log transactions, after writing the rows it holds. */
+  Map<String, Long> snapshot(aigw.local.LocalGateway gateway) {
+    gateway.gateway().flushLogs(); // the rows accepted so far are written now, and their transaction counted
+    var copy = snapshot();
+    long sqlite = gateway.spendLogTransactions();
+    copy.put(SQLITE_SPEND_LOG_TRANSACTIONS, sqlite);
+    copy.merge(WRITES_AFTER_THE_ANSWER, sqlite, Long::sum);
+    return copy;
+  }
 }

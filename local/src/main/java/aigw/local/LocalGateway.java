@@ -65,6 +65,8 @@ public final class LocalGateway implements AutoCloseable {
 
   private final LocalOptions options;
   private final EmbeddedDynamoDb embedded;
+  /** The spend logs (SQLite, beside DynamoDB Local's file or in memory); null with --aws, where the logs table keeps them. */
+  private SqliteSpendLogs spendLogs;
   private final Gateway gateway;
   private final ProxyHandler proxy;
   private final AdminHandler admin;
@@ -199,6 +201,9 @@ public final class LocalGateway implements AutoCloseable {
       gateway.masterKey().load();
       replayKeptUsage(); // what an earlier run kept while DynamoDB refused it
       replayKeptLogs();
+      if (!options.aws()) {
+        useSqliteSpendLogs(settings, dynamo);
+      }
       // One policy for both functions and the server's own answers: its start-up line is logged once.
       this.cors = CorsPolicy.allowing(settings.corsAllowedOrigins());
       var proxyService = new ProxyService(gateway);
@@ -218,11 +223,30 @@ public final class LocalGateway implements AutoCloseable {
           cors, request -> isAdminPath(request.path()) ? adminService.handle(request) : proxyService.handle(request));
       this.keyRotationSchedule = new KeyRotationScheduleHandler(rotator);
     } catch (RuntimeException e) {
+      if (spendLogs != null) {
+        spendLogs.close();
+      }
       if (embedded != null) {
         embedded.close(); // its threads are not daemons: left running, the JVM would never exit
       }
       throw e;
     }
+  }
+
+  /**
+   * Keeps the spend logs in SQLite ({@link SqliteSpendLogs}): {@code DATA-DIR/spend-logs.db}, or in
+   * memory with --in-memory; the rows an earlier version kept in the logs table move there.
+   */
+  private void useSqliteSpendLogs(GatewaySettings settings, DynamoDbClient dynamo) {
+    spendLogs = SqliteSpendLogs.open(options.inMemory() ? null : options.dataDir().resolve(SqliteSpendLogs.FILE_NAME), settings.logs().retention());
+    gateway.useSpendLogs(spendLogs, spendLogs);
+    // Off the start's critical path (a cold Scan took 100-250 ms): reads wait for it.
+    spendLogs.moveInBackground("the logs table's spend rows", () -> SpendRowsFromLogsTable.move(dynamo, settings.logs().table(), spendLogs));
+  }
+
+  /** Transactions that wrote spend-log rows (SQLite) since start; 0 with --aws, where they are DynamoDB writes. */
+  public long spendLogTransactions() {
+    return spendLogs == null ? 0 : spendLogs.transactions();
   }
 
   /** Builds the gateway without listening: for {@code invoke}. */
@@ -326,7 +350,12 @@ public final class LocalGateway implements AutoCloseable {
   /** Writes the spend and audit items kept while DynamoDB refused them. */
   public int replayKeptLogs() {
     try {
-      return gateway.replayKeptLogs();
+      int replayed = gateway.replayKeptLogs();
+      if (replayed > 0 && spendLogs != null) {
+        // Spend items an earlier version kept: replayed into the table, from there into SQLite.
+        SpendRowsFromLogsTable.move(embedded.client(), gateway.settings().logs().table(), spendLogs);
+      }
+      return replayed;
     } catch (RuntimeException e) {
       LOG.warning("Replaying kept log items failed: " + e.getMessage());
       return 0;
@@ -566,6 +595,9 @@ public final class LocalGateway implements AutoCloseable {
     }
     if (gateway != null) {
       flushLogs(); // the records accepted since the last flush, before the database closes
+    }
+    if (spendLogs != null) {
+      spendLogs.close();
     }
     if (embedded != null) {
       embedded.close();

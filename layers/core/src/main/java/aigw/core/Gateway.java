@@ -62,6 +62,10 @@ public final class Gateway {
   // The spend and audit logs: null when the gateway was built without a DynamoDB client (then
   // nothing is kept and nothing is read). Set by over(...) before the gateway is handed out.
   private aigw.core.spend.dynamodb.DynamoDbLogs logs;
+  // Where spend-log rows go and are read from: the logs table (logs) unless a runtime gives a store of
+  // its own (useSpendLogs: the local gateway's SQLite file); null without either.
+  private aigw.core.spend.WriteBehindSpendLogs spend;
+  private aigw.core.spend.SpendLogReader spendReader;
   // Usage as DynamoDB writes, and the one transaction a flush sends: null without a DynamoDB client.
   private aigw.core.keys.dynamodb.DynamoDbUsageRecorder usageItems;
   private aigw.core.usage.AfterAnswerWrites together;
@@ -179,7 +183,19 @@ public final class Gateway {
     gateway.limits = new aigw.core.limits.LimitEngine(dynamo, settings.keysTable(), clock);
     gateway.logs = new aigw.core.spend.dynamodb.DynamoDbLogs(
         dynamo, settings.logs().table(), settings.logs().retention(), logJournalBeside(usageJournal));
+    gateway.spend = gateway.logs;
+    gateway.spendReader = gateway.logs;
     return gateway;
+  }
+
+  /**
+   * Keeps the spend logs in {@code store} instead of the logs table (audit events stay there): the
+   * local gateway's SQLite file, which takes a row for a few microseconds where DynamoDB Local takes
+   * about 500 (docs/architecture.md, "Spend and audit logs"). Call before the gateway serves.
+   */
+  public void useSpendLogs(aigw.core.spend.WriteBehindSpendLogs store, aigw.core.spend.SpendLogReader reader) {
+    this.spend = java.util.Objects.requireNonNull(store);
+    this.spendReader = java.util.Objects.requireNonNull(reader);
   }
 
   /**
@@ -330,7 +346,7 @@ public final class Gateway {
       // Limit ends first: a parallel slot is free again as soon as possible (the next request may come at once).
       sources.add(limits::takeEndingsTogether);
       sources.add(max -> usage.takeTogether(usageItems::transactItem, max));
-      if (logsTogether && logs != null) {
+      if (logsTogether && logs != null && spend == logs) {
         sources.add(logs::takeTogether);
       }
       together.write(sources);
@@ -362,8 +378,10 @@ public final class Gateway {
   /**
    * Starts the background group commit (the local gateway; never on Lambda): one daemon thread that
    * every {@link #GROUP_COMMIT_WINDOW} writes the limit settlements and usage that answers handed
-   * over, as {@link #flushWrites} does; spend-log rows go by BatchWriteItem, 25 a call, as soon as
-   * a batch is full, the rest with {@link #flushLogs} (the local gateway's schedule, its shutdown).
+   * over, as {@link #flushWrites} does; spend-log rows are written by their store's own writer
+   * (DynamoDbLogs: BatchWriteItem, 25 a call, as soon as a batch is full; the local gateway's SQLite
+   * store: one transaction per drain), the rest with {@link #flushLogs} (the local gateway's
+   * schedule, its shutdown).
    * {@link #closeWrites} stops it after a last flush. Call once.
    */
   public void startBackgroundWriters() {
@@ -428,7 +446,7 @@ public final class Gateway {
 
   /** Forgets what is handed over and not written (SnapStart, before the snapshot); returns how many items. */
   public int discardPendingWrites() {
-    return usage.discardPending() + (logs == null ? 0 : logs.discardPending()) + limits.discardPendingEndings();
+    return usage.discardPending() + (spend == null ? 0 : spend.discardPending()) + limits.discardPendingEndings();
   }
 
   /**
@@ -468,7 +486,7 @@ public final class Gateway {
 
   /** One record per model call (LiteLLM's spend logs); accepted in memory, written by {@link #flushLogs}. */
   public aigw.core.spend.SpendLogs spendLogs() {
-    return logs == null ? aigw.core.spend.SpendLogs.NONE : logs;
+    return spend == null ? aigw.core.spend.SpendLogs.NONE : spend;
   }
 
   /** Rate limits, max_parallel_requests and budgets of keys (docs/limits.md). */
@@ -483,7 +501,7 @@ public final class Gateway {
 
   /** The spend logs read back (the admin API). */
   public aigw.core.spend.SpendLogReader spendLogReader() {
-    return logs == null ? aigw.core.spend.SpendLogReader.NONE : logs;
+    return spendReader == null ? aigw.core.spend.SpendLogReader.NONE : spendReader;
   }
 
   /** The audit log read back (the admin API). */
@@ -500,8 +518,8 @@ public final class Gateway {
    *     (they stay in memory for the next flush)
    */
   public void flushLogs() {
-    if (logs != null) {
-      logs.flush();
+    if (spend != null) {
+      spend.flush();
     }
   }
 
@@ -513,8 +531,8 @@ public final class Gateway {
    * @throws aigw.core.errors.ServiceUnavailable when records could be neither written nor journaled
    */
   public void flushLogsPartialBatch() {
-    if (logs != null) {
-      logs.flushPartialBatch();
+    if (spend != null) {
+      spend.flushPartialBatch();
     }
   }
 
@@ -524,8 +542,8 @@ public final class Gateway {
    * slowed between calls rather than inside them ({@code DynamoDbLogs.awaitRoomAfterAnswer}).
    */
   public void awaitWriteRoomAfterAnswer() {
-    if (logs != null) {
-      logs.awaitRoomAfterAnswer();
+    if (spend != null) {
+      spend.awaitRoomAfterAnswer();
     }
   }
 

@@ -6,7 +6,7 @@ import aigw.core.audit.AuditLogReader;
 import aigw.core.errors.ServiceUnavailable;
 import aigw.core.spend.SpendLogEntry;
 import aigw.core.spend.SpendLogReader;
-import aigw.core.spend.SpendLogs;
+import aigw.core.spend.WriteBehindSpendLogs;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
@@ -57,7 +57,7 @@ import software.amazon.awssdk.services.dynamodb.model.WriteRequest;
  * each within the date range on the sort key (the start time in epoch milliseconds). Newest first.
  * Costs per page: docs/architecture.md, "Spend and audit logs".
  */
-public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, AuditLogReader {
+public final class DynamoDbLogs implements WriteBehindSpendLogs, AuditLog, SpendLogReader, AuditLogReader {
   private static final Logger LOG = Logger.getLogger(DynamoDbLogs.class.getName());
   /** BatchWriteItem's limit: at most 25 put or delete requests a call. */
   public static final int BATCH = 25;
@@ -177,6 +177,7 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
    * {@code record} itself, which runs before the answer (CallAccounting), need not wait: the rows a
    * server's workers add between two checks (one each) stay under the bound.
    */
+  @Override
   public void awaitRoomAfterAnswer() {
     int easeBelow = maxBacklog - maxBacklog / 4;
     if (writing.isHeldByCurrentThread()) {
@@ -288,6 +289,7 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
    * @throws ServiceUnavailable when rows could be neither written nor kept in the journal (they stay
    *     in memory for the next flush)
    */
+  @Override
   public void flush() {
     writing.lock();
     try {
@@ -314,6 +316,7 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
    * @throws ServiceUnavailable when the rows could be neither written nor kept in the journal (they
    *     stay in memory for the next try)
    */
+  @Override
   public void flushPartialBatch() {
     if (pendingCount() >= BATCH) {
       startBatchWriter();
@@ -389,6 +392,7 @@ public final class DynamoDbLogs implements SpendLogs, AuditLog, SpendLogReader, 
    *
    * @return how many were forgotten
    */
+  @Override
   public int discardPending() {
     queue.lock();
     try {

@@ -123,7 +123,14 @@ public final class LogItems {
     return item;
   }
 
-  static SpendLogEntry spendEntry(Map<String, AttributeValue> item) {
+  /** Whether an item of the table is a spend record (its partition is a key's), not an audit event. */
+  public static boolean isSpendItem(Map<String, AttributeValue> item) {
+    AttributeValue pk = item.get(PK);
+    return pk != null && pk.s() != null && pk.s().startsWith(KEY_PREFIX);
+  }
+
+  /** The call a spend item records (the local gateway moves an earlier version's items into its own store). */
+  public static SpendLogEntry spendEntry(Map<String, AttributeValue> item) {
     String sortKey = item.get(SK).s();
     String keyId = item.get(PK).s().substring(KEY_PREFIX.length());
     String team = item.containsKey(TEAM_PK) ? item.get(TEAM_PK).s().substring(TEAM_PREFIX.length()) : null;

@@ -14,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -29,7 +28,10 @@ import software.amazon.awssdk.services.dynamodb.model.BatchWriteItemRequest;
 import software.amazon.awssdk.services.dynamodb.model.BatchWriteItemResponse;
 import software.amazon.awssdk.services.dynamodb.model.WriteRequest;
 
-/** The logs table against DynamoDB Local, created from template.yaml. */
+/**
+ * The logs table against DynamoDB Local, created from template.yaml: writes, retries, the journal,
+ * audit events. Its spend reads are the shared contract ({@link DynamoDbLogsReadTest}).
+ */
 class DynamoDbLogsTest {
   private static final Instant DAY_1 = Instant.parse("2026-11-01T10:00:00Z");
   private static final Duration RETENTION = Duration.ofDays(30);
@@ -54,57 +56,6 @@ class DynamoDbLogsTest {
 
   private static List<String> ids(SpendLogReader.Page page) {
     return page.entries().stream().map(SpendLogEntry::requestId).toList();
-  }
-
-  @Test
-  void callsAreReadBackByKeyByTeamAndByDateNewestFirstWithoutAScan() {
-    var logs = logs(dynamo.client());
-    logs.record(call("r1", "key-a", "team-x", DAY_1));
-    logs.record(call("r2", "key-b", null, DAY_1.plusSeconds(60)));
-    logs.record(call("r3", "key-a", "team-x", DAY_1.plus(Duration.ofDays(1))));
-    logs.record(call("r4", "key-c", "team-x", DAY_1.plus(Duration.ofDays(2))));
-    logs.record(call("r5", "key-a", null, DAY_1.plus(Duration.ofDays(2)).plusSeconds(1)));
-    assertThat(logs.pendingCount()).as("accepted in memory, no call yet").isEqualTo(5);
-    logs.flush();
-    assertThat(logs.pendingCount()).isZero();
-
-    Instant from = DAY_1.minus(Duration.ofDays(1));
-    Instant to = DAY_1.plus(Duration.ofDays(3));
-    assertThat(ids(logs.page(new SpendLogReader.Query("key-a", null, from, to, 50, null)))).containsExactly("r5", "r3", "r1");
-    assertThat(ids(logs.page(new SpendLogReader.Query(null, "team-x", from, to, 50, null)))).containsExactly("r4", "r3", "r1");
-    assertThat(ids(logs.page(new SpendLogReader.Query("key-a", "team-x", from, to, 50, null)))).containsExactly("r3", "r1");
-    assertThat(ids(logs.page(new SpendLogReader.Query(null, null, from, to, 50, null)))).containsExactly("r5", "r4", "r3", "r2", "r1");
-    // The range is inclusive to the millisecond at both ends.
-    assertThat(ids(logs.page(new SpendLogReader.Query(null, null, DAY_1.plusSeconds(60), DAY_1.plus(Duration.ofDays(2)), 50, null))))
-        .containsExactly("r4", "r3", "r2");
-
-    SpendLogEntry read = logs.page(new SpendLogReader.Query("key-a", null, DAY_1, DAY_1, 50, null)).entries().get(0);
-    assertThat(read).isEqualTo(call("r1", "key-a", "team-x", DAY_1));
-  }
-
-  @Test
-  void pagesFollowEachOtherAcrossDaysWithNeitherGapNorRepeat() {
-    var logs = logs(dynamo.client());
-    var expected = new ArrayList<String>();
-    for (int i = 0; i < 7; i++) {
-      logs.record(call("r" + i, "key-a", null, DAY_1.plus(Duration.ofHours(10L * i))));
-      expected.add(0, "r" + i);
-    }
-    logs.flush();
-    for (String key : new String[] {"key-a", null}) {
-      var seen = new ArrayList<String>();
-      String after = null;
-      int pages = 0;
-      do {
-        var page = logs.page(new SpendLogReader.Query(key, null, DAY_1, DAY_1.plus(Duration.ofDays(5)), 3, after));
-        assertThat(page.entries().size()).isLessThanOrEqualTo(3);
-        seen.addAll(ids(page));
-        after = page.next();
-        pages++;
-      } while (after != null);
-      assertThat(seen).as("key %s", key).isEqualTo(expected);
-      assertThat(pages).isEqualTo(3);
-    }
   }
 
   @Test
