@@ -49,28 +49,52 @@ final class AotCache {
    * @param jvmOptions the options the child gets from the command line, besides the cache's
    */
   static SharedArchiveRelaunch.Plan plan(Path directory, String prefix, Path jar, List<String> jvmOptions) {
-    Path cache = directory.resolve(prefix + fingerprint(jar, jvmOptions) + SUFFIX);
+    // No string concatenation, lambda or String.format here: this runs in the parent, before the
+    // child starts, in a JVM without the cache (see SharedArchiveRelaunch).
+    Path cache = directory.resolve(prefix.concat(fingerprint(jar, jvmOptions)).concat(SUFFIX));
     if (Files.isRegularFile(cache)) {
-      return new SharedArchiveRelaunch.Plan(List.of("-XX:AOTCache=" + cache), exit -> {});
+      return new SharedArchiveRelaunch.Plan(List.of("-XX:AOTCache=".concat(cache.toString())), SharedArchiveRelaunch.NOTHING_AFTER_CHILD);
     }
-    String run = cache.getFileName() + "." + ProcessHandle.current().pid();
-    Path recording = directory.resolve(run + RECORDING_SUFFIX);
-    Path partial = directory.resolve(run + PARTIAL_SUFFIX);
+    String run = new StringBuilder().append(cache.getFileName()).append('.').append(ProcessHandle.current().pid()).toString();
+    Path recording = directory.resolve(run.concat(RECORDING_SUFFIX));
+    Path partial = directory.resolve(run.concat(PARTIAL_SUFFIX));
     return new SharedArchiveRelaunch.Plan(
-        List.of("-XX:AOTMode=record", "-XX:AOTConfiguration=" + recording),
-        exit -> {
-          try {
-            if (STOPPED.contains(exit) && Files.isRegularFile(recording) && build(recording, partial, jar, jvmOptions)) {
-              Files.move(partial, cache, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-              keepNewest(directory);
-            }
-          } catch (IOException | RuntimeException e) {
-            // no cache this time: the next start records again
-          } finally {
-            deleteQuietly(recording);
-            deleteQuietly(partial);
-          }
-        });
+        List.of("-XX:AOTMode=record", "-XX:AOTConfiguration=".concat(recording.toString())),
+        new BuildAfterRecording(directory, cache, recording, partial, jar, jvmOptions));
+  }
+
+  /** After a recording child's end: builds the cache from its recording and moves it into place. */
+  private static final class BuildAfterRecording implements java.util.function.IntConsumer {
+    private final Path directory;
+    private final Path cache;
+    private final Path recording;
+    private final Path partial;
+    private final Path jar;
+    private final List<String> jvmOptions;
+
+    BuildAfterRecording(Path directory, Path cache, Path recording, Path partial, Path jar, List<String> jvmOptions) {
+      this.directory = directory;
+      this.cache = cache;
+      this.recording = recording;
+      this.partial = partial;
+      this.jar = jar;
+      this.jvmOptions = jvmOptions;
+    }
+
+    @Override
+    public void accept(int exit) {
+      try {
+        if (STOPPED.contains(exit) && Files.isRegularFile(recording) && build(recording, partial, jar, jvmOptions)) {
+          Files.move(partial, cache, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+          keepNewest(directory);
+        }
+      } catch (IOException | RuntimeException e) {
+        // no cache this time: the next start records again
+      } finally {
+        deleteQuietly(recording);
+        deleteQuietly(partial);
+      }
+    }
   }
 
   private static boolean build(Path recording, Path partial, Path jar, List<String> jvmOptions) throws IOException {
@@ -115,9 +139,12 @@ final class AotCache {
       size = -1;
       modified = FileTime.fromMillis(0);
     }
-    String identity = jar.toAbsolutePath() + "\n" + size + "\n" + modified.toMillis() + "\n" + String.join("\n", jvmOptions);
-    return String.format("%08x", identity.hashCode());
+    var identity = new StringBuilder().append(jar.toAbsolutePath()).append('\n').append(size).append('\n')
+        .append(modified.toMillis()).append('\n').append(String.join("\n", jvmOptions));
+    String hex = Integer.toHexString(identity.toString().hashCode());
+    return "00000000".substring(hex.length()).concat(hex); // as String.format("%08x"), which costs a Formatter here
   }
+
 
   /** Deletes all but the newest caches, and what stopped builds of another time left behind. */
   private static void keepNewest(Path directory) throws IOException {

@@ -1,15 +1,21 @@
 package aigw.local;
 
 import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.dynamodb.services.local.embedded.DynamoDBEmbedded;
 import software.amazon.dynamodb.services.local.shared.access.AmazonDynamoDBLocal;
+import software.amazon.dynamodb.services.local.shared.access.sqlite.SQLiteLibraryLoader;
+import software.amazon.dynamodb.services.local.shared.access.sqlite.SQLiteLibraryLoaderUtil;
 
 /**
  * DynamoDB Local inside this JVM: no network port, no Docker. In memory, or kept in a data
@@ -78,10 +84,25 @@ public final class EmbeddedDynamoDb implements AutoCloseable {
   }
 
   public static EmbeddedDynamoDb inMemory() {
+    return inMemory(null);
+  }
+
+  /**
+   * @param nativeLibraryCache where SQLite's native library is kept between starts ({@link
+   *     #useKeptNativeLibrary}); null: DynamoDB Local copies it out of the jar as it does by itself
+   */
+  public static EmbeddedDynamoDb inMemory(Path nativeLibraryCache) {
+    useKeptNativeLibrary(nativeLibraryCache);
     return new EmbeddedDynamoDb(() -> DynamoDBEmbedded.create(null, TELEMETRY_OPT_OUT));
   }
 
   public static EmbeddedDynamoDb inDirectory(Path directory) {
+    return inDirectory(directory, null);
+  }
+
+  /** @param nativeLibraryCache as {@link #inMemory(Path)} */
+  public static EmbeddedDynamoDb inDirectory(Path directory, Path nativeLibraryCache) {
+    useKeptNativeLibrary(nativeLibraryCache);
     try {
       Files.createDirectories(directory);
     } catch (java.io.IOException e) {
@@ -90,6 +111,90 @@ public final class EmbeddedDynamoDb implements AutoCloseable {
     // The embedded engine takes the SQLite file itself, not a directory.
     File database = directory.resolve("dynamodb-local.db").toFile();
     return new EmbeddedDynamoDb(() -> DynamoDBEmbedded.create(database, TELEMETRY_OPT_OUT));
+  }
+
+  /** DynamoDB Local's own setting: a directory holding SQLite's native library, loaded from there as it is. */
+  static final String NATIVE_LIBRARY_PATH_PROPERTY = "org.sqlite.lib.path";
+  /** How many kept copies of the native library (one per DynamoDB Local jar) a cache directory holds. */
+  private static final int KEPT_NATIVE_LIBRARIES = 3;
+  static final String NATIVE_LIBRARY_PREFIX = "sqlite-native-";
+
+  /**
+   * Has DynamoDB Local load SQLite's native library from a copy kept in {@code cache} instead of
+   * copying it out of the jar. By itself, at every start, it copies the library (about 0.9 MB) out of
+   * the jar into the temporary directory under a new random name, then reads both copies back a byte
+   * at a time to compare them: about half of the database's start-up in a profile of the gateway's
+   * start, and one more file left in /tmp by each start that is killed. The copy
+   * is made once per DynamoDB Local jar (named by that jar's path, size and modification time, as
+   * {@link AotCache} names its caches), written under another name and moved into place, so a start
+   * never loads a half-written library; its directory is handed to DynamoDB Local's
+   * {@code org.sqlite.lib.path} setting, which it loads with {@link System#load}. Nothing changes when
+   * that setting was given by the user, when {@code cache} is null, or when the copy cannot be made:
+   * then DynamoDB Local copies as before.
+   */
+  static void useKeptNativeLibrary(Path cache) {
+    if (cache == null || System.getProperty(NATIVE_LIBRARY_PATH_PROPERTY) != null) {
+      return;
+    }
+    try {
+      String name = SQLiteLibraryLoaderUtil.getNativeLibName();
+      // Where DynamoDB Local keeps it in its jar (SQLiteLibraryLoaderUtil.getNativeLibResourcePath, not public).
+      String resource = SQLiteLibraryLoader.class.getPackageName().replace('.', '/') + "/native/"
+          + SQLiteLibraryLoaderUtil.getNativeLibFolderPathForCurrentOS() + "/" + name;
+      var source = SQLiteLibraryLoader.class.getProtectionDomain().getCodeSource();
+      if (source == null) {
+        return;
+      }
+      Path jar = Path.of(source.getLocation().toURI());
+      Path directory = cache.resolve(NATIVE_LIBRARY_PREFIX + AotCache.fingerprint(jar, List.of()));
+      Path library = directory.resolve(name);
+      if (!Files.isRegularFile(library)) {
+        try (InputStream in = SQLiteLibraryLoader.class.getClassLoader().getResourceAsStream(resource)) {
+          if (in == null) {
+            return; // no library for this system in the jar: DynamoDB Local says so itself
+          }
+          Files.createDirectories(directory);
+          Path partial = Files.createTempFile(directory, name, ".part");
+          try {
+            Files.copy(in, partial, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(partial, library, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+          } finally {
+            Files.deleteIfExists(partial);
+          }
+        }
+        keepNewestNativeLibraries(cache);
+      }
+      System.setProperty(NATIVE_LIBRARY_PATH_PROPERTY, directory.toString());
+    } catch (IOException | RuntimeException | java.net.URISyntaxException e) {
+      // DynamoDB Local copies it out of the jar itself, as it always did
+    }
+  }
+
+  private static void keepNewestNativeLibraries(Path cache) throws IOException {
+    List<Path> kept;
+    try (var files = Files.list(cache)) {
+      kept = files.filter(file -> file.getFileName().toString().startsWith(NATIVE_LIBRARY_PREFIX) && Files.isDirectory(file))
+          .sorted(Comparator.comparing(EmbeddedDynamoDb::modified).reversed())
+          .toList();
+    }
+    for (Path old : kept.subList(Math.min(KEPT_NATIVE_LIBRARIES, kept.size()), kept.size())) {
+      try (var files = Files.list(old)) {
+        for (Path file : files.toList()) {
+          Files.deleteIfExists(file);
+        }
+        Files.deleteIfExists(old);
+      } catch (IOException e) {
+        // in use elsewhere (Windows) or gone already: the next pass tries again
+      }
+    }
+  }
+
+  private static java.nio.file.attribute.FileTime modified(Path file) {
+    try {
+      return Files.getLastModifiedTime(file);
+    } catch (IOException e) {
+      return java.nio.file.attribute.FileTime.fromMillis(0);
+    }
   }
 
   public DynamoDbClient client() {

@@ -14,10 +14,19 @@ public final class Main {
   private Main() {}
 
   public static void main(String[] argv) throws Exception {
+    StartTimeline.mark("main");
+    // Up to the child's start (relaunchWithSharedArchive), plain code only: see SharedArchiveRelaunch.
     boolean noRelaunch = java.util.Arrays.asList(argv).contains(SharedArchiveRelaunch.OPT_OUT_FLAG);
     if (noRelaunch) {
-      argv = java.util.Arrays.stream(argv).filter(a -> !a.equals(SharedArchiveRelaunch.OPT_OUT_FLAG)).toArray(String[]::new);
+      var kept = new java.util.ArrayList<String>();
+      for (String arg : argv) {
+        if (!arg.equals(SharedArchiveRelaunch.OPT_OUT_FLAG)) {
+          kept.add(arg);
+        }
+      }
+      argv = kept.toArray(new String[0]);
     }
+
     LocalOptions options;
     try {
       options = LocalOptions.parse(argv, System.getenv());

@@ -32,6 +32,12 @@ import java.util.concurrent.TimeUnit;
  * (a new data directory is not a first start), or in {@code DATA-DIR/cds/} when there is no home
  * directory; its name carries the JDK's version, so switching JDKs back and forth does not rebuild
  * it each time.
+ *
+ * <p>The parent's part runs in a JVM without any cache, where the first use of each lambda, method
+ * reference, string concatenation ({@code +} on strings), regular expression or {@link String#format}
+ * costs milliseconds of class generation and linking: the code the parent runs before the child is
+ * started ({@link #plan}, {@link #run}, {@link AotCache#plan}) uses none of them, only plain calls
+ * and small named classes (StartTimeline's marks are off unless asked for).
  */
 final class SharedArchiveRelaunch {
   /** Set on the child's command line: this JVM is the relaunched one. */
@@ -71,14 +77,14 @@ final class SharedArchiveRelaunch {
     if (isChild() || optedOut || "false".equalsIgnoreCase(options.env().getOrDefault(OPT_OUT_ENV, "")) || jar.isEmpty()) {
       return Optional.empty();
     }
-    var everyOption = new ArrayList<>(jvmOptions);
+    for (String option : jvmOptions) {
+      if (choosesClassCache(option)) {
+        return Optional.empty();
+      }
+    }
     // Options from the environment reach the child too (it inherits it); the user's choice there counts as well.
     for (String variable : List.of("JDK_JAVA_OPTIONS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS")) {
-      everyOption.addAll(List.of(options.env().getOrDefault(variable, "").split("\\s+")));
-    }
-    for (String option : everyOption) {
-      if (option.startsWith("-XX:SharedArchiveFile") || option.startsWith("-XX:ArchiveClassesAtExit")
-          || option.startsWith("-XX:AOT") || option.startsWith("-Xshare") || option.contains("AutoCreateSharedArchive")) {
+      if (choosesClassCache(options.env().getOrDefault(variable, ""))) {
         return Optional.empty();
       }
     }
@@ -99,18 +105,49 @@ final class SharedArchiveRelaunch {
     } catch (IOException | RuntimeException e) {
       return Optional.empty();
     }
-    String jdk = Runtime.version().toString().replaceAll("[^A-Za-z0-9.+_-]", "_");
+    String prefix = "aigw-local-jdk".concat(fileNameSafe(System.getProperty("java.runtime.version", "unknown")));
     if (Runtime.version().feature() < AOT_CACHE_JDK) {
-      Path archive = directory.resolve("aigw-local-jdk" + jdk + ".jsa");
-      return Optional.of(new Plan(List.of("-XX:SharedArchiveFile=" + archive, "-XX:+AutoCreateSharedArchive"), exit -> {}));
+      Path archive = directory.resolve(prefix.concat(".jsa"));
+      return Optional.of(new Plan(
+          List.of("-XX:SharedArchiveFile=".concat(archive.toString()), "-XX:+AutoCreateSharedArchive"), NOTHING_AFTER_CHILD));
     }
-    return Optional.of(AotCache.plan(directory, "aigw-local-jdk" + jdk + "-", jar.get(), jvmOptions));
+    return Optional.of(AotCache.plan(directory, prefix.concat("-"), jar.get(), jvmOptions));
   }
+
+  /**
+   * Whether a JVM option (or an environment variable's options) asks for a class-data-sharing
+   * archive or an AOT cache of its own: then the user chose, and there is no relaunch.
+   */
+  static boolean choosesClassCache(String options) {
+    return options.contains("-XX:SharedArchiveFile") || options.contains("-XX:ArchiveClassesAtExit")
+        || options.contains("-XX:AOT") || options.contains("-Xshare") || options.contains("AutoCreateSharedArchive");
+  }
+
+  /** The JDK's version as part of a file name: {@code 25.0.3+9-LTS} as it is, other characters as '_'. */
+  static String fileNameSafe(String version) {
+    var safe = new StringBuilder(version.length());
+    for (int i = 0; i < version.length(); i++) {
+      char c = version.charAt(i);
+      boolean kept = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '+' || c == '_' || c == '-';
+      safe.append(kept ? c : '_');
+    }
+    return safe.toString();
+  }
+
+  /** A plan's {@link Plan#afterChild} when the child leaves nothing to do (its cache was used). */
+  static final java.util.function.IntConsumer NOTHING_AFTER_CHILD = new java.util.function.IntConsumer() {
+    @Override
+    public void accept(int exit) {}
+  };
 
   /** The first JDK whose AOT cache (JEP 483, with JEP 515's method profiles) the relaunch uses. */
   static final int AOT_CACHE_JDK = 25;
 
-  private static Path cacheDirectory(Map<String, String> env) {
+  /**
+   * The user's cache directory for aigw: {@code $XDG_CACHE_HOME/aigw}, else {@code ~/.cache/aigw}
+   * (Java's {@code user.home}); null when there is no home. Not created here.
+   */
+  static Path cacheDirectory(Map<String, String> env) {
     String cache = env.get("XDG_CACHE_HOME");
     if (cache != null && !cache.isBlank()) {
       return Path.of(cache, "aigw");
@@ -164,29 +201,69 @@ final class SharedArchiveRelaunch {
     command.addAll(plan.childOptions());
     // The JDK's notes about a missing or stale archive or cache (it then starts without) are not the user's concern.
     command.add("-Xlog:cds*=off,aot*=off");
-    command.add("-D" + CHILD_PROPERTY + "=true");
+    command.add("-D" + CHILD_PROPERTY + "=true"); // a constant: no concatenation at run time
     command.add("-jar");
     command.add(jar.toString());
     command.addAll(List.of(argv));
     var builder = new ProcessBuilder(command).inheritIO();
     Process child;
     try {
+      StartTimeline.mark("spawn child");
       child = builder.start();
+      StartTimeline.mark("child spawned");
     } catch (IOException e) {
       return Optional.empty();
     }
-    // Run once, by main after the child's end or by the stop hook, and whichever thread comes second
-    // waits for it: the JVM halts when its hooks return, and main's System.exit waits for the hooks.
-    var afterChildDone = new boolean[1];
-    Runnable finish = () -> {
-      synchronized (afterChildDone) {
-        if (!child.isAlive() && !afterChildDone[0]) {
-          afterChildDone[0] = true;
-          plan.afterChild().accept(child.exitValue());
-        }
+    var finish = new AfterChild(child, plan.afterChild());
+    Runtime.getRuntime().addShutdownHook(new StopChild(child, finish));
+    while (true) {
+      try {
+        int exit = child.waitFor();
+        finish.run();
+        return Optional.of(exit);
+      } catch (InterruptedException e) {
+        // keep waiting: only the child's end ends this process
       }
-    };
-    Thread stopChild = new Thread(() -> {
+    }
+  }
+
+  /**
+   * The plan's work after the child's end, run once: by main after the child's end or by the stop
+   * hook, and whichever thread comes second waits for it (the JVM halts when its hooks return, and
+   * main's System.exit waits for the hooks).
+   */
+  private static final class AfterChild implements Runnable {
+    private final Process child;
+    private final java.util.function.IntConsumer afterChild;
+    private boolean done;
+
+    AfterChild(Process child, java.util.function.IntConsumer afterChild) {
+      this.child = child;
+      this.afterChild = afterChild;
+    }
+
+    @Override
+    public synchronized void run() {
+      if (!child.isAlive() && !done) {
+        done = true;
+        afterChild.accept(child.exitValue());
+      }
+    }
+  }
+
+  /** The parent's stop hook (SIGINT, SIGTERM): stops the child gracefully, then finishes. */
+  private static final class StopChild extends Thread {
+    private final Process child;
+    private final AfterChild finish;
+
+    StopChild(Process child, AfterChild finish) {
+      super("aigw-stop-child");
+      this.child = child;
+      this.finish = finish;
+    }
+
+    @Override
+    public void run() {
       if (child.isAlive()) {
         child.destroy(); // SIGTERM: the child's shutdown hook closes the gateway
         try {
@@ -198,16 +275,7 @@ final class SharedArchiveRelaunch {
         }
       }
       finish.run(); // stopped by a signal, the parent's last work is here: main's System.exit waits for this hook
-    }, "aigw-stop-child");
-    Runtime.getRuntime().addShutdownHook(stopChild);
-    while (true) {
-      try {
-        int exit = child.waitFor();
-        finish.run();
-        return Optional.of(exit);
-      } catch (InterruptedException e) {
-        // keep waiting: only the child's end ends this process
-      }
     }
   }
+
 }

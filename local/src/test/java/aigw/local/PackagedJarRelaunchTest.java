@@ -42,6 +42,14 @@ class PackagedJarRelaunchTest {
       """;
 
   @TempDir Path dir;
+  /** The jar's temporary directory (java.io.tmpdir, which the child inherits from the command line). */
+  private Path tmp;
+
+  @org.junit.jupiter.api.BeforeEach
+  void temporaryDirectory() {
+    tmp = dir.resolve("tmp");
+  }
+
   private final HttpClient http = HttpClient.newHttpClient();
 
   @Test
@@ -67,6 +75,7 @@ class PackagedJarRelaunchTest {
         port = socket.getLocalPort();
       }
       Path cache = dir.resolve("cache");
+      Files.createDirectories(tmp);
       boolean aot = Runtime.version().feature() >= SharedArchiveRelaunch.AOT_CACHE_JDK;
       Process parent = startJar(port, config, data, cache);
       try {
@@ -107,15 +116,25 @@ class PackagedJarRelaunchTest {
           assertThat(Json.MAPPER.readTree(logs.body()).findValuesAsText("model_group"))
               .as("the child's shutdown wrote the answer's spend record: " + logs.body()).containsExactly("gpt-4o-mini");
         }
-        assertThat(Files.list(cache.resolve("aigw")).map(file -> file.getFileName().toString()).toList())
+        assertThat(Files.list(cache.resolve("aigw")).map(file -> file.getFileName().toString())
+                .filter(name -> !name.startsWith(EmbeddedDynamoDb.NATIVE_LIBRARY_PREFIX)).toList())
             .as("the cache the next start uses, built when the child stopped, and nothing half-written beside it")
             .singleElement().satisfies(name -> assertThat(name).endsWith(aot ? AotCache.SUFFIX : ".jsa"));
+        assertThat(Files.list(cache.resolve("aigw")).filter(file -> file.getFileName().toString().startsWith(EmbeddedDynamoDb.NATIVE_LIBRARY_PREFIX)))
+            .as("SQLite's native library, kept in the user's cache directory for the next start")
+            .singleElement().satisfies(kept -> assertThat(kept.resolve(System.mapLibraryName("sqlite4java"))).isRegularFile());
+        try (var left = Files.list(tmp)) {
+          assertThat(left.map(file -> file.getFileName().toString()).filter(name -> name.startsWith("sqlite-")))
+              .as("no copy of the native library left in the temporary directory (DynamoDB Local's own way)").isEmpty();
+        }
       } finally {
         parent.descendants().forEach(ProcessHandle::destroyForcibly);
         parent.destroyForcibly();
       }
 
-      Path built = Files.list(cache.resolve("aigw")).findFirst().orElseThrow();
+      Path built = Files.list(cache.resolve("aigw"))
+          .filter(file -> !file.getFileName().toString().startsWith(EmbeddedDynamoDb.NATIVE_LIBRARY_PREFIX)).findFirst().orElseThrow();
+
       Process again = startJar(port, config, data, cache);
       try {
         ProcessHandle child = relaunchedChild(again);
@@ -136,7 +155,7 @@ class PackagedJarRelaunchTest {
   /** {@code java -jar aigw-local.jar} as a user starts it, with the user's cache directory in {@code cache}. */
   private Process startJar(int port, Path config, Path data, Path cache) throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    var builder = new ProcessBuilder(java, "-jar", JAR.toString(), "--port", Integer.toString(port), "--config", config.toString(),
+    var builder = new ProcessBuilder(java, "-Djava.io.tmpdir=" + tmp, "-jar", JAR.toString(), "--port", Integer.toString(port), "--config", config.toString(),
             "--data-dir", data.toString(), "--rotation-check-seconds", "0")
         .redirectError(dir.resolve("stderr.txt").toFile());
     builder.environment().putAll(Map.of("AIGW_MASTER_KEY", MASTER, "OPENAI_API_KEY", "sk-test-provider-not-a-secret",
