@@ -602,8 +602,8 @@ public final class LocalGateway implements AutoCloseable {
       return "DynamoDB table " + gateway.settings().keysTable() + " (AWS), master key from " + gateway.masterKey().describe();
     }
     return options.inMemory()
-        ? "embedded DynamoDB Local, in memory (nothing is kept)"
-        : "embedded DynamoDB Local, data in " + options.dataDir().toAbsolutePath().normalize();
+        ? "embedded DynamoDB Local and SQLite spend logs, in memory (nothing is kept)"
+        : "embedded DynamoDB Local and SQLite spend logs (spend-logs.db), data in " + options.dataDir().toAbsolutePath().normalize();
   }
 
   /**
