@@ -100,11 +100,14 @@ public final class Main {
         .addShutdownHook(
             new Thread(
                 () -> {
-                  gateway.close();
-                  // Not a static field: Main must not touch logging before StopLogging is installed.
-                  java.util.logging.Logger.getLogger(Main.class.getName()).info(STOPPED_MESSAGE);
-                  releaseLogging.run(); // now the JDK's own hook may close the log handlers
-                  stopped.countDown();
+                  try {
+                    gateway.close();
+                    // Not a static field: Main must not touch logging before StopLogging is installed.
+                    java.util.logging.Logger.getLogger(Main.class.getName()).info(STOPPED_MESSAGE);
+                  } finally {
+                    releaseLogging.run(); // now the JDK's own hook may close the log handlers
+                    stopped.countDown();
+                  }
                 }));
     String url = gateway.baseUrl().toString();
     // Which master key and from where was logged once at start (LocalMasterKey); here only how to use it.
