@@ -27,7 +27,7 @@ import java.util.logging.Logger;
 public final class StopLogging extends LogManager {
   /** The system property the JDK reads, once, when something first uses logging. */
   static final String MANAGER_PROPERTY = "java.util.logging.manager";
-  /** Longer than a stop takes (the relaunching parent gives its child 30 s), short of hanging the JVM's exit. */
+  /** Seconds: longer than a stop takes (the relaunching parent gives its child 30 s), short of hanging the JVM's exit. */
   static final long LONGEST_HOLD = 60;
 
   private volatile CountDownLatch held;
