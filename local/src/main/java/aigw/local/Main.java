@@ -13,7 +13,11 @@ import java.util.concurrent.CountDownLatch;
 public final class Main {
   private Main() {}
 
+  /** The last line a stop (SIGTERM, Ctrl-C) logs, once the gateway has closed: what it accepted is written. */
+  static final String STOPPED_MESSAGE = "aigw local gateway stopped.";
+
   public static void main(String[] argv) throws Exception {
+    installStopLogging(); // first: before anything uses java.util.logging
     StartTimeline.mark("main");
     // Up to the child's start (relaunchWithSharedArchive), plain code only: see SharedArchiveRelaunch.
     boolean noRelaunch = java.util.Arrays.asList(argv).contains(SharedArchiveRelaunch.OPT_OUT_FLAG);
@@ -44,6 +48,17 @@ public final class Main {
         relaunchWithSharedArchive(options, noRelaunch, argv);
         serve(options);
       }
+    }
+  }
+
+  /**
+   * Makes {@link StopLogging} the JVM's LogManager, unless the user chose one: what the gateway logs
+   * while it stops then reaches the log. Plain code only (see below), and no call into StopLogging,
+   * which would initialise LogManager before the property is set.
+   */
+  static void installStopLogging() {
+    if (System.getProperty(StopLogging.MANAGER_PROPERTY) == null) {
+      System.setProperty(StopLogging.MANAGER_PROPERTY, StopLogging.class.getName());
     }
   }
 
@@ -80,12 +95,19 @@ public final class Main {
       return;
     }
     var stopped = new CountDownLatch(1);
+    Runnable releaseLogging = StopLogging.holdUntilStopped();
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(
                 () -> {
-                  gateway.close();
-                  stopped.countDown();
+                  try {
+                    gateway.close();
+                    // Not a static field: Main must not touch logging before StopLogging is installed.
+                    java.util.logging.Logger.getLogger(Main.class.getName()).info(STOPPED_MESSAGE);
+                  } finally {
+                    releaseLogging.run(); // now the JDK's own hook may close the log handlers
+                    stopped.countDown();
+                  }
                 }));
     String url = gateway.baseUrl().toString();
     // Which master key and from where was logged once at start (LocalMasterKey); here only how to use it.

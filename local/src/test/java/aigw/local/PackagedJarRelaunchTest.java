@@ -106,6 +106,9 @@ class PackagedJarRelaunchTest {
         assertThat(parent.waitFor(60, TimeUnit.SECONDS)).as("the parent stopped").isTrue();
         assertThat(parent.exitValue()).as("the child's exit code, forwarded (SIGTERM)").isEqualTo(143);
         assertThat(child.isAlive()).as("the child stopped with it").isFalse();
+        assertThat(Files.readString(dir.resolve("stderr.txt")))
+            .as("what the child logged while it stopped reached the log (StopLogging in the relaunched child)")
+            .contains(Main.STOPPED_MESSAGE);
 
         var options = LocalOptions.parse(new String[] {"--port", "0", "--data-dir", data.toString(), "--rotation-check-seconds", "0"},
             Map.of("AIGW_MASTER_KEY", MASTER));
