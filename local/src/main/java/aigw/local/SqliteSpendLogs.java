@@ -47,7 +47,21 @@ import java.util.logging.Logger;
  * {@link #flush}, and at {@link #close}. The rows waiting are bounded ({@link #MAX_BACKLOG}):
  * {@code record} and, before it, {@link #awaitRoomAfterAnswer} make a caller wait for room, at most
  * {@link #MAX_WAIT_FOR_ROOM}, as the logs table's writer does. A transaction that fails (disk full)
- * puts its rows back in front, to be written by the next one; {@code flush} then fails with 503.
+ * puts its rows back in front, to be written by the next one; {@code flush} then fails with 503, and
+ * callers stop waiting for room (rows go over the bound, in memory) until a transaction succeeds, as
+ * they do once a whole wait passed with no row written (the {@code writersStuck} of {@code
+ * DynamoDbLogs}): waiting then only slowed every answer, to about one a second per connection, for
+ * nothing. Said once, at WARNING; a failing write is logged when it starts, then once a minute.
+ *
+ * <p><b>A damaged file.</b> When SQLite says the file is damaged (SQLITE_CORRUPT, SQLITE_NOTADB) to a
+ * write, a read or the purge, the file (with its {@code -wal} and {@code -shm}) is moved aside to
+ * {@code spend-logs.db.corrupt-<UTC time>}, never deleted, a fresh database opened in its place and
+ * the work done again there: the rows waiting are kept, and the log says once (SEVERE) how to get the
+ * old rows back ({@code sqlite3 ... .recover}) or restore a backup. Without it every write and read
+ * failed until someone stopped the gateway. A file that is not a database at all when the store
+ * opens is refused (the start stops, saying what to do): it may be another file put there by
+ * mistake, so it is left alone. The client of {@code /spend/logs} gets a short 503; the path, the
+ * SQL and SQLite's codes go to the log only.
  *
  * <p><b>Durability</b> (file-backed: {@code DATA-DIR/spend-logs.db}, WAL journal, synchronous=NORMAL).
  * A normal stop writes every accepted row ({@link #close} flushes). A crash of the process loses the
@@ -174,8 +188,9 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
       Throwable cause = e.getCause();
       String advice = isCorruption(cause)
           ? ". The file is damaged or is not a SQLite database: move it aside (mv " + file + " " + file
-              + ".bad, with its -wal and -shm files if any) to start with an empty spend log, or restore it from a backup; `sqlite3 "
-              + file + ".bad .recover | sqlite3 " + file + "` gets back the rows it still holds"
+              + ".bad, with its -wal and -shm files if any) to start with an empty spend log, or restore it from a backup;"
+              + " if it is a damaged spend log, `sqlite3 " + file + ".bad .recover` gets back what it still holds"
+              + " (docs/operations.md, \"A damaged file\")"
           : "";
       throw new IllegalStateException("cannot open the spend-log database " + describe() + ": " + shortReason(cause) + advice, cause);
     } catch (InterruptedException e) {
@@ -661,8 +676,9 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
     }
     LOG.severe("The spend-log database " + file + " is damaged (" + shortReason(damage) + "): it was moved aside to " + aside
         + " and a fresh, empty one opened in its place; new spend-log rows go there. The rows of the damaged file no longer show in"
-        + " /spend/logs; to get them back, stop the gateway and run `sqlite3 " + aside + " .recover | sqlite3 " + file
-        + "` (or restore " + file.getFileName() + " from a backup). Nothing is deleted.");
+        + " /spend/logs; to get back what it still holds, stop the gateway, `sqlite3 " + aside + " .recover > recovered.sql`"
+        + " and copy the rows in (docs/operations.md, \"A damaged file\"), or restore " + file.getFileName()
+        + " from a backup. Nothing is deleted.");
     openDatabase();
   }
 
