@@ -6,9 +6,11 @@ import aigw.core.spend.SpendLogReader;
 import aigw.core.spend.WriteBehindSpendLogs;
 import aigw.core.spend.dynamodb.LogItems;
 import com.almworks.sqlite4java.SQLiteConnection;
+import com.almworks.sqlite4java.SQLiteConstants;
 import com.almworks.sqlite4java.SQLiteException;
 import com.almworks.sqlite4java.SQLiteStatement;
 import java.math.BigDecimal;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -45,7 +47,21 @@ import java.util.logging.Logger;
  * {@link #flush}, and at {@link #close}. The rows waiting are bounded ({@link #MAX_BACKLOG}):
  * {@code record} and, before it, {@link #awaitRoomAfterAnswer} make a caller wait for room, at most
  * {@link #MAX_WAIT_FOR_ROOM}, as the logs table's writer does. A transaction that fails (disk full)
- * puts its rows back in front, to be written by the next one; {@code flush} then fails with 503.
+ * puts its rows back in front, to be written by the next one; {@code flush} then fails with 503, and
+ * callers stop waiting for room (rows go over the bound, in memory) until a transaction succeeds, as
+ * they do once a whole wait passed with no row written (the {@code writersStuck} of {@code
+ * DynamoDbLogs}): waiting then only slowed every answer, to about one a second per connection, for
+ * nothing. Said once, at WARNING; a failing write is logged when it starts, then once a minute.
+ *
+ * <p><b>A damaged file.</b> When SQLite says the file is damaged (SQLITE_CORRUPT, SQLITE_NOTADB) to a
+ * write, a read or the purge, the file (with its {@code -wal} and {@code -shm}) is moved aside to
+ * {@code spend-logs.db.corrupt-<UTC time>}, never deleted, a fresh database opened in its place and
+ * the work done again there: the rows waiting are kept, and the log says once (SEVERE) how to get the
+ * old rows back ({@code sqlite3 ... .recover}) or restore a backup. Without it every write and read
+ * failed until someone stopped the gateway. A file that is not a database at all when the store
+ * opens is refused (the start stops, saying what to do): it may be another file put there by
+ * mistake, so it is left alone. The client of {@code /spend/logs} gets a short 503; the path, the
+ * SQL and SQLite's codes go to the log only.
  *
  * <p><b>Durability</b> (file-backed: {@code DATA-DIR/spend-logs.db}, WAL journal, synchronous=NORMAL).
  * A normal stop writes every accepted row ({@link #close} flushes). A crash of the process loses the
@@ -92,6 +108,11 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
   public static final Duration PURGE_INTERVAL = Duration.ofMinutes(10);
   /** The pause after a transaction that failed, before the rows are tried again. */
   static final Duration FAILED_WRITE_PAUSE = Duration.ofSeconds(1);
+  /** How often a failure that lasts (writes, reads) is logged again. */
+  static final Duration FAILURE_LOG_INTERVAL = Duration.ofMinutes(1);
+  /** The time in the name of a damaged file set aside: {@code spend-logs.db.corrupt-20261205T201500Z}. */
+  private static final java.time.format.DateTimeFormatter CORRUPT_STAMP =
+      java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(java.time.ZoneOffset.UTC);
   /** The key id stored for calls made without a virtual key (the key id is part of the primary key, never null). */
   private static final String NO_KEY = "-";
 
@@ -125,14 +146,29 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
   private boolean drainAsked;
   private boolean closing;
   private boolean overBoundLogged;
+  /**
+   * Callers stop waiting for room ({@link #awaitFewerThan}) until a transaction succeeds again: set
+   * when a transaction fails or a wait ran out with no row written, as {@code DynamoDbLogs}'
+   * {@code writersStuck}; guarded by {@link #lock}.
+   */
+  private boolean writerStuck;
+  /** Why the last transaction failed (short: SQLite's code and text, no SQL), or null after one succeeded; guarded by {@link #lock}. */
+  private String lastWriteFailure;
+  /** Whether callers' no longer waiting has been logged since the writer last wrote; guarded by {@link #lock}. */
+  private boolean stuckLogged;
   /** Transactions that wrote spend rows (the benchmark's writes-per-request figure). */
   private final AtomicLong transactions = new AtomicLong();
+  /** When a failed read is next logged ({@link System#nanoTime}): one line a minute, whichever thread reads. */
+  private final AtomicLong nextReadFailureLogAt = new AtomicLong(System.nanoTime());
   private final Thread owner;
   /** Done when the rows kept elsewhere have moved in ({@link #moveInBackground}); reads wait for it. */
   private volatile CompletableFuture<Void> movedIn = CompletableFuture.completedFuture(null);
 
   // Owned by the owning thread only.
   private SQLiteConnection db;
+  /** Failed transactions in a row (the log says the first, then one line a minute); 0 after one succeeded. */
+  private long failuresInARow;
+  private long nextFailureLogAt;
   /** Rows in the in-memory database (for its cap); not kept for a file. */
   private long rowCount;
   private long nextPurge;
@@ -149,7 +185,14 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
     try {
       opened.get();
     } catch (ExecutionException e) {
-      throw new IllegalStateException("cannot open the spend-log database " + describe() + ": " + e.getCause().getMessage(), e.getCause());
+      Throwable cause = e.getCause();
+      String advice = isCorruption(cause)
+          ? ". The file is damaged or is not a SQLite database: move it aside (mv " + file + " " + file
+              + ".bad, with its -wal and -shm files if any) to start with an empty spend log, or restore it from a backup;"
+              + " if it is a damaged spend log, `sqlite3 " + file + ".bad .recover` gets back what it still holds"
+              + " (docs/operations.md, \"A damaged file\")"
+          : "";
+      throw new IllegalStateException("cannot open the spend-log database " + describe() + ": " + shortReason(cause) + advice, cause);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while opening the spend-log database", e);
@@ -221,10 +264,25 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
   private void awaitFewerThan(int limit) {
     drainAsked = true;
     work.signal();
+    if (writerStuck) {
+      logStuckOnce();
+      return; // waiting gains nothing until a transaction succeeds again
+    }
+    long writtenBefore = written;
     long left = maxWait.toNanos();
     try {
       while (pending.size() >= limit && !closing) {
+        if (writerStuck) {
+          logStuckOnce();
+          return;
+        }
         if (left <= 0) {
+          if (written == writtenBefore) {
+            writerStuck = true; // nothing written in a whole wait: cleared by the next transaction that succeeds
+            progress.signalAll(); // the other waiters stop waiting too
+            logStuckOnce();
+            return;
+          }
           if (!overBoundLogged) {
             overBoundLogged = true;
             LOG.warning("Spend-log rows waited " + maxWait + " beyond their bound of " + maxBacklog + " for " + describe()
@@ -237,6 +295,22 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt(); // accepted all the same: the call is served, its row is not lost
     }
+  }
+
+  /**
+   * Says once (again only after a transaction succeeded) that callers no longer wait for room, and
+   * why: without it a gateway that slowed to a wait per answer, then stopped waiting, tells nothing.
+   * Lock held.
+   */
+  private void logStuckOnce() {
+    if (stuckLogged) {
+      return;
+    }
+    stuckLogged = true;
+    LOG.warning(pending.size() + " spend-log row(s) are held in memory because the spend-log database " + describe() + " cannot be written ("
+        + (lastWriteFailure != null ? lastWriteFailure : "no transaction ended within " + maxWait)
+        + "); calls no longer wait for room (bound " + maxBacklog + ") until a write succeeds; the rows are written then, or lost if the"
+        + " process ends first");
   }
 
   /**
@@ -255,10 +329,10 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
       long failuresBefore = failures;
       while (written < target) {
         if (failures != failuresBefore) {
-          throw new ServiceUnavailable("The spend-log database (" + describe() + ") could not be written; the records are kept in memory.", null);
+          throw new ServiceUnavailable("The spend-log database cannot be written; the records are kept in memory. See the gateway's log.", null);
         }
         if (!owner.isAlive()) {
-          throw new ServiceUnavailable("The spend-log database (" + describe() + ") is closed; " + (target - written) + " record(s) were not written.", null);
+          throw new ServiceUnavailable("The spend-log database is closed; " + (target - written) + " record(s) were not written.", null);
         }
         drainAsked = true;
         work.signal();
@@ -343,7 +417,10 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
   private void run(CompletableFuture<Void> opened) {
     try {
       db = openDatabase();
-      purgeExpired();
+      recovering(() -> {
+        purgeExpired();
+        return null;
+      });
     } catch (SQLiteException | RuntimeException e) {
       if (db != null) {
         db.dispose();
@@ -393,7 +470,9 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } finally {
-      db.dispose();
+      if (db != null) {
+        db.dispose(); // null only when a damaged file could not be opened again
+      }
       lock.lock();
       try {
         tasks.forEach(task -> task.cancel(false));
@@ -457,32 +536,150 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
     }
   }
 
-  /** One transaction for the rows; on failure they go back in front, for the next one. */
+  /**
+   * One transaction for the rows; on failure they go back in front, for the next one, and callers
+   * stop waiting for room until a transaction succeeds (a file found damaged is set aside first and
+   * the rows go to a fresh one: {@link #recovering}). The failure is logged when it starts, then at
+   * most once a minute while it lasts, in a line of its own (SQLite's code and text, never the SQL).
+   */
   private void writeOrPutBack(List<SpendLogEntry> rows) throws InterruptedException {
     try {
-      insert(rows, null);
+      recovering(() -> {
+        insert(rows, null);
+        return null;
+      });
       lock.lock();
       try {
         written += rows.size();
+        writerStuck = false;
+        stuckLogged = false;
+        lastWriteFailure = null;
         progress.signalAll();
       } finally {
         lock.unlock();
       }
+      if (failuresInARow > 0) {
+        LOG.info("Spend-log rows are written to " + describe() + " again, after " + failuresInARow + " failed transaction(s)");
+        failuresInARow = 0;
+      }
     } catch (SQLiteException | RuntimeException e) {
-      LOG.warning("Writing " + rows.size() + " spend-log row(s) to " + describe() + " failed (" + e.getMessage() + "); kept in memory, tried again in "
-          + FAILED_WRITE_PAUSE);
+      String reason = shortReason(e);
+      failuresInARow++;
+      long now = System.nanoTime();
+      if (failuresInARow == 1 || now - nextFailureLogAt >= 0) {
+        nextFailureLogAt = now + FAILURE_LOG_INTERVAL.toNanos();
+        LOG.warning("Writing " + rows.size() + " spend-log row(s) to " + describe() + " failed (" + reason + "); kept in memory, tried again every "
+            + FAILED_WRITE_PAUSE.toSeconds() + " s" + (failuresInARow > 1 ? " (" + failuresInARow + " failed transactions in a row)" : "")
+            + "; said again at most once a minute while it lasts");
+      }
       lock.lock();
       try {
         for (int i = rows.size() - 1; i >= 0; i--) {
           pending.addFirst(rows.get(i));
         }
         failures++;
+        writerStuck = true; // callers stop waiting for room until a transaction succeeds
+        lastWriteFailure = reason;
         progress.signalAll();
       } finally {
         lock.unlock();
       }
       Thread.sleep(FAILED_WRITE_PAUSE.toMillis());
     }
+  }
+
+  /** Work on the database that may find it damaged. */
+  @FunctionalInterface
+  private interface DatabaseJob<T> {
+    T run() throws SQLiteException;
+  }
+
+  /**
+   * Runs {@code job}; when SQLite says the file is damaged (SQLITE_CORRUPT, SQLITE_NOTADB), sets it
+   * aside ({@link #setAsideAndReopen}), opens a fresh one and runs {@code job} again there. A file
+   * that a write or a read finds damaged fails every write and read after it: the rows arriving
+   * would only pile up in memory, and /spend/logs answer 503, until someone stopped the gateway.
+   * Owning thread only.
+   */
+  private <T> T recovering(DatabaseJob<T> job) throws SQLiteException {
+    try {
+      return job.run();
+    } catch (SQLiteException e) {
+      if (file == null || !isCorruption(e)) {
+        throw e;
+      }
+      setAsideAndReopen(e);
+      return job.run();
+    }
+  }
+
+  /**
+   * Whether SQLite says the database file is damaged or not a database: SQLITE_CORRUPT (11) or
+   * SQLITE_NOTADB (26), compared on the primary code (sqlite4java may give an extended one, such as
+   * SQLITE_CORRUPT_VTAB, 267; https://www.sqlite.org/rescode.html).
+   */
+  static boolean isCorruption(Throwable e) {
+    return e instanceof SQLiteException sqlite
+        && (sqlite.getBaseErrorCode() == SQLiteConstants.SQLITE_CORRUPT || sqlite.getBaseErrorCode() == SQLiteConstants.SQLITE_NOTADB);
+  }
+
+  /**
+   * SQLite's code and its own text for a failure, without the SQL and the connection's details
+   * sqlite4java puts in its message ({@code [11] DB[2] step() [SELECT ...]DB[2][C] [database disk
+   * image is malformed]} becomes {@code SQLite error 11: database disk image is malformed}; {@code [26] DB[2] exec()
+   * file is encrypted or is not a database} becomes {@code SQLite error 26: file is encrypted or is not a database}).
+   */
+  static String shortReason(Throwable e) {
+    if (e instanceof SQLiteException sqlite) {
+      String message = String.valueOf(sqlite.getMessage());
+      int open = message.lastIndexOf('[');
+      // "[26] DB[2] exec() file is encrypted or is not a database": SQLite's text after the call's name.
+      String text = open >= 0 && message.endsWith("]")
+          ? message.substring(open + 1, message.length() - 1)
+          : message.replaceFirst("^\\[-?\\d+\\]\\s*(DB\\[\\d+\\]\\s*)?(\\w+\\(\\)\\s*)?", "");
+      if (text.contains("[") || text.length() > 200) {
+        text = ""; // not the form expected: the code alone, rather than SQL
+      }
+      return "SQLite error " + sqlite.getErrorCode() + (text.isEmpty() ? "" : ": " + text);
+    }
+    return String.valueOf(e);
+  }
+
+  /**
+   * Closes the damaged database, renames it (and its {@code -wal} and {@code -shm} files, so that
+   * {@code sqlite3} opens it with its last transactions) to {@code spend-logs.db.corrupt-<UTC time>}
+   * beside it, never deleting it, says so once (SEVERE, with what to do), and opens a fresh database
+   * in its place. When the file cannot be moved, the damaged one is opened again and the failure
+   * stays what it is (logged).
+   */
+  private void setAsideAndReopen(SQLiteException damage) throws SQLiteException {
+    db.dispose();
+    db = null;
+    String stamp = CORRUPT_STAMP.format(clock.instant());
+    Path aside = file.resolveSibling(file.getFileName() + ".corrupt-" + stamp);
+    for (int n = 2; Files.exists(aside); n++) {
+      aside = file.resolveSibling(file.getFileName() + ".corrupt-" + stamp + "-" + n);
+    }
+    try {
+      Files.move(file, aside);
+      for (String suffix : List.of("-wal", "-shm")) {
+        Path companion = file.resolveSibling(file.getFileName() + suffix);
+        if (Files.exists(companion)) {
+          Files.move(companion, aside.resolveSibling(aside.getFileName() + suffix));
+        }
+      }
+    } catch (java.io.IOException e) {
+      LOG.severe("The spend-log database " + file + " is damaged (" + shortReason(damage) + ") and could not be moved aside (" + e
+          + "); stop the gateway, move it aside or restore it from a backup, and start again");
+      openDatabase();
+      throw damage;
+    }
+    LOG.severe("The spend-log database " + file + " is damaged (" + shortReason(damage) + "): it was moved aside to " + aside
+        + " and a fresh, empty one opened in its place; new spend-log rows go there. The rows of the damaged file no longer show in"
+        + " /spend/logs; to get back what it still holds, stop the gateway, `sqlite3 " + aside + " .recover > recovered.sql`"
+        + " and copy the rows in (docs/operations.md, \"A damaged file\"), or restore " + file.getFileName()
+        + " from a backup. Nothing is deleted.");
+    openDatabase();
   }
 
   /**
@@ -567,7 +764,10 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
 
   private void purgeExpiredLogged() {
     try {
-      purgeExpired();
+      recovering(() -> {
+        purgeExpired();
+        return null;
+      });
     } catch (SQLiteException e) {
       LOG.warning("Deleting spend-log rows past their retention from " + describe() + " failed (tried again in " + PURGE_INTERVAL + "): "
           + e.getMessage());
@@ -606,7 +806,7 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
     lock.lock();
     try {
       if (closing || !owner.isAlive()) {
-        throw new ServiceUnavailable("The spend-log database (" + describe() + ") is closed.", null);
+        throw new ServiceUnavailable("The spend-log database is closed.", null);
       }
       tasks.add(task);
       work.signal();
@@ -618,14 +818,18 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
     } catch (ExecutionException e) {
       throw unavailable(e.getCause());
     } catch (java.util.concurrent.CancellationException e) {
-      throw new ServiceUnavailable("The spend-log database (" + describe() + ") closed during the read.", e);
+      throw new ServiceUnavailable("The spend-log database closed during the read.", e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new ServiceUnavailable("Interrupted while reading the spend logs.", e);
     }
   }
 
-  /** A database failure is the client's 503; any other exception is a fault and stays what it is. */
+  /**
+   * A database failure is the client's 503, in a few words (the admin client gets neither the file's
+   * path nor the SQL nor the driver's codes); the detail goes to the log, at most once a minute. Any
+   * other exception is a fault and stays what it is.
+   */
   private RuntimeException unavailable(Throwable cause) {
     if (cause instanceof RuntimeException runtime) {
       return runtime;
@@ -633,7 +837,13 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
     if (cause instanceof Error error) {
       throw error;
     }
-    return new ServiceUnavailable("The spend-log database (" + describe() + ") is unavailable: " + cause.getMessage(), cause);
+    long now = System.nanoTime();
+    long due = nextReadFailureLogAt.get();
+    if (now - due >= 0 && nextReadFailureLogAt.compareAndSet(due, now + FAILURE_LOG_INTERVAL.toNanos())) {
+      LOG.warning("Reading the spend logs from " + describe() + " failed (" + shortReason(cause) + "); /spend/logs answers 503"
+          + " (said again at most once a minute while it lasts)");
+    }
+    return new ServiceUnavailable("The spend-log database cannot be read; see the gateway's log.", cause);
   }
 
   // --- moving rows in ---
@@ -679,7 +889,7 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
   @Override
   public Page page(Query query) {
     movedIn.join();
-    return onOwner(() -> read(query));
+    return onOwner(() -> recovering(() -> read(query)));
   }
 
   private Page read(Query query) throws SQLiteException {

@@ -201,4 +201,25 @@ class LocalSpendLogsTest {
       assertThat(items).as("the spend rows moved out of the table").noneMatch(LogItems::isSpendItem).hasSize(1);
     }
   }
+
+  @Test
+  void aSpendLogDatabaseThatCannotBeWrittenAnswers503WithAShortMessageAndNoPathOrSql() throws Exception {
+    try (var gateway = start()) {
+      NativeSqlite.load();
+      var other = new com.almworks.sqlite4java.SQLiteConnection(dataDir().resolve(SqliteSpendLogs.FILE_NAME).toFile()).open(false);
+      other.exec("BEGIN EXCLUSIVE"); // the gateway's writes fail ("database is locked"), as on a full disk
+      try {
+        record(gateway, 1);
+        var response = send(gateway, "GET", "/spend/logs", MASTER, null);
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(503);
+        JsonNode error = Json.MAPPER.readTree(response.body()).path("error");
+        assertThat(error.path("message").asText()).startsWith("The spend-log database cannot be written").contains("See the gateway's log");
+        assertThat(response.body()).doesNotContain(dataDir().toString(), "spend-logs.db", "INSERT", "DB[", "locked");
+      } finally {
+        other.exec("ROLLBACK");
+        other.dispose();
+      }
+      assertThat(send(gateway, "GET", "/spend/logs", MASTER, null).statusCode()).as("written once the file is back").isEqualTo(200);
+    }
+  }
 }

@@ -240,4 +240,164 @@ class SqliteSpendLogsTest extends SpendLogReadContract {
     store.flush();
     assertThat(store.pendingCount()).isZero();
   }
+
+  // --- a damaged file, a writer that keeps failing, what a client is told ---
+
+  /**
+   * A store of 5,000 rows, closed, copied, and the copy damaged as a reviewer did: 2,000 random
+   * bytes every 16 KB from offset 8,192 (the header left valid, so it opens).
+   */
+  private Path damagedCopy(String name) throws Exception {
+    Path source = Files.createDirectories(dir.resolve("source-" + name)).resolve(SqliteSpendLogs.FILE_NAME);
+    var store = open(source);
+    Instant start = Instant.now().minus(Duration.ofHours(2));
+    for (int i = 0; i < 5000; i++) {
+      store.record(call(String.format("old-%04d", i), "key-a", i % 2 == 0 ? "team-a" : null, start.plusMillis(i)));
+    }
+    store.close();
+    Path damaged = Files.createDirectories(dir.resolve(name)).resolve(SqliteSpendLogs.FILE_NAME);
+    Files.copy(source, damaged);
+    var random = new java.util.Random(42);
+    try (var raf = new java.io.RandomAccessFile(damaged.toFile(), "rw")) {
+      assertThat(raf.length()).as("a file of many pages").isGreaterThan(200_000);
+      byte[] noise = new byte[2000];
+      for (long offset = 8192; offset < raf.length(); offset += 16 * 1024) {
+        random.nextBytes(noise);
+        raf.seek(offset);
+        raf.write(noise);
+      }
+    }
+    return damaged;
+  }
+
+  private static List<String> setAside(Path damaged) throws Exception {
+    try (var files = Files.list(damaged.getParent())) {
+      return files.map(f -> f.getFileName().toString()).filter(n -> n.startsWith(SqliteSpendLogs.FILE_NAME + ".corrupt-")).toList();
+    }
+  }
+
+  @Test
+  void aDamagedFileFoundByAWriteIsSetAsideAndTheRowsGoToAFreshOne() throws Exception {
+    Path damaged = damagedCopy("write");
+    long damagedSize = Files.size(damaged);
+    var logged = aigw.core.testing.Logs.of(SqliteSpendLogs.class, () -> {
+      var store = open(damaged);
+      Instant now = Instant.now();
+      for (int i = 0; i < 300; i++) { // more than one transaction's worth: the writer's own drain meets the damage too
+        store.record(call(String.format("new-%03d", i), "key-b", null, now.minusMillis(300 - i)));
+      }
+      store.flush(); // before: 503, every write failing with "database disk image is malformed"
+      var page = store.page(new SpendLogReader.Query("key-b", null, now.minusSeconds(10), now, 1000, null));
+      assertThat(ids(page)).as("every new row kept, in the fresh file").hasSize(300).startsWith("new-299").endsWith("new-000");
+      store.close();
+    });
+    List<String> aside = setAside(damaged);
+    assertThat(aside).as("the damaged file is set aside, never deleted").hasSize(1);
+    assertThat(aside.get(0)).matches("spend-logs\\.db\\.corrupt-\\d{8}T\\d{6}Z");
+    assertThat(Files.size(damaged.resolveSibling(aside.get(0)))).isGreaterThanOrEqualTo(damagedSize);
+    var severe = logged.stream().filter(r -> r.getLevel() == java.util.logging.Level.SEVERE).map(java.util.logging.LogRecord::getMessage).toList();
+    assertThat(severe).as("said once, with what to do").hasSize(1);
+    assertThat(severe.get(0)).contains("is damaged", aside.get(0), ".recover", "backup").doesNotContain("INSERT");
+    var reopened = open(damaged);
+    assertThat(ids(reopened.page(new SpendLogReader.Query("key-b", null, Instant.now().minusSeconds(60), Instant.now(), 1000, null))))
+        .as("the fresh file is the store's file from now on").hasSize(300);
+  }
+
+  @Test
+  void aDamagedFileFoundByAReadIsSetAsideAndTheReadAnswersFromTheFreshOne() throws Exception {
+    Path damaged = damagedCopy("read");
+    var store = open(damaged);
+    Instant now = Instant.now();
+    // Every row of the damaged file in range: the read walks its pages and meets the damage.
+    var page = store.page(new SpendLogReader.Query(null, null, now.minus(Duration.ofHours(3)), now, 10_000, null));
+    assertThat(page.entries()).as("before: 503 on every read; now the fresh, empty file answers").isEmpty();
+    assertThat(setAside(damaged)).hasSize(1);
+    store.record(call("after", "key-b", null, now));
+    store.flush();
+    assertThat(ids(store.page(new SpendLogReader.Query("key-b", null, now.minusSeconds(1), now, 10, null)))).containsExactly("after");
+  }
+
+  @Test
+  void aFileThatIsNotADatabaseIsRefusedAtStartWithWhatToDo() throws Exception {
+    Path file = dir.resolve(SqliteSpendLogs.FILE_NAME);
+    byte[] noise = new byte[64 * 1024];
+    new java.util.Random(7).nextBytes(noise);
+    Files.write(file, noise);
+    assertThatThrownBy(() -> open(file))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("not a database")
+        .hasMessageContaining("move it aside")
+        .hasMessageContaining("restore it from a backup")
+        .hasMessageNotContaining("DB[");
+    assertThat(Files.readAllBytes(file)).as("left as it was").isEqualTo(noise);
+  }
+
+  @Test
+  void whileWritesFailCallersStopWaitingForRoomAndTheLogSaysWhyOnce() throws Exception {
+    int bound = 40;
+    Path file = dir.resolve(SqliteSpendLogs.FILE_NAME);
+    last = SqliteSpendLogs.open(file, RETENTION, Clock.systemUTC(), bound, SqliteSpendLogs.IN_MEMORY_MAX_ROWS, Duration.ofSeconds(5));
+    opened.add(last);
+    var store = last;
+    NativeSqlite.load();
+    var other = new SQLiteConnection(file.toFile()).open(false);
+    other.exec("BEGIN EXCLUSIVE"); // every write of the store fails ("database is locked"), as on a full disk
+    List<java.util.logging.LogRecord> logged;
+    try {
+      logged = aigw.core.testing.Logs.of(SqliteSpendLogs.class, () -> {
+        for (int i = 0; i < 35; i++) { // past 3/4 of the bound
+          store.record(call("r" + i, "key-a", null, DAY_1.plusMillis(i)));
+        }
+        assertThatThrownBy(store::flush).isInstanceOf(aigw.core.errors.ServiceUnavailable.class); // a transaction failed
+        // Before: each caller waited for the writer's next try (1 s later), which failed again, and so
+        // on up to 5 s: a keep-alive connection served about one call a second.
+        long began = System.nanoTime();
+        for (int caller = 0; caller < 3; caller++) {
+          store.awaitRoomAfterAnswer();
+        }
+        assertThat(Duration.ofNanos(System.nanoTime() - began)).as("callers do not wait for a writer that fails")
+            .isLessThan(Duration.ofMillis(500));
+      });
+    } finally {
+      other.exec("ROLLBACK");
+      other.dispose();
+    }
+    var warnings = logged.stream().filter(r -> r.getLevel() == java.util.logging.Level.WARNING).map(java.util.logging.LogRecord::getMessage).toList();
+    assertThat(warnings).filteredOn(m -> m.contains("held in memory")).as("said once, with why").hasSize(1)
+        .allMatch(m -> m.contains("cannot be written") && m.contains("database is locked"));
+    assertThat(warnings).as("a failed write is said in a short line, without the SQL").allMatch(m -> !m.contains("INSERT") && !m.contains("DB["));
+
+    store.flush(); // a transaction succeeds again: the bound is back to normal
+    var release = new CountDownLatch(1);
+    var held = new CountDownLatch(1);
+    Thread holder = Thread.ofPlatform().start(() -> store.onOwner(() -> {
+      held.countDown();
+      return release.await(30, TimeUnit.SECONDS); // a healthy but slow disk
+    }));
+    assertThat(held.await(10, TimeUnit.SECONDS)).isTrue();
+    for (int i = 0; i < 35; i++) {
+      store.record(call("s" + i, "key-a", null, DAY_1.plusSeconds(1).plusMillis(i)));
+    }
+    var afterAnswer = Thread.ofPlatform().start(store::awaitRoomAfterAnswer);
+    afterAnswer.join(300);
+    assertThat(afterAnswer.isAlive()).as("once writes succeed, an answered call waits for room again").isTrue();
+    release.countDown();
+    holder.join();
+    afterAnswer.join(TimeUnit.SECONDS.toMillis(10));
+    assertThat(afterAnswer.isAlive()).isFalse();
+  }
+
+  @Test
+  void aReadThatFailsAnswers503WithoutThePathOrTheSql() {
+    var store = open(dir.resolve(SqliteSpendLogs.FILE_NAME));
+    // A real SQLite failure on the owning thread, with the SQL and codes sqlite4java puts in its message.
+    assertThatThrownBy(() -> store.onOwner(() -> {
+          NativeSqlite.load();
+          var probe = new SQLiteConnection(dir.resolve("absent-dir").resolve("x.db").toFile());
+          probe.openReadonly(); // SQLITE_CANTOPEN, its message naming the file
+          return null;
+        }))
+        .isInstanceOf(aigw.core.errors.ServiceUnavailable.class)
+        .hasMessage("The spend-log database cannot be read; see the gateway's log.");
+  }
 }
