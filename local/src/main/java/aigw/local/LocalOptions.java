@@ -52,7 +52,7 @@ public record LocalOptions(
                               any other than loopback needs a master key of your own)
         --config FILE         model_list YAML (AIGW_CONFIG; default: the bundled example)
         --data-dir DIR        where keys, usage and spend logs are kept: DynamoDB Local's file and
-                        spend-logs.db (SQLite) (AIGW_DATA_DIR; default .aigw/data)
+                              spend-logs.db (SQLite) (AIGW_DATA_DIR; default .aigw/data)
         --in-memory           keep nothing: the database lives and dies with the process
         --aws                 use real AWS instead: DynamoDB table and Secrets Manager master key
         --keys-table NAME     the keys table (AIGW_KEYS_TABLE; default aigw-keys)
