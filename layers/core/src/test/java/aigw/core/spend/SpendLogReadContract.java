@@ -41,12 +41,14 @@ public abstract class SpendLogReadContract {
     return -1;
   }
 
-  protected static SpendLogEntry call(String requestId, String keyId, String teamId, Instant start) {
+  /** A model call's record with fixed usage and cost (also DynamoDbLogsTest's). */
+  public static SpendLogEntry call(String requestId, String keyId, String teamId, Instant start) {
     return new SpendLogEntry(requestId, keyId, "alias-" + keyId, teamId, "gpt-4o-mini", "openai/gpt-4o-mini",
         10, 5, 15, new BigDecimal("0.000123"), 200, 321, false, start);
   }
 
-  protected static List<String> ids(SpendLogReader.Page page) {
+  /** The request ids of a page, in its order. */
+  public static List<String> ids(SpendLogReader.Page page) {
     return page.entries().stream().map(SpendLogEntry::requestId).toList();
   }
 

@@ -1,15 +1,15 @@
 package aigw.core.spend.dynamodb;
 
+import static aigw.core.spend.SpendLogReadContract.call;
+import static aigw.core.spend.SpendLogReadContract.ids;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import aigw.core.audit.AuditEvent;
 import aigw.core.audit.AuditLogReader;
-import aigw.core.spend.SpendLogEntry;
 import aigw.core.spend.SpendLogReader;
 import aigw.core.testing.LocalDynamo;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.InvocationTargetException;
-import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -47,15 +47,6 @@ class DynamoDbLogsTest {
 
   private DynamoDbLogs logs(DynamoDbClient client) {
     return new DynamoDbLogs(client, dynamo.logsTable(), RETENTION, new FileLogJournal(dataDir.resolve(FileLogJournal.FILE_NAME)), waits::add);
-  }
-
-  private static SpendLogEntry call(String requestId, String keyId, String teamId, Instant start) {
-    return new SpendLogEntry(requestId, keyId, "alias-" + keyId, teamId, "gpt-4o-mini", "openai/gpt-4o-mini",
-        10, 5, 15, new BigDecimal("0.000123"), 200, 321, false, start);
-  }
-
-  private static List<String> ids(SpendLogReader.Page page) {
-    return page.entries().stream().map(SpendLogEntry::requestId).toList();
   }
 
   @Test
