@@ -38,6 +38,7 @@ import java.util.regex.Pattern;
  * java -cp ... aigw.bench.Bench --peers [--wrk-seconds S]   (only aigw beside Portkey under wrk)
  * java -cp ... aigw.bench.Bench --soak [--soak-seconds S]   (only the soak; 300 s by default)
  * java -cp ... aigw.bench.Bench --lambda [--requests N]   (only the Lambda handler's warm self-time)
+ * java -cp ... aigw.bench.Bench --load-only [--requests N]   (only whole answers through the gateway in this JVM)
  * java -cp ... aigw.bench.Bench --adapters [--requests N] [--streams N] [--chunks N]
  * </pre>
  *
@@ -90,6 +91,7 @@ public final class Bench {
     boolean peers = true;
     boolean peersOnly = false;
     boolean lambdaOnly = false;
+    boolean loadOnly = false;
     Duration wrkDuration = Duration.ofSeconds(10);
     Integer requestsGiven = null;
     Integer streamsGiven = null;
@@ -115,6 +117,12 @@ public final class Bench {
         case "--streaming-only" -> {
           load = false;
           startUp = false;
+        }
+        case "--load-only" -> { // whole answers through the gateway in this JVM: no Lambda, streams, peers or start-up
+          loadOnly = true;
+          streaming = false;
+          startUp = false;
+          peers = false;
         }
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
@@ -147,7 +155,7 @@ public final class Bench {
         return;
       }
 
-      if (lambdaOnly || load) { // LambdaBench: the proxy function's warm self-time, in this JVM
+      if (lambdaOnly || (load && !loadOnly)) { // LambdaBench: the proxy function's warm self-time, in this JVM
         System.out.println();
         System.out.println("== Lambda: warm ProxyHandler self-time (in this JVM, embedded DynamoDB Local, stub provider) ==");
         LambdaBench.run(config, env(), requestsGiven != null ? requestsGiven : 2_000);
