@@ -38,6 +38,7 @@ import java.util.regex.Pattern;
  * java -cp ... aigw.bench.Bench --peers [--wrk-seconds S]   (only aigw beside Portkey under wrk)
  * java -cp ... aigw.bench.Bench --soak [--soak-seconds S]   (only the soak; 300 s by default)
  * java -cp ... aigw.bench.Bench --lambda [--requests N]   (only the Lambda handler's warm self-time)
+ * java -cp ... aigw.bench.Bench --load-only [--requests N]   (only whole answers through the gateway in this JVM)
  * java -cp ... aigw.bench.Bench --adapters [--requests N] [--streams N] [--chunks N]
  * </pre>
  *
@@ -90,6 +91,7 @@ public final class Bench {
     boolean peers = true;
     boolean peersOnly = false;
     boolean lambdaOnly = false;
+    boolean loadOnly = false;
     Duration wrkDuration = Duration.ofSeconds(10);
     Integer requestsGiven = null;
     Integer streamsGiven = null;
@@ -115,6 +117,12 @@ public final class Bench {
         case "--streaming-only" -> {
           load = false;
           startUp = false;
+        }
+        case "--load-only" -> { // whole answers through the gateway in this JVM: no Lambda, streams, peers or start-up
+          loadOnly = true;
+          streaming = false;
+          startUp = false;
+          peers = false;
         }
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
@@ -147,7 +155,7 @@ public final class Bench {
         return;
       }
 
-      if (lambdaOnly || load) { // LambdaBench: the proxy function's warm self-time, in this JVM
+      if (lambdaOnly || (load && !loadOnly)) { // LambdaBench: the proxy function's warm self-time, in this JVM
         System.out.println();
         System.out.println("== Lambda: warm ProxyHandler self-time (in this JVM, embedded DynamoDB Local, stub provider) ==");
         LambdaBench.run(config, env(), requestsGiven != null ? requestsGiven : 2_000);
@@ -333,6 +341,16 @@ public final class Bench {
 
       for (int connections : new int[] {1, 16}) {
         int perConnection = Math.max(1, requests / connections);
+        if (connections == 1) {
+          // In turns, one request to the stub, one through the gateway: both measured over the same
+          // seconds (until session 11 one run after the other, whose difference carried the load's
+          // changes between them: this machine's 1-connection p99 moved by 1-3 ms from run to run).
+          var before = counting.snapshot(gateway);
+          var both = LoadRun.runInTurns(direct, null, proxied, bearer, CHAT, perConnection);
+          var after = counting.snapshot(gateway);
+          report(both[0], both[1], before, after);
+          continue;
+        }
         var directRun = LoadRun.run(direct, null, CHAT, connections, perConnection);
         var before = counting.snapshot(gateway);
         var gatewayRun = LoadRun.run(proxied, bearer, CHAT, connections, perConnection);
@@ -469,8 +487,9 @@ public final class Bench {
       System.out.printf(Locale.ROOT, "                 target added p50 <= %.1f ms: %s%n",
           TARGET_ADDED_P50_MILLIS_16, verdict(addedP50, TARGET_ADDED_P50_MILLIS_16, "ms"));
     }
-    System.out.printf(Locale.ROOT, "                 requests/s: direct %.0f | gateway %.0f%n",
-        direct.requestsPerSecond(), gateway.requestsPerSecond());
+    System.out.printf(Locale.ROOT, "                 requests/s: direct %.0f | gateway %.0f%s%n",
+        direct.requestsPerSecond(), gateway.requestsPerSecond(),
+        direct.connections() == 1 ? " (in turns: each connection's rate while it was in use)" : "");
     System.out.println("                 DynamoDB calls per proxied request: " + perRequest(before, after, gateway.requests()));
     double writes = (after.getOrDefault(CountingDynamoDb.WRITES_AFTER_THE_ANSWER, 0L) - before.getOrDefault(CountingDynamoDb.WRITES_AFTER_THE_ANSWER, 0L))
         / (double) gateway.requests();

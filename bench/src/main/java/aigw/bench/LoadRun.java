@@ -77,4 +77,52 @@ final class LoadRun {
       client.close();
     }
   }
+
+  /**
+   * One connection to each of two URIs, their requests in turns (first, second, first, ...): both
+   * sets of latencies are sampled over the same seconds, so a burst of load on a shared 2-core
+   * machine (a JIT compilation, a background write, another process) falls on both alike; in two
+   * runs one after the other each sees other moments, and the difference of their percentiles
+   * carries that noise. Each result's seconds are the sum of its own latencies (the rate of its
+   * connection while it was in use).
+   *
+   * @return the first URI's result, then the second's
+   */
+  static Result[] runInTurns(URI first, String firstAuthorization, URI second, String secondAuthorization, byte[] body, int requests)
+      throws Exception {
+    HttpClient client =
+        HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).executor(Runnable::run).build();
+    try {
+      HttpRequest[] sent = {request(first, firstAuthorization, body), request(second, secondAuthorization, body)};
+      long[][] latencies = {new long[requests], new long[requests]};
+      for (int i = 0; i < requests; i++) {
+        for (int target = 0; target < 2; target++) {
+          long start = System.nanoTime();
+          HttpResponse<byte[]> response = client.send(sent[target], HttpResponse.BodyHandlers.ofByteArray());
+          latencies[target][i] = System.nanoTime() - start;
+          if (response.statusCode() != 200) {
+            throw new IllegalStateException("HTTP " + response.statusCode() + ": " + new String(response.body()));
+          }
+        }
+      }
+      var results = new Result[2];
+      for (int target = 0; target < 2; target++) {
+        long total = Arrays.stream(latencies[target]).sum();
+        Arrays.sort(latencies[target]);
+        results[target] = new Result(1, requests, total / 1e9, latencies[target]);
+      }
+      return results;
+    } finally {
+      client.close();
+    }
+  }
+
+  private static HttpRequest request(URI uri, String authorization, byte[] body) {
+    var builder = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30)).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(body));
+    if (authorization != null) {
+      builder.header("Authorization", authorization);
+    }
+    return builder.build();
+  }
 }

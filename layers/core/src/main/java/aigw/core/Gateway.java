@@ -409,7 +409,7 @@ public final class Gateway {
         continue;
       }
       try {
-        if (!flushWrites(false)) {
+        if (!groupCommitOnce()) {
           pause = GROUP_COMMIT_RETRY_PAUSE.toMillis(); // kept in the queues; tried again after the pause
         }
       } catch (RuntimeException unexpected) {
@@ -417,6 +417,28 @@ public final class Gateway {
         pause = GROUP_COMMIT_RETRY_PAUSE.toMillis();
       }
     }
+  }
+
+  /**
+   * One window of the local group commit: the settlements and the usage that wait go in one call
+   * (more only while each is full), and what answers hand over meanwhile waits for the next window
+   * rather than costing a write of its own ({@link aigw.core.usage.AfterAnswerWrites#writeWaiting}).
+   * The usage queue's own writer runs only when that call did not land: it then writes key by key
+   * and keeps what fails, as any flush does. Settlements are flushed as before (a slot is freed as
+   * soon as possible).
+   *
+   * @return false when something is left unwritten (kept in its queue for the retry)
+   */
+  private boolean groupCommitOnce() {
+    if (together == null) {
+      return flushWrites(false);
+    }
+    var sources = new java.util.ArrayList<java.util.function.IntFunction<aigw.core.usage.WrittenTogether>>(2);
+    sources.add(limits::takeEndingsTogether);
+    sources.add(max -> usage.takeTogether(usageItems::transactItem, max));
+    boolean landed = together.writeWaiting(sources);
+    boolean limitsEnded = limits.flushEndings();
+    return (landed || usage.flush()) && limitsEnded;
   }
 
   /** At shutdown: the group commit stops, a last flush, then what is still unwritable goes to the log. */

@@ -54,11 +54,32 @@ public final class AfterAnswerWrites {
    * @return how many calls were written
    */
   public int write(List<IntFunction<WrittenTogether>> sources) {
+    return rounds(sources, false).calls();
+  }
+
+  /**
+   * As {@link #write}, for a periodic group commit: one call, and another only while the last one
+   * was full ({@link #MAX_ITEMS} items: what waited did not fit in it). What answers hand over while
+   * a call is in flight waits for the next period instead of costing a call of its own: on the local
+   * gateway, at one connection, the usage of a key took about three UpdateItems per 20-ms window
+   * (the second and third for the one or two requests answered during the first), now one.
+   *
+   * @return true when every call made landed (nothing taken went back to its queue), or nothing waited
+   */
+  public boolean writeWaiting(List<IntFunction<WrittenTogether>> sources) {
+    return rounds(sources, true).landed();
+  }
+
+  /** How many calls a write made, and whether the last one landed. */
+  private record Rounds(int calls, boolean landed) {}
+
+  private Rounds rounds(List<IntFunction<WrittenTogether>> sources, boolean onlyWhileFull) {
     int transactions = 0;
     while (true) {
       var taken = new ArrayList<WrittenTogether>(sources.size());
       var items = new ArrayList<TransactWriteItem>();
       boolean written = false;
+      boolean full = false;
       try {
         for (IntFunction<WrittenTogether> source : sources) {
           WrittenTogether part = source.apply(MAX_ITEMS - items.size());
@@ -66,8 +87,9 @@ public final class AfterAnswerWrites {
           items.addAll(part.items());
         }
         if (items.isEmpty()) {
-          return transactions;
+          return new Rounds(transactions, true);
         }
+        full = items.size() >= MAX_ITEMS;
         written = items.size() == 1 ? writeAlone(items.getFirst()) : transact(items);
       } finally { // whatever happens, everything taken is ended: a queue waits for it until then
         RuntimeException endFailed = null;
@@ -83,11 +105,11 @@ public final class AfterAnswerWrites {
         }
       }
       if (!written) {
-        return transactions;
+        return new Rounds(transactions, false);
       }
       transactions++;
-      if (transactions >= MAX_ROUNDS) {
-        return transactions; // under load the next flush takes the rest
+      if (transactions >= MAX_ROUNDS || (onlyWhileFull && !full)) {
+        return new Rounds(transactions, true); // under load the next flush takes the rest
       }
     }
   }

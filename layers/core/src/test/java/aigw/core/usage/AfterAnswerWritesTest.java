@@ -1,0 +1,149 @@
+package aigw.core.usage;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import aigw.core.testing.LocalDynamo;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntFunction;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
+import software.amazon.awssdk.services.dynamodb.model.TransactWriteItem;
+
+/**
+ * How many DynamoDB calls the writes after the answer take, on DynamoDB Local: the flush after an
+ * answer (Lambda) writes until nothing waits; the local group commit's window writes what waited
+ * and leaves what answers hand over during its call to the next window.
+ */
+class AfterAnswerWritesTest {
+  private final LocalDynamo dynamo = new LocalDynamo();
+  /** Write calls that reached DynamoDB Local (PutItem, UpdateItem, TransactWriteItems). */
+  private final AtomicInteger calls = new AtomicInteger();
+  private final AtomicInteger putItems = new AtomicInteger();
+  private final List<Boolean> ended = new ArrayList<>();
+
+  @AfterEach
+  void close() {
+    dynamo.close();
+  }
+
+  private DynamoDbClient counted() {
+    DynamoDbClient client = dynamo.client();
+    return (DynamoDbClient) Proxy.newProxyInstance(DynamoDbClient.class.getClassLoader(), new Class<?>[] {DynamoDbClient.class},
+        (proxy, method, args) -> {
+          if (method.getName().equals("putItem") || method.getName().equals("updateItem") || method.getName().equals("transactWriteItems")) {
+            calls.incrementAndGet();
+          }
+          try {
+            return method.invoke(client, args);
+          } catch (InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+  }
+
+  /**
+   * A queue whose k-th taking gives {@code sizes[k]} new items (0 once the list is used up): the
+   * first what waited, the later ones what answers handed over while the previous call was in flight.
+   */
+  private IntFunction<WrittenTogether> arriving(int... sizes) {
+    AtomicInteger taking = new AtomicInteger();
+    return max -> {
+      int k = taking.getAndIncrement();
+      int size = Math.min(max, k < sizes.length ? sizes[k] : 0);
+      var items = new ArrayList<TransactWriteItem>(size);
+      for (int i = 0; i < size; i++) {
+        int n = putItems.incrementAndGet();
+        items.add(TransactWriteItem.builder().put(p -> p.tableName(dynamo.keysTable())
+            .item(Map.of("token_hash", AttributeValue.fromS("item#" + n), "n", AttributeValue.fromN(Integer.toString(n))))).build());
+      }
+      return new WrittenTogether() {
+        @Override
+        public List<TransactWriteItem> items() {
+          return items;
+        }
+
+        @Override
+        public void end(boolean written) {
+          if (!items.isEmpty()) {
+            ended.add(written);
+          }
+        }
+      };
+    };
+  }
+
+  private long itemsInTable() {
+    return dynamo.client().scanPaginator(r -> r.tableName(dynamo.keysTable())).items().stream().count();
+  }
+
+  @Test
+  void theFlushAfterAnAnswerWritesUntilNothingWaits() {
+    var writes = new AfterAnswerWrites(counted());
+
+    int made = writes.write(List.of(arriving(1, 1, 1)));
+
+    assertThat(made).isEqualTo(3);
+    assertThat(calls).hasValue(3);
+    assertThat(itemsInTable()).isEqualTo(3);
+  }
+
+  @Test
+  void theGroupCommitWindowWritesWhatWaitedInOneCallAndLeavesLaterArrivalsToTheNextWindow() {
+    var writes = new AfterAnswerWrites(counted());
+    IntFunction<WrittenTogether> usage = arriving(1, 1, 1);
+
+    assertThat(writes.writeWaiting(List.of(usage))).as("landed").isTrue();
+
+    assertThat(calls).as("one call for the key that waited, none for the requests answered during it").hasValue(1);
+    assertThat(itemsInTable()).isEqualTo(1);
+    assertThat(ended).containsExactly(true);
+
+    assertThat(writes.writeWaiting(List.of(usage))).isTrue();
+    assertThat(calls).as("the next window takes what arrived").hasValue(2);
+    assertThat(itemsInTable()).isEqualTo(2);
+  }
+
+  @Test
+  void theGroupCommitWindowGoesOnWhileEachCallIsFull() {
+    var writes = new AfterAnswerWrites(counted());
+
+    // 150 keys waited: a call takes at most 100 (TransactWriteItems' limit), so one more for the 50
+    // that did not fit; the 7 answered meanwhile wait for the next window.
+    assertThat(writes.writeWaiting(List.of(arriving(AfterAnswerWrites.MAX_ITEMS, 50, 7)))).isTrue();
+
+    assertThat(calls).hasValue(2);
+    assertThat(itemsInTable()).isEqualTo(150);
+  }
+
+  @Test
+  void aWindowWhoseCallDidNotLandSaysSoAndPutsWhatItTookBack() {
+    var writes = new AfterAnswerWrites(counted());
+    // Two puts of the same item in one transaction: DynamoDB refuses the whole call.
+    IntFunction<WrittenTogether> conflicting = max -> new WrittenTogether() {
+      private final TransactWriteItem same = TransactWriteItem.builder().put(p -> p.tableName(dynamo.keysTable())
+          .item(Map.of("token_hash", AttributeValue.fromS("same")))).build();
+
+      @Override
+      public List<TransactWriteItem> items() {
+        return List.of(same, same);
+      }
+
+      @Override
+      public void end(boolean written) {
+        ended.add(written);
+      }
+    };
+
+    assertThat(writes.writeWaiting(List.of(conflicting))).isFalse();
+
+    assertThat(ended).as("given back to its queue, whose own writer writes it").containsExactly(false);
+    assertThat(itemsInTable()).isZero();
+  }
+}
