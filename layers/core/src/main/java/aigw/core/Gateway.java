@@ -31,6 +31,8 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.logging.Logger;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 
@@ -226,6 +228,15 @@ public final class Gateway {
    */
   public static Gateway fromEnvironment(Map<String, String> env, boolean callsProviders) {
     var settings = GatewaySettings.fromEnvironment(env);
+    // Init's two independent halves: the model list file (Jackson and SnakeYAML) and the providers'
+    // HTTP client (the JDK's HTTP and TLS classes) are made on a second thread while this one builds
+    // the Secrets Manager client and reads the secrets (the AWS SDK's classes, the larger half). The
+    // AWS SDK stays on this thread alone. docs/architecture.md, "Performance", has the figures.
+    CompletableFuture<Aside> aside = CompletableFuture.supplyAsync(
+        () -> new Aside(
+            settings.configFile() == null ? null : ModelList.parse(Path.of(settings.configFile())),
+            callsProviders ? OpenAiCompatibleProvider.defaultHttpClient() : null),
+        task -> Thread.ofPlatform().name("aigw-init").daemon().start(task));
     SecretSource secret;
     if (callsProviders && !settings.allowMasterKeyForModels()) {
       secret = SecretSource.NOT_HELD;
@@ -247,12 +258,12 @@ public final class Gateway {
       credentials = ProviderCredentials.overSecret(env, AwsClients.secretsManager(), providerSecret.trim(), clock);
       names = credentials.names();
     }
-    ModelList.Config models =
-        settings.configFile() == null ? ModelList.Config.empty() : ModelList.readConfig(Path.of(settings.configFile()), names);
+    Aside made = join(aside);
+    ModelList.Config models = made.modelList() == null ? ModelList.Config.empty() : ModelList.resolve(made.modelList(), names);
     // The admin function calls no provider: its client is built only if something ever does, not at
     // init (the JDK client and its TLS context are a good part of a cold start).
     var http = callsProviders
-        ? OpenAiCompatibleProvider.defaultHttpClient()
+        ? made.http()
         : new aigw.core.providers.http.LazyHttpClient(OpenAiCompatibleProvider::defaultHttpClient);
     var gateway = over(settings, AwsClients.dynamoDb(), secret, models, new Providers(http, credentials), clock);
     gateway.router.startAtRandom(new SecureRandom());
@@ -263,6 +274,24 @@ public final class Gateway {
       throw e;
     }
     return gateway;
+  }
+
+  /** What {@link #fromEnvironment(Map, boolean)} makes beside the secrets: the model list file read, the providers' client. */
+  private record Aside(ModelList.Parsed modelList, java.net.http.HttpClient http) {}
+
+  /** The second init thread's result, or its failure (an invalid model list) as it was thrown there. */
+  private static Aside join(CompletableFuture<Aside> aside) {
+    try {
+      return aside.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RuntimeException failure) {
+        throw failure;
+      }
+      if (e.getCause() instanceof Error failure) {
+        throw failure;
+      }
+      throw e;
+    }
   }
 
   /**

@@ -663,6 +663,36 @@ class PackagedFunctionsTest {
     }
   }
 
+  /**
+   * Issue 14: the API Gateway functions register {@code ApiGatewayEventSerializer}, so the runtime
+   * interface client reads their events with the layer's Jackson instead of loading its own shaded
+   * copy at init (about 600 classes). The events/ replays here check that the answers are the same.
+   */
+  @Test
+  void theApiGatewayFunctionsInitLoadsNoSecondJackson() throws Exception {
+    for (String function : List.of("ProxyFunction", "AdminFunction")) {
+      boolean proxy = function.equals("ProxyFunction");
+      Path taskRoot = RepoFiles.resolve(proxy ? "functions/proxy/target/function" : "functions/admin/target/function");
+      Path classLog = work.resolve(function + "-init-classes.log");
+      try (var api = new RuntimeApiStandIn()) {
+        var env = functionEnvironment(function, testModelList());
+        env.put("JAVA_TOOL_OPTIONS", env.get("JAVA_TOOL_OPTIONS") + " -Xlog:class+load=info:file=" + classLog);
+        Process process = runtime(proxy ? "aigw.proxy.ProxyHandler::handleRequest" : "aigw.admin.AdminHandler::handleRequest", taskRoot, layerJars(), env, api);
+        try {
+          api.firstPollNanos.get(60, TimeUnit.SECONDS);
+          var loaded = Files.readAllLines(classLog);
+          assertThat(loaded).as(function + ": the runtime took the function's serializer")
+              .anyMatch(line -> line.contains(" aigw.core.lambda.ApiGatewayEventSerializer "));
+          assertThat(loaded).as(function + ": classes of the runtime's shaded Jackson loaded by the init")
+              .filteredOn(line -> line.contains(" com.amazonaws.lambda.thirdparty.com.fasterxml.jackson.databind."))
+              .isEmpty();
+        } finally {
+          process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+      }
+    }
+  }
+
   @Test
   void theAdminFunctionServesTheEventsFromItsPackage() throws Exception {
     Path taskRoot = RepoFiles.resolve("functions/admin/target/function");
@@ -938,6 +968,12 @@ class PackagedFunctionsTest {
    * JAVA_TOOL_OPTIONS (C1 only), and the five run in turns (after one warm-up turn) so that a burst
    * of load on a shared machine spreads over all. A measurement, not a check: only with
    * -Daigw.measureInit=true (about a minute; -Daigw.measureRuns=N turns, 5 by default).
+   *
+   * <p>Beside the wall time, the CPU time at the first poll (Linux only): of the whole process, and
+   * of the thread that ran the init (the runtime's main thread). On a machine whose cores other
+   * work keeps busy, the wall time measures the load more than the init; the init thread's CPU time
+   * is the init's critical path as two free cores would run it (the JVM's compiler and GC threads,
+   * and aigw's second init thread, run beside it), and the process's CPU time is the work in all.
    */
   @Test
   void initOfEachFunctionAgainstATrivialHandler() throws Exception {
@@ -957,6 +993,8 @@ class PackagedFunctionsTest {
         new Launch("MasterKeyRotationFunction", "aigw.rotation.MasterKeyRotationHandler::handleRequest",
             RepoFiles.resolve("functions/rotation/target/function"), "MasterKeyRotationFunction", false));
     var init = new java.util.LinkedHashMap<String, List<Long>>();
+    var initThreadCpu = new java.util.LinkedHashMap<String, List<Long>>();
+    var processCpu = new java.util.LinkedHashMap<String, List<Long>>();
     int runs = Integer.getInteger("aigw.measureRuns", 5);
     for (int run = -1; run < runs; run++) {
       for (var launch : launches) {
@@ -971,8 +1009,13 @@ class PackagedFunctionsTest {
               : runtime(launch.handler(), launch.taskRoot(), launch.function() == null ? List.of() : layerJars(), env, api);
           try {
             long polled = api.firstPollNanos.get(60, TimeUnit.SECONDS);
+            long[] cpu = cpuMillis(process);
             if (run >= 0) { // run -1 warms up
               init.computeIfAbsent(launch.name(), n -> new ArrayList<>()).add(TimeUnit.NANOSECONDS.toMillis(polled - started));
+              if (cpu != null) {
+                processCpu.computeIfAbsent(launch.name(), n -> new ArrayList<>()).add(cpu[0]);
+                initThreadCpu.computeIfAbsent(launch.name(), n -> new ArrayList<>()).add(cpu[1]);
+              }
             }
           } finally {
             process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
@@ -988,6 +1031,50 @@ class PackagedFunctionsTest {
       System.out.printf(java.util.Locale.ROOT, "  %-42s %5d ms %6.2fx  %s %s%n", name, median(millis), ratio,
           name.equals("trivial handler") ? "baseline" : ratio <= 2.0 ? "met" : String.format(java.util.Locale.ROOT, "missed by %.2fx", ratio - 2.0), millis);
     });
+    if (!initThreadCpu.isEmpty()) {
+      long trivialThread = median(initThreadCpu.get("trivial handler"));
+      long trivialProcess = median(processCpu.get("trivial handler"));
+      System.out.printf(java.util.Locale.ROOT, "CPU time at the first poll, medians: the init thread's (the critical path) and the process's (all work)%n");
+      initThreadCpu.forEach((name, millis) -> System.out.printf(java.util.Locale.ROOT, "  %-42s init thread %5d ms %5.2fx  process %5d ms %5.2fx  %s %s%n",
+          name, median(millis), (double) median(millis) / trivialThread, median(processCpu.get(name)),
+          (double) median(processCpu.get(name)) / trivialProcess, millis, processCpu.get(name)));
+    }
+  }
+
+  /**
+   * CPU time (user and system) of a running process and of its busiest thread named "java" (the
+   * launcher's main thread, which runs the runtime and so the init), in milliseconds; null where
+   * /proc cannot tell (not Linux).
+   */
+  private static long[] cpuMillis(Process process) {
+    Path proc = Path.of("/proc", Long.toString(process.pid()));
+    try (var tasks = Files.list(proc.resolve("task"))) {
+      long initThread = 0;
+      for (Path task : tasks.toList()) {
+        try {
+          String stat = Files.readString(task.resolve("stat"));
+          if (stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')')).equals("java")) {
+            initThread = Math.max(initThread, ticks(stat));
+          }
+        } catch (IOException ended) {
+          // the thread ended meanwhile
+        }
+      }
+      return new long[] {ticksToMillis(ticks(Files.readString(proc.resolve("stat")))), ticksToMillis(initThread)};
+    } catch (IOException | RuntimeException notLinux) {
+      return null;
+    }
+  }
+
+  /** utime + stime of a /proc stat line (fields 14 and 15), in clock ticks. */
+  private static long ticks(String stat) {
+    String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+  }
+
+  /** Clock ticks are USER_HZ, 100 a second on Linux (getconf CLK_TCK). */
+  private static long ticksToMillis(long ticks) {
+    return ticks * 10;
   }
 
   private static long median(List<Long> values) {

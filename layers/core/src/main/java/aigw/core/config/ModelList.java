@@ -74,21 +74,55 @@ public final class ModelList {
 
   /** As {@link #read(Path, Map)}, with the router settings. */
   public static Config readConfig(Path file, Map<String, String> env) {
+    return resolve(parse(file), env);
+  }
+
+  /** As {@link #read(InputStream, String, Map)}, with the router settings. */
+  public static Config readConfig(InputStream yaml, String origin, Map<String, String> env) {
+    return resolve(parse(yaml, origin), env);
+  }
+
+  /**
+   * A model list file read as YAML, its {@code os.environ/} names not yet looked up: the half of
+   * {@link #readConfig(Path, Map)} that needs no names, so that a Lambda init can read the file while
+   * it reads the secret the names come from ({@code Gateway.fromEnvironment}).
+   *
+   * @param origin the file, as messages name it
+   * @param root the document; null, missing or null node for an empty file
+   */
+  public record Parsed(String origin, JsonNode root) {}
+
+  /**
+   * Reads {@code file} as YAML.
+   *
+   * @throws InvalidConfig if it cannot be read or is not YAML
+   */
+  public static Parsed parse(Path file) {
     try (InputStream in = Files.newInputStream(file)) {
-      return readConfig(in, file.toString(), env);
+      return parse(in, file.toString());
     } catch (IOException e) {
       throw new InvalidConfig("cannot read the model list " + file + ": " + e.getMessage(), e);
     }
   }
 
-  /** As {@link #read(InputStream, String, Map)}, with the router settings. */
-  public static Config readConfig(InputStream yaml, String origin, Map<String, String> env) {
-    JsonNode root;
+  /** As {@link #parse(Path)}; {@code origin} names the stream in messages. */
+  public static Parsed parse(InputStream yaml, String origin) {
     try {
-      root = YAML.readTree(yaml);
+      return new Parsed(origin, YAML.readTree(yaml));
     } catch (IOException e) {
       throw new InvalidConfig(origin + " is not valid YAML: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The deployments and router settings of a parsed model list, {@code os.environ/NAME} values
+   * looked up in {@code env}.
+   *
+   * @throws InvalidConfig if the document is not a valid model list
+   */
+  public static Config resolve(Parsed parsed, Map<String, String> env) {
+    String origin = parsed.origin();
+    JsonNode root = parsed.root();
     if (root == null || root.isMissingNode() || root.isNull()) {
       return Config.empty();
     }

@@ -1,0 +1,82 @@
+package aigw.core.lambda;
+
+import aigw.core.apigateway.ProxyRequestEvent;
+import aigw.core.apigateway.ProxyResponseEvent;
+import aigw.core.json.Json;
+import com.amazonaws.services.lambda.runtime.CustomPojoSerializer;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
+import com.fasterxml.jackson.databind.ObjectWriter;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.lang.reflect.Type;
+
+/**
+ * How the runtime interface client reads the API Gateway functions' events and writes their
+ * answers: with the gateway's own Jackson, which the function has loaded anyway, instead of the
+ * client's shaded copy (aws-lambda-java-serialization), whose ObjectMapper and bean introspection
+ * were about 600 classes and a fifth of the proxy function's init on the runtime's thread.
+ * Registered by the proxy and admin functions (their
+ * {@code META-INF/services/com.amazonaws.services.lambda.runtime.CustomPojoSerializer}), as AWS
+ * documents custom serialization: https://docs.aws.amazon.com/lambda/latest/dg/java-custom-serialization.html.
+ *
+ * <p>As the client's own serializer does: fields the type lacks are ignored, names are
+ * case-sensitive, null fields are left out of an answer, and neither stream is closed here.
+ */
+public final class ApiGatewayEventSerializer implements CustomPojoSerializer {
+  private static final ObjectMapper MAPPER = Json.MAPPER.copy()
+      .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+      .setSerializationInclusion(JsonInclude.Include.NON_NULL);
+  // Made when the runtime loads this class, at init: the event's deserializer and the answer's
+  // serializer are built then, so a SnapStart snapshot holds them too.
+  private static final ObjectReader EVENT = reader(ProxyRequestEvent.class);
+  private static final ObjectWriter ANSWER = writer(ProxyResponseEvent.class);
+
+  /** For the runtime's ServiceLoader. */
+  public ApiGatewayEventSerializer() {}
+
+  @Override
+  public <T> T fromJson(InputStream input, Type type) {
+    try {
+      return readerFor(type).readValue(input);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  @Override
+  public <T> T fromJson(String input, Type type) {
+    try {
+      return readerFor(type).readValue(input);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  @Override
+  public <T> void toJson(T value, OutputStream output, Type type) {
+    try {
+      (type == ProxyResponseEvent.class ? ANSWER : writer(type)).writeValue(output, value);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static ObjectReader readerFor(Type type) {
+    return type == ProxyRequestEvent.class ? EVENT : reader(type);
+  }
+
+  private static ObjectReader reader(Type type) {
+    return MAPPER.readerFor(MAPPER.constructType(type)).without(JsonParser.Feature.AUTO_CLOSE_SOURCE);
+  }
+
+  private static ObjectWriter writer(Type type) {
+    return MAPPER.writerFor(MAPPER.constructType(type)).without(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+  }
+}
