@@ -165,9 +165,12 @@ class PackagedJarRelaunchTest {
     try (var jar = new java.util.zip.ZipFile(JAR.toFile())) {
       assertThat(jar.stream().map(java.util.zip.ZipEntry::getName)
               .filter(name -> name.startsWith("io/netty/") || name.startsWith("org/apache/hc/") || name.startsWith("org/mockito/")
-                  || name.startsWith("software/amazon/awssdk/http/apache5/") || name.startsWith("software/amazon/awssdk/http/nio/"))
+                  || name.startsWith("software/amazon/awssdk/http/apache5/") || name.startsWith("software/amazon/awssdk/http/nio/")
+                  || name.startsWith("org/apache/logging/log4j/core/"))
               .limit(3))
-          .as("the SDK's Apache and Netty HTTP clients and Mockito 1, unused").isEmpty();
+          .as("the SDK's Apache and Netty HTTP clients, Mockito 1 and log4j-core, unused").isEmpty();
+      assertThat(jar.getEntry("org/apache/logging/log4j/simple/SimpleLoggerContextFactory.class"))
+          .as("DynamoDB Local's logger context (EmbeddedDynamoDb)").isNotNull();
       assertThat(jar.getEntry("software/amazon/awssdk/http/urlconnection/UrlConnectionHttpClient.class"))
           .as("the HTTP client the aws mode's SDK clients use (AwsClients)").isNotNull();
     }
