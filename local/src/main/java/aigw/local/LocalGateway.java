@@ -115,10 +115,8 @@ public final class LocalGateway implements AutoCloseable {
       settings = settings.withKeysTable(options.keysTable());
     }
     // Start-up in parallel: the embedded database and its tables (DynamoDB Local's set-up, then two
-    // CreateTable calls) on their own thread; the provider HTTP client on another (most of it is the
-    // JDK's default TLS context: its trust store, read even when every provider is http://, a fifth
-    // of the child's start in a profile); this one reads the model list and initialises the
-    // server's classes. They meet where the gateway is built over the database.
+    // CreateTable calls) on their own thread, while this one reads the model list and builds the
+    // provider HTTP client; they meet where the gateway is built over the database.
     var tableNames = localTableNames(settings);
     CompletableFuture<EmbeddedDynamoDb> database =
         options.aws()
@@ -126,21 +124,13 @@ public final class LocalGateway implements AutoCloseable {
             : CompletableFuture.supplyAsync(
                 () -> startDatabase(options, tableNames),
                 runnable -> Thread.ofPlatform().name("aigw-start-db").start(runnable));
-    CompletableFuture<java.net.http.HttpClient> httpClient =
-        CompletableFuture.supplyAsync(LocalGateway::providerHttpClient, runnable -> Thread.ofPlatform().name("aigw-start-http").start(runnable));
     ModelList.Config models;
     Providers providers;
     try {
       models = models(options); // a mistake in it stops the start
       StartTimeline.mark("model list read");
-      // Jetty's MimeTypes lists every locale the JDK knows when its class is initialised (a tenth of
-      // the start-up in a profile), which the server's start after the database would wait for: done
-      // here, while the database is still starting (invoke starts no server).
-      if (!options.command().equals("invoke")) {
-        org.eclipse.jetty.http.MimeTypes.isKnownLocale(java.util.Locale.ROOT);
-        StartTimeline.mark("server classes initialised");
-      }
-      providers = new Providers(joined(httpClient), aigw.core.secrets.ProviderCredentials.environmentOnly(), maxProviderAnswerBytes(options.env()));
+      providers = new Providers(
+          OpenAiCompatibleProvider.defaultHttpClient(), aigw.core.secrets.ProviderCredentials.environmentOnly(), maxProviderAnswerBytes(options.env()));
     } catch (RuntimeException e) {
       database.thenAccept(db -> {
         if (db != null) {
@@ -150,8 +140,19 @@ public final class LocalGateway implements AutoCloseable {
       throw e;
     }
     StartTimeline.mark("providers built");
-    this.embedded = joined(database);
-    StartTimeline.mark("database joined");
+    // Jetty's MimeTypes lists every locale the JDK knows when its class is initialised (a tenth of
+    // the start-up in a profile), which the server's start after the database would wait for: done
+    // here, while the database is still starting (invoke starts no server).
+    if (!options.command().equals("invoke")) {
+      org.eclipse.jetty.http.MimeTypes.isKnownLocale(java.util.Locale.ROOT);
+      StartTimeline.mark("server classes initialised");
+    }
+    try {
+      this.embedded = database.join();
+      StartTimeline.mark("database joined");
+    } catch (CompletionException e) {
+      throw e.getCause() instanceof RuntimeException r ? r : e;
+    }
     try {
       DynamoDbClient dynamo;
       SecretSource secret;
@@ -278,22 +279,6 @@ public final class LocalGateway implements AutoCloseable {
     }
     StartTimeline.mark("tables created");
     return database;
-  }
-
-  /** The providers' HTTP client, built on a start thread of its own (see the constructor). */
-  private static java.net.http.HttpClient providerHttpClient() {
-    var client = OpenAiCompatibleProvider.defaultHttpClient();
-    StartTimeline.mark("provider HTTP client built");
-    return client;
-  }
-
-  /** A start thread's result, or what it threw. */
-  private static <T> T joined(CompletableFuture<T> started) {
-    try {
-      return started.join();
-    } catch (CompletionException e) {
-      throw e.getCause() instanceof RuntimeException r ? r : e;
-    }
   }
 
   /** Builds the gateway without listening: for {@code invoke}. */
