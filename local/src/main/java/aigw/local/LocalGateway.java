@@ -128,6 +128,7 @@ public final class LocalGateway implements AutoCloseable {
     Providers providers;
     try {
       models = models(options); // a mistake in it stops the start
+      StartTimeline.mark("model list read");
       providers = new Providers(
           OpenAiCompatibleProvider.defaultHttpClient(), aigw.core.secrets.ProviderCredentials.environmentOnly(), maxProviderAnswerBytes(options.env()));
     } catch (RuntimeException e) {
@@ -205,10 +206,12 @@ public final class LocalGateway implements AutoCloseable {
       }
       this.gateway = Gateway.over(settings, decorate.apply(dynamo), secret, models, providers, usageJournal(options), Clock.systemUTC());
       gateway.masterKey().load();
+      StartTimeline.mark("master key loaded");
       replayKeptUsage(); // what an earlier run kept while DynamoDB refused it
       replayKeptLogs();
       if (!options.aws()) {
         useSqliteSpendLogs(settings, dynamo);
+        StartTimeline.mark("spend logs opened");
       }
       // One policy for both functions and the server's own answers: its start-up line is logged once.
       this.cors = CorsPolicy.allowing(settings.corsAllowedOrigins());

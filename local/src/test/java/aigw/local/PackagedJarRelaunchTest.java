@@ -155,6 +155,27 @@ class PackagedJarRelaunchTest {
     }
   }
 
+  /**
+   * Both JVMs of a start read the jar's central directory before main, one entry at a time: the
+   * libraries DynamoDB Local declares but the gateway never loads stay out of it (local/pom.xml).
+   */
+  @Test
+  void theJarLeavesOutTheLibrariesNoStartLoads() throws Exception {
+    assertThat(JAR).as("built by the package phase").exists();
+    try (var jar = new java.util.zip.ZipFile(JAR.toFile())) {
+      assertThat(jar.stream().map(java.util.zip.ZipEntry::getName)
+              .filter(name -> name.startsWith("io/netty/") || name.startsWith("org/apache/hc/") || name.startsWith("org/mockito/")
+                  || name.startsWith("software/amazon/awssdk/http/apache5/") || name.startsWith("software/amazon/awssdk/http/nio/")
+                  || name.startsWith("org/apache/logging/log4j/core/"))
+              .limit(3))
+          .as("the SDK's Apache and Netty HTTP clients, Mockito 1 and log4j-core, unused").isEmpty();
+      assertThat(jar.getEntry("org/apache/logging/log4j/simple/SimpleLoggerContextFactory.class"))
+          .as("DynamoDB Local's logger context (EmbeddedDynamoDb)").isNotNull();
+      assertThat(jar.getEntry("software/amazon/awssdk/http/urlconnection/UrlConnectionHttpClient.class"))
+          .as("the HTTP client the aws mode's SDK clients use (AwsClients)").isNotNull();
+    }
+  }
+
   /** {@code java -jar aigw-local.jar} as a user starts it, with the user's cache directory in {@code cache}. */
   private Process startJar(int port, Path config, Path data, Path cache) throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
