@@ -4,6 +4,7 @@ import aigw.core.config.Deployment;
 import aigw.core.config.RouterSettings;
 import aigw.core.errors.GatewayException;
 import aigw.core.errors.NoDeploymentAvailable;
+import aigw.core.http.ClientClosedRequest;
 import aigw.core.providers.ProviderAnswer;
 import aigw.core.providers.ProviderRequest;
 import aigw.core.providers.ProviderResponse;
@@ -39,6 +40,8 @@ import java.util.logging.Logger;
  *       fallback, so nothing is run or billed twice. A client error is answered as it is.
  *   <li>A stream counts as answered once its first chunk arrived: an error before it (an error
  *       event, a 429) is retried like any answered error; from the first chunk on, nothing is.
+ *   <li>A client that closed its connection meanwhile ({@link ClientClosedRequest}) ends the call
+ *       at once: nothing is retried or sent to a fallback, and nothing counts against the deployment.
  *   <li>When the group failed in a way that may be retried, its {@code fallbacks} groups are tried
  *       in order (at most {@code max_fallbacks}), each by the same rules; a context-window refusal
  *       tries {@code context_window_fallbacks} instead. Fallbacks are the operator's routing: they
@@ -201,6 +204,8 @@ public final class FailoverPolicy {
       GatewayException error;
       try {
         return firstChunkRead(deployments.call(deployment, request), deployment);
+      } catch (ClientClosedRequest gone) {
+        throw gone.calling(deployment); // nobody is left to answer: no retry, no fallback, nothing against the deployment
       } catch (GatewayException e) {
         error = e;
       }
