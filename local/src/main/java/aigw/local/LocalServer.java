@@ -70,7 +70,8 @@ import org.eclipse.jetty.util.thread.Scheduler;
  * of {@link #WORKER_THREADS} platform workers. Jetty's idle timeout ends a read or a write that makes
  * no progress (the write timeout while an answer is written, the idle timeout otherwise), and this
  * server bounds the time to read a request's headers ({@link HeaderDeadlines}) and its body, and the connections one client may hold ({@link
- * ClientConnections}).
+ * ClientConnections}). A model call whose client closes its connection before its answer has its
+ * provider call cancelled at once ({@link DepartureWatch}).
  *
  * <p>Every answer this server or Jetty gives by itself is in the OpenAI error envelope ({@link
  * OwnErrors}).
@@ -755,9 +756,11 @@ final class LocalServer {
    * watch ends there without a departure.
    *
    * <p>A client that shuts down only its sending side after its request (a half-close) is
-   * indistinguishable from one that left, and is taken as gone, as nginx ({@code
-   * proxy_ignore_client_abort off}) and Go's net/http do: its call is cancelled and the connection
-   * closed without an answer. curl, browsers and the OpenAI and Anthropic SDKs do not half-close.
+   * indistinguishable from one that left, and is taken as gone, as nginx does ({@code
+   * ngx_http_upstream_check_broken_connection}: a {@code MSG_PEEK} read of nothing ends the request
+   * with 499 unless {@code proxy_ignore_client_abort} is on): its call is cancelled and the
+   * connection closed without an answer. curl, browsers and the OpenAI and Anthropic SDKs do not
+   * half-close.
    *
    * <p>Jetty's end point has no way to withdraw a read interest, and a request that ends with one
    * pending has its connection closed (its next request could not be read), so {@link #stop} ends
@@ -810,6 +813,11 @@ final class LocalServer {
       }
     }
 
+    /** Closes the client's connection, without an answer. */
+    void closeConnection() {
+      endPoint.close();
+    }
+
     /** Ends the watch; before the request ends, so that Jetty may read the connection's next request. */
     void stop() {
       stopped = true;
@@ -854,6 +862,12 @@ final class LocalServer {
       callback.succeeded();
     } catch (IOException e) {
       LOG.log(Level.FINE, "client went away, or read nothing for the write timeout", e);
+      if (modelCall && watch.departure.hasLeft()) {
+        // Closed first: a failed request whose answer has not started would get Jetty's error
+        // answer, and a client that only half-closed could still read it. Nothing is answered to a
+        // client taken as gone (nginx's 499 is only logged, too).
+        watch.closeConnection();
+      }
       callback.failed(e);
     } catch (RuntimeException | LinkageError | StackOverflowError e) {
       LOG.log(Level.SEVERE, GatewayApplication.loggablePath(gatewayRequest.path()) + " (" + gatewayRequest.requestId()

@@ -65,6 +65,8 @@ class LocalClientDepartureTest {
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/fast/v1", api_key: os.environ/PROVIDER_KEY}
           - model_name: half-second
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/half-second/v1", api_key: os.environ/PROVIDER_KEY}
+          - model_name: quiet-after-first
+            litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/quiet-after-first/v1", api_key: os.environ/PROVIDER_KEY}
         """.formatted(provider.port()));
     gateway = LocalGateway.start(LocalOptions.inMemory(config, Map.of("AIGW_MASTER_KEY", MASTER, "PROVIDER_KEY", "sk-provider-departure")));
   }
@@ -118,6 +120,55 @@ class LocalClientDepartureTest {
     JsonNode info = admin("GET", "/key/info?key=" + key, null).path("info");
     assertThat(info.path("request_count").asLong()).as("both calls count on the key: %s", info).isEqualTo(2);
     assertThat(info.path("estimated_request_count").asLong()).as("the one that was cut, as estimated").isEqualTo(1);
+  }
+
+  @Test
+  void aClientLeavingAStreamWhileTheProviderIsQuietEndsTheProviderCallAtOnceAndCountsWhatCame() throws Exception {
+    String key = keyWithOneParallelRequest();
+    String body = "{\"model\":\"quiet-after-first\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"go on\"}]}";
+    try (var client = new Socket(InetAddress.getLoopbackAddress(), gateway.port())) {
+      client.setSoTimeout(10_000);
+      client.getOutputStream().write(post(key, body).getBytes(StandardCharsets.UTF_8));
+      client.getOutputStream().flush();
+      var seen = new ByteArrayOutputStream();
+      while (!seen.toString(StandardCharsets.UTF_8).contains("Hello")) {
+        int b = client.getInputStream().read();
+        assertThat(b).as("the first event arrives: %s", seen).isNotNegative();
+        seen.write(b);
+      }
+    } // the user stops while the model is thinking about its next token
+    assertThat(provider.closedEarly.poll(3, TimeUnit.SECONDS)).as("the gateway closed its connection to the provider").isNotNull();
+    assertThat(chat(key, "fast", false).statusCode()).as("the slot is free").isEqualTo(200);
+
+    JsonNode left = null;
+    for (JsonNode row : spendLogs(key)) {
+      if (row.path("model_group").asText().equals("quiet-after-first")) {
+        left = row;
+      }
+    }
+    assertThat(left).isNotNull();
+    assertThat(left.path("metadata").path("status_code").asInt()).as("%s", left).isEqualTo(499);
+    assertThat(left.path("completion_tokens").asLong()).as("\"Hello\" was generated: %s", left).isEqualTo(2);
+  }
+
+  /**
+   * A client that shuts down its sending side after its request cannot be told from one that left
+   * (both are the end of its input): it is taken as gone, as nginx takes it, and gets no answer.
+   */
+  @Test
+  void aClientThatHalfClosesAfterItsRequestIsTakenAsGone() throws Exception {
+    String key = keyWithOneParallelRequest();
+    String body = "{\"model\":\"slow\",\"messages\":[{\"role\":\"user\",\"content\":\"then I stop sending\"}]}";
+    try (var client = new Socket(InetAddress.getLoopbackAddress(), gateway.port())) {
+      client.setSoTimeout(10_000);
+      client.getOutputStream().write(post(key, body).getBytes(StandardCharsets.UTF_8));
+      client.getOutputStream().flush();
+      provider.awaitRequest("/slow/");
+      client.shutdownOutput();
+      assertThat(provider.closedEarly.poll(3, TimeUnit.SECONDS)).as("the provider call is cancelled").isNotNull();
+      assertThat(client.getInputStream().read()).as("the connection is closed without an answer").isEqualTo(-1);
+    }
+    assertThat(chat(key, "fast", false).statusCode()).isEqualTo(200);
   }
 
   @Test
@@ -209,7 +260,8 @@ class LocalClientDepartureTest {
   /**
    * A provider on a loopback socket: {@code /fast/} answers at once, {@code /half-second/} after
    * half a second, {@code /slow/} after 30 s unless the gateway closes the connection first, which
-   * it notes in {@link #closedEarly}. A whole answer or an event stream, as the request asks.
+   * it notes in {@link #closedEarly}. A whole answer or an event stream, as the request asks; {@code
+   * /quiet-after-first/} streams its first event, then waits up to 30 s for the gateway to close.
    */
   private static final class Provider implements AutoCloseable {
     final BlockingQueue<String> requests = new LinkedBlockingQueue<>();
@@ -259,6 +311,26 @@ class LocalClientDepartureTest {
           String body = new String(in.readNBytes(length), StandardCharsets.UTF_8);
           String path = head.substring(head.indexOf(' ') + 1, head.indexOf(' ', head.indexOf(' ') + 1));
           requests.add(path);
+          OutputStream out = connection.getOutputStream();
+          if (path.startsWith("/quiet-after-first/")) {
+            out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            byte[] first = STREAM.substring(0, STREAM.indexOf("\n\n") + 2).getBytes(StandardCharsets.UTF_8);
+            out.write((Integer.toHexString(first.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(first);
+            out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            connection.setSoTimeout(30_000); // then nothing: the model is slow to go on
+            try {
+              if (in.read() < 0) {
+                closedEarly.add(path);
+              }
+            } catch (java.net.SocketTimeoutException stillThere) {
+              // the gateway waited the whole time
+            } catch (IOException reset) {
+              closedEarly.add(path);
+            }
+            return;
+          }
           long delay = path.startsWith("/slow/") ? 30_000 : path.startsWith("/half-second/") ? 500 : 0;
           if (delay > 0) {
             connection.setSoTimeout((int) delay);
@@ -275,7 +347,6 @@ class LocalClientDepartureTest {
             }
             connection.setSoTimeout(0);
           }
-          OutputStream out = connection.getOutputStream();
           boolean stream = body.contains("\"stream\":true");
           byte[] answer = (stream ? STREAM : COMPLETION).getBytes(StandardCharsets.UTF_8);
           out.write(("HTTP/1.1 200 OK\r\nContent-Type: " + (stream ? "text/event-stream" : "application/json") + "\r\nContent-Length: "

@@ -12,6 +12,7 @@ import aigw.core.errors.ServiceUnavailable;
 import aigw.core.errors.UpstreamFailed;
 import aigw.core.errors.UpstreamTimeout;
 import aigw.core.errors.UpstreamUnreachable;
+import aigw.core.http.ClientClosedRequest;
 import aigw.core.providers.ForwardedBody;
 import aigw.core.providers.Operation;
 import aigw.core.providers.ProviderAnswer;
@@ -201,6 +202,28 @@ class FailoverPolicyTest {
       assertThatThrownBy(() -> policy(settings).call(List.of(A1, A2), REQUEST)).isSameAs(mayHaveRun);
       assertThat(calls).containsExactly("a1");
     }
+  }
+
+  @Test
+  void aClientThatLeftEndsTheCallWithoutRetryOrFallbackAndWithoutCoolingTheDeploymentDown() {
+    script(A1, () -> {
+      throw new ClientClosedRequest(true, null);
+    });
+    script(A2, ok("nobody would read it"));
+    script(B, ok("nobody would read it"));
+    var settings = new RouterSettings(3, Map.of("gpt-4o", List.of("cheap")), Map.of(), 3, Duration.ofSeconds(5), Duration.ZERO, false, 5);
+    var policy = policy(settings);
+
+    for (int i = 0; i < 5; i++) {
+      calls.clear();
+      assertThatThrownBy(() -> policy.call(List.of(A1, A2), REQUEST)).isInstanceOfSatisfying(ClientClosedRequest.class, gone -> {
+        assertThat(gone.deployment()).as("the deployment called, for the call's cost").isEqualTo(A1);
+        assertThat(gone.sent()).isTrue();
+      });
+      assertThat(calls).containsExactly("a1");
+    }
+    assertThat(policy.cooldowns().isCooling(A1, clock.instant())).as("a client's leaving is not the deployment's failure").isFalse();
+    assertThat(waits).isEmpty();
   }
 
   @Test
