@@ -13,6 +13,7 @@ import aigw.core.errors.UpstreamFailed;
 import aigw.core.errors.UpstreamTimeout;
 import aigw.core.errors.UpstreamUnreachable;
 import aigw.core.http.ClientClosedRequest;
+import aigw.core.http.ClientDeparture;
 import aigw.core.providers.ForwardedBody;
 import aigw.core.providers.Operation;
 import aigw.core.providers.ProviderAnswer;
@@ -224,6 +225,26 @@ class FailoverPolicyTest {
     }
     assertThat(policy.cooldowns().isCooling(A1, clock.instant())).as("a client's leaving is not the deployment's failure").isFalse();
     assertThat(waits).isEmpty();
+  }
+
+  @Test
+  void aClientLeavingDuringTheWaitBeforeARetryEndsTheWaitAndNoFurtherAttemptIsMade() throws Exception {
+    script(B, fails(status(429, "5")), ok("nobody would read it"));
+    var policy = new FailoverPolicy(RouterSettings.defaults().withNumRetries(1), (deployment, request) -> {
+      calls.add(deployment.upstreamModel());
+      return scripts.get(deployment.upstreamModel()).poll().get();
+    }, name -> List.of(), new Cooldowns(), clock, () -> 0.5, FailoverPolicy::waitForRetry);
+
+    try (var departure = ClientDeparture.open()) {
+      java.util.concurrent.CompletableFuture.delayedExecutor(100, java.util.concurrent.TimeUnit.MILLISECONDS).execute(departure::left);
+      long started = System.nanoTime();
+      assertThatThrownBy(() -> policy.call(List.of(B), REQUEST)).isInstanceOfSatisfying(ClientClosedRequest.class, gone -> {
+        assertThat(gone.sent()).as("the attempt that was sent was answered (429)").isFalse();
+        assertThat(gone.deployment()).isEqualTo(B);
+      });
+      assertThat(Duration.ofNanos(System.nanoTime() - started)).as("not the provider's 5 s").isLessThan(Duration.ofSeconds(4));
+    }
+    assertThat(calls).containsExactly("b");
   }
 
   @Test
