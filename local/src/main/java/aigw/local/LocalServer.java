@@ -769,14 +769,19 @@ final class LocalServer {
   static final class DepartureWatch implements Callback {
     final ClientDeparture departure;
     private final EndPoint endPoint;
-    private final boolean registered;
+    /** Whether this watch's read interest may be pending; guarded by {@code this}. */
+    private boolean registered;
     private volatile boolean stopped;
+    /** Readable once with nothing to read: the client's end, or a stale readiness (see {@link #succeeded}). */
+    private boolean endSuspected;
 
     private DepartureWatch(EndPoint endPoint, ClientDeparture departure) {
       this.endPoint = endPoint;
       this.departure = departure;
-      // False when a read is already pending (the end point's own): nothing is watched then.
-      this.registered = endPoint.tryFillInterested(this);
+      synchronized (this) {
+        // False when a read is already pending (the end point's own): nothing is watched then.
+        registered = endPoint.tryFillInterested(this);
+      }
     }
 
     /** Watches {@code endPoint}'s client for {@code departure} until {@link #stop}. */
@@ -801,6 +806,23 @@ final class LocalServer {
       if (waiting > 0) {
         return; // a pipelined request: Jetty reads it after this answer; the departure is not watched further
       }
+      if (!endSuspected) {
+        // Readable with nothing to read is the client's end, or a readiness gone stale: the
+        // selector saw the bytes of a previous request that Jetty read before this watch began
+        // (bench/ found it: back-to-back calls on one connection were taken as departures). Asked
+        // again: the end of the input keeps the socket readable and comes back at once; a stale
+        // readiness does not.
+        endSuspected = true;
+        synchronized (this) {
+          if (!stopped && endPoint.tryFillInterested(this)) {
+            registered = true;
+            return;
+          }
+        }
+        if (stopped) {
+          return;
+        }
+      }
       LOG.fine("the client of a model call closed its connection; the call is cancelled");
       departure.left();
     }
@@ -820,8 +842,12 @@ final class LocalServer {
 
     /** Ends the watch; before the request ends, so that Jetty may read the connection's next request. */
     void stop() {
-      stopped = true;
-      if (registered && endPoint instanceof org.eclipse.jetty.io.AbstractEndPoint ends) {
+      boolean mayBePending;
+      synchronized (this) {
+        stopped = true;
+        mayBePending = registered;
+      }
+      if (mayBePending && endPoint instanceof org.eclipse.jetty.io.AbstractEndPoint ends) {
         ends.getFillInterest().fillable(); // runs this (ignored now) if it is still the pending read
       }
     }

@@ -202,6 +202,21 @@ class LocalClientDepartureTest {
     assertThat(provider.closedEarly).as("no call was cancelled").isEmpty();
   }
 
+  /**
+   * Calls back to back on kept-alive connections, each answered at once: the watch for a departing
+   * client, set up and ended around every call, never takes a next request for a departure nor
+   * leaves the connection unable to read it.
+   */
+  @Test
+  void callsBackToBackOnKeptAliveConnectionsAreAllAnswered() throws Exception {
+    String key = admin("POST", "/key/generate", "{}").path("key").asText();
+    for (int i = 0; i < 400; i++) {
+      var answered = chat(key, "fast", i % 2 == 1);
+      assertThat(answered.statusCode()).as("call %d: %s", i, answered.body()).isEqualTo(200);
+    }
+    assertThat(provider.closedEarly).isEmpty();
+  }
+
   private static String post(String key, String body) {
     return "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:" + gateway.port() + "\r\nAuthorization: Bearer " + key
         + "\r\nContent-Type: application/json\r\nContent-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body;

@@ -474,8 +474,9 @@ public final class UpstreamHttp {
     java.util.concurrent.CompletableFuture<HttpResponse<T>> pending = http.sendAsync(builder.build(), handler);
     long timeoutNanos = call.timeout().toNanos();
     long waitNanos = timeoutNanos;
-    // A client that closes its connection meanwhile ends the exchange (ClientDeparture): cancelling
-    // with interruption closes its connection (JDK 16+, JDK-8245462), and get() below throws.
+    // A client that closes its connection meanwhile ends the exchange (ClientDeparture): cancel(true)
+    // on sendAsync's future cancels the exchange, closing an HTTP/1.1 connection or resetting an
+    // HTTP/2 stream (HttpClient's Javadoc, "cancelable" futures), and get() below throws.
     try (var watching = ClientDeparture.whileWaiting(() -> pending.cancel(true))) {
       while (true) {
         try {
