@@ -41,6 +41,11 @@ import javax.net.ssl.SSLHandshakeException;
  *       configuration error, and following one would resend the credential elsewhere).
  * </ul>
  *
+ * When the client of the request the thread serves closes its connection ({@link ClientDeparture},
+ * locally), the exchange being waited on is cancelled (its connection closed) or the open reply's
+ * body closed, and the waiting thread gets {@link ClientClosedRequest} at once; a call is not
+ * started for a client already gone.
+ *
  * Error statuses (4xx/5xx) are not thrown here: the provider's translator reads its error body.
  */
 public final class UpstreamHttp {
