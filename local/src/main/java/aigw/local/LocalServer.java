@@ -6,6 +6,7 @@ import aigw.core.errors.ErrorEnvelope;
 import aigw.core.errors.PayloadTooLarge;
 import aigw.core.errors.ServiceUnavailable;
 import aigw.core.errors.UnsupportedContentEncoding;
+import aigw.core.http.ClientDeparture;
 import aigw.core.http.GatewayApplication;
 import aigw.core.http.GatewayRequest;
 import aigw.core.http.GatewayResponse;
@@ -69,7 +70,8 @@ import org.eclipse.jetty.util.thread.Scheduler;
  * of {@link #WORKER_THREADS} platform workers. Jetty's idle timeout ends a read or a write that makes
  * no progress (the write timeout while an answer is written, the idle timeout otherwise), and this
  * server bounds the time to read a request's headers ({@link HeaderDeadlines}) and its body, and the connections one client may hold ({@link
- * ClientConnections}).
+ * ClientConnections}). A model call whose client closes its connection before its answer has its
+ * provider call cancelled at once ({@link DepartureWatch}).
  *
  * <p>Every answer this server or Jetty gives by itself is in the OpenAI error envelope ({@link
  * OwnErrors}).
@@ -679,9 +681,12 @@ final class LocalServer {
     });
     try {
       ExecutorService runOn = health ? healthWorkers : path != null && routes.admin().test(path) ? adminWorkers : workers;
+      boolean modelCall = runOn == workers;
       runOn.execute(() -> {
-        try (var answers = answerBudget.open()) { // the provider answers this request holds, until it is answered
-          serve(request, response, done, body, runOn == workers);
+        try (var answers = answerBudget.open(); // the provider answers this request holds, until it is answered
+            var departure = modelCall ? ClientDeparture.open() : null) {
+          var watch = modelCall ? DepartureWatch.start(endPoint, departure) : null;
+          serve(request, response, done, body, watch);
         }
       });
     } catch (RejectedExecutionException stopping) {
@@ -734,12 +739,127 @@ final class LocalServer {
   }
 
   /**
+   * Notices that the client of a model call closed its connection while its answer is being made,
+   * and tells the request's {@link ClientDeparture}, which cancels the provider call the worker waits
+   * on (the worker, the key's share of the workers and its {@code max_parallel_requests} slot are
+   * then freed at once, and the call accounted with 499, not at the provider's answer or timeout).
+   *
+   * <p>Jetty reads nothing from an HTTP/1.1 connection while its request is handled (its request
+   * body is read; the next request is read after the answer), so neither the idle timeout, a {@code
+   * Request} failure listener nor a {@code demand()} after the last content (answered at once with
+   * the end of the body) fires when the client closes; a write would, but a model call writes nothing
+   * until the provider answers. So the watch asks the connection's end point to be told when the
+   * socket is readable ({@code tryFillInterested}: one selector update, no thread, no timer). A
+   * client that closes makes it readable with nothing to read; the watch then tells the departure.
+   * It never reads: it asks how many bytes wait ({@code FIONREAD}, through the socket's {@code
+   * available()}), so bytes that do wait (a pipelined next request) are left for Jetty, and the
+   * watch ends there without a departure.
+   *
+   * <p>A client that shuts down only its sending side after its request (a half-close) is
+   * indistinguishable from one that left, and is taken as gone, as nginx does ({@code
+   * ngx_http_upstream_check_broken_connection}: a {@code MSG_PEEK} read of nothing ends the request
+   * with 499 unless {@code proxy_ignore_client_abort} is on): its call is cancelled and the
+   * connection closed without an answer. curl, browsers and the OpenAI and Anthropic SDKs do not
+   * half-close.
+   *
+   * <p>Jetty's end point has no way to withdraw a read interest, and a request that ends with one
+   * pending has its connection closed (its next request could not be read), so {@link #stop} ends
+   * the interest by calling it as if the socket were readable, which the watch then ignores.
+   */
+  static final class DepartureWatch implements Callback {
+    final ClientDeparture departure;
+    private final EndPoint endPoint;
+    /** Whether this watch's read interest may be pending; guarded by {@code this}. */
+    private boolean registered;
+    private volatile boolean stopped;
+    /** Readable once with nothing to read: the client's end, or a stale readiness (see {@link #succeeded}). */
+    private boolean endSuspected;
+
+    private DepartureWatch(EndPoint endPoint, ClientDeparture departure) {
+      this.endPoint = endPoint;
+      this.departure = departure;
+      synchronized (this) {
+        // False when a read is already pending (the end point's own): nothing is watched then.
+        registered = endPoint.tryFillInterested(this);
+      }
+    }
+
+    /** Watches {@code endPoint}'s client for {@code departure} until {@link #stop}. */
+    static DepartureWatch start(EndPoint endPoint, ClientDeparture departure) {
+      return new DepartureWatch(endPoint, departure);
+    }
+
+    /** The socket is readable: the client's end (it closed, or half-closed), or bytes of a next request. */
+    @Override
+    public void succeeded() {
+      if (stopped) {
+        return;
+      }
+      int waiting = 0;
+      try {
+        if (endPoint.getTransport() instanceof java.nio.channels.SocketChannel channel) {
+          waiting = channel.socket().getInputStream().available();
+        }
+      } catch (IOException closed) {
+        waiting = 0; // the socket is closed or reset: the client is gone as well
+      }
+      if (waiting > 0) {
+        return; // a pipelined request: Jetty reads it after this answer; the departure is not watched further
+      }
+      if (!endSuspected) {
+        // Readable with nothing to read is the client's end, or a readiness gone stale: the
+        // selector saw the bytes of a previous request that Jetty read before this watch began
+        // (bench/ found it: back-to-back calls on one connection were taken as departures). Asked
+        // again: the end of the input keeps the socket readable and comes back at once; a stale
+        // readiness does not.
+        endSuspected = true;
+        synchronized (this) {
+          if (!stopped && endPoint.tryFillInterested(this)) {
+            registered = true;
+            return;
+          }
+        }
+        if (stopped) {
+          return;
+        }
+      }
+      LOG.fine("the client of a model call closed its connection; the call is cancelled");
+      departure.left();
+    }
+
+    /** The connection closed (the server stopping, or a failed read); its idle timeout does not come here while a request runs. */
+    @Override
+    public void failed(Throwable cause) {
+      if (!stopped) {
+        departure.left();
+      }
+    }
+
+    /** Closes the client's connection, without an answer. */
+    void closeConnection() {
+      endPoint.close();
+    }
+
+    /** Ends the watch; before the request ends, so that Jetty may read the connection's next request. */
+    void stop() {
+      boolean mayBePending;
+      synchronized (this) {
+        stopped = true;
+        mayBePending = registered;
+      }
+      if (mayBePending && endPoint instanceof org.eclipse.jetty.io.AbstractEndPoint ends) {
+        ends.getFillInterest().fillable(); // runs this (ignored now) if it is still the pending read
+      }
+    }
+  }
+
+  /**
    * The application's answer to one request whose body is read, on a worker. A failure after the
    * status was sent (the client went away, a streamed body threw, a client that reads nothing for
    * the write timeout) fails Jetty's callback, which closes the connection without the last chunk:
    * the client sees a cut answer rather than one that looks complete.
    */
-  private void serve(Request request, Response response, Callback callback, byte[] body, boolean modelCall) {
+  private void serve(Request request, Response response, Callback callback, byte[] body, DepartureWatch watch) {
     GatewayRequest gatewayRequest = toRequest(request, body);
     GatewayResponse answer;
     try {
@@ -749,14 +869,31 @@ final class LocalServer {
       LOG.log(Level.SEVERE, "handler failed", e);
       answer = application.cors().onResponse(gatewayRequest, ErrorEnvelope.integrationFailure(gatewayRequest.requestId()));
     }
+    boolean modelCall = watch != null;
     try {
-      send(response, gatewayRequest, answer);
+      try {
+        if (modelCall && watch.departure.hasLeft() && !answer.isStreaming()) {
+          // Nobody reads it (a stream still runs: its body learns from its first write that the client is gone, and accounts).
+          throw new org.eclipse.jetty.io.EofException("the client closed its connection before its answer");
+        }
+        send(response, gatewayRequest, answer, modelCall && watch.departure.hasLeft());
+      } finally {
+        if (modelCall) {
+          watch.stop(); // before the request ends: the connection's next request is Jetty's to read
+        }
+      }
       if (modelCall) {
         afterModelAnswer(); // the answer is out; the connection's next request waits, if anything
       }
       callback.succeeded();
     } catch (IOException e) {
       LOG.log(Level.FINE, "client went away, or read nothing for the write timeout", e);
+      if (modelCall && watch.departure.hasLeft()) {
+        // Closed first: a failed request whose answer has not started would get Jetty's error
+        // answer, and a client that only half-closed could still read it. Nothing is answered to a
+        // client taken as gone (nginx's 499 is only logged, too).
+        watch.closeConnection();
+      }
       callback.failed(e);
     } catch (RuntimeException | LinkageError | StackOverflowError e) {
       LOG.log(Level.SEVERE, GatewayApplication.loggablePath(gatewayRequest.path()) + " (" + gatewayRequest.requestId()
@@ -883,12 +1020,12 @@ final class LocalServer {
    * @throws IOException when the client went away, read nothing for the write timeout, or a streamed
    *     body failed after the headers were sent
    */
-  private void send(Response response, GatewayRequest request, GatewayResponse answer) throws IOException {
+  private void send(Response response, GatewayRequest request, GatewayResponse answer, boolean clientLeft) throws IOException {
     setHead(response, answer);
     int status = answer.status();
     boolean bodyless = request.method().equals("HEAD") || status == 204 || status == 304;
     if (answer.isStreaming() && !bodyless) {
-      stream(response, request, answer);
+      stream(response, request, answer, clientLeft);
       return;
     }
     byte[] body = bodyless ? new byte[0] : answer.body();
@@ -904,11 +1041,14 @@ final class LocalServer {
    * first event}), then one chunk per {@code flush()} of the body, the last chunk only when the body returned normally. When the client is
    * already gone before the headers, the body still runs, against a stream that fails its first
    * write: that is how it learns to end and account for the upstream call it may have started
-   * ({@link aigw.core.http.StreamingBody}'s contract).
+   * ({@link aigw.core.http.StreamingBody}'s contract). So too when {@code clientLeft} (its {@link
+   * DepartureWatch} saw it close its connection): nothing is written then.
    */
-  private void stream(Response response, GatewayRequest request, GatewayResponse answer) throws IOException {
+  private void stream(Response response, GatewayRequest request, GatewayResponse answer, boolean clientLeft) throws IOException {
     var client = new ClientStream(response);
-    if (!answer.stream().firstEventInHand()) {
+    if (clientLeft) {
+      client.failure = new org.eclipse.jetty.io.EofException("the client closed its connection");
+    } else if (!answer.stream().firstEventInHand()) {
       try {
         // The status and headers now, not with the first event: the client knows at once that its answer is a stream.
         write(response, false, NOTHING);

@@ -5,6 +5,7 @@ import aigw.core.auth.Caller;
 import aigw.core.config.Deployment;
 import aigw.core.errors.ErrorEnvelope;
 import aigw.core.errors.GatewayException;
+import aigw.core.http.ClientClosedRequest;
 import aigw.core.spend.SpendLogEntry;
 import aigw.core.spend.SpendLogs;
 import aigw.core.usage.TokenUsage;
@@ -101,6 +102,28 @@ final class CallAccounting {
       admitted.admission().releaseAfterAnswer(); // nothing was used: what the call held goes back right after the error is sent
     }
     log(admitted, null, TokenUsage.NONE, BigDecimal.ZERO, ErrorEnvelope.status(failure), false, gateway.clock().instant());
+  }
+
+  /**
+   * Accounts a call whose client closed its connection before the provider answered ({@link
+   * ClientClosedRequest}), as a stream the client leaves midway is ({@link StreamRelay}): logged
+   * with {@link ClientClosedRequest#STATUS}. A request that had left for the provider may have run
+   * and be billed: it counts on the key with estimated tokens (its prompt from the body sent, no
+   * answer), costed at the prices of the deployment called. One that never left costs nothing and
+   * only releases what it held against the key's limits.
+   *
+   * @param sentBytes the size of the request body sent to the provider, for the prompt's estimate
+   */
+  void clientLeft(ProxyService.Admitted admitted, ClientClosedRequest gone, long sentBytes) {
+    if (gone.sent()) {
+      Deployment called = gone.deployment() != null ? gone.deployment() : admitted.rotation().get(0);
+      answered(admitted, called, StreamRelay.estimate(sentBytes, 0), true, ClientClosedRequest.STATUS);
+      return;
+    }
+    if (admitted.admission() != null) {
+      admitted.admission().releaseAfterAnswer();
+    }
+    log(admitted, gone.deployment(), TokenUsage.NONE, BigDecimal.ZERO, ClientClosedRequest.STATUS, false, gateway.clock().instant());
   }
 
   private void log(

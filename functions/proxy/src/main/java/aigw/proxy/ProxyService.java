@@ -326,11 +326,17 @@ public final class ProxyService {
   /**
    * As {@link #call(List, ProviderRequest)} for an admitted call: its key id is named in the
    * fallback log line, and a failure gets its spend-log entry ({@link CallAccounting#failed}; not
-   * token counting, which generates nothing).
+   * token counting, which generates nothing), a call whose client left before the answer its 499
+   * ({@link CallAccounting#clientLeft}).
    */
   ProviderAnswer call(Admitted admitted, ProviderRequest request) {
     try {
       return gateway.failover().call(admitted.rotation(), request, admitted.keyId());
+    } catch (aigw.core.http.ClientClosedRequest gone) {
+      if (request.operation() != Operation.MESSAGES_COUNT_TOKENS) {
+        accounting.clientLeft(admitted, gone, request.body().sent().length);
+      }
+      throw gone;
     } catch (GatewayException failed) {
       if (request.operation() == Operation.MESSAGES_COUNT_TOKENS) {
         throw failed;

@@ -3,6 +3,7 @@ package aigw.proxy;
 import aigw.core.errors.ErrorEnvelope;
 import aigw.core.errors.GatewayException;
 import aigw.core.errors.UpstreamTimeout;
+import aigw.core.http.ClientClosedRequest;
 import aigw.core.http.StreamingBody;
 import aigw.core.providers.ProviderStream;
 import aigw.core.providers.StreamChunk;
@@ -127,6 +128,10 @@ final class StreamRelay implements StreamingBody {
             throw timeLimit();
           }
           chunk = chunks.next();
+        } catch (ClientClosedRequest gone) {
+          // The transport saw the client close its connection while the provider was quiet, and
+          // ended the provider call: as for a failed write below.
+          throw new IOException("the client closed its connection", gone);
         } catch (GatewayException failed) {
           // A next() ended by endBeforeTimeLimit's close fails as a broken connection: say why it broke.
           GatewayException endedBy = timeLimitReached ? timeLimit() : failed;
@@ -200,7 +205,7 @@ final class StreamRelay implements StreamingBody {
   }
 
   /** nginx's status for a request its client closed before the answer ended; no HTTP status says it. */
-  static final int CLIENT_CLOSED_REQUEST = 499;
+  static final int CLIENT_CLOSED_REQUEST = ClientClosedRequest.STATUS;
 
   /** The provider's usage, else the estimate: its reported prompt (cache counts included) or one from the request, and the generated text. */
   private TokenUsage counted() {

@@ -58,6 +58,11 @@ public final class GatewayApplication {
         LOG.warning(describe(request) + " failed: " + e.getMessage());
       }
       response = ErrorEnvelope.response(e, ErrorEnvelope.Dialect.of(request.path()), request.requestId());
+    } catch (ClientClosedRequest gone) {
+      // Nobody reads this answer (the transport that saw the client leave does not send it); the call is accounted already.
+      LOG.fine(() -> describe(request) + ": " + gone.getMessage());
+      response = GatewayResponse.json(ClientClosedRequest.STATUS,
+          new ErrorEnvelope(new ErrorEnvelope.Body(gone.getMessage(), "client_closed_request", null, Integer.toString(ClientClosedRequest.STATUS))));
     } catch (RuntimeException e) {
       LOG.log(Level.SEVERE, describe(request) + " failed with an unexpected error", e);
       response = ErrorEnvelope.internalError(request.requestId(), ErrorEnvelope.Dialect.of(request.path()));

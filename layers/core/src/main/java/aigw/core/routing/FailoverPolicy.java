@@ -4,6 +4,8 @@ import aigw.core.config.Deployment;
 import aigw.core.config.RouterSettings;
 import aigw.core.errors.GatewayException;
 import aigw.core.errors.NoDeploymentAvailable;
+import aigw.core.http.ClientClosedRequest;
+import aigw.core.http.ClientDeparture;
 import aigw.core.providers.ProviderAnswer;
 import aigw.core.providers.ProviderRequest;
 import aigw.core.providers.ProviderResponse;
@@ -39,6 +41,9 @@ import java.util.logging.Logger;
  *       fallback, so nothing is run or billed twice. A client error is answered as it is.
  *   <li>A stream counts as answered once its first chunk arrived: an error before it (an error
  *       event, a 429) is retried like any answered error; from the first chunk on, nothing is.
+ *   <li>A client that closed its connection meanwhile ({@link ClientClosedRequest}) ends the call
+ *       at once, also during a wait before a retry: nothing is retried or sent to a fallback, and
+ *       nothing counts against the deployment.
  *   <li>When the group failed in a way that may be retried, its {@code fallbacks} groups are tried
  *       in order (at most {@code max_fallbacks}), each by the same rules; a context-window refusal
  *       tries {@code context_window_fallbacks} instead. Fallbacks are the operator's routing: they
@@ -71,9 +76,20 @@ public final class FailoverPolicy {
   private final DoubleSupplier jitter;
   private final Sleeper sleeper;
 
-  /** The gateway's: real waits, a thread-local random jitter. */
+  /** The gateway's: real waits (ended early by the client's departure), a thread-local random jitter. */
   public FailoverPolicy(RouterSettings settings, DeploymentCall deployments, Function<String, List<Deployment>> groups, Clock clock) {
-    this(settings, deployments, groups, new Cooldowns(), clock, () -> ThreadLocalRandom.current().nextDouble(), Thread::sleep);
+    this(settings, deployments, groups, new Cooldowns(), clock, () -> ThreadLocalRandom.current().nextDouble(), FailoverPolicy::waitForRetry);
+  }
+
+  /**
+   * Waits {@code wait} before a retry, or until the client of the request this thread serves closes
+   * its connection ({@link ClientDeparture}): the next attempt then finds it gone and is not made.
+   */
+  static void waitForRetry(Duration wait) throws InterruptedException {
+    var clientLeft = new java.util.concurrent.CountDownLatch(1);
+    try (var watching = ClientDeparture.whileWaiting(clientLeft::countDown)) {
+      clientLeft.await(wait.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+    }
   }
 
   /**
@@ -201,6 +217,8 @@ public final class FailoverPolicy {
       GatewayException error;
       try {
         return firstChunkRead(deployments.call(deployment, request), deployment);
+      } catch (ClientClosedRequest gone) {
+        throw gone.calling(deployment); // nobody is left to answer: no retry, no fallback, nothing against the deployment
       } catch (GatewayException e) {
         error = e;
       }
@@ -233,6 +251,9 @@ public final class FailoverPolicy {
         } catch (InterruptedException interrupted) {
           Thread.currentThread().interrupt();
           throw error;
+        }
+        if (ClientDeparture.clientLeft()) {
+          throw new ClientClosedRequest(false, deployment); // the wait ended for it: no further attempt
         }
       }
     }

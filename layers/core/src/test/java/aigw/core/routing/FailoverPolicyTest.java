@@ -12,6 +12,8 @@ import aigw.core.errors.ServiceUnavailable;
 import aigw.core.errors.UpstreamFailed;
 import aigw.core.errors.UpstreamTimeout;
 import aigw.core.errors.UpstreamUnreachable;
+import aigw.core.http.ClientClosedRequest;
+import aigw.core.http.ClientDeparture;
 import aigw.core.providers.ForwardedBody;
 import aigw.core.providers.Operation;
 import aigw.core.providers.ProviderAnswer;
@@ -201,6 +203,48 @@ class FailoverPolicyTest {
       assertThatThrownBy(() -> policy(settings).call(List.of(A1, A2), REQUEST)).isSameAs(mayHaveRun);
       assertThat(calls).containsExactly("a1");
     }
+  }
+
+  @Test
+  void aClientThatLeftEndsTheCallWithoutRetryOrFallbackAndWithoutCoolingTheDeploymentDown() {
+    script(A1, () -> {
+      throw new ClientClosedRequest(true, null);
+    });
+    script(A2, ok("nobody would read it"));
+    script(B, ok("nobody would read it"));
+    var settings = new RouterSettings(3, Map.of("gpt-4o", List.of("cheap")), Map.of(), 3, Duration.ofSeconds(5), Duration.ZERO, false, 5);
+    var policy = policy(settings);
+
+    for (int i = 0; i < 5; i++) {
+      calls.clear();
+      assertThatThrownBy(() -> policy.call(List.of(A1, A2), REQUEST)).isInstanceOfSatisfying(ClientClosedRequest.class, gone -> {
+        assertThat(gone.deployment()).as("the deployment called, for the call's cost").isEqualTo(A1);
+        assertThat(gone.sent()).isTrue();
+      });
+      assertThat(calls).containsExactly("a1");
+    }
+    assertThat(policy.cooldowns().isCooling(A1, clock.instant())).as("a client's leaving is not the deployment's failure").isFalse();
+    assertThat(waits).isEmpty();
+  }
+
+  @Test
+  void aClientLeavingDuringTheWaitBeforeARetryEndsTheWaitAndNoFurtherAttemptIsMade() throws Exception {
+    script(B, fails(status(429, "5")), ok("nobody would read it"));
+    var policy = new FailoverPolicy(RouterSettings.defaults().withNumRetries(1), (deployment, request) -> {
+      calls.add(deployment.upstreamModel());
+      return scripts.get(deployment.upstreamModel()).poll().get();
+    }, name -> List.of(), new Cooldowns(), clock, () -> 0.5, FailoverPolicy::waitForRetry);
+
+    try (var departure = ClientDeparture.open()) {
+      java.util.concurrent.CompletableFuture.delayedExecutor(100, java.util.concurrent.TimeUnit.MILLISECONDS).execute(departure::left);
+      long started = System.nanoTime();
+      assertThatThrownBy(() -> policy.call(List.of(B), REQUEST)).isInstanceOfSatisfying(ClientClosedRequest.class, gone -> {
+        assertThat(gone.sent()).as("the attempt that was sent was answered (429)").isFalse();
+        assertThat(gone.deployment()).isEqualTo(B);
+      });
+      assertThat(Duration.ofNanos(System.nanoTime() - started)).as("not the provider's 5 s").isLessThan(Duration.ofSeconds(4));
+    }
+    assertThat(calls).containsExactly("b");
   }
 
   @Test

@@ -4,6 +4,8 @@ import aigw.core.errors.ServiceUnavailable;
 import aigw.core.errors.UpstreamFailed;
 import aigw.core.errors.UpstreamTimeout;
 import aigw.core.errors.UpstreamUnreachable;
+import aigw.core.http.ClientClosedRequest;
+import aigw.core.http.ClientDeparture;
 import aigw.core.keys.ApiKeys;
 import java.io.IOException;
 import java.io.InputStream;
@@ -38,6 +40,11 @@ import javax.net.ssl.SSLHandshakeException;
  *   <li>{@link UpstreamFailed} 502 for a redirect (never followed: a moved provider URL is a
  *       configuration error, and following one would resend the credential elsewhere).
  * </ul>
+ *
+ * When the client of the request the thread serves closes its connection ({@link ClientDeparture},
+ * locally), the exchange being waited on is cancelled (its connection closed) or the open reply's
+ * body closed, and the waiting thread gets {@link ClientClosedRequest} at once; a call is not
+ * started for a client already gone.
  *
  * Error statuses (4xx/5xx) are not thrown here: the provider's translator reads its error body.
  */
@@ -108,11 +115,19 @@ public final class UpstreamHttp {
     private final int status;
     private final HttpHeaders headers;
     private final IdleTimedInputStream body;
+    /** Closes this reply when the client of the request leaves ({@link ClientDeparture}); ended with it. */
+    private ClientDeparture.Registration whileOpen = ClientDeparture.Registration.NONE;
 
     OpenReply(int status, HttpHeaders headers, IdleTimedInputStream body) {
       this.status = status;
       this.headers = headers;
       this.body = body;
+    }
+
+    /** A read waiting on the body fails at once when the client leaves: {@link #midStream} then says so. */
+    OpenReply closedWhenClientLeaves() {
+      whileOpen = ClientDeparture.whileWaiting(this::closeBody);
+      return this;
     }
 
     public int status() {
@@ -142,6 +157,11 @@ public final class UpstreamHttp {
 
     @Override
     public void close() {
+      whileOpen.close();
+      closeBody();
+    }
+
+    private void closeBody() {
       try {
         body.close();
       } catch (IOException alreadyGone) {
@@ -438,7 +458,7 @@ public final class UpstreamHttp {
       reply.close();
       refuseRedirect(call, response.statusCode());
     }
-    return reply;
+    return reply.closedWhenClientLeaves();
   }
 
   private <T> HttpResponse<T> send(UpstreamCall call, WatchedBody forwarded, HttpResponse.BodyHandler<T> handler, Progress progress) {
@@ -453,10 +473,16 @@ public final class UpstreamHttp {
       // Plain-text servers (Ollama, vLLM, test stubs) speak HTTP/1.1; skip the h2c upgrade dance.
       builder.version(HttpClient.Version.HTTP_1_1);
     }
+    if (ClientDeparture.clientLeft()) {
+      throw new ClientClosedRequest(false, null); // nobody to answer: the provider is not called
+    }
     java.util.concurrent.CompletableFuture<HttpResponse<T>> pending = http.sendAsync(builder.build(), handler);
     long timeoutNanos = call.timeout().toNanos();
     long waitNanos = timeoutNanos;
-    try {
+    // A client that closes its connection meanwhile ends the exchange (ClientDeparture): cancel(true)
+    // on sendAsync's future cancels the exchange, closing an HTTP/1.1 connection or resetting an
+    // HTTP/2 stream (HttpClient's Javadoc, "cancelable" futures), and get() below throws.
+    try (var watching = ClientDeparture.whileWaiting(() -> pending.cancel(true))) {
       while (true) {
         try {
           return pending.get(waitNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
@@ -475,7 +501,13 @@ public final class UpstreamHttp {
               : timedOut(call);
         }
       }
-    } catch (java.util.concurrent.ExecutionException e) {
+    } catch (java.util.concurrent.CancellationException | java.util.concurrent.ExecutionException e) {
+      if (ClientDeparture.clientLeft()) {
+        throw new ClientClosedRequest(forwarded.requested(), null);
+      }
+      if (e instanceof java.util.concurrent.CancellationException cancelled) {
+        throw cancelled; // only a departure cancels the exchange
+      }
       if (progress.lastProgress() != 0 && progress.bodyAwaited() && e.getCause() instanceof IOException broken) {
         throw midStream(call, broken, !progress.bodyStarted()); // the headers came; their body broke off
       }
@@ -533,6 +565,9 @@ public final class UpstreamHttp {
    *     response, and the message must not speak of "the middle of its answer")
    */
   public static RuntimeException midStream(UpstreamCall call, IOException e, boolean beforeFirstChunk) {
+    if (ClientDeparture.clientLeft()) {
+      return new ClientClosedRequest(true, null); // the body was closed because the client left (OpenReply)
+    }
     String where = beforeFirstChunk ? "after its response headers, before any part of its answer" : "in the middle of its answer";
     if (e instanceof IdleTimeout) {
       return new UpstreamTimeout(

@@ -1,0 +1,382 @@
+package aigw.local;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import aigw.core.json.Json;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A client that closes its connection while the local gateway waits for the provider (a whole
+ * answer, or a stream before its first event) frees what its call held at once: the provider's
+ * connection is closed (the call is cancelled), the key's {@code max_parallel_requests} slot and
+ * its share of the workers are free for its next call, and the call is in the spend log with 499,
+ * as a stream the client leaves midway is. A client that stays gets its answer as before.
+ */
+class LocalClientDepartureTest {
+  private static final String MASTER = "sk-client-departure-master-key-for-tests";
+  private static final String COMPLETION =
+      "{\"id\":\"c1\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+          + "\"message\":{\"role\":\"assistant\",\"content\":\"Hello\"},\"finish_reason\":\"stop\"}],"
+          + "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3,\"total_tokens\":8}}";
+  private static final String STREAM =
+      "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+          + "\"delta\":{\"content\":\"Hello\"},\"finish_reason\":null}]}\n\n"
+          + "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[],"
+          + "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3,\"total_tokens\":8}}\n\n"
+          + "data: [DONE]\n\n";
+
+  @TempDir static Path dir;
+  private static Provider provider;
+  private static LocalGateway gateway;
+  private static final HttpClient http = HttpClient.newHttpClient();
+
+  @BeforeAll
+  static void start() throws Exception {
+    provider = new Provider();
+    Path config = dir.resolve("config.yaml");
+    Files.writeString(config, """
+        model_list:
+          - model_name: slow
+            litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/slow/v1", api_key: os.environ/PROVIDER_KEY}
+          - model_name: fast
+            litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/fast/v1", api_key: os.environ/PROVIDER_KEY}
+          - model_name: half-second
+            litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/half-second/v1", api_key: os.environ/PROVIDER_KEY}
+          - model_name: quiet-after-first
+            litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/quiet-after-first/v1", api_key: os.environ/PROVIDER_KEY}
+        """.formatted(provider.port()));
+    gateway = LocalGateway.start(LocalOptions.inMemory(config, Map.of("AIGW_MASTER_KEY", MASTER, "PROVIDER_KEY", "sk-provider-departure")));
+  }
+
+  @AfterAll
+  static void stop() throws IOException {
+    gateway.close();
+    provider.close();
+  }
+
+  @Test
+  void aClientLeavingBeforeTheAnswerCancelsTheProviderCallAndFreesItsParallelSlotAtOnce() throws Exception {
+    leavesBeforeTheAnswer(false);
+  }
+
+  @Test
+  void aClientLeavingAStreamBeforeItsFirstEventCancelsTheProviderCallAndFreesItsParallelSlotAtOnce() throws Exception {
+    leavesBeforeTheAnswer(true);
+  }
+
+  private void leavesBeforeTheAnswer(boolean stream) throws Exception {
+    String key = keyWithOneParallelRequest();
+    String body = "{\"model\":\"slow\",\"stream\":" + stream + ",\"messages\":[{\"role\":\"user\",\"content\":\"take your time\"}]}";
+    try (var client = new Socket(InetAddress.getLoopbackAddress(), gateway.port())) {
+      client.getOutputStream().write(post(key, body).getBytes(StandardCharsets.UTF_8));
+      client.getOutputStream().flush();
+      provider.awaitRequest("/slow/");
+      Thread.sleep(200);
+    } // closed: the user pressed "stop" before the first token
+    // The provider answers only after 30 s; the gateway must not wait for that.
+    assertThat(provider.closedEarly.poll(3, TimeUnit.SECONDS)).as("the gateway closed its connection to the provider").isNotNull();
+
+    var next = chat(key, "fast", false);
+    assertThat(next.statusCode()).as("the key's one parallel slot is free again: %s", next.body()).isEqualTo(200);
+
+    JsonNode rows = spendLogs(key);
+    JsonNode left = null;
+    for (JsonNode row : rows) {
+      if (row.path("model_group").asText().equals("slow")) {
+        left = row;
+      }
+    }
+    assertThat(left).as("the call is in the spend log: %s", rows).isNotNull();
+    assertThat(left.path("metadata").path("status_code").asInt()).as("the status of a client that left: %s", left).isEqualTo(499);
+    assertThat(left.path("status").asText()).isEqualTo("failure");
+    long prompt = (body.getBytes(StandardCharsets.UTF_8).length + 3) / 4;
+    assertThat(left.path("prompt_tokens").asLong()).as("the prompt sent, estimated as a cut stream's: %s", left).isEqualTo(prompt);
+    assertThat(left.path("completion_tokens").asLong()).isZero();
+    assertThat(left.path("metadata").path("usage_estimated").asBoolean()).isTrue();
+
+    JsonNode info = admin("GET", "/key/info?key=" + key, null).path("info");
+    assertThat(info.path("request_count").asLong()).as("both calls count on the key: %s", info).isEqualTo(2);
+    assertThat(info.path("estimated_request_count").asLong()).as("the one that was cut, as estimated").isEqualTo(1);
+  }
+
+  @Test
+  void aClientLeavingAStreamWhileTheProviderIsQuietEndsTheProviderCallAtOnceAndCountsWhatCame() throws Exception {
+    String key = keyWithOneParallelRequest();
+    String body = "{\"model\":\"quiet-after-first\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"go on\"}]}";
+    try (var client = new Socket(InetAddress.getLoopbackAddress(), gateway.port())) {
+      client.setSoTimeout(10_000);
+      client.getOutputStream().write(post(key, body).getBytes(StandardCharsets.UTF_8));
+      client.getOutputStream().flush();
+      var seen = new ByteArrayOutputStream();
+      while (!seen.toString(StandardCharsets.UTF_8).contains("Hello")) {
+        int b = client.getInputStream().read();
+        assertThat(b).as("the first event arrives: %s", seen).isNotNegative();
+        seen.write(b);
+      }
+    } // the user stops while the model is thinking about its next token
+    assertThat(provider.closedEarly.poll(3, TimeUnit.SECONDS)).as("the gateway closed its connection to the provider").isNotNull();
+    assertThat(chat(key, "fast", false).statusCode()).as("the slot is free").isEqualTo(200);
+
+    JsonNode left = null;
+    for (JsonNode row : spendLogs(key)) {
+      if (row.path("model_group").asText().equals("quiet-after-first")) {
+        left = row;
+      }
+    }
+    assertThat(left).isNotNull();
+    assertThat(left.path("metadata").path("status_code").asInt()).as("%s", left).isEqualTo(499);
+    assertThat(left.path("completion_tokens").asLong()).as("\"Hello\" was generated: %s", left).isEqualTo(2);
+  }
+
+  /**
+   * A client that shuts down its sending side after its request cannot be told from one that left
+   * (both are the end of its input): it is taken as gone, as nginx takes it, and gets no answer.
+   */
+  @Test
+  void aClientThatHalfClosesAfterItsRequestIsTakenAsGone() throws Exception {
+    String key = keyWithOneParallelRequest();
+    String body = "{\"model\":\"slow\",\"messages\":[{\"role\":\"user\",\"content\":\"then I stop sending\"}]}";
+    try (var client = new Socket(InetAddress.getLoopbackAddress(), gateway.port())) {
+      client.setSoTimeout(10_000);
+      client.getOutputStream().write(post(key, body).getBytes(StandardCharsets.UTF_8));
+      client.getOutputStream().flush();
+      provider.awaitRequest("/slow/");
+      client.shutdownOutput();
+      assertThat(provider.closedEarly.poll(3, TimeUnit.SECONDS)).as("the provider call is cancelled").isNotNull();
+      assertThat(client.getInputStream().read()).as("the connection is closed without an answer").isEqualTo(-1);
+    }
+    assertThat(chat(key, "fast", false).statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void aClientThatStaysGetsItsAnswerAndItsConnectionServesTheNextCall() throws Exception {
+    String key = keyWithOneParallelRequest();
+    for (boolean stream : new boolean[] {false, true}) {
+      // Half a second of provider time: the watch for a departing client is up while the client waits.
+      var answered = chat(key, "half-second", stream);
+      assertThat(answered.statusCode()).as(answered.body()).isEqualTo(200);
+      assertThat(answered.body()).contains("Hello");
+      if (stream) {
+        assertThat(answered.body()).endsWith("data: [DONE]\n\n");
+      }
+    }
+    assertThat(provider.closedEarly).as("no call was cancelled").isEmpty();
+    // Two requests on one connection, the second sent while the first waits for its provider
+    // (pipelined): its bytes are not taken for a departure, and both are answered in order.
+    try (var client = new Socket(InetAddress.getLoopbackAddress(), gateway.port())) {
+      client.setSoTimeout(10_000);
+      String first = "{\"model\":\"half-second\",\"messages\":[{\"role\":\"user\",\"content\":\"one\"}]}";
+      String second = "{\"model\":\"fast\",\"messages\":[{\"role\":\"user\",\"content\":\"two\"}]}";
+      client.getOutputStream().write(post(key, first).getBytes(StandardCharsets.UTF_8));
+      client.getOutputStream().flush();
+      provider.awaitRequest("/half-second/");
+      client.getOutputStream().write(post(key, second).getBytes(StandardCharsets.UTF_8));
+      client.getOutputStream().flush();
+      String answers = readAnswers(client.getInputStream(), 2);
+      assertThat(answers).startsWith("HTTP/1.1 200");
+      assertThat(answers.split("HTTP/1.1 200", -1)).as(answers).hasSize(3);
+    }
+    assertThat(provider.closedEarly).as("no call was cancelled").isEmpty();
+  }
+
+  /**
+   * Calls back to back on kept-alive connections, each answered at once: the watch for a departing
+   * client, set up and ended around every call, never takes a next request for a departure nor
+   * leaves the connection unable to read it.
+   */
+  @Test
+  void callsBackToBackOnKeptAliveConnectionsAreAllAnswered() throws Exception {
+    String key = admin("POST", "/key/generate", "{}").path("key").asText();
+    for (int i = 0; i < 400; i++) {
+      var answered = chat(key, "fast", i % 2 == 1);
+      assertThat(answered.statusCode()).as("call %d: %s", i, answered.body()).isEqualTo(200);
+    }
+    assertThat(provider.closedEarly).isEmpty();
+  }
+
+  private static String post(String key, String body) {
+    return "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:" + gateway.port() + "\r\nAuthorization: Bearer " + key
+        + "\r\nContent-Type: application/json\r\nContent-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body;
+  }
+
+  /** {@code count} answers with a Content-Length each, read whole. */
+  private static String readAnswers(InputStream in, int count) throws IOException {
+    var all = new StringBuilder();
+    for (int i = 0; i < count; i++) {
+      String head = readHead(in);
+      all.append(head);
+      int length = Integer.parseInt(head.replaceAll("(?is).*\r\ncontent-length: *(\\d+).*", "$1"));
+      all.append(new String(in.readNBytes(length), StandardCharsets.UTF_8));
+    }
+    return all.toString();
+  }
+
+  private static String readHead(InputStream in) throws IOException {
+    var head = new ByteArrayOutputStream();
+    while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
+      int b = in.read();
+      if (b < 0) {
+        throw new IOException("the connection closed after: " + head);
+      }
+      head.write(b);
+    }
+    return head.toString(StandardCharsets.ISO_8859_1);
+  }
+
+  private static String keyWithOneParallelRequest() throws Exception {
+    return admin("POST", "/key/generate", "{\"max_parallel_requests\": 1}").path("key").asText();
+  }
+
+  private static HttpResponse<String> chat(String key, String model, boolean stream) throws Exception {
+    String body = "{\"model\":\"" + model + "\",\"stream\":" + stream + ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    return send("POST", "/v1/chat/completions", key, body);
+  }
+
+  private static JsonNode spendLogs(String key) throws Exception {
+    return admin("GET", "/spend/logs?api_key=" + key, null);
+  }
+
+  private static JsonNode admin(String method, String path, String body) throws Exception {
+    var response = send(method, path, MASTER, body);
+    assertThat(response.statusCode()).as("%s %s", path, response.body()).isEqualTo(200);
+    return Json.MAPPER.readTree(response.body());
+  }
+
+  private static HttpResponse<String> send(String method, String path, String key, String body) throws Exception {
+    var request = HttpRequest.newBuilder(URI.create(gateway.baseUrl() + path)).timeout(Duration.ofSeconds(20))
+        .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  /**
+   * A provider on a loopback socket: {@code /fast/} answers at once, {@code /half-second/} after
+   * half a second, {@code /slow/} after 30 s unless the gateway closes the connection first, which
+   * it notes in {@link #closedEarly}. A whole answer or an event stream, as the request asks; {@code
+   * /quiet-after-first/} streams its first event, then waits up to 30 s for the gateway to close.
+   */
+  private static final class Provider implements AutoCloseable {
+    final BlockingQueue<String> requests = new LinkedBlockingQueue<>();
+    final BlockingQueue<String> closedEarly = new LinkedBlockingQueue<>();
+    private final ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+
+    Provider() throws IOException {
+      Thread.ofPlatform().daemon().name("departure-provider").start(() -> {
+        while (!server.isClosed()) {
+          try {
+            Socket connection = server.accept();
+            Thread.ofPlatform().daemon().start(() -> serve(connection));
+          } catch (IOException closed) {
+            return;
+          }
+        }
+      });
+    }
+
+    int port() {
+      return server.getLocalPort();
+    }
+
+    /** Waits until a request to a path starting with {@code prefix} has arrived (those before it are dropped). */
+    void awaitRequest(String prefix) throws InterruptedException {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (System.nanoTime() < deadline) {
+        String path = requests.poll(100, TimeUnit.MILLISECONDS);
+        if (path != null && path.startsWith(prefix)) {
+          return;
+        }
+      }
+      throw new AssertionError("no request to " + prefix + " reached the provider");
+    }
+
+    private void serve(Socket connection) {
+      try (connection) {
+        InputStream in = connection.getInputStream();
+        while (true) {
+          String head;
+          try {
+            head = readHead(in);
+          } catch (IOException closed) {
+            return; // the gateway closed an idle connection
+          }
+          int length = Integer.parseInt(head.replaceAll("(?is).*\r\ncontent-length: *(\\d+).*", "$1"));
+          String body = new String(in.readNBytes(length), StandardCharsets.UTF_8);
+          String path = head.substring(head.indexOf(' ') + 1, head.indexOf(' ', head.indexOf(' ') + 1));
+          requests.add(path);
+          OutputStream out = connection.getOutputStream();
+          if (path.startsWith("/quiet-after-first/")) {
+            out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            byte[] first = STREAM.substring(0, STREAM.indexOf("\n\n") + 2).getBytes(StandardCharsets.UTF_8);
+            out.write((Integer.toHexString(first.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(first);
+            out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            connection.setSoTimeout(30_000); // then nothing: the model is slow to go on
+            try {
+              if (in.read() < 0) {
+                closedEarly.add(path);
+              }
+            } catch (java.net.SocketTimeoutException stillThere) {
+              // the gateway waited the whole time
+            } catch (IOException reset) {
+              closedEarly.add(path);
+            }
+            return;
+          }
+          long delay = path.startsWith("/slow/") ? 30_000 : path.startsWith("/half-second/") ? 500 : 0;
+          if (delay > 0) {
+            connection.setSoTimeout((int) delay);
+            try {
+              if (in.read() < 0) {
+                closedEarly.add(path);
+                return;
+              }
+            } catch (java.net.SocketTimeoutException stillThere) {
+              // the gateway waited the whole delay: answer
+            } catch (IOException reset) {
+              closedEarly.add(path);
+              return;
+            }
+            connection.setSoTimeout(0);
+          }
+          boolean stream = body.contains("\"stream\":true");
+          byte[] answer = (stream ? STREAM : COMPLETION).getBytes(StandardCharsets.UTF_8);
+          out.write(("HTTP/1.1 200 OK\r\nContent-Type: " + (stream ? "text/event-stream" : "application/json") + "\r\nContent-Length: "
+              + answer.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+          out.write(answer);
+          out.flush();
+        }
+      } catch (IOException gone) {
+        // the test ended
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      server.close();
+    }
+  }
+}
