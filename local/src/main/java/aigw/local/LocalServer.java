@@ -778,6 +778,12 @@ final class LocalServer {
     private DepartureWatch(EndPoint endPoint, ClientDeparture departure) {
       this.endPoint = endPoint;
       this.departure = departure;
+      if (!endPoint.isOpen()) {
+        // A request pipelined behind one whose client left: that call closed the connection, and
+        // Jetty still parses what the client had sent on it. Nobody is there to read its answer.
+        departure.left();
+        return;
+      }
       synchronized (this) {
         // False when a read is already pending (the end point's own): nothing is watched then.
         registered = endPoint.tryFillInterested(this);
@@ -1062,7 +1068,8 @@ final class LocalServer {
       client.flush();
     } catch (IOException | RuntimeException | LinkageError | StackOverflowError e) {
       String where = GatewayApplication.loggablePath(request.path()) + " (" + request.requestId() + ")";
-      if (client.failure != null) {
+      if (client.failure != null || ClientDeparture.clientLeft()) {
+        // Routine (a user pressed "stop"): no warning, as for a whole answer whose client left.
         LOG.log(Level.FINE, where + ": the client went away mid-stream, or read nothing for the write timeout", e);
       } else {
         LOG.log(e instanceof IOException ? Level.WARNING : Level.SEVERE, where + " failed mid-stream; the connection is closed", e);

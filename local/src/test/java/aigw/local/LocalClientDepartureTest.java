@@ -156,6 +156,26 @@ class LocalClientDepartureTest {
    * (both are the end of its input): it is taken as gone, as nginx takes it, and gets no answer.
    */
   @Test
+  void requestsPipelinedBehindACallWhoseClientLeftReachNoProvider() throws Exception {
+    String key = admin("POST", "/key/generate", "{}").path("key").asText();
+    String body = "{\"model\":\"slow\",\"messages\":[{\"role\":\"user\",\"content\":\"three in one write\"}]}";
+    provider.requests.clear();
+    provider.closedEarly.clear();
+    try (var client = new Socket(InetAddress.getLoopbackAddress(), gateway.port())) {
+      client.getOutputStream().write(post(key, body).repeat(3).getBytes(StandardCharsets.UTF_8));
+      client.getOutputStream().flush();
+      provider.awaitRequest("/slow/");
+      Thread.sleep(200);
+    } // gone, with two more requests of its own still buffered in the gateway
+    assertThat(provider.closedEarly.poll(3, TimeUnit.SECONDS)).as("the first call's provider connection closed").isNotNull();
+    // Each later one would have reached the provider by now, one after the other, and been charged.
+    assertThat(provider.requests.poll(2, TimeUnit.SECONDS)).as("no provider call for a request of a client already gone").isNull();
+    for (JsonNode row : spendLogs(key)) {
+      assertThat(row.path("metadata").path("status_code").asInt()).as("only calls of a client that left: %s", row).isEqualTo(499);
+    }
+  }
+
+  @Test
   void aClientThatHalfClosesAfterItsRequestIsTakenAsGone() throws Exception {
     String key = keyWithOneParallelRequest();
     String body = "{\"model\":\"slow\",\"messages\":[{\"role\":\"user\",\"content\":\"then I stop sending\"}]}";

@@ -5,12 +5,16 @@ import aigw.core.apigateway.ProxyResponseEvent;
 import aigw.core.json.Json;
 import com.amazonaws.services.lambda.runtime.CustomPojoSerializer;
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.ObjectWriter;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -26,13 +30,31 @@ import java.lang.reflect.Type;
  * {@code META-INF/services/com.amazonaws.services.lambda.runtime.CustomPojoSerializer}), as AWS
  * documents custom serialization: https://docs.aws.amazon.com/lambda/latest/dg/java-custom-serialization.html.
  *
- * <p>As the client's own serializer does: fields the type lacks are ignored, names are
- * case-sensitive, null fields are left out of an answer, and neither stream is closed here.
+ * <p>As the client's own serializer does: fields the type lacks are ignored, names match in any
+ * case, the same lenient JSON is read ({@link #MAPPER}), null fields are left out of an answer, and
+ * neither stream is closed here.
  */
 public final class ApiGatewayEventSerializer implements CustomPojoSerializer {
-  private static final ObjectMapper MAPPER = Json.MAPPER.copy()
-      .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-      .setSerializationInclusion(JsonInclude.Include.NON_NULL);
+  /**
+   * Configured as the runtime's own (aws-lambda-java-serialization's {@code JacksonFactory}), so an
+   * event it accepted is accepted here with the same meaning: a hand-written console test event or a
+   * direct invoke as much as API Gateway's own. Lenient where it is: names in any case, a single
+   * value for a list ({@code "multiValueHeaders":{"a":"1"}}), an empty string or list for an object,
+   * single quotes, unquoted names, raw control characters in strings, NaN, leading zeros, and
+   * whatever follows the event. Jackson's default bounds, not the gateway's tighter ones for
+   * request bodies ({@link Json#READ_CONSTRAINTS}): the event's body is a string of it.
+   */
+  private static final ObjectMapper MAPPER = JsonMapper.builder(JsonFactory.builder()
+          .enable(JsonReadFeature.ALLOW_SINGLE_QUOTES, JsonReadFeature.ALLOW_UNQUOTED_FIELD_NAMES,
+              JsonReadFeature.ALLOW_UNESCAPED_CONTROL_CHARS, JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS,
+              JsonReadFeature.ALLOW_LEADING_ZEROS_FOR_NUMBERS)
+          .build())
+      .enable(MapperFeature.ACCEPT_CASE_INSENSITIVE_PROPERTIES)
+      .enable(DeserializationFeature.ACCEPT_SINGLE_VALUE_AS_ARRAY, DeserializationFeature.UNWRAP_SINGLE_VALUE_ARRAYS,
+          DeserializationFeature.ACCEPT_EMPTY_STRING_AS_NULL_OBJECT, DeserializationFeature.ACCEPT_EMPTY_ARRAY_AS_NULL_OBJECT)
+      .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      .serializationInclusion(JsonInclude.Include.NON_NULL)
+      .build();
   // Made when the runtime loads this class, at init: the event's deserializer and the answer's
   // serializer are built then, so a SnapStart snapshot holds them too.
   private static final ObjectReader EVENT = reader(ProxyRequestEvent.class);

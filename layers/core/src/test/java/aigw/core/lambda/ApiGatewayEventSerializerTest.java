@@ -82,4 +82,25 @@ class ApiGatewayEventSerializerTest {
       closed = true;
     }
   }
+
+  /** What the runtime's own serializer (aws-lambda-java-serialization's JacksonFactory) accepts, read with the same meaning. */
+  @Test
+  void eventsTheRuntimesOwnSerializerAcceptsAreReadAlike() {
+    ProxyRequestEvent anyCase = serializer.fromJson("{\"HttpMethod\":\"POST\",\"Path\":\"/v1/chat/completions\"}", ProxyRequestEvent.class);
+    assertThat(anyCase.getHttpMethod()).isEqualTo("POST");
+    assertThat(anyCase.getPath()).isEqualTo("/v1/chat/completions");
+
+    ProxyRequestEvent singleValue = serializer.fromJson("{\"httpMethod\":\"GET\",\"multiValueHeaders\":{\"A\":\"1\"},\"requestContext\":\"\"}",
+        ProxyRequestEvent.class);
+    assertThat(singleValue.getMultiValueHeaders()).containsEntry("A", List.of("1"));
+    assertThat(singleValue.getRequestContext()).isNull();
+
+    ProxyRequestEvent lenient = serializer.fromJson("{'httpMethod':'POST', body:'a\u0001b'} and then anything", ProxyRequestEvent.class);
+    assertThat(lenient.getHttpMethod()).isEqualTo("POST");
+    assertThat(lenient.getBody()).isEqualTo("a\u0001b");
+
+    String longName = "x".repeat(10_001);
+    ProxyRequestEvent longHeader = serializer.fromJson("{\"headers\":{\"" + longName + "\":\"v\"}}", ProxyRequestEvent.class);
+    assertThat(longHeader.getHeaders()).containsKey(longName);
+  }
 }
