@@ -449,12 +449,11 @@ public final class Gateway {
   }
 
   /**
-   * One window of the local group commit: the settlements and the usage that wait go in one call
-   * (more only while each is full), and what answers hand over meanwhile waits for the next window
-   * rather than costing a write of its own ({@link aigw.core.usage.AfterAnswerWrites#writeWaiting}).
-   * The usage queue's own writer runs only when that call did not land: it then writes key by key
-   * and keeps what fails, as any flush does. Settlements are flushed as before (a slot is freed as
-   * soon as possible).
+   * One window of the local group commit: the settlements and the usage that wait go in one call, and
+   * the settlements that answers hand over meanwhile in the next calls at once, as at any flush; the
+   * usage that answers hand over meanwhile waits for the next window rather than costing a write of
+   * its own ({@link aigw.core.usage.AfterAnswerWrites#oncePerWrite}). The usage queue's own writer
+   * runs only when a call did not land: it then writes key by key and keeps what fails.
    *
    * @return false when something is left unwritten (kept in its queue for the retry)
    */
@@ -464,8 +463,8 @@ public final class Gateway {
     }
     var sources = new java.util.ArrayList<java.util.function.IntFunction<aigw.core.usage.WrittenTogether>>(2);
     sources.add(limits::takeEndingsTogether);
-    sources.add(max -> usage.takeTogether(usageItems::transactItem, max));
-    boolean landed = together.writeWaiting(sources);
+    sources.add(aigw.core.usage.AfterAnswerWrites.oncePerWrite(max -> usage.takeTogether(usageItems::transactItem, max)));
+    boolean landed = together.writeLanded(sources);
     boolean limitsEnded = limits.flushEndings();
     return (landed || usage.flush()) && limitsEnded;
   }
