@@ -18,8 +18,8 @@ import software.amazon.awssdk.services.dynamodb.model.TransactWriteItem;
 
 /**
  * How many DynamoDB calls the writes after the answer take, on DynamoDB Local: the flush after an
- * answer (Lambda) writes until nothing waits; the local group commit's window writes what waited
- * and leaves what answers hand over during its call to the next window.
+ * answer (Lambda) writes until nothing waits; the local group commit's window writes a key's usage
+ * once and leaves what answers hand over during its calls to the next window.
  */
 class AfterAnswerWritesTest {
   private final LocalDynamo dynamo = new LocalDynamo();
@@ -95,31 +95,51 @@ class AfterAnswerWritesTest {
   }
 
   @Test
-  void theGroupCommitWindowWritesWhatWaitedInOneCallAndLeavesLaterArrivalsToTheNextWindow() {
+  void theGroupCommitWindowWritesAKeysUsageOnceAndTheSettlementsUntilNoneWaits() {
     var writes = new AfterAnswerWrites(counted());
-    IntFunction<WrittenTogether> usage = arriving(1, 1, 1);
+    var settlements = new CountingSource(arriving(1, 1, 1));
+    var usage = new CountingSource(arriving(1, 1, 1));
 
-    assertThat(writes.writeWaiting(List.of(usage))).as("landed").isTrue();
+    assertThat(writes.writeLanded(List.of(settlements, AfterAnswerWrites.oncePerWrite(usage)))).as("landed").isTrue();
 
-    assertThat(calls).as("one call for the key that waited, none for the requests answered during it").hasValue(1);
-    assertThat(itemsInTable()).isEqualTo(1);
-    assertThat(ended).containsExactly(true);
+    // Call 1: a settlement and the key's usage together; calls 2 and 3: the settlements answered
+    // meanwhile (each frees a slot); the usage answered meanwhile waits for the next window.
+    assertThat(calls).hasValue(3);
+    assertThat(usage.asked).as("usage taken once in the window").hasValue(1);
+    assertThat(settlements.asked).as("settlements taken until none waited").hasValue(4);
+    assertThat(itemsInTable()).isEqualTo(4);
 
-    assertThat(writes.writeWaiting(List.of(usage))).isTrue();
-    assertThat(calls).as("the next window takes what arrived").hasValue(2);
-    assertThat(itemsInTable()).isEqualTo(2);
+    assertThat(writes.writeLanded(List.of(settlements, AfterAnswerWrites.oncePerWrite(usage)))).isTrue();
+    assertThat(usage.asked).as("the next window takes what arrived").hasValue(2);
+    assertThat(itemsInTable()).isEqualTo(5);
   }
 
   @Test
-  void theGroupCommitWindowGoesOnWhileEachCallIsFull() {
+  void theGroupCommitWindowWritesEveryKeyThatWaitedInCallsOfAtMostOneHundred() {
     var writes = new AfterAnswerWrites(counted());
 
-    // 150 keys waited: a call takes at most 100 (TransactWriteItems' limit), so one more for the 50
-    // that did not fit; the 7 answered meanwhile wait for the next window.
-    assertThat(writes.writeWaiting(List.of(arriving(AfterAnswerWrites.MAX_ITEMS, 50, 7)))).isTrue();
+    // 150 keys waited: a call takes at most 100 (TransactWriteItems' limit); asked once, the usage
+    // source gives its first 100, and the 50 left go in the next window.
+    assertThat(writes.writeLanded(List.of(AfterAnswerWrites.oncePerWrite(arriving(AfterAnswerWrites.MAX_ITEMS, 50, 7))))).isTrue();
 
-    assertThat(calls).hasValue(2);
-    assertThat(itemsInTable()).isEqualTo(150);
+    assertThat(calls).hasValue(1);
+    assertThat(itemsInTable()).isEqualTo(100);
+  }
+
+  /** Counts how often a write asked its source. */
+  private static final class CountingSource implements IntFunction<WrittenTogether> {
+    final AtomicInteger asked = new AtomicInteger();
+    private final IntFunction<WrittenTogether> source;
+
+    CountingSource(IntFunction<WrittenTogether> source) {
+      this.source = source;
+    }
+
+    @Override
+    public WrittenTogether apply(int max) {
+      asked.incrementAndGet();
+      return source.apply(max);
+    }
   }
 
   @Test
@@ -141,7 +161,7 @@ class AfterAnswerWritesTest {
       }
     };
 
-    assertThat(writes.writeWaiting(List.of(conflicting))).isFalse();
+    assertThat(writes.writeLanded(List.of(conflicting))).isFalse();
 
     assertThat(ended).as("given back to its queue, whose own writer writes it").containsExactly(false);
     assertThat(itemsInTable()).isZero();
