@@ -453,8 +453,8 @@ public final class Gateway {
    * default): the usage that waits goes in one call, and what answers hand over meanwhile waits for
    * the next window rather than costing a write of its own ({@link
    * aigw.core.usage.AfterAnswerWrites#oncePerWrite}). When settlements wait, the window is {@link
-   * #flushWrites} as before. The usage queue's own writer
-   * runs only when a call did not land: it then writes key by key and keeps what fails.
+   * #flushWrites} as before. The usage queue's own writer runs only when a call did not land: it
+   * then writes key by key and keeps what fails.
    *
    * @return false when something is left unwritten (kept in its queue for the retry)
    */
