@@ -346,11 +346,15 @@ public final class Bench {
           report(both[0], both[1], before, after);
           continue;
         }
+        long cpuAtStart = processCpuNanos();
         var directRun = LoadRun.run(direct, null, CHAT, connections, perConnection);
+        long cpuBetween = processCpuNanos();
         var before = counting.snapshot(gateway);
         var gatewayRun = LoadRun.run(proxied, bearer, CHAT, connections, perConnection);
         var after = counting.snapshot(gateway);
+        long cpuAtEnd = processCpuNanos();
         report(directRun, gatewayRun, before, after);
+        reportCpu(directRun, gatewayRun, cpuBetween - cpuAtStart, cpuAtEnd - cpuBetween);
       }
     }
   }
@@ -535,6 +539,32 @@ public final class Bench {
     System.out.printf(Locale.ROOT, "                 writes per request (amortised): %.3f (usage + spend log + limit settlement, of which"
         + " SQLite spend-log transactions %.3f; target <= 1: %s)%n",
         writes, sqlite, writes <= 1.0 ? "met" : String.format(Locale.ROOT, "missed by %.3f", writes - 1.0));
+  }
+
+  /** This JVM's CPU time (all threads: the bench's client, the stub, the gateway, DynamoDB Local, GC, JIT), in ns. */
+  private static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+  }
+
+  /**
+   * Why the 16-connection added p50 is what it is: the gateway's CPU per request, as this JVM's CPU
+   * per request through the gateway minus straight to the stub (the bench's client and the stub run
+   * in both). With every core busy, {@code n} closed-loop connections on {@code c} cores each wait
+   * for about {@code n / c} requests' CPU, so the added p50 is about {@code n / c} times the
+   * gateway's CPU per request (Little's law), and the target needs about {@code target / (n / c)}.
+   * An estimate: it holds while the run is CPU-bound, which the direct run's own rate says.
+   */
+  private static void reportCpu(LoadRun.Result direct, LoadRun.Result gateway, long directCpuNanos, long gatewayCpuNanos) {
+    double directMicros = directCpuNanos / 1e3 / direct.requests();
+    double gatewayMicros = gatewayCpuNanos / 1e3 / gateway.requests();
+    double addedMicros = gatewayMicros - directMicros;
+    int cores = Runtime.getRuntime().availableProcessors();
+    double queue = (double) gateway.connections() / cores;
+    System.out.printf(Locale.ROOT,
+        "                 CPU per request, this JVM: direct %.0f µs | through the gateway %.0f µs | the gateway's own %.0f µs:"
+            + " %d connections on %d cores wait about %.0f x that = %.2f ms added; the target needs about <= %.0f µs%n",
+        directMicros, gatewayMicros, addedMicros, gateway.connections(), cores, queue, queue * addedMicros / 1e3,
+        TARGET_ADDED_P50_MILLIS_16 * 1e3 / queue);
   }
 
   /** DynamoDB operations between two snapshots, per request: "GetItem 0.001, UpdateItem 1.000", or "none". */
