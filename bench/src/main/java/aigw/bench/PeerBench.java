@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * aigw beside a peer gateway in one run, as users compare them: each gateway in its own process,
@@ -34,7 +35,7 @@ import java.util.regex.Pattern;
  * <p>Per target and per connection count (1 and 16): p50 and p99 of wrk's latency distribution,
  * requests per second, answers that were not 2xx, and the gateway process's own CPU time per
  * request (user + system from {@code /proc/<pid>/stat} over the run, in µs), each gateway after a
- * warm-up of {@code seconds} at 16 connections so the JIT has compiled the request path.
+ * warm-up at 16 connections ({@link #warmUp}: until a JVM's JIT has settled).
  */
 final class PeerBench {
   static final String PORTKEY_VERSION = "1.15.2";
@@ -127,7 +128,7 @@ final class PeerBench {
     lua.append("wrk.body = [[").append(new String(body, StandardCharsets.UTF_8)).append("]]\n");
     Files.writeString(script, lua);
     try {
-      wrk(target, script, 16, seconds); // warm-up: JIT, connections, caches
+      warmUp(target, script, seconds);
       var runs = new ArrayList<WrkRun>();
       for (int connections : new int[] {1, 16}) {
         runs.add(wrk(target, script, connections, seconds));
@@ -136,6 +137,67 @@ final class PeerBench {
     } finally {
       Files.deleteIfExists(script);
     }
+  }
+
+  /** At most this many warm-up runs of a target: a JIT that never settles still ends the bench. */
+  private static final int WARM_UP_MAX_RUNS = 6;
+  /** A JVM has settled when its compiler threads used less than this share of a warm-up run's wall time. */
+  private static final double WARM_UP_SETTLED_JIT_SHARE = 0.05;
+
+  /**
+   * Warms a target at 16 connections (JIT, connections, caches), one wrk run of {@code seconds} at a
+   * time. A JVM (aigw's relaunched child) is warmed until its JIT has settled: a run in which its
+   * compiler threads ({@code C1 CompilerThre}, {@code C2 CompilerThre} in {@code
+   * /proc/<pid>/task/<tid>/comm}) used less than {@link #WARM_UP_SETTLED_JIT_SHARE} of the run's
+   * wall time. Session 12 found the in-process bench's first gateway still compiling after 100,000
+   * requests (its 1-connection p99 then 2.7-3.7 ms added against 0.6-1.1 ms once settled), and one
+   * run of warm-up is about 40,000 requests. Anything else (the stub, Portkey's node) gets two runs,
+   * twice the single run it had before session 12.
+   */
+  private static void warmUp(Target target, Path script, Duration seconds) throws Exception {
+    int runs = 0;
+    double share;
+    do {
+      long compiledBefore = compilerCpuNanos(target.process());
+      long start = System.nanoTime();
+      wrk(target, script, 16, seconds);
+      long compiledAfter = compilerCpuNanos(target.process());
+      share = compiledBefore < 0 || compiledAfter < 0 ? -1 : Math.max(0, compiledAfter - compiledBefore) / (double) (System.nanoTime() - start);
+      runs++;
+    } while (runs < WARM_UP_MAX_RUNS && (share < 0 ? runs < 2 : share >= WARM_UP_SETTLED_JIT_SHARE));
+    System.out.printf(Locale.ROOT, "  %s: warmed up with %d run%s of %d s at 16 connections%s%n", target.name(), runs, runs == 1 ? "" : "s",
+        seconds.toSeconds(),
+        share < 0 ? "" : String.format(Locale.ROOT, "; its JIT's compiler threads used %.1f %% of the last%s", share * 100,
+            share >= WARM_UP_SETTLED_JIT_SHARE ? " (not settled: its figures include JIT work)" : ""));
+  }
+
+  /**
+   * CPU time of the JIT's compiler threads in a process and its descendants (aigw's relaunched
+   * child), from {@code /proc}; -1 when the process has none (not a JVM, or not Linux).
+   */
+  private static long compilerCpuNanos(ProcessHandle process) {
+    if (process == null) {
+      return -1;
+    }
+    long total = -1;
+    for (ProcessHandle each : Stream.concat(Stream.of(process), process.descendants()).toList()) {
+      Path tasks = Path.of("/proc", Long.toString(each.pid()), "task");
+      try (var threads = Files.list(tasks)) {
+        for (Path thread : threads.toList()) {
+          try {
+            String name = Files.readString(thread.resolve("comm")).strip();
+            if (name.startsWith("C1 CompilerThre") || name.startsWith("C2 CompilerThre")) {
+              total = Math.max(total, 0) + cpuNanosOfStat(Files.readString(thread.resolve("stat")));
+            }
+          } catch (IOException | RuntimeException gone) {
+            // a thread that ended between the listing and the read: its time is no longer counted
+          }
+        }
+      } catch (IOException | RuntimeException gone) {
+        // the process ended
+      }
+    }
+    return total;
   }
 
   private static WrkRun wrk(Target target, Path script, int connections, Duration seconds) throws Exception {
@@ -246,14 +308,18 @@ final class PeerBench {
 
   private static long ownCpuNanos(ProcessHandle process) {
     try {
-      String stat = Files.readString(Path.of("/proc", Long.toString(process.pid()), "stat"));
-      // Fields after the command name (which may hold spaces) start after the last ')'.
-      String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-      long ticks = Long.parseLong(fields[11]) + Long.parseLong(fields[12]); // utime, stime: fields 14 and 15 of proc(5)
-      return ticks * 10_000_000L;
+      return cpuNanosOfStat(Files.readString(Path.of("/proc", Long.toString(process.pid()), "stat")));
     } catch (IOException | RuntimeException e) {
       return -1;
     }
+  }
+
+  /** utime + stime of a {@code /proc/<pid>/stat} or {@code /proc/<pid>/task/<tid>/stat} line (clock ticks of 10 ms), in ns. */
+  private static long cpuNanosOfStat(String stat) {
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    long ticks = Long.parseLong(fields[11]) + Long.parseLong(fields[12]); // utime, stime: fields 14 and 15 of proc(5)
+    return ticks * 10_000_000L;
   }
 
   private static void awaitHealthy(URI base, Process process) throws Exception {
