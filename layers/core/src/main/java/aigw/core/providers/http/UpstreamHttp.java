@@ -476,46 +476,160 @@ public final class UpstreamHttp {
     if (ClientDeparture.clientLeft()) {
       throw new ClientClosedRequest(false, null); // nobody to answer: the provider is not called
     }
-    java.util.concurrent.CompletableFuture<HttpResponse<T>> pending = http.sendAsync(builder.build(), handler);
-    long timeoutNanos = call.timeout().toNanos();
-    long waitNanos = timeoutNanos;
-    // A client that closes its connection meanwhile ends the exchange (ClientDeparture): cancel(true)
-    // on sendAsync's future cancels the exchange, closing an HTTP/1.1 connection or resetting an
-    // HTTP/2 stream (HttpClient's Javadoc, "cancelable" futures), and get() below throws.
-    try (var watching = ClientDeparture.whileWaiting(() -> pending.cancel(true))) {
-      while (true) {
-        try {
-          return pending.get(waitNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
-          // A body collected whole is waited for as a stream's reads are: each piece within the timeout.
-          long last = progress.lastProgress();
-          long quiet = System.nanoTime() - last;
-          if (last != 0 && progress.bodyAwaited() && quiet < timeoutNanos) {
-            waitNanos = timeoutNanos - quiet;
-            continue;
-          }
-          // Cancelling with interruption ends the exchange: its connection is closed, not reused.
-          pending.cancel(true);
-          throw last != 0 && progress.bodyAwaited()
-              ? midStream(call, new IdleTimeout("no byte of the body for " + seconds(call.timeout()) + " s"), !progress.bodyStarted())
-              : timedOut(call);
-        }
+    HttpRequest request = builder.build();
+    // The blocking send(), not sendAsync(): the JDK client hands each answer of sendAsync() to the
+    // common ForkJoinPool before its future completes (HttpClientImpl.sendAsync, "so that dependent
+    // actions happen in the default executor"), whose thread then wakes this one: a thread hand-off
+    // more per call (session 12's profile: the pool's thread alone about 5 % of the gateway's CPU).
+    // send() completes on the client's selector thread and wakes this one directly. Its wait is
+    // bounded by interrupting this thread, which makes send() cancel the exchange (its connection
+    // is closed, not reused): at the call's timeout (Deadlines), or when the client leaves.
+    var wait = new Wait(Thread.currentThread(), call.timeout().toNanos(), progress);
+    try (var watching = ClientDeparture.whileWaiting(wait::interrupt)) {
+      Deadlines.add(wait);
+      try {
+        return http.send(request, handler);
+      } finally {
+        Deadlines.remove(wait);
+        wait.end();
       }
-    } catch (java.util.concurrent.CancellationException | java.util.concurrent.ExecutionException e) {
+    } catch (InterruptedException e) {
       if (ClientDeparture.clientLeft()) {
         throw new ClientClosedRequest(forwarded.requested(), null);
       }
-      if (e instanceof java.util.concurrent.CancellationException cancelled) {
-        throw cancelled; // only a departure cancels the exchange
+      if (wait.timedOut()) {
+        // A body collected whole is waited for as a stream's reads are: each piece within the timeout.
+        throw progress.lastProgress() != 0 && progress.bodyAwaited()
+            ? midStream(call, new IdleTimeout("no byte of the body for " + seconds(call.timeout()) + " s"), !progress.bodyStarted())
+            : timedOut(call);
       }
-      if (progress.lastProgress() != 0 && progress.bodyAwaited() && e.getCause() instanceof IOException broken) {
-        throw midStream(call, broken, !progress.bodyStarted()); // the headers came; their body broke off
-      }
-      throw failed(call, forwarded, e.getCause());
-    } catch (InterruptedException e) {
-      pending.cancel(true);
       Thread.currentThread().interrupt();
       throw new UpstreamUnreachable("Interrupted while calling the provider of '" + call.modelName() + "' at " + hostAndPort(uri) + ".", e, false);
+    } catch (IOException thrown) {
+      // send() throws a new exception of the failure's kind, the exchange's own failure as its cause
+      // (HttpClientImpl.send); that one is what is classified, as sendAsync's future gave it.
+      Throwable cause = thrown.getCause() != null ? thrown.getCause() : thrown;
+      if (ClientDeparture.clientLeft()) {
+        throw new ClientClosedRequest(forwarded.requested(), null);
+      }
+      if (progress.lastProgress() != 0 && progress.bodyAwaited() && cause instanceof IOException broken) {
+        throw midStream(call, broken, !progress.bodyStarted()); // the headers came; their body broke off
+      }
+      throw failed(call, forwarded, cause);
+    } catch (java.util.concurrent.CancellationException cancelled) {
+      if (ClientDeparture.clientLeft()) {
+        throw new ClientClosedRequest(forwarded.requested(), null);
+      }
+      throw cancelled;
+    }
+  }
+
+  /**
+   * A thread waiting in {@link #send}, and why it was interrupted: its call's timeout ({@link
+   * Deadlines}) or its client's departure. No interrupt is sent after {@link #end}, and one sent
+   * just before it (the answer came at the same moment) is cleared there, so none reaches the
+   * thread's later work (writing the answer).
+   */
+  private static final class Wait {
+    private final Thread thread;
+    private final long started = System.nanoTime();
+    private final long timeoutNanos;
+    private final Progress progress;
+    private boolean ended;
+    private boolean interrupted;
+    private volatile boolean timedOut;
+
+    Wait(Thread thread, long timeoutNanos, Progress progress) {
+      this.thread = thread;
+      this.timeoutNanos = timeoutNanos;
+      this.progress = progress;
+    }
+
+    /** Whether nothing came for the call's timeout at {@code now}: no headers since the start, or no piece of a body collected whole. */
+    boolean overdue(long now) {
+      long last = progress.lastProgress();
+      long since = last != 0 && progress.bodyAwaited() ? last : started;
+      return now - since > timeoutNanos;
+    }
+
+    void timeOut() {
+      timedOut = true;
+      interrupt();
+    }
+
+    boolean timedOut() {
+      return timedOut;
+    }
+
+    synchronized void interrupt() {
+      if (!ended) {
+        interrupted = true;
+        thread.interrupt();
+      }
+    }
+
+    synchronized void end() {
+      ended = true;
+      if (interrupted) {
+        Thread.interrupted();
+      }
+    }
+  }
+
+  /**
+   * The calls waiting in {@link #send}, swept every {@link #SWEEP_MILLIS} by one daemon thread
+   * that interrupts those past their timeout: a call fails between its timeout and that much later,
+   * never earlier. Adding a call wakes no thread (a per-call timer would: the JDK client's own
+   * {@code HttpRequest.timeout} wakes its selector thread once per call); the sweeper sleeps
+   * without a deadline only after a second with no call, and the next call wakes it.
+   */
+  private static final class Deadlines {
+    static final long SWEEP_MILLIS = 50;
+    private static final java.util.Set<Wait> WAITING = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private static volatile boolean idle;
+    private static final Thread SWEEPER = Thread.ofPlatform().name("aigw-upstream-deadlines").daemon(true).unstarted(Deadlines::sweep);
+
+    static {
+      SWEEPER.start();
+    }
+
+    static void add(Wait wait) {
+      WAITING.add(wait);
+      if (idle) {
+        idle = false;
+        java.util.concurrent.locks.LockSupport.unpark(SWEEPER);
+      }
+    }
+
+    static void remove(Wait wait) {
+      WAITING.remove(wait);
+    }
+
+    private static void sweep() {
+      long emptySince = System.nanoTime();
+      while (true) {
+        if (WAITING.isEmpty()) {
+          if (System.nanoTime() - emptySince > 1_000_000_000L) {
+            idle = true;
+            if (WAITING.isEmpty()) {
+              java.util.concurrent.locks.LockSupport.park();
+            }
+            idle = false;
+            emptySince = System.nanoTime();
+            continue;
+          }
+        } else {
+          emptySince = System.nanoTime();
+          long now = System.nanoTime();
+          for (Wait wait : WAITING) {
+            if (wait.overdue(now)) {
+              WAITING.remove(wait);
+              wait.timeOut();
+            }
+          }
+        }
+        java.util.concurrent.locks.LockSupport.parkNanos(SWEEP_MILLIS * 1_000_000L);
+      }
     }
   }
 

@@ -72,6 +72,9 @@ class UpstreamHttpClientDepartureTest {
 
       assertThatThrownBy(() -> new UpstreamHttp(UpstreamHttp.defaultHttpClient()).exchange(call(server.getLocalPort())))
           .isInstanceOfSatisfying(ClientClosedRequest.class, gone -> assertThat(gone.sent()).as("the request had left").isTrue());
+      // The wait is ended by interrupting the thread (UpstreamHttp.send): nothing of it may reach
+      // what the thread does next (writing an answer, the next request on a worker).
+      assertThat(Thread.currentThread().isInterrupted()).as("the thread's interrupt status").isFalse();
       assertThat(closed.get(5, TimeUnit.SECONDS)).as("the provider's connection is closed").isTrue();
     }
   }

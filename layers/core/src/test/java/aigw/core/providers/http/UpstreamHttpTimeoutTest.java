@@ -86,6 +86,7 @@ class UpstreamHttpTimeoutTest {
             assertThat(e.getMessage()).isEqualTo("The provider of 'm' at 127.0.0.1:" + provider.getLocalPort() + " did not answer within 0.3 s.");
           });
       assertThat(Duration.ofNanos(System.nanoTime() - started)).isBetween(Duration.ofMillis(300), Duration.ofSeconds(5));
+      assertThat(Thread.currentThread().isInterrupted()).as("the timeout interrupted the wait only").isFalse();
       // The exchange was ended, not left waiting: the provider sees its connection closed.
       try (Socket connection = accepted.get(5, java.util.concurrent.TimeUnit.SECONDS)) {
         connection.setSoTimeout(5000);
