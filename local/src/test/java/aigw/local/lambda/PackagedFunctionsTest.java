@@ -697,6 +697,47 @@ class PackagedFunctionsTest {
     }
   }
 
+  /**
+   * Issue 14: the JDK's TLS context (its trust store read and TLS classes: about a quarter of these
+   * functions' init CPU) is made during the init, on the init's second thread, while the runtime's
+   * thread builds the SDK clients; the SDK's url-connection client makes its own only at its first
+   * request and then reuses it (AwsClients.httpClient).
+   */
+  @Test
+  void theApiGatewayFunctionsMakeTheTlsContextAtInitOffTheRuntimesThread() throws Exception {
+    for (String function : List.of("ProxyFunction", "AdminFunction")) {
+      boolean proxy = function.equals("ProxyFunction");
+      Path taskRoot = RepoFiles.resolve(proxy ? "functions/proxy/target/function" : "functions/admin/target/function");
+      String handler = proxy ? "aigw.proxy.ProxyHandler" : "aigw.admin.AdminHandler";
+      Path classLog = work.resolve(function + "-init-tls-classes.log");
+      try (var api = new RuntimeApiStandIn()) {
+        var env = functionEnvironment(function, testModelList());
+        env.put("JAVA_TOOL_OPTIONS", env.get("JAVA_TOOL_OPTIONS") + " -Xlog:class+load=info:file=" + classLog + ":tid");
+        Process process = runtime(handler + "::handleRequest", taskRoot, layerJars(), env, api);
+        try {
+          api.firstPollNanos.get(60, TimeUnit.SECONDS);
+          var loaded = Files.readAllLines(classLog);
+          String runtimeThread = loadingThread(loaded, handler);
+          assertThat(runtimeThread).as(function + ": the thread that loaded the handler").isNotNull();
+          assertThat(loadingThread(loaded, "sun.security.ssl.SSLContextImpl")).as(function + ": the thread that made the TLS context at init")
+              .isNotNull().isNotEqualTo(runtimeThread);
+          assertThat(loadingThread(loaded, "sun.security.ssl.TrustStoreManager")).as(function + ": the thread that read the trust store at init")
+              .isNotNull().isNotEqualTo(runtimeThread);
+        } finally {
+          process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+      }
+    }
+  }
+
+  /** The thread id of the -Xlog:class+load line ({@code [tid] class source: ...}) that loaded {@code className}, or null. */
+  private static String loadingThread(List<String> classLoadLog, String className) {
+    return classLoadLog.stream()
+        .filter(line -> line.contains("] " + className + " source: "))
+        .map(line -> line.substring(line.indexOf('[') + 1, line.indexOf(']')))
+        .findFirst().orElse(null);
+  }
+
   @Test
   void theAdminFunctionServesTheEventsFromItsPackage() throws Exception {
     Path taskRoot = RepoFiles.resolve("functions/admin/target/function");
