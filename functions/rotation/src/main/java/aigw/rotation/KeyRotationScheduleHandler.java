@@ -31,7 +31,6 @@ public final class KeyRotationScheduleHandler implements RequestHandler<Map<Stri
 
   public KeyRotationScheduleHandler() { // Lambda runtime
     this(fromEnvironment(System.getenv()));
-    AwsClients.prepareHttpClient(); // at init, as the SDK client's own would be, not at the first run
   }
 
   public KeyRotationScheduleHandler(VirtualKeyRotator rotator) { // tests and local/

@@ -232,8 +232,9 @@ public final class Gateway {
     // this init's CPU), the model list file (Jackson and SnakeYAML) and the providers' HTTP client
     // (the JDK's HTTP classes) are made on a second thread while this one builds the Secrets Manager
     // and DynamoDB clients and reads the secrets (the AWS SDK's classes, the larger half). The SDK
-    // clients' url-connection client makes its own TLS context only at their first request
-    // (AwsClients.httpClient), by when the JDK has the trust store and its TLS classes ready. The
+    // clients' url-connection client makes its own TLS context only at the first secret read or when
+    // the DynamoDB client is built below (AwsClients.httpClient), by when the JDK has the trust store
+    // and its TLS classes ready. The
     // AWS SDK stays on this thread alone. docs/architecture.md, "Performance", has the figures.
     CompletableFuture<Aside> aside = CompletableFuture.supplyAsync(
         () -> {
@@ -265,7 +266,6 @@ public final class Gateway {
       names = credentials.names();
     }
     Aside made = join(aside);
-    AwsClients.prepareHttpClient(); // made by the first secret read, else now: at init, not at a first request
     ModelList.Config models = made.modelList() == null ? ModelList.Config.empty() : ModelList.resolve(made.modelList(), names);
     // The admin function calls no provider: its client is built only if something ever does, not at
     // init (the JDK client is a good part of a cold start; the TLS context it would use is made

@@ -36,6 +36,10 @@ public final class AwsClients {
    * 6 s call timeout: a call that still fails then becomes {@code ServiceUnavailable} (503).
    */
   public static DynamoDbClientBuilder dynamoDbBuilder() {
+    // Made now, not inside a DynamoDB call's 2 s attempt: a first TLS context takes a good part of a
+    // second of a small Lambda's CPU. Lambda's init builds this client after its second thread made
+    // the JDK's TLS context, so this costs little there.
+    prepareHttpClient();
     return DynamoDbClient.builder()
         .httpClient(httpClient())
         .overrideConfiguration(o -> o.apiCallAttemptTimeout(Duration.ofSeconds(2)).apiCallTimeout(Duration.ofSeconds(6)));
@@ -53,18 +57,20 @@ public final class AwsClients {
   /**
    * The HTTP client of every SDK client built here (Secrets Manager, DynamoDB): one SDK
    * url-connection client per container, so one TLS context instead of one per SDK client. Its
-   * url-connection client, with that TLS context, is made at its first request or at {@link
-   * #prepareHttpClient()}, whichever comes first, not when an SDK client is built: Lambda's init
-   * ({@code Gateway.fromEnvironment}) builds the SDK clients while its second thread makes the JDK's
-   * TLS context (the trust store read), which the url-connection client's then reuses.
+   * url-connection client, with that TLS context, is made at its first request, at {@link
+   * #prepareHttpClient()} or when a DynamoDB client is built, whichever comes first; not when the
+   * Secrets Manager client is built: Lambda's init ({@code Gateway.fromEnvironment}) builds that one
+   * while its second thread makes the JDK's TLS context (the trust store read), which the
+   * url-connection client's then reuses. (Secrets Manager calls have no SDK call timeout here, so
+   * the first one may make it.)
    */
   public static SdkHttpClient httpClient() {
     return SharedHttpClient.CLIENT;
   }
 
   /**
-   * Makes the shared url-connection client now, if no request has yet. Every init that builds SDK
-   * clients calls it, so that no first invocation makes it.
+   * Makes the shared url-connection client now, if nothing has yet: an init that builds only the
+   * Secrets Manager client calls it, so that no first invocation makes it.
    */
   public static void prepareHttpClient() {
     SharedHttpClient.CLIENT.delegate();
