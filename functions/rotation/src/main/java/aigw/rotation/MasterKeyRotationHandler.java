@@ -16,6 +16,7 @@ public final class MasterKeyRotationHandler implements RequestHandler<Map<String
 
   public MasterKeyRotationHandler() { // Lambda runtime
     this(new MasterKeyRotation(AwsClients.secretsManager()));
+    AwsClients.prepareHttpClient(); // at init, as the SDK client's own would be, not at the first step
   }
 
   public MasterKeyRotationHandler(MasterKeyRotation rotation) { // tests and local/

@@ -228,14 +228,21 @@ public final class Gateway {
    */
   public static Gateway fromEnvironment(Map<String, String> env, boolean callsProviders) {
     var settings = GatewaySettings.fromEnvironment(env);
-    // Init's two independent halves: the model list file (Jackson and SnakeYAML) and the providers'
-    // HTTP client (the JDK's HTTP and TLS classes) are made on a second thread while this one builds
-    // the Secrets Manager client and reads the secrets (the AWS SDK's classes, the larger half). The
+    // Init's two independent halves: the JDK's TLS context (its trust store read: about a quarter of
+    // this init's CPU), the model list file (Jackson and SnakeYAML) and the providers' HTTP client
+    // (the JDK's HTTP classes) are made on a second thread while this one builds the Secrets Manager
+    // and DynamoDB clients and reads the secrets (the AWS SDK's classes, the larger half). The SDK
+    // clients' url-connection client makes its own TLS context only at the first secret read or when
+    // the DynamoDB client is built below (AwsClients.httpClient), by when the JDK has the trust store
+    // and its TLS classes ready. The
     // AWS SDK stays on this thread alone. docs/architecture.md, "Performance", has the figures.
     CompletableFuture<Aside> aside = CompletableFuture.supplyAsync(
-        () -> new Aside(
-            settings.configFile() == null ? null : ModelList.parse(Path.of(settings.configFile())),
-            callsProviders ? OpenAiCompatibleProvider.defaultHttpClient() : null),
+        () -> {
+          defaultTlsContext();
+          return new Aside(
+              settings.configFile() == null ? null : ModelList.parse(Path.of(settings.configFile())),
+              callsProviders ? OpenAiCompatibleProvider.defaultHttpClient() : null);
+        },
         task -> Thread.ofPlatform().name("aigw-init").daemon().start(task));
     SecretSource secret;
     if (callsProviders && !settings.allowMasterKeyForModels()) {
@@ -261,7 +268,8 @@ public final class Gateway {
     Aside made = join(aside);
     ModelList.Config models = made.modelList() == null ? ModelList.Config.empty() : ModelList.resolve(made.modelList(), names);
     // The admin function calls no provider: its client is built only if something ever does, not at
-    // init (the JDK client and its TLS context are a good part of a cold start).
+    // init (the JDK client is a good part of a cold start; the TLS context it would use is made
+    // anyway, for the SDK's HTTPS calls).
     var http = callsProviders
         ? made.http()
         : new aigw.core.providers.http.LazyHttpClient(OpenAiCompatibleProvider::defaultHttpClient);
@@ -274,6 +282,20 @@ public final class Gateway {
       throw e;
     }
     return gateway;
+  }
+
+  /**
+   * Makes the JDK's default TLS context: its trust store (the JDK's CA certificates) and TLS
+   * classes, which any later TLS context of this process reuses (the SDK's url-connection client's,
+   * the providers' {@code HttpClient}'s). Both functions need it at init on AWS: their secret read is
+   * an HTTPS call.
+   */
+  private static void defaultTlsContext() {
+    try {
+      javax.net.ssl.SSLContext.getDefault();
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("the JDK's default TLS context cannot be made: " + e.getMessage(), e);
+    }
   }
 
   /** What {@link #fromEnvironment(Map, boolean)} makes beside the secrets: the model list file read, the providers' client. */

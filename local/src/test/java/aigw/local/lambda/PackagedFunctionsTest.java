@@ -277,7 +277,11 @@ class PackagedFunctionsTest {
   }
 
   private static List<String> layerJars() throws IOException {
-    try (Stream<Path> jars = Files.list(RepoFiles.resolve("layers/core/target/layer/java/lib"))) {
+    return jarsIn(RepoFiles.resolve("layers/core/target/layer/java/lib"));
+  }
+
+  private static List<String> jarsIn(Path directory) throws IOException {
+    try (Stream<Path> jars = Files.list(directory)) {
       return jars.map(Path::toString).filter(p -> p.endsWith(".jar")).sorted().toList();
     }
   }
@@ -693,6 +697,47 @@ class PackagedFunctionsTest {
     }
   }
 
+  /**
+   * Issue 14: the JDK's TLS context (its trust store read and TLS classes: about a quarter of these
+   * functions' init CPU) is made during the init, on the init's second thread, while the runtime's
+   * thread builds the SDK clients; the SDK's url-connection client makes its own only at its first
+   * request and then reuses it (AwsClients.httpClient).
+   */
+  @Test
+  void theApiGatewayFunctionsMakeTheTlsContextAtInitOffTheRuntimesThread() throws Exception {
+    for (String function : List.of("ProxyFunction", "AdminFunction")) {
+      boolean proxy = function.equals("ProxyFunction");
+      Path taskRoot = RepoFiles.resolve(proxy ? "functions/proxy/target/function" : "functions/admin/target/function");
+      String handler = proxy ? "aigw.proxy.ProxyHandler" : "aigw.admin.AdminHandler";
+      Path classLog = work.resolve(function + "-init-tls-classes.log");
+      try (var api = new RuntimeApiStandIn()) {
+        var env = functionEnvironment(function, testModelList());
+        env.put("JAVA_TOOL_OPTIONS", env.get("JAVA_TOOL_OPTIONS") + " -Xlog:class+load=info:file=" + classLog + ":tid");
+        Process process = runtime(handler + "::handleRequest", taskRoot, layerJars(), env, api);
+        try {
+          api.firstPollNanos.get(60, TimeUnit.SECONDS);
+          var loaded = Files.readAllLines(classLog);
+          String runtimeThread = loadingThread(loaded, handler);
+          assertThat(runtimeThread).as(function + ": the thread that loaded the handler").isNotNull();
+          assertThat(loadingThread(loaded, "sun.security.ssl.SSLContextImpl")).as(function + ": the thread that made the TLS context at init")
+              .isNotNull().isNotEqualTo(runtimeThread);
+          assertThat(loadingThread(loaded, "sun.security.ssl.TrustStoreManager")).as(function + ": the thread that read the trust store at init")
+              .isNotNull().isNotEqualTo(runtimeThread);
+        } finally {
+          process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+      }
+    }
+  }
+
+  /** The thread id of the -Xlog:class+load line ({@code [tid] class source: ...}) that loaded {@code className}, or null. */
+  private static String loadingThread(List<String> classLoadLog, String className) {
+    return classLoadLog.stream()
+        .filter(line -> line.contains("] " + className + " source: "))
+        .map(line -> line.substring(line.indexOf('[') + 1, line.indexOf(']')))
+        .findFirst().orElse(null);
+  }
+
   @Test
   void theAdminFunctionServesTheEventsFromItsPackage() throws Exception {
     Path taskRoot = RepoFiles.resolve("functions/admin/target/function");
@@ -981,17 +1026,33 @@ class PackagedFunctionsTest {
     String javaToolOptions = template.at("/Globals/Function/Environment/Variables/JAVA_TOOL_OPTIONS").asText();
     assertThat(javaToolOptions).as("the template's JVM options").isNotBlank();
     Path testClasses = Path.of(TrivialHandler.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-    record Launch(String name, String handler, Path taskRoot, String function, boolean streaming) {}
-    var launches = List.of(
-        new Launch("trivial handler", TrivialHandler.class.getName() + "::handleRequest", testClasses, null, false),
+    record Launch(String name, String handler, Path taskRoot, String function, boolean streaming, Path layer) {}
+    Path layer = RepoFiles.resolve("layers/core/target/layer/java/lib");
+    var launches = new ArrayList<>(List.of(
+        new Launch("trivial handler", TrivialHandler.class.getName() + "::handleRequest", testClasses, null, false, null),
         new Launch("ProxyFunction, runtime interface client", "aigw.proxy.ProxyHandler::handleRequest",
-            RepoFiles.resolve("functions/proxy/target/function"), "ProxyFunction", false),
+            RepoFiles.resolve("functions/proxy/target/function"), "ProxyFunction", false, layer),
         new Launch("ProxyFunction, streaming runtime", "aigw.proxy.ProxyHandler::handleRequest",
-            RepoFiles.resolve("functions/proxy/target/function"), "ProxyFunction", true),
+            RepoFiles.resolve("functions/proxy/target/function"), "ProxyFunction", true, layer),
         new Launch("AdminFunction", "aigw.admin.AdminHandler::handleRequest",
-            RepoFiles.resolve("functions/admin/target/function"), "AdminFunction", false),
+            RepoFiles.resolve("functions/admin/target/function"), "AdminFunction", false, layer),
         new Launch("MasterKeyRotationFunction", "aigw.rotation.MasterKeyRotationHandler::handleRequest",
-            RepoFiles.resolve("functions/rotation/target/function"), "MasterKeyRotationFunction", false));
+            RepoFiles.resolve("functions/rotation/target/function"), "MasterKeyRotationFunction", false, layer)));
+    // An A/B in the same turns: -Daigw.measureInit.baseline=DIR, a directory holding another build's
+    // functions/*/target/function and layers/core/target/layer (e.g. main's), whose proxy (runtime
+    // interface client) and admin functions then run in each turn beside this build's.
+    String baseline = System.getProperty("aigw.measureInit.baseline");
+    if (baseline != null && !baseline.isBlank()) {
+      Path base = Path.of(baseline);
+      Path baseLayer = base.resolve("layers/core/target/layer/java/lib");
+      launches.add(2, new Launch("baseline ProxyFunction, runtime interface client", "aigw.proxy.ProxyHandler::handleRequest",
+          base.resolve("functions/proxy/target/function"), "ProxyFunction", false, baseLayer));
+      launches.add(5, new Launch("baseline AdminFunction", "aigw.admin.AdminHandler::handleRequest",
+          base.resolve("functions/admin/target/function"), "AdminFunction", false, baseLayer));
+    }
+    // Profiling: -Daigw.measureInit.jvmOptions="..." is added to every launch's JAVA_TOOL_OPTIONS (e.g.
+    // -Xlog:class+load or a flight recording, whose file is written when the process is stopped).
+    String profiling = System.getProperty("aigw.measureInit.jvmOptions", "").strip();
     var init = new java.util.LinkedHashMap<String, List<Long>>();
     var initThreadCpu = new java.util.LinkedHashMap<String, List<Long>>();
     var processCpu = new java.util.LinkedHashMap<String, List<Long>>();
@@ -999,14 +1060,17 @@ class PackagedFunctionsTest {
     for (int run = -1; run < runs; run++) {
       for (var launch : launches) {
         try (var api = new RuntimeApiStandIn()) {
-          Map<String, String> env = launch.function() == null
+          Map<String, String> env = new HashMap<>(launch.function() == null
               ? Map.of("AWS_REGION", "us-east-1", "JAVA_TOOL_OPTIONS", javaToolOptions)
-              : functionEnvironment(launch.function(), testModelList());
+              : functionEnvironment(launch.function(), testModelList()));
           assertThat(env.get("JAVA_TOOL_OPTIONS")).as(launch.name()).isEqualTo(javaToolOptions);
+          if (!profiling.isEmpty()) {
+            env.put("JAVA_TOOL_OPTIONS", javaToolOptions + " " + profiling);
+          }
           long started = System.nanoTime();
           Process process = launch.streaming()
               ? streamingRuntime(launch.handler(), launch.taskRoot(), env, api)
-              : runtime(launch.handler(), launch.taskRoot(), launch.function() == null ? List.of() : layerJars(), env, api);
+              : runtime(launch.handler(), launch.taskRoot(), launch.layer() == null ? List.of() : jarsIn(launch.layer()), env, api);
           try {
             long polled = api.firstPollNanos.get(60, TimeUnit.SECONDS);
             long[] cpu = cpuMillis(process);
@@ -1018,26 +1082,39 @@ class PackagedFunctionsTest {
               }
             }
           } finally {
+            if (!profiling.isEmpty()) {
+              process.destroy(); // a flight recording is written at the JVM's exit, which SIGKILL skips
+              process.waitFor(20, TimeUnit.SECONDS);
+            }
             process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
           }
         }
       }
     }
+    var table = new java.io.StringWriter();
+    var out = new java.io.PrintWriter(table);
     long trivial = median(init.get("trivial handler"));
-    System.out.printf(java.util.Locale.ROOT, "Init under the runtime interface client, median of %d turns, every JVM with JAVA_TOOL_OPTIONS=%s%n", runs, javaToolOptions);
-    System.out.printf(java.util.Locale.ROOT, "  %-42s %8s %7s  %s%n", "function", "median", "ratio", "target <= 2.0x / runs (ms)");
+    out.printf(java.util.Locale.ROOT, "Init under the runtime interface client, median of %d turns, every JVM with JAVA_TOOL_OPTIONS=%s%n", runs, javaToolOptions);
+    out.printf(java.util.Locale.ROOT, "  %-42s %8s %7s  %s%n", "function", "median", "ratio", "target <= 2.0x / runs (ms)");
     init.forEach((name, millis) -> {
       double ratio = (double) median(millis) / trivial;
-      System.out.printf(java.util.Locale.ROOT, "  %-42s %5d ms %6.2fx  %s %s%n", name, median(millis), ratio,
+      out.printf(java.util.Locale.ROOT, "  %-42s %5d ms %6.2fx  %s %s%n", name, median(millis), ratio,
           name.equals("trivial handler") ? "baseline" : ratio <= 2.0 ? "met" : String.format(java.util.Locale.ROOT, "missed by %.2fx", ratio - 2.0), millis);
     });
     if (!initThreadCpu.isEmpty()) {
       long trivialThread = median(initThreadCpu.get("trivial handler"));
       long trivialProcess = median(processCpu.get("trivial handler"));
-      System.out.printf(java.util.Locale.ROOT, "CPU time at the first poll, medians: the init thread's (the critical path) and the process's (all work)%n");
-      initThreadCpu.forEach((name, millis) -> System.out.printf(java.util.Locale.ROOT, "  %-42s init thread %5d ms %5.2fx  process %5d ms %5.2fx  %s %s%n",
+      out.printf(java.util.Locale.ROOT, "CPU time at the first poll, medians: the init thread's (the critical path) and the process's (all work)%n");
+      initThreadCpu.forEach((name, millis) -> out.printf(java.util.Locale.ROOT, "  %-42s init thread %5d ms %5.2fx  process %5d ms %5.2fx  %s %s%n",
           name, median(millis), (double) median(millis) / trivialThread, median(processCpu.get(name)),
           (double) median(processCpu.get(name)) / trivialProcess, millis, processCpu.get(name)));
+    }
+    out.flush();
+    System.out.print(table);
+    // Each surefire execution of a -Dtest run writes the same report file: -Daigw.measureInit.appendTo=FILE keeps every table.
+    String appendTo = System.getProperty("aigw.measureInit.appendTo");
+    if (appendTo != null && !appendTo.isBlank()) {
+      Files.writeString(Path.of(appendTo), table.toString(), StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
     }
   }
 
