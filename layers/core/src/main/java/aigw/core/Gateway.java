@@ -471,26 +471,21 @@ public final class Gateway {
   }
 
   /**
-   * One window of the local group commit. When no settlement waits (keys without limits, the
-   * default): the usage that waits goes in one call, and what answers hand over meanwhile waits for
-   * the next window rather than costing a write of its own ({@link
-   * aigw.core.usage.AfterAnswerWrites#oncePerWrite}). When settlements wait, the window is {@link
-   * #flushWrites} as before. The usage queue's own writer runs only when a call did not land: it
-   * then writes key by key and keeps what fails.
+   * One window of the local group commit: the settlements and the usage that wait go in one call;
+   * the settlements that answers hand over meanwhile go in the next calls at once, as at any flush,
+   * each carrying the usage that waits then; usage alone never costs a call after the first: what
+   * arrives after the last call waits for the next window ({@link
+   * aigw.core.usage.AfterAnswerWrites#leadAndRider}). The usage queue's own writer runs only when a
+   * call did not land: it then writes key by key and keeps what fails.
    *
    * @return false when something is left unwritten (kept in its queue for the retry)
    */
   private boolean groupCommitOnce() {
-    if (together == null || limits.pendingEndings() > 0) {
-      // Settlements wait (a key with limits): the window as before session 11, usage asked at every
-      // call beside them. With it asked once, a key with every limit fell from about 800 to 250
-      // requests/s at 16 connections in the bench, for a reason not yet found (the transactions of
-      // settlements and usage together nearly vanished: 0.18 -> 0.001 a request).
+    if (together == null) {
       return flushWrites(false);
     }
-    var sources = new java.util.ArrayList<java.util.function.IntFunction<aigw.core.usage.WrittenTogether>>(2);
-    sources.add(limits::takeEndingsTogether);
-    sources.add(aigw.core.usage.AfterAnswerWrites.oncePerWrite(max -> usage.takeTogether(usageItems::transactItem, max)));
+    var sources = aigw.core.usage.AfterAnswerWrites.leadAndRider(limits::takeEndingsTogether,
+        max -> usage.takeTogether(usageItems::transactItem, max));
     boolean landed = together.writeLanded(sources);
     boolean limitsEnded = limits.flushEndings();
     return (landed || usage.flush()) && limitsEnded;

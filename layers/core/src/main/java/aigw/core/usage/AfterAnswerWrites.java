@@ -68,13 +68,10 @@ public final class AfterAnswerWrites {
   /**
    * {@code source} asked once, for one write (make a new one for each): what it holds when the write
    * begins goes in its first call, and what reaches it while that call is in flight waits for the
-   * next write. For the local group commit's usage (one update per key per 20-ms window): asked at
-   * every call, a key under steady traffic had its usage written in each of the window's calls,
-   * about three UpdateItems per window at one connection (the second and third for the one or two
-   * requests answered during the first). Only while no limit settlement waits ({@code
-   * Gateway.groupCommitOnce}): with settlements waiting and the usage asked once, a key with every
-   * limit fell from about 800 to 250 requests/s at 16 connections in the bench, for a reason not yet
-   * found.
+   * next write. For the local group commit's usage when no limit settlement leads it ({@link
+   * #leadAndRider}): asked at every call, a key under steady traffic had its usage written in each of
+   * the window's calls, about three UpdateItems per window at one connection (the second and third
+   * for the one or two requests answered during the first).
    */
   public static IntFunction<WrittenTogether> oncePerWrite(IntFunction<WrittenTogether> source) {
     boolean[] asked = {false}; // one write's: a write runs on one thread
@@ -85,6 +82,42 @@ public final class AfterAnswerWrites {
       asked[0] = true;
       return source.apply(max);
     };
+  }
+
+  /**
+   * Two sources for one write (make new ones for each): {@code lead} asked at every call; {@code
+   * rider} asked at the first call, and at a later call only when {@code lead} gave something for it.
+   * So {@code rider} never costs a call of its own after the first (as {@link #oncePerWrite}), and
+   * what reaches it meanwhile rides in a call that is made anyway. The local group commit's window:
+   * the limit settlements lead, the usage rides.
+   *
+   * <p>Why the usage rides rather than waiting for the next window (session 12): without it, the
+   * settlements handed over during the window's first call went in calls of their own, each a plain
+   * UpdateItem of the scope's {@code limits#} item. On DynamoDB Local those queued behind a busy
+   * key's reservations for the table's write lock (an UpdateItem reads the table's description
+   * through the database's one SQLite thread before it asks for the lock; a TransactWriteItems asks
+   * first), each then found the 25 ends one call folds waiting ({@code LimitTable.MAX_ENDS_TOGETHER}),
+   * the item's reservation map grew (to its 1,000 {@code max_parallel_requests} in an instrumented
+   * bench), and every write of the item grew slower with it: a key with every limit fell from about
+   * 800 to 250 requests/s at 16 connections. Riding, the usage turns those calls back into the
+   * two-item transactions they were; the number of calls is the same (docs/architecture.md, "Usage
+   * recording: write-behind and group commit").
+   */
+  public static List<IntFunction<WrittenTogether>> leadAndRider(IntFunction<WrittenTogether> lead, IntFunction<WrittenTogether> rider) {
+    boolean[] state = {false, false}; // one write's (it runs on one thread): rider asked; lead gave items for this call
+    IntFunction<WrittenTogether> leading = max -> {
+      WrittenTogether part = lead.apply(max);
+      state[1] = !part.items().isEmpty();
+      return part;
+    };
+    IntFunction<WrittenTogether> riding = max -> {
+      if (state[0] && !state[1]) {
+        return WrittenTogether.NOTHING;
+      }
+      state[0] = true;
+      return rider.apply(max);
+    };
+    return List.of(leading, riding);
   }
 
   /** How many calls a write made, and whether the last one landed. */
