@@ -339,7 +339,7 @@ public final class Bench {
       gateway.gateway().flushWrites();
       System.out.println("  DynamoDB calls of a cold key's first request (write-behind flushed): " + perRequest(beforeCold, counting.snapshot(), 1));
 
-      warmUp(direct, proxied, bearer);
+      warmUp(direct, proxied, bearer, requests);
 
       for (int connections : new int[] {1, 16}) {
         int perConnection = Math.max(1, requests / connections);
@@ -366,8 +366,12 @@ public final class Bench {
     }
   }
 
-  /** Requests of one warm-up round to each path: 16 connections, then 1 connection in turns. */
-  private static final int WARM_UP_ROUND = 10_000;
+  /**
+   * Requests of one warm-up round to each path (16 connections, then a fifth of it at 1 connection in
+   * turns): {@code --requests}, between these bounds, so a quick run stays quick.
+   */
+  private static final int WARM_UP_ROUND_MIN = 1_000;
+  private static final int WARM_UP_ROUND_MAX = 10_000;
   /** At most this many rounds: a JIT that never settles (a bug, a tiny machine) still ends the bench. */
   private static final int WARM_UP_MAX_ROUNDS = 12;
   /**
@@ -383,28 +387,31 @@ public final class Bench {
 
   /**
    * Warms the stub's path and the gateway's (JIT, connections, caches) until the JIT has settled:
-   * rounds of {@link #WARM_UP_ROUND} requests to each at 16 connections, then 1 connection in turns
-   * (the two measured shapes), until a round's compilation time ({@link
+   * rounds of {@code requests} (within {@link #WARM_UP_ROUND_MIN} and {@link #WARM_UP_ROUND_MAX})
+   * to each at 16 connections, then a fifth of it at 1 connection in turns (the two measured
+   * shapes), until a round's compilation time ({@link
    * java.lang.management.CompilationMXBean#getTotalCompilationTime}) is under {@link
-   * #WARM_UP_SETTLED_JIT_SHARE} of its wall time; at least 2 rounds (40,000 requests, what a profile
-   * showed the gateway's throughput needs on 2 cores).
+   * #WARM_UP_SETTLED_JIT_SHARE} of its wall time; at least 2 rounds (at the default 20,000
+   * requests, 24,000 to each path: a profile showed the gateway's throughput still rising after
+   * 40,000 requests on 2 cores, and the JIT's share says when it has stopped).
    */
-  private static void warmUp(URI direct, URI proxied, String bearer) throws Exception {
+  private static void warmUp(URI direct, URI proxied, String bearer, int requests) throws Exception {
+    int round = Math.max(WARM_UP_ROUND_MIN, Math.min(WARM_UP_ROUND_MAX, requests));
     var jit = java.lang.management.ManagementFactory.getCompilationMXBean();
     int rounds = 0;
     double share;
     do {
       long compiledBefore = jit.getTotalCompilationTime();
       long start = System.nanoTime();
-      LoadRun.run(direct, null, CHAT, 16, WARM_UP_ROUND / 16);
-      LoadRun.run(proxied, bearer, CHAT, 16, WARM_UP_ROUND / 16);
-      LoadRun.runInTurns(direct, null, proxied, bearer, CHAT, WARM_UP_ROUND / 5);
+      LoadRun.run(direct, null, CHAT, 16, round / 16);
+      LoadRun.run(proxied, bearer, CHAT, 16, round / 16);
+      LoadRun.runInTurns(direct, null, proxied, bearer, CHAT, round / 5);
       double millis = (System.nanoTime() - start) / 1e6;
       share = (jit.getTotalCompilationTime() - compiledBefore) / millis;
       rounds++;
     } while ((rounds < 2 || share >= WARM_UP_SETTLED_JIT_SHARE) && rounds < WARM_UP_MAX_ROUNDS);
     System.out.printf(Locale.ROOT, "  warm-up: %d rounds (%,d requests to each path); the JIT's share of the last round %.1f %%%s%n",
-        rounds, rounds * (WARM_UP_ROUND + WARM_UP_ROUND / 5), share * 100,
+        rounds, rounds * (round / 16 * 16 + round / 5), share * 100,
         share >= WARM_UP_SETTLED_JIT_SHARE ? " (not settled: the figures below include JIT work)" : "");
   }
 

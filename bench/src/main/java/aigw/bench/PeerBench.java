@@ -158,11 +158,11 @@ final class PeerBench {
     int runs = 0;
     double share;
     do {
-      long compiledBefore = compilerCpuNanos(target.process());
+      Map<String, Long> compiledBefore = compilerCpuNanos(target.process());
       long start = System.nanoTime();
       wrk(target, script, 16, seconds);
-      long compiledAfter = compilerCpuNanos(target.process());
-      share = compiledBefore < 0 || compiledAfter < 0 ? -1 : Math.max(0, compiledAfter - compiledBefore) / (double) (System.nanoTime() - start);
+      Map<String, Long> compiledAfter = compilerCpuNanos(target.process());
+      share = compiledAfter.isEmpty() ? -1 : compiledDuring(compiledBefore, compiledAfter) / (double) (System.nanoTime() - start);
       runs++;
     } while (runs < WARM_UP_MAX_RUNS && (share < 0 ? runs < 2 : share >= WARM_UP_SETTLED_JIT_SHARE));
     System.out.printf(Locale.ROOT, "  %s: warmed up with %d run%s of %d s at 16 connections%s%n", target.name(), runs, runs == 1 ? "" : "s",
@@ -172,32 +172,50 @@ final class PeerBench {
   }
 
   /**
-   * CPU time of the JIT's compiler threads in a process and its descendants (aigw's relaunched
-   * child), from {@code /proc}; -1 when the process has none (not a JVM, or not Linux).
+   * The compiler threads' CPU between two snapshots, thread by thread: a thread started meanwhile
+   * counts whole. One that ended meanwhile (the JVM ends idle compiler threads on machines with
+   * more of them, {@code UseDynamicNumberOfCompilerThreads}) is not seen, so a run in which one
+   * ended is taken as unsettled: its compiler was busy enough to have had it.
    */
-  private static long compilerCpuNanos(ProcessHandle process) {
-    if (process == null) {
-      return -1;
+  private static long compiledDuring(Map<String, Long> before, Map<String, Long> after) {
+    if (!after.keySet().containsAll(before.keySet())) {
+      return Long.MAX_VALUE / 2;
     }
-    long total = -1;
+    long total = 0;
+    for (var thread : after.entrySet()) {
+      total += Math.max(0, thread.getValue() - before.getOrDefault(thread.getKey(), 0L));
+    }
+    return total;
+  }
+
+  /**
+   * CPU time of each JIT compiler thread in a process and its descendants (aigw's relaunched
+   * child), from {@code /proc}, by {@code pid/tid}; empty when the process has none (not a JVM, or
+   * not Linux).
+   */
+  private static Map<String, Long> compilerCpuNanos(ProcessHandle process) {
+    var threads = new java.util.HashMap<String, Long>();
+    if (process == null) {
+      return threads;
+    }
     for (ProcessHandle each : Stream.concat(Stream.of(process), process.descendants()).toList()) {
       Path tasks = Path.of("/proc", Long.toString(each.pid()), "task");
-      try (var threads = Files.list(tasks)) {
-        for (Path thread : threads.toList()) {
+      try (var listed = Files.list(tasks)) {
+        for (Path thread : listed.toList()) {
           try {
             String name = Files.readString(thread.resolve("comm")).strip();
             if (name.startsWith("C1 CompilerThre") || name.startsWith("C2 CompilerThre")) {
-              total = Math.max(total, 0) + cpuNanosOfStat(Files.readString(thread.resolve("stat")));
+              threads.put(each.pid() + "/" + thread.getFileName(), cpuNanosOfStat(Files.readString(thread.resolve("stat"))));
             }
           } catch (IOException | RuntimeException gone) {
-            // a thread that ended between the listing and the read: its time is no longer counted
+            // a thread that ended between the listing and the read
           }
         }
       } catch (IOException | RuntimeException gone) {
         // the process ended
       }
     }
-    return total;
+    return threads;
   }
 
   private static WrkRun wrk(Target target, Path script, int connections, Duration seconds) throws Exception {

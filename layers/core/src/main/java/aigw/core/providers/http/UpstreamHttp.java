@@ -304,7 +304,7 @@ public final class UpstreamHttp {
 
     @Override
     public HttpResponse.BodySubscriber<Object> apply(HttpResponse.ResponseInfo info) {
-      lastProgress = System.nanoTime();
+      long headersAt = System.nanoTime();
       long declared;
       try {
         declared = info.headers().firstValueAsLong("content-length").orElse(-1);
@@ -313,6 +313,9 @@ public final class UpstreamHttp {
       }
       whole = info.statusCode() / 100 == 2 && info.version() == HttpClient.Version.HTTP_1_1 && declared >= 0
           && declared <= Math.min(maxAnswerBytes, AnswerBudget.PIECE_BYTES) && info.headers().firstValue("transfer-encoding").isEmpty();
+      // After whole: the deadline sweeper reads lastProgress, then whole (bodyAwaited), and must not
+      // see the headers' time without knowing a body is awaited.
+      lastProgress = headersAt;
       if (!whole) {
         return HttpResponse.BodySubscribers.mapping(new BodyStream(null), stream -> stream);
       }
