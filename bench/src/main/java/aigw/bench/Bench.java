@@ -354,14 +354,20 @@ public final class Bench {
           continue;
         }
         long cpuAtStart = processCpuNanos();
+        long heapAtStart = allocatedBytes();
         var directRun = LoadRun.run(direct, null, CHAT, connections, perConnection);
         long cpuBetween = processCpuNanos();
+        long heapBetween = allocatedBytes();
         var before = counting.snapshot(gateway);
         var gatewayRun = LoadRun.run(proxied, bearer, CHAT, connections, perConnection);
         var after = counting.snapshot(gateway);
         long cpuAtEnd = processCpuNanos();
+        long heapAtEnd = allocatedBytes();
         report(directRun, gatewayRun, before, after);
         reportCpu(directRun, gatewayRun, cpuBetween - cpuAtStart, cpuAtEnd - cpuBetween);
+        System.out.printf(Locale.ROOT, "                 heap allocated per request, this JVM: direct %.1f KB | through the gateway %.1f KB | the gateway's own %.1f KB%n",
+            (heapBetween - heapAtStart) / 1024.0 / directRun.requests(), (heapAtEnd - heapBetween) / 1024.0 / gatewayRun.requests(),
+            ((heapAtEnd - heapBetween) / (double) gatewayRun.requests() - (heapBetween - heapAtStart) / (double) directRun.requests()) / 1024.0);
       }
     }
   }
@@ -553,6 +559,15 @@ public final class Bench {
     System.out.printf(Locale.ROOT, "                 writes per request (amortised): %.3f (usage + spend log + limit settlement, of which"
         + " SQLite spend-log transactions %.3f; target <= 1: %s)%n",
         writes, sqlite, writes <= 1.0 ? "met" : String.format(Locale.ROOT, "missed by %.3f", writes - 1.0));
+  }
+
+  /**
+   * Heap bytes this JVM's threads have allocated since it started, ended threads included
+   * ({@code com.sun.management.ThreadMXBean#getTotalThreadAllocatedBytes}, JDK 21+): issue 14's
+   * "heap per request", as the difference through the gateway and straight to the stub.
+   */
+  private static long allocatedBytes() {
+    return ((com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean()).getTotalThreadAllocatedBytes();
   }
 
   /** This JVM's CPU time (all threads: the bench's client, the stub, the gateway, DynamoDB Local, GC, JIT), in ns. */
