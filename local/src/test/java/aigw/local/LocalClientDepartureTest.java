@@ -246,25 +246,11 @@ class LocalClientDepartureTest {
   private static String readAnswers(InputStream in, int count) throws IOException {
     var all = new StringBuilder();
     for (int i = 0; i < count; i++) {
-      String head = readHead(in);
-      all.append(head);
-      int length = Integer.parseInt(head.replaceAll("(?is).*\r\ncontent-length: *(\\d+).*", "$1"));
-      all.append(new String(in.readNBytes(length), StandardCharsets.UTF_8));
+      all.append(RawHttp.readAnswer(in));
     }
     return all.toString();
   }
 
-  private static String readHead(InputStream in) throws IOException {
-    var head = new ByteArrayOutputStream();
-    while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
-      int b = in.read();
-      if (b < 0) {
-        throw new IOException("the connection closed after: " + head);
-      }
-      head.write(b);
-    }
-    return head.toString(StandardCharsets.ISO_8859_1);
-  }
 
   private static String keyWithOneParallelRequest() throws Exception {
     return admin("POST", "/key/generate", "{\"max_parallel_requests\": 1}").path("key").asText();
@@ -338,7 +324,7 @@ class LocalClientDepartureTest {
         while (true) {
           String head;
           try {
-            head = readHead(in);
+            head = RawHttp.readHead(in);
           } catch (IOException closed) {
             return; // the gateway closed an idle connection
           }

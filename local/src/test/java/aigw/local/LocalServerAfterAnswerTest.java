@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import aigw.core.http.CorsPolicy;
 import aigw.core.http.GatewayApplication;
 import aigw.core.http.GatewayResponse;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.Socket;
@@ -59,7 +58,7 @@ class LocalServerAfterAnswerTest {
     try (var socket = new Socket("127.0.0.1", server.port())) {
       socket.setSoTimeout(10_000);
       socket.getOutputStream().write(get("/v1/models"));
-      assertThat(readAnswer(socket.getInputStream())).contains("\"path\":\"/v1/models\"");
+      assertThat(RawHttp.readAnswer(socket.getInputStream())).contains("\"path\":\"/v1/models\"");
       assertThat(entered.await(10, TimeUnit.SECONDS)).as("the wait runs after the answer").isTrue();
 
       socket.getOutputStream().write(get("/v1/chat/completions"));
@@ -74,7 +73,7 @@ class LocalServerAfterAnswerTest {
 
       release.countDown();
       socket.setSoTimeout(10_000);
-      assertThat(readAnswer(socket.getInputStream())).contains("\"path\":\"/v1/chat/completions\"");
+      assertThat(RawHttp.readAnswer(socket.getInputStream())).contains("\"path\":\"/v1/chat/completions\"");
     }
   }
 
@@ -84,7 +83,7 @@ class LocalServerAfterAnswerTest {
       socket.setSoTimeout(10_000);
       for (int i = 0; i < 3; i++) {
         socket.getOutputStream().write(get("/key/list"));
-        assertThat(readAnswer(socket.getInputStream())).contains("\"path\":\"/key/list\"");
+        assertThat(RawHttp.readAnswer(socket.getInputStream())).contains("\"path\":\"/key/list\"");
       }
     }
     assertThat(hookRuns.get()).isZero();
@@ -92,26 +91,5 @@ class LocalServerAfterAnswerTest {
 
   private static byte[] get(String path) {
     return ("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
-  }
-
-  /** One answer with a Content-Length: its head and body, read to the body's last byte. */
-  private static String readAnswer(InputStream in) throws IOException {
-    var head = new ByteArrayOutputStream();
-    while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
-      int b = in.read();
-      if (b < 0) {
-        throw new IOException("closed in the head: " + head);
-      }
-      head.write(b);
-    }
-    String headText = head.toString(StandardCharsets.ISO_8859_1);
-    int length = 0;
-    for (String line : headText.split("\r\n")) {
-      if (line.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
-        length = Integer.parseInt(line.substring("content-length:".length()).trim());
-      }
-    }
-    byte[] body = in.readNBytes(length);
-    return headText + new String(body, StandardCharsets.UTF_8);
   }
 }

@@ -3,7 +3,6 @@ package aigw.local;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import aigw.core.http.ClientDeparture;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -62,7 +61,7 @@ class LocalServerDepartureWatchTest {
       for (int call = 0; call < 2; call++) {
         client.getOutputStream().write(get(port).getBytes(StandardCharsets.US_ASCII));
         client.getOutputStream().flush();
-        assertThat(readAnswer(client.getInputStream())).as("call %d", call).startsWith("HTTP/1.1 200").endsWith("left=false");
+        assertThat(RawHttp.readAnswer(client.getInputStream())).as("call %d", call).startsWith("HTTP/1.1 200").endsWith("left=false");
       }
     }
   }
@@ -88,7 +87,7 @@ class LocalServerDepartureWatchTest {
       client.getOutputStream().flush();
       client.shutdownOutput();
       // Half-closed, it can still read what this test's handler says it saw.
-      assertThat(readAnswer(client.getInputStream())).endsWith("left=true");
+      assertThat(RawHttp.readAnswer(client.getInputStream())).endsWith("left=true");
     }
   }
 
@@ -118,20 +117,5 @@ class LocalServerDepartureWatchTest {
 
   private static String get(int port) {
     return "GET /watch HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n\r\n";
-  }
-
-  /** One answer with its Content-Length, read whole. */
-  private static String readAnswer(InputStream in) throws IOException {
-    var head = new ByteArrayOutputStream();
-    while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
-      int b = in.read();
-      if (b < 0) {
-        throw new IOException("the connection closed after: " + head);
-      }
-      head.write(b);
-    }
-    String text = head.toString(StandardCharsets.ISO_8859_1);
-    int length = Integer.parseInt(text.replaceAll("(?is).*\r\ncontent-length: *(\\d+).*", "$1"));
-    return text + new String(in.readNBytes(length), StandardCharsets.UTF_8);
   }
 }
