@@ -169,14 +169,14 @@ final class StreamedBody extends InputStream implements HttpResponse.BodySubscri
   }
 
   @Override
-  public int available() throws IOException {
+  public int available() {
     if (current != null && current.hasRemaining()) {
       return current.remaining();
     }
     lock.lock();
     try {
       if (closed) {
-        throw new IOException("closed", failure);
+        return 0; // as the JDK's stream: the read that follows throws
       }
       for (ByteBuffer buffer : queued) {
         if (buffer.hasRemaining()) {
