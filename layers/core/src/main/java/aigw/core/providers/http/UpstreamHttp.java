@@ -212,70 +212,6 @@ public final class UpstreamHttp {
     }
   }
 
-  /**
-   * The JDK's {@link HttpResponse.BodySubscribers#ofInputStream() input-stream} subscriber, given only
-   * pieces that hold bytes (for an empty one, more is asked for instead): its stream's {@link
-   * InputStream#available()} is then more than 0 only when a read will not wait, which is how
-   * {@link IdleTimedInputStream} watches only the reads that do. When {@code inHand} is given, it is
-   * completed with the stream once the first bytes, the end or a failure of the body are in (a
-   * failure is then what the stream's first read throws, as for any read of a broken body).
-   */
-  private static final class BodyStream implements HttpResponse.BodySubscriber<InputStream> {
-    private final HttpResponse.BodySubscriber<InputStream> stream = HttpResponse.BodySubscribers.ofInputStream();
-    private final java.util.concurrent.CompletableFuture<InputStream> inHand;
-    private java.util.concurrent.Flow.Subscription subscription;
-
-    BodyStream(java.util.concurrent.CompletableFuture<InputStream> inHand) {
-      this.inHand = inHand;
-    }
-
-    @Override
-    public java.util.concurrent.CompletionStage<InputStream> getBody() {
-      return inHand != null ? inHand : stream.getBody(); // the latter complete at once: the stream is read as the body arrives
-    }
-
-    @Override
-    public void onSubscribe(java.util.concurrent.Flow.Subscription subscription) {
-      this.subscription = subscription;
-      stream.onSubscribe(subscription);
-    }
-
-    @Override
-    public void onNext(List<java.nio.ByteBuffer> pieces) {
-      List<java.nio.ByteBuffer> bytes = pieces;
-      for (java.nio.ByteBuffer piece : pieces) {
-        if (!piece.hasRemaining()) {
-          bytes = pieces.stream().filter(java.nio.ByteBuffer::hasRemaining).toList();
-          break;
-        }
-      }
-      if (bytes.isEmpty()) {
-        subscription.request(1); // the stream asked for one piece and gets none: asked for again
-        return;
-      }
-      stream.onNext(bytes);
-      inHand();
-    }
-
-    @Override
-    public void onError(Throwable failure) {
-      stream.onError(failure);
-      inHand();
-    }
-
-    @Override
-    public void onComplete() {
-      stream.onComplete();
-      inHand();
-    }
-
-    private void inHand() {
-      if (inHand != null && !inHand.isDone()) {
-        stream.getBody().thenAccept(inHand::complete);
-      }
-    }
-  }
-
   /** Whole answers the HTTP client read whole before the caller woke ({@link WholeOrStream}): what tests count. */
   static final java.util.concurrent.atomic.LongAdder READ_WHOLE = new java.util.concurrent.atomic.LongAdder();
 
@@ -317,7 +253,7 @@ public final class UpstreamHttp {
       // see the headers' time without knowing a body is awaited.
       lastProgress = headersAt;
       if (!whole) {
-        return HttpResponse.BodySubscribers.mapping(new BodyStream(null), stream -> stream);
+        return HttpResponse.BodySubscribers.mapping(new StreamedBody(null), stream -> stream);
       }
       READ_WHOLE.increment();
       var bytes = HttpResponse.BodySubscribers.ofByteArray();
@@ -421,7 +357,7 @@ public final class UpstreamHttp {
   }
 
   /**
-   * How a streamed answer's body is received: as a {@link BodyStream}, but the answer is handed to
+   * How a streamed answer's body is received: as a {@link StreamedBody}, and the answer is handed to
    * the waiting caller only with the body's first bytes (or its end or failure), not at its headers.
    * A provider writes its headers and its first event apart, so a caller woken at the headers
    * blocked at once on its first read and was woken a second time by the first event: two thread
@@ -435,7 +371,7 @@ public final class UpstreamHttp {
     @Override
     public HttpResponse.BodySubscriber<InputStream> apply(HttpResponse.ResponseInfo info) {
       headersAt = System.nanoTime();
-      return new BodyStream(new java.util.concurrent.CompletableFuture<>());
+      return new StreamedBody(new java.util.concurrent.CompletableFuture<>());
     }
 
     @Override
