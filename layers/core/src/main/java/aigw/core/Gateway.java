@@ -236,25 +236,31 @@ public final class Gateway {
     // client and reads the secrets (the AWS SDK's classes, the larger half). The SDK clients'
     // url-connection client makes its own TLS context only at the first secret read or when the
     // DynamoDB client is built (AwsClients.httpClient), by when the JDK has the trust store and its
-    // TLS classes ready. The second thread then makes the runtime's event serializer (which the
-    // runtime would make on this thread after the handler's constructor), and the DynamoDB client is
-    // built by whichever thread is free first: a FutureTask runs once, and a second run() returns at
-    // once. Building it while this thread calls Secrets Manager is safe: SDK clients are thread-safe,
+    // TLS classes ready. Once its part of the join is handed over, the second thread builds the
+    // DynamoDB client unless this thread has taken it (a FutureTask runs once, and a second run()
+    // returns at once), then makes the runtime's event serializer, which the runtime would make on
+    // this thread after the handler's constructor. Building the DynamoDB client while this thread
+    // calls Secrets Manager is safe: SDK clients are thread-safe,
     // each thread has its own builder, and the SDK's process-wide state is immutable, JVM-initialised
     // or lazily made under a lock (docs/architecture.md, "Performance", session 13, has the evidence
     // and the figures).
     var dynamo = new FutureTask<DynamoDbClient>(AwsClients::dynamoDb);
-    CompletableFuture<Aside> aside = CompletableFuture.supplyAsync(
-        () -> {
-          defaultTlsContext();
-          var made = new Aside(
-              settings.configFile() == null ? null : ModelList.parse(Path.of(settings.configFile())),
-              callsProviders ? OpenAiCompatibleProvider.defaultHttpClient() : null);
-          aigw.core.lambda.ApiGatewayEventSerializer.Ahead.prepare();
-          dynamo.run();
-          return made;
-        },
-        task -> Thread.ofPlatform().name("aigw-init").daemon().start(task));
+    var aside = new CompletableFuture<Aside>();
+    Thread.ofPlatform().name("aigw-init").daemon().start(() -> {
+      try {
+        defaultTlsContext();
+        aside.complete(new Aside(
+            settings.configFile() == null ? null : ModelList.parse(Path.of(settings.configFile())),
+            callsProviders ? OpenAiCompatibleProvider.defaultHttpClient() : null));
+      } catch (Throwable failure) {
+        aside.completeExceptionally(failure);
+        return;
+      }
+      // Past the join: the runtime's thread waits for these only where it needs them (the client at
+      // built(dynamo), the serializer's class when the runtime loads it after the constructor).
+      dynamo.run();
+      aigw.core.lambda.ApiGatewayEventSerializer.Ahead.prepare();
+    });
     SecretSource secret;
     if (callsProviders && !settings.allowMasterKeyForModels()) {
       secret = SecretSource.NOT_HELD;
