@@ -33,6 +33,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.logging.Logger;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 
@@ -231,19 +233,34 @@ public final class Gateway {
     // Init's two independent halves: the JDK's TLS context (its trust store read: about a quarter of
     // this init's CPU), the model list file (Jackson and SnakeYAML) and the providers' HTTP client
     // (the JDK's HTTP classes) are made on a second thread while this one builds the Secrets Manager
-    // and DynamoDB clients and reads the secrets (the AWS SDK's classes, the larger half). The SDK
-    // clients' url-connection client makes its own TLS context only at the first secret read or when
-    // the DynamoDB client is built below (AwsClients.httpClient), by when the JDK has the trust store
-    // and its TLS classes ready. The
-    // AWS SDK stays on this thread alone. docs/architecture.md, "Performance", has the figures.
-    CompletableFuture<Aside> aside = CompletableFuture.supplyAsync(
-        () -> {
-          defaultTlsContext();
-          return new Aside(
-              settings.configFile() == null ? null : ModelList.parse(Path.of(settings.configFile())),
-              callsProviders ? OpenAiCompatibleProvider.defaultHttpClient() : null);
-        },
-        task -> Thread.ofPlatform().name("aigw-init").daemon().start(task));
+    // client and reads the secrets (the AWS SDK's classes, the larger half). The SDK clients'
+    // url-connection client makes its own TLS context only at the first secret read or when the
+    // DynamoDB client is built (AwsClients.httpClient), by when the JDK has the trust store and its
+    // TLS classes ready. Once its part of the join is handed over, the second thread builds the
+    // DynamoDB client unless this thread has taken it (a FutureTask runs once, and a second run()
+    // returns at once), then makes the runtime's event serializer, which the runtime would make on
+    // this thread after the handler's constructor. Building the DynamoDB client while this thread
+    // calls Secrets Manager is safe: SDK clients are thread-safe,
+    // each thread has its own builder, and the SDK's process-wide state is immutable, JVM-initialised
+    // or lazily made under a lock (docs/architecture.md, "Performance", session 13, has the evidence
+    // and the figures).
+    var dynamo = new FutureTask<DynamoDbClient>(AwsClients::dynamoDb);
+    var aside = new CompletableFuture<Aside>();
+    Thread.ofPlatform().name("aigw-init").daemon().start(() -> {
+      try {
+        defaultTlsContext();
+        aside.complete(new Aside(
+            settings.configFile() == null ? null : ModelList.parse(Path.of(settings.configFile())),
+            callsProviders ? OpenAiCompatibleProvider.defaultHttpClient() : null));
+      } catch (Throwable failure) {
+        aside.completeExceptionally(failure);
+        return;
+      }
+      // Past the join: the runtime's thread waits for these only where it needs them (the client at
+      // built(dynamo), the serializer's class when the runtime loads it after the constructor).
+      dynamo.run();
+      aigw.core.lambda.ApiGatewayEventSerializer.Ahead.prepare();
+    });
     SecretSource secret;
     if (callsProviders && !settings.allowMasterKeyForModels()) {
       secret = SecretSource.NOT_HELD;
@@ -265,6 +282,7 @@ public final class Gateway {
       credentials = ProviderCredentials.overSecret(env, AwsClients.secretsManager(), providerSecret.trim(), clock);
       names = credentials.names();
     }
+    dynamo.run(); // here if the second thread has not taken it yet
     Aside made = join(aside);
     ModelList.Config models = made.modelList() == null ? ModelList.Config.empty() : ModelList.resolve(made.modelList(), names);
     // The admin function calls no provider: its client is built only if something ever does, not at
@@ -273,7 +291,7 @@ public final class Gateway {
     var http = callsProviders
         ? made.http()
         : new aigw.core.providers.http.LazyHttpClient(OpenAiCompatibleProvider::defaultHttpClient);
-    var gateway = over(settings, AwsClients.dynamoDb(), secret, models, new Providers(http, credentials), clock);
+    var gateway = over(settings, built(dynamo), secret, models, new Providers(http, credentials), clock);
     gateway.router.startAtRandom(new SecureRandom());
     try {
       gateway.masterKey.load();
@@ -300,6 +318,24 @@ public final class Gateway {
 
   /** What {@link #fromEnvironment(Map, boolean)} makes beside the secrets: the model list file read, the providers' client. */
   private record Aside(ModelList.Parsed modelList, java.net.http.HttpClient http) {}
+
+  /** The DynamoDB client, or its build's failure (no region, say) as it was thrown on either thread. */
+  static DynamoDbClient built(FutureTask<DynamoDbClient> dynamo) {
+    try {
+      return dynamo.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while the DynamoDB client was built", e);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException failure) {
+        throw failure;
+      }
+      if (e.getCause() instanceof Error failure) {
+        throw failure;
+      }
+      throw new IllegalStateException(e.getCause());
+    }
+  }
 
   /** The second init thread's result, or its failure (an invalid model list) as it was thrown there. */
   private static Aside join(CompletableFuture<Aside> aside) {

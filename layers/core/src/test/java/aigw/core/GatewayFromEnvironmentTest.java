@@ -6,6 +6,9 @@ import aigw.core.config.InvalidConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.concurrent.FutureTask;
+import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -47,5 +50,23 @@ class GatewayFromEnvironmentTest {
     assertThatThrownBy(() -> Gateway.fromEnvironment(env, true))
         .isInstanceOf(InvalidConfig.class)
         .hasMessageContaining(config + ": model_list[0]");
+  }
+
+  /**
+   * The DynamoDB client is built by whichever init thread is free first: a build that fails (no
+   * region found, say) fails the init with the SDK's own exception, on either thread, as it did
+   * when the runtime's thread built it.
+   */
+  @Test
+  void aDynamoDbClientThatCannotBeBuiltFailsTheInitWithTheSdksReason() throws Exception {
+    var noRegion = SdkClientException.create("Unable to load region from any of the providers in the chain");
+    var build = new FutureTask<DynamoDbClient>(() -> {
+      throw noRegion;
+    });
+    var secondThread = Thread.ofPlatform().start(build);
+    secondThread.join();
+    build.run(); // the runtime's thread, after the secrets: the second thread has taken it
+
+    assertThatThrownBy(() -> Gateway.built(build)).isSameAs(noRegion);
   }
 }

@@ -60,6 +60,40 @@ public final class ApiGatewayEventSerializer implements CustomPojoSerializer {
   private static final ObjectReader EVENT = reader(ProxyRequestEvent.class);
   private static final ObjectWriter ANSWER = writer(ProxyResponseEvent.class);
 
+  /**
+   * Making this serializer ahead of the runtime's first use: at init the runtime interface client
+   * loads it on its own thread after the handler's constructor returns (about 260 classes of
+   * Jackson's bean introspection, the whole init's critical path); {@code Gateway.fromEnvironment}
+   * makes it on its second init thread instead, and the JVM runs a class's initialiser once, so the
+   * runtime then finds it made (or waits for the second thread to finish it). A nested class, so
+   * that asking does not make it.
+   */
+  public static final class Ahead {
+    private static volatile boolean unused;
+
+    private Ahead() {}
+
+    /** The streaming runtime reads its events itself: in its process this serializer is never used. */
+    public static void unusedInThisProcess() {
+      unused = true;
+    }
+
+    /**
+     * Makes the serializer's reader and writer on the calling thread, unless {@link
+     * #unusedInThisProcess()}; a failure is thrown here as the runtime would have met it.
+     */
+    public static void prepare() {
+      if (unused) {
+        return;
+      }
+      try {
+        Class.forName(ApiGatewayEventSerializer.class.getName(), true, ApiGatewayEventSerializer.class.getClassLoader());
+      } catch (ClassNotFoundException e) {
+        throw new IllegalStateException(e); // this very class: cannot happen
+      }
+    }
+  }
+
   /** For the runtime's ServiceLoader. */
   public ApiGatewayEventSerializer() {}
 

@@ -131,6 +131,7 @@ public final class StreamingRuntime {
     // org.crac reads this when it first loads, which is in the handler's constructor: from here on
     // Priming and every other org.crac resource registers with aigw.core.lambda.crac.Core.
     System.setProperty(CRAC_COMPAT_PROPERTY, Core.class.getPackageName());
+    ApiGatewayEventSerializer.Ahead.unusedInThisProcess(); // this runtime reads its events itself
     useSystemTrustStore(new File(SYSTEM_CACERTS));
     if (System.getenv("AWS_LAMBDA_JAVA_NETWORKADDRESS_CACHE_NEGATIVE_TTL") == null) {
       Security.setProperty("networkaddress.cache.negative.ttl", "1"); // as the runtime interface client does
