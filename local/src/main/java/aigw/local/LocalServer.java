@@ -189,13 +189,27 @@ final class LocalServer {
   /** As above, with {@code routes} telling each path's body limit and which paths are admin routes. */
   static LocalServer start(String host, int port, GatewayApplication application, ServerLimits limits, AllowedHosts hosts, Routes routes)
       throws IOException {
-    var threads = new QueuedThreadPool(IO_THREADS, 2);
+    boolean inline = Boolean.getBoolean("aigw.exp.inline");
+    var threads = new QueuedThreadPool(inline ? IO_THREADS + WORKER_THREADS : IO_THREADS, 2) {
+      @Override
+      public void execute(Runnable job) {
+        if (RESUME_HERE && job instanceof org.eclipse.jetty.server.internal.HttpConnection && ON_WORKER.get() != null) {
+          job.run();
+          return;
+        }
+        super.execute(job);
+      }
+    };
+    threads.setReservedThreads(Integer.getInteger("aigw.exp.reserved", -1));
     threads.setName("aigw-http-io");
     threads.setDaemon(true);
     var server = new Server(threads);
     var http = new HttpConfiguration();
     http.setSendServerVersion(false);
     http.setSendXPoweredBy(false);
+    if (Boolean.getBoolean("aigw.exp.noDate")) {
+      http.setSendDateHeader(false);
+    }
     http.setRequestHeaderSize(MAX_HEADER_BYTES);
     // Header values reach the application as sent: a case-insensitive cache would give a cached
     // spelling (Host: LOCALHOST.evil arrives as localhost.evil).
@@ -217,12 +231,14 @@ final class LocalServer {
     connector.addEventListener(headerDeadlines);
     server.addConnector(connector);
     server.addBean(new ConnectionLimit(limits.maxConnections(), connector));
-    ExecutorService workers = Executors.newFixedThreadPool(WORKER_THREADS, Thread.ofPlatform().name("aigw-http-", 0).daemon(true).factory());
+    ExecutorService workers = Boolean.getBoolean("aigw.exp.virtual")
+        ? Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("aigw-http-", 0).factory())
+        : Executors.newFixedThreadPool(WORKER_THREADS, Thread.ofPlatform().name("aigw-http-", 0).daemon(true).factory());
     var local = new LocalServer(server, connector, workers, application, hosts.boundTo(InetAddress.getByName(host)), limits, headerDeadlines,
         routes);
     // A stop first stops accepting and waits for the requests in flight (up to the grace below), so
     // a client whose call is still running gets its answer rather than a closed connection.
-    server.setHandler(new org.eclipse.jetty.server.handler.GracefulHandler(local.new Gateway()));
+    server.setHandler(new org.eclipse.jetty.server.handler.GracefulHandler(local.new Gateway(inline)));
     server.setErrorHandler(local.new OwnErrors());
     server.setStopTimeout(TimeUnit.SECONDS.toMillis(STOP_GRACE_SECONDS));
     try {
@@ -272,6 +288,12 @@ final class LocalServer {
     }
   }
 
+  private static final boolean RESUME_HERE = Boolean.getBoolean("aigw.exp.resumeHere");
+  private static final ThreadLocal<Boolean> ON_WORKER = new ThreadLocal<>();
+  private static final boolean INLINE = Boolean.getBoolean("aigw.exp.inline");
+  private static final boolean EARLY_WATCH = Boolean.getBoolean("aigw.exp.earlyWatch");
+  private static final boolean NO_WATCH = Boolean.getBoolean("aigw.exp.noWatch");
+
   /** How long a stop waits for requests already on the workers to finish before interrupting them. */
   private static final long STOP_GRACE_SECONDS = 5;
 
@@ -287,8 +309,8 @@ final class LocalServer {
    * a function that crashed).
    */
   private final class Gateway extends Handler.Abstract {
-    Gateway() {
-      super(InvocationType.NON_BLOCKING);
+    Gateway(boolean inline) {
+      super(inline ? InvocationType.BLOCKING : InvocationType.NON_BLOCKING);
     }
 
     @Override
@@ -687,13 +709,35 @@ final class LocalServer {
     try {
       ExecutorService runOn = health ? healthWorkers : path != null && routes.admin().test(path) ? adminWorkers : workers;
       boolean modelCall = runOn == workers;
-      runOn.execute(() -> {
-        try (var answers = answerBudget.open(); // the provider answers this request holds, until it is answered
-            var departure = modelCall ? ClientDeparture.open() : null) {
-          var watch = modelCall ? DepartureWatch.start(endPoint, departure) : null;
-          serve(request, response, done, body, watch);
-        }
-      });
+      Runnable task;
+      if (EARLY_WATCH && modelCall) {
+        var departure = ClientDeparture.unopened();
+        var watch = DepartureWatch.start(endPoint, departure);
+        task = () -> {
+          try (var answers = answerBudget.open(); var scope = departure.openOnThisThread()) {
+            ON_WORKER.set(Boolean.TRUE);
+            serve(request, response, done, body, watch);
+          } finally {
+            ON_WORKER.remove();
+          }
+        };
+      } else {
+        task = () -> {
+          try (var answers = answerBudget.open(); // the provider answers this request holds, until it is answered
+              var departure = modelCall ? ClientDeparture.open() : null) {
+            var watch = modelCall && !NO_WATCH ? DepartureWatch.start(endPoint, departure) : null;
+            ON_WORKER.set(Boolean.TRUE);
+            serve(request, response, done, body, watch);
+          } finally {
+            ON_WORKER.remove();
+          }
+        };
+      }
+      if (modelCall && INLINE) {
+        task.run();
+      } else {
+        runOn.execute(task);
+      }
     } catch (RejectedExecutionException stopping) {
       done.failed(stopping);
     }
