@@ -176,11 +176,9 @@ public final class Bench {
         System.out.println("== in memory (embedded DynamoDB Local, nothing kept) ==");
         measure(LocalOptions.inMemory(config, env()), direct, requests, NO_LIMITS);
 
-        if (!Boolean.getBoolean("aigw.bench.skipEveryLimit")) {
         System.out.println();
         System.out.println("== in memory, a key with every limit (rpm, tpm, parallel requests, budget; never reached) ==");
         measure(LocalOptions.inMemory(config, env()), direct, requests, EVERY_LIMIT);
-        }
 
         Path data = Files.createTempDirectory("aigw-bench-data");
         System.out.println();
