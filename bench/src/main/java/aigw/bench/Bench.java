@@ -359,7 +359,9 @@ public final class Bench {
         long cpuBetween = processCpuNanos();
         long heapBetween = allocatedBytes();
         var before = counting.snapshot(gateway);
+        var threadsBefore = ThreadTally.snapshot();
         var gatewayRun = LoadRun.run(proxied, bearer, CHAT, connections, perConnection);
+        var threadsAfter = ThreadTally.snapshot();
         var after = counting.snapshot(gateway);
         long cpuAtEnd = processCpuNanos();
         long heapAtEnd = allocatedBytes();
@@ -368,6 +370,8 @@ public final class Bench {
         System.out.printf(Locale.ROOT, "                 heap allocated per request, this JVM: direct %.1f KB | through the gateway %.1f KB | the gateway's own %.1f KB%n",
             (heapBetween - heapAtStart) / 1024.0 / directRun.requests(), (heapAtEnd - heapBetween) / 1024.0 / gatewayRun.requests(),
             ((heapAtEnd - heapBetween) / (double) gatewayRun.requests() - (heapBetween - heapAtStart) / (double) directRun.requests()) / 1024.0);
+        System.out.println("                 the gateway's threads per request (CPU µs, context switches voluntary/involuntary): "
+            + ThreadTally.perRequest(threadsBefore, threadsAfter, gatewayRun.requests()));
       }
     }
   }

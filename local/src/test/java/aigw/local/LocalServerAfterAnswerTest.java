@@ -77,6 +77,27 @@ class LocalServerAfterAnswerTest {
     }
   }
 
+  /**
+   * After a model call's answer the worker that wrote it reads the connection's next request itself
+   * (LocalServer.IoThreads): requests pipelined behind model calls, sent in one write, are each
+   * answered, in order, on the one connection.
+   */
+  @Test
+  void requestsPipelinedBehindModelCallsAreEachAnsweredInOrder() throws Exception {
+    release.countDown(); // no wait after the answers here
+    try (var socket = new Socket("127.0.0.1", server.port())) {
+      socket.setSoTimeout(10_000);
+      var pipelined = new java.io.ByteArrayOutputStream();
+      for (int i = 0; i < 3; i++) {
+        pipelined.writeBytes(get("/v1/models/m" + i));
+      }
+      socket.getOutputStream().write(pipelined.toByteArray());
+      for (int i = 0; i < 3; i++) {
+        assertThat(RawHttp.readAnswer(socket.getInputStream())).contains("\"path\":\"/v1/models/m" + i + "\"");
+      }
+    }
+  }
+
   @Test
   void adminAnswersSkipTheWait() throws Exception {
     try (var socket = new Socket("127.0.0.1", server.port())) {

@@ -59,6 +59,22 @@ public final class ClientDeparture implements AutoCloseable {
     }
   }
 
+  /**
+   * A scope made on the transport's thread before the request is handed to the thread that runs it,
+   * so that the transport can watch the client from then on; that thread opens it ({@link
+   * #openOnThisThread}). A departure seen before it is opened is kept: the request then finds its
+   * client gone at its first provider call.
+   */
+  public static ClientDeparture unopened() {
+    return new ClientDeparture();
+  }
+
+  /** Opens this scope on the calling thread, as {@link #open} does; close it (same thread) when the answer is written. */
+  public ClientDeparture openOnThisThread() {
+    CURRENT.set(this);
+    return this;
+  }
+
   /** Whether {@link #left} was called. */
   public boolean hasLeft() {
     return left;

@@ -110,6 +110,25 @@ class UpstreamHttpClientDepartureTest {
     }
   }
 
+  /**
+   * The local server watches a model call's client from before the request reaches a worker
+   * (LocalServer.dispatch): a client that left while its request waited for one is not sent on.
+   */
+  @Test
+  void aClientGoneWhileItsRequestWaitedForAThreadIsNotSentToTheProvider() throws Exception {
+    var departure = ClientDeparture.unopened();
+    CompletableFuture.runAsync(departure::left).get(5, TimeUnit.SECONDS); // the transport's thread sees it go
+    try (var server = new ServerSocket(0, 8, InetAddress.getLoopbackAddress()); var scope = departure.openOnThisThread()) {
+      server.setSoTimeout(500);
+
+      assertThat(ClientDeparture.clientLeft()).isTrue();
+      assertThatThrownBy(() -> new UpstreamHttp(UpstreamHttp.defaultHttpClient()).exchange(call(server.getLocalPort())))
+          .isInstanceOfSatisfying(ClientClosedRequest.class, gone -> assertThat(gone.sent()).isFalse());
+      assertThatThrownBy(server::accept).as("no connection was made").isInstanceOf(SocketTimeoutException.class);
+    }
+    assertThat(ClientDeparture.clientLeft()).as("the scope ends with the request").isFalse();
+  }
+
   @Test
   void aThreadWithNoDepartureScopeIsUnaffected() {
     assertThat(ClientDeparture.clientLeft()).isFalse();
