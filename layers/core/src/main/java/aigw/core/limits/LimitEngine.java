@@ -114,10 +114,12 @@ public final class LimitEngine {
     volatile boolean averageKnown; // some request of the scope has settled: averageCost is an estimate
     volatile long softWarnedEnd = -1;
     volatile long nextSweepMillis; // when a reservation next reads the item to remove expired entries (0: at once)
+    final ReservationGroup reservations; // this container's reservation writes of the scope, one in flight
 
     ScopeState(String scopeId, LimitTable table, Clock clock) {
       this.requests = new WindowPool("rq", scopeId, table, clock);
       this.tokens = new WindowPool("tk", scopeId, table, clock);
+      this.reservations = new ReservationGroup(scopeId, table);
     }
   }
 
@@ -270,14 +272,26 @@ public final class LimitEngine {
       // A blind request first reads the item: another container may have settled one and the
       // average may be known there, which spares the scope a turn alone.
       if (periodKnown && !(blind && attempt == 0)) {
-        try {
-          table.reserve(id, requestId, slots, parMax, usd, budgetMax, end, now.toEpochMilli() + RESERVATION_TTL.toMillis(), turn);
+        long expiresAtMs = now.toEpochMilli() + RESERVATION_TTL.toMillis();
+        boolean landed;
+        if (attempt == 0 && !blind) {
+          // The usual case: written with the other requests of the scope waiting in this container
+          // (one write for all of them, ReservationGroup); after a refusal, alone, as it always was.
+          landed = state.reservations.reserve(new LimitTable.Entry(requestId, usd, expiresAtMs),
+              new ReservationGroup.Terms(slots, parMax, budgetMax, end, turn));
+        } else {
+          try {
+            table.reserve(id, requestId, slots, parMax, usd, budgetMax, end, expiresAtMs, turn);
+            landed = true;
+          } catch (ConditionalCheckFailedException notNow) {
+            landed = false; // read below why
+          }
+        }
+        if (landed) {
           if (now.toEpochMilli() >= state.nextSweepMillis) {
             sweep(id, state, table.read(id), budgetMax == null ? 0 : end, now.toEpochMilli());
           }
           return new Reservation(end, usd, turn);
-        } catch (ConditionalCheckFailedException notNow) {
-          // read below why
         }
       }
       Map<String, AttributeValue> item = table.read(id);
@@ -285,9 +299,10 @@ public final class LimitEngine {
       if (mine != null) {
         // The write landed and was refused only when repeated (the SDK retries a write whose answer
         // timed out): the reservation is held, once.
-        long mineEnd = budgetMax == null ? end : longOf(mine.m(), "e", end);
+        Map<String, AttributeValue> fields = LimitTable.fields(mine);
+        long mineEnd = budgetMax == null ? end : longOf(fields, "e", end);
         sweep(id, state, item, budgetMax == null ? 0 : mineEnd, now.toEpochMilli());
-        return new Reservation(mineEnd, budgetMax == null ? BigDecimal.ZERO : decimalOf(mine.m(), "a"), LimitTable.Turn.of(mine.m()));
+        return new Reservation(mineEnd, budgetMax == null ? BigDecimal.ZERO : decimalOf(fields, "a"), LimitTable.Turn.of(fields));
       }
       if (!item.containsKey("res")) {
         table.createReservations(id);
@@ -411,9 +426,9 @@ public final class LimitEngine {
       if (removed >= atMost) {
         break;
       }
-      Map<String, AttributeValue> fields = entry.getValue().m();
+      Map<String, AttributeValue> fields = LimitTable.fields(entry.getValue());
       boolean expired = longOf(fields, "x", Long.MAX_VALUE) + RECLAIM_MARGIN.toMillis() < nowMillis;
-      if (expired && table.reclaim(id, entry.getKey(), fields, budgetEnd == 0 ? null : budgetEnd)) {
+      if (expired && table.reclaim(id, entry.getKey(), entry.getValue(), budgetEnd == 0 ? null : budgetEnd)) {
         LOG.warning("Removed a limit reservation of " + id + " that its container never settled (" + entry.getKey() + ")");
         removed++;
         boolean heldSlot = longOf(fields, "p") > 0;

@@ -3,6 +3,7 @@ package aigw.core.limits;
 import aigw.core.errors.ServiceUnavailable;
 import java.math.BigDecimal;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
 import software.amazon.awssdk.core.exception.SdkException;
@@ -21,9 +22,10 @@ import software.amazon.awssdk.services.dynamodb.model.UpdateItemResponse;
  *       window (epoch second of its start) and what is left of {@code rpm_limit} / {@code
  *       tpm_limit} in it after every lease taken (a lease is never returned: it dies with its window);
  *   <li>{@code res}: a map of the requests in flight that hold a parallel slot or a budget
- *       reservation, {@code <request id>} → {@code {p: slots, a: USD reserved, e: budget period end,
- *       x: expiry epoch ms}}; {@code par_max}, {@code par_left}: {@code max_parallel_requests} and the
- *       slots free;
+ *       reservation, {@code <request id>} → {@code "<slots>|<USD reserved>|<budget period end>|<expiry
+ *       epoch ms>|<turn>"} ({@link #entryText}; written before session 13 as a map {@code {p, a, e,
+ *       x, f|u}}, still read: {@link #fields}); {@code par_max}, {@code par_left}: {@code
+ *       max_parallel_requests} and the slots free;
  *   <li>{@code b_end} (epoch s), {@code b_max}, {@code b_left}, {@code b_spend}, {@code b_n}: the
  *       budget period's end, its {@code max_budget}, what is left after spend and reservations,
  *       the period's spend and settled request count; {@code b_warned}: the period end whose soft
@@ -164,47 +166,121 @@ final class LimitTable {
    */
   void reserve(String scopeId, String requestId, int slots, Integer parMax, BigDecimal usd, BigDecimal budgetMax,
       long budgetEnd, long expiresAtMs, Turn turn) {
-    var values = new HashMap<String, AttributeValue>();
-    var entry = new HashMap<String, AttributeValue>();
-    entry.put("p", num(slots));
-    entry.put("a", num(usd));
-    entry.put("e", num(budgetEnd));
-    entry.put("x", num(expiresAtMs));
-    if (turn == Turn.ESTIMATED) {
-      entry.put("f", num(1));
-    } else if (turn == Turn.BLIND) {
-      entry.put("u", num(1));
+    reserveTogether(scopeId, List.of(new Entry(requestId, usd, expiresAtMs)), slots, parMax, budgetMax, budgetEnd, turn);
+  }
+
+  /** One request's part of a reservation write: its entry name, the USD it reserves, when the entry expires (epoch ms). */
+  record Entry(String requestId, BigDecimal usd, long expiresAtMs) {}
+
+  /** Most reservations one write takes ({@link #reserveTogether}): its expressions stay far below DynamoDB's 4 KB. */
+  static final int MAX_RESERVATIONS_TOGETHER = 25;
+
+  /**
+   * As {@link #reserve}, for several requests of one scope in <b>one</b> conditional write, all or
+   * none: each gets its entry, and the write takes their slots ({@code slots} each) and budget
+   * reservations together, if the item allows them as it allows that many requests admitted one
+   * after the other: {@code par_left} at least their slots, and {@code b_left} above the sum of
+   * every reservation but the largest (one by one, the largest last, each would have found {@code
+   * b_left > 0}: so at most one reservation crosses zero, as with single writes, and the budget's
+   * bound in docs/limits.md holds). Only for requests that may run beside others ({@link Turn#NONE},
+   * {@link Turn#ESTIMATED}): a blind request reserves alone.
+   *
+   * @throws ConditionalCheckFailedException the item does not allow all of them (or an entry is
+   *     there already): the caller reserves each on its own, which tells the cases apart
+   */
+  void reserveTogether(String scopeId, List<Entry> entries, int slots, Integer parMax, BigDecimal budgetMax, long budgetEnd,
+      Turn turn) {
+    if (entries.isEmpty() || entries.size() > MAX_RESERVATIONS_TOGETHER || (turn == Turn.BLIND && entries.size() > 1)) {
+      throw new IllegalArgumentException("1 to " + MAX_RESERVATIONS_TOGETHER + " reservations (a blind one alone), not " + entries.size());
     }
-    values.put(":entry", AttributeValue.fromM(entry));
+    var values = new HashMap<String, AttributeValue>();
+    var set = new StringBuilder("SET ");
+    var condition = new StringBuilder("attribute_exists(res)");
+    BigDecimal sum = BigDecimal.ZERO;
+    BigDecimal largest = BigDecimal.ZERO;
+    for (int i = 0; i < entries.size(); i++) {
+      Entry one = entries.get(i);
+      String path = "res." + checked(one.requestId());
+      values.put(":entry" + i, AttributeValue.fromS(entryText(slots, one.usd(), budgetEnd, one.expiresAtMs(), turn)));
+      set.append(i == 0 ? "" : ", ").append(path).append(" = :entry").append(i);
+      condition.append(" AND attribute_not_exists(").append(path).append(')');
+      sum = sum.add(one.usd());
+      largest = largest.max(one.usd());
+    }
+    int n = entries.size();
     var add = new StringBuilder();
-    var condition = new StringBuilder("attribute_exists(res) AND attribute_not_exists(res." + checked(requestId) + ")");
     if (slots > 0) {
       add.append("par_left :negslot");
-      values.put(":negslot", num(-slots));
-      values.put(":one", num(1));
+      values.put(":negslot", num(-(long) slots * n));
+      values.put(":slots", num((long) slots * n));
       values.put(":parmax", num(parMax));
-      condition.append(" AND par_max = :parmax AND par_left >= :one");
+      condition.append(" AND par_max = :parmax AND par_left >= :slots");
     }
     if (budgetMax != null) {
       add.append(add.isEmpty() ? "" : ", ").append("b_left :negusd");
-      values.put(":negusd", num(usd.negate()));
-      values.put(":zero", num(0));
+      values.put(":negusd", num(sum.negate()));
+      values.put(":before", num(sum.subtract(largest))); // 0 for one request: b_left > 0
       values.put(":bmax", num(budgetMax));
       values.put(":e", num(budgetEnd));
-      condition.append(" AND b_max = :bmax AND b_end = :e AND b_left > :zero");
+      condition.append(" AND b_max = :bmax AND b_end = :e AND b_left > :before");
     }
     if (turn != Turn.NONE) {
       // No request runs beside a blind one: its cost is covered by no reservation.
-      add.append(add.isEmpty() ? "" : ", ").append(turn == Turn.BLIND ? "b_blind :one" : "b_fly :one");
+      add.append(add.isEmpty() ? "" : ", ").append(turn == Turn.BLIND ? "b_blind :turns" : "b_fly :turns");
+      values.put(":turns", num(n));
       values.put(":one", num(1));
       condition.append(" AND (attribute_not_exists(b_blind) OR b_blind < :one)");
       if (turn == Turn.BLIND) {
         condition.append(" AND (attribute_not_exists(b_fly) OR b_fly < :one)");
       }
     }
-    String expression = "SET res." + checked(requestId) + " = :entry" + (add.isEmpty() ? "" : " ADD " + add);
+    String expression = set + (add.isEmpty() ? "" : " ADD " + add);
     call(() -> dynamo.updateItem(r -> r.tableName(table).key(key(scopeId)).updateExpression(expression)
         .conditionExpression(condition.toString()).expressionAttributeValues(values)));
+  }
+
+  /**
+   * A reservation entry as written since session 13: one string {@code <slots>|<USD>|<period
+   * end>|<expiry ms>|<turn>} (turn {@code f} estimated, {@code u} blind, empty: none), e.g. {@code
+   * 1|0.05|1767225600|1765000000000|f}. Until then an entry was a map {@code {p, a, e, x, f|u}} of
+   * numbers; DynamoDB Local reads and writes the whole item on every write, and five numbers an entry
+   * (each a {@code BigDecimal} parsed and printed, each a JSON member) were most of a busy key's
+   * item (docs/architecture.md, Performance, session 13). Entries of either form are read by
+   * {@link #fields}: a table written by the old code keeps working, and its map entries settle,
+   * expire and are reclaimed as before.
+   */
+  static String entryText(int slots, BigDecimal usd, long budgetEnd, long expiresAtMs, Turn turn) {
+    return slots + "|" + usd.toPlainString() + "|" + budgetEnd + "|" + expiresAtMs + "|"
+        + (turn == Turn.ESTIMATED ? "f" : turn == Turn.BLIND ? "u" : "");
+  }
+
+  /** An entry's fields {@code p, a, e, x} and {@code f} or {@code u}, whichever form it was written in ({@link #entryText}). */
+  static Map<String, AttributeValue> fields(AttributeValue entry) {
+    if (entry == null) {
+      return Map.of();
+    }
+    if (entry.s() == null) {
+      return entry.m();
+    }
+    String[] parts = entry.s().split("\\|", -1);
+    if (parts.length != 5) {
+      return Map.of(); // not an entry this code wrote: never expires here, never reclaimed
+    }
+    try {
+      var fields = new HashMap<String, AttributeValue>(8);
+      fields.put("p", num(Long.parseLong(parts[0])));
+      fields.put("a", num(new BigDecimal(parts[1])));
+      fields.put("e", num(Long.parseLong(parts[2])));
+      fields.put("x", num(Long.parseLong(parts[3])));
+      if (parts[4].equals("f")) {
+        fields.put("f", num(1));
+      } else if (parts[4].equals("u")) {
+        fields.put("u", num(1));
+      }
+      return fields;
+    } catch (NumberFormatException notOurs) {
+      return Map.of();
+    }
   }
 
   /** Creates the item's reservation map if it has none (any container may; only the first does). */
@@ -278,12 +354,15 @@ final class LimitTable {
    *
    * @return whether it was given back
    */
-  boolean reclaim(String scopeId, String requestId, Map<String, AttributeValue> entry, Long budgetEnd) {
+  boolean reclaim(String scopeId, String requestId, AttributeValue written, Long budgetEnd) {
+    Map<String, AttributeValue> entry = fields(written);
     long slots = longOf(entry, "p", 0);
     BigDecimal usd = decimalOf(entry, "a");
     boolean samePeriod = budgetEnd != null && longOf(entry, "e", -1) == budgetEnd;
     var values = new HashMap<String, AttributeValue>();
-    values.put(":x", entry.get("x"));
+    // Only the entry as read: a string entry compared whole, a map entry (written before session 13) by its expiry.
+    boolean text = written.s() != null;
+    values.put(":x", text ? written : entry.get("x"));
     var add = new StringBuilder();
     if (slots > 0) {
       add.append("par_left :p");
@@ -298,7 +377,7 @@ final class LimitTable {
     if (!REQUEST_ID.matcher(requestId).matches()) {
       return false; // not an entry this code wrote
     }
-    String condition = "res." + requestId + ".x = :x" + (values.containsKey(":e") ? " AND b_end = :e" : "");
+    String condition = "res." + requestId + (text ? " = :x" : ".x = :x") + (values.containsKey(":e") ? " AND b_end = :e" : "");
     String expression = "REMOVE res." + requestId + (add.isEmpty() ? "" : " ADD " + add);
     try {
       call(() -> dynamo.updateItem(r -> r.tableName(table).key(key(scopeId)).updateExpression(expression).conditionExpression(condition)

@@ -721,4 +721,166 @@ class LimitEngineTest {
     assertThat(engine.flushEndings()).isTrue();
     assertThat(Long.parseLong(item(key).get("tk_left").n())).as("every token counted once").isEqualTo(1000 - admitted * 300L);
   }
+
+  /**
+   * A DynamoDB client that counts every reservation write ({@code SET res.}) and, once {@code
+   * first} is set, holds the next one until {@code release} opens.
+   */
+  private static software.amazon.awssdk.services.dynamodb.DynamoDbClient holdingTheFirstReservation(
+      java.util.concurrent.atomic.AtomicBoolean first, CountDownLatch held, CountDownLatch release, AtomicInteger reservationWrites) {
+    return (software.amazon.awssdk.services.dynamodb.DynamoDbClient) java.lang.reflect.Proxy.newProxyInstance(
+        LimitEngineTest.class.getClassLoader(), new Class<?>[] {software.amazon.awssdk.services.dynamodb.DynamoDbClient.class},
+        (proxy, method, args) -> {
+          if (method.getName().equals("updateItem") && args != null && args[0] instanceof java.util.function.Consumer<?> build) {
+            var request = software.amazon.awssdk.services.dynamodb.model.UpdateItemRequest.builder();
+            @SuppressWarnings("unchecked")
+            var builder = (java.util.function.Consumer<software.amazon.awssdk.services.dynamodb.model.UpdateItemRequest.Builder>) build;
+            builder.accept(request);
+            if (request.build().updateExpression().startsWith("SET res.")) {
+              reservationWrites.incrementAndGet();
+              if (first.compareAndSet(true, false)) {
+                held.countDown();
+                release.await();
+              }
+            }
+          }
+          try {
+            return method.invoke(dynamo.client(), args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+  }
+
+  @Test
+  void requestsOfAKeyArrivingWhileItsReservationIsWrittenReserveTogetherInTheNextWriteEachHoldingItsOwnSlotAndBudget()
+      throws Exception {
+    var clock = MutableClock.at("2026-12-06T03:00:00Z");
+    var held = new CountDownLatch(1);
+    var release = new CountDownLatch(1);
+    var reservationWrites = new AtomicInteger();
+    var hold = new java.util.concurrent.atomic.AtomicBoolean(false);
+    var engine = new LimitEngine(holdingTheFirstReservation(hold, held, release, reservationWrites), dynamo.keysTable(), clock);
+    var key = scope(new Limits(null, null, 100, new BigDecimal("10.00"), null, "30d"));
+    BigDecimal perRequest = new BigDecimal("0.05");
+    // A warm container (the period and its limits read), its first request written alone.
+    var warm = engine.admit(key, new Demand(10, perRequest));
+    warm.settle(new TokenUsage(1, 1, 2), perRequest);
+    assertThat(engine.flushEndings()).isTrue();
+    int before = reservationWrites.get();
+    hold.set(true);
+
+    ExecutorService pool = Executors.newFixedThreadPool(9);
+    try {
+      Future<Admission> leading = pool.submit(() -> engine.admit(key, new Demand(10, perRequest)));
+      held.await(); // its reservation is being written (held by the client)
+      var followers = new ArrayList<Future<Admission>>();
+      var threads = new CopyOnWriteArrayList<Thread>();
+      for (int i = 0; i < 8; i++) {
+        followers.add(pool.submit(() -> {
+          threads.add(Thread.currentThread());
+          return engine.admit(key, new Demand(10, perRequest));
+        }));
+      }
+      // Until each follower waits: for the write in flight, or (done) for the pool's next task.
+      while (threads.size() < 8 || !threads.stream().allMatch(t -> t.getState() == Thread.State.WAITING)) {
+        Thread.onSpinWait();
+      }
+      release.countDown();
+      var admissions = new ArrayList<Admission>();
+      admissions.add(leading.get());
+      for (var follower : followers) {
+        admissions.add(follower.get());
+      }
+
+      assertThat(reservationWrites.get() - before).as("the held write, then one for the eight that waited").isEqualTo(2);
+      var item = item(key);
+      assertThat(item.get("res").m()).as("an entry each").hasSize(9);
+      assertThat(item.get("par_left").n()).isEqualTo("91");
+      assertThat(new BigDecimal(item.get("b_left").n())).isEqualByComparingTo("9.50"); // 10 - 0.05 spent - 9 x 0.05 reserved
+      assertThat(item.get("b_fly").n()).isEqualTo("9");
+
+      for (var admission : admissions) {
+        admission.settle(new TokenUsage(1, 1, 2), new BigDecimal("0.01"));
+      }
+      assertThat(engine.flushEndings()).isTrue();
+      var settled = item(key);
+      assertThat(settled.get("res").m()).isEmpty();
+      assertThat(settled.get("par_left").n()).isEqualTo("100");
+      assertThat(settled.get("b_fly").n()).isEqualTo("0");
+      assertThat(engine.budget(key).spend()).isEqualByComparingTo("0.14"); // 0.05 + 9 x 0.01
+    } finally {
+      release.countDown();
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void reservationsWrittenTogetherAreTakenOnlyWhereTakenOneAfterTheOtherTheyWouldAllHaveBeen() {
+    var table = new LimitTable(dynamo.client(), dynamo.keysTable());
+    String scope = "key:" + java.util.UUID.randomUUID();
+    table.createReservations(scope);
+    table.setParallelMax(scope, null, 3);
+    table.startBudgetPeriod(scope, null, LimitTable.NEVER, new BigDecimal("0.11"));
+    long x = 4_000_000_000_000L;
+    var small = new LimitTable.Entry("ra_1", new BigDecimal("0.05"), x);
+    var large = new LimitTable.Entry("ra_2", new BigDecimal("0.10"), x);
+
+    // One after the other, the largest last: 0.11 > 0, then 0.06 > 0: both admitted, the second crossing zero.
+    table.reserveTogether(scope, List.of(large, small), 1, 3, new BigDecimal("0.11"), LimitTable.NEVER, LimitTable.Turn.ESTIMATED);
+    var item = table.read(scope);
+    assertThat(new BigDecimal(item.get("b_left").n())).isEqualByComparingTo("-0.04");
+    assertThat(item.get("par_left").n()).isEqualTo("1");
+    assertThat(item.get("res").m()).containsOnlyKeys("ra_1", "ra_2");
+
+    // Nothing is left: no group is admitted, nor one request (b_left > 0 fails), and nothing changes.
+    var next = new LimitTable.Entry("ra_3", new BigDecimal("0.01"), x);
+    assertThatThrownBy(() -> table.reserveTogether(scope, List.of(next), 1, 3, new BigDecimal("0.11"), LimitTable.NEVER,
+        LimitTable.Turn.ESTIMATED)).isInstanceOf(software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException.class);
+    table.setBudgetMax(scope, new BigDecimal("0.11"), new BigDecimal("0.20")); // now 0.05 left
+    // Two of 0.04: the first leaves 0.01 > 0, so the second too would be admitted one after the other...
+    var a = new LimitTable.Entry("ra_4", new BigDecimal("0.04"), x);
+    var b = new LimitTable.Entry("ra_5", new BigDecimal("0.04"), x);
+    // ...but only one slot is free: the group is refused as a whole.
+    assertThatThrownBy(() -> table.reserveTogether(scope, List.of(a, b), 1, 3, new BigDecimal("0.20"), LimitTable.NEVER,
+        LimitTable.Turn.ESTIMATED)).isInstanceOf(software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException.class);
+    // Three of 0.03 without slots: 0.05 > 0.03 + 0.03 fails (the third would find nothing left): refused.
+    var c = new LimitTable.Entry("ra_6", new BigDecimal("0.03"), x);
+    var d = new LimitTable.Entry("ra_7", new BigDecimal("0.03"), x);
+    var e = new LimitTable.Entry("ra_8", new BigDecimal("0.03"), x);
+    assertThatThrownBy(() -> table.reserveTogether(scope, List.of(c, d, e), 0, null, new BigDecimal("0.20"), LimitTable.NEVER,
+        LimitTable.Turn.ESTIMATED)).isInstanceOf(software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException.class);
+    var unchanged = table.read(scope);
+    assertThat(new BigDecimal(unchanged.get("b_left").n())).isEqualByComparingTo("0.05");
+    assertThat(unchanged.get("res").m()).containsOnlyKeys("ra_1", "ra_2");
+    // Two of them: 0.05 > 0.03: both admitted, as one after the other.
+    table.reserveTogether(scope, List.of(c, d), 0, null, new BigDecimal("0.20"), LimitTable.NEVER, LimitTable.Turn.ESTIMATED);
+    assertThat(new BigDecimal(table.read(scope).get("b_left").n())).isEqualByComparingTo("-0.01");
+    assertThat(table.read(scope).get("b_fly").n()).isEqualTo("4");
+  }
+
+  @Test
+  void aReservationEntryWrittenAsAMapByTheCodeBeforeSession13IsStillReclaimedWhenItsContainerNeverSettledIt() {
+    var clock = MutableClock.at("2026-12-06T04:00:00Z");
+    var engine = container(clock);
+    var key = scope(new Limits(null, null, 1, null, null, null));
+    // A table written by the old code: its one slot held by a map entry {p, a, e, x} that expired.
+    long expired = clock.millis() - LimitEngine.RECLAIM_MARGIN.toMillis() - 1_000;
+    var old = AttributeValue.fromM(Map.of("p", AttributeValue.fromN("1"), "a", AttributeValue.fromN("0"), "e", AttributeValue.fromN("0"),
+        "x", AttributeValue.fromN(Long.toString(expired))));
+    dynamo.client().updateItem(r -> r.tableName(dynamo.keysTable()).key(Map.of("token_hash", AttributeValue.fromS("limits#" + key.id())))
+        .updateExpression("SET res = :res, par_max = :one, par_left = :zero")
+        .expressionAttributeValues(Map.of(":res", AttributeValue.fromM(Map.of("rold_1", old)), ":one", AttributeValue.fromN("1"),
+            ":zero", AttributeValue.fromN("0"))));
+
+    Admission admitted = engine.admit(key, ONE_REQUEST); // the old entry given back, then this one's slot taken
+
+    var item = item(key);
+    assertThat(item.get("res").m()).doesNotContainKey("rold_1").hasSize(1);
+    assertThat(item.get("par_left").n()).isEqualTo("0");
+    admitted.settle(new TokenUsage(1, 1, 2), BigDecimal.ZERO);
+    assertThat(engine.flushEndings()).isTrue();
+    assertThat(item(key).get("res").m()).isEmpty();
+    assertThat(item(key).get("par_left").n()).isEqualTo("1");
+  }
 }
