@@ -24,6 +24,9 @@ import org.eclipse.jetty.util.BufferUtil;
  * this jar is DynamoDB Local's, 12.0.14, so the parser here enforces it itself: while Jetty parses
  * framing, it is given one line at a time, and a line whose LF has no CR before it is refused before
  * Jetty reads it. Bodies (a {@code Content-Length}'s bytes, a chunk's data) are given whole.
+ *
+ * <p>The parser also tells when it reads the first byte of a request ({@code requestStarts}), the
+ * moment from which {@link LocalServer.HeaderDeadlines} times the request's headers.
  */
 final class CrlfOnlyHttp extends HttpConnectionFactory {
   /** The parser states in which Jetty reads framing lines; in the others it reads a body's bytes. */
@@ -35,13 +38,19 @@ final class CrlfOnlyHttp extends HttpConnectionFactory {
   /** What a client is told (the server's 400 message adds it to "not valid HTTP/1.1"). */
   static final String BARE_LF = "A line ends in a bare LF; HTTP/1.1 lines end in CRLF";
 
-  CrlfOnlyHttp(HttpConfiguration configuration) {
+  private final java.util.function.Consumer<Connection> requestStarts;
+
+  /** @param requestStarts told, on Jetty's reading thread, when a connection's parser reads the first byte of a request */
+  CrlfOnlyHttp(HttpConfiguration configuration, java.util.function.Consumer<Connection> requestStarts) {
     super(configuration);
+    this.requestStarts = requestStarts;
   }
 
   @Override
   public Connection newConnection(Connector connector, EndPoint endPoint) {
     var connection = new CrlfOnlyConnection(getHttpConfiguration(), connector, endPoint);
+    // Set here, not passed to the parser: Jetty's constructor makes the parser, before any field of ours is set.
+    ((CrlfOnlyParser) connection.getParser()).requestStarted = () -> requestStarts.accept(connection);
     connection.setUseInputDirectByteBuffers(isUseInputDirectByteBuffers());
     connection.setUseOutputDirectByteBuffers(isUseOutputDirectByteBuffers());
     return configure(connection, connector, endPoint);
@@ -89,6 +98,8 @@ final class CrlfOnlyHttp extends HttpConnectionFactory {
     private String lastLine = "";
     /** Bytes of the current chunk's data not yet given to Jetty. */
     private long chunkLeft;
+    /** Run when a byte is read in the state before a request ({@link State#START}): its first (or a blank line before it). */
+    Runnable requestStarted = () -> {};
 
     CrlfOnlyParser(RequestHandler handler, int maxHeaderBytes, HttpCompliance compliance) {
       super(handler, maxHeaderBytes, compliance);
@@ -96,6 +107,9 @@ final class CrlfOnlyHttp extends HttpConnectionFactory {
 
     @Override
     public boolean parseNext(ByteBuffer buffer) {
+      if (getState() == State.START && buffer.hasRemaining()) {
+        requestStarted.run();
+      }
       while (buffer.hasRemaining()) {
         State state = getState();
         int start = buffer.position();

@@ -203,7 +203,8 @@ final class LocalServer {
     // Any request-target that parses reaches the application raw, as on API Gateway: it decodes the
     // path once itself (a model id with %2F), so Jetty's ambiguity rules for servlet paths do not apply.
     http.setUriCompliance(UriCompliance.UNSAFE);
-    var connector = new ServerConnector(server, 1, 1, new CrlfOnlyHttp(http));
+    var headerDeadlines = new HeaderDeadlines(limits.requestTimeout());
+    var connector = new ServerConnector(server, 1, 1, new CrlfOnlyHttp(http, headerDeadlines::requestStarted));
     connector.setHost(host);
     connector.setPort(port);
     connector.setIdleTimeout(limits.idleTimeout().toMillis());
@@ -213,7 +214,6 @@ final class LocalServer {
     connector.setAcceptedTcpNoDelay(true);
     connector.setAcceptQueueSize(512);
     connector.addEventListener(new ClientConnections(limits.maxConnectionsPerClient()));
-    var headerDeadlines = new HeaderDeadlines(limits.requestTimeout());
     connector.addEventListener(headerDeadlines);
     server.addConnector(connector);
     server.addBean(new ConnectionLimit(limits.maxConnections(), connector));
@@ -236,6 +236,16 @@ final class LocalServer {
 
   int port() {
     return connector.getLocalPort();
+  }
+
+  /** For tests: the bytes Jetty has read on the connections open now. */
+  long bytesReadOnOpenConnections() {
+    return connector.getConnectedEndPoints().stream().map(EndPoint::getConnection).filter(c -> c != null).mapToLong(Connection::getBytesIn).sum();
+  }
+
+  /** For tests: a sweep of the header deadlines now, besides the scheduled ones. */
+  void sweepHeaderDeadlines() {
+    headerDeadlines.sweep();
   }
 
   /**
@@ -321,11 +331,10 @@ final class LocalServer {
 
     @Override
     public boolean handle(Request request, Response response, Callback answered) {
-      // The headers are in: the request deadline now counts the body (BodyReader), and the wait for
-      // the next request's headers starts when this one is answered.
-      Connection connection = request.getConnectionMetaData().getConnection();
-      headerDeadlines.headersRead(connection);
-      Callback callback = Callback.from(() -> headerDeadlines.answered(connection), answered);
+      // The headers are in: the request deadline now counts the body (BodyReader), and the next
+      // request's headers are timed from its first byte (HeaderDeadlines).
+      headerDeadlines.headersRead(request.getConnectionMetaData().getConnection());
+      Callback callback = answered;
       // Jetty's idle timeout ends a read or write that makes no progress; while the application waits
       // for its model (no read or write pending), it must not end the request.
       request.addIdleTimeoutListener(timeout -> false);
@@ -1324,29 +1333,30 @@ final class LocalServer {
 
   /**
    * The time a connection may take to send a request's line and headers: {@link
-   * ServerLimits#requestTimeout()} from its opening or from its previous answer. Jetty's idle
-   * timeout restarts with every byte, so a client dribbling a header byte every few seconds would
-   * otherwise hold its connection forever (slowloris), and enough of them every connection. A
-   * sweep every second (or a quarter of the timeout when shorter) closes a connection that has
-   * sent bytes of a request whose headers are still not complete after the timeout. One that has
-   * sent nothing since its last answer is left to the idle timeout, so a kept-alive client's idle
-   * connection is not cut early.
+   * ServerLimits#requestTimeout()} from the request's first byte. Jetty's idle timeout restarts with
+   * every byte, so a client dribbling a header byte every few seconds would otherwise hold its
+   * connection forever (slowloris), and enough of them every connection. The parser tells when a
+   * request's first byte is read ({@link CrlfOnlyHttp}, {@link #requestStarted}), the handler when
+   * its headers are in ({@link #headersRead}); a sweep every second (or a quarter of the timeout
+   * when shorter) closes a connection whose request started longer ago than the timeout and whose
+   * headers are still not in. A connection that sends nothing is left to the idle timeout, so a
+   * kept-alive client's idle connection is not cut early.
+   *
+   * <p>Until session 13 the deadline counted from the connection's opening or its previous answer,
+   * and a request counted as started once the connection's byte count grew. A kept-alive client
+   * that waited longer than the timeout and then sent its next request was closed when a sweep ran
+   * between Jetty's read of those bytes (its {@code fillRequestBuffer} counts them before it parses)
+   * and the handler's {@code headersRead}: a race lost under load. Counting from the first byte,
+   * noted by the parser as it reads it, leaves no such window: the request's headers are late only
+   * when they really took longer than the timeout.
    */
   static final class HeaderDeadlines implements Connection.Listener {
+    /** In a connection's state: no request's headers are awaited (none started, or its headers are in). */
+    private static final long IDLE = Long.MIN_VALUE;
     private final long timeoutNanos;
-    private final Map<Connection, Waiting> waiting = new ConcurrentHashMap<>();
+    /** Per open connection, when the request whose headers are awaited started ({@link System#nanoTime()}), or {@link #IDLE}. */
+    private final Map<Connection, java.util.concurrent.atomic.AtomicLong> started = new ConcurrentHashMap<>();
     final java.util.concurrent.ScheduledExecutorService sweeper;
-
-    /** Since when a connection waits for a request's headers, and how many bytes it had sent then; {@code since} 0 while a request is in. */
-    private static final class Waiting {
-      volatile long since;
-      volatile long bytesInThen;
-
-      Waiting(long since, long bytesInThen) {
-        this.since = since;
-        this.bytesInThen = bytesInThen;
-      }
-    }
 
     HeaderDeadlines(java.time.Duration timeout) {
       this.timeoutNanos = timeout.toNanos();
@@ -1357,36 +1367,37 @@ final class LocalServer {
 
     @Override
     public void onOpened(Connection connection) {
-      waiting.put(connection, new Waiting(System.nanoTime(), 0));
+      started.put(connection, new java.util.concurrent.atomic.AtomicLong(IDLE));
     }
 
     @Override
     public void onClosed(Connection connection) {
-      waiting.remove(connection);
+      started.remove(connection);
+    }
+
+    /** The parser read a byte of a new request on {@code connection} (its first, or one while the previous was already started: ignored). */
+    void requestStarted(Connection connection) {
+      var state = started.get(connection);
+      if (state != null && state.get() == IDLE) {
+        state.compareAndSet(IDLE, System.nanoTime());
+      }
     }
 
     void headersRead(Connection connection) {
-      Waiting state = waiting.get(connection);
+      var state = started.get(connection);
       if (state != null) {
-        state.since = 0;
+        state.set(IDLE);
       }
     }
 
-    void answered(Connection connection) {
-      Waiting state = waiting.get(connection);
-      if (state != null) {
-        state.bytesInThen = connection.getBytesIn();
-        state.since = System.nanoTime();
-      }
-    }
-
-    private void sweep() {
+    void sweep() {
       long now = System.nanoTime();
-      waiting.forEach((connection, state) -> {
-        long since = state.since;
-        if (since != 0 && now - since > timeoutNanos && connection.getBytesIn() > state.bytesInThen) {
+      started.forEach((connection, state) -> {
+        long since = state.get();
+        // The compare-and-set: a request whose headers came in since the read above is not closed.
+        if (since != IDLE && now - since > timeoutNanos && state.compareAndSet(since, IDLE)) {
           LOG.fine(() -> "a request's headers took longer than " + (timeoutNanos / 1_000_000_000) + " s; its connection is closed");
-          waiting.remove(connection);
+          started.remove(connection);
           connection.getEndPoint().close();
         }
       });

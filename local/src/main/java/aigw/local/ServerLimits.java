@@ -9,7 +9,7 @@ import java.util.Map;
  *
  * <ul>
  *   <li>{@code AIGW_HTTP_REQUEST_TIMEOUT_SECONDS} (default 30): a request's line and headers, from
- *       the connection's opening or its previous answer ({@link LocalServer.HeaderDeadlines}: the
+ *       the request's first byte ({@link LocalServer.HeaderDeadlines}: the
  *       idle timeout restarts with each byte, so it cannot bound a client dribbling them); and from
  *       a request's headers until its whole body is read. A slower request's connection is closed.
  *       Headers are also bounded by their size (16 KiB, {@link LocalServer#MAX_HEADER_BYTES}).
@@ -49,7 +49,7 @@ import java.util.Map;
  *       in the application, and may be lower.
  * </ul>
  *
- * @param requestTimeout a request's headers, from the connection's opening or previous answer; then its body, from its headers
+ * @param requestTimeout a request's headers, from its first byte; then its body, from its headers
  * @param writeTimeout one blocked write of an answer
  * @param idleTimeout a connection between requests (or before its first)
  * @param maxConnections open connections at once

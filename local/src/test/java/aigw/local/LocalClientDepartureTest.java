@@ -67,6 +67,8 @@ class LocalClientDepartureTest {
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/half-second/v1", api_key: os.environ/PROVIDER_KEY}
           - model_name: quiet-after-first
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/quiet-after-first/v1", api_key: os.environ/PROVIDER_KEY}
+          - model_name: half-body
+            litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/half-body/v1", api_key: os.environ/PROVIDER_KEY}
         """.formatted(provider.port()));
     gateway = LocalGateway.start(LocalOptions.inMemory(config, Map.of("AIGW_MASTER_KEY", MASTER, "PROVIDER_KEY", "sk-provider-departure")));
   }
@@ -149,6 +151,49 @@ class LocalClientDepartureTest {
     assertThat(left).isNotNull();
     assertThat(left.path("metadata").path("status_code").asInt()).as("%s", left).isEqualTo(499);
     assertThat(left.path("completion_tokens").asLong()).as("\"Hello\" was generated: %s", left).isEqualTo(2);
+  }
+
+  /**
+   * A client that leaves while a whole answer's body is on its way from the provider (its status and
+   * part of its body have come, the rest a moment later): the provider generated the answer and
+   * bills it, so the gateway reads it to its end and counts the provider's usage, not an estimate
+   * without the answer; the spend log says the client did not get it (499).
+   */
+  @Test
+  void aClientLeavingWhileAWholeAnswerArrivesHasTheProvidersTokensCounted() throws Exception {
+    String key = keyWithOneParallelRequest();
+    String body = "{\"model\":\"half-body\",\"messages\":[{\"role\":\"user\",\"content\":\"answer at once\"}]}";
+    provider.halfSent.clear();
+    provider.closedEarly.clear();
+    try (var client = new Socket(InetAddress.getLoopbackAddress(), gateway.port())) {
+      client.getOutputStream().write(post(key, body).getBytes(StandardCharsets.UTF_8));
+      client.getOutputStream().flush();
+      assertThat(provider.halfSent.poll(10, TimeUnit.SECONDS)).as("the provider's status and half its body are sent").isNotNull();
+      // The gateway's HTTP client takes the status in on threads of its own: left only once it has
+      // (a client leaving before the status still cancels the call, as it should).
+      Thread.sleep(300);
+    } // gone while the rest of the answer comes
+    assertThat(provider.closedEarly.poll(2, TimeUnit.SECONDS)).as("the gateway read the answer to its end").isNull();
+
+    JsonNode left = null;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (left == null && System.nanoTime() < deadline) {
+      for (JsonNode row : spendLogs(key)) {
+        if (row.path("model_group").asText().equals("half-body")) {
+          left = row;
+        }
+      }
+      Thread.sleep(50);
+    }
+    assertThat(left).as("the call is in the spend log").isNotNull();
+    assertThat(left.path("prompt_tokens").asLong()).as("the provider's usage: %s", left).isEqualTo(5);
+    assertThat(left.path("completion_tokens").asLong()).as("%s", left).isEqualTo(3);
+    assertThat(left.path("metadata").path("usage_estimated").asBoolean()).as("%s", left).isFalse();
+    assertThat(left.path("metadata").path("status_code").asInt()).as("%s", left).isEqualTo(499);
+    JsonNode info = admin("GET", "/key/info?key=" + key, null).path("info");
+    assertThat(info.path("request_count").asLong()).as("%s", info).isEqualTo(1);
+    assertThat(info.path("estimated_request_count").asLong()).as("%s", info).isZero();
+    assertThat(chat(key, "fast", false).statusCode()).as("the slot is free").isEqualTo(200);
   }
 
   /**
@@ -287,6 +332,8 @@ class LocalClientDepartureTest {
   private static final class Provider implements AutoCloseable {
     final BlockingQueue<String> requests = new LinkedBlockingQueue<>();
     final BlockingQueue<String> closedEarly = new LinkedBlockingQueue<>();
+    /** {@code /half-body/}: its status, headers and half of its body are sent. */
+    final BlockingQueue<String> halfSent = new LinkedBlockingQueue<>();
     private final ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
 
     Provider() throws IOException {
@@ -351,6 +398,30 @@ class LocalClientDepartureTest {
               closedEarly.add(path);
             }
             return;
+          }
+          if (path.startsWith("/half-body/")) {
+            byte[] answer = COMPLETION.getBytes(StandardCharsets.UTF_8);
+            out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + answer.length + "\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
+            out.write(answer, 0, answer.length / 2);
+            out.flush();
+            halfSent.add(path);
+            connection.setSoTimeout(1000); // time for the gateway to see its client leave, and to close this connection if it gives up
+            try {
+              if (in.read() < 0) {
+                closedEarly.add(path);
+                return;
+              }
+            } catch (java.net.SocketTimeoutException stillThere) {
+              // the gateway waits for the rest
+            } catch (IOException reset) {
+              closedEarly.add(path);
+              return;
+            }
+            connection.setSoTimeout(0);
+            out.write(answer, answer.length / 2, answer.length - answer.length / 2);
+            out.flush();
+            continue;
           }
           long delay = path.startsWith("/slow/") ? 30_000 : path.startsWith("/half-second/") ? 500 : 0;
           if (delay > 0) {

@@ -270,7 +270,10 @@ public final class ProxyService {
    * deployment's prices, the key's usage and spend (not for the master key), a spend-log entry.
    */
   void recordAnswered(Admitted admitted, ProviderResponse answer) {
-    accounting.answered(admitted, answer.answeredBy(), answer.usage(), false);
+    // A client that left once its answer was generated (UpstreamHttp reads it whole then): the
+    // provider's tokens count as for any answer, and the spend log says the client did not get it.
+    int status = aigw.core.http.ClientDeparture.clientLeft() ? aigw.core.http.ClientClosedRequest.STATUS : 200;
+    accounting.answered(admitted, answer.answeredBy(), answer.usage(), false, status);
   }
 
   /** How a streamed answer of {@code admitted} is accounted when it ends ({@link CallAccounting}). */

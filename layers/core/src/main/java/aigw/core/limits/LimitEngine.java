@@ -115,6 +115,14 @@ public final class LimitEngine {
     volatile long softWarnedEnd = -1;
     volatile long nextSweepMillis; // when a reservation next reads the item to remove expired entries (0: at once)
     final ReservationGroup reservations; // this container's reservation writes of the scope, one in flight
+    /**
+     * This container's requests of the scope that hold a parallel slot and have not ended (not yet
+     * answered, failed or refused), by request id, each with its reservation's expiry (epoch ms).
+     * While they alone fill max_parallel_requests no slot can free within a settlement's time, so a
+     * request over the limit is refused at once, without a DynamoDB call ({@link #reserve}). One
+     * whose reservation expired no longer counts (its entry is removed from the item by a later request).
+     */
+    final ConcurrentHashMap<String, Long> slotsUnanswered = new ConcurrentHashMap<>();
 
     ScopeState(String scopeId, LimitTable table, Clock clock) {
       this.requests = new WindowPool("rq", scopeId, table, clock);
@@ -257,6 +265,12 @@ public final class LimitEngine {
     if (parMax != null && parMax == 0) {
       throw parallelRefusal(scope, 0);
     }
+    if (slots > 0 && ownCallsFill(state, parMax)) {
+      // Every slot is held by this container's own calls, none of them answered: none frees within a
+      // settlement's time, so waiting for one (SETTLEMENT_WAITS) or asking DynamoDB only delays the
+      // 429, and holds the request's worker meanwhile. LiteLLM refuses such a request at once too.
+      throw parallelRefusal(scope, parMax);
+    }
     String id = scope.id();
     long end = state.budgetEnd;
     int waits = 0;
@@ -288,6 +302,10 @@ public final class LimitEngine {
           }
         }
         if (landed) {
+          if (slots > 0) {
+            // At once, before the sweep's read below: requests refused meanwhile see the slot as this container's.
+            state.slotsUnanswered.put(requestId, expiresAtMs);
+          }
           if (now.toEpochMilli() >= state.nextSweepMillis) {
             sweep(id, state, table.read(id), budgetMax == null ? 0 : end, now.toEpochMilli());
           }
@@ -301,6 +319,9 @@ public final class LimitEngine {
         // timed out): the reservation is held, once.
         Map<String, AttributeValue> fields = LimitTable.fields(mine);
         long mineEnd = budgetMax == null ? end : longOf(fields, "e", end);
+        if (slots > 0) {
+          state.slotsUnanswered.put(requestId, longOf(fields, "x", now.toEpochMilli() + RESERVATION_TTL.toMillis()));
+        }
         sweep(id, state, item, budgetMax == null ? 0 : mineEnd, now.toEpochMilli());
         return new Reservation(mineEnd, budgetMax == null ? BigDecimal.ZERO : decimalOf(fields, "a"), LimitTable.Turn.of(fields));
       }
@@ -349,6 +370,9 @@ public final class LimitEngine {
       if (reclaimExpired(id, item, budgetMax == null ? 0 : end, now.toEpochMilli(), CLEANUP_ON_REFUSAL, new int[1]) > 0) {
         continue;
       }
+      if (slotsFull && ownCallsFill(state, parMax)) {
+        throw parallelRefusal(scope, parMax); // as before the first write: these free no slot soon
+      }
       if ((slotsFull || blindBusy) && waits < SETTLEMENT_WAITS.length) {
         // A slot or a blind turn is freed by a settlement written right after its answer (write-behind),
         // so a sequential client's next request can arrive a few ms before it lands: this container's
@@ -390,6 +414,16 @@ public final class LimitEngine {
           scope.budgetSubject(), decimalOf(item, "b_spend"), scope.limits().maxBudget(), now, end == LimitTable.NEVER ? null : Instant.ofEpochSecond(end));
     }
     throw new ServiceUnavailable("The limits of " + scope.label() + " changed too often to admit the request; try again.", null);
+  }
+
+  /** Whether this container's own unanswered calls of the scope, their reservations not expired, hold {@code parMax} slots or more. */
+  private boolean ownCallsFill(ScopeState state, int parMax) {
+    if (state.slotsUnanswered.size() < parMax) {
+      return false;
+    }
+    long now = clock.millis();
+    state.slotsUnanswered.values().removeIf(expiry -> expiry <= now); // never ended (a lost worker): the item's entry expires too
+    return state.slotsUnanswered.size() >= parMax;
   }
 
   /**
@@ -473,6 +507,7 @@ public final class LimitEngine {
   void endAfterAnswer(List<Held> held, Ending ending, long tokens, BigDecimal cost) {
     var steps = new ArrayList<Runnable>(held.size() * 2);
     for (Held one : held) {
+      answered(one);
       WindowPool.Debt debt = endInMemory(one, ending, tokens);
       if (debt != null) {
         steps.add(() -> one.state().tokens.writeDebt(debt));
@@ -654,6 +689,7 @@ public final class LimitEngine {
       return;
     }
     for (Held one : held) {
+      answered(one);
       try {
         WindowPool.Debt debt = endInMemory(one, ending, tokens);
         if (debt != null) {
@@ -666,6 +702,13 @@ public final class LimitEngine {
             + one.scope().label() + " (cost " + cost.toPlainString() + " USD not counted on its budget): " + notSettled.getMessage(),
             notSettled);
       }
+    }
+  }
+
+  /** The request no longer waits on its call: its slot may free within a settlement's time ({@link ScopeState#slotsUnanswered}). */
+  private static void answered(Held held) {
+    if (held.slots() > 0) {
+      held.state().slotsUnanswered.remove(held.requestId());
     }
   }
 

@@ -206,6 +206,48 @@ class LimitEngineTest {
     first.admit(key, ONE_REQUEST);
   }
 
+  /**
+   * A burst over max_parallel_requests (34 at once on a key allowing 2, session 12) got its 429s
+   * only after 0.8-1.2 s locally: each refused request wrote, read and waited for settlements
+   * (SETTLEMENT_WAITS) that calls still waiting on their model could not bring, holding its worker
+   * all along. When this container's own unanswered calls hold every slot, the refusal is at once.
+   */
+  @Test
+  void aRequestOverMaxParallelRequestsWhileThisContainersOwnCallsHoldEverySlotIsRefusedWithoutADynamoDbCall() {
+    var clock = MutableClock.at("2026-12-06T03:00:00Z");
+    var calls = new AtomicInteger();
+    var counting = (software.amazon.awssdk.services.dynamodb.DynamoDbClient) java.lang.reflect.Proxy.newProxyInstance(
+        getClass().getClassLoader(), new Class<?>[] {software.amazon.awssdk.services.dynamodb.DynamoDbClient.class},
+        (proxy, method, args) -> {
+          calls.incrementAndGet();
+          try {
+            return method.invoke(dynamo.client(), args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+    var engine = new LimitEngine(counting, dynamo.keysTable(), clock);
+    var key = scope(new Limits(null, null, 2, null, null, null));
+    Admission first = engine.admit(key, ONE_REQUEST);
+    engine.admit(key, ONE_REQUEST); // still waiting on its model
+    int before = calls.get();
+    for (int i = 0; i < 32; i++) {
+      assertThatThrownBy(() -> engine.admit(key, ONE_REQUEST)).isInstanceOf(RateLimited.class)
+          .hasMessageContaining("Limit type: max_parallel_requests. Current limit: 2");
+    }
+    assertThat(calls.get() - before).as("DynamoDB calls of 32 refusals").isZero();
+
+    // An answered call's slot is taken by the next request, its settlement not yet written (a sequential client).
+    first.settleAfterAnswer(new TokenUsage(1, 1, 2), BigDecimal.ZERO);
+    engine.admit(key, ONE_REQUEST);
+    assertThatThrownBy(() -> engine.admit(key, ONE_REQUEST)).isInstanceOf(RateLimited.class);
+
+    // Calls whose worker never ended them (their reservations expire) do not refuse this container's requests for ever.
+    clock.advance(LimitEngine.RESERVATION_TTL.plus(LimitEngine.RECLAIM_MARGIN).plusSeconds(1));
+    engine.admit(key, ONE_REQUEST);
+    engine.admit(key, ONE_REQUEST);
+  }
+
   @Test
   void aSlotAContainerNeverReleasedExpiresByItself() {
     var clock = MutableClock.at("2026-12-05T13:00:00Z");

@@ -44,7 +44,9 @@ import javax.net.ssl.SSLHandshakeException;
  * When the client of the request the thread serves closes its connection ({@link ClientDeparture},
  * locally), the exchange being waited on is cancelled (its connection closed) or the open reply's
  * body closed, and the waiting thread gets {@link ClientClosedRequest} at once; a call is not
- * started for a client already gone.
+ * started for a client already gone. Except once a whole (not streamed) answer's success status
+ * has come ({@link #exchange}): the provider has generated it and bills it, so its body is read to
+ * its end and the call accounted with the provider's usage, not an estimate without the answer.
  *
  * Error statuses (4xx/5xx) are not thrown here: the provider's translator reads its error body.
  */
@@ -189,7 +191,8 @@ public final class UpstreamHttp {
       AnswerBudget.hold(whole.length, what);
       return new Reply(response.statusCode(), response.headers(), whole);
     }
-    try (OpenReply reply = opened(call, response)) {
+    // Not closed when the client leaves: the answer is generated and billed once its status came (see the class comment).
+    try (OpenReply reply = opened(call, response, false)) {
       if (!reply.ok()) {
         return new Reply(reply.status(), reply.headers(), reply.readErrorBody());
       }
@@ -233,6 +236,7 @@ public final class UpstreamHttp {
     private volatile long lastProgress;
     private volatile boolean whole;
     private volatile boolean bodyStarted;
+    private volatile boolean succeeded;
 
     WholeOrStream(int maxAnswerBytes) {
       this.maxAnswerBytes = maxAnswerBytes;
@@ -252,6 +256,9 @@ public final class UpstreamHttp {
       // After whole: the deadline sweeper reads lastProgress, then whole (bodyAwaited), and must not
       // see the headers' time without knowing a body is awaited.
       lastProgress = headersAt;
+      // A non-streamed answer's headers come once it is generated (and billed): from here a client's
+      // departure lets it be read whole and counted. A redirect is refused anyway.
+      succeeded = info.statusCode() / 100 == 2;
       if (!whole) {
         return HttpResponse.BodySubscribers.mapping(new StreamedBody(null), stream -> stream);
       }
@@ -298,6 +305,11 @@ public final class UpstreamHttp {
     }
 
     @Override
+    public boolean answerGenerated() {
+      return succeeded;
+    }
+
+    @Override
     public boolean bodyStarted() {
       return bodyStarted;
     }
@@ -313,6 +325,11 @@ public final class UpstreamHttp {
 
     /** Whether any byte of a body collected whole has come (so a failure is in the middle of the answer). */
     boolean bodyStarted();
+
+    /** Whether a whole answer's success status came: generated and billed, so a client's departure no longer cancels it. */
+    default boolean answerGenerated() {
+      return false;
+    }
 
     Progress HEADERS_ONLY = new Progress() {
       @Override
@@ -353,7 +370,7 @@ public final class UpstreamHttp {
   public OpenReply open(UpstreamCall call) {
     var forwarded = new WatchedBody(HttpRequest.BodyPublishers.ofByteArray(call.body()));
     var firstBytes = new FirstBytes();
-    return opened(call, send(call, forwarded, firstBytes, firstBytes));
+    return opened(call, send(call, forwarded, firstBytes, firstBytes), true);
   }
 
   /**
@@ -390,14 +407,17 @@ public final class UpstreamHttp {
     }
   }
 
-  /** {@code response}, whose body is a stream, as an {@link OpenReply}; a redirect is refused (and its exchange ended). */
-  private static OpenReply opened(UpstreamCall call, HttpResponse<?> response) {
+  /**
+   * {@code response}, whose body is a stream, as an {@link OpenReply}; a redirect is refused (and its
+   * exchange ended). {@code closedWhenClientLeaves}: whether the client's departure closes its body.
+   */
+  private static OpenReply opened(UpstreamCall call, HttpResponse<?> response, boolean closedWhenClientLeaves) {
     var reply = new OpenReply(response.statusCode(), response.headers(), new IdleTimedInputStream((InputStream) response.body(), call.timeout()));
     if (response.statusCode() / 100 == 3) {
       reply.close();
       refuseRedirect(call, response.statusCode());
     }
-    return reply.closedWhenClientLeaves();
+    return closedWhenClientLeaves ? reply.closedWhenClientLeaves() : reply;
   }
 
   private <T> HttpResponse<T> send(UpstreamCall call, WatchedBody forwarded, HttpResponse.BodyHandler<T> handler, Progress progress) {
@@ -424,7 +444,11 @@ public final class UpstreamHttp {
     // bounded by interrupting this thread, which makes send() cancel the exchange (its connection
     // is closed, not reused): at the call's timeout (Deadlines), or when the client leaves.
     var wait = new Wait(Thread.currentThread(), call.timeout().toNanos(), progress);
-    try (var watching = ClientDeparture.whileWaiting(wait::interrupt)) {
+    try (var watching = ClientDeparture.whileWaiting(() -> {
+      if (!progress.answerGenerated()) {
+        wait.interrupt();
+      }
+    })) {
       Deadlines.add(wait);
       try {
         return http.send(request, handler);
