@@ -249,6 +249,34 @@ class LimitEngineTest {
   }
 
   @Test
+  void aReservationWhoseSweepReadFailsAfterItsWriteLandedDoesNotKeepTheKeysSlot() {
+    var clock = MutableClock.at("2026-12-06T04:00:00Z");
+    var key = scope(new Limits(null, null, 1, null, null, null));
+    container(clock).admit(key, ONE_REQUEST).settle(new TokenUsage(1, 1, 2), BigDecimal.ZERO); // the item is set up
+    var readsToFail = new AtomicInteger(1);
+    var flaky = (software.amazon.awssdk.services.dynamodb.DynamoDbClient) java.lang.reflect.Proxy.newProxyInstance(
+        getClass().getClassLoader(), new Class<?>[] {software.amazon.awssdk.services.dynamodb.DynamoDbClient.class},
+        (proxy, method, args) -> {
+          if (method.getName().equals("getItem") && readsToFail.getAndDecrement() > 0) {
+            throw software.amazon.awssdk.core.exception.SdkClientException.create("read timed out"); // a throttled or slow read
+          }
+          try {
+            return method.invoke(dynamo.client(), args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+    var fresh = new LimitEngine(flaky, dynamo.keysTable(), clock); // a new container: its first reservation of the scope sweeps
+    try {
+      fresh.admit(key, ONE_REQUEST).settle(new TokenUsage(1, 1, 2), BigDecimal.ZERO);
+    } catch (RuntimeException failedOnce) {
+      // the client got an error (503): it holds nothing, so the key's one slot must be free again
+    }
+    fresh.admit(key, ONE_REQUEST); // today: 429 max_parallel_requests for RESERVATION_TTL (15 min), in every container
+    assertThatThrownBy(() -> container(clock).admit(key, ONE_REQUEST)).isInstanceOf(RateLimited.class);
+  }
+
+  @Test
   void aSlotAContainerNeverReleasedExpiresByItself() {
     var clock = MutableClock.at("2026-12-05T13:00:00Z");
     var crashed = container(clock);
