@@ -170,6 +170,16 @@ public final class LimitEngine {
         throw refused;
       }
     }
+    if (held != null) {
+      // Only once every scope admitted it: a slot of a key whose team then refuses the request is not
+      // one of the key's calls, and must not turn the key's next requests away as if it were full.
+      long expiresAtMs = clock.millis() + RESERVATION_TTL.toMillis();
+      for (Held one : held) {
+        if (one.slots() > 0) {
+          one.state().slotsUnanswered.put(one.requestId(), expiresAtMs);
+        }
+      }
+    }
     return held == null ? Admission.NONE : new Admission(this, List.copyOf(held), headers);
   }
 
@@ -302,12 +312,8 @@ public final class LimitEngine {
           }
         }
         if (landed) {
-          if (slots > 0) {
-            // At once, before the sweep's read below: requests refused meanwhile see the slot as this container's.
-            state.slotsUnanswered.put(requestId, expiresAtMs);
-          }
           if (now.toEpochMilli() >= state.nextSweepMillis) {
-            sweep(id, state, table.read(id), budgetMax == null ? 0 : end, now.toEpochMilli());
+            sweepAfterLanding(id, state, null, budgetMax == null ? 0 : end, now.toEpochMilli());
           }
           return new Reservation(end, usd, turn);
         }
@@ -319,10 +325,7 @@ public final class LimitEngine {
         // timed out): the reservation is held, once.
         Map<String, AttributeValue> fields = LimitTable.fields(mine);
         long mineEnd = budgetMax == null ? end : longOf(fields, "e", end);
-        if (slots > 0) {
-          state.slotsUnanswered.put(requestId, longOf(fields, "x", now.toEpochMilli() + RESERVATION_TTL.toMillis()));
-        }
-        sweep(id, state, item, budgetMax == null ? 0 : mineEnd, now.toEpochMilli());
+        sweepAfterLanding(id, state, item, budgetMax == null ? 0 : mineEnd, now.toEpochMilli());
         return new Reservation(mineEnd, budgetMax == null ? BigDecimal.ZERO : decimalOf(fields, "a"), LimitTable.Turn.of(fields));
       }
       if (!item.containsKey("res")) {
@@ -432,6 +435,23 @@ public final class LimitEngine {
    * to UpdateItem, so a read is the only way to see the map), and decides when to look again: at
    * once when the bound was reached (a backlog), else after the interval.
    */
+  /**
+   * {@link #sweep} once this request's reservation has landed ({@code item}: the item already read,
+   * or null to read it). The sweep is housekeeping for other requests: when its read or a reclaim
+   * fails (throttled, timed out), this request keeps its reservation and goes on. Failing it here
+   * would answer 503 while its slot and budget stayed held in the item until the entry expires
+   * ({@link #RESERVATION_TTL}), refusing the key meanwhile (session 13's review).
+   */
+  private void sweepAfterLanding(String id, ScopeState state, Map<String, AttributeValue> item, long budgetEnd, long nowMillis) {
+    try {
+      sweep(id, state, item != null ? item : table.read(id), budgetEnd, nowMillis);
+    } catch (RuntimeException housekeeping) {
+      state.nextSweepMillis = nowMillis + SWEEP_INTERVAL.toMillis();
+      LOG.warning("Could not look for expired limit reservations of " + id + " (" + housekeeping.getClass().getSimpleName()
+          + "); a later request looks again");
+    }
+  }
+
   private void sweep(String id, ScopeState state, Map<String, AttributeValue> item, long budgetEnd, long nowMillis) {
     int[] removed = new int[1];
     reclaimExpired(id, item, budgetEnd, nowMillis, CLEANUP_PER_REQUEST, removed);

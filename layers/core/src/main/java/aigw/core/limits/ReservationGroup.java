@@ -88,7 +88,6 @@ final class ReservationGroup {
       if (me.done) {
         return me.landed; // written by the request that led its group
       }
-      writing = true;
       queue.remove(me);
       group = new ArrayList<>();
       group.add(me);
@@ -99,6 +98,9 @@ final class ReservationGroup {
           next.remove();
         }
       }
+      // Last, with nothing left to fail before the try below resets it: a write marked in flight
+      // and never ended would keep every later reservation of the scope waiting.
+      writing = true;
     }
     boolean landed = false;
     try {
