@@ -69,6 +69,8 @@ class LocalClientDepartureTest {
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/quiet-after-first/v1", api_key: os.environ/PROVIDER_KEY}
           - model_name: half-body
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/half-body/v1", api_key: os.environ/PROVIDER_KEY}
+          - model_name: stalled-body
+            litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/stalled-body/v1", api_key: os.environ/PROVIDER_KEY}
         """.formatted(provider.port()));
     gateway = LocalGateway.start(LocalOptions.inMemory(config, Map.of("AIGW_MASTER_KEY", MASTER, "PROVIDER_KEY", "sk-provider-departure")));
   }
@@ -193,6 +195,45 @@ class LocalClientDepartureTest {
     JsonNode info = admin("GET", "/key/info?key=" + key, null).path("info");
     assertThat(info.path("request_count").asLong()).as("%s", info).isEqualTo(1);
     assertThat(info.path("estimated_request_count").asLong()).as("%s", info).isZero();
+    assertThat(chat(key, "fast", false).statusCode()).as("the slot is free").isEqualTo(200);
+  }
+
+  /**
+   * A provider that sends its status and then stalls is read for {@code UpstreamHttp.DEPARTED_GRACE}
+   * (5 s) after the client left, not for the call's whole timeout: the worker and the key's
+   * parallel slot come back, and the call is counted as one whose client left (estimated).
+   */
+  @Test
+  void aClientLeavingWhileAGeneratedAnswerStallsFreesItsCallAfterTheGrace() throws Exception {
+    String key = keyWithOneParallelRequest();
+    String body = "{\"model\":\"stalled-body\",\"messages\":[{\"role\":\"user\",\"content\":\"status first\"}]}";
+    provider.halfSent.clear();
+    provider.closedEarly.clear();
+    long left;
+    try (var client = new Socket(InetAddress.getLoopbackAddress(), gateway.port())) {
+      client.getOutputStream().write(post(key, body).getBytes(StandardCharsets.UTF_8));
+      client.getOutputStream().flush();
+      assertThat(provider.halfSent.poll(10, TimeUnit.SECONDS)).as("the provider's status and half its body are sent").isNotNull();
+      Thread.sleep(300); // the gateway's HTTP client takes the status in on threads of its own
+      left = System.nanoTime();
+    }
+    assertThat(provider.closedEarly.poll(2, TimeUnit.SECONDS)).as("still read within the grace").isNull();
+    assertThat(provider.closedEarly.poll(15, TimeUnit.SECONDS)).as("the gateway gave the call up after the grace").isNotNull();
+    assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - left)).as("seconds from the client leaving").isLessThan(20);
+
+    JsonNode row = null;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (row == null && System.nanoTime() < deadline) {
+      for (JsonNode one : spendLogs(key)) {
+        if (one.path("model_group").asText().equals("stalled-body")) {
+          row = one;
+        }
+      }
+      Thread.sleep(50);
+    }
+    assertThat(row).as("the call is in the spend log").isNotNull();
+    assertThat(row.path("metadata").path("status_code").asInt()).as("%s", row).isEqualTo(499);
+    assertThat(row.path("metadata").path("usage_estimated").asBoolean()).as("no usage came: %s", row).isTrue();
     assertThat(chat(key, "fast", false).statusCode()).as("the slot is free").isEqualTo(200);
   }
 
@@ -399,14 +440,16 @@ class LocalClientDepartureTest {
             }
             return;
           }
-          if (path.startsWith("/half-body/")) {
+          if (path.startsWith("/half-body/") || path.startsWith("/stalled-body/")) {
             byte[] answer = COMPLETION.getBytes(StandardCharsets.UTF_8);
             out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + answer.length + "\r\n\r\n")
                 .getBytes(StandardCharsets.US_ASCII));
             out.write(answer, 0, answer.length / 2);
             out.flush();
             halfSent.add(path);
-            connection.setSoTimeout(1000); // time for the gateway to see its client leave, and to close this connection if it gives up
+            // Time for the gateway to see its client leave, and to close this connection if it gives up;
+            // /stalled-body/ sends the rest only after 30 s.
+            connection.setSoTimeout(path.startsWith("/stalled-body/") ? 30_000 : 1000);
             try {
               if (in.read() < 0) {
                 closedEarly.add(path);

@@ -46,7 +46,9 @@ import javax.net.ssl.SSLHandshakeException;
  * body closed, and the waiting thread gets {@link ClientClosedRequest} at once; a call is not
  * started for a client already gone. Except once a whole (not streamed) answer's success status
  * has come ({@link #exchange}): the provider has generated it and bills it, so its body is read to
- * its end and the call accounted with the provider's usage, not an estimate without the answer.
+ * its end and the call accounted with the provider's usage, not an estimate without the answer;
+ * for at most {@link #DEPARTED_GRACE} after the client left, so a provider that sends its status
+ * before it generates does not hold the worker and the key's parallel slot for the whole timeout.
  *
  * Error statuses (4xx/5xx) are not thrown here: the provider's translator reads its error body.
  */
@@ -101,6 +103,25 @@ public final class UpstreamHttp {
         .build();
   }
 
+  /**
+   * How long a generated answer's rest is still read after its client left (see the class comment).
+   * Once the status came, a whole answer's body follows within milliseconds from the providers this
+   * gateway calls; the bound is for one that sends its status before it generates.
+   */
+  static final Duration DEPARTED_GRACE = Duration.ofSeconds(5);
+
+  /** Runs {@code then} {@link #DEPARTED_GRACE} from now, on a virtual thread of its own (a departure is rare: no timer kept). */
+  private static void afterDepartedGrace(Runnable then) {
+    Thread.ofVirtual().name("aigw-departed-grace").start(() -> {
+      try {
+        Thread.sleep(DEPARTED_GRACE);
+      } catch (InterruptedException stopped) {
+        return;
+      }
+      then.run();
+    });
+  }
+
   /** A whole answer: status, headers and body. */
   public record Reply(int status, HttpHeaders headers, byte[] body) {
     public boolean ok() {
@@ -129,6 +150,12 @@ public final class UpstreamHttp {
     /** A read waiting on the body fails at once when the client leaves: {@link #midStream} then says so. */
     OpenReply closedWhenClientLeaves() {
       whileOpen = ClientDeparture.whileWaiting(this::closeBody);
+      return this;
+    }
+
+    /** As {@link #closedWhenClientLeaves}, {@link #DEPARTED_GRACE} after the client leaves: a generated answer's rest is still read. */
+    OpenReply closedAfterGraceWhenClientLeaves() {
+      whileOpen = ClientDeparture.whileWaiting(() -> afterDepartedGrace(this::closeBody));
       return this;
     }
 
@@ -417,7 +444,7 @@ public final class UpstreamHttp {
       reply.close();
       refuseRedirect(call, response.statusCode());
     }
-    return closedWhenClientLeaves ? reply.closedWhenClientLeaves() : reply;
+    return closedWhenClientLeaves ? reply.closedWhenClientLeaves() : reply.closedAfterGraceWhenClientLeaves();
   }
 
   private <T> HttpResponse<T> send(UpstreamCall call, WatchedBody forwarded, HttpResponse.BodyHandler<T> handler, Progress progress) {
@@ -445,7 +472,9 @@ public final class UpstreamHttp {
     // is closed, not reused): at the call's timeout (Deadlines), or when the client leaves.
     var wait = new Wait(Thread.currentThread(), call.timeout().toNanos(), progress);
     try (var watching = ClientDeparture.whileWaiting(() -> {
-      if (!progress.answerGenerated()) {
+      if (progress.answerGenerated()) {
+        afterDepartedGrace(wait::interrupt); // a no-op if the answer is in by then (Wait.end)
+      } else {
         wait.interrupt();
       }
     })) {
