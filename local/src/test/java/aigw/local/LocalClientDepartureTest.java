@@ -406,6 +406,27 @@ class LocalClientDepartureTest {
       throw new AssertionError("no request to " + prefix + " reached the provider");
     }
 
+    /**
+     * Waits up to {@code millis} for the gateway to close {@code connection} (noted in {@link
+     * #closedEarly}); false when it stayed open the whole time (the wait's timeout is then cleared).
+     */
+    private boolean closedWithin(Socket connection, String path, int millis) throws IOException {
+      connection.setSoTimeout(millis);
+      try {
+        if (connection.getInputStream().read() < 0) {
+          closedEarly.add(path);
+          return true;
+        }
+      } catch (java.net.SocketTimeoutException stillThere) {
+        // the gateway waited the whole time
+      } catch (IOException reset) {
+        closedEarly.add(path);
+        return true;
+      }
+      connection.setSoTimeout(0);
+      return false;
+    }
+
     private void serve(Socket connection) {
       try (connection) {
         InputStream in = connection.getInputStream();
@@ -428,16 +449,7 @@ class LocalClientDepartureTest {
             out.write(first);
             out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
             out.flush();
-            connection.setSoTimeout(30_000); // then nothing: the model is slow to go on
-            try {
-              if (in.read() < 0) {
-                closedEarly.add(path);
-              }
-            } catch (java.net.SocketTimeoutException stillThere) {
-              // the gateway waited the whole time
-            } catch (IOException reset) {
-              closedEarly.add(path);
-            }
+            closedWithin(connection, path, 30_000); // then nothing: the model is slow to go on
             return;
           }
           if (path.startsWith("/half-body/") || path.startsWith("/stalled-body/")) {
@@ -449,38 +461,16 @@ class LocalClientDepartureTest {
             halfSent.add(path);
             // Time for the gateway to see its client leave, and to close this connection if it gives up;
             // /stalled-body/ sends the rest only after 30 s.
-            connection.setSoTimeout(path.startsWith("/stalled-body/") ? 30_000 : 1000);
-            try {
-              if (in.read() < 0) {
-                closedEarly.add(path);
-                return;
-              }
-            } catch (java.net.SocketTimeoutException stillThere) {
-              // the gateway waits for the rest
-            } catch (IOException reset) {
-              closedEarly.add(path);
+            if (closedWithin(connection, path, path.startsWith("/stalled-body/") ? 30_000 : 1000)) {
               return;
             }
-            connection.setSoTimeout(0);
             out.write(answer, answer.length / 2, answer.length - answer.length / 2);
             out.flush();
             continue;
           }
           long delay = path.startsWith("/slow/") ? 30_000 : path.startsWith("/half-second/") ? 500 : 0;
-          if (delay > 0) {
-            connection.setSoTimeout((int) delay);
-            try {
-              if (in.read() < 0) {
-                closedEarly.add(path);
-                return;
-              }
-            } catch (java.net.SocketTimeoutException stillThere) {
-              // the gateway waited the whole delay: answer
-            } catch (IOException reset) {
-              closedEarly.add(path);
-              return;
-            }
-            connection.setSoTimeout(0);
+          if (delay > 0 && closedWithin(connection, path, (int) delay)) {
+            return;
           }
           boolean stream = body.contains("\"stream\":true");
           byte[] answer = (stream ? STREAM : COMPLETION).getBytes(StandardCharsets.UTF_8);

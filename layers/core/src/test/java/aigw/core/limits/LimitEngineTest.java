@@ -114,16 +114,7 @@ class LimitEngineTest {
   void aWarmContainerAdmitsFromItsLeaseWithoutCallingDynamoDb() {
     var clock = MutableClock.at("2026-12-05T09:00:00Z");
     var calls = new AtomicInteger();
-    var counting = (software.amazon.awssdk.services.dynamodb.DynamoDbClient) java.lang.reflect.Proxy.newProxyInstance(
-        getClass().getClassLoader(), new Class<?>[] {software.amazon.awssdk.services.dynamodb.DynamoDbClient.class},
-        (proxy, method, args) -> {
-          calls.incrementAndGet();
-          try {
-            return method.invoke(dynamo.client(), args);
-          } catch (java.lang.reflect.InvocationTargetException e) {
-            throw e.getCause();
-          }
-        });
+    var counting = beforeEachCall(method -> calls.incrementAndGet());
     var engine = new LimitEngine(counting, dynamo.keysTable(), clock);
     var key = scope(rpm(100));
     for (int i = 0; i < 10; i++) {
@@ -216,16 +207,7 @@ class LimitEngineTest {
   void aRequestOverMaxParallelRequestsWhileThisContainersOwnCallsHoldEverySlotIsRefusedWithoutADynamoDbCall() {
     var clock = MutableClock.at("2026-12-06T03:00:00Z");
     var calls = new AtomicInteger();
-    var counting = (software.amazon.awssdk.services.dynamodb.DynamoDbClient) java.lang.reflect.Proxy.newProxyInstance(
-        getClass().getClassLoader(), new Class<?>[] {software.amazon.awssdk.services.dynamodb.DynamoDbClient.class},
-        (proxy, method, args) -> {
-          calls.incrementAndGet();
-          try {
-            return method.invoke(dynamo.client(), args);
-          } catch (java.lang.reflect.InvocationTargetException e) {
-            throw e.getCause();
-          }
-        });
+    var counting = beforeEachCall(method -> calls.incrementAndGet());
     var engine = new LimitEngine(counting, dynamo.keysTable(), clock);
     var key = scope(new Limits(null, null, 2, null, null, null));
     Admission first = engine.admit(key, ONE_REQUEST);
@@ -254,18 +236,11 @@ class LimitEngineTest {
     var key = scope(new Limits(null, null, 1, null, null, null));
     container(clock).admit(key, ONE_REQUEST).settle(new TokenUsage(1, 1, 2), BigDecimal.ZERO); // the item is set up
     var readsToFail = new AtomicInteger(1);
-    var flaky = (software.amazon.awssdk.services.dynamodb.DynamoDbClient) java.lang.reflect.Proxy.newProxyInstance(
-        getClass().getClassLoader(), new Class<?>[] {software.amazon.awssdk.services.dynamodb.DynamoDbClient.class},
-        (proxy, method, args) -> {
-          if (method.getName().equals("getItem") && readsToFail.getAndDecrement() > 0) {
-            throw software.amazon.awssdk.core.exception.SdkClientException.create("read timed out"); // a throttled or slow read
-          }
-          try {
-            return method.invoke(dynamo.client(), args);
-          } catch (java.lang.reflect.InvocationTargetException e) {
-            throw e.getCause();
-          }
-        });
+    var flaky = beforeEachCall(method -> {
+      if (method.equals("getItem") && readsToFail.getAndDecrement() > 0) {
+        throw software.amazon.awssdk.core.exception.SdkClientException.create("read timed out"); // a throttled or slow read
+      }
+    });
     var fresh = new LimitEngine(flaky, dynamo.keysTable(), clock); // a new container: its first reservation of the scope sweeps
     try {
       fresh.admit(key, ONE_REQUEST).settle(new TokenUsage(1, 1, 2), BigDecimal.ZERO);
@@ -491,6 +466,20 @@ class LimitEngineTest {
   private static Map<String, AttributeValue> item(LimitScope scope) {
     return dynamo.client().getItem(r -> r.tableName(dynamo.keysTable()).consistentRead(true)
         .key(Map.of("token_hash", AttributeValue.fromS("limits#" + scope.id())))).item();
+  }
+
+  /** The test's DynamoDB client, which runs {@code before} with each call's method name first (a throw there fails the call). */
+  private static software.amazon.awssdk.services.dynamodb.DynamoDbClient beforeEachCall(java.util.function.Consumer<String> before) {
+    return (software.amazon.awssdk.services.dynamodb.DynamoDbClient) java.lang.reflect.Proxy.newProxyInstance(
+        LimitEngineTest.class.getClassLoader(), new Class<?>[] {software.amazon.awssdk.services.dynamodb.DynamoDbClient.class},
+        (proxy, method, args) -> {
+          before.accept(method.getName());
+          try {
+            return method.invoke(dynamo.client(), args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
   }
 
   /**
