@@ -177,17 +177,7 @@ class LocalClientDepartureTest {
     } // gone while the rest of the answer comes
     assertThat(provider.closedEarly.poll(2, TimeUnit.SECONDS)).as("the gateway read the answer to its end").isNull();
 
-    JsonNode left = null;
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (left == null && System.nanoTime() < deadline) {
-      for (JsonNode row : spendLogs(key)) {
-        if (row.path("model_group").asText().equals("half-body")) {
-          left = row;
-        }
-      }
-      Thread.sleep(50);
-    }
-    assertThat(left).as("the call is in the spend log").isNotNull();
+    JsonNode left = spendLogRow(key, "half-body");
     assertThat(left.path("prompt_tokens").asLong()).as("the provider's usage: %s", left).isEqualTo(5);
     assertThat(left.path("completion_tokens").asLong()).as("%s", left).isEqualTo(3);
     assertThat(left.path("metadata").path("usage_estimated").asBoolean()).as("%s", left).isFalse();
@@ -221,17 +211,7 @@ class LocalClientDepartureTest {
     assertThat(provider.closedEarly.poll(15, TimeUnit.SECONDS)).as("the gateway gave the call up after the grace").isNotNull();
     assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - left)).as("seconds from the client leaving").isLessThan(20);
 
-    JsonNode row = null;
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (row == null && System.nanoTime() < deadline) {
-      for (JsonNode one : spendLogs(key)) {
-        if (one.path("model_group").asText().equals("stalled-body")) {
-          row = one;
-        }
-      }
-      Thread.sleep(50);
-    }
-    assertThat(row).as("the call is in the spend log").isNotNull();
+    JsonNode row = spendLogRow(key, "stalled-body");
     assertThat(row.path("metadata").path("status_code").asInt()).as("%s", row).isEqualTo(499);
     assertThat(row.path("metadata").path("usage_estimated").asBoolean()).as("no usage came: %s", row).isTrue();
     assertThat(chat(key, "fast", false).statusCode()).as("the slot is free").isEqualTo(200);
@@ -345,6 +325,20 @@ class LocalClientDepartureTest {
   private static HttpResponse<String> chat(String key, String model, boolean stream) throws Exception {
     String body = "{\"model\":\"" + model + "\",\"stream\":" + stream + ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
     return send("POST", "/v1/chat/completions", key, body);
+  }
+
+  /** {@code key}'s spend-log row of a call to {@code modelGroup}, once written (within 10 s; a failed assertion if not). */
+  private static JsonNode spendLogRow(String key, String modelGroup) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (System.nanoTime() < deadline) {
+      for (JsonNode row : spendLogs(key)) {
+        if (row.path("model_group").asText().equals(modelGroup)) {
+          return row;
+        }
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError("no spend-log row of " + modelGroup + " within 10 s");
   }
 
   private static JsonNode spendLogs(String key) throws Exception {
