@@ -69,6 +69,8 @@ class LocalClientDepartureTest {
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/quiet-after-first/v1", api_key: os.environ/PROVIDER_KEY}
           - model_name: half-body
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/half-body/v1", api_key: os.environ/PROVIDER_KEY}
+          - model_name: usage-later
+            litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/usage-later/v1", api_key: os.environ/PROVIDER_KEY}
           - model_name: stalled-body
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/stalled-body/v1", api_key: os.environ/PROVIDER_KEY}
         """.formatted(provider.port()));
@@ -184,6 +186,41 @@ class LocalClientDepartureTest {
     assertThat(left.path("metadata").path("status_code").asInt()).as("%s", left).isEqualTo(499);
     JsonNode info = admin("GET", "/key/info?key=" + key, null).path("info");
     assertThat(info.path("request_count").asLong()).as("%s", info).isEqualTo(1);
+    assertThat(info.path("estimated_request_count").asLong()).as("%s", info).isZero();
+    assertThat(chat(key, "fast", false).statusCode()).as("the slot is free").isEqualTo(200);
+  }
+
+  /**
+   * A client that leaves a stream after its last content (the finish_reason chunk came) but before
+   * the provider's usage chunk: the provider has generated the answer and bills it, so the gateway
+   * reads the few events left and counts the provider's usage, not an estimate; the spend log says
+   * the client did not get the end (499). (A client leaving mid-generation still ends the call at
+   * once and is estimated: aClientLeavingAStreamWhileTheProviderIsQuiet...)
+   */
+  @Test
+  void aClientLeavingAStreamAfterItsFinishChunkHasTheProvidersUsageCounted() throws Exception {
+    String key = keyWithOneParallelRequest();
+    String body = "{\"model\":\"usage-later\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"and stop\"}]}";
+    provider.closedEarly.clear();
+    try (var client = new Socket(InetAddress.getLoopbackAddress(), gateway.port())) {
+      client.setSoTimeout(10_000);
+      client.getOutputStream().write(post(key, body).getBytes(StandardCharsets.UTF_8));
+      client.getOutputStream().flush();
+      var seen = new ByteArrayOutputStream();
+      while (!seen.toString(StandardCharsets.UTF_8).contains("\"finish_reason\":\"stop\"")) {
+        int b = client.getInputStream().read();
+        assertThat(b).as("the finish chunk arrives: %s", seen).isNotNegative();
+        seen.write(b);
+      }
+    } // the answer is on screen; the client goes before the usage chunk
+    assertThat(provider.closedEarly.poll(2, TimeUnit.SECONDS)).as("the gateway read the stream to its usage").isNull();
+
+    JsonNode left = spendLogRow(key, "usage-later");
+    assertThat(left.path("prompt_tokens").asLong()).as("the provider's usage: %s", left).isEqualTo(5);
+    assertThat(left.path("completion_tokens").asLong()).as("%s", left).isEqualTo(3);
+    assertThat(left.path("metadata").path("usage_estimated").asBoolean()).as("%s", left).isFalse();
+    assertThat(left.path("metadata").path("status_code").asInt()).as("%s", left).isEqualTo(499);
+    JsonNode info = admin("GET", "/key/info?key=" + key, null).path("info");
     assertThat(info.path("estimated_request_count").asLong()).as("%s", info).isZero();
     assertThat(chat(key, "fast", false).statusCode()).as("the slot is free").isEqualTo(200);
   }
@@ -446,6 +483,21 @@ class LocalClientDepartureTest {
             closedWithin(connection, path, 30_000); // then nothing: the model is slow to go on
             return;
           }
+          if (path.startsWith("/usage-later/")) {
+            // Its content and finish chunks at once; its usage chunk a second later (or never, if the gateway closes first).
+            out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            writeChunk(out, STREAM.substring(0, STREAM.indexOf("\n\n") + 2));
+            writeChunk(out, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+                + "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
+            out.flush();
+            if (closedWithin(connection, path, 1000)) {
+              return;
+            }
+            writeChunk(out, STREAM.substring(STREAM.indexOf("\n\n") + 2));
+            out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            return;
+          }
           if (path.startsWith("/half-body/") || path.startsWith("/stalled-body/")) {
             byte[] answer = COMPLETION.getBytes(StandardCharsets.UTF_8);
             out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + answer.length + "\r\n\r\n")
@@ -476,6 +528,14 @@ class LocalClientDepartureTest {
       } catch (IOException gone) {
         // the test ended
       }
+    }
+
+    /** One chunk of a chunked body. */
+    private static void writeChunk(OutputStream out, String text) throws IOException {
+      byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+      out.write((Integer.toHexString(bytes.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(bytes);
+      out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
     }
 
     @Override

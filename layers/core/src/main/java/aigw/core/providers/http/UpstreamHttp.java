@@ -49,6 +49,8 @@ import javax.net.ssl.SSLHandshakeException;
  * its end and the call accounted with the provider's usage, not an estimate without the answer;
  * for at most {@link #DEPARTED_GRACE} after the client left, so a provider that sends its status
  * before it generates does not hold the worker and the key's parallel slot for the whole timeout.
+ * A streamed answer likewise once its provider has finished generating ({@link
+ * OpenReply#readOnAfterClientLeaves}): its last events (the usage) are read, not cancelled.
  *
  * Error statuses (4xx/5xx) are not thrown here: the provider's translator reads its error body.
  */
@@ -108,7 +110,7 @@ public final class UpstreamHttp {
    * Once the status came, a whole answer's body follows within milliseconds from the providers this
    * gateway calls; the bound is for one that sends its status before it generates.
    */
-  static final Duration DEPARTED_GRACE = Duration.ofSeconds(5);
+  public static final Duration DEPARTED_GRACE = Duration.ofSeconds(5);
 
   /** Runs {@code then} {@link #DEPARTED_GRACE} from now, on a virtual thread of its own (a departure is rare: no timer kept). */
   private static void afterDepartedGrace(Runnable then) {
@@ -139,7 +141,7 @@ public final class UpstreamHttp {
     private final HttpHeaders headers;
     private final IdleTimedInputStream body;
     /** Closes this reply when the client of the request leaves ({@link ClientDeparture}); ended with it. */
-    private ClientDeparture.Registration whileOpen = ClientDeparture.Registration.NONE;
+    private volatile ClientDeparture.Registration whileOpen = ClientDeparture.Registration.NONE;
 
     OpenReply(int status, HttpHeaders headers, IdleTimedInputStream body) {
       this.status = status;
@@ -157,6 +159,16 @@ public final class UpstreamHttp {
     OpenReply closedAfterGraceWhenClientLeaves() {
       whileOpen = ClientDeparture.whileWaiting(() -> afterDepartedGrace(this::closeBody));
       return this;
+    }
+
+    /**
+     * From now on as {@link #closedAfterGraceWhenClientLeaves}: a streamed answer whose provider has
+     * finished generating ({@link aigw.core.providers.ProviderStream#generationFinished}) is still
+     * read when its client leaves, for its usage. On the reading thread (the request's scope).
+     */
+    void readOnAfterClientLeaves() {
+      whileOpen.close();
+      closedAfterGraceWhenClientLeaves();
     }
 
     public int status() {
