@@ -71,6 +71,8 @@ class LocalClientDepartureTest {
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/half-body/v1", api_key: os.environ/PROVIDER_KEY}
           - model_name: usage-later
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/usage-later/v1", api_key: os.environ/PROVIDER_KEY}
+          - model_name: stalled-body-timeout
+            litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/stalled-body/v1", api_key: os.environ/PROVIDER_KEY, timeout: 1}
           - model_name: stalled-body
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/stalled-body/v1", api_key: os.environ/PROVIDER_KEY}
         """.formatted(provider.port()));
@@ -252,6 +254,32 @@ class LocalClientDepartureTest {
     assertThat(row.path("metadata").path("status_code").asInt()).as("%s", row).isEqualTo(499);
     assertThat(row.path("metadata").path("usage_estimated").asBoolean()).as("no usage came: %s", row).isTrue();
     assertThat(chat(key, "fast", false).statusCode()).as("the slot is free").isEqualTo(200);
+  }
+
+  /**
+   * The same stall with the client still there: the deployment's timeout (1 s) ends the call with a
+   * 504, and it is counted as the call of a client that left in that state is (above): the provider
+   * sent its success status, so it was generating the answer and probably bills it; estimated
+   * tokens, not a call that used nothing.
+   */
+  @Test
+  void aWholeAnswerWhoseBodyStallsPastTheTimeoutAfterItsStatusIsCountedWithEstimatedTokens() throws Exception {
+    String key = keyWithOneParallelRequest();
+    provider.closedEarly.clear();
+    var answered = chat(key, "stalled-body-timeout", false);
+    assertThat(answered.statusCode()).as(answered.body()).isEqualTo(504);
+    assertThat(provider.closedEarly.poll(5, TimeUnit.SECONDS)).as("the gateway gave the provider call up").isEqualTo("/stalled-body/v1/chat/completions");
+    assertThat(Json.MAPPER.readTree(answered.body()).path("error").path("type").asText()).isEqualTo("timeout");
+
+    JsonNode row = spendLogRow(key, "stalled-body-timeout");
+    assertThat(row.path("metadata").path("status_code").asInt()).as("%s", row).isEqualTo(504);
+    assertThat(row.path("metadata").path("usage_estimated").asBoolean()).as("%s", row).isTrue();
+    String body = "{\"model\":\"stalled-body-timeout\",\"stream\":false,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    assertThat(row.path("prompt_tokens").asLong()).as("the prompt sent, estimated: %s", row).isEqualTo((body.length() + 3) / 4);
+    assertThat(row.path("completion_tokens").asLong()).as("%s", row).isZero();
+    JsonNode info = admin("GET", "/key/info?key=" + key, null).path("info");
+    assertThat(info.path("request_count").asLong()).as("%s", info).isEqualTo(1);
+    assertThat(info.path("estimated_request_count").asLong()).as("%s", info).isEqualTo(1);
   }
 
   /**

@@ -370,6 +370,11 @@ public final class UpstreamHttp {
       return false;
     }
 
+    /** Whether the answer's status came and was 2xx (a body that then stalls was being generated: {@link UpstreamTimeout#afterSuccessStatus}). */
+    default boolean successStatus() {
+      return answerGenerated();
+    }
+
     Progress HEADERS_ONLY = new Progress() {
       @Override
       public long lastProgress() {
@@ -423,9 +428,11 @@ public final class UpstreamHttp {
   private static final class FirstBytes implements HttpResponse.BodyHandler<InputStream>, Progress {
     /** {@link System#nanoTime()} of the headers; 0 before them. */
     private volatile long headersAt;
+    private volatile boolean succeeded;
 
     @Override
     public HttpResponse.BodySubscriber<InputStream> apply(HttpResponse.ResponseInfo info) {
+      succeeded = info.statusCode() / 100 == 2;
       headersAt = System.nanoTime();
       return new StreamedBody(new java.util.concurrent.CompletableFuture<>());
     }
@@ -443,6 +450,12 @@ public final class UpstreamHttp {
     @Override
     public boolean bodyStarted() {
       return false; // the wait ends with the body's first bytes: a wait that times out saw none
+    }
+
+    /** Not {@link #answerGenerated}: a stream's status comes before its generation, which a departure still stops. */
+    @Override
+    public boolean successStatus() {
+      return succeeded;
     }
   }
 
@@ -504,7 +517,8 @@ public final class UpstreamHttp {
       if (wait.timedOut()) {
         // A body collected whole is waited for as a stream's reads are: each piece within the timeout.
         throw progress.lastProgress() != 0 && progress.bodyAwaited()
-            ? midStream(call, new IdleTimeout("no byte of the body for " + seconds(call.timeout()) + " s"), !progress.bodyStarted())
+            ? midStream(call, new IdleTimeout("no byte of the body for " + seconds(call.timeout()) + " s"), !progress.bodyStarted(),
+                progress.successStatus())
             : timedOut(call);
       }
       Thread.currentThread().interrupt();
@@ -517,7 +531,7 @@ public final class UpstreamHttp {
         throw new ClientClosedRequest(forwarded.requested(), null);
       }
       if (progress.lastProgress() != 0 && progress.bodyAwaited() && cause instanceof IOException broken) {
-        throw midStream(call, broken, !progress.bodyStarted()); // the headers came; their body broke off
+        throw midStream(call, broken, !progress.bodyStarted(), progress.successStatus()); // the headers came; their body broke off
       }
       throw failed(call, forwarded, cause);
     } catch (java.util.concurrent.CancellationException cancelled) {
@@ -677,12 +691,18 @@ public final class UpstreamHttp {
 
   /**
    * A failure while a streamed body was being read, as the gateway's exception: the request was
-   * sent and the provider was answering, so it is never {@code beforeSending}.
+   * sent and the provider was answering, so it is never {@code beforeSending}. The answer's status
+   * was a success (2xx): a timeout is {@link UpstreamTimeout#afterSuccessStatus}.
    *
    * @param beforeFirstChunk true when no chunk came yet (the client then gets a normal error
    *     response, and the message must not speak of "the middle of its answer")
    */
   public static RuntimeException midStream(UpstreamCall call, IOException e, boolean beforeFirstChunk) {
+    return midStream(call, e, beforeFirstChunk, true);
+  }
+
+  /** As {@link #midStream(UpstreamCall, IOException, boolean)}; {@code afterSuccessStatus}: whether the answer's status was 2xx. */
+  private static RuntimeException midStream(UpstreamCall call, IOException e, boolean beforeFirstChunk, boolean afterSuccessStatus) {
     if (ClientDeparture.clientLeft()) {
       return new ClientClosedRequest(true, null); // the body was closed because the client left (OpenReply)
     }
@@ -690,7 +710,8 @@ public final class UpstreamHttp {
     if (e instanceof IdleTimeout) {
       return new UpstreamTimeout(
           "The provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " sent nothing for " + seconds(call.timeout())
-              + " s " + where + ".");
+              + " s " + where + ".",
+          afterSuccessStatus);
     }
     if (e instanceof ServerSentEvents.TooLarge tooLarge) {
       return new UpstreamUnreachable(
@@ -849,7 +870,7 @@ public final class UpstreamHttp {
     }
     if (failure instanceof UpstreamTimeout timeout) {
       String message = mask(timeout.getMessage(), secrets);
-      return java.util.Objects.equals(message, timeout.getMessage()) ? timeout : new UpstreamTimeout(message);
+      return java.util.Objects.equals(message, timeout.getMessage()) ? timeout : new UpstreamTimeout(message, timeout.afterSuccessStatus());
     }
     if (failure instanceof ServiceUnavailable unavailable && !unavailable.gatewayBusy()) { // a provider's "cannot serve now", quoting its message
       String message = mask(unavailable.getMessage(), secrets);
