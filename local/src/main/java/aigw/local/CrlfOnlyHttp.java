@@ -5,6 +5,8 @@ import java.util.EnumSet;
 import java.util.Set;
 import org.eclipse.jetty.http.BadMessageException;
 import org.eclipse.jetty.http.HttpCompliance;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpParser;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
@@ -24,6 +26,8 @@ import org.eclipse.jetty.util.BufferUtil;
  * this jar is DynamoDB Local's, 12.0.14, so the parser here enforces it itself: while Jetty parses
  * framing, it is given one line at a time, and a line whose LF has no CR before it is refused before
  * Jetty reads it. Bodies (a {@code Content-Length}'s bytes, a chunk's data) are given whole.
+ *
+ * <p>An {@code Expect} other than {@code 100-continue} is refused with 417 ({@code ExpectationChecked}).
  *
  * <p>The parser also tells when it reads the first byte of a request ({@code requestStarts}), the
  * moment from which {@link LocalServer.HeaderDeadlines} times the request's headers.
@@ -71,8 +75,26 @@ final class CrlfOnlyHttp extends HttpConnectionFactory {
 
     @Override
     protected RequestHandler newRequestHandler() {
-      handler = super.newRequestHandler();
+      handler = new ExpectationChecked();
       return handler;
+    }
+
+    /**
+     * Jetty's handler, refusing an {@code Expect} with any expectation but {@code 100-continue} with
+     * 417 (RFC 9110 section 10.1.1: the only expectation defined; a server MAY answer others 417).
+     * Jetty 12.0.14 notices such a field too, but refuses it from inside its header handling, which
+     * then fails to write the answer and closes the connection with none (jetty/jetty.project issue
+     * 13583, fixed after this version by throwing instead): thrown here, from the parser's callback,
+     * the refusal takes the path of any malformed request and is answered in the error envelope.
+     */
+    private final class ExpectationChecked extends RequestHandler {
+      @Override
+      public void parsedHeader(HttpField field) {
+        if (field.getHeader() == HttpHeader.EXPECT && !only100Continue(field.getValue())) {
+          throw new BadMessageException(417, null);
+        }
+        super.parsedHeader(field);
+      }
     }
 
     @Override
@@ -82,6 +104,20 @@ final class CrlfOnlyHttp extends HttpConnectionFactory {
       parser.setHeaderCacheCaseSensitive(getHttpConfiguration().isHeaderCacheCaseSensitive());
       return parser;
     }
+  }
+
+  /** Whether an {@code Expect} value lists no expectation but {@code 100-continue} (case-insensitive, RFC 9110 section 10.1.1). */
+  static boolean only100Continue(String value) {
+    if (value == null) {
+      return true;
+    }
+    for (String expectation : value.split(",")) {
+      String token = expectation.strip();
+      if (!token.isEmpty() && !token.equalsIgnoreCase("100-continue")) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

@@ -1323,6 +1323,8 @@ final class LocalServer {
       case 408 -> "The request was not received within the server's timeout.";
       case 413 -> "The request body is larger than " + MAX_BODY_BYTES + " bytes.";
       case 414 -> "The request-target is too long.";
+      case 417 -> "The request's Expect header asks for an expectation other than 100-continue, the only one this server meets"
+          + " (RFC 9110 section 10.1.1).";
       case 431 -> "The request line and headers are larger than " + MAX_HEADER_BYTES + " bytes.";
       case 505 -> "Only HTTP/1.0 and HTTP/1.1 are served.";
       default -> NOT_HTTP;

@@ -69,6 +69,10 @@ class LocalClientDepartureTest {
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/quiet-after-first/v1", api_key: os.environ/PROVIDER_KEY}
           - model_name: half-body
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/half-body/v1", api_key: os.environ/PROVIDER_KEY}
+          - model_name: usage-later
+            litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/usage-later/v1", api_key: os.environ/PROVIDER_KEY}
+          - model_name: stalled-body-timeout
+            litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/stalled-body/v1", api_key: os.environ/PROVIDER_KEY, timeout: 1}
           - model_name: stalled-body
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/stalled-body/v1", api_key: os.environ/PROVIDER_KEY}
         """.formatted(provider.port()));
@@ -189,6 +193,41 @@ class LocalClientDepartureTest {
   }
 
   /**
+   * A client that leaves a stream after its last content (the finish_reason chunk came) but before
+   * the provider's usage chunk: the provider has generated the answer and bills it, so the gateway
+   * reads the few events left and counts the provider's usage, not an estimate; the spend log says
+   * the client did not get the end (499). (A client leaving mid-generation still ends the call at
+   * once and is estimated: aClientLeavingAStreamWhileTheProviderIsQuiet...)
+   */
+  @Test
+  void aClientLeavingAStreamAfterItsFinishChunkHasTheProvidersUsageCounted() throws Exception {
+    String key = keyWithOneParallelRequest();
+    String body = "{\"model\":\"usage-later\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"and stop\"}]}";
+    provider.closedEarly.clear();
+    try (var client = new Socket(InetAddress.getLoopbackAddress(), gateway.port())) {
+      client.setSoTimeout(10_000);
+      client.getOutputStream().write(post(key, body).getBytes(StandardCharsets.UTF_8));
+      client.getOutputStream().flush();
+      var seen = new ByteArrayOutputStream();
+      while (!seen.toString(StandardCharsets.UTF_8).contains("\"finish_reason\":\"stop\"")) {
+        int b = client.getInputStream().read();
+        assertThat(b).as("the finish chunk arrives: %s", seen).isNotNegative();
+        seen.write(b);
+      }
+    } // the answer is on screen; the client goes before the usage chunk
+    assertThat(provider.closedEarly.poll(2, TimeUnit.SECONDS)).as("the gateway read the stream to its usage").isNull();
+
+    JsonNode left = spendLogRow(key, "usage-later");
+    assertThat(left.path("prompt_tokens").asLong()).as("the provider's usage: %s", left).isEqualTo(5);
+    assertThat(left.path("completion_tokens").asLong()).as("%s", left).isEqualTo(3);
+    assertThat(left.path("metadata").path("usage_estimated").asBoolean()).as("%s", left).isFalse();
+    assertThat(left.path("metadata").path("status_code").asInt()).as("%s", left).isEqualTo(499);
+    JsonNode info = admin("GET", "/key/info?key=" + key, null).path("info");
+    assertThat(info.path("estimated_request_count").asLong()).as("%s", info).isZero();
+    assertThat(chat(key, "fast", false).statusCode()).as("the slot is free").isEqualTo(200);
+  }
+
+  /**
    * A provider that sends its status and then stalls is read for {@code UpstreamHttp.DEPARTED_GRACE}
    * (5 s) after the client left, not for the call's whole timeout: the worker and the key's
    * parallel slot come back, and the call is counted as one whose client left (estimated).
@@ -215,6 +254,32 @@ class LocalClientDepartureTest {
     assertThat(row.path("metadata").path("status_code").asInt()).as("%s", row).isEqualTo(499);
     assertThat(row.path("metadata").path("usage_estimated").asBoolean()).as("no usage came: %s", row).isTrue();
     assertThat(chat(key, "fast", false).statusCode()).as("the slot is free").isEqualTo(200);
+  }
+
+  /**
+   * The same stall with the client still there: the deployment's timeout (1 s) ends the call with a
+   * 504, and it is counted as the call of a client that left in that state is (above): the provider
+   * sent its success status, so it was generating the answer and probably bills it; estimated
+   * tokens, not a call that used nothing.
+   */
+  @Test
+  void aWholeAnswerWhoseBodyStallsPastTheTimeoutAfterItsStatusIsCountedWithEstimatedTokens() throws Exception {
+    String key = keyWithOneParallelRequest();
+    provider.closedEarly.clear();
+    var answered = chat(key, "stalled-body-timeout", false);
+    assertThat(answered.statusCode()).as(answered.body()).isEqualTo(504);
+    assertThat(provider.closedEarly.poll(5, TimeUnit.SECONDS)).as("the gateway gave the provider call up").isEqualTo("/stalled-body/v1/chat/completions");
+    assertThat(Json.MAPPER.readTree(answered.body()).path("error").path("type").asText()).isEqualTo("timeout");
+
+    JsonNode row = spendLogRow(key, "stalled-body-timeout");
+    assertThat(row.path("metadata").path("status_code").asInt()).as("%s", row).isEqualTo(504);
+    assertThat(row.path("metadata").path("usage_estimated").asBoolean()).as("%s", row).isTrue();
+    String body = "{\"model\":\"stalled-body-timeout\",\"stream\":false,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    assertThat(row.path("prompt_tokens").asLong()).as("the prompt sent, estimated: %s", row).isEqualTo((body.length() + 3) / 4);
+    assertThat(row.path("completion_tokens").asLong()).as("%s", row).isZero();
+    JsonNode info = admin("GET", "/key/info?key=" + key, null).path("info");
+    assertThat(info.path("request_count").asLong()).as("%s", info).isEqualTo(1);
+    assertThat(info.path("estimated_request_count").asLong()).as("%s", info).isEqualTo(1);
   }
 
   /**
@@ -446,6 +511,21 @@ class LocalClientDepartureTest {
             closedWithin(connection, path, 30_000); // then nothing: the model is slow to go on
             return;
           }
+          if (path.startsWith("/usage-later/")) {
+            // Its content and finish chunks at once; its usage chunk a second later (or never, if the gateway closes first).
+            out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            writeChunk(out, STREAM.substring(0, STREAM.indexOf("\n\n") + 2));
+            writeChunk(out, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+                + "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
+            out.flush();
+            if (closedWithin(connection, path, 1000)) {
+              return;
+            }
+            writeChunk(out, STREAM.substring(STREAM.indexOf("\n\n") + 2));
+            out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            return;
+          }
           if (path.startsWith("/half-body/") || path.startsWith("/stalled-body/")) {
             byte[] answer = COMPLETION.getBytes(StandardCharsets.UTF_8);
             out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + answer.length + "\r\n\r\n")
@@ -476,6 +556,14 @@ class LocalClientDepartureTest {
       } catch (IOException gone) {
         // the test ended
       }
+    }
+
+    /** One chunk of a chunked body. */
+    private static void writeChunk(OutputStream out, String text) throws IOException {
+      byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+      out.write((Integer.toHexString(bytes.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(bytes);
+      out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
     }
 
     @Override

@@ -59,6 +59,10 @@ class LocalServerProtocolErrorsTest {
         Arguments.of("two different Content-Lengths", "POST / HTTP/1.1\r\n" + HOST + "Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400),
         Arguments.of("a Content-Length over the body limit", "POST / HTTP/1.1\r\n" + HOST + "Content-Length: " + (LocalServer.MAX_BODY_BYTES + 1)
             + "\r\n\r\n{}", 413),
+        // RFC 9110 section 10.1.1: 100-continue is the only expectation; a server MAY answer others 417.
+        Arguments.of("an expectation other than 100-continue", "POST / HTTP/1.1\r\n" + HOST + "Expect: banana\r\nContent-Length: 2\r\n\r\n{}", 417),
+        Arguments.of("100-continue listed with another expectation", "POST / HTTP/1.1\r\n" + HOST
+            + "Expect: 100-continue, banana\r\nContent-Length: 2\r\n\r\n{}", 417),
         Arguments.of("an unsupported Transfer-Encoding", "POST / HTTP/1.1\r\n" + HOST + "Transfer-Encoding: gzip\r\n\r\n{}", 400),
         Arguments.of("a transfer coding Jetty would pass on before chunked", "POST / HTTP/1.1\r\n" + HOST
             + "Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 400),
@@ -81,6 +85,43 @@ class LocalServerProtocolErrorsTest {
         Arguments.of("a chunk's data ending in a bare LF", "POST / HTTP/1.1\r\n" + HOST + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\n0\r\n\r\n", 400),
         Arguments.of("the last chunk ending in a bare LF", "POST / HTTP/1.1\r\n" + HOST + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\n\r\n", 400),
         Arguments.of("a trailer section ending in a bare LF", "POST / HTTP/1.1\r\n" + HOST + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\n", 400));
+  }
+
+  /**
+   * RFC 9110 section 10.1.1: {@code 100-continue} is the only expectation; a server MAY answer any
+   * other 417. On a kept-alive connection whose client waits for the answer (as SDKs do), Jetty
+   * 12.0.14's own refusal closed the connection with no answer at all (jetty/jetty.project issue
+   * 13583); only a client that also half-closed got a 417.
+   */
+  @ParameterizedTest(name = "Expect: {0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"banana", "100-continue, banana"})
+  void anExpectationOtherThan100ContinueIs417InTheEnvelope(String expectation) throws IOException {
+    try (var socket = new java.net.Socket("127.0.0.1", server.port())) {
+      socket.setSoTimeout(20_000);
+      socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: " + expectation
+          + "\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}").getBytes(StandardCharsets.ISO_8859_1));
+      socket.getOutputStream().flush();
+      byte[] all = socket.getInputStream().readAllBytes(); // the server closes the connection after the refusal
+      String answer = new String(all, StandardCharsets.ISO_8859_1);
+      assertThat(answer).as("an answer, not a closed connection").startsWith("HTTP/1.1 417 ");
+      JsonNode error = Json.readObject(java.util.Arrays.copyOfRange(all, answer.indexOf("\r\n\r\n") + 4, all.length)).get("error");
+      assertThat(error.get("type").asText()).isEqualTo("invalid_request_error");
+      assertThat(error.get("code").asText()).isEqualTo("417");
+      assertThat(error.get("message").asText()).contains("Expect").contains("100-continue");
+    }
+  }
+
+  /** {@code 100-continue}, in any case, is the expectation met: the request is served (after a 100 Continue, if the server sends one). */
+  @Test
+  void aHundredContinueExpectationIsServed() throws IOException {
+    try (var socket = new java.net.Socket("127.0.0.1", server.port())) {
+      socket.setSoTimeout(20_000);
+      socket.getOutputStream().write(("POST / HTTP/1.1\r\n" + HOST + "Expect: 100-Continue\r\nContent-Length: 2\r\n\r\n{}")
+          .getBytes(StandardCharsets.ISO_8859_1));
+      socket.getOutputStream().flush();
+      String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+      assertThat(answer).as(answer).contains("HTTP/1.1 200 ").contains("\"ok\":true");
+    }
   }
 
   /** LFs inside a body are the body's; a CRLF split across two TCP segments still ends its line. */

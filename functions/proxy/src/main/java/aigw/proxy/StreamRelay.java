@@ -4,9 +4,11 @@ import aigw.core.errors.ErrorEnvelope;
 import aigw.core.errors.GatewayException;
 import aigw.core.errors.UpstreamTimeout;
 import aigw.core.http.ClientClosedRequest;
+import aigw.core.http.ClientDeparture;
 import aigw.core.http.StreamingBody;
 import aigw.core.providers.ProviderStream;
 import aigw.core.providers.StreamChunk;
+import aigw.core.providers.http.UpstreamHttp;
 import aigw.core.usage.TokenUsage;
 import aigw.proxy.stream.StreamFormat;
 import java.io.IOException;
@@ -36,7 +38,9 @@ import java.util.logging.Logger;
  *       Anthropic's {@code event: error}, {@code response.failed} and {@code error}); the SDKs raise
  *       on them.
  *   <li><b>The client going away</b> (a write fails): the provider stream is closed, which ends the
- *       upstream call, and what was generated is recorded before the failure is rethrown. On AWS a
+ *       upstream call, and what was generated is recorded before the failure is rethrown. Once the
+ *       provider has finished generating (its finish chunk came), its last events are still read
+ *       for its usage first ({@link #readUsageAfterGeneration}). On AWS a
  *       client's disconnect is usually not seen here (Lambda keeps the stream running), see
  *       docs/architecture.md.
  *   <li><b>The function's time limit</b> ({@link #endBeforeTimeLimit}, from the Lambda streaming
@@ -64,6 +68,8 @@ final class StreamRelay implements StreamingBody {
   private final StreamFormat format;
   /** What the format reads: the provider's stream, counted as it is read ({@link Counted}), or the format's translation of it. */
   private final ProviderStream chunks;
+  /** The provider's stream, counted: read on its own (not through the format) when the client left after the generation finished. */
+  private final Counted counted;
   private final long requestBytes;
   private final CallAccounting.Finish accounting;
 
@@ -81,7 +87,8 @@ final class StreamRelay implements StreamingBody {
    */
   StreamRelay(ProviderStream provider, StreamFormat format, long requestBytes, CallAccounting.Finish accounting) {
     this.format = format;
-    this.chunks = format.reading(new Counted(provider));
+    this.counted = new Counted(provider);
+    this.chunks = format.reading(counted);
     this.requestBytes = requestBytes;
     this.accounting = accounting;
   }
@@ -148,6 +155,7 @@ final class StreamRelay implements StreamingBody {
         write(out, format.closing(counted()));
       }
     } catch (IOException clientGone) {
+      readUsageAfterGeneration();
       chunks.close(); // ends the upstream call: nobody reads what it would still generate
       try {
         recordOnce(CLIENT_CLOSED_REQUEST);
@@ -179,10 +187,37 @@ final class StreamRelay implements StreamingBody {
             + format.outputLimitField() + ").");
   }
 
-  /** Records the call; when that fails, the stream ends with the format's failure events instead. */
+  /**
+   * A client that left once the provider had finished generating (its finish chunk came): the
+   * provider bills the answer whether or not anyone reads the rest, so the rest (the usage chunk,
+   * Anthropic's {@code message_stop} after {@code message_delta}) is read, not written, for at most
+   * {@link UpstreamHttp#DEPARTED_GRACE}, and the call counted with the provider's usage rather than
+   * an estimate. The transport keeps such a stream open that long after a departure too ({@link
+   * ProviderStream#generationFinished}). A client that left mid-generation gets none of this: the
+   * call is ended at once, which stops the generation, and estimated.
+   */
+  private void readUsageAfterGeneration() {
+    if (reported != null || timeLimitReached || !counted.provider.generationFinished()) {
+      return;
+    }
+    long until = System.nanoTime() + UpstreamHttp.DEPARTED_GRACE.toNanos();
+    try {
+      while (reported == null && System.nanoTime() - until < 0 && counted.next() != null) {
+        // read for its usage only: nobody is there to write it to
+      }
+    } catch (RuntimeException endedOrFailed) {
+      // the transport's grace ended it, or the provider failed: counted with what came
+    }
+  }
+
+  /**
+   * Records the call; when that fails, the stream ends with the format's failure events instead.
+   * Recorded with 499 when the client left meanwhile (after the generation finished, the transport
+   * reads on to the provider's end: {@link ProviderStream#generationFinished}).
+   */
   private boolean recordedOrFailed(OutputStream out) throws IOException {
     try {
-      recordOnce(200);
+      recordOnce(ClientDeparture.clientLeft() ? CLIENT_CLOSED_REQUEST : 200);
       return true;
     } catch (GatewayException notRecorded) {
       write(out, format.failure(notRecorded));

@@ -27,6 +27,19 @@ public non-sealed interface ProviderStream extends ProviderAnswer, AutoCloseable
     return null;
   }
 
+  /**
+   * True once the provider has finished generating (a chunk with a {@code finish_reason} came, or
+   * the whole answer is in hand): what follows is its usage and end, which it bills whether or not
+   * anyone reads them. From then on a client's departure ({@code aigw.core.http.ClientDeparture})
+   * no longer ends the call at once: its rest is still read for at most {@code
+   * UpstreamHttp.DEPARTED_GRACE}, so that the call is counted with the provider's usage, not an
+   * estimate. Before it, a departure ends the call at once, which stops the generation. False
+   * from a stream that does not tell (the departure then ends it at once, as before).
+   */
+  default boolean generationFinished() {
+    return false;
+  }
+
   /** Ends the upstream call if it is still open; may be called more than once. */
   @Override
   void close();

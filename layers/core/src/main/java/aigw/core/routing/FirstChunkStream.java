@@ -40,6 +40,11 @@ final class FirstChunkStream implements ProviderStream {
   }
 
   @Override
+  public boolean generationFinished() {
+    return stream.generationFinished();
+  }
+
+  @Override
   public void close() {
     stream.close();
   }

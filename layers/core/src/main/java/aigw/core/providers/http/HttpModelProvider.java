@@ -72,6 +72,40 @@ public class HttpModelProvider implements ModelProvider {
     return new EventStream(call, reply, translator.stream(deployment, request));
   }
 
+  private static final byte[] FINISH_REASON = "\"finish_reason\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+  /**
+   * Whether a chunk in OpenAI's shape (every translation's, but Anthropic's passed-through events and
+   * the Responses API's, whose usage comes in the same event as their end) has a {@code
+   * finish_reason} that is a string, not null: the provider has finished generating that choice.
+   * A byte search, not a parse (every chunk goes through here): inside a JSON string a quote is
+   * escaped, so {@code "finish_reason"} with its quotes bare is a member name. With {@code n} above 1
+   * the first choice to finish counts; the others then have {@link UpstreamHttp#DEPARTED_GRACE} to
+   * finish if the client leaves.
+   */
+  static boolean hasFinishReason(byte[] json) {
+    int last = json.length - FINISH_REASON.length;
+    for (int i = 0; i <= last; i++) {
+      if (json[i] == '"' && java.util.Arrays.equals(json, i, i + FINISH_REASON.length, FINISH_REASON, 0, FINISH_REASON.length)) {
+        int at = skipSpace(json, i + FINISH_REASON.length);
+        if (at < json.length && json[at] == ':') {
+          at = skipSpace(json, at + 1);
+          if (at < json.length && json[at] == '"') {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
+  }
+
+  private static int skipSpace(byte[] json, int at) {
+    while (at < json.length && (json[at] == ' ' || json[at] == '\t' || json[at] == '\n' || json[at] == '\r')) {
+      at++;
+    }
+    return at;
+  }
+
   /** A JSON media type ({@code application/json}, {@code application/problem+json}...), not an event stream. */
   static boolean isJson(java.net.http.HttpHeaders headers) {
     String type = headers.firstValue("content-type").orElse("").toLowerCase(java.util.Locale.ROOT);
@@ -112,6 +146,12 @@ public class HttpModelProvider implements ModelProvider {
       return chunks.poll();
     }
 
+    /** All of it is in hand: the provider generated it whole, and reading the rest waits for nothing. */
+    @Override
+    public boolean generationFinished() {
+      return true;
+    }
+
     @Override
     public void close() {
       chunks.clear();
@@ -126,6 +166,7 @@ public class HttpModelProvider implements ModelProvider {
     private final StreamTranslation translation;
     private final ArrayDeque<StreamChunk> pending = new ArrayDeque<>();
     private boolean anyChunk; // a chunk was returned: from then on the client has part of the answer
+    private boolean generationFinished;
 
     EventStream(UpstreamCall call, UpstreamHttp.OpenReply reply, StreamTranslation translation) {
       this.call = call;
@@ -184,7 +225,17 @@ public class HttpModelProvider implements ModelProvider {
         pending.addAll(chunks);
       }
       anyChunk = true;
-      return pending.poll();
+      StreamChunk chunk = pending.poll();
+      if (!generationFinished && hasFinishReason(chunk.json())) {
+        generationFinished = true;
+        reply.readOnAfterClientLeaves();
+      }
+      return chunk;
+    }
+
+    @Override
+    public boolean generationFinished() {
+      return generationFinished;
     }
 
     /** The event with the call's credentials masked: whatever a translation passes on holds no key. */

@@ -49,6 +49,8 @@ import javax.net.ssl.SSLHandshakeException;
  * its end and the call accounted with the provider's usage, not an estimate without the answer;
  * for at most {@link #DEPARTED_GRACE} after the client left, so a provider that sends its status
  * before it generates does not hold the worker and the key's parallel slot for the whole timeout.
+ * A streamed answer likewise once its provider has finished generating ({@link
+ * OpenReply#readOnAfterClientLeaves}): its last events (the usage) are read, not cancelled.
  *
  * Error statuses (4xx/5xx) are not thrown here: the provider's translator reads its error body.
  */
@@ -108,7 +110,7 @@ public final class UpstreamHttp {
    * Once the status came, a whole answer's body follows within milliseconds from the providers this
    * gateway calls; the bound is for one that sends its status before it generates.
    */
-  static final Duration DEPARTED_GRACE = Duration.ofSeconds(5);
+  public static final Duration DEPARTED_GRACE = Duration.ofSeconds(5);
 
   /** Runs {@code then} {@link #DEPARTED_GRACE} from now, on a virtual thread of its own (a departure is rare: no timer kept). */
   private static void afterDepartedGrace(Runnable then) {
@@ -139,7 +141,7 @@ public final class UpstreamHttp {
     private final HttpHeaders headers;
     private final IdleTimedInputStream body;
     /** Closes this reply when the client of the request leaves ({@link ClientDeparture}); ended with it. */
-    private ClientDeparture.Registration whileOpen = ClientDeparture.Registration.NONE;
+    private volatile ClientDeparture.Registration whileOpen = ClientDeparture.Registration.NONE;
 
     OpenReply(int status, HttpHeaders headers, IdleTimedInputStream body) {
       this.status = status;
@@ -157,6 +159,16 @@ public final class UpstreamHttp {
     OpenReply closedAfterGraceWhenClientLeaves() {
       whileOpen = ClientDeparture.whileWaiting(() -> afterDepartedGrace(this::closeBody));
       return this;
+    }
+
+    /**
+     * From now on as {@link #closedAfterGraceWhenClientLeaves}: a streamed answer whose provider has
+     * finished generating ({@link aigw.core.providers.ProviderStream#generationFinished}) is still
+     * read when its client leaves, for its usage. On the reading thread (the request's scope).
+     */
+    void readOnAfterClientLeaves() {
+      whileOpen.close();
+      closedAfterGraceWhenClientLeaves();
     }
 
     public int status() {
@@ -358,6 +370,11 @@ public final class UpstreamHttp {
       return false;
     }
 
+    /** Whether the answer's status came and was 2xx (a body that then stalls was being generated: {@link UpstreamTimeout#afterSuccessStatus}). */
+    default boolean successStatus() {
+      return answerGenerated();
+    }
+
     Progress HEADERS_ONLY = new Progress() {
       @Override
       public long lastProgress() {
@@ -411,9 +428,11 @@ public final class UpstreamHttp {
   private static final class FirstBytes implements HttpResponse.BodyHandler<InputStream>, Progress {
     /** {@link System#nanoTime()} of the headers; 0 before them. */
     private volatile long headersAt;
+    private volatile boolean succeeded;
 
     @Override
     public HttpResponse.BodySubscriber<InputStream> apply(HttpResponse.ResponseInfo info) {
+      succeeded = info.statusCode() / 100 == 2;
       headersAt = System.nanoTime();
       return new StreamedBody(new java.util.concurrent.CompletableFuture<>());
     }
@@ -431,6 +450,12 @@ public final class UpstreamHttp {
     @Override
     public boolean bodyStarted() {
       return false; // the wait ends with the body's first bytes: a wait that times out saw none
+    }
+
+    /** Not {@link #answerGenerated}: a stream's status comes before its generation, which a departure still stops. */
+    @Override
+    public boolean successStatus() {
+      return succeeded;
     }
   }
 
@@ -492,7 +517,8 @@ public final class UpstreamHttp {
       if (wait.timedOut()) {
         // A body collected whole is waited for as a stream's reads are: each piece within the timeout.
         throw progress.lastProgress() != 0 && progress.bodyAwaited()
-            ? midStream(call, new IdleTimeout("no byte of the body for " + seconds(call.timeout()) + " s"), !progress.bodyStarted())
+            ? midStream(call, new IdleTimeout("no byte of the body for " + seconds(call.timeout()) + " s"), !progress.bodyStarted(),
+                progress.successStatus())
             : timedOut(call);
       }
       Thread.currentThread().interrupt();
@@ -505,7 +531,7 @@ public final class UpstreamHttp {
         throw new ClientClosedRequest(forwarded.requested(), null);
       }
       if (progress.lastProgress() != 0 && progress.bodyAwaited() && cause instanceof IOException broken) {
-        throw midStream(call, broken, !progress.bodyStarted()); // the headers came; their body broke off
+        throw midStream(call, broken, !progress.bodyStarted(), progress.successStatus()); // the headers came; their body broke off
       }
       throw failed(call, forwarded, cause);
     } catch (java.util.concurrent.CancellationException cancelled) {
@@ -665,12 +691,18 @@ public final class UpstreamHttp {
 
   /**
    * A failure while a streamed body was being read, as the gateway's exception: the request was
-   * sent and the provider was answering, so it is never {@code beforeSending}.
+   * sent and the provider was answering, so it is never {@code beforeSending}. The answer's status
+   * was a success (2xx): a timeout is {@link UpstreamTimeout#afterSuccessStatus}.
    *
    * @param beforeFirstChunk true when no chunk came yet (the client then gets a normal error
    *     response, and the message must not speak of "the middle of its answer")
    */
   public static RuntimeException midStream(UpstreamCall call, IOException e, boolean beforeFirstChunk) {
+    return midStream(call, e, beforeFirstChunk, true);
+  }
+
+  /** As {@link #midStream(UpstreamCall, IOException, boolean)}; {@code afterSuccessStatus}: whether the answer's status was 2xx. */
+  private static RuntimeException midStream(UpstreamCall call, IOException e, boolean beforeFirstChunk, boolean afterSuccessStatus) {
     if (ClientDeparture.clientLeft()) {
       return new ClientClosedRequest(true, null); // the body was closed because the client left (OpenReply)
     }
@@ -678,7 +710,8 @@ public final class UpstreamHttp {
     if (e instanceof IdleTimeout) {
       return new UpstreamTimeout(
           "The provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " sent nothing for " + seconds(call.timeout())
-              + " s " + where + ".");
+              + " s " + where + ".",
+          afterSuccessStatus);
     }
     if (e instanceof ServerSentEvents.TooLarge tooLarge) {
       return new UpstreamUnreachable(
@@ -837,7 +870,7 @@ public final class UpstreamHttp {
     }
     if (failure instanceof UpstreamTimeout timeout) {
       String message = mask(timeout.getMessage(), secrets);
-      return java.util.Objects.equals(message, timeout.getMessage()) ? timeout : new UpstreamTimeout(message);
+      return java.util.Objects.equals(message, timeout.getMessage()) ? timeout : new UpstreamTimeout(message, timeout.afterSuccessStatus());
     }
     if (failure instanceof ServiceUnavailable unavailable && !unavailable.gatewayBusy()) { // a provider's "cannot serve now", quoting its message
       String message = mask(unavailable.getMessage(), secrets);

@@ -78,24 +78,38 @@ class IdleTimedInputStreamTest {
         .isInstanceOf(IdleTimeout.class);
   }
 
+  /**
+   * Bytes every 20 ms, for twice the timeout of 1 s: the watch looks at each read, not at the
+   * stream's start, so it never fires. Not a race against the clock: a byte may come 50 times later
+   * than planned (a loaded machine; the 0.3 s timeout this had once failed at load 15) and the test
+   * still holds, while a watch timed from the stream's start, or one that kept a read's start after
+   * it returned, would fire within the span, which ends by the clock, however slow the bytes are.
+   */
   @Test
   void readsThatKeepComingWithinTheTimeoutNeverTimeOut() throws Exception {
     var body = new Trickle();
-    var stream = new IdleTimedInputStream(body, Duration.ofMillis(300));
+    Duration timeout = Duration.ofSeconds(1);
+    var stream = new IdleTimedInputStream(body, timeout);
+    var done = new java.util.concurrent.atomic.AtomicBoolean();
     var provider = Thread.ofPlatform().daemon().start(() -> {
-      for (int i = 0; i < 20; i++) {
+      for (int i = 0; !done.get(); i++) {
         try {
-          Thread.sleep(50);
+          Thread.sleep(20);
         } catch (InterruptedException e) {
           return;
         }
-        body.give(i);
+        body.give(i % 100);
       }
     });
-    for (int i = 0; i < 20; i++) { // a second in all, three times the timeout
-      assertThat(stream.read(new byte[1], 0, 1)).isEqualTo(1);
+    long start = System.nanoTime();
+    int reads = 0;
+    while (System.nanoTime() - start < 2 * timeout.toNanos()) {
+      assertThat(stream.read(new byte[1], 0, 1)).as("read %d", reads).isEqualTo(1);
+      reads++;
     }
+    done.set(true);
     provider.join(TimeUnit.SECONDS.toMillis(10));
+    assertThat(reads).as("bytes kept coming across twice the timeout").isGreaterThan(2);
     assertThat(body.closed.getCount()).as("never closed by the timer").isEqualTo(1);
   }
 
