@@ -31,12 +31,15 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
+import java.util.function.Supplier;
 import java.util.logging.Logger;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.secretsmanager.SecretsManagerClient;
 
 /**
  * The composition root: everything a handler needs, built once per container. Lambda builds it
@@ -117,6 +120,20 @@ public final class Gateway {
       SecretSource masterKeySource,
       ModelList.Config models,
       Providers providers) {
+    this(settings, clock, keyStore, teamStore, usage, usageJournal, masterKey(settings, masterKeySource, clock), models, providers);
+  }
+
+  /** As above, over a master key already made (and perhaps read: Lambda's init reads it beside its second thread). */
+  private Gateway(
+      GatewaySettings settings,
+      Clock clock,
+      KeyStore keyStore,
+      TeamStore teamStore,
+      UsageRecorder usage,
+      UsageJournal usageJournal,
+      MasterKey masterKey,
+      ModelList.Config models,
+      Providers providers) {
     this.settings = settings;
     this.clock = clock;
     this.teamStore = teamStore;
@@ -127,8 +144,7 @@ public final class Gateway {
     // Reads of usage in this process count what it handed over (/key/info right after an answer).
     this.keyStore = new UsageFlushingKeyStore(keyStore, this.usage);
     this.keyCache = new KeyCache(this.keyStore, clock, settings.keyCacheTtl());
-    this.masterKey =
-        new MasterKey(masterKeySource, clock, settings.masterKeyTtl(), settings.masterKeyRecheck(), settings.masterKeyGrace());
+    this.masterKey = masterKey;
     this.authenticator = new Authenticator(masterKey, keyCache, teamCache);
     this.router = new Router(models.deployments());
     this.providers = providers;
@@ -172,6 +188,17 @@ public final class Gateway {
       Providers providers,
       UsageJournal usageJournal,
       Clock clock) {
+    return over(settings, dynamo, masterKey(settings, masterKeySource, clock), models, providers, usageJournal, clock);
+  }
+
+  private static Gateway over(
+      GatewaySettings settings,
+      DynamoDbClient dynamo,
+      MasterKey masterKey,
+      ModelList.Config models,
+      Providers providers,
+      UsageJournal usageJournal,
+      Clock clock) {
     var gateway = new Gateway(
         settings,
         clock,
@@ -179,7 +206,7 @@ public final class Gateway {
         new DynamoDbTeamStore(dynamo, settings.keysTable()),
         new DynamoDbUsageRecorder(dynamo, settings.keysTable()),
         usageJournal,
-        masterKeySource,
+        masterKey,
         models,
         providers);
     gateway.usageItems = new aigw.core.keys.dynamodb.DynamoDbUsageRecorder(dynamo, settings.keysTable());
@@ -190,6 +217,11 @@ public final class Gateway {
     gateway.spend = gateway.logs;
     gateway.spendReader = gateway.logs;
     return gateway;
+  }
+
+  /** The master key over {@code source}, cached and re-read as the settings say (AIGW_MASTER_KEY_TTL_SECONDS...). */
+  private static MasterKey masterKey(GatewaySettings settings, SecretSource source, Clock clock) {
+    return new MasterKey(source, clock, settings.masterKeyTtl(), settings.masterKeyRecheck(), settings.masterKeyGrace());
   }
 
   /**
@@ -229,22 +261,28 @@ public final class Gateway {
    *     unknown key there (401), and a compromised proxy function cannot read it.
    */
   public static Gateway fromEnvironment(Map<String, String> env, boolean callsProviders) {
+    return fromEnvironment(env, callsProviders, AwsClients::secretsManager, AwsClients::dynamoDb);
+  }
+
+  /** As above, with the AWS clients made by {@code secretsManager} and {@code dynamoDb} (tests: stand-ins). */
+  static Gateway fromEnvironment(
+      Map<String, String> env, boolean callsProviders, Supplier<SecretsManagerClient> secretsManager, Callable<DynamoDbClient> dynamoDb) {
     var settings = GatewaySettings.fromEnvironment(env);
     // Init's two independent halves: the JDK's TLS context (its trust store read: about a quarter of
     // this init's CPU), the model list file (Jackson and SnakeYAML) and the providers' HTTP client
     // (the JDK's HTTP classes) are made on a second thread while this one builds the Secrets Manager
-    // client and reads the secrets (the AWS SDK's classes, the larger half). The SDK clients'
-    // url-connection client makes its own TLS context only at the first secret read or when the
-    // DynamoDB client is built (AwsClients.httpClient), by when the JDK has the trust store and its
-    // TLS classes ready. Once its part of the join is handed over, the second thread builds the
-    // DynamoDB client unless this thread has taken it (a FutureTask runs once, and a second run()
-    // returns at once), then makes the runtime's event serializer, which the runtime would make on
-    // this thread after the handler's constructor. Building the DynamoDB client while this thread
-    // calls Secrets Manager is safe: SDK clients are thread-safe,
+    // client and reads the secrets, the master key included (the AWS SDK's classes, the larger
+    // half). The SDK clients' url-connection client makes its own TLS context only at the first
+    // secret read or when the DynamoDB client is built (AwsClients.httpClient), by when the JDK has
+    // the trust store and its TLS classes ready. Once its part of the join is handed over, the
+    // second thread builds the DynamoDB client unless this thread has taken it (a FutureTask runs
+    // once, and a second run() returns at once), then makes the runtime's event serializer, which
+    // the runtime would make on this thread after the handler's constructor. Building the DynamoDB
+    // client while this thread calls Secrets Manager is safe: SDK clients are thread-safe,
     // each thread has its own builder, and the SDK's process-wide state is immutable, JVM-initialised
     // or lazily made under a lock (docs/architecture.md, "Performance", session 13, has the evidence
     // and the figures).
-    var dynamo = new FutureTask<DynamoDbClient>(AwsClients::dynamoDb);
+    var dynamo = new FutureTask<DynamoDbClient>(dynamoDb);
     var aside = new CompletableFuture<Aside>();
     Thread.ofPlatform().name("aigw-init").daemon().start(() -> {
       try {
@@ -266,7 +304,7 @@ public final class Gateway {
       secret = SecretSource.NOT_HELD;
       LOG.info("Master-key model calls are off (AIGW_ALLOW_MASTER_KEY_FOR_MODELS): this function does not read the master key.");
     } else if (settings.masterKeySecretId() != null) {
-      secret = new SecretsManagerSecretSource(AwsClients.secretsManager(), settings.masterKeySecretId());
+      secret = new SecretsManagerSecretSource(secretsManager.get(), settings.masterKeySecretId());
     } else if (env.containsKey("AWS_LAMBDA_FUNCTION_NAME")) {
       LOG.severe("AIGW_MASTER_KEY_SECRET_ID is not set: on AWS the master key must come from Secrets Manager. Not starting.");
       throw new IllegalStateException("AIGW_MASTER_KEY_SECRET_ID is not set");
@@ -279,8 +317,20 @@ public final class Gateway {
     String providerSecret = env.get("AIGW_PROVIDER_SECRET_ID");
     if (callsProviders && providerSecret != null && !providerSecret.isBlank()) {
       // Read again at each call once stale (and after a SnapStart restore): see ProviderCredentials.
-      credentials = ProviderCredentials.overSecret(env, AwsClients.secretsManager(), providerSecret.trim(), clock);
+      credentials = ProviderCredentials.overSecret(env, secretsManager.get(), providerSecret.trim(), clock);
       names = credentials.names();
+    }
+    // Read here, beside the second thread, not once the gateway is made after the join: the admin
+    // function's first Secrets Manager call (the SDK's call pipeline, signing, the JSON protocol:
+    // about 600 classes) is this read. The same MasterKey then serves, so it is re-read as before:
+    // once stale (AIGW_MASTER_KEY_TTL_SECONDS), on a key that does not match, and after a SnapStart
+    // restore (renewAfterRestore).
+    MasterKey masterKey = masterKey(settings, secret, clock);
+    try {
+      masterKey.load();
+    } catch (SecretSource.SecretUnavailable e) {
+      LOG.severe("Cannot read the master key from " + secret.describe() + ": " + e.getMessage() + ". Not starting.");
+      throw e;
     }
     dynamo.run(); // here if the second thread has not taken it yet
     Aside made = join(aside);
@@ -291,14 +341,8 @@ public final class Gateway {
     var http = callsProviders
         ? made.http()
         : new aigw.core.providers.http.LazyHttpClient(OpenAiCompatibleProvider::defaultHttpClient);
-    var gateway = over(settings, built(dynamo), secret, models, new Providers(http, credentials), clock);
+    var gateway = over(settings, built(dynamo), masterKey, models, new Providers(http, credentials), new LoggedUsageJournal(), clock);
     gateway.router.startAtRandom(new SecureRandom());
-    try {
-      gateway.masterKey.load();
-    } catch (SecretSource.SecretUnavailable e) {
-      LOG.severe("Cannot read the master key from " + secret.describe() + ": " + e.getMessage() + ". Not starting.");
-      throw e;
-    }
     return gateway;
   }
 

@@ -1040,7 +1040,7 @@ class PackagedFunctionsTest {
             RepoFiles.resolve("functions/rotation/target/function"), "MasterKeyRotationFunction", false, layer)));
     // An A/B in the same turns: -Daigw.measureInit.baseline=DIR, a directory holding another build's
     // functions/*/target/function and layers/core/target/layer (e.g. main's), whose proxy (runtime
-    // interface client) and admin functions then run in each turn beside this build's.
+    // interface client), admin and master key rotation functions then run in each turn beside this build's.
     String baseline = System.getProperty("aigw.measureInit.baseline");
     if (baseline != null && !baseline.isBlank()) {
       Path base = Path.of(baseline);
@@ -1049,6 +1049,8 @@ class PackagedFunctionsTest {
           base.resolve("functions/proxy/target/function"), "ProxyFunction", false, baseLayer));
       launches.add(5, new Launch("baseline AdminFunction", "aigw.admin.AdminHandler::handleRequest",
           base.resolve("functions/admin/target/function"), "AdminFunction", false, baseLayer));
+      launches.add(new Launch("baseline MasterKeyRotationFunction", "aigw.rotation.MasterKeyRotationHandler::handleRequest",
+          base.resolve("functions/rotation/target/function"), "MasterKeyRotationFunction", false, baseLayer));
     }
     // Profiling: -Daigw.measureInit.jvmOptions="..." is added to every launch's JAVA_TOOL_OPTIONS (e.g.
     // -Xlog:class+load or a flight recording, whose file is written when the process is stopped).
