@@ -35,6 +35,7 @@ import java.util.regex.Pattern;
  * ./mvnw -q package -DskipTests
  * java -cp local/target/aigw-local.jar:bench/target/aigw-bench.jar aigw.bench.Bench [--requests N] [--jar PATH]
  *     [--streams N] [--chunks N] [--streaming-only] [--start-only] [--no-peers] [--wrk-seconds S]
+ *     [--gateway-jvm-options "OPTIONS"]...   (repeatable: --peers and --start-only start the jar with each set)
  * java -cp ... aigw.bench.Bench --peers [--wrk-seconds S]   (only aigw beside Portkey under wrk)
  * java -cp ... aigw.bench.Bench --soak [--soak-seconds S]   (only the soak; 300 s by default)
  * java -cp ... aigw.bench.Bench --lambda [--requests N]   (only the Lambda handler's warm self-time)
@@ -97,6 +98,7 @@ public final class Bench {
     Integer streamsGiven = null;
     Duration soakDuration = Duration.ofMinutes(5);
     Path jar = Path.of("local/target/aigw-local.jar");
+    var gatewayJvmOptions = new ArrayList<List<String>>();
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--requests" -> requests = requestsGiven = Integer.parseInt(args[++i]);
@@ -108,6 +110,7 @@ public final class Bench {
         case "--wrk-seconds" -> wrkDuration = Duration.ofSeconds(Long.parseLong(args[++i]));
         case "--chunks" -> chunks = Integer.parseInt(args[++i]);
         case "--jar" -> jar = Path.of(args[++i]);
+        case "--gateway-jvm-options" -> gatewayJvmOptions.add(jvmOptions(args[++i]));
         case "--start-only" -> {
           load = false;
           streaming = false;
@@ -143,7 +146,7 @@ public final class Bench {
       URI direct = URI.create(stub.baseUrl() + "/v1/chat/completions");
 
       if (peersOnly) {
-        PeerBench.run(jar, config, stub.baseUrl(), env(), wrkDuration);
+        PeerBench.run(jar, config, stub.baseUrl(), env(), wrkDuration, gatewayJvmOptions);
         return;
       }
 
@@ -192,7 +195,7 @@ public final class Bench {
       }
 
       if (load && peers) {
-        PeerBench.run(jar, config, stub.baseUrl(), env(), wrkDuration);
+        PeerBench.run(jar, config, stub.baseUrl(), env(), wrkDuration, gatewayJvmOptions);
       }
 
       if (!startUp) {
@@ -201,7 +204,7 @@ public final class Bench {
       System.out.println();
       System.out.println("== start-up of the packaged jar (" + jar + "): JVM start to first proxied response, median of 3 ==");
       if (Files.exists(jar)) {
-        startUp(jar, config, stub.baseUrl());
+        startUp(jar, config, stub.baseUrl(), gatewayJvmOptions);
       } else {
         System.out.println("  skipped: " + jar + " not built (./mvnw package -DskipTests)");
       }
@@ -218,7 +221,11 @@ public final class Bench {
    * {@code java -jar}), the jar with a class-data-sharing archive (JDK 19+) and with an AOT cache
    * (JDK 24+), each written by a training start first. Wall time and the process's CPU time.
    */
-  private static void startUp(Path jar, Path config, String stubBase) throws Exception {
+  private static void startUp(Path jar, Path config, String stubBase, List<List<String>> gatewayJvmOptions) throws Exception {
+    if (!gatewayJvmOptions.isEmpty()) {
+      startUpWithOptions(jar, config, stubBase, gatewayJvmOptions);
+      return;
+    }
     String benchJar = Path.of(Bench.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
     Path work = Files.createTempDirectory("aigw-start");
     Path archive = work.resolve("aigw-local.jsa");
@@ -269,6 +276,40 @@ public final class Bench {
             plain - TARGET_START_MILLIS, loadAverage(), plainCpu, plainCpu / cores, cores));
   }
 
+  /**
+   * {@code --start-only --gateway-jvm-options ...}: a plain {@code java OPTIONS -jar} in memory per
+   * option set, each after a first start of its own (its cached classes are per option set), three
+   * times in turns beside the floor: wall and CPU to the first proxied answer, medians.
+   */
+  private static void startUpWithOptions(Path jar, Path config, String stubBase, List<List<String>> gatewayJvmOptions) throws Exception {
+    String benchJar = Path.of(Bench.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+    Path work = Files.createTempDirectory("aigw-start");
+    var ways = new java.util.LinkedHashMap<String, List<String>>();
+    ways.put("floor: JDK HttpServer + HttpClient, nothing else", List.of("-cp", benchJar, StartFloor.class.getName(), "PORT", stubBase));
+    for (List<String> options : gatewayJvmOptions) {
+      List<String> start = concat(options, List.of("-jar", jar.toString(), "--port", "PORT", "--config", config.toString()), "--in-memory");
+      ways.put("java " + String.join(" ", options) + " -jar, --in-memory", start);
+      coldStart(start, work); // the first start: records (JDK 25+) or writes the archive for the next ones
+    }
+    var wall = new java.util.LinkedHashMap<String, List<Double>>();
+    var cpu = new java.util.LinkedHashMap<String, List<Double>>();
+    for (int run = 0; run < 3; run++) {
+      for (var way : ways.entrySet()) {
+        double[] measured = coldStart(way.getValue(), work);
+        wall.computeIfAbsent(way.getKey(), k -> new ArrayList<>()).add(measured[0]);
+        cpu.computeIfAbsent(way.getKey(), k -> new ArrayList<>()).add(measured[1]);
+      }
+    }
+    double floor = median(wall.values().iterator().next());
+    for (String way : ways.keySet()) {
+      double millis = median(wall.get(way));
+      System.out.printf(Locale.ROOT, "  %-52s %6.0f ms  (%.1fx the floor)  CPU %6.0f ms   (runs: %s ms, CPU %s ms)%n", way, millis, millis / floor,
+          median(cpu.get(way)), wall.get(way).stream().map(v -> String.format(Locale.ROOT, "%.0f", v)).toList(),
+          cpu.get(way).stream().map(v -> String.format(Locale.ROOT, "%.0f", v)).toList());
+    }
+    System.out.println("  load " + loadAverage());
+  }
+
   private static String loadAverage() {
     try {
       return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
@@ -293,6 +334,11 @@ public final class Bench {
   private static double median(List<Double> values) {
     var sorted = values.stream().sorted().toList();
     return sorted.get(sorted.size() / 2);
+  }
+
+  /** {@code --gateway-jvm-options}'s value: options separated by spaces; blank for none (the JVM's defaults). */
+  private static List<String> jvmOptions(String value) {
+    return value.isBlank() ? List.of() : List.of(value.strip().split("\\s+"));
   }
 
   static Map<String, String> env() {

@@ -57,8 +57,12 @@ final class PeerBench {
    * @param jar the packaged aigw-local.jar, started twice ({@code --in-memory}, then file-backed)
    * @param config the gateway config routing {@code bench-model} to the stub
    * @param stubBase the stub provider's base URL ({@code http://127.0.0.1:port})
+   * @param gatewayJvmOptions JVM option sets to start the jar with ({@code java OPTIONS -jar}), each
+   *     measured as its own pair of targets, in the order given (an empty list: the jar as users
+   *     start it, with none); to compare a JVM option against the default in one run
    */
-  static void run(Path jar, Path config, String stubBase, Map<String, String> env, Duration seconds) throws Exception {
+  static void run(Path jar, Path config, String stubBase, Map<String, String> env, Duration seconds, List<List<String>> gatewayJvmOptions)
+      throws Exception {
     System.out.println();
     System.out.println("== side by side: wrk against the stub, aigw (java -jar) and Portkey's gateway (node) ==");
     if (!onPath("wrk")) {
@@ -73,23 +77,28 @@ final class PeerBench {
     var results = new LinkedHashMap<String, List<WrkRun>>();
     results.put("stub (floor)", measure(new Target("stub", URI.create(stubBase + "/v1/chat/completions"), Map.of(), null), body, seconds));
 
-    for (boolean inMemory : new boolean[] {true, false}) {
-      Path data = Files.createTempDirectory("aigw-peer-data");
-      var command = new ArrayList<>(List.of(java(), "-jar", jar.toString(), "--config", config.toString(), "--port"));
-      int port = freePort();
-      command.add(Integer.toString(port));
-      command.addAll(inMemory ? List.of("--in-memory") : List.of("--data-dir", data.toString()));
-      var builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
-      builder.environment().putAll(env);
-      Process gateway = builder.start();
-      try {
-        URI base = URI.create("http://127.0.0.1:" + port);
-        awaitHealthy(base, gateway);
-        String key = Bench.createKey(base);
-        var target = new Target("aigw", URI.create(base + "/v1/chat/completions"), Map.of("Authorization", "Bearer " + key), gateway.toHandle());
-        results.put(inMemory ? "aigw, in memory" : "aigw, file-backed (default)", measure(target, body, seconds));
-      } finally {
-        stop(gateway);
+    for (List<String> jvmOptions : gatewayJvmOptions.isEmpty() ? List.of(List.<String>of()) : gatewayJvmOptions) {
+      for (boolean inMemory : new boolean[] {true, false}) {
+        Path data = Files.createTempDirectory("aigw-peer-data");
+        var command = new ArrayList<>(List.of(java()));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-jar", jar.toString(), "--config", config.toString(), "--port"));
+        int port = freePort();
+        command.add(Integer.toString(port));
+        command.addAll(inMemory ? List.of("--in-memory") : List.of("--data-dir", data.toString()));
+        var builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        builder.environment().putAll(env);
+        Process gateway = builder.start();
+        try {
+          URI base = URI.create("http://127.0.0.1:" + port);
+          awaitHealthy(base, gateway);
+          String key = Bench.createKey(base);
+          var target = new Target("aigw", URI.create(base + "/v1/chat/completions"), Map.of("Authorization", "Bearer " + key), gateway.toHandle());
+          String name = inMemory ? "aigw, in memory" : "aigw, file-backed (default)";
+          results.put(gatewayJvmOptions.isEmpty() ? name : name + " [" + String.join(" ", jvmOptions) + "]", measure(target, body, seconds));
+        } finally {
+          stop(gateway);
+        }
       }
     }
 
