@@ -127,7 +127,7 @@ final class StreamRelay implements StreamingBody {
       while (chunk != null) {
         List<StreamFormat.Event> events = format.onChunk(chunk);
         if (format.ended()) { // they tell the client the answer is complete: counted before they are sent
-          out.flush(); // what came before leaves now: the record is not the provider, but it is a wait
+          out.flush(); // what came before leaves now: recording may wait (a full write-behind backlog)
           if (recordedOrFailed(out)) {
             write(out, events);
           }
@@ -253,7 +253,7 @@ final class StreamRelay implements StreamingBody {
   /**
    * The most bytes written before a flush while chunks keep arriving: a provider's burst (or a
    * client's slow reads letting the provider's bytes pile up) still leaves in parts of this size,
-   * so neither the first of its events nor the transport's buffer waits for the whole of it.
+   * so the events at its start do not wait for the whole of it, nor does the transport buffer it all.
    */
   static final int MAX_UNFLUSHED_BYTES = 16 * 1024;
 
