@@ -176,6 +176,23 @@ final class ChatToMessages {
       return pending.poll();
     }
 
+    /** Translates the chunks that are in until one makes an event (or the stream ends): as {@link #next} would, without waiting. */
+    @Override
+    public boolean nextInHand() {
+      while (pending.isEmpty() && !ended) {
+        if (!chunks.nextInHand()) {
+          return false;
+        }
+        StreamChunk chunk = chunks.next();
+        if (chunk == null) {
+          end();
+        } else {
+          translate(chunk);
+        }
+      }
+      return true;
+    }
+
     @Override
     public void close() {
       chunks.close();

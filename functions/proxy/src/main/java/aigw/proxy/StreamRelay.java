@@ -22,8 +22,8 @@ import java.util.logging.Logger;
 /**
  * A provider's streamed answer written to the client as Server-Sent Events, in the client's
  * protocol ({@link StreamFormat}: OpenAI's chat chunks ending {@code data: [DONE]}, Anthropic's
- * Messages events, the Responses API's events), each batch flushed at once. The same rules for
- * every protocol:
+ * Messages events, the Responses API's events), the events of the chunks that have arrived flushed
+ * together before the relay waits for more ({@link #writeTo}). The same rules for every protocol:
  *
  * <ul>
  *   <li><b>Usage</b> is read from whichever chunk of the provider's stream reports it, the last one
@@ -112,27 +112,46 @@ final class StreamRelay implements StreamingBody {
     return firstInHand;
   }
 
+  /**
+   * Writes the first event at once (with the status and headers, {@link #firstEventInHand}), then
+   * the events of every chunk that has arrived, flushed together, once, just before it would wait
+   * for the provider ({@link ProviderStream#nextInHand} false) or when {@link #MAX_UNFLUSHED_BYTES}
+   * are written: an event that arrived is on its way to the client before the relay waits, and one
+   * that arrived with others leaves in their write. A provider that sends a token at a time gets a
+   * flush per token, as before; one whose events come in bursts (a loopback stub, a fast model,
+   * a buffering proxy in front of the provider) costs one write per burst instead of one per event:
+   * each write is a system call, and on a busy machine the gateway's writes of the rest of a burst
+   * held the CPU the client needed to read the first event (session 14, docs/architecture.md
+   * "Performance"). The first event does not wait for the ones that came with it: it is what the
+   * client's time to first byte is.
+   */
   @Override
   public void writeTo(OutputStream out) throws IOException {
     try {
-      boolean flushed = write(out, format.opening(first));
+      long unflushed = write(out, format.opening(first)); // bytes written since the last flush
+      boolean eventSent = false; // until an event has left, each chunk's events leave at once
       StreamChunk chunk = first;
       while (chunk != null) {
         List<StreamFormat.Event> events = format.onChunk(chunk);
         if (format.ended()) { // they tell the client the answer is complete: counted before they are sent
+          out.flush(); // what came before leaves now: recording may wait (a full write-behind backlog)
           if (recordedOrFailed(out)) {
             write(out, events);
           }
+          out.flush();
           return;
         }
-        flushed |= write(out, events);
-        if (!flushed) {
-          out.flush(); // firstEventInHand: the status and headers leave now, even when the first chunk made no event
-          flushed = true;
-        }
+        unflushed += write(out, events);
         try {
           if (timeLimitReached) {
             throw timeLimit();
+          }
+          if (!eventSent || unflushed >= MAX_UNFLUSHED_BYTES || !chunks.nextInHand()) {
+            // firstEventInHand: the status and headers leave with this flush at the latest, even
+            // when no chunk has made an event yet.
+            out.flush();
+            eventSent |= unflushed > 0;
+            unflushed = 0;
           }
           chunk = chunks.next();
         } catch (ClientClosedRequest gone) {
@@ -148,12 +167,15 @@ final class StreamRelay implements StreamingBody {
             LOG.log(Level.WARNING, "usage of a stream that failed mid-way could not be recorded", notRecorded);
           }
           write(out, format.failure(endedBy));
+          out.flush();
           return;
         }
       }
+      out.flush(); // the events written since the last wait, before the call is recorded
       if (recordedOrFailed(out)) { // before the end is told: a client told the stream is complete is always counted
         write(out, format.closing(counted()));
       }
+      out.flush();
     } catch (IOException clientGone) {
       readUsageAfterGeneration();
       chunks.close(); // ends the upstream call: nobody reads what it would still generate
@@ -264,16 +286,25 @@ final class StreamRelay implements StreamingBody {
   }
 
   /**
-   * Events, flushed once after them all; data with line breaks is sent as several {@code data:}
-   * lines (SSE joins them). False (nothing written, no flush) when there are none.
+   * The most bytes written before a flush while chunks keep arriving: a provider's burst (or a
+   * client's slow reads letting the provider's bytes pile up) still leaves in parts of this size,
+   * so the events at its start do not wait for the whole of it, nor does the transport buffer it all.
    */
-  private static boolean write(OutputStream out, List<StreamFormat.Event> events) throws IOException {
-    if (events.isEmpty()) {
-      return false;
-    }
+  static final int MAX_UNFLUSHED_BYTES = 16 * 1024;
+
+  /**
+   * Events, not flushed ({@link #writeTo} flushes before it waits); data with line breaks is sent
+   * as several {@code data:} lines (SSE joins them).
+   *
+   * @return the bytes written
+   */
+  private static long write(OutputStream out, List<StreamFormat.Event> events) throws IOException {
+    long bytes = 0;
     for (StreamFormat.Event event : events) {
       if (event.type() != null) {
-        out.write(("event: " + event.type() + "\n").getBytes(StandardCharsets.UTF_8));
+        byte[] line = ("event: " + event.type() + "\n").getBytes(StandardCharsets.UTF_8);
+        out.write(line);
+        bytes += line.length;
       }
       byte[] data = event.json();
       int from = 0;
@@ -283,13 +314,14 @@ final class StreamRelay implements StreamingBody {
           int to = i > from && data[i - 1] == '\r' ? i - 1 : i;
           out.write(data, from, to - from);
           out.write('\n');
+          bytes += DATA.length + to - from + 1;
           from = i + 1;
         }
       }
       out.write('\n');
+      bytes++;
     }
-    out.flush();
-    return true;
+    return bytes;
   }
 
   /** The provider's stream, whose chunks are counted as they are read, whatever the format makes of them. */
@@ -317,6 +349,11 @@ final class StreamRelay implements StreamingBody {
         }
       }
       return chunk;
+    }
+
+    @Override
+    public boolean nextInHand() {
+      return provider.nextInHand();
     }
 
     @Override

@@ -353,8 +353,8 @@ class MessagesEndpointTest {
           List.of(held), MutableClock.at("2026-05-01T12:00:00Z"));
       app = GatewayApplication.of(CorsPolicy.DISABLED, new ProxyService(gateway)::handle);
       var written = new java.io.ByteArrayOutputStream();
-      var client = new java.io.OutputStream() { // the client's connection: gone after its second event
-        int flushes;
+      var client = new java.io.OutputStream() { // the client's connection: gone after its second write
+        volatile int flushes;
 
         @Override
         public void write(int b) throws java.io.IOException {
@@ -387,9 +387,14 @@ class MessagesEndpointTest {
       var exchange = upstream.awaitRequest();
       assertThat(exchange.requestLine()).isEqualTo("POST /v1/messages HTTP/1.1");
       exchange.startStream();
+      // Two events in one write: the first leaves at once, the second in the client's second write; the next finds it gone.
       exchange.sendRaw("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","
-          + "\"content\":[],\"model\":\"claude-held\",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n");
-      exchange.sendRaw("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+          + "\"content\":[],\"model\":\"claude-held\",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n"
+          + "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+      while (client.flushes < 2 && System.nanoTime() < deadline) {
+        Thread.sleep(5);
+      }
       exchange.sendRaw("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hel\"}}\n\n");
 
       assertThat(call.get(10, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo("client gone");

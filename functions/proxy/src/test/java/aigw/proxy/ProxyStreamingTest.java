@@ -124,9 +124,14 @@ class ProxyStreamingTest {
     return gateway.keyStore().usageOf(keyId);
   }
 
-  /** The client's side: what was written, as it was written. */
+  /**
+   * The client's side: what was written, as it was written, and what of it was flushed (what a
+   * transport sends: the local server one chunk per flush, the Lambda runtime one chunk per flush).
+   */
   private static final class ClientOutput extends OutputStream {
     private final ByteArrayOutputStream written = new ByteArrayOutputStream();
+    private final List<String> sent = new ArrayList<>();
+    private int sentBytes;
     private final int flushesBeforeGone;
     private int flushes;
 
@@ -154,10 +159,24 @@ class ProxyStreamingTest {
     @Override
     public synchronized void flush() {
       flushes++;
+      byte[] all = written.toByteArray();
+      if (all.length > sentBytes) {
+        sent.add(new String(all, sentBytes, all.length - sentBytes, StandardCharsets.UTF_8));
+        sentBytes = all.length;
+      }
     }
 
     synchronized String text() {
       return written.toString(StandardCharsets.UTF_8);
+    }
+
+    /** What each flush that had something to send sent, in order. */
+    synchronized List<String> sent() {
+      return List.copyOf(sent);
+    }
+
+    synchronized String sentText() {
+      return String.join("", sent);
     }
   }
 
@@ -176,11 +195,12 @@ class ProxyStreamingTest {
     });
   }
 
+  /** Waits until {@code text} was flushed: it has left for the client, not only been written. */
   private static void awaitWritten(ClientOutput out, String text) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (!out.text().contains(text)) {
+    while (!out.sentText().contains(text)) {
       if (System.nanoTime() > deadline) {
-        throw new AssertionError("not written within 10 s: " + text + "\nwritten: " + out.text());
+        throw new AssertionError("not flushed within 10 s: " + text + "\nwritten: " + out.text() + "\nflushed: " + out.sentText());
       }
       Thread.sleep(5);
     }
@@ -215,6 +235,34 @@ class ProxyStreamingTest {
     assertThat(usage.requests()).isEqualTo(1);
     assertThat(usage.totalTokens()).as("the provider's usage, recorded before [DONE]").isEqualTo(13);
     assertThat(usage.estimatedRequests()).isZero();
+  }
+
+  /**
+   * The first event leaves at once, alone; the events that arrived with it are written together and
+   * flushed once, before the gateway waits for the provider again; one that arrives alone is flushed
+   * alone, at once: nothing that arrived waits on the provider's next bytes.
+   */
+  @Test
+  void eventsThatArriveTogetherAfterTheFirstLeaveInOneWriteAndNoneWaitsForTheProvider() throws Exception {
+    var out = ClientOutput.staying();
+    var call = sendInBackground("/v1/chat/completions", chatStream("held", ""), out);
+    var exchange = upstream.awaitRequest();
+    exchange.startStream();
+    exchange.sendRaw(sse(chunk("Hel"), chunk("lo"), chunk(" there"))); // one chunk of the body, in one write; then silence
+    awaitWritten(out, chunk(" there"));
+    assertThat(out.sent()).as("the first event at once, the two that came with it in one write").containsExactly(
+        sse(chunk("Hel")), sse(chunk("lo"), chunk(" there")));
+    exchange.sendEvent(chunk("!"));
+    awaitWritten(out, chunk("!"));
+    assertThat(out.sent()).as("an event that arrives alone is not held for the next").containsExactly(
+        sse(chunk("Hel")), sse(chunk("lo"), chunk(" there")), sse(chunk("!")));
+    exchange.sendEvent(STOP);
+    exchange.sendEvent(USAGE);
+    exchange.sendEvent("[DONE]");
+    exchange.finish();
+    call.get(10, TimeUnit.SECONDS);
+    assertThat(out.sentText()).isEqualTo(sse(chunk("Hel"), chunk("lo"), chunk(" there"), chunk("!"), STOP, "[DONE]"));
+    assertThat(usage().totalTokens()).isEqualTo(13);
   }
 
   @Test

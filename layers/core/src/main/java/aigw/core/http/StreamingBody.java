@@ -6,7 +6,8 @@ import java.io.OutputStream;
 /**
  * A response body produced while it is sent, such as a Server-Sent Events stream
  * (https://html.spec.whatwg.org/multipage/server-sent-events.html): the writer flushes {@code out}
- * after each event so the client sees it at once.
+ * before it waits for its source, so the client sees every event the body has at once (the
+ * proxy's relays write the events that arrived together and flush them once).
  *
  * <p>Every transport hands it an {@link OutputStream}: the local server its chunked response body,
  * the Lambda streaming runtime the chunked body of its response to the Runtime API, a buffering

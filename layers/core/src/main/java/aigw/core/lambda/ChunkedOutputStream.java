@@ -6,8 +6,8 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * An HTTP/1.1 chunked request body (RFC 9112 section 7.1) that sends one chunk per {@link #flush}:
- * a {@code StreamingBody} flushes after each event, so each event reaches the Runtime API, and
- * from there the client, as soon as it is written. Bytes written without a flush are sent as one
+ * a {@code StreamingBody} flushes before it waits for more, so each event reaches the Runtime API,
+ * and from there the client, as soon as it is written (events that arrived together, in one chunk). Bytes written without a flush are sent as one
  * chunk when {@link #BUFFER_BYTES} are gathered.
  *
  * <p>{@link #finish} ends the body, with trailer fields if given (RFC 9112 section 7.1.2); closing

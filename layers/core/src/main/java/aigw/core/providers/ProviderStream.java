@@ -20,6 +20,20 @@ public non-sealed interface ProviderStream extends ProviderAnswer, AutoCloseable
   StreamChunk next();
 
   /**
+   * Whether {@link #next} will return without waiting for the provider: its next chunk, its end or
+   * its failure has already arrived. It may read and translate what has arrived to tell (never
+   * waiting for more), and so throw what {@code next()} would have thrown for it. A reader that
+   * holds its output back while it reads (the proxy's relay writes the events of every chunk that
+   * is in and flushes them together) asks this before each {@code next()}, and flushes when it is
+   * false: nothing that arrived waits on the provider's next bytes.
+   *
+   * <p>The default, false, is always safe: the reader then flushes before every {@code next()}.
+   */
+  default boolean nextInHand() {
+    return false;
+  }
+
+  /**
    * The deployment whose stream this is (after failover, not necessarily the first tried), as
    * {@code FailoverPolicy} returns it; null from a provider called directly.
    */

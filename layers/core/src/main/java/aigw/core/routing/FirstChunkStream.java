@@ -45,6 +45,11 @@ final class FirstChunkStream implements ProviderStream {
   }
 
   @Override
+  public boolean nextInHand() {
+    return !firstGiven || ended || stream.nextInHand();
+  }
+
+  @Override
   public void close() {
     stream.close();
   }

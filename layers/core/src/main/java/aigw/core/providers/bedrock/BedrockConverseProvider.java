@@ -249,6 +249,32 @@ public final class BedrockConverseProvider implements ModelProvider {
       return pending.poll();
     }
 
+    /** Decodes the bytes that have arrived ({@code available()}: a read will not wait) until a chunk, the end or a failure is in. */
+    @Override
+    public boolean nextInHand() {
+      try {
+        while (pending.isEmpty() && failureAfterPending == null && !translation.complete()) {
+          int read;
+          try {
+            if (body.available() <= 0) {
+              return false; // next() waits for the provider, or finds the body's end
+            }
+            read = body.read(buffer);
+          } catch (IOException e) {
+            throw UpstreamHttp.midStream(call, e, !anyChunk);
+          }
+          if (read < 0) {
+            return false; // the end: next() tells whether the answer was whole
+          }
+          decode(read);
+        }
+        return true;
+      } catch (RuntimeException e) {
+        close();
+        throw UpstreamHttp.masked(e, call.secrets());
+      }
+    }
+
     private void decode(int read) {
       List<Message> messages;
       try {

@@ -153,6 +153,11 @@ public class HttpModelProvider implements ModelProvider {
     }
 
     @Override
+    public boolean nextInHand() {
+      return true; // all of it is read
+    }
+
+    @Override
     public void close() {
       chunks.clear();
     }
@@ -179,6 +184,34 @@ public class HttpModelProvider implements ModelProvider {
     public StreamChunk next() {
       try {
         return nextChunk();
+      } catch (RuntimeException e) {
+        throw UpstreamHttp.masked(e, call.secrets());
+      }
+    }
+
+    /**
+     * True when the next chunk, the end or a failure is in {@code pending} or can be read from
+     * the bytes that have arrived: the events that have are read and translated here (never
+     * waiting), so an event that makes no chunk (a keep-alive, Anthropic's {@code ping}) does not
+     * make {@link #next} wait where this said it would not.
+     */
+    @Override
+    public boolean nextInHand() {
+      try {
+        while (pending.isEmpty() && !translation.complete()) {
+          ServerSentEvent event;
+          try {
+            event = events.nextIfInHand();
+          } catch (IOException e) {
+            close();
+            throw UpstreamHttp.midStream(call, e, !anyChunk);
+          }
+          if (event == null) {
+            return false; // not all of it has arrived, or the body ended: next() waits, or tells which
+          }
+          translate(event);
+        }
+        return true;
       } catch (RuntimeException e) {
         throw UpstreamHttp.masked(e, call.secrets());
       }
@@ -212,17 +245,7 @@ public class HttpModelProvider implements ModelProvider {
                   + (anyChunk ? "in the middle of the stream)." : "after its response headers, before any part of its answer)."),
               null, false);
         }
-        List<StreamChunk> chunks;
-        try {
-          chunks = translation.onEvent(masked(event));
-        } catch (UpstreamFailed reported) {
-          close();
-          throw UpstreamHttp.masked(reported, call.secrets());
-        } catch (RuntimeException e) {
-          close();
-          throw e;
-        }
-        pending.addAll(chunks);
+        translate(event);
       }
       anyChunk = true;
       StreamChunk chunk = pending.poll();
@@ -236,6 +259,20 @@ public class HttpModelProvider implements ModelProvider {
     @Override
     public boolean generationFinished() {
       return generationFinished;
+    }
+
+    private void translate(ServerSentEvent event) {
+      List<StreamChunk> chunks;
+      try {
+        chunks = translation.onEvent(masked(event));
+      } catch (UpstreamFailed reported) {
+        close();
+        throw UpstreamHttp.masked(reported, call.secrets());
+      } catch (RuntimeException e) {
+        close();
+        throw e;
+      }
+      pending.addAll(chunks);
     }
 
     /** The event with the call's credentials masked: whatever a translation passes on holds no key. */

@@ -33,15 +33,29 @@ public final class ServerSentEvents {
   }
 
   private final InputStream in;
+  /**
+   * What was read from {@code in} and not yet parsed: {@code buffer[position..limit)}. Read in
+   * blocks of this size (one idle timer per refill, see {@code IdleTimedInputStream}), and parsed
+   * from here so that {@link #nextIfInHand} knows which bytes have arrived without asking {@code in}
+   * byte by byte.
+   */
+  private final byte[] buffer = new byte[8192];
+  private int position;
+  private int limit;
   /** The line being read, without its end: {@code line[0..lineBytes)}; grown as needed up to {@link #MAX_LINE_BYTES}. */
   private byte[] line = new byte[256];
-  private int lineBytes; // the size in bytes of the line readLine last read
+  private int lineBytes; // the size in bytes of the line read so far
+  private boolean lineOpen; // part of a line is in {@link #line}: a poll stopped in it, the next read goes on with it
   private boolean skipLineFeed; // the previous line ended in CR: a following LF belongs to it
   private boolean started; // past the first bytes, where a UTF-8 byte order mark may stand
+  // The event being read; kept between calls, since a poll may stop in the middle of it.
+  private String event;
+  private String data; // the first data line's value, while it is the only one
+  private StringBuilder lines; // the data lines joined, from the second one on
+  private long dataBytes;
 
   public ServerSentEvents(InputStream in) {
-    // Read byte by byte below: a buffer in front keeps that cheap (and one idle timer per refill).
-    this.in = in instanceof java.io.BufferedInputStream ? in : new java.io.BufferedInputStream(in, 8192);
+    this.in = in;
   }
 
   /**
@@ -50,19 +64,36 @@ public final class ServerSentEvents {
    * event of one such line (every OpenAI chunk), since this runs once per streamed chunk.
    */
   public ServerSentEvent next() throws IOException {
-    String event = null;
-    String data = null; // the first data line's value, while it is the only one
-    StringBuilder lines = null; // the data lines joined, from the second one on
-    long dataBytes = 0;
-    while (readLine()) {
+    return read(true);
+  }
+
+  /**
+   * The next event if all of it has arrived, read without waiting ({@code in.available()} says
+   * what has); else null, and what was read of it is kept for the next call. Null also at the end
+   * of the stream, which only {@link #next} tells: so that a reader that holds output back while
+   * the provider is still sending (the relay, which writes the events that are in and flushes them
+   * once before it would wait) never holds it while this waits.
+   */
+  public ServerSentEvent nextIfInHand() throws IOException {
+    return read(false);
+  }
+
+  private ServerSentEvent read(boolean wait) throws IOException {
+    while (true) {
+      int read = readLine(wait);
+      if (read != LINE) {
+        return null; // the end of the stream (an event cut off by it is dropped), or not all of the event is in
+      }
       if (lineBytes == 0) {
-        if (lines != null) {
-          return new ServerSentEvent(event, lines.toString());
-        }
-        if (data != null) {
-          return new ServerSentEvent(event, data);
-        }
+        ServerSentEvent dispatched = lines != null ? new ServerSentEvent(event, lines.toString())
+            : data != null ? new ServerSentEvent(event, data) : null;
         event = null; // an event without data is not dispatched
+        if (dispatched != null) {
+          data = null;
+          lines = null;
+          dataBytes = 0;
+          return dispatched;
+        }
         continue;
       }
       if (startsWith(DATA)) {
@@ -95,7 +126,6 @@ public final class ServerSentEvents {
         lines.append('\n').append(value);
       }
     }
-    return null;
   }
 
   private static final byte[] DATA = "data".getBytes(StandardCharsets.US_ASCII);
@@ -114,15 +144,35 @@ public final class ServerSentEvents {
     return -1;
   }
 
-  /** Reads the next line into {@link #line}; false at the end of the stream (a last line without its end is a line). */
-  private boolean readLine() throws IOException {
+  private static final int LINE = 1;
+  private static final int END = -1;
+  private static final int NOT_IN = 0;
+
+  /**
+   * Reads the next line into {@link #line}: {@link #LINE}, or {@link #END} at the end of the stream
+   * (a last line without its end is a line); without {@code wait}, {@link #NOT_IN} when the bytes
+   * that would go on with it have not arrived.
+   */
+  private int readLine(boolean wait) throws IOException {
     if (!started) {
+      if (!byteOrderMarkSkipped(wait)) {
+        return NOT_IN;
+      }
       started = true;
-      skipByteOrderMark();
     }
-    lineBytes = 0;
-    int b;
-    while ((b = in.read()) != -1) {
+    if (!lineOpen) {
+      lineBytes = 0;
+      lineOpen = true;
+    }
+    while (true) {
+      if (position == limit && !fill(wait)) {
+        if (!wait) {
+          return NOT_IN;
+        }
+        lineOpen = false;
+        return lineBytes > 0 ? LINE : END;
+      }
+      byte b = buffer[position++];
       if (skipLineFeed) {
         skipLineFeed = false;
         if (b == '\n') {
@@ -130,11 +180,13 @@ public final class ServerSentEvents {
         }
       }
       if (b == '\n') {
-        return true;
+        lineOpen = false;
+        return LINE;
       }
       if (b == '\r') {
         skipLineFeed = true;
-        return true;
+        lineOpen = false;
+        return LINE;
       }
       if (lineBytes >= MAX_LINE_BYTES) {
         throw new TooLarge("a line of more than " + MAX_LINE_BYTES + " bytes in its event stream");
@@ -142,16 +194,49 @@ public final class ServerSentEvents {
       if (lineBytes == line.length) {
         line = java.util.Arrays.copyOf(line, (int) Math.min((long) line.length * 2, MAX_LINE_BYTES));
       }
-      line[lineBytes++] = (byte) b;
+      line[lineBytes++] = b;
     }
-    return lineBytes > 0;
   }
 
-  /** Skips a UTF-8 byte order mark (EF BB BF) at the start of the stream; anything else is left to read. */
-  private void skipByteOrderMark() throws IOException {
-    in.mark(3);
-    if (in.read() != 0xEF || in.read() != 0xBB || in.read() != 0xBF) {
-      in.reset();
+  /**
+   * Reads the next block into the (used up) buffer: false at the end of the stream, or, without
+   * {@code wait}, when no byte has arrived ({@code in.available()} is 0: a read would wait).
+   */
+  private boolean fill(boolean wait) throws IOException {
+    if (!wait && in.available() <= 0) {
+      return false;
     }
+    int read = in.read(buffer, 0, buffer.length);
+    if (read <= 0) {
+      return false;
+    }
+    position = 0;
+    limit = read;
+    return true;
+  }
+
+  private static final byte[] BYTE_ORDER_MARK = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
+
+  /**
+   * Skips a UTF-8 byte order mark (EF BB BF) at the start of the stream, reading until its first
+   * bytes show there is none; anything else is left to read. False, without {@code wait}, when the
+   * bytes that would tell have not arrived.
+   */
+  private boolean byteOrderMarkSkipped(boolean wait) throws IOException {
+    // Only at the start: position is 0 and the buffer holds the stream's first bytes.
+    while (limit < BYTE_ORDER_MARK.length && java.util.Arrays.equals(buffer, 0, limit, BYTE_ORDER_MARK, 0, limit)) {
+      if (!wait && in.available() <= 0) {
+        return false;
+      }
+      int read = in.read(buffer, limit, buffer.length - limit);
+      if (read <= 0) {
+        return true; // the stream ended within its first bytes: what came is read as it is
+      }
+      limit += read;
+    }
+    if (limit >= BYTE_ORDER_MARK.length && java.util.Arrays.equals(buffer, 0, BYTE_ORDER_MARK.length, BYTE_ORDER_MARK, 0, BYTE_ORDER_MARK.length)) {
+      position = BYTE_ORDER_MARK.length;
+    }
+    return true;
   }
 }
