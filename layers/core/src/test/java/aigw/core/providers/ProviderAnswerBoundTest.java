@@ -68,6 +68,26 @@ class ProviderAnswerBoundTest {
         out.write(SIZED);
       }
     });
+    // A stream that ends as providers end theirs: its events, [DONE], and a moment later the
+    // chunked body's last chunk (written when the exchange closes), noting the client's port per call.
+    standIn.createContext("/streamed/v1/chat/completions", exchange -> {
+      exchange.getRequestBody().readAllBytes();
+      clientPorts.add(exchange.getRemoteAddress().getPort());
+      exchange.getResponseHeaders().set("Content-Type", "text/event-stream");
+      exchange.sendResponseHeaders(200, 0);
+      OutputStream out = exchange.getResponseBody();
+      out.write(("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+          + "\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\n").getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      try {
+        Thread.sleep(20); // the body's end comes after the reader has its [DONE]
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      exchange.close();
+    });
     // A declared length over the bound: refused like an endless answer, without waiting for its bytes.
     standIn.createContext("/declared/v1/chat/completions", exchange -> {
       exchange.getRequestBody().readAllBytes();
@@ -162,6 +182,21 @@ class ProviderAnswerBoundTest {
       assertThat(answer.usage().totalTokens()).isEqualTo(7);
     }
     // Each answer was read to its end, so its connection went back to the pool and the next call took it.
+    assertThat(clientPorts).hasSize(3).containsOnly(clientPorts.get(0));
+  }
+
+  @Test
+  void aStreamReadToItsDoneLeavesItsConnectionForTheNextCall() throws Exception {
+    var providers = new Providers(OpenAiCompatibleProvider.defaultHttpClient(), ProviderCredentials.environmentOnly(), BOUND);
+    for (int i = 0; i < 3; i++) {
+      try (var stream = (ProviderStream) call(providers, "/streamed", true)) {
+        assertThat(stream.next()).as("the event").isNotNull();
+        assertThat(stream.next()).as("[DONE]: the answer is whole").isNull();
+      }
+      Thread.sleep(300); // the next call comes after the body's end (20 ms after [DONE]), as calls do
+    }
+    // The body's end was read after [DONE], so each connection went back to the pool and served the
+    // next call; closing at [DONE] had cancelled each exchange and closed its connection.
     assertThat(clientPorts).hasSize(3).containsOnly(clientPorts.get(0));
   }
 

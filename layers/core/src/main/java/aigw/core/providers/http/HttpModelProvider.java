@@ -220,7 +220,9 @@ public class HttpModelProvider implements ModelProvider {
     private StreamChunk nextChunk() {
       while (pending.isEmpty()) {
         if (translation.complete()) {
-          close(); // the answer is whole; whatever follows is not read
+          // The answer is whole; what follows is the body's end, read and dropped so that the
+          // provider's connection is kept for the next call rather than closed.
+          reply.closeAtEnd();
           return null;
         }
         ServerSentEvent event;

@@ -98,6 +98,19 @@ final class IdleTimedInputStream extends FilterInputStream {
   }
 
   /**
+   * As {@link #close()}, for a body whose reader has all it needs: a {@link StreamedBody} is left to
+   * read its own end, so that its connection is kept ({@link StreamedBody#closeAtEnd}).
+   */
+  void closeAtEnd(long bytes, Duration grace) throws IOException {
+    if (in instanceof StreamedBody streamed) {
+      stopWatching();
+      streamed.closeAtEnd(bytes, grace);
+    } else {
+      close();
+    }
+  }
+
+  /**
    * Ends the watch now rather than when it would next fire: a watch holds this stream (and the
    * JDK's body buffers behind it) for up to {@code idle}, the request timeout, so at thousands of
    * answers a second the timer's queue held every answer of the last ten minutes.

@@ -4,11 +4,13 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -48,6 +50,10 @@ final class StreamedBody extends InputStream implements HttpResponse.BodySubscri
   private boolean complete; // guarded by lock
   private Throwable failure; // guarded by lock
   private boolean closed; // guarded by lock
+  /** Closed by {@link #closeAtEnd}: what still arrives is the body's end, taken and dropped. Guarded by {@link #lock}. */
+  private boolean draining;
+  /** Bytes {@link #closeAtEnd} still drops before it gives the connection up. Guarded by {@link #lock}. */
+  private long dropLeft;
   private volatile Flow.Subscription subscription;
   /** The buffer being read; the reader's alone. */
   private ByteBuffer current;
@@ -87,23 +93,41 @@ final class StreamedBody extends InputStream implements HttpResponse.BodySubscri
   @Override
   public void onNext(List<ByteBuffer> piece) {
     boolean any = false;
+    boolean overBound = false;
+    boolean closed;
     lock.lock();
     try {
+      closed = this.closed;
       if (closed) {
-        return;
-      }
-      for (ByteBuffer buffer : piece) {
-        if (buffer.hasRemaining()) {
-          queued.add(buffer);
-          any = true;
+        if (!draining) {
+          return; // cancelled, or cancelling: nothing more is asked for
         }
-      }
-      if (any) {
-        queued.add(END_OF_PIECE);
-        arrived.signal();
+        for (ByteBuffer buffer : piece) {
+          dropLeft -= buffer.remaining();
+        }
+        draining = dropLeft >= 0;
+        overBound = !draining;
+      } else {
+        for (ByteBuffer buffer : piece) {
+          if (buffer.hasRemaining()) {
+            queued.add(buffer);
+            any = true;
+          }
+        }
+        if (any) {
+          queued.add(END_OF_PIECE);
+          arrived.signal();
+        }
       }
     } finally {
       lock.unlock();
+    }
+    if (overBound) {
+      subscription.cancel(); // more after the reader's end than a body's end: not worth the connection
+      return;
+    }
+    if (closed) {
+      return; // dropped: closeAtEnd asked for all of the rest
     }
     if (!any) {
       subscription.request(1); // a piece without bytes: asked for again, so that available() stays true to its word
@@ -117,6 +141,7 @@ final class StreamedBody extends InputStream implements HttpResponse.BodySubscri
     lock.lock();
     try {
       failure = thrown;
+      draining = false;
       arrived.signal();
     } finally {
       lock.unlock();
@@ -129,6 +154,7 @@ final class StreamedBody extends InputStream implements HttpResponse.BodySubscri
     lock.lock();
     try {
       complete = true;
+      draining = false; // the connection goes back to the client's pool
       arrived.signal();
     } finally {
       lock.unlock();
@@ -246,6 +272,68 @@ final class StreamedBody extends InputStream implements HttpResponse.BodySubscri
       if (!wait) {
         return null;
       }
+    }
+  }
+
+  /**
+   * Closes once the reader has all it needs of a body that is ending (an event stream's {@code
+   * [DONE]} or last event): what may still arrive is the body's own end (chunked encoding's last,
+   * empty chunk), which the client must read to keep the connection for the next call. {@link
+   * #close()} there, before the client has it, cancels the exchange and the connection with it, so
+   * the next call to the provider opens a new one (TCP and TLS handshakes before its first byte).
+   * Here the rest is taken and dropped as it arrives, at most {@code bytes} of it; past that, or if
+   * the body has not ended within {@code grace}, the exchange is cancelled as {@link #close()} does.
+   */
+  void closeAtEnd(long bytes, Duration grace) {
+    boolean drain;
+    lock.lock();
+    try {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      boolean ended = complete || failure != null;
+      if (!ended) {
+        long unread = 0;
+        for (ByteBuffer buffer : queued) {
+          unread += buffer.remaining();
+        }
+        dropLeft = bytes - unread;
+        draining = dropLeft >= 0;
+      }
+      drain = draining;
+      queued.clear();
+      arrived.signalAll();
+      if (ended) {
+        return;
+      }
+    } finally {
+      lock.unlock();
+    }
+    Flow.Subscription subscription = this.subscription;
+    if (subscription == null) {
+      return; // onSubscribe cancels: nobody reads
+    }
+    if (!drain) {
+      subscription.cancel();
+      return;
+    }
+    subscription.request(Long.MAX_VALUE); // on to the end, whatever the reader had asked for
+    CompletableFuture.delayedExecutor(grace.toNanos(), TimeUnit.NANOSECONDS).execute(this::endDrain);
+  }
+
+  /** {@link #closeAtEnd}'s grace is over: a body that has not ended is cancelled (its connection closed). */
+  private void endDrain() {
+    boolean cancel;
+    lock.lock();
+    try {
+      cancel = draining;
+      draining = false;
+    } finally {
+      lock.unlock();
+    }
+    if (cancel) {
+      subscription.cancel();
     }
   }
 

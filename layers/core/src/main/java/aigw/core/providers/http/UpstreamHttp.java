@@ -112,6 +112,16 @@ public final class UpstreamHttp {
    */
   public static final Duration DEPARTED_GRACE = Duration.ofSeconds(5);
 
+  /**
+   * How long a streamed body whose reader has the whole answer is still read for its own end
+   * (chunked encoding's last chunk, which follows the last event at once), so that the connection
+   * is kept ({@link OpenReply#closeAtEnd}); past it, the connection is closed.
+   */
+  static final Duration END_OF_BODY_GRACE = Duration.ofSeconds(1);
+
+  /** The most bytes read and dropped after the whole answer for its body's end: more is not a body's end. */
+  static final long END_OF_BODY_BYTES = 16 * 1024;
+
   /** Runs {@code then} {@link #DEPARTED_GRACE} from now, on a virtual thread of its own (a departure is rare: no timer kept). */
   private static void afterDepartedGrace(Runnable then) {
     Thread.ofVirtual().name("aigw-departed-grace").start(() -> {
@@ -200,6 +210,21 @@ public final class UpstreamHttp {
     public void close() {
       whileOpen.close();
       closeBody();
+    }
+
+    /**
+     * Closes once the reader has the whole answer (an event stream's {@code [DONE]} or last event):
+     * the body's own end, if still to come, is read and dropped, so that the provider's connection
+     * is reused rather than closed ({@link StreamedBody#closeAtEnd}: at most {@link
+     * #END_OF_BODY_BYTES}, for at most {@link #END_OF_BODY_GRACE}).
+     */
+    public void closeAtEnd() {
+      whileOpen.close();
+      try {
+        body.closeAtEnd(END_OF_BODY_BYTES, END_OF_BODY_GRACE);
+      } catch (IOException alreadyGone) {
+        // closing is all that was asked
+      }
     }
 
     private void closeBody() {

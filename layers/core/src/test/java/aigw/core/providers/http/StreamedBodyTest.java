@@ -34,7 +34,7 @@ class StreamedBodyTest {
     @Override
     public synchronized void request(long n) {
       asked.add(n);
-      demand += n;
+      demand = demand + n < 0 ? Long.MAX_VALUE : demand + n; // Long.MAX_VALUE: unbounded, as Flow says
       deliver();
     }
 
@@ -193,5 +193,47 @@ class StreamedBodyTest {
     assertThat(body.read(new byte[4], 0, 4)).isEqualTo(-1);
     body.close();
     assertThat(client.cancelled).isFalse();
+  }
+
+  @Test
+  void closingAtTheEndReadsTheBodysEndAndCancelsNothing() throws Exception {
+    var client = new Client();
+    var body = subscribed(client, null);
+    client.send("data: [DONE]\n\n");
+    assertThat(body.readNBytes(14)).asString(StandardCharsets.UTF_8).isEqualTo("data: [DONE]\n\n");
+
+    body.closeAtEnd(1024, java.time.Duration.ofMinutes(1));
+    client.send("", "more than the window", "allows", "to come", "unasked");
+    client.endAfterTheLastPiece();
+
+    assertThat(client.waiting).as("all of the rest taken").isEmpty();
+    assertThat(client.cancelled).as("the exchange ended by itself: its connection is kept").isFalse();
+  }
+
+  @Test
+  void closingAtTheEndOfABodyThatDoesNotEndCancelsItAfterTheGrace() throws Exception {
+    var client = new Client();
+    var body = subscribed(client, null);
+    client.send("data: [DONE]\n\n");
+
+    body.closeAtEnd(1024, java.time.Duration.ofMillis(50));
+    assertThat(client.cancelled).as("within the grace").isFalse();
+
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!client.cancelled && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertThat(client.cancelled).as("the body never ended: its connection is closed").isTrue();
+  }
+
+  @Test
+  void closingAtTheEndCancelsABodyWithMoreThanTheBoundStillToCome() {
+    var client = new Client();
+    var body = subscribed(client, null);
+    body.closeAtEnd(8, java.time.Duration.ofMinutes(1));
+    client.send("0123", "4567");
+    assertThat(client.cancelled).as("8 bytes: within the bound").isFalse();
+    client.send("8");
+    assertThat(client.cancelled).as("more than a body's end").isTrue();
   }
 }
