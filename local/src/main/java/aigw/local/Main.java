@@ -76,11 +76,9 @@ public final class Main {
       return;
     }
     var jar = SharedArchiveRelaunch.runningJar();
-    // The collector the gateway picks unless the user chose one; also what the AOT cache is built and fingerprinted with.
-    var childOptions = SharedArchiveRelaunch.childJvmOptions(jvmOptions.get(), options.env());
-    var plan = SharedArchiveRelaunch.plan(options, optedOut, childOptions, jar);
+    var plan = SharedArchiveRelaunch.plan(options, optedOut, jvmOptions.get(), jar);
     if (plan.isPresent()) {
-      var exit = SharedArchiveRelaunch.run(plan.get(), jar.get(), childOptions, argv);
+      var exit = SharedArchiveRelaunch.run(plan.get(), jar.get(), jvmOptions.get(), argv);
       if (exit.isPresent()) {
         System.exit(exit.get());
       }

@@ -83,7 +83,7 @@ final class SharedArchiveRelaunch {
       }
     }
     // Options from the environment reach the child too (it inherits it); the user's choice there counts as well.
-    for (String variable : ENVIRONMENT_OPTIONS) {
+    for (String variable : List.of("JDK_JAVA_OPTIONS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS")) {
       if (choosesClassCache(options.env().getOrDefault(variable, ""))) {
         return Optional.empty();
       }
@@ -121,51 +121,6 @@ final class SharedArchiveRelaunch {
   static boolean choosesClassCache(String options) {
     return options.contains("-XX:SharedArchiveFile") || options.contains("-XX:ArchiveClassesAtExit")
         || options.contains("-XX:AOT") || options.contains("-Xshare") || options.contains("AutoCreateSharedArchive");
-  }
-
-  /**
-   * The collector the gateway picks for its child (session 14, docs/operations.md "The child's JVM
-   * options"): on the 2 cores of the bench machine, G1's write barriers and its concurrent
-   * refinement cost CPU on every request; the serial collector's young pauses, with the gateway's
-   * few live megabytes, stay short. Every JDK the gateway runs on (21 and later) has it.
-   */
-  static final String CHILD_COLLECTOR = "-XX:+UseSerialGC";
-
-  /**
-   * The child's JVM options: this JVM's ({@code jvmOptions}, the user's), then the collector the
-   * gateway picks ({@link #CHILD_COLLECTOR}) unless the user chose one, on the command line or in
-   * {@code JDK_JAVA_OPTIONS}, {@code JAVA_TOOL_OPTIONS} or {@code _JAVA_OPTIONS} (which the child
-   * inherits): an option selecting a collector ({@code -XX:+UseG1GC}, {@code -XX:+UseZGC}, any
-   * {@code -XX:±Use…GC}) or one of G1's own ({@code -XX:G1…}). Two collectors would stop the JVM
-   * at its start, and the user's choice wins.
-   */
-  static List<String> childJvmOptions(List<String> jvmOptions, Map<String, String> env) {
-    if (choosesCollector(jvmOptions)) {
-      return jvmOptions;
-    }
-    for (String variable : ENVIRONMENT_OPTIONS) {
-      String value = env.get(variable);
-      if (value != null && choosesCollector(List.of(value.trim().split(" ")))) {
-        return jvmOptions;
-      }
-    }
-    var child = new ArrayList<String>(jvmOptions.size() + 1);
-    child.addAll(jvmOptions);
-    child.add(CHILD_COLLECTOR);
-    return List.copyOf(child);
-  }
-
-  /** The environment variables the JVM reads options from. */
-  private static final List<String> ENVIRONMENT_OPTIONS = List.of("JDK_JAVA_OPTIONS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS");
-
-  private static boolean choosesCollector(List<String> options) {
-    for (String option : options) {
-      boolean selects = (option.startsWith("-XX:+Use") || option.startsWith("-XX:-Use")) && option.endsWith("GC");
-      if (selects || option.startsWith("-XX:G1") || option.startsWith("-XX:+G1") || option.startsWith("-XX:-G1")) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /** The JDK's version as part of a file name: {@code 25.0.3+9-LTS} as it is, other characters as '_'. */
