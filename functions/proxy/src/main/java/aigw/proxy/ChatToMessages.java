@@ -193,15 +193,6 @@ final class ChatToMessages {
       return true;
     }
 
-    /**
-     * The chat stream's: once its finish chunk has come, a client that leaves still has the call
-     * counted with the provider's usage (StreamRelay reads on for the grace), as on /v1/chat/completions.
-     */
-    @Override
-    public boolean generationFinished() {
-      return chunks.generationFinished();
-    }
-
     @Override
     public void close() {
       chunks.close();

@@ -18,7 +18,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -117,33 +116,6 @@ class MessagesTranslationFixturesTest {
     assertThat(reported).isEqualTo(fixture.get("usage").isNull() ? null : TranslatorFixtures.usage(fixture.get("usage")));
     events.close();
     assertThat(closed[0]).as("closing the events ends the provider's stream").isTrue();
-  }
-
-  /**
-   * A client leaving a /v1/messages stream after the chat provider's finish chunk has the call
-   * counted with the provider's usage only if the translated stream passes on that generation finished.
-   */
-  @Test
-  void theTranslatedStreamSaysWhenTheChatProviderFinishedGenerating() {
-    var finished = new boolean[1];
-    ProviderStream provider = new ProviderStream() {
-      @Override
-      public StreamChunk next() {
-        return null;
-      }
-
-      @Override
-      public boolean generationFinished() {
-        return finished[0];
-      }
-
-      @Override
-      public void close() {}
-    };
-    var events = new ChatToMessages.EventStream(provider, "gpt-4o-mini");
-    assertThat(events.generationFinished()).as("still generating").isFalse();
-    finished[0] = true;
-    assertThat(events.generationFinished()).as("the finish chunk came").isTrue();
   }
 
   /** As the client or provider reads it: written and parsed again (numbers then compare by value). */
