@@ -77,7 +77,7 @@ public class HttpModelProvider implements ModelProvider {
   /**
    * Whether a chunk in OpenAI's shape (every translation's, but Anthropic's passed-through events and
    * the Responses API's, whose usage comes in the same event as their end) has a {@code
-   * finish_reason} that is a string, not null: the provider has finished generating that choice.
+   * finish_reason} that is a non-empty string, not null: the provider has finished generating that choice.
    * A byte search, not a parse (every chunk goes through here): inside a JSON string a quote is
    * escaped, so {@code "finish_reason"} with its quotes bare is a member name. With {@code n} above 1
    * the first choice to finish counts; the others then have {@link UpstreamHttp#DEPARTED_GRACE} to
@@ -90,7 +90,9 @@ public class HttpModelProvider implements ModelProvider {
         int at = skipSpace(json, i + FINISH_REASON.length);
         if (at < json.length && json[at] == ':') {
           at = skipSpace(json, at + 1);
-          if (at < json.length && json[at] == '"') {
+          // A string, and not the empty one: Ollama and SGLang send "finish_reason":"" in every
+          // content chunk (ollama/ollama#4357, sgl-project/sglang#3912), mid-generation.
+          if (at + 1 < json.length && json[at] == '"' && json[at + 1] != '"') {
             return true;
           }
         }
