@@ -223,12 +223,25 @@ final class StreamRelay implements StreamingBody {
       return;
     }
     long until = System.nanoTime() + UpstreamHttp.DEPARTED_GRACE.toNanos();
+    // The bound holds even where no departure watch ends the provider's stream (on Lambda a write
+    // fails instead, and each read could wait for the deployment's timeout): closing the stream
+    // from another thread ends a read waiting on it.
+    Thread closer = Thread.ofVirtual().name("aigw-departed-grace").start(() -> {
+      try {
+        Thread.sleep(UpstreamHttp.DEPARTED_GRACE);
+      } catch (InterruptedException readInTime) {
+        return;
+      }
+      counted.provider.close();
+    });
     try {
       while (reported == null && System.nanoTime() - until < 0 && counted.next() != null) {
         // read for its usage only: nobody is there to write it to
       }
     } catch (RuntimeException endedOrFailed) {
-      // the transport's grace ended it, or the provider failed: counted with what came
+      // the grace ended it, or the provider failed: counted with what came
+    } finally {
+      closer.interrupt();
     }
   }
 

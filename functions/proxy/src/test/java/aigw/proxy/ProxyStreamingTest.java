@@ -341,6 +341,29 @@ class ProxyStreamingTest {
     assertThat(usage.completionTokens()).as("\"Hello wor\" + \"ld, and more\": 21 characters").isEqualTo(6);
   }
 
+  /**
+   * A client gone after the finish chunk, where no departure watch is (Lambda: a write fails): the
+   * rest is read for its usage for at most UpstreamHttp.DEPARTED_GRACE (5 s), not for the
+   * deployment's timeout, even when the provider stalls after its finish chunk.
+   */
+  @Test
+  void aClientGoneAfterTheFinishChunkHoldsAStalledProviderForTheGraceOnly() throws Exception {
+    useModels(List.of(new Deployment("held", Provider.OPENAI, "held-upstream", URI.create(upstream.baseUrl()), "sk-upstream-test-credential", "test",
+        Duration.ofSeconds(60)))); // a timeout well past the grace
+    var out = new ClientOutput(1); // the client reads one event, then closes its connection
+    var call = sendInBackground("/v1/chat/completions", chatStream("held", ""), out);
+    var exchange = upstream.awaitRequest();
+    exchange.startStream();
+    String finish = "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"model\":\"held-upstream\","
+        + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":\"stop\"}]}";
+    exchange.sendEvent(finish);
+    awaitWritten(out, finish);
+    exchange.sendEvent(finish); // its write finds the client gone; then the provider stalls
+    assertThatThrownBy(() -> call.get(20, TimeUnit.SECONDS)).hasRootCauseInstanceOf(IOException.class);
+    assertThat(exchange.awaitClientClosed(Duration.ofSeconds(5))).as("the gateway closed its connection to the provider").isTrue();
+    assertThat(usage().estimatedRequests()).as("no usage came: estimated").isEqualTo(1);
+  }
+
   @Test
   void aProviderDyingMidStreamEndsTheStreamWithAnErrorEventAndNoDone() throws Exception {
     var out = ClientOutput.staying();
