@@ -101,22 +101,22 @@ public final class Bench {
     var gatewayJvmOptions = new ArrayList<List<String>>();
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
-        case "--requests" -> requests = requestsGiven = Integer.parseInt(args[++i]);
-        case "--streams" -> streams = streamsGiven = Integer.parseInt(args[++i]);
+        case "--requests" -> requests = requestsGiven = number(args, i++);
+        case "--streams" -> streams = streamsGiven = number(args, i++);
         case "--adapters" -> adapters = true;
         case "--peers" -> peersOnly = true;
         case "--lambda" -> lambdaOnly = true;
         case "--no-peers" -> peers = false;
-        case "--wrk-seconds" -> wrkDuration = Duration.ofSeconds(Long.parseLong(args[++i]));
-        case "--chunks" -> chunks = Integer.parseInt(args[++i]);
-        case "--jar" -> jar = Path.of(args[++i]);
-        case "--gateway-jvm-options" -> gatewayJvmOptions.add(jvmOptions(args[++i]));
+        case "--wrk-seconds" -> wrkDuration = Duration.ofSeconds(number(args, i++));
+        case "--chunks" -> chunks = number(args, i++);
+        case "--jar" -> jar = Path.of(value(args, i++));
+        case "--gateway-jvm-options" -> gatewayJvmOptions.add(jvmOptions(value(args, i++)));
         case "--start-only" -> {
           load = false;
           streaming = false;
         }
         case "--soak" -> soak = true;
-        case "--soak-seconds" -> soakDuration = Duration.ofSeconds(Long.parseLong(args[++i]));
+        case "--soak-seconds" -> soakDuration = Duration.ofSeconds(number(args, i++));
         case "--streaming-only" -> {
           load = false;
           startUp = false;
@@ -337,6 +337,31 @@ public final class Bench {
   private static double median(List<Double> values) {
     var sorted = values.stream().sorted().toList();
     return sorted.get(sorted.size() / 2);
+  }
+
+  /**
+   * The value of the option {@code args[at]}: the next argument. An option given last without one is
+   * a usage error naming it, as an unknown option is (not an index out of bounds).
+   */
+  static String value(String[] args, int at) {
+    if (at + 1 >= args.length) {
+      throw new IllegalArgumentException("option " + args[at] + " needs a value (see the usage in Bench's class comment)");
+    }
+    return args[at + 1];
+  }
+
+  /** As {@link #value}, a whole number from 0 up. */
+  static int number(String[] args, int at) {
+    String text = value(args, at);
+    try {
+      int number = Integer.parseInt(text.strip());
+      if (number < 0) {
+        throw new NumberFormatException();
+      }
+      return number;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("option " + args[at] + " needs a whole number from 0 up, got '" + text + "'");
+    }
   }
 
   /** {@code --gateway-jvm-options}'s value: options separated by spaces; blank for none (the JVM's defaults). */

@@ -75,6 +75,8 @@ class LocalClientDepartureTest {
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/stalled-body/v1", api_key: os.environ/PROVIDER_KEY, timeout: 1}
           - model_name: stalled-body
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/stalled-body/v1", api_key: os.environ/PROVIDER_KEY}
+          - model_name: broken-off
+            litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/broken-off/v1", api_key: os.environ/PROVIDER_KEY}
         """.formatted(provider.port()));
     gateway = LocalGateway.start(LocalOptions.inMemory(config, Map.of("AIGW_MASTER_KEY", MASTER, "PROVIDER_KEY", "sk-provider-departure")));
   }
@@ -280,6 +282,44 @@ class LocalClientDepartureTest {
     JsonNode info = admin("GET", "/key/info?key=" + key, null).path("info");
     assertThat(info.path("request_count").asLong()).as("%s", info).isEqualTo(1);
     assertThat(info.path("estimated_request_count").asLong()).as("%s", info).isEqualTo(1);
+  }
+
+  /**
+   * A provider whose connection breaks off after its success status, before any part of the answer
+   * reached the client (half of a whole answer's body came): the client gets the 502 it got before,
+   * and the call is counted as one whose body stalled past the timeout (504, above) or whose client
+   * left (499) in the same state: the provider was generating the answer and probably bills it, so
+   * the prompt is estimated, not a call that used nothing (budgets rely on the count).
+   */
+  @Test
+  void aWholeAnswerWhoseConnectionBreaksOffAfterItsStatusIsCountedWithEstimatedTokens() throws Exception {
+    brokenOffAfterItsStatusIsCountedWithEstimatedTokens(false);
+  }
+
+  /** The same for a stream whose connection breaks off in its first event (before any chunk reached the client). */
+  @Test
+  void aStreamWhoseConnectionBreaksOffBeforeItsFirstChunkIsCountedWithEstimatedTokens() throws Exception {
+    brokenOffAfterItsStatusIsCountedWithEstimatedTokens(true);
+  }
+
+  private void brokenOffAfterItsStatusIsCountedWithEstimatedTokens(boolean stream) throws Exception {
+    String key = keyWithOneParallelRequest();
+    var answered = chat(key, "broken-off", stream);
+    assertThat(answered.statusCode()).as(answered.body()).isEqualTo(502);
+    assertThat(Json.MAPPER.readTree(answered.body()).path("error").path("message").asText())
+        .as("the error the client got before").startsWith("The connection to the provider of 'broken-off' at 127.0.0.1:" + provider.port() + " failed ");
+
+    JsonNode row = spendLogRow(key, "broken-off");
+    assertThat(row.path("metadata").path("status_code").asInt()).as("%s", row).isEqualTo(502);
+    assertThat(row.path("metadata").path("usage_estimated").asBoolean()).as("%s", row).isTrue();
+    String body = "{\"model\":\"broken-off\",\"stream\":" + stream + ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    assertThat(row.path("prompt_tokens").asLong()).as("the prompt sent, estimated: %s", row).isGreaterThanOrEqualTo((body.length() + 3) / 4);
+    assertThat(row.path("completion_tokens").asLong()).as("%s", row).isZero();
+    JsonNode info = admin("GET", "/key/info?key=" + key, null).path("info");
+    assertThat(info.path("request_count").asLong()).as("%s", info).isEqualTo(1);
+    assertThat(info.path("estimated_request_count").asLong()).as("%s", info).isEqualTo(1);
+    assertThat(info.path("prompt_tokens").asLong()).as("%s", info).isEqualTo(row.path("prompt_tokens").asLong());
+    assertThat(chat(key, "fast", false).statusCode()).as("the slot is free").isEqualTo(200);
   }
 
   /**
@@ -525,6 +565,23 @@ class LocalClientDepartureTest {
             out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
             out.flush();
             return;
+          }
+          if (path.startsWith("/broken-off/")) {
+            // Its success status, then half of its answer, and the connection closes: a provider
+            // that broke off while it was generating (a whole answer's body, or a stream's first event).
+            boolean stream = body.contains("\"stream\":true");
+            if (stream) {
+              out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+              String first = STREAM.substring(0, STREAM.indexOf("\n\n") + 2);
+              writeChunk(out, first.substring(0, first.length() / 2));
+            } else {
+              byte[] answer = COMPLETION.getBytes(StandardCharsets.UTF_8);
+              out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + answer.length + "\r\n\r\n")
+                  .getBytes(StandardCharsets.US_ASCII));
+              out.write(answer, 0, answer.length / 2);
+            }
+            out.flush();
+            return; // closed (the try), without the rest
           }
           if (path.startsWith("/half-body/") || path.startsWith("/stalled-body/")) {
             byte[] answer = COMPLETION.getBytes(StandardCharsets.UTF_8);

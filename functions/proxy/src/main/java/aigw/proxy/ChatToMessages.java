@@ -134,11 +134,18 @@ final class ChatToMessages {
    *       thinking_delta} for reasoning and {@code signature_delta} for a {@code thinking_blocks}
    *       entry's signature, {@code input_json_delta} for a tool call's arguments; a {@code
    *       redacted_thinking} entry is a block whole in its start event) and
-   *       {@code content_block_stop} when the next block starts or the answer ends (a delta for an
-   *       earlier tool call goes to that call's block index);
+   *       {@code content_block_stop} when the next block starts, when the finish chunk comes (a
+   *       non-empty {@code finish_reason}) or when the answer ends (a delta for an earlier tool
+   *       call goes to that call's block index);
    *   <li>once the provider's stream has ended: {@code message_delta} with the stop reason and the
-   *       usage (the chunk the gateway records), then {@code message_stop}.
+   *       usage (the chunk the gateway records), then {@code message_stop}. Not at the finish
+   *       chunk: with {@code stream_options.include_usage} OpenAI sends the usage in a chunk after
+   *       it, and {@code message_delta} carries the answer's {@code output_tokens}.
    * </ol>
+   *
+   * So the order is Anthropic's (https://docs.anthropic.com/en/docs/build-with-claude/streaming):
+   * each block's stop right after its last delta, then {@code message_delta}, then {@code
+   * message_stop}.
    *
    * Failures of the provider's stream pass through {@link #next} as they are thrown.
    */
@@ -218,7 +225,9 @@ final class ChatToMessages {
         usage = json.get("usage");
       }
       JsonNode choice = json.path("choices").path(0);
-      if (choice.path("finish_reason").isTextual()) {
+      // Not an empty one: Ollama and SGLang send "finish_reason":"" in every content chunk.
+      boolean finishing = !choice.path("finish_reason").asText("").isEmpty();
+      if (finishing) {
         finishReason = choice.get("finish_reason").asText();
       }
       JsonNode delta = choice.path("delta");
@@ -248,6 +257,11 @@ final class ChatToMessages {
         if (!arguments.isEmpty()) {
           emit(block, Json.MAPPER.createObjectNode().put("type", "input_json_delta").put("partial_json", arguments), arguments.length());
         }
+      }
+      if (finishing) {
+        // The generation is over: the block ends now, as Anthropic ends it before its message_delta,
+        // not when the usage chunk (which OpenAI sends after the finish chunk) or the end comes.
+        closeOpenBlock();
       }
     }
 

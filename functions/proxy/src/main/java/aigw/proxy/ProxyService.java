@@ -345,13 +345,14 @@ public final class ProxyService {
         throw failed;
       }
       if (failed instanceof aigw.core.errors.ServiceUnavailable busy && busy.gatewayBusy()
-          || failed instanceof aigw.core.errors.UpstreamTimeout late && late.afterSuccessStatus()) {
+          || failed instanceof aigw.core.errors.UpstreamTimeout late && late.afterSuccessStatus()
+          || failed instanceof aigw.core.errors.UpstreamUnreachable broken && broken.afterSuccessStatus()) {
         // The provider ran the call (and may bill it); only the gateway's answer budget could not
-        // hold its answer, or its body (a stream's first chunk) stalled past the timeout after its
-        // 2xx status, when a client leaving in the same state would be counted so too
+        // hold its answer, or its body (a stream's first chunk) stalled past the timeout or broke
+        // off after its 2xx status, when a client leaving in the same state would be counted so too
         // (CallAccounting.clientLeft). Counted as a cut stream is: estimated tokens (the prompt from
         // the body sent; the answer was not read), at the first deployment's prices, logged with its
-        // status (503, 504).
+        // status (503, 504, 502).
         accounting.answered(admitted, admitted.rotation().get(0), StreamRelay.estimate(request.body().sent().length, 0), true,
             aigw.core.errors.ErrorEnvelope.status(failed));
       } else {

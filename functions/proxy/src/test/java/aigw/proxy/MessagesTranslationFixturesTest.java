@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -116,6 +117,62 @@ class MessagesTranslationFixturesTest {
     assertThat(reported).isEqualTo(fixture.get("usage").isNull() ? null : TranslatorFixtures.usage(fixture.get("usage")));
     events.close();
     assertThat(closed[0]).as("closing the events ends the provider's stream").isTrue();
+  }
+
+  /**
+   * Anthropic ends a content block before its {@code message_delta}
+   * (https://docs.anthropic.com/en/docs/build-with-claude/streaming): translated, the open block
+   * ends when the provider's finish chunk comes, before the usage chunk OpenAI sends after it is
+   * read, not with the stream's end; {@code message_delta} still waits for that usage (its {@code
+   * output_tokens}). An empty {@code finish_reason} (Ollama's and SGLang's in every content chunk)
+   * ends nothing.
+   */
+  @Test
+  void theOpenBlockEndsWhenTheFinishChunkComesAndMessageDeltaCarriesTheUsageChunkThatFollows() throws Exception {
+    String head = "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",";
+    var chunks = new ArrayDeque<>(List.of(
+        head + "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"},\"finish_reason\":\"\"}]}",
+        head + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":\"\"}]}",
+        head + "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}",
+        head + "\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}"));
+    var log = new ArrayList<String>(); // what the provider gave and what the client got, in order
+    ProviderStream provider = new ProviderStream() {
+      @Override
+      public StreamChunk next() {
+        String chunk = chunks.poll();
+        if (chunk == null) {
+          log.add("provider: end");
+          return null;
+        }
+        JsonNode json = Json.readObject(chunk.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        log.add("provider: " + (json.path("usage").isObject() ? "usage" : "finish_reason " + json.path("choices").path(0).path("finish_reason")));
+        TokenUsage usage = json.path("usage").isObject() ? TokenUsage.fromOpenAi(json.get("usage")) : null;
+        return new StreamChunk(chunk.getBytes(java.nio.charset.StandardCharsets.UTF_8), usage, usage != null, 0);
+      }
+
+      @Override
+      public void close() {}
+    };
+    var events = new ChatToMessages.EventStream(provider, "gpt-4o-mini");
+    JsonNode messageDelta = null;
+    StreamChunk event;
+    while ((event = events.next()) != null) {
+      JsonNode json = Json.MAPPER.readTree(event.json());
+      log.add("client: " + json.path("type").asText());
+      if (json.path("type").asText().equals("message_delta")) {
+        messageDelta = json;
+      }
+    }
+
+    assertThat(log).containsExactly(
+        "provider: finish_reason \"\"", "client: message_start", "client: ping", "client: content_block_start", "client: content_block_delta",
+        "provider: finish_reason \"\"", "client: content_block_delta",
+        "provider: finish_reason \"stop\"", "client: content_block_stop",
+        "provider: usage",
+        "provider: end", "client: message_delta", "client: message_stop");
+    assertThat(messageDelta.path("delta").path("stop_reason").asText()).isEqualTo("end_turn");
+    assertThat(messageDelta.path("usage").path("output_tokens").asLong()).as("%s", messageDelta).isEqualTo(2);
+    assertThat(messageDelta.path("usage").path("input_tokens").asLong()).as("%s", messageDelta).isEqualTo(5);
   }
 
   /** As the client or provider reads it: written and parsed again (numbers then compare by value). */

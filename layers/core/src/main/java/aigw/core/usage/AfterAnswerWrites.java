@@ -6,8 +6,10 @@ import java.util.UUID;
 import java.util.function.IntFunction;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import software.amazon.awssdk.awscore.exception.AwsServiceException;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.model.ProvisionedThroughputExceededException;
 import software.amazon.awssdk.services.dynamodb.model.TransactWriteItem;
 import software.amazon.awssdk.services.dynamodb.model.TransactionCanceledException;
 
@@ -27,7 +29,9 @@ import software.amazon.awssdk.services.dynamodb.model.TransactionCanceledExcepti
  * the transaction is cancelled (a settlement whose reservation entry was reclaimed, a key deleted
  * meanwhile, a conflicting write) or DynamoDB cannot be reached, everything taken goes back to its
  * queue, whose own writer then writes it one by one and keeps or retries what fails, as it always
- * did. A single item is never sent as a transaction: it goes as a plain UpdateItem or PutItem, at
+ * did; except a single item written alone that DynamoDB refused after the SDK's retries, which a queue
+ * may keep its own way without sending the same write again ({@link WrittenTogether#endRefused}: the
+ * usage goes to its journal). A single item is never sent as a transaction: it goes as a plain UpdateItem or PutItem, at
  * half the units (a usage update merging several requests, or a settlement update folding several).
  *
  * <p>Taking and ending happen on the calling thread ({@link aigw.core.spend.dynamodb.DynamoDbLogs}
@@ -129,6 +133,7 @@ public final class AfterAnswerWrites {
       var taken = new ArrayList<WrittenTogether>(sources.size());
       var items = new ArrayList<TransactWriteItem>();
       boolean written = false;
+      SdkException refused = null; // the one item's plain write, refused by DynamoDB (not a condition)
       try {
         for (IntFunction<WrittenTogether> source : sources) {
           WrittenTogether part = source.apply(MAX_ITEMS - items.size());
@@ -138,12 +143,22 @@ public final class AfterAnswerWrites {
         if (items.isEmpty()) {
           return new Rounds(transactions, true);
         }
-        written = items.size() == 1 ? writeAlone(items.getFirst()) : transact(items);
+        if (items.size() == 1) {
+          Alone alone = writeAlone(items.getFirst());
+          written = alone.landed();
+          refused = alone.refused();
+        } else {
+          written = transact(items);
+        }
       } finally { // whatever happens, everything taken is ended: a queue waits for it until then
         RuntimeException endFailed = null;
         for (int i = taken.size() - 1; i >= 0; i--) { // the reverse of taking (the spend logs' lock last taken, first released)
           try {
-            taken.get(i).end(written);
+            if (refused != null) {
+              taken.get(i).endRefused(refused);
+            } else {
+              taken.get(i).end(written);
+            }
           } catch (RuntimeException e) {
             endFailed = e;
           }
@@ -162,8 +177,19 @@ public final class AfterAnswerWrites {
     }
   }
 
-  /** One item: the plain write of the same update or put (1 unit per KB instead of 2); false when it did not land. */
-  private boolean writeAlone(TransactWriteItem item) {
+  /**
+   * How a plain write of one item went: landed; or not, and then {@code refused} is what DynamoDB's
+   * client threw when it refused the call after its own retries (throttled, unavailable, out of
+   * reach), null when a condition failed (a key deleted meanwhile, an entry reclaimed: the queue's
+   * own writer tells the cases apart).
+   */
+  private record Alone(boolean landed, SdkException refused) {
+    static final Alone LANDED = new Alone(true, null);
+    static final Alone NOT_APPLIED = new Alone(false, null);
+  }
+
+  /** One item: the plain write of the same update or put (1 unit per KB instead of 2). */
+  private Alone writeAlone(TransactWriteItem item) {
     try {
       if (item.update() != null) {
         var update = item.update();
@@ -177,13 +203,27 @@ public final class AfterAnswerWrites {
             .expressionAttributeNames(put.hasExpressionAttributeNames() ? put.expressionAttributeNames() : null)
             .expressionAttributeValues(put.hasExpressionAttributeValues() ? put.expressionAttributeValues() : null));
       } else {
-        return false;
+        return Alone.NOT_APPLIED;
       }
-      return true;
+      return Alone.LANDED;
     } catch (SdkException notWritten) {
-      // A condition that failed, or DynamoDB out of reach: the queue's own writer tells the cases apart.
-      return false;
+      // Out of reach, throttled or failing after the SDK's own retries: the same write made again at
+      // once by the queue's own writer would only be refused again (WrittenTogether.endRefused).
+      // Anything else (a condition that failed, a request DynamoDB rejects as such) goes back to the
+      // queue, whose own writer tells the cases apart.
+      return refusedForNow(notWritten) ? new Alone(false, notWritten) : Alone.NOT_APPLIED;
     }
+  }
+
+  /**
+   * Whether DynamoDB's client gave up on a call for want of DynamoDB (no connection, a timeout,
+   * throttling, a 5xx), not because of the request (a condition, a validation error).
+   */
+  private static boolean refusedForNow(SdkException e) {
+    if (!(e instanceof AwsServiceException service)) {
+      return true; // the client's own: no connection, a timeout
+    }
+    return e instanceof ProvisionedThroughputExceededException || service.isThrottlingException() || service.statusCode() >= 500;
   }
 
   private boolean transact(List<TransactWriteItem> items) {

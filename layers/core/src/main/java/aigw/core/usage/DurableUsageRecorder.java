@@ -29,14 +29,26 @@ public final class DurableUsageRecorder implements UsageRecorder {
       store.record(keyId, delta);
     } catch (ServiceUnavailable storeDown) {
       try {
-        journal.keep(keyId, delta);
+        keepRefused(keyId, delta, storeDown);
       } catch (RuntimeException keepFailed) {
         storeDown.addSuppressed(keepFailed);
         throw storeDown;
       }
-      LOG.warning("Usage of key id " + keyId + " (" + delta.requests() + " request(s)) kept in " + journal.describe()
-          + " to replay: " + storeDown.getMessage());
     }
+  }
+
+  /**
+   * Keeps {@code delta} in the journal without asking the store again: the same write of it was
+   * just refused by DynamoDB after the SDK's retries ({@code refused}), made elsewhere ({@link
+   * AfterAnswerWrites} writing it alone), so that during an outage each write is refused once, not
+   * twice.
+   *
+   * @throws RuntimeException when the journal cannot keep it (the caller keeps it and tries again)
+   */
+  public void keepRefused(String keyId, UsageDelta delta, RuntimeException refused) {
+    journal.keep(keyId, delta);
+    LOG.warning("Usage of key id " + keyId + " (" + delta.requests() + " request(s)) kept in " + journal.describe()
+        + " to replay: " + refused.getMessage());
   }
 
   /** Writes what the journal kept; see {@link UsageJournal#replay}. Never throws for a store still down. */

@@ -24,9 +24,11 @@ public final class WriteBehindUsageRecorder implements UsageRecorder {
   static final Duration RETRY_PAUSE = Duration.ofSeconds(1);
 
   private final WriteBehind<String, UsageDelta> queue;
+  private final DurableUsageRecorder durable;
   private final UsageJournal lastResort = new LoggedUsageJournal();
 
   public WriteBehindUsageRecorder(DurableUsageRecorder durable, int maxBacklog) {
+    this.durable = durable;
     this.queue = new WriteBehind<>("usage", UsageDelta::plus, durable::record, maxBacklog, RETRY_PAUSE);
   }
 
@@ -58,7 +60,9 @@ public final class WriteBehindUsageRecorder implements UsageRecorder {
   /**
    * Takes the merged usage of up to {@code max} keys, not being written already, for one
    * transaction with other writes ({@link WrittenTogether}); {@code asItem} makes a key's delta
-   * the transaction's update. Ended not written, it goes back to be written here as usual.
+   * the transaction's update. Ended not written, it goes back to be written here as usual; ended
+   * refused (a key's update written alone, which DynamoDB refused after the SDK's retries), it goes
+   * to the journal at once, as the same write made here would after a second refusal.
    */
   public WrittenTogether takeTogether(java.util.function.BiFunction<String, UsageDelta, software.amazon.awssdk.services.dynamodb.model.TransactWriteItem> asItem,
       int max) {
@@ -82,6 +86,20 @@ public final class WriteBehindUsageRecorder implements UsageRecorder {
       @Override
       public void end(boolean written) {
         taken.forEach(one -> one.end(written));
+      }
+
+      @Override
+      public void endRefused(RuntimeException refused) {
+        for (var one : taken) {
+          boolean kept;
+          try {
+            durable.keepRefused(one.key(), one.delta(), refused);
+            kept = true;
+          } catch (RuntimeException journalRefused) {
+            kept = false; // back to the queue, whose own writer tries both again (and keeps it in memory meanwhile)
+          }
+          one.end(kept);
+        }
       }
     };
   }

@@ -19,6 +19,20 @@ public interface WrittenTogether {
    */
   void end(boolean written);
 
+  /**
+   * Ends them when the call was their one item written alone (a plain UpdateItem or PutItem, not a
+   * transaction) and DynamoDB refused it after the SDK's own retries for another reason than a
+   * condition (throttled, unavailable, out of reach): the very write the queue's own writer would
+   * make next. By default they go back to their queue all the same ({@code end(false)}); a queue
+   * that keeps refused writes elsewhere (the usage: its journal) keeps them there at once, so that
+   * an outage costs one refused call per write, not two.
+   *
+   * @param refused what DynamoDB's client threw
+   */
+  default void endRefused(RuntimeException refused) {
+    end(false);
+  }
+
   /** Nothing taken. */
   WrittenTogether NOTHING = new WrittenTogether() {
     @Override

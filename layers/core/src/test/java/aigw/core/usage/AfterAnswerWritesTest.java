@@ -192,4 +192,60 @@ class AfterAnswerWritesTest {
     assertThat(ended).as("given back to its queue, whose own writer writes it").containsExactly(false);
     assertThat(itemsInTable()).isZero();
   }
+
+  /**
+   * A key's usage written alone (a plain UpdateItem) that DynamoDB refuses after the SDK's retries
+   * goes to the journal at once: the queue's own writer does not send the same UpdateItem again, to
+   * be refused a second time (during an outage each group-commit window, and on Lambda each flush
+   * after an answer, asked DynamoDB twice for the same usage until session 15).
+   */
+  @Test
+  void aKeysUsageThatDynamoDbRefusesIsJournalledWithoutASecondUpdate() {
+    DynamoDbClient client = dynamo.client();
+    var updates = new AtomicInteger();
+    DynamoDbClient refusing = (DynamoDbClient) Proxy.newProxyInstance(DynamoDbClient.class.getClassLoader(), new Class<?>[] {DynamoDbClient.class},
+        (proxy, method, args) -> {
+          if (method.getName().equals("updateItem")) {
+            updates.incrementAndGet();
+            throw software.amazon.awssdk.services.dynamodb.model.ProvisionedThroughputExceededException.builder()
+                .message("The level of configured provisioned throughput for the table was exceeded. (SDK Attempt Count: 9)").statusCode(400).build();
+          }
+          try {
+            return method.invoke(client, args);
+          } catch (InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+    var kept = new ArrayList<UsageDelta>();
+    UsageJournal journal = new UsageJournal() {
+      @Override
+      public void keep(String keyId, UsageDelta delta) {
+        kept.add(delta);
+      }
+
+      @Override
+      public int replay(UsageRecorder store) {
+        return 0;
+      }
+
+      @Override
+      public String describe() {
+        return "a list";
+      }
+    };
+    var store = new aigw.core.keys.dynamodb.DynamoDbUsageRecorder(refusing, dynamo.keysTable());
+    var usage = new WriteBehindUsageRecorder(new DurableUsageRecorder(store, journal), WriteBehindUsageRecorder.DEFAULT_MAX_BACKLOG);
+    usage.record("key-1", UsageDelta.oneRequest(new TokenUsage(5, 3, 8), java.time.Instant.parse("2026-12-06T09:00:00Z")));
+    usage.record("key-1", UsageDelta.oneRequest(new TokenUsage(5, 3, 8), java.time.Instant.parse("2026-12-06T09:00:01Z")));
+
+    // As the local group commit's window and Lambda's flush after an answer write: together, then the queue's own writer.
+    assertThat(new AfterAnswerWrites(refusing).writeLanded(List.of(max -> usage.takeTogether(store::transactItem, max)))).isFalse();
+    assertThat(usage.flush()).as("nothing left unkept").isTrue();
+
+    assertThat(updates).as("UpdateItems sent").hasValue(1);
+    assertThat(kept).as("journalled: both requests in one record").hasSize(1);
+    assertThat(kept.getFirst().requests()).isEqualTo(2);
+    assertThat(kept.getFirst().tokens().totalTokens()).isEqualTo(16);
+    assertThat(usage.backlog()).isZero();
+  }
 }

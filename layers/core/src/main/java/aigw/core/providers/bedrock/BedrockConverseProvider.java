@@ -234,10 +234,10 @@ public final class BedrockConverseProvider implements ModelProvider {
               close(); // messageStop came, only the usage (metadata) did not: the answer itself is whole
               return null;
             }
-            throw new UpstreamUnreachable(
+            throw new UpstreamUnreachable( // after its success status: it was generating (UpstreamUnreachable.afterSuccessStatus)
                 "The provider of '" + call.modelName() + "' ended its answer before it was complete (the connection closed "
                     + (anyChunk ? "in the middle of the stream)." : "after its response headers, before any part of its answer)."),
-                null, false);
+                null, false, true);
           }
           decode(read);
         }

@@ -244,10 +244,12 @@ public class HttpModelProvider implements ModelProvider {
                     + ", neither an event stream (text/event-stream) nor JSON.",
                 null, false);
           }
+          // After its success status: it was generating the answer (counted with estimated tokens
+          // when no chunk reached the client; a cut after the first chunk is the relay's to count).
           throw new UpstreamUnreachable(
               "The provider of '" + call.modelName() + "' ended its answer before it was complete (the connection closed "
                   + (anyChunk ? "in the middle of the stream)." : "after its response headers, before any part of its answer)."),
-              null, false);
+              null, false, true);
         }
         translate(event);
       }

@@ -395,7 +395,10 @@ public final class UpstreamHttp {
       return false;
     }
 
-    /** Whether the answer's status came and was 2xx (a body that then stalls was being generated: {@link UpstreamTimeout#afterSuccessStatus}). */
+    /**
+     * Whether the answer's status came and was 2xx (a body that then stalls or breaks off was being
+     * generated: {@link UpstreamTimeout#afterSuccessStatus}, {@link UpstreamUnreachable#afterSuccessStatus}).
+     */
     default boolean successStatus() {
       return answerGenerated();
     }
@@ -717,7 +720,8 @@ public final class UpstreamHttp {
   /**
    * A failure while a streamed body was being read, as the gateway's exception: the request was
    * sent and the provider was answering, so it is never {@code beforeSending}. The answer's status
-   * was a success (2xx): a timeout is {@link UpstreamTimeout#afterSuccessStatus}.
+   * was a success (2xx): a timeout is {@link UpstreamTimeout#afterSuccessStatus}, a connection that
+   * broke off {@link UpstreamUnreachable#afterSuccessStatus}.
    *
    * @param beforeFirstChunk true when no chunk came yet (the client then gets a normal error
    *     response, and the message must not speak of "the middle of its answer")
@@ -747,7 +751,7 @@ public final class UpstreamHttp {
     return new UpstreamUnreachable(
         "The connection to the provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " failed " + where + ": "
             + ConnectionFailures.afterSending(e) + ".",
-        e, false);
+        e, false, afterSuccessStatus);
   }
 
   private static void refuseRedirect(UpstreamCall call, int status) {
@@ -891,7 +895,7 @@ public final class UpstreamHttp {
       String message = mask(unreachable.getMessage(), secrets);
       return java.util.Objects.equals(message, unreachable.getMessage())
           ? unreachable
-          : new UpstreamUnreachable(message, unreachable.getCause(), unreachable.beforeSending());
+          : new UpstreamUnreachable(message, unreachable.getCause(), unreachable.beforeSending(), unreachable.afterSuccessStatus());
     }
     if (failure instanceof UpstreamTimeout timeout) {
       String message = mask(timeout.getMessage(), secrets);
