@@ -161,6 +161,7 @@ class ProviderAnswerBoundTest {
     var envelope = ErrorEnvelope.of((GatewayException) thrown);
     assertThat(ErrorEnvelope.status((GatewayException) thrown)).isEqualTo(502);
     assertThat(envelope.error().message()).contains("more than " + BOUND + " bytes").contains("127.0.0.1");
+    assertThat(((UpstreamUnreachable) thrown).afterSuccessStatus()).as("generated, so counted with estimated tokens").isTrue();
     // The stand-in's writes fail once the gateway closed the connection: what it wrote before is
     // the bound plus what the sockets' buffers took, never the 30 s of an endless answer.
     IOException closed = cutOff.get(20, TimeUnit.SECONDS);
@@ -206,6 +207,7 @@ class ProviderAnswerBoundTest {
     assertThat(thrown).isInstanceOf(UpstreamUnreachable.class);
     assertThat(ErrorEnvelope.status((GatewayException) thrown)).isEqualTo(502);
     assertThat(thrown.getMessage()).contains("more than " + BOUND + " bytes");
+    assertThat(((UpstreamUnreachable) thrown).afterSuccessStatus()).as("generated, so counted with estimated tokens").isTrue();
   }
 
   @Test
@@ -220,6 +222,7 @@ class ProviderAnswerBoundTest {
     assertThat(thrown).isInstanceOf(UpstreamUnreachable.class);
     assertThat(ErrorEnvelope.status((GatewayException) thrown)).isEqualTo(502);
     assertThat(thrown.getMessage()).contains("8388608 bytes");
+    assertThat(((UpstreamUnreachable) thrown).afterSuccessStatus()).as("generated, so counted with estimated tokens").isTrue();
     assertThat(cutOff.get(20, TimeUnit.SECONDS)).isNotNull();
     assertThat(written.get()).isLessThan(64L * 1024 * 1024);
   }

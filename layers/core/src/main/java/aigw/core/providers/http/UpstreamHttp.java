@@ -273,7 +273,7 @@ public final class UpstreamHttp {
         throw new UpstreamUnreachable(
             "The provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " sent an answer of more than " + maxAnswerBytes
                 + " bytes, the most the gateway reads of a whole answer; it was not read further. Ask for less (max_tokens), or stream it.",
-            null, false);
+            null, false, true); // after its 2xx: the answer was generated and is billed, so the call is counted (estimated)
       }
       return new Reply(reply.status(), reply.headers(), body);
     }
@@ -746,7 +746,7 @@ public final class UpstreamHttp {
       return new UpstreamUnreachable(
           "The provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " sent " + tooLarge.getMessage()
               + "; the stream was ended.",
-          e, false);
+          e, false, afterSuccessStatus);
     }
     return new UpstreamUnreachable(
         "The connection to the provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " failed " + where + ": "
