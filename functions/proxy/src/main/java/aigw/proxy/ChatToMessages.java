@@ -224,7 +224,15 @@ final class ChatToMessages {
       if (json.path("usage").isObject()) {
         usage = json.get("usage");
       }
-      JsonNode choice = json.path("choices").path(0);
+      // A Messages answer is one message: only choice 0 is translated (n is not forwarded, but a
+      // provider may still interleave other choices' chunks; mixed in, they would garble the text).
+      JsonNode choice = com.fasterxml.jackson.databind.node.MissingNode.getInstance();
+      for (JsonNode each : json.path("choices")) {
+        if (each.path("index").asInt(0) == 0) {
+          choice = each;
+          break;
+        }
+      }
       // Not an empty one: Ollama and SGLang send "finish_reason":"" in every content chunk.
       boolean finishing = !choice.path("finish_reason").asText("").isEmpty();
       if (finishing) {
@@ -258,9 +266,12 @@ final class ChatToMessages {
           emit(block, Json.MAPPER.createObjectNode().put("type", "input_json_delta").put("partial_json", arguments), arguments.length());
         }
       }
-      if (finishing) {
+      if (finishing && delta.isEmpty()) {
         // The generation is over: the block ends now, as Anthropic ends it before its message_delta,
         // not when the usage chunk (which OpenAI sends after the finish chunk) or the end comes.
+        // Only at a finish chunk that carries nothing ("delta":{}, as OpenAI sends it): some relays
+        // (one-api/new-api, older LiteLLM Vertex) put a finish_reason on every content chunk, and
+        // closing there would split one answer into a text block per chunk.
         closeOpenBlock();
       }
     }

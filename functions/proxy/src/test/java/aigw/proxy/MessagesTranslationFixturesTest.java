@@ -175,6 +175,50 @@ class MessagesTranslationFixturesTest {
     assertThat(messageDelta.path("usage").path("input_tokens").asLong()).as("%s", messageDelta).isEqualTo(5);
   }
 
+  /**
+   * Some relays (one-api/new-api, older LiteLLM Vertex) put a {@code finish_reason} on every content
+   * chunk: the block ends only at a finish chunk that carries nothing, so the answer stays one text
+   * block, as a client reading {@code content[0].text} expects.
+   */
+  @Test
+  void aFinishReasonOnEveryContentChunkKeepsTheAnswerInOneTextBlock() throws Exception {
+    String head = "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",";
+    var chunks = new ArrayDeque<>(List.of(
+        head + "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"},\"finish_reason\":\"stop\"}]}",
+        head + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":\"stop\"}]}",
+        head + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\" world\"},\"finish_reason\":\"stop\"}]}",
+        head + "\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3,\"total_tokens\":8}}"));
+    ProviderStream provider = new ProviderStream() {
+      @Override
+      public StreamChunk next() {
+        String chunk = chunks.poll();
+        if (chunk == null) {
+          return null;
+        }
+        JsonNode json = Json.readObject(chunk.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        TokenUsage usage = json.path("usage").isObject() ? TokenUsage.fromOpenAi(json.get("usage")) : null;
+        return new StreamChunk(chunk.getBytes(java.nio.charset.StandardCharsets.UTF_8), usage, usage != null, 0);
+      }
+
+      @Override
+      public void close() {}
+    };
+    var events = new ChatToMessages.EventStream(provider, "gpt-4o-mini");
+    var starts = new ArrayList<String>();
+    var text = new StringBuilder();
+    StreamChunk event;
+    while ((event = events.next()) != null) {
+      JsonNode json = Json.MAPPER.readTree(event.json());
+      switch (json.path("type").asText()) {
+        case "content_block_start" -> starts.add(json.path("content_block").path("type").asText());
+        case "content_block_delta" -> text.append(json.path("delta").path("text").asText());
+        default -> {}
+      }
+    }
+    assertThat(starts).as("one block").containsExactly("text");
+    assertThat(text).hasToString("Hello world");
+  }
+
   /** As the client or provider reads it: written and parsed again (numbers then compare by value). */
   private static JsonNode asSent(JsonNode json) {
     try {
