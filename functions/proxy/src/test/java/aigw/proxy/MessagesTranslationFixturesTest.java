@@ -183,11 +183,21 @@ class MessagesTranslationFixturesTest {
   @Test
   void aFinishReasonOnEveryContentChunkKeepsTheAnswerInOneTextBlock() throws Exception {
     String head = "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",";
-    var chunks = new ArrayDeque<>(List.of(
+    var chunks = List.of(
         head + "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"},\"finish_reason\":\"stop\"}]}",
         head + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":\"stop\"}]}",
         head + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\" world\"},\"finish_reason\":\"stop\"}]}",
-        head + "\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3,\"total_tokens\":8}}"));
+        head + "\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3,\"total_tokens\":8}}");
+    var starts = new ArrayList<String>();
+    var text = new StringBuilder();
+    translate(chunks, starts, text);
+    assertThat(starts).as("one block").containsExactly("text");
+    assertThat(text).hasToString("Hello world");
+  }
+
+  /** A provider's chat chunks through the translation: the blocks' types as started, and all their text. */
+  private static void translate(List<String> chunkList, List<String> starts, StringBuilder text) throws Exception {
+    var chunks = new ArrayDeque<>(chunkList);
     ProviderStream provider = new ProviderStream() {
       @Override
       public StreamChunk next() {
@@ -204,8 +214,6 @@ class MessagesTranslationFixturesTest {
       public void close() {}
     };
     var events = new ChatToMessages.EventStream(provider, "gpt-4o-mini");
-    var starts = new ArrayList<String>();
-    var text = new StringBuilder();
     StreamChunk event;
     while ((event = events.next()) != null) {
       JsonNode json = Json.MAPPER.readTree(event.json());
@@ -215,8 +223,22 @@ class MessagesTranslationFixturesTest {
         default -> {}
       }
     }
-    assertThat(starts).as("one block").containsExactly("text");
-    assertThat(text).hasToString("Hello world");
+  }
+
+  /** A provider interleaving another choice's chunks: a Messages answer is one message, choice 0's. */
+  @Test
+  void onlyChoiceZeroIsTranslatedWhenAProviderInterleavesAnother() throws Exception {
+    String head = "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",";
+    var starts = new ArrayList<String>();
+    var text = new StringBuilder();
+    translate(List.of(
+        head + "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"A\"},\"finish_reason\":null}]}",
+        head + "\"choices\":[{\"index\":1,\"delta\":{\"role\":\"assistant\",\"content\":\"X\"},\"finish_reason\":null}]}",
+        head + "\"choices\":[{\"index\":1,\"delta\":{},\"finish_reason\":\"stop\"}]}",
+        head + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"B\"},\"finish_reason\":null}]}",
+        head + "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}"), starts, text);
+    assertThat(starts).containsExactly("text");
+    assertThat(text).hasToString("AB");
   }
 
   /** As the client or provider reads it: written and parsed again (numbers then compare by value). */
