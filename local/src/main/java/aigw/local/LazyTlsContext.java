@@ -67,11 +67,6 @@ final class LazyTlsContext {
       return context;
     }
 
-    /** Whether the default context has been taken (tests). */
-    boolean made() {
-      return made != null;
-    }
-
     @Override
     protected void engineInit(KeyManager[] keys, TrustManager[] trust, SecureRandom random) throws KeyManagementException {
       throw new KeyManagementException("the default TLS context is not initialised by its users");
