@@ -11,7 +11,6 @@ import aigw.core.config.ModelList;
 import aigw.core.http.CorsPolicy;
 import aigw.core.http.GatewayApplication;
 import aigw.core.providers.Providers;
-import aigw.core.providers.openai.OpenAiCompatibleProvider;
 import aigw.core.secrets.SecretSource;
 import aigw.core.rotation.LoggedRotationEvents;
 import aigw.core.rotation.VirtualKeyRotator;
@@ -42,8 +41,6 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.function.UnaryOperator;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 
@@ -64,7 +61,8 @@ public final class LocalGateway implements AutoCloseable {
   }
 
   private final LocalOptions options;
-  private final EmbeddedDynamoDb embedded;
+  /** The embedded database, started off the path to the first answer (null with --aws). */
+  private final DatabaseOnDemand database;
   /** The spend logs (SQLite, beside DynamoDB Local's file or in memory); null with --aws, where the logs table keeps them. */
   private SqliteSpendLogs spendLogs;
   private final Gateway gateway;
@@ -92,12 +90,12 @@ public final class LocalGateway implements AutoCloseable {
   private LocalServer server;
 
   /** Takes the data directory's lock, then builds; the lock is released if building fails. */
-  private static LocalGateway build(LocalOptions options, UnaryOperator<DynamoDbClient> decorate) {
+  private static LocalGateway build(LocalOptions options, UnaryOperator<DynamoDbClient> decorate, DatabaseStart databaseStart) {
     DataDirectoryLock lock = options.aws() || options.inMemory()
         ? null
         : DataDirectoryLock.acquire(options.dataDir(), options.command().equals("invoke") ? "invoke " + options.function() : "serve");
     try {
-      return new LocalGateway(options, decorate, lock);
+      return new LocalGateway(options, decorate, lock, databaseStart);
     } catch (RuntimeException e) {
       if (lock != null) {
         lock.close();
@@ -106,7 +104,12 @@ public final class LocalGateway implements AutoCloseable {
     }
   }
 
-  private LocalGateway(LocalOptions options, UnaryOperator<DynamoDbClient> decorate, DataDirectoryLock lock) {
+  /** Starts the embedded database with the template's tables ({@link #startDatabase}; tests give one that waits). */
+  interface DatabaseStart {
+    EmbeddedDynamoDb start(LocalOptions options, Map<String, String> tableNames);
+  }
+
+  private LocalGateway(LocalOptions options, UnaryOperator<DynamoDbClient> decorate, DataDirectoryLock lock, DatabaseStart databaseStart) {
     this.options = options;
     this.lock = lock;
     var env = options.env();
@@ -114,29 +117,29 @@ public final class LocalGateway implements AutoCloseable {
     if (options.keysTable() != null) {
       settings = settings.withKeysTable(options.keysTable());
     }
-    // Start-up in parallel: the embedded database and its tables (DynamoDB Local's set-up, then two
-    // CreateTable calls) on their own thread, while this one reads the model list and builds the
-    // provider HTTP client; they meet where the gateway is built over the database.
+    // The embedded database and its tables (DynamoDB Local's set-up, then two CreateTable calls)
+    // are not on the path to the first answer: the gateway is built over a client that starts the
+    // database on a thread of its own when asked (DatabaseOnDemand), and a call that needs it waits
+    // for it. A server starts it after its first model answer, its first admin request, or
+    // DATABASE_START_DELAY after it listens (start); invoke at once, while the model list is read.
     var tableNames = localTableNames(settings);
-    CompletableFuture<EmbeddedDynamoDb> database =
-        options.aws()
-            ? CompletableFuture.completedFuture(null)
-            : CompletableFuture.supplyAsync(
-                () -> startDatabase(options, tableNames),
-                runnable -> Thread.ofPlatform().name("aigw-start-db").start(runnable));
+    this.database = options.aws() ? null : new DatabaseOnDemand(() -> databaseStart.start(options, tableNames));
+    if (database != null && options.command().equals("invoke")) {
+      database.startInBackground();
+    }
     ModelList.Config models;
     Providers providers;
     try {
       models = models(options); // a mistake in it stops the start
       StartTimeline.mark("model list read");
       providers = new Providers(
-          OpenAiCompatibleProvider.defaultHttpClient(), aigw.core.secrets.ProviderCredentials.environmentOnly(), maxProviderAnswerBytes(options.env()));
+          // Its TLS context made at the first https connection: a first answer over http:// needs none.
+          aigw.core.providers.http.UpstreamHttp.defaultHttpClient(LazyTlsContext.create()), aigw.core.secrets.ProviderCredentials.environmentOnly(),
+          maxProviderAnswerBytes(options.env()));
     } catch (RuntimeException e) {
-      database.thenAccept(db -> {
-        if (db != null) {
-          db.close();
-        }
-      });
+      if (database != null) {
+        database.close();
+      }
       throw e;
     }
     StartTimeline.mark("providers built");
@@ -146,12 +149,8 @@ public final class LocalGateway implements AutoCloseable {
     if (!options.command().equals("invoke")) {
       org.eclipse.jetty.http.MimeTypes.isKnownLocale(java.util.Locale.ROOT);
       StartTimeline.mark("server classes initialised");
-    }
-    try {
-      this.embedded = database.join();
-      StartTimeline.mark("database joined");
-    } catch (CompletionException e) {
-      throw e.getCause() instanceof RuntimeException r ? r : e;
+    } else if (database != null && !database.awaitStarted()) {
+      database.client(); // invoke's handler needs the tables: a database that cannot start fails the command, with its reason
     }
     try {
       DynamoDbClient dynamo;
@@ -166,7 +165,7 @@ public final class LocalGateway implements AutoCloseable {
         this.developmentMasterKey = false;
         LOG.info("Master key from " + secret.describe() + ".");
       } else {
-        dynamo = embedded.client(); // its tables made by startDatabase
+        dynamo = database; // its tables made by startDatabase, when it starts
         inMemorySecrets = new InMemorySecretsManager(secretsClock);
         Path secretFiles = options.inMemory() ? null : options.dataDir().resolve("secrets");
         try {
@@ -229,18 +228,26 @@ public final class LocalGateway implements AutoCloseable {
       // What the server serves: the same services as the handlers, without the API Gateway event
       // between, routed as API Gateway routes template.yaml's resources to the two functions.
       this.application = GatewayApplication.of(
-          cors, request -> isAdminPath(request.path()) ? adminService.handle(request) : proxyService.handle(request));
+          cors, request -> isAdminPath(request.path()) ? admin(adminService, request) : proxyService.handle(request));
       this.keyRotationSchedule = new KeyRotationScheduleHandler(rotator);
       StartTimeline.mark("gateway built");
     } catch (RuntimeException e) {
       if (spendLogs != null) {
         spendLogs.close();
       }
-      if (embedded != null) {
-        embedded.close(); // its threads are not daemons: left running, the JVM would never exit
+      if (database != null) {
+        database.close(); // its threads are not daemons: left running, the JVM would never exit
       }
       throw e;
     }
+  }
+
+  /** An admin request: nearly all of them read or write the tables, so the database starts now if it has not. */
+  private aigw.core.http.GatewayResponse admin(AdminService adminService, aigw.core.http.GatewayRequest request) {
+    if (database != null) {
+      database.startInBackground();
+    }
+    return adminService.handle(request);
   }
 
   /**
@@ -248,10 +255,18 @@ public final class LocalGateway implements AutoCloseable {
    * memory with --in-memory; the rows an earlier version kept in the logs table move there.
    */
   private void useSqliteSpendLogs(GatewaySettings settings, DynamoDbClient dynamo) {
+    // SQLite's native library, which DynamoDB Local would load when it starts: the spend logs open first.
+    EmbeddedDynamoDb.useKeptNativeLibrary(SharedArchiveRelaunch.cacheDirectory(options.env()));
+    NativeSqlite.load();
     spendLogs = SqliteSpendLogs.open(options.inMemory() ? null : options.dataDir().resolve(SqliteSpendLogs.FILE_NAME), settings.logs().retention());
     gateway.useSpendLogs(spendLogs, spendLogs);
-    // Off the start's critical path (a cold Scan took 100-250 ms): reads wait for it.
-    spendLogs.moveInBackground("the logs table's spend rows", () -> SpendRowsFromLogsTable.move(dynamo, settings.logs().table(), spendLogs));
+    // Off the start's critical path (a cold Scan took 100-250 ms): reads wait for it. It waits for
+    // the database without starting it (nor does anything it would be worth starting for).
+    spendLogs.moveInBackground("the logs table's spend rows", () -> {
+      if (database == null || database.awaitStarted()) {
+        SpendRowsFromLogsTable.move(dynamo, settings.logs().table(), spendLogs);
+      }
+    });
   }
 
   /** Transactions that wrote spend-log rows (SQLite) since start; 0 with --aws, where they are DynamoDB writes. */
@@ -264,7 +279,7 @@ public final class LocalGateway implements AutoCloseable {
    * unless a data directory kept them). SQLite's native library is kept in the user's cache
    * directory ({@link EmbeddedDynamoDb#useKeptNativeLibrary}). Closed again if a table cannot be made.
    */
-  private static EmbeddedDynamoDb startDatabase(LocalOptions options, Map<String, String> tableNames) {
+  static EmbeddedDynamoDb startDatabase(LocalOptions options, Map<String, String> tableNames) {
     StartTimeline.mark("database start");
     Path nativeLibraryCache = SharedArchiveRelaunch.cacheDirectory(options.env());
     var database = options.inMemory()
@@ -283,7 +298,7 @@ public final class LocalGateway implements AutoCloseable {
 
   /** Builds the gateway without listening: for {@code invoke}. */
   public static LocalGateway create(LocalOptions options) {
-    return build(options, UnaryOperator.identity());
+    return build(options, UnaryOperator.identity(), LocalGateway::startDatabase);
   }
 
   /** Builds the gateway and listens on the configured address. */
@@ -293,9 +308,18 @@ public final class LocalGateway implements AutoCloseable {
 
   /** As {@link #start(LocalOptions)}, with the DynamoDB client wrapped (the benchmark counts calls). */
   public static LocalGateway start(LocalOptions options, UnaryOperator<DynamoDbClient> decorate) {
+    return start(options, decorate, LocalGateway::startDatabase, DATABASE_START_DELAY);
+  }
+
+  /**
+   * As {@link #start(LocalOptions, UnaryOperator)}, with the database started by {@code databaseStart}
+   * at the latest {@code databaseStartDelay} after the server listens (tests).
+   */
+  static LocalGateway start(
+      LocalOptions options, UnaryOperator<DynamoDbClient> decorate, DatabaseStart databaseStart, java.time.Duration databaseStartDelay) {
     var limits = ServerLimits.fromEnv(options.env()); // a bad value is refused before anything starts
     var hosts = AllowedHosts.of(options.env().get("AIGW_ALLOWED_HOSTS"));
-    var gateway = build(options, decorate);
+    var gateway = build(options, decorate, databaseStart);
     try {
       // Everyone knows sk-development-only (README, events/admin-*), and a short key is guessed: on an
       // address others can reach, it would hand them /key/generate and every model. So would a long key of
@@ -317,14 +341,46 @@ public final class LocalGateway implements AutoCloseable {
       long maxModelRequestBytes = gateway.gateway.settings().maxRequestBytes();
       var routes = new LocalServer.Routes(path -> isAdminPath(path) ? AdminService.MAX_ADMIN_BODY_BYTES : maxModelRequestBytes, LocalGateway::isAdminPath);
       gateway.server = LocalServer.start(options.host(), options.port(), gateway.application, limits, hosts, routes);
-      gateway.server.afterEachModelAnswer(gateway.gateway::awaitWriteRoomAfterAnswer);
-      gateway.startSchedules();
+      gateway.server.afterEachModelAnswer(gateway::afterModelAnswer);
+      gateway.startSchedules(databaseStartDelay);
       StartTimeline.mark("listening");
     } catch (IOException | RuntimeException e) {
       gateway.close();
       throw e instanceof IOException io ? new UncheckedIOException("cannot listen on " + options.host() + ":" + options.port() + " (" + io.getMessage() + ")", io) : (RuntimeException) e;
     }
     return gateway;
+  }
+
+  /**
+   * After each model answer, before the connection's next request is read: the database starts
+   * after the first (if nothing started it before), and the spend-log backlog is waited on.
+   */
+  private void afterModelAnswer() {
+    if (database != null) {
+      database.startInBackground(); // a read of a flag once it has begun
+    }
+    gateway.awaitWriteRoomAfterAnswer();
+  }
+
+  /**
+   * The latest the embedded database starts after the server listens when no request asked for it:
+   * a request that needs it would otherwise wait for its whole start.
+   */
+  static final java.time.Duration DATABASE_START_DELAY = java.time.Duration.ofSeconds(1);
+
+  /** Whether the embedded database has been asked to start; false with --aws (tests). */
+  boolean databaseBegun() {
+    return database != null && database.begun();
+  }
+
+  /**
+   * Runs {@code failed} with the reason if the embedded database fails to start (it starts after the
+   * server listens); never with --aws.
+   */
+  public void onDatabaseFailure(java.util.function.Consumer<Throwable> failed) {
+    if (database != null) {
+      database.onFailure(failed);
+    }
   }
 
   /** How often usage kept during a DynamoDB outage is written again (also once at start). */
@@ -386,7 +442,7 @@ public final class LocalGateway implements AutoCloseable {
       int replayed = gateway.replayKeptLogs();
       if (replayed > 0 && spendLogs != null) {
         // Spend items an earlier version kept: replayed into the table, from there into SQLite.
-        SpendRowsFromLogsTable.move(embedded.client(), gateway.settings().logs().table(), spendLogs);
+        SpendRowsFromLogsTable.move(database, gateway.settings().logs().table(), spendLogs);
       }
       return replayed;
     } catch (RuntimeException e) {
@@ -439,8 +495,11 @@ public final class LocalGateway implements AutoCloseable {
    * The key rotation schedule, as EventBridge runs KeyRotationScheduleFunction on AWS: the same
    * handler, every {@code --rotation-check-seconds}.
    */
-  private void startSchedules() {
+  private void startSchedules(java.time.Duration databaseStartDelay) {
     scheduler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().name("aigw-rotation").unstarted(r));
+    if (database != null) {
+      scheduler.schedule(database::startInBackground, databaseStartDelay.toMillis(), TimeUnit.MILLISECONDS);
+    }
     long replayEvery = USAGE_REPLAY_INTERVAL.toMillis();
     scheduler.scheduleWithFixedDelay(this::replayKeptUsage, replayEvery, replayEvery, TimeUnit.MILLISECONDS);
     scheduler.scheduleWithFixedDelay(this::replayKeptLogs, replayEvery, replayEvery, TimeUnit.MILLISECONDS);
@@ -629,11 +688,14 @@ public final class LocalGateway implements AutoCloseable {
     if (gateway != null) {
       flushLogs(); // the records accepted since the last flush, before the database closes
     }
+    if (database != null) {
+      database.cancelIfNotBegun(); // nothing needed it: not started now (a move waiting for it ends)
+    }
     if (spendLogs != null) {
       spendLogs.close();
     }
-    if (embedded != null) {
-      embedded.close();
+    if (database != null) {
+      database.close();
     }
     if (lock != null) {
       lock.close(); // last: the database files are closed by now

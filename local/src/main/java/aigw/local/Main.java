@@ -109,6 +109,12 @@ public final class Main {
                     stopped.countDown();
                   }
                 }));
+    // The embedded database starts after the server listens (LocalGateway): if it cannot, this
+    // process stops as it did when the database came first, and the hook above closes the rest.
+    gateway.onDatabaseFailure(e -> {
+      System.err.println("aigw: cannot start: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+      System.exit(1);
+    });
     String url = gateway.baseUrl().toString();
     // Which master key and from where was logged once at start (LocalMasterKey); here only how to use it.
     var masterKey = gateway.startMasterKey();

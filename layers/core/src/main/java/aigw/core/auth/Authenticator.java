@@ -31,9 +31,17 @@ public final class Authenticator {
     this.teams = teams;
   }
 
-  /** Model routes: virtual keys are looked up first, so the common case never touches the master key. */
+  /**
+   * Model routes: the master key as last read is compared first, without reading its secret (a
+   * virtual key is never the master key: {@link aigw.core.keys.KeyRules#customKey} refuses one), so
+   * a master-key call reads no key table (the local gateway answers it before its database has
+   * started); then virtual keys are looked up, so the common case never reads the master key.
+   */
   public Caller forModelRoute(GatewayRequest request, Instant now) {
     String presented = presentedKey(request);
+    if (masterKey.matchesAsLastRead(presented)) {
+      return new Caller.Master();
+    }
     Optional<VirtualKey> key = keys.find(ApiKeys.hash(presented));
     if (key.isPresent()) {
       return checked(key.get(), now);

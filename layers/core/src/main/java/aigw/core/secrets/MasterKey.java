@@ -80,6 +80,24 @@ public final class MasterKey {
     return source.held();
   }
 
+  /**
+   * Whether {@code presented} is the current master key as last read, without reading the secret:
+   * false when none is held, none has been read yet, or what was read is past its TTL (then {@link
+   * #matches} decides, and reads). The key a rotation replaced is left to {@link #matches} too, which
+   * re-checks its grace.
+   */
+  public boolean matchesAsLastRead(String presented) {
+    Cached seen = cached;
+    if (seen == null || presented == null || presented.isEmpty() || !held()) {
+      return false;
+    }
+    long now = clock.millis();
+    if (now - seen.readAtMillis() >= ttlMillis || now - seen.confirmedAtMillis() >= SecretSource.MAX_STALENESS.toMillis()) {
+      return false;
+    }
+    return MessageDigest.isEqual(seen.current(), ApiKeys.sha256(presented));
+  }
+
   public boolean matches(String presented) {
     if (presented == null || presented.isEmpty() || !held()) {
       return false;

@@ -60,6 +60,27 @@ class MasterKeyTest {
     assertThat(master.matches(null)).isFalse();
   }
 
+  /** Model routes compare it first this way (Authenticator#forModelRoute): a call never waits for a read there. */
+  @Test
+  void asLastReadTheCurrentKeyMatchesWithoutAReadAndAStaleOrMissingReadLeavesItToMatches() {
+    int reads = secret.reads.get();
+    assertThat(master.matchesAsLastRead("sk-master-one-aaaaaaaaaaaa")).isTrue();
+    assertThat(master.matchesAsLastRead("sk-master-one-aaaaaaaaaaab")).isFalse();
+    assertThat(master.matchesAsLastRead(null)).isFalse();
+    assertThat(secret.reads).as("no read").hasValue(reads);
+
+    clock.advance(Duration.ofMinutes(5)); // past the TTL: only matches, which reads, decides
+    assertThat(master.matchesAsLastRead("sk-master-one-aaaaaaaaaaaa")).isFalse();
+    assertThat(secret.reads).as("still no read").hasValue(reads);
+    assertThat(master.matches("sk-master-one-aaaaaaaaaaaa")).isTrue();
+    assertThat(master.matchesAsLastRead("sk-master-one-aaaaaaaaaaaa")).as("read again by matches").isTrue();
+
+    var unread = new MasterKey(secret, clock, Duration.ofMinutes(5), Duration.ofSeconds(5));
+    assertThat(unread.matchesAsLastRead("sk-master-one-aaaaaaaaaaaa")).as("never read").isFalse();
+    assertThat(new MasterKey(SecretSource.NOT_HELD, clock, Duration.ofMinutes(5), Duration.ofSeconds(5)).load()
+        .matchesAsLastRead(SecretSource.NOT_HELD.describe())).isFalse();
+  }
+
   @Test
   void aRotatedKeyIsAcceptedWithoutRestartAfterTheRecheckInterval() {
     secret.value = "sk-master-two-bbbbbbbbbbbb";

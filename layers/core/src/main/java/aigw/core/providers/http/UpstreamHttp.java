@@ -95,14 +95,26 @@ public final class UpstreamHttp {
 
   /** The client every provider shares: HTTP/2 where the server offers it, a bounded connect time. */
   public static HttpClient defaultHttpClient() {
+    return defaultHttpClientBuilder().build();
+  }
+
+  /**
+   * As {@link #defaultHttpClient()}, with this TLS context instead of the JDK's default one, which
+   * the client would otherwise make when it is built (the local gateway passes one made at its first
+   * {@code https} connection).
+   */
+  public static HttpClient defaultHttpClient(javax.net.ssl.SSLContext tls) {
+    return defaultHttpClientBuilder().sslContext(tls).build();
+  }
+
+  private static HttpClient.Builder defaultHttpClientBuilder() {
     return HttpClient.newBuilder()
         .connectTimeout(CONNECT_TIMEOUT)
         .followRedirects(HttpClient.Redirect.NEVER)
         // Completions run on the client's selector thread instead of hopping to a pool thread: the
         // body handlers used here (byte arrays, an input stream's queue) never block, and one thread
         // hand-off less per call is measurable in bench/.
-        .executor(Runnable::run)
-        .build();
+        .executor(Runnable::run);
   }
 
   /**
