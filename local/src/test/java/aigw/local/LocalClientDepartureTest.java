@@ -77,6 +77,8 @@ class LocalClientDepartureTest {
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/stalled-body/v1", api_key: os.environ/PROVIDER_KEY}
           - model_name: broken-off
             litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/broken-off/v1", api_key: os.environ/PROVIDER_KEY}
+          - model_name: filter-then-broken
+            litellm_params: {model: openai/m, api_base: "http://127.0.0.1:%1$d/filter-then-broken/v1", api_key: os.environ/PROVIDER_KEY}
         """.formatted(provider.port()));
     gateway = LocalGateway.start(LocalOptions.inMemory(config, Map.of("AIGW_MASTER_KEY", MASTER, "PROVIDER_KEY", "sk-provider-departure")));
   }
@@ -323,6 +325,30 @@ class LocalClientDepartureTest {
   }
 
   /**
+   * A {@code /v1/messages} stream over a chat provider reads provider chunks until one makes an
+   * event: a provider that breaks off after a chunk that made none (Azure's filter-only first
+   * chunk) gets the client an error response, as before any event, and the call is counted
+   * estimated, as a chat stream broken off there is (above), not left uncounted.
+   */
+  @Test
+  void aMessagesStreamWhoseProviderBreaksOffBeforeItsFirstEventIsCountedWithEstimatedTokens() throws Exception {
+    String key = keyWithOneParallelRequest();
+    String body = "{\"model\":\"filter-then-broken\",\"max_tokens\":16,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    var answered = send("POST", "/v1/messages", key, body);
+    assertThat(answered.statusCode()).as(answered.body()).isEqualTo(502);
+    assertThat(Json.MAPPER.readTree(answered.body()).path("type").asText()).as("Anthropic's error shape: %s", answered.body()).isEqualTo("error");
+
+    JsonNode row = spendLogRow(key, "filter-then-broken");
+    assertThat(row.path("metadata").path("status_code").asInt()).as("%s", row).isEqualTo(502);
+    assertThat(row.path("metadata").path("usage_estimated").asBoolean()).as("%s", row).isTrue();
+    assertThat(row.path("prompt_tokens").asLong()).as("the prompt sent, estimated: %s", row).isPositive();
+    JsonNode info = admin("GET", "/key/info?key=" + key, null).path("info");
+    assertThat(info.path("request_count").asLong()).as("%s", info).isEqualTo(1);
+    assertThat(info.path("estimated_request_count").asLong()).as("%s", info).isEqualTo(1);
+    assertThat(chat(key, "fast", false).statusCode()).as("the slot is free").isEqualTo(200);
+  }
+
+  /**
    * A client that shuts down its sending side after its request cannot be told from one that left
    * (both are the end of its input): it is taken as gone, as nginx takes it, and gets no answer.
    */
@@ -565,6 +591,16 @@ class LocalClientDepartureTest {
             out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
             out.flush();
             return;
+          }
+          if (path.startsWith("/filter-then-broken/")) {
+            // Azure's first chunk (its prompt filter's results only: no id, no choices), then the
+            // connection breaks: a /v1/messages stream over it has no event for the client yet.
+            out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            writeChunk(out, "data: {\"id\":\"\",\"object\":\"\",\"created\":0,\"model\":\"\",\"choices\":[],"
+                + "\"prompt_filter_results\":[{\"prompt_index\":0,\"content_filter_results\":{}}]}\n\n");
+            out.flush();
+            closedWithin(connection, path, 300); // the chunk is taken alone (the call has returned its stream) before the break
+            return; // closed (the try), without the rest
           }
           if (path.startsWith("/broken-off/")) {
             // Its success status, then half of its answer, and the connection closes: a provider

@@ -96,12 +96,36 @@ final class StreamRelay implements StreamingBody {
   /**
    * Waits for the provider's first chunk, so that a failure before it is a normal error response.
    *
-   * @throws GatewayException the provider's failure (the stream is then closed); nothing was sent to
-   *     the client, and nothing is recorded, as for any failed call
+   * <p>The provider's stream has begun (its 2xx status and first chunk came: {@link
+   * ProxyService#call} returned it), so a failure here comes after the provider started generating,
+   * as when a stream is cut later: the call is accounted once, with the estimate and the failure's
+   * status (a translated stream, {@code /v1/messages} or {@code /v1/responses} over a chat provider,
+   * may read several provider chunks before its first event, e.g. Azure's filter-only first chunk).
+   *
+   * @throws GatewayException the provider's failure, or the client's departure (the stream is then
+   *     closed); nothing was sent to the client
    */
   void awaitFirstChunk() {
-    first = chunks.next();
+    try {
+      first = chunks.next();
+    } catch (ClientClosedRequest gone) {
+      throw endedBeforeTheFirstEvent(gone, CLIENT_CLOSED_REQUEST);
+    } catch (GatewayException failed) {
+      throw endedBeforeTheFirstEvent(failed, ErrorEnvelope.status(failed));
+    }
     firstInHand = true;
+  }
+
+  /** Closes the provider's stream and accounts the call with {@code status}; returns {@code ended} to be thrown. */
+  private <E extends RuntimeException> E endedBeforeTheFirstEvent(E ended, int status) {
+    chunks.close();
+    try {
+      recordOnce(status);
+    } catch (RuntimeException notRecorded) {
+      ended.addSuppressed(notRecorded);
+      LOG.log(Level.WARNING, "usage of a stream that ended before its first event could not be recorded", notRecorded);
+    }
+    return ended;
   }
 
   /** Set by {@link #awaitFirstChunk}: {@link #writeTo} then flushes the first chunk's events before it waits for the next. */
