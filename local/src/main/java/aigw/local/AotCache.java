@@ -98,7 +98,7 @@ final class AotCache {
   }
 
   private static boolean build(Path recording, Path partial, Path jar, List<String> jvmOptions) throws IOException {
-    String java = ProcessHandle.current().info().command().orElse(null);
+    String java = SharedArchiveRelaunch.javaExecutable();
     if (java == null) {
       return false;
     }

@@ -161,15 +161,69 @@ final class SharedArchiveRelaunch {
    * {@code -jar}), to give the child the same ones (heap size, system properties); empty when the
    * operating system does not tell. Options from JDK_JAVA_OPTIONS/JAVA_TOOL_OPTIONS are not among
    * them: the child reads those from the environment it inherits.
+   *
+   * <p>Read from {@code /proc/self/cmdline} where there is one (Linux), as {@link ProcessHandle.Info}
+   * would, but without touching {@link ProcessHandle}: its first use starts the JDK's process reaper
+   * (a thread pool and its lambdas, 10-20 ms in this cache-less JVM), which {@link ProcessBuilder#start}
+   * then sets up only once the child is already starting, on the other core.
    */
   static Optional<List<String>> commandLineJvmOptions() {
-    Optional<String[]> arguments = ProcessHandle.current().info().arguments();
+    Optional<List<String>> arguments = ownArguments();
     if (arguments.isEmpty()) {
       return Optional.empty();
     }
-    List<String> all = List.of(arguments.get());
-    int jarFlag = all.indexOf("-jar");
-    return jarFlag < 0 ? Optional.empty() : Optional.of(all.subList(0, jarFlag));
+    int jarFlag = arguments.get().indexOf("-jar");
+    return jarFlag < 0 ? Optional.empty() : Optional.of(arguments.get().subList(0, jarFlag));
+  }
+
+  /** This process's arguments after the program's name: {@code /proc/self/cmdline}, else {@link ProcessHandle.Info#arguments()}. */
+  private static Optional<List<String>> ownArguments() {
+    try {
+      return Optional.of(cmdlineArguments(Files.readAllBytes(OWN_COMMAND_LINE), jnuCharset()));
+    } catch (IOException | RuntimeException noProc) {
+      Optional<String[]> arguments = ProcessHandle.current().info().arguments();
+      return arguments.isEmpty() ? Optional.empty() : Optional.of(List.of(arguments.get()));
+    }
+  }
+
+  private static final Path OWN_COMMAND_LINE = Path.of("/proc/self/cmdline");
+  private static final Path OWN_EXECUTABLE = Path.of("/proc/self/exe");
+
+  /**
+   * The arguments in a {@code /proc/PID/cmdline}'s bytes (each ends with a NUL), without the first,
+   * the program's name: what {@link ProcessHandle.Info#arguments()} gives.
+   */
+  static List<String> cmdlineArguments(byte[] cmdline, java.nio.charset.Charset charset) {
+    var arguments = new ArrayList<String>();
+    int start = 0;
+    for (int i = 0; i <= cmdline.length; i++) {
+      if (i == cmdline.length ? i > start : cmdline[i] == 0) {
+        arguments.add(new String(cmdline, start, i - start, charset));
+        start = i + 1;
+      }
+    }
+    return arguments.isEmpty() ? arguments : arguments.subList(1, arguments.size());
+  }
+
+  /** The charset the JDK decodes command lines and file names with ({@code sun.jnu.encoding}). */
+  private static java.nio.charset.Charset jnuCharset() {
+    try {
+      return java.nio.charset.Charset.forName(System.getProperty("sun.jnu.encoding", "UTF-8"));
+    } catch (RuntimeException unknown) {
+      return java.nio.charset.StandardCharsets.UTF_8;
+    }
+  }
+
+  /**
+   * This JVM's {@code java} executable, for the child: {@code /proc/self/exe}'s target (Linux, no
+   * {@link ProcessHandle}: see {@link #commandLineJvmOptions()}), else {@link ProcessHandle.Info#command()}; null when neither tells.
+   */
+  static String javaExecutable() {
+    try {
+      return Files.readSymbolicLink(OWN_EXECUTABLE).toString();
+    } catch (IOException | RuntimeException noProc) {
+      return ProcessHandle.current().info().command().orElse(null);
+    }
   }
 
   /** The jar this class runs from, if it runs from one. */
@@ -191,7 +245,7 @@ final class SharedArchiveRelaunch {
    * waits. Empty when the child could not be started (then the caller serves in this JVM).
    */
   static Optional<Integer> run(Plan plan, Path jar, List<String> jvmOptions, String[] argv) {
-    String java = ProcessHandle.current().info().command().orElse(null);
+    String java = javaExecutable();
     if (java == null) {
       return Optional.empty();
     }
