@@ -77,6 +77,11 @@ public final class ApiKeys {
     return HEX.formatHex(sha256(key));
   }
 
+  /** {@link #hash} of a key whose SHA-256 ({@link #sha256}) is already at hand: one digest a request, not two. */
+  public static String hashOfDigest(byte[] sha256) {
+    return HEX.formatHex(sha256);
+  }
+
   /**
    * Never updated, only cloned: every request hashes the key it presents, and a clone skips the
    * provider lookup of {@link MessageDigest#getInstance}. Stateless, so safe in a SnapStart snapshot.

@@ -87,15 +87,23 @@ public final class MasterKey {
    * re-checks its grace.
    */
   public boolean matchesAsLastRead(String presented) {
+    return presented != null && !presented.isEmpty() && digestMatchesAsLastRead(ApiKeys.sha256(presented));
+  }
+
+  /**
+   * As {@link #matchesAsLastRead(String)}, for a presented non-empty key's SHA-256 ({@link
+   * ApiKeys#sha256}), which a model route also needs to look the key up: hashed once a request.
+   */
+  public boolean digestMatchesAsLastRead(byte[] presentedSha256) {
     Cached seen = cached;
-    if (seen == null || presented == null || presented.isEmpty() || !held()) {
+    if (seen == null || !held()) {
       return false;
     }
     long now = clock.millis();
     if (now - seen.readAtMillis() >= ttlMillis || now - seen.confirmedAtMillis() >= SecretSource.MAX_STALENESS.toMillis()) {
       return false;
     }
-    return MessageDigest.isEqual(seen.current(), ApiKeys.sha256(presented));
+    return MessageDigest.isEqual(seen.current(), presentedSha256);
   }
 
   public boolean matches(String presented) {
