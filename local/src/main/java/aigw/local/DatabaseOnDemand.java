@@ -45,13 +45,17 @@ final class DatabaseOnDemand implements DynamoDbClient {
     }
     // Not a daemon whichever thread asks (a worker is one): DynamoDB Local's threads inherit it, and
     // they must keep the JVM up until the database is closed, as they did when main started it.
-    Thread.ofPlatform().name("aigw-start-db").daemon(false).start(() -> {
-      try {
-        started.complete(start.get());
-      } catch (RuntimeException | Error e) {
-        started.completeExceptionally(e);
-      }
-    });
+    try {
+      Thread.ofPlatform().name("aigw-start-db").daemon(false).start(() -> {
+        try {
+          started.complete(start.get());
+        } catch (RuntimeException | Error e) {
+          started.completeExceptionally(e);
+        }
+      });
+    } catch (RuntimeException | Error noThread) { // e.g. no native thread left: nobody may wait forever
+      started.completeExceptionally(noThread);
+    }
   }
 
   /** Whether the database has been asked to start (tests). */
@@ -72,14 +76,23 @@ final class DatabaseOnDemand implements DynamoDbClient {
     }
   }
 
-  /** Runs {@code failed} with the reason if the database fails to start, once (not when it was not started: {@link #cancelIfNotBegun}). */
+  /**
+   * Runs {@code failed} with the reason if the database fails to start, once (not when it was not
+   * started: {@link #cancelIfNotBegun}), on a thread of its own ({@link #FAILURE_THREAD}): a thread
+   * woken from {@code join()} runs the future's callbacks itself, so it would otherwise be a
+   * request's, and a callback that stops the process there would leave that request unanswered and
+   * the stop waiting for it.
+   */
   void onFailure(Consumer<Throwable> failed) {
-    started.whenComplete((database, e) -> {
+    started.whenCompleteAsync((database, e) -> {
       if (e != null && !(e instanceof java.util.concurrent.CancellationException)) {
         failed.accept(e instanceof CompletionException c && c.getCause() != null ? c.getCause() : e);
       }
-    });
+    }, run -> Thread.ofPlatform().name(FAILURE_THREAD).daemon(false).start(run));
   }
+
+  /** The name of the thread that runs {@link #onFailure}'s callback. */
+  static final String FAILURE_THREAD = "aigw-database-failed";
 
   /** The started database's own client, starting it first if nothing has; waits for it. */
   DynamoDbClient client() {

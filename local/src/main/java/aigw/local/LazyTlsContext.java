@@ -29,6 +29,23 @@ final class LazyTlsContext {
   private LazyTlsContext() {}
 
   /**
+   * Makes the JDK's default TLS context now, off the start's path (the local gateway calls it on its
+   * schedules' thread once the server listens), so the first {@code https} call does not pay for
+   * it, and a JVM whose TLS settings are broken (a {@code javax.net.ssl.trustStore} that cannot be
+   * read, a wrong password) says so at start, as it did when the context was made before listening,
+   * not only at the first {@code https} call (which then fails with the same reason).
+   */
+  static void makeDefaultInBackground() {
+    try {
+      SSLContext.getDefault();
+    } catch (NoSuchAlgorithmException | RuntimeException e) {
+      java.util.logging.Logger.getLogger(LazyTlsContext.class.getName()).severe(
+          "The JVM's TLS settings are broken: providers on https:// cannot be called until they are fixed ("
+              + (e.getCause() != null ? e.getCause() : e) + "). Check the javax.net.ssl.* options given to java.");
+    }
+  }
+
+  /**
    * @throws IllegalStateException when the JDK has no TLS (then neither would the default client)
    */
   static SSLContext create() {

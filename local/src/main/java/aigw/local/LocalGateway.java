@@ -500,6 +500,7 @@ public final class LocalGateway implements AutoCloseable {
     if (database != null) {
       scheduler.schedule(database::startInBackground, databaseStartDelay.toMillis(), TimeUnit.MILLISECONDS);
     }
+    scheduler.schedule(LazyTlsContext::makeDefaultInBackground, databaseStartDelay.toMillis(), TimeUnit.MILLISECONDS);
     long replayEvery = USAGE_REPLAY_INTERVAL.toMillis();
     scheduler.scheduleWithFixedDelay(this::replayKeptUsage, replayEvery, replayEvery, TimeUnit.MILLISECONDS);
     scheduler.scheduleWithFixedDelay(this::replayKeptLogs, replayEvery, replayEvery, TimeUnit.MILLISECONDS);

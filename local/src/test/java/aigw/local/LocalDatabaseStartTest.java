@@ -165,12 +165,19 @@ class LocalDatabaseStartTest {
     };
     try (var gateway = LocalGateway.start(options("--in-memory"), UnaryOperator.identity(), failing, Duration.ofHours(1))) {
       var reported = new CompletableFuture<Throwable>();
-      gateway.onDatabaseFailure(reported::complete);
+      var reportedOn = new CompletableFuture<String>();
+      gateway.onDatabaseFailure(e -> {
+        reportedOn.complete(Thread.currentThread().getName());
+        reported.complete(e);
+      });
 
       var generated = send(gateway, "POST", "/key/generate", "{\"key_alias\": \"never\"}");
       assertThat(generated.statusCode()).as(generated.body()).isEqualTo(503);
       assertThat(Json.MAPPER.readTree(generated.body()).path("error").path("message").asText()).isNotEmpty();
       assertThat(reported.get(30, TimeUnit.SECONDS)).hasMessage("the data directory's database file is damaged");
+      // Not on a request's thread (one waiting in join() runs the callbacks itself): Main's callback
+      // stops the process, which waits for the requests in flight.
+      assertThat(reportedOn.get(30, TimeUnit.SECONDS)).isEqualTo(DatabaseOnDemand.FAILURE_THREAD);
 
       var answer = send(gateway, "POST", "/v1/chat/completions", CHAT);
       assertThat(answer.statusCode()).as("the master key's calls need no table: " + answer.body()).isEqualTo(200);
