@@ -60,11 +60,11 @@ import java.util.regex.Pattern;
  */
 public final class Bench {
   private static final String MASTER = "sk-bench-master-key-not-a-secret";
-  private static final byte[] CHAT =
+  static final byte[] CHAT =
       "{\"model\":\"bench-model\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}],\"temperature\":0.2}"
           .getBytes(StandardCharsets.UTF_8);
   /** As streaming clients ask (the OpenAI SDKs, the Vercel AI SDK): usage in a last chunk. */
-  private static final byte[] STREAMED_CHAT =
+  static final byte[] STREAMED_CHAT =
       ("{\"model\":\"bench-model\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}],\"temperature\":0.2,"
               + "\"stream\":true,\"stream_options\":{\"include_usage\":true}}")
           .getBytes(StandardCharsets.UTF_8);

@@ -49,13 +49,8 @@ import java.util.concurrent.Executors;
  * [--streams N] [--rounds N]}
  */
 public final class TransportBench {
-  private static final byte[] CHAT =
-      "{\"model\":\"bench-model\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}],\"temperature\":0.2}"
-          .getBytes(StandardCharsets.UTF_8);
-  private static final byte[] STREAMED_CHAT =
-      ("{\"model\":\"bench-model\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}],\"temperature\":0.2,"
-              + "\"stream\":true,\"stream_options\":{\"include_usage\":true}}")
-          .getBytes(StandardCharsets.UTF_8);
+  private static final byte[] CHAT = Bench.CHAT; // the same requests as the gateway's bench
+  private static final byte[] STREAMED_CHAT = Bench.STREAMED_CHAT;
   private static final Map<String, String> HEADERS =
       Map.of("Content-Type", "application/json", "Authorization", "Bearer sk-bench-provider-key-not-a-secret");
 
