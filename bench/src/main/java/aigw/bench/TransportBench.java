@@ -40,13 +40,15 @@ import java.util.concurrent.Executors;
  * {@code client} (that HttpClient alone, byte array / input stream), {@code huc} (the JDK's
  * HttpURLConnection, kept connections), {@code raw} (a minimal blocking HTTP/1.1 client on a
  * socket: the floor of a blocking transport; it sends a request again on a new connection when a
- * kept one turns out closed, which a gateway must never do with a POST). The front's process CPU
+ * kept one turns out closed, which a gateway must never do with a POST), {@code jetty} (session 16:
+ * Jetty 12's own HttpClient, which aigw-local.jar already carries, HTTP/1.1 with kept connections;
+ * the worker blocks on the answer's future or reads the body as an input stream). The front's process CPU
  * and context switches are read before and after each run; the transports run in turns, and each
- * round turns their order. Not part of {@link Bench}: session 15's figures are in
- * docs/architecture.md ("Session 15 (transport15)").
+ * round turns their order. Not part of {@link Bench}: the figures are in docs/architecture.md
+ * ("Session 15 (transport15)", "Session 16 (transport16)").
  *
  * <p>{@code java -cp aigw-local.jar:aigw-bench.jar aigw.bench.TransportBench [--requests N]
- * [--streams N] [--rounds N]}
+ * [--streams N] [--rounds N] [--modes upstream,jetty,...]}
  */
 public final class TransportBench {
   private static final byte[] CHAT = Bench.CHAT; // the same requests as the gateway's bench
@@ -64,7 +66,7 @@ public final class TransportBench {
     int requests = 6000;
     int streams = 1000;
     int rounds = 3;
-    List<String> modes = new ArrayList<>(List.of("upstream", "huc", "raw", "client"));
+    List<String> modes = new ArrayList<>(List.of("upstream", "huc", "raw", "client", "jetty"));
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--requests" -> requests = Integer.parseInt(args[++i]);
@@ -126,8 +128,13 @@ public final class TransportBench {
   }
 
   private static void measure(String base, String mode, String kind, byte[] body, int conns, int perConn, LoadRun.Result floor) throws Exception {
+    URI uri = URI.create(base + "/" + mode + "/" + kind);
+    // A tenth of the run first, not measured: the front idled through the floor's run (or another
+    // transport's), and session 16's runs showed whichever transport came first after the floor
+    // paying 70-100 us a request more at 16 connections than in a round where it came later.
+    LoadRun.run(uri, null, body, conns, Math.max(1, perConn / 10));
     long[] before = cpu(base);
-    LoadRun.Result result = LoadRun.run(URI.create(base + "/" + mode + "/" + kind), null, body, conns, perConn);
+    LoadRun.Result result = LoadRun.run(uri, null, body, conns, perConn);
     long[] after = cpu(base);
     double n = result.requests();
     System.out.printf(Locale.ROOT, "  %-8s %-6s %2d conn: %6.0f req/s  front CPU %6.1f us/req  switches %5.2f/req  p50 %.3f (+%.3f) p99 %.3f (+%.3f) ms  load %s%n",
@@ -156,6 +163,8 @@ public final class TransportBench {
     var upstream = new UpstreamHttp(UpstreamHttp.defaultHttpClient());
     HttpClient client = UpstreamHttp.defaultHttpClient();
     var raw = new RawHttp();
+    org.eclipse.jetty.client.HttpClient jetty = jettyClient(-1);
+    org.eclipse.jetty.client.HttpClient jetty0 = jettyClient(0);
     HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 512);
     server.setExecutor(Executors.newFixedThreadPool(32, Thread.ofPlatform().daemon(true).name("aigw-http-", 0).factory()));
     var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
@@ -180,6 +189,8 @@ public final class TransportBench {
               case "client" -> client.send(request(call), HttpResponse.BodyHandlers.ofByteArray()).body();
               case "huc" -> huc(call, false).readAllBytes();
               case "raw" -> raw.send(call).readAllBytes();
+              case "jetty" -> jettyWhole(jetty, call);
+              case "jetty0" -> jettyWhole(jetty0, call);
               default -> throw new IllegalArgumentException(mode);
             };
             exchange.getResponseHeaders().set("Content-Type", "application/json");
@@ -192,6 +203,8 @@ public final class TransportBench {
               case "client" -> client.send(request(call), HttpResponse.BodyHandlers.ofInputStream()).body();
               case "huc" -> huc(call, true);
               case "raw" -> raw.send(call);
+              case "jetty" -> jettyStream(jetty, call);
+              case "jetty0" -> jettyStream(jetty0, call);
               default -> throw new IllegalArgumentException(mode);
             };
             exchange.getResponseHeaders().set("Content-Type", "text/event-stream");
@@ -223,6 +236,57 @@ public final class TransportBench {
     var builder = HttpRequest.newBuilder(call.uri()).POST(HttpRequest.BodyPublishers.ofByteArray(call.body())).version(HttpClient.Version.HTTP_1_1);
     call.headers().forEach(builder::header);
     return builder.build();
+  }
+
+  /**
+   * Jetty 12's own HttpClient (jetty-client, which DynamoDB Local already brings into aigw-local.jar) as
+   * a gateway would set it up: HTTP/1.1 only, kept connections (64 a destination, as the JDK client
+   * has no limit and the front has 32 workers), no redirects, no content decoders (the JDK client sends
+   * no Accept-Encoding either), no User-Agent, the JDK client's connect timeout. {@code
+   * reservedThreads}: the pool's (-1, Jetty's default, lets the selector hand its selecting to a
+   * reserved thread and run a read itself; 0, mode {@code jetty0}, hands each read to a pool thread).
+   */
+  private static org.eclipse.jetty.client.HttpClient jettyClient(int reservedThreads) {
+    var pool = new org.eclipse.jetty.util.thread.QueuedThreadPool(64, 4);
+    pool.setReservedThreads(reservedThreads);
+    pool.setName("jetty-client");
+    pool.setDaemon(true);
+    var jetty = new org.eclipse.jetty.client.HttpClient(new org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP(1));
+    jetty.setExecutor(pool);
+    jetty.setFollowRedirects(false);
+    jetty.setMaxConnectionsPerDestination(64);
+    jetty.setMaxRequestsQueuedPerDestination(4096);
+    jetty.setConnectTimeout(UpstreamHttp.CONNECT_TIMEOUT.toMillis());
+    jetty.setIdleTimeout(30_000);
+    jetty.setUserAgentField(null);
+    jetty.getContentDecoderFactories().clear();
+    try {
+      jetty.start();
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+    return jetty;
+  }
+
+  private static org.eclipse.jetty.client.Request jettyRequest(org.eclipse.jetty.client.HttpClient jetty, UpstreamCall call) {
+    return jetty.newRequest(call.uri()).method("POST").version(org.eclipse.jetty.http.HttpVersion.HTTP_1_1)
+        .timeout(call.timeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
+        .headers(headers -> call.headers().forEach(headers::put))
+        .body(new org.eclipse.jetty.client.BytesRequestContent(call.headers().get("Content-Type"), call.body()));
+  }
+
+  /** A whole answer over Jetty's client: the blocking {@code send}, body buffered (up to 64 MiB, the gateway's bound). */
+  private static byte[] jettyWhole(org.eclipse.jetty.client.HttpClient jetty, UpstreamCall call) throws Exception {
+    var listener = new org.eclipse.jetty.client.CompletableResponseListener(jettyRequest(jetty, call), UpstreamHttp.DEFAULT_MAX_ANSWER_BYTES);
+    return listener.send().get().getContent();
+  }
+
+  /** A stream over Jetty's client: the body as an InputStream, read by the worker as it comes. */
+  private static InputStream jettyStream(org.eclipse.jetty.client.HttpClient jetty, UpstreamCall call) throws Exception {
+    var listener = new org.eclipse.jetty.client.InputStreamResponseListener();
+    jettyRequest(jetty, call).send(listener);
+    listener.get(call.timeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+    return listener.getInputStream();
   }
 
   /** A call over HttpURLConnection (kept connections); the body stream. */
