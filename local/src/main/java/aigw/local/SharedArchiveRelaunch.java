@@ -132,8 +132,8 @@ final class SharedArchiveRelaunch {
    *
    * <p>Empty (the JVM's defaults) when the user chose a young generation, on the command line or in
    * JDK_JAVA_OPTIONS/JAVA_TOOL_OPTIONS/_JAVA_OPTIONS (the child's command line would override the
-   * variables' options), and when the heap is at most 512 MB, where 64 MB would be an eighth of it
-   * or more.
+   * variables' options) or gave options in a file (an {@code @argfile}, {@code -XX:Flags=}), and
+   * when the heap is at most 512 MB, where 64 MB would be an eighth of it or more.
    *
    * @param jvmOptions the options before {@code -jar} on this process's command line
    * @param maxHeapBytes this JVM's {@link Runtime#maxMemory()}: the child's too, as it has the same options and environment
@@ -159,9 +159,13 @@ final class SharedArchiveRelaunch {
   static final String START_YOUNG_GENERATION = "-XX:NewSize=64m";
   private static final long START_YOUNG_GENERATION_BYTES = 64L * 1024 * 1024;
 
-  /** Whether JVM options set the young generation's size (-Xmn, -XX:NewSize, MaxNewSize, NewRatio, G1NewSizePercent...). */
+  /**
+   * Whether JVM options set the young generation's size (-Xmn, -XX:NewSize, MaxNewSize, NewRatio,
+   * G1NewSizePercent...) or may (an {@code @argfile} or {@code -XX:Flags=} file, not read here).
+   */
   static boolean choosesYoungGeneration(String options) {
-    return options.contains("-Xmn") || options.contains("NewSize") || options.contains("NewRatio");
+    return options.contains("-Xmn") || options.contains("NewSize") || options.contains("NewRatio")
+        || options.contains("@") || options.contains("-XX:Flags=");
   }
 
   /**

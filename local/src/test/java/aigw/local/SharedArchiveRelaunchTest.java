@@ -59,7 +59,9 @@ class SharedArchiveRelaunchTest {
 
   @Test
   void aYoungGenerationTheUserChoseIsLeftAsItIs() {
-    for (String chosen : List.of("-Xmn32m", "-XX:NewSize=16m", "-XX:MaxNewSize=128m", "-XX:NewRatio=3", "-XX:G1NewSizePercent=10")) {
+    // Options in a file may choose one too: they are not read here.
+    for (String chosen : List.of("-Xmn32m", "-XX:NewSize=16m", "-XX:MaxNewSize=128m", "-XX:NewRatio=3", "-XX:G1NewSizePercent=10",
+        "@/home/me/jvm.args", "-XX:Flags=/home/me/.hotspotrc")) {
       assertThat(SharedArchiveRelaunch.startYoungGeneration(List.of("-Xmx2g", chosen), Map.of(), 2 * GIGABYTE)).as(chosen).isEmpty();
       for (String variable : List.of("JDK_JAVA_OPTIONS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS")) {
         assertThat(SharedArchiveRelaunch.startYoungGeneration(List.of(), Map.of(variable, "-Xss1m " + chosen), 2 * GIGABYTE))
