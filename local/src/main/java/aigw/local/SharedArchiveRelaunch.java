@@ -106,66 +106,12 @@ final class SharedArchiveRelaunch {
       return Optional.empty();
     }
     String prefix = "aigw-local-jdk".concat(fileNameSafe(System.getProperty("java.runtime.version", "unknown")));
-    Plan cached;
     if (Runtime.version().feature() < AOT_CACHE_JDK) {
       Path archive = directory.resolve(prefix.concat(".jsa"));
-      cached = new Plan(List.of("-XX:SharedArchiveFile=".concat(archive.toString()), "-XX:+AutoCreateSharedArchive"), NOTHING_AFTER_CHILD);
-    } else {
-      cached = AotCache.plan(directory, prefix.concat("-"), jar.get(), jvmOptions);
+      return Optional.of(new Plan(
+          List.of("-XX:SharedArchiveFile=".concat(archive.toString()), "-XX:+AutoCreateSharedArchive"), NOTHING_AFTER_CHILD));
     }
-    List<String> young = startYoungGeneration(jvmOptions, options.env(), Runtime.getRuntime().maxMemory());
-    if (young.isEmpty()) {
-      return Optional.of(cached);
-    }
-    var childOptions = new ArrayList<String>(young);
-    childOptions.addAll(cached.childOptions());
-    return Optional.of(new Plan(List.copyOf(childOptions), cached.afterChild()));
-  }
-
-  /**
-   * The child's young generation from its first allocation: {@value #START_YOUNG_GENERATION}, so that
-   * the start does not stop for a collection before the first answer. The JVM's default (G1 here)
-   * starts with a young generation of 5 % of the initial heap (about 20 MB on a machine whose heap
-   * starts at 384 MB), which the start fills once, about 22 MB with about 10 MB live: one young pause
-   * (25-180 ms on 2 cores, two GC threads) before the first answer. G1 still sizes the young
-   * generation itself above this floor. docs/architecture.md "Performance" has the measurements.
-   *
-   * <p>Empty (the JVM's defaults) when the user chose a young generation, on the command line or in
-   * JDK_JAVA_OPTIONS/JAVA_TOOL_OPTIONS/_JAVA_OPTIONS (the child's command line would override the
-   * variables' options) or gave options in a file (an {@code @argfile}, {@code -XX:Flags=}), and
-   * when the heap is at most 512 MB, where 64 MB would be an eighth of it or more.
-   *
-   * @param jvmOptions the options before {@code -jar} on this process's command line
-   * @param maxHeapBytes this JVM's {@link Runtime#maxMemory()}: the child's too, as it has the same options and environment
-   */
-  static List<String> startYoungGeneration(List<String> jvmOptions, Map<String, String> env, long maxHeapBytes) {
-    if (maxHeapBytes <= 8 * START_YOUNG_GENERATION_BYTES) {
-      return List.of();
-    }
-    for (String option : jvmOptions) {
-      if (choosesYoungGeneration(option)) {
-        return List.of();
-      }
-    }
-    for (String variable : List.of("JDK_JAVA_OPTIONS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS")) {
-      if (choosesYoungGeneration(env.getOrDefault(variable, ""))) {
-        return List.of();
-      }
-    }
-    return List.of(START_YOUNG_GENERATION);
-  }
-
-  /** The child's young generation floor; see {@link #startYoungGeneration}. */
-  static final String START_YOUNG_GENERATION = "-XX:NewSize=64m";
-  private static final long START_YOUNG_GENERATION_BYTES = 64L * 1024 * 1024;
-
-  /**
-   * Whether JVM options set the young generation's size (-Xmn, -XX:NewSize, MaxNewSize, NewRatio,
-   * G1NewSizePercent...) or may (an {@code @argfile} or {@code -XX:Flags=} file, not read here).
-   */
-  static boolean choosesYoungGeneration(String options) {
-    return options.contains("-Xmn") || options.contains("NewSize") || options.contains("NewRatio")
-        || options.contains("@") || options.contains("-XX:Flags=");
+    return Optional.of(AotCache.plan(directory, prefix.concat("-"), jar.get(), jvmOptions));
   }
 
   /**

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -47,33 +46,5 @@ class SharedArchiveRelaunchTest {
 
     assertThat(SharedArchiveRelaunch.commandLineJvmOptions()).contains(arguments.subList(0, arguments.indexOf("-jar")));
     assertThat(SharedArchiveRelaunch.javaExecutable()).isEqualTo(info.command().orElseThrow());
-  }
-
-  private static final long GIGABYTE = 1L << 30;
-
-  @Test
-  void theChildStartsWithA64MegabyteYoungGenerationByDefault() {
-    assertThat(SharedArchiveRelaunch.startYoungGeneration(List.of("-Dgreeting=hello"), Map.of(), 6 * GIGABYTE))
-        .containsExactly("-XX:NewSize=64m");
-  }
-
-  @Test
-  void aYoungGenerationTheUserChoseIsLeftAsItIs() {
-    // Options in a file may choose one too: they are not read here.
-    for (String chosen : List.of("-Xmn32m", "-XX:NewSize=16m", "-XX:MaxNewSize=128m", "-XX:NewRatio=3", "-XX:G1NewSizePercent=10",
-        "@/home/me/jvm.args", "-XX:Flags=/home/me/.hotspotrc")) {
-      assertThat(SharedArchiveRelaunch.startYoungGeneration(List.of("-Xmx2g", chosen), Map.of(), 2 * GIGABYTE)).as(chosen).isEmpty();
-      for (String variable : List.of("JDK_JAVA_OPTIONS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS")) {
-        assertThat(SharedArchiveRelaunch.startYoungGeneration(List.of(), Map.of(variable, "-Xss1m " + chosen), 2 * GIGABYTE))
-            .as(variable + "=" + chosen).isEmpty();
-      }
-    }
-  }
-
-  @Test
-  void aHeapOf512MegabytesOrLessKeepsTheJvmsYoungGeneration() {
-    assertThat(SharedArchiveRelaunch.startYoungGeneration(List.of("-Xmx512m"), Map.of(), 512L << 20)).isEmpty();
-    assertThat(SharedArchiveRelaunch.startYoungGeneration(List.of(), Map.of(), 256L << 20)).isEmpty();
-    assertThat(SharedArchiveRelaunch.startYoungGeneration(List.of("-Xmx1g"), Map.of(), GIGABYTE)).containsExactly("-XX:NewSize=64m");
   }
 }
