@@ -6,7 +6,10 @@ import java.net.NoRouteToHostException;
 import java.net.UnknownHostException;
 import java.net.http.HttpConnectTimeoutException;
 import java.nio.channels.UnresolvedAddressException;
+import java.security.GeneralSecurityException;
 import java.security.cert.CertificateException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLHandshakeException;
@@ -43,6 +46,58 @@ final class ConnectionFailures {
       reason = probe(host, port);
     }
     return reason != null ? reason : "the connection could not be opened (" + describe(failure) + ")";
+  }
+
+  /**
+   * The {@code javax.net.ssl} system properties that decide the JDK's default TLS context
+   * (https://docs.oracle.com/en/java/javase/21/security/java-secure-socket-extension-jsse-reference-guide.html,
+   * "Customizing the JSSE"). Only their names are ever shown, never a value: two are passwords.
+   */
+  private static final List<String> TLS_SETTINGS = List.of(
+      "javax.net.ssl.trustStore", "javax.net.ssl.trustStoreType", "javax.net.ssl.trustStoreProvider", "javax.net.ssl.trustStorePassword",
+      "javax.net.ssl.keyStore", "javax.net.ssl.keyStoreType", "javax.net.ssl.keyStoreProvider", "javax.net.ssl.keyStorePassword");
+
+  /**
+   * Why the HTTP client's TLS context could not be made, or null when {@code failure} is not that.
+   * The JDK's default context ({@code SSLContext.getDefault()}, which the local gateway makes at its
+   * first {@code https} connection) fails with a {@code NoSuchAlgorithmException} over a {@code
+   * KeyManagementException} when a {@code javax.net.ssl.*} setting cannot be used: a trust store
+   * that is not one, a wrong password, a key store file that is missing. No connection was opened,
+   * and none to any {@code https} provider can be until the JVM is started with working settings
+   * (the JDK keeps the failure). A handshake's failures are {@code SSLException}s: not this.
+   *
+   * @return the JDK's reason and the names of the {@code javax.net.ssl.*} settings given (never
+   *     their values), e.g. {@code problem accessing trust store; set: javax.net.ssl.trustStore}
+   */
+  static String tlsSettingsBroken(Throwable failure) {
+    boolean found = false;
+    String reason = null;
+    for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof SSLException) {
+        return null;
+      }
+      if (t instanceof GeneralSecurityException && !(t instanceof CertificateException)) {
+        found = true;
+        String message = t.getMessage();
+        // The JCA wraps the default context's failure in words that only name a Java class.
+        if (message != null && !message.isBlank() && !message.startsWith("Error constructing implementation")) {
+          reason = message; // the innermost says most
+        }
+      }
+    }
+    if (!found) {
+      return null;
+    }
+    if (reason == null) {
+      reason = "the trust store or the key store could not be read";
+    }
+    var set = new ArrayList<String>();
+    for (String setting : TLS_SETTINGS) {
+      if (System.getProperty(setting) != null) {
+        set.add(setting);
+      }
+    }
+    return set.isEmpty() ? reason : reason + "; set: " + String.join(", ", set);
   }
 
   /** Why an exchange failed once (part of) the request had been sent. */

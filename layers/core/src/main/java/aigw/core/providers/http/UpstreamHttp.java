@@ -699,6 +699,18 @@ public final class UpstreamHttp {
   /** A failed exchange's cause as the gateway's exception (what {@link HttpClient#send} would have thrown, classified). */
   private RuntimeException failed(UpstreamCall call, WatchedBody forwarded, Throwable cause) {
     URI uri = call.uri();
+    String brokenTls = ConnectionFailures.tlsSettingsBroken(cause);
+    if (brokenTls != null) {
+      // The client's TLS context could not be made (the JDK's default one, which the local gateway
+      // makes at its first https connection), before any connection: the context's own unchecked
+      // exception, which would otherwise pass for the gateway's bug (a 500). Not the provider's
+      // failure, but no byte was sent, so a deployment over http:// may still be tried.
+      return new UpstreamUnreachable(
+          "The gateway cannot make TLS connections, so the provider of '" + call.modelName() + "' at " + hostAndPort(uri)
+              + " was not called: the JVM's TLS settings are broken (" + brokenTls + "). Check the javax.net.ssl.* options given to java,"
+              + " then restart the gateway.",
+          cause, true);
+    }
     if (cause instanceof HttpConnectTimeoutException || cause instanceof ConnectException || cause instanceof SSLHandshakeException) {
       // Checked before HttpTimeoutException, the parent of the first: no connection (or no TLS
       // session) means no byte of the request was sent, so another deployment may be tried.
