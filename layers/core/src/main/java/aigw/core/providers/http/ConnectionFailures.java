@@ -21,6 +21,9 @@ import javax.net.ssl.SSLHandshakeException;
  * Only JDK messages go into the text (never a Java class name), never a header or URL beyond host:port.
  */
 final class ConnectionFailures {
+  /** A connection that ended where an answer (its status line) was awaited: the JDK's EOFException. */
+  private static final String CLOSED_BEFORE_ANSWERING = "the provider closed the connection before answering";
+
   /** What a failure the JDK gave no message for is called, in place of its class name. */
   private static final String NO_DETAIL = "an input/output error the HTTP client gave no detail for";
 
@@ -107,6 +110,16 @@ final class ConnectionFailures {
   }
 
   /**
+   * Why an answer's body broke off once its status and headers had come: as {@link #afterSending},
+   * except that a connection the provider closed is not one closed "before answering" (the
+   * message already says where in the answer it broke: after the headers, or in its middle).
+   */
+  static String whileAnswering(Throwable failure) {
+    String reason = afterSending(failure);
+    return reason.equals(CLOSED_BEFORE_ANSWERING) ? "the provider closed the connection" : reason;
+  }
+
+  /**
    * The JDK's HTTP client reports a refused connection as a bare ConnectException caused by a
    * ClosedChannelException, without the operating system's reason. Only then, after the failure
    * (nothing was sent), one plain socket connection to the same address, bounded to 2 s, asks the
@@ -143,7 +156,7 @@ final class ConnectionFailures {
         return "TLS failed (" + tlsDetail(t) + ")";
       }
       if (t instanceof EOFException) {
-        return "the provider closed the connection before answering";
+        return CLOSED_BEFORE_ANSWERING;
       }
     }
     String message = deepestMessage(failure).toLowerCase(Locale.ROOT);

@@ -806,7 +806,7 @@ public final class UpstreamHttp {
     }
     return new UpstreamUnreachable(
         "The connection to the provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " failed " + where + ": "
-            + ConnectionFailures.afterSending(e) + ".",
+            + ConnectionFailures.whileAnswering(e) + ".",
         e, false, afterSuccessStatus, answerBytes);
   }
 
