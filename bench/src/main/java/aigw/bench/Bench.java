@@ -110,7 +110,7 @@ public final class Bench {
         case "--wrk-seconds" -> wrkDuration = Duration.ofSeconds(number(args, i++));
         case "--chunks" -> chunks = number(args, i++);
         case "--jar" -> jar = Path.of(value(args, i++));
-        case "--gateway-jvm-options" -> gatewayJvmOptions.add(jvmOptions(value(args, i++)));
+        case "--gateway-jvm-options" -> gatewayJvmOptions.add(jvmOptions(jvmOptionsValue(args, i++)));
         case "--start-only" -> {
           load = false;
           streaming = false;
@@ -340,14 +340,49 @@ public final class Bench {
   }
 
   /**
-   * The value of the option {@code args[at]}: the next argument. An option given last without one is
-   * a usage error naming it, as an unknown option is (not an index out of bounds).
+   * The value of the option {@code args[at]}: the next argument. An option given last without one,
+   * or followed by an argument that starts with {@code --} (the next option), is a usage error naming
+   * it, as an unknown option is (not an index out of bounds, nor an option taken for a value).
    */
   static String value(String[] args, int at) {
+    String value = valueOrOption(args, at);
+    if (value.startsWith("--")) {
+      throw missing(args[at], value);
+    }
+    return value;
+  }
+
+  /**
+   * {@code --gateway-jvm-options}'s value, which may start with {@code --} (a JVM option such as
+   * {@code --enable-preview}), but is not one of the bench's own options: then the value was left out.
+   */
+  static String jvmOptionsValue(String[] args, int at) {
+    String value = valueOrOption(args, at);
+    if (OPTIONS.contains(value.strip().split("\\s+")[0])) {
+      throw missing(args[at], value);
+    }
+    return value;
+  }
+
+  /** The options {@link #main} knows (its switch's cases). */
+  private static final java.util.Set<String> OPTIONS = java.util.Set.of(
+      "--requests", "--streams", "--adapters", "--peers", "--lambda", "--no-peers", "--wrk-seconds", "--chunks", "--jar",
+      "--gateway-jvm-options", "--start-only", "--soak", "--soak-seconds", "--streaming-only", "--load-only");
+
+  private static String valueOrOption(String[] args, int at) {
     if (at + 1 >= args.length) {
       throw new IllegalArgumentException("option " + args[at] + " needs a value (see the usage in Bench's class comment)");
     }
     return args[at + 1];
+  }
+
+  /**
+   * An option followed by another option, not its value: {@code --jar --requests 5} would otherwise
+   * take {@code --requests} for the jar's path and 5 for an unknown option.
+   */
+  private static IllegalArgumentException missing(String option, String next) {
+    return new IllegalArgumentException(
+        "option " + option + " needs a value, got the option " + next + " (see the usage in Bench's class comment)");
   }
 
   /** As {@link #value}, a whole number from 0 up. */

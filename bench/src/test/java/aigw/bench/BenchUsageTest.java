@@ -1,5 +1,6 @@
 package aigw.bench;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
@@ -14,6 +15,24 @@ class BenchUsageTest {
     assertThatThrownBy(() -> Bench.main(new String[] {"--requests"}))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageStartingWith("option --requests needs a value");
+  }
+
+  @Test
+  void anOptionFollowedByAnotherOptionInsteadOfItsValueIsAUsageErrorNamingIt() {
+    assertThatThrownBy(() -> Bench.main(new String[] {"--jar", "--requests", "5"}))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("option --jar needs a value, got the option --requests (see the usage in Bench's class comment)");
+    assertThatThrownBy(() -> Bench.main(new String[] {"--requests", "--streams", "5"}))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("option --requests needs a value, got the option --streams");
+    assertThatThrownBy(() -> Bench.main(new String[] {"--start-only", "--gateway-jvm-options", "--no-peers"}))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("option --gateway-jvm-options needs a value, got the option --no-peers");
+  }
+
+  @Test
+  void jvmOptionsThatStartWithTwoDashesAreTheGatewaysNotTheBenchs() {
+    assertThat(Bench.jvmOptionsValue(new String[] {"--gateway-jvm-options", "--enable-preview -Xmx1g"}, 0)).isEqualTo("--enable-preview -Xmx1g");
   }
 
   @Test

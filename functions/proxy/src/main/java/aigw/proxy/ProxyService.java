@@ -349,11 +349,14 @@ public final class ProxyService {
           || failed instanceof aigw.core.errors.UpstreamUnreachable broken && broken.afterSuccessStatus()) {
         // The provider ran the call (and may bill it); only the gateway's answer budget could not
         // hold its answer, or its body (a stream's first chunk) stalled past the timeout or broke
-        // off after its 2xx status, when a client leaving in the same state would be counted so too
-        // (CallAccounting.clientLeft). Counted as a cut stream is: estimated tokens (the prompt from
-        // the body sent; the answer was not read), at the first deployment's prices, logged with its
-        // status (503, 504, 502).
-        accounting.answered(admitted, admitted.rotation().get(0), StreamRelay.estimate(request.body().sent().length, 0), true,
+        // off after its 2xx status, or was over the gateway's bound, when a client leaving in the
+        // same state would be counted so too (CallAccounting.clientLeft). Counted as a cut stream
+        // is: estimated tokens, at the first deployment's prices, logged with its status (503, 504,
+        // 502). The prompt from the body sent; the completion from the answer's bytes read before
+        // it broke off or was refused (the same 4 bytes a token), which the provider generated at
+        // least: an answer over the bound is the largest a key can make.
+        long answerBytes = failed instanceof aigw.core.errors.UpstreamUnreachable broken ? broken.answerBytes() : 0;
+        accounting.answered(admitted, admitted.rotation().get(0), StreamRelay.estimate(request.body().sent().length, answerBytes), true,
             aigw.core.errors.ErrorEnvelope.status(failed));
       } else {
         accounting.failed(admitted, failed);

@@ -315,7 +315,10 @@ final class StreamRelay implements StreamingBody {
     return new TokenUsage(prompt, completion, prompt + completion, promptReported.cacheReadTokens(), promptReported.cacheWriteTokens());
   }
 
-  /** About 4 characters (or bytes of a JSON request) per token, rounded up. */
+  /**
+   * About 4 characters (or bytes of a JSON request, or of an answer the gateway could not relay)
+   * per token, rounded up.
+   */
   static TokenUsage estimate(long requestBytes, long generatedChars) {
     long prompt = (requestBytes + 3) / 4;
     long completion = (generatedChars + 3) / 4;

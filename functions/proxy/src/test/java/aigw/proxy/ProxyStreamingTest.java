@@ -388,6 +388,25 @@ class ProxyStreamingTest {
   }
 
   @Test
+  void aProviderClosingItsConnectionMidStreamIsSaidToHaveClosedItInTheMiddleOfTheAnswerNotBeforeAnswering() throws Exception {
+    var out = ClientOutput.staying();
+    var call = sendInBackground("/v1/chat/completions", chatStream("held", ""), out);
+    var exchange = upstream.awaitRequest();
+    exchange.startStream();
+    exchange.sendEvent(chunk("Hel"));
+    awaitWritten(out, chunk("Hel"));
+    exchange.hangUp();
+    assertThat(call.get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
+
+    String[] events = out.text().split("\n\n");
+    assertThat(events).hasSize(2);
+    JsonNode error = Json.MAPPER.readTree(events[1].substring("data: ".length())).get("error");
+    assertThat(error.get("message").asText()).as("what the client reads")
+        .matches("The connection to the provider of 'held' at 127\\.0\\.0\\.1:\\d+ failed in the middle of its answer: "
+            + "the provider closed the connection\\.");
+  }
+
+  @Test
   void aProviderGoingSilentMidStreamTimesOutWithAnErrorEventInsteadOfHanging() throws Exception {
     useModels(List.of(new Deployment("held", Provider.OPENAI, "held-upstream", URI.create(upstream.baseUrl()), "sk-upstream-test-credential", "test",
         Duration.ofMillis(400))));

@@ -162,6 +162,7 @@ class ProviderAnswerBoundTest {
     assertThat(ErrorEnvelope.status((GatewayException) thrown)).isEqualTo(502);
     assertThat(envelope.error().message()).contains("more than " + BOUND + " bytes").contains("127.0.0.1");
     assertThat(((UpstreamUnreachable) thrown).afterSuccessStatus()).as("generated, so counted with estimated tokens").isTrue();
+    assertThat(((UpstreamUnreachable) thrown).answerBytes()).as("the completion is estimated from the bytes read: one past the bound").isEqualTo(BOUND + 1);
     // The stand-in's writes fail once the gateway closed the connection: what it wrote before is
     // the bound plus what the sockets' buffers took, never the 30 s of an endless answer.
     IOException closed = cutOff.get(20, TimeUnit.SECONDS);
@@ -223,6 +224,7 @@ class ProviderAnswerBoundTest {
     assertThat(ErrorEnvelope.status((GatewayException) thrown)).isEqualTo(502);
     assertThat(thrown.getMessage()).contains("8388608 bytes");
     assertThat(((UpstreamUnreachable) thrown).afterSuccessStatus()).as("generated, so counted with estimated tokens").isTrue();
+    assertThat(((UpstreamUnreachable) thrown).answerBytes()).as("the completion is estimated from the bytes read").isGreaterThan(8L * 1024 * 1024);
     assertThat(cutOff.get(20, TimeUnit.SECONDS)).isNotNull();
     assertThat(written.get()).isLessThan(64L * 1024 * 1024);
   }

@@ -210,6 +210,11 @@ public final class StreamingUpstream implements AutoCloseable {
       closeQuietly();
     }
 
+    /** The provider closes its connection (FIN, not a reset) in the middle of the body, without its last chunk. */
+    public void hangUp() {
+      closeQuietly();
+    }
+
     /** The provider dies: the connection is reset in the middle of the body. */
     public void die() {
       try {

@@ -227,7 +227,7 @@ public final class BedrockConverseProvider implements ModelProvider {
           try {
             read = body.read(buffer);
           } catch (IOException e) {
-            throw UpstreamHttp.midStream(call, e, !anyChunk);
+            throw UpstreamHttp.midStream(call, e, !anyChunk, reply.bytesRead());
           }
           if (read < 0) {
             if (translation.stopped()) {
@@ -237,7 +237,7 @@ public final class BedrockConverseProvider implements ModelProvider {
             throw new UpstreamUnreachable( // after its success status: it was generating (UpstreamUnreachable.afterSuccessStatus)
                 "The provider of '" + call.modelName() + "' ended its answer before it was complete (the connection closed "
                     + (anyChunk ? "in the middle of the stream)." : "after its response headers, before any part of its answer)."),
-                null, false, true);
+                null, false, true, reply.bytesRead());
           }
           decode(read);
         }
@@ -261,7 +261,7 @@ public final class BedrockConverseProvider implements ModelProvider {
             }
             read = body.read(buffer);
           } catch (IOException e) {
-            throw UpstreamHttp.midStream(call, e, !anyChunk);
+            throw UpstreamHttp.midStream(call, e, !anyChunk, reply.bytesRead());
           }
           if (read < 0) {
             return false; // the end: next() tells whether the answer was whole

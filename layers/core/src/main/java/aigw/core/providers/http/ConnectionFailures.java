@@ -6,7 +6,10 @@ import java.net.NoRouteToHostException;
 import java.net.UnknownHostException;
 import java.net.http.HttpConnectTimeoutException;
 import java.nio.channels.UnresolvedAddressException;
+import java.security.GeneralSecurityException;
 import java.security.cert.CertificateException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLHandshakeException;
@@ -18,6 +21,9 @@ import javax.net.ssl.SSLHandshakeException;
  * Only JDK messages go into the text (never a Java class name), never a header or URL beyond host:port.
  */
 final class ConnectionFailures {
+  /** A connection that ended where an answer (its status line) was awaited: the JDK's EOFException. */
+  private static final String CLOSED_BEFORE_ANSWERING = "the provider closed the connection before answering";
+
   /** What a failure the JDK gave no message for is called, in place of its class name. */
   private static final String NO_DETAIL = "an input/output error the HTTP client gave no detail for";
 
@@ -45,10 +51,72 @@ final class ConnectionFailures {
     return reason != null ? reason : "the connection could not be opened (" + describe(failure) + ")";
   }
 
+  /**
+   * The {@code javax.net.ssl} system properties that decide the JDK's default TLS context
+   * (https://docs.oracle.com/en/java/javase/21/security/java-secure-socket-extension-jsse-reference-guide.html,
+   * "Customizing the JSSE"). Only their names are ever shown, never a value: two are passwords.
+   */
+  private static final List<String> TLS_SETTINGS = List.of(
+      "javax.net.ssl.trustStore", "javax.net.ssl.trustStoreType", "javax.net.ssl.trustStoreProvider", "javax.net.ssl.trustStorePassword",
+      "javax.net.ssl.keyStore", "javax.net.ssl.keyStoreType", "javax.net.ssl.keyStoreProvider", "javax.net.ssl.keyStorePassword");
+
+  /**
+   * Why the HTTP client's TLS context could not be made, or null when {@code failure} is not that.
+   * The JDK's default context ({@code SSLContext.getDefault()}, which the local gateway makes at its
+   * first {@code https} connection) fails with a {@code NoSuchAlgorithmException} over a {@code
+   * KeyManagementException} when a {@code javax.net.ssl.*} setting cannot be used: a trust store
+   * that is not one, a wrong password, a key store file that is missing. No connection was opened,
+   * and none to any {@code https} provider can be until the JVM is started with working settings
+   * (the JDK keeps the failure). A handshake's failures are {@code SSLException}s: not this.
+   *
+   * @return the JDK's reason and the names of the {@code javax.net.ssl.*} settings given (never
+   *     their values), e.g. {@code problem accessing trust store; set: javax.net.ssl.trustStore}
+   */
+  static String tlsSettingsBroken(Throwable failure) {
+    boolean found = false;
+    String reason = null;
+    for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof SSLException) {
+        return null;
+      }
+      if (t instanceof GeneralSecurityException && !(t instanceof CertificateException)) {
+        found = true;
+        String message = t.getMessage();
+        // The JCA wraps the default context's failure in words that only name a Java class.
+        if (message != null && !message.isBlank() && !message.startsWith("Error constructing implementation")) {
+          reason = message; // the innermost says most
+        }
+      }
+    }
+    if (!found) {
+      return null;
+    }
+    if (reason == null) {
+      reason = "the trust store or the key store could not be read";
+    }
+    var set = new ArrayList<String>();
+    for (String setting : TLS_SETTINGS) {
+      if (System.getProperty(setting) != null) {
+        set.add(setting);
+      }
+    }
+    return set.isEmpty() ? reason : reason + "; set: " + String.join(", ", set);
+  }
+
   /** Why an exchange failed once (part of) the request had been sent. */
   static String afterSending(Throwable failure) {
     String reason = reason(failure);
     return reason != null ? reason : describe(failure);
+  }
+
+  /**
+   * Why an answer's body broke off once its status and headers had come: as {@link #afterSending},
+   * except that a connection the provider closed is not one closed "before answering" (the
+   * message already says where in the answer it broke: after the headers, or in its middle).
+   */
+  static String whileAnswering(Throwable failure) {
+    String reason = afterSending(failure);
+    return reason.equals(CLOSED_BEFORE_ANSWERING) ? "the provider closed the connection" : reason;
   }
 
   /**
@@ -88,7 +156,7 @@ final class ConnectionFailures {
         return "TLS failed (" + tlsDetail(t) + ")";
       }
       if (t instanceof EOFException) {
-        return "the provider closed the connection before answering";
+        return CLOSED_BEFORE_ANSWERING;
       }
     }
     String message = deepestMessage(failure).toLowerCase(Locale.ROOT);

@@ -131,7 +131,7 @@ public class HttpModelProvider implements ModelProvider {
       }
       return body;
     } catch (IOException e) {
-      throw UpstreamHttp.midStream(call, e, true);
+      throw UpstreamHttp.midStream(call, e, true, reply.bytesRead());
     }
   }
 
@@ -206,7 +206,7 @@ public class HttpModelProvider implements ModelProvider {
             event = events.nextIfInHand();
           } catch (IOException e) {
             close();
-            throw UpstreamHttp.midStream(call, e, !anyChunk);
+            throw UpstreamHttp.midStream(call, e, !anyChunk, reply.bytesRead());
           }
           if (event == null) {
             return false; // not all of it has arrived, or the body ended: next() waits, or tells which
@@ -232,7 +232,7 @@ public class HttpModelProvider implements ModelProvider {
           event = events.next();
         } catch (IOException e) {
           close();
-          throw UpstreamHttp.midStream(call, e, !anyChunk);
+          throw UpstreamHttp.midStream(call, e, !anyChunk, reply.bytesRead());
         }
         if (event == null) {
           close();
@@ -249,7 +249,7 @@ public class HttpModelProvider implements ModelProvider {
           throw new UpstreamUnreachable(
               "The provider of '" + call.modelName() + "' ended its answer before it was complete (the connection closed "
                   + (anyChunk ? "in the middle of the stream)." : "after its response headers, before any part of its answer)."),
-              null, false, true);
+              null, false, true, reply.bytesRead());
         }
         translate(event);
       }

@@ -53,6 +53,8 @@ final class IdleTimedInputStream extends FilterInputStream {
   private volatile boolean ended;
   /** The watch last scheduled, cancelled when the body ends or closes (so the timer holds no finished stream). */
   private volatile java.util.concurrent.ScheduledFuture<?> scheduled;
+  /** Bytes returned by reads so far; read and written by the reading thread only. */
+  private long bytesRead;
 
   IdleTimedInputStream(InputStream in, Duration idle) {
     super(in);
@@ -64,7 +66,11 @@ final class IdleTimedInputStream extends FilterInputStream {
   public int read() throws IOException {
     started();
     try {
-      return checked(super.read());
+      int read = checked(super.read());
+      if (read >= 0) {
+        bytesRead++;
+      }
+      return read;
     } catch (IOException e) {
       throw timedOut ? idleTimeout() : e;
     } finally {
@@ -82,6 +88,8 @@ final class IdleTimedInputStream extends FilterInputStream {
       int read = checked(super.read(buffer, offset, length));
       if (read < 0) {
         stopWatching(); // the body's end: nothing more to watch
+      } else {
+        bytesRead += read;
       }
       return read;
     } catch (IOException e) {
@@ -89,6 +97,11 @@ final class IdleTimedInputStream extends FilterInputStream {
     } finally {
       readingSince = NOT_READING;
     }
+  }
+
+  /** The body's bytes the reader has taken so far (what a broken-off answer had sent of itself). */
+  long bytesRead() {
+    return bytesRead;
   }
 
   @Override

@@ -209,6 +209,11 @@ public final class UpstreamHttp {
       return body;
     }
 
+    /** The body's bytes read so far: what the provider had sent of its answer when it broke off ({@link UpstreamUnreachable#answerBytes}). */
+    public long bytesRead() {
+      return body.bytesRead();
+    }
+
     /** The rest of the body, at most {@link #MAX_ERROR_BODY_BYTES}, then closes: for an error status. */
     public byte[] readErrorBody() {
       try (body) {
@@ -277,7 +282,7 @@ public final class UpstreamHttp {
         body = AnswerBudget.read(reply.body(), declaredLength(reply), maxAnswerBytes,
             "the provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()));
       } catch (IOException e) {
-        throw midStream(call, e, true);
+        throw midStream(call, e, true, reply.bytesRead());
       }
       if (body.length > maxAnswerBytes) {
         // Closing the reply (the try) ends the exchange: the HTTP client closes the connection of a
@@ -285,7 +290,7 @@ public final class UpstreamHttp {
         throw new UpstreamUnreachable(
             "The provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " sent an answer of more than " + maxAnswerBytes
                 + " bytes, the most the gateway reads of a whole answer; it was not read further. Ask for less (max_tokens), or stream it.",
-            null, false, true); // after its 2xx: the answer was generated and is billed, so the call is counted (estimated)
+            null, false, true, body.length); // after its 2xx: the answer was generated and is billed, so the call is counted (estimated)
       }
       return new Reply(reply.status(), reply.headers(), body);
     }
@@ -312,6 +317,7 @@ public final class UpstreamHttp {
     private volatile long lastProgress;
     private volatile boolean whole;
     private volatile boolean bodyStarted;
+    private volatile long bodyBytes;
     private volatile boolean succeeded;
 
     WholeOrStream(int maxAnswerBytes) {
@@ -354,7 +360,12 @@ public final class UpstreamHttp {
         @Override
         public void onNext(List<java.nio.ByteBuffer> pieces) {
           lastProgress = System.nanoTime();
-          bodyStarted |= pieces.stream().anyMatch(java.nio.ByteBuffer::hasRemaining);
+          long piece = 0;
+          for (java.nio.ByteBuffer buffer : pieces) {
+            piece += buffer.remaining();
+          }
+          bodyStarted |= piece > 0;
+          bodyBytes += piece; // the selector thread's alone: pieces come one after another
           bytes.onNext(pieces);
         }
 
@@ -389,6 +400,11 @@ public final class UpstreamHttp {
     public boolean bodyStarted() {
       return bodyStarted;
     }
+
+    @Override
+    public long bodyBytes() {
+      return bodyBytes;
+    }
   }
 
   /** What {@link #send} waits for besides the headers: a body the handler collects whole, and when it last moved. */
@@ -401,6 +417,11 @@ public final class UpstreamHttp {
 
     /** Whether any byte of a body collected whole has come (so a failure is in the middle of the answer). */
     boolean bodyStarted();
+
+    /** The bytes of a body collected whole that have come (what a broken-off answer had sent of itself). */
+    default long bodyBytes() {
+      return 0;
+    }
 
     /** Whether a whole answer's success status came: generated and billed, so a client's departure no longer cancels it. */
     default boolean answerGenerated() {
@@ -558,7 +579,7 @@ public final class UpstreamHttp {
         // A body collected whole is waited for as a stream's reads are: each piece within the timeout.
         throw progress.lastProgress() != 0 && progress.bodyAwaited()
             ? midStream(call, new IdleTimeout("no byte of the body for " + seconds(call.timeout()) + " s"), !progress.bodyStarted(),
-                progress.successStatus())
+                progress.successStatus(), progress.bodyBytes())
             : timedOut(call);
       }
       Thread.currentThread().interrupt();
@@ -571,7 +592,7 @@ public final class UpstreamHttp {
         throw new ClientClosedRequest(forwarded.requested(), null);
       }
       if (progress.lastProgress() != 0 && progress.bodyAwaited() && cause instanceof IOException broken) {
-        throw midStream(call, broken, !progress.bodyStarted(), progress.successStatus()); // the headers came; their body broke off
+        throw midStream(call, broken, !progress.bodyStarted(), progress.successStatus(), progress.bodyBytes()); // the headers came; their body broke off
       }
       throw failed(call, forwarded, cause);
     } catch (java.util.concurrent.CancellationException cancelled) {
@@ -699,6 +720,18 @@ public final class UpstreamHttp {
   /** A failed exchange's cause as the gateway's exception (what {@link HttpClient#send} would have thrown, classified). */
   private RuntimeException failed(UpstreamCall call, WatchedBody forwarded, Throwable cause) {
     URI uri = call.uri();
+    String brokenTls = ConnectionFailures.tlsSettingsBroken(cause);
+    if (brokenTls != null) {
+      // The client's TLS context could not be made (the JDK's default one, which the local gateway
+      // makes at its first https connection), before any connection: the context's own unchecked
+      // exception, which would otherwise pass for the gateway's bug (a 500). Not the provider's
+      // failure, but no byte was sent, so a deployment over http:// may still be tried.
+      return new UpstreamUnreachable(
+          "The gateway cannot make TLS connections, so the provider of '" + call.modelName() + "' at " + hostAndPort(uri)
+              + " was not called: the JVM's TLS settings are broken (" + brokenTls + "). Check the javax.net.ssl.* options given to java,"
+              + " then restart the gateway.",
+          cause, true);
+    }
     if (cause instanceof HttpConnectTimeoutException || cause instanceof ConnectException || cause instanceof SSLHandshakeException) {
       // Checked before HttpTimeoutException, the parent of the first: no connection (or no TLS
       // session) means no byte of the request was sent, so another deployment may be tried.
@@ -739,11 +772,22 @@ public final class UpstreamHttp {
    *     response, and the message must not speak of "the middle of its answer")
    */
   public static RuntimeException midStream(UpstreamCall call, IOException e, boolean beforeFirstChunk) {
-    return midStream(call, e, beforeFirstChunk, true);
+    return midStream(call, e, beforeFirstChunk, true, 0);
   }
 
-  /** As {@link #midStream(UpstreamCall, IOException, boolean)}; {@code afterSuccessStatus}: whether the answer's status was 2xx. */
-  private static RuntimeException midStream(UpstreamCall call, IOException e, boolean beforeFirstChunk, boolean afterSuccessStatus) {
+  /**
+   * As {@link #midStream(UpstreamCall, IOException, boolean)}, knowing how much of the answer came.
+   *
+   * @param answerBytes the bytes of the answer's body read before the failure ({@link
+   *     OpenReply#bytesRead}), from which its completion is estimated ({@link UpstreamUnreachable#answerBytes})
+   */
+  public static RuntimeException midStream(UpstreamCall call, IOException e, boolean beforeFirstChunk, long answerBytes) {
+    return midStream(call, e, beforeFirstChunk, true, answerBytes);
+  }
+
+  /** As {@link #midStream(UpstreamCall, IOException, boolean, long)}; {@code afterSuccessStatus}: whether the answer's status was 2xx. */
+  private static RuntimeException midStream(
+      UpstreamCall call, IOException e, boolean beforeFirstChunk, boolean afterSuccessStatus, long answerBytes) {
     if (ClientDeparture.clientLeft()) {
       return new ClientClosedRequest(true, null); // the body was closed because the client left (OpenReply)
     }
@@ -758,12 +802,12 @@ public final class UpstreamHttp {
       return new UpstreamUnreachable(
           "The provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " sent " + tooLarge.getMessage()
               + "; the stream was ended.",
-          e, false, afterSuccessStatus);
+          e, false, afterSuccessStatus, answerBytes);
     }
     return new UpstreamUnreachable(
         "The connection to the provider of '" + call.modelName() + "' at " + hostAndPort(call.uri()) + " failed " + where + ": "
-            + ConnectionFailures.afterSending(e) + ".",
-        e, false, afterSuccessStatus);
+            + ConnectionFailures.whileAnswering(e) + ".",
+        e, false, afterSuccessStatus, answerBytes);
   }
 
   private static void refuseRedirect(UpstreamCall call, int status) {
@@ -907,7 +951,8 @@ public final class UpstreamHttp {
       String message = mask(unreachable.getMessage(), secrets);
       return java.util.Objects.equals(message, unreachable.getMessage())
           ? unreachable
-          : new UpstreamUnreachable(message, unreachable.getCause(), unreachable.beforeSending(), unreachable.afterSuccessStatus());
+          : new UpstreamUnreachable(message, unreachable.getCause(), unreachable.beforeSending(), unreachable.afterSuccessStatus(),
+              unreachable.answerBytes());
     }
     if (failure instanceof UpstreamTimeout timeout) {
       String message = mask(timeout.getMessage(), secrets);

@@ -198,8 +198,8 @@ class UpstreamHttpTimeoutTest {
           .isInstanceOfSatisfying(aigw.core.errors.UpstreamUnreachable.class, e -> {
             assertThat(ErrorEnvelope.status(e)).isEqualTo(502);
             assertThat(e.beforeSending()).isFalse();
-            assertThat(e.getMessage()).startsWith("The connection to the provider of 'm' at 127.0.0.1:" + provider.getLocalPort()
-                + " failed in the middle of its answer: ");
+            assertThat(ErrorEnvelope.of(e).error().message()).as("what the client reads").isEqualTo("The connection to the provider of 'm' at 127.0.0.1:"
+                + provider.getLocalPort() + " failed in the middle of its answer: the provider closed the connection.");
           });
     }
   }
