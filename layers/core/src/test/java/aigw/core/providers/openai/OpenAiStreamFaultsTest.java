@@ -178,7 +178,10 @@ class OpenAiStreamFaultsTest {
           "The provider of 'public-name' at 127.0.0.1:" + URI.create(silent.baseUrl()).getPort()
               + " sent nothing for 0.3 s after its response headers, before any part of its answer."));
 
-      answered = java.util.concurrent.CompletableFuture.supplyAsync(() -> stream(quick));
+      // No timeout is wanted here: a patient deployment, so a loaded machine that reads the end late
+      // still sees the end, not the 0.3 s pass.
+      Deployment patient = at(silent.baseUrl(), Duration.ofSeconds(10));
+      answered = java.util.concurrent.CompletableFuture.supplyAsync(() -> stream(patient));
       exchange = silent.awaitRequest();
       exchange.startStream();
       exchange.finish();
@@ -187,14 +190,17 @@ class OpenAiStreamFaultsTest {
             "The provider of 'public-name' ended its answer before it was complete (the connection closed after its response headers, before any part of its answer)."));
       }
 
-      answered = java.util.concurrent.CompletableFuture.supplyAsync(() -> stream(quick));
+      // 2 s, so the chunk written just after the headers is read before the timeout even when the
+      // machine is loaded; the silence after it then passes the timeout in the middle of the answer.
+      Deployment middle = at(silent.baseUrl(), Duration.ofSeconds(2));
+      answered = java.util.concurrent.CompletableFuture.supplyAsync(() -> stream(middle));
       exchange = silent.awaitRequest();
       exchange.startStream();
       exchange.sendEvent(CHUNK);
       try (var chunks = answered.get()) {
         assertThat(chunks.next()).isNotNull();
         assertThatThrownBy(chunks::next).isInstanceOfSatisfying(UpstreamTimeout.class, e ->
-            assertThat(e.getMessage()).endsWith(" sent nothing for 0.3 s in the middle of its answer."));
+            assertThat(e.getMessage()).endsWith(" sent nothing for 2 s in the middle of its answer."));
       }
     }
   }
