@@ -168,18 +168,20 @@ class OpenAiStreamFaultsTest {
   @Test
   void headersThenSilenceOrAnEndIsNamedAsBeforeAnyPartOfTheAnswerNotTheMiddle() throws Exception {
     try (var silent = StreamingUpstream.start()) {
-      Deployment quick = at(silent.baseUrl(), Duration.ofMillis(300));
-      var answered = java.util.concurrent.CompletableFuture.supplyAsync(() -> stream(quick));
+      // 2 s: the timeout also bounds the wait for the headers, which a loaded machine's test thread
+      // may send a few hundred ms late.
+      Deployment timed = at(silent.baseUrl(), Duration.ofSeconds(2));
+      var answered = java.util.concurrent.CompletableFuture.supplyAsync(() -> stream(timed));
       var exchange = silent.awaitRequest();
       exchange.startStream();
       // The answer is handed over with its first bytes (UpstreamHttp#open), so here the answer itself
       // fails; before its first chunk either is the same to the router (FailoverPolicy#firstChunkRead).
       assertThatThrownBy(answered::get).cause().isInstanceOfSatisfying(UpstreamTimeout.class, e -> assertThat(e.getMessage()).isEqualTo(
           "The provider of 'public-name' at 127.0.0.1:" + URI.create(silent.baseUrl()).getPort()
-              + " sent nothing for 0.3 s after its response headers, before any part of its answer."));
+              + " sent nothing for 2 s after its response headers, before any part of its answer."));
 
       // No timeout is wanted here: a patient deployment, so a loaded machine that reads the end late
-      // still sees the end, not the 0.3 s pass.
+      // still sees the end, not the timeout pass.
       Deployment patient = at(silent.baseUrl(), Duration.ofSeconds(10));
       answered = java.util.concurrent.CompletableFuture.supplyAsync(() -> stream(patient));
       exchange = silent.awaitRequest();
@@ -190,10 +192,9 @@ class OpenAiStreamFaultsTest {
             "The provider of 'public-name' ended its answer before it was complete (the connection closed after its response headers, before any part of its answer)."));
       }
 
-      // 2 s, so the chunk written just after the headers is read before the timeout even when the
-      // machine is loaded; the silence after it then passes the timeout in the middle of the answer.
-      Deployment middle = at(silent.baseUrl(), Duration.ofSeconds(2));
-      answered = java.util.concurrent.CompletableFuture.supplyAsync(() -> stream(middle));
+      // The chunk written just after the headers is read within the 2 s even when the machine is
+      // loaded; the silence after it then passes the timeout in the middle of the answer.
+      answered = java.util.concurrent.CompletableFuture.supplyAsync(() -> stream(timed));
       exchange = silent.awaitRequest();
       exchange.startStream();
       exchange.sendEvent(CHUNK);
