@@ -84,7 +84,7 @@ final class AotCache {
     @Override
     public void accept(int exit) {
       try {
-        if (STOPPED.contains(exit) && Files.isRegularFile(recording) && build(recording, partial, jar, jvmOptions)) {
+        if (STOPPED.contains(exit) && Files.isRegularFile(recording) && announced() && build(recording, partial, jar, jvmOptions)) {
           Files.move(partial, cache, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
           keepNewest(directory);
         }
@@ -96,6 +96,16 @@ final class AotCache {
       }
     }
   }
+
+  /** What a user who pressed Ctrl-C sees while the process still runs (10-30 s on 2 cores, once); always true. */
+  private static boolean announced() {
+    System.err.println(BUILDING_MESSAGE);
+    return true;
+  }
+
+  /** Printed once, after the first stop, while the cache is built. */
+  static final String BUILDING_MESSAGE =
+      "aigw: building the class cache for faster starts (once, after the first stop; 10-30 s) ...";
 
   private static boolean build(Path recording, Path partial, Path jar, List<String> jvmOptions) throws IOException {
     String java = SharedArchiveRelaunch.javaExecutable();

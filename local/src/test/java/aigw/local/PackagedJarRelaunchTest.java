@@ -109,6 +109,10 @@ class PackagedJarRelaunchTest {
         assertThat(Files.readString(dir.resolve("stderr.txt")))
             .as("what the child logged while it stopped reached the log (StopLogging in the relaunched child)")
             .contains(Main.STOPPED_MESSAGE);
+        if (aot) {
+          assertThat(Files.readString(dir.resolve("stderr.txt")))
+              .as("the stop that builds the AOT cache says why the process still runs").contains(AotCache.BUILDING_MESSAGE);
+        }
 
         var options = LocalOptions.parse(new String[] {"--port", "0", "--data-dir", data.toString(), "--rotation-check-seconds", "0"},
             Map.of("AIGW_MASTER_KEY", MASTER));
