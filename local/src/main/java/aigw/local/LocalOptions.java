@@ -67,6 +67,8 @@ public record LocalOptions(
         --allowed-hosts LIST  comma-separated host names the gateway answers besides IP addresses and
                               localhost (AIGW_ALLOWED_HOSTS; * for any, behind a trusted proxy);
                               other Host values get 421, so a DNS-rebinding web page cannot call it
+        --no-relaunch         start in this JVM, without the class cache a relaunched JVM uses
+                              (AIGW_RELAUNCH=false; slower starts, one process)
         --help                this text
 
       Connections (environment only; see docs/configuration.md):
