@@ -232,7 +232,7 @@ public final class Bench {
     Path aotCache = work.resolve("aigw-local.aot");
     List<String> gateway = List.of("-jar", jar.toString(), "--port", "PORT", "--config", config.toString());
     var ways = new java.util.LinkedHashMap<String, List<String>>();
-    ways.put("floor: JDK HttpServer + HttpClient, nothing else", List.of("-cp", benchJar, StartFloor.class.getName(), "PORT", stubBase));
+    ways.put("floor: JDK HttpServer + HttpClient, no class cache", List.of("-cp", benchJar, StartFloor.class.getName(), "PORT", stubBase));
     // The jar relaunches itself once with cached classes (SharedArchiveRelaunch: an AOT cache on JDK
     // 25+, a CDS archive before), kept per user in XDG_CACHE_HOME whatever the data directory, and
     // built by the training start below: a new data directory is no longer a first start.
@@ -258,16 +258,22 @@ public final class Bench {
       double millis = median(wall.get(way));
       System.out.printf(Locale.ROOT, "  %-52s %6.0f ms  (%.1fx the floor)  CPU %6.0f ms%n", way, millis, millis / floor, median(cpu.get(way)));
     }
-    double plain = median(wall.get("java -jar, --in-memory"));
-    double plainCpu = median(cpu.get("java -jar, --in-memory"));
     int cores = Runtime.getRuntime().availableProcessors();
-    // Why it is missed: a start is CPU-bound, so its CPU over the cores bounds its wall time from
-    // below even if every core were busy from the first millisecond (docs/operations.md, "Where a
-    // start's time goes").
-    System.out.printf(Locale.ROOT, "  target: java -jar <= %.0f ms: %s%n", TARGET_START_MILLIS,
-        plain <= TARGET_START_MILLIS ? "met" : String.format(Locale.ROOT,
-            "missed by %.0f ms on this machine now (load %s): the start used %.0f ms of CPU, at least %.0f ms of wall on %d cores kept busy",
-            plain - TARGET_START_MILLIS, loadAverage(), plainCpu, plainCpu / cores, cores));
+    String load = loadAverage();
+    // Judged both ways a user starts it: in memory, and file-backed (README's default).
+    for (String way : List.of("java -jar, --in-memory", "java -jar, file-backed (new data directory)")) {
+      double millis = median(wall.get(way));
+      double cpuMillis = median(cpu.get(way));
+      // Why it is missed: a start is CPU-bound, so its CPU over the cores bounds its wall time from
+      // below even if every core were busy from the first millisecond (docs/operations.md, "Where a
+      // start's time goes"); and the floor says what a bare JVM's start takes here now.
+      System.out.printf(Locale.ROOT, "  target: %s <= %.0f ms: %s%n", way, TARGET_START_MILLIS,
+          millis <= TARGET_START_MILLIS ? "met" : String.format(Locale.ROOT,
+              "missed by %.0f ms on this machine now (load %s): the floor alone (a JVM with the JDK's HttpServer and HttpClient, no class"
+                  + " cache) took %.0f ms%s, and this start %.1fx that; it used %.0f ms of CPU, at least %.0f ms of wall on %d cores kept busy",
+              millis - TARGET_START_MILLIS, load, floor, floor > TARGET_START_MILLIS ? ", itself over the target" : "", millis / floor,
+              cpuMillis, cpuMillis / cores, cores));
+    }
   }
 
   /**
@@ -294,7 +300,7 @@ public final class Bench {
     String benchJar = Path.of(Bench.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
     Path work = Files.createTempDirectory("aigw-start");
     var ways = new java.util.LinkedHashMap<String, List<String>>();
-    ways.put("floor: JDK HttpServer + HttpClient, nothing else", List.of("-cp", benchJar, StartFloor.class.getName(), "PORT", stubBase));
+    ways.put("floor: JDK HttpServer + HttpClient, no class cache", List.of("-cp", benchJar, StartFloor.class.getName(), "PORT", stubBase));
     for (List<String> options : gatewayJvmOptions) {
       List<String> start = concat(options, List.of("-jar", jar.toString(), "--port", "PORT", "--config", config.toString()), "--in-memory");
       ways.put("java " + String.join(" ", options) + " -jar, --in-memory", start);
