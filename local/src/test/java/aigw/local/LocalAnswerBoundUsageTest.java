@@ -41,6 +41,7 @@ class LocalAnswerBoundUsageTest {
     String big = "{\"id\":\"c\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":"
         + "{\"role\":\"assistant\",\"content\":\"" + "x".repeat(2 * BOUND) + "\"},\"finish_reason\":\"stop\"}]}";
     upstream.stubFor(post("/big/v1/chat/completions").willReturn(okJson(big)));
+    upstream.stubFor(post("/big/v1/embeddings").willReturn(okJson(big)));
     upstream.stubFor(post("/huge-event/v1/chat/completions").willReturn(ok("data: {\"id\":\"" + "a".repeat(9 * 1024 * 1024) + "\"}\n\n")
         .withHeader("Content-Type", "text/event-stream")));
     upstream.stubFor(post("/cut/v1/chat/completions").willReturn(ok(CUT_STREAM).withHeader("Content-Type", "text/event-stream")));
@@ -86,14 +87,40 @@ class LocalAnswerBoundUsageTest {
     assertThat(row.path("completion_tokens").asLong()).as("%s", row).isEqualTo((CUT_STREAM.length() + 3) / 4);
   }
 
+  @Test
+  void theEstimateIsAtMostTheRequestsMaxTokens() throws Exception {
+    // 1 MiB read is ~262,000 tokens; the provider could generate no more than 5.
+    JsonNode row = refusedCall("big", "/v1/chat/completions",
+        "{\"model\":\"big\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"write a lot\"}]}");
+    assertThat(row.path("completion_tokens").asLong()).as("%s", row).isEqualTo(5);
+  }
+
+  @Test
+  void theEstimateIsAtMostMaxTokensForEachOfNChoices() throws Exception {
+    JsonNode row = refusedCall("big", "/v1/chat/completions",
+        "{\"model\":\"big\",\"n\":3,\"max_completion_tokens\":7,\"messages\":[{\"role\":\"user\",\"content\":\"write a lot\"}]}");
+    assertThat(row.path("completion_tokens").asLong()).as("%s", row).isEqualTo(21);
+  }
+
+  @Test
+  void anEmbeddingsAnswerOverTheBoundHasNoCompletion() throws Exception {
+    JsonNode row = refusedCall("big", "/v1/embeddings", "{\"model\":\"big\",\"input\":\"embed me\"}");
+    assertThat(row.path("completion_tokens").asLong()).as("embeddings generate no completion: %s", row).isZero();
+  }
+
   /** Calls {@code model} with a new key, expects the 502, and returns the call's spend-log row. */
   private static JsonNode refusedCall(String model, boolean stream) throws Exception {
+    String body = "{\"model\":\"" + model + "\",\"stream\":" + stream + ",\"messages\":[{\"role\":\"user\",\"content\":\"write a lot\"}]}";
+    return refusedCall(model, "/v1/chat/completions", body);
+  }
+
+  /** Sends {@code body} to {@code path} with a new key for {@code model}, expects the 502, and returns the call's spend-log row. */
+  private static JsonNode refusedCall(String model, String path, String body) throws Exception {
     var generated = send("/key/generate", MASTER, "{\"models\":[\"" + model + "\"]}");
     assertThat(generated.statusCode()).as(generated.body()).isEqualTo(200);
     String key = Json.MAPPER.readTree(generated.body()).get("key").asText();
 
-    String body = "{\"model\":\"" + model + "\",\"stream\":" + stream + ",\"messages\":[{\"role\":\"user\",\"content\":\"write a lot\"}]}";
-    var refused = send("/v1/chat/completions", key, body);
+    var refused = send(path, key, body);
     assertThat(refused.statusCode()).as(refused.body()).isEqualTo(502);
 
     JsonNode info = Json.MAPPER.readTree(send("/key/info?key=" + key, MASTER, null).body()).path("info");

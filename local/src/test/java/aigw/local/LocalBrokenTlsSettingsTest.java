@@ -95,6 +95,56 @@ class LocalBrokenTlsSettingsTest {
     }
   }
 
+  @Test
+  void aMissingKeyStoreFilesPathIsNotInTheAnswer() throws Exception {
+    Path missing = dir.resolve("private").resolve("client-key-4711.p12");
+    try (var provider = new ServerSocket(0)) {
+      Path config = dir.resolve("config.yaml");
+      Files.writeString(config, """
+          model_list:
+            - model_name: remote
+              litellm_params: {model: openai/m, api_base: "https://127.0.0.1:%d/v1", api_key: os.environ/PROVIDER_KEY}
+          """.formatted(provider.getLocalPort()));
+      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+      Path stderr = dir.resolve("stderr.txt");
+      var builder = new ProcessBuilder(java, "-Djavax.net.ssl.keyStore=" + missing, "-Djavax.net.ssl.keyStorePassword=" + TRUST_STORE_PASSWORD,
+              "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+              "--port", "0", "--in-memory", "--rotation-check-seconds", "0", "--config", config.toString())
+          .redirectError(stderr.toFile());
+      builder.environment().putAll(Map.of(
+          "AIGW_MASTER_KEY", MASTER, "AIGW_ALLOW_MASTER_KEY_FOR_MODELS", "true", "PROVIDER_KEY", "sk-provider-broken-tls-0123456789"));
+      Process gateway = builder.start();
+      try {
+        var out = new BufferedReader(new InputStreamReader(gateway.getInputStream(), StandardCharsets.UTF_8));
+        String line;
+        do {
+          line = out.readLine();
+          assertThat(line).as("the gateway started: " + Files.readString(stderr)).isNotNull();
+        } while (!line.contains("listening on"));
+        String url = line.substring(line.indexOf("listening on") + "listening on".length()).trim();
+
+        var chat = post(url + "/v1/chat/completions", "{\"model\":\"remote\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        assertThat(chat.statusCode()).as(chat.body()).isEqualTo(502);
+        assertThat(new ObjectMapper().readTree(chat.body()).path("error").path("message").asText())
+            .contains("the JVM's TLS settings are broken", "javax.net.ssl.keyStore")
+            .doesNotContain("client-key-4711", dir.toString(), TRUST_STORE_PASSWORD);
+        assertThat(chat.body()).doesNotContain("client-key-4711");
+
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!Files.readString(stderr).contains("client-key-4711") && System.nanoTime() < deadline) {
+          Thread.sleep(100);
+        }
+        assertThat(Files.readString(stderr)).as("the operator's log has the JDK's reason").contains(missing.toString())
+            .doesNotContain(TRUST_STORE_PASSWORD);
+      } finally {
+        gateway.destroy();
+        if (!gateway.waitFor(30, TimeUnit.SECONDS)) {
+          gateway.destroyForcibly();
+        }
+      }
+    }
+  }
+
   private static HttpResponse<String> post(String url, String body) throws Exception {
     var request = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(20))
         .header("Authorization", "Bearer " + MASTER).header("Content-Type", "application/json")

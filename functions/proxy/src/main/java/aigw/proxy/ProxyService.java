@@ -353,15 +353,58 @@ public final class ProxyService {
         // same state would be counted so too (CallAccounting.clientLeft). Counted as a cut stream
         // is: estimated tokens, at the first deployment's prices, logged with its status (503, 504,
         // 502). The prompt from the body sent; the completion from the answer's bytes read before
-        // it broke off or was refused (the same 4 bytes a token), which the provider generated at
-        // least: an answer over the bound is the largest a key can make.
+        // it broke off or was refused (the same 4 bytes a token), at most the request's max tokens
+        // (for each of its n choices), and none for embeddings, which generate no completion: bytes
+        // read are a rough measure (JSON, logprobs, a wrong api_base serving a large file), never
+        // more than the provider could have generated for this request.
         long answerBytes = failed instanceof aigw.core.errors.UpstreamUnreachable broken ? broken.answerBytes() : 0;
-        accounting.answered(admitted, admitted.rotation().get(0), StreamRelay.estimate(request.body().sent().length, answerBytes), true,
-            aigw.core.errors.ErrorEnvelope.status(failed));
+        TokenUsage estimate = StreamRelay.estimate(request.body().sent().length, answerBytes);
+        long completion = Math.min(estimate.completionTokens(), completionCap(request));
+        estimate = new TokenUsage(estimate.promptTokens(), completion, estimate.promptTokens() + completion);
+        accounting.answered(admitted, admitted.rotation().get(0), estimate, true, aigw.core.errors.ErrorEnvelope.status(failed));
       } else {
         accounting.failed(admitted, failed);
       }
       throw failed;
+    }
+  }
+
+  /**
+   * The most completion tokens a request can have generated: 0 for embeddings; else its {@code
+   * max_tokens}, {@code max_completion_tokens} or {@code max_output_tokens} (the first given, as
+   * {@link #demand} reads them) times its {@code n} when that is over 1; unbounded when it gives none.
+   * Read from the body sent, on the rare path of an answer that could not be given.
+   */
+  static long completionCap(ProviderRequest request) {
+    if (request.operation() == Operation.EMBEDDINGS) {
+      return 0;
+    }
+    JsonNode body;
+    try {
+      body = aigw.core.json.Json.MAPPER.readTree(request.body().sent());
+    } catch (java.io.IOException | RuntimeException e) {
+      return Long.MAX_VALUE;
+    }
+    if (body == null || !body.isObject()) {
+      return Long.MAX_VALUE;
+    }
+    long maxTokens = -1;
+    for (String field : new String[] {"max_tokens", "max_completion_tokens", "max_output_tokens"}) {
+      JsonNode value = body.get(field);
+      if (value != null && value.canConvertToLong() && value.asLong() >= 0) {
+        maxTokens = value.asLong();
+        break;
+      }
+    }
+    if (maxTokens < 0) {
+      return Long.MAX_VALUE;
+    }
+    JsonNode n = body.get("n");
+    long choices = n != null && n.canConvertToLong() && n.asLong() > 1 ? n.asLong() : 1;
+    try {
+      return Math.multiplyExact(maxTokens, choices);
+    } catch (ArithmeticException overflow) {
+      return Long.MAX_VALUE;
     }
   }
 

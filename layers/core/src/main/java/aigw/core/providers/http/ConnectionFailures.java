@@ -69,9 +69,22 @@ final class ConnectionFailures {
    * and none to any {@code https} provider can be until the JVM is started with working settings
    * (the JDK keeps the failure). A handshake's failures are {@code SSLException}s: not this.
    *
-   * @return the JDK's reason and the names of the {@code javax.net.ssl.*} settings given (never
-   *     their values), e.g. {@code problem accessing trust store; set: javax.net.ssl.trustStore}
+   * <p>The JDK's reason can carry a setting's value (a missing key store's path, {@code
+   * /etc/aigw/private/client-key.p12 (No such file or directory)}, an unknown {@code keyStoreType}):
+   * it goes only into the gateway's log, and the text returned, which reaches any key holder's
+   * client, has it only when it is one of the JDK's fixed phrases ({@link #SAFE_TLS_REASONS}).
+   *
+   * @return a reason and the names of the {@code javax.net.ssl.*} settings given (never their
+   *     values), e.g. {@code problem accessing trust store; set: javax.net.ssl.trustStore}
    */
+  /** The JDK's reasons for a default TLS context it cannot make that name no file and no setting's value. */
+  static final java.util.Set<String> SAFE_TLS_REASONS = java.util.Set.of(
+      "problem accessing trust store", "Keystore was tampered with, or password was incorrect");
+
+  private static final String UNREADABLE_STORES = "the trust store or the key store could not be read";
+
+  private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(ConnectionFailures.class.getName());
+
   static String tlsSettingsBroken(Throwable failure) {
     boolean found = false;
     String reason = null;
@@ -92,7 +105,10 @@ final class ConnectionFailures {
       return null;
     }
     if (reason == null) {
-      reason = "the trust store or the key store could not be read";
+      reason = UNREADABLE_STORES;
+    } else if (!SAFE_TLS_REASONS.contains(reason)) {
+      LOG.warning("The JVM's TLS settings are broken: " + reason);
+      reason = UNREADABLE_STORES + " (the JDK's reason is in the gateway's log)";
     }
     var set = new ArrayList<String>();
     for (String setting : TLS_SETTINGS) {

@@ -720,7 +720,9 @@ public final class UpstreamHttp {
   /** A failed exchange's cause as the gateway's exception (what {@link HttpClient#send} would have thrown, classified). */
   private RuntimeException failed(UpstreamCall call, WatchedBody forwarded, Throwable cause) {
     URI uri = call.uri();
-    String brokenTls = ConnectionFailures.tlsSettingsBroken(cause);
+    // Only while the body was never asked for: a security exception after it was (the provider may
+    // have the request) is a failure after sending, never "nothing sent", so never tried elsewhere.
+    String brokenTls = forwarded.requested() ? null : ConnectionFailures.tlsSettingsBroken(cause);
     if (brokenTls != null) {
       // The client's TLS context could not be made (the JDK's default one, which the local gateway
       // makes at its first https connection), before any connection: the context's own unchecked
