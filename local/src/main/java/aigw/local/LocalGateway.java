@@ -210,7 +210,7 @@ public final class LocalGateway implements AutoCloseable {
       replayKeptLogs();
       if (!options.aws()) {
         useSqliteSpendLogs(settings, dynamo);
-        StartTimeline.mark("spend logs opening");
+        StartTimeline.mark("spend logs opened");
       }
       // One policy for both functions and the server's own answers: its start-up line is logged once.
       this.cors = CorsPolicy.allowing(settings.corsAllowedOrigins());
@@ -258,10 +258,7 @@ public final class LocalGateway implements AutoCloseable {
     // SQLite's native library, which DynamoDB Local would load when it starts: the spend logs open first.
     EmbeddedDynamoDb.useKeptNativeLibrary(SharedArchiveRelaunch.cacheDirectory(options.env()));
     NativeSqlite.load();
-    // Opened on the store's own thread while the server starts; the start waits for it once it listens
-    // (awaitSpendLogsOpened), so a file that cannot be opened still stops the start with its reason.
-    spendLogs = SqliteSpendLogs.openInBackground(
-        options.inMemory() ? null : options.dataDir().resolve(SqliteSpendLogs.FILE_NAME), settings.logs().retention());
+    spendLogs = SqliteSpendLogs.open(options.inMemory() ? null : options.dataDir().resolve(SqliteSpendLogs.FILE_NAME), settings.logs().retention());
     gateway.useSpendLogs(spendLogs, spendLogs);
     // Off the start's critical path (a cold Scan took 100-250 ms): reads wait for it. It waits for
     // the database without starting it (nor does anything it would be worth starting for).
@@ -301,26 +298,7 @@ public final class LocalGateway implements AutoCloseable {
 
   /** Builds the gateway without listening: for {@code invoke}. */
   public static LocalGateway create(LocalOptions options) {
-    var gateway = build(options, UnaryOperator.identity(), LocalGateway::startDatabase);
-    try {
-      gateway.awaitSpendLogsOpened();
-    } catch (RuntimeException e) {
-      gateway.close();
-      throw e;
-    }
-    return gateway;
-  }
-
-  /**
-   * Waits until the spend-log database is open (its file is opened while the server starts).
-   *
-   * @throws IllegalStateException when it cannot be opened, with why and what to do
-   */
-  private void awaitSpendLogsOpened() {
-    if (spendLogs != null) {
-      spendLogs.awaitOpened();
-      StartTimeline.mark("spend logs opened");
-    }
+    return build(options, UnaryOperator.identity(), LocalGateway::startDatabase);
   }
 
   /** Builds the gateway and listens on the configured address. */
@@ -366,7 +344,6 @@ public final class LocalGateway implements AutoCloseable {
       gateway.server.afterEachModelAnswer(gateway::afterModelAnswer);
       gateway.startSchedules(databaseStartDelay);
       StartTimeline.mark("listening");
-      gateway.awaitSpendLogsOpened();
     } catch (IOException | RuntimeException e) {
       gateway.close();
       throw e instanceof IOException io ? new UncheckedIOException("cannot listen on " + options.host() + ":" + options.port() + " (" + io.getMessage() + ")", io) : (RuntimeException) e;

@@ -160,8 +160,6 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
   private final AtomicLong transactions = new AtomicLong();
   /** When a failed read is next logged ({@link System#nanoTime}): one line a minute, whichever thread reads. */
   private final AtomicLong nextReadFailureLogAt = new AtomicLong(System.nanoTime());
-  /** Done when the database is open (or failed to open, with why); completed by the owning thread. */
-  private final CompletableFuture<Void> opened = new CompletableFuture<>();
   private final Thread owner;
   /** Done when the rows kept elsewhere have moved in ({@link #moveInBackground}); reads wait for it. */
   private volatile CompletableFuture<Void> movedIn = CompletableFuture.completedFuture(null);
@@ -182,46 +180,10 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
     this.maxBacklog = maxBacklog;
     this.maxRows = maxRows;
     this.maxWait = maxWait;
-    this.owner = Thread.ofPlatform().daemon().name("aigw-spend-sqlite").start(this::run);
-  }
-
-  /**
-   * Opens (creating it if needed) the spend-log database and deletes the rows past their retention.
-   *
-   * @param file the database file, or null for an in-memory database (nothing kept after {@link #close})
-   * @param retention how long a row is kept after its start time
-   * @throws IllegalStateException when the file cannot be opened (not a database, no permission)
-   */
-  public static SqliteSpendLogs open(Path file, Duration retention) {
-    return openInBackground(file, retention).awaitOpened();
-  }
-
-  /**
-   * As {@link #open}, without waiting: the database is opened on the store's own thread, rows
-   * recorded meanwhile wait for it and reads are run after it. The local gateway's start opens the
-   * file (about 55 ms on its main thread, the one step an in-memory start does not pay) while its
-   * server starts, and asks {@link #awaitOpened} once it listens.
-   */
-  static SqliteSpendLogs openInBackground(Path file, Duration retention) {
-    return new SqliteSpendLogs(file, retention, Clock.systemUTC(), MAX_BACKLOG, IN_MEMORY_MAX_ROWS, MAX_WAIT_FOR_ROOM);
-  }
-
-  /** As {@link #open}, with a clock, the backlog bound, the in-memory row cap and the longest wait for room (tests). */
-  static SqliteSpendLogs open(Path file, Duration retention, Clock clock, int maxBacklog, int maxRows, Duration maxWait) {
-    return new SqliteSpendLogs(file, retention, clock, maxBacklog, maxRows, maxWait).awaitOpened();
-  }
-
-  /**
-   * Waits until the database is open.
-   *
-   * @return this store
-   * @throws IllegalStateException when the file cannot be opened (not a database, no permission),
-   *     with what to do about a damaged file
-   */
-  SqliteSpendLogs awaitOpened() {
+    var opened = new CompletableFuture<Void>();
+    this.owner = Thread.ofPlatform().daemon().name("aigw-spend-sqlite").start(() -> run(opened));
     try {
       opened.get();
-      return this;
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
       String advice = isCorruption(cause)
@@ -235,6 +197,22 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while opening the spend-log database", e);
     }
+  }
+
+  /**
+   * Opens (creating it if needed) the spend-log database and deletes the rows past their retention.
+   *
+   * @param file the database file, or null for an in-memory database (nothing kept after {@link #close})
+   * @param retention how long a row is kept after its start time
+   * @throws IllegalStateException when the file cannot be opened (not a database, no permission)
+   */
+  public static SqliteSpendLogs open(Path file, Duration retention) {
+    return new SqliteSpendLogs(file, retention, Clock.systemUTC(), MAX_BACKLOG, IN_MEMORY_MAX_ROWS, MAX_WAIT_FOR_ROOM);
+  }
+
+  /** As {@link #open}, with a clock, the backlog bound, the in-memory row cap and the longest wait for room (tests). */
+  static SqliteSpendLogs open(Path file, Duration retention, Clock clock, int maxBacklog, int maxRows, Duration maxWait) {
+    return new SqliteSpendLogs(file, retention, clock, maxBacklog, maxRows, maxWait);
   }
 
   /** Where the rows are: the file, or "memory". */
@@ -436,7 +414,7 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
 
   // --- the owning thread ---
 
-  private void run() {
+  private void run(CompletableFuture<Void> opened) {
     try {
       db = openDatabase();
       recovering(() -> {
@@ -448,14 +426,6 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
         db.dispose();
       }
       opened.completeExceptionally(e);
-      // Reads asked for while it was opening would otherwise wait for a thread that has ended.
-      lock.lock();
-      try {
-        tasks.forEach(task -> task.cancel(false));
-        tasks.clear();
-      } finally {
-        lock.unlock();
-      }
       return;
     }
     opened.complete(null);
@@ -835,7 +805,7 @@ public final class SqliteSpendLogs implements WriteBehindSpendLogs, SpendLogRead
     var task = new FutureTask<>(job);
     lock.lock();
     try {
-      if (closing || !owner.isAlive() || opened.isCompletedExceptionally()) {
+      if (closing || !owner.isAlive()) {
         throw new ServiceUnavailable("The spend-log database is closed.", null);
       }
       tasks.add(task);
