@@ -38,29 +38,10 @@ class LocalBrokenTlsSettingsTest {
     Path junk = dir.resolve("junk-truststore.jks");
     Files.writeString(junk, "not a key store\n");
     try (var provider = new ServerSocket(0)) { // nothing is sent to it: the connection needs the TLS context first
-      Path config = dir.resolve("config.yaml");
-      Files.writeString(config, """
-          model_list:
-            - model_name: remote
-              litellm_params: {model: openai/m, api_base: "https://127.0.0.1:%d/v1", api_key: os.environ/PROVIDER_KEY}
-          """.formatted(provider.getLocalPort()));
-      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
       Path stderr = dir.resolve("stderr.txt");
-      var builder = new ProcessBuilder(java, "-Djavax.net.ssl.trustStore=" + junk, "-Djavax.net.ssl.trustStorePassword=" + TRUST_STORE_PASSWORD,
-              "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-              "--port", "0", "--in-memory", "--rotation-check-seconds", "0", "--config", config.toString())
-          .redirectError(stderr.toFile());
-      builder.environment().putAll(Map.of(
-          "AIGW_MASTER_KEY", MASTER, "AIGW_ALLOW_MASTER_KEY_FOR_MODELS", "true", "PROVIDER_KEY", "sk-provider-broken-tls-0123456789"));
-      Process gateway = builder.start();
+      Process gateway = start(provider, stderr, "-Djavax.net.ssl.trustStore=" + junk, "-Djavax.net.ssl.trustStorePassword=" + TRUST_STORE_PASSWORD);
       try {
-        var out = new BufferedReader(new InputStreamReader(gateway.getInputStream(), StandardCharsets.UTF_8));
-        String line;
-        do {
-          line = out.readLine();
-          assertThat(line).as("the gateway started: " + Files.readString(stderr)).isNotNull();
-        } while (!line.contains("listening on"));
-        String url = line.substring(line.indexOf("listening on") + "listening on".length()).trim();
+        String url = baseUrl(gateway, stderr);
 
         var chat = post(url + "/v1/chat/completions", "{\"model\":\"remote\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
         assertThat(chat.statusCode()).as(chat.body()).isEqualTo(502);
@@ -99,29 +80,10 @@ class LocalBrokenTlsSettingsTest {
   void aMissingKeyStoreFilesPathIsNotInTheAnswer() throws Exception {
     Path missing = dir.resolve("private").resolve("client-key-4711.p12");
     try (var provider = new ServerSocket(0)) {
-      Path config = dir.resolve("config.yaml");
-      Files.writeString(config, """
-          model_list:
-            - model_name: remote
-              litellm_params: {model: openai/m, api_base: "https://127.0.0.1:%d/v1", api_key: os.environ/PROVIDER_KEY}
-          """.formatted(provider.getLocalPort()));
-      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
       Path stderr = dir.resolve("stderr.txt");
-      var builder = new ProcessBuilder(java, "-Djavax.net.ssl.keyStore=" + missing, "-Djavax.net.ssl.keyStorePassword=" + TRUST_STORE_PASSWORD,
-              "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-              "--port", "0", "--in-memory", "--rotation-check-seconds", "0", "--config", config.toString())
-          .redirectError(stderr.toFile());
-      builder.environment().putAll(Map.of(
-          "AIGW_MASTER_KEY", MASTER, "AIGW_ALLOW_MASTER_KEY_FOR_MODELS", "true", "PROVIDER_KEY", "sk-provider-broken-tls-0123456789"));
-      Process gateway = builder.start();
+      Process gateway = start(provider, stderr, "-Djavax.net.ssl.keyStore=" + missing, "-Djavax.net.ssl.keyStorePassword=" + TRUST_STORE_PASSWORD);
       try {
-        var out = new BufferedReader(new InputStreamReader(gateway.getInputStream(), StandardCharsets.UTF_8));
-        String line;
-        do {
-          line = out.readLine();
-          assertThat(line).as("the gateway started: " + Files.readString(stderr)).isNotNull();
-        } while (!line.contains("listening on"));
-        String url = line.substring(line.indexOf("listening on") + "listening on".length()).trim();
+        String url = baseUrl(gateway, stderr);
 
         var chat = post(url + "/v1/chat/completions", "{\"model\":\"remote\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
         assertThat(chat.statusCode()).as(chat.body()).isEqualTo(502);
@@ -143,6 +105,36 @@ class LocalBrokenTlsSettingsTest {
         }
       }
     }
+  }
+
+  /** The gateway in a child JVM started with {@code jvmOptions}, its one model on https at {@code provider}'s port; its log in {@code stderr}. */
+  private Process start(ServerSocket provider, Path stderr, String... jvmOptions) throws Exception {
+    Path config = dir.resolve("config.yaml");
+    Files.writeString(config, """
+        model_list:
+          - model_name: remote
+            litellm_params: {model: openai/m, api_base: "https://127.0.0.1:%d/v1", api_key: os.environ/PROVIDER_KEY}
+        """.formatted(provider.getLocalPort()));
+    var command = new java.util.ArrayList<String>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.addAll(java.util.List.of(jvmOptions));
+    command.addAll(java.util.List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(),
+        "--port", "0", "--in-memory", "--rotation-check-seconds", "0", "--config", config.toString()));
+    var builder = new ProcessBuilder(command).redirectError(stderr.toFile());
+    builder.environment().putAll(Map.of(
+        "AIGW_MASTER_KEY", MASTER, "AIGW_ALLOW_MASTER_KEY_FOR_MODELS", "true", "PROVIDER_KEY", "sk-provider-broken-tls-0123456789"));
+    return builder.start();
+  }
+
+  /** The base URL the gateway's banner gives once it listens (a failed assertion with its log if it ends first). */
+  private static String baseUrl(Process gateway, Path stderr) throws Exception {
+    var out = new BufferedReader(new InputStreamReader(gateway.getInputStream(), StandardCharsets.UTF_8));
+    String line;
+    do {
+      line = out.readLine();
+      assertThat(line).as("the gateway started: " + Files.readString(stderr)).isNotNull();
+    } while (!line.contains("listening on"));
+    return line.substring(line.indexOf("listening on") + "listening on".length()).trim();
   }
 
   private static HttpResponse<String> post(String url, String body) throws Exception {

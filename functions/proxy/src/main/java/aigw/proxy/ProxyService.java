@@ -241,14 +241,7 @@ public final class ProxyService {
   /** What a call is expected to use: tokens of its request and of its longest answer, and their cost when priced. */
   private Demand demand(Admitted admitted, ObjectNode body, long requestBytes) {
     long prompt = (requestBytes + 3) / 4;
-    long maxTokens = -1;
-    for (String field : new String[] {"max_tokens", "max_completion_tokens", "max_output_tokens"}) {
-      JsonNode value = body.get(field);
-      if (value != null && value.canConvertToLong() && value.asLong() >= 0) {
-        maxTokens = value.asLong();
-        break;
-      }
-    }
+    long maxTokens = maxTokens(body);
     if (maxTokens < 0) {
       return new Demand(prompt, null);
     }
@@ -370,6 +363,21 @@ public final class ProxyService {
   }
 
   /**
+   * A request's longest answer in tokens: the first of {@code max_tokens} (Chat Completions' older
+   * field and Anthropic's), {@code max_completion_tokens} (Chat Completions) and {@code
+   * max_output_tokens} (Responses) that is a whole number of 0 or more; -1 when it gives none.
+   */
+  private static long maxTokens(JsonNode body) {
+    for (String field : new String[] {"max_tokens", "max_completion_tokens", "max_output_tokens"}) {
+      JsonNode value = body.get(field);
+      if (value != null && value.canConvertToLong() && value.asLong() >= 0) {
+        return value.asLong();
+      }
+    }
+    return -1;
+  }
+
+  /**
    * The most completion tokens a request can have generated: 0 for embeddings; else its {@code
    * max_tokens}, {@code max_completion_tokens} or {@code max_output_tokens} (the first given, as
    * {@link #demand} reads them) times its {@code n} when that is over 1; unbounded when it gives none.
@@ -388,14 +396,7 @@ public final class ProxyService {
     if (body == null || !body.isObject()) {
       return Long.MAX_VALUE;
     }
-    long maxTokens = -1;
-    for (String field : new String[] {"max_tokens", "max_completion_tokens", "max_output_tokens"}) {
-      JsonNode value = body.get(field);
-      if (value != null && value.canConvertToLong() && value.asLong() >= 0) {
-        maxTokens = value.asLong();
-        break;
-      }
-    }
+    long maxTokens = maxTokens(body);
     if (maxTokens < 0) {
       return Long.MAX_VALUE;
     }
