@@ -60,6 +60,16 @@ final class ConnectionFailures {
       "javax.net.ssl.trustStore", "javax.net.ssl.trustStoreType", "javax.net.ssl.trustStoreProvider", "javax.net.ssl.trustStorePassword",
       "javax.net.ssl.keyStore", "javax.net.ssl.keyStoreType", "javax.net.ssl.keyStoreProvider", "javax.net.ssl.keyStorePassword");
 
+  /** The JDK's reasons for a default TLS context it cannot make that name no file and no setting's value. */
+  static final java.util.Set<String> SAFE_TLS_REASONS = java.util.Set.of(
+      "problem accessing trust store", "Keystore was tampered with, or password was incorrect");
+
+  private static final String UNREADABLE_STORES = "the trust store or the key store could not be read";
+
+  private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(ConnectionFailures.class.getName());
+  /** The JDK keeps its default context's failure for the JVM's life: its reason is logged once, not at every call. */
+  private static final java.util.concurrent.atomic.AtomicBoolean REASON_LOGGED = new java.util.concurrent.atomic.AtomicBoolean();
+
   /**
    * Why the HTTP client's TLS context could not be made, or null when {@code failure} is not that.
    * The JDK's default context ({@code SSLContext.getDefault()}, which the local gateway makes at its
@@ -77,14 +87,6 @@ final class ConnectionFailures {
    * @return a reason and the names of the {@code javax.net.ssl.*} settings given (never their
    *     values), e.g. {@code problem accessing trust store; set: javax.net.ssl.trustStore}
    */
-  /** The JDK's reasons for a default TLS context it cannot make that name no file and no setting's value. */
-  static final java.util.Set<String> SAFE_TLS_REASONS = java.util.Set.of(
-      "problem accessing trust store", "Keystore was tampered with, or password was incorrect");
-
-  private static final String UNREADABLE_STORES = "the trust store or the key store could not be read";
-
-  private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(ConnectionFailures.class.getName());
-
   static String tlsSettingsBroken(Throwable failure) {
     boolean found = false;
     String reason = null;
@@ -107,7 +109,9 @@ final class ConnectionFailures {
     if (reason == null) {
       reason = UNREADABLE_STORES;
     } else if (!SAFE_TLS_REASONS.contains(reason)) {
-      LOG.warning("The JVM's TLS settings are broken: " + reason);
+      if (REASON_LOGGED.compareAndSet(false, true)) {
+        LOG.warning("The JVM's TLS settings are broken: " + reason);
+      }
       reason = UNREADABLE_STORES + " (the JDK's reason is in the gateway's log)";
     }
     var set = new ArrayList<String>();
